@@ -1,0 +1,70 @@
+import { CpuArchitecture, architectureOf } from './architecture';
+import { CLOUD_LIMITS, Cloud } from './clouds';
+import { FleetSpec, HealthCheckSpec, InstanceRequirements, WorkloadKind } from './fleet-spec';
+
+/** Defaults every cloud shares. */
+export const DEFAULT_SERVING_PORT = 8080;
+export const DEFAULT_HEALTH_CHECK: Required<HealthCheckSpec> = {
+  path: '/health',
+  port: DEFAULT_SERVING_PORT,
+  intervalSeconds: 10,
+  timeoutSeconds: 5,
+  healthyThreshold: 2,
+  unhealthyThreshold: 2,
+};
+
+/** A {@link FleetSpec} with every default filled in for one cloud. */
+export interface ResolvedFleetSpec {
+  readonly cloud: Cloud;
+  readonly minCapacity: number;
+  readonly maxCapacity: number;
+  readonly desiredCapacity: number;
+  readonly onDemandBaseCapacity: number;
+  readonly onDemandPercentageAboveBaseCapacity: number;
+  readonly instanceTypes: string[];
+  readonly instanceRequirements?: InstanceRequirements;
+  readonly zones?: string[];
+  readonly servingPort: number;
+  readonly healthCheck: Required<HealthCheckSpec>;
+  readonly drainBudgetSeconds: number;
+  readonly deregistrationDelaySeconds: number;
+  readonly noticeSeconds: number;
+  readonly workload: WorkloadKind;
+  readonly architecture: CpuArchitecture;
+}
+
+/**
+ * Fill in the defaults of a spec for one cloud. Does not validate; call `validateFleetSpec` first
+ * (or use `resolveFleetSpec`, which does both).
+ */
+export function applyFleetSpecDefaults(spec: FleetSpec, cloud: Cloud): ResolvedFleetSpec {
+  const limits = CLOUD_LIMITS[cloud];
+  const servingPort = spec.servingPort ?? DEFAULT_SERVING_PORT;
+  const instanceTypes = spec.instanceTypes ?? [];
+  const architecture =
+    spec.architecture ??
+    spec.instanceRequirements?.architecture ??
+    (instanceTypes.length > 0 ? architectureOf(cloud, instanceTypes[0]) : CpuArchitecture.X86_64);
+  return {
+    cloud,
+    minCapacity: spec.minCapacity,
+    maxCapacity: spec.maxCapacity,
+    desiredCapacity: spec.desiredCapacity ?? spec.minCapacity,
+    onDemandBaseCapacity: spec.onDemandBaseCapacity,
+    onDemandPercentageAboveBaseCapacity: spec.onDemandPercentageAboveBaseCapacity ?? 0,
+    instanceTypes,
+    instanceRequirements: spec.instanceRequirements,
+    zones: spec.zones,
+    servingPort,
+    healthCheck: { ...DEFAULT_HEALTH_CHECK, port: servingPort, ...stripUndefined(spec.healthCheck ?? {}) },
+    drainBudgetSeconds: spec.drainBudgetSeconds ?? limits.defaultDrainBudgetSeconds,
+    deregistrationDelaySeconds: spec.deregistrationDelaySeconds ?? limits.defaultDeregistrationDelaySeconds,
+    noticeSeconds: limits.noticeSeconds,
+    workload: spec.workload ?? WorkloadKind.ONLINE,
+    architecture,
+  };
+}
+
+function stripUndefined<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+}

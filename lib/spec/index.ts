@@ -1,0 +1,6 @@
+export * from './architecture';
+export * from './clouds';
+export * from './defaults';
+export * from './errors';
+export * from './fleet-spec';
+export * from './validate';

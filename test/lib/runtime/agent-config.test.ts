@@ -1,0 +1,16 @@
+import { Cloud } from '../../../lib/spec';
+import { AGENT_CONFIG_PATH, DrainMode, renderAgentInstallScript } from '../../../lib/runtime/agent-config';
+
+test('the install script writes the config, fetches the bundle and starts a systemd unit', () => {
+  const script = renderAgentInstallScript({
+    config: { cloud: Cloud.AWS, servingPort: 8080, healthPath: '/health', healthPort: 9901, drainBudgetSeconds: 45, drainMode: DrainMode.HEALTH },
+    fetchAgentCommands: ['aws s3 cp s3://b/k /opt/spot-agent/spot-agent.js'],
+  });
+  expect(script).toContain('aws s3 cp s3://b/k /opt/spot-agent/spot-agent.js');
+  expect(script).toContain(`cat > ${AGENT_CONFIG_PATH} <<'SPOT_AGENT_CONFIG'`);
+  expect(script).toContain('"servingPort": 8080');
+  expect(script).toContain('"drainBudgetSeconds": 45');
+  expect(script).toContain('ExecStart=/usr/bin/env node /opt/spot-agent/spot-agent.js --config /etc/spot-agent/config.json');
+  expect(script).toContain('TimeoutStopSec=50');
+  expect(script).toContain('systemctl enable --now spot-agent.service');
+});
