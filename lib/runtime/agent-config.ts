@@ -53,6 +53,36 @@ export interface AgentConfig {
   readonly lifecycleHookName?: string;
   /** AWS: the Auto Scaling group name, for completing the lifecycle action. */
   readonly autoScalingGroupName?: string;
+  /**
+   * Seconds kept free between the end of draining and the moment the cloud takes the instance, for the
+   * hook and the acknowledgement. The drain deadline is `min(notice + drainBudgetSeconds, deadline - margin)`.
+   * Default 5.
+   */
+  readonly safetyMarginSeconds?: number;
+  /**
+   * URL of the inference server that reports its in-flight requests (GET; a number, or JSON with
+   * `inFlight`/`in_flight`/`active`, or 200 when idle and 503/429 when busy). With it the agent stops waiting
+   * as soon as the server is idle (after `loadBalancerDetectionSeconds`); without it the agent waits the whole
+   * drain budget, because it cannot see the requests of an external server. Default none.
+   */
+  readonly idleUrl?: string;
+  /**
+   * DrainMode.HEALTH: seconds the load balancer needs to notice the failing health endpoint and stop
+   * routing (probe interval x unhealthy threshold). The agent never reports "drained" before this, even
+   * if the server is idle. Default 20 (10 s x 2, the FleetSpec health check defaults), capped at the drain
+   * budget; 0 in the other modes, where the server itself refuses new work.
+   */
+  readonly loadBalancerDetectionSeconds?: number;
+  /** Address the health endpoint binds to. Default `0.0.0.0` (the load balancer probes from outside). */
+  readonly healthHost?: string;
+  /** Seconds the `hookCommand` may run. Default: until the safety margin before the notice deadline. */
+  readonly hookTimeoutSeconds?: number;
+  /** AWS: also drain on a rebalance recommendation (an early, advisory warning). Default false. */
+  readonly drainOnRebalance?: boolean;
+  /** Treat SIGTERM (ACPI soft-off on Google Cloud, an OS shutdown elsewhere) as a notice. Default true. */
+  readonly drainOnSigterm?: boolean;
+  /** Azure: the VM name Scheduled Events list in `Resources`. Default: read from the instance metadata. */
+  readonly instanceName?: string;
 }
 
 /** Inputs of {@link renderAgentInstallScript}. */
@@ -91,7 +121,8 @@ export function renderAgentInstallScript(options: AgentInstallOptions): string {
     '',
     '[Service]',
     `ExecStart=/usr/bin/env node ${AGENT_INSTALL_DIR}/spot-agent.js --config ${AGENT_CONFIG_PATH}`,
-    'Restart=always',
+    // A clean exit means "drained": restarting would drain (and run the hook) a second time.
+    'Restart=on-failure',
     'RestartSec=1',
     // The agent needs the whole notice to drain: systemd must not kill it early on shutdown.
     `TimeoutStopSec=${Math.max(30, options.config.drainBudgetSeconds + 5)}`,

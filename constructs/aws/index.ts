@@ -1,0 +1,7 @@
+// Public entry point `spot-inference-constructs/aws`: AWS CDK v2 constructs.
+export * from './machine-image';
+export * from './spot-fleet';
+export * from './inference-load-balancer';
+export * from './spot-inference-service';
+// The agent's drain modes are part of the fleet's props.
+export { DrainMode, DEFAULT_AGENT_HEALTH_PORT } from '../../lib/runtime/agent-config';

@@ -1,0 +1,434 @@
+import fs = require('node:fs');
+import path = require('node:path');
+import { Duration, Token } from 'aws-cdk-lib';
+import * as autoscaling from 'aws-cdk-lib/aws-autoscaling';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as events from 'aws-cdk-lib/aws-events';
+import * as targets from 'aws-cdk-lib/aws-events-targets';
+import * as elbv2 from 'aws-cdk-lib/aws-elasticloadbalancingv2';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as kms from 'aws-cdk-lib/aws-kms';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import * as sqs from 'aws-cdk-lib/aws-sqs';
+import { Construct } from 'constructs';
+import {
+  DRAIN_METRIC,
+  DRAIN_METRICS_NAMESPACE,
+  DRAIN_SERVICE_NAME,
+  renderDrainEnvironment,
+} from '../../lib/handlers/aws/drain-settings';
+import { INTERRUPTION_EVENTS, LEAVING_STATES } from '../../lib/handlers/aws/events';
+import { CLOUD_LIMITS, Cloud } from '../../lib/spec/clouds';
+import { FleetSpecErrorCode, ProblemCollector } from '../../lib/spec/errors';
+
+const AWS_LIMITS = CLOUD_LIMITS[Cloud.AWS];
+/** The shortest heartbeat timeout a lifecycle hook can have; heartbeats must come at least this often. */
+const MIN_HOOK_HEARTBEAT_TIMEOUT_SECONDS = 30;
+
+/** Properties of {@link InterruptionHandler}. */
+export interface InterruptionHandlerProps {
+  /** The Auto Scaling group whose instances are drained. Any group works, including imported ones. */
+  readonly autoScalingGroup: autoscaling.IAutoScalingGroup;
+
+  /**
+   * Target groups the group registers its instances in. On a spot warning the instance is deregistered
+   * from every one of them at once; the terminate hook waits until it has stopped draining in all.
+   * @default - none: events still mark instances unhealthy and complete lifecycle actions, but no load balancer is told
+   */
+  readonly targetGroups?: elbv2.ITargetGroup[];
+
+  /**
+   * Name of the terminate lifecycle hook declared on the group (`autoScalingGroup.addLifecycleHook(...)` with
+   * `LifecycleTransition.INSTANCE_TERMINATING`). When set, a rule routes this hook's actions to the handler,
+   * which holds the instance in `Terminating:Wait` until its targets have drained (within `drainBudget`), then
+   * completes the action with CONTINUE.
+   * @default - no terminate hook: instances are deregistered on the warning but the group does not wait for them to drain
+   */
+  readonly terminateLifecycleHookName?: string;
+
+  /**
+   * Longest time the terminate hook waits for the instance's targets to finish draining. Set it to the
+   * target groups' deregistration delay plus the time in-flight requests need. The wait never runs past
+   * `notice` minus `safetyMargin` after the event, whatever this says.
+   * @default - 75 seconds (45 s to finish requests + 30 s deregistration delay, the AWS defaults of the fleet spec)
+   */
+  readonly drainBudget?: Duration;
+
+  /**
+   * Time between the interruption notice and the instance going away.
+   * @default Duration.seconds(120) - the AWS spot notice
+   */
+  readonly notice?: Duration;
+
+  /**
+   * Time kept free at the end of the notice (and of the Lambda timeout) to complete the lifecycle action.
+   * @default Duration.seconds(10)
+   */
+  readonly safetyMargin?: Duration;
+
+  /**
+   * Mark an instance unhealthy on a spot interruption warning, so the group launches its replacement at once
+   * instead of when the instance is gone.
+   * @default true
+   */
+  readonly markUnhealthyOnWarning?: boolean;
+
+  /**
+   * Deregister and mark an instance unhealthy on a rebalance recommendation (an early sign of a coming
+   * interruption). Set it to `false` when the group has Capacity Rebalancing on, which launches the replacement
+   * itself and then terminates the old instance through the terminate hook; the handler then only records the
+   * recommendation.
+   * @default true
+   */
+  readonly markUnhealthyOnRebalance?: boolean;
+
+  /**
+   * Deregister and mark an instance unhealthy when AWS Health announces a scheduled change for it (retirement,
+   * maintenance), so it is replaced ahead of time.
+   * @default true
+   */
+  readonly markUnhealthyOnScheduledChange?: boolean;
+
+  /**
+   * Time between lifecycle action heartbeats while the terminate hook waits. At most 30 s, the shortest heartbeat
+   * timeout a hook can have.
+   * @default Duration.seconds(20)
+   */
+  readonly heartbeatInterval?: Duration;
+
+  /**
+   * Time between target health polls while the terminate hook waits.
+   * @default Duration.seconds(5)
+   */
+  readonly pollInterval?: Duration;
+
+  /**
+   * Customer-managed KMS key to encrypt the queues with. EventBridge is granted use of it.
+   * @default - SQS-managed server-side encryption (SSE-SQS), which EventBridge can write to without key policy changes
+   */
+  readonly encryptionKey?: kms.IKey;
+
+  /**
+   * How long an undelivered event stays in the queue. Must be longer than the notice.
+   * @default Duration.hours(1)
+   */
+  readonly queueRetentionPeriod?: Duration;
+
+  /**
+   * Deliveries of one event before it moves to the dead-letter queue.
+   * @default 3
+   */
+  readonly maxReceiveCount?: number;
+
+  /**
+   * Actions to run when the dead-letter queue alarm fires (e.g. an SNS topic action).
+   * @default - none; the alarm is created and exposed as `dlqAlarm`
+   */
+  readonly alarmActions?: cloudwatch.IAlarmAction[];
+
+  /**
+   * Retention of the function's log group.
+   * @default logs.RetentionDays.ONE_MONTH
+   */
+  readonly logRetention?: logs.RetentionDays;
+}
+
+/**
+ * The AWS interruption pipeline of one Auto Scaling group: EventBridge rules for spot interruption warnings,
+ * rebalance recommendations, instance state changes, the group's terminate lifecycle actions, AWS Health
+ * scheduled changes and launch failures, into an encrypted SQS queue (with a dead-letter queue and an alarm
+ * on it), drained by a Lambda function that deregisters the instance from its target groups, marks it
+ * unhealthy so the replacement starts at once, waits for its connections to drain and then lets it go.
+ *
+ * Works on any Auto Scaling group. The function's code is a bundle built with the package; synth needs
+ * neither Docker nor esbuild.
+ *
+ * @example
+ * new InterruptionHandler(this, 'Interruptions', {
+ *   autoScalingGroup: asg,
+ *   targetGroups: [targetGroup],
+ *   terminateLifecycleHookName: hook.lifecycleHookName,
+ * });
+ */
+export class InterruptionHandler extends Construct {
+  /** Queue the rules deliver events to. */
+  public readonly queue: sqs.Queue;
+  /** Events that failed `maxReceiveCount` times (or could not be delivered by EventBridge). */
+  public readonly deadLetterQueue: sqs.Queue;
+  /** The drain function. */
+  public readonly function: lambda.Function;
+  /** Fires when anything reaches the dead-letter queue: an interruption was not handled. */
+  public readonly dlqAlarm: cloudwatch.Alarm;
+  /** Every rule, in the order: spot warning, rebalance, state change, terminate action (if a hook is set), health, launch unsuccessful. */
+  public readonly rules: events.Rule[];
+  /** Rule for spot interruption warnings. */
+  public readonly spotWarningRule: events.Rule;
+  /** Rule for this group's terminate lifecycle actions, when a hook name was given. */
+  public readonly terminateActionRule?: events.Rule;
+  /**
+   * Rule for this group's `EC2 Instance Launch Unsuccessful` events. A fallback controller subscribes with
+   * `addTarget(...)` or {@link InterruptionHandler.onLaunchUnsuccessful}.
+   */
+  public readonly launchUnsuccessfulRule: events.Rule;
+
+  private readonly asgName: string;
+
+  constructor(scope: Construct, id: string, props: InterruptionHandlerProps) {
+    super(scope, id);
+    const s = validate(props, this.node.path);
+    const asg = props.autoScalingGroup;
+    this.asgName = asg.autoScalingGroupName;
+    const targetGroups = props.targetGroups ?? [];
+
+    // Queues: encrypted, TLS only, retention above the notice, visibility >= 6x the function timeout.
+    const timeout = Duration.seconds(s.noticeSeconds + 30);
+    const encryption = props.encryptionKey
+      ? { encryption: sqs.QueueEncryption.KMS, encryptionMasterKey: props.encryptionKey }
+      : { encryption: sqs.QueueEncryption.SQS_MANAGED };
+    this.deadLetterQueue = new sqs.Queue(this, 'DeadLetterQueue', {
+      ...encryption,
+      enforceSSL: true,
+      retentionPeriod: Duration.days(14),
+    });
+    this.queue = new sqs.Queue(this, 'Queue', {
+      ...encryption,
+      enforceSSL: true,
+      retentionPeriod: props.queueRetentionPeriod ?? Duration.hours(1),
+      visibilityTimeout: Duration.seconds(timeout.toSeconds() * 6),
+      deadLetterQueue: { queue: this.deadLetterQueue, maxReceiveCount: props.maxReceiveCount ?? 3 },
+    });
+    if (props.encryptionKey) {
+      props.encryptionKey.grant(new iam.ServicePrincipal('events.amazonaws.com'), 'kms:Decrypt', 'kms:GenerateDataKey');
+    }
+
+    this.dlqAlarm = this.deadLetterQueue
+      .metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(1), statistic: cloudwatch.Stats.MAXIMUM })
+      .createAlarm(this, 'DeadLetterAlarm', {
+        alarmDescription: `Interruption events of ${this.node.path} reached the dead-letter queue: an instance may not have been drained. Inspect the messages, then redrive them.`,
+        threshold: 1,
+        evaluationPeriods: 1,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      });
+    for (const action of props.alarmActions ?? []) this.dlqAlarm.addAlarmAction(action);
+
+    // The function, from the prebuilt bundle.
+    const logGroup = new logs.LogGroup(this, 'LogGroup', { retention: props.logRetention ?? logs.RetentionDays.ONE_MONTH });
+    this.function = new lambda.Function(this, 'Function', {
+      description: `Drains instances of an Auto Scaling group on spot interruptions (${this.node.path})`,
+      runtime: lambda.Runtime.NODEJS_22_X,
+      architecture: lambda.Architecture.ARM_64,
+      handler: 'index.handler',
+      code: lambda.Code.fromAsset(drainBundleDirectory()),
+      memorySize: 256,
+      timeout,
+      logGroup,
+      loggingFormat: lambda.LoggingFormat.JSON,
+      environment: {
+        ...renderDrainEnvironment({
+          autoScalingGroupName: asg.autoScalingGroupName,
+          targetGroupArns: targetGroups.map((tg) => tg.targetGroupArn),
+          lifecycleHookName: props.terminateLifecycleHookName,
+          noticeSeconds: s.noticeSeconds,
+          drainBudgetSeconds: s.drainBudgetSeconds,
+          safetyMarginSeconds: s.safetyMarginSeconds,
+          heartbeatIntervalSeconds: s.heartbeatIntervalSeconds,
+          pollIntervalSeconds: s.pollIntervalSeconds,
+          markUnhealthyOnWarning: props.markUnhealthyOnWarning ?? true,
+          markUnhealthyOnRebalance: props.markUnhealthyOnRebalance ?? true,
+          markUnhealthyOnScheduledChange: props.markUnhealthyOnScheduledChange ?? true,
+        }),
+        POWERTOOLS_SERVICE_NAME: DRAIN_SERVICE_NAME,
+        POWERTOOLS_METRICS_NAMESPACE: DRAIN_METRICS_NAMESPACE,
+      },
+    });
+    this.function.addEventSource(
+      new SqsEventSource(this.queue, { batchSize: 10, reportBatchItemFailures: true, maxConcurrency: 10 }),
+    );
+
+    // Least privilege: writes scoped to this group and its target groups; the Describe calls cannot be scoped by AWS.
+    this.function.addToRolePolicy(
+      new iam.PolicyStatement({
+        sid: 'DrainThisGroup',
+        actions: ['autoscaling:SetInstanceHealth', 'autoscaling:CompleteLifecycleAction', 'autoscaling:RecordLifecycleActionHeartbeat'],
+        resources: [asg.autoScalingGroupArn],
+      }),
+    );
+    if (targetGroups.length > 0) {
+      this.function.addToRolePolicy(
+        new iam.PolicyStatement({
+          sid: 'DeregisterFromThisFleetsTargetGroups',
+          actions: ['elasticloadbalancing:DeregisterTargets'],
+          resources: targetGroups.map((tg) => tg.targetGroupArn),
+        }),
+      );
+    }
+    this.function.addToRolePolicy(
+      new iam.PolicyStatement({
+        sid: 'DescribeActionsCannotBeScoped',
+        actions: ['autoscaling:DescribeAutoScalingInstances', 'elasticloadbalancing:DescribeTargetHealth'],
+        resources: ['*'],
+      }),
+    );
+
+    // Rules. aws.ec2 events carry only an instance id, so they cannot be scoped to the group: the function
+    // filters them (one DescribeAutoScalingInstances call). Group events are scoped by name.
+    const target = new targets.SqsQueue(this.queue, { deadLetterQueue: this.deadLetterQueue, retryAttempts: 5, maxEventAge: Duration.hours(1) });
+    const rule = (ruleId: string, description: string, pattern: events.EventPattern): events.Rule =>
+      new events.Rule(this, ruleId, { description: `${description} (${this.node.path})`, eventPattern: pattern, targets: [target] });
+
+    this.spotWarningRule = rule('SpotWarningRule', 'EC2 spot interruption warnings', {
+      source: [INTERRUPTION_EVENTS.SPOT_WARNING.source],
+      detailType: [INTERRUPTION_EVENTS.SPOT_WARNING.detailType],
+    });
+    const rebalance = rule('RebalanceRule', 'EC2 rebalance recommendations', {
+      source: [INTERRUPTION_EVENTS.REBALANCE.source],
+      detailType: [INTERRUPTION_EVENTS.REBALANCE.detailType],
+    });
+    const stateChange = rule('StateChangeRule', 'EC2 instances stopping or terminating', {
+      source: [INTERRUPTION_EVENTS.STATE_CHANGE.source],
+      detailType: [INTERRUPTION_EVENTS.STATE_CHANGE.detailType],
+      detail: { state: [...LEAVING_STATES] },
+    });
+    if (props.terminateLifecycleHookName !== undefined) {
+      this.terminateActionRule = rule('TerminateActionRule', 'Terminate lifecycle actions of the group', {
+        source: [INTERRUPTION_EVENTS.TERMINATE_ACTION.source],
+        detailType: [INTERRUPTION_EVENTS.TERMINATE_ACTION.detailType],
+        detail: { AutoScalingGroupName: [asg.autoScalingGroupName], LifecycleHookName: [props.terminateLifecycleHookName] },
+      });
+    }
+    const health = rule('ScheduledChangeRule', 'AWS Health scheduled changes of EC2', {
+      source: [INTERRUPTION_EVENTS.HEALTH.source],
+      detailType: [INTERRUPTION_EVENTS.HEALTH.detailType],
+      detail: { service: ['EC2'], eventTypeCategory: ['scheduledChange'] },
+    });
+    this.launchUnsuccessfulRule = rule('LaunchUnsuccessfulRule', 'Launch failures of the group', {
+      source: [INTERRUPTION_EVENTS.LAUNCH_UNSUCCESSFUL.source],
+      detailType: [INTERRUPTION_EVENTS.LAUNCH_UNSUCCESSFUL.detailType],
+      detail: { AutoScalingGroupName: [asg.autoScalingGroupName] },
+    });
+    this.rules = [this.spotWarningRule, rebalance, stateChange, ...(this.terminateActionRule ? [this.terminateActionRule] : []), health, this.launchUnsuccessfulRule];
+  }
+
+  /** Send this group's `EC2 Instance Launch Unsuccessful` events to another target too (e.g. a fallback controller). */
+  public onLaunchUnsuccessful(target: events.IRuleTarget): void {
+    this.launchUnsuccessfulRule.addTarget(target);
+  }
+
+  /** Spot interruption warnings for instances of this group (Sum per period). */
+  public metricInterruptions(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.metric(DRAIN_METRIC.INTERRUPTIONS, { statistic: cloudwatch.Stats.SUM, ...props });
+  }
+
+  /** Seconds from a terminate lifecycle action to CONTINUE (Maximum per period). */
+  public metricDrainDuration(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.metric(DRAIN_METRIC.DRAIN_DURATION, { statistic: cloudwatch.Stats.MAXIMUM, ...props });
+  }
+
+  /** Terminate lifecycle actions whose targets were still draining when the drain budget ran out (Sum per period). */
+  public metricDrainBudgetSpent(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.metric(`${DRAIN_METRIC.DRAIN_OUTCOME_PREFIX}BudgetSpent`, { statistic: cloudwatch.Stats.SUM, ...props });
+  }
+
+  /** Launch failures of this group (Sum per period). */
+  public metricLaunchFailures(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.metric(DRAIN_METRIC.LAUNCH_FAILURES, { statistic: cloudwatch.Stats.SUM, ...props });
+  }
+
+  /** A metric the drain function emits, by name. */
+  public metric(metricName: string, props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return new cloudwatch.Metric({
+      namespace: DRAIN_METRICS_NAMESPACE,
+      metricName,
+      dimensionsMap: { service: DRAIN_SERVICE_NAME, AutoScalingGroupName: this.asgName },
+      period: Duration.minutes(1),
+      ...props,
+    });
+  }
+}
+
+interface ValidatedTimes {
+  readonly noticeSeconds: number;
+  readonly drainBudgetSeconds: number;
+  readonly safetyMarginSeconds: number;
+  readonly heartbeatIntervalSeconds: number;
+  readonly pollIntervalSeconds: number;
+}
+
+function validate(props: InterruptionHandlerProps, scope: string): ValidatedTimes {
+  const v = new ProblemCollector();
+  const C = FleetSpecErrorCode;
+  const secs = (d: Duration | undefined, fallback: number): number => (d === undefined || d.isUnresolved() ? fallback : d.toSeconds());
+  const known = (d: Duration | undefined): boolean => d !== undefined && !d.isUnresolved();
+  const notice = secs(props.notice, AWS_LIMITS.noticeSeconds);
+  const budget = secs(props.drainBudget, AWS_LIMITS.defaultDrainBudgetSeconds + AWS_LIMITS.defaultDeregistrationDelaySeconds);
+  const margin = secs(props.safetyMargin, 10);
+  const heartbeat = secs(props.heartbeatInterval, 20);
+  const poll = secs(props.pollInterval, 5);
+
+  if (known(props.notice) && (notice <= 0 || notice > AWS_LIMITS.noticeSeconds)) {
+    v.add(C.CLOUD_CONSTRAINT, 'notice', `notice (${notice} s) must be between 1 and ${AWS_LIMITS.noticeSeconds} s, the AWS spot notice; leave it out to use ${AWS_LIMITS.noticeSeconds} s`);
+  }
+  if (known(props.drainBudget) && budget <= 0) {
+    v.add(C.DRAIN_BUDGET_EXCEEDED, 'drainBudget', `drainBudget (${budget} s) must be more than 0 s; give the deregistration delay plus the time in-flight requests need, e.g. 75 s`);
+  }
+  if (budget + margin > notice) {
+    v.add(
+      C.DRAIN_BUDGET_EXCEEDED,
+      'drainBudget',
+      `drain budget exceeded: drainBudget (${budget} s) + safetyMargin (${margin} s) = ${budget + margin} s is longer than the ${notice} s AWS spot notice; lower drainBudget to at most ${Math.max(0, notice - margin)} s (and the target groups' deregistration delay with it)`,
+    );
+  }
+  if (known(props.heartbeatInterval) && (heartbeat < 1 || heartbeat > MIN_HOOK_HEARTBEAT_TIMEOUT_SECONDS)) {
+    v.add(C.CLOUD_CONSTRAINT, 'heartbeatInterval', `heartbeatInterval (${heartbeat} s) must be between 1 and ${MIN_HOOK_HEARTBEAT_TIMEOUT_SECONDS} s, the shortest heartbeat timeout of a lifecycle hook; use e.g. 20 s`);
+  }
+  if (known(props.pollInterval) && (poll < 1 || poll > budget)) {
+    v.add(C.CLOUD_CONSTRAINT, 'pollInterval', `pollInterval (${poll} s) must be between 1 s and drainBudget (${budget} s); use e.g. 5 s`);
+  }
+  const retention = props.queueRetentionPeriod;
+  if (known(retention) && (retention!.toSeconds() <= notice || retention!.toSeconds() > 14 * 86400)) {
+    v.add(C.CLOUD_CONSTRAINT, 'queueRetentionPeriod', `queueRetentionPeriod (${retention!.toSeconds()} s) must be longer than the ${notice} s notice and at most 14 days (the SQS limit); use e.g. Duration.hours(1)`);
+  }
+  const mrc = props.maxReceiveCount;
+  if (mrc !== undefined && !Token.isUnresolved(mrc) && !(Number.isInteger(mrc) && mrc >= 1 && mrc <= 1000)) {
+    v.add(C.CLOUD_CONSTRAINT, 'maxReceiveCount', `maxReceiveCount (${mrc}) must be a whole number between 1 and 1000; use e.g. 3`);
+  }
+  const hook = props.terminateLifecycleHookName;
+  if (hook !== undefined && !Token.isUnresolved(hook) && !/^[A-Za-z0-9\-_/]{1,255}$/.test(hook)) {
+    v.add(C.CLOUD_CONSTRAINT, 'terminateLifecycleHookName', `terminateLifecycleHookName ("${hook}") must be 1-255 letters, digits, "-", "_" or "/", the name of the hook declared on the group`);
+  }
+  v.throwIfAny(scope);
+  return { noticeSeconds: notice, drainBudgetSeconds: budget, safetyMarginSeconds: margin, heartbeatIntervalSeconds: heartbeat, pollIntervalSeconds: poll };
+}
+
+/**
+ * Directory of the prebuilt drain bundle: `<package root>/dist/handlers/aws/drain`. Works from the sources
+ * (`constructs/aws/`) and from the compiled package (`dist/constructs/aws/`).
+ */
+function drainBundleDirectory(): string {
+  let dir = __dirname;
+  for (;;) {
+    const pkg = path.join(dir, 'package.json');
+    if (fs.existsSync(pkg) && readName(pkg) === 'spot-inference-constructs') break;
+    const parent = path.dirname(dir);
+    if (parent === dir) {
+      throw new Error(`InterruptionHandler: cannot find the spot-inference-constructs package root above ${__dirname}`);
+    }
+    dir = parent;
+  }
+  const bundle = path.join(dir, 'dist', 'handlers', 'aws', 'drain');
+  if (!fs.existsSync(path.join(bundle, 'index.js'))) {
+    throw new Error(`InterruptionHandler: the drain function bundle ${path.join(bundle, 'index.js')} is missing; run npm run build:handlers (it bundles lib/handlers/aws/drain.entry.ts)`);
+  }
+  return bundle;
+}
+
+function readName(pkg: string): string | undefined {
+  try {
+    return (JSON.parse(fs.readFileSync(pkg, 'utf8')) as { name?: string }).name;
+  } catch {
+    return undefined;
+  }
+}

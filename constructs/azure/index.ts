@@ -1,0 +1,8 @@
+// Public entry point `spot-inference-constructs/azure`: CDK for Terraform constructs on @cdktf/provider-azurerm.
+export * from './rules';
+export * from './agent-custom-data';
+export * from './network';
+export * from './load-balancer';
+export * from './scale-set';
+export * from './spot-scale-set-fleet';
+export * from './agent-blob';

@@ -1,0 +1,261 @@
+import { CLOUD_LIMITS, Cloud, FleetSpecErrorCode as C, ProblemCollector, ResolvedFleetSpec } from '../../lib/spec';
+
+/** What Azure does with a Spot VM it takes back. */
+export enum AzureEvictionPolicy {
+  /** Delete the VM and its disks: nothing is billed after the eviction, and the scale set creates a new VM. */
+  DELETE = 'Delete',
+  /** Stop (deallocate) the VM and keep its disks; it counts against quota and its disks keep being billed. */
+  DEALLOCATE = 'Deallocate',
+}
+
+/** How an instance mix (`skuName: "Mix"`) picks among its VM sizes. */
+export enum AzureAllocationStrategy {
+  /** Prefer the sizes with the most spare capacity: fewest evictions (the default). */
+  CAPACITY_OPTIMIZED = 'CapacityOptimized',
+  /** Prefer the cheapest sizes that have capacity. */
+  LOWEST_PRICE = 'LowestPrice',
+}
+
+/** How the fleet turns its list of VM sizes into scale sets. */
+export enum AzureSizeStrategy {
+  /**
+   * One scale set with an instance mix when every size is of a family Azure allows in a mix
+   * (A, B, D, E, F; at most 5 sizes), otherwise one scale set per size behind the same backend pool.
+   */
+  AUTO = 'auto',
+  /** One scale set, `skuName: "Mix"` with a `skuProfile` listing every size. Refused for other families. */
+  INSTANCE_MIX = 'instance-mix',
+  /** One scale set per size, all behind the same backend pool (the way to diversify GPU sizes). */
+  SCALE_SET_PER_SIZE = 'scale-set-per-size',
+}
+
+/** VM size families Azure accepts in an instance mix (`skuProfile`), by the first letter of the family. */
+export const INSTANCE_MIX_FAMILIES = ['A', 'B', 'D', 'E', 'F'];
+/** Most VM sizes an instance mix holds. */
+export const MAX_INSTANCE_MIX_SIZES = 5;
+/** Most VMs in one Flexible-orchestration scale set (and the highest autoscale maximum). */
+export const MAX_SCALE_SET_INSTANCES = 1000;
+/** Bounds of the automatic instance repair grace period, in minutes. */
+export const REPAIR_GRACE_PERIOD_MINUTES = { min: 10, max: 90 };
+/** Bounds of the scale set's terminate notification (Scheduled Events `Terminate`), in minutes. */
+export const TERMINATION_NOTIFICATION_MINUTES = { min: 5, max: 15 };
+
+/**
+ * The family of an Azure VM size, upper case: `Standard_NC4as_T4_v3` -> `NC`, `Standard_D4s_v5` -> `D`,
+ * `Standard_E8-4ds_v5` -> `E`. Returns `undefined` when the name does not look like a VM size.
+ */
+export function vmSizeFamily(vmSize: string): string | undefined {
+  const m = /^(?:standard|basic)_([a-z]+)\d/i.exec(vmSize);
+  return m ? m[1].toUpperCase() : undefined;
+}
+
+/** True for GPU (and other accelerator) sizes: the N families (`NC`, `ND`, `NV`, ...). */
+export function isGpuVmSize(vmSize: string): boolean {
+  return (vmSizeFamily(vmSize) ?? '').startsWith('N');
+}
+
+/** True when Azure accepts the size in an instance mix (families A, B, D, E, F). */
+export function isInstanceMixVmSize(vmSize: string): boolean {
+  const family = vmSizeFamily(vmSize);
+  return family !== undefined && INSTANCE_MIX_FAMILIES.includes(family[0]);
+}
+
+/** The capacity and priority mix of one scale set of the fleet. */
+export interface ScaleSetPlan {
+  /** `skuName` of the scale set: a VM size, or `Mix` for an instance mix. */
+  readonly skuName: string;
+  /** The sizes of the instance mix (`skuProfile.vmSizes`); empty for a single-size scale set. */
+  readonly mixVmSizes: string[];
+  /** Fewest VMs (autoscale minimum). */
+  readonly minCapacity: number;
+  /** Most VMs (autoscale maximum). */
+  readonly maxCapacity: number;
+  /** VMs to start with (autoscale default and the scale set's `instances`). */
+  readonly desiredCapacity: number;
+  /** `priorityMix.baseRegularCount`: VMs that always run at Regular (on-demand) priority. */
+  readonly baseRegularCount: number;
+  /** `priorityMix.regularPercentageAboveBase`: share of the VMs above the base that run at Regular priority. */
+  readonly regularPercentageAboveBase: number;
+}
+
+/**
+ * Split `total` over `parts` as evenly as possible; the first ones get the remainder. Adding one to
+ * `total` adds one to exactly one part, so splits of `min <= desired <= max` keep that order per part.
+ */
+export function splitEvenly(total: number, parts: number): number[] {
+  const base = Math.floor(total / parts);
+  const rest = total % parts;
+  return Array.from({ length: parts }, (_, i) => base + (i < rest ? 1 : 0));
+}
+
+/** The size strategy that `AUTO` resolves to for a list of sizes. */
+export function effectiveSizeStrategy(vmSizes: string[], requested: AzureSizeStrategy = AzureSizeStrategy.AUTO): AzureSizeStrategy {
+  if (requested !== AzureSizeStrategy.AUTO) return requested;
+  if (vmSizes.length <= 1) return AzureSizeStrategy.SCALE_SET_PER_SIZE;
+  return vmSizes.every(isInstanceMixVmSize) ? AzureSizeStrategy.INSTANCE_MIX : AzureSizeStrategy.SCALE_SET_PER_SIZE;
+}
+
+/**
+ * Render a resolved spec into scale sets: one instance mix, or one scale set per size with the
+ * capacity and the on-demand base split evenly over them. The percentage above the base is the same
+ * in every scale set, so the fleet as a whole keeps it.
+ */
+export function planScaleSets(spec: ResolvedFleetSpec, strategy: AzureSizeStrategy = AzureSizeStrategy.AUTO): ScaleSetPlan[] {
+  const sizes = spec.instanceTypes;
+  const effective = effectiveSizeStrategy(sizes, strategy);
+  if (effective === AzureSizeStrategy.INSTANCE_MIX && sizes.length > 1) {
+    return [
+      {
+        skuName: 'Mix',
+        mixVmSizes: [...sizes],
+        minCapacity: spec.minCapacity,
+        maxCapacity: spec.maxCapacity,
+        desiredCapacity: spec.desiredCapacity,
+        baseRegularCount: spec.onDemandBaseCapacity,
+        regularPercentageAboveBase: spec.onDemandPercentageAboveBaseCapacity,
+      },
+    ];
+  }
+  const n = Math.max(1, sizes.length);
+  const min = splitEvenly(spec.minCapacity, n);
+  const max = splitEvenly(spec.maxCapacity, n);
+  const desired = splitEvenly(spec.desiredCapacity, n);
+  const base = splitEvenly(spec.onDemandBaseCapacity, n);
+  return sizes.map((size, i) => ({
+    skuName: size,
+    mixVmSizes: [],
+    minCapacity: min[i],
+    maxCapacity: max[i],
+    desiredCapacity: desired[i],
+    baseRegularCount: base[i],
+    regularPercentageAboveBase: spec.onDemandPercentageAboveBaseCapacity,
+  }));
+}
+
+/** The Azure-only choices {@link validateAzureFleet} checks, as the user spelled them. */
+export interface AzureFleetChoices {
+  readonly sizeStrategy?: AzureSizeStrategy;
+  readonly maxBidPrice?: number;
+  readonly repairGracePeriodMinutes?: number;
+  readonly terminationNotificationMinutes?: number;
+  /** True when the user set `healthCheck.port` (the probe then targets it instead of the agent). */
+  readonly healthCheckPortSet: boolean;
+  /** True when the agent drains by failing the health endpoint (DrainMode.HEALTH). */
+  readonly drainsByHealth: boolean;
+  readonly allowedClientCidrs?: string[];
+  readonly allowUndiversified?: boolean;
+  readonly instanceRequirementsSet: boolean;
+}
+
+/**
+ * The rules Azure adds to the cloud-neutral ones (code `CLOUD_CONSTRAINT`). Values that are tokens are
+ * skipped. Messages name the prop, the value, the limit and the fix.
+ */
+export function validateAzureFleet(spec: ResolvedFleetSpec, choices: AzureFleetChoices, isUnresolved: (v: unknown) => boolean, v: ProblemCollector): void {
+  const known = (x: unknown): boolean => x !== undefined && !isUnresolved(x);
+  const notice = CLOUD_LIMITS[Cloud.AZURE].noticeSeconds;
+
+  if (choices.instanceRequirementsSet) {
+    v.add(C.CLOUD_CONSTRAINT, 'instanceRequirements', 'instanceRequirements is not supported on Azure: a scale set takes VM sizes by name; list them in instanceTypes (e.g. ["Standard_NC4as_T4_v3", "Standard_NC8as_T4_v3"])');
+  }
+
+  // Zones: several, always.
+  if (spec.zones && known(spec.zones)) {
+    const bad = spec.zones.filter((z) => known(z) && !/^[1-9]$/.test(z));
+    if (bad.length > 0) {
+      v.add(C.CLOUD_CONSTRAINT, 'zones', `zones lists ${bad.map((z) => `"${z}"`).join(', ')}: Azure availability zones are numbered "1", "2" and "3" within the region; use those`);
+    }
+    if (spec.zones.length === 1 && !choices.allowUndiversified) {
+      v.add(C.CLOUD_CONSTRAINT, 'zones', `zones has 1 zone ("${spec.zones[0]}"): an Azure spot fleet spreads over at least 2 availability zones so that one zone running out of Spot capacity does not take the whole fleet; list 2 or 3 zones (e.g. ["1", "2", "3"]), leave zones out, or set allowUndiversified: true`);
+    }
+  }
+
+  // Sizes: instance mix families, mix size limit, one scale set per size.
+  const sizes = spec.instanceTypes.filter((s) => known(s));
+  const strategy = choices.sizeStrategy ?? AzureSizeStrategy.AUTO;
+  const unknownSizes = sizes.filter((s) => vmSizeFamily(s) === undefined);
+  if (unknownSizes.length > 0) {
+    v.add(C.CLOUD_CONSTRAINT, 'instanceTypes', `instanceTypes lists ${unknownSizes.map((s) => `"${s}"`).join(', ')}, which ${unknownSizes.length === 1 ? 'is not an Azure VM size name' : 'are not Azure VM size names'}; use names like "Standard_D4s_v5" or "Standard_NC4as_T4_v3"`);
+  }
+  const effective = effectiveSizeStrategy(sizes, strategy);
+  if (effective === AzureSizeStrategy.INSTANCE_MIX && sizes.length > 1) {
+    const refused = sizes.filter((s) => vmSizeFamily(s) !== undefined && !isInstanceMixVmSize(s));
+    if (refused.length > 0) {
+      const gpu = refused.filter(isGpuVmSize);
+      v.add(
+        C.CLOUD_CONSTRAINT,
+        'sizeStrategy',
+        `sizeStrategy is INSTANCE_MIX but instanceTypes lists ${refused.map((s) => `${s} (family ${vmSizeFamily(s)})`).join(', ')}: ` +
+          `Azure accepts only the A, B, D, E and F families in an instance mix (skuName "Mix"), ${gpu.length > 0 ? 'not GPU sizes (NC, ND, NV); ' : ''}` +
+          'use sizeStrategy SCALE_SET_PER_SIZE (or AUTO) to run one scale set per size behind the same load balancer backend pool',
+      );
+    }
+    if (sizes.length > MAX_INSTANCE_MIX_SIZES) {
+      v.add(
+        C.CLOUD_CONSTRAINT,
+        'instanceTypes',
+        `instanceTypes lists ${sizes.length} VM sizes but an Azure instance mix holds at most ${MAX_INSTANCE_MIX_SIZES}; keep the ${MAX_INSTANCE_MIX_SIZES} you prefer, or set sizeStrategy SCALE_SET_PER_SIZE to run one scale set per size`,
+      );
+    }
+    if (spec.maxCapacity > MAX_SCALE_SET_INSTANCES && known(spec.maxCapacity)) {
+      v.add(C.CLOUD_CONSTRAINT, 'maxCapacity', `maxCapacity (${spec.maxCapacity}) is above the ${MAX_SCALE_SET_INSTANCES} VMs one Azure scale set holds; lower it or set sizeStrategy SCALE_SET_PER_SIZE to spread the fleet over several scale sets`);
+    }
+  } else if (sizes.length > 1 && known(spec.maxCapacity)) {
+    if (spec.maxCapacity < sizes.length) {
+      v.add(
+        C.CLOUD_CONSTRAINT,
+        'maxCapacity',
+        `maxCapacity (${spec.maxCapacity}) is below the number of scale sets (${sizes.length}, one per VM size: ${sizes.join(', ')}); every scale set needs room for at least 1 VM: raise maxCapacity to at least ${sizes.length} or list fewer sizes`,
+      );
+    }
+    const perSet = Math.ceil(spec.maxCapacity / sizes.length);
+    if (perSet > MAX_SCALE_SET_INSTANCES) {
+      v.add(C.CLOUD_CONSTRAINT, 'maxCapacity', `maxCapacity (${spec.maxCapacity}) puts ${perSet} VMs in one scale set, above the ${MAX_SCALE_SET_INSTANCES} an Azure scale set holds; lower maxCapacity or list more sizes`);
+    }
+  }
+
+  // Price: -1 (pay up to the on-demand price, never evicted for price) or a positive USD/hour cap.
+  const bid = choices.maxBidPrice;
+  if (known(bid) && !(bid === -1 || bid! > 0)) {
+    v.add(C.CLOUD_CONSTRAINT, 'maxBidPrice', `maxBidPrice (${bid}) must be -1 (pay up to the on-demand price; never evicted for price) or a price above 0 in US dollars per hour; use -1 unless you need a hard cap`);
+  }
+
+  checkMinutes(v, 'repairGracePeriodMinutes', choices.repairGracePeriodMinutes, REPAIR_GRACE_PERIOD_MINUTES, known, 'Azure automatic instance repairs accept a grace period');
+  checkMinutes(v, 'terminationNotificationMinutes', choices.terminationNotificationMinutes, TERMINATION_NOTIFICATION_MINUTES, known, 'Azure scale sets accept a terminate notification timeout');
+
+  // Drain: the load balancer must notice the failing probe, and the server must drain, within the notice.
+  const hc = spec.healthCheck;
+  if (choices.drainsByHealth && known(hc.intervalSeconds) && known(hc.unhealthyThreshold) && known(spec.drainBudgetSeconds)) {
+    const detect = hc.intervalSeconds * hc.unhealthyThreshold;
+    if (detect + spec.drainBudgetSeconds > notice) {
+      v.add(
+        C.DRAIN_BUDGET_EXCEEDED,
+        'healthCheck.intervalSeconds',
+        `drain budget exceeded: the Azure load balancer needs healthCheck.intervalSeconds (${hc.intervalSeconds} s) x healthCheck.unhealthyThreshold (${hc.unhealthyThreshold}) = ${detect} s to take a draining VM out of rotation, plus drainBudgetSeconds (${spec.drainBudgetSeconds} s) = ${detect + spec.drainBudgetSeconds} s, longer than the ${notice} s Azure Spot notice (Scheduled Events Preempt); lower the interval, the threshold or the drain budget so the sum is at most ${notice} s`,
+      );
+    }
+  }
+  if (choices.drainsByHealth && choices.healthCheckPortSet && known(hc.port) && known(spec.servingPort) && hc.port === spec.servingPort) {
+    v.add(
+      C.CLOUD_CONSTRAINT,
+      'healthCheck.port',
+      `healthCheck.port (${hc.port}) is the serving port, so the load balancer would probe the inference server directly and the agent could not take a VM out of rotation on a Preempt notice; leave healthCheck.port out (the probe then targets the agent's health endpoint) or set drainMode to DrainMode.HTTP or DrainMode.SIGNAL`,
+    );
+  }
+
+  // Network security group sources.
+  for (const cidr of choices.allowedClientCidrs ?? []) {
+    if (!known(cidr)) continue;
+    if (cidr === '*' || cidr === '0.0.0.0/0' || cidr.toLowerCase() === 'internet' || cidr.toLowerCase() === 'any') {
+      v.add(C.CLOUD_CONSTRAINT, 'allowedClientCidrs', `allowedClientCidrs contains "${cidr}", which admits the whole internet to the serving port; list the CIDRs of your clients (e.g. "203.0.113.0/24") or a service tag like "VirtualNetwork"`);
+    } else if (!/^(\d{1,3}\.){3}\d{1,3}(\/([0-9]|[12][0-9]|3[0-2]))?$/.test(cidr) && !/^[A-Za-z][A-Za-z0-9.]*$/.test(cidr)) {
+      v.add(C.CLOUD_CONSTRAINT, 'allowedClientCidrs', `allowedClientCidrs contains "${cidr}", which is neither an IPv4 CIDR ("10.1.0.0/16") nor an Azure service tag ("VirtualNetwork"); fix the entry`);
+    }
+  }
+}
+
+function checkMinutes(v: ProblemCollector, prop: string, value: number | undefined, range: { min: number; max: number }, known: (x: unknown) => boolean, what: string): void {
+  if (known(value) && !(Number.isInteger(value) && value! >= range.min && value! <= range.max)) {
+    v.add(C.CLOUD_CONSTRAINT, prop, `${prop} (${value}) must be a whole number of minutes between ${range.min} and ${range.max}: ${what} of ${range.min} to ${range.max} minutes`);
+  }
+}

@@ -1,0 +1,224 @@
+import { MonitorAutoscaleSetting } from '@cdktf/provider-azurerm/lib/monitor-autoscale-setting';
+import { OrchestratedVirtualMachineScaleSet } from '@cdktf/provider-azurerm/lib/orchestrated-virtual-machine-scale-set';
+import { Construct } from 'constructs';
+import { AzureProbeOptions } from './load-balancer';
+import { AzureResourceOptions, azureName } from './network';
+import { AzureAllocationStrategy, AzureEvictionPolicy, ScaleSetPlan } from './rules';
+
+/** A marketplace image the VMs boot. */
+export interface AzureVmImage {
+  /** Image publisher, e.g. `Canonical`. */
+  readonly publisher: string;
+  /** Image offer, e.g. `ubuntu-24_04-lts`. */
+  readonly offer: string;
+  /** Image SKU, e.g. `server`. */
+  readonly sku: string;
+  /** Image version. @default 'latest' */
+  readonly version?: string;
+}
+
+/** Ubuntu 24.04 LTS (Gen2), x86_64: its `nodejs` package runs the agent. */
+export const UBUNTU_2404_X86_64: AzureVmImage = { publisher: 'Canonical', offer: 'ubuntu-24_04-lts', sku: 'server', version: 'latest' };
+/** Ubuntu 24.04 LTS (Gen2), Arm64. */
+export const UBUNTU_2404_ARM64: AzureVmImage = { publisher: 'Canonical', offer: 'ubuntu-24_04-lts', sku: 'server-arm64', version: 'latest' };
+
+/** Options every scale set of a fleet shares. */
+export interface SpotScaleSetOptions {
+  /** What Azure does with an evicted Spot VM. @default AzureEvictionPolicy.DELETE */
+  readonly evictionPolicy?: AzureEvictionPolicy;
+  /**
+   * Highest price per VM and hour, in US dollars, you pay for Spot capacity; -1 pays up to the
+   * on-demand price, so VMs are evicted for capacity only, never for price.
+   * @default -1
+   */
+  readonly maxBidPrice?: number;
+  /** How an instance mix picks among its sizes. @default AzureAllocationStrategy.CAPACITY_OPTIMIZED */
+  readonly allocationStrategy?: AzureAllocationStrategy;
+  /**
+   * Minutes a new VM gets (boot, drivers, model load) before automatic instance repairs replace it for
+   * failing its health (10-90).
+   * @default 30
+   */
+  readonly repairGracePeriodMinutes?: number;
+  /**
+   * Minutes Azure waits after a `Terminate` scheduled event (scale-in, repair, deletion) before it
+   * deletes a VM, unless the agent acknowledges the event earlier (5-15).
+   * @default 5
+   */
+  readonly terminationNotificationMinutes?: number;
+  /** Name of the admin account; password login is disabled. @default 'azureuser' */
+  readonly adminUsername?: string;
+  /**
+   * OpenSSH public key of the admin account (password login is disabled, and workers have no public
+   * IP: reach them through Azure Bastion or `az vm run-command`).
+   */
+  readonly adminSshPublicKey: string;
+  /** Image the VMs boot. @default - Ubuntu 24.04 LTS of the fleet's architecture */
+  readonly image?: AzureVmImage;
+  /** Size of the OS disk in GiB. @default - the image's size (30 GiB for Ubuntu) */
+  readonly osDiskSizeGb?: number;
+  /**
+   * Storage type of the OS disk (`Standard_LRS`, `StandardSSD_LRS`, `Premium_LRS`). Managed disks are
+   * always encrypted at rest with platform-managed keys.
+   * @default 'StandardSSD_LRS'
+   */
+  readonly osDiskStorageAccountType?: string;
+  /** Disk encryption set (customer-managed keys) of the OS disk. @default - platform-managed keys */
+  readonly diskEncryptionSetId?: string;
+  /**
+   * Encrypt temp disks and caches on the host too. Needs the `EncryptionAtHost` feature registered on
+   * the subscription.
+   * @default false
+   */
+  readonly encryptionAtHostEnabled?: boolean;
+  /** Average CPU (percent) above which autoscale adds a VM. @default 70 */
+  readonly scaleOutCpuPercent?: number;
+  /** Average CPU (percent) below which autoscale removes a VM. @default 30 */
+  readonly scaleInCpuPercent?: number;
+}
+
+/** Props of {@link SpotScaleSet}. */
+export interface SpotScaleSetProps extends AzureResourceOptions, SpotScaleSetOptions {
+  /** Size(s), capacity and priority mix of this scale set (see `planScaleSets`). */
+  readonly plan: ScaleSetPlan;
+  /** Availability zones to spread over. */
+  readonly zones: string[];
+  /** Subnet of the VMs' NICs. */
+  readonly subnetId: string;
+  /** Load balancer backend pools the VMs join. */
+  readonly backendAddressPoolIds: string[];
+  /** Network security group of the VMs' NICs. */
+  readonly networkSecurityGroupId: string;
+  /** User-assigned managed identity of the VMs. */
+  readonly identityId: string;
+  /** Cloud-init custom data, base64-encoded. */
+  readonly customDataBase64: string;
+  /** Health endpoint the Application Health extension probes. */
+  readonly health: AzureProbeOptions;
+}
+
+/**
+ * One Flexible-orchestration scale set of Spot VMs with a Spot Priority Mix (Regular VMs for the base
+ * and a share above it), its autoscale setting, the Application Health extension, automatic instance
+ * repairs and the terminate notification. VMs have a managed identity and no public IP.
+ */
+export class SpotScaleSet extends Construct {
+  /** The scale set. */
+  public readonly scaleSet: OrchestratedVirtualMachineScaleSet;
+  /** Its autoscale setting. */
+  public readonly autoscaleSetting: MonitorAutoscaleSetting;
+  /** Id of the scale set. */
+  public readonly scaleSetId: string;
+
+  constructor(scope: Construct, id: string, props: SpotScaleSetProps) {
+    super(scope, id);
+    const prefix = props.namePrefix ?? azureName(id);
+    const plan = props.plan;
+    const image = props.image ?? UBUNTU_2404_X86_64;
+    const isMix = plan.mixVmSizes.length > 0;
+    this.scaleSet = new OrchestratedVirtualMachineScaleSet(this, 'Vmss', {
+      name: `${prefix}-vmss`,
+      resourceGroupName: props.resourceGroupName,
+      location: props.location,
+      skuName: plan.skuName,
+      skuProfile: isMix ? { allocationStrategy: props.allocationStrategy ?? AzureAllocationStrategy.CAPACITY_OPTIMIZED, vmSizes: plan.mixVmSizes } : undefined,
+      instances: plan.desiredCapacity,
+      platformFaultDomainCount: 1,
+      singlePlacementGroup: false,
+      zones: props.zones,
+      priority: 'Spot',
+      evictionPolicy: props.evictionPolicy ?? AzureEvictionPolicy.DELETE,
+      maxBidPrice: props.maxBidPrice ?? -1,
+      priorityMix: { baseRegularCount: plan.baseRegularCount, regularPercentageAboveBase: plan.regularPercentageAboveBase },
+      terminationNotification: { enabled: true, timeout: `PT${props.terminationNotificationMinutes ?? 5}M` },
+      automaticInstanceRepair: { enabled: true, gracePeriod: `PT${props.repairGracePeriodMinutes ?? 30}M`, action: 'Replace' },
+      extension: [
+        {
+          name: 'HealthExtension',
+          publisher: 'Microsoft.ManagedServices',
+          type: 'ApplicationHealthLinux',
+          typeHandlerVersion: '2.0',
+          autoUpgradeMinorVersionEnabled: true,
+          settings: JSON.stringify({
+            protocol: 'http',
+            port: props.health.port,
+            requestPath: props.health.path,
+            intervalInSeconds: props.health.intervalSeconds,
+            numberOfProbes: props.health.threshold,
+          }),
+        },
+      ],
+      identity: { type: 'UserAssigned', identityIds: [props.identityId] },
+      osProfile: {
+        customData: props.customDataBase64,
+        linuxConfiguration: {
+          adminUsername: props.adminUsername ?? 'azureuser',
+          disablePasswordAuthentication: true,
+          adminSshKey: [{ username: props.adminUsername ?? 'azureuser', publicKey: props.adminSshPublicKey }],
+          computerNamePrefix: prefix.slice(0, 50),
+          provisionVmAgent: true,
+        },
+      },
+      sourceImageReference: { publisher: image.publisher, offer: image.offer, sku: image.sku, version: image.version ?? 'latest' },
+      osDisk: {
+        caching: 'ReadWrite',
+        storageAccountType: props.osDiskStorageAccountType ?? 'StandardSSD_LRS',
+        diskSizeGb: props.osDiskSizeGb,
+        diskEncryptionSetId: props.diskEncryptionSetId,
+      },
+      encryptionAtHostEnabled: props.encryptionAtHostEnabled,
+      networkInterface: [
+        {
+          name: 'nic',
+          primary: true,
+          networkSecurityGroupId: props.networkSecurityGroupId,
+          ipConfiguration: [
+            {
+              name: 'ipconfig',
+              primary: true,
+              subnetId: props.subnetId,
+              loadBalancerBackendAddressPoolIds: props.backendAddressPoolIds,
+            },
+          ],
+        },
+      ],
+      tags: props.tags,
+      // Autoscale owns the instance count after creation; Terraform must not undo it.
+      lifecycle: { ignoreChanges: ['instances'] },
+    });
+    this.scaleSetId = this.scaleSet.id;
+
+    const metric = {
+      metricName: 'Percentage CPU',
+      metricNamespace: 'microsoft.compute/virtualmachinescalesets',
+      metricResourceId: this.scaleSet.id,
+      timeGrain: 'PT1M',
+      statistic: 'Average',
+      timeWindow: 'PT5M',
+      timeAggregation: 'Average',
+    };
+    this.autoscaleSetting = new MonitorAutoscaleSetting(this, 'Autoscale', {
+      name: `${prefix}-autoscale`,
+      resourceGroupName: props.resourceGroupName,
+      location: props.location,
+      targetResourceId: this.scaleSet.id,
+      profile: [
+        {
+          name: 'fleet-bounds',
+          capacity: { minimum: plan.minCapacity, maximum: plan.maxCapacity, default: plan.desiredCapacity },
+          rule: [
+            {
+              metricTrigger: { ...metric, operator: 'GreaterThan', threshold: props.scaleOutCpuPercent ?? 70 },
+              scaleAction: { direction: 'Increase', type: 'ChangeCount', value: 1, cooldown: 'PT5M' },
+            },
+            {
+              metricTrigger: { ...metric, operator: 'LessThan', threshold: props.scaleInCpuPercent ?? 30 },
+              scaleAction: { direction: 'Decrease', type: 'ChangeCount', value: 1, cooldown: 'PT10M' },
+            },
+          ],
+        },
+      ],
+      tags: props.tags,
+    });
+  }
+}

@@ -1,0 +1,27 @@
+import { existsSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { FleetSpecError, FleetSpecErrorCode } from '../../lib/spec';
+
+/**
+ * Where a bundle built by `npm run build:handlers` lives. Works from the sources (`constructs/gcp` ->
+ * `dist/...`) and from the compiled package (`dist/constructs/gcp` -> `dist/...`).
+ * @param rel path under `dist/`, e.g. `runtime/spot-agent/index.js`
+ * @param prop prop that overrides the path, named in the error
+ * @param override a path the user gave
+ */
+export function locateBundle(rel: string, prop: string, override?: string): string {
+  const candidates = override
+    ? [resolve(override)]
+    : [join(__dirname, '..', '..', 'dist', rel), join(__dirname, '..', '..', rel)];
+  const found = candidates.find((c) => existsSync(c));
+  if (!found) {
+    throw new FleetSpecError([
+      {
+        code: FleetSpecErrorCode.CLOUD_CONSTRAINT,
+        prop,
+        message: `bundle ${override ? `"${override}"` : `dist/${rel}`} not found (looked in ${candidates.join(', ')}); run \`npm run build:handlers\` first so that synth can ship it${override ? `, or fix ${prop}` : ''}`,
+      },
+    ]);
+  }
+  return found;
+}

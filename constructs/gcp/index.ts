@@ -1,0 +1,7 @@
+// Public entry point `spot-inference-constructs/gcp`: CDK for Terraform constructs on @cdktf/provider-google.
+export * from './types';
+export * from './machine-families';
+export * from './spot-fleet';
+export * from './load-balancer';
+export * from './preemption-hook';
+export * from './spot-inference-service';

@@ -1,0 +1,461 @@
+import { AssetType, TerraformAsset, Token } from 'cdktf';
+import { Construct } from 'constructs';
+import { ComputeFirewall } from '@cdktf/provider-google/lib/compute-firewall';
+import { ComputeHealthCheck } from '@cdktf/provider-google/lib/compute-health-check';
+import { ComputeRegionAutoscaler } from '@cdktf/provider-google/lib/compute-region-autoscaler';
+import {
+  ComputeRegionInstanceGroupManager,
+  ComputeRegionInstanceGroupManagerInstanceFlexibilityPolicyInstanceSelections,
+} from '@cdktf/provider-google/lib/compute-region-instance-group-manager';
+import {
+  ComputeRegionInstanceTemplate,
+  ComputeRegionInstanceTemplateScheduling,
+} from '@cdktf/provider-google/lib/compute-region-instance-template';
+import { ProjectIamMember } from '@cdktf/provider-google/lib/project-iam-member';
+import { ServiceAccount } from '@cdktf/provider-google/lib/service-account';
+import { StorageBucket } from '@cdktf/provider-google/lib/storage-bucket';
+import { StorageBucketIamMember } from '@cdktf/provider-google/lib/storage-bucket-iam-member';
+import { StorageBucketObject } from '@cdktf/provider-google/lib/storage-bucket-object';
+import { createHash } from 'node:crypto';
+import {
+  AGENT_INSTALL_DIR,
+  DEFAULT_AGENT_HEALTH_PORT,
+  DrainMode,
+  renderAgentInstallScript,
+} from '../../lib/runtime/agent-config';
+import { Cloud, FleetSpec, ResolvedFleetSpec } from '../../lib/spec';
+import { locateBundle } from './bundles';
+import { GpuAttachment, gpuAttachmentOf } from './machine-families';
+import { escapeTerraformTemplate } from './script';
+import { GuestAcceleratorSpec, InstanceTerminationAction, MachineTypeRanking, TargetShape } from './types';
+import { resolveGcpFleet } from './validation';
+
+/** Source ranges of Google's health checkers and global external Application Load Balancer proxies. */
+export const GOOGLE_LOAD_BALANCER_RANGES = ['35.191.0.0/16', '130.211.0.0/22'];
+/** Named port the groups expose and the backend service sends traffic to. */
+export const SERVING_PORT_NAME = 'http';
+
+/** Props of {@link GcpSpotFleet}: the cloud-neutral FleetSpec plus what Google Cloud needs. */
+export interface GcpSpotFleetProps extends FleetSpec {
+  /** Project the fleet is created in. */
+  readonly project: string;
+  /** Region of the regional managed instance groups, e.g. `us-central1`. */
+  readonly region: string;
+  /**
+   * Prefix of every resource name (1-20 lower-case letters, digits, hyphens).
+   * @default - the construct id, lower-cased
+   */
+  readonly name?: string;
+  /** VPC network the VMs join. @default 'default' */
+  readonly network?: string;
+  /**
+   * Subnetwork the VMs join. The VMs have no external IP: give the subnet Private Google Access (to fetch
+   * the agent from Cloud Storage) and Cloud NAT if the startup script downloads from the internet.
+   * @default - the network's subnet in the region (auto-mode networks)
+   */
+  readonly subnetwork?: string;
+  /**
+   * Boot image: GPU drivers and the inference server belong in it (or in `startupScript`).
+   * @default 'projects/ubuntu-os-cloud/global/images/family/ubuntu-2204-lts'
+   */
+  readonly sourceImage?: string;
+  /** Boot disk size in GB. @default 100 */
+  readonly bootDiskSizeGb?: number;
+  /** Boot disk type. @default 'pd-balanced' */
+  readonly bootDiskType?: string;
+  /**
+   * Cloud KMS key that encrypts the boot disks (CMEK). Disks are always encrypted at rest.
+   * @default - Google-managed encryption keys
+   */
+  readonly diskKmsKeySelfLink?: string;
+  /**
+   * GPUs attached through `guestAccelerator`; only N1 machine types take them (T4, V100, P4, P100).
+   * Accelerator-optimized types (G2 with L4, A2 with A100, A3 with H100) have their GPUs built in: leave this out.
+   * @default - no attached GPUs
+   */
+  readonly gpu?: GuestAcceleratorSpec;
+  /** What Compute Engine does with a preempted spot VM. @default InstanceTerminationAction.DELETE */
+  readonly terminationAction?: InstanceTerminationAction;
+  /**
+   * How the regional groups spread VMs over zones. EVEN is refused with several machine types;
+   * ANY and ANY_SINGLE_ZONE are refused with the autoscaler.
+   * @default TargetShape.BALANCED
+   */
+  readonly targetShape?: TargetShape;
+  /** How the machine types are ranked in the instance flexibility policy. @default MachineTypeRanking.IN_ORDER */
+  readonly machineTypeRanking?: MachineTypeRanking;
+  /**
+   * Autoscale the spot group between the FleetSpec bounds on load-balancer utilization.
+   * @default true
+   */
+  readonly autoscaling?: boolean;
+  /** Share of each VM's serving capacity the autoscaler and the backend aim for, above 0 and at most 1. @default 0.8 */
+  readonly targetUtilization?: number;
+  /**
+   * Seconds a new VM needs to boot, load the model and pass its health check (autohealing initial delay and
+   * autoscaler cool-down).
+   * @default 300
+   */
+  readonly initializationPeriodSeconds?: number;
+  /**
+   * Shell commands that start the inference server (they must return: run the server as a service or in the
+   * background). They run before the spot agent is installed.
+   * @default - none: the image starts the server
+   */
+  readonly startupScript?: string;
+  /** Labels on every VM and bucket. @default - only `spot-fleet: <name>` */
+  readonly labels?: Record<string, string>;
+  /**
+   * Shielded VM Secure Boot. Keep it on unless the image loads unsigned kernel modules (some GPU driver installs).
+   * vTPM and integrity monitoring are always on.
+   * @default true
+   */
+  readonly secureBoot?: boolean;
+  /** Path of the spot-agent bundle. @default - dist/runtime/spot-agent/index.js from `npm run build:handlers` */
+  readonly agentBundlePath?: string;
+  /**
+   * Name of the private bucket created for the agent and function code (globally unique).
+   * @default - `<name>-artifacts-<hash of project and name>`
+   */
+  readonly artifactBucketName?: string;
+}
+
+/**
+ * A diversified spot fleet on Google Cloud: a regional managed instance group of spot VMs over several zones
+ * and machine types (instance flexibility, ranked), a second regional group of standard VMs for the on-demand
+ * base, an autoscaler on the spot group within the FleetSpec bounds, autohealing on the health check, and
+ * the spot agent installed on every VM to drain the inference server inside the 30 s preemption notice.
+ *
+ * On-demand share: Google Cloud has no mixed-provisioning group, so the standard group is sized to
+ * `onDemandBaseCapacity + ceil(onDemandPercentageAboveBaseCapacity % x (desiredCapacity - onDemandBaseCapacity))`
+ * at synth; the spot group autoscales between `minCapacity` and `maxCapacity` minus that count.
+ */
+export class GcpSpotFleet extends Construct {
+  /** The FleetSpec with every default filled in. */
+  public readonly spec: ResolvedFleetSpec;
+  /** Prefix of the fleet's resource names. */
+  public readonly fleetName: string;
+  /** Project of the fleet. */
+  public readonly project: string;
+  /** Region of the fleet. */
+  public readonly region: string;
+  /** Service account every VM runs as. */
+  public readonly serviceAccount: ServiceAccount;
+  /** Private bucket holding the agent (and the preemption function's code). */
+  public readonly artifactBucket: StorageBucket;
+  /** The agent bundle object the VMs download. */
+  public readonly agentObject: StorageBucketObject;
+  /** Instance template of the spot VMs. */
+  public readonly spotTemplate: ComputeRegionInstanceTemplate;
+  /** Instance template of the standard (on-demand) VMs. */
+  public readonly onDemandTemplate: ComputeRegionInstanceTemplate;
+  /** Regional MIG of spot VMs. */
+  public readonly spotGroup: ComputeRegionInstanceGroupManager;
+  /** Regional MIG of standard VMs (the on-demand base). */
+  public readonly onDemandGroup: ComputeRegionInstanceGroupManager;
+  /** Autoscaler of the spot group, when autoscaling is on and the spot group may grow. */
+  public readonly autoscaler?: ComputeRegionAutoscaler;
+  /** Health check the load balancer and autohealing use (it probes the spot agent). */
+  public readonly healthCheck: ComputeHealthCheck;
+  /** Firewall rule admitting Google's load-balancer and health-check ranges. */
+  public readonly firewall: ComputeFirewall;
+  /** Standard VMs the fleet keeps (on-demand base plus the share above it). */
+  public readonly onDemandCount: number;
+  /** Bounds and start size of the spot group. */
+  public readonly spotMinSize: number;
+  public readonly spotMaxSize: number;
+  public readonly spotDesiredSize: number;
+  /** Port the load balancer probes (the agent's health endpoint). */
+  public readonly healthPort: number;
+  /** Instance names of spot VMs start with this, followed by `-`. */
+  public readonly spotInstanceNamePrefix: string;
+  /** What Compute Engine does with preempted VMs. */
+  public readonly terminationAction: InstanceTerminationAction;
+  /** Utilization target of the backends and autoscaler. */
+  public readonly targetUtilization: number;
+
+  constructor(scope: Construct, id: string, props: GcpSpotFleetProps) {
+    super(scope, id);
+    const name = props.name ?? id.toLowerCase().replace(/[^a-z0-9-]/g, '-').slice(0, 20).replace(/-+$/, '');
+    const shape = props.targetShape ?? TargetShape.BALANCED;
+    const autoscaling = props.autoscaling ?? true;
+    this.spec = resolveGcpFleet(
+      props,
+      { region: props.region, name, gpu: props.gpu, targetShape: shape, autoscaling, targetUtilization: props.targetUtilization },
+      this.node.path,
+    );
+    const s = this.spec;
+    this.fleetName = name;
+    this.project = props.project;
+    this.region = props.region;
+    this.terminationAction = props.terminationAction ?? InstanceTerminationAction.DELETE;
+    this.targetUtilization = props.targetUtilization ?? 0.8;
+    const initSeconds = props.initializationPeriodSeconds ?? 300;
+    const network = props.network ?? 'default';
+    const labels = { ...(props.labels ?? {}), 'spot-fleet': name };
+
+    // Capacity split: a fixed standard group, an autoscaled spot group.
+    const aboveBase = Math.max(0, s.desiredCapacity - s.onDemandBaseCapacity);
+    this.onDemandCount = Math.min(
+      s.maxCapacity,
+      s.onDemandBaseCapacity + Math.ceil((s.onDemandPercentageAboveBaseCapacity / 100) * aboveBase),
+    );
+    this.spotMinSize = Math.max(0, s.minCapacity - this.onDemandCount);
+    this.spotMaxSize = Math.max(0, s.maxCapacity - this.onDemandCount);
+    this.spotDesiredSize = Math.max(0, s.desiredCapacity - this.onDemandCount);
+
+    // The agent serves the health endpoint (DrainMode.HEALTH) on its own port unless healthCheck.port is set.
+    this.healthPort = props.healthCheck?.port ?? DEFAULT_AGENT_HEALTH_PORT;
+    this.spotInstanceNamePrefix = `${name}-spot`;
+
+    // Identity: a dedicated service account, logs and metrics only, plus read on the agent object.
+    this.serviceAccount = new ServiceAccount(this, 'ServiceAccount', {
+      project: props.project,
+      accountId: `${name}-vm`,
+      displayName: `spot fleet ${name}: VMs`,
+      description: 'Runs the spot inference VMs: writes logs and metrics, reads the spot-agent bundle.',
+    });
+    for (const [rid, role] of [['LogWriter', 'roles/logging.logWriter'], ['MetricWriter', 'roles/monitoring.metricWriter']]) {
+      new ProjectIamMember(this, rid, { project: props.project, role, member: this.serviceAccount.member });
+    }
+
+    // Artifacts: a private bucket, the agent bundle shipped as a Terraform asset.
+    const bucketName =
+      props.artifactBucketName ??
+      `${name}-artifacts-${createHash('sha256').update(`${Token.isUnresolved(props.project) ? this.node.path : props.project}/${name}`).digest('hex').slice(0, 8)}`;
+    this.artifactBucket = new StorageBucket(this, 'Artifacts', {
+      project: props.project,
+      name: bucketName,
+      location: props.region.toUpperCase(),
+      uniformBucketLevelAccess: true,
+      publicAccessPrevention: 'enforced',
+      forceDestroy: true,
+      versioning: { enabled: true },
+      labels,
+    });
+    const agentAsset = new TerraformAsset(this, 'AgentBundle', {
+      path: locateBundle('runtime/spot-agent/index.js', 'agentBundlePath', props.agentBundlePath),
+      type: AssetType.FILE,
+    });
+    this.agentObject = new StorageBucketObject(this, 'AgentObject', {
+      bucket: this.artifactBucket.name,
+      name: `spot-agent-${agentAsset.assetHash.slice(0, 16)}.js`,
+      source: agentAsset.path,
+      contentType: 'application/javascript',
+    });
+    new StorageBucketIamMember(this, 'AgentRead', {
+      bucket: this.artifactBucket.name,
+      role: 'roles/storage.objectViewer',
+      member: this.serviceAccount.member,
+      condition: {
+        title: 'spot-agent-bundle-only',
+        description: 'Fleet VMs read the spot-agent bundle and nothing else in the bucket.',
+        expression: `resource.name == "projects/_/buckets/${this.artifactBucket.name}/objects/${this.agentObject.name}"`,
+      },
+    });
+
+    // Health check (probes the agent, which proxies the server's health and turns 503 on preemption).
+    this.healthCheck = new ComputeHealthCheck(this, 'HealthCheck', {
+      project: props.project,
+      name: `${name}-hc`,
+      checkIntervalSec: s.healthCheck.intervalSeconds,
+      timeoutSec: s.healthCheck.timeoutSeconds,
+      healthyThreshold: s.healthCheck.healthyThreshold,
+      unhealthyThreshold: s.healthCheck.unhealthyThreshold,
+      httpHealthCheck: { port: this.healthPort, requestPath: s.healthCheck.path },
+    });
+
+    // Only Google's load balancers and health checkers reach the VMs, on the serving and health ports.
+    this.firewall = new ComputeFirewall(this, 'AllowLoadBalancer', {
+      project: props.project,
+      name: `${name}-allow-lb`,
+      network,
+      direction: 'INGRESS',
+      priority: 1000,
+      sourceRanges: GOOGLE_LOAD_BALANCER_RANGES,
+      targetServiceAccounts: [this.serviceAccount.email],
+      allow: [{ protocol: 'tcp', ports: [...new Set([s.servingPort, this.healthPort])].map(String) }],
+      description: `spot fleet ${name}: Google load balancer and health-check ranges to the serving and health ports`,
+    });
+
+    // Instance templates: spot and standard, otherwise identical.
+    const gpuAttached = props.gpu && s.instanceTypes.some((t) => gpuAttachmentOf(t) === GpuAttachment.ATTACHABLE);
+    const hasGpu = gpuAttached || s.instanceTypes.some((t) => gpuAttachmentOf(t) === GpuAttachment.BUILT_IN);
+    const metadata = {
+      'startup-script': this.renderStartupScript(props.startupScript),
+      'shutdown-script': this.renderShutdownScript(),
+      'enable-oslogin': 'TRUE',
+      'block-project-ssh-keys': 'TRUE',
+    };
+    const template = (tid: string, suffix: string, scheduling: ComputeRegionInstanceTemplateScheduling) =>
+      new ComputeRegionInstanceTemplate(this, tid, {
+        project: props.project,
+        region: props.region,
+        namePrefix: `${name}-${suffix}-`,
+        machineType: s.instanceTypes[0],
+        labels,
+        metadata,
+        disk: [
+          {
+            boot: true,
+            autoDelete: true,
+            sourceImage: props.sourceImage ?? 'projects/ubuntu-os-cloud/global/images/family/ubuntu-2204-lts',
+            diskSizeGb: props.bootDiskSizeGb ?? 100,
+            diskType: props.bootDiskType ?? 'pd-balanced',
+            diskEncryptionKey: props.diskKmsKeySelfLink ? { kmsKeySelfLink: props.diskKmsKeySelfLink } : undefined,
+          },
+        ],
+        guestAccelerator: gpuAttached ? [{ type: props.gpu!.type, count: props.gpu!.count }] : undefined,
+        // No accessConfig: no external IP.
+        networkInterface: [{ network, subnetwork: props.subnetwork }],
+        serviceAccount: { email: this.serviceAccount.email, scopes: ['https://www.googleapis.com/auth/cloud-platform'] },
+        shieldedInstanceConfig: {
+          enableSecureBoot: props.secureBoot ?? true,
+          enableVtpm: true,
+          enableIntegrityMonitoring: true,
+        },
+        scheduling,
+        lifecycle: { createBeforeDestroy: true },
+      });
+    this.spotTemplate = template('SpotTemplate', 'spot', {
+      provisioningModel: 'SPOT',
+      preemptible: true,
+      automaticRestart: false,
+      onHostMaintenance: 'TERMINATE',
+      instanceTerminationAction: this.terminationAction,
+    });
+    this.onDemandTemplate = template('OnDemandTemplate', 'od', {
+      provisioningModel: 'STANDARD',
+      preemptible: false,
+      automaticRestart: true,
+      // VMs with GPUs cannot live-migrate.
+      onHostMaintenance: hasGpu ? 'TERMINATE' : 'MIGRATE',
+    });
+
+    // Regional groups: zones, instance flexibility, autohealing, an update policy that never drops capacity.
+    const zoneCount = s.zones && !Token.isUnresolved(s.zones) ? s.zones.length : 3;
+    const flexibility =
+      s.instanceTypes.length >= 2 ? { instanceSelections: this.instanceSelections(s.instanceTypes, props.machineTypeRanking) } : undefined;
+    const group = (gid: string, suffix: string, tmpl: ComputeRegionInstanceTemplate, targetSize: number, autoscaled: boolean) =>
+      new ComputeRegionInstanceGroupManager(this, gid, {
+        project: props.project,
+        region: props.region,
+        name: `${name}-${suffix}`,
+        baseInstanceName: `${name}-${suffix}`,
+        distributionPolicyZones: s.zones,
+        distributionPolicyTargetShape: shape,
+        version: [{ name: suffix, instanceTemplate: tmpl.selfLink }],
+        instanceFlexibilityPolicy: flexibility,
+        targetSize,
+        namedPort: [{ name: SERVING_PORT_NAME, port: s.servingPort }],
+        autoHealingPolicies: { healthCheck: this.healthCheck.id, initialDelaySec: initSeconds },
+        updatePolicy: {
+          type: 'PROACTIVE',
+          minimalAction: 'REPLACE',
+          mostDisruptiveAllowedAction: 'REPLACE',
+          replacementMethod: 'SUBSTITUTE',
+          // A regional group surges by at least one VM per zone; nothing serving is taken down first.
+          maxSurgeFixed: zoneCount,
+          maxUnavailableFixed: 0,
+          // Spot capacity comes and goes per zone: never delete healthy VMs to even out the spread.
+          instanceRedistributionType: 'NONE',
+        },
+        waitForInstances: false,
+        lifecycle: autoscaled ? { ignoreChanges: ['target_size'] } : undefined,
+      });
+    const autoscaled = autoscaling && this.spotMaxSize >= 1;
+    this.spotGroup = group('SpotGroup', 'spot', this.spotTemplate, this.spotDesiredSize, autoscaled);
+    this.onDemandGroup = group('OnDemandGroup', 'od', this.onDemandTemplate, this.onDemandCount, false);
+
+    if (autoscaled) {
+      this.autoscaler = new ComputeRegionAutoscaler(this, 'SpotAutoscaler', {
+        project: props.project,
+        region: props.region,
+        name: `${name}-spot`,
+        target: this.spotGroup.id,
+        autoscalingPolicy: {
+          minReplicas: this.spotMinSize,
+          maxReplicas: this.spotMaxSize,
+          cooldownPeriod: initSeconds,
+          mode: 'ON',
+          loadBalancingUtilization: { target: this.targetUtilization },
+        },
+      });
+    }
+  }
+
+  /** Email of the VMs' service account (grant it what the inference server needs, e.g. read on model weights). */
+  public get serviceAccountEmail(): string {
+    return this.serviceAccount.email;
+  }
+
+  private instanceSelections(types: string[], ranking = MachineTypeRanking.IN_ORDER): ComputeRegionInstanceGroupManagerInstanceFlexibilityPolicyInstanceSelections[] {
+    if (ranking === MachineTypeRanking.EQUAL) {
+      return [{ name: 'any-of', rank: 0, machineTypes: types }];
+    }
+    return types.map((t, i) => ({ name: `rank-${i}`, rank: i, machineTypes: [t] }));
+  }
+
+  private renderStartupScript(userScript?: string): string {
+    const s = this.spec;
+    const agentPath = `${AGENT_INSTALL_DIR}/spot-agent.js`;
+    // Bucket and object names are literal strings or tokens: both are safe to place between quotes.
+    const gsUrl = `gs://${this.artifactBucket.name}/${this.agentObject.name}`;
+    const apiUrl = `https://storage.googleapis.com/storage/v1/b/${this.artifactBucket.name}/o/${this.agentObject.name}?alt=media`;
+    const install = renderAgentInstallScript({
+      config: {
+        cloud: Cloud.GCP,
+        servingPort: s.servingPort,
+        healthPath: s.healthCheck.path,
+        healthPort: this.healthPort,
+        drainBudgetSeconds: s.drainBudgetSeconds,
+        drainMode: DrainMode.HEALTH,
+        // The load balancer stops routing after this many seconds of 503 (probe interval x unhealthy threshold).
+        loadBalancerDetectionSeconds: s.healthCheck.intervalSeconds * s.healthCheck.unhealthyThreshold,
+      },
+      fetchAgentCommands: [
+        '# fetch the agent with the VM service account (read on this one object only)',
+        'if command -v gcloud >/dev/null 2>&1; then',
+        `  gcloud storage cp '${gsUrl}' ${agentPath}`,
+        'else',
+        "  TOKEN=$(curl -sf -H 'Metadata-Flavor: Google' 'http://metadata.google.internal/computeMetadata/v1/instance/service-accounts/default/token' | sed -E 's/.*\"access_token\":\"([^\"]+)\".*/\\1/')",
+        `  curl -sf --retry 5 -H "Authorization: Bearer \${TOKEN}" -o ${agentPath} '${apiUrl}'`,
+        'fi',
+        `chmod 0755 ${agentPath}`,
+      ],
+    });
+    return escapeTerraformTemplate(
+      [
+        '#!/bin/bash',
+        `# spot-inference-constructs: startup script of spot fleet ${this.fleetName}`,
+        'set -euo pipefail',
+        ...(userScript ? ['# --- inference server (startupScript) ---', userScript, '# --- end inference server ---'] : []),
+        install,
+        '',
+      ].join('\n'),
+    );
+  }
+
+  private renderShutdownScript(): string {
+    const waitSeconds = this.spec.noticeSeconds;
+    return escapeTerraformTemplate(
+      [
+        '#!/bin/bash',
+        `# spot-inference-constructs: shutdown script of spot fleet ${this.fleetName}`,
+        `# Preemption sends an ACPI soft-off and stops the VM ${this.spec.noticeSeconds} s later. The spot agent drains on`,
+        '# SIGTERM (health endpoint -> 503, load balancer stops sending, in-flight requests finish): hand it the',
+        `# signal (it ignores a second one while draining) and wait for it to exit, at most ${waitSeconds} s.`,
+        'PID=$(systemctl show --property MainPID --value spot-agent.service 2>/dev/null || echo 0)',
+        'if [ -n "${PID}" ] && [ "${PID}" != "0" ]; then',
+        '  kill -TERM "${PID}" 2>/dev/null || true',
+        `  for _ in $(seq 1 ${waitSeconds}); do`,
+        '    kill -0 "${PID}" 2>/dev/null || exit 0',
+        '    sleep 1',
+        '  done',
+        '  echo "spot-agent still draining after ' + waitSeconds + ' s; the VM stops now" >&2',
+        'fi',
+        '',
+      ].join('\n'),
+    );
+  }
+}

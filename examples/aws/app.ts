@@ -1,0 +1,15 @@
+// AWS example: `npx cdk synth` / `npx cdk deploy` from the repository root (cdk.json runs this file).
+// Environment-agnostic, so synth needs no credentials. Context: -c modelBucket=... -c modelPrefix=... -c spotInstances=N
+import { App } from 'aws-cdk-lib';
+import { SpotInferenceExampleStack } from './inference-stack';
+
+const app = new App();
+const context = (key: string): string | undefined => app.node.tryGetContext(key);
+new SpotInferenceExampleStack(app, 'SpotInferenceExample', {
+  description: 'Model inference on 1 on-demand + N spot GPU instances behind an ALB (spot-inference-constructs example)',
+  modelBucketName: context('modelBucket'),
+  modelPrefix: context('modelPrefix'),
+  spotInstances: context('spotInstances') !== undefined ? Number(context('spotInstances')) : undefined,
+  servingImage: context('servingImage'),
+});
+app.synth();

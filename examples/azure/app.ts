@@ -1,0 +1,15 @@
+// `cdktf synth` (from this folder) or `npm run synth` (from the package root): no Azure credentials needed.
+import { mkdirSync } from 'node:fs';
+import { App } from 'cdktf';
+import { AzureSpotInferenceStack } from './stack';
+
+if (process.env.CDKTF_OUTDIR) mkdirSync(process.env.CDKTF_OUTDIR, { recursive: true });
+const app = new App();
+const ctx = (key: string): string | undefined => app.node.tryGetContext(key) ?? undefined;
+new AzureSpotInferenceStack(app, 'spot-inference-azure', {
+  location: ctx('location'),
+  resourceGroupName: ctx('resourceGroupName'),
+  sshPublicKey: ctx('sshPublicKey') ?? process.env.SPOT_SSH_PUBLIC_KEY,
+  clientCidr: ctx('clientCidr'),
+});
+app.synth();

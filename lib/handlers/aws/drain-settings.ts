@@ -1,0 +1,123 @@
+/**
+ * The contract between the `InterruptionHandler` construct and the drain Lambda: the environment
+ * variables the construct sets and the handler reads. No SDK imports here, so the construct can use
+ * it without pulling the AWS SDK into a CDK app.
+ */
+
+/** Environment variable names the drain Lambda reads. */
+export const DRAIN_ENV = {
+  AUTO_SCALING_GROUP_NAME: 'SPOT_ASG_NAME',
+  TARGET_GROUP_ARNS: 'SPOT_TARGET_GROUP_ARNS',
+  LIFECYCLE_HOOK_NAME: 'SPOT_TERMINATE_HOOK_NAME',
+  NOTICE_SECONDS: 'SPOT_NOTICE_SECONDS',
+  DRAIN_BUDGET_SECONDS: 'SPOT_DRAIN_BUDGET_SECONDS',
+  SAFETY_MARGIN_SECONDS: 'SPOT_SAFETY_MARGIN_SECONDS',
+  HEARTBEAT_INTERVAL_SECONDS: 'SPOT_HEARTBEAT_INTERVAL_SECONDS',
+  POLL_INTERVAL_SECONDS: 'SPOT_POLL_INTERVAL_SECONDS',
+  MARK_UNHEALTHY_ON_WARNING: 'SPOT_MARK_UNHEALTHY_ON_WARNING',
+  MARK_UNHEALTHY_ON_REBALANCE: 'SPOT_MARK_UNHEALTHY_ON_REBALANCE',
+  MARK_UNHEALTHY_ON_SCHEDULED_CHANGE: 'SPOT_MARK_UNHEALTHY_ON_SCHEDULED_CHANGE',
+} as const;
+
+/** Namespace of the CloudWatch metrics the drain Lambda emits (EMF). */
+export const DRAIN_METRICS_NAMESPACE = 'SpotInference';
+/** Value of the `service` dimension of those metrics. */
+export const DRAIN_SERVICE_NAME = 'spot-interruption-handler';
+
+/** Metric names the drain Lambda emits. */
+export const DRAIN_METRIC = {
+  /** Spot interruption warnings for an instance of the fleet. */
+  INTERRUPTIONS: 'InterruptionsSeen',
+  /** Rebalance recommendations for an instance of the fleet. */
+  REBALANCE_RECOMMENDATIONS: 'RebalanceRecommendations',
+  /** AWS Health scheduled changes affecting an instance of the fleet. */
+  SCHEDULED_CHANGES: 'ScheduledChanges',
+  /** Instances of the fleet seen stopping or terminating. */
+  STATE_CHANGES: 'InstanceStateChanges',
+  /** Launch failures of the group. */
+  LAUNCH_FAILURES: 'LaunchFailures',
+  /** Seconds from the terminate lifecycle action to CONTINUE. */
+  DRAIN_DURATION: 'DrainDurationSeconds',
+  /** Prefix of the drain outcome counters (`DrainOutcomeDrained`, `DrainOutcomeBudgetSpent`, ...). */
+  DRAIN_OUTCOME_PREFIX: 'DrainOutcome',
+} as const;
+
+/** Settings of the drain Lambda, as the construct renders them. */
+export interface DrainSettings {
+  /** The Auto Scaling group whose instances the handler drains. */
+  readonly autoScalingGroupName: string;
+  /** Target groups the group registers its instances in. */
+  readonly targetGroupArns: string[];
+  /** Name of the group's terminate lifecycle hook; undefined when the group has none. */
+  readonly lifecycleHookName?: string;
+  /** Seconds between the spot warning and the instance going away (120 on AWS). */
+  readonly noticeSeconds: number;
+  /** Most seconds the terminate hook waits for the targets to finish draining. */
+  readonly drainBudgetSeconds: number;
+  /** Seconds kept free before the end of the notice (and of the Lambda timeout) to complete the action. */
+  readonly safetyMarginSeconds: number;
+  /** Seconds between lifecycle action heartbeats while waiting. */
+  readonly heartbeatIntervalSeconds: number;
+  /** Seconds between target health polls while waiting. */
+  readonly pollIntervalSeconds: number;
+  /** Mark an instance unhealthy on a spot interruption warning so a replacement launches now. */
+  readonly markUnhealthyOnWarning: boolean;
+  /** Mark an instance unhealthy on a rebalance recommendation. */
+  readonly markUnhealthyOnRebalance: boolean;
+  /** Mark an instance unhealthy on an AWS Health scheduled change (retirement, maintenance). */
+  readonly markUnhealthyOnScheduledChange: boolean;
+}
+
+/** Render settings as the Lambda's environment variables. */
+export function renderDrainEnvironment(s: DrainSettings): Record<string, string> {
+  const env: Record<string, string> = {
+    [DRAIN_ENV.AUTO_SCALING_GROUP_NAME]: s.autoScalingGroupName,
+    [DRAIN_ENV.TARGET_GROUP_ARNS]: s.targetGroupArns.join(','),
+    [DRAIN_ENV.NOTICE_SECONDS]: String(s.noticeSeconds),
+    [DRAIN_ENV.DRAIN_BUDGET_SECONDS]: String(s.drainBudgetSeconds),
+    [DRAIN_ENV.SAFETY_MARGIN_SECONDS]: String(s.safetyMarginSeconds),
+    [DRAIN_ENV.HEARTBEAT_INTERVAL_SECONDS]: String(s.heartbeatIntervalSeconds),
+    [DRAIN_ENV.POLL_INTERVAL_SECONDS]: String(s.pollIntervalSeconds),
+    [DRAIN_ENV.MARK_UNHEALTHY_ON_WARNING]: String(s.markUnhealthyOnWarning),
+    [DRAIN_ENV.MARK_UNHEALTHY_ON_REBALANCE]: String(s.markUnhealthyOnRebalance),
+    [DRAIN_ENV.MARK_UNHEALTHY_ON_SCHEDULED_CHANGE]: String(s.markUnhealthyOnScheduledChange),
+  };
+  if (s.lifecycleHookName !== undefined) env[DRAIN_ENV.LIFECYCLE_HOOK_NAME] = s.lifecycleHookName;
+  return env;
+}
+
+/**
+ * Read settings from the Lambda's environment. Throws when a required variable is missing, so a
+ * misconfigured function fails loudly at cold start instead of silently ignoring every event.
+ */
+export function drainSettingsFromEnv(env: Record<string, string | undefined>): DrainSettings {
+  const asg = env[DRAIN_ENV.AUTO_SCALING_GROUP_NAME];
+  if (!asg) {
+    throw new Error(`${DRAIN_ENV.AUTO_SCALING_GROUP_NAME} is not set: the drain handler needs the name of the Auto Scaling group it serves`);
+  }
+  const num = (name: string, fallback: number): number => {
+    const raw = env[name];
+    if (raw === undefined || raw === '') return fallback;
+    const n = Number(raw);
+    if (!Number.isFinite(n) || n < 0) throw new Error(`${name} (${raw}) must be a number of seconds, 0 or more`);
+    return n;
+  };
+  const bool = (name: string, fallback: boolean): boolean => {
+    const raw = env[name];
+    if (raw === undefined || raw === '') return fallback;
+    return raw === 'true' || raw === '1';
+  };
+  return {
+    autoScalingGroupName: asg,
+    targetGroupArns: (env[DRAIN_ENV.TARGET_GROUP_ARNS] ?? '').split(',').map((a) => a.trim()).filter((a) => a.length > 0),
+    lifecycleHookName: env[DRAIN_ENV.LIFECYCLE_HOOK_NAME] || undefined,
+    noticeSeconds: num(DRAIN_ENV.NOTICE_SECONDS, 120),
+    drainBudgetSeconds: num(DRAIN_ENV.DRAIN_BUDGET_SECONDS, 75),
+    safetyMarginSeconds: num(DRAIN_ENV.SAFETY_MARGIN_SECONDS, 10),
+    heartbeatIntervalSeconds: num(DRAIN_ENV.HEARTBEAT_INTERVAL_SECONDS, 20),
+    pollIntervalSeconds: num(DRAIN_ENV.POLL_INTERVAL_SECONDS, 5),
+    markUnhealthyOnWarning: bool(DRAIN_ENV.MARK_UNHEALTHY_ON_WARNING, true),
+    markUnhealthyOnRebalance: bool(DRAIN_ENV.MARK_UNHEALTHY_ON_REBALANCE, true),
+    markUnhealthyOnScheduledChange: bool(DRAIN_ENV.MARK_UNHEALTHY_ON_SCHEDULED_CHANGE, true),
+  };
+}

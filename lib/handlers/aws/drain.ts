@@ -1,0 +1,476 @@
+/**
+ * The AWS drain handler: turns interruption events of one Auto Scaling group into load balancer
+ * deregistrations, health changes and lifecycle action completions, so that no request is lost when
+ * AWS takes a spot instance back.
+ *
+ * Pure functions that take their SDK clients (see `drain.entry.ts` for the Lambda wiring); time and
+ * sleep are injected so tests run on fake time.
+ */
+import {
+  AutoScalingClient,
+  AutoScalingInstanceDetails,
+  CompleteLifecycleActionCommand,
+  DescribeAutoScalingInstancesCommand,
+  RecordLifecycleActionHeartbeatCommand,
+  SetInstanceHealthCommand,
+} from '@aws-sdk/client-auto-scaling';
+import {
+  DeregisterTargetsCommand,
+  DescribeTargetHealthCommand,
+  ElasticLoadBalancingV2Client,
+} from '@aws-sdk/client-elastic-load-balancing-v2';
+import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
+import type { Logger } from '@aws-lambda-powertools/logger';
+import { MetricUnit, type Metrics } from '@aws-lambda-powertools/metrics';
+import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
+import { DRAIN_METRIC, DrainSettings } from './drain-settings';
+import {
+  EventBridgeEnvelope,
+  InterruptionEventKind,
+  LEAVING_STATES,
+  classifyEvent,
+  ec2EventInstanceId,
+  healthEventInstanceIds,
+} from './events';
+import { errorMessage, errorName, withRetry } from './retry';
+
+/** The AWS SDK clients the handler calls. */
+export interface DrainClients {
+  readonly autoscaling: AutoScalingClient;
+  readonly elbv2: ElasticLoadBalancingV2Client;
+}
+
+/** Everything the handler needs; tests pass mocked clients and a fake clock. */
+export interface DrainDeps extends DrainClients {
+  readonly settings: DrainSettings;
+  readonly logger: Logger;
+  readonly metrics: Metrics;
+  /** Epoch milliseconds. @default Date.now */
+  readonly now?: () => number;
+  /** @default real setTimeout */
+  readonly sleep?: (ms: number) => Promise<void>;
+  /** Jitter source for retries. @default Math.random */
+  readonly random?: () => number;
+  /** Ids of events already handled by this container; a duplicate costs no API call. @default - a new cache */
+  readonly recent?: RecentEvents;
+}
+
+/** What the handler did with one event. */
+export enum DrainAction {
+  /** Not for this fleet, already handled, or nothing to do. */
+  IGNORED = 'ignored',
+  /** Deregistered from the target groups (and marked unhealthy where configured). */
+  DEREGISTERED = 'deregistered',
+  /** Only recorded (metric and log): a rebalance or scheduled change left to Capacity Rebalancing, a launch failure. */
+  RECORDED = 'recorded',
+  /** Terminate lifecycle action completed with CONTINUE. */
+  COMPLETED = 'completed',
+}
+
+/** How the wait of a terminate lifecycle action ended. */
+export enum DrainOutcome {
+  /** Every target left the `draining` state in time. */
+  DRAINED = 'Drained',
+  /** The drain budget (or the notice, or the Lambda timeout) ran out first. */
+  BUDGET_SPENT = 'BudgetSpent',
+  /** The lifecycle action was already completed or timed out (duplicate, or someone else finished it). */
+  ACTION_GONE = 'ActionGone',
+}
+
+/** Result of {@link handleInterruptionEvent}. */
+export interface DrainResult {
+  readonly kind: InterruptionEventKind;
+  readonly action: DrainAction;
+  /** Instances of the fleet the event concerned. */
+  readonly instanceIds: string[];
+  /** Why the event was ignored, when it was. */
+  readonly reason?: string;
+  /** Terminate lifecycle action: how the wait ended. */
+  readonly outcome?: DrainOutcome;
+  /** Terminate lifecycle action: seconds from the start of handling to CONTINUE. */
+  readonly drainSeconds?: number;
+}
+
+/** Options of one call of {@link handleInterruptionEvent}. */
+export interface HandleOptions {
+  /** Epoch ms at which the Lambda invocation times out; waits end a safety margin before it. @default - no limit */
+  readonly invocationDeadline?: number;
+}
+
+/** A small LRU of event ids, so a duplicate delivery to a warm container is a true no-op. */
+export class RecentEvents {
+  private readonly ids = new Set<string>();
+  constructor(private readonly capacity = 1000) {}
+  public has(id: string): boolean {
+    return this.ids.has(id);
+  }
+  public add(id: string): void {
+    this.ids.delete(id);
+    this.ids.add(id);
+    if (this.ids.size > this.capacity) this.ids.delete(this.ids.values().next().value as string);
+  }
+}
+
+const realSleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+const defaultRecent = new RecentEvents();
+
+/** Handle one EventBridge event. Idempotent: a duplicate or a vanished instance is a success. */
+export async function handleInterruptionEvent(event: EventBridgeEnvelope, deps: DrainDeps, options: HandleOptions = {}): Promise<DrainResult> {
+  const kind = classifyEvent(event);
+  const recent = deps.recent ?? defaultRecent;
+  if (event.id && recent.has(event.id)) {
+    deps.logger.info('duplicate event, already handled', { eventId: event.id, kind });
+    return { kind, action: DrainAction.IGNORED, instanceIds: [], reason: 'duplicate' };
+  }
+  const ctx = new Ctx(deps, options);
+  let result: DrainResult;
+  switch (kind) {
+    case InterruptionEventKind.SPOT_WARNING:
+    case InterruptionEventKind.REBALANCE:
+    case InterruptionEventKind.STATE_CHANGE:
+      result = await onEc2Event(event, kind, ctx);
+      break;
+    case InterruptionEventKind.SCHEDULED_CHANGE:
+      result = await onScheduledChange(event, ctx);
+      break;
+    case InterruptionEventKind.TERMINATE_ACTION:
+      result = await onTerminateAction(event, ctx);
+      break;
+    case InterruptionEventKind.LAUNCH_UNSUCCESSFUL:
+      result = onLaunchUnsuccessful(event, ctx);
+      break;
+    default:
+      deps.logger.warn('event of an unexpected kind ignored', { eventId: event.id, source: event.source, detailType: event['detail-type'] });
+      result = { kind, action: DrainAction.IGNORED, instanceIds: [], reason: 'unexpected event' };
+  }
+  if (event.id) recent.add(event.id);
+  return result;
+}
+
+/**
+ * The SQS-triggered Lambda handler: every record is one EventBridge event; records are handled in
+ * parallel and only failed ones are reported back (partial batch response), so the rest are not
+ * redelivered.
+ */
+export function makeDrainHandler(deps: DrainDeps): (event: SQSEvent, context: Context) => Promise<SQSBatchResponse> {
+  const now = deps.now ?? Date.now;
+  return async (event, context) => {
+    const invocationDeadline = typeof context?.getRemainingTimeInMillis === 'function' ? now() + context.getRemainingTimeInMillis() : undefined;
+    const processor = new BatchProcessor(EventType.SQS);
+    const recordHandler = async (record: SQSRecord): Promise<DrainResult> => {
+      let body: EventBridgeEnvelope;
+      try {
+        body = JSON.parse(record.body) as EventBridgeEnvelope;
+      } catch (e) {
+        deps.logger.error('message is not an EventBridge event', { messageId: record.messageId, error: errorMessage(e) });
+        throw e;
+      }
+      try {
+        return await handleInterruptionEvent(body, deps, { invocationDeadline });
+      } catch (e) {
+        deps.logger.error('event failed; it will be retried, then sent to the dead-letter queue', {
+          messageId: record.messageId,
+          eventId: body.id,
+          detailType: body['detail-type'],
+          error: errorMessage(e),
+          errorName: errorName(e),
+        });
+        throw e;
+      }
+    };
+    try {
+      return await processPartialResponse(event, recordHandler, processor, { context });
+    } finally {
+      deps.metrics.publishStoredMetrics();
+    }
+  };
+}
+
+/** Per-call helpers: clock, retries, the fleet's identity. */
+class Ctx {
+  public readonly now: () => number;
+  public readonly sleep: (ms: number) => Promise<void>;
+  public readonly s: DrainSettings;
+  constructor(public readonly deps: DrainDeps, public readonly options: HandleOptions) {
+    this.now = deps.now ?? Date.now;
+    this.sleep = deps.sleep ?? realSleep;
+    this.s = deps.settings;
+  }
+
+  public retry<T>(what: string, fn: () => Promise<T>, deadline?: number): Promise<T> {
+    return withRetry(fn, {
+      now: this.now,
+      sleep: this.sleep,
+      random: this.deps.random,
+      deadline,
+      onRetry: (e, attempt, delayMs) => this.deps.logger.warn('AWS call throttled, retrying', { call: what, attempt, delayMs, error: errorName(e) }),
+    });
+  }
+
+  public count(name: string, value = 1): void {
+    this.deps.metrics.addMetric(name, MetricUnit.Count, value);
+  }
+
+  /** The fleet's instances among `ids` (one DescribeAutoScalingInstances call); unknown ids are not ours or gone. */
+  public async fleetInstances(ids: string[]): Promise<AutoScalingInstanceDetails[]> {
+    if (ids.length === 0) return [];
+    const out: AutoScalingInstanceDetails[] = [];
+    for (let i = 0; i < ids.length; i += 50) {
+      const chunk = ids.slice(i, i + 50);
+      const res = await this.retry('DescribeAutoScalingInstances', () =>
+        this.deps.autoscaling.send(new DescribeAutoScalingInstancesCommand({ InstanceIds: chunk })),
+      );
+      out.push(...(res.AutoScalingInstances ?? []).filter((x) => x.AutoScalingGroupName === this.s.autoScalingGroupName));
+    }
+    return out;
+  }
+
+  /** Deregister an instance from every target group at once. A target already gone is a success. */
+  public async deregister(instanceId: string): Promise<void> {
+    await Promise.all(
+      this.s.targetGroupArns.map(async (arn) => {
+        try {
+          await this.retry('DeregisterTargets', () =>
+            this.deps.elbv2.send(new DeregisterTargetsCommand({ TargetGroupArn: arn, Targets: [{ Id: instanceId }] })),
+          );
+        } catch (e) {
+          if (isGoneTarget(e)) {
+            this.deps.logger.info('target already gone', { instanceId, targetGroupArn: arn });
+            return;
+          }
+          throw e;
+        }
+      }),
+    );
+  }
+
+  /** Mark an instance unhealthy so the group launches its replacement now. An instance already gone is a success. */
+  public async markUnhealthy(inst: AutoScalingInstanceDetails): Promise<boolean> {
+    const state = inst.LifecycleState ?? '';
+    if ((inst.HealthStatus ?? '').toUpperCase() === 'UNHEALTHY' || /^Terminat/.test(state)) {
+      this.deps.logger.info('instance already unhealthy or terminating; not marking it again', { instanceId: inst.InstanceId, state, health: inst.HealthStatus });
+      return false;
+    }
+    try {
+      await this.retry('SetInstanceHealth', () =>
+        this.deps.autoscaling.send(
+          new SetInstanceHealthCommand({ InstanceId: inst.InstanceId, HealthStatus: 'Unhealthy', ShouldRespectGracePeriod: false }),
+        ),
+      );
+      return true;
+    } catch (e) {
+      if (isGoneInstance(e)) {
+        this.deps.logger.info('instance already gone from the group', { instanceId: inst.InstanceId });
+        return false;
+      }
+      throw e;
+    }
+  }
+}
+
+async function onEc2Event(event: EventBridgeEnvelope, kind: InterruptionEventKind, ctx: Ctx): Promise<DrainResult> {
+  const { logger } = ctx.deps;
+  const id = ec2EventInstanceId(event);
+  if (!id) {
+    logger.warn('event without a valid instance id ignored', { eventId: event.id, kind });
+    return { kind, action: DrainAction.IGNORED, instanceIds: [], reason: 'no instance id' };
+  }
+  if (kind === InterruptionEventKind.STATE_CHANGE) {
+    const state = String(event.detail?.state ?? '');
+    if (!LEAVING_STATES.includes(state)) {
+      return { kind, action: DrainAction.IGNORED, instanceIds: [], reason: `state ${state}` };
+    }
+  }
+  const [inst] = await ctx.fleetInstances([id]);
+  if (!inst) {
+    logger.debug('instance not in this fleet (or already gone); ignored', { instanceId: id, kind });
+    return { kind, action: DrainAction.IGNORED, instanceIds: [], reason: 'not in fleet' };
+  }
+  const log = { eventId: event.id, instanceId: id, kind, lifecycleState: inst.LifecycleState, eventTime: event.time };
+  if (kind === InterruptionEventKind.SPOT_WARNING) {
+    ctx.count(DRAIN_METRIC.INTERRUPTIONS);
+    logger.info('spot interruption warning: deregistering and replacing', { ...log, instanceAction: event.detail?.['instance-action'] });
+    await ctx.deregister(id);
+    const marked = ctx.s.markUnhealthyOnWarning ? await ctx.markUnhealthy(inst) : false;
+    logger.info('instance deregistered', { ...log, markedUnhealthy: marked, targetGroups: ctx.s.targetGroupArns.length });
+    return { kind, action: DrainAction.DEREGISTERED, instanceIds: [id] };
+  }
+  if (kind === InterruptionEventKind.REBALANCE) {
+    ctx.count(DRAIN_METRIC.REBALANCE_RECOMMENDATIONS);
+    if (!ctx.s.markUnhealthyOnRebalance) {
+      logger.info('rebalance recommendation recorded; replacement left to Capacity Rebalancing', log);
+      return { kind, action: DrainAction.RECORDED, instanceIds: [id] };
+    }
+    logger.info('rebalance recommendation: deregistering and replacing', log);
+    await ctx.deregister(id);
+    const marked = await ctx.markUnhealthy(inst);
+    logger.info('instance deregistered', { ...log, markedUnhealthy: marked });
+    return { kind, action: DrainAction.DEREGISTERED, instanceIds: [id] };
+  }
+  // State change: the instance is stopping or gone; make sure the load balancer stops routing to it.
+  ctx.count(DRAIN_METRIC.STATE_CHANGES);
+  logger.info('instance leaving: making sure it is deregistered', { ...log, state: event.detail?.state });
+  await ctx.deregister(id);
+  return { kind, action: DrainAction.DEREGISTERED, instanceIds: [id] };
+}
+
+async function onScheduledChange(event: EventBridgeEnvelope, ctx: Ctx): Promise<DrainResult> {
+  const kind = InterruptionEventKind.SCHEDULED_CHANGE;
+  const { logger } = ctx.deps;
+  const d = event.detail ?? {};
+  if (d.service !== 'EC2' || d.eventTypeCategory !== 'scheduledChange') {
+    return { kind, action: DrainAction.IGNORED, instanceIds: [], reason: 'not an EC2 scheduled change' };
+  }
+  if (d.statusCode === 'closed') {
+    return { kind, action: DrainAction.IGNORED, instanceIds: [], reason: 'closed' };
+  }
+  const instances = await ctx.fleetInstances(healthEventInstanceIds(event));
+  if (instances.length === 0) {
+    return { kind, action: DrainAction.IGNORED, instanceIds: [], reason: 'not in fleet' };
+  }
+  const ids = instances.map((i) => i.InstanceId!);
+  ctx.count(DRAIN_METRIC.SCHEDULED_CHANGES, ids.length);
+  const log = { eventId: event.id, instanceIds: ids, eventTypeCode: d.eventTypeCode, startTime: d.startTime };
+  if (!ctx.s.markUnhealthyOnScheduledChange) {
+    logger.info('scheduled change recorded; instances left in service', log);
+    return { kind, action: DrainAction.RECORDED, instanceIds: ids };
+  }
+  logger.info('scheduled change: deregistering and replacing ahead of it', log);
+  for (const inst of instances) {
+    await ctx.deregister(inst.InstanceId!);
+    await ctx.markUnhealthy(inst);
+  }
+  return { kind, action: DrainAction.DEREGISTERED, instanceIds: ids };
+}
+
+function onLaunchUnsuccessful(event: EventBridgeEnvelope, ctx: Ctx): DrainResult {
+  const kind = InterruptionEventKind.LAUNCH_UNSUCCESSFUL;
+  const d = event.detail ?? {};
+  if (d.AutoScalingGroupName !== ctx.s.autoScalingGroupName) {
+    return { kind, action: DrainAction.IGNORED, instanceIds: [], reason: 'other group' };
+  }
+  ctx.count(DRAIN_METRIC.LAUNCH_FAILURES);
+  ctx.deps.logger.warn('instance launch unsuccessful', { eventId: event.id, statusMessage: d.StatusMessage, cause: d.Cause, details: d.Details });
+  return { kind, action: DrainAction.RECORDED, instanceIds: [] };
+}
+
+async function onTerminateAction(event: EventBridgeEnvelope, ctx: Ctx): Promise<DrainResult> {
+  const kind = InterruptionEventKind.TERMINATE_ACTION;
+  const { logger, autoscaling, elbv2 } = ctx.deps;
+  const d = event.detail as {
+    AutoScalingGroupName?: string;
+    LifecycleHookName?: string;
+    EC2InstanceId?: string;
+    LifecycleActionToken?: string;
+    LifecycleTransition?: string;
+  };
+  const s = ctx.s;
+  if (d.AutoScalingGroupName !== s.autoScalingGroupName) {
+    return { kind, action: DrainAction.IGNORED, instanceIds: [], reason: 'other group' };
+  }
+  if (s.lifecycleHookName !== undefined && d.LifecycleHookName !== s.lifecycleHookName) {
+    return { kind, action: DrainAction.IGNORED, instanceIds: [], reason: 'other hook' };
+  }
+  if (d.LifecycleTransition !== 'autoscaling:EC2_INSTANCE_TERMINATING' || !d.EC2InstanceId || !d.LifecycleHookName) {
+    return { kind, action: DrainAction.IGNORED, instanceIds: [], reason: 'not a terminate action' };
+  }
+  const instanceId = d.EC2InstanceId;
+  const hook = { AutoScalingGroupName: d.AutoScalingGroupName, LifecycleHookName: d.LifecycleHookName, InstanceId: instanceId, LifecycleActionToken: d.LifecycleActionToken };
+  const start = ctx.now();
+  const deadline = drainDeadline(event.time, start, s, ctx.options.invocationDeadline);
+  const log = { eventId: event.id, instanceId, eventTime: event.time, deadline: new Date(deadline).toISOString() };
+  logger.info('terminate lifecycle action: draining before CONTINUE', log);
+
+  await ctx.deregister(instanceId);
+
+  let outcome: DrainOutcome | undefined;
+  let lastBeat = start;
+  if (ctx.now() >= deadline) outcome = DrainOutcome.BUDGET_SPENT;
+  while (outcome === undefined) {
+    if (!(await stillDraining(instanceId, ctx, elbv2, deadline))) {
+      outcome = DrainOutcome.DRAINED;
+      break;
+    }
+    if (ctx.now() >= deadline) {
+      outcome = DrainOutcome.BUDGET_SPENT;
+      break;
+    }
+    if (ctx.now() - lastBeat >= s.heartbeatIntervalSeconds * 1000) {
+      try {
+        await ctx.retry('RecordLifecycleActionHeartbeat', () => autoscaling.send(new RecordLifecycleActionHeartbeatCommand(hook)), deadline);
+      } catch (e) {
+        if (isGoneAction(e)) {
+          outcome = DrainOutcome.ACTION_GONE;
+          break;
+        }
+        throw e;
+      }
+      lastBeat = ctx.now();
+    }
+    const wake = Math.min(ctx.now() + s.pollIntervalSeconds * 1000, lastBeat + s.heartbeatIntervalSeconds * 1000, deadline);
+    await ctx.sleep(Math.max(0, wake - ctx.now()));
+  }
+
+  if (outcome !== DrainOutcome.ACTION_GONE) {
+    try {
+      await ctx.retry('CompleteLifecycleAction', () =>
+        autoscaling.send(new CompleteLifecycleActionCommand({ ...hook, LifecycleActionResult: 'CONTINUE' })),
+      );
+    } catch (e) {
+      if (!isGoneAction(e)) throw e;
+      outcome = DrainOutcome.ACTION_GONE;
+    }
+  }
+  const drainSeconds = Math.round((ctx.now() - start) / 100) / 10;
+  ctx.deps.metrics.addMetric(DRAIN_METRIC.DRAIN_DURATION, MetricUnit.Seconds, drainSeconds);
+  ctx.count(`${DRAIN_METRIC.DRAIN_OUTCOME_PREFIX}${outcome}`);
+  logger.info('lifecycle action done', { ...log, outcome, drainSeconds });
+  return { kind, action: outcome === DrainOutcome.ACTION_GONE ? DrainAction.IGNORED : DrainAction.COMPLETED, instanceIds: [instanceId], outcome, drainSeconds };
+}
+
+/**
+ * When the wait of a terminate lifecycle action must end (epoch ms): the earliest of the drain budget
+ * from now, the notice from the event time less the safety margin, and the Lambda timeout less the
+ * safety margin. A redelivered old event gets a deadline in the past and completes at once.
+ */
+export function drainDeadline(eventTime: string, now: number, s: DrainSettings, invocationDeadline?: number): number {
+  const margin = s.safetyMarginSeconds * 1000;
+  const limits = [now + s.drainBudgetSeconds * 1000];
+  const t = Date.parse(eventTime);
+  if (Number.isFinite(t)) limits.push(t + s.noticeSeconds * 1000 - margin);
+  if (invocationDeadline !== undefined) limits.push(invocationDeadline - margin);
+  return Math.min(...limits);
+}
+
+/** True while any target group still has the instance in a draining state (one DescribeTargetHealth per group, in parallel). */
+async function stillDraining(instanceId: string, ctx: Ctx, elbv2: ElasticLoadBalancingV2Client, deadline: number): Promise<boolean> {
+  const states = await Promise.all(
+    ctx.s.targetGroupArns.map(async (arn) => {
+      try {
+        const res = await ctx.retry(
+          'DescribeTargetHealth',
+          () => elbv2.send(new DescribeTargetHealthCommand({ TargetGroupArn: arn, Targets: [{ Id: instanceId }] })),
+          deadline,
+        );
+        return (res.TargetHealthDescriptions ?? []).map((t) => t.TargetHealth?.State ?? 'unused');
+      } catch (e) {
+        if (isGoneTarget(e)) return [];
+        throw e;
+      }
+    }),
+  );
+  return states.flat().some((st) => st === 'draining' || st === 'unhealthy.draining');
+}
+
+function isGoneTarget(e: unknown): boolean {
+  const n = errorName(e);
+  return n === 'InvalidTargetException' || n === 'InvalidTarget';
+}
+
+function isGoneInstance(e: unknown): boolean {
+  return errorName(e) === 'ValidationError' && /not found|no managed instance|does not exist/i.test(errorMessage(e));
+}
+
+function isGoneAction(e: unknown): boolean {
+  return errorName(e) === 'ValidationError' && /no active lifecycle action|not found|does not exist/i.test(errorMessage(e));
+}

@@ -1,0 +1,469 @@
+import { decideFallback, FallbackPolicyOptions, FallbackState, initialFallbackState, resolveFallbackPolicyOptions, SpotPoolObservation } from '../policy/fallback-policy';
+import { planSpotPlacement } from '../policy/placement';
+import { FleetSpecErrorCode as C, ProblemCollector } from '../spec/errors';
+import { mulberry32, randomInt, shuffle } from './rng';
+import { SpotTrace, TraceReading } from './traces';
+
+/** The policies the simulator compares. */
+export enum SimulatedPolicy {
+  /** Every replica on-demand. */
+  ON_DEMAND = 'on-demand',
+  /** Every replica on spot, spread over the pools and relaunched elsewhere when lost; no fallback. */
+  SPOT_ONLY = 'spot-only',
+  /** A fixed on-demand base, the rest spot as in SPOT_ONLY; no fallback. */
+  STATIC_BASE = 'static-base',
+  /** SpotHedge (SkyServe, EuroSys '25) as its artifact simulates it: N+1 spot spread over zones, dynamic on-demand fallback. */
+  SPOTHEDGE = 'spothedge',
+  /** This library's fallback policy (`lib/policy`), the same code the controllers run. */
+  OURS = 'ours',
+}
+
+/** Every policy, in the order they are reported. */
+export const ALL_SIMULATED_POLICIES: readonly SimulatedPolicy[] = [
+  SimulatedPolicy.ON_DEMAND,
+  SimulatedPolicy.SPOT_ONLY,
+  SimulatedPolicy.STATIC_BASE,
+  SimulatedPolicy.SPOTHEDGE,
+  SimulatedPolicy.OURS,
+];
+
+/** How to replay the traces. */
+export interface SimulationOptions {
+  /** Seconds per simulated tick. @default 30 */
+  readonly tickSeconds?: number;
+  /** Seconds from launch until a replica is ready (boot + model load). @default 120 */
+  readonly coldStartSeconds?: number;
+  /** Ready replicas the fleet must have. @default 3 */
+  readonly targetReplicas?: number;
+  /** On-demand price / spot price. @default 3 */
+  readonly onDemandPriceRatio?: number;
+  /** Length of each replayed window, seconds; 0 replays the whole trace once. @default 86400 */
+  readonly windowSeconds?: number;
+  /** Windows replayed, each at a random offset. @default 10 */
+  readonly repeats?: number;
+  /** Seed of the window offsets and of the randomised policies. @default 0 */
+  readonly seed?: number;
+  /** How trace values are read. @default TraceReading.UNCAPPED */
+  readonly reading?: TraceReading;
+  /** On-demand base of the static-base policy. @default 1 */
+  readonly staticOnDemandBase?: number;
+  /** On-demand base of our policy. @default 0 */
+  readonly onDemandBase?: number;
+  /** Most replicas our policy may run. @default - 2 x target + 1 */
+  readonly maxCapacity?: number;
+  /** Tuning of our policy. @default - the policy's defaults */
+  readonly policyOptions?: FallbackPolicyOptions;
+  /** Policies to run. @default - all of them */
+  readonly policies?: SimulatedPolicy[];
+}
+
+/** What one policy achieved, averaged over the windows. */
+export interface PolicyResult {
+  /** Policy name. */
+  readonly policy: SimulatedPolicy;
+  /** Cost relative to running the target on-demand all the time (spot ticks + on-demand ticks x ratio). */
+  readonly relativeCost: number;
+  /** Fraction of ticks with at least the target of ready replicas. */
+  readonly availability: number;
+  /** Spot replicas preempted, mean per window. */
+  readonly preemptions: number;
+  /** Mean length of a below-target episode, seconds (0 when there was none). */
+  readonly meanRecoverySeconds: number;
+}
+
+/** A simulation's results with the setup that produced them. */
+export interface SimulationReport {
+  /** One row per policy. */
+  readonly results: PolicyResult[];
+  /** The options, defaults filled in. */
+  readonly options: Required<Omit<SimulationOptions, 'policyOptions' | 'policies'>>;
+  /** Pools replayed. */
+  readonly pools: string[];
+  /** Ticks per window. */
+  readonly windowTicks: number;
+  /** Start tick of each window in the expanded trace. */
+  readonly offsets: number[];
+  /** Wall-clock milliseconds the replay took. */
+  readonly elapsedMs: number;
+}
+
+/** @internal test hook */
+export let debugHook: ((...a: unknown[]) => void) | undefined;
+/** @internal */
+export function setDebugHook(h: typeof debugHook): void {
+  debugHook = h;
+}
+const UNCAPPED_VALUE = 1_000_000_000;
+/** The simulated clock starts here (epoch seconds), so that 0 keeps meaning "never" in the policy state. */
+const EPOCH = 1_700_000_000;
+
+interface Prepared {
+  readonly caps: Int32Array[];
+  readonly length: number;
+}
+
+/**
+ * Expand traces to simulator ticks the way SpotHedge's artifact does: each sample repeated
+ * `floor(gap / tick)` times (at least once), then read as caps.
+ */
+export function expandTraces(traces: readonly SpotTrace[], tickSeconds: number, reading: TraceReading): Prepared {
+  const caps = traces.map((t) => {
+    const rep = Math.max(1, Math.floor(t.gapSeconds / tickSeconds));
+    const out = new Int32Array(t.data.length * rep);
+    for (let i = 0; i < t.data.length; i++) {
+      const v = t.data[i];
+      out.fill(reading === TraceReading.UNCAPPED ? (v > 0 ? UNCAPPED_VALUE : 0) : v, i * rep, (i + 1) * rep);
+    }
+    return out;
+  });
+  return { caps, length: Math.min(...caps.map((c) => c.length)) };
+}
+
+/** The simulator's view of one tick, handed to a strategy. */
+interface TickView {
+  readonly t: number;
+  readonly zones: number;
+  /** Spot plan of the previous tick after preemptions (per zone). */
+  readonly prevSpot: Int32Array;
+  /** Ready spot replicas per zone at the previous tick. */
+  readonly readySpot: Int32Array;
+  /** Preempted / failed launches per zone at the previous tick. */
+  readonly preempted: Int32Array;
+  readonly failed: Int32Array;
+  readonly readyDemand: number;
+  readonly prevDemand: number;
+  /** Write the spot plan of this tick here (starts as a copy of prevSpot). */
+  readonly spot: Int32Array;
+}
+
+interface Strategy {
+  /** Returns the on-demand count of this tick and fills view.spot. */
+  step(view: TickView): number;
+}
+
+/** Replay traces under each policy. */
+export function simulate(traces: readonly SpotTrace[], options: SimulationOptions = {}): SimulationReport {
+  const started = Date.now();
+  const o = resolveSimulationOptions(options);
+  const policyOptions = resolveFallbackPolicyOptions(options.policyOptions ?? {}, 'simulate policyOptions');
+  const prepared = expandTraces(traces, o.tickSeconds, o.reading);
+  const windowTicks = o.windowSeconds === 0 ? prepared.length : Math.round(o.windowSeconds / o.tickSeconds);
+  const coldTicks = Math.round(o.coldStartSeconds / o.tickSeconds);
+  const v = new ProblemCollector();
+  if (windowTicks > prepared.length) {
+    v.add(C.WORKLOAD, 'windowSeconds', `windowSeconds (${o.windowSeconds}) is longer than the traces (${prepared.length * o.tickSeconds} s at ${o.tickSeconds} s ticks); shorten the window or pass 0 to replay the whole trace`);
+  }
+  if (windowTicks <= coldTicks) {
+    v.add(C.WORKLOAD, 'windowSeconds', `windowSeconds (${o.windowSeconds}) must be longer than coldStartSeconds (${o.coldStartSeconds})`);
+  }
+  if (traces.length === 0) v.add(C.WORKLOAD, 'traces', 'no traces given; pass at least one pool trace');
+  v.throwIfAny('simulate');
+
+  const rng = mulberry32(o.seed);
+  const repeats = o.windowSeconds === 0 ? 1 : o.repeats;
+  const offsets: number[] = [];
+  const orders: number[][] = [];
+  for (let i = 0; i < repeats; i++) {
+    offsets.push(o.windowSeconds === 0 ? 0 : randomInt(rng, prepared.length - windowTicks + 1));
+    orders.push(shuffle(rng, traces.map((_, z) => z)));
+  }
+  const policies = options.policies ?? [...ALL_SIMULATED_POLICIES];
+  const results = policies.map((policy) => {
+    let cost = 0;
+    let avail = 0;
+    let counted = 0;
+    let preemptions = 0;
+    let episodes = 0;
+    let episodeTicks = 0;
+    for (let i = 0; i < repeats; i++) {
+      const caps = orders[i].map((z) => prepared.caps[z]);
+      const names = orders[i].map((z) => traces[z].name);
+      const strategy = makeStrategy(policy, o, policyOptions, names, mulberry32((o.seed + 1) * 7919 + i));
+      const r = runWindow(strategy, caps, offsets[i], windowTicks, coldTicks, o.targetReplicas, o.onDemandPriceRatio);
+      cost += r.cost;
+      avail += r.availTicks;
+      counted += r.countedTicks;
+      preemptions += r.preemptions;
+      episodes += r.episodes;
+      episodeTicks += r.episodeTicks;
+    }
+    return {
+      policy,
+      relativeCost: cost / (o.targetReplicas * o.onDemandPriceRatio * counted),
+      availability: avail / counted,
+      preemptions: preemptions / repeats,
+      meanRecoverySeconds: episodes > 0 ? (episodeTicks * o.tickSeconds) / episodes : 0,
+    };
+  });
+  return { results, options: o, pools: traces.map((t) => t.name), windowTicks, offsets, elapsedMs: Date.now() - started };
+}
+
+export function resolveSimulationOptions(options: SimulationOptions): Required<Omit<SimulationOptions, 'policyOptions' | 'policies'>> {
+  const target = options.targetReplicas ?? 3;
+  const o = {
+    tickSeconds: options.tickSeconds ?? 30,
+    coldStartSeconds: options.coldStartSeconds ?? 120,
+    targetReplicas: target,
+    onDemandPriceRatio: options.onDemandPriceRatio ?? 3,
+    windowSeconds: options.windowSeconds ?? 86400,
+    repeats: options.repeats ?? 10,
+    seed: options.seed ?? 0,
+    reading: options.reading ?? TraceReading.UNCAPPED,
+    staticOnDemandBase: options.staticOnDemandBase ?? 1,
+    onDemandBase: options.onDemandBase ?? 0,
+    maxCapacity: options.maxCapacity ?? 2 * target + 1,
+  };
+  const v = new ProblemCollector();
+  const positive = ['tickSeconds', 'targetReplicas', 'onDemandPriceRatio', 'repeats'] as const;
+  for (const prop of positive) {
+    if (!(o[prop] > 0) || !Number.isFinite(o[prop])) v.add(C.WORKLOAD, prop, `${prop} (${o[prop]}) must be a number above 0`);
+  }
+  for (const prop of ['coldStartSeconds', 'windowSeconds', 'staticOnDemandBase', 'onDemandBase', 'seed'] as const) {
+    if (!(o[prop] >= 0) || !Number.isFinite(o[prop])) v.add(C.WORKLOAD, prop, `${prop} (${o[prop]}) must be a number, 0 or more`);
+  }
+  for (const prop of ['targetReplicas', 'repeats', 'staticOnDemandBase', 'onDemandBase', 'maxCapacity'] as const) {
+    if (!Number.isInteger(o[prop])) v.add(C.WORKLOAD, prop, `${prop} (${o[prop]}) must be a whole number`);
+  }
+  if (o.staticOnDemandBase > target) v.add(C.ON_DEMAND_BASE_ABOVE_MAX, 'staticOnDemandBase', `staticOnDemandBase (${o.staticOnDemandBase}) is above targetReplicas (${target}); lower it to at most ${target}`);
+  if (o.onDemandBase > target) v.add(C.ON_DEMAND_BASE_ABOVE_MAX, 'onDemandBase', `onDemandBase (${o.onDemandBase}) is above targetReplicas (${target}); lower it to at most ${target}`);
+  if (o.maxCapacity < target) v.add(C.CAPACITY_ORDER, 'maxCapacity', `maxCapacity (${o.maxCapacity}) is below targetReplicas (${target}); raise it to at least ${target}`);
+  if (!Object.values(TraceReading).includes(o.reading)) v.add(C.WORKLOAD, 'reading', `reading (${o.reading}) must be one of ${Object.values(TraceReading).join(', ')}`);
+  v.throwIfAny('simulate');
+  return o;
+}
+
+interface WindowResult {
+  cost: number;
+  availTicks: number;
+  countedTicks: number;
+  preemptions: number;
+  episodes: number;
+  episodeTicks: number;
+}
+
+/**
+ * One window, counted the way SpotHedge's artifact counts it: a replica is ready at tick t when it has
+ * been planned in every tick from t - coldStart to t; ticks before the first cold start are not counted;
+ * cost = spot replica-ticks + on-demand replica-ticks x ratio, launching replicas included.
+ */
+export function runWindow(strategy: Strategy, caps: Int32Array[], offset: number, T: number, cold: number, target: number, ratio: number): WindowResult {
+  const Z = caps.length;
+  const H = cold + 1; // history ring
+  const spotHist = new Int32Array(H * Z);
+  const demandHist = new Int32Array(H);
+  const readySpot = new Int32Array(Z);
+  const prevSpot = new Int32Array(Z);
+  const preempted = new Int32Array(Z);
+  const failed = new Int32Array(Z);
+  const spot = new Int32Array(Z);
+  let readyDemand = 0;
+  let prevDemand = 0;
+  const r: WindowResult = { cost: 0, availTicks: 0, countedTicks: 0, preemptions: 0, episodes: 0, episodeTicks: 0 };
+  let down = false;
+  const view = { t: 0, zones: Z, prevSpot, readySpot, preempted, failed, readyDemand, prevDemand, spot };
+  for (let t = 0; t < T; t++) {
+    spot.set(prevSpot);
+    view.t = t;
+    view.readyDemand = readyDemand;
+    view.prevDemand = prevDemand;
+    const demand = Math.max(0, strategy.step(view));
+    const slot = t % H;
+    let spotCount = 0;
+    for (let z = 0; z < Z; z++) {
+      const want = Math.max(0, spot[z]);
+      const cap = caps[z][offset + t];
+      const got = Math.min(want, cap);
+      const p = Math.max(0, Math.min(prevSpot[z], want) - cap);
+      preempted[z] = p;
+      failed[z] = want - got - p;
+      r.preemptions += p;
+      prevSpot[z] = got;
+      spotHist[slot * Z + z] = got;
+      spotCount += got;
+    }
+    demandHist[slot] = demand;
+    prevDemand = demand;
+    // readiness: min over the last cold+1 ticks
+    let ready = 0;
+    if (t >= cold) {
+      for (let z = 0; z < Z; z++) {
+        let m = UNCAPPED_VALUE;
+        for (let h = 0; h < H; h++) m = Math.min(m, spotHist[h * Z + z]);
+        readySpot[z] = m;
+        ready += m;
+      }
+      let d = UNCAPPED_VALUE;
+      for (let h = 0; h < H; h++) d = Math.min(d, demandHist[h]);
+      readyDemand = d;
+      ready += d;
+      r.countedTicks++;
+      r.cost += spotCount + demand * ratio;
+      if (ready >= target) {
+        r.availTicks++;
+        down = false;
+      } else {
+        if (!down) r.episodes++;
+        down = true;
+        if (debugHook) debugHook(t, offset, spotHist, demandHist, readySpot, readyDemand, preempted, failed, prevSpot);
+        r.episodeTicks++;
+      }
+    }
+  }
+  return r;
+}
+
+export function makeStrategy(policy: SimulatedPolicy, o: ReturnType<typeof resolveSimulationOptions>, policyOptions: FallbackPolicyOptions, names: string[], rng: () => number): Strategy {
+  const N = o.targetReplicas;
+  switch (policy) {
+    case SimulatedPolicy.ON_DEMAND:
+      return { step: (v) => (v.spot.fill(0), N) };
+    case SimulatedPolicy.SPOT_ONLY:
+      return new SpreadStrategy(N, 0, rng);
+    case SimulatedPolicy.STATIC_BASE:
+      return new SpreadStrategy(N - o.staticOnDemandBase, o.staticOnDemandBase, rng);
+    case SimulatedPolicy.SPOTHEDGE:
+      return new SpotHedgeStrategy(N, 1, Math.round(o.coldStartSeconds / o.tickSeconds), rng);
+    case SimulatedPolicy.OURS:
+      return new OursStrategy(N, o.onDemandBase, o.maxCapacity, o.tickSeconds, policyOptions, names);
+    default:
+      throw new Error(`unknown policy ${String(policy)}`);
+  }
+}
+
+/**
+ * What an Auto Scaling group / MIG / scale set does on its own: keep `spotCount` spot replicas spread
+ * over the zones, relaunch a lost or failed replica in a random zone that did not just fail, and run a
+ * fixed on-demand base. No fallback.
+ */
+class SpreadStrategy implements Strategy {
+  constructor(private readonly spotCount: number, private readonly base: number, private readonly rng: () => number) {}
+  step(v: TickView): number {
+    let have = 0;
+    for (let z = 0; z < v.zones; z++) have += v.spot[z];
+    const candidates: number[] = [];
+    for (let z = 0; z < v.zones; z++) if (v.preempted[z] === 0 && v.failed[z] === 0) candidates.push(z);
+    const pool = candidates.length > 0 ? candidates : Array.from({ length: v.zones }, (_, z) => z);
+    while (have < this.spotCount) {
+      // fewest replicas first, random among ties (zone-balanced like the cloud's groups)
+      let min = Infinity;
+      for (const z of pool) min = Math.min(min, v.spot[z]);
+      const ties = pool.filter((z) => v.spot[z] === min);
+      v.spot[ties[randomInt(this.rng, ties.length)]]++;
+      have++;
+    }
+    return this.base;
+  }
+}
+
+/**
+ * SpotHedge as its artifact simulates it: provision N + spare spot replicas, keep the existing ones,
+ * place new ones at random in active zones without a replica (else any active zone); a zone that lost a
+ * replica moves to the preempted list until the active list runs low; on-demand fallback for the spot
+ * replicas not ready (`min(N, N + spare - readySpot)`), held one cold start after the last fallback.
+ */
+class SpotHedgeStrategy implements Strategy {
+  private active: number[] | undefined;
+  private preemptive: number[] = [];
+  private last: Int32Array | undefined;
+  private lastFallbackT = -1;
+  private lastFallbackDemand = -1;
+  constructor(private readonly target: number, private readonly spare: number, private readonly cold: number, private readonly rng: () => number) {}
+  step(v: TickView): number {
+    const Z = v.zones;
+    if (!this.active) this.active = Array.from({ length: Z }, (_, z) => z);
+    const provision = this.target + this.spare;
+    // fallback (SpotFailover without the SLO safety net)
+    let readySpot = 0;
+    for (let z = 0; z < Z; z++) readySpot += v.readySpot[z];
+    let demand = 0;
+    if (provision - readySpot > 0) {
+      demand = Math.min(this.target, provision - readySpot);
+      this.lastFallbackT = v.t;
+      this.lastFallbackDemand = demand;
+    } else if (v.t - this.lastFallbackT < this.cold) {
+      demand = Math.max(demand, this.lastFallbackDemand);
+    }
+    // zone lists
+    if (this.last) {
+      for (let z = 0; z < Z; z++) {
+        if (this.last[z] > v.prevSpot[z]) this.move(this.active, this.preemptive, z);
+        else if (this.last[z] > 0 && this.last[z] === v.prevSpot[z]) this.move(this.preemptive, this.active, z);
+      }
+    }
+    let have = 0;
+    for (let z = 0; z < Z; z++) have += v.prevSpot[z];
+    let toPlace: number;
+    if (provision >= have) {
+      toPlace = provision - have;
+    } else {
+      toPlace = provision;
+      v.spot.fill(0);
+    }
+    if (this.active.length <= Math.min(1, Z - 3)) {
+      this.active = Array.from({ length: Z }, (_, z) => z);
+      this.preemptive = [];
+    }
+    for (; toPlace > 0; toPlace--) {
+      const empty = this.active.filter((z) => v.spot[z] === 0);
+      const from = empty.length > 0 ? empty : this.active;
+      if (from.length === 0) break;
+      v.spot[from[randomInt(this.rng, from.length)]]++;
+    }
+    this.last = Int32Array.from(v.spot);
+    return demand;
+  }
+  private move(from: number[], to: number[], z: number): void {
+    const i = from.indexOf(z);
+    if (i >= 0) {
+      from.splice(i, 1);
+      to.push(z);
+    }
+  }
+}
+
+/** Our policy: the simulator observes like a controller, calls `decideFallback`, places with `planSpotPlacement`. */
+class OursStrategy implements Strategy {
+  private state: FallbackState;
+  constructor(
+    private readonly target: number,
+    private readonly base: number,
+    private readonly max: number,
+    private readonly tickSeconds: number,
+    private readonly options: FallbackPolicyOptions,
+    private readonly names: string[],
+  ) {
+    this.state = initialFallbackState(options);
+  }
+  step(v: TickView): number {
+    const pools: SpotPoolObservation[] = this.names.map((pool, z) => ({
+      pool,
+      ready: v.readySpot[z],
+      launching: v.prevSpot[z] - v.readySpot[z],
+      preempted: v.preempted[z],
+      launchFailures: v.failed[z],
+    }));
+    const d = decideFallback(
+      {
+        nowSeconds: EPOCH + v.t * this.tickSeconds,
+        targetReplicas: this.target,
+        onDemandBase: this.base,
+        maxCapacity: this.max,
+        onDemandReady: v.readyDemand,
+        pools,
+        state: this.state,
+      },
+      this.options,
+    );
+    this.state = d.state;
+    const changes = planSpotPlacement(
+      this.names.map((pool, z) => ({ pool, count: v.prevSpot[z], launching: v.prevSpot[z] - v.readySpot[z] })),
+      d.spotReplicas,
+      d.preferredPools,
+    );
+    for (const c of changes) {
+      const z = this.names.indexOf(c.pool);
+      v.spot[z] += c.delta;
+    }
+    return d.onDemandReplicas;
+  }
+}

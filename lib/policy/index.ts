@@ -1,0 +1,2 @@
+export * from './fallback-policy';
+export * from './placement';

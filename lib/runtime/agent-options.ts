@@ -1,0 +1,121 @@
+import { constants as osConstants } from 'node:os';
+import { CLOUD_LIMITS, Cloud } from '../spec/clouds';
+import { FleetSpecError, FleetSpecErrorCode as C, FleetSpecProblem, ProblemCollector } from '../spec/errors';
+import { AgentConfig, DEFAULT_AGENT_HEALTH_PORT, DrainMode } from './agent-config';
+
+/** Default seconds kept free between the end of draining and the notice deadline. */
+export const DEFAULT_SAFETY_MARGIN_SECONDS = 5;
+/** Default seconds the load balancer needs to notice a failing health endpoint (10 s interval x 2). */
+export const DEFAULT_LOAD_BALANCER_DETECTION_SECONDS = 20;
+/** Longest poll interval accepted: a slower poll eats too much of a 30 s notice. */
+export const MAX_POLL_INTERVAL_SECONDS = 10;
+
+/** An {@link AgentConfig} with every default filled in. */
+export interface ResolvedAgentConfig extends AgentConfig {
+  readonly pollIntervalSeconds: number;
+  readonly safetyMarginSeconds: number;
+  readonly loadBalancerDetectionSeconds: number;
+  readonly healthHost: string;
+  readonly drainSignal: string;
+  readonly drainUrl: string;
+  readonly drainOnRebalance: boolean;
+  readonly drainOnSigterm: boolean;
+}
+
+const isPort = (v: unknown, allowZero: boolean) => Number.isInteger(v) && (v as number) >= (allowZero ? 0 : 1) && (v as number) <= 65535;
+const isHttpUrl = (v: string) => /^http:\/\/[^/\s]+/.test(v);
+
+/**
+ * Check an agent configuration and return every problem found (empty when valid). Messages name the field,
+ * the value, the limit and the fix. Constructs can call it at synth on the config they render.
+ */
+export function validateAgentConfig(config: AgentConfig): FleetSpecProblem[] {
+  const v = new ProblemCollector();
+  const clouds = Object.values(Cloud) as string[];
+  const cloudOk = clouds.includes(config.cloud);
+  if (!cloudOk) {
+    v.add(C.CLOUD_CONSTRAINT, 'cloud', `cloud (${JSON.stringify(config.cloud)}) is not a cloud the agent watches; use one of ${clouds.join(', ')}`);
+  }
+  if (!isPort(config.servingPort, false)) {
+    v.add(C.PORT_RANGE, 'servingPort', `servingPort (${config.servingPort}) must be a port between 1 and 65535: the port the inference server listens on`);
+  }
+  if (!isPort(config.healthPort, true)) {
+    v.add(C.PORT_RANGE, 'healthPort', `healthPort (${config.healthPort}) must be a port between 1 and 65535 (0 picks a free port); the default is ${DEFAULT_AGENT_HEALTH_PORT}`);
+  } else if (config.healthPort === config.servingPort) {
+    v.add(C.PORT_RANGE, 'healthPort', `healthPort (${config.healthPort}) is the servingPort: the agent and the inference server cannot listen on the same port; use ${DEFAULT_AGENT_HEALTH_PORT} and point the load balancer's health check at it`);
+  }
+  if (typeof config.healthPath !== 'string' || !config.healthPath.startsWith('/')) {
+    v.add(C.HEALTH_CHECK_PATH, 'healthPath', `healthPath (${JSON.stringify(config.healthPath)}) must start with '/', e.g. '/health'`);
+  }
+  const notice = cloudOk ? CLOUD_LIMITS[config.cloud].noticeSeconds : undefined;
+  const budget = config.drainBudgetSeconds;
+  if (typeof budget !== 'number' || !(budget > 0)) {
+    v.add(C.DRAIN_BUDGET_EXCEEDED, 'drainBudgetSeconds', `drainBudgetSeconds (${budget}) must be more than 0: the seconds in-flight requests get to finish`);
+  } else if (notice !== undefined && budget > notice) {
+    v.add(
+      C.DRAIN_BUDGET_EXCEEDED,
+      'drainBudgetSeconds',
+      `drainBudgetSeconds (${budget} s) is longer than the ${notice} s ${CLOUD_LIMITS[config.cloud].displayName} notice; lower it to at most ${notice - DEFAULT_SAFETY_MARGIN_SECONDS}`,
+    );
+  }
+  const modes = Object.values(DrainMode) as string[];
+  if (!modes.includes(config.drainMode)) {
+    v.add(C.WORKLOAD, 'drainMode', `drainMode (${JSON.stringify(config.drainMode)}) is not a drain mode; use one of ${modes.join(', ')}`);
+  }
+  if (config.drainMode === DrainMode.SIGNAL && !config.pidFile) {
+    v.add(C.WORKLOAD, 'pidFile', "drainMode 'signal' needs pidFile (the file holding the inference server's PID), e.g. '/run/inference.pid'");
+  }
+  if (config.drainSignal !== undefined && !(config.drainSignal in osConstants.signals)) {
+    v.add(C.WORKLOAD, 'drainSignal', `drainSignal (${JSON.stringify(config.drainSignal)}) is not a signal name; use e.g. 'SIGTERM' or 'SIGUSR1'`);
+  }
+  for (const prop of ['drainUrl', 'idleUrl', 'metadataEndpoint'] as const) {
+    const url = config[prop];
+    if (url !== undefined && !isHttpUrl(url)) {
+      v.add(C.WORKLOAD, prop, `${prop} (${JSON.stringify(url)}) must be a plain http:// URL (the inference server on loopback, or a metadata service), e.g. 'http://127.0.0.1:${config.servingPort}/drain'`);
+    }
+  }
+  const poll = config.pollIntervalSeconds;
+  if (poll !== undefined && !(poll > 0 && poll <= MAX_POLL_INTERVAL_SECONDS)) {
+    v.add(C.CLOUD_CONSTRAINT, 'pollIntervalSeconds', `pollIntervalSeconds (${poll}) must be more than 0 and at most ${MAX_POLL_INTERVAL_SECONDS}: a slower poll spends the notice before the agent sees it; use 1 or 2`);
+  }
+  const margin = config.safetyMarginSeconds;
+  if (margin !== undefined && !(margin >= 0 && (notice === undefined || margin < notice))) {
+    v.add(C.DRAIN_BUDGET_EXCEEDED, 'safetyMarginSeconds', `safetyMarginSeconds (${margin}) must be 0 or more and below the ${notice ?? '?'} s notice; the default is ${DEFAULT_SAFETY_MARGIN_SECONDS}`);
+  }
+  const lb = config.loadBalancerDetectionSeconds;
+  if (lb !== undefined && !(lb >= 0)) {
+    v.add(C.HEALTH_CHECK_RANGE, 'loadBalancerDetectionSeconds', `loadBalancerDetectionSeconds (${lb}) must be 0 or more: health check interval x unhealthy threshold`);
+  }
+  if (config.hookTimeoutSeconds !== undefined && !(config.hookTimeoutSeconds > 0)) {
+    v.add(C.WORKLOAD, 'hookTimeoutSeconds', `hookTimeoutSeconds (${config.hookTimeoutSeconds}) must be more than 0, or left out to let the hook run until the safety margin before the deadline`);
+  }
+  if (Boolean(config.lifecycleHookName) !== Boolean(config.autoScalingGroupName)) {
+    const missing = config.lifecycleHookName ? 'autoScalingGroupName' : 'lifecycleHookName';
+    v.add(C.CLOUD_CONSTRAINT, missing, `lifecycleHookName and autoScalingGroupName go together (completing a lifecycle action needs both); set ${missing} too, or neither`);
+  }
+  if (config.lifecycleHookName && cloudOk && config.cloud !== Cloud.AWS) {
+    v.add(C.CLOUD_CONSTRAINT, 'lifecycleHookName', `lifecycleHookName is an AWS Auto Scaling setting but cloud is ${config.cloud}; remove it`);
+  }
+  return v.problems;
+}
+
+/** Validate (throwing a {@link FleetSpecError} with every problem) and fill in the defaults. */
+export function resolveAgentConfig(config: AgentConfig): ResolvedAgentConfig {
+  const problems = validateAgentConfig(config);
+  if (problems.length > 0) throw new FleetSpecError(problems, 'spot-agent config');
+  const budget = config.drainBudgetSeconds;
+  return {
+    ...config,
+    pollIntervalSeconds: config.pollIntervalSeconds ?? (config.cloud === Cloud.AZURE ? 1 : 2),
+    safetyMarginSeconds: config.safetyMarginSeconds ?? DEFAULT_SAFETY_MARGIN_SECONDS,
+    loadBalancerDetectionSeconds: Math.min(
+      budget,
+      config.loadBalancerDetectionSeconds ?? (config.drainMode === DrainMode.HEALTH ? DEFAULT_LOAD_BALANCER_DETECTION_SECONDS : 0),
+    ),
+    healthHost: config.healthHost ?? '0.0.0.0',
+    drainSignal: config.drainSignal ?? 'SIGTERM',
+    drainUrl: config.drainUrl ?? `http://127.0.0.1:${config.servingPort}/drain`,
+    drainOnRebalance: config.drainOnRebalance ?? false,
+    drainOnSigterm: config.drainOnSigterm ?? true,
+  };
+}

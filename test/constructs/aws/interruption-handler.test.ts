@@ -1,0 +1,420 @@
+import { App, Duration, Stack } from 'aws-cdk-lib';
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import * as autoscaling from 'aws-cdk-lib/aws-autoscaling';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as elbv2 from 'aws-cdk-lib/aws-elasticloadbalancingv2';
+import * as events from 'aws-cdk-lib/aws-events';
+import * as kms from 'aws-cdk-lib/aws-kms';
+import * as sqs from 'aws-cdk-lib/aws-sqs';
+import fs = require('node:fs');
+import { InterruptionHandler, InterruptionHandlerProps } from '../../../constructs/aws/interruption-handler';
+import { DRAIN_ENV } from '../../../lib/handlers/aws/drain-settings';
+import { FleetSpecError, FleetSpecErrorCode } from '../../../lib/spec/errors';
+
+const ENV = { account: '123456789012', region: 'us-east-1' };
+
+/** A stack with an imported group and two imported target groups: the handler must work on any group. */
+function importedFleet(): { stack: Stack; asg: autoscaling.IAutoScalingGroup; tgs: elbv2.ITargetGroup[] } {
+  const stack = new Stack(new App(), 'Fleet', { env: ENV });
+  const asg = autoscaling.AutoScalingGroup.fromAutoScalingGroupName(stack, 'Asg', 'inference-asg');
+  const tgs = [
+    elbv2.ApplicationTargetGroup.fromTargetGroupAttributes(stack, 'Tg1', {
+      targetGroupArn: 'arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/api/0123456789abcdef',
+    }),
+    elbv2.NetworkTargetGroup.fromTargetGroupAttributes(stack, 'Tg2', {
+      targetGroupArn: 'arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/grpc/fedcba9876543210',
+    }),
+  ];
+  return { stack, asg, tgs };
+}
+
+function synth(extra: Partial<InterruptionHandlerProps> = {}): { template: Template; handler: InterruptionHandler; stack: Stack } {
+  const { stack, asg, tgs } = importedFleet();
+  const handler = new InterruptionHandler(stack, 'Interruptions', {
+    autoScalingGroup: asg,
+    targetGroups: tgs,
+    terminateLifecycleHookName: 'drain-hook',
+    ...extra,
+  });
+  return { template: Template.fromStack(stack), handler, stack };
+}
+
+describe('InterruptionHandler rules', () => {
+  const { template } = synth();
+
+  test.each([
+    ['spot interruption warning', { source: ['aws.ec2'], 'detail-type': ['EC2 Spot Instance Interruption Warning'] }],
+    ['rebalance recommendation', { source: ['aws.ec2'], 'detail-type': ['EC2 Instance Rebalance Recommendation'] }],
+    [
+      'state change',
+      {
+        source: ['aws.ec2'],
+        'detail-type': ['EC2 Instance State-change Notification'],
+        detail: { state: ['stopping', 'stopped', 'shutting-down', 'terminated'] },
+      },
+    ],
+    [
+      'terminate lifecycle action of this group and hook',
+      {
+        source: ['aws.autoscaling'],
+        'detail-type': ['EC2 Instance-terminate Lifecycle Action'],
+        detail: { AutoScalingGroupName: ['inference-asg'], LifecycleHookName: ['drain-hook'] },
+      },
+    ],
+    [
+      'AWS Health scheduled change of EC2',
+      {
+        source: ['aws.health'],
+        'detail-type': ['AWS Health Event'],
+        detail: { service: ['EC2'], eventTypeCategory: ['scheduledChange'] },
+      },
+    ],
+    [
+      'launch unsuccessful of this group',
+      {
+        source: ['aws.autoscaling'],
+        'detail-type': ['EC2 Instance Launch Unsuccessful'],
+        detail: { AutoScalingGroupName: ['inference-asg'] },
+      },
+    ],
+  ])('%s: exact pattern, delivered to the queue', (_name, pattern) => {
+    template.hasResourceProperties('AWS::Events::Rule', {
+      EventPattern: pattern,
+      State: 'ENABLED',
+      Targets: [
+        Match.objectLike({
+          Arn: { 'Fn::GetAtt': [Match.stringLikeRegexp('^InterruptionsQueue'), 'Arn'] },
+          DeadLetterConfig: { Arn: { 'Fn::GetAtt': [Match.stringLikeRegexp('^InterruptionsDeadLetterQueue'), 'Arn'] } },
+          RetryPolicy: { MaximumEventAgeInSeconds: 3600, MaximumRetryAttempts: 5 },
+        }),
+      ],
+    });
+  });
+
+  test('six rules in all; no terminate rule without a hook', () => {
+    template.resourceCountIs('AWS::Events::Rule', 6);
+    const { stack, asg } = importedFleet();
+    const h = new InterruptionHandler(stack, 'NoHook', { autoScalingGroup: asg });
+    expect(h.terminateActionRule).toBeUndefined();
+    expect(h.rules).toHaveLength(5);
+    Template.fromStack(stack).resourcePropertiesCountIs(
+      'AWS::Events::Rule',
+      { EventPattern: Match.objectLike({ 'detail-type': ['EC2 Instance-terminate Lifecycle Action'] }) },
+      0,
+    );
+  });
+
+  test('EventBridge may send to the queue and to the dead-letter queue', () => {
+    template.hasResourceProperties('AWS::SQS::QueuePolicy', {
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({
+            Action: ['sqs:SendMessage', 'sqs:GetQueueAttributes', 'sqs:GetQueueUrl'],
+            Principal: { Service: 'events.amazonaws.com' },
+            Condition: { ArnEquals: { 'aws:SourceArn': { 'Fn::GetAtt': [Match.stringLikeRegexp('SpotWarningRule'), 'Arn'] } } },
+          }),
+        ]),
+      },
+      Queues: [{ Ref: Match.stringLikeRegexp('^InterruptionsQueue') }],
+    });
+  });
+
+  test('launch failures can be routed to a fallback controller too', () => {
+    const { stack, asg } = importedFleet();
+    const h = new InterruptionHandler(stack, 'I', { autoScalingGroup: asg });
+    const controllerQueue = new sqs.Queue(stack, 'Controller');
+    h.onLaunchUnsuccessful(new (require('aws-cdk-lib/aws-events-targets').SqsQueue)(controllerQueue));
+    Template.fromStack(stack).hasResourceProperties('AWS::Events::Rule', {
+      EventPattern: Match.objectLike({ 'detail-type': ['EC2 Instance Launch Unsuccessful'] }),
+      Targets: Match.arrayWith([Match.objectLike({ Arn: { 'Fn::GetAtt': [Match.stringLikeRegexp('^Controller'), 'Arn'] } })]),
+    });
+    expect(h.launchUnsuccessfulRule).toBeInstanceOf(events.Rule);
+  });
+});
+
+describe('InterruptionHandler queue, function and alarm', () => {
+  const { template, handler } = synth();
+
+  test('queue: SSE, TLS only, retention above the notice, visibility 6x the function timeout, DLQ after 3 receives', () => {
+    template.hasResourceProperties('AWS::SQS::Queue', {
+      SqsManagedSseEnabled: true,
+      MessageRetentionPeriod: 3600,
+      VisibilityTimeout: 900,
+      RedrivePolicy: {
+        deadLetterTargetArn: { 'Fn::GetAtt': [Match.stringLikeRegexp('^InterruptionsDeadLetterQueue'), 'Arn'] },
+        maxReceiveCount: 3,
+      },
+    });
+    template.hasResourceProperties('AWS::SQS::Queue', {
+      SqsManagedSseEnabled: true,
+      MessageRetentionPeriod: 1209600,
+      RedrivePolicy: Match.absent(),
+    });
+    template.hasResourceProperties('AWS::SQS::QueuePolicy', {
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
+        ]),
+      },
+    });
+  });
+
+  test('a customer-managed key encrypts both queues and EventBridge may use it', () => {
+    const { stack, asg } = importedFleet();
+    const key = new kms.Key(stack, 'Key');
+    new InterruptionHandler(stack, 'I', { autoScalingGroup: asg, encryptionKey: key });
+    const t = Template.fromStack(stack);
+    t.resourcePropertiesCountIs('AWS::SQS::Queue', { KmsMasterKeyId: { 'Fn::GetAtt': [Match.stringLikeRegexp('^Key'), 'Arn'] } }, 2);
+    t.hasResourceProperties('AWS::KMS::Key', {
+      KeyPolicy: {
+        Statement: Match.arrayWith([
+          Match.objectLike({ Action: ['kms:Decrypt', 'kms:GenerateDataKey'], Principal: { Service: 'events.amazonaws.com' } }),
+        ]),
+      },
+    });
+  });
+
+  test('event source mapping reports batch item failures', () => {
+    template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+      EventSourceArn: { 'Fn::GetAtt': [Match.stringLikeRegexp('^InterruptionsQueue'), 'Arn'] },
+      FunctionName: { Ref: Match.stringLikeRegexp('^InterruptionsFunction') },
+      BatchSize: 10,
+      FunctionResponseTypes: ['ReportBatchItemFailures'],
+    });
+  });
+
+  test('function: Node.js 22 on arm64, prebuilt bundle, timeout above the notice, settings in the environment', () => {
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      Runtime: 'nodejs22.x',
+      Architectures: ['arm64'],
+      Handler: 'index.handler',
+      Timeout: 150,
+      LoggingConfig: { LogFormat: 'JSON', LogGroup: { Ref: Match.stringLikeRegexp('^InterruptionsLogGroup') } },
+      Environment: {
+        Variables: {
+          [DRAIN_ENV.AUTO_SCALING_GROUP_NAME]: 'inference-asg',
+          [DRAIN_ENV.TARGET_GROUP_ARNS]:
+            'arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/api/0123456789abcdef,arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/grpc/fedcba9876543210',
+          [DRAIN_ENV.LIFECYCLE_HOOK_NAME]: 'drain-hook',
+          [DRAIN_ENV.NOTICE_SECONDS]: '120',
+          [DRAIN_ENV.DRAIN_BUDGET_SECONDS]: '75',
+          [DRAIN_ENV.SAFETY_MARGIN_SECONDS]: '10',
+          [DRAIN_ENV.HEARTBEAT_INTERVAL_SECONDS]: '20',
+          [DRAIN_ENV.POLL_INTERVAL_SECONDS]: '5',
+          [DRAIN_ENV.MARK_UNHEALTHY_ON_WARNING]: 'true',
+          [DRAIN_ENV.MARK_UNHEALTHY_ON_REBALANCE]: 'true',
+          [DRAIN_ENV.MARK_UNHEALTHY_ON_SCHEDULED_CHANGE]: 'true',
+        },
+      },
+    });
+    template.hasResourceProperties('AWS::Logs::LogGroup', { RetentionInDays: 30 });
+  });
+
+  test('options reach the function environment', () => {
+    const { template: t } = synth({
+      drainBudget: Duration.seconds(60),
+      markUnhealthyOnRebalance: false,
+      markUnhealthyOnWarning: false,
+      heartbeatInterval: Duration.seconds(15),
+    });
+    t.hasResourceProperties('AWS::Lambda::Function', {
+      Environment: {
+        Variables: Match.objectLike({
+          [DRAIN_ENV.DRAIN_BUDGET_SECONDS]: '60',
+          [DRAIN_ENV.MARK_UNHEALTHY_ON_REBALANCE]: 'false',
+          [DRAIN_ENV.MARK_UNHEALTHY_ON_WARNING]: 'false',
+          [DRAIN_ENV.HEARTBEAT_INTERVAL_SECONDS]: '15',
+        }),
+      },
+    });
+  });
+
+  test('alarm on the dead-letter queue', () => {
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      Namespace: 'AWS/SQS',
+      MetricName: 'ApproximateNumberOfMessagesVisible',
+      Dimensions: [{ Name: 'QueueName', Value: { 'Fn::GetAtt': [Match.stringLikeRegexp('^InterruptionsDeadLetterQueue'), 'QueueName'] } }],
+      Statistic: 'Maximum',
+      Period: 60,
+      Threshold: 1,
+      EvaluationPeriods: 1,
+      ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+      TreatMissingData: 'notBreaching',
+    });
+    expect(handler.dlqAlarm).toBeInstanceOf(cloudwatch.Alarm);
+  });
+
+  test('metrics point at what the function emits', () => {
+    const stack = Stack.of(handler);
+    const m = stack.resolve(handler.metricInterruptions().toMetricConfig().metricStat);
+    expect(m).toMatchObject({
+      namespace: 'SpotInference',
+      metricName: 'InterruptionsSeen',
+      statistic: 'Sum',
+    });
+    expect(m.dimensions).toHaveLength(2);
+    expect(m.dimensions).toEqual(
+      expect.arrayContaining([
+        { name: 'service', value: 'spot-interruption-handler' },
+        { name: 'AutoScalingGroupName', value: 'inference-asg' },
+      ]),
+    );
+    expect(handler.metricDrainDuration().metricName).toBe('DrainDurationSeconds');
+    expect(handler.metricDrainBudgetSpent().metricName).toBe('DrainOutcomeBudgetSpent');
+    expect(handler.metricLaunchFailures().metricName).toBe('LaunchFailures');
+  });
+});
+
+describe('InterruptionHandler role', () => {
+  test('writes scoped to the group and its target groups; only the unscopable Describe calls use *', () => {
+    const { template } = synth();
+    const asgArn = {
+      'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':autoscaling:us-east-1:123456789012:autoScalingGroup:*:autoScalingGroupName/inference-asg']],
+    };
+    const policies = template.findResources('AWS::IAM::Policy');
+    const statements = Object.values(policies).flatMap((p) => (p as { Properties: { PolicyDocument: { Statement: unknown[] } } }).Properties.PolicyDocument.Statement) as Array<{
+      Sid?: string;
+      Action: string | string[];
+      Resource: unknown;
+    }>;
+    const bySid = (sid: string) => statements.find((s) => s.Sid === sid)!;
+    expect(bySid('DrainThisGroup')).toMatchObject({
+      Effect: 'Allow',
+      Action: ['autoscaling:SetInstanceHealth', 'autoscaling:CompleteLifecycleAction', 'autoscaling:RecordLifecycleActionHeartbeat'],
+      Resource: asgArn,
+    });
+    expect(bySid('DeregisterFromThisFleetsTargetGroups')).toMatchObject({
+      Action: 'elasticloadbalancing:DeregisterTargets',
+      Resource: [
+        'arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/api/0123456789abcdef',
+        'arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/grpc/fedcba9876543210',
+      ],
+    });
+    // Every statement with a * resource holds only actions that AWS does not let a policy scope.
+    const unscopable = new Set([
+      'autoscaling:DescribeAutoScalingInstances',
+      'elasticloadbalancing:DescribeTargetHealth',
+    ]);
+    for (const st of statements.filter((x) => x.Resource === '*')) {
+      for (const a of ([] as string[]).concat(st.Action)) expect(unscopable.has(a)).toBe(true);
+    }
+    // The queue consumer grant is scoped to the queue.
+    expect(statements).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({
+          Action: expect.arrayContaining(['sqs:ReceiveMessage', 'sqs:DeleteMessage']),
+          Resource: { 'Fn::GetAtt': [expect.stringMatching(/^InterruptionsQueue/), 'Arn'] },
+        }),
+      ]),
+    );
+  });
+
+  test('a group built in the same stack is scoped by its generated name', () => {
+    const stack = new Stack(new App(), 'S', { env: ENV });
+    const vpc = new ec2.Vpc(stack, 'Vpc', { natGateways: 0, maxAzs: 2 });
+    const asg = new autoscaling.AutoScalingGroup(stack, 'Asg', {
+      vpc,
+      instanceType: new ec2.InstanceType('g5.xlarge'),
+      machineImage: ec2.MachineImage.latestAmazonLinux2023(),
+    });
+    const hook = asg.addLifecycleHook('Drain', { lifecycleTransition: autoscaling.LifecycleTransition.INSTANCE_TERMINATING });
+    new InterruptionHandler(stack, 'I', { autoScalingGroup: asg, terminateLifecycleHookName: hook.lifecycleHookName });
+    const t = Template.fromStack(stack);
+    t.hasResourceProperties('AWS::Events::Rule', {
+      EventPattern: {
+        source: ['aws.autoscaling'],
+        'detail-type': ['EC2 Instance-terminate Lifecycle Action'],
+        detail: { AutoScalingGroupName: [{ Ref: Match.stringLikeRegexp('^AsgASG') }], LifecycleHookName: [{ Ref: Match.stringLikeRegexp('^AsgLifecycleHookDrain') }] },
+      },
+    });
+    t.hasResourceProperties('AWS::IAM::Policy', {
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({
+            Sid: 'DrainThisGroup',
+            Resource: { 'Fn::Join': ['', Match.arrayWith([{ Ref: Match.stringLikeRegexp('^AsgASG') }])] },
+          }),
+        ]),
+      },
+    });
+  });
+});
+
+describe('InterruptionHandler validation', () => {
+  const make = (extra: Partial<InterruptionHandlerProps>) => () => synth(extra);
+
+  test('drain budget plus margin must fit in the notice', () => {
+    expect(make({ drainBudget: Duration.seconds(115) })).toThrow(
+      /drain budget exceeded: drainBudget \(115 s\) \+ safetyMargin \(10 s\) = 125 s is longer than the 120 s AWS spot notice; lower drainBudget to at most 110 s/,
+    );
+    try {
+      synth({ drainBudget: Duration.seconds(115) });
+    } catch (e) {
+      expect(e).toBeInstanceOf(FleetSpecError);
+      expect((e as FleetSpecError).code).toBe(FleetSpecErrorCode.DRAIN_BUDGET_EXCEEDED);
+      expect((e as FleetSpecError).problems[0].prop).toBe('drainBudget');
+    }
+  });
+
+  test('every bad prop is reported together, prefixed by the construct path', () => {
+    let err: FleetSpecError | undefined;
+    try {
+      synth({
+        notice: Duration.seconds(300),
+        heartbeatInterval: Duration.seconds(45),
+        pollInterval: Duration.seconds(0),
+        queueRetentionPeriod: Duration.seconds(60),
+        maxReceiveCount: 0,
+        terminateLifecycleHookName: 'bad hook!',
+      });
+    } catch (e) {
+      err = e as FleetSpecError;
+    }
+    expect(err).toBeInstanceOf(FleetSpecError);
+    expect(err!.message).toMatch(/^Fleet\/Interruptions: 6 problems/);
+    expect(err!.problems.map((p) => p.prop)).toEqual([
+      'notice',
+      'heartbeatInterval',
+      'pollInterval',
+      'queueRetentionPeriod',
+      'maxReceiveCount',
+      'terminateLifecycleHookName',
+    ]);
+    expect(err!.message).toMatch(/notice \(300 s\) must be between 1 and 120 s, the AWS spot notice/);
+    expect(err!.message).toMatch(/heartbeatInterval \(45 s\) must be between 1 and 30 s, the shortest heartbeat timeout of a lifecycle hook/);
+    expect(err!.message).toMatch(/pollInterval \(0 s\) must be between 1 s and drainBudget \(75 s\)/);
+    expect(err!.message).toMatch(/queueRetentionPeriod \(60 s\) must be longer than the 300 s notice/);
+    expect(err!.message).toMatch(/maxReceiveCount \(0\) must be a whole number between 1 and 1000/);
+    expect(err!.message).toMatch(/terminateLifecycleHookName \("bad hook!"\) must be 1-255 letters/);
+  });
+
+  test('a zero drain budget is refused', () => {
+    expect(make({ drainBudget: Duration.seconds(0) })).toThrow(/drainBudget \(0 s\) must be more than 0 s/);
+  });
+
+  test('tokens are not validated', () => {
+    const { stack, asg } = importedFleet();
+    const { CfnParameter } = require('aws-cdk-lib');
+    const p = new CfnParameter(stack, 'Budget', { type: 'Number' });
+    const hook = new CfnParameter(stack, 'Hook', { type: 'String' });
+    expect(
+      () =>
+        new InterruptionHandler(stack, 'I', {
+          autoScalingGroup: asg,
+          drainBudget: Duration.seconds(p.valueAsNumber),
+          terminateLifecycleHookName: hook.valueAsString,
+        }),
+    ).not.toThrow();
+  });
+
+  test('a missing bundle says how to build it', () => {
+    const real = fs.existsSync;
+    const spy = jest.spyOn(fs, 'existsSync').mockImplementation((p) => (String(p).endsWith('index.js') ? false : real(p)));
+    try {
+      expect(make({})).toThrow(/drain function bundle .*dist\/handlers\/aws\/drain\/index\.js is missing; run npm run build:handlers/);
+    } finally {
+      spy.mockRestore();
+    }
+  });
+});

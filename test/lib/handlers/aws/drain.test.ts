@@ -1,0 +1,568 @@
+import {
+  AutoScalingClient,
+  AutoScalingServiceException,
+  CompleteLifecycleActionCommand,
+  DescribeAutoScalingInstancesCommand,
+  RecordLifecycleActionHeartbeatCommand,
+  SetInstanceHealthCommand,
+} from '@aws-sdk/client-auto-scaling';
+import {
+  DeregisterTargetsCommand,
+  DescribeTargetHealthCommand,
+  ElasticLoadBalancingV2Client,
+  InvalidTargetException,
+} from '@aws-sdk/client-elastic-load-balancing-v2';
+import { Logger } from '@aws-lambda-powertools/logger';
+import { Metrics } from '@aws-lambda-powertools/metrics';
+import type { Context, SQSEvent } from 'aws-lambda';
+import { mockClient } from 'aws-sdk-client-mock';
+import {
+  DrainAction,
+  DrainDeps,
+  DrainOutcome,
+  RecentEvents,
+  drainDeadline,
+  handleInterruptionEvent,
+  makeDrainHandler,
+} from '../../../../lib/handlers/aws/drain';
+import { DrainSettings } from '../../../../lib/handlers/aws/drain-settings';
+import { EventBridgeEnvelope, InterruptionEventKind } from '../../../../lib/handlers/aws/events';
+import {
+  ASG_NAME,
+  EVENT_TIME_MS,
+  HOOK_NAME,
+  INSTANCE_ID,
+  TG1,
+  TG2,
+  healthScheduledChange,
+  launchUnsuccessful,
+  rebalance,
+  spotWarning,
+  stateChange,
+  terminateAction,
+} from './sample-events';
+
+const asgMock = mockClient(AutoScalingClient);
+const elbMock = mockClient(ElasticLoadBalancingV2Client);
+
+interface Call {
+  readonly op: string;
+  readonly input: Record<string, unknown>;
+  readonly t: number;
+}
+
+/** Fake time: sleeping advances the clock at once. */
+class FakeClock {
+  public t = EVENT_TIME_MS + 2_000; // the event reaches the function 2 s after it was emitted
+  public readonly sleeps: number[] = [];
+  public readonly now = (): number => this.t;
+  public readonly sleep = async (ms: number): Promise<void> => {
+    this.sleeps.push(ms);
+    this.t += ms;
+  };
+}
+
+let clock: FakeClock;
+let calls: Call[];
+let metrics: Metrics;
+let emitted: Array<{ name: string; value: number; unit: string }>;
+
+const SETTINGS: DrainSettings = {
+  autoScalingGroupName: ASG_NAME,
+  targetGroupArns: [TG1],
+  lifecycleHookName: HOOK_NAME,
+  noticeSeconds: 120,
+  drainBudgetSeconds: 75,
+  safetyMarginSeconds: 10,
+  heartbeatIntervalSeconds: 20,
+  pollIntervalSeconds: 5,
+  markUnhealthyOnWarning: true,
+  markUnhealthyOnRebalance: true,
+  markUnhealthyOnScheduledChange: true,
+};
+
+function deps(settings: Partial<DrainSettings> = {}, recent = new RecentEvents()): DrainDeps {
+  return {
+    settings: { ...SETTINGS, ...settings },
+    autoscaling: new AutoScalingClient({ region: 'us-east-1' }),
+    elbv2: new ElasticLoadBalancingV2Client({ region: 'us-east-1' }),
+    logger: new Logger({ serviceName: 'test', logLevel: 'SILENT' }),
+    metrics,
+    now: clock.now,
+    sleep: clock.sleep,
+    random: () => 0.5,
+    recent,
+  };
+}
+
+type Impl = (input: Record<string, unknown>) => unknown;
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+function on(mock: any, command: any, impl: Impl): void {
+  mock.on(command).callsFake(async (input: Record<string, unknown>) => {
+    calls.push({ op: command.name.replace(/Command$/, ''), input, t: clock.t });
+    return impl(input);
+  });
+}
+
+const asgError = (name: string, message: string, status = 400) =>
+  new AutoScalingServiceException({ name, $fault: 'client', $metadata: { httpStatusCode: status }, message });
+
+function inFleet(over: Record<string, unknown> = {}) {
+  return () => ({
+    AutoScalingInstances: [
+      { InstanceId: INSTANCE_ID, AutoScalingGroupName: ASG_NAME, LifecycleState: 'InService', HealthStatus: 'HEALTHY', AvailabilityZone: 'us-east-2a', ProtectedFromScaleIn: false, ...over },
+    ],
+  });
+}
+
+/** Default happy-path responses; tests override what they need. */
+function happyPath(): void {
+  on(asgMock, DescribeAutoScalingInstancesCommand, inFleet());
+  on(asgMock, SetInstanceHealthCommand, () => ({}));
+  on(asgMock, CompleteLifecycleActionCommand, () => ({}));
+  on(asgMock, RecordLifecycleActionHeartbeatCommand, () => ({}));
+  on(elbMock, DeregisterTargetsCommand, () => ({}));
+  on(elbMock, DescribeTargetHealthCommand, () => ({ TargetHealthDescriptions: [{ Target: { Id: INSTANCE_ID }, TargetHealth: { State: 'unused' } }] }));
+}
+
+const ops = (): string[] => calls.map((c) => c.op);
+
+beforeEach(() => {
+  asgMock.reset();
+  elbMock.reset();
+  clock = new FakeClock();
+  calls = [];
+  emitted = [];
+  metrics = new Metrics({ namespace: 'SpotInference', serviceName: 'spot-interruption-handler' });
+  jest.spyOn(metrics, 'addMetric').mockImplementation((name: string, unit: string, value: number) => {
+    emitted.push({ name, unit, value });
+    return metrics;
+  });
+  jest.spyOn(metrics, 'publishStoredMetrics').mockImplementation(() => metrics);
+  happyPath();
+});
+
+describe('spot interruption warning', () => {
+  test('deregisters from the target group, then marks the instance unhealthy: 3 API calls', async () => {
+    const r = await handleInterruptionEvent(spotWarning(), deps());
+    expect(r).toEqual({ kind: InterruptionEventKind.SPOT_WARNING, action: DrainAction.DEREGISTERED, instanceIds: [INSTANCE_ID] });
+    expect(ops()).toEqual(['DescribeAutoScalingInstances', 'DeregisterTargets', 'SetInstanceHealth']);
+    expect(calls[0].input).toEqual({ InstanceIds: [INSTANCE_ID] });
+    expect(calls[1].input).toEqual({ TargetGroupArn: TG1, Targets: [{ Id: INSTANCE_ID }] });
+    expect(calls[2].input).toEqual({ InstanceId: INSTANCE_ID, HealthStatus: 'Unhealthy', ShouldRespectGracePeriod: false });
+    expect(emitted).toContainEqual({ name: 'InterruptionsSeen', unit: 'Count', value: 1 });
+  });
+
+  test('deregisters from every target group at once, before marking unhealthy', async () => {
+    const pending: Array<() => void> = [];
+    elbMock.reset();
+    // Hold both deregistrations open: the second must start before the first returns.
+    on(elbMock, DeregisterTargetsCommand, () => new Promise((resolve) => pending.push(() => resolve({}))));
+    const p = handleInterruptionEvent(spotWarning(), deps({ targetGroupArns: [TG1, TG2] }));
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(ops()).toEqual(['DescribeAutoScalingInstances', 'DeregisterTargets', 'DeregisterTargets']);
+    pending.forEach((release) => release());
+    await p;
+    expect(ops()).toEqual(['DescribeAutoScalingInstances', 'DeregisterTargets', 'DeregisterTargets', 'SetInstanceHealth']);
+    expect(calls.filter((c) => c.op === 'DeregisterTargets').map((c) => c.input.TargetGroupArn)).toEqual([TG1, TG2]);
+  });
+
+  test('markUnhealthyOnWarning: false only deregisters', async () => {
+    await handleInterruptionEvent(spotWarning(), deps({ markUnhealthyOnWarning: false }));
+    expect(ops()).toEqual(['DescribeAutoScalingInstances', 'DeregisterTargets']);
+  });
+
+  test('an instance of another group is ignored after one lookup', async () => {
+    asgMock.reset();
+    on(asgMock, DescribeAutoScalingInstancesCommand, inFleet({ AutoScalingGroupName: 'someone-else' }));
+    const r = await handleInterruptionEvent(spotWarning(), deps());
+    expect(r).toMatchObject({ action: DrainAction.IGNORED, reason: 'not in fleet' });
+    expect(ops()).toEqual(['DescribeAutoScalingInstances']);
+    expect(emitted).toEqual([]);
+  });
+
+  test('an instance that is gone (not found) is a success, not an error', async () => {
+    asgMock.reset();
+    on(asgMock, DescribeAutoScalingInstancesCommand, () => ({ AutoScalingInstances: [] }));
+    await expect(handleInterruptionEvent(spotWarning(), deps())).resolves.toMatchObject({ action: DrainAction.IGNORED });
+    expect(ops()).toEqual(['DescribeAutoScalingInstances']);
+  });
+
+  test('an instance that vanishes mid-way (target gone, instance not found) is a success', async () => {
+    elbMock.reset();
+    asgMock.reset();
+    on(asgMock, DescribeAutoScalingInstancesCommand, inFleet());
+    on(elbMock, DeregisterTargetsCommand, () => {
+      throw new InvalidTargetException({ message: 'The following targets are not in a running state and cannot be registered', $metadata: {} });
+    });
+    on(asgMock, SetInstanceHealthCommand, () => {
+      throw asgError('ValidationError', `Instance Id not found - No managed instance found for instance ID: ${INSTANCE_ID}`);
+    });
+    await expect(handleInterruptionEvent(spotWarning(), deps())).resolves.toMatchObject({ action: DrainAction.DEREGISTERED });
+    expect(ops()).toEqual(['DescribeAutoScalingInstances', 'DeregisterTargets', 'SetInstanceHealth']);
+  });
+
+  test('a duplicate delivery to the same container makes no call at all', async () => {
+    const d = deps();
+    await handleInterruptionEvent(spotWarning(), d);
+    calls = [];
+    const r = await handleInterruptionEvent(spotWarning(), d);
+    expect(r).toMatchObject({ action: DrainAction.IGNORED, reason: 'duplicate' });
+    expect(calls).toEqual([]);
+  });
+
+  test('a duplicate in another container does no harm: target already gone, instance already unhealthy', async () => {
+    asgMock.reset();
+    elbMock.reset();
+    on(asgMock, DescribeAutoScalingInstancesCommand, inFleet({ HealthStatus: 'UNHEALTHY', LifecycleState: 'Terminating:Wait' }));
+    on(elbMock, DeregisterTargetsCommand, () => {
+      throw new InvalidTargetException({ message: 'target not registered', $metadata: {} });
+    });
+    const r = await handleInterruptionEvent(spotWarning(), deps({}, new RecentEvents()));
+    expect(r.action).toBe(DrainAction.DEREGISTERED);
+    expect(ops()).toEqual(['DescribeAutoScalingInstances', 'DeregisterTargets']); // no second SetInstanceHealth
+  });
+
+  test('throttling is retried with backoff', async () => {
+    asgMock.reset();
+    let n = 0;
+    on(asgMock, DescribeAutoScalingInstancesCommand, () => {
+      if (++n <= 2) throw asgError('Throttling', 'Rate exceeded');
+      return inFleet()();
+    });
+    on(asgMock, SetInstanceHealthCommand, () => ({}));
+    const r = await handleInterruptionEvent(spotWarning(), deps());
+    expect(r.action).toBe(DrainAction.DEREGISTERED);
+    expect(ops()).toEqual(['DescribeAutoScalingInstances', 'DescribeAutoScalingInstances', 'DescribeAutoScalingInstances', 'DeregisterTargets', 'SetInstanceHealth']);
+    // exponential: 200 ms then 400 ms steps, jittered (random 0.5 -> 55 %)
+    expect(clock.sleeps).toEqual([110, 220]);
+  });
+
+  test('throttling that does not stop fails the event after 6 attempts; other errors fail at once', async () => {
+    asgMock.reset();
+    on(asgMock, DescribeAutoScalingInstancesCommand, () => {
+      throw asgError('Throttling', 'Rate exceeded');
+    });
+    await expect(handleInterruptionEvent(spotWarning(), deps())).rejects.toThrow(/Rate exceeded/);
+    expect(ops()).toHaveLength(6);
+    calls = [];
+    asgMock.reset();
+    on(asgMock, DescribeAutoScalingInstancesCommand, () => {
+      throw asgError('AccessDenied', 'not authorized to perform: autoscaling:DescribeAutoScalingInstances', 403);
+    });
+    await expect(handleInterruptionEvent(spotWarning({ id: 'other' }), deps())).rejects.toThrow(/not authorized/);
+    expect(ops()).toHaveLength(1);
+  });
+});
+
+describe('rebalance recommendation', () => {
+  test('deregisters and marks unhealthy by default', async () => {
+    const r = await handleInterruptionEvent(rebalance(), deps());
+    expect(r).toMatchObject({ kind: InterruptionEventKind.REBALANCE, action: DrainAction.DEREGISTERED });
+    expect(ops()).toEqual(['DescribeAutoScalingInstances', 'DeregisterTargets', 'SetInstanceHealth']);
+    expect(emitted).toContainEqual({ name: 'RebalanceRecommendations', unit: 'Count', value: 1 });
+  });
+
+  test('with Capacity Rebalancing (markUnhealthyOnRebalance: false) only records it', async () => {
+    const r = await handleInterruptionEvent(rebalance(), deps({ markUnhealthyOnRebalance: false }));
+    expect(r.action).toBe(DrainAction.RECORDED);
+    expect(ops()).toEqual(['DescribeAutoScalingInstances']);
+  });
+});
+
+describe('instance state change', () => {
+  test.each(['stopping', 'stopped', 'shutting-down', 'terminated'])('%s: makes sure the instance is deregistered', async (state) => {
+    const r = await handleInterruptionEvent(stateChange(state), deps());
+    expect(r).toMatchObject({ kind: InterruptionEventKind.STATE_CHANGE, action: DrainAction.DEREGISTERED });
+    expect(ops()).toEqual(['DescribeAutoScalingInstances', 'DeregisterTargets']);
+  });
+
+  test('running (the documented sample) is ignored without a call', async () => {
+    const r = await handleInterruptionEvent(stateChange('running'), deps());
+    expect(r.action).toBe(DrainAction.IGNORED);
+    expect(calls).toEqual([]);
+  });
+});
+
+describe('AWS Health scheduled change', () => {
+  test('replaces the fleet instances it names, ahead of time', async () => {
+    asgMock.reset();
+    on(asgMock, DescribeAutoScalingInstancesCommand, () => ({
+      AutoScalingInstances: [
+        { InstanceId: INSTANCE_ID, AutoScalingGroupName: ASG_NAME, LifecycleState: 'InService', HealthStatus: 'HEALTHY' },
+        { InstanceId: 'i-0aaaaaaaaaaaaaaaa', AutoScalingGroupName: 'other', LifecycleState: 'InService', HealthStatus: 'HEALTHY' },
+      ],
+    }));
+    on(asgMock, SetInstanceHealthCommand, () => ({}));
+    const r = await handleInterruptionEvent(healthScheduledChange([INSTANCE_ID, 'i-0aaaaaaaaaaaaaaaa']), deps());
+    expect(r).toMatchObject({ kind: InterruptionEventKind.SCHEDULED_CHANGE, action: DrainAction.DEREGISTERED, instanceIds: [INSTANCE_ID] });
+    expect(calls[0].input).toEqual({ InstanceIds: [INSTANCE_ID, 'i-0aaaaaaaaaaaaaaaa'] });
+    expect(ops()).toEqual(['DescribeAutoScalingInstances', 'DeregisterTargets', 'SetInstanceHealth']);
+    expect(emitted).toContainEqual({ name: 'ScheduledChanges', unit: 'Count', value: 1 });
+  });
+
+  test('a closed event, or another service, is ignored', async () => {
+    expect((await handleInterruptionEvent(healthScheduledChange([INSTANCE_ID], { statusCode: 'closed' }), deps())).action).toBe(DrainAction.IGNORED);
+    expect((await handleInterruptionEvent(healthScheduledChange([INSTANCE_ID], { service: 'RDS' }), deps())).action).toBe(DrainAction.IGNORED);
+    expect(calls).toEqual([]);
+  });
+
+  test('markUnhealthyOnScheduledChange: false only records it', async () => {
+    const r = await handleInterruptionEvent(healthScheduledChange([INSTANCE_ID]), deps({ markUnhealthyOnScheduledChange: false }));
+    expect(r.action).toBe(DrainAction.RECORDED);
+    expect(ops()).toEqual(['DescribeAutoScalingInstances']);
+  });
+});
+
+describe('launch unsuccessful', () => {
+  test('is recorded for the fallback controller, without a call', async () => {
+    const r = await handleInterruptionEvent(launchUnsuccessful(), deps());
+    expect(r.action).toBe(DrainAction.RECORDED);
+    expect(calls).toEqual([]);
+    expect(emitted).toContainEqual({ name: 'LaunchFailures', unit: 'Count', value: 1 });
+  });
+
+  test('of another group is ignored', async () => {
+    expect((await handleInterruptionEvent(launchUnsuccessful('other'), deps())).action).toBe(DrainAction.IGNORED);
+    expect(emitted).toEqual([]);
+  });
+});
+
+describe('terminate lifecycle action', () => {
+  const hookInput = {
+    AutoScalingGroupName: ASG_NAME,
+    LifecycleHookName: HOOK_NAME,
+    InstanceId: INSTANCE_ID,
+    LifecycleActionToken: '87654321-4321-4321-4321-210987654321',
+  };
+
+  test('already drained: deregister, check, CONTINUE', async () => {
+    const r = await handleInterruptionEvent(terminateAction(), deps());
+    expect(r).toMatchObject({ action: DrainAction.COMPLETED, outcome: DrainOutcome.DRAINED, drainSeconds: 0 });
+    expect(ops()).toEqual(['DeregisterTargets', 'DescribeTargetHealth', 'CompleteLifecycleAction']);
+    expect(calls[1].input).toEqual({ TargetGroupArn: TG1, Targets: [{ Id: INSTANCE_ID }] });
+    expect(calls[2].input).toEqual({ ...hookInput, LifecycleActionResult: 'CONTINUE' });
+    expect(emitted).toEqual(
+      expect.arrayContaining([
+        { name: 'DrainDurationSeconds', unit: 'Seconds', value: 0 },
+        { name: 'DrainOutcomeDrained', unit: 'Count', value: 1 },
+      ]),
+    );
+  });
+
+  test('waits while the target drains, heartbeating, then CONTINUE as soon as it is done', async () => {
+    const start = clock.t;
+    elbMock.reset();
+    on(elbMock, DeregisterTargetsCommand, () => ({}));
+    on(elbMock, DescribeTargetHealthCommand, () => ({
+      TargetHealthDescriptions: [{ Target: { Id: INSTANCE_ID }, TargetHealth: { State: clock.t - start < 50_000 ? 'draining' : 'unused' } }],
+    }));
+    const r = await handleInterruptionEvent(terminateAction(), deps());
+    expect(r).toMatchObject({ outcome: DrainOutcome.DRAINED, drainSeconds: 50 });
+    const beats = calls.filter((c) => c.op === 'RecordLifecycleActionHeartbeat');
+    expect(beats.map((b) => (b.t - start) / 1000)).toEqual([20, 40]);
+    expect(beats[0].input).toEqual(hookInput);
+    const complete = calls.find((c) => c.op === 'CompleteLifecycleAction')!;
+    expect((complete.t - start) / 1000).toBe(50);
+    expect(calls.filter((c) => c.op === 'DescribeTargetHealth')).toHaveLength(11); // every 5 s from 0 to 50 s
+    expect(ops()[0]).toBe('DeregisterTargets');
+    expect(ops().at(-1)).toBe('CompleteLifecycleAction');
+  });
+
+  test('a target that never drains is let go when the drain budget is spent', async () => {
+    const start = clock.t;
+    elbMock.reset();
+    on(elbMock, DeregisterTargetsCommand, () => ({}));
+    on(elbMock, DescribeTargetHealthCommand, () => ({ TargetHealthDescriptions: [{ TargetHealth: { State: 'draining' } }] }));
+    const r = await handleInterruptionEvent(terminateAction(), deps({ drainBudgetSeconds: 30 }));
+    expect(r).toMatchObject({ action: DrainAction.COMPLETED, outcome: DrainOutcome.BUDGET_SPENT, drainSeconds: 30 });
+    expect(calls.at(-1)!.op).toBe('CompleteLifecycleAction');
+    expect((calls.at(-1)!.t - start) / 1000).toBe(30);
+    expect(emitted).toContainEqual({ name: 'DrainOutcomeBudgetSpent', unit: 'Count', value: 1 });
+  });
+
+  test('nothing waits past the notice: a late event gets only what is left of the 120 s, less the margin', async () => {
+    clock.t = EVENT_TIME_MS + 60_000; // the lifecycle action arrives 60 s into the notice
+    elbMock.reset();
+    on(elbMock, DeregisterTargetsCommand, () => ({}));
+    on(elbMock, DescribeTargetHealthCommand, () => ({ TargetHealthDescriptions: [{ TargetHealth: { State: 'draining' } }] }));
+    const r = await handleInterruptionEvent(terminateAction(), deps());
+    expect(r.outcome).toBe(DrainOutcome.BUDGET_SPENT);
+    const noticeEnd = EVENT_TIME_MS + 120_000;
+    for (const c of calls) expect(c.t).toBeLessThanOrEqual(noticeEnd - 10_000);
+    expect(calls.at(-1)).toMatchObject({ op: 'CompleteLifecycleAction', t: noticeEnd - 10_000 });
+    for (const c of calls.filter((x) => x.op === 'RecordLifecycleActionHeartbeat')) expect(c.t).toBeLessThan(noticeEnd);
+  });
+
+  test('nothing waits past the Lambda timeout either', async () => {
+    elbMock.reset();
+    on(elbMock, DeregisterTargetsCommand, () => ({}));
+    on(elbMock, DescribeTargetHealthCommand, () => ({ TargetHealthDescriptions: [{ TargetHealth: { State: 'draining' } }] }));
+    const invocationDeadline = clock.t + 40_000;
+    await handleInterruptionEvent(terminateAction(), deps(), { invocationDeadline });
+    expect(calls.at(-1)).toMatchObject({ op: 'CompleteLifecycleAction', t: invocationDeadline - 10_000 });
+  });
+
+  test('a redelivered event past the notice completes at once', async () => {
+    clock.t = EVENT_TIME_MS + 300_000;
+    const r = await handleInterruptionEvent(terminateAction(), deps());
+    expect(r.outcome).toBe(DrainOutcome.BUDGET_SPENT);
+    expect(ops()).toEqual(['DeregisterTargets', 'CompleteLifecycleAction']);
+  });
+
+  test('an action already completed is a success', async () => {
+    asgMock.reset();
+    on(asgMock, CompleteLifecycleActionCommand, () => {
+      throw asgError('ValidationError', `No active Lifecycle Action found with instance ID ${INSTANCE_ID}`);
+    });
+    const r = await handleInterruptionEvent(terminateAction(), deps());
+    expect(r).toMatchObject({ action: DrainAction.IGNORED, outcome: DrainOutcome.ACTION_GONE });
+    expect(emitted).toContainEqual({ name: 'DrainOutcomeActionGone', unit: 'Count', value: 1 });
+  });
+
+  test('an action that vanishes while waiting stops the wait without completing it', async () => {
+    asgMock.reset();
+    elbMock.reset();
+    on(elbMock, DeregisterTargetsCommand, () => ({}));
+    on(elbMock, DescribeTargetHealthCommand, () => ({ TargetHealthDescriptions: [{ TargetHealth: { State: 'draining' } }] }));
+    on(asgMock, RecordLifecycleActionHeartbeatCommand, () => {
+      throw asgError('ValidationError', 'No active Lifecycle Action found with token 87654321-4321-4321-4321-210987654321');
+    });
+    on(asgMock, CompleteLifecycleActionCommand, () => ({}));
+    const r = await handleInterruptionEvent(terminateAction(), deps());
+    expect(r.outcome).toBe(DrainOutcome.ACTION_GONE);
+    expect(ops()).not.toContain('CompleteLifecycleAction');
+    expect(ops().at(-1)).toBe('RecordLifecycleActionHeartbeat');
+  });
+
+  test('a target already gone from the target group counts as drained', async () => {
+    elbMock.reset();
+    const gone = () => {
+      throw new InvalidTargetException({ message: 'The specified target does not exist', $metadata: {} });
+    };
+    on(elbMock, DeregisterTargetsCommand, gone);
+    on(elbMock, DescribeTargetHealthCommand, gone);
+    const r = await handleInterruptionEvent(terminateAction(), deps());
+    expect(r.outcome).toBe(DrainOutcome.DRAINED);
+    expect(ops()).toEqual(['DeregisterTargets', 'DescribeTargetHealth', 'CompleteLifecycleAction']);
+  });
+
+  test('throttled heartbeats and completions are retried', async () => {
+    asgMock.reset();
+    let n = 0;
+    on(asgMock, CompleteLifecycleActionCommand, () => {
+      if (++n === 1) throw asgError('Throttling', 'Rate exceeded');
+      return {};
+    });
+    const r = await handleInterruptionEvent(terminateAction(), deps());
+    expect(r.outcome).toBe(DrainOutcome.DRAINED);
+    expect(ops()).toEqual(['DeregisterTargets', 'DescribeTargetHealth', 'CompleteLifecycleAction', 'CompleteLifecycleAction']);
+  });
+
+  test.each([
+    ['another group', { AutoScalingGroupName: 'other' }],
+    ['another hook', { LifecycleHookName: 'other-hook' }],
+    ['a launch transition', { LifecycleTransition: 'autoscaling:EC2_INSTANCE_LAUNCHING' }],
+  ])('%s is ignored without a call', async (_n, detail) => {
+    const r = await handleInterruptionEvent(terminateAction({}, detail), deps());
+    expect(r.action).toBe(DrainAction.IGNORED);
+    expect(calls).toEqual([]);
+  });
+
+  test('two target groups are checked together each poll', async () => {
+    await handleInterruptionEvent(terminateAction(), deps({ targetGroupArns: [TG1, TG2] }));
+    expect(ops()).toEqual(['DeregisterTargets', 'DeregisterTargets', 'DescribeTargetHealth', 'DescribeTargetHealth', 'CompleteLifecycleAction']);
+  });
+});
+
+describe('drainDeadline', () => {
+  test('is the earliest of budget, notice less margin, Lambda timeout less margin', () => {
+    const now = EVENT_TIME_MS + 5_000;
+    expect(drainDeadline('2026-11-27T12:00:00Z', now, SETTINGS)).toBe(now + 75_000);
+    expect(drainDeadline('2026-11-27T12:00:00Z', EVENT_TIME_MS + 50_000, SETTINGS)).toBe(EVENT_TIME_MS + 110_000);
+    expect(drainDeadline('2026-11-27T12:00:00Z', now, SETTINGS, now + 30_000)).toBe(now + 20_000);
+    expect(drainDeadline('not a time', now, SETTINGS)).toBe(now + 75_000);
+  });
+});
+
+describe('SQS batch handler', () => {
+  const record = (messageId: string, body: unknown) => ({
+    messageId,
+    receiptHandle: `rh-${messageId}`,
+    body: typeof body === 'string' ? body : JSON.stringify(body),
+    attributes: { ApproximateReceiveCount: '1', SentTimestamp: '0', SenderId: 'events', ApproximateFirstReceiveTimestamp: '0' },
+    messageAttributes: {},
+    md5OfBody: '',
+    eventSource: 'aws:sqs',
+    eventSourceARN: 'arn:aws:sqs:us-east-1:123456789012:queue',
+    awsRegion: 'us-east-1',
+  });
+  const context = { getRemainingTimeInMillis: () => 150_000, functionName: 'drain', awsRequestId: 'req' } as unknown as Context;
+
+  test('reports only the failed records; the others are done and published as metrics', async () => {
+    asgMock.reset();
+    on(asgMock, DescribeAutoScalingInstancesCommand, (input) => {
+      const [id] = input.InstanceIds as string[];
+      if (id === 'i-0bbbbbbbbbbbbbbbb') throw asgError('AccessDenied', 'not authorized', 403);
+      return inFleet()();
+    });
+    on(asgMock, SetInstanceHealthCommand, () => ({}));
+    on(asgMock, CompleteLifecycleActionCommand, () => ({}));
+    const d = deps();
+    const handler = makeDrainHandler(d);
+    const event: SQSEvent = {
+      Records: [
+        record('ok-warning', spotWarning()),
+        record('bad-json', '{not json'),
+        record('denied', spotWarning({ id: 'e2', detail: { 'instance-id': 'i-0bbbbbbbbbbbbbbbb', 'instance-action': 'terminate' } })),
+        record('ok-lifecycle', terminateAction()),
+      ],
+    };
+    const res = await handler(event, context);
+    expect(res).toEqual({ batchItemFailures: [{ itemIdentifier: 'bad-json' }, { itemIdentifier: 'denied' }] });
+    expect(ops()).toEqual(expect.arrayContaining(['SetInstanceHealth', 'CompleteLifecycleAction']));
+    expect(metrics.publishStoredMetrics).toHaveBeenCalledTimes(1);
+  });
+
+  test('a batch that fails entirely fails the invocation (every record is redelivered)', async () => {
+    const handler = makeDrainHandler(deps());
+    await expect(handler({ Records: [record('a', 'nope'), record('b', 'nope')] }, context)).rejects.toThrow(/All records failed processing/);
+    expect(metrics.publishStoredMetrics).toHaveBeenCalledTimes(1);
+  });
+
+  test('the invocation deadline bounds the wait', async () => {
+    elbMock.reset();
+    on(elbMock, DeregisterTargetsCommand, () => ({}));
+    on(elbMock, DescribeTargetHealthCommand, () => ({ TargetHealthDescriptions: [{ TargetHealth: { State: 'draining' } }] }));
+    const start = clock.t;
+    const handler = makeDrainHandler(deps());
+    const shortContext = { ...context, getRemainingTimeInMillis: () => 30_000 } as Context;
+    await handler({ Records: [record('l', terminateAction())] }, shortContext);
+    expect(calls.at(-1)).toMatchObject({ op: 'CompleteLifecycleAction', t: start + 20_000 });
+  });
+
+  test('metrics are real EMF with the fleet dimension', async () => {
+    const real = new Metrics({ namespace: 'SpotInference', serviceName: 'spot-interruption-handler', defaultDimensions: { AutoScalingGroupName: ASG_NAME } });
+    const d: DrainDeps = { ...deps(), metrics: real };
+    await handleInterruptionEvent(spotWarning(), d);
+    const emf = real.serializeMetrics() as unknown as { _aws: { CloudWatchMetrics: Array<{ Namespace: string; Dimensions: string[][]; Metrics: Array<{ Name: string }> }> }; InterruptionsSeen: number; AutoScalingGroupName: string };
+    expect(emf._aws.CloudWatchMetrics[0].Namespace).toBe('SpotInference');
+    expect(emf._aws.CloudWatchMetrics[0].Dimensions[0]).toEqual(expect.arrayContaining(['service', 'AutoScalingGroupName']));
+    expect(emf._aws.CloudWatchMetrics[0].Metrics).toEqual([{ Name: 'InterruptionsSeen', Unit: 'Count' }]);
+    expect(emf.InterruptionsSeen).toBe(1);
+    expect(emf.AutoScalingGroupName).toBe(ASG_NAME);
+    real.clearMetrics();
+  });
+});
+
+describe('unknown events', () => {
+  test('are ignored', async () => {
+    const e = { id: 'x', source: 'aws.s3', 'detail-type': 'Object Created', time: '', detail: {} } as EventBridgeEnvelope;
+    expect((await handleInterruptionEvent(e, deps())).action).toBe(DrainAction.IGNORED);
+    expect(calls).toEqual([]);
+  });
+
+  test('an ec2 event without an instance id is ignored', async () => {
+    expect((await handleInterruptionEvent(spotWarning({ detail: {} }), deps())).reason).toBe('no instance id');
+  });
+});
