@@ -1,6 +1,6 @@
 import fs = require('node:fs');
 import path = require('node:path');
-import { Duration, Token } from 'aws-cdk-lib';
+import { Duration, Stack, Token, Validations } from 'aws-cdk-lib';
 import * as autoscaling from 'aws-cdk-lib/aws-autoscaling';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as events from 'aws-cdk-lib/aws-events';
@@ -216,9 +216,16 @@ export class InterruptionHandler extends Construct {
 
     // The function, from the prebuilt bundle.
     const logGroup = new logs.LogGroup(this, 'LogGroup', { retention: props.logRetention ?? logs.RetentionDays.ONE_MONTH });
+    // Own role, no AWS managed policy: logging is granted on this function's log group only.
+    const role = new iam.Role(this, 'Role', {
+      assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
+      description: `Drain function of ${this.node.path}: this group and its target groups only`,
+    });
+    logGroup.grantWrite(role);
     this.function = new lambda.Function(this, 'Function', {
+      role,
       description: `Drains instances of an Auto Scaling group on spot interruptions (${this.node.path})`,
-      runtime: lambda.Runtime.NODEJS_22_X,
+      runtime: lambda.Runtime.NODEJS_24_X,
       architecture: lambda.Architecture.ARM_64,
       handler: 'index.handler',
       code: lambda.Code.fromAsset(drainBundleDirectory()),
@@ -271,6 +278,17 @@ export class InterruptionHandler extends Construct {
         actions: ['autoscaling:DescribeAutoScalingInstances', 'elasticloadbalancing:DescribeTargetHealth'],
         resources: ['*'],
       }),
+    );
+
+    Validations.of(role).acknowledge(
+      {
+        id: 'AwsSolutions::AwsSolutions-IAM5[Resource::*]',
+        reason: 'autoscaling:DescribeAutoScalingInstances and elasticloadbalancing:DescribeTargetHealth support no resource-level permissions; every write is scoped to the group and its target groups',
+      },
+      {
+        id: `AwsSolutions::AwsSolutions-IAM5[Resource::${nagResourceName(Stack.of(this).resolve(asg.autoScalingGroupArn))}]`,
+        reason: "An Auto Scaling group ARN holds the group's generated UUID, unknown at synth, so the ARN has a * there; it is pinned by autoScalingGroupName",
+      },
     );
 
     // Rules. aws.ec2 events carry only an instance id, so they cannot be scoped to the group: the function
@@ -423,6 +441,20 @@ function drainBundleDirectory(): string {
     throw new Error(`InterruptionHandler: the drain function bundle ${path.join(bundle, 'index.js')} is missing; run npm run build:handlers (it bundles lib/handlers/aws/drain.entry.ts)`);
   }
   return bundle;
+}
+
+/** A resolved CloudFormation value as cdk-nag names it in acknowledgement ids (`<AWS::Partition>`, `<Logical.Attr>`). */
+function nagResourceName(v: unknown): string {
+  if (typeof v === 'string') return v;
+  if (v && typeof v === 'object') {
+    const o = v as Record<string, unknown>;
+    if (typeof o.Ref === 'string') return `<${o.Ref}>`;
+    const getAtt = o['Fn::GetAtt'];
+    if (Array.isArray(getAtt)) return `<${getAtt.join('.')}>`;
+    const join = o['Fn::Join'];
+    if (Array.isArray(join) && Array.isArray(join[1])) return (join[1] as unknown[]).map(nagResourceName).join(String(join[0]));
+  }
+  return JSON.stringify(v);
 }
 
 function readName(pkg: string): string | undefined {

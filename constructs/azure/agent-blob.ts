@@ -3,7 +3,7 @@ import { RoleAssignment } from '@cdktf/provider-azurerm/lib/role-assignment';
 import { StorageAccount } from '@cdktf/provider-azurerm/lib/storage-account';
 import { StorageBlob } from '@cdktf/provider-azurerm/lib/storage-blob';
 import { StorageContainer } from '@cdktf/provider-azurerm/lib/storage-container';
-import { AssetType, TerraformAsset } from 'cdktf';
+import { AssetType, Fn, TerraformAsset } from 'cdktf';
 import { Construct } from 'constructs';
 import { AgentBundle } from './agent-custom-data';
 import { AzureResourceOptions } from './network';
@@ -79,6 +79,6 @@ export class SpotAgentBlob extends Construct {
       principalId: props.readerPrincipalId,
       principalType: 'ServicePrincipal',
     });
-    this.blobUrl = `${this.storageAccount.primaryBlobEndpoint}${this.container.name}/${blobName}`;
+    this.blobUrl = Fn.join('', [this.storageAccount.primaryBlobEndpoint, this.container.name, `/${blobName}`]);
   }
 }

@@ -101,7 +101,7 @@ export function blobAgentFetch(options: { blobUrl: string; identityClientId: str
   return {
     commands: [
       'for attempt in $(seq 1 60); do',
-      `  token=$(curl -sf -H Metadata:true '${tokenUrl}' | sed -E 's/.*"access_token":"([^"]+)".*/\\1/') &&`,
+      `  token=$(curl -sf -H Metadata:true '${tokenUrl}' | grep -o '"access_token":"[^"]*"' | cut -d '"' -f 4) && [ -n "$token" ] &&`,
       `  curl -sf -H "Authorization: Bearer $token" -H 'x-ms-version: 2021-08-06' -o ${AGENT_BUNDLE_TARGET} '${options.blobUrl}' && break`,
       '  sleep 10',
       'done',

@@ -145,6 +145,10 @@ export interface AzureFleetChoices {
   readonly allowedClientCidrs?: string[];
   readonly allowUndiversified?: boolean;
   readonly instanceRequirementsSet: boolean;
+  readonly scaleOutCpuPercent?: number;
+  readonly scaleInCpuPercent?: number;
+  readonly listenerPort?: number;
+  readonly adminSshPublicKey?: string;
 }
 
 /**
@@ -165,7 +169,7 @@ export function validateAzureFleet(spec: ResolvedFleetSpec, choices: AzureFleetC
     if (bad.length > 0) {
       v.add(C.CLOUD_CONSTRAINT, 'zones', `zones lists ${bad.map((z) => `"${z}"`).join(', ')}: Azure availability zones are numbered "1", "2" and "3" within the region; use those`);
     }
-    if (spec.zones.length === 1 && !choices.allowUndiversified) {
+    if (spec.zones.length === 1 && known(spec.zones[0]) && !choices.allowUndiversified) {
       v.add(C.CLOUD_CONSTRAINT, 'zones', `zones has 1 zone ("${spec.zones[0]}"): an Azure spot fleet spreads over at least 2 availability zones so that one zone running out of Spot capacity does not take the whole fleet; list 2 or 3 zones (e.g. ["1", "2", "3"]), leave zones out, or set allowUndiversified: true`);
     }
   }
@@ -241,6 +245,26 @@ export function validateAzureFleet(spec: ResolvedFleetSpec, choices: AzureFleetC
       'healthCheck.port',
       `healthCheck.port (${hc.port}) is the serving port, so the load balancer would probe the inference server directly and the agent could not take a VM out of rotation on a Preempt notice; leave healthCheck.port out (the probe then targets the agent's health endpoint) or set drainMode to DrainMode.HTTP or DrainMode.SIGNAL`,
     );
+  }
+
+  // Autoscale thresholds, listener port, admin key.
+  for (const prop of ['scaleOutCpuPercent', 'scaleInCpuPercent'] as const) {
+    const value = choices[prop];
+    if (known(value) && !(value! > 0 && value! < 100)) {
+      v.add(C.CLOUD_CONSTRAINT, prop, `${prop} (${value}) must be a CPU percentage above 0 and below 100`);
+    }
+  }
+  const out = choices.scaleOutCpuPercent ?? 70;
+  const inn = choices.scaleInCpuPercent ?? 30;
+  if (known(out) && known(inn) && inn >= out) {
+    v.add(C.CLOUD_CONSTRAINT, 'scaleInCpuPercent', `scaleInCpuPercent (${inn}) must be below scaleOutCpuPercent (${out}), or autoscale adds and removes VMs in a loop; leave a gap of 20 points or more (e.g. 30 and 70)`);
+  }
+  if (known(choices.listenerPort) && !(Number.isInteger(choices.listenerPort) && choices.listenerPort! >= 1 && choices.listenerPort! <= 65535)) {
+    v.add(C.PORT_RANGE, 'listenerPort', `listenerPort (${choices.listenerPort}) must be between 1 and 65535`);
+  }
+  const key = choices.adminSshPublicKey;
+  if (known(key) && !/^(ssh-rsa|ssh-ed25519|ecdsa-sha2-nistp(256|384|521)) [A-Za-z0-9+/=]+/.test(key!.trim())) {
+    v.add(C.CLOUD_CONSTRAINT, 'adminSshPublicKey', `adminSshPublicKey ("${key!.slice(0, 20)}...") is not an OpenSSH public key; give the contents of a .pub file, e.g. "ssh-ed25519 AAAA... you@host" (Azure accepts RSA of 2048 bits or more and Ed25519)`);
   }
 
   // Network security group sources.

@@ -134,6 +134,10 @@ export class SpotScaleSetFleet extends Construct {
         allowedClientCidrs: props.allowedClientCidrs,
         allowUndiversified: props.allowUndiversified,
         instanceRequirementsSet: props.instanceRequirements !== undefined,
+        scaleOutCpuPercent: props.scaleOutCpuPercent,
+        scaleInCpuPercent: props.scaleInCpuPercent,
+        listenerPort: props.listenerPort,
+        adminSshPublicKey: props.adminSshPublicKey,
       },
       isUnresolved,
       v,
@@ -226,7 +230,7 @@ export class SpotScaleSetFleet extends Construct {
       const fetch = blobAgentFetch({ blobUrl: BLOB_URL_MARK, identityClientId: CLIENT_ID_MARK, sha256: bundle.sha256 });
       const parts = renderAgentCustomData({ config: agentConfig, fetch, startupCommands: props.startupCommands }).split(MARKS);
       this.customDataScript = parts.map((p) => values[p] ?? p).join('');
-      customData = Fn.base64encode(Fn.join('', parts.filter((p) => p !== '').map((p) => values[p] ?? Fn.rawString(p))));
+      customData = Fn.base64encode(Fn.join('', parts.filter((p) => p !== '').map((p) => values[p] ?? hclLiteral(p))));
     }
 
     const image = props.image ?? (spec.architecture === CpuArchitecture.ARM64 ? UBUNTU_2404_ARM64 : UBUNTU_2404_X86_64);
@@ -252,4 +256,9 @@ export class SpotScaleSetFleet extends Construct {
       for (const set of this.scaleSets) set.scaleSet.dependsOn = [this.agentBlob.blob.fqn, this.agentBlob.roleAssignment.fqn];
     }
   }
+}
+
+/** A literal inside a Terraform expression: backslashes, `%{` and (through Fn.rawString) quotes and `${` escaped. */
+function hclLiteral(s: string): string {
+  return Fn.rawString(s.replace(/\\/g, '\\\\').replace(/%\{/g, '%%{'));
 }

@@ -41,8 +41,12 @@ export class GcpFleetLoadBalancer extends Construct {
   public readonly backendService: ComputeBackendService;
   /** URL map sending every request to the backend service. */
   public readonly urlMap: ComputeUrlMap;
-  /** The target proxy (HTTP or HTTPS). */
-  public readonly targetProxy: ComputeTargetHttpProxy | ComputeTargetHttpsProxy;
+  /** The HTTP target proxy (when no certificates are given). */
+  public readonly httpProxy?: ComputeTargetHttpProxy;
+  /** The HTTPS target proxy (when certificates are given). */
+  public readonly httpsProxy?: ComputeTargetHttpsProxy;
+  /** Id of whichever target proxy the forwarding rule points at. */
+  public readonly targetProxyId: string;
   /** Reserved global address. */
   public readonly address: ComputeGlobalAddress;
   /** Global forwarding rule on port 80 or 443. */
@@ -88,18 +92,22 @@ export class GcpFleetLoadBalancer extends Construct {
       defaultService: this.backendService.id,
     });
     const https = props.sslCertificates !== undefined;
-    this.targetProxy = https
-      ? new ComputeTargetHttpsProxy(this, 'HttpsProxy', {
-          project: fleet.project,
-          name: `${name}-https`,
-          urlMap: this.urlMap.id,
-          sslCertificates: props.sslCertificates,
-        })
-      : new ComputeTargetHttpProxy(this, 'HttpProxy', {
-          project: fleet.project,
-          name: `${name}-http`,
-          urlMap: this.urlMap.id,
-        });
+    if (https) {
+      this.httpsProxy = new ComputeTargetHttpsProxy(this, 'HttpsProxy', {
+        project: fleet.project,
+        name: `${name}-https`,
+        urlMap: this.urlMap.id,
+        sslCertificates: props.sslCertificates,
+      });
+      this.targetProxyId = this.httpsProxy.id;
+    } else {
+      this.httpProxy = new ComputeTargetHttpProxy(this, 'HttpProxy', {
+        project: fleet.project,
+        name: `${name}-http`,
+        urlMap: this.urlMap.id,
+      });
+      this.targetProxyId = this.httpProxy.id;
+    }
     this.address = new ComputeGlobalAddress(this, 'Address', {
       project: fleet.project,
       name: `${name}-ip`,
@@ -107,7 +115,7 @@ export class GcpFleetLoadBalancer extends Construct {
     this.forwardingRule = new ComputeGlobalForwardingRule(this, 'ForwardingRule', {
       project: fleet.project,
       name: `${name}-${https ? 'https' : 'http'}`,
-      target: this.targetProxy.id,
+      target: this.targetProxyId,
       ipAddress: this.address.address,
       ipProtocol: 'TCP',
       portRange: https ? '443' : '80',

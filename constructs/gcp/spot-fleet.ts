@@ -99,7 +99,8 @@ export interface GcpSpotFleetProps extends FleetSpec {
   readonly initializationPeriodSeconds?: number;
   /**
    * Shell commands that start the inference server (they must return: run the server as a service or in the
-   * background). They run before the spot agent is installed.
+   * background). They run before the spot agent is installed, under `set -euo pipefail`, on every boot (a VM
+   * stopped by `InstanceTerminationAction.STOP` boots again): keep them idempotent.
    * @default - none: the image starts the server
    */
   readonly startupScript?: string;

@@ -70,6 +70,12 @@ export function resolveGcpFleet(spec: FleetSpec, rules: GcpFleetRules, scope: st
     v.add(C.PORT_RANGE, 'healthCheck.port', `healthCheck.port (${hcPort}) is the serving port: the spot agent serves the health endpoint the load balancer probes (and turns it to 503 on preemption) on its own port; leave healthCheck.port out to use ${DEFAULT_AGENT_HEALTH_PORT} or pick a port other than ${r.servingPort}`);
   }
 
+  // The load balancer learns of a preemption from the agent's 503s: it must notice within the notice.
+  const { intervalSeconds, unhealthyThreshold } = r.healthCheck;
+  if (known(intervalSeconds) && known(unhealthyThreshold) && intervalSeconds * unhealthyThreshold > r.noticeSeconds) {
+    v.add(C.HEALTH_CHECK_RANGE, 'healthCheck.intervalSeconds', `healthCheck.intervalSeconds (${intervalSeconds}) x healthCheck.unhealthyThreshold (${unhealthyThreshold}) = ${intervalSeconds * unhealthyThreshold} s is longer than the ${r.noticeSeconds} s Google Cloud preemption notice: the load balancer would keep sending requests to a VM that is already gone; lower them so the product is at most ${r.noticeSeconds} s (the default 10 s x 2 takes 20 s)`);
+  }
+
   checkGpus(v, types, rules.gpu, known);
   v.throwIfAny(scope);
   return r;

@@ -1,8 +1,7 @@
-import { Aws, CfnOutput, Stack, StackProps } from 'aws-cdk-lib';
+import { Aws, CfnOutput, Stack, StackProps, Validations } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as logs from 'aws-cdk-lib/aws-logs';
-import { NagSuppressions } from 'cdk-nag';
 import { Construct } from 'constructs';
 import { SpotInferenceService } from 'spot-inference-constructs/aws';
 
@@ -90,28 +89,27 @@ export class SpotInferenceExampleStack extends Stack {
     this.suppressReviewedFindings(bucketName, prefix);
   }
 
-  /** cdk-nag AwsSolutions findings reviewed for this example, each with its reason. */
+  /** cdk-nag AwsSolutions findings reviewed for this example, each acknowledged with its reason. */
   private suppressReviewedFindings(bucketName: string, prefix: string): void {
     const fleet = this.service.fleet;
-    NagSuppressions.addResourceSuppressions(fleet.role, [{
-      id: 'AwsSolutions-IAM5',
-      reason: 'Wildcards are scoped to this fleet: the model objects under one prefix (their keys are unknown at synth), and the lifecycle actions of this one named group (its ARN embeds a UUID only known after creation).',
-      appliesTo: [
-        `Resource::arn:<AWS::Partition>:s3:::${bucketName}/${prefix}*`,
-        `Resource::arn:<AWS::Partition>:autoscaling:<AWS::Region>:<AWS::AccountId>:autoScalingGroup:*:autoScalingGroupName/${fleet.autoScalingGroupName}`,
-      ],
-    }], true);
-    NagSuppressions.addResourceSuppressions(this.service.loadBalancer.connections.securityGroups[0], [{
+    Validations.of(fleet.role).acknowledge({
+      id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:s3:::${bucketName}/${prefix}*]`,
+      reason: 'The instances read the model objects under one prefix; their keys are not known at synth.',
+    }, {
+      id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:autoscaling:<AWS::Region>:<AWS::AccountId>:autoScalingGroup:*:autoScalingGroupName/${fleet.autoScalingGroupName}]`,
+      reason: 'The agent completes lifecycle actions of this one named group; the group ARN embeds a UUID that exists only after creation.',
+    });
+    Validations.of(this.service.loadBalancer.connections.securityGroups[0]).acknowledge({
       id: 'AwsSolutions-EC23',
-      reason: 'This is the public endpoint of the service: the internet-facing ALB listener accepts clients from anywhere on port 80 only; the workers admit only the ALB.',
-    }]);
-    NagSuppressions.addResourceSuppressions(this.service.loadBalancer.loadBalancer, [{
+      reason: 'Public endpoint of the service: the internet-facing ALB accepts clients from anywhere on port 80 only; the workers admit only the ALB.',
+    });
+    Validations.of(this.service.loadBalancer.loadBalancer).acknowledge({
       id: 'AwsSolutions-ELB2',
       reason: 'The example stack is environment-agnostic (synth without credentials) and ELB access logs need the region at synth; deploy with env set and pass accessLogsBucket to turn them on.',
-    }]);
-    NagSuppressions.addResourceSuppressions(fleet.autoScalingGroup, [{
+    });
+    Validations.of(fleet.autoScalingGroup).acknowledge({
       id: 'AwsSolutions-AS3',
       reason: 'Scaling and lifecycle events go to EventBridge (source aws.autoscaling), where interruption handling consumes them; an SNS topic would duplicate that channel.',
-    }], true);
+    });
   }
 }

@@ -38,6 +38,8 @@ export class GcpSpotInferenceStack extends TerraformStack {
       healthCheck: { path: '/health' },
       drainBudgetSeconds: 10,
       deregistrationDelaySeconds: 10,
+      // A Deep Learning VM image with NVIDIA drivers and Docker; list current families with
+      // `gcloud compute images list --project deeplearning-platform-release --no-standard-images`.
       sourceImage: 'projects/deeplearning-platform-release/global/images/family/common-cu124-ubuntu-2204',
       // Secure Boot stays on: the Deep Learning VM image ships signed NVIDIA drivers.
       startupScript: [

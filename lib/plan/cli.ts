@@ -51,7 +51,7 @@ export function main(argv: string[], io: CliIo = defaultIo): number {
     }
   } catch (e) {
     if (e instanceof FleetSpecError || (e as { code?: string }).code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' || (e as { code?: string }).code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE') {
-      io.err(`spot-plan ${command}: ${(e as Error).message}\n`);
+      io.err(`spot-plan: ${(e as Error).message}\n`);
       return 2;
     }
     throw e;

@@ -1,4 +1,4 @@
-import { decideFallback, FallbackPolicyOptions, FallbackState, initialFallbackState, resolveFallbackPolicyOptions, SpotPoolObservation } from '../policy/fallback-policy';
+import { FallbackPolicy, FallbackPolicyOptions, FallbackState, SpotPoolObservation } from '../policy/fallback-policy';
 import { planSpotPlacement } from '../policy/placement';
 import { FleetSpecErrorCode as C, ProblemCollector } from '../spec/errors';
 import { mulberry32, randomInt, shuffle } from './rng';
@@ -145,7 +145,7 @@ interface Strategy {
 export function simulate(traces: readonly SpotTrace[], options: SimulationOptions = {}): SimulationReport {
   const started = Date.now();
   const o = resolveSimulationOptions(options);
-  const policyOptions = resolveFallbackPolicyOptions(options.policyOptions ?? {}, 'simulate policyOptions');
+  const policyOptions = new FallbackPolicy(options.policyOptions ?? {}).options;
   const prepared = expandTraces(traces, o.tickSeconds, o.reading);
   const windowTicks = o.windowSeconds === 0 ? prepared.length : Math.round(o.windowSeconds / o.tickSeconds);
   const coldTicks = Math.round(o.coldStartSeconds / o.tickSeconds);
@@ -424,15 +424,19 @@ class SpotHedgeStrategy implements Strategy {
 /** Our policy: the simulator observes like a controller, calls `decideFallback`, places with `planSpotPlacement`. */
 class OursStrategy implements Strategy {
   private state: FallbackState;
+  private readonly policy: FallbackPolicy;
+  private readonly index: Map<string, number>;
   constructor(
     private readonly target: number,
     private readonly base: number,
     private readonly max: number,
     private readonly tickSeconds: number,
-    private readonly options: FallbackPolicyOptions,
+    options: FallbackPolicyOptions,
     private readonly names: string[],
   ) {
-    this.state = initialFallbackState(options);
+    this.policy = new FallbackPolicy(options);
+    this.state = this.policy.initialState();
+    this.index = new Map(names.map((n, z) => [n, z]));
   }
   step(v: TickView): number {
     const pools: SpotPoolObservation[] = this.names.map((pool, z) => ({
@@ -442,8 +446,7 @@ class OursStrategy implements Strategy {
       preempted: v.preempted[z],
       launchFailures: v.failed[z],
     }));
-    const d = decideFallback(
-      {
+    const d = this.policy.decide({
         nowSeconds: EPOCH + v.t * this.tickSeconds,
         targetReplicas: this.target,
         onDemandBase: this.base,
@@ -451,9 +454,7 @@ class OursStrategy implements Strategy {
         onDemandReady: v.readyDemand,
         pools,
         state: this.state,
-      },
-      this.options,
-    );
+    });
     this.state = d.state;
     const changes = planSpotPlacement(
       this.names.map((pool, z) => ({ pool, count: v.prevSpot[z], launching: v.prevSpot[z] - v.readySpot[z] })),
@@ -461,7 +462,7 @@ class OursStrategy implements Strategy {
       d.preferredPools,
     );
     for (const c of changes) {
-      const z = this.names.indexOf(c.pool);
+      const z = this.index.get(c.pool)!;
       v.spot[z] += c.delta;
     }
     return d.onDemandReplicas;

@@ -235,8 +235,24 @@ export function resolveFallbackPolicyOptions(options: FallbackPolicyOptions = {}
   return o;
 }
 
+/** Allocation-free check of the common case (called every tick by the simulator). */
+function inputLooksValid(input: FallbackInput): boolean {
+  const { nowSeconds, targetReplicas, onDemandBase, maxCapacity, pools } = input;
+  if (!(nowSeconds > 0) || !Number.isFinite(nowSeconds)) return false;
+  if (!Number.isInteger(targetReplicas) || !Number.isInteger(onDemandBase) || !Number.isInteger(maxCapacity)) return false;
+  if (targetReplicas < 0 || onDemandBase < 0 || onDemandBase > maxCapacity || targetReplicas > maxCapacity) return false;
+  for (let i = 0; i < pools.length; i++) {
+    const p = pools[i];
+    if (!(Number.isInteger(p.ready) && p.ready >= 0)) return false;
+    for (const x of [p.launching, p.preempted, p.launchFailures]) if (x !== undefined && !(Number.isInteger(x) && x >= 0)) return false;
+    for (let j = 0; j < i; j++) if (pools[j].pool === p.pool) return false;
+  }
+  return true;
+}
+
 /** Check the fleet-level numbers of an input (the controller passes them from its FleetSpec). */
 function validateInput(input: FallbackInput): void {
+  if (inputLooksValid(input)) return;
   const v = new ProblemCollector();
   if (!Number.isFinite(input.nowSeconds) || input.nowSeconds <= 0) {
     v.add(C.CAPACITY_NEGATIVE, 'nowSeconds', `nowSeconds (${input.nowSeconds}) must be the current time in epoch seconds, above 0 (0 means "never" in the state)`);
@@ -286,49 +302,96 @@ function validateInput(input: FallbackInput): void {
  *    dropped first).
  */
 export function decideFallback(input: FallbackInput, options: FallbackPolicyOptions = {}): FallbackDecision {
-  const o = resolveFallbackPolicyOptions(options);
+  return decideResolved(input, resolveFallbackPolicyOptions(options));
+}
+
+/**
+ * The policy with its options checked once: what a long-running caller (the simulator, a controller
+ * that keeps its process warm) holds on to. `decide` is {@link decideFallback}.
+ */
+export class FallbackPolicy {
+  /** The options with their defaults. */
+  public readonly options: ResolvedFallbackPolicyOptions;
+
+  constructor(options: FallbackPolicyOptions = {}) {
+    this.options = resolveFallbackPolicyOptions(options);
+  }
+
+  /** Decide one control period; see {@link decideFallback}. */
+  public decide(input: FallbackInput): FallbackDecision {
+    return decideResolved(input, this.options);
+  }
+
+  /** The state to start with. */
+  public initialState(): FallbackState {
+    return initialFallbackState(this.options);
+  }
+}
+
+function decideResolved(input: FallbackInput, o: ResolvedFallbackPolicyOptions): FallbackDecision {
   validateInput(input);
   const now = input.nowSeconds;
   const prev = input.state ?? initialFallbackState(o);
 
   // 1. Pool memory
-  const memory = new Map(prev.pools.map((m) => [m.pool, m]));
+  const memory = new Map<string, PoolMemory>();
+  for (const m of prev.pools) memory.set(m.pool, m);
+  let changed = false;
   const newPreemptions: number[] = [];
   const events: string[] = [];
   for (const obs of input.pools) {
-    const m = memory.get(obs.pool) ?? { pool: obs.pool, strikes: 0, unavailableUntil: 0, lastBadAt: 0, goodSince: 0 };
-    const preempted = Math.max(0, obs.preempted ?? 0);
-    const failures = Math.max(0, obs.launchFailures ?? 0);
+    const known = memory.get(obs.pool);
+    const m = known ?? { pool: obs.pool, strikes: 0, unavailableUntil: 0, lastBadAt: 0, goodSince: 0 };
+    const preempted = obs.preempted ?? 0;
+    const failures = obs.launchFailures ?? 0;
     if (preempted + failures > 0) {
       const strikes = effectiveStrikes(m, now, o) + 1;
       const avoid = Math.min(o.maxUnavailablePoolSeconds, o.unavailablePoolSeconds * 2 ** (strikes - 1));
       memory.set(obs.pool, { pool: obs.pool, strikes, unavailableUntil: now + avoid, lastBadAt: now, goodSince: 0 });
+      changed = true;
       for (let i = 0; i < preempted; i++) newPreemptions.push(now);
       const what = [preempted > 0 ? `${preempted} preempted` : '', failures > 0 ? `${failures} launch failure${failures === 1 ? '' : 's'}` : ''].filter((x) => x).join(', ');
       events.push(`${obs.pool}: ${what}, avoided ${avoid} s`);
     } else {
-      memory.set(obs.pool, { ...m, goodSince: obs.ready > 0 ? m.goodSince || now : 0 });
+      const goodSince = obs.ready > 0 ? m.goodSince || now : 0;
+      if (goodSince !== m.goodSince || !known) {
+        memory.set(obs.pool, { ...m, goodSince });
+        changed = true;
+      }
     }
   }
-  const observed = new Set(input.pools.map((p) => p.pool));
-  const pools = [...memory.values()].filter((m) => observed.has(m.pool) || m.unavailableUntil > now || effectiveStrikes(m, now, o) > 0);
-  const order = new Map(input.pools.map((p, i) => [p.pool, i]));
-  const unavailablePools = pools.filter((m) => m.unavailableUntil > now).map((m) => m.pool);
-  const preferredPools = input.pools
-    .map((p) => memory.get(p.pool)!)
-    .filter((m) => m.unavailableUntil <= now)
-    .sort((a, b) => effectiveStrikes(a, now, o) - effectiveStrikes(b, now, o) || goodRank(a) - goodRank(b) || order.get(a.pool)! - order.get(b.pool)!)
-    .map((m) => m.pool);
+  // Forget pools no longer observed once nothing is held against them.
+  let pools: PoolMemory[] = prev.pools;
+  const keep = (m: PoolMemory): boolean => m.unavailableUntil > now || effectiveStrikes(m, now, o) > 0 || input.pools.some((p) => p.pool === m.pool);
+  if (changed || prev.pools.length !== input.pools.length || !prev.pools.every(keep)) {
+    pools = [...memory.values()].filter(keep);
+  }
+  const unavailablePools: string[] = [];
+  for (const m of pools) if (m.unavailableUntil > now) unavailablePools.push(m.pool);
+  const candidates: { pool: string; strikes: number; good: number; i: number }[] = [];
+  for (let i = 0; i < input.pools.length; i++) {
+    const m = memory.get(input.pools[i].pool)!;
+    if (m.unavailableUntil <= now) candidates.push({ pool: m.pool, strikes: effectiveStrikes(m, now, o), good: goodRank(m), i });
+  }
+  const preferredPools = candidates.sort((a, b) => a.strikes - b.strikes || a.good - b.good || a.i - b.i).map((c) => c.pool);
 
   // 2. Spares while at risk
-  const recentPreemptions = [...prev.recentPreemptions, ...newPreemptions].filter((t) => now - t < o.riskWindowSeconds).slice(-64);
+  const kept = prev.recentPreemptions;
+  const recentPreemptions =
+    newPreemptions.length === 0 && (kept.length === 0 || now - kept[0] < o.riskWindowSeconds)
+      ? kept
+      : [...kept, ...newPreemptions].filter((t) => now - t < o.riskWindowSeconds).slice(-64);
   const spotShare = Math.max(0, input.targetReplicas - input.onDemandBase);
   const atRisk = recentPreemptions.length > 0;
   let spare = atRisk && spotShare > 0 ? o.spareSpotReplicas : 0;
 
   // 3./4. Fallback with hysteresis
   const readySpot = input.pools.reduce((s, p) => s + Math.max(0, p.ready), 0);
-  const need = Math.min(spotShare, Math.max(0, spotShare - readySpot));
+  // Scarce spot: too few pools left to spread the share and its spares one per pool. Then a spare spot
+  // replica is unlikely to land, so on-demand covers the missing spares (SpotHedge's rule, only here).
+  const scarce = spare > 0 && preferredPools.length < spotShare + spare;
+  const spareShort = scarce ? Math.max(0, spotShare + spare - readySpot) : 0;
+  const need = Math.min(spotShare, Math.max(0, spotShare - readySpot, spareShort));
   let fallback = prev.fallbackReplicas;
   let { lastIncreaseAt, lastDecreaseAt, coveredSince, coveredNeed, stabilizationSeconds } = prev;
   let action = FallbackAction.STEADY;

@@ -33,6 +33,9 @@ export interface PlacementChange {
  * ready ones from the most crowded pools.
  */
 export function planSpotPlacement(current: readonly PoolCount[], desired: number, preferredPools: readonly string[]): PlacementChange[] {
+  let have = 0;
+  for (const c of current) have += Math.max(0, c.count);
+  if (have === desired || (have < desired && preferredPools.length === 0)) return [];
   const counts = new Map<string, number>(current.map((c) => [c.pool, Math.max(0, c.count)]));
   const launching = new Map<string, number>(current.map((c) => [c.pool, Math.min(Math.max(0, c.launching ?? 0), Math.max(0, c.count))]));
   for (const p of preferredPools) if (!counts.has(p)) counts.set(p, 0);

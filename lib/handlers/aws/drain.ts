@@ -75,6 +75,8 @@ export enum DrainOutcome {
   BUDGET_SPENT = 'BudgetSpent',
   /** The lifecycle action was already completed or timed out (duplicate, or someone else finished it). */
   ACTION_GONE = 'ActionGone',
+  /** Deregistering or watching the targets failed; the action was completed anyway and the record fails. */
+  ERROR = 'Error',
 }
 
 /** Result of {@link handleInterruptionEvent}. */
@@ -356,7 +358,7 @@ function onLaunchUnsuccessful(event: EventBridgeEnvelope, ctx: Ctx): DrainResult
 
 async function onTerminateAction(event: EventBridgeEnvelope, ctx: Ctx): Promise<DrainResult> {
   const kind = InterruptionEventKind.TERMINATE_ACTION;
-  const { logger, autoscaling, elbv2 } = ctx.deps;
+  const { logger, autoscaling } = ctx.deps;
   const d = event.detail as {
     AutoScalingGroupName?: string;
     LifecycleHookName?: string;
@@ -381,34 +383,17 @@ async function onTerminateAction(event: EventBridgeEnvelope, ctx: Ctx): Promise<
   const log = { eventId: event.id, instanceId, eventTime: event.time, deadline: new Date(deadline).toISOString() };
   logger.info('terminate lifecycle action: draining before CONTINUE', log);
 
-  await ctx.deregister(instanceId);
-
   let outcome: DrainOutcome | undefined;
-  let lastBeat = start;
-  if (ctx.now() >= deadline) outcome = DrainOutcome.BUDGET_SPENT;
-  while (outcome === undefined) {
-    if (!(await stillDraining(instanceId, ctx, elbv2, deadline))) {
-      outcome = DrainOutcome.DRAINED;
-      break;
-    }
-    if (ctx.now() >= deadline) {
-      outcome = DrainOutcome.BUDGET_SPENT;
-      break;
-    }
-    if (ctx.now() - lastBeat >= s.heartbeatIntervalSeconds * 1000) {
-      try {
-        await ctx.retry('RecordLifecycleActionHeartbeat', () => autoscaling.send(new RecordLifecycleActionHeartbeatCommand(hook)), deadline);
-      } catch (e) {
-        if (isGoneAction(e)) {
-          outcome = DrainOutcome.ACTION_GONE;
-          break;
-        }
-        throw e;
-      }
-      lastBeat = ctx.now();
-    }
-    const wake = Math.min(ctx.now() + s.pollIntervalSeconds * 1000, lastBeat + s.heartbeatIntervalSeconds * 1000, deadline);
-    await ctx.sleep(Math.max(0, wake - ctx.now()));
+  let failure: unknown;
+  try {
+    outcome = await waitForDrain(instanceId, hook, deadline, start, ctx);
+  } catch (e) {
+    // Could not deregister or watch the targets. Let the instance go anyway (it is leaving; holding it in
+    // Terminating:Wait only delays its replacement), then fail the record so it is retried and, if it keeps
+    // failing, lands in the dead-letter queue and raises the alarm.
+    failure = e;
+    outcome = DrainOutcome.ERROR;
+    logger.error('draining failed; completing the lifecycle action anyway', { ...log, error: errorMessage(e), errorName: errorName(e) });
   }
 
   if (outcome !== DrainOutcome.ACTION_GONE) {
@@ -418,14 +403,45 @@ async function onTerminateAction(event: EventBridgeEnvelope, ctx: Ctx): Promise<
       );
     } catch (e) {
       if (!isGoneAction(e)) throw e;
-      outcome = DrainOutcome.ACTION_GONE;
+      if (failure === undefined) outcome = DrainOutcome.ACTION_GONE;
     }
   }
   const drainSeconds = Math.round((ctx.now() - start) / 100) / 10;
   ctx.deps.metrics.addMetric(DRAIN_METRIC.DRAIN_DURATION, MetricUnit.Seconds, drainSeconds);
   ctx.count(`${DRAIN_METRIC.DRAIN_OUTCOME_PREFIX}${outcome}`);
   logger.info('lifecycle action done', { ...log, outcome, drainSeconds });
+  if (failure !== undefined) throw failure;
   return { kind, action: outcome === DrainOutcome.ACTION_GONE ? DrainAction.IGNORED : DrainAction.COMPLETED, instanceIds: [instanceId], outcome, drainSeconds };
+}
+
+/** Deregister, then wait until the targets stopped draining or the deadline, heartbeating the action. */
+async function waitForDrain(
+  instanceId: string,
+  hook: { AutoScalingGroupName: string; LifecycleHookName: string; InstanceId: string; LifecycleActionToken?: string },
+  deadline: number,
+  start: number,
+  ctx: Ctx,
+): Promise<DrainOutcome> {
+  const { autoscaling, elbv2 } = ctx.deps;
+  const s = ctx.s;
+  await ctx.deregister(instanceId);
+  if (ctx.now() >= deadline) return DrainOutcome.BUDGET_SPENT;
+  let lastBeat = start;
+  for (;;) {
+    if (!(await stillDraining(instanceId, ctx, elbv2, deadline))) return DrainOutcome.DRAINED;
+    if (ctx.now() >= deadline) return DrainOutcome.BUDGET_SPENT;
+    if (ctx.now() - lastBeat >= s.heartbeatIntervalSeconds * 1000) {
+      try {
+        await ctx.retry('RecordLifecycleActionHeartbeat', () => autoscaling.send(new RecordLifecycleActionHeartbeatCommand(hook)), deadline);
+      } catch (e) {
+        if (isGoneAction(e)) return DrainOutcome.ACTION_GONE;
+        throw e;
+      }
+      lastBeat = ctx.now();
+    }
+    const wake = Math.min(ctx.now() + s.pollIntervalSeconds * 1000, lastBeat + s.heartbeatIntervalSeconds * 1000, deadline);
+    await ctx.sleep(Math.max(0, wake - ctx.now()));
+  }
 }
 
 /**

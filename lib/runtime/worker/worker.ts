@@ -185,7 +185,11 @@ export class QueueWorker {
           const p: Promise<void> = this.process(m).finally(() => this.inFlight.delete(p));
           this.inFlight.add(p);
         }
-        if (messages.length === 0 && this.options.stopWhenIdle && this.inFlight.size === 0) break;
+        if (messages.length === 0) {
+          if (this.options.stopWhenIdle && this.inFlight.size === 0) break;
+          // A short poll (waitTimeSeconds 0) that found nothing: pause instead of spinning.
+          if (this.waitSeconds === 0) await Promise.race([pause(IDLE_PAUSE_MS, stopReceiving), ...this.inFlight]);
+        }
       }
       await Promise.all(this.inFlight);
     } finally {
@@ -290,6 +294,20 @@ export class QueueWorker {
       // A faulty callback must not break the loop.
     }
   }
+}
+
+const IDLE_PAUSE_MS = 100;
+
+function pause(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const done = (): void => {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal.addEventListener('abort', done, { once: true });
+  });
 }
 
 /** An AbortSignal aborted when any of `signals` is. */

@@ -184,9 +184,9 @@ describe('InterruptionHandler queue, function and alarm', () => {
     });
   });
 
-  test('function: Node.js 22 on arm64, prebuilt bundle, timeout above the notice, settings in the environment', () => {
+  test('function: Node.js 24 on arm64, prebuilt bundle, timeout above the notice, settings in the environment', () => {
     template.hasResourceProperties('AWS::Lambda::Function', {
-      Runtime: 'nodejs22.x',
+      Runtime: 'nodejs24.x',
       Architectures: ['arm64'],
       Handler: 'index.handler',
       Timeout: 150,
@@ -299,6 +299,19 @@ describe('InterruptionHandler role', () => {
     for (const st of statements.filter((x) => x.Resource === '*')) {
       for (const a of ([] as string[]).concat(st.Action)) expect(unscopable.has(a)).toBe(true);
     }
+    // No AWS managed policy; logging only to the function's own log group.
+    template.hasResourceProperties('AWS::IAM::Role', {
+      AssumeRolePolicyDocument: { Statement: [Match.objectLike({ Principal: { Service: 'lambda.amazonaws.com' } })] },
+      ManagedPolicyArns: Match.absent(),
+    });
+    expect(statements).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({
+          Action: ['logs:CreateLogStream', 'logs:PutLogEvents'],
+          Resource: { 'Fn::GetAtt': [expect.stringMatching(/^InterruptionsLogGroup/), 'Arn'] },
+        }),
+      ]),
+    );
     // The queue consumer grant is scoped to the queue.
     expect(statements).toEqual(
       expect.arrayContaining([
@@ -338,6 +351,26 @@ describe('InterruptionHandler role', () => {
         ]),
       },
     });
+  });
+});
+
+describe('InterruptionHandler and cdk-nag', () => {
+  test('AwsSolutionsChecks finds nothing: the two unavoidable wildcards are acknowledged with a reason', () => {
+    const { AwsSolutionsChecks } = require('cdk-nag');
+    const { Validations } = require('aws-cdk-lib');
+    const { stack, asg, tgs } = importedFleet();
+    const app = stack.node.root as App;
+    new InterruptionHandler(stack, 'Interruptions', { autoScalingGroup: asg, targetGroups: tgs, terminateLifecycleHookName: 'drain-hook' });
+    Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
+    expect(() => app.synth()).not.toThrow();
+
+    // Control: the check does run here, and fails on a finding.
+    const other = importedFleet();
+    const otherApp = other.stack.node.root as App;
+    const h = new InterruptionHandler(other.stack, 'Interruptions', { autoScalingGroup: other.asg });
+    h.function.role!.addManagedPolicy(require('aws-cdk-lib/aws-iam').ManagedPolicy.fromAwsManagedPolicyName('ReadOnlyAccess'));
+    Validations.of(otherApp).addPlugins(new AwsSolutionsChecks(otherApp));
+    expect(() => otherApp.synth()).toThrow(/AwsSolutions-IAM4/);
   });
 });
 

@@ -447,6 +447,17 @@ describe('terminate lifecycle action', () => {
     expect(ops()).toEqual(['DeregisterTargets', 'DescribeTargetHealth', 'CompleteLifecycleAction']);
   });
 
+  test('when the targets cannot be watched, the instance is still let go and the record fails (retry, then DLQ)', async () => {
+    elbMock.reset();
+    on(elbMock, DeregisterTargetsCommand, () => ({}));
+    on(elbMock, DescribeTargetHealthCommand, () => {
+      throw asgError('AccessDenied', 'not authorized to perform: elasticloadbalancing:DescribeTargetHealth', 403);
+    });
+    await expect(handleInterruptionEvent(terminateAction(), deps())).rejects.toThrow(/not authorized to perform: elasticloadbalancing:DescribeTargetHealth/);
+    expect(ops()).toEqual(['DeregisterTargets', 'DescribeTargetHealth', 'CompleteLifecycleAction']);
+    expect(emitted).toContainEqual({ name: 'DrainOutcomeError', unit: 'Count', value: 1 });
+  });
+
   test('throttled heartbeats and completions are retried', async () => {
     asgMock.reset();
     let n = 0;

@@ -1,0 +1,81 @@
+import { Stack } from 'aws-cdk-lib';
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as s3 from 'aws-cdk-lib/aws-s3';
+import { InferenceLoadBalancerType, SpotInferenceService } from '../../../constructs/aws';
+import { AGENT_BUNDLE, GPU_TYPES, stackWithVpc } from './fixtures';
+
+function service(extra: object = {}) {
+  const { stack, vpc } = stackWithVpc();
+  const svc = new SpotInferenceService(stack, 'Svc', {
+    vpc, minCapacity: 2, maxCapacity: 6, onDemandBaseCapacity: 1, onDemandPercentageAboveBaseCapacity: 20,
+    instanceTypes: GPU_TYPES, agent: { bundlePath: AGENT_BUNDLE }, ...extra,
+  });
+  return { stack, svc };
+}
+
+describe('SpotInferenceService', () => {
+  const { stack, svc } = service();
+  const t = Template.fromStack(stack);
+
+  test('composes a fleet and an ALB, with ELB health checks and the agent health port', () => {
+    t.resourceCountIs('AWS::AutoScaling::AutoScalingGroup', 1);
+    t.resourceCountIs('AWS::ElasticLoadBalancingV2::LoadBalancer', 1);
+    t.hasResourceProperties('AWS::AutoScaling::AutoScalingGroup', {
+      HealthCheckType: 'ELB',
+      TargetGroupARNs: [Match.anyValue()],
+      MixedInstancesPolicy: Match.objectLike({ InstancesDistribution: Match.objectLike({ OnDemandBaseCapacity: 1, OnDemandPercentageAboveBaseCapacity: 20 }) }),
+    });
+    t.hasResourceProperties('AWS::ElasticLoadBalancingV2::TargetGroup', { HealthCheckPort: '9901', Port: 8080 });
+  });
+
+  test('exposes what an interruption handler or a fallback controller needs', () => {
+    expect(svc.autoScalingGroupName).toBe(svc.fleet.autoScalingGroupName);
+    expect(svc.autoScalingGroup).toBe(svc.fleet.autoScalingGroup);
+    expect(svc.targetGroups).toEqual([svc.loadBalancer.targetGroup]);
+    expect(svc.targetGroupArns).toHaveLength(1);
+    expect(svc.terminationHookName).toBe('spot-inference-drain');
+    expect(svc.connections).toBe(svc.fleet.connections);
+    expect(svc.grantPrincipal).toBe(svc.fleet.role);
+    expect(svc.url).toMatch(/^http:\/\//);
+  });
+
+  test('grants go to the instance role', () => {
+    const { stack, svc } = service();
+    const bucket = new s3.Bucket(stack, 'Data');
+    bucket.grantRead(svc);
+    const policies = Template.fromStack(stack).findResources('AWS::IAM::Policy');
+    const roles = Object.values(policies).flatMap((p: any) => p.Properties.Roles.map((r: any) => r.Ref));
+    expect(roles.every((r: string) => r.startsWith('SvcFleetInstanceRole'))).toBe(true);
+  });
+
+  test('metric helpers: in-service spot / on-demand estimates, healthy targets; group metrics are collected', () => {
+    t.hasResourceProperties('AWS::AutoScaling::AutoScalingGroup', { MetricsCollection: [{ Granularity: '1Minute' }] });
+    const onDemand = svc.metricInServiceOnDemandInstances() as cloudwatch.MathExpression;
+    const spot = svc.metricInServiceSpotInstances() as cloudwatch.MathExpression;
+    expect(onDemand.expression).toBe('IF(inService <= 1, inService, 1 + (inService - 1) * 0.2)');
+    expect(spot.expression).toBe('inService - (IF(inService <= 1, inService, 1 + (inService - 1) * 0.2))');
+    const inService = onDemand.usingMetrics.inService as cloudwatch.Metric;
+    expect(inService.namespace).toBe('AWS/AutoScaling');
+    expect(inService.metricName).toBe('GroupInServiceInstances');
+    expect(Stack.of(stack).resolve(inService.dimensions)).toEqual({ AutoScalingGroupName: { Ref: expect.stringMatching(/^SvcFleetGroup/) } });
+    expect(svc.metricInServiceInstances().metricName).toBe('GroupInServiceInstances');
+    expect(svc.metricHealthyTargets().metricName).toBe('HealthyHostCount');
+    // The metrics render into an alarm.
+    const { stack: s2, svc: svc2 } = service();
+    new cloudwatch.Alarm(s2, 'NoSpot', { metric: svc2.metricInServiceSpotInstances(), threshold: 1, evaluationPeriods: 5, comparisonOperator: cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD });
+    Template.fromStack(s2).hasResourceProperties('AWS::CloudWatch::Alarm', {
+      Metrics: Match.arrayWith([Match.objectLike({ Expression: spot.expression })]),
+    });
+  });
+
+  test('passes the load balancer options through (NLB, internal)', () => {
+    const { stack: s2, svc: s } = service({ loadBalancerType: InferenceLoadBalancerType.NETWORK, internetFacing: false });
+    Template.fromStack(s2).hasResourceProperties('AWS::ElasticLoadBalancingV2::LoadBalancer', { Type: 'network', Scheme: 'internal' });
+    expect(s.loadBalancer.networkLoadBalancer).toBeDefined();
+  });
+
+  test('fleet validation errors surface from the pattern', () => {
+    expect(() => service({ onDemandBaseCapacity: 9 })).toThrow(/Test\/Svc\/Fleet: onDemandBaseCapacity \(9\) is above maxCapacity \(6\)/);
+  });
+});

@@ -1,0 +1,432 @@
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { gunzipSync } from 'node:zlib';
+import { Lb } from '@cdktf/provider-azurerm/lib/lb';
+import { LbBackendAddressPool } from '@cdktf/provider-azurerm/lib/lb-backend-address-pool';
+import { LbProbe } from '@cdktf/provider-azurerm/lib/lb-probe';
+import { LbRule } from '@cdktf/provider-azurerm/lib/lb-rule';
+import { MonitorAutoscaleSetting } from '@cdktf/provider-azurerm/lib/monitor-autoscale-setting';
+import { NatGateway } from '@cdktf/provider-azurerm/lib/nat-gateway';
+import { NetworkSecurityRule } from '@cdktf/provider-azurerm/lib/network-security-rule';
+import { OrchestratedVirtualMachineScaleSet } from '@cdktf/provider-azurerm/lib/orchestrated-virtual-machine-scale-set';
+import { PublicIp } from '@cdktf/provider-azurerm/lib/public-ip';
+import { RoleAssignment } from '@cdktf/provider-azurerm/lib/role-assignment';
+import { StorageAccount } from '@cdktf/provider-azurerm/lib/storage-account';
+import { StorageBlob } from '@cdktf/provider-azurerm/lib/storage-blob';
+import { StorageContainer } from '@cdktf/provider-azurerm/lib/storage-container';
+import { Subnet } from '@cdktf/provider-azurerm/lib/subnet';
+import { SubnetNetworkSecurityGroupAssociation } from '@cdktf/provider-azurerm/lib/subnet-network-security-group-association';
+import { UserAssignedIdentity } from '@cdktf/provider-azurerm/lib/user-assigned-identity';
+import { Testing, Token } from 'cdktf';
+import { AgentDelivery, AzureAllocationStrategy, AzureEvictionPolicy, AzureSizeStrategy, SpotScaleSetFleet, SpotScaleSetFleetProps } from '../../../constructs/azure';
+import { DrainMode } from '../../../lib/runtime/agent-config';
+import { FleetSpecError, FleetSpecErrorCode } from '../../../lib/spec';
+
+Testing.setupJest();
+
+const dir = mkdtempSync(join(tmpdir(), 'azure-fleet-'));
+const SMALL_BUNDLE = join(dir, 'small.js');
+const LARGE_BUNDLE = join(dir, 'large.js');
+writeFileSync(SMALL_BUNDLE, `"use strict";${'console.log("spot-agent watching Scheduled Events");'.repeat(400)}`);
+writeFileSync(LARGE_BUNDLE, randomBytes(80_000).toString('base64')); // does not compress: too large inline
+
+const GPU: SpotScaleSetFleetProps = {
+  resourceGroupName: 'rg-spot',
+  location: 'eastus2',
+  adminSshPublicKey: 'ssh-rsa AAAAB3NzaC1yc2E test',
+  instanceTypes: ['Standard_NC4as_T4_v3', 'Standard_NC8as_T4_v3'],
+  minCapacity: 2,
+  maxCapacity: 9,
+  desiredCapacity: 3,
+  onDemandBaseCapacity: 1,
+  onDemandPercentageAboveBaseCapacity: 20,
+  agentBundlePath: SMALL_BUNDLE,
+};
+const CPU: SpotScaleSetFleetProps = { ...GPU, instanceTypes: ['Standard_D4s_v5', 'Standard_D4as_v5', 'Standard_E4s_v5'] };
+
+function synth(props: SpotScaleSetFleetProps): { out: string; json: any; fleet: SpotScaleSetFleet } {
+  let fleet!: SpotScaleSetFleet;
+  const out = Testing.synthScope((scope) => {
+    fleet = new SpotScaleSetFleet(scope, 'InferenceFleet', props);
+  });
+  return { out, json: JSON.parse(out), fleet };
+}
+const resources = (json: any, type: string): any[] => Object.values(json.resource[type] ?? {});
+function errorOf(props: SpotScaleSetFleetProps): FleetSpecError {
+  try {
+    synth(props);
+  } catch (e) {
+    if (e instanceof FleetSpecError) return e;
+    throw e;
+  }
+  throw new Error('expected a FleetSpecError');
+}
+
+describe('GPU fleet: one scale set per size', () => {
+  const { out, json, fleet } = synth(GPU);
+
+  test('two Flexible scale sets at Spot priority with a priority mix from the spec', () => {
+    const sets = resources(json, 'azurerm_orchestrated_virtual_machine_scale_set');
+    expect(sets).toHaveLength(2);
+    expect(sets.map((s) => s.sku_name)).toEqual(['Standard_NC4as_T4_v3', 'Standard_NC8as_T4_v3']);
+    expect(sets.map((s) => s.priority_mix)).toEqual([
+      { base_regular_count: 1, regular_percentage_above_base: 20 },
+      { base_regular_count: 0, regular_percentage_above_base: 20 },
+    ]);
+    expect(sets.map((s) => s.instances)).toEqual([2, 1]);
+    for (const s of sets) {
+      expect(s.sku_profile).toBeUndefined();
+      expect(s.lifecycle).toEqual({ ignore_changes: ['instances'] });
+    }
+    expect(out).toHaveResourceWithProperties(OrchestratedVirtualMachineScaleSet, {
+      priority: 'Spot',
+      eviction_policy: 'Delete',
+      max_bid_price: -1,
+      zones: ['1', '2', '3'],
+      platform_fault_domain_count: 1,
+      single_placement_group: false,
+      termination_notification: { enabled: true, timeout: 'PT5M' },
+      automatic_instance_repair: { enabled: true, grace_period: 'PT30M', action: 'Replace' },
+      identity: expect.objectContaining({ type: 'UserAssigned' }),
+      os_disk: { caching: 'ReadWrite', storage_account_type: 'StandardSSD_LRS' },
+      source_image_reference: { publisher: 'Canonical', offer: 'ubuntu-24_04-lts', sku: 'server', version: 'latest' },
+    });
+  });
+
+  test('no public IP on the VMs, NICs in the backend pool and behind the security group, password login off', () => {
+    for (const s of resources(json, 'azurerm_orchestrated_virtual_machine_scale_set')) {
+      const nic = s.network_interface[0];
+      expect(nic.network_security_group_id).toMatch(/azurerm_network_security_group\./);
+      expect(nic.ip_configuration[0].public_ip_address).toBeUndefined();
+      expect(nic.ip_configuration[0].load_balancer_backend_address_pool_ids).toEqual([expect.stringMatching(/azurerm_lb_backend_address_pool\..*\.id/)]);
+      expect(nic.ip_configuration[0].subnet_id).toMatch(/azurerm_subnet\./);
+      expect(s.os_profile.linux_configuration).toMatchObject({ disable_password_authentication: true, admin_username: 'azureuser', admin_ssh_key: [{ username: 'azureuser', public_key: GPU.adminSshPublicKey }] });
+      expect(s.identity.identity_ids).toEqual([expect.stringMatching(/azurerm_user_assigned_identity\..*\.id/)]);
+    }
+    expect(out).toHaveResource(UserAssignedIdentity);
+  });
+
+  test('the Application Health extension probes the agent health endpoint with the spec timing', () => {
+    const ext = resources(json, 'azurerm_orchestrated_virtual_machine_scale_set')[0].extension[0];
+    expect(ext).toMatchObject({ name: 'HealthExtension', publisher: 'Microsoft.ManagedServices', type: 'ApplicationHealthLinux', type_handler_version: '2.0', auto_upgrade_minor_version_enabled: true });
+    expect(JSON.parse(ext.settings)).toEqual({ protocol: 'http', port: 9901, requestPath: '/health', intervalInSeconds: 10, numberOfProbes: 2 });
+  });
+
+  test('autoscale keeps each scale set within its share of the fleet bounds', () => {
+    const settings = resources(json, 'azurerm_monitor_autoscale_setting');
+    expect(settings).toHaveLength(2);
+    expect(settings.map((s) => s.profile[0].capacity)).toEqual([
+      { minimum: 1, maximum: 5, default: 2 },
+      { minimum: 1, maximum: 4, default: 1 },
+    ]);
+    expect(settings[0].target_resource_id).toMatch(/azurerm_orchestrated_virtual_machine_scale_set\..*\.id/);
+    expect(out).toHaveResourceWithProperties(MonitorAutoscaleSetting, {
+      profile: [
+        expect.objectContaining({
+          name: 'fleet-bounds',
+          rule: [
+            {
+              metric_trigger: expect.objectContaining({ metric_name: 'Percentage CPU', metric_namespace: 'microsoft.compute/virtualmachinescalesets', operator: 'GreaterThan', threshold: 70, time_window: 'PT5M' }),
+              scale_action: { direction: 'Increase', type: 'ChangeCount', value: 1, cooldown: 'PT5M' },
+            },
+            {
+              metric_trigger: expect.objectContaining({ metric_name: 'Percentage CPU', operator: 'LessThan', threshold: 30 }),
+              scale_action: { direction: 'Decrease', type: 'ChangeCount', value: 1, cooldown: 'PT10M' },
+            },
+          ],
+        }),
+      ],
+    });
+  });
+
+  test('a Standard load balancer with a public zone-redundant IP, an HTTP probe on the agent and a TCP rule', () => {
+    expect(out).toHaveResourceWithProperties(Lb, { sku: 'Standard', frontend_ip_configuration: [expect.objectContaining({ name: 'frontend', public_ip_address_id: expect.stringMatching(/azurerm_public_ip\./) })] });
+    expect(out).toHaveResourceWithProperties(PublicIp, { name: 'inference-fleet-lb-ip', sku: 'Standard', allocation_method: 'Static', zones: ['1', '2', '3'] });
+    expect(out).toHaveResource(LbBackendAddressPool);
+    expect(out).toHaveResourceWithProperties(LbProbe, { protocol: 'Http', port: 9901, request_path: '/health', interval_in_seconds: 10, number_of_probes: 2, probe_threshold: 2 });
+    expect(out).toHaveResourceWithProperties(LbRule, { protocol: 'Tcp', frontend_port: 80, backend_port: 8080, disable_outbound_snat: true, tcp_reset_enabled: true, frontend_ip_configuration_name: 'frontend' });
+    expect(resources(json, 'azurerm_lb_rule')[0].probe_id).toMatch(/azurerm_lb_probe\./);
+  });
+
+  test('the security group admits the load balancer on serving and health ports, clients on the serving port, nothing else', () => {
+    expect(out).toHaveResourceWithProperties(NetworkSecurityRule, { priority: 100, access: 'Allow', direction: 'Inbound', protocol: 'Tcp', source_address_prefix: 'AzureLoadBalancer', destination_port_ranges: ['8080', '9901'] });
+    expect(out).toHaveResourceWithProperties(NetworkSecurityRule, { priority: 110, access: 'Allow', source_address_prefixes: ['VirtualNetwork'], destination_port_range: '8080' });
+    expect(out).toHaveResourceWithProperties(NetworkSecurityRule, { priority: 4096, access: 'Deny', direction: 'Inbound', source_address_prefix: '*', destination_port_range: '*' });
+    expect(resources(json, 'azurerm_network_security_rule')).toHaveLength(3);
+    expect(out).toHaveResource(SubnetNetworkSecurityGroupAssociation);
+  });
+
+  test('a private subnet without default outbound access, outbound through a NAT gateway', () => {
+    expect(out).toHaveResourceWithProperties(Subnet, { address_prefixes: ['10.42.0.0/20'], default_outbound_access_enabled: false });
+    expect(out).toHaveResourceWithProperties(NatGateway, { sku_name: 'Standard' });
+    expect(resources(json, 'azurerm_public_ip')).toHaveLength(2); // load balancer frontend + NAT gateway; none on VMs
+  });
+
+  test('the custom data installs the agent inline and starts it (DrainMode.HEALTH on port 9901)', () => {
+    expect(fleet.agentDelivery).toBe(AgentDelivery.INLINE);
+    expect(out).not.toHaveResource(StorageAccount);
+    const data = resources(json, 'azurerm_orchestrated_virtual_machine_scale_set')[0].os_profile.custom_data;
+    const script = Buffer.from(data, 'base64').toString('utf8');
+    expect(script).toBe(fleet.customDataScript);
+    expect(script.startsWith('#!/bin/bash\n')).toBe(true);
+    expect(script).toContain('systemctl enable --now spot-agent.service');
+    const config = JSON.parse(/<<'SPOT_AGENT_CONFIG'\n([\s\S]*?)\nSPOT_AGENT_CONFIG/.exec(script)![1]);
+    expect(config).toEqual({ cloud: 'azure', servingPort: 8080, healthPath: '/health', healthPort: 9901, drainBudgetSeconds: 10, drainMode: 'health', loadBalancerDetectionSeconds: 20 });
+    // The inline bundle unpacks to the very file on the synth machine.
+    const b64 = /<<'SPOT_AGENT_BUNDLE'\n([\s\S]*?)\nSPOT_AGENT_BUNDLE/.exec(script)![1].replace(/\n/g, '');
+    expect(gunzipSync(Buffer.from(b64, 'base64')).toString()).toContain('spot-agent watching Scheduled Events');
+    expect(script).toMatch(/echo '[0-9a-f]{64}  \/opt\/spot-agent\/spot-agent.js' \| sha256sum -c -/);
+  });
+
+  test('exposes the plans, the identity and the health port', () => {
+    expect(fleet.plans).toHaveLength(2);
+    expect(fleet.healthPort).toBe(9901);
+    expect(Token.isUnresolved(fleet.grantPrincipalId)).toBe(true);
+    expect(Token.isUnresolved(fleet.loadBalancer.frontendIpAddress)).toBe(true);
+  });
+});
+
+describe('CPU fleet: instance mix', () => {
+  test('one scale set with skuName Mix, the sizes and the allocation strategy in skuProfile', () => {
+    const { out, json } = synth({ ...CPU, allocationStrategy: AzureAllocationStrategy.LOWEST_PRICE });
+    expect(resources(json, 'azurerm_orchestrated_virtual_machine_scale_set')).toHaveLength(1);
+    expect(out).toHaveResourceWithProperties(OrchestratedVirtualMachineScaleSet, {
+      sku_name: 'Mix',
+      sku_profile: { allocation_strategy: 'LowestPrice', vm_sizes: ['Standard_D4s_v5', 'Standard_D4as_v5', 'Standard_E4s_v5'] },
+      priority_mix: { base_regular_count: 1, regular_percentage_above_base: 20 },
+      instances: 3,
+    });
+    expect(out).toHaveResourceWithProperties(MonitorAutoscaleSetting, { profile: [expect.objectContaining({ capacity: { minimum: 2, maximum: 9, default: 3 } })] });
+  });
+
+  test('CapacityOptimized is the default allocation strategy', () => {
+    const { out } = synth(CPU);
+    expect(out).toHaveResourceWithProperties(OrchestratedVirtualMachineScaleSet, { sku_profile: expect.objectContaining({ allocation_strategy: 'CapacityOptimized' }) });
+  });
+
+  test('SCALE_SET_PER_SIZE turns a mix-able list into one scale set per size', () => {
+    const { json } = synth({ ...CPU, sizeStrategy: AzureSizeStrategy.SCALE_SET_PER_SIZE });
+    expect(resources(json, 'azurerm_orchestrated_virtual_machine_scale_set').map((s) => s.sku_name)).toEqual(CPU.instanceTypes);
+  });
+});
+
+describe('options', () => {
+  test('eviction policy, bid price, zones, grace period, notification, disks, image, scaling and clients from props', () => {
+    const { out } = synth({
+      ...GPU,
+      evictionPolicy: AzureEvictionPolicy.DEALLOCATE,
+      maxBidPrice: 0.35,
+      zones: ['1', '3'],
+      repairGracePeriodMinutes: 45,
+      terminationNotificationMinutes: 10,
+      osDiskSizeGb: 256,
+      osDiskStorageAccountType: 'Premium_LRS',
+      encryptionAtHostEnabled: true,
+      image: { publisher: 'microsoft-dsvm', offer: 'ubuntu-hpc', sku: '2204' },
+      scaleOutCpuPercent: 80,
+      scaleInCpuPercent: 20,
+      allowedClientCidrs: ['203.0.113.0/24', '198.51.100.7'],
+      listenerPort: 443,
+      adminUsername: 'ops',
+      tags: { team: 'ml' },
+    });
+    expect(out).toHaveResourceWithProperties(OrchestratedVirtualMachineScaleSet, {
+      eviction_policy: 'Deallocate',
+      max_bid_price: 0.35,
+      zones: ['1', '3'],
+      automatic_instance_repair: expect.objectContaining({ grace_period: 'PT45M' }),
+      termination_notification: expect.objectContaining({ timeout: 'PT10M' }),
+      os_disk: expect.objectContaining({ disk_size_gb: 256, storage_account_type: 'Premium_LRS' }),
+      encryption_at_host_enabled: true,
+      source_image_reference: { publisher: 'microsoft-dsvm', offer: 'ubuntu-hpc', sku: '2204', version: 'latest' },
+      os_profile: expect.objectContaining({ linux_configuration: expect.objectContaining({ admin_username: 'ops' }) }),
+      tags: { team: 'ml' },
+    });
+    expect(out).toHaveResourceWithProperties(PublicIp, { name: 'inference-fleet-lb-ip', zones: ['1', '3'] });
+    expect(out).toHaveResourceWithProperties(MonitorAutoscaleSetting, {
+      profile: [expect.objectContaining({ rule: [expect.objectContaining({ metric_trigger: expect.objectContaining({ threshold: 80 }) }), expect.objectContaining({ metric_trigger: expect.objectContaining({ threshold: 20 }) })] })],
+    });
+    expect(out).toHaveResourceWithProperties(NetworkSecurityRule, { priority: 110, source_address_prefixes: ['203.0.113.0/24', '198.51.100.7'] });
+    expect(out).toHaveResourceWithProperties(LbRule, { frontend_port: 443 });
+  });
+
+  test('an existing subnet and an internal load balancer: no network created, private frontend', () => {
+    const { out, json } = synth({ ...GPU, subnetId: '/subscriptions/s/resourceGroups/rg/providers/Microsoft.Network/virtualNetworks/v/subnets/w', internalLoadBalancer: true });
+    expect(out).not.toHaveResource(Subnet);
+    expect(out).not.toHaveResource(NatGateway);
+    expect(out).not.toHaveResource(PublicIp);
+    expect(out).not.toHaveResource(SubnetNetworkSecurityGroupAssociation);
+    expect(resources(json, 'azurerm_lb')[0].frontend_ip_configuration[0]).toMatchObject({ name: 'frontend', subnet_id: expect.stringContaining('/subnets/w'), private_ip_address_allocation: 'Dynamic' });
+    expect(resources(json, 'azurerm_orchestrated_virtual_machine_scale_set')[0].network_interface[0].ip_configuration[0].subnet_id).toContain('/subnets/w');
+  });
+
+  test('an Arm64 size boots the Arm64 Ubuntu image', () => {
+    const { out } = synth({ ...GPU, instanceTypes: ['Standard_D4ps_v5', 'Standard_E4ps_v5'] });
+    expect(out).toHaveResourceWithProperties(OrchestratedVirtualMachineScaleSet, { source_image_reference: expect.objectContaining({ sku: 'server-arm64' }) });
+  });
+
+  test('healthCheck.port set: the probe, the extension and the agent use it', () => {
+    const { out, fleet } = synth({ ...GPU, healthCheck: { port: 9000, path: '/ready' } });
+    expect(out).toHaveResourceWithProperties(LbProbe, { port: 9000, request_path: '/ready' });
+    expect(out).toHaveResourceWithProperties(NetworkSecurityRule, { priority: 100, destination_port_ranges: ['8080', '9000'] });
+    expect(fleet.customDataScript).toContain('"healthPort": 9000');
+  });
+
+  test('DrainMode.SIGNAL probes the server itself and tells the agent no load balancer detection is needed', () => {
+    const { out, fleet } = synth({ ...GPU, drainMode: DrainMode.SIGNAL });
+    expect(out).toHaveResourceWithProperties(LbProbe, { port: 8080 });
+    expect(fleet.customDataScript).toContain('"loadBalancerDetectionSeconds": 0');
+    expect(fleet.customDataScript).toContain('"drainMode": "signal"');
+  });
+
+  test('startup commands and the drain hook reach the VM', () => {
+    const { fleet } = synth({ ...GPU, startupCommands: ['docker run -d -p 8080:8080 my/model'], drainHookCommand: '/opt/checkpoint.sh' });
+    expect(fleet.customDataScript).toMatch(/# --- end spot-agent ---\n# --- startup commands ---\ndocker run -d -p 8080:8080 my\/model\n$/);
+    expect(fleet.customDataScript).toContain('"hookCommand": "/opt/checkpoint.sh"');
+  });
+});
+
+describe('agent delivery as a storage blob', () => {
+  test('AUTO falls back to a private blob when the agent does not fit in custom data', () => {
+    const { out, json, fleet } = synth({ ...GPU, agentBundlePath: LARGE_BUNDLE });
+    expect(fleet.agentDelivery).toBe(AgentDelivery.STORAGE_BLOB);
+    expect(out).toHaveResourceWithProperties(StorageAccount, {
+      account_tier: 'Standard',
+      https_traffic_only_enabled: true,
+      min_tls_version: 'TLS1_2',
+      allow_nested_items_to_be_public: false,
+      infrastructure_encryption_enabled: true,
+    });
+    expect(resources(json, 'azurerm_storage_account')[0].name).toMatch(/^spotagent[0-9a-f]{15}$/);
+    expect(out).toHaveResourceWithProperties(StorageContainer, { name: 'spot-agent', container_access_type: 'private' });
+    expect(out).toHaveResourceWithProperties(StorageBlob, { type: 'Block', name: expect.stringMatching(/^spot-agent-[0-9a-f]{12}\.js$/) } as any);
+    expect(resources(json, 'azurerm_storage_blob')[0].source).toMatch(/^assets\//);
+    // Least privilege: read-only, on the container only, for the VMs' identity.
+    expect(out).toHaveResourceWithProperties(RoleAssignment, { role_definition_name: 'Storage Blob Data Reader', principal_type: 'ServicePrincipal' });
+    const role = resources(json, 'azurerm_role_assignment')[0];
+    expect(role.scope).toMatch(/^\$\{azurerm_storage_container\..*\.id\}$/);
+    expect(role.principal_id).toMatch(/azurerm_user_assigned_identity\..*\.principal_id/);
+    // The VMs download it with a managed-identity token, and wait for the blob and the role.
+    const set = resources(json, 'azurerm_orchestrated_virtual_machine_scale_set')[0];
+    expect(set.os_profile.custom_data).toMatch(/^\$\{base64encode\(join\("", \[/);
+    expect(set.os_profile.custom_data).toContain('azurerm_user_assigned_identity.InferenceFleet_Identity');
+    expect(set.depends_on).toEqual([expect.stringMatching(/^\$\{azurerm_storage_blob\./), expect.stringMatching(/^\$\{azurerm_role_assignment\./)]);
+    expect(fleet.customDataScript).toContain('metadata/identity/oauth2/token?api-version=2018-02-01&resource=https%3A%2F%2Fstorage.azure.com%2F&client_id=');
+    expect(fleet.customDataScript).not.toContain('SPOT_AGENT_BUNDLE');
+  });
+
+  test('STORAGE_BLOB can be chosen for a small agent, with a given account name', () => {
+    const { out, fleet } = synth({ ...GPU, agentDelivery: AgentDelivery.STORAGE_BLOB, agentStorageAccountName: 'myspotagent01' });
+    expect(fleet.agentDelivery).toBe(AgentDelivery.STORAGE_BLOB);
+    expect(out).toHaveResourceWithProperties(StorageAccount, { name: 'myspotagent01' });
+  });
+
+  test('INLINE refuses an agent that does not fit', () => {
+    expect(() => synth({ ...GPU, agentBundlePath: LARGE_BUNDLE, agentDelivery: AgentDelivery.INLINE })).toThrow(
+      /agentDelivery is INLINE but the custom data would be \d+ characters \(base64; the gzip-compressed agent is \d+ bytes\) and Azure accepts at most 65535; use AgentDelivery.STORAGE_BLOB \(or AUTO\), or shorten startupCommands \[CLOUD_CONSTRAINT\]/,
+    );
+  });
+
+  test('a missing bundle tells the user to run npm run build:handlers', () => {
+    expect(() => synth({ ...GPU, agentBundlePath: join(dir, 'nope.js') })).toThrow(/spot-agent bundle .*nope\.js does not exist; .*run `npm run build:handlers`/);
+  });
+});
+
+describe('validation', () => {
+  test('GPU sizes in an instance mix are refused with the Azure limit and the alternative', () => {
+    expect(() => synth({ ...GPU, sizeStrategy: AzureSizeStrategy.INSTANCE_MIX })).toThrow(
+      /sizeStrategy is INSTANCE_MIX but instanceTypes lists Standard_NC4as_T4_v3 \(family NC\), Standard_NC8as_T4_v3 \(family NC\): Azure accepts only the A, B, D, E and F families in an instance mix \(skuName "Mix"\), not GPU sizes \(NC, ND, NV\); use sizeStrategy SCALE_SET_PER_SIZE \(or AUTO\) to run one scale set per size behind the same load balancer backend pool \[CLOUD_CONSTRAINT\]/,
+    );
+  });
+
+  test('other families outside A/B/D/E/F are refused in a mix too', () => {
+    expect(() => synth({ ...GPU, instanceTypes: ['Standard_D4s_v5', 'Standard_L8s_v3'], sizeStrategy: AzureSizeStrategy.INSTANCE_MIX })).toThrow(
+      /instanceTypes lists Standard_L8s_v3 \(family L\): Azure accepts only the A, B, D, E and F families in an instance mix \(skuName "Mix"\), use sizeStrategy SCALE_SET_PER_SIZE/,
+    );
+  });
+
+  test('an instance mix holds at most 5 sizes', () => {
+    const sizes = ['Standard_D2s_v5', 'Standard_D4s_v5', 'Standard_D2as_v5', 'Standard_D4as_v5', 'Standard_E2s_v5', 'Standard_E4s_v5'];
+    expect(() => synth({ ...GPU, instanceTypes: sizes })).toThrow(/instanceTypes lists 6 VM sizes but an Azure instance mix holds at most 5; keep the 5 you prefer, or set sizeStrategy SCALE_SET_PER_SIZE/);
+  });
+
+  test('one scale set per size needs room for a VM in each', () => {
+    expect(() => synth({ ...GPU, minCapacity: 0, desiredCapacity: 0, maxCapacity: 1, onDemandBaseCapacity: 0 })).toThrow(
+      /maxCapacity \(1\) is below the number of scale sets \(2, one per VM size: Standard_NC4as_T4_v3, Standard_NC8as_T4_v3\); every scale set needs room for at least 1 VM: raise maxCapacity to at least 2 or list fewer sizes/,
+    );
+  });
+
+  test('scale set size limits', () => {
+    expect(() => synth({ ...CPU, maxCapacity: 1001 })).toThrow(/maxCapacity \(1001\) is above the 1000 VMs one Azure scale set holds; lower it or set sizeStrategy SCALE_SET_PER_SIZE/);
+    expect(() => synth({ ...GPU, maxCapacity: 2002 })).toThrow(/maxCapacity \(2002\) puts 1001 VMs in one scale set, above the 1000 an Azure scale set holds; lower maxCapacity or list more sizes/);
+  });
+
+  test('several zones always', () => {
+    expect(() => synth({ ...GPU, zones: ['2'] })).toThrow(/zones has 1 zone \("2"\): an Azure spot fleet spreads over at least 2 availability zones .*list 2 or 3 zones \(e.g. \["1", "2", "3"\]\), leave zones out, or set allowUndiversified: true/);
+    expect(() => synth({ ...GPU, zones: ['2'], allowUndiversified: true })).not.toThrow();
+    expect(() => synth({ ...GPU, zones: ['eastus2-1', '2'] })).toThrow(/zones lists "eastus2-1": Azure availability zones are numbered "1", "2" and "3" within the region; use those/);
+  });
+
+  test('sizes must be Azure VM size names', () => {
+    expect(() => synth({ ...GPU, instanceTypes: ['g5.xlarge', 'Standard_NC4as_T4_v3'] })).toThrow(/instanceTypes lists "g5.xlarge", which is not an Azure VM size name; use names like "Standard_D4s_v5" or "Standard_NC4as_T4_v3"/);
+  });
+
+  test('instanceRequirements is not supported on Azure', () => {
+    const e = errorOf({ ...GPU, instanceTypes: undefined, instanceRequirements: { vCpuCount: { min: 4 }, memoryMiB: { min: 16384 } } });
+    expect(e.problems).toContainEqual(expect.objectContaining({ code: FleetSpecErrorCode.CLOUD_CONSTRAINT, prop: 'instanceRequirements', message: expect.stringMatching(/instanceRequirements is not supported on Azure: a scale set takes VM sizes by name; list them in instanceTypes/) }));
+  });
+
+  test('maxBidPrice is -1 or a positive price', () => {
+    expect(() => synth({ ...GPU, maxBidPrice: 0 })).toThrow(/maxBidPrice \(0\) must be -1 \(pay up to the on-demand price; never evicted for price\) or a price above 0 in US dollars per hour; use -1 unless you need a hard cap/);
+    expect(() => synth({ ...GPU, maxBidPrice: -2 })).toThrow(/maxBidPrice \(-2\)/);
+  });
+
+  test('grace period and terminate notification within the Azure ranges', () => {
+    expect(() => synth({ ...GPU, repairGracePeriodMinutes: 5 })).toThrow(/repairGracePeriodMinutes \(5\) must be a whole number of minutes between 10 and 90: Azure automatic instance repairs accept a grace period of 10 to 90 minutes/);
+    expect(() => synth({ ...GPU, repairGracePeriodMinutes: 91 })).toThrow(/repairGracePeriodMinutes \(91\)/);
+    expect(() => synth({ ...GPU, terminationNotificationMinutes: 20 })).toThrow(/terminationNotificationMinutes \(20\) must be a whole number of minutes between 5 and 15: Azure scale sets accept a terminate notification timeout of 5 to 15 minutes/);
+  });
+
+  test('probe detection plus drain budget must fit the 30 s Azure notice', () => {
+    const e = errorOf({ ...GPU, healthCheck: { intervalSeconds: 10, unhealthyThreshold: 3 } });
+    expect(e.code).toBe(FleetSpecErrorCode.DRAIN_BUDGET_EXCEEDED);
+    expect(e.message).toMatch(/drain budget exceeded: the Azure load balancer needs healthCheck.intervalSeconds \(10 s\) x healthCheck.unhealthyThreshold \(3\) = 30 s to take a draining VM out of rotation, plus drainBudgetSeconds \(10 s\) = 40 s, longer than the 30 s Azure Spot notice \(Scheduled Events Preempt\); lower the interval, the threshold or the drain budget so the sum is at most 30 s/);
+    // Not a rule when the agent does not drain through the probe.
+    expect(() => synth({ ...GPU, drainMode: DrainMode.SIGNAL, healthCheck: { intervalSeconds: 10, unhealthyThreshold: 3 } })).not.toThrow();
+  });
+
+  test('DrainMode.HEALTH cannot probe the serving port', () => {
+    expect(() => synth({ ...GPU, healthCheck: { port: 8080 } })).toThrow(/healthCheck.port \(8080\) is the serving port, so the load balancer would probe the inference server directly and the agent could not take a VM out of rotation on a Preempt notice; leave healthCheck.port out .* or set drainMode to DrainMode.HTTP or DrainMode.SIGNAL/);
+    expect(() => synth({ ...GPU, healthCheck: { port: 8080 }, drainMode: DrainMode.HTTP })).not.toThrow();
+  });
+
+  test('client sources: no open internet, valid CIDRs or service tags', () => {
+    expect(() => synth({ ...GPU, allowedClientCidrs: ['0.0.0.0/0'] })).toThrow(/allowedClientCidrs contains "0.0.0.0\/0", which admits the whole internet to the serving port; list the CIDRs of your clients/);
+    expect(() => synth({ ...GPU, allowedClientCidrs: ['Internet'] })).toThrow(/allowedClientCidrs contains "Internet", which admits the whole internet/);
+    expect(() => synth({ ...GPU, allowedClientCidrs: ['10.0.0.0/33'] })).toThrow(/allowedClientCidrs contains "10.0.0.0\/33", which is neither an IPv4 CIDR \("10.1.0.0\/16"\) nor an Azure service tag \("VirtualNetwork"\); fix the entry/);
+  });
+
+  test('autoscale thresholds, listener port and the admin key', () => {
+    expect(() => synth({ ...GPU, scaleOutCpuPercent: 100 })).toThrow(/scaleOutCpuPercent \(100\) must be a CPU percentage above 0 and below 100/);
+    expect(() => synth({ ...GPU, scaleInCpuPercent: 70, scaleOutCpuPercent: 60 })).toThrow(/scaleInCpuPercent \(70\) must be below scaleOutCpuPercent \(60\), or autoscale adds and removes VMs in a loop; leave a gap of 20 points or more/);
+    expect(() => synth({ ...GPU, listenerPort: 70000 })).toThrow(/listenerPort \(70000\) must be between 1 and 65535 \[PORT_RANGE\]/);
+    expect(() => synth({ ...GPU, adminSshPublicKey: 'hunter2' })).toThrow(/adminSshPublicKey \("hunter2..."\) is not an OpenSSH public key; give the contents of a .pub file, e.g. "ssh-ed25519 AAAA... you@host"/);
+    expect(() => synth({ ...GPU, adminSshPublicKey: 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOb me@host' })).not.toThrow();
+  });
+
+  test('neutral and Azure problems are reported together, prefixed with the construct path', () => {
+    const e = errorOf({ ...GPU, minCapacity: 5, maxCapacity: 3, desiredCapacity: undefined, maxBidPrice: 0, zones: ['1'] });
+    expect(e.message).toMatch(/^stack\/InferenceFleet: 3 problems in the fleet spec:/);
+    expect(e.problems.map((p) => p.prop)).toEqual(expect.arrayContaining(['minCapacity', 'maxBidPrice', 'zones']));
+  });
+
+  test('tokens are not validated', () => {
+    let fleet!: SpotScaleSetFleet;
+    Testing.synthScope((scope) => {
+      fleet = new SpotScaleSetFleet(scope, 'F', { ...GPU, maxBidPrice: Token.asNumber({ Ref: 'bid' }), repairGracePeriodMinutes: Token.asNumber({ Ref: 'g' }) });
+    });
+    expect(fleet.scaleSets).toHaveLength(2);
+  });
+});

@@ -1,0 +1,67 @@
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { OrchestratedVirtualMachineScaleSet } from '@cdktf/provider-azurerm/lib/orchestrated-virtual-machine-scale-set';
+import { ResourceGroup } from '@cdktf/provider-azurerm/lib/resource-group';
+import { StorageBlob } from '@cdktf/provider-azurerm/lib/storage-blob';
+import { Testing } from 'cdktf';
+import { AgentDelivery } from '../../constructs/azure';
+import { AzureSpotInferenceStack } from '../../examples/azure/stack';
+
+Testing.setupJest();
+
+const root = join(__dirname, '../..');
+const example = join(root, 'examples/azure');
+
+beforeAll(() => {
+  // The constructs inline or upload dist/runtime/spot-agent/index.js: build it as `npm test` does.
+  execFileSync(process.execPath, [join(root, 'scripts/build-handlers.mjs'), '--quiet'], { cwd: root, stdio: 'inherit' });
+}, 120_000);
+
+describe('examples/azure', () => {
+  test('synthesizes a GPU fleet (one scale set per T4 size) and a CPU instance mix without credentials', () => {
+    const app = Testing.app();
+    const stack = new AzureSpotInferenceStack(app, 'example');
+    const out = Testing.synth(stack);
+    const json = JSON.parse(out);
+    expect(json.provider.azurerm).toEqual([{ features: [{}] }]);
+    expect(out).toHaveResourceWithProperties(ResourceGroup, { name: 'spot-inference-example', location: 'eastus2' });
+    const sets: any[] = Object.values(json.resource.azurerm_orchestrated_virtual_machine_scale_set);
+    expect(sets.map((s) => s.sku_name).sort()).toEqual(['Mix', 'Standard_NC4as_T4_v3', 'Standard_NC8as_T4_v3']);
+    expect(out).toHaveResourceWithProperties(OrchestratedVirtualMachineScaleSet, {
+      sku_name: 'Mix',
+      sku_profile: { allocation_strategy: 'CapacityOptimized', vm_sizes: ['Standard_D4as_v5', 'Standard_D4s_v5', 'Standard_E4as_v5'] },
+      priority_mix: { base_regular_count: 1, regular_percentage_above_base: 25 },
+    });
+    expect(sets.filter((s) => s.sku_name.startsWith('Standard_NC')).map((s) => s.priority_mix.base_regular_count)).toEqual([1, 0]);
+    expect(sets.every((s) => s.priority === 'Spot' && s.termination_notification.enabled === true)).toBe(true);
+    expect(Object.keys(json.output)).toEqual(expect.arrayContaining(['GpuEndpoint', 'CpuEndpoint']));
+    // The real agent bundle: measured and delivered the way it fits.
+    for (const fleet of [stack.gpuFleet, stack.cpuFleet]) {
+      expect(fleet.agentBundleGzipBytes).toBeGreaterThan(1000);
+      const expected = fleet.agentBundleGzipBytes * (4 / 3) * (4 / 3) > 60_000 ? AgentDelivery.STORAGE_BLOB : AgentDelivery.INLINE;
+      expect(fleet.agentDelivery).toBe(expected);
+    }
+    if (stack.gpuFleet.agentDelivery === AgentDelivery.STORAGE_BLOB) expect(out).toHaveResource(StorageBlob);
+  });
+
+  test('cdktf.json runs the app from its folder, offline', () => {
+    const config = JSON.parse(readFileSync(join(example, 'cdktf.json'), 'utf8'));
+    expect(config).toMatchObject({ language: 'typescript', app: 'npx tsx app.ts', sendCrashReports: 'false' });
+  });
+
+  test('the app writes cdk.tf.json into CDKTF_OUTDIR (what npm run synth and cdktf synth do)', () => {
+    const outdir = join(mkdtempSync(join(tmpdir(), 'azure-example-')), 'cdktf.out', 'azure');
+    execFileSync(join(root, 'node_modules/.bin/tsx'), ['app.ts'], {
+      cwd: example,
+      env: { ...process.env, CDKTF_OUTDIR: outdir, CHECKPOINT_DISABLE: '1', DISABLE_VERSION_CHECK: '1' },
+      stdio: 'pipe',
+    });
+    const file = join(outdir, 'stacks', 'spot-inference-azure', 'cdk.tf.json');
+    expect(existsSync(file)).toBe(true);
+    const json = JSON.parse(readFileSync(file, 'utf8'));
+    expect(Object.keys(json.resource.azurerm_orchestrated_virtual_machine_scale_set)).toHaveLength(3);
+    expect(json.terraform.required_providers.azurerm).toEqual({ source: 'azurerm', version: '4.55.0' });
+  }, 60_000);
+});
