@@ -4,4 +4,6 @@ export * from './spot-fleet';
 export * from './inference-load-balancer';
 export * from './spot-inference-service';
 // The agent's drain modes are part of the fleet's props.
-export { DrainMode, DEFAULT_AGENT_HEALTH_PORT } from '../../lib/runtime/agent-config';
+export { DrainMode } from '../../lib/runtime/agent-config';
+export * from './interruption-handler';
+export * from './batch-inference';

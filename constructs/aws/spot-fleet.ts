@@ -14,12 +14,12 @@ import {
   DrainMode,
   renderAgentInstallScript,
 } from '../../lib/runtime/agent-config';
-import { CpuArchitecture } from '../../lib/spec/architecture';
 import { Cloud } from '../../lib/spec/clouds';
 import { ResolvedFleetSpec, applyFleetSpecDefaults } from '../../lib/spec/defaults';
 import { FleetSpecError, FleetSpecErrorCode, ProblemCollector } from '../../lib/spec/errors';
-import { AcceleratorManufacturer, FleetSpec, InstanceRequirements, Range } from '../../lib/spec/fleet-spec';
+import { FleetSpec } from '../../lib/spec/fleet-spec';
 import { resolveFleetSpec, validateFleetSpec } from '../../lib/spec/validate';
+import { toCfnInstanceRequirements } from './instance-requirements';
 import { DeepLearningImage } from './machine-image';
 
 /** How the Auto Scaling group picks spot capacity pools. */
@@ -38,10 +38,8 @@ export enum AllocationStrategy {
   CAPACITY_OPTIMIZED_PRIORITIZED = 'capacity-optimized-prioritized',
 }
 
-/** Most launch template overrides (instance types) a mixed instances policy takes. */
-export const MAX_LAUNCH_TEMPLATE_OVERRIDES = 40;
-/** Name of the terminate lifecycle hook the fleet declares on its group. */
-export const DEFAULT_TERMINATION_HOOK_NAME = 'spot-inference-drain';
+const MAX_LAUNCH_TEMPLATE_OVERRIDES = 40;
+const DEFAULT_TERMINATION_HOOK_NAME = 'spot-inference-drain';
 /** Where the agent bundle lives relative to the package's `dist/`. */
 const AGENT_BUNDLE_IN_DIST = join('runtime', 'spot-agent', 'index.js');
 
@@ -176,6 +174,11 @@ export interface SpotFleetProps extends FleetSpec {
  * validated.
  */
 export class SpotFleet extends Construct implements ec2.IConnectable, iam.IGrantable {
+  /** Most launch template overrides (instance types) a mixed instances policy takes. */
+  public static readonly MAX_LAUNCH_TEMPLATE_OVERRIDES = MAX_LAUNCH_TEMPLATE_OVERRIDES;
+  /** Name of the terminate lifecycle hook the fleet declares on its group unless told otherwise. */
+  public static readonly DEFAULT_TERMINATION_HOOK_NAME = DEFAULT_TERMINATION_HOOK_NAME;
+
   /** The fleet spec with every default filled in. */
   public readonly spec: ResolvedFleetSpec;
   /** The Auto Scaling group. */
@@ -200,7 +203,7 @@ export class SpotFleet extends Construct implements ec2.IConnectable, iam.IGrant
   public readonly lifecycleHookNames: string[];
   /** Port the inference server listens on. */
   public readonly servingPort: number;
-  /** Port the load balancer probes: the agent's health port in DrainMode.HEALTH, else the spec's. */
+  /** Port the load balancer probes: the agent's health port in DrainMode.HEALTH, else `healthCheck.port` (default the serving port). */
   public readonly healthCheckPort: number;
   /** Path the load balancer probes. */
   public readonly healthCheckPath: string;
@@ -219,7 +222,11 @@ export class SpotFleet extends Construct implements ec2.IConnectable, iam.IGrant
     const agent = props.agent ?? {};
     const agentEnabled = agent.enabled ?? true;
     const drainMode = agent.drainMode ?? DrainMode.HEALTH;
-    const agentHealthPort = agent.healthPort ?? DEFAULT_AGENT_HEALTH_PORT;
+    // In DrainMode.HEALTH the load balancer must probe the agent: an explicit healthCheck.port other
+    // than the serving port is where the agent serves; otherwise the agent's default port.
+    const explicitHcPort = props.healthCheck?.port;
+    const agentHealthPort = agent.healthPort
+      ?? (explicitHcPort !== undefined && explicitHcPort !== (props.servingPort ?? r.servingPort) ? explicitHcPort : DEFAULT_AGENT_HEALTH_PORT);
     const hookName = props.terminationHook?.lifecycleHookName ?? DEFAULT_TERMINATION_HOOK_NAME;
     const heartbeat = props.terminationHook?.heartbeatTimeout ?? Duration.seconds(r.noticeSeconds);
     const rootSize = props.rootVolumeSizeGiB ?? 100;
@@ -274,6 +281,9 @@ export class SpotFleet extends Construct implements ec2.IConnectable, iam.IGrant
       } else if (known(r.servingPort) && agentHealthPort === r.servingPort) {
         problems.add(FleetSpecErrorCode.PORT_RANGE, 'agent.healthPort',
           `agent.healthPort (${agentHealthPort}) is the serving port; the agent and the inference server cannot share a port: pick another agent.healthPort (default ${DEFAULT_AGENT_HEALTH_PORT})`);
+      } else if (known(explicitHcPort) && explicitHcPort !== agentHealthPort) {
+        problems.add(FleetSpecErrorCode.PORT_RANGE, 'healthCheck.port',
+          `healthCheck.port (${explicitHcPort}) is not the agent's health port (${agentHealthPort}): in DrainMode.HEALTH the load balancer must probe the agent, which turns the health check to 503 on an interruption notice; leave healthCheck.port out, set it equal to agent.healthPort, or use DrainMode.HTTP or DrainMode.SIGNAL`);
       }
     }
 
@@ -553,34 +563,4 @@ function hasSecurityGroup(lt: ec2.LaunchTemplate): boolean {
   } catch {
     return false;
   }
-}
-
-function toRange(r: Range | undefined): { min?: number; max?: number } | undefined {
-  if (!r) return undefined;
-  return { ...(r.min !== undefined ? { min: r.min } : {}), ...(r.max !== undefined ? { max: r.max } : {}) };
-}
-
-/** The spec's attribute-based selection as CloudFormation `InstanceRequirements`. */
-export function toCfnInstanceRequirements(req: InstanceRequirements, architecture: CpuArchitecture): autoscaling.CfnAutoScalingGroup.InstanceRequirementsProperty {
-  const wantsAccelerator = req.gpuCount?.min !== undefined && req.gpuCount.min > 0
-    || req.gpuTotalMemoryMiB !== undefined || (req.gpuNames?.length ?? 0) > 0 || (req.gpuManufacturers?.length ?? 0) > 0;
-  const types = new Set<string>();
-  if (wantsAccelerator) {
-    const makers = req.gpuManufacturers ?? [];
-    if (makers.length === 0 || makers.some((m) => m === AcceleratorManufacturer.NVIDIA || m === AcceleratorManufacturer.AMD)) types.add('gpu');
-    if (makers.includes(AcceleratorManufacturer.AWS)) types.add('inference');
-    if (makers.includes(AcceleratorManufacturer.XILINX)) types.add('fpga');
-  }
-  const arch = req.architecture ?? architecture;
-  return {
-    vCpuCount: toRange(req.vCpuCount)!,
-    memoryMiB: toRange(req.memoryMiB)!,
-    ...(req.gpuCount ? { acceleratorCount: toRange(req.gpuCount) } : {}),
-    ...(req.gpuTotalMemoryMiB ? { acceleratorTotalMemoryMiB: toRange(req.gpuTotalMemoryMiB) } : {}),
-    ...(req.gpuManufacturers ? { acceleratorManufacturers: [...req.gpuManufacturers] } : {}),
-    ...(req.gpuNames ? { acceleratorNames: [...req.gpuNames] } : {}),
-    ...(types.size > 0 ? { acceleratorTypes: [...types] } : {}),
-    // One image, one architecture: Graviton for arm64, Intel and AMD for x86_64.
-    cpuManufacturers: arch === CpuArchitecture.ARM64 ? ['amazon-web-services'] : ['intel', 'amd'],
-  };
 }

@@ -5,13 +5,13 @@ import { StorageBlob } from '@cdktf/provider-azurerm/lib/storage-blob';
 import { StorageContainer } from '@cdktf/provider-azurerm/lib/storage-container';
 import { AssetType, Fn, TerraformAsset } from 'cdktf';
 import { Construct } from 'constructs';
-import { AgentBundle } from './agent-custom-data';
+import { readAgentBundle } from './agent-custom-data';
 import { AzureResourceOptions } from './network';
 
 /** Props of {@link SpotAgentBlob}. */
 export interface SpotAgentBlobProps extends AzureResourceOptions {
-  /** The agent bundle to upload. */
-  readonly bundle: AgentBundle;
+  /** Path of the agent bundle to upload, on the synth machine. */
+  readonly agentBundlePath: string;
   /** Principal id of the VMs' managed identity (gets Storage Blob Data Reader on the container only). */
   readonly readerPrincipalId: string;
   /**
@@ -38,9 +38,13 @@ export class SpotAgentBlob extends Construct {
   public readonly roleAssignment: RoleAssignment;
   /** URL of the bundle blob (readable only with the role assignment). */
   public readonly blobUrl: string;
+  /** SHA-256 of the bundle, hex (the VMs check it after the download). */
+  public readonly bundleSha256: string;
 
   constructor(scope: Construct, id: string, props: SpotAgentBlobProps) {
     super(scope, id);
+    const bundle = readAgentBundle(props.agentBundlePath);
+    this.bundleSha256 = bundle.sha256;
     const name =
       props.storageAccountName ??
       `spotagent${createHash('sha256').update(`${this.node.path}|${props.resourceGroupName}|${props.location}`).digest('hex').slice(0, 15)}`;
@@ -63,8 +67,8 @@ export class SpotAgentBlob extends Construct {
       storageAccountId: this.storageAccount.id,
       containerAccessType: 'private',
     });
-    const asset = new TerraformAsset(this, 'Bundle', { path: props.bundle.path, type: AssetType.FILE });
-    const blobName = `spot-agent-${props.bundle.sha256.slice(0, 12)}.js`;
+    const asset = new TerraformAsset(this, 'Bundle', { path: bundle.path, type: AssetType.FILE });
+    const blobName = `spot-agent-${bundle.sha256.slice(0, 12)}.js`;
     this.blob = new StorageBlob(this, 'Blob', {
       name: blobName,
       storageAccountName: this.storageAccount.name,

@@ -73,9 +73,16 @@ export interface AgentFetch {
   readonly inlineGzipBytes: number;
 }
 
+const GZIP_CACHE = new Map<string, Buffer>();
+
 /** Carry the bundle inside the custom data: gzip, base64, unpacked by the script, checked by SHA-256. */
 export function inlineAgentFetch(bundle: AgentBundle): AgentFetch {
-  const gz = gzipSync(bundle.content, { level: 9 });
+  // Several fleets in one app share the bundle: compress it once.
+  let gz = GZIP_CACHE.get(bundle.sha256);
+  if (!gz) {
+    gz = gzipSync(bundle.content, { level: 9 });
+    GZIP_CACHE.set(bundle.sha256, gz);
+  }
   const b64 = gz.toString('base64');
   const lines: string[] = [];
   for (let i = 0; i < b64.length; i += 76) lines.push(b64.slice(i, i + 76));

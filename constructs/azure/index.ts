@@ -1,6 +1,6 @@
 // Public entry point `spot-inference-constructs/azure`: CDK for Terraform constructs on @cdktf/provider-azurerm.
 export * from './rules';
-export * from './agent-custom-data';
+export { AZURE_CUSTOM_DATA_MAX_CHARS, AGENT_BUNDLE_RELATIVE_PATH, defaultAgentBundlePath } from './agent-custom-data';
 export * from './network';
 export * from './load-balancer';
 export * from './scale-set';

@@ -1,5 +1,6 @@
 import { MonitorAutoscaleSetting } from '@cdktf/provider-azurerm/lib/monitor-autoscale-setting';
 import { OrchestratedVirtualMachineScaleSet } from '@cdktf/provider-azurerm/lib/orchestrated-virtual-machine-scale-set';
+import { ITerraformDependable } from 'cdktf';
 import { Construct } from 'constructs';
 import { AzureProbeOptions } from './load-balancer';
 import { AzureResourceOptions, azureName } from './network';
@@ -95,6 +96,8 @@ export interface SpotScaleSetProps extends AzureResourceOptions, SpotScaleSetOpt
   readonly customDataBase64: string;
   /** Health endpoint the Application Health extension probes. */
   readonly health: AzureProbeOptions;
+  /** Resources the scale set waits for (e.g. the agent blob and the VMs' read access to it). @default - none */
+  readonly dependsOn?: ITerraformDependable[];
 }
 
 /**
@@ -185,6 +188,7 @@ export class SpotScaleSet extends Construct {
       tags: props.tags,
       // Autoscale owns the instance count after creation; Terraform must not undo it.
       lifecycle: { ignoreChanges: ['instances'] },
+      dependsOn: props.dependsOn,
     });
     this.scaleSetId = this.scaleSet.id;
 

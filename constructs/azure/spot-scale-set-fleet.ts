@@ -10,10 +10,6 @@ import { AzureResourceOptions, SpotFleetNetwork, SpotFleetSecurityGroup, azureNa
 import { AzureSizeStrategy, ScaleSetPlan, planScaleSets, validateAzureFleet } from './rules';
 import { SpotScaleSet, SpotScaleSetOptions, UBUNTU_2404_ARM64, UBUNTU_2404_X86_64 } from './scale-set';
 
-const CLIENT_ID_MARK = '@@SPOT_AGENT_CLIENT_ID@@';
-const BLOB_URL_MARK = '@@SPOT_AGENT_BLOB_URL@@';
-const MARKS = /(@@SPOT_AGENT_CLIENT_ID@@|@@SPOT_AGENT_BLOB_URL@@)/;
-
 /** How the agent bundle reaches the VMs. */
 export enum AgentDelivery {
   /** Inline when the custom data fits Azure's 64 KiB limit, otherwise a private storage blob. */
@@ -214,24 +210,19 @@ export class SpotScaleSetFleet extends Construct {
       );
     }
     this.agentDelivery = requested === AgentDelivery.AUTO ? (fitsCustomData(inlineData) ? AgentDelivery.INLINE : AgentDelivery.STORAGE_BLOB) : requested;
-    let customData: string;
     if (this.agentDelivery === AgentDelivery.INLINE) {
       this.customDataScript = inlineScript;
-      customData = inlineData;
     } else {
       this.agentBlob = new SpotAgentBlob(this, 'AgentBlob', {
         ...common,
-        bundle,
+        agentBundlePath: bundle.path,
         readerPrincipalId: this.identity.principalId,
         storageAccountName: props.agentStorageAccountName,
       });
-      // The script holds two deploy-time values; the literal rest goes through Fn.rawString (it has quotes).
-      const values: Record<string, string> = { [CLIENT_ID_MARK]: this.identity.clientId, [BLOB_URL_MARK]: this.agentBlob.blobUrl };
-      const fetch = blobAgentFetch({ blobUrl: BLOB_URL_MARK, identityClientId: CLIENT_ID_MARK, sha256: bundle.sha256 });
-      const parts = renderAgentCustomData({ config: agentConfig, fetch, startupCommands: props.startupCommands }).split(MARKS);
-      this.customDataScript = parts.map((p) => values[p] ?? p).join('');
-      customData = Fn.base64encode(Fn.join('', parts.filter((p) => p !== '').map((p) => values[p] ?? hclLiteral(p))));
+      const fetch = blobAgentFetch({ blobUrl: this.agentBlob.blobUrl, identityClientId: this.identity.clientId, sha256: bundle.sha256 });
+      this.customDataScript = renderAgentCustomData({ config: agentConfig, fetch, startupCommands: props.startupCommands });
     }
+    const customData = Token.isUnresolved(this.customDataScript) ? terraformBase64(this.customDataScript) : toCustomData(this.customDataScript);
 
     const image = props.image ?? (spec.architecture === CpuArchitecture.ARM64 ? UBUNTU_2404_ARM64 : UBUNTU_2404_X86_64);
     this.scaleSets = this.plans.map(
@@ -249,16 +240,22 @@ export class SpotScaleSetFleet extends Construct {
           identityId: this.identity.id,
           customDataBase64: customData,
           health: probe,
+          // The VMs download the agent at first boot: the blob and their read access must exist first.
+          dependsOn: this.agentBlob ? [this.agentBlob.blob, this.agentBlob.roleAssignment] : undefined,
         }),
     );
-    if (this.agentBlob) {
-      // The VMs download the agent at first boot: the blob and their read access must exist first.
-      for (const set of this.scaleSets) set.scaleSet.dependsOn = [this.agentBlob.blob.fqn, this.agentBlob.roleAssignment.fqn];
-    }
   }
 }
 
-/** A literal inside a Terraform expression: backslashes, `%{` and (through Fn.rawString) quotes and `${` escaped. */
-function hclLiteral(s: string): string {
-  return Fn.rawString(s.replace(/\\/g, '\\\\').replace(/%\{/g, '%%{'));
+/** A string token of cdktf inside a longer string. */
+const STRING_TOKEN = /(\$\{TfToken\[[^\]]+\]\})/;
+
+/**
+ * Base64 of a script that holds deploy-time values (string tokens: the blob URL, the identity's client
+ * id, references in startupCommands), computed by Terraform: `base64encode(join("", [...]))`, with the
+ * literal parts escaped for HCL (backslashes, `%{`, and through Fn.rawString quotes and `${`).
+ */
+function terraformBase64(script: string): string {
+  const parts = script.split(STRING_TOKEN).filter((p) => p !== '');
+  return Fn.base64encode(Fn.join('', parts.map((p) => (STRING_TOKEN.test(p) ? p : Fn.rawString(p.replace(/\\/g, '\\\\').replace(/%\{/g, '%%{'))))));
 }

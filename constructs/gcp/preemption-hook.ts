@@ -11,6 +11,7 @@ import { StorageBucketObject } from '@cdktf/provider-google/lib/storage-bucket-o
 import { dirname } from 'node:path';
 import { FleetSpecErrorCode, ProblemCollector } from '../../lib/spec';
 import { locateBundle } from './bundles';
+import { zipDirectoryToFile } from './zip';
 import { GcpSpotFleet } from './spot-fleet';
 
 /** Metric the preemption function writes one point to per preempted VM. */
@@ -112,7 +113,8 @@ export class GcpPreemptionHook extends Construct {
     const bundleDir = dirname(
       locateBundle('handlers/gcp/preemption/index.js', 'functionBundleDir', props.functionBundleDir ? `${props.functionBundleDir}/index.js` : undefined),
     );
-    const archive = new TerraformAsset(this, 'FunctionCode', { path: bundleDir, type: AssetType.ARCHIVE });
+    // Zipped in-process (deterministic); cdktf's AssetType.ARCHIVE would spawn a node process per synth.
+    const archive = new TerraformAsset(this, 'FunctionCode', { path: zipDirectoryToFile(bundleDir), type: AssetType.FILE });
     const source = new StorageBucketObject(this, 'FunctionSource', {
       bucket: fleet.artifactBucket.name,
       name: `preemption-function-${archive.assetHash.slice(0, 16)}.zip`,

@@ -227,7 +227,7 @@ export class GcpSpotFleet extends Construct {
     this.artifactBucket = new StorageBucket(this, 'Artifacts', {
       project: props.project,
       name: bucketName,
-      location: props.region.toUpperCase(),
+      location: Token.isUnresolved(props.region) ? props.region : props.region.toUpperCase(),
       uniformBucketLevelAccess: true,
       publicAccessPrevention: 'enforced',
       forceDestroy: true,
@@ -415,10 +415,9 @@ export class GcpSpotFleet extends Construct {
         loadBalancerDetectionSeconds: s.healthCheck.intervalSeconds * s.healthCheck.unhealthyThreshold,
       },
       fetchAgentCommands: [
-        '# fetch the agent with the VM service account (read on this one object only)',
-        'if command -v gcloud >/dev/null 2>&1; then',
-        `  gcloud storage cp '${gsUrl}' ${agentPath}`,
-        'else',
+        '# fetch the agent with the VM service account (read on this one object only): gcloud if the image has it,',
+        '# else the JSON API with a token from the metadata server',
+        `if ! { command -v gcloud >/dev/null 2>&1 && gcloud storage cp '${gsUrl}' ${agentPath}; }; then`,
         "  TOKEN=$(curl -sf -H 'Metadata-Flavor: Google' 'http://metadata.google.internal/computeMetadata/v1/instance/service-accounts/default/token' | sed -E 's/.*\"access_token\":\"([^\"]+)\".*/\\1/')",
         `  curl -sf --retry 5 -H "Authorization: Bearer \${TOKEN}" -o ${agentPath} '${apiUrl}'`,
         'fi',

@@ -1,4 +1,4 @@
-import { FallbackPolicy, FallbackPolicyOptions, FallbackState, SpotPoolObservation } from '../policy/fallback-policy';
+import { FallbackPolicy, FallbackPolicyOptions, FallbackState } from '../policy/fallback-policy';
 import { planSpotPlacement } from '../policy/placement';
 import { FleetSpecErrorCode as C, ProblemCollector } from '../spec/errors';
 import { mulberry32, randomInt, shuffle } from './rng';
@@ -87,12 +87,6 @@ export interface SimulationReport {
   readonly elapsedMs: number;
 }
 
-/** @internal test hook */
-export let debugHook: ((...a: unknown[]) => void) | undefined;
-/** @internal */
-export function setDebugHook(h: typeof debugHook): void {
-  debugHook = h;
-}
 const UNCAPPED_VALUE = 1_000_000_000;
 /** The simulated clock starts here (epoch seconds), so that 0 keeps meaning "never" in the policy state. */
 const EPOCH = 1_700_000_000;
@@ -198,7 +192,7 @@ export function simulate(traces: readonly SpotTrace[], options: SimulationOption
   return { results, options: o, pools: traces.map((t) => t.name), windowTicks, offsets, elapsedMs: Date.now() - started };
 }
 
-export function resolveSimulationOptions(options: SimulationOptions): Required<Omit<SimulationOptions, 'policyOptions' | 'policies'>> {
+function resolveSimulationOptions(options: SimulationOptions): Required<Omit<SimulationOptions, 'policyOptions' | 'policies'>> {
   const target = options.targetReplicas ?? 3;
   const o = {
     tickSeconds: options.tickSeconds ?? 30,
@@ -246,7 +240,7 @@ interface WindowResult {
  * been planned in every tick from t - coldStart to t; ticks before the first cold start are not counted;
  * cost = spot replica-ticks + on-demand replica-ticks x ratio, launching replicas included.
  */
-export function runWindow(strategy: Strategy, caps: Int32Array[], offset: number, T: number, cold: number, target: number, ratio: number): WindowResult {
+function runWindow(strategy: Strategy, caps: Int32Array[], offset: number, T: number, cold: number, target: number, ratio: number): WindowResult {
   const Z = caps.length;
   const H = cold + 1; // history ring
   const spotHist = new Int32Array(H * Z);
@@ -304,7 +298,6 @@ export function runWindow(strategy: Strategy, caps: Int32Array[], offset: number
       } else {
         if (!down) r.episodes++;
         down = true;
-        if (debugHook) debugHook(t, offset, spotHist, demandHist, readySpot, readyDemand, preempted, failed, prevSpot);
         r.episodeTicks++;
       }
     }
@@ -312,7 +305,7 @@ export function runWindow(strategy: Strategy, caps: Int32Array[], offset: number
   return r;
 }
 
-export function makeStrategy(policy: SimulatedPolicy, o: ReturnType<typeof resolveSimulationOptions>, policyOptions: FallbackPolicyOptions, names: string[], rng: () => number): Strategy {
+function makeStrategy(policy: SimulatedPolicy, o: ReturnType<typeof resolveSimulationOptions>, policyOptions: FallbackPolicyOptions, names: string[], rng: () => number): Strategy {
   const N = o.targetReplicas;
   switch (policy) {
     case SimulatedPolicy.ON_DEMAND:
@@ -426,6 +419,8 @@ class OursStrategy implements Strategy {
   private state: FallbackState;
   private readonly policy: FallbackPolicy;
   private readonly index: Map<string, number>;
+  private readonly observations: { pool: string; ready: number; launching: number; preempted: number; launchFailures: number }[];
+  private readonly counts: { pool: string; count: number; launching: number }[];
   constructor(
     private readonly target: number,
     private readonly base: number,
@@ -437,15 +432,22 @@ class OursStrategy implements Strategy {
     this.policy = new FallbackPolicy(options);
     this.state = this.policy.initialState();
     this.index = new Map(names.map((n, z) => [n, z]));
+    this.observations = names.map((pool) => ({ pool, ready: 0, launching: 0, preempted: 0, launchFailures: 0 }));
+    this.counts = names.map((pool) => ({ pool, count: 0, launching: 0 }));
   }
   step(v: TickView): number {
-    const pools: SpotPoolObservation[] = this.names.map((pool, z) => ({
-      pool,
-      ready: v.readySpot[z],
-      launching: v.prevSpot[z] - v.readySpot[z],
-      preempted: v.preempted[z],
-      launchFailures: v.failed[z],
-    }));
+    // The policy keeps nothing of its input, so the observation objects are reused from tick to tick.
+    const pools = this.observations;
+    const current = this.counts;
+    for (let z = 0; z < this.names.length; z++) {
+      const o = pools[z];
+      o.ready = v.readySpot[z];
+      o.launching = v.prevSpot[z] - v.readySpot[z];
+      o.preempted = v.preempted[z];
+      o.launchFailures = v.failed[z];
+      current[z].count = v.prevSpot[z];
+      current[z].launching = o.launching;
+    }
     const d = this.policy.decide({
         nowSeconds: EPOCH + v.t * this.tickSeconds,
         targetReplicas: this.target,
@@ -456,11 +458,7 @@ class OursStrategy implements Strategy {
         state: this.state,
     });
     this.state = d.state;
-    const changes = planSpotPlacement(
-      this.names.map((pool, z) => ({ pool, count: v.prevSpot[z], launching: v.prevSpot[z] - v.readySpot[z] })),
-      d.spotReplicas,
-      d.preferredPools,
-    );
+    const changes = planSpotPlacement(current, d.spotReplicas, d.preferredPools);
     for (const c of changes) {
       const z = this.index.get(c.pool)!;
       v.spot[z] += c.delta;

@@ -162,6 +162,13 @@ export interface FallbackPolicyOptions {
    * @default 21600 (6 hours)
    */
   readonly riskWindowSeconds?: number;
+  /**
+   * When spot is scarce (fewer pools left to launch in than spot replicas plus spares, because the
+   * others were just preempted or ran out of capacity), cover the missing spares with on-demand, as
+   * SpotHedge always does: the next preemption is then likely and its replacement unlikely to land.
+   * @default true
+   */
+  readonly coverSparesWhenScarce?: boolean;
 }
 
 /** The options with every default filled in. */
@@ -175,6 +182,7 @@ export interface ResolvedFallbackPolicyOptions {
   readonly strikeForgivenessSeconds: number;
   readonly spareSpotReplicas: number;
   readonly riskWindowSeconds: number;
+  readonly coverSparesWhenScarce: boolean;
 }
 
 /** Defaults of {@link FallbackPolicyOptions}. */
@@ -188,6 +196,7 @@ export const DEFAULT_FALLBACK_POLICY_OPTIONS: ResolvedFallbackPolicyOptions = {
   strikeForgivenessSeconds: 3600,
   spareSpotReplicas: 1,
   riskWindowSeconds: 21600,
+  coverSparesWhenScarce: true,
 };
 
 const STATE_VERSION = 1;
@@ -217,7 +226,11 @@ export function resolveFallbackPolicyOptions(options: FallbackPolicyOptions = {}
   const defined = Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined));
   const o: ResolvedFallbackPolicyOptions = { ...DEFAULT_FALLBACK_POLICY_OPTIONS, ...defined };
   const v = new ProblemCollector();
-  for (const [prop, value] of Object.entries(o) as [keyof ResolvedFallbackPolicyOptions, number][]) {
+  for (const [prop, value] of Object.entries(o) as [keyof ResolvedFallbackPolicyOptions, number | boolean][]) {
+    if (prop === 'coverSparesWhenScarce') {
+      if (typeof value !== 'boolean') v.add(C.WORKLOAD, prop, `${prop} (${String(value)}) must be true or false`);
+      continue;
+    }
     if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) {
       v.add(C.CAPACITY_NEGATIVE, prop, `${prop} (${value}) must be a finite number, 0 or more; use the default ${DEFAULT_FALLBACK_POLICY_OPTIONS[prop]} or leave it out`);
     }
@@ -235,6 +248,10 @@ export function resolveFallbackPolicyOptions(options: FallbackPolicyOptions = {}
   return o;
 }
 
+function countOk(x: number | undefined): boolean {
+  return x === undefined || (Number.isInteger(x) && x >= 0);
+}
+
 /** Allocation-free check of the common case (called every tick by the simulator). */
 function inputLooksValid(input: FallbackInput): boolean {
   const { nowSeconds, targetReplicas, onDemandBase, maxCapacity, pools } = input;
@@ -244,7 +261,7 @@ function inputLooksValid(input: FallbackInput): boolean {
   for (let i = 0; i < pools.length; i++) {
     const p = pools[i];
     if (!(Number.isInteger(p.ready) && p.ready >= 0)) return false;
-    for (const x of [p.launching, p.preempted, p.launchFailures]) if (x !== undefined && !(Number.isInteger(x) && x >= 0)) return false;
+    if (!countOk(p.launching) || !countOk(p.preempted) || !countOk(p.launchFailures)) return false;
     for (let j = 0; j < i; j++) if (pools[j].pool === p.pool) return false;
   }
   return true;
@@ -294,7 +311,8 @@ function validateInput(input: FallbackInput): void {
  * 2. Spares: while a preemption of this fleet happened within `riskWindowSeconds`, run
  *    `spareSpotReplicas` spot replicas above the target, so the next preemption is covered at once.
  * 3. Fallback up, at once: on-demand above the base = the target minus the base minus the ready spot
- *    replicas (never negative, never more than the target minus the base).
+ *    replicas (never negative, never more than the target minus the base). When spot is scarce (fewer
+ *    pools left than spot replicas plus spares), the missing spares count too (`coverSparesWhenScarce`).
  * 4. Fallback down, slowly: only once ready spot has covered the smaller need for the stabilization time
  *    (which doubles on each flap) and the cool-down after the last increase has passed; then straight to
  *    the need. Launching spot replicas never count: on-demand stays until replacements are ready.
@@ -362,9 +380,11 @@ function decideResolved(input: FallbackInput, o: ResolvedFallbackPolicyOptions):
   }
   // Forget pools no longer observed once nothing is held against them.
   let pools: PoolMemory[] = prev.pools;
-  const keep = (m: PoolMemory): boolean => m.unavailableUntil > now || effectiveStrikes(m, now, o) > 0 || input.pools.some((p) => p.pool === m.pool);
-  if (changed || prev.pools.length !== input.pools.length || !prev.pools.every(keep)) {
-    pools = [...memory.values()].filter(keep);
+  let sameOrder = !changed && prev.pools.length === input.pools.length;
+  for (let i = 0; sameOrder && i < input.pools.length; i++) sameOrder = prev.pools[i].pool === input.pools[i].pool;
+  if (!sameOrder) {
+    const observed = new Set(input.pools.map((p) => p.pool));
+    pools = [...memory.values()].filter((m) => observed.has(m.pool) || m.unavailableUntil > now || effectiveStrikes(m, now, o) > 0);
   }
   const unavailablePools: string[] = [];
   for (const m of pools) if (m.unavailableUntil > now) unavailablePools.push(m.pool);
@@ -389,9 +409,10 @@ function decideResolved(input: FallbackInput, o: ResolvedFallbackPolicyOptions):
   const readySpot = input.pools.reduce((s, p) => s + Math.max(0, p.ready), 0);
   // Scarce spot: too few pools left to spread the share and its spares one per pool. Then a spare spot
   // replica is unlikely to land, so on-demand covers the missing spares (SpotHedge's rule, only here).
-  const scarce = spare > 0 && preferredPools.length < spotShare + spare;
+  const scarce = o.coverSparesWhenScarce && spare > 0 && preferredPools.length < spotShare + spare;
   const spareShort = scarce ? Math.max(0, spotShare + spare - readySpot) : 0;
-  const need = Math.min(spotShare, Math.max(0, spotShare - readySpot, spareShort));
+  const roomForSpares = Math.max(0, input.maxCapacity - input.onDemandBase - spotShare);
+  const need = Math.min(spotShare, Math.max(0, spotShare - readySpot, Math.min(spareShort, roomForSpares)));
   let fallback = prev.fallbackReplicas;
   let { lastIncreaseAt, lastDecreaseAt, coveredSince, coveredNeed, stabilizationSeconds } = prev;
   let action = FallbackAction.STEADY;
@@ -399,7 +420,8 @@ function decideResolved(input: FallbackInput, o: ResolvedFallbackPolicyOptions):
   if (need > fallback) {
     const flapped = lastDecreaseAt > 0 && now - lastDecreaseAt < o.flapWindowSeconds;
     if (flapped) stabilizationSeconds = Math.min(o.maxScaleInStabilizationSeconds, Math.max(stabilizationSeconds * 2, o.scaleInStabilizationSeconds || 1));
-    why = `spot is ${need} ready replica${need === 1 ? '' : 's'} short of its share ${spotShare} of target ${input.targetReplicas} (ready spot ${readySpot}): fallback ${fallback} -> ${need} on-demand${flapped ? `; flapped within ${o.flapWindowSeconds} s, stabilization now ${stabilizationSeconds} s` : ''}`;
+    const scarcity = spareShort > Math.max(0, spotShare - readySpot) ? ` (spot is scarce: ${preferredPools.length} pool${preferredPools.length === 1 ? '' : 's'} left for ${spotShare + spare} spot replicas, so on-demand covers the spare)` : '';
+    why = `spot is ${need} ready replica${need === 1 ? '' : 's'} short of its share ${spotShare} of target ${input.targetReplicas} (ready spot ${readySpot})${scarcity}: fallback ${fallback} -> ${need} on-demand${flapped ? `; flapped within ${o.flapWindowSeconds} s, stabilization now ${stabilizationSeconds} s` : ''}`;
     fallback = need;
     lastIncreaseAt = now;
     coveredSince = 0;

@@ -102,7 +102,7 @@ export class AwsInterruptionWatcher implements InterruptionWatcher {
 
   public async run(ctx: WatcherContext): Promise<void> {
     const seen = new Set<string>();
-    const backoff = new Backoff(Math.min(500, this.pollIntervalMs), 30_000);
+    const backoff = new Backoff(Math.min(500, this.pollIntervalMs), Math.max(2000, this.pollIntervalMs));
     const report = new FailureReporter(ctx.log, 'AWS instance metadata (IMDSv2) poll');
     const emit = (key: string, event: Omit<InterruptionEvent, 'cloud' | 'instanceId' | 'detectedAt'>) => {
       if (seen.has(key)) return;

@@ -85,7 +85,7 @@ export class AzureInterruptionWatcher implements InterruptionWatcher {
 
   public async run(ctx: WatcherContext): Promise<void> {
     const seen = new Set<string>();
-    const backoff = new Backoff(Math.min(500, this.pollIntervalMs), 30_000);
+    const backoff = new Backoff(Math.min(500, this.pollIntervalMs), Math.max(2000, this.pollIntervalMs));
     const report = new FailureReporter(ctx.log, 'Azure Scheduled Events poll');
     while (!ctx.signal.aborted) {
       const started = Date.now();

@@ -86,7 +86,7 @@ export class GcpInterruptionWatcher implements InterruptionWatcher {
 
   /** Long-polls one value until `onValue` returns true (it emitted) or the signal aborts. */
   private async watchValue(ctx: WatcherContext, path: string, onValue: (value: string) => boolean): Promise<void> {
-    const backoff = new Backoff(250, 30_000);
+    const backoff = new Backoff(250, 2000);
     const report = new FailureReporter(ctx.log, `Google Cloud metadata server long poll of ${path}`);
     let etag: string | undefined;
     while (!ctx.signal.aborted) {
@@ -98,6 +98,7 @@ export class GcpInterruptionWatcher implements InterruptionWatcher {
         report.succeeded();
         backoff.reset();
         const value = res.body.trim();
+        if (!/^[A-Z_]{1,64}$/.test(value)) throw new UnexpectedResponseError(`${path} is not a metadata value: ${value.slice(0, 40)}`);
         const nextEtag = res.headers.etag;
         if (onValue(value)) return;
         if (typeof nextEtag === 'string' && nextEtag.length > 0) {

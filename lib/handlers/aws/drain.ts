@@ -51,7 +51,11 @@ export interface DrainDeps extends DrainClients {
   readonly sleep?: (ms: number) => Promise<void>;
   /** Jitter source for retries. @default Math.random */
   readonly random?: () => number;
-  /** Ids of events already handled by this container; a duplicate costs no API call. @default - a new cache */
+  /**
+   * Ids of events already handled by this container (a duplicate costs no API call) and the spot warning
+   * times of instances (so a later terminate lifecycle action counts the notice from the warning).
+   * @default - the container-wide memory
+   */
   readonly recent?: RecentEvents;
 }
 
@@ -99,9 +103,15 @@ export interface HandleOptions {
   readonly invocationDeadline?: number;
 }
 
-/** A small LRU of event ids, so a duplicate delivery to a warm container is a true no-op. */
+/**
+ * What a warm container remembers between events (best effort: another container may get the next event).
+ * - ids of handled events, so a duplicate delivery is a true no-op;
+ * - when each instance got its spot warning, so the wait of its terminate lifecycle action (which AWS
+ *   emits some seconds later) still ends inside the notice counted from the warning.
+ */
 export class RecentEvents {
   private readonly ids = new Set<string>();
+  private readonly warnings = new Map<string, number>();
   constructor(private readonly capacity = 1000) {}
   public has(id: string): boolean {
     return this.ids.has(id);
@@ -110,6 +120,18 @@ export class RecentEvents {
     this.ids.delete(id);
     this.ids.add(id);
     if (this.ids.size > this.capacity) this.ids.delete(this.ids.values().next().value as string);
+  }
+  /** Remember the time (epoch ms) of an instance's spot warning; the earliest one counts. */
+  public warned(instanceId: string, atMs: number): void {
+    if (!Number.isFinite(atMs)) return;
+    const prev = this.warnings.get(instanceId);
+    this.warnings.delete(instanceId);
+    this.warnings.set(instanceId, prev === undefined ? atMs : Math.min(prev, atMs));
+    if (this.warnings.size > this.capacity) this.warnings.delete(this.warnings.keys().next().value as string);
+  }
+  /** Time of the instance's spot warning, if this container saw it. */
+  public warnedAt(instanceId: string): number | undefined {
+    return this.warnings.get(instanceId);
   }
 }
 
@@ -124,7 +146,7 @@ export async function handleInterruptionEvent(event: EventBridgeEnvelope, deps: 
     deps.logger.info('duplicate event, already handled', { eventId: event.id, kind });
     return { kind, action: DrainAction.IGNORED, instanceIds: [], reason: 'duplicate' };
   }
-  const ctx = new Ctx(deps, options);
+  const ctx = new Ctx(deps, options, recent);
   let result: DrainResult;
   switch (kind) {
     case InterruptionEventKind.SPOT_WARNING:
@@ -183,7 +205,8 @@ export function makeDrainHandler(deps: DrainDeps): (event: SQSEvent, context: Co
     try {
       return await processPartialResponse(event, recordHandler, processor, { context });
     } finally {
-      deps.metrics.publishStoredMetrics();
+      // Most events (other instances' state changes) record nothing; publishing then would only log a warning.
+      if (deps.metrics.hasStoredMetrics()) deps.metrics.publishStoredMetrics();
     }
   };
 }
@@ -193,7 +216,7 @@ class Ctx {
   public readonly now: () => number;
   public readonly sleep: (ms: number) => Promise<void>;
   public readonly s: DrainSettings;
-  constructor(public readonly deps: DrainDeps, public readonly options: HandleOptions) {
+  constructor(public readonly deps: DrainDeps, public readonly options: HandleOptions, public readonly recent: RecentEvents) {
     this.now = deps.now ?? Date.now;
     this.sleep = deps.sleep ?? realSleep;
     this.s = deps.settings;
@@ -290,6 +313,7 @@ async function onEc2Event(event: EventBridgeEnvelope, kind: InterruptionEventKin
   }
   const log = { eventId: event.id, instanceId: id, kind, lifecycleState: inst.LifecycleState, eventTime: event.time };
   if (kind === InterruptionEventKind.SPOT_WARNING) {
+    ctx.recent.warned(id, Date.parse(event.time));
     ctx.count(DRAIN_METRIC.INTERRUPTIONS);
     logger.info('spot interruption warning: deregistering and replacing', { ...log, instanceAction: event.detail?.['instance-action'] });
     await ctx.deregister(id);
@@ -379,8 +403,17 @@ async function onTerminateAction(event: EventBridgeEnvelope, ctx: Ctx): Promise<
   const instanceId = d.EC2InstanceId;
   const hook = { AutoScalingGroupName: d.AutoScalingGroupName, LifecycleHookName: d.LifecycleHookName, InstanceId: instanceId, LifecycleActionToken: d.LifecycleActionToken };
   const start = ctx.now();
-  const deadline = drainDeadline(event.time, start, s, ctx.options.invocationDeadline);
-  const log = { eventId: event.id, instanceId, eventTime: event.time, deadline: new Date(deadline).toISOString() };
+  const eventMs = Date.parse(event.time);
+  const warnedMs = ctx.recent.warnedAt(instanceId);
+  const noticeStart = warnedMs !== undefined && !(warnedMs >= eventMs) ? warnedMs : eventMs;
+  const deadline = drainDeadline(noticeStart, start, s, ctx.options.invocationDeadline);
+  const log = {
+    eventId: event.id,
+    instanceId,
+    eventTime: event.time,
+    noticeStart: Number.isFinite(noticeStart) ? new Date(noticeStart).toISOString() : undefined,
+    deadline: new Date(deadline).toISOString(),
+  };
   logger.info('terminate lifecycle action: draining before CONTINUE', log);
 
   let outcome: DrainOutcome | undefined;
@@ -446,14 +479,14 @@ async function waitForDrain(
 
 /**
  * When the wait of a terminate lifecycle action must end (epoch ms): the earliest of the drain budget
- * from now, the notice from the event time less the safety margin, and the Lambda timeout less the
- * safety margin. A redelivered old event gets a deadline in the past and completes at once.
+ * from now, the notice from its start (the spot warning if this container saw it, else the lifecycle
+ * event) less the safety margin, and the Lambda timeout less the safety margin. A redelivered old event
+ * gets a deadline in the past and completes at once.
  */
-export function drainDeadline(eventTime: string, now: number, s: DrainSettings, invocationDeadline?: number): number {
+export function drainDeadline(noticeStartMs: number, now: number, s: DrainSettings, invocationDeadline?: number): number {
   const margin = s.safetyMarginSeconds * 1000;
   const limits = [now + s.drainBudgetSeconds * 1000];
-  const t = Date.parse(eventTime);
-  if (Number.isFinite(t)) limits.push(t + s.noticeSeconds * 1000 - margin);
+  if (Number.isFinite(noticeStartMs)) limits.push(noticeStartMs + s.noticeSeconds * 1000 - margin);
   if (invocationDeadline !== undefined) limits.push(invocationDeadline - margin);
   return Math.min(...limits);
 }

@@ -5,7 +5,6 @@ type S3Module = typeof import('@aws-sdk/client-s3');
 let s3Module: S3Module | undefined;
 /** Loaded on first use, so that Google Cloud and Azure users do not need the AWS SDK installed. */
 function s3(): S3Module {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
   s3Module ??= require('@aws-sdk/client-s3') as S3Module;
   return s3Module;
 }

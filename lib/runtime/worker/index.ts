@@ -5,3 +5,5 @@ export * from './worker';
 export * from './checkpoint';
 export * from './checkpoint-stores';
 export * from './timing';
+export * from './pubsub-queue';
+export * from './service-bus-queue';

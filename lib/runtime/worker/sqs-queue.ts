@@ -18,7 +18,6 @@ type SqsModule = typeof import('@aws-sdk/client-sqs');
 let sqsModule: SqsModule | undefined;
 /** Loaded on first use, so that users of the other queues do not need the AWS SDK installed. */
 function sqs(): SqsModule {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
   sqsModule ??= require('@aws-sdk/client-sqs') as SqsModule;
   return sqsModule;
 }

@@ -2,7 +2,7 @@ import { Duration } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as acm from 'aws-cdk-lib/aws-certificatemanager';
 import * as s3 from 'aws-cdk-lib/aws-s3';
-import { InferenceLoadBalancer, InferenceLoadBalancerProps, InferenceLoadBalancerType, SpotFleet, SpotFleetProps } from '../../../constructs/aws';
+import { DrainMode, InferenceLoadBalancer, InferenceLoadBalancerProps, InferenceLoadBalancerType, SpotFleet, SpotFleetProps } from '../../../constructs/aws';
 import { FleetSpecError } from '../../../lib/spec';
 import { AGENT_BUNDLE, GPU_TYPES, stackWithVpc } from './fixtures';
 
@@ -127,7 +127,7 @@ describe('InferenceLoadBalancer: options', () => {
   });
 
   test('internal load balancer in private subnets admits the VPC CIDR; explicit health port and custom drain', () => {
-    const { t } = setup({ healthCheck: { port: 8080, path: '/ping' }, deregistrationDelaySeconds: 20, drainBudgetSeconds: 60 }, { internetFacing: false });
+    const { t } = setup({ healthCheck: { port: 8080, path: '/ping' }, agent: { bundlePath: AGENT_BUNDLE, drainMode: DrainMode.SIGNAL }, deregistrationDelaySeconds: 20, drainBudgetSeconds: 60 }, { internetFacing: false });
     t.hasResourceProperties('AWS::ElasticLoadBalancingV2::LoadBalancer', { Scheme: 'internal' });
     t.hasResourceProperties('AWS::ElasticLoadBalancingV2::TargetGroup', {
       HealthCheckPort: '8080', HealthCheckPath: '/ping',

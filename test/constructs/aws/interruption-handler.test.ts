@@ -120,6 +120,18 @@ describe('InterruptionHandler rules', () => {
     });
   });
 
+  test('each rule may send to the queue and to the dead-letter queue, scoped by its own ARN', () => {
+    const policies = Object.values(template.findResources('AWS::SQS::QueuePolicy')) as Array<{
+      Properties: { Queues: Array<{ Ref: string }>; PolicyDocument: { Statement: Array<{ Principal?: { Service?: string }; Condition?: unknown }> } };
+    }>;
+    for (const prefix of ['InterruptionsQueue', 'InterruptionsDeadLetterQueue']) {
+      const policy = policies.find((p) => p.Properties.Queues[0].Ref.startsWith(prefix) && !p.Properties.Queues[0].Ref.startsWith(`${prefix}Policy`))!;
+      const fromEvents = policy.Properties.PolicyDocument.Statement.filter((st) => st.Principal?.Service === 'events.amazonaws.com');
+      expect(fromEvents).toHaveLength(6);
+      for (const st of fromEvents) expect(st.Condition).toEqual({ ArnEquals: { 'aws:SourceArn': { 'Fn::GetAtt': [expect.stringMatching(/Rule/), 'Arn'] } } });
+    }
+  });
+
   test('launch failures can be routed to a fallback controller too', () => {
     const { stack, asg } = importedFleet();
     const h = new InterruptionHandler(stack, 'I', { autoScalingGroup: asg });

@@ -9,8 +9,8 @@ import {
   DrainMode,
   SpotFleet,
   SpotFleetProps,
-  toCfnInstanceRequirements,
 } from '../../../constructs/aws';
+import { toCfnInstanceRequirements } from '../../../constructs/aws/instance-requirements';
 import { AcceleratorManufacturer, CpuArchitecture, FleetSpecError, FleetSpecErrorCode } from '../../../lib/spec';
 import { AGENT_BUNDLE, GPU_TYPES, stackWithVpc } from './fixtures';
 
@@ -74,7 +74,7 @@ describe('SpotFleet: the group', () => {
       }],
     });
     t.resourceCountIs('AWS::AutoScaling::LifecycleHook', 0);
-    expect(f.terminationHookName).toBe('spot-inference-drain');
+    expect(f.terminationHookName).toBe(SpotFleet.DEFAULT_TERMINATION_HOOK_NAME);
     expect(f.lifecycleHookNames).toEqual(['spot-inference-drain']);
   });
 
@@ -245,6 +245,12 @@ describe('SpotFleet: options', () => {
     expect(f.healthCheckPath).toBe('/ready');
   });
 
+  test('in DrainMode.HEALTH an explicit health port becomes the agent port', () => {
+    const { fleet: f, template } = fleet({ healthCheck: { port: 9000 } });
+    expect(f.healthCheckPort).toBe(9000);
+    expect(JSON.stringify(template().findResources('AWS::EC2::LaunchTemplate'))).toContain('\\"healthPort\\": 9000');
+  });
+
   test('without the agent there is no asset and the health check probes the serving port', () => {
     const { fleet: f, template } = fleet({ agent: { enabled: false } });
     expect(f.agentAsset).toBeUndefined();
@@ -346,6 +352,11 @@ describe('SpotFleet: refused at synth', () => {
     expectFleetError({ agent: { bundlePath: AGENT_BUNDLE, healthPort: 70000 } }, /agent.healthPort \(70000\) must be between 1 and 65535/);
   });
 
+  test('a health check port that bypasses the agent in DrainMode.HEALTH', () => {
+    expectFleetError({ healthCheck: { port: 8080 } }, /healthCheck.port \(8080\) is not the agent's health port \(9901\): in DrainMode.HEALTH the load balancer must probe the agent/, FleetSpecErrorCode.PORT_RANGE);
+    expectFleetError({ healthCheck: { port: 9000 }, agent: { bundlePath: AGENT_BUNDLE, healthPort: 9100 } }, /healthCheck.port \(9000\) is not the agent's health port \(9100\)/);
+  });
+
   test('public subnets for the workers', () => {
     expectFleetError({ vpcSubnets: { subnetType: ec2.SubnetType.PUBLIC } }, /vpcSubnets selects public subnets; workers must not be reachable from the internet/);
   });
@@ -355,6 +366,10 @@ describe('SpotFleet: refused at synth', () => {
     const vpc = new ec2.Vpc(stack, 'PublicOnly', { maxAzs: 2, subnetConfiguration: [{ name: 'pub', subnetType: ec2.SubnetType.PUBLIC }] });
     expect(() => new SpotFleet(stack, 'Fleet', { vpc, minCapacity: 1, maxCapacity: 2, onDemandBaseCapacity: 1, instanceTypes: GPU_TYPES, agent: { bundlePath: AGENT_BUNDLE } }))
       .toThrow(/vpcSubnets selects no subnet of the VPC .*give the VPC private subnets with egress \(NAT\) or pass vpcSubnets/);
+  });
+
+  test('a subnet selection that selects nothing', () => {
+    expectFleetError({ vpcSubnets: { subnets: [] } }, /vpcSubnets selects no subnet; give the VPC private subnets with egress \(NAT\) or pass vpcSubnets/);
   });
 
   test('zones the VPC does not have, or zones against an environment-agnostic VPC', () => {

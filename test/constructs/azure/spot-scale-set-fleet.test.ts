@@ -19,7 +19,7 @@ import { StorageContainer } from '@cdktf/provider-azurerm/lib/storage-container'
 import { Subnet } from '@cdktf/provider-azurerm/lib/subnet';
 import { SubnetNetworkSecurityGroupAssociation } from '@cdktf/provider-azurerm/lib/subnet-network-security-group-association';
 import { UserAssignedIdentity } from '@cdktf/provider-azurerm/lib/user-assigned-identity';
-import { Testing, Token } from 'cdktf';
+import { Fn, Testing, Token } from 'cdktf';
 import { AgentDelivery, AzureAllocationStrategy, AzureEvictionPolicy, AzureSizeStrategy, SpotScaleSetFleet, SpotScaleSetFleetProps } from '../../../constructs/azure';
 import { DrainMode } from '../../../lib/runtime/agent-config';
 import { FleetSpecError, FleetSpecErrorCode } from '../../../lib/spec';
@@ -262,6 +262,19 @@ describe('options', () => {
     expect(resources(json, 'azurerm_orchestrated_virtual_machine_scale_set')[0].network_interface[0].ip_configuration[0].subnet_id).toContain('/subnets/w');
   });
 
+  test('one size (allowUndiversified): one scale set of that size, no instance mix', () => {
+    const { json, fleet } = synth({ ...GPU, instanceTypes: ['Standard_NC4as_T4_v3'], allowUndiversified: true });
+    const sets = resources(json, 'azurerm_orchestrated_virtual_machine_scale_set');
+    expect(sets).toHaveLength(1);
+    expect(sets[0]).toMatchObject({ name: 'inference-fleet-vmss', sku_name: 'Standard_NC4as_T4_v3', priority_mix: { base_regular_count: 1, regular_percentage_above_base: 20 } });
+    expect(sets[0].sku_profile).toBeUndefined();
+    expect(fleet.scaleSets[0].node.id).toBe('ScaleSet');
+  });
+
+  test('one size without allowUndiversified is refused by the neutral rule', () => {
+    expect(() => synth({ ...GPU, instanceTypes: ['Standard_NC4as_T4_v3'] })).toThrow(/instanceTypes has 1 type \(Standard_NC4as_T4_v3\): a fleet needs at least 2 instance types/);
+  });
+
   test('an Arm64 size boots the Arm64 Ubuntu image', () => {
     const { out } = synth({ ...GPU, instanceTypes: ['Standard_D4ps_v5', 'Standard_E4ps_v5'] });
     expect(out).toHaveResourceWithProperties(OrchestratedVirtualMachineScaleSet, { source_image_reference: expect.objectContaining({ sku: 'server-arm64' }) });
@@ -312,9 +325,19 @@ describe('agent delivery as a storage blob', () => {
     const set = resources(json, 'azurerm_orchestrated_virtual_machine_scale_set')[0];
     expect(set.os_profile.custom_data).toMatch(/^\$\{base64encode\(join\("", \[/);
     expect(set.os_profile.custom_data).toContain('azurerm_user_assigned_identity.InferenceFleet_Identity');
-    expect(set.depends_on).toEqual([expect.stringMatching(/^\$\{azurerm_storage_blob\./), expect.stringMatching(/^\$\{azurerm_role_assignment\./)]);
+    // Terraform wants plain references in depends_on (no ${...}): `terraform validate` refuses anything else.
+    expect(set.depends_on).toEqual([expect.stringMatching(/^azurerm_storage_blob\.\w+$/), expect.stringMatching(/^azurerm_role_assignment\.\w+$/)]);
     expect(fleet.customDataScript).toContain('metadata/identity/oauth2/token?api-version=2018-02-01&resource=https%3A%2F%2Fstorage.azure.com%2F&client_id=');
     expect(fleet.customDataScript).not.toContain('SPOT_AGENT_BUNDLE');
+  });
+
+  test('deploy-time values in startupCommands: Terraform computes the base64, literals escaped for HCL', () => {
+    const { json, fleet } = synth({ ...GPU, startupCommands: [`echo "model in ${Fn.upper('bucket')}" %{x} back\\slash`] });
+    expect(fleet.agentDelivery).toBe(AgentDelivery.INLINE);
+    const data: string = resources(json, 'azurerm_orchestrated_virtual_machine_scale_set')[0].os_profile.custom_data;
+    expect(data).toMatch(/^\$\{base64encode\(join\("", \["#!\/bin\/bash\\n/);
+    expect(data).toContain('upper("bucket")');
+    expect(data).toContain('echo \\"model in ", upper("bucket"), "\\" %%{x} back\\\\slash');
   });
 
   test('STORAGE_BLOB can be chosen for a small agent, with a given account name', () => {

@@ -81,7 +81,7 @@ describe('GcpPreemptionHook', () => {
     expect(json).toHaveResourceWithProperties(StorageBucketObject, { content_type: 'application/zip' });
     const src = one(resources, 'google_storage_bucket_object', 'FunctionSource');
     expect(src.name).toMatch(/^preemption-function-[0-9a-f]{16}\.zip$/i);
-    expect(src.source).toMatch(/^assets\/Hook_FunctionCode_\w+\/[0-9A-F]+\/archive\.zip$/);
+    expect(src.source).toMatch(/^assets\/Hook_FunctionCode_\w+\/[0-9A-F]+\/[0-9a-f]{32}\.zip$/);
   });
 
   test('least privilege: metric writer for the function, run.invoker on this function for the trigger', () => {

@@ -1,4 +1,5 @@
 import 'cdktf/lib/testing/adapters/jest';
+import { execFileSync } from 'node:child_process';
 import { Testing, TerraformVariable } from 'cdktf';
 import { ComputeFirewall } from '@cdktf/provider-google/lib/compute-firewall';
 import { ComputeHealthCheck } from '@cdktf/provider-google/lib/compute-health-check';
@@ -83,9 +84,10 @@ describe('GcpSpotFleet: instance templates', () => {
     expect(script).toContain('"cloud": "gcp"');
     expect(script).toContain('"drainBudgetSeconds": 10');
     expect(script).toContain('"loadBalancerDetectionSeconds": 20');
-    expect(script).toMatch(/gcloud storage cp 'gs:\/\/\$\{google_storage_bucket\.Fleet_Artifacts_\w+\.name\}\/\$\{google_storage_bucket_object\.Fleet_AgentObject_\w+\.name\}' \/opt\/spot-agent\/spot-agent\.js/);
+    expect(script).toMatch(/if ! \{ command -v gcloud >\/dev\/null 2>&1 && gcloud storage cp 'gs:\/\/\$\{google_storage_bucket\.Fleet_Artifacts_\w+\.name\}\/\$\{google_storage_bucket_object\.Fleet_AgentObject_\w+\.name\}' \/opt\/spot-agent\/spot-agent\.js/);
     // Shell variables are escaped for Terraform; resource references are not.
     expect(script).toContain('Bearer $${TOKEN}');
+    expect(script).toMatch(/-o \/opt\/spot-agent\/spot-agent\.js 'https:\/\/storage\.googleapis\.com\/storage\/v1\/b\/\$\{google_storage_bucket\.Fleet_Artifacts_\w+\.name\}\/o\/\$\{google_storage_bucket_object\.Fleet_AgentObject_\w+\.name\}\?alt=media'/);
     expect(script).not.toMatch(/[^$]\$\{TOKEN\}/);
     expect(script).toContain('systemctl enable --now spot-agent.service');
   });
@@ -96,6 +98,15 @@ describe('GcpSpotFleet: instance templates', () => {
     expect(script).toContain('kill -TERM "$${PID}"');
     expect(script).toContain('for _ in $(seq 1 30); do');
     expect(script).not.toContain('systemctl stop');
+  });
+
+  test('both scripts are valid bash once Terraform has rendered them', () => {
+    const meta = one(resources, 'google_compute_region_instance_template', 'SpotTemplate').metadata;
+    for (const key of ['startup-script', 'shutdown-script']) {
+      // What Terraform hands the VM: `$${` becomes `${`, references become values.
+      const rendered = (meta[key] as string).replace(/\$\{google_[^}]+\}/g, 'x').replace(/\$\$\{/g, '${');
+      expect(() => execFileSync('bash', ['-n'], { input: rendered, stdio: ['pipe', 'pipe', 'pipe'] })).not.toThrow();
+    }
   });
 
   test('user startup script runs before the agent and is escaped for Terraform', () => {
@@ -319,5 +330,16 @@ describe('GcpSpotFleet: health check, firewall, identity, artifacts', () => {
       new GcpSpotFleet(scope, 'Fleet', fleetProps({ project: project.stringValue }));
     });
     expect(one(r, 'google_service_account', 'ServiceAccount').project).toBe('${var.project}');
+  });
+
+  test('a region variable flows into every regional resource unchanged', () => {
+    const { resources: r } = synth((scope) => {
+      const region = new TerraformVariable(scope, 'region', { type: 'string' });
+      new GcpSpotFleet(scope, 'Fleet', fleetProps({ region: region.stringValue, zones: undefined }));
+    });
+    expect(one(r, 'google_storage_bucket', 'Artifacts').location).toBe('${var.region}');
+    expect(one(r, 'google_compute_region_instance_group_manager', 'SpotGroup').region).toBe('${var.region}');
+    expect(one(r, 'google_compute_region_instance_group_manager', 'SpotGroup').distribution_policy_zones).toBeUndefined();
+    expect(one(r, 'google_compute_region_autoscaler', 'SpotAutoscaler').region).toBe('${var.region}');
   });
 });

@@ -14,7 +14,7 @@ import { mulberry32 } from '../../../lib/plan/rng';
 import { FleetSpecError, FleetSpecErrorCode } from '../../../lib/spec';
 
 const T0 = 1_700_000_000;
-const POOLS = ['us-east-1a/g5.xlarge', 'us-east-1b/g5.xlarge', 'us-east-1c/g5.xlarge', 'us-east-1d/g5.xlarge'];
+const POOLS = ['us-east-1a', 'us-east-1b', 'us-east-1c', 'us-east-1d', 'us-east-1e', 'us-east-1f'].map((z) => `${z}/g5.xlarge`);
 
 /** Drives the policy like a controller: one call per 30 s period, state carried over. */
 class Driver {
@@ -33,7 +33,8 @@ class Driver {
   }
 }
 
-const ready = (...counts: number[]): SpotPoolObservation[] => counts.map((n, i) => ({ pool: POOLS[i], ready: n }));
+/** Ready spot per pool (the pools not named run nothing). */
+const ready = (...counts: number[]): SpotPoolObservation[] => POOLS.map((pool, i) => ({ pool, ready: counts[i] ?? 0 }));
 
 describe('decideFallback: restore the target when spot disappears', () => {
   test('a steady all-spot fleet runs no fallback and no spare', () => {
@@ -49,7 +50,7 @@ describe('decideFallback: restore the target when spot disappears', () => {
     expect(one).toMatchObject({ fallbackReplicas: 1, onDemandReplicas: 1, action: FallbackAction.FALL_BACK });
     expect(one.reason).toMatch(/spot is 1 ready replica short of its share 3 of target 3 \(ready spot 2\): fallback 0 -> 1 on-demand/);
     expect(one.reason).toMatch(/us-east-1a\/g5.xlarge: 1 preempted, avoided 180 s/);
-    const all = drv.step([{ pool: POOLS[0], ready: 0 }, { pool: POOLS[1], ready: 0, preempted: 1 }, { pool: POOLS[2], ready: 0, preempted: 1 }, { pool: POOLS[3], ready: 0 }]);
+    const all = drv.step(POOLS.map((pool, z) => ({ pool, ready: 0, preempted: z === 1 || z === 2 ? 1 : 0 })));
     expect(all).toMatchObject({ fallbackReplicas: 3, onDemandReplicas: 3, action: FallbackAction.FALL_BACK });
   });
 
@@ -62,9 +63,9 @@ describe('decideFallback: restore the target when spot disappears', () => {
 
 describe('decideFallback: return to spot only once replacements are ready', () => {
   test('launching spot never releases on-demand; ready spot does, after stabilization and cool-down', () => {
-    const drv = new Driver();
+    const drv = new Driver({}, new FallbackPolicy({ spareSpotReplicas: 0 }));
     drv.step(ready(1, 1, 1, 0));
-    drv.step([{ pool: POOLS[0], ready: 0, preempted: 1 }, { pool: POOLS[1], ready: 0, preempted: 1 }, { pool: POOLS[2], ready: 0, preempted: 1 }, { pool: POOLS[3], ready: 0 }]);
+    drv.step(POOLS.map((pool, z) => ({ pool, ready: 0, preempted: z < 3 ? 1 : 0 })));
     expect(drv.state.fallbackReplicas).toBe(3);
     // replacements launching for 4 periods (cold start): fallback stays
     for (let i = 0; i < 4; i++) {
@@ -146,7 +147,7 @@ describe('decideFallback: steer away from pools that were just preempted', () =>
     expect(d.unavailablePools).toEqual([POOLS[0]]);
     expect(d.preferredPools).not.toContain(POOLS[0]);
     // pools proven good come first, untried pools after them
-    expect(d.preferredPools).toEqual([POOLS[1], POOLS[2], POOLS[3]]);
+    expect(d.preferredPools).toEqual([POOLS[1], POOLS[2], POOLS[3], POOLS[4], POOLS[5]]);
     for (let i = 0; i < 5; i++) expect(drv.step(ready(0, 1, 1, 1)).unavailablePools).toEqual([POOLS[0]]);
     const later = drv.step(ready(0, 1, 1, 1));
     expect(later.unavailablePools).toEqual([]);
@@ -183,6 +184,18 @@ describe('decideFallback: spare spot replicas while at risk', () => {
     expect(d.reason).toMatch(/1 spare spot \(preempted 1x in the last 600 s\)/);
     for (let i = 0; i < 19; i++) drv.step(ready(0, 1, 1, 2));
     expect(drv.step(ready(0, 1, 1, 2))).toMatchObject({ spareSpotReplicas: 0, spotReplicas: 3 });
+  });
+
+  test('when spot is scarce (fewer pools left than spot replicas plus spares) on-demand covers the spare', () => {
+    const drv = new Driver({ maxCapacity: 8 });
+    drv.step(ready(1, 1, 1));
+    // three of six pools preempted at once: 3 pools left for 3 + 1 spot replicas
+    const d = drv.step(POOLS.map((pool, z) => ({ pool, ready: z >= 3 && z < 5 ? 1 : 0, preempted: z < 3 ? 1 : 0 })));
+    expect(d).toMatchObject({ spareSpotReplicas: 1, spotReplicas: 4, fallbackReplicas: 2, onDemandReplicas: 2 });
+    expect(d.reason).toMatch(/spot is scarce: 3 pools left for 4 spot replicas, so on-demand covers the spare/);
+    const off = new Driver({}, new FallbackPolicy({ coverSparesWhenScarce: false }));
+    off.step(ready(1, 1, 1));
+    expect(off.step(POOLS.map((pool, z) => ({ pool, ready: z >= 3 && z < 5 ? 1 : 0, preempted: z < 3 ? 1 : 0 }))).fallbackReplicas).toBe(1);
   });
 
   test('spareSpotReplicas 0 disables spares', () => {

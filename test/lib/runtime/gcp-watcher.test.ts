@@ -2,7 +2,8 @@ import { Cloud } from '../../../lib/spec';
 import { InterruptionKind } from '../../../lib/runtime/events';
 import { GcpInterruptionWatcher } from '../../../lib/runtime/gcp-watcher';
 import { runWatcher } from './support/collect';
-import { waitFor } from './support/loopback';
+import type * as http from 'node:http';
+import { LoopbackServer, SeenRequest, waitFor } from './support/loopback';
 import { GcpMetadataEmulator } from './support/metadata-emulators';
 
 let md: GcpMetadataEmulator;
@@ -34,7 +35,7 @@ test('a VM preempted before the agent started is reported by the first read', as
   md.preempt();
   const w = runWatcher(new GcpInterruptionWatcher({ endpoint: md.url }));
   await waitFor(() => w.events.length > 0, 2000, 'the preemption');
-  expect(md.requests.filter((r) => r.url.includes('wait_for_change'))).toHaveLength(0);
+  expect(md.requests.filter((r) => r.url.startsWith('/computeMetadata/v1/instance/preempted?wait_for_change'))).toHaveLength(0);
   await w.stop();
 });
 
@@ -78,10 +79,35 @@ test('survives a metadata server that is down, slow, answers garbage or is not t
   await w.stop();
 });
 
-test('an answer without the Metadata-Flavor response header is not trusted', async () => {
+test('a request without Metadata-Flavor is refused, and an answer without it is not trusted', async () => {
   const { httpRequest } = await import('../../../lib/runtime/http');
   expect((await httpRequest(md.url + '/computeMetadata/v1/instance/id')).status).toBe(403);
-  const impostor = new GcpInterruptionWatcher({ endpoint: md.url });
+  // Something else on the address (a proxy, a captive portal) answers without the header.
+  class Impostor extends LoopbackServer {
+    protected handle(_req: SeenRequest, res: http.ServerResponse): void {
+      res.writeHead(200, { 'Content-Type': 'text/plain' });
+      res.end('TRUE');
+    }
+  }
+  const impostor = await new Impostor().start();
+  try {
+    const watcher = new GcpInterruptionWatcher({ endpoint: impostor.url });
+    await expect(watcher.get('instance/preempted', '', 500, new AbortController().signal)).rejects.toThrow(
+      /answer for instance\/preempted lacks the Metadata-Flavor: Google header \(status 200\): not the metadata server/,
+    );
+    const w = runWatcher(watcher);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(w.events).toHaveLength(0);
+    await w.stop();
+  } finally {
+    await impostor.stop();
+  }
+});
+
+test('a garbage value is retried, not taken for a notice', async () => {
+  const w = runWatcher(new GcpInterruptionWatcher({ endpoint: md.url }));
   md.fault = 'garbage';
-  await expect(impostor.get('instance/preempted', '', 500, new AbortController().signal)).rejects.toThrow(/metadata server answered|Metadata-Flavor/);
+  await waitFor(() => w.lines.some((l) => String(l.error).includes('is not a metadata value')), 3000, 'the garbage warning');
+  expect(w.events).toHaveLength(0);
+  await w.stop();
 });

@@ -126,7 +126,7 @@ test('the bundle exports index.handler', () => {
 });
 
 test('a spot warning over the wire: describe, deregister, mark unhealthy; EMF metric published', async () => {
-  const res = await handler({ Records: [record('m1', spotWarning())] }, context);
+  const res = await handler({ Records: [record('m1', spotWarning({ time: new Date().toISOString() }))] }, context);
   expect(res).toEqual({ batchItemFailures: [] });
   expect(requests.map((r) => r.action)).toEqual(['DescribeAutoScalingInstances', 'DeregisterTargets', 'SetInstanceHealth']);
   expect(requests[1].params.get('TargetGroupArn')).toBe(TG1);
@@ -171,8 +171,8 @@ test('a target unknown to the load balancer (InvalidTarget) is a success; an acc
   const res = await handler(
     {
       Records: [
-        record('good', spotWarning({ id: 'w-good' })),
-        record('denied', spotWarning({ id: 'w-denied', detail: { 'instance-id': 'i-0bbbbbbbbbbbbbbbb', 'instance-action': 'terminate' } })),
+        record('good', spotWarning({ id: 'w-good', time: new Date().toISOString() })),
+        record('denied', spotWarning({ id: 'w-denied', time: new Date().toISOString(), detail: { 'instance-id': 'i-0bbbbbbbbbbbbbbbb', 'instance-action': 'terminate' } })),
       ],
     },
     context,

@@ -139,6 +139,7 @@ beforeEach(() => {
     return metrics;
   });
   jest.spyOn(metrics, 'publishStoredMetrics').mockImplementation(() => metrics);
+  jest.spyOn(metrics, 'hasStoredMetrics').mockImplementation(() => emitted.length > 0);
   happyPath();
 });
 
@@ -394,6 +395,24 @@ describe('terminate lifecycle action', () => {
     for (const c of calls.filter((x) => x.op === 'RecordLifecycleActionHeartbeat')) expect(c.t).toBeLessThan(noticeEnd);
   });
 
+  test('the notice counts from the spot warning when this container saw it', async () => {
+    elbMock.reset();
+    on(elbMock, DeregisterTargetsCommand, () => ({}));
+    on(elbMock, DescribeTargetHealthCommand, () => ({ TargetHealthDescriptions: [{ TargetHealth: { State: 'draining' } }] }));
+    const d = deps({ drainBudgetSeconds: 100 });
+    await handleInterruptionEvent(spotWarning(), d); // warning at EVENT_TIME
+    // The group moves the instance to Terminating:Wait 30 s later.
+    clock.t = EVENT_TIME_MS + 32_000;
+    calls = [];
+    await handleInterruptionEvent(terminateAction({ time: new Date(EVENT_TIME_MS + 30_000).toISOString() }), d);
+    expect(calls.at(-1)).toMatchObject({ op: 'CompleteLifecycleAction', t: EVENT_TIME_MS + 110_000 });
+    // Another container, which did not see the warning, counts from the lifecycle event: still bounded by it.
+    clock.t = EVENT_TIME_MS + 32_000;
+    calls = [];
+    await handleInterruptionEvent(terminateAction({ id: 'other', time: new Date(EVENT_TIME_MS + 30_000).toISOString() }), deps({ drainBudgetSeconds: 100 }));
+    expect(calls.at(-1)).toMatchObject({ op: 'CompleteLifecycleAction', t: EVENT_TIME_MS + 132_000 });
+  });
+
   test('nothing waits past the Lambda timeout either', async () => {
     elbMock.reset();
     on(elbMock, DeregisterTargetsCommand, () => ({}));
@@ -489,10 +508,10 @@ describe('terminate lifecycle action', () => {
 describe('drainDeadline', () => {
   test('is the earliest of budget, notice less margin, Lambda timeout less margin', () => {
     const now = EVENT_TIME_MS + 5_000;
-    expect(drainDeadline('2026-11-27T12:00:00Z', now, SETTINGS)).toBe(now + 75_000);
-    expect(drainDeadline('2026-11-27T12:00:00Z', EVENT_TIME_MS + 50_000, SETTINGS)).toBe(EVENT_TIME_MS + 110_000);
-    expect(drainDeadline('2026-11-27T12:00:00Z', now, SETTINGS, now + 30_000)).toBe(now + 20_000);
-    expect(drainDeadline('not a time', now, SETTINGS)).toBe(now + 75_000);
+    expect(drainDeadline(EVENT_TIME_MS, now, SETTINGS)).toBe(now + 75_000);
+    expect(drainDeadline(EVENT_TIME_MS, EVENT_TIME_MS + 50_000, SETTINGS)).toBe(EVENT_TIME_MS + 110_000);
+    expect(drainDeadline(EVENT_TIME_MS, now, SETTINGS, now + 30_000)).toBe(now + 20_000);
+    expect(drainDeadline(Date.parse('not a time'), now, SETTINGS)).toBe(now + 75_000);
   });
 });
 
@@ -538,7 +557,17 @@ describe('SQS batch handler', () => {
   test('a batch that fails entirely fails the invocation (every record is redelivered)', async () => {
     const handler = makeDrainHandler(deps());
     await expect(handler({ Records: [record('a', 'nope'), record('b', 'nope')] }, context)).rejects.toThrow(/All records failed processing/);
-    expect(metrics.publishStoredMetrics).toHaveBeenCalledTimes(1);
+  });
+
+  test('metrics are published only when an event recorded some', async () => {
+    const real = new Metrics({ namespace: 'SpotInference', serviceName: 'spot-interruption-handler' });
+    const publish = jest.spyOn(real, 'publishStoredMetrics').mockImplementation(() => real);
+    const handler = makeDrainHandler({ ...deps(), metrics: real });
+    await handler({ Records: [record('other', stateChange('running'))] }, context);
+    expect(publish).not.toHaveBeenCalled();
+    await handler({ Records: [record('w', spotWarning())] }, context);
+    expect(publish).toHaveBeenCalledTimes(1);
+    real.clearMetrics();
   });
 
   test('the invocation deadline bounds the wait', async () => {
