@@ -139,8 +139,9 @@ export interface BatchInferenceProps {
   readonly rootVolumeSize?: Size;
   /**
    * Let containers reach the instance metadata service (IMDSv2 hop limit 2), e.g. for an in-container spot
-   * interruption watcher. Containers can then read the instance role's credentials too.
-   * @default false - hop limit 1: only the host reaches IMDS; jobs use their job role, and learn of a reclaim by SIGTERM
+   * interruption watcher. Containers can then read the instance role's credentials too. With the default
+   * hop limit 1 only the host reaches IMDS: jobs use their job role and learn of a reclaim by SIGTERM.
+   * @default false
    */
   readonly allowContainerMetadataAccess?: boolean;
 }
@@ -280,6 +281,12 @@ export class BatchInference extends Construct {
       allocationStrategy: batch.AllocationStrategy.SPOT_PRICE_CAPACITY_OPTIMIZED,
       maxvCpus,
     });
+    const pinLaunchTemplateVersion = (env: batch.ManagedEc2EcsComputeEnvironment): void => {
+      // The L2 leaves the version out, which Batch resolves to `$Default` once, at creation: pin the
+      // latest version number so that a changed launch template reaches the compute environment.
+      (env.node.defaultChild as batch.CfnComputeEnvironment).addPropertyOverride('ComputeResources.LaunchTemplate.Version', this.launchTemplate.latestVersionNumber);
+    };
+    pinLaunchTemplateVersion(this.spotComputeEnvironment);
     const order: batch.OrderedComputeEnvironment[] = [{ computeEnvironment: this.spotComputeEnvironment, order: 1 }];
     if (onDemandFallback) {
       this.onDemandComputeEnvironment = new batch.ManagedEc2EcsComputeEnvironment(this, 'OnDemandEnvironment', {
@@ -288,6 +295,7 @@ export class BatchInference extends Construct {
         allocationStrategy: batch.AllocationStrategy.BEST_FIT_PROGRESSIVE,
         maxvCpus: onDemandMaxvCpus,
       });
+      pinLaunchTemplateVersion(this.onDemandComputeEnvironment);
       order.push({ computeEnvironment: this.onDemandComputeEnvironment, order: 2 });
     }
     this.jobQueue = new batch.JobQueue(this, 'JobQueue', { computeEnvironments: order, priority: 1 });

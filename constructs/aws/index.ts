@@ -7,3 +7,6 @@ export * from './spot-inference-service';
 export { DrainMode } from '../../lib/runtime/agent-config';
 export * from './interruption-handler';
 export * from './batch-inference';
+export * from './interruption-drill';
+export * from './queue-worker-fleet';
+export * from './fleet-dashboard';

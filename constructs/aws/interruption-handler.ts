@@ -280,15 +280,23 @@ export class InterruptionHandler extends Construct {
       }),
     );
 
-    Validations.of(role).acknowledge(
+    // cdk-nag reads an acknowledgement as `AwsSolutions-<rule>` when run with validateScope() and as
+    // `AwsSolutions::AwsSolutions-<rule>` when run as a synth plugin: acknowledge both spellings.
+    const reviewed = [
       {
-        id: 'AwsSolutions::AwsSolutions-IAM5[Resource::*]',
+        rule: 'AwsSolutions-IAM5[Resource::*]',
         reason: 'autoscaling:DescribeAutoScalingInstances and elasticloadbalancing:DescribeTargetHealth support no resource-level permissions; every write is scoped to the group and its target groups',
       },
       {
-        id: `AwsSolutions::AwsSolutions-IAM5[Resource::${nagResourceName(Stack.of(this).resolve(asg.autoScalingGroupArn))}]`,
+        rule: `AwsSolutions-IAM5[Resource::${nagResourceName(Stack.of(this).resolve(asg.autoScalingGroupArn))}]`,
         reason: "An Auto Scaling group ARN holds the group's generated UUID, unknown at synth, so the ARN has a * there; it is pinned by autoScalingGroupName",
       },
+    ];
+    Validations.of(role).acknowledge(
+      ...reviewed.flatMap(({ rule, reason }) => [
+        { id: rule, reason },
+        { id: `AwsSolutions::${rule}`, reason },
+      ]),
     );
 
     // Rules. aws.ec2 events carry only an instance id, so they cannot be scoped to the group: the function

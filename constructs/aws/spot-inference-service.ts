@@ -3,12 +3,25 @@ import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as elbv2 from 'aws-cdk-lib/aws-elasticloadbalancingv2';
 import * as iam from 'aws-cdk-lib/aws-iam';
+import { Duration } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
 import { InferenceLoadBalancer, InferenceLoadBalancerOptions } from './inference-load-balancer';
+import { InterruptionHandler } from './interruption-handler';
 import { SpotFleet, SpotFleetProps } from './spot-fleet';
 
 /** Props of {@link SpotInferenceService}: the fleet's props plus the load balancer's options. */
-export interface SpotInferenceServiceProps extends SpotFleetProps, InferenceLoadBalancerOptions {}
+export interface SpotInferenceServiceProps extends SpotFleetProps, InferenceLoadBalancerOptions {
+  /**
+   * Attach an {@link InterruptionHandler}: EventBridge rules for spot warnings, rebalance recommendations,
+   * terminate lifecycle actions and scheduled changes, an encrypted queue and the drain Lambda that
+   * deregisters doomed instances and completes the lifecycle action once they have drained.
+   * @default true
+   */
+  readonly interruptionHandling?: boolean;
+}
+
+/** Seconds the drain Lambda keeps clear of the end of the notice. */
+const HANDLER_SAFETY_MARGIN_SECONDS = 10;
 
 /**
  * An inference API on spot capacity: a {@link SpotFleet} behind an {@link InferenceLoadBalancer},
@@ -36,6 +49,8 @@ export class SpotInferenceService extends Construct implements ec2.IConnectable,
   public readonly terminationHookName: string;
   /** URL clients call. */
   public readonly url: string;
+  /** The interruption pipeline, unless `interruptionHandling` is false. */
+  public readonly interruptionHandler?: InterruptionHandler;
 
   constructor(scope: Construct, id: string, props: SpotInferenceServiceProps) {
     super(scope, id);
@@ -60,6 +75,26 @@ export class SpotInferenceService extends Construct implements ec2.IConnectable,
     this.targetGroupArns = this.targetGroups.map((t) => t.targetGroupArn);
     this.terminationHookName = this.fleet.terminationHookName;
     this.url = this.loadBalancer.url;
+
+    if (props.interruptionHandling ?? true) {
+      const spec = this.fleet.spec;
+      // The handler waits for the targets to finish draining: the load balancer's deregistration delay plus
+      // the server's own drain, inside the notice (the spec's validation already holds the sum to it).
+      const waitSeconds = Math.min(
+        spec.deregistrationDelaySeconds + spec.drainBudgetSeconds,
+        spec.noticeSeconds - HANDLER_SAFETY_MARGIN_SECONDS,
+      );
+      this.interruptionHandler = new InterruptionHandler(this, 'Interruptions', {
+        autoScalingGroup: this.autoScalingGroup,
+        targetGroups: this.targetGroups,
+        terminateLifecycleHookName: this.terminationHookName,
+        drainBudget: Duration.seconds(waitSeconds),
+        safetyMargin: Duration.seconds(HANDLER_SAFETY_MARGIN_SECONDS),
+        // With capacity rebalancing on, the group already launches a replacement on a rebalance
+        // recommendation; marking the instance unhealthy as well would launch two.
+        markUnhealthyOnRebalance: !(props.capacityRebalance ?? true),
+      });
+    }
   }
 
   /** Instances in service, spot and on-demand. */

@@ -68,7 +68,8 @@ function num(name: string, value: string | undefined, fallback: number): number 
 }
 
 function format(value: string | undefined): 'table' | 'json' {
-  if (value === undefined || value === 'table' || value === 'json') return value ?? 'table';
+  if (value === undefined || value === 'table') return 'table';
+  if (value === 'json') return 'json';
   throw new FleetSpecError([{ code: C.WORKLOAD, prop: 'format', message: `--format (${value}) must be "table" or "json"` }]);
 }
 
@@ -172,7 +173,7 @@ function simulateCommand(args: string[], io: CliIo): number {
 }
 
 /** The results as a fixed-width text table, with the setup above it. */
-export function formatResultsTable(report: ReturnType<typeof simulate>): string {
+export function formatResultsTable(report: SimulationReport): string {
   const o = report.options;
   const head = `${report.pools.length} pools, ${o.windowSeconds === 0 ? 'whole trace' : `${report.offsets.length} x ${o.windowSeconds} s windows (seed ${o.seed})`}, ${o.tickSeconds} s ticks, target ${o.targetReplicas}, cold start ${o.coldStartSeconds} s, on-demand = ${o.onDemandPriceRatio}x spot, reading: ${o.reading === TraceReading.UNCAPPED ? 'available = no cap' : 'value = cap per pool'}`;
   const rows = [['policy', 'relative cost', 'availability', 'preemptions/window', 'mean recovery s']];

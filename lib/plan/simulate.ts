@@ -57,6 +57,21 @@ export interface SimulationOptions {
   readonly policies?: SimulatedPolicy[];
 }
 
+/** {@link SimulationOptions} with the defaults filled in. */
+export interface ResolvedSimulationOptions {
+  readonly tickSeconds: number;
+  readonly coldStartSeconds: number;
+  readonly targetReplicas: number;
+  readonly onDemandPriceRatio: number;
+  readonly windowSeconds: number;
+  readonly repeats: number;
+  readonly seed: number;
+  readonly reading: TraceReading;
+  readonly staticOnDemandBase: number;
+  readonly onDemandBase: number;
+  readonly maxCapacity: number;
+}
+
 /** What one policy achieved, averaged over the windows. */
 export interface PolicyResult {
   /** Policy name. */
@@ -76,7 +91,7 @@ export interface SimulationReport {
   /** One row per policy. */
   readonly results: PolicyResult[];
   /** The options, defaults filled in. */
-  readonly options: Required<Omit<SimulationOptions, 'policyOptions' | 'policies'>>;
+  readonly options: ResolvedSimulationOptions;
   /** Pools replayed. */
   readonly pools: string[];
   /** Ticks per window. */
@@ -91,7 +106,8 @@ const UNCAPPED_VALUE = 1_000_000_000;
 /** The simulated clock starts here (epoch seconds), so that 0 keeps meaning "never" in the policy state. */
 const EPOCH = 1_700_000_000;
 
-interface Prepared {
+/** Traces expanded to simulator ticks and read as caps (replicas a pool holds per tick). */
+export interface ExpandedTraces {
   readonly caps: Int32Array[];
   readonly length: number;
 }
@@ -100,7 +116,7 @@ interface Prepared {
  * Expand traces to simulator ticks the way SpotHedge's artifact does: each sample repeated
  * `floor(gap / tick)` times (at least once), then read as caps.
  */
-export function expandTraces(traces: readonly SpotTrace[], tickSeconds: number, reading: TraceReading): Prepared {
+export function expandTraces(traces: readonly SpotTrace[], tickSeconds: number, reading: TraceReading): ExpandedTraces {
   const caps = traces.map((t) => {
     const rep = Math.max(1, Math.floor(t.gapSeconds / tickSeconds));
     const out = new Int32Array(t.data.length * rep);
@@ -192,7 +208,7 @@ export function simulate(traces: readonly SpotTrace[], options: SimulationOption
   return { results, options: o, pools: traces.map((t) => t.name), windowTicks, offsets, elapsedMs: Date.now() - started };
 }
 
-function resolveSimulationOptions(options: SimulationOptions): Required<Omit<SimulationOptions, 'policyOptions' | 'policies'>> {
+function resolveSimulationOptions(options: SimulationOptions): ResolvedSimulationOptions {
   const target = options.targetReplicas ?? 3;
   const o = {
     tickSeconds: options.tickSeconds ?? 30,
@@ -305,7 +321,7 @@ function runWindow(strategy: Strategy, caps: Int32Array[], offset: number, T: nu
   return r;
 }
 
-function makeStrategy(policy: SimulatedPolicy, o: ReturnType<typeof resolveSimulationOptions>, policyOptions: FallbackPolicyOptions, names: string[], rng: () => number): Strategy {
+function makeStrategy(policy: SimulatedPolicy, o: ResolvedSimulationOptions, policyOptions: FallbackPolicyOptions, names: string[], rng: () => number): Strategy {
   const N = o.targetReplicas;
   switch (policy) {
     case SimulatedPolicy.ON_DEMAND:

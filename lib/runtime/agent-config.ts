@@ -85,6 +85,11 @@ export interface AgentConfig {
   readonly instanceName?: string;
 }
 
+/** Oldest Node.js major the agent bundle runs on. */
+export const AGENT_MIN_NODE_MAJOR = 20;
+/** Node.js major the install script installs when the image has none or an older one. */
+export const AGENT_NODE_MAJOR = 22;
+
 /** Inputs of {@link renderAgentInstallScript}. */
 export interface AgentInstallOptions {
   readonly config: AgentConfig;
@@ -104,10 +109,12 @@ export function renderAgentInstallScript(options: AgentInstallOptions): string {
   return [
     '# --- spot-agent: watches the interruption notice and drains the inference server ---',
     `mkdir -p ${AGENT_INSTALL_DIR} $(dirname ${AGENT_CONFIG_PATH})`,
-    'if ! command -v node >/dev/null 2>&1; then',
-    '  (command -v apt-get >/dev/null && apt-get update -y && apt-get install -y nodejs) ||',
-    '  (command -v dnf >/dev/null && dnf install -y nodejs) ||',
-    '  (command -v yum >/dev/null && yum install -y nodejs)',
+    // The bundle needs Node.js 20+; distributions ship older ones (Ubuntu 22.04: 12, 24.04: 18), so take
+    // the NodeSource build unless a recent enough node is already there.
+    `if ! node -e 'process.exit(+process.versions.node.split(".")[0] >= ${AGENT_MIN_NODE_MAJOR} ? 0 : 1)' >/dev/null 2>&1; then`,
+    `  if command -v apt-get >/dev/null; then curl -fsSL https://deb.nodesource.com/setup_${AGENT_NODE_MAJOR}.x | bash - && apt-get install -y nodejs;`,
+    `  elif command -v dnf >/dev/null; then curl -fsSL https://rpm.nodesource.com/setup_${AGENT_NODE_MAJOR}.x | bash - && dnf install -y nodejs;`,
+    `  else curl -fsSL https://rpm.nodesource.com/setup_${AGENT_NODE_MAJOR}.x | bash - && yum install -y nodejs; fi`,
     'fi',
     ...options.fetchAgentCommands,
     `cat > ${AGENT_CONFIG_PATH} <<'SPOT_AGENT_CONFIG'`,

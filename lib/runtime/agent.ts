@@ -240,6 +240,7 @@ export class SpotAgent {
       lifecycleAction,
       hookExitCode: hook?.exitCode,
       secondsBeforeNoticeDeadline: (event.deadline.getTime() - Date.now()) / 1000,
+      peakRssMiB: Math.round((process.resourceUsage().maxRSS / 1024) * 10) / 10,
     });
     return result;
   }

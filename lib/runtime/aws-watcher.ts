@@ -38,7 +38,14 @@ export class AwsImdsClient {
   public async get(path: string, signal?: AbortSignal): Promise<string | undefined> {
     for (let attempt = 0; attempt < 2; attempt++) {
       const token = await this.getToken(signal);
-      const res = await httpRequest(this.endpoint + path, { headers: { 'X-aws-ec2-metadata-token': token }, timeoutMs: this.timeoutMs, signal });
+      let res;
+      try {
+        res = await httpRequest(this.endpoint + path, { headers: { 'X-aws-ec2-metadata-token': token }, timeoutMs: this.timeoutMs, signal });
+      } catch (err) {
+        // The service may have restarted: take a fresh token next time.
+        this.token = undefined;
+        throw err;
+      }
       if (res.status === 200) return res.body;
       if (res.status === 404) return undefined;
       if (res.status === 401) {
@@ -59,9 +66,9 @@ export class AwsImdsClient {
       signal,
     });
     const value = res.body.trim();
-    if (res.status !== 200 || value.length === 0 || value.length > 1024) {
-      throw new UnexpectedResponseError(`IMDS token request answered ${res.status}${value ? '' : ' with an empty token'}`);
-    }
+    if (res.status !== 200) throw new UnexpectedResponseError(`IMDS token request answered ${res.status}`);
+    // A token is a short run of printable characters; anything else (an HTML page, binary) is not IMDS.
+    if (!/^[\x21-\x7e]{1,1024}$/.test(value)) throw new UnexpectedResponseError(`IMDS token request answered 200 with something that is not a token: ${JSON.stringify(value.slice(0, 40))}`);
     // Renew a minute early so a poll never carries an expiring token.
     this.token = { value, expires: Date.now() + Math.max(1, this.ttl - 60) * 1000 };
     return value;

@@ -52,7 +52,15 @@ export function httpRequest(url: string, options: HttpRequestOptions = {}): Prom
     };
     const headers: Record<string, string> = { ...options.headers };
     if (options.body !== undefined) headers['content-length'] = String(Buffer.byteLength(options.body));
-    const req = http.request(url, { method: options.method ?? 'GET', headers, agent: false });
+    let req: http.ClientRequest;
+    try {
+      req = http.request(url, { method: options.method ?? 'GET', headers, agent: false });
+    } catch (err) {
+      // Invalid URL or header value: nothing went on the wire.
+      settled = true;
+      reject(new HttpRequestError(`${(err as Error).message}: ${url}`, 'EINVALID'));
+      return;
+    }
     const timer = setTimeout(() => {
       finish(new HttpRequestError(`timed out after ${timeoutMs} ms: ${options.method ?? 'GET'} ${url}`, 'TIMEOUT'));
       req.destroy();

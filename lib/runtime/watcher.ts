@@ -22,23 +22,28 @@ export interface InterruptionWatcher {
 }
 
 /**
- * Logs the first failure of a streak (and every 30th after it) instead of every retry, and says when the
+ * Logs the first failure of a streak, each change of error and every 30th repeat instead of every retry, and says when the
  * metadata service answers again. A flaky service makes a few log lines, not a flood.
  */
 export class FailureReporter {
   private failures = 0;
+  private lastMessage = '';
   constructor(private readonly log: Logger, private readonly what: string) {}
 
   public failed(err: unknown, fields: Record<string, unknown> = {}): void {
     this.failures++;
-    if (this.failures === 1 || this.failures % 30 === 0) {
-      this.log.warn(`${this.what} failed; retrying`, { error: describeError(err), failures: this.failures, ...fields });
+    const message = describeError(err);
+    const changed = message !== this.lastMessage;
+    this.lastMessage = message;
+    if (this.failures === 1 || changed || this.failures % 30 === 0) {
+      this.log.warn(`${this.what} failed; retrying`, { error: message, failures: this.failures, ...fields });
     }
   }
 
   public succeeded(): void {
     if (this.failures > 0) this.log.info(`${this.what} answers again`, { failures: this.failures });
     this.failures = 0;
+    this.lastMessage = '';
   }
 }
 

@@ -203,7 +203,6 @@ export class QueueWorker {
   private async process(message: WorkMessage): Promise<void> {
     const { queue, handler, interruption } = this.options;
     const giveUp = new AbortController();
-    let heartbeat: NodeJS.Timeout | undefined;
     let deadline: NodeJS.Timeout | undefined;
     let lost = false;
     let extending: Promise<void> = Promise.resolve();
@@ -211,7 +210,7 @@ export class QueueWorker {
     const givenUp = new Promise<'deadline' | 'lost'>((resolve) => {
       giveUp.signal.addEventListener('abort', () => resolve(lost ? 'lost' : 'deadline'), { once: true });
     });
-    heartbeat = setInterval(() => {
+    const heartbeat = setInterval(() => {
       extending = queue.extend(message, this.options.visibilityTimeoutSeconds).then(
         () => {
           this.counts.extensions++;
@@ -232,13 +231,15 @@ export class QueueWorker {
     if (interruption?.aborted) startDeadline();
     else interruption?.addEventListener('abort', startDeadline, { once: true });
 
-    const handled = handler(message, { signal: giveUp.signal, interrupted: () => this.interrupted }).then(
-      () => ({ ok: true as const }),
-      (error: unknown) => ({ ok: false as const, error }),
-    );
+    // Through a promise chain so that a handler throwing synchronously fails the message, not the loop.
+    const handled = Promise.resolve()
+      .then(() => handler(message, { signal: giveUp.signal, interrupted: () => this.interrupted }))
+      .then(
+        () => ({ ok: true as const }),
+        (error: unknown) => ({ ok: false as const, error }),
+      );
     const outcome = await Promise.race([handled, givenUp]);
     clearInterval(heartbeat);
-    heartbeat = undefined;
     clearTimeout(deadline);
     interruption?.removeEventListener('abort', startDeadline);
     await extending;

@@ -50,13 +50,21 @@ describe('BatchInference', () => {
         MaxvCpus: 256,
         MinvCpus: 0,
         Subnets: [{ Ref: Match.stringLikeRegexp('VpcPrivateSubnet1') }, { Ref: Match.stringLikeRegexp('VpcPrivateSubnet2') }],
-        LaunchTemplate: { LaunchTemplateId: { Ref: Match.stringLikeRegexp('BatchLaunchTemplate') } },
+        LaunchTemplate: {
+          LaunchTemplateId: { Ref: Match.stringLikeRegexp('BatchLaunchTemplate') },
+          Version: { 'Fn::GetAtt': [Match.stringLikeRegexp('BatchLaunchTemplate'), 'LatestVersionNumber'] },
+        },
         Ec2Configuration: [{ ImageType: 'ECS_AL2023_NVIDIA' }, { ImageType: 'ECS_AL2023' }],
         BidPercentage: Match.absent(),
       }),
     });
     template.hasResourceProperties('AWS::Batch::ComputeEnvironment', {
-      ComputeResources: Match.objectLike({ Type: 'EC2', AllocationStrategy: 'BEST_FIT_PROGRESSIVE', InstanceTypes: ['g5.xlarge', 'g6.xlarge'] }),
+      ComputeResources: Match.objectLike({
+        Type: 'EC2',
+        AllocationStrategy: 'BEST_FIT_PROGRESSIVE',
+        InstanceTypes: ['g5.xlarge', 'g6.xlarge'],
+        LaunchTemplate: Match.objectLike({ Version: { 'Fn::GetAtt': [Match.stringLikeRegexp('BatchLaunchTemplate'), 'LatestVersionNumber'] } }),
+      }),
     });
     template.hasResourceProperties('AWS::EC2::LaunchTemplate', {
       LaunchTemplateData: Match.objectLike({

@@ -40,12 +40,41 @@ describe('SpotInferenceService', () => {
     expect(svc.url).toMatch(/^http:\/\//);
   });
 
+  test('attaches the interruption pipeline by default, waiting for the deregistration delay plus the drain budget', () => {
+    expect(svc.interruptionHandler).toBeDefined();
+    t.resourceCountIs('AWS::Lambda::EventSourceMapping', 1);
+    t.hasResourceProperties('AWS::Events::Rule', {
+      EventPattern: Match.objectLike({ source: ['aws.ec2'], 'detail-type': ['EC2 Spot Instance Interruption Warning'] }),
+    });
+    t.hasResourceProperties('AWS::Events::Rule', {
+      EventPattern: Match.objectLike({
+        source: ['aws.autoscaling'],
+        'detail-type': ['EC2 Instance-terminate Lifecycle Action'],
+        detail: Match.objectLike({ LifecycleHookName: ['spot-inference-drain'] }),
+      }),
+    });
+    const fn = Object.values(t.findResources('AWS::Lambda::Function')).find((f: any) => f.Properties.Environment?.Variables);
+    const env = (fn as any).Properties.Environment.Variables;
+    // 30 s deregistration delay + 45 s drain budget (AWS defaults); capacity rebalance is on, so a rebalance
+    // recommendation does not also mark the instance unhealthy (that would launch two replacements).
+    expect(JSON.stringify(env)).toMatch(/75/);
+    expect(Object.entries(env).find(([k]) => /REBALANCE/.test(k))?.[1]).toBe('false');
+  });
+
+  test('interruptionHandling: false leaves the pipeline out', () => {
+    const { stack, svc } = service({ interruptionHandling: false });
+    expect(svc.interruptionHandler).toBeUndefined();
+    Template.fromStack(stack).resourceCountIs('AWS::Events::Rule', 0);
+  });
+
   test('grants go to the instance role', () => {
     const { stack, svc } = service();
     const bucket = new s3.Bucket(stack, 'Data');
     bucket.grantRead(svc);
     const policies = Template.fromStack(stack).findResources('AWS::IAM::Policy');
-    const roles = Object.values(policies).flatMap((p: any) => p.Properties.Roles.map((r: any) => r.Ref));
+    const onData = Object.values(policies).filter((p: any) => /"Data[0-9A-F]{8}"/.test(JSON.stringify(p.Properties.PolicyDocument)));
+    const roles = onData.flatMap((p: any) => p.Properties.Roles.map((r: any) => r.Ref));
+    expect(roles.length).toBeGreaterThan(0);
     expect(roles.every((r: string) => r.startsWith('SvcFleetInstanceRole'))).toBe(true);
   });
 

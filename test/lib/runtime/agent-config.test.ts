@@ -13,4 +13,7 @@ test('the install script writes the config, fetches the bundle and starts a syst
   expect(script).toContain('ExecStart=/usr/bin/env node /opt/spot-agent/spot-agent.js --config /etc/spot-agent/config.json');
   expect(script).toContain('TimeoutStopSec=50');
   expect(script).toContain('systemctl enable --now spot-agent.service');
+  // Distribution Node.js is too old on common GPU images; the script installs Node 22 unless >= 20 is there.
+  expect(script).toContain(`process.versions.node.split(".")[0] >= 20`);
+  expect(script).toContain('https://deb.nodesource.com/setup_22.x');
 });

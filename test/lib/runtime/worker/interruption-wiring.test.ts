@@ -8,11 +8,11 @@ import { Cloud } from '../../../../lib/spec';
 function imds(): Promise<{ server: Server; endpoint: string; notice: (on: boolean) => void }> {
   let spotAction: string | undefined;
   const server = createServer((req, res) => {
-    if (req.method === 'PUT' && req.url === '/latest/api/token') return res.end('token-1');
-    if (req.headers['x-aws-ec2-metadata-token'] !== 'token-1') return res.writeHead(401).end();
-    if (req.url === '/latest/meta-data/instance-id') return res.end('i-0123456789abcdef0');
-    if (req.url === '/latest/meta-data/spot/instance-action' && spotAction) return res.end(spotAction);
-    res.writeHead(404).end();
+    if (req.method === 'PUT' && req.url === '/latest/api/token') res.end('token-1');
+    else if (req.headers['x-aws-ec2-metadata-token'] !== 'token-1') res.writeHead(401).end();
+    else if (req.url === '/latest/meta-data/instance-id') res.end('i-0123456789abcdef0');
+    else if (req.url === '/latest/meta-data/spot/instance-action' && spotAction) res.end(spotAction);
+    else res.writeHead(404).end();
   });
   return new Promise((resolve) =>
     server.listen(0, '127.0.0.1', () =>

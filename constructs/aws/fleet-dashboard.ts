@@ -1,0 +1,414 @@
+import { Duration, Names, Stack, Token } from 'aws-cdk-lib';
+import * as autoscaling from 'aws-cdk-lib/aws-autoscaling';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as elbv2 from 'aws-cdk-lib/aws-elasticloadbalancingv2';
+import { DefaultDashboardFactory, GraphWidgetType, MetricWithAlarmSupport, MonitoringFacade } from 'cdk-monitoring-constructs';
+import { Construct } from 'constructs';
+import { findPrice, typicalSpotUsdPerHour } from '../../lib/catalog/prices';
+import { DRAIN_METRIC } from '../../lib/handlers/aws/drain-settings';
+import { Cloud } from '../../lib/spec/clouds';
+import { FleetSpecErrorCode, ProblemCollector } from '../../lib/spec/errors';
+import { InterruptionHandler } from './interruption-handler';
+import { SpotInferenceService } from './spot-inference-service';
+
+/**
+ * Namespace of the fallback controller's metrics. The controller publishes `FallbackReplicas` (on-demand
+ * replicas it added in place of missing spot capacity) with the dimension `AutoScalingGroupName`.
+ */
+export const FALLBACK_METRICS_NAMESPACE = 'SpotInferenceConstructs';
+/** Metric name of the fallback controller's replica count. */
+export const FALLBACK_REPLICAS_METRIC = 'FallbackReplicas';
+
+/** Options of {@link FleetDashboard} that do not name the fleet's resources (reused by `FleetDashboard.forService`). */
+export interface FleetDashboardOptions {
+  /**
+   * Name of the CloudWatch dashboard.
+   * @default - `SpotFleet-` followed by a name unique to this construct
+   */
+  readonly dashboardName?: string;
+
+  /**
+   * The fleet's interruption handler: adds interruptions, rebalance recommendations, drain durations and
+   * outcomes, the handler's queue and function, and the drain-failure and dead-letter alarms.
+   * @default - no interruption widgets or alarms
+   */
+  readonly interruptionHandler?: InterruptionHandler;
+
+  /**
+   * On-demand replicas the fallback controller runs in place of missing spot capacity.
+   * @default - `SpotInferenceConstructs`/`FallbackReplicas` with dimension `AutoScalingGroupName` = the group's name, Maximum per minute
+   */
+  readonly fallbackReplicasMetric?: cloudwatch.IMetric;
+
+  /**
+   * Instance type whose prices (from the package's price catalogue) give the estimated cost per hour.
+   * Use `spotUsdPerHour` and `onDemandUsdPerHour` for a type the catalogue does not know.
+   * @default - the prices given in `spotUsdPerHour` / `onDemandUsdPerHour`; without them no cost widget
+   */
+  readonly instanceType?: string;
+
+  /**
+   * Spot price of one instance, USD per hour (overrides the catalogue).
+   * @default - the catalogue's typical spot price of `instanceType`
+   */
+  readonly spotUsdPerHour?: number;
+
+  /**
+   * On-demand price of one instance, USD per hour (overrides the catalogue).
+   * @default - the catalogue's on-demand price of `instanceType`
+   */
+  readonly onDemandUsdPerHour?: number;
+
+  /**
+   * The no-healthy-targets alarm fires when healthy targets stay below this for `healthyTargetsEvaluationPeriods` minutes.
+   * @default 1
+   */
+  readonly minHealthyTargets?: number;
+
+  /**
+   * Consecutive minutes below `minHealthyTargets` before the no-healthy-targets alarm fires.
+   * @default 2
+   */
+  readonly healthyTargetsEvaluationPeriods?: number;
+
+  /**
+   * The fallback alarm fires when fallback replicas have been running for this long without a break (whole hours, 1 to 168).
+   * @default Duration.hours(6)
+   */
+  readonly fallbackActiveAlarmAfter?: Duration;
+
+  /**
+   * Actions to run when any alarm of the dashboard fires (e.g. an SNS topic action).
+   * @default - none
+   */
+  readonly alarmActions?: cloudwatch.IAlarmAction[];
+}
+
+/** Properties of {@link FleetDashboard}. */
+export interface FleetDashboardProps extends FleetDashboardOptions {
+  /** The fleet's Auto Scaling group. */
+  readonly autoScalingGroup: autoscaling.IAutoScalingGroup;
+
+  /**
+   * The ALB target group of the fleet: healthy targets, target 5xx, latency p50/p99, no-healthy-targets alarm.
+   * @default - none
+   */
+  readonly applicationTargetGroup?: elbv2.IApplicationTargetGroup;
+
+  /**
+   * The NLB target group of the fleet: healthy targets, no-healthy-targets alarm.
+   * @default - none
+   */
+  readonly networkTargetGroup?: elbv2.INetworkTargetGroup;
+
+  /**
+   * Spot instances in service (e.g. `SpotInferenceService.metricInServiceSpotInstances()`). Give it with
+   * `onDemandInstancesMetric`; CloudWatch has no per-purchase-option group metric.
+   * @default - the instances widget shows the total in service only, and there is no cost widget
+   */
+  readonly spotInstancesMetric?: cloudwatch.IMetric;
+
+  /**
+   * On-demand instances in service (e.g. `SpotInferenceService.metricInServiceOnDemandInstances()`).
+   * @default - see `spotInstancesMetric`
+   */
+  readonly onDemandInstancesMetric?: cloudwatch.IMetric;
+}
+
+/**
+ * A CloudWatch dashboard and alarms for one spot fleet, built with cdk-monitoring-constructs: spot vs on-demand
+ * instances in service, interruptions and rebalance recommendations per hour, drain durations and outcomes,
+ * fallback replicas, healthy targets, target 5xx and latency p50/p99, and the estimated cost per hour next to
+ * the cost of the same fleet all on-demand.
+ *
+ * Alarms: no healthy targets, drain failures (drains that ran out of budget or failed), interruption events in
+ * the dead-letter queue, and fallback active for longer than `fallbackActiveAlarmAfter`.
+ *
+ * @example
+ * FleetDashboard.forService(this, 'Dashboard', service, { interruptionHandler, instanceType: 'g5.xlarge' });
+ */
+export class FleetDashboard extends Construct {
+  /** A dashboard with every signal the service exposes. */
+  public static forService(scope: Construct, id: string, service: SpotInferenceService, options: FleetDashboardOptions = {}): FleetDashboard {
+    return new FleetDashboard(scope, id, {
+      ...options,
+      autoScalingGroup: service.autoScalingGroup,
+      applicationTargetGroup: service.loadBalancer.applicationTargetGroup,
+      networkTargetGroup: service.loadBalancer.networkTargetGroup,
+      spotInstancesMetric: service.metricInServiceSpotInstances(),
+      onDemandInstancesMetric: service.metricInServiceOnDemandInstances(),
+    });
+  }
+
+  /** The cdk-monitoring-constructs facade; add more monitoring to the same dashboard with it. */
+  public readonly monitoring: MonitoringFacade;
+  /** The CloudWatch dashboard. */
+  public readonly dashboard: cloudwatch.Dashboard;
+  /** Fires when healthy targets fall below `minHealthyTargets` (when a target group is given). Use it as a drill's stop condition. */
+  public readonly noHealthyTargetsAlarm?: cloudwatch.Alarm;
+  /** Fires when a drain ran out of budget or failed (when an interruption handler is given). */
+  public readonly drainFailuresAlarm?: cloudwatch.Alarm;
+  /** Fires when an interruption event reached the dead-letter queue: the handler's own alarm (when a handler is given). */
+  public readonly deadLetterAlarm?: cloudwatch.IAlarm;
+  /** Fires when fallback replicas have been running for longer than `fallbackActiveAlarmAfter`. */
+  public readonly fallbackActiveAlarm: cloudwatch.Alarm;
+  /** Every alarm above. */
+  public readonly alarms: cloudwatch.IAlarm[];
+  /** Fallback replicas metric the dashboard shows. */
+  public readonly fallbackReplicasMetric: cloudwatch.IMetric;
+
+  private readonly costPerHour?: cloudwatch.MathExpression;
+  private readonly allOnDemandCostPerHour?: cloudwatch.MathExpression;
+
+  constructor(scope: Construct, id: string, props: FleetDashboardProps) {
+    super(scope, id);
+    const s = validate(props, this.node.path, Stack.of(this).region);
+    const asg = props.autoScalingGroup;
+    const asgName = asg.autoScalingGroupName;
+    const handler = props.interruptionHandler;
+    const dashboardName = props.dashboardName ?? `SpotFleet-${Names.uniqueResourceName(this, { maxLength: 200, separator: '-' })}`;
+
+    this.monitoring = new MonitoringFacade(this, 'Monitoring', {
+      dashboardFactory: new DefaultDashboardFactory(this, 'Dashboards', {
+        dashboardNamePrefix: dashboardName,
+        createDashboard: true,
+        createSummaryDashboard: false,
+        createAlarmDashboard: false,
+      }),
+    });
+
+    // Metrics.
+    const groupMetric = (metricName: string, label: string): cloudwatch.Metric =>
+      new cloudwatch.Metric({ namespace: 'AWS/AutoScaling', metricName, dimensionsMap: { AutoScalingGroupName: asgName }, statistic: cloudwatch.Stats.AVERAGE, period: Duration.minutes(1), label });
+    this.fallbackReplicasMetric =
+      props.fallbackReplicasMetric ??
+      new cloudwatch.Metric({
+        namespace: FALLBACK_METRICS_NAMESPACE,
+        metricName: FALLBACK_REPLICAS_METRIC,
+        dimensionsMap: { AutoScalingGroupName: asgName },
+        statistic: cloudwatch.Stats.MAXIMUM,
+        period: Duration.minutes(1),
+        label: 'Fallback (on-demand) replicas',
+      });
+    const split = props.spotInstancesMetric && props.onDemandInstancesMetric;
+    const instanceMetrics: MetricWithAlarmSupport[] = split
+      ? [supported(props.spotInstancesMetric!, 'spot'), supported(props.onDemandInstancesMetric!, 'onDemand')]
+      : [groupMetric('GroupInServiceInstances', 'In service (spot + on-demand)')];
+    instanceMetrics.push(groupMetric('GroupDesiredCapacity', 'Desired'));
+
+    if (split && s.prices) {
+      const using = { spot: props.spotInstancesMetric!, onDemand: props.onDemandInstancesMetric! };
+      this.costPerHour = new cloudwatch.MathExpression({
+        expression: `spot * ${s.prices.spot} + onDemand * ${s.prices.onDemand}`,
+        usingMetrics: using,
+        label: `Estimated cost, USD/h (spot ${s.prices.spot}, on-demand ${s.prices.onDemand})`,
+        period: Duration.minutes(5),
+      });
+      this.allOnDemandCostPerHour = new cloudwatch.MathExpression({
+        expression: `(spot + onDemand) * ${s.prices.onDemand}`,
+        usingMetrics: using,
+        label: 'Same fleet all on-demand, USD/h',
+        period: Duration.minutes(5),
+      });
+    }
+
+    // Alarms, with explicit thresholds.
+    const healthyMetric = props.applicationTargetGroup
+      ? props.applicationTargetGroup.metrics.healthyHostCount({ statistic: cloudwatch.Stats.MINIMUM, period: Duration.minutes(1) })
+      : props.networkTargetGroup?.metrics.healthyHostCount({ statistic: cloudwatch.Stats.MINIMUM, period: Duration.minutes(1) });
+    const unhealthyMetric = props.applicationTargetGroup
+      ? props.applicationTargetGroup.metrics.unhealthyHostCount({ statistic: cloudwatch.Stats.MAXIMUM, period: Duration.minutes(1) })
+      : props.networkTargetGroup?.metrics.unHealthyHostCount({ statistic: cloudwatch.Stats.MAXIMUM, period: Duration.minutes(1) });
+    const alarms: cloudwatch.IAlarm[] = [];
+    if (healthyMetric) {
+      this.noHealthyTargetsAlarm = healthyMetric.createAlarm(this, 'NoHealthyTargetsAlarm', {
+        alarmDescription: `Healthy targets of ${asg.node.path} below ${s.minHealthyTargets} for ${s.healthyTargetsEvaluationPeriods} min: the service is down or degraded. Also stops interruption drills.`,
+        threshold: s.minHealthyTargets,
+        comparisonOperator: cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
+        evaluationPeriods: s.healthyTargetsEvaluationPeriods,
+        treatMissingData: cloudwatch.TreatMissingData.BREACHING,
+      });
+      alarms.push(this.noHealthyTargetsAlarm);
+    }
+    const outcome = (o: string): cloudwatch.Metric | undefined =>
+      handler?.metric(`${DRAIN_METRIC.DRAIN_OUTCOME_PREFIX}${o}`, { statistic: cloudwatch.Stats.SUM, period: Duration.minutes(5), label: `Drain ${o}` });
+    if (handler) {
+      this.drainFailuresAlarm = new cloudwatch.MathExpression({
+        expression: 'FILL(budgetSpent, 0) + FILL(errors, 0)',
+        usingMetrics: { budgetSpent: outcome('BudgetSpent')!, errors: outcome('Error')! },
+        label: 'Drains that ran out of budget or failed',
+        period: Duration.minutes(5),
+      }).createAlarm(this, 'DrainFailuresAlarm', {
+        alarmDescription: `Drains of ${asg.node.path} ran out of budget or failed: requests may have been cut off. Check the drain function's logs and the deregistration delay.`,
+        threshold: 1,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        evaluationPeriods: 1,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      });
+      this.deadLetterAlarm = handler.dlqAlarm;
+      alarms.push(this.drainFailuresAlarm, this.deadLetterAlarm);
+    }
+    // Minimum over each hour > 0 for N hours in a row = never back to zero for N hours.
+    const fb = this.fallbackReplicasMetric;
+    const hourly = fb instanceof cloudwatch.Metric
+      ? fb.with({ statistic: cloudwatch.Stats.MINIMUM, period: Duration.hours(1) })
+      : fb instanceof cloudwatch.MathExpression ? fb.with({ period: Duration.hours(1) }) : fb;
+    this.fallbackActiveAlarm = new cloudwatch.Alarm(this, 'FallbackActiveAlarm', {
+      metric: hourly,
+      alarmDescription: `Fallback on-demand replicas of ${asg.node.path} have run for ${s.fallbackHours} h without a break: spot capacity has not come back. Add instance types or zones, or accept the on-demand cost.`,
+      threshold: 0,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+      evaluationPeriods: s.fallbackHours,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    });
+    alarms.push(this.fallbackActiveAlarm);
+    for (const action of props.alarmActions ?? []) {
+      for (const a of alarms) if (a instanceof cloudwatch.Alarm && a !== handler?.dlqAlarm) a.addAlarmAction(action);
+    }
+    this.alarms = alarms;
+
+    // Dashboard.
+    this.monitoring.addLargeHeader(`Spot fleet ${asg.node.path}`);
+    this.monitoring.addWidget(new cloudwatch.AlarmStatusWidget({ title: 'Fleet alarms', alarms, width: 24, height: 3 }));
+    const perHour = (m: cloudwatch.Metric | undefined): cloudwatch.Metric[] => (m ? [m.with({ period: Duration.hours(1), statistic: cloudwatch.Stats.SUM })] : []);
+    const groups = [
+      { title: 'Instances in service: spot vs on-demand', metrics: instanceMetrics, graphWidgetType: GraphWidgetType.STACKED_AREA },
+      ...(handler
+        ? [
+          {
+            title: 'Interruptions and rebalance recommendations per hour',
+            graphWidgetType: GraphWidgetType.BAR,
+            metrics: [
+              ...perHour(handler.metricInterruptions({ label: 'Spot interruption warnings' })),
+              ...perHour(handler.metric(DRAIN_METRIC.REBALANCE_RECOMMENDATIONS, { label: 'Rebalance recommendations' })),
+            ],
+          },
+          {
+            title: 'Drain duration (s)',
+            metrics: [
+              handler.metricDrainDuration({ label: 'Drain duration, max', period: Duration.minutes(5) }),
+              handler.metric(DRAIN_METRIC.DRAIN_DURATION, { statistic: 'p50', label: 'Drain duration, p50', period: Duration.minutes(5) }),
+            ],
+          },
+          {
+            title: 'Drain outcomes',
+            graphWidgetType: GraphWidgetType.BAR,
+            metrics: ['Drained', 'BudgetSpent', 'ActionGone', 'Error'].map((o) => outcome(o)!),
+          },
+        ]
+        : []),
+      { title: 'Fallback replicas (on-demand in place of spot)', metrics: [supported(this.fallbackReplicasMetric, 'fallback')] },
+      ...(healthyMetric ? [{ title: 'Targets', metrics: [healthyMetric.with({ label: 'Healthy targets' }), unhealthyMetric!.with({ label: 'Unhealthy targets' })] }] : []),
+      ...(props.applicationTargetGroup
+        ? [
+          {
+            title: 'Target 5xx and latency',
+            metrics: [
+              props.applicationTargetGroup.metrics.httpCodeTarget(elbv2.HttpCodeTarget.TARGET_5XX_COUNT, { statistic: cloudwatch.Stats.SUM, period: Duration.minutes(1), label: 'Target 5xx' }),
+            ],
+          },
+          {
+            title: 'Target response time (s)',
+            metrics: [
+              props.applicationTargetGroup.metrics.targetResponseTime({ statistic: cloudwatch.Stats.p(50), period: Duration.minutes(1), label: 'p50' }),
+              props.applicationTargetGroup.metrics.targetResponseTime({ statistic: cloudwatch.Stats.p(99), period: Duration.minutes(1), label: 'p99' }),
+            ],
+          },
+        ]
+        : []),
+      ...(this.costPerHour ? [{ title: 'Estimated cost per hour vs all on-demand (USD)', metrics: [this.costPerHour, this.allOnDemandCostPerHour!] }] : []),
+    ];
+    this.monitoring.monitorCustom({
+      alarmFriendlyName: `${dashboardName}-fleet`,
+      humanReadableName: 'Spot fleet',
+      metricGroups: groups,
+    });
+    this.monitoring.monitorAutoScalingGroup({ autoScalingGroup: asg, alarmFriendlyName: `${dashboardName}-asg` });
+    if (handler) {
+      this.monitoring.monitorSqsQueueWithDlq({ queue: handler.queue, deadLetterQueue: handler.deadLetterQueue, alarmFriendlyName: `${dashboardName}-events` });
+      this.monitoring.monitorLambdaFunction({ lambdaFunction: handler.function, alarmFriendlyName: `${dashboardName}-drain` });
+    }
+    this.dashboard = this.monitoring.createdDashboard()!;
+  }
+
+  /** Estimated cost of the fleet, USD per hour (when prices and the spot/on-demand split are known). */
+  public metricEstimatedCostPerHour(): cloudwatch.IMetric | undefined {
+    return this.costPerHour;
+  }
+
+  /** Cost of the same instances all on-demand, USD per hour (when prices and the split are known). */
+  public metricAllOnDemandCostPerHour(): cloudwatch.IMetric | undefined {
+    return this.allOnDemandCostPerHour;
+  }
+}
+
+/** cdk-monitoring-constructs takes a Metric or a MathExpression; wrap any other IMetric. */
+function supported(m: cloudwatch.IMetric, id: string): MetricWithAlarmSupport {
+  if (m instanceof cloudwatch.Metric || m instanceof cloudwatch.MathExpression) return m;
+  return new cloudwatch.MathExpression({ expression: id, usingMetrics: { [id]: m } });
+}
+
+interface ValidatedDashboard {
+  readonly minHealthyTargets: number;
+  readonly healthyTargetsEvaluationPeriods: number;
+  readonly fallbackHours: number;
+  readonly prices?: { readonly spot: number; readonly onDemand: number };
+}
+
+function validate(props: FleetDashboardProps, scope: string, region: string): ValidatedDashboard {
+  const v = new ProblemCollector();
+  const C = FleetSpecErrorCode.CLOUD_CONSTRAINT;
+  const known = (x: unknown): boolean => x !== undefined && !Token.isUnresolved(x);
+  const minHealthy = props.minHealthyTargets ?? 1;
+  if (known(props.minHealthyTargets) && !(Number.isInteger(minHealthy) && minHealthy >= 1)) {
+    v.add(C, 'minHealthyTargets', `minHealthyTargets (${minHealthy}) must be a whole number, 1 or more: the alarm fires below it; use 1`);
+  }
+  const periods = props.healthyTargetsEvaluationPeriods ?? 2;
+  if (known(props.healthyTargetsEvaluationPeriods) && !(Number.isInteger(periods) && periods >= 1 && periods <= 1440)) {
+    v.add(C, 'healthyTargetsEvaluationPeriods', `healthyTargetsEvaluationPeriods (${periods}) must be a whole number of minutes from 1 to 1440 (CloudWatch allows one day of 1-minute periods); use e.g. 2`);
+  }
+  const after = props.fallbackActiveAlarmAfter ?? Duration.hours(6);
+  let hours = 6;
+  if (!after.isUnresolved()) {
+    const secs = after.toSeconds();
+    hours = secs / 3600;
+    if (!(Number.isInteger(hours) && hours >= 1 && hours <= 168)) {
+      v.add(C, 'fallbackActiveAlarmAfter', `fallbackActiveAlarmAfter (${secs} s) must be whole hours from 1 to 168 (the alarm evaluates 1-hour periods, at most 7 days); use e.g. Duration.hours(6)`);
+    }
+  }
+  if ((props.spotInstancesMetric === undefined) !== (props.onDemandInstancesMetric === undefined)) {
+    v.add(C, props.spotInstancesMetric ? 'onDemandInstancesMetric' : 'spotInstancesMetric', 'spotInstancesMetric and onDemandInstancesMetric go together (the split of the instances in service); give both, e.g. service.metricInServiceSpotInstances() and service.metricInServiceOnDemandInstances(), or neither');
+  }
+  if (props.applicationTargetGroup && props.networkTargetGroup) {
+    v.add(C, 'networkTargetGroup', 'applicationTargetGroup and networkTargetGroup are both set; give the one target group the fleet registers in');
+  }
+  let spot = props.spotUsdPerHour;
+  let onDemand = props.onDemandUsdPerHour;
+  for (const [prop, value] of [['spotUsdPerHour', spot], ['onDemandUsdPerHour', onDemand]] as const) {
+    if (known(value) && !(Number.isFinite(value) && value! > 0)) {
+      v.add(C, prop, `${prop} (${value}) must be a price above 0 USD per hour; use the price of one instance, e.g. 0.4`);
+    }
+  }
+  if (props.instanceType !== undefined && !Token.isUnresolved(props.instanceType)) {
+    try {
+      const price = findPrice(Cloud.AWS, props.instanceType, Token.isUnresolved(region) ? undefined : region);
+      spot = spot ?? Math.round(typicalSpotUsdPerHour(price) * 10000) / 10000;
+      onDemand = onDemand ?? price.onDemandUsdPerHour;
+    } catch (e) {
+      const problems = (e as { problems?: { message: string }[] }).problems;
+      v.add(FleetSpecErrorCode.INSTANCE_SELECTION, 'instanceType', problems ? problems[0].message : String(e));
+    }
+  } else if ((spot === undefined) !== (onDemand === undefined)) {
+    v.add(C, spot === undefined ? 'spotUsdPerHour' : 'onDemandUsdPerHour', 'spotUsdPerHour and onDemandUsdPerHour go together (the cost widget needs both), unless instanceType names a type of the price catalogue; give both or neither');
+  }
+  if (spot !== undefined && onDemand !== undefined && !(props.spotInstancesMetric && props.onDemandInstancesMetric)) {
+    v.add(C, 'spotInstancesMetric', 'the cost per hour needs the spot/on-demand split: give spotInstancesMetric and onDemandInstancesMetric (FleetDashboard.forService does), or leave the prices out');
+  }
+  v.throwIfAny(scope);
+  return {
+    minHealthyTargets: minHealthy,
+    healthyTargetsEvaluationPeriods: periods,
+    fallbackHours: hours,
+    prices: spot !== undefined && onDemand !== undefined && known(spot) && known(onDemand) ? { spot, onDemand } : undefined,
+  };
+}

@@ -1,0 +1,285 @@
+import { App, Duration, Stack } from 'aws-cdk-lib';
+import { Capture, Match, Template } from 'aws-cdk-lib/assertions';
+import * as autoscaling from 'aws-cdk-lib/aws-autoscaling';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import { InterruptionDrill, InterruptionDrillProps, SpotInferenceService, SpotInterruptionSelection } from '../../../constructs/aws';
+import { FleetSpecError, FleetSpecErrorCode } from '../../../lib/spec/errors';
+import { AGENT_BUNDLE, GPU_TYPES, stackWithVpc } from './fixtures';
+
+const ENV = { account: '123456789012', region: 'us-east-1' };
+
+function importedGroup(): { stack: Stack; asg: autoscaling.IAutoScalingGroup; healthy: cloudwatch.Metric } {
+  const stack = new Stack(new App(), 'Fleet', { env: ENV });
+  const asg = autoscaling.AutoScalingGroup.fromAutoScalingGroupName(stack, 'Asg', 'inference-asg');
+  const healthy = new cloudwatch.Metric({ namespace: 'AWS/ApplicationELB', metricName: 'HealthyHostCount', dimensionsMap: { TargetGroup: 'targetgroup/api/0123' }, statistic: 'Minimum', period: Duration.minutes(1) });
+  return { stack, asg, healthy };
+}
+
+function drill(extra: Partial<InterruptionDrillProps> = {}): { t: Template; d: InterruptionDrill; stack: Stack } {
+  const { stack, asg, healthy } = importedGroup();
+  const d = new InterruptionDrill(stack, 'Drill', { autoScalingGroup: asg, healthyTargetsMetric: healthy, ...extra });
+  return { t: Template.fromStack(stack), d, stack };
+}
+
+/** Resolve `Fn::Join`s of literals and `AWS::Partition` to plain strings, so ARNs read as text. */
+function flat(v: any): any {
+  if (Array.isArray(v)) return v.map(flat);
+  if (v && typeof v === 'object') {
+    if (v.Ref === 'AWS::Partition') return 'aws';
+    if (v['Fn::Join']) {
+      const parts = flat(v['Fn::Join'][1]);
+      if (parts.every((p: unknown) => typeof p === 'string')) return parts.join(v['Fn::Join'][0]);
+    }
+    return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, flat(x)]));
+  }
+  return v;
+}
+
+function templateNamed(t: Template, logicalIdPrefix: string): any {
+  const all = t.findResources('AWS::FIS::ExperimentTemplate');
+  const id = Object.keys(all).find((k) => k.startsWith(logicalIdPrefix));
+  expect(id).toBeDefined();
+  return all[id!].Properties;
+}
+
+describe('InterruptionDrill: spot interruption experiment', () => {
+  const { t } = drill();
+  const spot = templateNamed(t, 'DrillSpotInterruption');
+
+  test('targets running spot instances of this group by its aws:autoscaling:groupName tag, COUNT(1)', () => {
+    expect(spot.Targets).toEqual({
+      SpotInstances: {
+        ResourceType: 'aws:ec2:spot-instance',
+        ResourceTags: { 'aws:autoscaling:groupName': 'inference-asg' },
+        Filters: [{ Path: 'State.Name', Values: ['running'] }],
+        SelectionMode: 'COUNT(1)',
+      },
+    });
+  });
+
+  test('sends spot interruptions after PT2M', () => {
+    expect(spot.Actions).toEqual({
+      InterruptSpotInstances: expect.objectContaining({
+        ActionId: 'aws:ec2:send-spot-instance-interruptions',
+        Parameters: { durationBeforeInterruption: 'PT2M' },
+        Targets: { SpotInstances: 'SpotInstances' },
+      }),
+    });
+  });
+
+  test('stops on the healthy-targets alarm, which fires below 1 healthy target', () => {
+    const alarm = new Capture();
+    t.hasResourceProperties('AWS::FIS::ExperimentTemplate', {
+      StopConditions: [{ Source: 'aws:cloudwatch:alarm', Value: { 'Fn::GetAtt': [alarm, 'Arn'] } }],
+    });
+    expect(alarm.asString()).toMatch(/^DrillNoHealthyTargetsAlarm/);
+    t.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      MetricName: 'HealthyHostCount',
+      Namespace: 'AWS/ApplicationELB',
+      Statistic: 'Minimum',
+      Threshold: 1,
+      ComparisonOperator: 'LessThanThreshold',
+      EvaluationPeriods: 1,
+      TreatMissingData: 'breaching',
+    });
+  });
+
+  test('PERCENT(n) and a longer lead time are selectable', () => {
+    const { t } = drill({ selection: SpotInterruptionSelection.percent(50), durationBeforeInterruption: Duration.minutes(5) });
+    const p = templateNamed(t, 'DrillSpotInterruption');
+    expect(p.Targets.SpotInstances.SelectionMode).toBe('PERCENT(50)');
+    expect(p.Actions.InterruptSpotInstances.Parameters).toEqual({ durationBeforeInterruption: 'PT5M' });
+    expect(templateNamed(drill({ selection: SpotInterruptionSelection.count(2) }).t, 'DrillSpotInterruption').Targets.SpotInstances.SelectionMode).toBe('COUNT(2)');
+  });
+});
+
+describe('InterruptionDrill: capacity-error experiment', () => {
+  const { t, d } = drill();
+  const ice = templateNamed(t, 'DrillCapacityError');
+
+  test('makes the group launches fail with insufficient capacity in every zone, 100 %, for PT10M', () => {
+    expect(ice.Actions.InsufficientCapacity).toMatchObject({
+      ActionId: 'aws:ec2:asg-insufficient-instance-capacity-error',
+      Parameters: {
+        availabilityZoneIdentifiers: { 'Fn::Join': [',', { 'Fn::GetAZs': '' }] },
+        percentage: '100',
+        duration: 'PT10M',
+      },
+      Targets: { AutoScalingGroups: 'AutoScalingGroups' },
+    });
+  });
+
+  test('selects the group by the drill tag', () => {
+    expect(ice.Targets.AutoScalingGroups).toEqual({
+      ResourceType: 'aws:ec2:autoscaling-group',
+      ResourceTags: { 'spot-inference:drill-target': d.node.addr },
+      SelectionMode: 'ALL',
+    });
+    expect(ice.StopConditions).toEqual(templateNamed(t, 'DrillSpotInterruption').StopConditions);
+  });
+
+  test('zones, percentage, duration and tag value are configurable', () => {
+    const { t } = drill({
+      capacityErrorAvailabilityZones: ['us-east-1a', 'use1-az2'],
+      capacityErrorPercentage: 50,
+      capacityErrorDuration: Duration.hours(1),
+      capacityErrorTargetTagValue: 'api-fleet',
+    });
+    const p = templateNamed(t, 'DrillCapacityError');
+    expect(p.Actions.InsufficientCapacity.Parameters).toEqual({ availabilityZoneIdentifiers: 'us-east-1a,use1-az2', percentage: '50', duration: 'PT1H' });
+    expect(p.Targets.AutoScalingGroups.ResourceTags).toEqual({ 'spot-inference:drill-target': 'api-fleet' });
+  });
+
+  test('tags a group defined in the app with the drill tag, not its instances', () => {
+    const { stack, vpc } = stackWithVpc(ENV);
+    const svc = new SpotInferenceService(stack, 'Svc', {
+      vpc, minCapacity: 2, maxCapacity: 4, onDemandBaseCapacity: 1, onDemandPercentageAboveBaseCapacity: 0,
+      instanceTypes: GPU_TYPES, agent: { bundlePath: AGENT_BUNDLE },
+    });
+    const d = new InterruptionDrill(stack, 'Drill', { autoScalingGroup: svc.autoScalingGroup, healthyTargetsMetric: svc.metricHealthyTargets() });
+    Template.fromStack(stack).hasResourceProperties('AWS::AutoScaling::AutoScalingGroup', {
+      Tags: Match.arrayWith([{ Key: 'spot-inference:drill-target', Value: d.node.addr, PropagateAtLaunch: false }]),
+    });
+  });
+});
+
+describe('InterruptionDrill: FIS role', () => {
+  const { t } = drill();
+  const only = (type: string): any => flat(Object.values(t.findResources(type))[0].Properties);
+
+  test('is trusted by fis.amazonaws.com of this account only', () => {
+    expect(only('AWS::IAM::Role')).toMatchObject({
+      AssumeRolePolicyDocument: {
+        Statement: [
+          expect.objectContaining({
+            Principal: { Service: 'fis.amazonaws.com' },
+            Condition: {
+              StringEquals: { 'aws:SourceAccount': '123456789012' },
+              ArnLike: { 'aws:SourceArn': 'arn:aws:fis:us-east-1:123456789012:experiment/*' },
+            },
+          }),
+        ],
+      },
+    });
+  });
+
+  test('interrupts only instances tagged with this group, injects errors only into this group', () => {
+    expect(only('AWS::IAM::Policy')).toMatchObject({
+      PolicyDocument: {
+        Statement: [
+          {
+            Sid: 'InterruptThisGroupsSpotInstances',
+            Effect: 'Allow',
+            Action: 'ec2:SendSpotInstanceInterruptions',
+            Resource: 'arn:aws:ec2:us-east-1:123456789012:instance/*',
+            Condition: { StringEquals: { 'aws:ResourceTag/aws:autoscaling:groupName': 'inference-asg' } },
+          },
+          {
+            Sid: 'InjectCapacityErrorsIntoThisGroup',
+            Effect: 'Allow',
+            Action: 'ec2:InjectApiError',
+            Resource: '*',
+            Condition: {
+              StringEquals: { 'ec2:FisActionId': ['aws:ec2:asg-insufficient-instance-capacity-error'] },
+              'ForAllValues:StringLike': { 'ec2:FisTargetArns': ['arn:aws:autoscaling:us-east-1:123456789012:autoScalingGroup:*:autoScalingGroupName/inference-asg'] },
+            },
+          },
+          {
+            Sid: 'DescribeActionsCannotBeScoped',
+            Effect: 'Allow',
+            Action: ['ec2:DescribeInstances', 'autoscaling:DescribeAutoScalingGroups'],
+            Resource: '*',
+          },
+        ],
+      },
+    });
+    t.resourceCountIs('AWS::IAM::Policy', 1);
+    const roles = t.findResources('AWS::IAM::Role');
+    expect(Object.values(roles).every((r: any) => r.Properties.ManagedPolicyArns === undefined)).toBe(true);
+  });
+});
+
+describe('InterruptionDrill outputs', () => {
+  test('template ids and the aws fis start-experiment commands', () => {
+    const { t, d, stack } = drill();
+    expect(stack.resolve(d.startSpotInterruptionCommand)).toEqual({
+      'Fn::Join': ['', ['aws fis start-experiment --experiment-template-id ', { 'Fn::GetAtt': [expect.stringMatching(/^DrillSpotInterruption/), 'Id'] }]],
+    });
+    const outputs = t.findOutputs('*');
+    const keys = Object.keys(outputs);
+    const byPrefix = (p: string) => outputs[keys.find((k) => k.startsWith(p))!];
+    expect(byPrefix('DrillSpotInterruptionTemplateId').Value).toEqual({ 'Fn::GetAtt': [expect.stringMatching(/^DrillSpotInterruption/), 'Id'] });
+    expect(byPrefix('DrillStartSpotInterruptionDrill').Value['Fn::Join'][1][0]).toBe('aws fis start-experiment --experiment-template-id ');
+    expect(byPrefix('DrillCapacityErrorTemplateId').Value).toEqual({ 'Fn::GetAtt': [expect.stringMatching(/^DrillCapacityError/), 'Id'] });
+    expect(byPrefix('DrillStartCapacityErrorDrill').Value['Fn::Join'][1][1]).toEqual({ 'Fn::GetAtt': [expect.stringMatching(/^DrillCapacityError/), 'Id'] });
+  });
+
+  test('createOutputs: false leaves them out; a given stop alarm is used as is', () => {
+    const { stack, asg } = importedGroup();
+    const alarm = cloudwatch.Alarm.fromAlarmArn(stack, 'Existing', 'arn:aws:cloudwatch:us-east-1:123456789012:alarm:fleet-down');
+    new InterruptionDrill(stack, 'Drill', { autoScalingGroup: asg, stopConditionAlarm: alarm, createOutputs: false });
+    const t = Template.fromStack(stack);
+    expect(Object.keys(t.findOutputs('*'))).toHaveLength(0);
+    t.resourceCountIs('AWS::CloudWatch::Alarm', 0);
+    t.allResourcesProperties('AWS::FIS::ExperimentTemplate', {
+      StopConditions: [{ Source: 'aws:cloudwatch:alarm', Value: 'arn:aws:cloudwatch:us-east-1:123456789012:alarm:fleet-down' }],
+    });
+  });
+});
+
+describe('InterruptionDrill and cdk-nag', () => {
+  test('AwsSolutionsChecks finds nothing on a full service with its drill', () => {
+    const { AwsSolutionsChecks } = require('cdk-nag');
+    const { Validations } = require('aws-cdk-lib');
+    const { stack, asg, healthy } = importedGroup();
+    new InterruptionDrill(stack, 'Drill', { autoScalingGroup: asg, healthyTargetsMetric: healthy });
+    const app = stack.node.root as App;
+    Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
+    expect(() => app.synth()).not.toThrow();
+  });
+});
+
+describe('InterruptionDrill validation', () => {
+  const fail = (extra: Partial<InterruptionDrillProps>): FleetSpecError => {
+    try {
+      drill(extra);
+    } catch (e) {
+      return e as FleetSpecError;
+    }
+    throw new Error('expected a FleetSpecError');
+  };
+
+  test.each<[string, Partial<InterruptionDrillProps>, RegExp]>([
+    ['percent above 100', { selection: SpotInterruptionSelection.percent(150) }, /selection PERCENT\(150\) must be a whole percentage from 1 to 100; use e.g. SpotInterruptionSelection.percent\(25\)/],
+    ['count 0', { selection: SpotInterruptionSelection.count(0) }, /selection COUNT\(0\) must be a whole number of instances, 1 or more/],
+    ['lead time too short', { durationBeforeInterruption: Duration.seconds(60) }, /durationBeforeInterruption \(60 s\) must be from 2 to 15 minutes \(the FIS limit for aws:ec2:send-spot-instance-interruptions\); use Duration.minutes\(2\)/],
+    ['lead time too long', { durationBeforeInterruption: Duration.minutes(16) }, /durationBeforeInterruption \(960 s\) must be from 2 to 15 minutes/],
+    ['no stop condition', { healthyTargetsMetric: undefined }, /an interruption drill needs a stop condition, but neither stopConditionAlarm nor healthyTargetsMetric is set/],
+    ['min healthy 0', { minHealthyTargets: 0 }, /minHealthyTargets \(0\) must be a whole number, 1 or more/],
+    ['percentage 0', { capacityErrorPercentage: 0 }, /capacityErrorPercentage \(0\) must be a whole percentage from 1 to 100 \(FIS limit\)/],
+    ['duration too long', { capacityErrorDuration: Duration.hours(13) }, /capacityErrorDuration \(46800 s\) must be from 1 minute to 12 hours/],
+    ['empty zones', { capacityErrorAvailabilityZones: [] }, /capacityErrorAvailabilityZones is empty/],
+    ['bad zone', { capacityErrorAvailabilityZones: ['east'] }, /capacityErrorAvailabilityZones has "east", which is neither a zone name \(us-east-1a\) nor a zone id \(use1-az1\)/],
+    ['bad tag value', { capacityErrorTargetTagValue: 'a{b}' }, /capacityErrorTargetTagValue \("a\{b\}"\) must be 1-256 letters/],
+  ])('%s', (_name, extra, message) => {
+    const e = fail(extra);
+    expect(e).toBeInstanceOf(FleetSpecError);
+    expect(e.code).toBe(FleetSpecErrorCode.CLOUD_CONSTRAINT);
+    expect(e.message).toMatch(message);
+    expect(e.message).toMatch(/^Fleet\/Drill: /);
+  });
+
+  test('both a stop alarm and a metric is ambiguous', () => {
+    const { stack, asg, healthy } = importedGroup();
+    const alarm = cloudwatch.Alarm.fromAlarmArn(stack, 'A', 'arn:aws:cloudwatch:us-east-1:123456789012:alarm:x');
+    expect(() => new InterruptionDrill(stack, 'Drill', { autoScalingGroup: asg, healthyTargetsMetric: healthy, stopConditionAlarm: alarm })).toThrow(
+      /healthyTargetsMetric is only used to create the stop-condition alarm, but stopConditionAlarm is set too; give one of them/,
+    );
+  });
+
+  test('all problems are reported together', () => {
+    const e = fail({ capacityErrorPercentage: 101, durationBeforeInterruption: Duration.minutes(1), minHealthyTargets: -1 });
+    expect(e.problems.map((p) => p.prop)).toEqual(['durationBeforeInterruption', 'minHealthyTargets', 'capacityErrorPercentage']);
+    expect(e.message).toMatch(/3 problems/);
+  });
+});
