@@ -110,7 +110,7 @@ async function run(c: Case): Promise<string> {
       ...c.config(em, servingPort),
     }),
   );
-  const child = spawn(process.execPath, [bundle, '--config', configFile], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, [...(process.env.AGENT_NODE_FLAGS ? process.env.AGENT_NODE_FLAGS.split(' ') : []), bundle, '--config', configFile], { stdio: ['ignore', 'pipe', 'inherit'] });
   let logs = '';
   child.stdout!.on('data', (b: Buffer) => (logs += b.toString()));
   const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
@@ -125,7 +125,7 @@ async function run(c: Case): Promise<string> {
   let failingAt = 0;
   while (!failingAt) {
     if ((await probe(healthUrl)) !== 200) failingAt = Date.now();
-    else await sleep(5);
+    else await sleep(20);
   }
   const code = await exited;
   const exitedAt = Date.now();

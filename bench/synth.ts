@@ -27,8 +27,8 @@ interface BenchApp {
 const APPS: BenchApp[] = [
   { name: 'aws-library', entry: 'examples/aws/app.ts', group: 'aws' },
   { name: 'aws-handwritten', entry: 'bench/apps/aws-handwritten.ts', group: 'aws', baseline: true },
-  // { name: 'gcp-library', entry: 'examples/gcp/app.ts', group: 'gcp' },
-  // { name: 'gcp-handwritten', entry: 'bench/apps/gcp-handwritten.ts', group: 'gcp', baseline: true },
+  { name: 'gcp-library', entry: 'examples/gcp/app.ts', group: 'gcp' },
+  { name: 'azure-library', entry: 'examples/azure/app.ts', group: 'azure' },
 ];
 
 const root = join(__dirname, '..');

@@ -1,2 +1,8 @@
-// Public entry point `spot-inference-constructs/core`: the cloud-neutral fleet description and its rules.
+// Public entry point `spot-inference-constructs/core`: the cloud-neutral pieces. No IaC library is loaded
+// from here, and no cloud SDK either (adapters load theirs on first use).
 export * from './spec';
+export * from './catalog';
+export * from './policy';
+export * from './plan';
+export * from './runtime';
+export * from './runtime/worker';

@@ -5,3 +5,4 @@ export * from './spot-fleet';
 export * from './load-balancer';
 export * from './preemption-hook';
 export * from './spot-inference-service';
+export * from './queue-worker-fleet';

@@ -1,6 +1,7 @@
 // AWS example: `npx cdk synth` / `npx cdk deploy` from the repository root (cdk.json runs this file).
 // Environment-agnostic, so synth needs no credentials. Context: -c modelBucket=... -c modelPrefix=... -c spotInstances=N
 import { App } from 'aws-cdk-lib';
+import { BatchExampleStack } from './batch-stack';
 import { SpotInferenceExampleStack } from './inference-stack';
 
 const app = new App();
@@ -11,5 +12,9 @@ new SpotInferenceExampleStack(app, 'SpotInferenceExample', {
   modelPrefix: context('modelPrefix'),
   spotInstances: context('spotInstances') !== undefined ? Number(context('spotInstances')) : undefined,
   servingImage: context('servingImage'),
+});
+new BatchExampleStack(app, 'SpotBatchExample', {
+  description: 'Sharded batch inference on spot with checkpoints (spot-inference-constructs example)',
+  image: context('batchImage'),
 });
 app.synth();

@@ -38,7 +38,11 @@ export function renderCostAvailabilityChart(results: readonly PolicyResult[], ti
     const cx = x(r.relativeCost);
     const cy = y(Math.max(r.availability, yLo));
     parts.push(`<circle cx="${cx.toFixed(1)}" cy="${cy.toFixed(1)}" r="6" fill="${colors[i % colors.length]}"><title>${esc(`${r.policy}: cost ${r.relativeCost.toFixed(3)}, availability ${r.availability.toFixed(4)}`)}</title></circle>`);
-    parts.push(`<text x="${(cx + 9).toFixed(1)}" y="${(cy - 8 - (i % 2) * 10).toFixed(1)}">${esc(`${r.policy} (${r.relativeCost.toFixed(2)}, ${r.availability.toFixed(4)})`)}</text>`);
+    // legend in the lower right (high cost, low availability: where no sensible policy sits)
+    const ly = H - m.bottom - 14 - (results.length - 1 - i) * 16;
+    const lx = W - m.right - 190;
+    parts.push(`<circle cx="${lx}" cy="${ly - 4}" r="5" fill="${colors[i % colors.length]}"/>`);
+    parts.push(`<text x="${lx + 10}" y="${ly}">${esc(`${r.policy}: ${r.relativeCost.toFixed(3)} / ${r.availability.toFixed(4)}`)}</text>`);
   });
   parts.push('</svg>');
   return parts.join('\n') + '\n';

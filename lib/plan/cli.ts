@@ -4,7 +4,7 @@ import { Cloud } from '../spec/clouds';
 import { FleetSpecError, FleetSpecErrorCode as C } from '../spec/errors';
 import { renderCostAvailabilityChart } from './chart';
 import { estimateCost } from './cost';
-import { ALL_SIMULATED_POLICIES, simulate, SimulatedPolicy } from './simulate';
+import { ALL_SIMULATED_POLICIES, simulate, SimulatedPolicy, SimulationReport } from './simulate';
 import { loadTraceDir, TraceReading } from './traces';
 
 const USAGE = `spot-plan: what will a spot fleet cost, and how available will it be?

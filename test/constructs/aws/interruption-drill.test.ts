@@ -228,7 +228,7 @@ describe('InterruptionDrill outputs', () => {
 });
 
 describe('InterruptionDrill and cdk-nag', () => {
-  test('AwsSolutionsChecks finds nothing on a full service with its drill', () => {
+  test('AwsSolutionsChecks finds nothing: the unavoidable wildcards are acknowledged with a reason', () => {
     const { AwsSolutionsChecks } = require('cdk-nag');
     const { Validations } = require('aws-cdk-lib');
     const { stack, asg, healthy } = importedGroup();
@@ -236,6 +236,14 @@ describe('InterruptionDrill and cdk-nag', () => {
     const app = stack.node.root as App;
     Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
     expect(() => app.synth()).not.toThrow();
+
+    // Control: the checks do run on the drill's role, and fail on an unacknowledged wildcard.
+    const other = importedGroup();
+    const d = new InterruptionDrill(other.stack, 'Drill', { autoScalingGroup: other.asg, healthyTargetsMetric: other.healthy });
+    d.role.addToPolicy(new (require('aws-cdk-lib/aws-iam').PolicyStatement)({ actions: ['ec2:StopInstances'], resources: ['arn:aws:ec2:us-east-1:123456789012:volume/*'] }));
+    const otherApp = other.stack.node.root as App;
+    Validations.of(otherApp).addPlugins(new AwsSolutionsChecks(otherApp));
+    expect(() => otherApp.synth()).toThrow(/AwsSolutions-IAM5/);
   });
 });
 

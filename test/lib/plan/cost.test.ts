@@ -38,8 +38,10 @@ describe('renderCostAvailabilityChart', () => {
     );
     expect(svg).toMatch(/^<svg xmlns="http:\/\/www.w3.org\/2000\/svg"/);
     expect(svg.trim()).toMatch(/<\/svg>$/);
-    expect(svg.match(/<circle /g)).toHaveLength(2);
-    expect(svg).toContain('ours (0.42, 0.9933)');
+    // one point and one legend entry per policy
+    expect(svg.match(/<circle /g)).toHaveLength(4);
+    expect(svg.match(/<title>/g)).toHaveLength(2);
+    expect(svg).toContain('ours: 0.420 / 0.9933');
     expect(svg).toContain('AWS &lt;p3&gt;');
     expect(svg).toContain('cost relative to all on-demand');
   });

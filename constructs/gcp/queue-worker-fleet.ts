@@ -1,0 +1,302 @@
+import { createHash } from 'node:crypto';
+import { ComputeRegionAutoscaler } from '@cdktf/provider-google/lib/compute-region-autoscaler';
+import { DataGoogleProject } from '@cdktf/provider-google/lib/data-google-project';
+import { PubsubSubscription } from '@cdktf/provider-google/lib/pubsub-subscription';
+import { PubsubSubscriptionIamMember } from '@cdktf/provider-google/lib/pubsub-subscription-iam-member';
+import { PubsubTopic } from '@cdktf/provider-google/lib/pubsub-topic';
+import { PubsubTopicIamMember } from '@cdktf/provider-google/lib/pubsub-topic-iam-member';
+import { StorageBucket } from '@cdktf/provider-google/lib/storage-bucket';
+import { StorageBucketIamMember } from '@cdktf/provider-google/lib/storage-bucket-iam-member';
+import { Token } from 'cdktf';
+import { Construct } from 'constructs';
+import { queueTimingProblems } from '../../lib/runtime/worker/timing';
+import { FleetSpecErrorCode, ProblemCollector } from '../../lib/spec/errors';
+import { WorkloadKind } from '../../lib/spec/fleet-spec';
+import { GcpSpotFleet, GcpSpotFleetProps } from './spot-fleet';
+
+/** Pub/Sub limits used by the validation. */
+const ACK_DEADLINE_MIN = 10;
+const ACK_DEADLINE_MAX = 600;
+const DELIVERY_ATTEMPTS_MIN = 5;
+const DELIVERY_ATTEMPTS_MAX = 100;
+const RETENTION_MIN = 600;
+const RETENTION_MAX = 604_800;
+/** The Pub/Sub metric the autoscaler scales on. */
+export const PUBSUB_UNDELIVERED_METRIC = 'pubsub.googleapis.com/subscription/num_undelivered_messages';
+/** Where the fleet writes the worker's environment on each VM. */
+export const GCP_QUEUE_WORKER_ENV_FILE = '/etc/queue-worker.env';
+
+/**
+ * Props of {@link GcpQueueWorkerFleet}: the {@link GcpSpotFleet} props (capacity, machine types, zones, image)
+ * plus the subscription, the checkpoint bucket and the scaling target. Workers need no load balancer:
+ * `autoscaling` and `targetUtilization` of the fleet are replaced by the Pub/Sub autoscaler.
+ */
+export interface GcpQueueWorkerFleetProps extends GcpSpotFleetProps {
+  /** The slowest time one message takes on one VM, in seconds. Sizes the ack deadline and the scaling target. */
+  readonly messageProcessingSeconds: number;
+  /**
+   * How long a message may wait before a worker starts it, in seconds. Undelivered messages per VM
+   * (`singleInstanceAssignment`) = `acceptableLatencySeconds x messagesInParallel / messageProcessingSeconds`.
+   */
+  readonly acceptableLatencySeconds: number;
+  /** Messages one VM processes at the same time. @default 1 */
+  readonly messagesInParallel?: number;
+  /** Undelivered messages one VM is assigned (overrides the derived value). @default - derived from the latency */
+  readonly targetBacklogPerInstance?: number;
+  /**
+   * Ack deadline of the subscription, 10-600 s. Must cover `messageProcessingSeconds` unless
+   * `extendsAckDeadline` is set.
+   * @default - 1.5 x messageProcessingSeconds, within 10-600 s
+   */
+  readonly ackDeadlineSeconds?: number;
+  /**
+   * Whether the worker extends the ack deadline while it works (`QueueWorker` with `PubSubWorkQueue` does;
+   * so do the Pub/Sub client libraries' lease management). Needed for jobs longer than 400 s.
+   * @default false
+   */
+  readonly extendsAckDeadline?: boolean;
+  /**
+   * Deliveries of a message before Pub/Sub forwards it to the dead-letter topic, 5-100. A preempted worker's
+   * message is delivered again, so leave room for a few preemptions besides real failures.
+   * @default 5
+   */
+  readonly maxDeliveryAttempts?: number;
+  /** How long the subscription keeps unacknowledged messages, 600-604800 s. @default 604800 (7 days) */
+  readonly messageRetentionSeconds?: number;
+  /**
+   * Cloud KMS key of the topics and the checkpoint bucket (`projects/.../cryptoKeys/...`).
+   * @default - Google-managed encryption
+   */
+  readonly kmsKeyName?: string;
+  /**
+   * Project number, for the Pub/Sub service agent (`service-<number>@gcp-sa-pubsub...`) that forwards
+   * dead letters.
+   * @default - read with a `google_project` data source
+   */
+  readonly projectNumber?: string;
+  /** Keep old versions of checkpoint objects. @default false */
+  readonly checkpointVersioning?: boolean;
+  /** Days after which checkpoint objects are deleted. @default 30 */
+  readonly checkpointRetentionDays?: number;
+  /**
+   * Keep autohealing on (the VMs must answer the fleet's health check through the agent, on
+   * `healthCheck.path` of `servingPort`). Workers usually serve no HTTP, so it is off and the firewall rule
+   * for Google's health checkers is not created: nothing reaches the workers.
+   * @default false
+   */
+  readonly autohealing?: boolean;
+}
+
+/**
+ * Queue-driven inference on spot on Google Cloud: a Pub/Sub topic and pull subscription (ack deadline sized
+ * to the job, retry backoff, dead-letter topic after `maxDeliveryAttempts`, never expires), a
+ * {@link GcpSpotFleet} of workers with no firewall opening, an autoscaler on
+ * `pubsub.googleapis.com/subscription/num_undelivered_messages` with a per-VM assignment
+ * (`singleInstanceAssignment`), and a private GCS bucket for checkpoints. The workers' service account may
+ * consume this subscription and use this bucket, nothing else.
+ */
+export class GcpQueueWorkerFleet extends Construct {
+  /** Topic producers publish to. */
+  public readonly topic: PubsubTopic;
+  /** The workers' pull subscription. */
+  public readonly subscription: PubsubSubscription;
+  /** Topic of messages that failed `maxDeliveryAttempts` times. */
+  public readonly deadLetterTopic: PubsubTopic;
+  /** Subscription that keeps dead letters for inspection. */
+  public readonly deadLetterSubscription: PubsubSubscription;
+  /** Bucket of checkpoints. */
+  public readonly checkpointBucket: StorageBucket;
+  /** The spot fleet of workers. */
+  public readonly fleet: GcpSpotFleet;
+  /** Autoscaler of the spot group on undelivered messages, when the spot group may grow. */
+  public readonly autoscaler?: ComputeRegionAutoscaler;
+  /** Undelivered messages one VM is assigned. */
+  public readonly targetBacklogPerInstance: number;
+  /** Ack deadline of the subscription. */
+  public readonly ackDeadlineSeconds: number;
+  /** Deliveries before a message is dead-lettered. */
+  public readonly maxDeliveryAttempts: number;
+  /** Full name of the subscription (`projects/<p>/subscriptions/<name>`), as the worker runtime takes it. */
+  public readonly subscriptionPath: string;
+
+  constructor(scope: Construct, id: string, props: GcpQueueWorkerFleetProps) {
+    super(scope, id);
+    const known = (x: unknown): x is number => typeof x === 'number' && !Token.isUnresolved(x);
+    const W = FleetSpecErrorCode.WORKLOAD;
+    const v = new ProblemCollector();
+    const processing = props.messageProcessingSeconds;
+    const latency = props.acceptableLatencySeconds;
+    const parallel = props.messagesInParallel ?? 1;
+    const attempts = props.maxDeliveryAttempts ?? 5;
+    const retention = props.messageRetentionSeconds ?? RETENTION_MAX;
+    const explicitAck = props.ackDeadlineSeconds !== undefined;
+    const ack = explicitAck
+      ? props.ackDeadlineSeconds!
+      : known(processing)
+        ? Math.min(ACK_DEADLINE_MAX, Math.max(ACK_DEADLINE_MIN, Math.ceil(processing * 1.5)))
+        : ACK_DEADLINE_MAX;
+
+    if (props.workload !== undefined && props.workload !== WorkloadKind.QUEUE_WORKER) {
+      v.add(W, 'workload', `workload (${props.workload}) must be WorkloadKind.QUEUE_WORKER (or left out) for a GcpQueueWorkerFleet; use GcpSpotInferenceService for an online fleet behind a load balancer`);
+    }
+    if (known(ack) && !(ack >= ACK_DEADLINE_MIN && ack <= ACK_DEADLINE_MAX)) {
+      v.add(W, 'ackDeadlineSeconds', `ackDeadlineSeconds (${ack} s) must be between ${ACK_DEADLINE_MIN} and ${ACK_DEADLINE_MAX} s (the Pub/Sub limits); for longer jobs set extendsAckDeadline: true and extend the deadline while working`);
+    } else if (!explicitAck && known(processing) && processing * 1.5 > ACK_DEADLINE_MAX && !props.extendsAckDeadline) {
+      v.add(W, 'messageProcessingSeconds', `messageProcessingSeconds (${processing} s) is too long for a Pub/Sub ack deadline (at most ${ACK_DEADLINE_MAX} s with a 1.5x margin): set extendsAckDeadline: true and extend the deadline while working (QueueWorker with PubSubWorkQueue does), or split the work into shorter messages`);
+    } else if (known(ack) && known(processing)) {
+      v.addAll(queueTimingProblems({
+        visibilityTimeoutSeconds: ack,
+        expectedProcessingSeconds: processing,
+        heartbeat: props.extendsAckDeadline ?? false,
+        propNames: { visibilityTimeout: 'ackDeadlineSeconds', expectedProcessing: 'messageProcessingSeconds' },
+      }));
+    }
+    const parallelOk = !known(parallel) || (Number.isInteger(parallel) && parallel >= 1);
+    if (!parallelOk) {
+      v.add(W, 'messagesInParallel', `messagesInParallel (${parallel}) must be a whole number, 1 or more (messages one VM works on at once)`);
+    }
+    if (known(latency) && !(latency > 0)) {
+      v.add(W, 'acceptableLatencySeconds', `acceptableLatencySeconds (${latency} s) must be above 0: how long a message may wait before a worker starts it`);
+    }
+    let target = props.targetBacklogPerInstance;
+    if (target === undefined && known(latency) && known(processing) && latency > 0 && processing > 0 && known(parallel) && parallelOk) {
+      target = Math.floor(((latency * parallel) / processing) * 100) / 100;
+      if (target < 1) {
+        v.add(W, 'acceptableLatencySeconds', `acceptable backlog per instance is ${target} (acceptableLatencySeconds ${latency} s x messagesInParallel ${parallel} / messageProcessingSeconds ${processing} s), below 1 message: a VM cannot take a message within the latency; raise acceptableLatencySeconds to at least ${Math.ceil(processing / parallel)} s, raise messagesInParallel, or set targetBacklogPerInstance`);
+      }
+    } else if (known(target) && !(target >= 1)) {
+      v.add(W, 'targetBacklogPerInstance', `targetBacklogPerInstance (${target}) must be at least 1 undelivered message per VM`);
+    }
+    if (known(attempts) && !(Number.isInteger(attempts) && attempts >= DELIVERY_ATTEMPTS_MIN && attempts <= DELIVERY_ATTEMPTS_MAX)) {
+      v.add(W, 'maxDeliveryAttempts', `maxDeliveryAttempts (${attempts}) must be a whole number from ${DELIVERY_ATTEMPTS_MIN} to ${DELIVERY_ATTEMPTS_MAX} (the Pub/Sub dead-letter limits): a message must not be redelivered forever; 5 is a good start`);
+    }
+    if (known(retention) && !(retention >= RETENTION_MIN && retention <= RETENTION_MAX)) {
+      v.add(W, 'messageRetentionSeconds', `messageRetentionSeconds (${retention} s) must be from ${RETENTION_MIN} s to ${RETENTION_MAX} s (7 days)`);
+    }
+    const days = props.checkpointRetentionDays ?? 30;
+    if (known(days) && !(Number.isInteger(days) && days >= 1)) {
+      v.add(W, 'checkpointRetentionDays', `checkpointRetentionDays (${days}) must be a whole number of days, 1 or more (GCS lifecycle ages count whole days)`);
+    }
+    v.throwIfAny(this.node.path);
+
+    this.ackDeadlineSeconds = ack;
+    this.maxDeliveryAttempts = attempts;
+    this.targetBacklogPerInstance = target ?? 1;
+    const name = props.name ?? id.toLowerCase().replace(/[^a-z0-9-]/g, '-').slice(0, 20).replace(/-+$/, '');
+    const project = props.project;
+    const labels = { ...(props.labels ?? {}), 'spot-fleet': name };
+
+    // --- Pub/Sub: topic, dead-letter topic, subscriptions ---
+    this.topic = new PubsubTopic(this, 'Topic', { project, name: `${name}-work`, kmsKeyName: props.kmsKeyName, labels });
+    this.deadLetterTopic = new PubsubTopic(this, 'DeadLetterTopic', { project, name: `${name}-dead-letter`, kmsKeyName: props.kmsKeyName, labels });
+    this.deadLetterSubscription = new PubsubSubscription(this, 'DeadLetterSubscription', {
+      project,
+      name: `${name}-dead-letter`,
+      topic: this.deadLetterTopic.id,
+      messageRetentionDuration: `${RETENTION_MAX}s`,
+      ackDeadlineSeconds: ACK_DEADLINE_MAX,
+      expirationPolicy: { ttl: '' },
+      labels,
+    });
+    const subscriptionName = `${name}-workers`;
+    this.subscription = new PubsubSubscription(this, 'Subscription', {
+      project,
+      name: subscriptionName,
+      topic: this.topic.id,
+      ackDeadlineSeconds: ack,
+      messageRetentionDuration: `${retention}s`,
+      retryPolicy: { minimumBackoff: '10s', maximumBackoff: '600s' },
+      deadLetterPolicy: { deadLetterTopic: this.deadLetterTopic.id, maxDeliveryAttempts: attempts },
+      // A subscription without activity expires after 31 days by default; a work queue must not.
+      expirationPolicy: { ttl: '' },
+      labels,
+    });
+    this.subscriptionPath = `projects/${project}/subscriptions/${subscriptionName}`;
+
+    // The Pub/Sub service agent forwards dead letters: publisher on the dead-letter topic, subscriber on the source.
+    const projectNumber = props.projectNumber ?? new DataGoogleProject(this, 'Project', { projectId: project }).number;
+    const pubsubAgent = `serviceAccount:service-${projectNumber}@gcp-sa-pubsub.iam.gserviceaccount.com`;
+    new PubsubTopicIamMember(this, 'DeadLetterPublisher', { project, topic: this.deadLetterTopic.name, role: 'roles/pubsub.publisher', member: pubsubAgent });
+    new PubsubSubscriptionIamMember(this, 'DeadLetterSourceSubscriber', { project, subscription: this.subscription.name, role: 'roles/pubsub.subscriber', member: pubsubAgent });
+
+    // --- checkpoints: private bucket, uniform access, public access prevented, old checkpoints deleted ---
+    const hash = createHash('sha256').update(`${Token.isUnresolved(project) ? this.node.path : project}/${name}`).digest('hex').slice(0, 8);
+    this.checkpointBucket = new StorageBucket(this, 'Checkpoints', {
+      project,
+      name: `${name}-checkpoints-${hash}`,
+      location: Token.isUnresolved(props.region) ? props.region : props.region.toUpperCase(),
+      uniformBucketLevelAccess: true,
+      publicAccessPrevention: 'enforced',
+      versioning: { enabled: props.checkpointVersioning ?? false },
+      encryption: props.kmsKeyName ? { defaultKmsKeyName: props.kmsKeyName } : undefined,
+      lifecycleRule: [{ action: { type: 'Delete' }, condition: { age: days } }],
+      forceDestroy: false,
+      labels,
+    });
+
+    // --- workers ---
+    const env = [
+      `SPOT_PUBSUB_SUBSCRIPTION=${this.subscriptionPath}`,
+      `SPOT_QUEUE_VISIBILITY_TIMEOUT_SECONDS=${ack}`,
+      `SPOT_CHECKPOINT_BUCKET=${this.checkpointBucket.name}`,
+      'SPOT_CHECKPOINT_PREFIX=checkpoints/',
+    ];
+    const startupScript = [
+      `cat > ${GCP_QUEUE_WORKER_ENV_FILE} <<'QUEUE_WORKER_ENV'`,
+      ...env,
+      'QUEUE_WORKER_ENV',
+      ...(props.startupScript ? [props.startupScript] : []),
+    ].join('\n');
+    this.fleet = new GcpSpotFleet(this, 'Fleet', {
+      ...props,
+      name,
+      workload: WorkloadKind.QUEUE_WORKER,
+      deregistrationDelaySeconds: props.deregistrationDelaySeconds ?? 0,
+      // The Pub/Sub autoscaler below replaces the load-balancing one.
+      autoscaling: false,
+      startupScript,
+    });
+    const autohealing = props.autohealing ?? false;
+    if (!autohealing) {
+      // No HTTP on workers: no autohealing probe, and no firewall opening for Google's health checkers.
+      this.fleet.spotGroup.resetAutoHealingPolicies();
+      this.fleet.onDemandGroup.resetAutoHealingPolicies();
+      this.fleet.firewall.count = 0;
+    }
+
+    // Least privilege: consume this subscription, read/write this bucket.
+    const member = this.fleet.serviceAccount.member;
+    new PubsubSubscriptionIamMember(this, 'WorkersSubscribe', { project, subscription: this.subscription.name, role: 'roles/pubsub.subscriber', member });
+    new StorageBucketIamMember(this, 'WorkersCheckpoints', { bucket: this.checkpointBucket.name, role: 'roles/storage.objectAdmin', member });
+
+    // --- autoscaler on undelivered messages per VM ---
+    if (this.fleet.spotMaxSize >= 1) {
+      // The autoscaler owns the spot group's size.
+      this.fleet.spotGroup.lifecycle = { ...(this.fleet.spotGroup.lifecycle ?? {}), ignoreChanges: ['target_size'] };
+      this.autoscaler = new ComputeRegionAutoscaler(this, 'Autoscaler', {
+        project,
+        region: props.region,
+        name: `${name}-queue`,
+        target: this.fleet.spotGroup.id,
+        autoscalingPolicy: {
+          minReplicas: this.fleet.spotMinSize,
+          maxReplicas: this.fleet.spotMaxSize,
+          cooldownPeriod: props.initializationPeriodSeconds ?? 300,
+          mode: 'ON',
+          metric: [
+            {
+              name: PUBSUB_UNDELIVERED_METRIC,
+              filter: `resource.type = pubsub_subscription AND resource.labels.subscription_id = "${subscriptionName}"`,
+              singleInstanceAssignment: this.targetBacklogPerInstance,
+            },
+          ],
+        },
+      });
+    }
+  }
+
+  /** Email of the workers' service account (grant it what the model needs, e.g. read on the weights). */
+  public get serviceAccountEmail(): string {
+    return this.fleet.serviceAccount.email;
+  }
+}
