@@ -10,6 +10,7 @@ import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import * as http from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { AGENT_NODE_OPTIONS } from '../lib/runtime/agent-config';
 import { InferenceServer, LoadBalancer } from '../test/lib/runtime/support/inference';
 import { freePort } from '../test/lib/runtime/support/loopback';
 import { AwsImdsEmulator, AzureScheduledEventsEmulator, GcpMetadataEmulator } from '../test/lib/runtime/support/metadata-emulators';
@@ -110,9 +111,13 @@ async function run(c: Case): Promise<string> {
       ...c.config(em, servingPort),
     }),
   );
-  const child = spawn(process.execPath, [...(process.env.AGENT_NODE_FLAGS ? process.env.AGENT_NODE_FLAGS.split(' ') : []), bundle, '--config', configFile], { stdio: ['ignore', 'pipe', 'inherit'] });
+  // Run it as the systemd unit does (NODE_OPTIONS from the unit; AGENT_NODE_FLAGS overrides, '' for none).
+  const nodeFlags = (process.env.AGENT_NODE_FLAGS ?? AGENT_NODE_OPTIONS).split(' ').filter(Boolean);
+  const child = spawn(process.execPath, [...nodeFlags, bundle, '--config', configFile], { stdio: ['ignore', 'pipe', 'pipe'] });
   let logs = '';
+  let errors = '';
   child.stdout!.on('data', (b: Buffer) => (logs += b.toString()));
+  child.stderr!.on('data', (b: Buffer) => (errors += b.toString()));
   const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
   let peakKiB = 0;
   const rssTimer = setInterval(() => (peakKiB = Math.max(peakKiB, vmHwmKiB(child.pid!))), 100);
@@ -128,6 +133,7 @@ async function run(c: Case): Promise<string> {
     else await sleep(20);
   }
   const code = await exited;
+  if (code !== 0) console.error(errors);
   const exitedAt = Date.now();
   clearInterval(rssTimer);
   await sleep(deadline - Date.now()); // the instance goes away at the notice deadline

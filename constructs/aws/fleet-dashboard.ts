@@ -2,22 +2,17 @@ import { Duration, Names, Stack, Token } from 'aws-cdk-lib';
 import * as autoscaling from 'aws-cdk-lib/aws-autoscaling';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as elbv2 from 'aws-cdk-lib/aws-elasticloadbalancingv2';
-import { DefaultDashboardFactory, GraphWidgetType, MetricWithAlarmSupport, MonitoringFacade } from 'cdk-monitoring-constructs';
+// Types only: the library is loaded when a dashboard is built (its require costs ~0.5 s), see loadMonitoring().
+import type * as monitoringLib from 'cdk-monitoring-constructs';
+import type { MetricWithAlarmSupport, MonitoringFacade } from 'cdk-monitoring-constructs';
 import { Construct } from 'constructs';
 import { findPrice, typicalSpotUsdPerHour } from '../../lib/catalog/prices';
 import { DRAIN_METRIC } from '../../lib/handlers/aws/drain-settings';
+import { FALLBACK_METRIC, FALLBACK_METRICS_NAMESPACE } from '../../lib/handlers/aws/fallback-settings';
 import { Cloud } from '../../lib/spec/clouds';
 import { FleetSpecErrorCode, ProblemCollector } from '../../lib/spec/errors';
 import { InterruptionHandler } from './interruption-handler';
 import { SpotInferenceService } from './spot-inference-service';
-
-/**
- * Namespace of the fallback controller's metrics. The controller publishes `FallbackReplicas` (on-demand
- * replicas it added in place of missing spot capacity) with the dimension `AutoScalingGroupName`.
- */
-export const FALLBACK_METRICS_NAMESPACE = 'SpotInferenceConstructs';
-/** Metric name of the fallback controller's replica count. */
-export const FALLBACK_REPLICAS_METRIC = 'FallbackReplicas';
 
 /** Options of {@link FleetDashboard} that do not name the fleet's resources (reused by `FleetDashboard.forService`). */
 export interface FleetDashboardOptions {
@@ -168,7 +163,8 @@ export class FleetDashboard extends Construct {
     const handler = props.interruptionHandler;
     const dashboardName = props.dashboardName ?? `SpotFleet-${Names.uniqueResourceName(this, { maxLength: 200, separator: '-' })}`;
 
-    this.monitoring = new MonitoringFacade(this, 'Monitoring', {
+    const { MonitoringFacade: Facade, DefaultDashboardFactory, GraphWidgetType } = loadMonitoring();
+    this.monitoring = new Facade(this, 'Monitoring', {
       dashboardFactory: new DefaultDashboardFactory(this, 'Dashboards', {
         dashboardNamePrefix: dashboardName,
         createDashboard: true,
@@ -184,7 +180,7 @@ export class FleetDashboard extends Construct {
       props.fallbackReplicasMetric ??
       new cloudwatch.Metric({
         namespace: FALLBACK_METRICS_NAMESPACE,
-        metricName: FALLBACK_REPLICAS_METRIC,
+        metricName: FALLBACK_METRIC.FALLBACK_REPLICAS,
         dimensionsMap: { AutoScalingGroupName: asgName },
         statistic: cloudwatch.Stats.MAXIMUM,
         period: Duration.minutes(1),
@@ -197,15 +193,16 @@ export class FleetDashboard extends Construct {
     instanceMetrics.push(groupMetric('GroupDesiredCapacity', 'Desired'));
 
     if (split && s.prices) {
-      const using = { spot: props.spotInstancesMetric!, onDemand: props.onDemandInstancesMetric! };
+      // Fallback replicas run in the controller's own on-demand group, outside the spot group's counts.
+      const using = { spot: props.spotInstancesMetric!, onDemand: props.onDemandInstancesMetric!, fallback: this.fallbackReplicasMetric };
       this.costPerHour = new cloudwatch.MathExpression({
-        expression: `spot * ${s.prices.spot} + onDemand * ${s.prices.onDemand}`,
+        expression: `spot * ${s.prices.spot} + (onDemand + FILL(fallback, 0)) * ${s.prices.onDemand}`,
         usingMetrics: using,
         label: `Estimated cost, USD/h (spot ${s.prices.spot}, on-demand ${s.prices.onDemand})`,
         period: Duration.minutes(5),
       });
       this.allOnDemandCostPerHour = new cloudwatch.MathExpression({
-        expression: `(spot + onDemand) * ${s.prices.onDemand}`,
+        expression: `(spot + onDemand + FILL(fallback, 0)) * ${s.prices.onDemand}`,
         usingMetrics: using,
         label: 'Same fleet all on-demand, USD/h',
         period: Duration.minutes(5),
@@ -339,6 +336,19 @@ export class FleetDashboard extends Construct {
   /** Cost of the same instances all on-demand, USD per hour (when prices and the split are known). */
   public metricAllOnDemandCostPerHour(): cloudwatch.IMetric | undefined {
     return this.allOnDemandCostPerHour;
+  }
+}
+
+/**
+ * cdk-monitoring-constructs, loaded on first use: an AWS app that builds no dashboard neither pays for loading it
+ * nor needs it installed.
+ */
+function loadMonitoring(): typeof monitoringLib {
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    return require('cdk-monitoring-constructs') as typeof monitoringLib;
+  } catch (e) {
+    throw new Error(`FleetDashboard builds its dashboard with cdk-monitoring-constructs, which is not installed (${(e as Error).message.split('\n')[0]}); run npm install cdk-monitoring-constructs@^10`);
   }
 }
 

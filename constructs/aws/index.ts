@@ -10,3 +10,4 @@ export * from './batch-inference';
 export * from './interruption-drill';
 export * from './queue-worker-fleet';
 export * from './fleet-dashboard';
+export * from './on-demand-fallback';

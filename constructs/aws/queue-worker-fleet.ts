@@ -203,6 +203,11 @@ export class QueueWorkerFleet extends Construct implements iam.IGrantable, ec2.I
       }
     } else if (known(target) && !(target >= 1)) {
       v.add(W, 'targetBacklogPerInstance', `targetBacklogPerInstance (${target}) must be at least 1 message per instance; below it the group would keep an instance per fraction of a message`);
+    } else if (target === undefined && parallelOk && (latency === undefined || processing === undefined || !known(parallel))) {
+      v.add(W, 'targetBacklogPerInstance', 'acceptableLatency, messageProcessingTime or messagesInParallel is a deploy-time token, so the scaling target cannot be derived at synth; set targetBacklogPerInstance');
+    }
+    if (!explicitVisibility && processing === undefined) {
+      v.add(W, 'visibilityTimeout', 'messageProcessingTime is a deploy-time token, so the visibility timeout cannot be derived at synth; set visibilityTimeout');
     }
     if (known(maxReceiveCount) && !(Number.isInteger(maxReceiveCount) && maxReceiveCount >= 2 && maxReceiveCount <= SQS_MAX_RECEIVE_COUNT)) {
       v.add(W, 'maxReceiveCount', `maxReceiveCount (${maxReceiveCount}) must be a whole number from 2 to ${SQS_MAX_RECEIVE_COUNT} (the SQS limit): a message must not be retried forever, and a spot interruption that hands a message back counts as a receive; 5 is a good start`);
@@ -212,9 +217,9 @@ export class QueueWorkerFleet extends Construct implements iam.IGrantable, ec2.I
     }
     v.throwIfAny(this.node.path);
 
-    this.visibilityTimeoutSeconds = visibility ?? 0;
+    this.visibilityTimeoutSeconds = visibility ?? props.visibilityTimeout!.toSeconds();
     this.maxReceiveCount = maxReceiveCount;
-    this.targetBacklogPerInstance = target ?? 1;
+    this.targetBacklogPerInstance = target!;
     const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
     const encryption = props.encryptionKey ? sqs.QueueEncryption.KMS : sqs.QueueEncryption.SQS_MANAGED;
 

@@ -6,3 +6,7 @@ export * from './load-balancer';
 export * from './scale-set';
 export * from './spot-scale-set-fleet';
 export * from './agent-blob';
+export * from './queue-worker-fleet';
+export * from './fleet-alerts';
+export * from './interruption-drill';
+export * from './on-demand-fallback';

@@ -6,3 +6,6 @@ export * from './load-balancer';
 export * from './preemption-hook';
 export * from './spot-inference-service';
 export * from './queue-worker-fleet';
+export * from './fleet-alerts';
+export * from './interruption-drill';
+export * from './on-demand-fallback';

@@ -28,8 +28,10 @@ export const GCP_QUEUE_WORKER_ENV_FILE = '/etc/queue-worker.env';
 
 /**
  * Props of {@link GcpQueueWorkerFleet}: the {@link GcpSpotFleet} props (capacity, machine types, zones, image)
- * plus the subscription, the checkpoint bucket and the scaling target. Workers need no load balancer:
- * `autoscaling` and `targetUtilization` of the fleet are replaced by the Pub/Sub autoscaler.
+ * plus the subscription, the checkpoint bucket and the scaling target. Workers need no load balancer: the
+ * fleet is built with `loadBalanced: false` and its autoscaler follows the Pub/Sub backlog
+ * (`autoscalingMetrics`), so `loadBalanced`, `autoscaling`, `autoscalingMetrics` and `targetUtilization` are
+ * refused here. `agent` passes through (e.g. `DrainMode.SIGNAL` with the worker's `pidFile`).
  */
 export interface GcpQueueWorkerFleetProps extends GcpSpotFleetProps {
   /** The slowest time one message takes on one VM, in seconds. Sizes the ack deadline and the scaling target. */
@@ -46,7 +48,7 @@ export interface GcpQueueWorkerFleetProps extends GcpSpotFleetProps {
   /**
    * Ack deadline of the subscription, 10-600 s. Must cover `messageProcessingSeconds` unless
    * `extendsAckDeadline` is set.
-   * @default - 1.5 x messageProcessingSeconds, within 10-600 s
+   * @default - 1.5 x messageProcessingSeconds, within 10-600 s (600 s when it is a token)
    */
   readonly ackDeadlineSeconds?: number;
   /**
@@ -166,12 +168,19 @@ export class GcpQueueWorkerFleet extends Construct {
       }
     } else if (known(target) && !(target >= 1)) {
       v.add(W, 'targetBacklogPerInstance', `targetBacklogPerInstance (${target}) must be at least 1 undelivered message per VM`);
+    } else if (target === undefined && parallelOk && !(known(latency) && known(processing) && known(parallel))) {
+      v.add(W, 'targetBacklogPerInstance', 'acceptableLatencySeconds, messageProcessingSeconds or messagesInParallel is a deploy-time token, so the scaling target cannot be derived at synth; set targetBacklogPerInstance');
     }
     if (known(attempts) && !(Number.isInteger(attempts) && attempts >= DELIVERY_ATTEMPTS_MIN && attempts <= DELIVERY_ATTEMPTS_MAX)) {
       v.add(W, 'maxDeliveryAttempts', `maxDeliveryAttempts (${attempts}) must be a whole number from ${DELIVERY_ATTEMPTS_MIN} to ${DELIVERY_ATTEMPTS_MAX} (the Pub/Sub dead-letter limits): a message must not be redelivered forever; 5 is a good start`);
     }
     if (known(retention) && !(retention >= RETENTION_MIN && retention <= RETENTION_MAX)) {
       v.add(W, 'messageRetentionSeconds', `messageRetentionSeconds (${retention} s) must be from ${RETENTION_MIN} s to ${RETENTION_MAX} s (7 days)`);
+    }
+    for (const [prop, value] of [['loadBalanced', props.loadBalanced], ['autoscaling', props.autoscaling], ['autoscalingMetrics', props.autoscalingMetrics], ['targetUtilization', props.targetUtilization]] as const) {
+      if (value !== undefined) {
+        v.add(W, prop, `${prop} (${JSON.stringify(value)}) cannot be set on a GcpQueueWorkerFleet: the workers have no load balancer and the fleet autoscales on the subscription's undelivered messages (targetBacklogPerInstance); leave ${prop} out, or use GcpSpotFleet directly`);
+      }
     }
     const days = props.checkpointRetentionDays ?? 30;
     if (known(days) && !(Number.isInteger(days) && days >= 1)) {
@@ -181,7 +190,7 @@ export class GcpQueueWorkerFleet extends Construct {
 
     this.ackDeadlineSeconds = ack;
     this.maxDeliveryAttempts = attempts;
-    this.targetBacklogPerInstance = target ?? 1;
+    this.targetBacklogPerInstance = target!;
     const name = props.name ?? id.toLowerCase().replace(/[^a-z0-9-]/g, '-').slice(0, 20).replace(/-+$/, '');
     const project = props.project;
     const labels = { ...(props.labels ?? {}), 'spot-fleet': name };
@@ -252,47 +261,26 @@ export class GcpQueueWorkerFleet extends Construct {
       name,
       workload: WorkloadKind.QUEUE_WORKER,
       deregistrationDelaySeconds: props.deregistrationDelaySeconds ?? 0,
-      // The Pub/Sub autoscaler below replaces the load-balancing one.
-      autoscaling: false,
       startupScript,
+      // No load balancer: no firewall opening; autohealing only when asked (the VMs must then answer the check).
+      loadBalanced: false,
+      autohealing: props.autohealing ?? false,
+      // The fleet's autoscaler follows the subscription's undelivered messages, one assignment per VM.
+      autoscaling: true,
+      autoscalingMetrics: [
+        {
+          name: PUBSUB_UNDELIVERED_METRIC,
+          filter: `resource.type = pubsub_subscription AND resource.labels.subscription_id = "${subscriptionName}"`,
+          singleInstanceAssignment: this.targetBacklogPerInstance,
+        },
+      ],
     });
-    const autohealing = props.autohealing ?? false;
-    if (!autohealing) {
-      // No HTTP on workers: no autohealing probe, and no firewall opening for Google's health checkers.
-      this.fleet.spotGroup.resetAutoHealingPolicies();
-      this.fleet.onDemandGroup.resetAutoHealingPolicies();
-      this.fleet.firewall.count = 0;
-    }
+    this.autoscaler = this.fleet.autoscaler;
 
     // Least privilege: consume this subscription, read/write this bucket.
     const member = this.fleet.serviceAccount.member;
     new PubsubSubscriptionIamMember(this, 'WorkersSubscribe', { project, subscription: this.subscription.name, role: 'roles/pubsub.subscriber', member });
     new StorageBucketIamMember(this, 'WorkersCheckpoints', { bucket: this.checkpointBucket.name, role: 'roles/storage.objectAdmin', member });
-
-    // --- autoscaler on undelivered messages per VM ---
-    if (this.fleet.spotMaxSize >= 1) {
-      // The autoscaler owns the spot group's size.
-      this.fleet.spotGroup.lifecycle = { ...(this.fleet.spotGroup.lifecycle ?? {}), ignoreChanges: ['target_size'] };
-      this.autoscaler = new ComputeRegionAutoscaler(this, 'Autoscaler', {
-        project,
-        region: props.region,
-        name: `${name}-queue`,
-        target: this.fleet.spotGroup.id,
-        autoscalingPolicy: {
-          minReplicas: this.fleet.spotMinSize,
-          maxReplicas: this.fleet.spotMaxSize,
-          cooldownPeriod: props.initializationPeriodSeconds ?? 300,
-          mode: 'ON',
-          metric: [
-            {
-              name: PUBSUB_UNDELIVERED_METRIC,
-              filter: `resource.type = pubsub_subscription AND resource.labels.subscription_id = "${subscriptionName}"`,
-              singleInstanceAssignment: this.targetBacklogPerInstance,
-            },
-          ],
-        },
-      });
-    }
   }
 
   /** Email of the workers' service account (grant it what the model needs, e.g. read on the weights). */

@@ -23,7 +23,7 @@ import {
   DrainMode,
   renderAgentInstallScript,
 } from '../../lib/runtime/agent-config';
-import { Cloud, FleetSpec, ResolvedFleetSpec } from '../../lib/spec';
+import { Cloud, FleetSpec, FleetSpecError, FleetSpecErrorCode, ProblemCollector, ResolvedFleetSpec } from '../../lib/spec';
 import { locateBundle } from './bundles';
 import { GpuAttachment, gpuAttachmentOf } from './machine-families';
 import { escapeTerraformTemplate } from './script';
@@ -34,6 +34,51 @@ import { resolveGcpFleet } from './validation';
 export const GOOGLE_LOAD_BALANCER_RANGES = ['35.191.0.0/16', '130.211.0.0/22'];
 /** Named port the groups expose and the backend service sends traffic to. */
 export const SERVING_PORT_NAME = 'http';
+
+/**
+ * The on-instance spot agent of a Google Cloud fleet: how it drains the server on a preemption notice.
+ * Same shape as the AWS fleet's `agent` prop.
+ */
+export interface GcpSpotAgentOptions {
+  /**
+   * How the agent makes the server stop taking work. With `DrainMode.HEALTH` the load balancer probes the
+   * agent, which proxies the server's health and turns it to 503 on a notice. Without a load balancer
+   * (`loadBalanced: false`) use `DrainMode.SIGNAL` (a worker that stops on SIGTERM) or `DrainMode.HTTP`.
+   * @default DrainMode.HEALTH
+   */
+  readonly drainMode?: DrainMode;
+  /**
+   * Port the agent serves the health endpoint on.
+   * @default - `healthCheck.port` when set, else 9901
+   */
+  readonly healthPort?: number;
+  /** DrainMode.HTTP: URL the agent POSTs to. @default - `http://127.0.0.1:<servingPort>/drain` */
+  readonly drainUrl?: string;
+  /** DrainMode.SIGNAL: signal sent to the server. @default 'SIGTERM' */
+  readonly drainSignal?: string;
+  /** DrainMode.SIGNAL: file holding the server's PID (required with DrainMode.SIGNAL). @default - none */
+  readonly pidFile?: string;
+  /** Shell command run after draining, e.g. upload a checkpoint. @default - none */
+  readonly hookCommand?: string;
+}
+
+/** A Cloud Monitoring metric the spot group's autoscaler follows (instead of load-balancing utilization). */
+export interface GcpAutoscalingMetric {
+  /** Metric type, e.g. `pubsub.googleapis.com/subscription/num_undelivered_messages`. */
+  readonly name: string;
+  /** Monitoring filter selecting the time series, e.g. `resource.type = pubsub_subscription AND ...`. @default - none */
+  readonly filter?: string;
+  /**
+   * Value of the metric one VM is assigned: the autoscaler keeps `ceil(metric / singleInstanceAssignment)` VMs.
+   * Use it for a metric of the whole fleet (a queue's backlog). Give this or `target`.
+   * @default - none
+   */
+  readonly singleInstanceAssignment?: number;
+  /** Per-VM target of the metric (a per-VM metric, with `targetType`). Give this or `singleInstanceAssignment`. @default - none */
+  readonly target?: number;
+  /** How `target` is read: `GAUGE`, `DELTA_PER_SECOND`, `DELTA_PER_MINUTE`. @default - GAUGE when `target` is set */
+  readonly targetType?: string;
+}
 
 /** Props of {@link GcpSpotFleet}: the cloud-neutral FleetSpec plus what Google Cloud needs. */
 export interface GcpSpotFleetProps extends FleetSpec {
@@ -85,10 +130,33 @@ export interface GcpSpotFleetProps extends FleetSpec {
   /** How the machine types are ranked in the instance flexibility policy. @default MachineTypeRanking.IN_ORDER */
   readonly machineTypeRanking?: MachineTypeRanking;
   /**
-   * Autoscale the spot group between the FleetSpec bounds on load-balancer utilization.
+   * Autoscale the spot group between the FleetSpec bounds: on load-balancer utilization, on CPU utilization
+   * when `loadBalanced` is false, or on `autoscalingMetrics` when given.
    * @default true
    */
   readonly autoscaling?: boolean;
+  /**
+   * Cloud Monitoring metrics the spot group's autoscaler follows instead of load-balancer (or CPU)
+   * utilization, e.g. a Pub/Sub backlog. The fleet then owns one autoscaler and the spot group's size.
+   * @default - load-balancing utilization at `targetUtilization` (CPU utilization when `loadBalanced` is false)
+   */
+  readonly autoscalingMetrics?: GcpAutoscalingMetric[];
+  /**
+   * Whether a Google load balancer sends traffic to the fleet (a `GcpFleetLoadBalancer` or
+   * `GcpSpotInferenceService`). `false` (queue workers, batch): no firewall opening at all, and autohealing
+   * off unless `autohealing` says otherwise; nothing from outside reaches the VMs.
+   * @default true
+   */
+  readonly loadBalanced?: boolean;
+  /**
+   * Recreate VMs that fail the health check (the agent's health endpoint, which proxies `healthCheck.path`
+   * of the serving port). With `loadBalanced: false` the firewall then admits Google's health checkers to the
+   * health port only. Workers that serve no HTTP must keep it off, or every VM is recreated in a loop.
+   * @default - same as `loadBalanced`
+   */
+  readonly autohealing?: boolean;
+  /** The on-instance drain agent. @default - DrainMode.HEALTH on port 9901 */
+  readonly agent?: GcpSpotAgentOptions;
   /** Share of each VM's serving capacity the autoscaler and the backend aim for, above 0 and at most 1. @default 0.8 */
   readonly targetUtilization?: number;
   /**
@@ -156,18 +224,24 @@ export class GcpSpotFleet extends Construct {
   public readonly onDemandGroup: ComputeRegionInstanceGroupManager;
   /** Autoscaler of the spot group, when autoscaling is on and the spot group may grow. */
   public readonly autoscaler?: ComputeRegionAutoscaler;
-  /** Health check the load balancer and autohealing use (it probes the spot agent). */
-  public readonly healthCheck: ComputeHealthCheck;
-  /** Firewall rule admitting Google's load-balancer and health-check ranges. */
-  public readonly firewall: ComputeFirewall;
+  /** Whether a load balancer sends traffic to the fleet (`loadBalanced`). */
+  public readonly loadBalanced: boolean;
+  /** Whether the groups recreate VMs that fail the health check. */
+  public readonly autohealing: boolean;
+  /** How the agent drains the server. */
+  public readonly drainMode: DrainMode;
+  private readonly _healthCheck?: ComputeHealthCheck;
+  private readonly _firewall?: ComputeFirewall;
   /** Standard VMs the fleet keeps (on-demand base plus the share above it). */
   public readonly onDemandCount: number;
   /** Bounds and start size of the spot group. */
   public readonly spotMinSize: number;
   public readonly spotMaxSize: number;
   public readonly spotDesiredSize: number;
-  /** Port the load balancer probes (the agent's health endpoint). */
+  /** Port the load balancer and autohealing probe (the agent's health endpoint in DrainMode.HEALTH). */
   public readonly healthPort: number;
+  /** Port the agent serves its health endpoint on. */
+  public readonly agentHealthPort: number;
   /** Instance names of spot VMs start with this, followed by `-`. */
   public readonly spotInstanceNamePrefix: string;
   /** What Compute Engine does with preempted VMs. */
@@ -180,11 +254,34 @@ export class GcpSpotFleet extends Construct {
     const name = props.name ?? id.toLowerCase().replace(/[^a-z0-9-]/g, '-').slice(0, 20).replace(/-+$/, '');
     const shape = props.targetShape ?? TargetShape.BALANCED;
     const autoscaling = props.autoscaling ?? true;
-    this.spec = resolveGcpFleet(
-      props,
-      { region: props.region, name, gpu: props.gpu, targetShape: shape, autoscaling, targetUtilization: props.targetUtilization },
-      this.node.path,
-    );
+    const agent = props.agent ?? {};
+    this.loadBalanced = props.loadBalanced ?? true;
+    this.autohealing = props.autohealing ?? this.loadBalanced;
+    this.drainMode = agent.drainMode ?? DrainMode.HEALTH;
+    const explicitHcPort = props.healthCheck?.port;
+    // The agent serves its health endpoint on healthCheck.port when that is not the serving port, else 9901.
+    this.agentHealthPort = agent.healthPort
+      ?? (explicitHcPort !== undefined && explicitHcPort !== props.servingPort ? explicitHcPort : DEFAULT_AGENT_HEALTH_PORT);
+    const problems = new ProblemCollector();
+    checkGcpFleetChoices(props, {
+      loadBalanced: this.loadBalanced,
+      autohealing: this.autohealing,
+      autoscaling,
+      drainMode: this.drainMode,
+      agentHealthPort: this.agentHealthPort,
+    }, problems);
+    try {
+      this.spec = resolveGcpFleet(
+        props,
+        { region: props.region, name, gpu: props.gpu, targetShape: shape, autoscaling, targetUtilization: props.targetUtilization },
+        this.node.path,
+      );
+    } catch (e) {
+      if (!(e instanceof FleetSpecError)) throw e;
+      // Report the fleet's own rules and the spec's together.
+      throw new FleetSpecError([...e.problems, ...problems.problems], this.node.path);
+    }
+    problems.throwIfAny(this.node.path);
     const s = this.spec;
     this.fleetName = name;
     this.project = props.project;
@@ -205,8 +302,8 @@ export class GcpSpotFleet extends Construct {
     this.spotMaxSize = Math.max(0, s.maxCapacity - this.onDemandCount);
     this.spotDesiredSize = Math.max(0, s.desiredCapacity - this.onDemandCount);
 
-    // The agent serves the health endpoint (DrainMode.HEALTH) on its own port unless healthCheck.port is set.
-    this.healthPort = props.healthCheck?.port ?? DEFAULT_AGENT_HEALTH_PORT;
+    // In DrainMode.HEALTH the probes target the agent; otherwise the server's own health (healthCheck.port).
+    this.healthPort = this.drainMode === DrainMode.HEALTH ? this.agentHealthPort : (explicitHcPort ?? s.servingPort);
     this.spotInstanceNamePrefix = `${name}-spot`;
 
     // Identity: a dedicated service account, logs and metrics only, plus read on the agent object.
@@ -255,35 +352,54 @@ export class GcpSpotFleet extends Construct {
       },
     });
 
-    // Health check (probes the agent, which proxies the server's health and turns 503 on preemption).
-    this.healthCheck = new ComputeHealthCheck(this, 'HealthCheck', {
-      project: props.project,
-      name: `${name}-hc`,
-      checkIntervalSec: s.healthCheck.intervalSeconds,
-      timeoutSec: s.healthCheck.timeoutSeconds,
-      healthyThreshold: s.healthCheck.healthyThreshold,
-      unhealthyThreshold: s.healthCheck.unhealthyThreshold,
-      httpHealthCheck: { port: this.healthPort, requestPath: s.healthCheck.path },
-    });
+    // Health check (probes the agent, which proxies the server's health and turns 503 on preemption): for
+    // the load balancer and autohealing; a fleet with neither has none.
+    if (this.loadBalanced || this.autohealing) {
+      this._healthCheck = new ComputeHealthCheck(this, 'HealthCheck', {
+        project: props.project,
+        name: `${name}-hc`,
+        checkIntervalSec: s.healthCheck.intervalSeconds,
+        timeoutSec: s.healthCheck.timeoutSeconds,
+        healthyThreshold: s.healthCheck.healthyThreshold,
+        unhealthyThreshold: s.healthCheck.unhealthyThreshold,
+        httpHealthCheck: { port: this.healthPort, requestPath: s.healthCheck.path },
+      });
+    }
 
-    // Only Google's load balancers and health checkers reach the VMs, on the serving and health ports.
-    this.firewall = new ComputeFirewall(this, 'AllowLoadBalancer', {
-      project: props.project,
-      name: `${name}-allow-lb`,
-      network,
-      direction: 'INGRESS',
-      priority: 1000,
-      sourceRanges: GOOGLE_LOAD_BALANCER_RANGES,
-      targetServiceAccounts: [this.serviceAccount.email],
-      allow: [{ protocol: 'tcp', ports: [...new Set([s.servingPort, this.healthPort])].map(String) }],
-      description: `spot fleet ${name}: Google load balancer and health-check ranges to the serving and health ports`,
-    });
+    if (this.loadBalanced) {
+      // Only Google's load balancers and health checkers reach the VMs, on the serving and health ports.
+      this._firewall = new ComputeFirewall(this, 'AllowLoadBalancer', {
+        project: props.project,
+        name: `${name}-allow-lb`,
+        network,
+        direction: 'INGRESS',
+        priority: 1000,
+        sourceRanges: GOOGLE_LOAD_BALANCER_RANGES,
+        targetServiceAccounts: [this.serviceAccount.email],
+        allow: [{ protocol: 'tcp', ports: [...new Set([s.servingPort, this.healthPort])].map(String) }],
+        description: `spot fleet ${name}: Google load balancer and health-check ranges to the serving and health ports`,
+      });
+    } else if (this.autohealing) {
+      // No load balancer: Google's health checkers reach the health port only.
+      this._firewall = new ComputeFirewall(this, 'AllowHealthCheckers', {
+        project: props.project,
+        name: `${name}-allow-hc`,
+        network,
+        direction: 'INGRESS',
+        priority: 1000,
+        sourceRanges: GOOGLE_LOAD_BALANCER_RANGES,
+        targetServiceAccounts: [this.serviceAccount.email],
+        allow: [{ protocol: 'tcp', ports: [String(this.healthPort)] }],
+        description: `spot fleet ${name}: Google health-check ranges to the health port (autohealing; no load balancer)`,
+      });
+    }
+    // Without either, no firewall rule: the VMs accept nothing from outside the network's default rules.
 
     // Instance templates: spot and standard, otherwise identical.
     const gpuAttached = props.gpu && s.instanceTypes.some((t) => gpuAttachmentOf(t) === GpuAttachment.ATTACHABLE);
     const hasGpu = gpuAttached || s.instanceTypes.some((t) => gpuAttachmentOf(t) === GpuAttachment.BUILT_IN);
     const metadata = {
-      'startup-script': this.renderStartupScript(props.startupScript),
+      'startup-script': this.renderStartupScript(props.startupScript, agent),
       'shutdown-script': this.renderShutdownScript(),
       'enable-oslogin': 'TRUE',
       'block-project-ssh-keys': 'TRUE',
@@ -349,7 +465,7 @@ export class GcpSpotFleet extends Construct {
         instanceFlexibilityPolicy: flexibility,
         targetSize,
         namedPort: [{ name: SERVING_PORT_NAME, port: s.servingPort }],
-        autoHealingPolicies: { healthCheck: this.healthCheck.id, initialDelaySec: initSeconds },
+        autoHealingPolicies: this._healthCheck && this.autohealing ? { healthCheck: this._healthCheck.id, initialDelaySec: initSeconds } : undefined,
         updatePolicy: {
           type: 'PROACTIVE',
           minimalAction: 'REPLACE',
@@ -379,10 +495,62 @@ export class GcpSpotFleet extends Construct {
           maxReplicas: this.spotMaxSize,
           cooldownPeriod: initSeconds,
           mode: 'ON',
-          loadBalancingUtilization: { target: this.targetUtilization },
+          ...(props.autoscalingMetrics && props.autoscalingMetrics.length > 0
+            ? {
+                metric: props.autoscalingMetrics.map((m) => ({
+                  name: m.name,
+                  filter: m.filter,
+                  singleInstanceAssignment: m.singleInstanceAssignment,
+                  target: m.target,
+                  type: m.target !== undefined ? (m.targetType ?? 'GAUGE') : undefined,
+                })),
+              }
+            : this.loadBalanced
+              ? { loadBalancingUtilization: { target: this.targetUtilization } }
+              : { cpuUtilization: { target: this.targetUtilization } }),
         },
       });
     }
+  }
+
+  /**
+   * Health check the load balancer and autohealing use (it probes the spot agent). Throws when the fleet has
+   * none (`loadBalanced` and `autohealing` both false).
+   */
+  public get healthCheck(): ComputeHealthCheck {
+    if (!this._healthCheck) {
+      throw new FleetSpecError([{
+        code: FleetSpecErrorCode.CLOUD_CONSTRAINT,
+        prop: 'loadBalanced',
+        message: `GcpSpotFleet ${this.node.path} has no health check: loadBalanced and autohealing are false, so nothing probes the VMs; set loadBalanced: true to put the fleet behind a load balancer, or autohealing: true`,
+      }], this.node.path);
+    }
+    return this._healthCheck;
+  }
+
+  /** Whether the fleet has a health check (`loadBalanced` or `autohealing`). */
+  public get hasHealthCheck(): boolean {
+    return this._healthCheck !== undefined;
+  }
+
+  /**
+   * Firewall rule admitting Google's load-balancer and health-check ranges. Throws when the fleet opens
+   * nothing (`loadBalanced` and `autohealing` both false); see {@link hasFirewall}.
+   */
+  public get firewall(): ComputeFirewall {
+    if (!this._firewall) {
+      throw new FleetSpecError([{
+        code: FleetSpecErrorCode.CLOUD_CONSTRAINT,
+        prop: 'loadBalanced',
+        message: `GcpSpotFleet ${this.node.path} has no firewall rule: loadBalanced and autohealing are false, so nothing from outside reaches the VMs; set loadBalanced: true or autohealing: true to admit Google's load balancer or health checkers`,
+      }], this.node.path);
+    }
+    return this._firewall;
+  }
+
+  /** Whether the fleet has a firewall rule (`loadBalanced` or `autohealing`). */
+  public get hasFirewall(): boolean {
+    return this._firewall !== undefined;
   }
 
   /** Email of the VMs' service account (grant it what the inference server needs, e.g. read on model weights). */
@@ -397,7 +565,7 @@ export class GcpSpotFleet extends Construct {
     return types.map((t, i) => ({ name: `rank-${i}`, rank: i, machineTypes: [t] }));
   }
 
-  private renderStartupScript(userScript?: string): string {
+  private renderStartupScript(userScript: string | undefined, agent: GcpSpotAgentOptions): string {
     const s = this.spec;
     const agentPath = `${AGENT_INSTALL_DIR}/spot-agent.js`;
     // Bucket and object names are literal strings or tokens: both are safe to place between quotes.
@@ -408,11 +576,20 @@ export class GcpSpotFleet extends Construct {
         cloud: Cloud.GCP,
         servingPort: s.servingPort,
         healthPath: s.healthCheck.path,
-        healthPort: this.healthPort,
+        healthPort: this.agentHealthPort,
         drainBudgetSeconds: s.drainBudgetSeconds,
-        drainMode: DrainMode.HEALTH,
-        // The load balancer stops routing after this many seconds of 503 (probe interval x unhealthy threshold).
-        loadBalancerDetectionSeconds: s.healthCheck.intervalSeconds * s.healthCheck.unhealthyThreshold,
+        drainMode: this.drainMode,
+        ...(agent.drainUrl !== undefined ? { drainUrl: agent.drainUrl } : {}),
+        ...(agent.drainSignal !== undefined ? { drainSignal: agent.drainSignal } : {}),
+        ...(agent.pidFile !== undefined ? { pidFile: agent.pidFile } : {}),
+        ...(agent.hookCommand !== undefined ? { hookCommand: agent.hookCommand } : {}),
+        // The load balancer stops routing after this many seconds of 503 (probe interval x unhealthy threshold);
+        // without a load balancer (or in the other modes) there is nothing to wait for.
+        loadBalancerDetectionSeconds: this.loadBalanced && this.drainMode === DrainMode.HEALTH
+          ? s.healthCheck.intervalSeconds * s.healthCheck.unhealthyThreshold
+          : 0,
+        // Nothing probes from outside: keep the health endpoint on loopback.
+        ...(!this.loadBalanced && !this.autohealing ? { healthHost: '127.0.0.1' } : {}),
       },
       fetchAgentCommands: [
         '# fetch the agent with the VM service account (read on this one object only): gcloud if the image has it,',
@@ -458,4 +635,64 @@ export class GcpSpotFleet extends Construct {
       ].join('\n'),
     );
   }
+}
+
+/** What the fleet decided from its props, for {@link checkGcpFleetChoices}. */
+interface GcpFleetChoices {
+  readonly loadBalanced: boolean;
+  readonly autohealing: boolean;
+  readonly autoscaling: boolean;
+  readonly drainMode: DrainMode;
+  readonly agentHealthPort: number;
+}
+
+/** The fleet's own rules (load balancing, autohealing, agent, autoscaling metrics); tokens are skipped. */
+function checkGcpFleetChoices(props: GcpSpotFleetProps, c: GcpFleetChoices, v: ProblemCollector): void {
+  const known = (x: unknown): x is number => typeof x === 'number' && !Token.isUnresolved(x);
+  const C = FleetSpecErrorCode.CLOUD_CONSTRAINT;
+  const agent = props.agent ?? {};
+  const hcPort = props.healthCheck?.port;
+  if (!c.loadBalanced && !c.autohealing && hcPort !== undefined) {
+    v.add(C, 'healthCheck.port', `healthCheck.port (${hcPort}) has no effect: loadBalanced is false and autohealing is off, so nothing probes the VMs; leave healthCheck.port out, set autohealing: true (the VMs must then answer the health check), or set loadBalanced: true`);
+  }
+  if (!c.loadBalanced && props.targetUtilization !== undefined && props.autoscalingMetrics !== undefined) {
+    v.add(C, 'targetUtilization', `targetUtilization (${props.targetUtilization}) has no effect: the autoscaler follows autoscalingMetrics; leave targetUtilization out`);
+  }
+  if (!c.loadBalanced && c.drainMode === DrainMode.HEALTH && agent.drainMode !== undefined) {
+    v.add(C, 'agent.drainMode', 'agent.drainMode is DrainMode.HEALTH but loadBalanced is false: no load balancer watches the health endpoint, so failing it drains nothing; use DrainMode.SIGNAL (with agent.pidFile) or DrainMode.HTTP');
+  }
+  if (known(agent.healthPort)) {
+    if (!(Number.isInteger(agent.healthPort) && agent.healthPort >= 1 && agent.healthPort <= 65535)) {
+      v.add(FleetSpecErrorCode.PORT_RANGE, 'agent.healthPort', `agent.healthPort (${agent.healthPort}) must be between 1 and 65535`);
+    } else if (known(props.servingPort) && agent.healthPort === props.servingPort) {
+      v.add(FleetSpecErrorCode.PORT_RANGE, 'agent.healthPort', `agent.healthPort (${agent.healthPort}) is the serving port; the agent and the inference server cannot share a port: pick another agent.healthPort (default ${DEFAULT_AGENT_HEALTH_PORT})`);
+    } else if (c.drainMode === DrainMode.HEALTH && known(hcPort) && hcPort !== agent.healthPort) {
+      v.add(FleetSpecErrorCode.PORT_RANGE, 'healthCheck.port', `healthCheck.port (${hcPort}) is not the agent's health port (${agent.healthPort}): in DrainMode.HEALTH the health check must probe the agent, which turns it to 503 on a preemption notice; leave healthCheck.port out, set it equal to agent.healthPort, or use DrainMode.HTTP or DrainMode.SIGNAL`);
+    }
+  }
+  if (c.drainMode === DrainMode.SIGNAL && !agent.pidFile) {
+    v.add(FleetSpecErrorCode.WORKLOAD, 'agent.pidFile', "agent.drainMode is DrainMode.SIGNAL but agent.pidFile is not set: the agent must know which process to signal; set agent.pidFile (e.g. '/run/inference.pid') to the file your server writes its PID to");
+  }
+  if (c.drainMode !== DrainMode.SIGNAL && (agent.pidFile !== undefined || agent.drainSignal !== undefined)) {
+    v.add(C, agent.pidFile !== undefined ? 'agent.pidFile' : 'agent.drainSignal', `agent.pidFile and agent.drainSignal are used only with DrainMode.SIGNAL, but agent.drainMode is ${c.drainMode}; set agent.drainMode: DrainMode.SIGNAL or leave them out`);
+  }
+  if (c.drainMode !== DrainMode.HTTP && agent.drainUrl !== undefined) {
+    v.add(C, 'agent.drainUrl', `agent.drainUrl ("${agent.drainUrl}") is used only with DrainMode.HTTP, but agent.drainMode is ${c.drainMode}; set agent.drainMode: DrainMode.HTTP or leave drainUrl out`);
+  }
+  const metrics = props.autoscalingMetrics;
+  if (metrics !== undefined && !c.autoscaling) {
+    v.add(C, 'autoscalingMetrics', 'autoscalingMetrics is set but autoscaling is false: no autoscaler follows them; set autoscaling: true (the default) or leave autoscalingMetrics out');
+  }
+  (metrics ?? []).forEach((m, i) => {
+    const both = m.singleInstanceAssignment !== undefined && m.target !== undefined;
+    const neither = m.singleInstanceAssignment === undefined && m.target === undefined;
+    if (both || neither) {
+      v.add(C, `autoscalingMetrics[${i}]`, `autoscalingMetrics[${i}] (${m.name}) needs exactly one of singleInstanceAssignment (a fleet-wide metric such as a queue backlog) and target (a per-VM metric); it has ${both ? 'both' : 'neither'}`);
+    }
+    for (const [k, x] of [['singleInstanceAssignment', m.singleInstanceAssignment], ['target', m.target]] as const) {
+      if (known(x) && !(x > 0)) {
+        v.add(C, `autoscalingMetrics[${i}].${k}`, `autoscalingMetrics[${i}].${k} (${x}) must be above 0`);
+      }
+    }
+  });
 }

@@ -1,8 +1,10 @@
-// AWS example: `npx cdk synth` / `npx cdk deploy` from the repository root (cdk.json runs this file).
+// AWS examples: `npx cdk synth` / `npx cdk deploy <stack>` from the repository root (cdk.json runs this file).
+// Stacks: SpotInferenceExample (online API), SpotQueueWorkersExample (queue workers), SpotBatchExample (batch).
 // Environment-agnostic, so synth needs no credentials. Context: -c modelBucket=... -c modelPrefix=... -c spotInstances=N
 import { App } from 'aws-cdk-lib';
 import { BatchExampleStack } from './batch-stack';
 import { SpotInferenceExampleStack } from './inference-stack';
+import { QueueWorkersExampleStack } from './queue-stack';
 
 const app = new App();
 const context = (key: string): string | undefined => app.node.tryGetContext(key);
@@ -12,6 +14,11 @@ new SpotInferenceExampleStack(app, 'SpotInferenceExample', {
   modelPrefix: context('modelPrefix'),
   spotInstances: context('spotInstances') !== undefined ? Number(context('spotInstances')) : undefined,
   servingImage: context('servingImage'),
+});
+new QueueWorkersExampleStack(app, 'SpotQueueWorkersExample', {
+  description: 'Queue workers on spot GPU instances, scaled on SQS backlog per instance (spot-inference-constructs example)',
+  workerImage: context('workerImage'),
+  maxWorkers: context('maxWorkers') !== undefined ? Number(context('maxWorkers')) : undefined,
 });
 new BatchExampleStack(app, 'SpotBatchExample', {
   description: 'Sharded batch inference on spot with checkpoints (spot-inference-constructs example)',

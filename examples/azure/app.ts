@@ -1,6 +1,7 @@
 // `cdktf synth` (from this folder) or `npm run synth` (from the package root): no Azure credentials needed.
 import { mkdirSync } from 'node:fs';
 import { App } from 'cdktf';
+import { AzureQueueExampleStack } from './queue-stack';
 import { AzureSpotInferenceStack } from './stack';
 
 if (process.env.CDKTF_OUTDIR) mkdirSync(process.env.CDKTF_OUTDIR, { recursive: true });
@@ -11,5 +12,9 @@ new AzureSpotInferenceStack(app, 'spot-inference-azure', {
   resourceGroupName: ctx('resourceGroupName'),
   sshPublicKey: ctx('sshPublicKey') ?? process.env.SPOT_SSH_PUBLIC_KEY,
   clientCidr: ctx('clientCidr'),
+});
+new AzureQueueExampleStack(app, 'spot-queue-azure', {
+  location: ctx('location'),
+  sshPublicKey: ctx('sshPublicKey') ?? process.env.SPOT_SSH_PUBLIC_KEY,
 });
 app.synth();

@@ -146,11 +146,11 @@ export class SpotAgent {
     }
     this.log.warn('interruption notice: draining', fields);
     this.draining = this.drain(event);
-    this.draining.then(
+    void this.draining.then(
       (result) => this.finish(result),
       (err) => {
         this.log.error('drain failed', { error: describeError(err) });
-        this.finish(undefined);
+        return this.finish(undefined);
       },
     );
   }

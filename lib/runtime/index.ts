@@ -1,8 +1,9 @@
 export * from './agent-config';
 export * from './events';
 export * from './log';
-export * from './http';
-export * from './watcher';
+export { HttpRequestError } from './http';
+export type { InterruptionWatcher, WatcherContext } from './watcher';
+export { UnexpectedResponseError } from './watcher';
 export * from './aws-watcher';
 export * from './gcp-watcher';
 export * from './azure-watcher';

@@ -96,10 +96,12 @@ describe('FleetDashboard.forService with an interruption handler and prices', ()
     const w = widget(widgets, /^Estimated cost per hour vs all on-demand/);
     const exprs = w.properties.metrics.filter((m: any[]) => m[0]?.expression).map((m: any[]) => m[0].expression);
     // g5.xlarge us-east-1: spot 0.397-0.418 -> 0.4075, on-demand 1.006
-    expect(exprs).toEqual(expect.arrayContaining(['spot * 0.4075 + onDemand * 1.006', '(spot + onDemand) * 1.006']));
+    // Fallback replicas run in the controller's on-demand group, outside the spot group: billed on-demand.
+    expect(exprs).toEqual(expect.arrayContaining(['spot * 0.4075 + (onDemand + FILL(fallback, 0)) * 1.006', '(spot + onDemand + FILL(fallback, 0)) * 1.006']));
     // The nested spot / on-demand estimates are inputs, not lines of their own.
     const hidden = w.properties.metrics.filter((m: any[]) => m[0]?.expression && m[0].visible === false).map((m: any[]) => m[0].expression);
     expect(hidden).toHaveLength(exprs.length - 2);
+    expect(JSON.stringify(w.properties.metrics)).toMatch(/"SpotInferenceConstructs","FallbackReplicas"/);
     expect(dash.metricEstimatedCostPerHour()).toBeDefined();
     expect(dash.metricAllOnDemandCostPerHour()).toBeDefined();
   });
@@ -182,7 +184,7 @@ describe('FleetDashboard options', () => {
     const t = Template.fromStack(stack);
     t.hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName: 'HealthyHostCount', Threshold: 2, EvaluationPeriods: 3, AlarmActions: [{ Ref: Match.stringLikeRegexp('^Pager') }] });
     t.hasResourceProperties('AWS::CloudWatch::Alarm', { Namespace: 'MyController', MetricName: 'OnDemandReplicas', Statistic: 'Minimum', Period: 3600, Threshold: 0, EvaluationPeriods: 2, AlarmActions: [{ Ref: Match.stringLikeRegexp('^Pager') }] });
-    expect(JSON.stringify(dashboardBody(t).widgets)).toContain('spot * 0.3 + onDemand * 1');
+    expect(JSON.stringify(dashboardBody(t).widgets)).toContain('spot * 0.3 + (onDemand + FILL(fallback, 0)) * 1');
   });
 
   test('any group: imported group, NLB target group, no handler, no prices', () => {
@@ -262,5 +264,34 @@ describe('FleetDashboard validation', () => {
     expect(e.code).toBe(code);
     expect(e.message).toMatch(message);
     expect(e.message).toMatch(/^V\/Dashboard|^Dashboard/);
+  });
+});
+
+describe('The AWS example stack with an interruption handler, the dashboard and the drill (the code the README shows)', () => {
+  test('cdk-nag AwsSolutions: no error or warning, no unacknowledged finding', () => {
+    const { AwsSolutionsChecks } = require('cdk-nag');
+    const { exampleStack } = require('../../examples/aws-fixture');
+    const { app, stack } = exampleStack();
+    const service: SpotInferenceService = stack.service;
+    // --- what the example adds ---
+    const interruptions = new InterruptionHandler(stack, 'Interruptions', {
+      autoScalingGroup: service.autoScalingGroup,
+      targetGroups: service.targetGroups,
+      terminateLifecycleHookName: service.terminationHookName,
+    });
+    const dashboard = FleetDashboard.forService(stack, 'Dashboard', service, { interruptionHandler: interruptions, instanceType: 'g6.xlarge' });
+    const drill = new InterruptionDrill(stack, 'Drill', { autoScalingGroup: service.autoScalingGroup, stopConditionAlarm: dashboard.noHealthyTargetsAlarm });
+    // ---
+    app.synth();
+    const report = new AwsSolutionsChecks(app).validateScope(stack);
+    const findings = report.violations.map((v: any) => `${v.severity} ${v.ruleName}: ${v.violatingResources.map((r: any) => r.constructPath ?? r.resourceLogicalId).join(', ')}`);
+    expect(findings).toEqual([]);
+    expect(report.success).toBe(true);
+
+    const t = Template.fromStack(stack);
+    t.resourceCountIs('AWS::FIS::ExperimentTemplate', 2);
+    t.resourceCountIs('AWS::CloudWatch::Dashboard', 1);
+    expect(Object.keys(t.findOutputs('*')).filter((k) => k.startsWith('Drill'))).toHaveLength(4);
+    expect(drill.stopConditionAlarm).toBe(dashboard.noHealthyTargetsAlarm);
   });
 });

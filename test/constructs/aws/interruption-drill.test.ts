@@ -97,11 +97,12 @@ describe('InterruptionDrill: capacity-error experiment', () => {
   const { t, d } = drill();
   const ice = templateNamed(t, 'DrillCapacityError');
 
-  test('makes the group launches fail with insufficient capacity in every zone, 100 %, for PT10M', () => {
+  test('makes the group launches fail with insufficient capacity in the stack\'s zones, 100 %, for PT10M', () => {
     expect(ice.Actions.InsufficientCapacity).toMatchObject({
       ActionId: 'aws:ec2:asg-insufficient-instance-capacity-error',
       Parameters: {
-        availabilityZoneIdentifiers: { 'Fn::Join': [',', { 'Fn::GetAZs': '' }] },
+        // An environment-aware stack without context gets CDK's placeholder zones; `cdk synth` looks the real ones up.
+        availabilityZoneIdentifiers: 'dummy1a,dummy1b,dummy1c',
         percentage: '100',
         duration: 'PT10M',
       },
@@ -140,6 +141,16 @@ describe('InterruptionDrill: capacity-error experiment', () => {
     Template.fromStack(stack).hasResourceProperties('AWS::AutoScaling::AutoScalingGroup', {
       Tags: Match.arrayWith([{ Key: 'spot-inference:drill-target', Value: d.node.addr, PropagateAtLaunch: false }]),
     });
+  });
+});
+
+test('environment-agnostic stack: the first two zones of the region, as Fn::Select (CloudFormation refuses Fn::GetAZs in Fn::Join)', () => {
+  const stack = new Stack(new App(), 'Agnostic');
+  const asg = autoscaling.AutoScalingGroup.fromAutoScalingGroupName(stack, 'Asg', 'inference-asg');
+  new InterruptionDrill(stack, 'Drill', { autoScalingGroup: asg, stopConditionAlarm: cloudwatch.Alarm.fromAlarmArn(stack, 'A', 'arn:aws:cloudwatch:us-east-1:123456789012:alarm:x') });
+  const p = templateNamed(Template.fromStack(stack), 'DrillCapacityError');
+  expect(p.Actions.InsufficientCapacity.Parameters.availabilityZoneIdentifiers).toEqual({
+    'Fn::Join': ['', [{ 'Fn::Select': [0, { 'Fn::GetAZs': '' }] }, ',', { 'Fn::Select': [1, { 'Fn::GetAZs': '' }] }]],
   });
 });
 

@@ -1,4 +1,4 @@
-import { Duration } from 'aws-cdk-lib';
+import { CfnParameter, Duration, Token } from 'aws-cdk-lib';
 import { Capture, Match, Template } from 'aws-cdk-lib/assertions';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import { QueueWorkerFleet, QueueWorkerFleetProps } from '../../../constructs/aws';
@@ -279,6 +279,19 @@ describe('QueueWorkerFleet validation', () => {
     expect(error!.problems.map((p) => p.prop)).toEqual(['workload', 'messagesInParallel', 'maxReceiveCount', 'retentionPeriod']);
     expect(error!.message).toMatch(/retentionPeriod \(1728000 s\) must be from 60 s to 1209600 s/);
     expect(error!.message).toMatch(/workload \(online\) must be WorkloadKind.QUEUE_WORKER/);
+  });
+
+  test('tokens are not validated, but a target and a visibility timeout that cannot be derived must be given', () => {
+    const { stack, vpc } = stackWithVpc();
+    const seconds = new CfnParameter(stack, 'Seconds', { type: 'Number', default: 120 }).valueAsNumber;
+    const base = {
+      vpc, minCapacity: 1, maxCapacity: 4, onDemandBaseCapacity: 0, instanceTypes: GPU_TYPES, agentBundlePath: AGENT_BUNDLE,
+      messageProcessingTime: Duration.seconds(seconds), acceptableLatency: Duration.minutes(10),
+    };
+    expect(() => new QueueWorkerFleet(stack, 'A', base)).toThrow(/2 problems[\s\S]*set targetBacklogPerInstance[\s\S]*set visibilityTimeout/);
+    const f = new QueueWorkerFleet(stack, 'B', { ...base, targetBacklogPerInstance: 4, visibilityTimeout: Duration.minutes(5), maxReceiveCount: Token.asNumber(new CfnParameter(stack, 'Max', { type: 'Number' }).valueAsNumber) });
+    expect(f.targetBacklogPerInstance).toBe(4);
+    expect(f.visibilityTimeoutSeconds).toBe(300);
   });
 
   test('fleet spec rules still apply (through SpotFleet)', () => {

@@ -1,7 +1,6 @@
 import 'cdktf/lib/testing/adapters/jest';
 import { ComputeRegionAutoscaler } from '@cdktf/provider-google/lib/compute-region-autoscaler';
 import { PubsubSubscription } from '@cdktf/provider-google/lib/pubsub-subscription';
-import { PubsubSubscriptionIamMember } from '@cdktf/provider-google/lib/pubsub-subscription-iam-member';
 import { PubsubTopic } from '@cdktf/provider-google/lib/pubsub-topic';
 import { PubsubTopicIamMember } from '@cdktf/provider-google/lib/pubsub-topic-iam-member';
 import { StorageBucket } from '@cdktf/provider-google/lib/storage-bucket';

@@ -42,7 +42,7 @@ describe('spot-plan simulate', () => {
     expect(r.out).toMatch(/\nspothedge\s+\d\.\d{3}\s+\d\.\d{4}/);
     expect(r.out).toMatch(/\nours\s+\d\.\d{3}\s+\d\.\d{4}/);
     expect(r.out).toContain(`chart written to ${svg}`);
-    expect(readFileSync(svg, 'utf8')).toMatch(/<svg[\s\S]*ours \(/);
+    expect(readFileSync(svg, 'utf8')).toMatch(/<svg[\s\S]*ours: \d\.\d{3} \/ \d\.\d{4}/);
   });
 
   test('errors name the option and exit 2', () => {

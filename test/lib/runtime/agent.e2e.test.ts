@@ -50,7 +50,7 @@ function expectNothingLost(s: Awaited<ReturnType<typeof scenario>>) {
   expect(s.messages()).toContain('drained; exiting');
 }
 
-test('AWS: spot instance-action -> health 503 within one poll, drain, lifecycle action completed, nothing lost', async () => {
+test.concurrent('AWS: spot instance-action -> health 503 within one poll, drain, lifecycle action completed, nothing lost', async () => {
   const imds = await new AwsImdsEmulator().start();
   const asg = mockClient(AutoScalingClient);
   asg.on(CompleteLifecycleActionCommand).resolves({});
@@ -92,7 +92,7 @@ test('AWS: spot instance-action -> health 503 within one poll, drain, lifecycle 
   }
 });
 
-test('Google Cloud: preempted long poll -> health 503 at once, POST /drain to the server, nothing lost', async () => {
+test.concurrent('Google Cloud: preempted long poll -> health 503 at once, POST /drain to the server, nothing lost', async () => {
   const md = await new GcpMetadataEmulator().start();
   try {
     const s = await scenario(
@@ -115,7 +115,7 @@ test('Google Cloud: preempted long poll -> health 503 at once, POST /drain to th
   }
 });
 
-test('Azure: Preempt scheduled event -> health 503 within a second, drained when idle, StartRequests sent, nothing lost', async () => {
+test.concurrent('Azure: Preempt scheduled event -> health 503 within a second, drained when idle, StartRequests sent, nothing lost', async () => {
   const se = await new AzureScheduledEventsEmulator().start();
   try {
     let eventId = '';

@@ -1,0 +1,91 @@
+import { TerraformOutput, Token } from 'cdktf';
+import { Construct } from 'constructs';
+import { FleetSpecErrorCode, ProblemCollector } from '../../lib/spec/errors';
+import { SpotScaleSetFleet } from './spot-scale-set-fleet';
+
+/** Orchestration mode of a scale set: it decides which command simulates an eviction. */
+export enum AzureScaleSetOrchestration {
+  /** Flexible: the VMs are VM resources; `az vm simulate-eviction --name <vm>`. What {@link SpotScaleSetFleet} creates. */
+  FLEXIBLE = 'Flexible',
+  /** Uniform: the VMs are scale-set instances; `az vmss simulate-eviction --instance-id <id>`. */
+  UNIFORM = 'Uniform',
+}
+
+/** What an Azure drill needs to find a scale set's Spot VMs. */
+export interface AzureDrillTarget {
+  /** Resource group of the scale set. */
+  readonly resourceGroupName: string;
+  /** Name of the scale set. */
+  readonly scaleSetName: string;
+  /** Orchestration mode of the scale set. @default AzureScaleSetOrchestration.FLEXIBLE */
+  readonly orchestration?: AzureScaleSetOrchestration;
+}
+
+/** Properties of {@link AzureInterruptionDrill}. */
+export interface AzureInterruptionDrillProps extends AzureDrillTarget {
+  /**
+   * Add Terraform outputs with the commands.
+   * @default true
+   */
+  readonly createOutputs?: boolean;
+}
+
+/**
+ * The Azure interruption drill of a spot scale set, as Terraform outputs: the command that lists its Spot VMs
+ * and the Simulate Eviction call for one of them (`az vm simulate-eviction` for Flexible orchestration,
+ * `az vmss simulate-eviction --instance-id` for Uniform). Run it with `terraform output -raw <name> | sh`.
+ */
+export class AzureInterruptionDrill extends Construct {
+  /** The shell command that lists the scale set's Spot VMs (names; instance ids with Uniform orchestration). */
+  public static listSpotVmsCommandFor(target: AzureDrillTarget): string {
+    const field = (target.orchestration ?? AzureScaleSetOrchestration.FLEXIBLE) === AzureScaleSetOrchestration.FLEXIBLE ? 'name' : 'instanceId';
+    return `az vmss list-instances --resource-group ${target.resourceGroupName} --name ${target.scaleSetName} --query "[?priority=='Spot'].${field}" --output tsv`;
+  }
+
+  /**
+   * One shell command that picks one Spot VM of the scale set and asks Azure to evict it (Simulate Eviction):
+   * the VM gets the Scheduled Events `Preempt` notice (at least 30 s), then is evicted; the scale set replaces it.
+   */
+  public static simulateEvictionCommandFor(target: AzureDrillTarget): string {
+    const rg = target.resourceGroupName;
+    const vmss = target.scaleSetName;
+    if ((target.orchestration ?? AzureScaleSetOrchestration.FLEXIBLE) === AzureScaleSetOrchestration.FLEXIBLE) {
+      return `VM=$(az vmss list-instances --resource-group ${rg} --name ${vmss} --query "[?priority=='Spot'] | [0].name" --output tsv) && az vm simulate-eviction --resource-group ${rg} --name "$VM"`;
+    }
+    return `ID=$(az vmss list-instances --resource-group ${rg} --name ${vmss} --query "[?priority=='Spot'] | [0].instanceId" --output tsv) && az vmss simulate-eviction --resource-group ${rg} --name ${vmss} --instance-id "$ID"`;
+  }
+
+  /** The drill of the first scale set of a {@link SpotScaleSetFleet} (Flexible orchestration). */
+  public static forFleet(scope: Construct, id: string, fleet: SpotScaleSetFleet, createOutputs?: boolean): AzureInterruptionDrill {
+    const vmss = fleet.scaleSets[0].scaleSet;
+    return new AzureInterruptionDrill(scope, id, {
+      resourceGroupName: vmss.resourceGroupName,
+      scaleSetName: vmss.name,
+      orchestration: AzureScaleSetOrchestration.FLEXIBLE,
+      createOutputs,
+    });
+  }
+
+  /** Lists the scale set's Spot VMs. */
+  public readonly listSpotVmsCommand: string;
+  /** Evicts one Spot VM of the scale set. */
+  public readonly simulateEvictionCommand: string;
+
+  constructor(scope: Construct, id: string, props: AzureInterruptionDrillProps) {
+    super(scope, id);
+    const v = new ProblemCollector();
+    if (!Token.isUnresolved(props.resourceGroupName) && !/^[-\w.()]{1,89}[-\w()]$/.test(props.resourceGroupName)) {
+      v.add(FleetSpecErrorCode.CLOUD_CONSTRAINT, 'resourceGroupName', `resourceGroupName ("${props.resourceGroupName}") must be an Azure resource group name: 1-90 letters, digits, "-", "_", ".", "(" or ")", not ending in "."`);
+    }
+    if (!Token.isUnresolved(props.scaleSetName) && !/^[A-Za-z0-9][-A-Za-z0-9_.]{0,63}$/.test(props.scaleSetName)) {
+      v.add(FleetSpecErrorCode.CLOUD_CONSTRAINT, 'scaleSetName', `scaleSetName ("${props.scaleSetName}") must be a scale set name: letters, digits, "-", "_" and ".", starting with a letter or digit`);
+    }
+    v.throwIfAny(this.node.path);
+    this.listSpotVmsCommand = AzureInterruptionDrill.listSpotVmsCommandFor(props);
+    this.simulateEvictionCommand = AzureInterruptionDrill.simulateEvictionCommandFor(props);
+    if (props.createOutputs ?? true) {
+      new TerraformOutput(this, 'ListSpotVms', { value: this.listSpotVmsCommand, description: 'Lists the Spot VMs of the scale set' });
+      new TerraformOutput(this, 'SimulateEviction', { value: this.simulateEvictionCommand, description: 'Evicts one Spot VM of the scale set (interruption drill)' });
+    }
+  }
+}

@@ -1,0 +1,281 @@
+import { DataAzurermClientConfig } from '@cdktf/provider-azurerm/lib/data-azurerm-client-config';
+import { LinuxFunctionApp } from '@cdktf/provider-azurerm/lib/linux-function-app';
+import { RoleAssignment } from '@cdktf/provider-azurerm/lib/role-assignment';
+import { RoleDefinition } from '@cdktf/provider-azurerm/lib/role-definition';
+import { ServicePlan } from '@cdktf/provider-azurerm/lib/service-plan';
+import { StorageAccount } from '@cdktf/provider-azurerm/lib/storage-account';
+import { StorageContainer } from '@cdktf/provider-azurerm/lib/storage-container';
+import { UserAssignedIdentity } from '@cdktf/provider-azurerm/lib/user-assigned-identity';
+import { AssetType, TerraformAsset, Token } from 'cdktf';
+import { Construct } from 'constructs';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { FallbackPolicyOptions, resolveFallbackPolicyOptions } from '../../lib/policy';
+import { FleetSpecError, FleetSpecErrorCode, ProblemCollector } from '../../lib/spec';
+import { azureName } from './network';
+import { SpotScaleSetFleet } from './spot-scale-set-fleet';
+
+/** Namespace and name of the custom metric the controller writes on the fleet's first scale set. */
+export const FALLBACK_METRIC_NAMESPACE = 'SpotInference';
+export const FALLBACK_METRIC_NAME = 'FallbackReplicas';
+
+/** Props of {@link AzureOnDemandFallback}. */
+export interface AzureOnDemandFallbackProps {
+  /** The fleet whose scale sets the controller adjusts. */
+  readonly fleet: SpotScaleSetFleet;
+  /** Resource group of the controller's resources (usually the fleet's). */
+  readonly resourceGroupName: string;
+  /** Azure region, e.g. `eastus2`. */
+  readonly location: string;
+  /** Prefix of the Azure resource names. @default - the construct id, lower case */
+  readonly namePrefix?: string;
+  /** Tags on every resource that takes them. @default - none */
+  readonly tags?: Record<string, string>;
+  /**
+   * How often the controller runs: an NCRONTAB expression of six fields (second minute hour day month weekday).
+   * @default '0 * * * * *' - every minute
+   */
+  readonly schedule?: string;
+  /** Tuning of the fallback policy. @default - the policy's defaults */
+  readonly policy?: FallbackPolicyOptions;
+  /**
+   * Also write the custom metric `SpotInference/FallbackReplicas` to Azure Monitor (on the first scale set;
+   * needs Monitoring Metrics Publisher there). Every run logs the value as a structured line either way.
+   * @default true
+   */
+  readonly customMetric?: boolean;
+  /**
+   * Name of the storage account of the Function App (host storage and the controller's state); 3-24
+   * lower-case letters and digits, unique in Azure.
+   * @default - `spotfb` and a hash of the construct path, resource group and region
+   */
+  readonly storageAccountName?: string;
+  /** Path of the bundled function directory. @default - dist/handlers/azure/fallback from `npm run build:handlers` */
+  readonly functionBundleDir?: string;
+}
+
+/**
+ * The on-demand fallback controller of an Azure spot fleet: a Linux Function App (consumption plan,
+ * Node.js 22, code zip-deployed from the bundle) with a timer trigger every minute. Each run lists the
+ * fleet's VMs per zone and size, calls the shared fallback policy, and applies it through Spot Priority Mix:
+ * on a fallback it raises `baseRegularPriorityCount` and the capacity by the Regular VMs missing (Azure adds
+ * just those, as Regular; no Spot VM is replaced), and once spot is back it lowers the count and deletes only
+ * the surplus Regular VMs. State lives in a blob (ETag preconditions); each decision is logged with its
+ * reason and written as the custom metric `SpotInference/FallbackReplicas`.
+ *
+ * Least privilege: the function's user-assigned identity gets a custom role with read, write and
+ * delete-VMs on the fleet's scale sets only (assigned at each scale set), a read-only custom role for the
+ * VMs' instance view in the resource group (Flexible scale sets' VMs are resources of the group), Storage
+ * Blob Data Contributor on its state container only and Monitoring Metrics Publisher on the first scale set.
+ *
+ * Terraform leaves the scale sets' `priority_mix` to the controller from then on.
+ */
+export class AzureOnDemandFallback extends Construct {
+  /** The Function App. */
+  public readonly functionApp: LinuxFunctionApp;
+  /** Its consumption plan. */
+  public readonly servicePlan: ServicePlan;
+  /** Host storage and state of the function. */
+  public readonly storageAccount: StorageAccount;
+  /** Container holding the state blob. */
+  public readonly stateContainer: StorageContainer;
+  /** Identity of the function. */
+  public readonly identity: UserAssignedIdentity;
+  /** Custom role on the fleet's scale sets. */
+  public readonly controlRole: RoleDefinition;
+  /** Custom read-only role on the VMs of the resource group. */
+  public readonly observeRole: RoleDefinition;
+  /** The NCRONTAB schedule of the timer. */
+  public readonly schedule: string;
+
+  constructor(scope: Construct, id: string, props: AzureOnDemandFallbackProps) {
+    super(scope, id);
+    const { fleet } = props;
+    const prefix = props.namePrefix ?? azureName(id);
+    const schedule = props.schedule ?? '0 * * * * *';
+    const v = new ProblemCollector();
+    if (!Token.isUnresolved(schedule) && schedule.trim().split(/\s+/).length !== 6) {
+      v.add(FleetSpecErrorCode.CLOUD_CONSTRAINT, 'schedule', `schedule ("${schedule}") must be an NCRONTAB expression of six fields (second minute hour day month weekday), as Azure Functions timers take it; use e.g. '0 * * * * *' (every minute)`);
+    }
+    if (fleet.plans.every((p) => p.baseRegularCount >= p.maxCapacity)) {
+      v.add(FleetSpecErrorCode.CLOUD_CONSTRAINT, 'fleet', `the fleet has no Spot share (maxCapacity ${fleet.spec.maxCapacity}, on-demand base ${fleet.spec.onDemandBaseCapacity}), so there is nothing to fall back from; raise maxCapacity above the base or leave the fallback out`);
+    }
+    const account = props.storageAccountName;
+    if (account !== undefined && !Token.isUnresolved(account) && !/^[a-z0-9]{3,24}$/.test(account)) {
+      v.add(FleetSpecErrorCode.CLOUD_CONSTRAINT, 'storageAccountName', `storageAccountName ("${account}") must be 3-24 lower-case letters and digits; use e.g. "${account.toLowerCase().replace(/[^a-z0-9]/g, '').slice(0, 24) || 'spotfbstate'}"`);
+    }
+    try {
+      resolveFallbackPolicyOptions(props.policy ?? {}, 'policy');
+    } catch (err) {
+      if (!(err instanceof FleetSpecError)) throw err;
+      v.addAll(err.problems.map((p) => ({ ...p, prop: `policy.${p.prop}`, message: `policy.${p.message}` })));
+    }
+    v.throwIfAny(this.node.path);
+    this.schedule = schedule;
+
+    const common = { resourceGroupName: props.resourceGroupName, location: props.location, tags: props.tags };
+    const client = new DataAzurermClientConfig(this, 'Client', {});
+    const resourceGroupId = `/subscriptions/${client.subscriptionId}/resourceGroups/${props.resourceGroupName}`;
+    const scaleSets = fleet.scaleSets.map((s) => s.scaleSet);
+
+    // The controller owns the priority mix (and, with autoscale, the capacity) from now on.
+    for (const s of scaleSets) s.addOverride('lifecycle.ignore_changes', ['instances', 'priority_mix']);
+
+    // Storage: host storage of the Function App, and the controller's state container.
+    const hash = createHash('sha256').update(`${this.node.path}/${props.resourceGroupName}/${props.location}`).digest('hex');
+    this.storageAccount = new StorageAccount(this, 'Storage', {
+      ...common,
+      name: account ?? `spotfb${hash.slice(0, 18)}`,
+      accountTier: 'Standard',
+      accountReplicationType: 'LRS',
+      minTlsVersion: 'TLS1_2',
+      httpsTrafficOnlyEnabled: true,
+      allowNestedItemsToBePublic: false,
+      infrastructureEncryptionEnabled: true,
+    });
+    this.stateContainer = new StorageContainer(this, 'State', {
+      name: 'fallback-state',
+      storageAccountId: this.storageAccount.id,
+      containerAccessType: 'private',
+    });
+
+    // Identity and scoped roles.
+    this.identity = new UserAssignedIdentity(this, 'Identity', { ...common, name: `${prefix}-fallback` });
+    this.controlRole = new RoleDefinition(this, 'ControlRole', {
+      name: `${prefix} spot fallback control (${hash.slice(0, 8)})`,
+      scope: resourceGroupId,
+      description: 'Read a spot fleet scale set, change its priority mix and capacity, delete its surplus Regular VMs.',
+      permissions: [
+        {
+          actions: ['Microsoft.Compute/virtualMachineScaleSets/read', 'Microsoft.Compute/virtualMachineScaleSets/write', 'Microsoft.Compute/virtualMachineScaleSets/delete/action'],
+        },
+      ],
+      assignableScopes: scaleSets.map((s) => s.id),
+    });
+    this.observeRole = new RoleDefinition(this, 'ObserveRole', {
+      name: `${prefix} spot fallback observe (${hash.slice(0, 8)})`,
+      scope: resourceGroupId,
+      description: 'Read VMs and their instance view (priority, zone, power and health state).',
+      permissions: [{ actions: ['Microsoft.Compute/virtualMachines/read', 'Microsoft.Compute/virtualMachines/instanceView/read'] }],
+      assignableScopes: [resourceGroupId],
+    });
+    scaleSets.forEach((s, i) => {
+      new RoleAssignment(this, scaleSets.length === 1 ? 'ControlScaleSet' : `ControlScaleSet${i + 1}`, {
+        scope: s.id,
+        roleDefinitionId: this.controlRole.roleDefinitionResourceId,
+        principalId: this.identity.principalId,
+        principalType: 'ServicePrincipal',
+      });
+    });
+    new RoleAssignment(this, 'ObserveVms', {
+      scope: resourceGroupId,
+      roleDefinitionId: this.observeRole.roleDefinitionResourceId,
+      principalId: this.identity.principalId,
+      principalType: 'ServicePrincipal',
+    });
+    new RoleAssignment(this, 'StateBlobs', {
+      scope: this.stateContainer.id,
+      roleDefinitionName: 'Storage Blob Data Contributor',
+      principalId: this.identity.principalId,
+      principalType: 'ServicePrincipal',
+    });
+    const customMetric = props.customMetric ?? true;
+    if (customMetric) {
+      new RoleAssignment(this, 'PublishMetric', {
+        scope: scaleSets[0].id,
+        roleDefinitionName: 'Monitoring Metrics Publisher',
+        principalId: this.identity.principalId,
+        principalType: 'ServicePrincipal',
+      });
+    }
+
+    // The function: consumption plan, Node.js 22, zip deploy of the bundle with host.json and function.json.
+    this.servicePlan = new ServicePlan(this, 'Plan', { ...common, name: `${prefix}-fallback-plan`, osType: 'Linux', skuName: 'Y1' });
+    const archive = new TerraformAsset(this, 'FunctionCode', { path: stageFunctionApp(props.functionBundleDir, schedule), type: AssetType.ARCHIVE });
+    const scaleSetSettings = fleet.plans.map((p, i) => ({
+      name: scaleSets[i].name,
+      baseRegularCount: p.baseRegularCount,
+      maxCapacity: p.maxCapacity,
+      desiredCapacity: p.desiredCapacity,
+    }));
+    this.functionApp = new LinuxFunctionApp(this, 'Function', {
+      ...common,
+      name: `${prefix}-fallback-${hash.slice(0, 6)}`,
+      servicePlanId: this.servicePlan.id,
+      storageAccountName: this.storageAccount.name,
+      storageAccountAccessKey: this.storageAccount.primaryAccessKey,
+      functionsExtensionVersion: '~4',
+      httpsOnly: true,
+      identity: { type: 'UserAssigned', identityIds: [this.identity.id] },
+      siteConfig: {
+        applicationStack: { nodeVersion: '22' },
+        ftpsState: 'Disabled',
+        minimumTlsVersion: '1.2',
+        http2Enabled: true,
+      },
+      zipDeployFile: archive.path,
+      appSettings: {
+        WEBSITE_RUN_FROM_PACKAGE: '1',
+        AZURE_CLIENT_ID: this.identity.clientId,
+        FLEET_NAME: prefix,
+        SUBSCRIPTION_ID: client.subscriptionId,
+        RESOURCE_GROUP: props.resourceGroupName,
+        SCALE_SETS: JSON.stringify(scaleSetSettings),
+        MAX_CAPACITY: String(fleet.spec.maxCapacity),
+        STATE_ACCOUNT: this.storageAccount.name,
+        STATE_CONTAINER: this.stateContainer.name,
+        STATE_BLOB: `${prefix}.json`,
+        POLICY_OPTIONS: JSON.stringify(props.policy ?? {}),
+        ...(customMetric ? { METRICS_REGION: props.location, METRICS_RESOURCE_ID: scaleSets[0].id } : {}),
+      },
+      tags: props.tags,
+    });
+  }
+}
+
+/**
+ * Stage the Function App's files in a directory named by their hash (so the archive's hash only changes
+ * with them): the bundle (`index.js`, `package.json`), `host.json`, and `fallback/function.json` with the
+ * timer binding.
+ */
+function stageFunctionApp(bundleDir: string | undefined, schedule: string): string {
+  const candidates = bundleDir
+    ? [resolve(bundleDir)]
+    : [join(__dirname, '..', '..', 'dist', 'handlers', 'azure', 'fallback'), join(__dirname, '..', '..', 'handlers', 'azure', 'fallback')];
+  const dir = candidates.find((c) => existsSync(join(c, 'index.js')));
+  if (!dir) {
+    throw new FleetSpecError([
+      {
+        code: FleetSpecErrorCode.CLOUD_CONSTRAINT,
+        prop: 'functionBundleDir',
+        message: `bundle ${bundleDir ? `"${bundleDir}"` : 'dist/handlers/azure/fallback'} not found (looked for index.js in ${candidates.join(', ')}); run \`npm run build:handlers\` first so that synth can ship it${bundleDir ? ', or fix functionBundleDir' : ''}`,
+      },
+    ]);
+  }
+  const files: Record<string, Buffer> = {
+    'index.js': readFileSync(join(dir, 'index.js')),
+    'package.json': existsSync(join(dir, 'package.json')) ? readFileSync(join(dir, 'package.json')) : Buffer.from('{"name":"spot-fallback","private":true}\n'),
+    'host.json': Buffer.from(`${JSON.stringify({ version: '2.0', logging: { logLevel: { default: 'Information' } }, functionTimeout: '00:02:00' }, null, 2)}\n`),
+    'fallback/function.json': Buffer.from(
+      `${JSON.stringify({ bindings: [{ name: 'timer', type: 'timerTrigger', direction: 'in', schedule, runOnStartup: false, useMonitor: true }], scriptFile: '../index.js', entryPoint: 'fallbackTimer' }, null, 2)}\n`,
+    ),
+  };
+  const hash = createHash('sha256');
+  for (const name of Object.keys(files).sort()) hash.update(name).update(files[name]);
+  const out = join(tmpdir(), 'spot-inference-constructs-assets', `azure-fallback-${hash.digest('hex').slice(0, 24)}`);
+  if (!existsSync(out)) {
+    const partial = `${out}.${process.pid}.tmp`;
+    for (const [name, data] of Object.entries(files)) {
+      mkdirSync(dirname(join(partial, name)), { recursive: true });
+      writeFileSync(join(partial, name), data);
+    }
+    try {
+      renameSync(partial, out);
+    } catch {
+      // another process staged the same content first
+    }
+  }
+  return out;
+}

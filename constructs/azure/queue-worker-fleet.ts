@@ -1,0 +1,315 @@
+import { createHash } from 'node:crypto';
+import { MonitorAutoscaleSettingProfile } from '@cdktf/provider-azurerm/lib/monitor-autoscale-setting';
+import { RoleAssignment } from '@cdktf/provider-azurerm/lib/role-assignment';
+import { ServicebusNamespace } from '@cdktf/provider-azurerm/lib/servicebus-namespace';
+import { ServicebusQueue } from '@cdktf/provider-azurerm/lib/servicebus-queue';
+import { StorageAccount } from '@cdktf/provider-azurerm/lib/storage-account';
+import { StorageContainer } from '@cdktf/provider-azurerm/lib/storage-container';
+import { StorageManagementPolicy } from '@cdktf/provider-azurerm/lib/storage-management-policy';
+import { Token } from 'cdktf';
+import { Construct } from 'constructs';
+import { AGENT_CONFIG_PATH, DrainMode } from '../../lib/runtime/agent-config';
+import { queueTimingProblems } from '../../lib/runtime/worker/timing';
+import { FleetSpecErrorCode, ProblemCollector } from '../../lib/spec/errors';
+import { WorkloadKind } from '../../lib/spec/fleet-spec';
+import { azureName } from './network';
+import { SpotScaleSetFleet, SpotScaleSetFleetProps } from './spot-scale-set-fleet';
+
+/** Service Bus limits used by the validation (Standard tier). */
+const LOCK_MIN_SECONDS = 5;
+const LOCK_MAX_SECONDS = 300;
+const DELIVERY_COUNT_MAX = 2000;
+/** Where the fleet writes the worker's environment on each VM. */
+export const AZURE_QUEUE_WORKER_ENV_FILE = '/etc/queue-worker.env';
+/** Where the agent reads the worker's PID (it sends SIGTERM on a Preempt or Terminate notice). */
+export const AZURE_QUEUE_WORKER_PID_FILE = '/run/queue-worker.pid';
+/** The Service Bus metric the scale sets autoscale on (namespace metric, split by `EntityName`). */
+export const SERVICE_BUS_ACTIVE_MESSAGES_METRIC = 'ActiveMessages';
+
+/**
+ * Props of {@link AzureQueueWorkerFleet}: the {@link SpotScaleSetFleet} props (capacity, VM sizes, zones,
+ * image) plus the Service Bus queue, the checkpoint container and the scaling target.
+ */
+export interface AzureQueueWorkerFleetProps extends SpotScaleSetFleetProps {
+  /** The slowest time one message takes on one VM, in seconds. Sizes the lock duration and the scaling target. */
+  readonly messageProcessingSeconds: number;
+  /**
+   * How long a message may wait before a worker starts it, in seconds. Active messages per VM the fleet
+   * keeps = `acceptableLatencySeconds x messagesInParallel / messageProcessingSeconds`.
+   */
+  readonly acceptableLatencySeconds: number;
+  /** Messages one VM processes at the same time. @default 1 */
+  readonly messagesInParallel?: number;
+  /** Active messages per VM above which the fleet grows (overrides the derived value). @default - derived from the latency */
+  readonly targetBacklogPerInstance?: number;
+  /**
+   * Peek-lock duration of the queue, 5-300 s (Service Bus limit). Must cover `messageProcessingSeconds`
+   * unless `renewsLock` is set.
+   * @default - 1.5 x messageProcessingSeconds, within 5-300 s (300 s when it is a token)
+   */
+  readonly lockDurationSeconds?: number;
+  /**
+   * Whether the worker renews the message lock while it works (`QueueWorker` with `ServiceBusWorkQueue` does).
+   * Needed for jobs longer than 200 s.
+   * @default false
+   */
+  readonly renewsLock?: boolean;
+  /**
+   * Deliveries of a message before Service Bus dead-letters it, 2-2000. An evicted worker's message is
+   * delivered again, so leave room for a few evictions besides real failures.
+   * @default 5
+   */
+  readonly maxDeliveryCount?: number;
+  /** Time to live of a message, ISO 8601; expired messages are dead-lettered. @default 'P14D' */
+  readonly messageTimeToLive?: string;
+  /** Name of the Service Bus namespace (globally unique). @default - `<prefix>-sb-<hash>` */
+  readonly serviceBusNamespaceName?: string;
+  /** Name of the checkpoint storage account (globally unique, 3-24 lower-case letters and digits). @default - `ckpt<hash>` */
+  readonly checkpointStorageAccountName?: string;
+  /** Days after which checkpoint blobs are deleted. @default 30 */
+  readonly checkpointRetentionDays?: number;
+  /**
+   * Keep the Application Health extension and automatic instance repairs (the VMs must then answer
+   * `healthCheck.path` on `servingPort`). Workers usually serve no HTTP, so both are off.
+   * @default false
+   */
+  readonly autohealing?: boolean;
+  /** Minutes between scale-out actions. @default 5 */
+  readonly scaleOutCooldownMinutes?: number;
+  /** Minutes between scale-in actions. @default 10 */
+  readonly scaleInCooldownMinutes?: number;
+}
+
+/**
+ * Queue-driven inference on Azure Spot: a Service Bus namespace (Standard, local auth off, TLS 1.2) and
+ * queue (peek-lock duration sized to the job, dead-lettering after `maxDeliveryCount` and on expiry), a
+ * {@link SpotScaleSetFleet} of workers whose autoscale setting follows the queue's `ActiveMessages`
+ * (dimension `EntityName` = the queue) per VM instead of CPU, and a private Blob container for checkpoints.
+ * The workers' identity may receive from this queue and read/write this container, nothing else.
+ *
+ * Scaling per scale set: grow by `ceil(backlog / target)`-style steps when active messages per VM exceed the
+ * target, start one VM when messages wait and none runs (no division by zero at 0 VMs: that rule uses the
+ * undivided count with `ExactCount`), shrink by one when the backlog per VM falls under half the target.
+ */
+export class AzureQueueWorkerFleet extends Construct {
+  /** The Service Bus namespace. */
+  public readonly namespace: ServicebusNamespace;
+  /** The work queue. */
+  public readonly queue: ServicebusQueue;
+  /** Storage account of the checkpoints. */
+  public readonly checkpointAccount: StorageAccount;
+  /** Private container of the checkpoints. */
+  public readonly checkpointContainer: StorageContainer;
+  /** The spot fleet of workers. */
+  public readonly fleet: SpotScaleSetFleet;
+  /** Active messages per VM the fleet keeps. */
+  public readonly targetBacklogPerInstance: number;
+  /** Peek-lock duration, in seconds. */
+  public readonly lockDurationSeconds: number;
+  /** Deliveries before a message is dead-lettered. */
+  public readonly maxDeliveryCount: number;
+
+  constructor(scope: Construct, id: string, props: AzureQueueWorkerFleetProps) {
+    super(scope, id);
+    const known = (x: unknown): x is number => typeof x === 'number' && !Token.isUnresolved(x);
+    const W = FleetSpecErrorCode.WORKLOAD;
+    const v = new ProblemCollector();
+    const processing = props.messageProcessingSeconds;
+    const latency = props.acceptableLatencySeconds;
+    const parallel = props.messagesInParallel ?? 1;
+    const deliveries = props.maxDeliveryCount ?? 5;
+    const days = props.checkpointRetentionDays ?? 30;
+    const explicitLock = props.lockDurationSeconds !== undefined;
+    const lock = explicitLock
+      ? props.lockDurationSeconds!
+      : known(processing)
+        ? Math.min(LOCK_MAX_SECONDS, Math.max(30, Math.ceil(processing * 1.5)))
+        : LOCK_MAX_SECONDS;
+
+    if (props.workload !== undefined && props.workload !== WorkloadKind.QUEUE_WORKER) {
+      v.add(W, 'workload', `workload (${props.workload}) must be WorkloadKind.QUEUE_WORKER (or left out) for an AzureQueueWorkerFleet; use SpotScaleSetFleet for an online fleet behind a load balancer`);
+    }
+    if (known(lock) && !(Number.isInteger(lock) && lock >= LOCK_MIN_SECONDS && lock <= LOCK_MAX_SECONDS)) {
+      v.add(W, 'lockDurationSeconds', `lockDurationSeconds (${lock} s) must be a whole number from ${LOCK_MIN_SECONDS} to ${LOCK_MAX_SECONDS} s (the Service Bus limit, PT5M); for longer jobs set renewsLock: true and renew the lock while working`);
+    } else if (!explicitLock && known(processing) && processing * 1.5 > LOCK_MAX_SECONDS && !props.renewsLock) {
+      v.add(W, 'messageProcessingSeconds', `messageProcessingSeconds (${processing} s) is too long for a Service Bus lock (at most ${LOCK_MAX_SECONDS} s with a 1.5x margin): set renewsLock: true and renew the lock while working (QueueWorker with ServiceBusWorkQueue does), or split the work into shorter messages`);
+    } else if (known(lock) && known(processing)) {
+      v.addAll(queueTimingProblems({
+        visibilityTimeoutSeconds: lock,
+        expectedProcessingSeconds: processing,
+        heartbeat: props.renewsLock ?? false,
+        propNames: { visibilityTimeout: 'lockDurationSeconds', expectedProcessing: 'messageProcessingSeconds' },
+      }));
+    }
+    const parallelOk = !known(parallel) || (Number.isInteger(parallel) && parallel >= 1);
+    if (!parallelOk) {
+      v.add(W, 'messagesInParallel', `messagesInParallel (${parallel}) must be a whole number, 1 or more (messages one VM works on at once)`);
+    }
+    if (known(latency) && !(latency > 0)) {
+      v.add(W, 'acceptableLatencySeconds', `acceptableLatencySeconds (${latency} s) must be above 0: how long a message may wait before a worker starts it`);
+    }
+    let target = props.targetBacklogPerInstance;
+    if (target === undefined && known(latency) && known(processing) && latency > 0 && processing > 0 && known(parallel) && parallelOk) {
+      target = Math.floor(((latency * parallel) / processing) * 100) / 100;
+      if (target < 1) {
+        v.add(W, 'acceptableLatencySeconds', `acceptable backlog per instance is ${target} (acceptableLatencySeconds ${latency} s x messagesInParallel ${parallel} / messageProcessingSeconds ${processing} s), below 1 message: a VM cannot take a message within the latency; raise acceptableLatencySeconds to at least ${Math.ceil(processing / parallel)} s, raise messagesInParallel, or set targetBacklogPerInstance`);
+      }
+    } else if (known(target) && !(target >= 1)) {
+      v.add(W, 'targetBacklogPerInstance', `targetBacklogPerInstance (${target}) must be at least 1 active message per VM`);
+    } else if (target === undefined && parallelOk && !(known(latency) && known(processing) && known(parallel))) {
+      v.add(W, 'targetBacklogPerInstance', 'acceptableLatencySeconds, messageProcessingSeconds or messagesInParallel is a deploy-time token, so the scaling target cannot be derived at synth; set targetBacklogPerInstance');
+    }
+    if (known(deliveries) && !(Number.isInteger(deliveries) && deliveries >= 2 && deliveries <= DELIVERY_COUNT_MAX)) {
+      v.add(W, 'maxDeliveryCount', `maxDeliveryCount (${deliveries}) must be a whole number from 2 to ${DELIVERY_COUNT_MAX}: a message must not be redelivered forever, and an eviction that abandons a message counts as a delivery; 5 is a good start`);
+    }
+    if (props.messageTimeToLive !== undefined && !Token.isUnresolved(props.messageTimeToLive) && !/^P(?!$)(\d+D)?(T(?=\d)(\d+H)?(\d+M)?(\d+S)?)?$/.test(props.messageTimeToLive)) {
+      v.add(W, 'messageTimeToLive', `messageTimeToLive ("${props.messageTimeToLive}") must be an ISO 8601 duration such as "P14D" or "PT12H"`);
+    }
+    if (known(days) && !(Number.isInteger(days) && days >= 1)) {
+      v.add(W, 'checkpointRetentionDays', `checkpointRetentionDays (${days}) must be a whole number of days, 1 or more`);
+    }
+    v.throwIfAny(this.node.path);
+
+    this.lockDurationSeconds = lock;
+    this.maxDeliveryCount = deliveries;
+    this.targetBacklogPerInstance = target!;
+    const prefix = props.namePrefix ?? azureName(id);
+    const common = { resourceGroupName: props.resourceGroupName, location: props.location, tags: props.tags };
+    const hash = createHash('sha256')
+      .update([this.node.path, props.resourceGroupName, props.location].map((x) => (Token.isUnresolved(x) ? '' : x)).join('/'))
+      .digest('hex')
+      .slice(0, 10);
+
+    // --- Service Bus: Entra ID only, TLS 1.2, dead letters after maxDeliveryCount and on expiry ---
+    const namespaceName = props.serviceBusNamespaceName ?? `${prefix}-sb-${hash}`.slice(0, 50);
+    this.namespace = new ServicebusNamespace(this, 'Namespace', {
+      ...common,
+      name: namespaceName,
+      sku: 'Standard',
+      localAuthEnabled: false,
+      minimumTlsVersion: '1.2',
+    });
+    const queueName = 'work';
+    this.queue = new ServicebusQueue(this, 'Queue', {
+      name: queueName,
+      namespaceId: this.namespace.id,
+      lockDuration: `PT${lock}S`,
+      maxDeliveryCount: deliveries,
+      deadLetteringOnMessageExpiration: true,
+      defaultMessageTtl: props.messageTimeToLive ?? 'P14D',
+    });
+
+    // --- checkpoints: private container, HTTPS only, TLS 1.2, no shared keys, old checkpoints deleted ---
+    this.checkpointAccount = new StorageAccount(this, 'CheckpointAccount', {
+      ...common,
+      name: props.checkpointStorageAccountName ?? `ckpt${hash}`,
+      accountTier: 'Standard',
+      accountReplicationType: 'ZRS',
+      accountKind: 'StorageV2',
+      httpsTrafficOnlyEnabled: true,
+      minTlsVersion: 'TLS1_2',
+      allowNestedItemsToBePublic: false,
+      sharedAccessKeyEnabled: false,
+      defaultToOauthAuthentication: true,
+      infrastructureEncryptionEnabled: true,
+    });
+    this.checkpointContainer = new StorageContainer(this, 'CheckpointContainer', {
+      name: 'checkpoints',
+      storageAccountId: this.checkpointAccount.id,
+      containerAccessType: 'private',
+    });
+    new StorageManagementPolicy(this, 'CheckpointExpiry', {
+      storageAccountId: this.checkpointAccount.id,
+      rule: [{
+        name: 'expire-checkpoints',
+        enabled: true,
+        filters: { blobTypes: ['blockBlob'], prefixMatch: ['checkpoints/'] },
+        actions: { baseBlob: { deleteAfterDaysSinceModificationGreaterThan: days } },
+      }],
+    });
+
+    // --- workers: the agent signals the worker (SIGTERM via its PID file) on a Preempt or Terminate notice ---
+    const env = [
+      `SPOT_SERVICE_BUS_NAMESPACE=${namespaceName}.servicebus.windows.net`,
+      `SPOT_SERVICE_BUS_QUEUE=${queueName}`,
+      `SPOT_QUEUE_VISIBILITY_TIMEOUT_SECONDS=${lock}`,
+      `SPOT_CHECKPOINT_ACCOUNT_URL=${this.checkpointAccount.primaryBlobEndpoint}`,
+      `SPOT_CHECKPOINT_CONTAINER=${this.checkpointContainer.name}`,
+      `SPOT_WORKER_PID_FILE=${AZURE_QUEUE_WORKER_PID_FILE}`,
+    ];
+    const startupCommands = [
+      `cat > ${AZURE_QUEUE_WORKER_ENV_FILE} <<'QUEUE_WORKER_ENV'`,
+      ...env,
+      'QUEUE_WORKER_ENV',
+      // SpotScaleSetFleet has no pidFile prop yet: switch the installed agent to DrainMode.SIGNAL (SIGTERM to the worker).
+      `node -e 'const fs=require("fs");const f="${AGENT_CONFIG_PATH}";const c=JSON.parse(fs.readFileSync(f,"utf8"));Object.assign(c,{drainMode:"${DrainMode.SIGNAL}",pidFile:"${AZURE_QUEUE_WORKER_PID_FILE}",drainSignal:"SIGTERM",loadBalancerDetectionSeconds:0});fs.writeFileSync(f,JSON.stringify(c,null,2))' && systemctl restart spot-agent.service`,
+      ...(props.startupCommands ?? []),
+    ];
+    this.fleet = new SpotScaleSetFleet(this, 'Fleet', {
+      ...props,
+      namePrefix: prefix,
+      workload: WorkloadKind.QUEUE_WORKER,
+      deregistrationDelaySeconds: props.deregistrationDelaySeconds ?? 0,
+      // Nothing calls the workers: a private load-balancer frontend, and the NSG admits only Azure's probes.
+      internalLoadBalancer: true,
+      allowedClientCidrs: ['AzureLoadBalancer'],
+      startupCommands,
+    });
+
+    // Least privilege: receive from this queue, read/write blobs of this container.
+    const principalId = this.fleet.identity.principalId;
+    new RoleAssignment(this, 'WorkersReceive', { scope: this.queue.id, roleDefinitionName: 'Azure Service Bus Data Receiver', principalId, principalType: 'ServicePrincipal' });
+    new RoleAssignment(this, 'WorkersCheckpoints', { scope: this.checkpointContainer.id, roleDefinitionName: 'Storage Blob Data Contributor', principalId, principalType: 'ServicePrincipal' });
+
+    // --- autoscale on the queue's active messages per VM, replacing the CPU rules ---
+    const sets = this.fleet.scaleSets.length;
+    const perSetTarget = this.targetBacklogPerInstance * sets;
+    const outCooldown = `PT${props.scaleOutCooldownMinutes ?? 5}M`;
+    const inCooldown = `PT${props.scaleInCooldownMinutes ?? 10}M`;
+    const metric = {
+      metricName: SERVICE_BUS_ACTIVE_MESSAGES_METRIC,
+      metricNamespace: 'microsoft.servicebus/namespaces',
+      metricResourceId: this.namespace.id,
+      dimensions: [{ name: 'EntityName', operator: 'Equals', values: [queueName] }],
+      timeGrain: 'PT1M',
+      statistic: 'Average',
+      timeWindow: 'PT5M',
+      timeAggregation: 'Average',
+    };
+    this.fleet.plans.forEach((plan, i) => {
+      const set = this.fleet.scaleSets[i];
+      const outStep = Math.max(1, Math.ceil(plan.maxCapacity / 4));
+      const profile: MonitorAutoscaleSettingProfile = {
+        name: 'queue-backlog',
+        capacity: { minimum: plan.minCapacity, maximum: plan.maxCapacity, default: plan.desiredCapacity },
+        rule: [
+          {
+            // Backlog per VM above the target: add a quarter of the maximum at once.
+            metricTrigger: { ...metric, divideByInstanceCount: true, operator: 'GreaterThan', threshold: perSetTarget },
+            scaleAction: { direction: 'Increase', type: 'ChangeCount', value: outStep, cooldown: outCooldown },
+          },
+          {
+            // Messages wait and no VM runs: the per-VM rule cannot divide by 0, this one starts the first VM.
+            metricTrigger: { ...metric, operator: 'GreaterThan', threshold: 0 },
+            scaleAction: { direction: 'Increase', type: 'ExactCount', value: Math.max(1, plan.minCapacity), cooldown: outCooldown },
+          },
+          {
+            // Backlog per VM under half the target: remove one VM (the agent hands its messages back first).
+            metricTrigger: { ...metric, divideByInstanceCount: true, operator: 'LessThan', threshold: perSetTarget / 2 },
+            scaleAction: { direction: 'Decrease', type: 'ChangeCount', value: 1, cooldown: inCooldown },
+          },
+        ],
+      };
+      set.autoscaleSetting.putProfile([profile]);
+      if (!(props.autohealing ?? false)) {
+        set.scaleSet.resetExtension();
+        set.scaleSet.putAutomaticInstanceRepair({ enabled: false });
+      }
+    });
+  }
+
+  /** Principal id of the workers' identity (grant it what the model needs). */
+  public get grantPrincipalId(): string {
+    return this.fleet.grantPrincipalId;
+  }
+}

@@ -1,0 +1,276 @@
+import { AssetType, TerraformAsset, Token } from 'cdktf';
+import { Construct } from 'constructs';
+import { CloudRunV2ServiceIamMember } from '@cdktf/provider-google/lib/cloud-run-v2-service-iam-member';
+import { CloudSchedulerJob } from '@cdktf/provider-google/lib/cloud-scheduler-job';
+import { Cloudfunctions2Function } from '@cdktf/provider-google/lib/cloudfunctions2-function';
+import { EventarcTrigger } from '@cdktf/provider-google/lib/eventarc-trigger';
+import { ProjectIamCustomRole } from '@cdktf/provider-google/lib/project-iam-custom-role';
+import { ProjectIamMember } from '@cdktf/provider-google/lib/project-iam-member';
+import { PubsubTopic } from '@cdktf/provider-google/lib/pubsub-topic';
+import { ServiceAccount } from '@cdktf/provider-google/lib/service-account';
+import { StorageBucketIamMember } from '@cdktf/provider-google/lib/storage-bucket-iam-member';
+import { StorageBucketObject } from '@cdktf/provider-google/lib/storage-bucket-object';
+import { dirname } from 'node:path';
+import { FallbackPolicyOptions, resolveFallbackPolicyOptions } from '../../lib/policy';
+import { FleetSpecError, FleetSpecErrorCode, ProblemCollector } from '../../lib/spec';
+import { locateBundle } from './bundles';
+import { GcpPreemptionHook } from './preemption-hook';
+import { GcpSpotFleet } from './spot-fleet';
+import { zipDirectoryToFile } from './zip';
+
+/** Metric the fallback controller writes every run: standard VMs above the on-demand base. */
+export const FALLBACK_REPLICAS_METRIC_TYPE = 'custom.googleapis.com/spot_inference/fallback_replicas';
+
+/** Options of {@link GcpOnDemandFallback} that a pattern construct can pass through. */
+export interface GcpOnDemandFallbackOptions {
+  /**
+   * How often the controller runs, as a Cloud Scheduler cron expression (five fields, UTC).
+   * @default '* * * * *' - every minute
+   */
+  readonly schedule?: string;
+  /** Tuning of the fallback policy (stabilization, cool-down, pool avoidance, spares). @default - the policy's defaults */
+  readonly policy?: FallbackPolicyOptions;
+  /** Cloud KMS key that encrypts the scheduler's Pub/Sub topic (CMEK). @default - Google-managed encryption */
+  readonly topicKmsKeyName?: string;
+  /** Path of the bundled function directory. @default - dist/handlers/gcp/fallback from `npm run build:handlers` */
+  readonly functionBundleDir?: string;
+}
+
+/** Props of {@link GcpOnDemandFallback}. */
+export interface GcpOnDemandFallbackProps extends GcpOnDemandFallbackOptions {
+  /** The fleet whose standard (on-demand) group the controller resizes. */
+  readonly fleet: GcpSpotFleet;
+  /**
+   * The fleet's preemption hook: its topic becomes a second trigger, so the controller reacts to a
+   * preemption at once instead of at the next scheduled run.
+   * @default - scheduled runs only
+   */
+  readonly preemptionHook?: GcpPreemptionHook;
+}
+
+/**
+ * The on-demand fallback controller of a Google Cloud spot fleet: a Cloud Function (2nd gen, Node.js 22, one
+ * instance at most) that Cloud Scheduler runs every minute through a Pub/Sub topic, and the preemption hook's
+ * topic runs at once on a preemption (a second Eventarc trigger). Each run lists the spot group's VMs per
+ * zone and machine type, calls the shared fallback policy and resizes the standard group to
+ * `base + fallback` (only when that changes), keeps its memory in a Cloud Storage object written with a
+ * generation precondition, logs the decision with its reason and writes the metric
+ * {@link FALLBACK_REPLICAS_METRIC_TYPE}.
+ *
+ * Least privilege: the function's own service account gets two custom roles bound with IAM conditions on
+ * the group names (`compute.instanceGroupManagers.get` on both groups, `.update` (resize) on the standard
+ * group only), object admin on its state prefix of the fleet's artifact bucket only, and metric writer.
+ *
+ * The standard group's `target_size` becomes the controller's: Terraform ignores changes to it from then on.
+ */
+export class GcpOnDemandFallback extends Construct {
+  /** The controller function. */
+  public readonly function: Cloudfunctions2Function;
+  /** Identity of the function. */
+  public readonly serviceAccount: ServiceAccount;
+  /** Identity Eventarc invokes the function with. */
+  public readonly triggerServiceAccount: ServiceAccount;
+  /** Topic Cloud Scheduler publishes a tick to. */
+  public readonly tickTopic: PubsubTopic;
+  /** The scheduler job. */
+  public readonly scheduler: CloudSchedulerJob;
+  /** Custom role: read the fleet's groups (`compute.instanceGroupManagers.get`). */
+  public readonly readRole: ProjectIamCustomRole;
+  /** Custom role: resize the standard group (`compute.instanceGroupManagers.update`). */
+  public readonly resizeRole: ProjectIamCustomRole;
+  /** Second trigger on the preemption topic, when a preemption hook was given. */
+  public readonly preemptionTrigger?: EventarcTrigger;
+  /** Name of the state object in the fleet's artifact bucket. */
+  public readonly stateObjectName: string;
+  /** The resolved policy options the function runs with. */
+  public readonly policy: FallbackPolicyOptions;
+
+  constructor(scope: Construct, id: string, props: GcpOnDemandFallbackProps) {
+    super(scope, id);
+    const { fleet } = props;
+    const name = fleet.fleetName;
+    const schedule = props.schedule ?? '* * * * *';
+    const v = new ProblemCollector();
+    if (!Token.isUnresolved(schedule) && schedule.trim().split(/\s+/).length !== 5) {
+      v.add(FleetSpecErrorCode.CLOUD_CONSTRAINT, 'schedule', `schedule ("${schedule}") must be a cron expression of five fields (minute hour day month weekday), as Cloud Scheduler takes it; use e.g. '* * * * *' (every minute)`);
+    }
+    if (!Token.isUnresolved(fleet.spec.maxCapacity) && fleet.spotMaxSize === 0) {
+      v.add(
+        FleetSpecErrorCode.CLOUD_CONSTRAINT,
+        'fleet',
+        `fleet ${name} has no spot share (maxCapacity ${fleet.spec.maxCapacity} = ${fleet.onDemandCount} standard VMs), so there is nothing to fall back from; raise maxCapacity above the on-demand count or leave the fallback out`,
+      );
+    }
+    try {
+      this.policy = resolveFallbackPolicyOptions(props.policy ?? {}, 'policy');
+    } catch (err) {
+      if (!(err instanceof FleetSpecError)) throw err;
+      v.addAll(err.problems.map((p) => ({ ...p, prop: `policy.${p.prop}`, message: `policy.${p.message}` })));
+      this.policy = {};
+    }
+    v.throwIfAny(this.node.path);
+
+    const project = fleet.project;
+    const region = fleet.region;
+    this.stateObjectName = `fallback-state/${name}.json`;
+
+    // The controller owns the standard group's size from now on.
+    fleet.onDemandGroup.addOverride('lifecycle.ignore_changes', ['target_size']);
+
+    // Identity and least-privilege grants.
+    this.serviceAccount = new ServiceAccount(this, 'ServiceAccount', {
+      project,
+      accountId: `${name}-fallback`,
+      displayName: `spot fleet ${name}: fallback controller`,
+      description: 'Runs the on-demand fallback controller: reads the fleet groups, resizes the standard group, keeps its state.',
+    });
+    const roleBase = `${name.replace(/[^a-zA-Z0-9]/g, '_')}_spot_fallback`;
+    this.readRole = new ProjectIamCustomRole(this, 'ReadRole', {
+      project,
+      roleId: `${roleBase}_read`,
+      title: `spot fleet ${name}: fallback controller reads its groups`,
+      description: 'Get and list the managed instances of the fleet groups (bound with a condition on their names).',
+      permissions: ['compute.instanceGroupManagers.get'],
+    });
+    this.resizeRole = new ProjectIamCustomRole(this, 'ResizeRole', {
+      project,
+      roleId: `${roleBase}_resize`,
+      title: `spot fleet ${name}: fallback controller resizes its standard group`,
+      description: 'Resize the fleet standard group (bound with a condition on its name).',
+      permissions: ['compute.instanceGroupManagers.update'],
+    });
+    const groupResource = (group: string) => `resource.name == "projects/${project}/regions/${region}/instanceGroupManagers/${group}"`;
+    new ProjectIamMember(this, 'ReadGroups', {
+      project,
+      role: this.readRole.id,
+      member: this.serviceAccount.member,
+      condition: {
+        title: `${name}-groups-only`,
+        description: 'The spot and standard groups of this fleet only.',
+        expression: `${groupResource(fleet.spotGroup.name)} || ${groupResource(fleet.onDemandGroup.name)}`,
+      },
+    });
+    new ProjectIamMember(this, 'ResizeOnDemandGroup', {
+      project,
+      role: this.resizeRole.id,
+      member: this.serviceAccount.member,
+      condition: {
+        title: `${name}-standard-group-only`,
+        description: 'The standard (on-demand) group of this fleet only.',
+        expression: groupResource(fleet.onDemandGroup.name),
+      },
+    });
+    new StorageBucketIamMember(this, 'StateObjectAdmin', {
+      bucket: fleet.artifactBucket.name,
+      role: 'roles/storage.objectAdmin',
+      member: this.serviceAccount.member,
+      condition: {
+        title: 'fallback-state-only',
+        description: 'The controller reads and writes its state object and nothing else in the bucket.',
+        expression: `resource.name.startsWith("projects/_/buckets/${fleet.artifactBucket.name}/objects/fallback-state/")`,
+      },
+    });
+    new ProjectIamMember(this, 'MetricWriter', { project, role: 'roles/monitoring.metricWriter', member: this.serviceAccount.member });
+
+    // The tick: Cloud Scheduler -> Pub/Sub.
+    this.tickTopic = new PubsubTopic(this, 'TickTopic', {
+      project,
+      name: `${name}-fallback-tick`,
+      messageRetentionDuration: '600s',
+      kmsKeyName: props.topicKmsKeyName,
+      labels: { 'spot-fleet': name },
+    });
+    this.scheduler = new CloudSchedulerJob(this, 'Schedule', {
+      project,
+      region,
+      name: `${name}-fallback-tick`,
+      description: `spot fleet ${name}: runs the on-demand fallback controller`,
+      schedule,
+      timeZone: 'Etc/UTC',
+      pubsubTarget: { topicName: this.tickTopic.id, data: Buffer.from('{"kind":"fallback-tick"}').toString('base64') },
+    });
+
+    // The function.
+    this.triggerServiceAccount = new ServiceAccount(this, 'TriggerServiceAccount', {
+      project,
+      accountId: `${name}-fb-invoker`,
+      displayName: `spot fleet ${name}: fallback triggers`,
+      description: 'Eventarc delivers ticks and preemptions to the fallback controller as this account (run.invoker on it only).',
+    });
+    const bundleDir = dirname(
+      locateBundle('handlers/gcp/fallback/index.js', 'functionBundleDir', props.functionBundleDir ? `${props.functionBundleDir}/index.js` : undefined),
+    );
+    const archive = new TerraformAsset(this, 'FunctionCode', { path: zipDirectoryToFile(bundleDir), type: AssetType.FILE });
+    const source = new StorageBucketObject(this, 'FunctionSource', {
+      bucket: fleet.artifactBucket.name,
+      name: `fallback-function-${archive.assetHash.slice(0, 16)}.zip`,
+      source: archive.path,
+      contentType: 'application/zip',
+    });
+    this.function = new Cloudfunctions2Function(this, 'Function', {
+      project,
+      location: region,
+      name: `${name}-fallback`,
+      description: `spot fleet ${name}: on-demand fallback controller`,
+      labels: { 'spot-fleet': name },
+      buildConfig: {
+        runtime: 'nodejs22',
+        entryPoint: 'handleFallback',
+        source: { storageSource: { bucket: fleet.artifactBucket.name, object: source.name } },
+      },
+      serviceConfig: {
+        serviceAccountEmail: this.serviceAccount.email,
+        availableMemory: '256M',
+        timeoutSeconds: 60,
+        // One run at a time; the state's generation precondition covers the rest.
+        maxInstanceCount: 1,
+        maxInstanceRequestConcurrency: 1,
+        ingressSettings: 'ALLOW_INTERNAL_ONLY',
+        allTrafficOnLatestRevision: true,
+        environmentVariables: {
+          FLEET_NAME: name,
+          GCP_PROJECT: project,
+          FLEET_REGION: region,
+          SPOT_GROUP: fleet.spotGroup.name,
+          ON_DEMAND_GROUP: fleet.onDemandGroup.name,
+          ON_DEMAND_BASE: String(fleet.onDemandCount),
+          MAX_CAPACITY: String(fleet.spec.maxCapacity),
+          DEFAULT_MACHINE_TYPE: fleet.spec.instanceTypes[0],
+          INSTANCE_NAME_PREFIX: `${fleet.spotInstanceNamePrefix}-`,
+          STATE_BUCKET: fleet.artifactBucket.name,
+          STATE_OBJECT: this.stateObjectName,
+          METRIC_TYPE: FALLBACK_REPLICAS_METRIC_TYPE,
+          POLICY_OPTIONS: JSON.stringify(props.policy ?? {}),
+        },
+      },
+      eventTrigger: {
+        triggerRegion: region,
+        eventType: 'google.cloud.pubsub.topic.v1.messagePublished',
+        pubsubTopic: this.tickTopic.id,
+        // A missed tick is replaced by the next one a minute later: no retries piling up.
+        retryPolicy: 'RETRY_POLICY_DO_NOT_RETRY',
+        serviceAccountEmail: this.triggerServiceAccount.email,
+      },
+    });
+    new CloudRunV2ServiceIamMember(this, 'TriggerInvoke', {
+      project,
+      location: region,
+      name: this.function.serviceConfig.service,
+      role: 'roles/run.invoker',
+      member: this.triggerServiceAccount.member,
+    });
+
+    if (props.preemptionHook) {
+      this.preemptionTrigger = new EventarcTrigger(this, 'PreemptionTrigger', {
+        project,
+        location: region,
+        name: `${name}-fallback-preempted`,
+        labels: { 'spot-fleet': name },
+        matchingCriteria: [{ attribute: 'type', value: 'google.cloud.pubsub.topic.v1.messagePublished' }],
+        destination: { cloudRunService: { service: this.function.serviceConfig.service, region } },
+        transport: { pubsub: { topic: props.preemptionHook.topic.id } },
+        serviceAccount: this.triggerServiceAccount.email,
+      });
+    }
+  }
+}

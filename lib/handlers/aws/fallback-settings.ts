@@ -1,0 +1,120 @@
+/**
+ * The contract between the `OnDemandFallback` construct and the fallback controller Lambda: the
+ * environment variables the construct sets and the controller reads. No SDK imports here, so the
+ * construct can use it without pulling the AWS SDK into a CDK app.
+ */
+import type { FallbackPolicyOptions } from '../../policy/fallback-policy';
+
+/** Environment variable names the fallback controller reads. */
+export const FALLBACK_ENV = {
+  /** The spot group (the fleet's main Auto Scaling group, with the on-demand base). */
+  SPOT_GROUP_NAME: 'SPOT_ASG_NAME',
+  /** The on-demand-only fallback group whose desired capacity the controller sets. */
+  FALLBACK_GROUP_NAME: 'FALLBACK_ASG_NAME',
+  /** SSM parameter holding the controller's state (FallbackState JSON, compact). */
+  STATE_PARAMETER_NAME: 'FALLBACK_STATE_PARAMETER',
+  /** On-demand base of the fleet (kept by the spot group). */
+  ON_DEMAND_BASE: 'FALLBACK_ON_DEMAND_BASE',
+  /** Most instances of the fleet, both groups together. */
+  MAX_CAPACITY: 'FALLBACK_MAX_CAPACITY',
+  /** Instance types of the fleet, comma separated (empty with instance requirements). */
+  INSTANCE_TYPES: 'FALLBACK_INSTANCE_TYPES',
+  /** Seconds of scaling activities scanned for failed launches on each run. */
+  LOOKBACK_SECONDS: 'FALLBACK_LOOKBACK_SECONDS',
+  /** Policy options, JSON (`FallbackPolicyOptions`). */
+  POLICY_OPTIONS: 'FALLBACK_POLICY_OPTIONS',
+} as const;
+
+/** Namespace of the controller's metrics (the fleet dashboard reads `FallbackReplicas` here). */
+export const FALLBACK_METRICS_NAMESPACE = 'SpotInferenceConstructs';
+/** Powertools service name of the controller (logs only: metrics carry no `service` dimension). */
+export const FALLBACK_SERVICE_NAME = 'spot-fallback-controller';
+
+/** Metric names the controller emits, every one with the single dimension `AutoScalingGroupName` = the spot group. */
+export const FALLBACK_METRIC = {
+  /** On-demand replicas the fallback group runs in place of missing spot (what the controller set). */
+  FALLBACK_REPLICAS: 'FallbackReplicas',
+  /** Spot replicas of the spot group that are in service, healthy and not warned. */
+  READY_SPOT_REPLICAS: 'ReadySpotReplicas',
+  /** Spot launch failures (insufficient capacity) the controller counted this run. */
+  SPOT_LAUNCH_FAILURES: 'SpotLaunchFailures',
+  /** Spot interruption warnings of the spot group the controller counted this run. */
+  SPOT_PREEMPTIONS: 'SpotPreemptions',
+} as const;
+
+/** Largest value an SSM Standard parameter holds (4 KB). The state is trimmed to fit. */
+export const SSM_STANDARD_PARAMETER_MAX_BYTES = 4096;
+
+/** Settings of the fallback controller, as the construct renders them. */
+export interface FallbackSettings {
+  /** The spot group: the fleet's main group, whose on-demand base stays where it is. */
+  readonly spotGroupName: string;
+  /** The on-demand-only fallback group the controller resizes. */
+  readonly fallbackGroupName: string;
+  /** Name of the SSM parameter holding the state. */
+  readonly stateParameterName: string;
+  /** On-demand base of the fleet (instances of the spot group that always run on-demand). */
+  readonly onDemandBase: number;
+  /** Most instances of the fleet, both groups together. */
+  readonly maxCapacity: number;
+  /** Instance types of the fleet (empty with instance requirements): the pools a failure in a zone may hit. */
+  readonly instanceTypes: string[];
+  /** Seconds of scaling activities scanned for failed launches (events can be missed). */
+  readonly lookbackSeconds: number;
+  /** Options of the pure policy. */
+  readonly policy: FallbackPolicyOptions;
+}
+
+/** Render settings as the Lambda's environment variables. */
+export function renderFallbackEnvironment(s: FallbackSettings): Record<string, string> {
+  return {
+    [FALLBACK_ENV.SPOT_GROUP_NAME]: s.spotGroupName,
+    [FALLBACK_ENV.FALLBACK_GROUP_NAME]: s.fallbackGroupName,
+    [FALLBACK_ENV.STATE_PARAMETER_NAME]: s.stateParameterName,
+    [FALLBACK_ENV.ON_DEMAND_BASE]: String(s.onDemandBase),
+    [FALLBACK_ENV.MAX_CAPACITY]: String(s.maxCapacity),
+    [FALLBACK_ENV.INSTANCE_TYPES]: s.instanceTypes.join(','),
+    [FALLBACK_ENV.LOOKBACK_SECONDS]: String(s.lookbackSeconds),
+    [FALLBACK_ENV.POLICY_OPTIONS]: JSON.stringify(s.policy),
+  };
+}
+
+/**
+ * Read settings from the Lambda's environment. Throws when a variable is missing or malformed, so a
+ * misconfigured function fails loudly at cold start instead of never falling back.
+ */
+export function fallbackSettingsFromEnv(env: Record<string, string | undefined>): FallbackSettings {
+  const required = (name: string, what: string): string => {
+    const v = env[name];
+    if (!v) throw new Error(`${name} is not set: the fallback controller needs ${what}`);
+    return v;
+  };
+  const count = (name: string, what: string): number => {
+    const raw = required(name, what);
+    const n = Number(raw);
+    if (!Number.isInteger(n) || n < 0) throw new Error(`${name} (${raw}) must be a whole number, 0 or more`);
+    return n;
+  };
+  let policy: FallbackPolicyOptions = {};
+  const rawPolicy = env[FALLBACK_ENV.POLICY_OPTIONS];
+  if (rawPolicy) {
+    try {
+      policy = JSON.parse(rawPolicy) as FallbackPolicyOptions;
+    } catch (e) {
+      throw new Error(`${FALLBACK_ENV.POLICY_OPTIONS} is not valid JSON (${(e as Error).message})`);
+    }
+  }
+  const lookbackRaw = env[FALLBACK_ENV.LOOKBACK_SECONDS];
+  const lookback = lookbackRaw ? Number(lookbackRaw) : 600;
+  if (!Number.isFinite(lookback) || lookback <= 0) throw new Error(`${FALLBACK_ENV.LOOKBACK_SECONDS} (${lookbackRaw}) must be a number of seconds above 0`);
+  return {
+    spotGroupName: required(FALLBACK_ENV.SPOT_GROUP_NAME, 'the name of the spot Auto Scaling group'),
+    fallbackGroupName: required(FALLBACK_ENV.FALLBACK_GROUP_NAME, 'the name of the on-demand fallback Auto Scaling group'),
+    stateParameterName: required(FALLBACK_ENV.STATE_PARAMETER_NAME, 'the name of the SSM parameter holding its state'),
+    onDemandBase: count(FALLBACK_ENV.ON_DEMAND_BASE, 'the on-demand base of the fleet'),
+    maxCapacity: count(FALLBACK_ENV.MAX_CAPACITY, 'the max capacity of the fleet'),
+    instanceTypes: (env[FALLBACK_ENV.INSTANCE_TYPES] ?? '').split(',').map((t) => t.trim()).filter((t) => t.length > 0),
+    lookbackSeconds: lookback,
+    policy,
+  };
+}

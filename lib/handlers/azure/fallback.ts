@@ -1,0 +1,570 @@
+/**
+ * The on-demand fallback controller of an Azure spot fleet (Flexible-orchestration scale sets with Spot
+ * Priority Mix), as pure functions of its inputs and clients.
+ *
+ * A timer-triggered Function runs it every minute:
+ * 1. reads its state (a {@link FallbackState} JSON blob, with its ETag);
+ * 2. lists each scale set's VMs (`virtualMachines` filtered by `virtualMachineScaleSet/id`, with their
+ *    instance view): per pool (`<zone>/<vmSize>`) the ready, launching, failed and evicted Spot VMs, and the
+ *    ready Regular VMs;
+ * 3. calls the shared policy ({@link decideFallback});
+ * 4. applies the fallback through the priority mix, never by replacing a healthy VM:
+ *    - up: raise `priorityMixPolicy.baseRegularPriorityCount` to `base + fallback` and the capacity by the
+ *      Regular VMs missing, so Azure adds exactly those VMs, as Regular; the Spot VMs stay as they are;
+ *    - down (once the policy returns to spot, i.e. ready Spot VMs have covered the share long enough):
+ *      lower the count back and delete only the surplus Regular VMs (`virtualMachineScaleSets/delete`);
+ *    - nothing when the scale set already matches (idempotent); Regular VMs never fewer than the base,
+ *      the fleet's VMs never more than `maxCapacity`;
+ * 5. writes the state back with `If-Match` (a concurrent run that got there first wins), logs one structured
+ *    line with the reason and, when configured, a custom metric `SpotInference/FallbackReplicas` on the
+ *    first scale set (Azure Monitor custom metrics ingestion).
+ *
+ * Transient errors (429, 5xx, network) are retried with backoff, honouring `Retry-After`.
+ */
+import { decideFallback, FallbackAction, FallbackDecision, FallbackPolicyOptions, FallbackState, initialFallbackState, SpotPoolObservation } from '../../policy';
+
+/** One scale set the controller manages. */
+export interface AzureScaleSetSettings {
+  /** Name of the scale set. */
+  readonly name: string;
+  /** Regular VMs that always run in it (its `baseRegularCount` as deployed). */
+  readonly baseRegularCount: number;
+  /** Most VMs in it (its autoscale maximum). */
+  readonly maxCapacity: number;
+  /** VMs it should serve with at least (its deployed desired capacity): the target when evictions shrank it. */
+  readonly desiredCapacity: number;
+}
+
+/** What the controller was deployed for (from its app settings). */
+export interface AzureFallbackSettings {
+  readonly fleetName: string;
+  readonly subscriptionId: string;
+  readonly resourceGroup: string;
+  readonly scaleSets: AzureScaleSetSettings[];
+  /** Most VMs of the fleet, Spot and Regular together. */
+  readonly maxCapacity: number;
+  /** Blob of the controller's state. */
+  readonly stateAccount: string;
+  readonly stateContainer: string;
+  readonly stateBlob: string;
+  /** Tuning of the policy. @default - the policy's defaults */
+  readonly policy?: FallbackPolicyOptions;
+  /** Region of the custom metric (Azure Monitor ingestion endpoint). @default - no custom metric, the log line only */
+  readonly metricsRegion?: string;
+}
+
+/** A VM of a Flexible scale set, as `virtualMachines` list returns it with `$expand=instanceView` (the fields read). */
+export interface AzureVm {
+  readonly name: string;
+  readonly zones?: string[];
+  readonly properties?: {
+    readonly priority?: string;
+    readonly provisioningState?: string;
+    readonly hardwareProfile?: { readonly vmSize?: string };
+    readonly instanceView?: {
+      readonly statuses?: { readonly code?: string; readonly message?: string }[];
+      readonly vmHealth?: { readonly status?: { readonly code?: string } };
+    };
+  };
+}
+
+/** A scale set's capacity and priority mix. */
+export interface AzureScaleSetState {
+  readonly id: string;
+  readonly capacity: number;
+  readonly baseRegularPriorityCount: number;
+  readonly regularPriorityPercentageAboveBase: number;
+}
+
+/** The Azure Resource Manager calls the controller makes. */
+export interface ComputeApi {
+  getScaleSet(name: string): Promise<AzureScaleSetState>;
+  listVms(scaleSetId: string): Promise<AzureVm[]>;
+  /** PATCH the scale set: the priority mix, and the capacity when given. */
+  updateScaleSet(name: string, update: { baseRegularPriorityCount: number; regularPriorityPercentageAboveBase: number; capacity?: number }): Promise<void>;
+  /** Delete VMs of a Flexible scale set (by VM name); the capacity goes down with them. */
+  deleteVms(name: string, vmNames: string[]): Promise<void>;
+}
+
+/** The controller's blob. */
+export interface AzureStoredState {
+  readonly policy: FallbackState;
+  /** Pool of each Spot VM seen last time, by `<scaleSet>/<vm>` (a VM gone since, while the capacity did not drop, was evicted). */
+  readonly spotVms: Record<string, string>;
+  /** Capacity of each scale set last time. */
+  readonly capacities: Record<string, number>;
+  /** Failures already counted (`<vm>|<code>`). */
+  readonly seenFailures: string[];
+  /** Fallback the previous run applied (Regular VMs above the base it asked for). */
+  readonly appliedFallback?: number;
+}
+
+/** Reads and conditionally writes the state blob. */
+export interface AzureStateStore {
+  read(): Promise<{ state?: AzureStoredState; etag?: string }>;
+  /** Write if the blob still has `etag` (or does not exist when `etag` is undefined); `false` on HTTP 412/409. */
+  write(state: AzureStoredState, etag: string | undefined): Promise<boolean>;
+}
+
+/** Writes the fallback metric. */
+export interface AzureFallbackMetrics {
+  writeFallback(value: number, fleet: string, at: Date): Promise<void>;
+}
+
+/** What the controller talks to; tests pass fakes or clients pointed at 127.0.0.1. */
+export interface AzureFallbackClients {
+  readonly compute: ComputeApi;
+  readonly state: AzureStateStore;
+  readonly metrics?: AzureFallbackMetrics;
+  readonly log: (entry: Record<string, unknown>) => void;
+  readonly now: () => Date;
+}
+
+/** What the controller did to one scale set. */
+export interface AzureScaleSetChange {
+  readonly name: string;
+  readonly regularTarget: number;
+  readonly regularNow: number;
+  readonly capacityBefore: number;
+  readonly capacityAfter: number;
+  readonly patched: boolean;
+  readonly deleted: string[];
+}
+
+/** What one run did. */
+export interface AzureFallbackOutcome {
+  readonly decision: FallbackDecision;
+  /** Fallback applied (Regular VMs above the base, bounded). */
+  readonly fallbackReplicas: number;
+  readonly changes: AzureScaleSetChange[];
+  readonly stateSaved: boolean;
+  readonly readySpot: number;
+}
+
+const CAPACITY_FAILURE = /AllocationFailed|ZonalAllocationFailed|OverconstrainedAllocationRequest|OverconstrainedZonalAllocationRequest|SkuNotAvailable|SpotVM|Eviction/i;
+
+function statusCodes(vm: AzureVm): string[] {
+  return (vm.properties?.instanceView?.statuses ?? []).map((s) => s.code ?? '');
+}
+
+/** Deleting VMs count for nothing. */
+export function isDeleting(vm: AzureVm): boolean {
+  return /^deleting$/i.test(vm.properties?.provisioningState ?? '') || statusCodes(vm).some((c) => /^ProvisioningState\/deleting/i.test(c));
+}
+
+/** Spot (or the older Low) priority; Azure omits `priority` for Regular VMs. */
+export function isSpot(vm: AzureVm): boolean {
+  return /^(spot|low)$/i.test(vm.properties?.priority ?? '');
+}
+
+/** Provisioned, running, and healthy when the Application Health extension reports. */
+export function isReady(vm: AzureVm): boolean {
+  const codes = statusCodes(vm);
+  const provisioned = /^succeeded$/i.test(vm.properties?.provisioningState ?? '') || codes.some((c) => /^ProvisioningState\/succeeded$/i.test(c));
+  const running = codes.some((c) => /^PowerState\/running$/i.test(c));
+  const health = vm.properties?.instanceView?.vmHealth?.status?.code;
+  return provisioned && running && (health === undefined || /^HealthState\/healthy$/i.test(health));
+}
+
+/** `<zone>/<vmSize>` of a VM. */
+export function poolOf(vm: AzureVm): string {
+  return `${vm.zones?.[0] ?? 'nozone'}/${vm.properties?.hardwareProfile?.vmSize ?? 'unknown'}`;
+}
+
+/** Split `total` over sets as evenly as their room allows; earlier sets get the remainder. */
+export function splitFallback(total: number, rooms: number[]): number[] {
+  const out = rooms.map(() => 0);
+  let left = total;
+  while (left > 0) {
+    let moved = false;
+    for (let i = 0; i < rooms.length && left > 0; i++) {
+      if (out[i] < rooms[i]) {
+        out[i]++;
+        left--;
+        moved = true;
+      }
+    }
+    if (!moved) break;
+  }
+  return out;
+}
+
+/** Read the settings from the function's app settings. Throws naming every missing or bad variable. */
+export function azureFallbackSettingsFromEnv(env: Record<string, string | undefined>): AzureFallbackSettings {
+  const need = ['FLEET_NAME', 'SUBSCRIPTION_ID', 'RESOURCE_GROUP', 'SCALE_SETS', 'MAX_CAPACITY', 'STATE_ACCOUNT', 'STATE_CONTAINER', 'STATE_BLOB'];
+  const missing = need.filter((k) => !env[k]);
+  if (missing.length > 0) {
+    throw new Error(`fallback function misconfigured: app setting${missing.length > 1 ? 's' : ''} ${missing.join(', ')} not set (the AzureOnDemandFallback construct sets them)`);
+  }
+  let scaleSets: AzureScaleSetSettings[];
+  let policy: FallbackPolicyOptions | undefined;
+  try {
+    scaleSets = JSON.parse(env.SCALE_SETS!) as AzureScaleSetSettings[];
+    policy = env.POLICY_OPTIONS ? (JSON.parse(env.POLICY_OPTIONS) as FallbackPolicyOptions) : undefined;
+  } catch {
+    throw new Error('fallback function misconfigured: SCALE_SETS and POLICY_OPTIONS must be JSON');
+  }
+  if (!Array.isArray(scaleSets) || scaleSets.length === 0 || scaleSets.some((s) => !s.name || ![s.baseRegularCount, s.maxCapacity, s.desiredCapacity].every(Number.isInteger))) {
+    throw new Error('fallback function misconfigured: SCALE_SETS must list {name, baseRegularCount, maxCapacity, desiredCapacity} per scale set');
+  }
+  const max = Number(env.MAX_CAPACITY);
+  if (!Number.isInteger(max) || max < 0) throw new Error(`fallback function misconfigured: MAX_CAPACITY (${env.MAX_CAPACITY}) must be a whole number, 0 or more`);
+  return {
+    fleetName: env.FLEET_NAME!,
+    subscriptionId: env.SUBSCRIPTION_ID!,
+    resourceGroup: env.RESOURCE_GROUP!,
+    scaleSets,
+    maxCapacity: max,
+    stateAccount: env.STATE_ACCOUNT!,
+    stateContainer: env.STATE_CONTAINER!,
+    stateBlob: env.STATE_BLOB!,
+    policy,
+    metricsRegion: env.METRICS_REGION || undefined,
+  };
+}
+
+interface SetView {
+  readonly settings: AzureScaleSetSettings;
+  readonly scaleSet: AzureScaleSetState;
+  readonly vms: AzureVm[];
+}
+
+/** One control period: observe, decide, apply, persist, report. Running it twice in a row changes nothing. */
+export async function runAzureFallbackController(settings: AzureFallbackSettings, clients: AzureFallbackClients): Promise<AzureFallbackOutcome> {
+  const now = clients.now();
+  const nowSeconds = Math.floor(now.getTime() / 1000);
+  const { state: stored, etag } = await clients.state.read();
+  const prev: AzureStoredState = stored ?? { policy: initialFallbackState(settings.policy), spotVms: {}, capacities: {}, seenFailures: [] };
+
+  const views: SetView[] = await Promise.all(
+    settings.scaleSets.map(async (s) => {
+      const scaleSet = await clients.compute.getScaleSet(s.name);
+      const vms = (await clients.compute.listVms(scaleSet.id)).filter((vm) => !isDeleting(vm));
+      return { settings: s, scaleSet, vms };
+    }),
+  );
+
+  // Observe.
+  const pools = new Map<string, { ready: number; launching: number; launchFailures: number; preempted: number }>();
+  const pool = (id: string) => {
+    let p = pools.get(id);
+    if (!p) pools.set(id, (p = { ready: 0, launching: 0, launchFailures: 0, preempted: 0 }));
+    return p;
+  };
+  const seen = new Set(prev.seenFailures);
+  const seenFailures: string[] = [];
+  const spotVms: Record<string, string> = {};
+  const capacities: Record<string, number> = {};
+  let onDemandReady = 0;
+  for (const { settings: s, scaleSet, vms } of views) {
+    capacities[s.name] = scaleSet.capacity;
+    for (const vm of vms) {
+      if (!isSpot(vm)) {
+        if (isReady(vm)) onDemandReady++;
+        continue;
+      }
+      const id = poolOf(vm);
+      spotVms[`${s.name}/${vm.name}`] = id;
+      const p = pool(id);
+      const codes = statusCodes(vm);
+      const failed = codes.find((c) => /^ProvisioningState\/failed/i.test(c) && CAPACITY_FAILURE.test(c)) ?? (/^failed$/i.test(vm.properties?.provisioningState ?? '') ? 'ProvisioningState/failed' : undefined);
+      const evicted = codes.some((c) => /^PowerState\/deallocated$/i.test(c));
+      if (isReady(vm)) p.ready++;
+      else if (failed || evicted) {
+        const key = `${vm.name}|${evicted ? 'evicted' : failed}`;
+        seenFailures.push(key);
+        if (!seen.has(key)) {
+          if (evicted) p.preempted++;
+          else p.launchFailures++;
+        }
+      } else p.launching++;
+    }
+    // A Spot VM gone while the capacity did not drop was evicted (Delete eviction policy).
+    // (A drop of the capacity means a scale-in, or evictions Azure already counted down; the desired
+    // capacity floor of the target covers the latter.)
+    if (prev.capacities[s.name] !== undefined && scaleSet.capacity >= prev.capacities[s.name]) {
+      for (const [key, id] of Object.entries(prev.spotVms)) {
+        if (key.startsWith(`${s.name}/`) && !(key in spotVms)) pool(id).preempted++;
+      }
+    }
+  }
+  const observations: SpotPoolObservation[] = [...pools.entries()].map(([id, p]) => ({ pool: id, ...p }));
+  const readySpot = observations.reduce((n, p) => n + p.ready, 0);
+
+  // Decide.
+  const base = Math.min(settings.maxCapacity, views.reduce((n, v) => n + v.settings.baseRegularCount, 0));
+  const currentTotal = views.reduce((n, v) => n + v.scaleSet.capacity, 0);
+  const desiredTotal = views.reduce((n, v) => n + v.settings.desiredCapacity, 0);
+  // The capacity the controller added for the fallback is not part of the fleet's target.
+  const targetReplicas = Math.max(base, Math.min(settings.maxCapacity, Math.max(desiredTotal, currentTotal - (prev.appliedFallback ?? 0))));
+  const decision = decideFallback(
+    { nowSeconds, targetReplicas, onDemandBase: base, maxCapacity: settings.maxCapacity, onDemandReady, pools: observations, state: prev.policy },
+    settings.policy,
+  );
+
+  // Bound and split.
+  const ceiling = Math.max(0, settings.maxCapacity - readySpot - base);
+  const fallback = Math.max(0, Math.min(decision.fallbackReplicas, ceiling));
+  const rooms = views.map((v) => Math.max(0, v.settings.maxCapacity - v.settings.baseRegularCount));
+  const shares = splitFallback(fallback, rooms);
+
+  // Apply.
+  const changes: AzureScaleSetChange[] = [];
+  let total = currentTotal;
+  for (let i = 0; i < views.length; i++) {
+    const { settings: s, scaleSet, vms } = views[i];
+    const regularTarget = s.baseRegularCount + shares[i];
+    const regularVms = vms.filter((vm) => !isSpot(vm));
+    // Every listed Spot VM holds a slot of the capacity, failed ones too (Azure keeps them until deleted).
+    const spotSlots = vms.filter(isSpot).length;
+    let capacity = scaleSet.capacity;
+    const deleted: string[] = [];
+    let patched = false;
+    if (regularVms.length < regularTarget) {
+      // Up: room for the missing Regular VMs, within the set's and the fleet's maximum.
+      const wanted = Math.min(s.maxCapacity, Math.max(capacity, regularTarget + spotSlots));
+      capacity = Math.max(capacity, Math.min(wanted, capacity + Math.max(0, settings.maxCapacity - total)));
+    }
+    if (scaleSet.baseRegularPriorityCount !== regularTarget || capacity !== scaleSet.capacity) {
+      await clients.compute.updateScaleSet(s.name, {
+        baseRegularPriorityCount: regularTarget,
+        regularPriorityPercentageAboveBase: scaleSet.regularPriorityPercentageAboveBase,
+        capacity: capacity !== scaleSet.capacity ? capacity : undefined,
+      });
+      patched = true;
+      total += capacity - scaleSet.capacity;
+    }
+    if ((decision.action === FallbackAction.RETURN_TO_SPOT || fallback < decision.fallbackReplicas) && regularVms.length > regularTarget) {
+      // Down (spot is back, or maxCapacity leaves no room next to the ready Spot VMs): only the surplus
+      // Regular VMs go (not-ready ones first); Spot VMs are not touched.
+      const surplus = [...regularVms].sort((a, b) => Number(isReady(a)) - Number(isReady(b)) || b.name.localeCompare(a.name)).slice(0, regularVms.length - regularTarget);
+      deleted.push(...surplus.map((vm) => vm.name));
+      await clients.compute.deleteVms(s.name, deleted);
+      capacity = Math.max(0, capacity - deleted.length);
+      total -= deleted.length;
+    }
+    changes.push({ name: s.name, regularTarget, regularNow: regularVms.length, capacityBefore: scaleSet.capacity, capacityAfter: capacity, patched, deleted });
+  }
+  for (const c of changes) capacities[c.name] = c.capacityAfter;
+
+  const next: AzureStoredState = { policy: decision.state, spotVms, capacities, seenFailures: seenFailures.slice(-256), appliedFallback: fallback };
+  const stateSaved = await clients.state.write(next, etag);
+  const applied = changes.filter((c) => c.patched || c.deleted.length > 0);
+  clients.log({
+    level: decision.action === FallbackAction.FALL_BACK ? 'warning' : 'information',
+    message: `spot fallback: ${decision.action}: ${decision.reason}${fallback !== decision.fallbackReplicas ? `; bounded to ${fallback} Regular VMs above the base (maxCapacity ${settings.maxCapacity}, ready Spot ${readySpot})` : ''}; ${
+      applied.length === 0
+        ? 'scale sets unchanged'
+        : applied.map((c) => `${c.name}: regular ${c.regularNow} -> ${c.regularTarget}, capacity ${c.capacityBefore} -> ${c.capacityAfter}${c.deleted.length ? `, deleted ${c.deleted.join(', ')}` : ''}`).join('; ')
+    }`,
+    fleet: settings.fleetName,
+    metric: 'FallbackReplicas',
+    action: decision.action,
+    fallbackReplicas: fallback,
+    targetReplicas,
+    readySpot,
+    onDemandReady,
+    unavailablePools: decision.unavailablePools,
+    stateSaved,
+  });
+  if (clients.metrics) {
+    try {
+      await clients.metrics.writeFallback(fallback, settings.fleetName, now);
+    } catch (err) {
+      clients.log({ level: 'warning', message: `spot fallback: metric write failed: ${(err as Error).message}`, fleet: settings.fleetName });
+    }
+  }
+  return { decision, fallbackReplicas: fallback, changes, stateSaved, readySpot };
+}
+
+
+// ---------------------------------------------------------------------------------------------------------
+// REST clients (fetch + a token provider); endpoints are configurable so tests talk to 127.0.0.1.
+
+/** An HTTP error from an Azure API. */
+export class AzureApiError extends Error {
+  constructor(
+    public readonly status: number,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'AzureApiError';
+    Object.setPrototypeOf(this, AzureApiError.prototype);
+  }
+}
+
+/** Options shared by the REST clients. */
+export interface AzureRestOptions {
+  /** Returns a bearer token for a scope (`https://management.azure.com/.default`, ...). */
+  readonly getToken: (scope: string) => Promise<string>;
+  /** @default globalThis.fetch */
+  readonly fetch?: typeof fetch;
+  /** Attempts for 429, 5xx and network errors. @default 5 */
+  readonly maxAttempts?: number;
+  /** First backoff, ms (doubles; `Retry-After` wins when given). @default 500 */
+  readonly baseDelayMs?: number;
+  /** @default setTimeout-based */
+  readonly sleep?: (ms: number) => Promise<void>;
+}
+
+const defaultSleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+async function errorText(res: Response): Promise<string> {
+  const text = await res.text();
+  try {
+    const body = JSON.parse(text) as { error?: { code?: string; message?: string } };
+    return body.error ? `${body.error.code ?? ''}: ${body.error.message ?? ''}` : text;
+  } catch {
+    return text;
+  }
+}
+
+/** Send a request, retrying 429, 5xx and network errors. Other statuses are returned to the caller. */
+export async function azureRequest(options: AzureRestOptions, scope: string, url: string, init: { method: string; headers?: Record<string, string>; body?: string }): Promise<Response> {
+  const doFetch = options.fetch ?? globalThis.fetch;
+  const attempts = options.maxAttempts ?? 5;
+  const sleep = options.sleep ?? defaultSleep;
+  let delay = options.baseDelayMs ?? 500;
+  for (let attempt = 1; ; attempt++) {
+    let res: Response | undefined;
+    let failure: Error;
+    try {
+      const token = await options.getToken(scope);
+      res = await doFetch(url, { ...init, headers: { authorization: `Bearer ${token}`, ...(init.headers ?? {}) } });
+      if (res.status !== 429 && res.status < 500) return res;
+      failure = new AzureApiError(res.status, await errorText(res));
+    } catch (err) {
+      failure = err as Error;
+    }
+    if (attempt >= attempts) throw failure;
+    const retryAfter = Number(res?.headers.get('retry-after'));
+    await sleep(Number.isFinite(retryAfter) && retryAfter > 0 ? Math.min(retryAfter * 1000, 30000) : delay);
+    delay *= 2;
+  }
+}
+
+async function ok(res: Response, what: string): Promise<Response> {
+  if (!res.ok) throw new AzureApiError(res.status, `${what}: ${await errorText(res)}`);
+  return res;
+}
+
+const ARM_SCOPE = 'https://management.azure.com/.default';
+const COMPUTE_API = '2024-07-01';
+
+/** A {@link ComputeApi} on Azure Resource Manager. */
+export function createArmComputeApi(options: AzureRestOptions & { subscriptionId: string; resourceGroup: string; endpoint?: string }): ComputeApi {
+  const arm = (options.endpoint ?? 'https://management.azure.com').replace(/\/+$/, '');
+  const rg = `/subscriptions/${encodeURIComponent(options.subscriptionId)}/resourceGroups/${encodeURIComponent(options.resourceGroup)}/providers/Microsoft.Compute`;
+  const vmss = (name: string) => `${arm}${rg}/virtualMachineScaleSets/${encodeURIComponent(name)}`;
+  return {
+    async getScaleSet(name) {
+      const res = await ok(await azureRequest(options, ARM_SCOPE, `${vmss(name)}?api-version=${COMPUTE_API}`, { method: 'GET' }), `get scale set ${name}`);
+      const body = (await res.json()) as {
+        id: string;
+        sku?: { capacity?: number };
+        properties?: { priorityMixPolicy?: { baseRegularPriorityCount?: number; regularPriorityPercentageAboveBase?: number } };
+      };
+      return {
+        id: body.id,
+        capacity: body.sku?.capacity ?? 0,
+        baseRegularPriorityCount: body.properties?.priorityMixPolicy?.baseRegularPriorityCount ?? 0,
+        regularPriorityPercentageAboveBase: body.properties?.priorityMixPolicy?.regularPriorityPercentageAboveBase ?? 0,
+      };
+    },
+    async listVms(scaleSetId) {
+      const out: AzureVm[] = [];
+      const q = new URLSearchParams({ 'api-version': COMPUTE_API, $filter: `'virtualMachineScaleSet/id' eq '${scaleSetId}'`, $expand: 'instanceView' });
+      let next: string | undefined = `${arm}${rg}/virtualMachines?${q}`;
+      while (next) {
+        const res = await ok(await azureRequest(options, ARM_SCOPE, next, { method: 'GET' }), 'list VMs');
+        const body = (await res.json()) as { value?: AzureVm[]; nextLink?: string };
+        out.push(...(body.value ?? []));
+        next = body.nextLink ? body.nextLink.replace(/^https:\/\/management\.azure\.com/, arm) : undefined;
+      }
+      return out;
+    },
+    async updateScaleSet(name, update) {
+      const body: Record<string, unknown> = {
+        properties: { priorityMixPolicy: { baseRegularPriorityCount: update.baseRegularPriorityCount, regularPriorityPercentageAboveBase: update.regularPriorityPercentageAboveBase } },
+      };
+      if (update.capacity !== undefined) body.sku = { capacity: update.capacity };
+      const res = await azureRequest(options, ARM_SCOPE, `${vmss(name)}?api-version=${COMPUTE_API}`, {
+        method: 'PATCH',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
+      await ok(res, `update scale set ${name}`);
+      await res.text();
+    },
+    async deleteVms(name, vmNames) {
+      const res = await azureRequest(options, ARM_SCOPE, `${vmss(name)}/delete?api-version=${COMPUTE_API}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ instanceIds: vmNames }),
+      });
+      if (res.status === 404) {
+        await res.text();
+        return; // already gone
+      }
+      await ok(res, `delete VMs ${vmNames.join(', ')} of ${name}`);
+      await res.text();
+    },
+  };
+}
+
+/** An {@link AzureStateStore} on a block blob (ETag preconditions), with the function's identity. */
+export function createBlobStateStore(options: AzureRestOptions & { account: string; container: string; blob: string; endpoint?: string }): AzureStateStore {
+  const url = `${(options.endpoint ?? `https://${options.account}.blob.core.windows.net`).replace(/\/+$/, '')}/${encodeURIComponent(options.container)}/${encodeURIComponent(options.blob)}`;
+  const scope = 'https://storage.azure.com/.default';
+  const version = { 'x-ms-version': '2023-11-03' };
+  return {
+    async read() {
+      const res = await azureRequest(options, scope, url, { method: 'GET', headers: version });
+      if (res.status === 404) {
+        await res.text();
+        return {};
+      }
+      await ok(res, `read state blob ${options.container}/${options.blob}`);
+      const etag = res.headers.get('etag') ?? undefined;
+      try {
+        return { state: JSON.parse(await res.text()) as AzureStoredState, etag };
+      } catch {
+        return { etag };
+      }
+    },
+    async write(state, etag) {
+      const res = await azureRequest(options, scope, url, {
+        method: 'PUT',
+        headers: { ...version, 'x-ms-blob-type': 'BlockBlob', 'content-type': 'application/json', ...(etag ? { 'if-match': etag } : { 'if-none-match': '*' }) },
+        body: JSON.stringify(state),
+      });
+      if (res.status === 412 || res.status === 409) {
+        await res.text();
+        return false;
+      }
+      await ok(res, `write state blob ${options.container}/${options.blob}`);
+      await res.text();
+      return true;
+    },
+  };
+}
+
+/** {@link AzureFallbackMetrics} on Azure Monitor custom metrics ingestion (`POST {region}.monitoring.azure.com{resourceId}/metrics`). */
+export function createAzureMonitorMetrics(options: AzureRestOptions & { region: string; resourceId: string; endpoint?: string }): AzureFallbackMetrics {
+  const root = (options.endpoint ?? `https://${options.region}.monitoring.azure.com`).replace(/\/+$/, '');
+  return {
+    async writeFallback(value, fleet, at) {
+      const body = {
+        time: at.toISOString(),
+        data: { baseData: { metric: 'FallbackReplicas', namespace: 'SpotInference', dimNames: ['fleet'], series: [{ dimValues: [fleet], min: value, max: value, sum: value, count: 1 }] } },
+      };
+      const res = await azureRequest(options, 'https://monitoring.azure.com/.default', `${root}${options.resourceId}/metrics`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
+      await ok(res, 'write FallbackReplicas metric');
+      await res.text();
+    },
+  };
+}

@@ -1,0 +1,135 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { MonitorActivityLogAlert } from '@cdktf/provider-azurerm/lib/monitor-activity-log-alert';
+import { MonitorMetricAlert } from '@cdktf/provider-azurerm/lib/monitor-metric-alert';
+import { Testing } from 'cdktf';
+import { AzureFleetAlerts, AzureFleetAlertsProps, SpotScaleSetFleet } from '../../../constructs/azure';
+import { FleetSpecError, FleetSpecErrorCode } from '../../../lib/spec';
+
+Testing.setupJest();
+
+const VMSS_1 = '/subscriptions/0000/resourceGroups/rg-spot/providers/Microsoft.Compute/virtualMachineScaleSets/llm-a-vmss';
+const VMSS_2 = '/subscriptions/0000/resourceGroups/rg-spot/providers/Microsoft.Compute/virtualMachineScaleSets/llm-b-vmss';
+const LB = '/subscriptions/0000/resourceGroups/rg-spot/providers/Microsoft.Network/loadBalancers/llm-lb';
+const BASE: AzureFleetAlertsProps = { resourceGroupName: 'rg-spot', namePrefix: 'llm', scaleSetIds: [VMSS_1, VMSS_2], loadBalancerId: LB };
+
+function synth(props: Partial<AzureFleetAlertsProps> = {}): { out: string; json: any } {
+  const out = Testing.synthScope((scope) => new AzureFleetAlerts(scope, 'Alerts', { ...BASE, ...props }));
+  return { out, json: JSON.parse(out) };
+}
+const resources = (json: any, type: string): any[] => Object.values(json.resource[type] ?? {});
+
+describe('AzureFleetAlerts', () => {
+  const { out, json } = synth({ actionGroupIds: ['/subscriptions/0000/resourceGroups/ops/providers/microsoft.insights/actionGroups/pager'], tags: { team: 'ml' } });
+
+  test('backend health: DipAvailability of the load balancer below 50 % over 5 minutes', () => {
+    expect(out).toHaveResourceWithProperties(MonitorMetricAlert, {
+      name: 'llm-backend-health',
+      resource_group_name: 'rg-spot',
+      scopes: [LB],
+      severity: 1,
+      frequency: 'PT1M',
+      window_size: 'PT5M',
+      criteria: [{ metric_namespace: 'Microsoft.Network/loadBalancers', metric_name: 'DipAvailability', aggregation: 'Average', operator: 'LessThan', threshold: 50 }],
+      action: [{ action_group_id: '/subscriptions/0000/resourceGroups/ops/providers/microsoft.insights/actionGroups/pager' }],
+      tags: { team: 'ml' },
+    });
+  });
+
+  test('evictions: activity-log alerts on the scale-set and the VM eviction operations', () => {
+    expect(out).toHaveResourceWithProperties(MonitorActivityLogAlert, {
+      name: 'llm-spot-eviction',
+      location: 'global',
+      scopes: [VMSS_1, VMSS_2],
+      criteria: { category: 'Administrative', operation_name: 'Microsoft.Compute/virtualMachineScaleSets/evictSpotVM/action' },
+    });
+    const vm = resources(json, 'azurerm_monitor_activity_log_alert').find((a) => a.name === 'llm-spot-vm-eviction');
+    expect(vm.criteria).toEqual({ category: 'Administrative', operation_name: 'Microsoft.Compute/virtualMachines/evictSpotVM/action' });
+    expect(vm.scopes).toEqual([`\${regex("(?i)^/subscriptions/[^/]+/resourceGroups/[^/]+", "${VMSS_1}")}`]);
+    expect(vm.action).toEqual([{ action_group_id: expect.stringMatching(/actionGroups\/pager$/) }]);
+  });
+
+  test('fallback active: FallbackReplicas custom metric above 0 (Minimum) for 6 hours, one alert per scale set', () => {
+    const alerts = resources(json, 'azurerm_monitor_metric_alert').filter((a) => a.name.startsWith('llm-fallback-active'));
+    expect(alerts.map((a) => [a.name, a.scopes])).toEqual([['llm-fallback-active-0', [VMSS_1]], ['llm-fallback-active-1', [VMSS_2]]]);
+    for (const a of alerts) {
+      expect(a).toMatchObject({
+        frequency: 'PT1H',
+        window_size: 'PT6H',
+        criteria: [{ metric_namespace: 'SpotInferenceConstructs', metric_name: 'FallbackReplicas', aggregation: 'Minimum', operator: 'GreaterThan', threshold: 0, skip_metric_validation: true }],
+      });
+    }
+  });
+});
+
+describe('AzureFleetAlerts options', () => {
+  test('thresholds and severity; no load balancer, no action groups', () => {
+    const { json } = synth({ loadBalancerId: undefined, minHealthProbePercent: 90, fallbackActiveAlertAfterHours: 24, severity: 0, scaleSetIds: [VMSS_1] });
+    const metricAlerts = resources(json, 'azurerm_monitor_metric_alert');
+    expect(metricAlerts.map((a) => a.name)).toEqual(['llm-fallback-active']);
+    expect(metricAlerts[0]).toMatchObject({ window_size: 'P1D', severity: 0 });
+    expect(metricAlerts[0].action).toBeUndefined();
+  });
+
+  test('forFleet: scale sets and load balancer of a SpotScaleSetFleet', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'azure-alerts-'));
+    const bundle = join(dir, 'agent.js');
+    writeFileSync(bundle, 'console.log("agent")');
+    const out = Testing.synthScope((scope) => {
+      const fleet = new SpotScaleSetFleet(scope, 'InferenceFleet', {
+        resourceGroupName: 'rg-spot', location: 'eastus2', adminSshPublicKey: 'ssh-rsa AAAAB3NzaC1yc2E test',
+        instanceTypes: ['Standard_NC4as_T4_v3', 'Standard_NC8as_T4_v3'], minCapacity: 2, maxCapacity: 6, onDemandBaseCapacity: 1,
+        agentBundlePath: bundle,
+      });
+      AzureFleetAlerts.forFleet(scope, 'Alerts', fleet);
+    });
+    const json = JSON.parse(out);
+    const health = resources(json, 'azurerm_monitor_metric_alert').find((a) => a.name === 'inference-fleet-backend-health');
+    expect(health.scopes).toEqual([expect.stringMatching(/^\$\{azurerm_lb\.\w+\.id\}$/)]);
+    const fallback = resources(json, 'azurerm_monitor_metric_alert').filter((a) => a.name.startsWith('inference-fleet-fallback-active'));
+    expect(fallback.length).toBe(2); // one scale set per T4 size
+    expect(fallback[0].scopes).toEqual([expect.stringMatching(/^\$\{azurerm_orchestrated_virtual_machine_scale_set\.\w+\.id\}$/)]);
+    expect(resources(json, 'azurerm_monitor_activity_log_alert')[0].resource_group_name).toMatch(/rg-spot|azurerm_orchestrated_virtual_machine_scale_set/);
+  });
+});
+
+describe('AzureFleetAlerts validation', () => {
+  test.each<[string, Partial<AzureFleetAlertsProps>, RegExp]>([
+    ['probe percent 0', { minHealthProbePercent: 0 }, /minHealthProbePercent \(0\) must be above 0 and at most 100/],
+    ['fallback 3 h', { fallbackActiveAlertAfterHours: 3 }, /fallbackActiveAlertAfterHours \(3\) must be 1, 6, 12 or 24: the Azure Monitor metric alert windows of an hour or more \(PT1H, PT6H, PT12H, P1D\)/],
+    ['severity 5', { severity: 5 }, /severity \(5\) must be a whole number from 0 \(critical\) to 4 \(verbose\)/],
+    ['no scale sets', { scaleSetIds: [] }, /scaleSetIds is empty/],
+    ['bad prefix', { namePrefix: '-llm' }, /namePrefix \("-llm"\) must start with a letter or digit/],
+  ])('%s', (_name, extra, message) => {
+    let err: unknown;
+    try {
+      synth(extra);
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(FleetSpecError);
+    expect((err as FleetSpecError).code).toBe(FleetSpecErrorCode.CLOUD_CONSTRAINT);
+    expect((err as Error).message).toMatch(message);
+  });
+});
+
+describe('The Azure example stack with alerts and drills for both fleets (the code the README shows)', () => {
+  test('synthesizes with distinct names per fleet', () => {
+    const { AzureSpotInferenceStack } = require('../../../examples/azure/stack');
+    const { AzureInterruptionDrill } = require('../../../constructs/azure');
+    const dir = mkdtempSync(join(tmpdir(), 'azure-example-'));
+    const bundle = join(dir, 'agent.js');
+    writeFileSync(bundle, 'console.log("agent")');
+    const stack = new AzureSpotInferenceStack(Testing.app(), 'spot-inference-azure', { agentBundlePath: bundle });
+    for (const [name, fleet] of [['Gpu', stack.gpuFleet], ['Cpu', stack.cpuFleet]] as const) {
+      AzureFleetAlerts.forFleet(stack, `${name}Alerts`, fleet);
+      AzureInterruptionDrill.forFleet(stack, `${name}Drill`, fleet);
+    }
+    const json = JSON.parse(Testing.synth(stack));
+    const names = [...resources(json, 'azurerm_monitor_metric_alert'), ...resources(json, 'azurerm_monitor_activity_log_alert')].map((a) => a.name);
+    expect(new Set(names).size).toBe(names.length);
+    expect(names).toEqual(expect.arrayContaining(['gpu-fleet-backend-health', 'cpu-fleet-backend-health', 'gpu-fleet-spot-eviction', 'cpu-fleet-spot-vm-eviction']));
+    expect(Object.keys(json.output).filter((k) => /SimulateEviction/.test(k))).toHaveLength(2);
+  });
+});

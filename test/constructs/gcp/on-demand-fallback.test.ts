@@ -1,0 +1,166 @@
+import 'cdktf/lib/testing/adapters/jest';
+import { Testing } from 'cdktf';
+import { CloudSchedulerJob } from '@cdktf/provider-google/lib/cloud-scheduler-job';
+import { Cloudfunctions2Function } from '@cdktf/provider-google/lib/cloudfunctions2-function';
+import { EventarcTrigger } from '@cdktf/provider-google/lib/eventarc-trigger';
+import { ProjectIamCustomRole } from '@cdktf/provider-google/lib/project-iam-custom-role';
+import { ProjectIamMember } from '@cdktf/provider-google/lib/project-iam-member';
+import { PubsubTopic } from '@cdktf/provider-google/lib/pubsub-topic';
+import { ServiceAccount } from '@cdktf/provider-google/lib/service-account';
+import { FALLBACK_REPLICAS_METRIC_TYPE, GcpOnDemandFallback, GcpPreemptionHook, GcpSpotFleet } from '../../../constructs/gcp';
+import { FleetSpecError, FleetSpecErrorCode } from '../../../lib/spec';
+import { ensureBundles, fleetProps, ofType, one, synth } from './helpers';
+
+Testing.setupJest();
+beforeAll(ensureBundles);
+
+describe('GcpOnDemandFallback', () => {
+  const { json, resources } = synth((scope) => {
+    const fleet = new GcpSpotFleet(scope, 'Fleet', fleetProps());
+    const hook = new GcpPreemptionHook(scope, 'Hook', { fleet });
+    new GcpOnDemandFallback(scope, 'Fallback', { fleet, preemptionHook: hook, policy: { scaleInStabilizationSeconds: 120 } });
+  });
+  const fn = one(resources, 'google_cloudfunctions2_function', 'Fallback');
+
+  test('function: Node.js 22, one instance, internal ingress, its own service account, env from the fleet', () => {
+    expect(json).toHaveResourceWithProperties(Cloudfunctions2Function, {
+      name: 'llm-fallback',
+      location: 'us-central1',
+      build_config: expect.objectContaining({ runtime: 'nodejs22', entry_point: 'handleFallback' }),
+    });
+    expect(fn.service_config).toMatchObject({
+      max_instance_count: 1,
+      max_instance_request_concurrency: 1,
+      ingress_settings: 'ALLOW_INTERNAL_ONLY',
+      environment_variables: {
+        FLEET_NAME: 'llm',
+        GCP_PROJECT: 'test-project',
+        FLEET_REGION: 'us-central1',
+        ON_DEMAND_BASE: '1',
+        MAX_CAPACITY: '8',
+        DEFAULT_MACHINE_TYPE: 'g2-standard-8',
+        INSTANCE_NAME_PREFIX: 'llm-spot-',
+        STATE_OBJECT: 'fallback-state/llm.json',
+        METRIC_TYPE: FALLBACK_REPLICAS_METRIC_TYPE,
+        POLICY_OPTIONS: '{"scaleInStabilizationSeconds":120}',
+      },
+    });
+    expect(fn.service_config.service_account_email).toMatch(/google_service_account\.Fallback_ServiceAccount_\w+\.email/);
+    expect(fn.service_config.environment_variables.ON_DEMAND_GROUP).toMatch(/google_compute_region_instance_group_manager\.Fleet_OnDemandGroup_\w+\.name/);
+    expect(fn.build_config.source.storage_source.object).toMatch(/google_storage_bucket_object\.Fallback_FunctionSource_\w+\.name/);
+    expect(one(resources, 'google_storage_bucket_object', 'Fallback_FunctionSource').name).toMatch(/^fallback-function-[0-9A-F]{16}\.zip$/);
+  });
+
+  test('scheduled every minute through its own topic; ticks are not retried', () => {
+    expect(json).toHaveResourceWithProperties(CloudSchedulerJob, {
+      name: 'llm-fallback-tick',
+      schedule: '* * * * *',
+      time_zone: 'Etc/UTC',
+      region: 'us-central1',
+    });
+    const job = one(resources, 'google_cloud_scheduler_job', 'Fallback');
+    expect(job.pubsub_target.topic_name).toMatch(/google_pubsub_topic\.Fallback_TickTopic_\w+\.id/);
+    expect(Buffer.from(job.pubsub_target.data, 'base64').toString()).toBe('{"kind":"fallback-tick"}');
+    expect(json).toHaveResourceWithProperties(PubsubTopic, { name: 'llm-fallback-tick' });
+    expect(fn.event_trigger).toMatchObject({ event_type: 'google.cloud.pubsub.topic.v1.messagePublished', retry_policy: 'RETRY_POLICY_DO_NOT_RETRY' });
+    expect(fn.event_trigger.pubsub_topic).toMatch(/Fallback_TickTopic_\w+\.id/);
+  });
+
+  test('second trigger: the preemption hook topic, to the same function, as the invoker account', () => {
+    expect(json).toHaveResourceWithProperties(EventarcTrigger, {
+      name: 'llm-fallback-preempted',
+      location: 'us-central1',
+      matching_criteria: [{ attribute: 'type', value: 'google.cloud.pubsub.topic.v1.messagePublished' }],
+    });
+    const trigger = one(resources, 'google_eventarc_trigger', 'Fallback');
+    expect(trigger.transport.pubsub.topic).toMatch(/google_pubsub_topic\.Hook_Topic_\w+\.id/);
+    expect(trigger.destination.cloud_run_service.service).toMatch(/Fallback_Function_\w+\.service_config\[0\]\.service/);
+    expect(trigger.service_account).toMatch(/Fallback_TriggerServiceAccount_\w+\.email/);
+    const invoke = one(resources, 'google_cloud_run_v2_service_iam_member', 'Fallback');
+    expect(invoke.role).toBe('roles/run.invoker');
+    expect(invoke.member).toMatch(/Fallback_TriggerServiceAccount_\w+\.member/);
+  });
+
+  test('scoped roles: get on the two groups, resize (update) on the standard group only, by IAM condition', () => {
+    expect(json).toHaveResourceWithProperties(ProjectIamCustomRole, { role_id: 'llm_spot_fallback_read', permissions: ['compute.instanceGroupManagers.get'] });
+    expect(json).toHaveResourceWithProperties(ProjectIamCustomRole, { role_id: 'llm_spot_fallback_resize', permissions: ['compute.instanceGroupManagers.update'] });
+    const read = one(resources, 'google_project_iam_member', 'Fallback_ReadGroups');
+    expect(read.role).toMatch(/Fallback_ReadRole_\w+\.id/);
+    expect(read.condition.expression).toMatch(
+      /^resource\.name == "projects\/test-project\/regions\/us-central1\/instanceGroupManagers\/\$\{google_compute_region_instance_group_manager\.Fleet_SpotGroup_\w+\.name\}" \|\| resource\.name == "projects\/test-project\/regions\/us-central1\/instanceGroupManagers\/\$\{google_compute_region_instance_group_manager\.Fleet_OnDemandGroup_\w+\.name\}"$/,
+    );
+    const resize = one(resources, 'google_project_iam_member', 'Fallback_ResizeOnDemandGroup');
+    expect(resize.role).toMatch(/Fallback_ResizeRole_\w+\.id/);
+    expect(resize.condition.expression).toMatch(/^resource\.name == "projects\/test-project\/regions\/us-central1\/instanceGroupManagers\/\$\{google_compute_region_instance_group_manager\.Fleet_OnDemandGroup_\w+\.name\}"$/);
+    const members = ofType(resources, 'google_project_iam_member').filter((m) => String(m.member).includes('Fallback_ServiceAccount'));
+    expect(members.map((m) => (String(m.role).startsWith('roles/') ? m.role : 'custom')).sort()).toEqual(['custom', 'custom', 'roles/monitoring.metricWriter']);
+    expect(json).toHaveResourceWithProperties(ProjectIamMember, { role: 'roles/monitoring.metricWriter' });
+  });
+
+  test('state: object admin on its own prefix of the artifact bucket only', () => {
+    const grant = one(resources, 'google_storage_bucket_iam_member', 'Fallback_StateObjectAdmin');
+    expect(grant.role).toBe('roles/storage.objectAdmin');
+    expect(grant.member).toMatch(/Fallback_ServiceAccount_\w+\.member/);
+    expect(grant.condition.expression).toMatch(/^resource\.name\.startsWith\("projects\/_\/buckets\/\$\{google_storage_bucket\.Fleet_Artifacts_\w+\.name\}\/objects\/fallback-state\/"\)$/);
+  });
+
+  test('service accounts fit the 30-character account id limit', () => {
+    expect(json).toHaveResourceWithProperties(ServiceAccount, { account_id: 'llm-fallback' });
+    expect(json).toHaveResourceWithProperties(ServiceAccount, { account_id: 'llm-fb-invoker' });
+  });
+
+  test('Terraform leaves the standard group size to the controller', () => {
+    const od = one(resources, 'google_compute_region_instance_group_manager', 'Fleet_OnDemandGroup');
+    expect(od.lifecycle).toEqual({ ignore_changes: ['target_size'] });
+    expect(od.target_size).toBe(1);
+  });
+
+  test('without a preemption hook: scheduled runs only', () => {
+    const { resources: r } = synth((scope) => {
+      const fleet = new GcpSpotFleet(scope, 'Fleet', fleetProps());
+      new GcpOnDemandFallback(scope, 'Fallback', { fleet, schedule: '*/2 * * * *' });
+    });
+    expect(r.google_eventarc_trigger).toBeUndefined();
+    expect(one(r, 'google_cloud_scheduler_job', 'Fallback').schedule).toBe('*/2 * * * *');
+  });
+});
+
+describe('GcpOnDemandFallback validation', () => {
+  function attempt(props: Partial<ConstructorParameters<typeof GcpOnDemandFallback>[2]>, fleetOverrides = {}): () => void {
+    return () =>
+      Testing.synthScope((scope) => {
+        const fleet = new GcpSpotFleet(scope, 'Fleet', fleetProps(fleetOverrides));
+        new GcpOnDemandFallback(scope, 'Fallback', { fleet, ...props });
+      });
+  }
+
+  test('a schedule that is not five cron fields', () => {
+    expect(attempt({ schedule: 'every 1 minutes' })).toThrow(
+      /schedule \("every 1 minutes"\) must be a cron expression of five fields \(minute hour day month weekday\), as Cloud Scheduler takes it; use e\.g\. '\* \* \* \* \*' \(every minute\) \[CLOUD_CONSTRAINT\]/,
+    );
+  });
+
+  test('bad policy options, all reported together with the prop path', () => {
+    let err: FleetSpecError | undefined;
+    try {
+      attempt({ policy: { scaleInStabilizationSeconds: -1, spareSpotReplicas: 1.5 }, schedule: 'x' })();
+    } catch (e) {
+      err = e as FleetSpecError;
+    }
+    expect(err).toBeInstanceOf(FleetSpecError);
+    expect(err!.problems.map((p) => p.prop)).toEqual(['schedule', 'policy.scaleInStabilizationSeconds', 'policy.spareSpotReplicas']);
+    expect(err!.message).toMatch(/policy\.scaleInStabilizationSeconds \(-1\) must be a finite number, 0 or more/);
+    expect(err!.message).toMatch(/policy\.spareSpotReplicas \(1\.5\) must be a whole number of replicas; use 2/);
+  });
+
+  test('a fleet without a spot share has nothing to fall back from', () => {
+    let err: FleetSpecError | undefined;
+    try {
+      attempt({}, { minCapacity: 2, desiredCapacity: 2, maxCapacity: 2, onDemandBaseCapacity: 2 })();
+    } catch (e) {
+      err = e as FleetSpecError;
+    }
+    expect(err?.code).toBe(FleetSpecErrorCode.CLOUD_CONSTRAINT);
+    expect(err?.message).toMatch(/fleet llm has no spot share \(maxCapacity 2 = 2 standard VMs\), so there is nothing to fall back from; raise maxCapacity above the on-demand count or leave the fallback out/);
+  });
+});

@@ -1,0 +1,362 @@
+import { execFileSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { createServer, IncomingMessage, Server, ServerResponse } from 'node:http';
+import { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import {
+  createComputeClient,
+  createFallbackMetrics,
+  createGcsStateStore,
+  fallbackSettingsFromEnv,
+  GcpFallbackClients,
+  GcpFallbackSettings,
+  GoogleApiError,
+  googleRequest,
+  ManagedInstance,
+  observeSpotGroup,
+  runFallbackController,
+  StoredState,
+} from '../../../../lib/handlers/gcp/fallback';
+import { PubsubCloudEvent } from '../../../../lib/handlers/gcp/preemption';
+import { FallbackAction } from '../../../../lib/policy';
+
+/**
+ * A loopback emulator of the three Google APIs the controller calls: Compute Engine (regional MIGs), Cloud
+ * Storage (one object, with generations) and Cloud Monitoring. It records every request.
+ */
+class GoogleEmulator {
+  public readonly groups = new Map<string, { targetSize: number; instances: ManagedInstance[] }>();
+  public object?: { body: string; generation: number };
+  public readonly requests: { method: string; path: string; body: string }[] = [];
+  public readonly points: any[] = [];
+  /** Status codes to answer the next requests with, before serving them normally. */
+  public readonly failNext: number[] = [];
+  private server!: Server;
+  public url = '';
+
+  async start(): Promise<void> {
+    this.server = createServer((req, res) => void this.handle(req, res));
+    await new Promise<void>((r) => this.server.listen(0, '127.0.0.1', () => r()));
+    this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+  }
+
+  async stop(): Promise<void> {
+    await new Promise<void>((r) => this.server.close(() => r()));
+  }
+
+  calls(method: string, part: string): number {
+    return this.requests.filter((r) => r.method === method && r.path.includes(part)).length;
+  }
+
+  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const chunks: Buffer[] = [];
+    for await (const c of req) chunks.push(c as Buffer);
+    const body = Buffer.concat(chunks).toString('utf8');
+    const url = new URL(req.url!, this.url);
+    this.requests.push({ method: req.method!, path: `${url.pathname}${url.search}`, body });
+    const json = (status: number, value: unknown, headers: Record<string, string> = {}) => {
+      res.writeHead(status, { 'content-type': 'application/json', ...headers });
+      res.end(JSON.stringify(value));
+    };
+    if (req.headers.authorization !== 'Bearer test-token') return json(401, { error: { message: 'no token' } });
+    const fail = this.failNext.shift();
+    if (fail) return json(fail, { error: { message: `injected ${fail}` } }, fail === 429 ? { 'retry-after': '0' } : {});
+    let m = /\/compute\/v1\/projects\/test-project\/regions\/us-central1\/instanceGroupManagers\/([^/]+)(\/(listManagedInstances|resize))?$/.exec(url.pathname);
+    if (m) {
+      const group = this.groups.get(m[1]);
+      if (!group) return json(404, { error: { message: `group ${m[1]} not found` } });
+      if (!m[3]) return json(200, { name: m[1], targetSize: group.targetSize });
+      if (m[3] === 'listManagedInstances') return json(200, { managedInstances: group.instances });
+      group.targetSize = Number(url.searchParams.get('size'));
+      return json(200, { kind: 'compute#operation', status: 'RUNNING' });
+    }
+    m = /\/storage\/v1\/b\/state-bucket\/o\/([^/]+)$/.exec(url.pathname);
+    if (m) {
+      if (!this.object) return json(404, { error: { message: 'No such object' } });
+      res.writeHead(200, { 'content-type': 'application/json', 'x-goog-generation': String(this.object.generation) });
+      return void res.end(this.object.body);
+    }
+    if (url.pathname === '/upload/storage/v1/b/state-bucket/o') {
+      const want = url.searchParams.get('ifGenerationMatch');
+      const have = String(this.object?.generation ?? 0);
+      if (want !== have) return json(412, { error: { message: 'At least one of the pre-conditions you specified did not hold.' } });
+      this.object = { body, generation: (this.object?.generation ?? 0) + 1 };
+      return json(200, { generation: String(this.object.generation) });
+    }
+    if (url.pathname === '/v3/projects/test-project/timeSeries') {
+      this.points.push(JSON.parse(body));
+      return json(200, {});
+    }
+    return json(404, { error: { message: `unexpected ${req.method} ${url.pathname}` } });
+  }
+}
+
+const SETTINGS: GcpFallbackSettings = {
+  fleetName: 'llm',
+  project: 'test-project',
+  region: 'us-central1',
+  spotGroup: 'llm-spot',
+  onDemandGroup: 'llm-od',
+  onDemandBase: 1,
+  maxCapacity: 8,
+  defaultMachineType: 'g2-standard-8',
+  stateBucket: 'state-bucket',
+  stateObject: 'fallback-state/llm.json',
+};
+
+function vm(zone: string, name: string, opts: Partial<ManagedInstance> & { machineType?: string; healthy?: boolean } = {}): ManagedInstance {
+  return {
+    instance: `https://www.googleapis.com/compute/v1/projects/test-project/zones/${zone}/instances/${name}`,
+    instanceStatus: opts.instanceStatus ?? 'RUNNING',
+    currentAction: opts.currentAction ?? 'NONE',
+    instanceHealth: opts.healthy === undefined ? undefined : [{ healthState: opts.healthy ? 'HEALTHY' : 'UNHEALTHY' }],
+    lastAttempt: opts.lastAttempt,
+    propertiesFromFlexibilityPolicy: opts.machineType ? { machineType: opts.machineType } : undefined,
+  };
+}
+
+const exhausted = (zone: string, name: string): ManagedInstance =>
+  vm(zone, name, {
+    instanceStatus: undefined,
+    currentAction: 'CREATING',
+    lastAttempt: { errors: { errors: [{ code: 'ZONE_RESOURCE_POOL_EXHAUSTED', message: `The zone 'projects/test-project/zones/${zone}' does not have enough resources available to fulfill the request.` }] } },
+  });
+
+const readySpot = (): ManagedInstance[] => [
+  vm('us-central1-a', 'llm-spot-a1', { machineType: 'g2-standard-8', healthy: true }),
+  vm('us-central1-b', 'llm-spot-b1', { machineType: 'g2-standard-12', healthy: true }),
+  vm('us-central1-c', 'llm-spot-c1', { machineType: 'g2-standard-8', healthy: true }),
+];
+
+describe('GCP fallback controller against a loopback Google API emulator', () => {
+  const api = new GoogleEmulator();
+  let clock = 1_800_000_000;
+  const logs: Record<string, any>[] = [];
+  let clients: GcpFallbackClients;
+
+  beforeAll(async () => {
+    await api.start();
+    const rest = { getAccessToken: async () => 'test-token', baseDelayMs: 1 };
+    clients = {
+      compute: createComputeClient({ ...rest, project: 'test-project', region: 'us-central1', endpoint: api.url }),
+      state: createGcsStateStore({ ...rest, bucket: 'state-bucket', object: 'fallback-state/llm.json', endpoint: api.url }),
+      metrics: createFallbackMetrics({ ...rest, project: 'test-project', endpoint: api.url }),
+      log: (e) => logs.push(e),
+      now: () => new Date(clock * 1000),
+    };
+    api.groups.set('llm-spot', { targetSize: 3, instances: readySpot() });
+    api.groups.set('llm-od', { targetSize: 1, instances: [vm('us-central1-a', 'llm-od-x', { healthy: true })] });
+  });
+  afterAll(() => api.stop());
+
+  test('steady: spot covers its share, nothing is resized, the state object is created, the metric is 0', async () => {
+    const out = await runFallbackController(SETTINGS, clients);
+    expect(out.decision.action).toBe(FallbackAction.STEADY);
+    expect(out.resized).toBe(false);
+    expect(out.stateSaved).toBe(true);
+    expect(api.calls('POST', '/resize')).toBe(0);
+    expect(api.object?.generation).toBe(1);
+    const series = api.points.at(-1).timeSeries[0];
+    expect(series.metric).toEqual({ type: 'custom.googleapis.com/spot_inference/fallback_replicas', labels: { fleet: 'llm' } });
+    expect(series.points[0].value).toEqual({ int64Value: '0' });
+    expect(logs.at(-1)).toMatchObject({ severity: 'INFO', action: 'steady', fallbackReplicas: 0, trigger: 'schedule' });
+  });
+
+  test('spot lost (stockout in every zone): the standard group grows to base + 3 at once', async () => {
+    clock += 60;
+    api.groups.get('llm-spot')!.instances = [exhausted('us-central1-a', 'llm-spot-a1'), exhausted('us-central1-b', 'llm-spot-b1'), exhausted('us-central1-c', 'llm-spot-c1')];
+    const out = await runFallbackController(SETTINGS, clients);
+    expect(out.decision.action).toBe(FallbackAction.FALL_BACK);
+    expect(out.onDemandSize).toBe(4);
+    expect(api.groups.get('llm-od')!.targetSize).toBe(4);
+    expect(api.requests.filter((r) => r.path.includes('/resize')).map((r) => r.path)).toEqual([
+      '/compute/v1/projects/test-project/regions/us-central1/instanceGroupManagers/llm-od/resize?size=4',
+    ]);
+    expect(out.decision.unavailablePools.sort()).toEqual(['us-central1-a/g2-standard-8', 'us-central1-b/g2-standard-8', 'us-central1-c/g2-standard-8']);
+    expect(logs.at(-1)!.message).toMatch(/^spot fallback: fall-back: spot is 3 ready replicas short .*resized llm-od 1 -> 4$/);
+    expect(logs.at(-1)).toMatchObject({ severity: 'WARNING', fallbackReplicas: 3 });
+    expect(api.points.at(-1).timeSeries[0].points[0].value).toEqual({ int64Value: '3' });
+  });
+
+  test('idempotent: the same situation again does not resize and does not strike the pools again', async () => {
+    clock += 60;
+    const before = api.calls('POST', '/resize');
+    const out = await runFallbackController(SETTINGS, clients);
+    expect(out.resized).toBe(false);
+    expect(api.calls('POST', '/resize')).toBe(before);
+    const state = JSON.parse(api.object!.body) as StoredState;
+    expect(state.policy.pools.every((p) => p.strikes === 1)).toBe(true);
+    expect(logs.at(-1)!.message).toMatch(/llm-od stays at 4$/);
+  });
+
+  test('spot back: the fallback holds until spot has stayed ready, then returns to the base', async () => {
+    api.groups.get('llm-spot')!.instances = readySpot();
+    clock += 30;
+    let out = await runFallbackController(SETTINGS, clients);
+    expect(out.decision.action).toBe(FallbackAction.HOLD);
+    expect(out.resized).toBe(false);
+    expect(out.decision.reason).toMatch(/but the fallback stays at 3 until/);
+    clock += 200;
+    out = await runFallbackController(SETTINGS, clients);
+    expect(out.decision.action).toBe(FallbackAction.RETURN_TO_SPOT);
+    expect(out.onDemandSize).toBe(1);
+    expect(api.groups.get('llm-od')!.targetSize).toBe(1);
+    expect(logs.at(-1)!.message).toMatch(/resized llm-od 4 -> 1$/);
+  });
+
+  test('preemption message: counted once in the pool the VM ran in, even when delivered twice', async () => {
+    clock += 60;
+    const entry = {
+      protoPayload: { methodName: 'compute.instances.preempted', resourceName: 'projects/test-project/zones/us-central1-b/instances/llm-spot-b1' },
+      insertId: 'abc123',
+      resource: { labels: { zone: 'us-central1-b' } },
+      timestamp: new Date(clock * 1000).toISOString(),
+    };
+    const event: PubsubCloudEvent = { id: '1', data: { message: { data: Buffer.from(JSON.stringify(entry)).toString('base64') } } };
+    api.groups.get('llm-spot')!.instances = readySpot().filter((i) => !i.instance!.endsWith('llm-spot-b1'));
+    const first = await runFallbackController(SETTINGS, clients, event);
+    expect(first.preemption?.instanceName).toBe('llm-spot-b1');
+    expect(first.decision.unavailablePools).toEqual(['us-central1-b/g2-standard-12']);
+    expect(logs.at(-1)).toMatchObject({ trigger: 'preemption' });
+    const second = await runFallbackController(SETTINGS, clients, event);
+    const pool = second.decision.state.pools.find((p) => p.pool === 'us-central1-b/g2-standard-12')!;
+    expect(pool.strikes).toBe(1);
+    expect(second.decision.state.recentPreemptions).toHaveLength(1);
+  });
+
+  test('bounds: never more standard VMs than maxCapacity minus the ready spot VMs, never fewer than the base', async () => {
+    const tight = { ...SETTINGS, maxCapacity: 4 };
+    api.groups.get('llm-od')!.targetSize = 1;
+    api.object = undefined;
+    clock += 10_000;
+    api.groups.get('llm-spot')!.instances = [exhausted('us-central1-a', 'x1'), exhausted('us-central1-b', 'x2'), exhausted('us-central1-c', 'x3')];
+    let out = await runFallbackController(tight, clients);
+    expect(out.onDemandSize).toBe(4);
+    // Two spot VMs are back while the policy still holds its fallback of 3: 2 standard VMs fit next to them.
+    api.groups.get('llm-spot')!.instances = readySpot().slice(0, 2);
+    clock += 10;
+    out = await runFallbackController(tight, clients);
+    expect(out.decision.onDemandReplicas).toBe(4);
+    expect(out.onDemandSize).toBe(2);
+    expect(logs.at(-1)!.message).toMatch(/bounded to 2 standard VMs \(base 1, maxCapacity 4, ready spot 2\)/);
+    // Spot target above what is left: the base is the floor.
+    api.groups.get('llm-spot')!.instances = [...readySpot(), vm('us-central1-a', 'extra', { healthy: true })];
+    clock += 10;
+    out = await runFallbackController(tight, clients);
+    expect(out.onDemandSize).toBe(1);
+  });
+
+  test('throttling: 429 and 503 are retried (Retry-After honoured), then the run completes', async () => {
+    clock += 60;
+    api.failNext.push(429, 503);
+    const before = api.requests.length;
+    const out = await runFallbackController(SETTINGS, clients);
+    expect(out.stateSaved).toBe(true);
+    expect(api.requests.length - before).toBeGreaterThanOrEqual(2 + 7);
+  });
+
+  test('a concurrent run that wrote first wins: stateSaved is false, nothing else breaks', async () => {
+    clock += 60;
+    const store = clients.state;
+    const racing: GcpFallbackClients = {
+      ...clients,
+      state: {
+        read: () => store.read(),
+        write: async (s, generation) => {
+          api.object = { body: api.object!.body, generation: api.object!.generation + 1 };
+          return store.write(s, generation);
+        },
+      },
+    };
+    const out = await runFallbackController(SETTINGS, racing);
+    expect(out.stateSaved).toBe(false);
+    expect(logs.at(-1)).toMatchObject({ stateSaved: false });
+  });
+
+  test('a permanent API error (403) fails the run with the API message', async () => {
+    api.failNext.push(403);
+    await expect(runFallbackController(SETTINGS, clients)).rejects.toThrow(/injected 403/);
+  });
+});
+
+describe('googleRequest', () => {
+  test('gives up after maxAttempts with the last GoogleApiError', async () => {
+    let calls = 0;
+    const fetch = (async () => {
+      calls++;
+      return new Response(JSON.stringify({ error: { message: 'Quota exceeded' } }), { status: 429 });
+    }) as typeof globalThis.fetch;
+    const err = await googleRequest({ getAccessToken: async () => 't', fetch, maxAttempts: 3, sleep: async () => undefined }, 'http://127.0.0.1:1/x', { method: 'GET' }).catch((e) => e);
+    expect(err).toBeInstanceOf(GoogleApiError);
+    expect(err.status).toBe(429);
+    expect(err.message).toBe('Quota exceeded');
+    expect(calls).toBe(3);
+  });
+
+  test('network errors are retried too', async () => {
+    let calls = 0;
+    const fetch = (async () => {
+      if (++calls < 3) throw new TypeError('fetch failed');
+      return new Response('{}', { status: 200 });
+    }) as typeof globalThis.fetch;
+    const res = await googleRequest({ getAccessToken: async () => 't', fetch, sleep: async () => undefined }, 'http://127.0.0.1:1/x', { method: 'GET' });
+    expect(res.status).toBe(200);
+    expect(calls).toBe(3);
+  });
+});
+
+describe('observeSpotGroup', () => {
+  test('pools by zone and machine type; launching, ready, unhealthy, deleting and stockouts counted apart', () => {
+    const { pools } = observeSpotGroup(
+      [
+        vm('z1', 'a', { machineType: 'zones/z1/machineTypes/g2-standard-8', healthy: true }),
+        vm('z1', 'b', { machineType: 'g2-standard-8', healthy: false }),
+        vm('z1', 'c', { machineType: 'g2-standard-8', currentAction: 'DELETING' }),
+        vm('z2', 'd', { currentAction: 'CREATING', instanceStatus: 'PROVISIONING' }),
+        exhausted('z3', 'e'),
+      ],
+      { defaultMachineType: 'n1' },
+      { seenFailures: [] },
+    );
+    expect(Object.fromEntries(pools)).toEqual({
+      'z1/g2-standard-8': { ready: 1, launching: 1, launchFailures: 0, preempted: 0 },
+      'z2/n1': { ready: 0, launching: 1, launchFailures: 0, preempted: 0 },
+      'z3/n1': { ready: 0, launching: 0, launchFailures: 1, preempted: 0 },
+    });
+  });
+});
+
+describe('fallbackSettingsFromEnv', () => {
+  const env = {
+    FLEET_NAME: 'llm', GCP_PROJECT: 'p', FLEET_REGION: 'r', SPOT_GROUP: 's', ON_DEMAND_GROUP: 'o', ON_DEMAND_BASE: '1',
+    MAX_CAPACITY: '8', DEFAULT_MACHINE_TYPE: 'g2-standard-8', STATE_BUCKET: 'b', STATE_OBJECT: 'o.json',
+    POLICY_OPTIONS: '{"scaleInStabilizationSeconds":120}',
+  };
+  test('reads every variable', () => {
+    expect(fallbackSettingsFromEnv(env)).toMatchObject({ onDemandBase: 1, maxCapacity: 8, policy: { scaleInStabilizationSeconds: 120 } });
+  });
+  test('names every missing variable', () => {
+    expect(() => fallbackSettingsFromEnv({ FLEET_NAME: 'llm' })).toThrow(
+      /environment variables GCP_PROJECT, FLEET_REGION, SPOT_GROUP, ON_DEMAND_GROUP, ON_DEMAND_BASE, MAX_CAPACITY, DEFAULT_MACHINE_TYPE, STATE_BUCKET, STATE_OBJECT not set \(the GcpOnDemandFallback construct sets them\)/,
+    );
+  });
+  test('refuses bad numbers and bad JSON', () => {
+    expect(() => fallbackSettingsFromEnv({ ...env, MAX_CAPACITY: '-1' })).toThrow(/MAX_CAPACITY \(-1\) must be a whole number, 0 or more/);
+    expect(() => fallbackSettingsFromEnv({ ...env, POLICY_OPTIONS: '{nope' })).toThrow(/POLICY_OPTIONS is not JSON/);
+  });
+});
+
+describe('bundle', () => {
+  const root = join(__dirname, '..', '..', '..', '..');
+  const dir = join(root, 'dist', 'handlers', 'gcp', 'fallback');
+  beforeAll(() => {
+    if (!existsSync(join(dir, 'index.js'))) execFileSync(process.execPath, [join(root, 'scripts', 'build-handlers.mjs'), '--quiet'], { cwd: root });
+  });
+  test('exports the entry point and ships its package.json (Node 22, functions framework)', () => {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const mod = require(join(dir, 'index.js'));
+    expect(typeof mod.handleFallback).toBe('function');
+    const pkg = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8'));
+    expect(pkg).toMatchObject({ main: 'index.js', engines: { node: '>=22' } });
+  });
+});
