@@ -12,7 +12,7 @@ import { FALLBACK_METRIC, FALLBACK_METRICS_NAMESPACE } from '../../lib/handlers/
 import { Cloud } from '../../lib/spec/clouds';
 import { FleetSpecErrorCode, ProblemCollector } from '../../lib/spec/errors';
 import { InterruptionHandler } from './interruption-handler';
-import { SpotInferenceService } from './spot-inference-service';
+import type { SpotInferenceService } from './spot-inference-service';
 
 /** Options of {@link FleetDashboard} that do not name the fleet's resources (reused by `FleetDashboard.forService`). */
 export interface FleetDashboardOptions {
@@ -345,7 +345,6 @@ export class FleetDashboard extends Construct {
  */
 function loadMonitoring(): typeof monitoringLib {
   try {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
     return require('cdk-monitoring-constructs') as typeof monitoringLib;
   } catch (e) {
     throw new Error(`FleetDashboard builds its dashboard with cdk-monitoring-constructs, which is not installed (${(e as Error).message.split('\n')[0]}); run npm install cdk-monitoring-constructs@^10`);

@@ -6,7 +6,12 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import { Duration } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
 import { InferenceLoadBalancer, InferenceLoadBalancerOptions } from './inference-load-balancer';
+import { PRICE_CATALOG } from '../../lib/catalog/prices';
+import { Cloud } from '../../lib/spec/clouds';
+import { FleetDashboard, FleetDashboardOptions } from './fleet-dashboard';
+import { InterruptionDrill } from './interruption-drill';
 import { InterruptionHandler } from './interruption-handler';
+import { OnDemandFallback, OnDemandFallbackOptions } from './on-demand-fallback';
 import { SpotFleet, SpotFleetProps } from './spot-fleet';
 
 /** Props of {@link SpotInferenceService}: the fleet's props plus the load balancer's options. */
@@ -18,6 +23,32 @@ export interface SpotInferenceServiceProps extends SpotFleetProps, InferenceLoad
    * @default true
    */
   readonly interruptionHandling?: boolean;
+  /**
+   * Attach an {@link OnDemandFallback}: an on-demand-only group on the fleet's launch template and target
+   * groups, resized by a controller when spot launches fail or spot is preempted, and back to 0 once spot
+   * replacements are ready. Skipped for a fleet whose maxCapacity equals its on-demand base.
+   * @default true
+   */
+  readonly onDemandFallback?: boolean;
+  /** Tuning of the on-demand fallback. @default - see OnDemandFallbackOptions */
+  readonly onDemandFallbackOptions?: OnDemandFallbackOptions;
+  /**
+   * Create a CloudWatch dashboard with alarms: spot vs on-demand in service, interruptions, drains, fallback
+   * replicas, healthy targets, 5xx, latency and the estimated cost per hour.
+   * @default true
+   */
+  readonly dashboard?: boolean;
+  /**
+   * Options of the dashboard.
+   * @default - prices of the first instance type the package's price catalogue knows (no cost widget if none)
+   */
+  readonly dashboardOptions?: FleetDashboardOptions;
+  /**
+   * Create FIS experiment templates that interrupt one of the fleet's spot instances and make its launches
+   * fail for lack of capacity, stopped by the no-healthy-targets alarm. Templates cost nothing until run.
+   * @default true
+   */
+  readonly interruptionDrill?: boolean;
 }
 
 /** Seconds the drain Lambda keeps clear of the end of the notice. */
@@ -51,6 +82,12 @@ export class SpotInferenceService extends Construct implements ec2.IConnectable,
   public readonly url: string;
   /** The interruption pipeline, unless `interruptionHandling` is false. */
   public readonly interruptionHandler?: InterruptionHandler;
+  /** The on-demand fallback, unless `onDemandFallback` is false or the fleet is all on-demand. */
+  public readonly onDemandFallback?: OnDemandFallback;
+  /** The dashboard and its alarms, unless `dashboard` is false. */
+  public readonly dashboard?: FleetDashboard;
+  /** The FIS drill, unless `interruptionDrill` is false. */
+  public readonly interruptionDrill?: InterruptionDrill;
 
   constructor(scope: Construct, id: string, props: SpotInferenceServiceProps) {
     super(scope, id);
@@ -95,6 +132,38 @@ export class SpotInferenceService extends Construct implements ec2.IConnectable,
         markUnhealthyOnRebalance: !(props.capacityRebalance ?? true),
       });
     }
+
+    if ((props.onDemandFallback ?? true) && OnDemandFallback.appliesTo(this.fleet)) {
+      this.onDemandFallback = new OnDemandFallback(this, 'Fallback', {
+        ...props.onDemandFallbackOptions,
+        fleet: this.fleet,
+        interruptionHandler: this.interruptionHandler,
+        targetGroups: this.targetGroups,
+      });
+    }
+
+    if (props.dashboard ?? true) {
+      const options = props.dashboardOptions ?? {};
+      this.dashboard = new FleetDashboard(this, 'Dashboard', {
+        ...options,
+        instanceType: options.instanceType ?? (options.spotUsdPerHour === undefined ? catalogedInstanceType(this.fleet.spec.instanceTypes) : undefined),
+        interruptionHandler: options.interruptionHandler ?? this.interruptionHandler,
+        fallbackReplicasMetric: options.fallbackReplicasMetric ?? this.onDemandFallback?.metricFallbackReplicas(),
+        autoScalingGroup: this.autoScalingGroup,
+        applicationTargetGroup: this.loadBalancer.applicationTargetGroup,
+        networkTargetGroup: this.loadBalancer.networkTargetGroup,
+        spotInstancesMetric: this.metricInServiceSpotInstances(),
+        onDemandInstancesMetric: this.metricInServiceOnDemandInstances(),
+      });
+    }
+
+    if (props.interruptionDrill ?? true) {
+      this.interruptionDrill = new InterruptionDrill(this, 'Drill', {
+        autoScalingGroup: this.autoScalingGroup,
+        stopConditionAlarm: this.dashboard?.noHealthyTargetsAlarm,
+        healthyTargetsMetric: this.dashboard ? undefined : this.metricHealthyTargets(),
+      });
+    }
   }
 
   /** Instances in service, spot and on-demand. */
@@ -116,4 +185,10 @@ export class SpotInferenceService extends Construct implements ec2.IConnectable,
   public metricHealthyTargets(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
     return this.loadBalancer.metricHealthyTargets(props);
   }
+}
+
+/** The first of the fleet's instance types the price catalogue knows, for the dashboard's cost widget. */
+function catalogedInstanceType(instanceTypes: readonly string[]): string | undefined {
+  const known = new Set(PRICE_CATALOG.filter((p) => p.cloud === Cloud.AWS).map((p) => p.instanceType.toLowerCase()));
+  return instanceTypes.find((t) => known.has(t.toLowerCase()));
 }

@@ -8,11 +8,13 @@ import { StorageContainer } from '@cdktf/provider-azurerm/lib/storage-container'
 import { StorageManagementPolicy } from '@cdktf/provider-azurerm/lib/storage-management-policy';
 import { Token } from 'cdktf';
 import { Construct } from 'constructs';
-import { AGENT_CONFIG_PATH, DrainMode } from '../../lib/runtime/agent-config';
+import { DrainMode } from '../../lib/runtime/agent-config';
 import { queueTimingProblems } from '../../lib/runtime/worker/timing';
 import { FleetSpecErrorCode, ProblemCollector } from '../../lib/spec/errors';
 import { WorkloadKind } from '../../lib/spec/fleet-spec';
 import { azureName } from './network';
+import { ScaleSetPlan } from './rules';
+import { IScaleSetAutoscaleProfiles } from './scale-set';
 import { SpotScaleSetFleet, SpotScaleSetFleetProps } from './spot-scale-set-fleet';
 
 /** Service Bus limits used by the validation (Standard tier). */
@@ -28,7 +30,9 @@ export const SERVICE_BUS_ACTIVE_MESSAGES_METRIC = 'ActiveMessages';
 
 /**
  * Props of {@link AzureQueueWorkerFleet}: the {@link SpotScaleSetFleet} props (capacity, VM sizes, zones,
- * image) plus the Service Bus queue, the checkpoint container and the scaling target.
+ * image) plus the Service Bus queue, the checkpoint container and the scaling target. The workers have no
+ * load balancer (`loadBalanced: false`) and autoscale on the queue (`autoscaleProfileFactory`), so the
+ * load-balancer and CPU-autoscale props are refused here; the agent signals the worker (DrainMode.SIGNAL).
  */
 export interface AzureQueueWorkerFleetProps extends SpotScaleSetFleetProps {
   /** The slowest time one message takes on one VM, in seconds. Sizes the lock duration and the scaling target. */
@@ -168,6 +172,25 @@ export class AzureQueueWorkerFleet extends Construct {
     if (known(days) && !(Number.isInteger(days) && days >= 1)) {
       v.add(W, 'checkpointRetentionDays', `checkpointRetentionDays (${days}) must be a whole number of days, 1 or more`);
     }
+    const fleetOwned: [string, unknown][] = [
+      ['loadBalanced', props.loadBalanced],
+      ['internalLoadBalancer', props.internalLoadBalancer],
+      ['allowedClientCidrs', props.allowedClientCidrs],
+      ['listenerPort', props.listenerPort],
+      ['autoscaleProfileFactory', props.autoscaleProfileFactory],
+      ['scaleOutCpuPercent', props.scaleOutCpuPercent],
+      ['scaleInCpuPercent', props.scaleInCpuPercent],
+    ];
+    for (const [prop, value] of fleetOwned) {
+      if (value !== undefined) {
+        v.add(W, prop, `${prop} cannot be set on an AzureQueueWorkerFleet: the workers have no load balancer (nothing reaches them) and autoscale on the queue's active messages (targetBacklogPerInstance); leave ${prop} out, or use SpotScaleSetFleet directly`);
+      }
+    }
+    for (const [prop, value] of [['drainMode', props.drainMode], ['agent.drainMode', props.agent?.drainMode], ['agent.pidFile', props.agent?.pidFile]] as const) {
+      if (value !== undefined) {
+        v.add(W, prop, `${prop} cannot be set on an AzureQueueWorkerFleet: the agent sends SIGTERM to the worker whose PID is in ${AZURE_QUEUE_WORKER_PID_FILE} (SPOT_WORKER_PID_FILE); leave ${prop} out`);
+      }
+    }
     v.throwIfAny(this.node.path);
 
     this.lockDurationSeconds = lock;
@@ -241,8 +264,6 @@ export class AzureQueueWorkerFleet extends Construct {
       `cat > ${AZURE_QUEUE_WORKER_ENV_FILE} <<'QUEUE_WORKER_ENV'`,
       ...env,
       'QUEUE_WORKER_ENV',
-      // SpotScaleSetFleet has no pidFile prop yet: switch the installed agent to DrainMode.SIGNAL (SIGTERM to the worker).
-      `node -e 'const fs=require("fs");const f="${AGENT_CONFIG_PATH}";const c=JSON.parse(fs.readFileSync(f,"utf8"));Object.assign(c,{drainMode:"${DrainMode.SIGNAL}",pidFile:"${AZURE_QUEUE_WORKER_PID_FILE}",drainSignal:"SIGTERM",loadBalancerDetectionSeconds:0});fs.writeFileSync(f,JSON.stringify(c,null,2))' && systemctl restart spot-agent.service`,
       ...(props.startupCommands ?? []),
     ];
     this.fleet = new SpotScaleSetFleet(this, 'Fleet', {
@@ -250,9 +271,19 @@ export class AzureQueueWorkerFleet extends Construct {
       namePrefix: prefix,
       workload: WorkloadKind.QUEUE_WORKER,
       deregistrationDelaySeconds: props.deregistrationDelaySeconds ?? 0,
-      // Nothing calls the workers: a private load-balancer frontend, and the NSG admits only Azure's probes.
-      internalLoadBalancer: true,
-      allowedClientCidrs: ['AzureLoadBalancer'],
+      // Nothing calls the workers: no load balancer, an NSG that admits nothing; no health extension and
+      // no repairs unless asked (the workers would have to answer healthCheck.path on servingPort).
+      loadBalanced: false,
+      autohealing: props.autohealing ?? false,
+      // The agent sends SIGTERM to the worker (its PID file) on a Preempt or Terminate notice.
+      agent: { ...props.agent, drainMode: DrainMode.SIGNAL, pidFile: AZURE_QUEUE_WORKER_PID_FILE, drainSignal: props.agent?.drainSignal ?? 'SIGTERM' },
+      autoscaleProfileFactory: new QueueBacklogProfiles({
+        namespaceId: this.namespace.id,
+        queueName,
+        targetBacklogPerInstance: this.targetBacklogPerInstance,
+        outCooldown: `PT${props.scaleOutCooldownMinutes ?? 5}M`,
+        inCooldown: `PT${props.scaleInCooldownMinutes ?? 10}M`,
+      }),
       startupCommands,
     });
 
@@ -261,55 +292,61 @@ export class AzureQueueWorkerFleet extends Construct {
     new RoleAssignment(this, 'WorkersReceive', { scope: this.queue.id, roleDefinitionName: 'Azure Service Bus Data Receiver', principalId, principalType: 'ServicePrincipal' });
     new RoleAssignment(this, 'WorkersCheckpoints', { scope: this.checkpointContainer.id, roleDefinitionName: 'Storage Blob Data Contributor', principalId, principalType: 'ServicePrincipal' });
 
-    // --- autoscale on the queue's active messages per VM, replacing the CPU rules ---
-    const sets = this.fleet.scaleSets.length;
-    const perSetTarget = this.targetBacklogPerInstance * sets;
-    const outCooldown = `PT${props.scaleOutCooldownMinutes ?? 5}M`;
-    const inCooldown = `PT${props.scaleInCooldownMinutes ?? 10}M`;
-    const metric = {
-      metricName: SERVICE_BUS_ACTIVE_MESSAGES_METRIC,
-      metricNamespace: 'microsoft.servicebus/namespaces',
-      metricResourceId: this.namespace.id,
-      dimensions: [{ name: 'EntityName', operator: 'Equals', values: [queueName] }],
-      timeGrain: 'PT1M',
-      statistic: 'Average',
-      timeWindow: 'PT5M',
-      timeAggregation: 'Average',
-    };
-    this.fleet.plans.forEach((plan, i) => {
-      const set = this.fleet.scaleSets[i];
-      const outStep = Math.max(1, Math.ceil(plan.maxCapacity / 4));
-      const profile: MonitorAutoscaleSettingProfile = {
-        name: 'queue-backlog',
-        capacity: { minimum: plan.minCapacity, maximum: plan.maxCapacity, default: plan.desiredCapacity },
-        rule: [
-          {
-            // Backlog per VM above the target: add a quarter of the maximum at once.
-            metricTrigger: { ...metric, divideByInstanceCount: true, operator: 'GreaterThan', threshold: perSetTarget },
-            scaleAction: { direction: 'Increase', type: 'ChangeCount', value: outStep, cooldown: outCooldown },
-          },
-          {
-            // Messages wait and no VM runs: the per-VM rule cannot divide by 0, this one starts the first VM.
-            metricTrigger: { ...metric, operator: 'GreaterThan', threshold: 0 },
-            scaleAction: { direction: 'Increase', type: 'ExactCount', value: Math.max(1, plan.minCapacity), cooldown: outCooldown },
-          },
-          {
-            // Backlog per VM under half the target: remove one VM (the agent hands its messages back first).
-            metricTrigger: { ...metric, divideByInstanceCount: true, operator: 'LessThan', threshold: perSetTarget / 2 },
-            scaleAction: { direction: 'Decrease', type: 'ChangeCount', value: 1, cooldown: inCooldown },
-          },
-        ],
-      };
-      set.autoscaleSetting.putProfile([profile]);
-      if (!(props.autohealing ?? false)) {
-        set.scaleSet.resetExtension();
-        set.scaleSet.putAutomaticInstanceRepair({ enabled: false });
-      }
-    });
   }
 
   /** Principal id of the workers' identity (grant it what the model needs). */
   public get grantPrincipalId(): string {
     return this.fleet.grantPrincipalId;
+  }
+}
+
+/** Inputs of {@link QueueBacklogProfiles}. */
+interface QueueBacklogProfilesOptions {
+  readonly namespaceId: string;
+  readonly queueName: string;
+  readonly targetBacklogPerInstance: number;
+  readonly outCooldown: string;
+  readonly inCooldown: string;
+}
+
+/** Autoscale on the queue's active messages per VM (dimension `EntityName` = the queue) instead of CPU. */
+class QueueBacklogProfiles implements IScaleSetAutoscaleProfiles {
+  constructor(private readonly o: QueueBacklogProfilesOptions) {}
+
+  public profilesFor(plan: ScaleSetPlan, scaleSetCount: number): MonitorAutoscaleSettingProfile[] {
+    // Each scale set sees the whole queue: its per-VM target is the fleet's times the number of sets.
+    const perSetTarget = this.o.targetBacklogPerInstance * scaleSetCount;
+    const metric = {
+      metricName: SERVICE_BUS_ACTIVE_MESSAGES_METRIC,
+      metricNamespace: 'microsoft.servicebus/namespaces',
+      metricResourceId: this.o.namespaceId,
+      dimensions: [{ name: 'EntityName', operator: 'Equals', values: [this.o.queueName] }],
+      timeGrain: 'PT1M',
+      statistic: 'Average',
+      timeWindow: 'PT5M',
+      timeAggregation: 'Average',
+    };
+    const outStep = Math.max(1, Math.ceil(plan.maxCapacity / 4));
+    return [{
+      name: 'queue-backlog',
+      capacity: { minimum: plan.minCapacity, maximum: plan.maxCapacity, default: plan.desiredCapacity },
+      rule: [
+        {
+          // Backlog per VM above the target: add a quarter of the maximum at once.
+          metricTrigger: { ...metric, divideByInstanceCount: true, operator: 'GreaterThan', threshold: perSetTarget },
+          scaleAction: { direction: 'Increase', type: 'ChangeCount', value: outStep, cooldown: this.o.outCooldown },
+        },
+        {
+          // Messages wait and no VM runs: the per-VM rule cannot divide by 0, this one starts the first VM.
+          metricTrigger: { ...metric, operator: 'GreaterThan', threshold: 0 },
+          scaleAction: { direction: 'Increase', type: 'ExactCount', value: Math.max(1, plan.minCapacity), cooldown: this.o.outCooldown },
+        },
+        {
+          // Backlog per VM under half the target: remove one VM (the agent hands its messages back first).
+          metricTrigger: { ...metric, divideByInstanceCount: true, operator: 'LessThan', threshold: perSetTarget / 2 },
+          scaleAction: { direction: 'Decrease', type: 'ChangeCount', value: 1, cooldown: this.o.inCooldown },
+        },
+      ],
+    }];
   }
 }

@@ -1,4 +1,4 @@
-import { MonitorAutoscaleSetting } from '@cdktf/provider-azurerm/lib/monitor-autoscale-setting';
+import { MonitorAutoscaleSetting, MonitorAutoscaleSettingProfile } from '@cdktf/provider-azurerm/lib/monitor-autoscale-setting';
 import { OrchestratedVirtualMachineScaleSet } from '@cdktf/provider-azurerm/lib/orchestrated-virtual-machine-scale-set';
 import { ITerraformDependable } from 'cdktf';
 import { Construct } from 'constructs';
@@ -78,6 +78,18 @@ export interface SpotScaleSetOptions {
   readonly scaleInCpuPercent?: number;
 }
 
+/**
+ * Supplies the autoscale profiles of each scale set of a fleet, instead of the CPU rules (e.g. a queue
+ * fleet scaling on its backlog). The fleet calls it once per scale set and keeps owning the autoscale setting.
+ */
+export interface IScaleSetAutoscaleProfiles {
+  /**
+   * The autoscale profiles of the scale set planned as `plan`, one of `scaleSetCount` scale sets of the
+   * fleet (GPU sizes get one scale set each, so a per-VM target is per set).
+   */
+  profilesFor(plan: ScaleSetPlan, scaleSetCount: number): MonitorAutoscaleSettingProfile[];
+}
+
 /** Props of {@link SpotScaleSet}. */
 export interface SpotScaleSetProps extends AzureResourceOptions, SpotScaleSetOptions {
   /** Size(s), capacity and priority mix of this scale set (see `planScaleSets`). */
@@ -86,7 +98,7 @@ export interface SpotScaleSetProps extends AzureResourceOptions, SpotScaleSetOpt
   readonly zones: string[];
   /** Subnet of the VMs' NICs. */
   readonly subnetId: string;
-  /** Load balancer backend pools the VMs join. */
+  /** Load balancer backend pools the VMs join; empty for a fleet without load balancer. */
   readonly backendAddressPoolIds: string[];
   /** Network security group of the VMs' NICs. */
   readonly networkSecurityGroupId: string;
@@ -96,14 +108,26 @@ export interface SpotScaleSetProps extends AzureResourceOptions, SpotScaleSetOpt
   readonly customDataBase64: string;
   /** Health endpoint the Application Health extension probes. */
   readonly health: AzureProbeOptions;
+  /**
+   * Install the Application Health extension (it probes `health` from inside each VM) and turn on automatic
+   * instance repairs. `false`: neither; repairs are explicitly disabled.
+   * @default true
+   */
+  readonly autohealing?: boolean;
+  /**
+   * Profiles of the autoscale setting, in place of the CPU rules.
+   * @default - one profile `fleet-bounds` between the plan's bounds: +1 VM above `scaleOutCpuPercent`, -1 below `scaleInCpuPercent`
+   */
+  readonly autoscaleProfiles?: MonitorAutoscaleSettingProfile[];
   /** Resources the scale set waits for (e.g. the agent blob and the VMs' read access to it). @default - none */
   readonly dependsOn?: ITerraformDependable[];
 }
 
 /**
  * One Flexible-orchestration scale set of Spot VMs with a Spot Priority Mix (Regular VMs for the base
- * and a share above it), its autoscale setting, the Application Health extension, automatic instance
- * repairs and the terminate notification. VMs have a managed identity and no public IP.
+ * and a share above it), its autoscale setting (CPU rules, or the given profiles), the Application Health
+ * extension and automatic instance repairs (unless `autohealing` is false), and the terminate notification.
+ * VMs have a managed identity and no public IP.
  */
 export class SpotScaleSet extends Construct {
   /** The scale set. */
@@ -119,6 +143,7 @@ export class SpotScaleSet extends Construct {
     const plan = props.plan;
     const image = props.image ?? UBUNTU_2404_X86_64;
     const isMix = plan.mixVmSizes.length > 0;
+    const autohealing = props.autohealing ?? true;
     this.scaleSet = new OrchestratedVirtualMachineScaleSet(this, 'Vmss', {
       name: `${prefix}-vmss`,
       resourceGroupName: props.resourceGroupName,
@@ -134,23 +159,27 @@ export class SpotScaleSet extends Construct {
       maxBidPrice: props.maxBidPrice ?? -1,
       priorityMix: { baseRegularCount: plan.baseRegularCount, regularPercentageAboveBase: plan.regularPercentageAboveBase },
       terminationNotification: { enabled: true, timeout: `PT${props.terminationNotificationMinutes ?? 5}M` },
-      automaticInstanceRepair: { enabled: true, gracePeriod: `PT${props.repairGracePeriodMinutes ?? 30}M`, action: 'Replace' },
-      extension: [
-        {
-          name: 'HealthExtension',
-          publisher: 'Microsoft.ManagedServices',
-          type: 'ApplicationHealthLinux',
-          typeHandlerVersion: '2.0',
-          autoUpgradeMinorVersionEnabled: true,
-          settings: JSON.stringify({
-            protocol: 'http',
-            port: props.health.port,
-            requestPath: props.health.path,
-            intervalInSeconds: props.health.intervalSeconds,
-            numberOfProbes: props.health.threshold,
-          }),
-        },
-      ],
+      automaticInstanceRepair: autohealing
+        ? { enabled: true, gracePeriod: `PT${props.repairGracePeriodMinutes ?? 30}M`, action: 'Replace' }
+        : { enabled: false },
+      extension: autohealing
+        ? [
+            {
+              name: 'HealthExtension',
+              publisher: 'Microsoft.ManagedServices',
+              type: 'ApplicationHealthLinux',
+              typeHandlerVersion: '2.0',
+              autoUpgradeMinorVersionEnabled: true,
+              settings: JSON.stringify({
+                protocol: 'http',
+                port: props.health.port,
+                requestPath: props.health.path,
+                intervalInSeconds: props.health.intervalSeconds,
+                numberOfProbes: props.health.threshold,
+              }),
+            },
+          ]
+        : undefined,
       identity: { type: 'UserAssigned', identityIds: [props.identityId] },
       osProfile: {
         customData: props.customDataBase64,
@@ -180,7 +209,7 @@ export class SpotScaleSet extends Construct {
               name: 'ipconfig',
               primary: true,
               subnetId: props.subnetId,
-              loadBalancerBackendAddressPoolIds: props.backendAddressPoolIds,
+              loadBalancerBackendAddressPoolIds: props.backendAddressPoolIds.length > 0 ? props.backendAddressPoolIds : undefined,
             },
           ],
         },
@@ -206,7 +235,7 @@ export class SpotScaleSet extends Construct {
       resourceGroupName: props.resourceGroupName,
       location: props.location,
       targetResourceId: this.scaleSet.id,
-      profile: [
+      profile: props.autoscaleProfiles ?? [
         {
           name: 'fleet-bounds',
           capacity: { minimum: plan.minCapacity, maximum: plan.maxCapacity, default: plan.desiredCapacity },

@@ -1,14 +1,17 @@
+import { NetworkSecurityGroup } from '@cdktf/provider-azurerm/lib/network-security-group';
+import { NetworkSecurityRule } from '@cdktf/provider-azurerm/lib/network-security-rule';
+import { SubnetNetworkSecurityGroupAssociation } from '@cdktf/provider-azurerm/lib/subnet-network-security-group-association';
 import { UserAssignedIdentity } from '@cdktf/provider-azurerm/lib/user-assigned-identity';
 import { Fn, Token } from 'cdktf';
 import { Construct } from 'constructs';
-import { DEFAULT_AGENT_HEALTH_PORT, DrainMode } from '../../lib/runtime/agent-config';
-import { Cloud, CpuArchitecture, FleetSpec, FleetSpecError, FleetSpecErrorCode, ProblemCollector, ResolvedFleetSpec, applyFleetSpecDefaults, validateFleetSpec } from '../../lib/spec';
+import { AgentConfig, DEFAULT_AGENT_HEALTH_PORT, DrainMode } from '../../lib/runtime/agent-config';
+import { Cloud, CpuArchitecture, DEFAULT_SERVING_PORT, FleetSpec, FleetSpecError, FleetSpecErrorCode, ProblemCollector, ResolvedFleetSpec, applyFleetSpecDefaults, validateFleetSpec } from '../../lib/spec';
 import { SpotAgentBlob } from './agent-blob';
 import { AZURE_CUSTOM_DATA_MAX_CHARS, blobAgentFetch, defaultAgentBundlePath, fitsCustomData, inlineAgentFetch, readAgentBundle, renderAgentCustomData, toCustomData } from './agent-custom-data';
 import { SpotLoadBalancer } from './load-balancer';
 import { AzureResourceOptions, SpotFleetNetwork, SpotFleetSecurityGroup, azureName } from './network';
 import { AzureSizeStrategy, ScaleSetPlan, planScaleSets, validateAzureFleet } from './rules';
-import { SpotScaleSet, SpotScaleSetOptions, UBUNTU_2404_ARM64, UBUNTU_2404_X86_64 } from './scale-set';
+import { IScaleSetAutoscaleProfiles, SpotScaleSet, SpotScaleSetOptions, UBUNTU_2404_ARM64, UBUNTU_2404_X86_64 } from './scale-set';
 
 /** How the agent bundle reaches the VMs. */
 export enum AgentDelivery {
@@ -18,6 +21,38 @@ export enum AgentDelivery {
   INLINE = 'inline',
   /** A private blob the VMs download with their managed identity (Storage Blob Data Reader on its container). */
   STORAGE_BLOB = 'storage-blob',
+}
+
+/**
+ * The on-instance spot agent of an Azure fleet: how it drains the server on a `Preempt` or `Terminate`
+ * scheduled event. Same shape as the AWS and Google Cloud fleets' `agent` prop.
+ */
+export interface AzureSpotAgentOptions {
+  /**
+   * How the agent makes the server stop taking work. With `DrainMode.HEALTH` the load balancer probes the
+   * agent, which proxies the server's health and fails it on a notice. Without a load balancer
+   * (`loadBalanced: false`) use `DrainMode.SIGNAL` (a worker that stops on SIGTERM) or `DrainMode.HTTP`.
+   * @default - `drainMode` of the fleet props, else DrainMode.HEALTH
+   */
+  readonly drainMode?: DrainMode;
+  /** Port the agent serves the health endpoint on. @default - `healthCheck.port` when it is not the serving port, else 9901 */
+  readonly healthPort?: number;
+  /** DrainMode.HTTP: URL the agent POSTs to. @default - `http://127.0.0.1:<servingPort>/drain` */
+  readonly drainUrl?: string;
+  /** DrainMode.SIGNAL: signal sent to the server. @default 'SIGTERM' */
+  readonly drainSignal?: string;
+  /** DrainMode.SIGNAL: file holding the server's PID (required with DrainMode.SIGNAL). @default - none */
+  readonly pidFile?: string;
+  /** Shell command run after draining, e.g. upload a checkpoint. @default - `drainHookCommand` of the fleet props, else none */
+  readonly hookCommand?: string;
+}
+
+/** The workers' network security group: what the scale sets' NICs (and a created subnet) carry. */
+export interface IFleetSecurityGroup {
+  /** The network security group. */
+  readonly networkSecurityGroup: NetworkSecurityGroup;
+  /** Id of the network security group. */
+  readonly networkSecurityGroupId: string;
 }
 
 /** Props of {@link SpotScaleSetFleet}: the cloud-neutral {@link FleetSpec} plus what Azure needs. */
@@ -49,10 +84,33 @@ export interface SpotScaleSetFleetProps extends FleetSpec, AzureResourceOptions,
   /** Give the load balancer a private frontend in the workers' subnet instead of a public IP. @default false */
   readonly internalLoadBalancer?: boolean;
   /**
-   * How the agent makes the inference server stop taking work on a Preempt or Terminate notice.
+   * How the agent makes the inference server stop taking work on a Preempt or Terminate notice
+   * (same as `agent.drainMode`, which takes precedence).
    * @default DrainMode.HEALTH - the agent serves the probed health endpoint and fails it
    */
   readonly drainMode?: DrainMode;
+  /** The on-instance drain agent. @default - DrainMode.HEALTH on port 9901 */
+  readonly agent?: AzureSpotAgentOptions;
+  /**
+   * Whether a load balancer sends traffic to the fleet. `false` (queue workers, batch): no load balancer, no
+   * probe, and a network security group that admits no inbound traffic at all; `allowedClientCidrs`,
+   * `listenerPort` and `internalLoadBalancer` are then refused.
+   * @default true
+   */
+  readonly loadBalanced?: boolean;
+  /**
+   * The Application Health extension (it probes the agent's health endpoint from inside each VM; the agent
+   * proxies `healthCheck.path` of the serving port) and automatic instance repairs. Workers that serve no
+   * HTTP must keep it off, or every VM is repaired in a loop; without it, repairs are explicitly disabled.
+   * @default - same as `loadBalanced`
+   */
+  readonly autohealing?: boolean;
+  /**
+   * Supplies each scale set's autoscale profiles instead of the CPU rules (the fleet keeps one autoscale
+   * setting per scale set); `scaleOutCpuPercent` and `scaleInCpuPercent` are then refused.
+   * @default - CPU rules between the plan's bounds (`scaleOutCpuPercent`, `scaleInCpuPercent`)
+   */
+  readonly autoscaleProfileFactory?: IScaleSetAutoscaleProfiles;
   /**
    * Shell commands run at first boot after the agent started, e.g. pull the model and start the
    * inference server (as root, from cloud-init).
@@ -90,10 +148,17 @@ export class SpotScaleSetFleet extends Construct {
   public readonly plans: ScaleSetPlan[];
   /** The scale sets. */
   public readonly scaleSets: SpotScaleSet[];
-  /** The load balancer. */
-  public readonly loadBalancer: SpotLoadBalancer;
-  /** The workers' network security group. */
-  public readonly securityGroup: SpotFleetSecurityGroup;
+  /** Whether a load balancer sends traffic to the fleet (`loadBalanced`). */
+  public readonly loadBalanced: boolean;
+  /** Whether the Application Health extension and automatic repairs are on. */
+  public readonly autohealing: boolean;
+  /** How the agent drains the server. */
+  public readonly drainMode: DrainMode;
+  /** Port the agent serves its health endpoint on. */
+  public readonly agentHealthPort: number;
+  /** The workers' network security group (a `SpotFleetSecurityGroup` when load-balanced). */
+  public readonly securityGroup: IFleetSecurityGroup;
+  private readonly _loadBalancer?: SpotLoadBalancer;
   /** The network, when the fleet created one. */
   public readonly network?: SpotFleetNetwork;
   /** The VMs' user-assigned managed identity: grant it what the inference server must read. */
@@ -114,8 +179,12 @@ export class SpotScaleSetFleet extends Construct {
   constructor(scope: Construct, id: string, props: SpotScaleSetFleetProps) {
     super(scope, id);
     const isUnresolved = (v: unknown): boolean => Token.isUnresolved(v);
-    const drainMode = props.drainMode ?? DrainMode.HEALTH;
+    const agent = props.agent ?? {};
+    const drainMode = agent.drainMode ?? props.drainMode ?? DrainMode.HEALTH;
+    const loadBalanced = props.loadBalanced ?? true;
+    const autohealing = props.autohealing ?? loadBalanced;
     const v = new ProblemCollector();
+    checkAzureFleetChoices(props, { loadBalanced, autohealing, drainMode }, isUnresolved, v);
     v.addAll(validateFleetSpec(props, Cloud.AZURE, { isUnresolved }));
     const spec = applyFleetSpecDefaults(props, Cloud.AZURE);
     validateAzureFleet(
@@ -126,7 +195,8 @@ export class SpotScaleSetFleet extends Construct {
         repairGracePeriodMinutes: props.repairGracePeriodMinutes,
         terminationNotificationMinutes: props.terminationNotificationMinutes,
         healthCheckPortSet: props.healthCheck?.port !== undefined,
-        drainsByHealth: drainMode === DrainMode.HEALTH,
+        // Without a load balancer nothing has to notice the failing health endpoint.
+        drainsByHealth: loadBalanced && drainMode === DrainMode.HEALTH,
         allowedClientCidrs: props.allowedClientCidrs,
         allowUndiversified: props.allowUndiversified,
         instanceRequirementsSet: props.instanceRequirements !== undefined,
@@ -146,10 +216,13 @@ export class SpotScaleSetFleet extends Construct {
     const common = { resourceGroupName: props.resourceGroupName, location: props.location, tags: props.tags };
     const zones = spec.zones ?? ['1', '2', '3'];
 
+    this.loadBalanced = loadBalanced;
+    this.autohealing = autohealing;
+    this.drainMode = drainMode;
     // The probe targets the agent's health endpoint (DrainMode.HEALTH), or healthCheck.port when set.
     const explicitPort = props.healthCheck?.port;
-    this.healthPort = explicitPort ?? (drainMode === DrainMode.HEALTH ? DEFAULT_AGENT_HEALTH_PORT : spec.servingPort);
-    const agentHealthPort = explicitPort !== undefined && explicitPort !== spec.servingPort ? explicitPort : DEFAULT_AGENT_HEALTH_PORT;
+    this.agentHealthPort = agent.healthPort ?? (explicitPort !== undefined && explicitPort !== spec.servingPort ? explicitPort : DEFAULT_AGENT_HEALTH_PORT);
+    this.healthPort = explicitPort ?? (drainMode === DrainMode.HEALTH ? this.agentHealthPort : spec.servingPort);
     const probe = {
       port: this.healthPort,
       path: spec.healthCheck.path,
@@ -161,35 +234,50 @@ export class SpotScaleSetFleet extends Construct {
       this.network = new SpotFleetNetwork(this, 'Network', { ...common, namePrefix: prefix, addressSpace: props.addressSpace, subnetPrefix: props.subnetPrefix });
     }
     const subnetId = props.subnetId ?? this.network!.subnetId;
-    this.securityGroup = new SpotFleetSecurityGroup(this, 'SecurityGroup', {
-      ...common,
-      namePrefix: prefix,
-      servingPort: spec.servingPort,
-      healthPort: this.healthPort,
-      allowedClientCidrs: props.allowedClientCidrs,
-      subnetId: this.network ? this.network.subnetId : undefined,
-    });
-    this.loadBalancer = new SpotLoadBalancer(this, 'LoadBalancer', {
-      ...common,
-      namePrefix: prefix,
-      backendPort: spec.servingPort,
-      frontendPort: props.listenerPort,
-      probe,
-      zones,
-      internalSubnetId: props.internalLoadBalancer ? subnetId : undefined,
-    });
+    if (loadBalanced) {
+      this.securityGroup = new SpotFleetSecurityGroup(this, 'SecurityGroup', {
+        ...common,
+        namePrefix: prefix,
+        servingPort: spec.servingPort,
+        healthPort: this.healthPort,
+        allowedClientCidrs: props.allowedClientCidrs,
+        subnetId: this.network ? this.network.subnetId : undefined,
+      });
+      this._loadBalancer = new SpotLoadBalancer(this, 'LoadBalancer', {
+        ...common,
+        namePrefix: prefix,
+        backendPort: spec.servingPort,
+        frontendPort: props.listenerPort,
+        probe,
+        zones,
+        internalSubnetId: props.internalLoadBalancer ? subnetId : undefined,
+      });
+    } else {
+      // No load balancer: nothing is admitted inbound (the Application Health extension probes from inside the VM).
+      this.securityGroup = new ClosedSecurityGroup(this, 'SecurityGroup', {
+        ...common,
+        namePrefix: prefix,
+        subnetId: this.network ? this.network.subnetId : undefined,
+      });
+    }
     this.identity = new UserAssignedIdentity(this, 'Identity', { ...common, name: `${prefix}-identity` });
     this.grantPrincipalId = this.identity.principalId;
 
-    const agentConfig = {
+    const hookCommand = agent.hookCommand ?? props.drainHookCommand;
+    const agentConfig: AgentConfig = {
       cloud: Cloud.AZURE,
       servingPort: spec.servingPort,
       healthPath: spec.healthCheck.path,
-      healthPort: agentHealthPort,
+      healthPort: this.agentHealthPort,
       drainBudgetSeconds: spec.drainBudgetSeconds,
       drainMode,
-      loadBalancerDetectionSeconds: drainMode === DrainMode.HEALTH ? spec.healthCheck.intervalSeconds * spec.healthCheck.unhealthyThreshold : 0,
-      hookCommand: props.drainHookCommand,
+      ...(agent.drainUrl !== undefined ? { drainUrl: agent.drainUrl } : {}),
+      ...(agent.drainSignal !== undefined ? { drainSignal: agent.drainSignal } : {}),
+      ...(agent.pidFile !== undefined ? { pidFile: agent.pidFile } : {}),
+      loadBalancerDetectionSeconds: loadBalanced && drainMode === DrainMode.HEALTH ? spec.healthCheck.intervalSeconds * spec.healthCheck.unhealthyThreshold : 0,
+      hookCommand,
+      // No load balancer probes from outside; the Application Health extension probes from inside the VM.
+      ...(!loadBalanced ? { healthHost: '127.0.0.1' } : {}),
     };
     const bundle = readAgentBundle(props.agentBundlePath ?? defaultAgentBundlePath());
     const inline = inlineAgentFetch(bundle);
@@ -235,15 +323,138 @@ export class SpotScaleSetFleet extends Construct {
           plan,
           zones,
           subnetId,
-          backendAddressPoolIds: [this.loadBalancer.backendAddressPoolId],
+          backendAddressPoolIds: this._loadBalancer ? [this._loadBalancer.backendAddressPoolId] : [],
           networkSecurityGroupId: this.securityGroup.networkSecurityGroupId,
           identityId: this.identity.id,
           customDataBase64: customData,
           health: probe,
+          autohealing,
+          autoscaleProfiles: props.autoscaleProfileFactory?.profilesFor(plan, this.plans.length),
           // The VMs download the agent at first boot: the blob and their read access must exist first.
           dependsOn: this.agentBlob ? [this.agentBlob.blob, this.agentBlob.roleAssignment] : undefined,
         }),
     );
+  }
+
+  /**
+   * The load balancer. Throws when the fleet has none (`loadBalanced: false`); check `loadBalanced` first.
+   */
+  public get loadBalancer(): SpotLoadBalancer {
+    if (!this._loadBalancer) {
+      throw new FleetSpecError([{
+        code: FleetSpecErrorCode.CLOUD_CONSTRAINT,
+        prop: 'loadBalanced',
+        message: `SpotScaleSetFleet ${this.node.path} has no load balancer (loadBalanced: false); check fleet.loadBalanced before using fleet.loadBalancer, or set loadBalanced: true`,
+      }], this.node.path);
+    }
+    return this._loadBalancer;
+  }
+}
+
+/** Props of {@link ClosedSecurityGroup}. */
+interface ClosedSecurityGroupProps {
+  readonly resourceGroupName: string;
+  readonly location: string;
+  readonly tags?: Record<string, string>;
+  readonly namePrefix: string;
+  readonly subnetId?: string;
+}
+
+/**
+ * The network security group of a fleet without load balancer: one rule denies every inbound flow, including
+ * Azure's default allows (virtual network, AzureLoadBalancer). Outbound is untouched (NAT gateway).
+ */
+class ClosedSecurityGroup extends Construct implements IFleetSecurityGroup {
+  public readonly networkSecurityGroup: NetworkSecurityGroup;
+  public readonly networkSecurityGroupId: string;
+
+  constructor(scope: Construct, id: string, props: ClosedSecurityGroupProps) {
+    super(scope, id);
+    this.networkSecurityGroup = new NetworkSecurityGroup(this, 'Nsg', {
+      name: `${props.namePrefix}-nsg`,
+      resourceGroupName: props.resourceGroupName,
+      location: props.location,
+      tags: props.tags,
+    });
+    this.networkSecurityGroupId = this.networkSecurityGroup.id;
+    new NetworkSecurityRule(this, 'DenyAllInbound', {
+      resourceGroupName: props.resourceGroupName,
+      networkSecurityGroupName: this.networkSecurityGroup.name,
+      name: 'deny-all-inbound',
+      description: 'No load balancer: nothing reaches the workers, not even from inside the virtual network',
+      priority: 4096,
+      direction: 'Inbound',
+      access: 'Deny',
+      protocol: '*',
+      sourcePortRange: '*',
+      sourceAddressPrefix: '*',
+      destinationAddressPrefix: '*',
+      destinationPortRange: '*',
+    });
+    if (props.subnetId) {
+      new SubnetNetworkSecurityGroupAssociation(this, 'SubnetAssociation', { subnetId: props.subnetId, networkSecurityGroupId: this.networkSecurityGroup.id });
+    }
+  }
+}
+
+/** What the fleet decided from its props, for {@link checkAzureFleetChoices}. */
+interface AzureFleetDecisions {
+  readonly loadBalanced: boolean;
+  readonly autohealing: boolean;
+  readonly drainMode: DrainMode;
+}
+
+/** The fleet's own rules (load balancing, autohealing, agent, autoscale profiles); tokens are skipped. */
+function checkAzureFleetChoices(props: SpotScaleSetFleetProps, d: AzureFleetDecisions, isUnresolved: (x: unknown) => boolean, v: ProblemCollector): void {
+  const known = (x: unknown): x is number => typeof x === 'number' && !isUnresolved(x);
+  const C = FleetSpecErrorCode.CLOUD_CONSTRAINT;
+  const agent = props.agent ?? {};
+  const hcPort = props.healthCheck?.port;
+  if (!d.loadBalanced) {
+    if (!d.autohealing && hcPort !== undefined) {
+      v.add(C, 'healthCheck.port', `healthCheck.port (${hcPort}) has no effect: loadBalanced is false and autohealing is off, so nothing probes the VMs; leave healthCheck.port out, set autohealing: true (the VMs must then answer the health check), or set loadBalanced: true`);
+    }
+    const lbOnly: [string, unknown][] = [['allowedClientCidrs', props.allowedClientCidrs], ['listenerPort', props.listenerPort], ['internalLoadBalancer', props.internalLoadBalancer]];
+    for (const [prop, value] of lbOnly) {
+      if (value !== undefined) {
+        v.add(C, prop, `${prop} (${JSON.stringify(value)}) configures the load balancer, but loadBalanced is false (no load balancer, no inbound traffic); leave ${prop} out or set loadBalanced: true`);
+      }
+    }
+    if (d.drainMode === DrainMode.HEALTH && (agent.drainMode !== undefined || props.drainMode !== undefined)) {
+      v.add(C, 'agent.drainMode', 'agent.drainMode is DrainMode.HEALTH but loadBalanced is false: no load balancer watches the health endpoint, so failing it drains nothing; use DrainMode.SIGNAL (with agent.pidFile) or DrainMode.HTTP');
+    }
+  }
+  if (agent.drainMode !== undefined && props.drainMode !== undefined && agent.drainMode !== props.drainMode) {
+    v.add(C, 'agent.drainMode', `agent.drainMode (${agent.drainMode}) and drainMode (${props.drainMode}) disagree; set only agent.drainMode`);
+  }
+  if (agent.hookCommand !== undefined && props.drainHookCommand !== undefined && agent.hookCommand !== props.drainHookCommand) {
+    v.add(C, 'agent.hookCommand', 'agent.hookCommand and drainHookCommand are both set and differ; set only agent.hookCommand');
+  }
+  if (known(agent.healthPort)) {
+    if (!(Number.isInteger(agent.healthPort) && agent.healthPort >= 1 && agent.healthPort <= 65535)) {
+      v.add(FleetSpecErrorCode.PORT_RANGE, 'agent.healthPort', `agent.healthPort (${agent.healthPort}) must be between 1 and 65535`);
+    } else if (known(props.servingPort ?? DEFAULT_SERVING_PORT) && agent.healthPort === (props.servingPort ?? DEFAULT_SERVING_PORT)) {
+      v.add(FleetSpecErrorCode.PORT_RANGE, 'agent.healthPort', `agent.healthPort (${agent.healthPort}) is the serving port; the agent and the inference server cannot share a port: pick another agent.healthPort (default ${DEFAULT_AGENT_HEALTH_PORT})`);
+    } else if (d.drainMode === DrainMode.HEALTH && known(hcPort) && hcPort !== agent.healthPort) {
+      v.add(FleetSpecErrorCode.PORT_RANGE, 'healthCheck.port', `healthCheck.port (${hcPort}) is not the agent's health port (${agent.healthPort}): in DrainMode.HEALTH the probe must target the agent, which fails it on a Preempt notice; leave healthCheck.port out, set it equal to agent.healthPort, or use DrainMode.HTTP or DrainMode.SIGNAL`);
+    }
+  }
+  // (The older top-level drainMode prop is kept as it was: it never took a PID file.)
+  if (agent.drainMode === DrainMode.SIGNAL && !agent.pidFile) {
+    v.add(FleetSpecErrorCode.WORKLOAD, 'agent.pidFile', "agent.drainMode is DrainMode.SIGNAL but agent.pidFile is not set: the agent must know which process to signal; set agent.pidFile (e.g. '/run/inference.pid') to the file your server writes its PID to");
+  }
+  if (d.drainMode !== DrainMode.SIGNAL && (agent.pidFile !== undefined || agent.drainSignal !== undefined)) {
+    v.add(C, agent.pidFile !== undefined ? 'agent.pidFile' : 'agent.drainSignal', `agent.pidFile and agent.drainSignal are used only with DrainMode.SIGNAL, but the drain mode is ${d.drainMode}; set agent.drainMode: DrainMode.SIGNAL or leave them out`);
+  }
+  if (d.drainMode !== DrainMode.HTTP && agent.drainUrl !== undefined) {
+    v.add(C, 'agent.drainUrl', `agent.drainUrl ("${agent.drainUrl}") is used only with DrainMode.HTTP, but the drain mode is ${d.drainMode}; set agent.drainMode: DrainMode.HTTP or leave drainUrl out`);
+  }
+  if (props.autoscaleProfileFactory !== undefined) {
+    for (const prop of ['scaleOutCpuPercent', 'scaleInCpuPercent'] as const) {
+      if (props[prop] !== undefined) {
+        v.add(C, prop, `${prop} (${props[prop]}) has no effect: autoscaleProfileFactory supplies the autoscale rules; leave ${prop} out`);
+      }
+    }
   }
 }
 

@@ -23,7 +23,7 @@ import {
   DrainMode,
   renderAgentInstallScript,
 } from '../../lib/runtime/agent-config';
-import { Cloud, FleetSpec, FleetSpecError, FleetSpecErrorCode, ProblemCollector, ResolvedFleetSpec } from '../../lib/spec';
+import { Cloud, DEFAULT_SERVING_PORT, FleetSpec, FleetSpecError, FleetSpecErrorCode, ProblemCollector, ResolvedFleetSpec } from '../../lib/spec';
 import { locateBundle } from './bundles';
 import { GpuAttachment, gpuAttachmentOf } from './machine-families';
 import { escapeTerraformTemplate } from './script';
@@ -261,7 +261,7 @@ export class GcpSpotFleet extends Construct {
     const explicitHcPort = props.healthCheck?.port;
     // The agent serves its health endpoint on healthCheck.port when that is not the serving port, else 9901.
     this.agentHealthPort = agent.healthPort
-      ?? (explicitHcPort !== undefined && explicitHcPort !== props.servingPort ? explicitHcPort : DEFAULT_AGENT_HEALTH_PORT);
+      ?? (explicitHcPort !== undefined && explicitHcPort !== (props.servingPort ?? DEFAULT_SERVING_PORT) ? explicitHcPort : DEFAULT_AGENT_HEALTH_PORT);
     const problems = new ProblemCollector();
     checkGcpFleetChoices(props, {
       loadBalanced: this.loadBalanced,
@@ -664,7 +664,7 @@ function checkGcpFleetChoices(props: GcpSpotFleetProps, c: GcpFleetChoices, v: P
   if (known(agent.healthPort)) {
     if (!(Number.isInteger(agent.healthPort) && agent.healthPort >= 1 && agent.healthPort <= 65535)) {
       v.add(FleetSpecErrorCode.PORT_RANGE, 'agent.healthPort', `agent.healthPort (${agent.healthPort}) must be between 1 and 65535`);
-    } else if (known(props.servingPort) && agent.healthPort === props.servingPort) {
+    } else if (known(props.servingPort ?? DEFAULT_SERVING_PORT) && agent.healthPort === (props.servingPort ?? DEFAULT_SERVING_PORT)) {
       v.add(FleetSpecErrorCode.PORT_RANGE, 'agent.healthPort', `agent.healthPort (${agent.healthPort}) is the serving port; the agent and the inference server cannot share a port: pick another agent.healthPort (default ${DEFAULT_AGENT_HEALTH_PORT})`);
     } else if (c.drainMode === DrainMode.HEALTH && known(hcPort) && hcPort !== agent.healthPort) {
       v.add(FleetSpecErrorCode.PORT_RANGE, 'healthCheck.port', `healthCheck.port (${hcPort}) is not the agent's health port (${agent.healthPort}): in DrainMode.HEALTH the health check must probe the agent, which turns it to 503 on a preemption notice; leave healthCheck.port out, set it equal to agent.healthPort, or use DrainMode.HTTP or DrainMode.SIGNAL`);

@@ -66,6 +66,6 @@ test('the example imports only the public entry points of the package', () => {
   for (const file of ['app.ts', 'inference-stack.ts']) {
     const src = readFileSync(join(__dirname, '..', '..', 'examples', 'aws', file), 'utf8');
     const imports = [...src.matchAll(/from '([^']+)'/g)].map((m) => m[1]);
-    for (const i of imports) expect(i).toMatch(/^(aws-cdk-lib(\/.*)?|constructs|spot-inference-constructs\/(aws|core)|\.\/inference-stack)$/);
+    for (const i of imports) expect(i).toMatch(/^(aws-cdk-lib(\/.*)?|constructs|spot-inference-constructs\/(aws|core)|\.\/(inference|queue|batch)-stack)$/);
   }
 });

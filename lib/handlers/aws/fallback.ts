@@ -199,7 +199,9 @@ export async function runFallbackController(event: Partial<EventBridgeEnvelope> 
   const newPreempted = new Map<string, number>();
   if (trigger === FallbackTrigger.SPOT_WARNING) {
     const id = ec2EventInstanceId(event as EventBridgeEnvelope);
-    const inst = id ? spotInstances.find((i) => i.InstanceId === id) ?? alive.find((i) => i.InstanceId === id) : undefined;
+    // Any instance of the group, leaving ones included: the drain handler may already have marked it
+    // unhealthy and sent it to Terminating:Wait when this run starts. A warned instance is spot.
+    const inst = id ? (spot.Instances ?? []).find((i) => i.InstanceId === id) : undefined;
     if (id && inst) {
       const key = `w:${id}`;
       if (seen.has(key)) {

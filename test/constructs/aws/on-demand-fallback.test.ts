@@ -16,6 +16,8 @@ function serviceWithFallback(extra: Partial<OnDemandFallbackProps> = {}, env?: t
   const svc = new SpotInferenceService(stack, 'Svc', {
     vpc, minCapacity: 2, maxCapacity: 6, onDemandBaseCapacity: 1,
     instanceTypes: GPU_TYPES, agent: { bundlePath: AGENT_BUNDLE }, autoScalingGroupName: 'inference',
+    // this file attaches the fallback by hand
+    onDemandFallback: false,
   });
   const fallback = new OnDemandFallback(stack, 'Fallback', { fleet: svc.fleet, interruptionHandler: svc.interruptionHandler, ...extra });
   return { app, stack, svc, fallback };

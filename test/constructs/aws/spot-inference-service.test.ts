@@ -19,7 +19,8 @@ describe('SpotInferenceService', () => {
   const t = Template.fromStack(stack);
 
   test('composes a fleet and an ALB, with ELB health checks and the agent health port', () => {
-    t.resourceCountIs('AWS::AutoScaling::AutoScalingGroup', 1);
+    // the spot fleet's group and the on-demand fallback group
+    t.resourceCountIs('AWS::AutoScaling::AutoScalingGroup', 2);
     t.resourceCountIs('AWS::ElasticLoadBalancingV2::LoadBalancer', 1);
     t.hasResourceProperties('AWS::AutoScaling::AutoScalingGroup', {
       HealthCheckType: 'ELB',
@@ -62,9 +63,35 @@ describe('SpotInferenceService', () => {
   });
 
   test('interruptionHandling: false leaves the pipeline out', () => {
-    const { stack, svc } = service({ interruptionHandling: false });
+    const { stack, svc } = service({ interruptionHandling: false, onDemandFallback: false });
     expect(svc.interruptionHandler).toBeUndefined();
     Template.fromStack(stack).resourceCountIs('AWS::Events::Rule', 0);
+  });
+
+  test('attaches the on-demand fallback, the dashboard and the drill by default, wired to each other', () => {
+    expect(svc.onDemandFallback).toBeDefined();
+    expect(svc.dashboard).toBeDefined();
+    expect(svc.interruptionDrill).toBeDefined();
+    // The fallback controller listens to the interruption handler's spot-warning and launch-failure rules.
+    const ruleTargets = Object.values(t.findResources('AWS::Events::Rule')).map((r: any) => (r.Properties.Targets ?? []).length);
+    expect(ruleTargets.filter((n) => n === 2).length).toBe(2);
+    t.resourceCountIs('AWS::CloudWatch::Dashboard', 1);
+    t.resourceCountIs('AWS::FIS::ExperimentTemplate', 2);
+    // The drill stops on the dashboard's no-healthy-targets alarm.
+    t.hasResourceProperties('AWS::FIS::ExperimentTemplate', {
+      StopConditions: [{ Source: 'aws:cloudwatch:alarm', Value: Match.objectLike({ 'Fn::GetAtt': [Match.stringLikeRegexp('SvcDashboard'), 'Arn'] }) }],
+    });
+    // The dashboard's cost widget prices the first catalogued type (g5.xlarge).
+    expect(JSON.stringify(t.findResources('AWS::CloudWatch::Dashboard'))).toMatch(/cost/i);
+  });
+
+  test('each of them can be left out', () => {
+    const { stack, svc } = service({ onDemandFallback: false, dashboard: false, interruptionDrill: false });
+    expect([svc.onDemandFallback, svc.dashboard, svc.interruptionDrill]).toEqual([undefined, undefined, undefined]);
+    const tt = Template.fromStack(stack);
+    tt.resourceCountIs('AWS::AutoScaling::AutoScalingGroup', 1);
+    tt.resourceCountIs('AWS::CloudWatch::Dashboard', 0);
+    tt.resourceCountIs('AWS::FIS::ExperimentTemplate', 0);
   });
 
   test('grants go to the instance role', () => {

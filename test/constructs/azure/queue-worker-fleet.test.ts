@@ -8,6 +8,7 @@ import { StorageAccount } from '@cdktf/provider-azurerm/lib/storage-account';
 import { StorageContainer } from '@cdktf/provider-azurerm/lib/storage-container';
 import { Testing } from 'cdktf';
 import { AzureQueueWorkerFleet, AzureQueueWorkerFleetProps } from '../../../constructs/azure';
+import { DrainMode } from '../../../lib/runtime/agent-config';
 import { FleetSpecError, FleetSpecErrorCode } from '../../../lib/spec';
 
 Testing.setupJest();
@@ -94,28 +95,41 @@ describe('AzureQueueWorkerFleet workers', () => {
     expect(set.network_interface[0].ip_configuration[0].public_ip_address).toBeUndefined();
   });
 
-  test('nothing public: internal load-balancer frontend, no public IP, NSG admits only Azure probes', () => {
-    // The only public IP is the NAT gateway's (outbound); the load balancer frontend is private.
+  test('nothing public: no load balancer, no public IP, NSG admits nothing inbound', () => {
+    // The only public IP is the NAT gateway's (outbound); there is no load balancer at all.
     expect(resources(json, 'azurerm_public_ip').map((p) => p.name)).toEqual(['workers-nat-ip']);
-    const frontend = resources(json, 'azurerm_lb')[0].frontend_ip_configuration[0];
-    expect(frontend.subnet_id).toMatch(/azurerm_subnet\./);
-    expect(frontend.public_ip_address_id).toBeUndefined();
+    expect(resources(json, 'azurerm_lb')).toHaveLength(0);
+    expect(resources(json, 'azurerm_lb_probe')).toHaveLength(0);
+    expect(fleet.fleet.loadBalanced).toBe(false);
+    expect(() => fleet.fleet.loadBalancer).toThrow(/has no load balancer \(loadBalanced: false\); check fleet.loadBalanced/);
+    const set = resources(json, 'azurerm_orchestrated_virtual_machine_scale_set')[0];
+    expect(set.network_interface[0].ip_configuration[0].load_balancer_backend_address_pool_ids).toBeUndefined();
     const rules = resources(json, 'azurerm_network_security_rule').filter((r) => r.access === 'Allow' && r.direction === 'Inbound');
-    for (const r of rules) {
-      const sources = [r.source_address_prefix, ...(r.source_address_prefixes ?? [])].filter(Boolean);
-      expect(sources).toEqual(['AzureLoadBalancer']);
-    }
+    expect(rules).toEqual([]);
+    const deny = resources(json, 'azurerm_network_security_rule').filter((r) => r.access === 'Deny' && r.direction === 'Inbound');
+    expect(deny).toHaveLength(1);
+    expect(deny[0]).toMatchObject({ source_address_prefix: '*', destination_port_range: '*', protocol: '*', priority: 4096 });
   });
 
-  test('the worker environment and the agent switched to SIGTERM the worker', () => {
+  test('the worker environment, and the agent set up to SIGTERM the worker (no config rewrite at boot)', () => {
     const script = fleet.fleet.customDataScript;
     expect(script).toContain("cat > /etc/queue-worker.env <<'QUEUE_WORKER_ENV'");
     expect(script).toContain('SPOT_SERVICE_BUS_QUEUE=work');
     expect(script).toMatch(/SPOT_SERVICE_BUS_NAMESPACE=workers-sb-[0-9a-f]{10}\.servicebus\.windows\.net/);
     expect(script).toContain('SPOT_QUEUE_VISIBILITY_TIMEOUT_SECONDS=90');
     expect(script).toContain('SPOT_CHECKPOINT_CONTAINER=');
-    expect(script).toMatch(/drainMode:"signal",pidFile:"\/run\/queue-worker.pid",drainSignal:"SIGTERM"/);
-    expect(script.indexOf('systemctl enable --now spot-agent.service')).toBeLessThan(script.indexOf('systemctl restart spot-agent.service'));
+    const config = JSON.parse(script.split("<<'SPOT_AGENT_CONFIG'\n")[1].split('\nSPOT_AGENT_CONFIG')[0]);
+    expect(config).toMatchObject({ drainMode: 'signal', pidFile: '/run/queue-worker.pid', drainSignal: 'SIGTERM', loadBalancerDetectionSeconds: 0, healthHost: '127.0.0.1' });
+    expect(script).not.toContain('systemctl restart spot-agent.service');
+    expect(fleet.fleet.drainMode).toBe('signal');
+  });
+
+  test('autohealing: true keeps the Application Health extension and repairs, still without load balancer', () => {
+    const { json: j } = synth({ autohealing: true });
+    const set = resources(j, 'azurerm_orchestrated_virtual_machine_scale_set')[0];
+    expect(set.extension[0].type).toBe('ApplicationHealthLinux');
+    expect(set.automatic_instance_repair.enabled).toBe(true);
+    expect(resources(j, 'azurerm_lb')).toHaveLength(0);
   });
 });
 
@@ -199,6 +213,15 @@ describe('AzureQueueWorkerFleet validation', () => {
   test('redelivered forever: maxDeliveryCount out of range', () => {
     expect(() => synth({ maxDeliveryCount: 1 })).toThrow(/maxDeliveryCount \(1\) must be a whole number from 2 to 2000: a message must not be redelivered forever/);
     expect(() => synth({ maxDeliveryCount: 5000 })).toThrow(/maxDeliveryCount \(5000\)/);
+  });
+
+  test('load-balancer, CPU-autoscale and drain-mode props are the queue fleet\'s own: refused with the reason', () => {
+    const e = errorOf({ internalLoadBalancer: true, allowedClientCidrs: ['10.0.0.0/8'], scaleOutCpuPercent: 80, drainMode: DrainMode.HEALTH });
+    expect(e.code).toBe(FleetSpecErrorCode.WORKLOAD);
+    expect(e.problems.map((p) => p.prop)).toEqual(['internalLoadBalancer', 'allowedClientCidrs', 'scaleOutCpuPercent', 'drainMode']);
+    expect(e.message).toMatch(/internalLoadBalancer cannot be set on an AzureQueueWorkerFleet: the workers have no load balancer/);
+    expect(e.message).toMatch(/drainMode cannot be set on an AzureQueueWorkerFleet: the agent sends SIGTERM to the worker whose PID is in \/run\/queue-worker.pid/);
+    expect(() => synth({ loadBalanced: true })).toThrow(/loadBalanced cannot be set on an AzureQueueWorkerFleet/);
   });
 
   test('every problem together, code WORKLOAD', () => {

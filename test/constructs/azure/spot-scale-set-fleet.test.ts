@@ -453,3 +453,96 @@ describe('validation', () => {
     expect(fleet.scaleSets).toHaveLength(2);
   });
 });
+
+describe('without load balancer, agent options, autoscale profiles', () => {
+  const agentConfig = (fleet: SpotScaleSetFleet) =>
+    JSON.parse(fleet.customDataScript.split("<<'SPOT_AGENT_CONFIG'\n")[1].split('\nSPOT_AGENT_CONFIG')[0]);
+  const WORKERS: SpotScaleSetFleetProps = { ...CPU, loadBalanced: false, agent: { drainMode: DrainMode.SIGNAL, pidFile: '/run/worker.pid', hookCommand: 'sync' } };
+
+  test('loadBalanced: false: no load balancer, no public frontend, an NSG that admits nothing inbound', () => {
+    const { json, fleet } = synth(WORKERS);
+    expect(resources(json, 'azurerm_lb')).toHaveLength(0);
+    expect(resources(json, 'azurerm_lb_probe')).toHaveLength(0);
+    expect(resources(json, 'azurerm_public_ip').map((p) => p.name)).toEqual(['inference-fleet-nat-ip']);
+    const rules = resources(json, 'azurerm_network_security_rule');
+    expect(rules).toHaveLength(1);
+    expect(rules[0]).toMatchObject({ direction: 'Inbound', access: 'Deny', source_address_prefix: '*', destination_port_range: '*', priority: 4096 });
+    // The NSG guards the NICs and the created subnet.
+    expect(resources(json, 'azurerm_subnet_network_security_group_association')).toHaveLength(1);
+    const set = resources(json, 'azurerm_orchestrated_virtual_machine_scale_set')[0];
+    expect(set.network_interface[0].network_security_group_id).toMatch(/SecurityGroup_Nsg/);
+    expect(set.network_interface[0].ip_configuration[0].load_balancer_backend_address_pool_ids).toBeUndefined();
+    expect(fleet.loadBalanced).toBe(false);
+    expect(() => fleet.loadBalancer).toThrow(/InferenceFleet has no load balancer \(loadBalanced: false\)/);
+  });
+
+  test('loadBalanced: false: no health extension, repairs off, the agent signals the worker from loopback', () => {
+    const { json, fleet } = synth(WORKERS);
+    const set = resources(json, 'azurerm_orchestrated_virtual_machine_scale_set')[0];
+    expect(set.extension).toBeUndefined();
+    expect(set.automatic_instance_repair).toEqual({ enabled: false });
+    expect(agentConfig(fleet)).toMatchObject({ drainMode: 'signal', pidFile: '/run/worker.pid', hookCommand: 'sync', loadBalancerDetectionSeconds: 0, healthHost: '127.0.0.1' });
+    expect(fleet.autohealing).toBe(false);
+  });
+
+  test('loadBalanced: false with autohealing keeps the extension (it probes inside the VM) and repairs', () => {
+    const { json } = synth({ ...WORKERS, autohealing: true });
+    const set = resources(json, 'azurerm_orchestrated_virtual_machine_scale_set')[0];
+    expect(set.extension[0].type).toBe('ApplicationHealthLinux');
+    expect(JSON.parse(set.extension[0].settings)).toMatchObject({ port: 8080, requestPath: '/health' });
+    expect(set.automatic_instance_repair).toMatchObject({ enabled: true, action: 'Replace' });
+    expect(resources(json, 'azurerm_network_security_rule').filter((r) => r.access === 'Allow')).toEqual([]);
+  });
+
+  test('agent options reach the config; the old drainMode and drainHookCommand props still work', () => {
+    const { fleet } = synth({ ...CPU, agent: { drainMode: DrainMode.HTTP, drainUrl: 'http://127.0.0.1:8080/drain', healthPort: 9300 } });
+    expect(agentConfig(fleet)).toMatchObject({ drainMode: 'http', drainUrl: 'http://127.0.0.1:8080/drain', healthPort: 9300 });
+    expect(agentConfig(fleet).healthHost).toBeUndefined();
+    const { fleet: old } = synth({ ...CPU, drainMode: DrainMode.HTTP, drainHookCommand: 'echo done' });
+    expect(agentConfig(old)).toMatchObject({ drainMode: 'http', hookCommand: 'echo done' });
+  });
+
+  test('the default fleet keeps its load balancer, extension and health-mode agent', () => {
+    const { json, fleet } = synth(CPU);
+    expect(resources(json, 'azurerm_lb')).toHaveLength(1);
+    expect(fleet.loadBalancer.probe).toBeDefined();
+    expect(agentConfig(fleet)).toMatchObject({ drainMode: 'health', healthPort: 9901, loadBalancerDetectionSeconds: 20 });
+  });
+
+  test('autoscaleProfileFactory supplies each scale set\'s profiles, told the plan and the number of sets', () => {
+    const calls: [number, number][] = [];
+    const { json } = synth({
+      ...GPU,
+      autoscaleProfileFactory: {
+        profilesFor: (plan, count) => {
+          calls.push([plan.maxCapacity, count]);
+          return [{ name: 'custom', capacity: { minimum: plan.minCapacity, maximum: plan.maxCapacity, default: plan.desiredCapacity } }];
+        },
+      },
+    });
+    expect(calls).toHaveLength(2);
+    expect(calls.every(([, n]) => n === 2)).toBe(true);
+    const settings = resources(json, 'azurerm_monitor_autoscale_setting');
+    expect(settings).toHaveLength(2);
+    for (const s of settings) expect(s.profile.map((p: any) => p.name)).toEqual(['custom']);
+    expect(JSON.stringify(settings)).not.toContain('Percentage CPU');
+  });
+
+  test('bad combinations fail together, naming prop, value and fix', () => {
+    const e = errorOf({ ...CPU, loadBalanced: false, healthCheck: { port: 9000 }, allowedClientCidrs: ['10.0.0.0/8'], listenerPort: 443, internalLoadBalancer: true });
+    expect(e.problems.map((p) => p.prop)).toEqual(['healthCheck.port', 'allowedClientCidrs', 'listenerPort', 'internalLoadBalancer']);
+    expect(e.message).toMatch(/healthCheck.port \(9000\) has no effect: loadBalanced is false and autohealing is off, so nothing probes the VMs; leave healthCheck.port out, set autohealing: true/);
+    expect(e.message).toMatch(/allowedClientCidrs \(\["10.0.0.0\/8"\]\) configures the load balancer, but loadBalanced is false/);
+    expect(() => synth({ ...CPU, loadBalanced: false, autohealing: true, healthCheck: { port: 9000 } })).not.toThrow();
+    expect(() => synth({ ...CPU, loadBalanced: false, agent: { drainMode: DrainMode.HEALTH } })).toThrow(/agent.drainMode is DrainMode.HEALTH but loadBalanced is false.*use DrainMode.SIGNAL/);
+    expect(() => synth({ ...CPU, agent: { drainMode: DrainMode.SIGNAL } })).toThrow(/agent.drainMode is DrainMode.SIGNAL but agent.pidFile is not set/);
+    expect(() => synth({ ...CPU, agent: { drainMode: DrainMode.SIGNAL, pidFile: '/p' }, drainMode: DrainMode.HTTP })).toThrow(/agent.drainMode \(signal\) and drainMode \(http\) disagree/);
+    expect(() => synth({ ...CPU, agent: { hookCommand: 'a' }, drainHookCommand: 'b' })).toThrow(/agent.hookCommand and drainHookCommand are both set and differ/);
+    expect(() => synth({ ...CPU, agent: { pidFile: '/p' } })).toThrow(/agent.pidFile and agent.drainSignal are used only with DrainMode.SIGNAL/);
+    expect(() => synth({ ...CPU, agent: { drainUrl: 'http://127.0.0.1:1/d' } })).toThrow(/agent.drainUrl \("http:\/\/127.0.0.1:1\/d"\) is used only with DrainMode.HTTP/);
+    expect(() => synth({ ...CPU, agent: { healthPort: 8080 } })).toThrow(/agent.healthPort \(8080\) is the serving port/);
+    expect(() => synth({ ...CPU, agent: { healthPort: 9300 }, healthCheck: { port: 9400 } })).toThrow(/healthCheck.port \(9400\) is not the agent's health port \(9300\)/);
+    const factory = { profilesFor: () => [] };
+    expect(() => synth({ ...CPU, autoscaleProfileFactory: factory, scaleOutCpuPercent: 80 })).toThrow(/scaleOutCpuPercent \(80\) has no effect: autoscaleProfileFactory supplies the autoscale rules/);
+  });
+});

@@ -7,6 +7,7 @@ import { StorageBucket } from '@cdktf/provider-google/lib/storage-bucket';
 import { StorageBucketIamMember } from '@cdktf/provider-google/lib/storage-bucket-iam-member';
 import { Testing } from 'cdktf';
 import { GcpQueueWorkerFleet, GcpQueueWorkerFleetProps, PUBSUB_UNDELIVERED_METRIC } from '../../../constructs/gcp';
+import { DrainMode } from '../../../lib/runtime/agent-config';
 import { FleetSpecError, FleetSpecErrorCode } from '../../../lib/spec';
 import { ensureBundles, fleetProps, ofType, one, synth } from './helpers';
 
@@ -96,6 +97,14 @@ describe('GcpQueueWorkerFleet workers', () => {
   test('no firewall opening and no autohealing probe on workers', () => {
     const fw = ofType(resources, 'google_compute_firewall');
     expect(fw.every((f) => f.count === 0)).toBe(true);
+    // The fleet is built with loadBalanced: false: no rule at all, no health check, agent endpoint on loopback.
+    expect(fw).toHaveLength(0);
+    expect(ofType(resources, 'google_compute_health_check')).toHaveLength(0);
+    expect(fleet.fleet.loadBalanced).toBe(false);
+    expect(fleet.fleet.hasFirewall).toBe(false);
+    const script = one(resources, 'google_compute_region_instance_template', 'SpotTemplate').metadata['startup-script'];
+    expect(script).toContain('"healthHost": "127.0.0.1"');
+    expect(script).toContain('"loadBalancerDetectionSeconds": 0');
     for (const g of ofType(resources, 'google_compute_region_instance_group_manager')) {
       expect(g.auto_healing_policies).toBeUndefined();
     }
@@ -105,6 +114,9 @@ describe('GcpQueueWorkerFleet workers', () => {
     const { resources: r } = workers({ autohealing: true });
     expect(ofType(r, 'google_compute_firewall')[0].count).toBeUndefined();
     expect(one(r, 'google_compute_region_instance_group_manager', 'SpotGroup').auto_healing_policies).toBeDefined();
+    // Health checkers only, on the agent's health port only: no load balancer sends traffic to the workers.
+    expect(ofType(r, 'google_compute_firewall')).toHaveLength(1);
+    expect(ofType(r, 'google_compute_firewall')[0].allow).toEqual([{ protocol: 'tcp', ports: ['9901'] }]);
   });
 
   test('spot VMs, no external IP, shielded VM, the environment file in the startup script', () => {
@@ -155,7 +167,9 @@ describe('GcpQueueWorkerFleet autoscaling on undelivered messages per VM', () =>
       },
     ]);
     expect(policy.metric[0].target).toBeUndefined();
-    expect(json).toHaveResourceWithProperties(ComputeRegionAutoscaler, { name: 'embed-queue' });
+    // The fleet's own (single) autoscaler, following the Pub/Sub metric given as autoscalingMetrics.
+    expect(json).toHaveResourceWithProperties(ComputeRegionAutoscaler, { name: 'embed-spot' });
+    expect(fleet.autoscaler).toBe(fleet.fleet.autoscaler);
   });
 
   test('scaling math: VMs = ceil(undelivered / assignment), assignment = 300 s x 2 / 60 s = 10', () => {
@@ -203,6 +217,19 @@ describe('GcpQueueWorkerFleet validation', () => {
   test('retrying forever: maxDeliveryAttempts out of range', () => {
     expect(fails({ maxDeliveryAttempts: 0 })).toThrow(/maxDeliveryAttempts \(0\) must be a whole number from 5 to 100 .*must not be redelivered forever/);
     expect(fails({ maxDeliveryAttempts: 101 })).toThrow(/maxDeliveryAttempts \(101\)/);
+  });
+
+  test('load balancing and the fleet autoscaler are the queue fleet\'s own: refused with the reason', () => {
+    expect(fails({ loadBalanced: true })).toThrow(/loadBalanced \(true\) cannot be set on a GcpQueueWorkerFleet: the workers have no load balancer/);
+    expect(fails({ autoscalingMetrics: [] })).toThrow(/autoscalingMetrics \(\[\]\) cannot be set on a GcpQueueWorkerFleet.*targetBacklogPerInstance/);
+    expect(fails({ targetUtilization: 0.5 })).toThrow(/targetUtilization \(0.5\) cannot be set on a GcpQueueWorkerFleet/);
+  });
+
+  test('the agent options pass through: SIGTERM to the worker', () => {
+    const { resources: r } = workers({ agent: { drainMode: DrainMode.SIGNAL, pidFile: '/run/queue-worker.pid' } });
+    const script = one(r, 'google_compute_region_instance_template', 'SpotTemplate').metadata['startup-script'];
+    expect(script).toContain('"drainMode": "signal"');
+    expect(script).toContain('"pidFile": "/run/queue-worker.pid"');
   });
 
   test('a latency shorter than one message', () => {

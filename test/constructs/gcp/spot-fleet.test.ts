@@ -18,7 +18,8 @@ import {
   MachineTypeRanking,
   TargetShape,
 } from '../../../constructs/gcp';
-import { DEFAULT_AGENT_HEALTH_PORT } from '../../../lib/runtime/agent-config';
+import { DEFAULT_AGENT_HEALTH_PORT, DrainMode } from '../../../lib/runtime/agent-config';
+import { FleetSpecError } from '../../../lib/spec';
 import { ensureBundles, fleetProps, one, synth } from './helpers';
 
 Testing.setupJest();
@@ -341,5 +342,109 @@ describe('GcpSpotFleet: health check, firewall, identity, artifacts', () => {
     expect(one(r, 'google_compute_region_instance_group_manager', 'SpotGroup').region).toBe('${var.region}');
     expect(one(r, 'google_compute_region_instance_group_manager', 'SpotGroup').distribution_policy_zones).toBeUndefined();
     expect(one(r, 'google_compute_region_autoscaler', 'SpotAutoscaler').region).toBe('${var.region}');
+  });
+});
+
+describe('GcpSpotFleet: without load balancer, agent options, autoscaling metrics', () => {
+  const startup = (r: Record<string, Record<string, any>>) => one(r, 'google_compute_region_instance_template', 'SpotTemplate').metadata['startup-script'] as string;
+  const agentConfig = (r: Record<string, Record<string, any>>) =>
+    JSON.parse(startup(r).split("<<'SPOT_AGENT_CONFIG'\n")[1].split('\nSPOT_AGENT_CONFIG')[0]);
+
+  test('loadBalanced: false: no firewall, no health check, no autohealing, CPU autoscaling, agent on loopback', () => {
+    let fleet!: GcpSpotFleet;
+    const { resources: r } = synth((scope) => {
+      fleet = new GcpSpotFleet(scope, 'Fleet', fleetProps({ loadBalanced: false, agent: { drainMode: DrainMode.SIGNAL, pidFile: '/run/worker.pid', hookCommand: 'sync' } }));
+    });
+    expect(r.google_compute_firewall).toBeUndefined();
+    expect(r.google_compute_health_check).toBeUndefined();
+    for (const g of ['SpotGroup', 'OnDemandGroup']) {
+      expect(one(r, 'google_compute_region_instance_group_manager', g).auto_healing_policies).toBeUndefined();
+    }
+    const policy = one(r, 'google_compute_region_autoscaler', 'SpotAutoscaler').autoscaling_policy;
+    expect(policy.cpu_utilization).toEqual({ target: 0.8 });
+    expect(policy.load_balancing_utilization).toBeUndefined();
+    expect(agentConfig(r)).toMatchObject({
+      drainMode: 'signal',
+      pidFile: '/run/worker.pid',
+      hookCommand: 'sync',
+      loadBalancerDetectionSeconds: 0,
+      healthHost: '127.0.0.1',
+    });
+    expect(fleet.loadBalanced).toBe(false);
+    expect(fleet.autohealing).toBe(false);
+    expect(fleet.hasHealthCheck).toBe(false);
+    expect(() => fleet.healthCheck).toThrow(/has no health check: loadBalanced and autohealing are false.*set loadBalanced: true/);
+    expect(() => fleet.firewall).toThrow(/has no firewall rule: loadBalanced and autohealing are false/);
+  });
+
+  test('loadBalanced: false with autohealing: health checkers reach the health port only, the agent listens on all addresses', () => {
+    const { resources: r } = synth((scope) => new GcpSpotFleet(scope, 'Fleet', fleetProps({ loadBalanced: false, autohealing: true })));
+    const fw = one(r, 'google_compute_firewall', 'AllowHealthCheckers');
+    expect(fw).toMatchObject({ name: 'llm-allow-hc', source_ranges: GOOGLE_LOAD_BALANCER_RANGES, allow: [{ protocol: 'tcp', ports: ['9901'] }] });
+    expect(one(r, 'google_compute_region_instance_group_manager', 'SpotGroup').auto_healing_policies).toMatchObject({ initial_delay_sec: 300 });
+    expect(agentConfig(r).healthHost).toBeUndefined();
+    expect(agentConfig(r).loadBalancerDetectionSeconds).toBe(0);
+  });
+
+  test('the default fleet is unchanged: load-balanced, DrainMode.HEALTH, detection = interval x threshold', () => {
+    const { resources: r } = synth((scope) => new GcpSpotFleet(scope, 'Fleet', fleetProps()));
+    expect(agentConfig(r)).toMatchObject({ drainMode: 'health', healthPort: 9901, loadBalancerDetectionSeconds: 20 });
+    expect(agentConfig(r).healthHost).toBeUndefined();
+  });
+
+  test('agent: DrainMode.HTTP probes the serving port; agent.healthPort moves the agent endpoint', () => {
+    const { resources: r } = synth((scope) =>
+      new GcpSpotFleet(scope, 'Fleet', fleetProps({ agent: { drainMode: DrainMode.HTTP, drainUrl: 'http://127.0.0.1:8080/admin/drain', healthPort: 9300 } })));
+    expect(one(r, 'google_compute_health_check', 'HealthCheck').http_health_check.port).toBe(8080);
+    expect(agentConfig(r)).toMatchObject({ drainMode: 'http', drainUrl: 'http://127.0.0.1:8080/admin/drain', healthPort: 9300, loadBalancerDetectionSeconds: 0 });
+  });
+
+  test('autoscalingMetrics replace utilization: a Pub/Sub backlog with one assignment per VM', () => {
+    const { resources: r } = synth((scope) =>
+      new GcpSpotFleet(scope, 'Fleet', fleetProps({
+        loadBalanced: false,
+        autoscalingMetrics: [{ name: 'pubsub.googleapis.com/subscription/num_undelivered_messages', filter: 'resource.labels.subscription_id = "w"', singleInstanceAssignment: 4 }],
+      })));
+    const scaler = one(r, 'google_compute_region_autoscaler', 'SpotAutoscaler');
+    expect(scaler.autoscaling_policy.metric).toEqual([
+      { name: 'pubsub.googleapis.com/subscription/num_undelivered_messages', filter: 'resource.labels.subscription_id = "w"', single_instance_assignment: 4 },
+    ]);
+    expect(scaler.autoscaling_policy.cpu_utilization).toBeUndefined();
+    expect(one(r, 'google_compute_region_instance_group_manager', 'SpotGroup').lifecycle.ignore_changes).toEqual(['target_size']);
+  });
+
+  test('a per-VM metric target defaults to GAUGE', () => {
+    const { resources: r } = synth((scope) =>
+      new GcpSpotFleet(scope, 'Fleet', fleetProps({ autoscalingMetrics: [{ name: 'custom.googleapis.com/inflight', target: 3 }] })));
+    expect(one(r, 'google_compute_region_autoscaler', 'SpotAutoscaler').autoscaling_policy.metric).toEqual([
+      { name: 'custom.googleapis.com/inflight', target: 3, type: 'GAUGE' },
+    ]);
+  });
+
+  test('bad combinations fail together, naming prop, value and fix', () => {
+    const fails = (o: Parameters<typeof fleetProps>[0]) => () => synth((scope) => new GcpSpotFleet(scope, 'Fleet', fleetProps(o)));
+    expect(fails({ loadBalanced: false, healthCheck: { port: 9000 } })).toThrow(
+      /healthCheck.port \(9000\) has no effect: loadBalanced is false and autohealing is off, so nothing probes the VMs; leave healthCheck.port out, set autohealing: true/,
+    );
+    expect(fails({ loadBalanced: false, autohealing: true, healthCheck: { port: 9000 } })).not.toThrow();
+    expect(fails({ loadBalanced: false, agent: { drainMode: DrainMode.HEALTH } })).toThrow(/agent.drainMode is DrainMode.HEALTH but loadBalanced is false.*use DrainMode.SIGNAL/);
+    expect(fails({ agent: { drainMode: DrainMode.SIGNAL } })).toThrow(/agent.drainMode is DrainMode.SIGNAL but agent.pidFile is not set/);
+    expect(fails({ agent: { pidFile: '/run/x.pid' } })).toThrow(/agent.pidFile and agent.drainSignal are used only with DrainMode.SIGNAL, but agent.drainMode is health/);
+    expect(fails({ agent: { drainUrl: 'http://127.0.0.1:1/d' } })).toThrow(/agent.drainUrl \("http:\/\/127.0.0.1:1\/d"\) is used only with DrainMode.HTTP/);
+    expect(fails({ agent: { healthPort: 8080 } })).toThrow(/agent.healthPort \(8080\) is the serving port/);
+    expect(fails({ agent: { healthPort: 70000 } })).toThrow(/agent.healthPort \(70000\) must be between 1 and 65535/);
+    expect(fails({ agent: { healthPort: 9300 }, healthCheck: { port: 9400 } })).toThrow(/healthCheck.port \(9400\) is not the agent's health port \(9300\)/);
+    expect(fails({ autoscaling: false, autoscalingMetrics: [{ name: 'm', target: 1 }] })).toThrow(/autoscalingMetrics is set but autoscaling is false/);
+    expect(fails({ autoscalingMetrics: [{ name: 'm' }] })).toThrow(/autoscalingMetrics\[0\] \(m\) needs exactly one of singleInstanceAssignment .* it has neither/);
+    expect(fails({ autoscalingMetrics: [{ name: 'm', target: 0 }] })).toThrow(/autoscalingMetrics\[0\].target \(0\) must be above 0/);
+    let error: FleetSpecError | undefined;
+    try {
+      synth((scope) => new GcpSpotFleet(scope, 'Fleet', fleetProps({ minCapacity: 9, loadBalanced: false, healthCheck: { port: 9000 } })));
+    } catch (e) {
+      error = e as FleetSpecError;
+    }
+    expect(error).toBeInstanceOf(FleetSpecError);
+    expect(error!.problems.map((p) => p.prop)).toContain('healthCheck.port');
+    expect(error!.problems.length).toBeGreaterThanOrEqual(2);
   });
 });

@@ -270,6 +270,14 @@ describe('fallback controller: spot loss and return', () => {
     expect(metric('FallbackReplicas')).toEqual([1, 1, 1, 0]);
   });
 
+  test('a warned instance the drain handler already sent to Terminating:Wait still counts as a preemption of its pool', async () => {
+    world.spot!.instances[2].state = 'Terminating:Wait';
+    world.spot!.instances[2].health = 'Unhealthy';
+    const r = await runFallbackController(warning('i-0000000000000002b'), deps());
+    expect(r).toMatchObject({ preemptions: 1, readySpot: 2, fallbackAfter: 1 });
+    expect(r.decision!.unavailablePools).toEqual(['us-east-1b/g6.xlarge']);
+  });
+
   test('an unhealthy in-service spot replica is not ready', async () => {
     world.spot!.instances[1].health = 'Unhealthy';
     const r = await runFallbackController(schedule(), deps());

@@ -330,6 +330,47 @@ describe('bundle', () => {
   beforeAll(() => {
     if (!existsSync(join(dir, 'index.js'))) execFileSync(process.execPath, [join(root, 'scripts', 'build-handlers.mjs'), '--quiet'], { cwd: root });
   });
+
+  test('end to end: the bundled timer function gets a managed-identity token and runs against loopback ARM and Blob', async () => {
+    const api = new AzureEmulator();
+    await api.start();
+    const tokens: string[] = [];
+    // The App Service managed-identity endpoint (IDENTITY_ENDPOINT + IDENTITY_HEADER), on loopback.
+    const identity = createServer((req, res) => {
+      const url = new URL(req.url!, 'http://127.0.0.1');
+      tokens.push(`${url.searchParams.get('resource')}|${url.searchParams.get('client_id')}|${req.headers['x-identity-header']}`);
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ access_token: `token-for-${url.searchParams.get('resource')}/.default`, expires_on: String(Math.floor(Date.now() / 1000) + 3600), resource: url.searchParams.get('resource'), token_type: 'Bearer' }));
+    });
+    await new Promise<void>((r) => identity.listen(0, '127.0.0.1', () => r()));
+    const saved = { ...process.env };
+    Object.assign(process.env, {
+      IDENTITY_ENDPOINT: `http://127.0.0.1:${(identity.address() as AddressInfo).port}/msi/token`,
+      IDENTITY_HEADER: 'secret-header',
+      AZURE_CLIENT_ID: 'client-123',
+      ARM_ENDPOINT: api.url,
+      BLOB_ENDPOINT: api.url,
+      FLEET_NAME: 'llm', SUBSCRIPTION_ID: SUB, RESOURCE_GROUP: RG, MAX_CAPACITY: '8', STATE_ACCOUNT: 'llmstate', STATE_CONTAINER: 'fallback-state', STATE_BLOB: 'llm.json',
+      SCALE_SETS: JSON.stringify([{ name: 'llm-vmss', baseRegularCount: 1, maxCapacity: 8, desiredCapacity: 4 }]),
+    });
+    try {
+      api.sets.set('llm-vmss', { capacity: 4, base: 1, pct: 0, vms: [vm('r', '1', { spot: false }), vm('a', '1', { state: 'failed' }), vm('b', '2'), vm('c', '3')] });
+      const lines: string[] = [];
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      const { fallbackTimer } = require(join(dir, 'index.js'));
+      const out = await fallbackTimer({ log: (l: string) => lines.push(l) });
+      expect(out.fallbackReplicas).toBe(1);
+      expect(api.sets.get('llm-vmss')).toMatchObject({ base: 2, capacity: 5 });
+      expect(api.blob).toBeDefined();
+      expect(JSON.parse(lines.at(-1)!)).toMatchObject({ metric: 'FallbackReplicas', fallbackReplicas: 1, action: 'fall-back' });
+      expect(tokens.some((t) => t.startsWith('https://management.azure.com|client-123|secret-header'))).toBe(true);
+      expect(tokens.some((t) => t.startsWith('https://storage.azure.com|client-123|secret-header'))).toBe(true);
+    } finally {
+      process.env = saved;
+      await api.stop();
+      await new Promise<void>((r) => identity.close(() => r()));
+    }
+  });
   test('exports the timer entry point; package.json has no v4 main (function.json model)', () => {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     expect(typeof require(join(dir, 'index.js')).fallbackTimer).toBe('function');

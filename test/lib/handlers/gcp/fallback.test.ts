@@ -150,7 +150,9 @@ describe('GCP fallback controller against a loopback Google API emulator', () =>
   afterAll(() => api.stop());
 
   test('steady: spot covers its share, nothing is resized, the state object is created, the metric is 0', async () => {
-    const out = await runFallbackController(SETTINGS, clients);
+    const tick: PubsubCloudEvent = { id: 't1', data: { message: { data: Buffer.from('{"kind":"fallback-tick"}').toString('base64') } } };
+    const out = await runFallbackController(SETTINGS, clients, tick);
+    expect(out.preemption).toBeUndefined();
     expect(out.decision.action).toBe(FallbackAction.STEADY);
     expect(out.resized).toBe(false);
     expect(out.stateSaved).toBe(true);
@@ -352,6 +354,50 @@ describe('bundle', () => {
   beforeAll(() => {
     if (!existsSync(join(dir, 'index.js'))) execFileSync(process.execPath, [join(root, 'scripts', 'build-handlers.mjs'), '--quiet'], { cwd: root });
   });
+  test('end to end: the bundled function gets a token from a loopback metadata server and resizes through loopback APIs', async () => {
+    const api = new GoogleEmulator();
+    await api.start();
+    const tokenRequests: string[] = [];
+    const metadata = createServer((req, res) => {
+      tokenRequests.push(`${req.url}|${req.headers['metadata-flavor']}`);
+      res.writeHead(200, { 'content-type': 'application/json', 'metadata-flavor': 'Google' });
+      res.end(req.url!.includes('/token') ? JSON.stringify({ access_token: 'test-token', expires_in: 3600, token_type: 'Bearer' }) : '{}');
+    });
+    await new Promise<void>((r) => metadata.listen(0, '127.0.0.1', () => r()));
+    const saved = { ...process.env };
+    Object.assign(process.env, {
+      GCE_METADATA_HOST: `127.0.0.1:${(metadata.address() as AddressInfo).port}`,
+      METADATA_SERVER_DETECTION: 'assume-present',
+      COMPUTE_ENDPOINT: api.url,
+      STORAGE_ENDPOINT: api.url,
+      MONITORING_ENDPOINT: api.url,
+      FLEET_NAME: 'llm', GCP_PROJECT: 'test-project', FLEET_REGION: 'us-central1', SPOT_GROUP: 'llm-spot', ON_DEMAND_GROUP: 'llm-od',
+      ON_DEMAND_BASE: '1', MAX_CAPACITY: '8', DEFAULT_MACHINE_TYPE: 'g2-standard-8', STATE_BUCKET: 'state-bucket', STATE_OBJECT: 'fallback-state/llm.json',
+    });
+    const write = process.stdout.write;
+    const lines: string[] = [];
+    try {
+      api.groups.set('llm-spot', { targetSize: 2, instances: [exhausted('us-central1-a', 'llm-spot-a1'), vm('us-central1-b', 'llm-spot-b1', { healthy: true })] });
+      api.groups.set('llm-od', { targetSize: 1, instances: [] });
+      process.stdout.write = ((chunk: string) => lines.push(String(chunk)) > 0) as typeof process.stdout.write;
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      const { handleFallback } = require(join(dir, 'index.js'));
+      const out = await handleFallback({ id: 'tick', data: { message: { data: Buffer.from('{"kind":"fallback-tick"}').toString('base64') } } });
+      process.stdout.write = write;
+      expect(out.onDemandSize).toBe(2);
+      expect(api.groups.get('llm-od')!.targetSize).toBe(2);
+      expect(api.object).toBeDefined();
+      expect(api.points).toHaveLength(1);
+      expect(JSON.parse(lines.at(-1)!)).toMatchObject({ severity: 'WARNING', action: 'fall-back', fallbackReplicas: 1, 'logging.googleapis.com/labels': { 'spot-fleet': 'llm' } });
+      expect(tokenRequests.some((t) => t.includes('/computeMetadata/v1/instance/service-accounts/default/token') && t.endsWith('|Google'))).toBe(true);
+    } finally {
+      process.stdout.write = write;
+      process.env = saved;
+      await api.stop();
+      await new Promise<void>((r) => metadata.close(() => r()));
+    }
+  });
+
   test('exports the entry point and ships its package.json (Node 22, functions framework)', () => {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     const mod = require(join(dir, 'index.js'));

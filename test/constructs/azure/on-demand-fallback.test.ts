@@ -1,0 +1,170 @@
+import { execFileSync } from 'node:child_process';
+import { existsSync, readFileSync, writeFileSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { LinuxFunctionApp } from '@cdktf/provider-azurerm/lib/linux-function-app';
+import { RoleDefinition } from '@cdktf/provider-azurerm/lib/role-definition';
+import { ServicePlan } from '@cdktf/provider-azurerm/lib/service-plan';
+import { StorageAccount } from '@cdktf/provider-azurerm/lib/storage-account';
+import { TerraformAsset, Testing } from 'cdktf';
+import { AzureOnDemandFallback, AzureOnDemandFallbackProps, SpotScaleSetFleet, SpotScaleSetFleetProps } from '../../../constructs/azure';
+import { FleetSpecError, FleetSpecErrorCode } from '../../../lib/spec';
+
+Testing.setupJest();
+
+const root = join(__dirname, '..', '..', '..');
+const tmp = mkdtempSync(join(tmpdir(), 'azure-fallback-'));
+const AGENT = join(tmp, 'agent.js');
+writeFileSync(AGENT, '"use strict";console.log("agent");');
+beforeAll(() => {
+  if (!existsSync(join(root, 'dist', 'handlers', 'azure', 'fallback', 'index.js'))) {
+    execFileSync(process.execPath, [join(root, 'scripts', 'build-handlers.mjs'), '--quiet'], { cwd: root });
+  }
+});
+
+const GPU: SpotScaleSetFleetProps = {
+  resourceGroupName: 'rg-spot',
+  location: 'eastus2',
+  adminSshPublicKey: 'ssh-rsa AAAAB3NzaC1yc2E test',
+  instanceTypes: ['Standard_NC4as_T4_v3', 'Standard_NC8as_T4_v3'],
+  minCapacity: 2,
+  maxCapacity: 9,
+  desiredCapacity: 3,
+  onDemandBaseCapacity: 1,
+  agentBundlePath: AGENT,
+};
+
+function synth(fleetProps: SpotScaleSetFleetProps = GPU, props: Partial<AzureOnDemandFallbackProps> = {}): { out: string; json: any; fallback: AzureOnDemandFallback; fleet: SpotScaleSetFleet } {
+  let fallback!: AzureOnDemandFallback;
+  let fleet!: SpotScaleSetFleet;
+  const out = Testing.synthScope((scope) => {
+    fleet = new SpotScaleSetFleet(scope, 'Fleet', fleetProps);
+    fallback = new AzureOnDemandFallback(scope, 'Fallback', { fleet, resourceGroupName: 'rg-spot', location: 'eastus2', ...props });
+  });
+  return { out, json: JSON.parse(out), fallback, fleet };
+}
+const resources = (json: any, type: string): any[] => Object.values(json.resource[type] ?? {});
+
+describe('AzureOnDemandFallback', () => {
+  const { out, json, fallback, fleet } = synth(GPU, { policy: { scaleInCooldownSeconds: 300 } });
+
+  test('Linux consumption plan, Node.js 22 Function App, HTTPS only, FTPS off, user-assigned identity', () => {
+    expect(out).toHaveResourceWithProperties(ServicePlan, { os_type: 'Linux', sku_name: 'Y1', name: 'fallback-fallback-plan' });
+    expect(out).toHaveResourceWithProperties(LinuxFunctionApp, {
+      functions_extension_version: '~4',
+      https_only: true,
+      site_config: expect.objectContaining({ application_stack: { node_version: '22' }, ftps_state: 'Disabled', minimum_tls_version: '1.2' }),
+    });
+    const app = resources(json, 'azurerm_linux_function_app')[0];
+    expect(app.identity.type).toBe('UserAssigned');
+    expect(app.identity.identity_ids[0]).toMatch(/azurerm_user_assigned_identity\.Fallback_Identity_\w+\.id/);
+    expect(app.zip_deploy_file).toMatch(/^assets\/Fallback_FunctionCode_\w+\/[0-9A-F]+\/archive\.zip$/);
+  });
+
+  test('app settings: the scale sets with their base, bounds and desired capacity, the state blob, the metric', () => {
+    const s = resources(json, 'azurerm_linux_function_app')[0].app_settings;
+    expect(s).toMatchObject({
+      WEBSITE_RUN_FROM_PACKAGE: '1',
+      FLEET_NAME: 'fallback',
+      RESOURCE_GROUP: 'rg-spot',
+      MAX_CAPACITY: '9',
+      STATE_BLOB: 'fallback.json',
+      POLICY_OPTIONS: '{"scaleInCooldownSeconds":300}',
+      METRICS_REGION: 'eastus2',
+    });
+    expect(s.AZURE_CLIENT_ID).toMatch(/Fallback_Identity_\w+\.client_id/);
+    expect(s.SUBSCRIPTION_ID).toMatch(/data\.azurerm_client_config\.Fallback_Client_\w+\.subscription_id/);
+    const sets = JSON.parse(s.SCALE_SETS.replace(/\$\{[^}]+\}/g, 'REF'));
+    expect(sets).toEqual(fleet.plans.map((p) => ({ name: 'REF', baseRegularCount: p.baseRegularCount, maxCapacity: p.maxCapacity, desiredCapacity: p.desiredCapacity })));
+    expect(sets).toHaveLength(2);
+    expect(s.SCALE_SETS).toMatch(/Fleet_ScaleSet1_Vmss_\w+\.name.*Fleet_ScaleSet2_Vmss_\w+\.name/);
+  });
+
+  test('the zip holds the bundle, host.json and a timer function.json pointing at it', () => {
+    const asset = fallback.node.findChild('FunctionCode') as TerraformAsset;
+    const staged = (asset as unknown as { sourcePath: string }).sourcePath;
+    expect(JSON.parse(readFileSync(join(staged, 'fallback', 'function.json'), 'utf8'))).toEqual({
+      bindings: [{ name: 'timer', type: 'timerTrigger', direction: 'in', schedule: '0 * * * * *', runOnStartup: false, useMonitor: true }],
+      scriptFile: '../index.js',
+      entryPoint: 'fallbackTimer',
+    });
+    expect(JSON.parse(readFileSync(join(staged, 'host.json'), 'utf8'))).toMatchObject({ version: '2.0' });
+    expect(readFileSync(join(staged, 'index.js'), 'utf8')).toContain('fallbackTimer');
+  });
+
+  test('control role: scale-set actions only, assignable to and assigned at each scale set', () => {
+    expect(out).toHaveResourceWithProperties(RoleDefinition, {
+      permissions: [{ actions: ['Microsoft.Compute/virtualMachineScaleSets/read', 'Microsoft.Compute/virtualMachineScaleSets/write', 'Microsoft.Compute/virtualMachineScaleSets/delete/action'] }],
+    });
+    const control = resources(json, 'azurerm_role_definition').find((r) => r.name.includes('control'));
+    expect(control.assignable_scopes).toHaveLength(2);
+    expect(control.assignable_scopes.join(' ')).toMatch(/Fleet_ScaleSet1_Vmss_\w+\.id.*Fleet_ScaleSet2_Vmss_\w+\.id/);
+    const assignments = json.resource.azurerm_role_assignment;
+    const controls = Object.entries(assignments).filter(([k]) => k.includes('Fallback_ControlScaleSet')).map(([, v]) => v as any);
+    expect(controls).toHaveLength(2);
+    for (const a of controls) {
+      expect(a.scope).toMatch(/^\$\{azurerm_orchestrated_virtual_machine_scale_set\.Fleet_ScaleSet\d_Vmss_\w+\.id\}$/);
+      expect(a.role_definition_id).toMatch(/Fallback_ControlRole_\w+\.role_definition_resource_id/);
+      expect(a.principal_id).toMatch(/Fallback_Identity_\w+\.principal_id/);
+    }
+  });
+
+  test('observe role: read VMs and their instance view in the resource group, nothing else', () => {
+    const observe = resources(json, 'azurerm_role_definition').find((r) => r.name.includes('observe'));
+    expect(observe.permissions).toEqual([{ actions: ['Microsoft.Compute/virtualMachines/read', 'Microsoft.Compute/virtualMachines/instanceView/read'] }]);
+    const a = Object.entries(json.resource.azurerm_role_assignment).find(([k]) => k.includes('Fallback_ObserveVms'))![1] as any;
+    expect(a.scope).toMatch(/^\/subscriptions\/\$\{data\.azurerm_client_config\.Fallback_Client_\w+\.subscription_id\}\/resourceGroups\/rg-spot$/);
+  });
+
+  test('state: Storage Blob Data Contributor on the state container only; metrics publisher on the first scale set', () => {
+    const byKey = (part: string) => Object.entries(json.resource.azurerm_role_assignment).find(([k]) => k.includes(part))![1] as any;
+    expect(byKey('Fallback_StateBlobs')).toMatchObject({ role_definition_name: 'Storage Blob Data Contributor' });
+    expect(byKey('Fallback_StateBlobs').scope).toMatch(/^\$\{azurerm_storage_container\.Fallback_State_\w+\.id\}$/);
+    expect(byKey('Fallback_PublishMetric')).toMatchObject({ role_definition_name: 'Monitoring Metrics Publisher' });
+    expect(byKey('Fallback_PublishMetric').scope).toMatch(/Fleet_ScaleSet1_Vmss_\w+\.id/);
+    expect(out).toHaveResourceWithProperties(StorageAccount, { min_tls_version: 'TLS1_2', https_traffic_only_enabled: true, allow_nested_items_to_be_public: false });
+  });
+
+  test('Terraform leaves the priority mix to the controller', () => {
+    for (const s of resources(json, 'azurerm_orchestrated_virtual_machine_scale_set')) {
+      expect(s.lifecycle.ignore_changes).toEqual(['instances', 'priority_mix']);
+    }
+  });
+
+  test('customMetric false: no metrics publisher grant and no metric settings', () => {
+    const { json: j } = synth(GPU, { customMetric: false, schedule: '0 */2 * * * *' });
+    expect(Object.keys(j.resource.azurerm_role_assignment).some((k) => k.includes('PublishMetric'))).toBe(false);
+    expect(resources(j, 'azurerm_linux_function_app')[0].app_settings.METRICS_REGION).toBeUndefined();
+  });
+});
+
+describe('AzureOnDemandFallback validation', () => {
+  function errorOf(fleetProps: SpotScaleSetFleetProps, props: Partial<AzureOnDemandFallbackProps>): FleetSpecError {
+    try {
+      synth(fleetProps, props);
+    } catch (e) {
+      return e as FleetSpecError;
+    }
+    throw new Error('expected a FleetSpecError');
+  }
+
+  test('schedule, storage account name and policy problems are reported together', () => {
+    const err = errorOf(GPU, { schedule: '* * * * *', storageAccountName: 'Bad_Name', policy: { flapWindowSeconds: -5 } });
+    expect(err).toBeInstanceOf(FleetSpecError);
+    expect(err.problems.map((p) => p.prop)).toEqual(['schedule', 'storageAccountName', 'policy.flapWindowSeconds']);
+    expect(err.message).toMatch(/schedule \("\* \* \* \* \*"\) must be an NCRONTAB expression of six fields \(second minute hour day month weekday\), as Azure Functions timers take it; use e\.g\. '0 \* \* \* \* \*'/);
+    expect(err.message).toMatch(/storageAccountName \("Bad_Name"\) must be 3-24 lower-case letters and digits; use e\.g\. "badname"/);
+    expect(err.message).toMatch(/policy\.flapWindowSeconds \(-5\) must be a finite number, 0 or more/);
+  });
+
+  test('a fleet without a Spot share has nothing to fall back from', () => {
+    const err = errorOf({ ...GPU, instanceTypes: ['Standard_NC4as_T4_v3'], allowUndiversified: true, minCapacity: 2, desiredCapacity: 2, maxCapacity: 2, onDemandBaseCapacity: 2 }, {});
+    expect(err.code).toBe(FleetSpecErrorCode.CLOUD_CONSTRAINT);
+    expect(err.message).toMatch(/the fleet has no Spot share \(maxCapacity 2, on-demand base 2\), so there is nothing to fall back from; raise maxCapacity above the base or leave the fallback out/);
+  });
+
+  test('a missing bundle names the path and the fix', () => {
+    const err = errorOf(GPU, { functionBundleDir: join(tmp, 'nope') });
+    expect(err.message).toMatch(/bundle ".*nope" not found .*run `npm run build:handlers` first so that synth can ship it, or fix functionBundleDir/);
+  });
+});
