@@ -134,7 +134,8 @@ export interface SpotScaleSetFleetProps extends FleetSpec, AzureResourceOptions,
  * A spot inference fleet on Azure from a {@link FleetSpec}: Flexible-orchestration scale sets with Spot
  * Priority Mix (the spec's on-demand base and percentage), spread over availability zones, behind a
  * Standard load balancer; the on-instance agent watches Scheduled Events (`Preempt`, `Terminate`) and
- * drains each VM before Azure takes it.
+ * drains each VM before Azure takes it. With `loadBalanced: false` (queue workers) there is no load
+ * balancer, the NSG admits nothing inbound and autohealing is off unless asked for.
  *
  * GPU sizes cannot share an instance mix, so several GPU sizes become one scale set each, behind the
  * same backend pool, with the capacity split evenly.

@@ -7,7 +7,7 @@ import { FleetSpecErrorCode, ProblemCollector } from '../../lib/spec/errors';
 // The fallback controller writes this GAUGE INT64 on the `global` resource with the label `fleet`.
 import { FALLBACK_REPLICAS_METRIC_TYPE } from './on-demand-fallback';
 import { PREEMPTION_METRIC_TYPE } from './preemption-hook';
-import { GcpSpotInferenceService } from './spot-inference-service';
+import type { GcpSpotInferenceService } from './spot-inference-service';
 
 /** Options of {@link GcpFleetAlerts} that do not name the fleet's resources (reused by `forService`). */
 export interface GcpFleetAlertsOptions {

@@ -194,6 +194,8 @@ export interface GcpSpotFleetProps extends FleetSpec {
  * and machine types (instance flexibility, ranked), a second regional group of standard VMs for the on-demand
  * base, an autoscaler on the spot group within the FleetSpec bounds, autohealing on the health check, and
  * the spot agent installed on every VM to drain the inference server inside the 30 s preemption notice.
+ * With `loadBalanced: false` (queue workers) no firewall rule opens anything and autohealing is off unless
+ * asked for; `autoscalingMetrics` lets the autoscaler follow e.g. a Pub/Sub backlog.
  *
  * On-demand share: Google Cloud has no mixed-provisioning group, so the standard group is sized to
  * `onDemandBaseCapacity + ceil(onDemandPercentageAboveBaseCapacity % x (desiredCapacity - onDemandBaseCapacity))`

@@ -1,13 +1,31 @@
 import { TerraformOutput } from 'cdktf';
 import { Construct } from 'constructs';
+import { GcpFleetAlerts, GcpFleetAlertsOptions } from './fleet-alerts';
+import { GcpInterruptionDrill } from './interruption-drill';
 import { GcpFleetLoadBalancer, GcpFleetLoadBalancerOptions } from './load-balancer';
+import { GcpOnDemandFallback, GcpOnDemandFallbackOptions } from './on-demand-fallback';
 import { GcpPreemptionHook, GcpPreemptionHookOptions } from './preemption-hook';
 import { GcpSpotFleet, GcpSpotFleetProps } from './spot-fleet';
 
 /** Props of {@link GcpSpotInferenceService}: the fleet, its load balancer and its preemption hook in one. */
 export interface GcpSpotInferenceServiceProps extends GcpSpotFleetProps, GcpFleetLoadBalancerOptions, GcpPreemptionHookOptions {
-  /** Add Terraform outputs (load balancer IP, group names). @default true */
+  /** Add Terraform outputs (load balancer IP, group names, the drill command). @default true */
   readonly outputs?: boolean;
+  /**
+   * Attach a {@link GcpOnDemandFallback}: a controller that resizes the standard (on-demand) group when spot
+   * runs out and back down once spot replacements are ready, run every minute and on every preemption.
+   * @default true
+   */
+  readonly onDemandFallback?: boolean;
+  /** Tuning of the on-demand fallback controller. @default - see GcpOnDemandFallbackOptions */
+  readonly onDemandFallbackOptions?: GcpOnDemandFallbackOptions;
+  /**
+   * Create alert policies: no healthy backend, too few serving VMs, preemptions per hour, fallback active.
+   * @default true
+   */
+  readonly alerts?: boolean;
+  /** Options of the alert policies (notification channels, thresholds). @default - see GcpFleetAlertsOptions */
+  readonly alertOptions?: GcpFleetAlertsOptions;
 }
 
 /**
@@ -19,6 +37,12 @@ export class GcpSpotInferenceService extends Construct {
   public readonly fleet: GcpSpotFleet;
   public readonly loadBalancer: GcpFleetLoadBalancer;
   public readonly preemptionHook: GcpPreemptionHook;
+  /** The on-demand fallback controller, unless `onDemandFallback` is false. */
+  public readonly onDemandFallback?: GcpOnDemandFallback;
+  /** The alert policies, unless `alerts` is false. */
+  public readonly alerts?: GcpFleetAlerts;
+  /** The preemption drill: the `gcloud compute instances simulate-maintenance-event` command for a fleet VM. */
+  public readonly interruptionDrill: GcpInterruptionDrill;
 
   constructor(scope: Construct, id: string, props: GcpSpotInferenceServiceProps) {
     super(scope, id);
@@ -35,6 +59,17 @@ export class GcpSpotInferenceService extends Construct {
       functionMaxInstances: props.functionMaxInstances,
       functionBundleDir: props.functionBundleDir,
     });
+    if (props.onDemandFallback ?? true) {
+      this.onDemandFallback = new GcpOnDemandFallback(this, 'OnDemandFallback', {
+        ...props.onDemandFallbackOptions,
+        fleet: this.fleet,
+        preemptionHook: this.preemptionHook,
+      });
+    }
+    if (props.alerts ?? true) {
+      this.alerts = GcpFleetAlerts.forService(this, 'Alerts', this, props.alertOptions);
+    }
+    this.interruptionDrill = GcpInterruptionDrill.forFleet(this, 'Drill', this.fleet, props.outputs ?? true);
     if (props.outputs ?? true) {
       new TerraformOutput(this, 'LoadBalancerIp', { value: this.loadBalancer.ipAddress, description: 'Public IP of the load balancer' });
       new TerraformOutput(this, 'SpotGroup', { value: this.fleet.spotGroup.name, description: 'Regional MIG of spot VMs' });

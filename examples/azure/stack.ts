@@ -2,7 +2,13 @@ import { AzurermProvider } from '@cdktf/provider-azurerm/lib/provider';
 import { ResourceGroup } from '@cdktf/provider-azurerm/lib/resource-group';
 import { TerraformOutput, TerraformStack } from 'cdktf';
 import { Construct } from 'constructs';
-import { AzureSizeStrategy, SpotScaleSetFleet } from 'spot-inference-constructs/azure';
+import {
+  AzureFleetAlerts,
+  AzureInterruptionDrill,
+  AzureOnDemandFallback,
+  AzureSizeStrategy,
+  SpotScaleSetFleet,
+} from 'spot-inference-constructs/azure';
 
 /**
  * An OpenSSH public key whose private half was discarded when it was generated: nobody can log in with
@@ -33,6 +39,7 @@ export interface AzureExampleSettings {
 export class AzureSpotInferenceStack extends TerraformStack {
   public readonly gpuFleet: SpotScaleSetFleet;
   public readonly cpuFleet: SpotScaleSetFleet;
+  public readonly gpuFallback: AzureOnDemandFallback;
 
   constructor(scope: Construct, id: string, settings: AzureExampleSettings = {}) {
     super(scope, id);
@@ -79,6 +86,20 @@ export class AzureSpotInferenceStack extends TerraformStack {
       onDemandBaseCapacity: 1,
       onDemandPercentageAboveBaseCapacity: 25,
     });
+
+    // The GPU fleet gets a fallback controller that raises the regular (on-demand) count when Spot runs out;
+    // both fleets get alerts (backend health, evictions, a long fallback) and the Simulate Eviction drill command.
+    this.gpuFallback = new AzureOnDemandFallback(this, 'GpuFallback', {
+      fleet: this.gpuFleet,
+      resourceGroupName: rg.name,
+      location: rg.location,
+      namePrefix: 'gpu-infer',
+      tags: common.tags,
+    });
+    for (const [name, fleet] of [['Gpu', this.gpuFleet], ['Cpu', this.cpuFleet]] as const) {
+      AzureFleetAlerts.forFleet(this, `${name}Alerts`, fleet);
+      AzureInterruptionDrill.forFleet(this, `${name}Drill`, fleet);
+    }
 
     new TerraformOutput(this, 'GpuEndpoint', { value: this.gpuFleet.loadBalancer.frontendIpAddress });
     new TerraformOutput(this, 'CpuEndpoint', { value: this.cpuFleet.loadBalancer.frontendIpAddress });

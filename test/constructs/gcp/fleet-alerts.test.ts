@@ -127,7 +127,7 @@ describe('GcpFleetAlerts options', () => {
   test('forService takes the groups and the backend service of a GcpSpotInferenceService', () => {
     ensureBundles();
     const { resources } = synth((scope) => {
-      const svc = new GcpSpotInferenceService(scope, 'Svc', { ...fleetProps(), name: 'llm' });
+      const svc = new GcpSpotInferenceService(scope, 'Svc', { ...fleetProps(), name: 'llm', alerts: false });
       GcpFleetAlerts.forService(scope, 'Alerts', svc);
     });
     expect(policyNamed(resources, 'serving VM').conditions[0].condition_threshold.filter).toMatch(
@@ -157,14 +157,11 @@ describe('GcpFleetAlerts validation', () => {
   });
 });
 
-describe('The Google Cloud example stack with alerts and the drill (the code the README shows)', () => {
+describe('The Google Cloud example stack: GcpSpotInferenceService brings the alerts and the drill', () => {
   test('synthesizes: 4 policies, 1 log-based metric, 2 descriptors, the drill outputs next to the service outputs', () => {
     ensureBundles();
     const { GcpSpotInferenceStack } = require('../../../examples/gcp/stack');
-    const { GcpInterruptionDrill } = require('../../../constructs/gcp');
     const stack = new GcpSpotInferenceStack(Testing.app(), 'spot-inference-gcp', { project: 'p1', region: 'europe-west4' });
-    GcpFleetAlerts.forService(stack, 'Alerts', stack.service);
-    GcpInterruptionDrill.forFleet(stack, 'Drill', stack.service.fleet);
     const json = JSON.parse(Testing.synth(stack));
     expect(Object.keys(json.resource.google_monitoring_alert_policy)).toHaveLength(4);
     expect(Object.keys(json.resource.google_logging_metric)).toHaveLength(1);

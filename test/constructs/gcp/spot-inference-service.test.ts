@@ -21,8 +21,36 @@ describe('GcpSpotInferenceService', () => {
     expect(json).toHaveResourceWithProperties(ComputeBackendService, { name: 'llm-backend', timeout_sec: 60 });
     expect(json).toHaveResourceWithProperties(Cloudfunctions2Function, { service_config: expect.objectContaining({ max_instance_count: 2 }) });
     const outputs = JSON.parse(json).output;
-    expect(Object.keys(outputs).sort()).toEqual([expect.stringMatching(/LoadBalancerIp/), expect.stringMatching(/OnDemandGroup/), expect.stringMatching(/SpotGroup/)]);
+    expect(Object.keys(outputs).sort()).toEqual([
+      expect.stringMatching(/Drill_ListSpotVms/), expect.stringMatching(/Drill_SimulatePreemption/),
+      expect.stringMatching(/LoadBalancerIp/), expect.stringMatching(/OnDemandGroup/), expect.stringMatching(/SpotGroup/),
+    ]);
     expect(Object.values(outputs).map((o: any) => o.value)).toContainEqual(expect.stringMatching(/google_compute_global_address\.\w+\.address\}$/));
+  });
+
+  test('attaches the on-demand fallback controller (triggered by the preemption topic too), the alerts and the drill', () => {
+    let svc: GcpSpotInferenceService | undefined;
+    const { json } = synth((scope) => {
+      svc = new GcpSpotInferenceService(scope, 'llm', { ...fleetProps(), name: undefined });
+    });
+    expect(svc!.onDemandFallback).toBeDefined();
+    expect(svc!.alerts).toBeDefined();
+    expect(svc!.interruptionDrill).toBeDefined();
+    const resources = JSON.parse(json).resource;
+    // two Cloud Functions: the preemption hook and the fallback controller
+    expect(Object.keys(resources.google_cloudfunctions2_function)).toHaveLength(2);
+    // the preemption hook's topic is a second trigger of the controller
+    const triggers = Object.entries(resources.google_eventarc_trigger ?? {}).filter(([k]) => /OnDemandFallback/.test(k));
+    expect(triggers).toHaveLength(1);
+    expect(JSON.stringify(triggers[0][1])).toMatch(/google_pubsub_topic\.llm_PreemptionHook_\w+\.id/);
+    expect(Object.keys(resources.google_monitoring_alert_policy)).toHaveLength(4);
+  });
+
+  test('fallback and alerts can be left out', () => {
+    const { json } = synth((scope) => new GcpSpotInferenceService(scope, 'Svc', { ...fleetProps(), name: 'svc', onDemandFallback: false, alerts: false }));
+    const resources = JSON.parse(json).resource;
+    expect(Object.keys(resources.google_cloudfunctions2_function)).toHaveLength(1);
+    expect(resources.google_monitoring_alert_policy).toBeUndefined();
   });
 
   test('outputs can be turned off', () => {
