@@ -82,7 +82,8 @@ export class AzureFleetAlerts extends Construct {
       resourceGroupName: fleet.scaleSets[0].scaleSet.resourceGroupName,
       namePrefix: azureName(fleet.node.id),
       scaleSetIds: fleet.scaleSets.map((s) => s.scaleSetId),
-      loadBalancerId: fleet.loadBalancer.loadBalancer.id,
+      // A fleet without a load balancer (queue workers) has no probe to watch.
+      loadBalancerId: fleet.loadBalanced ? fleet.loadBalancer.loadBalancer.id : undefined,
     });
   }
 

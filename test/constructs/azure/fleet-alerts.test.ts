@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MonitorActivityLogAlert } from '@cdktf/provider-azurerm/lib/monitor-activity-log-alert';
 import { MonitorMetricAlert } from '@cdktf/provider-azurerm/lib/monitor-metric-alert';
-import { Testing } from 'cdktf';
+import { AzurermProvider } from '@cdktf/provider-azurerm/lib/provider';
+import { Testing, TerraformStack } from 'cdktf';
 import { AzureFleetAlerts, AzureFleetAlertsProps, SpotScaleSetFleet } from '../../../constructs/azure';
 import { FleetSpecError, FleetSpecErrorCode } from '../../../lib/spec';
 
@@ -126,5 +127,25 @@ describe('The Azure example stack: alerts and drills for both fleets', () => {
     expect(new Set(names).size).toBe(names.length);
     expect(names).toEqual(expect.arrayContaining(['gpu-fleet-backend-health', 'cpu-fleet-backend-health', 'gpu-fleet-spot-eviction', 'cpu-fleet-spot-vm-eviction']));
     expect(Object.keys(json.output).filter((k) => /SimulateEviction/.test(k))).toHaveLength(2);
+  });
+});
+
+describe('AzureFleetAlerts on a fleet without a load balancer', () => {
+  test('forFleet leaves out the health-probe alert and keeps the eviction alerts', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'azure-alerts-'));
+    const bundle = join(dir, 'agent.js');
+    writeFileSync(bundle, 'console.log("agent")');
+    const stack = new TerraformStack(Testing.app(), 'workers');
+    new AzurermProvider(stack, 'azurerm', { features: [{}] });
+    const fleet = new SpotScaleSetFleet(stack, 'Workers', {
+      resourceGroupName: 'rg', location: 'eastus2', adminSshPublicKey: 'ssh-rsa AAAA test', agentBundlePath: bundle,
+      namePrefix: 'workers', instanceTypes: ['Standard_D4as_v5', 'Standard_D4s_v5'], minCapacity: 0, maxCapacity: 4, onDemandBaseCapacity: 0,
+      loadBalanced: false,
+    });
+    const alerts = AzureFleetAlerts.forFleet(stack, 'Alerts', fleet);
+    expect(alerts.healthProbeAlert).toBeUndefined();
+    const json = JSON.parse(Testing.synth(stack));
+    expect(resources(json, 'azurerm_monitor_activity_log_alert').length).toBeGreaterThan(0);
+    expect(resources(json, 'azurerm_monitor_metric_alert').map((a: any) => a.name)).not.toContain('workers-backend-health');
   });
 });
