@@ -1,10 +1,11 @@
-import { CfnOutput, Duration, Stack, Tags, Token, Validations } from 'aws-cdk-lib';
+import { CfnOutput, Duration, Stack, Tags, Token } from 'aws-cdk-lib';
 import * as autoscaling from 'aws-cdk-lib/aws-autoscaling';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as fis from 'aws-cdk-lib/aws-fis';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { Construct } from 'constructs';
 import { FleetSpecErrorCode, ProblemCollector } from '../../lib/spec/errors';
+import { acknowledgeNagFindings, nagResourceName } from './bundle';
 
 const FIS_SPOT_INTERRUPTION_ACTION = 'aws:ec2:send-spot-instance-interruptions';
 const FIS_ASG_CAPACITY_ERROR_ACTION = 'aws:ec2:asg-insufficient-instance-capacity-error';
@@ -209,24 +210,16 @@ export class InterruptionDrill extends Construct {
         resources: ['*'],
       }),
     );
-    // cdk-nag reads an acknowledgement as `AwsSolutions-<rule>` when run with validateScope() and as
-    // `AwsSolutions::AwsSolutions-<rule>` when run as a synth plugin: acknowledge both spellings.
-    const reviewed = [
+    acknowledgeNagFindings(this.role, [
       {
         rule: 'AwsSolutions-IAM5[Resource::*]',
         reason: 'ec2:DescribeInstances and autoscaling:DescribeAutoScalingGroups have no resource-level permissions; ec2:InjectApiError is scoped by the ec2:FisActionId and ec2:FisTargetArns conditions to this group',
       },
       {
-        rule: `AwsSolutions-IAM5[Resource::${nagName(stack.resolve(instanceArns))}]`,
+        rule: `AwsSolutions-IAM5[Resource::${nagResourceName(stack.resolve(instanceArns))}]`,
         reason: 'Spot instances of the group are created and replaced at run time; the statement is pinned to them by the aws:autoscaling:groupName tag condition',
       },
-    ];
-    Validations.of(this.role).acknowledge(
-      ...reviewed.flatMap(({ rule, reason }) => [
-        { id: rule, reason },
-        { id: `AwsSolutions::${rule}`, reason },
-      ]),
-    );
+    ]);
 
     const stopConditions = [{ source: 'aws:cloudwatch:alarm', value: this.stopConditionAlarm.alarmArn }];
     const name = (what: string): Record<string, string> => ({ Name: `${this.node.path} ${what}`.slice(0, 128) });
@@ -388,18 +381,4 @@ function isoMinutes(d: Duration): string {
   if (secs % 3600 === 0) return `PT${secs / 3600}H`;
   if (secs % 60 === 0) return `PT${secs / 60}M`;
   return `PT${secs}S`;
-}
-
-/** A resolved CloudFormation value as cdk-nag names it in acknowledgement ids. */
-function nagName(v: unknown): string {
-  if (typeof v === 'string') return v;
-  if (v && typeof v === 'object') {
-    const o = v as Record<string, unknown>;
-    if (typeof o.Ref === 'string') return `<${o.Ref}>`;
-    const getAtt = o['Fn::GetAtt'];
-    if (Array.isArray(getAtt)) return `<${getAtt.join('.')}>`;
-    const join = o['Fn::Join'];
-    if (Array.isArray(join) && Array.isArray(join[1])) return (join[1] as unknown[]).map(nagName).join(String(join[0]));
-  }
-  return JSON.stringify(v);
 }

@@ -1,6 +1,4 @@
-import fs = require('node:fs');
-import path = require('node:path');
-import { Duration, Stack, Token, Validations } from 'aws-cdk-lib';
+import { Duration, Stack, Token } from 'aws-cdk-lib';
 import * as autoscaling from 'aws-cdk-lib/aws-autoscaling';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as events from 'aws-cdk-lib/aws-events';
@@ -22,6 +20,7 @@ import {
 import { INTERRUPTION_EVENTS, LEAVING_STATES } from '../../lib/handlers/aws/events';
 import { CLOUD_LIMITS, Cloud } from '../../lib/spec/clouds';
 import { FleetSpecErrorCode, ProblemCollector } from '../../lib/spec/errors';
+import { acknowledgeNagFindings, nagResourceName, prebuiltHandlerBundle } from './bundle';
 
 const AWS_LIMITS = CLOUD_LIMITS[Cloud.AWS];
 /** The shortest heartbeat timeout a lifecycle hook can have; heartbeats must come at least this often. */
@@ -228,7 +227,7 @@ export class InterruptionHandler extends Construct {
       runtime: lambda.Runtime.NODEJS_24_X,
       architecture: lambda.Architecture.ARM_64,
       handler: 'index.handler',
-      code: lambda.Code.fromAsset(drainBundleDirectory()),
+      code: lambda.Code.fromAsset(prebuiltHandlerBundle('drain', 'InterruptionHandler')),
       memorySize: 256,
       timeout,
       logGroup,
@@ -280,9 +279,7 @@ export class InterruptionHandler extends Construct {
       }),
     );
 
-    // cdk-nag reads an acknowledgement as `AwsSolutions-<rule>` when run with validateScope() and as
-    // `AwsSolutions::AwsSolutions-<rule>` when run as a synth plugin: acknowledge both spellings.
-    const reviewed = [
+    acknowledgeNagFindings(role, [
       {
         rule: 'AwsSolutions-IAM5[Resource::*]',
         reason: 'autoscaling:DescribeAutoScalingInstances and elasticloadbalancing:DescribeTargetHealth support no resource-level permissions; every write is scoped to the group and its target groups',
@@ -291,13 +288,7 @@ export class InterruptionHandler extends Construct {
         rule: `AwsSolutions-IAM5[Resource::${nagResourceName(Stack.of(this).resolve(asg.autoScalingGroupArn))}]`,
         reason: "An Auto Scaling group ARN holds the group's generated UUID, unknown at synth, so the ARN has a * there; it is pinned by autoScalingGroupName",
       },
-    ];
-    Validations.of(role).acknowledge(
-      ...reviewed.flatMap(({ rule, reason }) => [
-        { id: rule, reason },
-        { id: `AwsSolutions::${rule}`, reason },
-      ]),
-    );
+    ]);
 
     // Rules. aws.ec2 events carry only an instance id, so they cannot be scoped to the group: the function
     // filters them (one DescribeAutoScalingInstances call). Group events are scoped by name.
@@ -427,48 +418,4 @@ function validate(props: InterruptionHandlerProps, scope: string): ValidatedTime
   }
   v.throwIfAny(scope);
   return { noticeSeconds: notice, drainBudgetSeconds: budget, safetyMarginSeconds: margin, heartbeatIntervalSeconds: heartbeat, pollIntervalSeconds: poll };
-}
-
-/**
- * Directory of the prebuilt drain bundle: `<package root>/dist/handlers/aws/drain`. Works from the sources
- * (`constructs/aws/`) and from the compiled package (`dist/constructs/aws/`).
- */
-function drainBundleDirectory(): string {
-  let dir = __dirname;
-  for (;;) {
-    const pkg = path.join(dir, 'package.json');
-    if (fs.existsSync(pkg) && readName(pkg) === 'spot-inference-constructs') break;
-    const parent = path.dirname(dir);
-    if (parent === dir) {
-      throw new Error(`InterruptionHandler: cannot find the spot-inference-constructs package root above ${__dirname}`);
-    }
-    dir = parent;
-  }
-  const bundle = path.join(dir, 'dist', 'handlers', 'aws', 'drain');
-  if (!fs.existsSync(path.join(bundle, 'index.js'))) {
-    throw new Error(`InterruptionHandler: the drain function bundle ${path.join(bundle, 'index.js')} is missing; run npm run build:handlers (it bundles lib/handlers/aws/drain.entry.ts)`);
-  }
-  return bundle;
-}
-
-/** A resolved CloudFormation value as cdk-nag names it in acknowledgement ids (`<AWS::Partition>`, `<Logical.Attr>`). */
-function nagResourceName(v: unknown): string {
-  if (typeof v === 'string') return v;
-  if (v && typeof v === 'object') {
-    const o = v as Record<string, unknown>;
-    if (typeof o.Ref === 'string') return `<${o.Ref}>`;
-    const getAtt = o['Fn::GetAtt'];
-    if (Array.isArray(getAtt)) return `<${getAtt.join('.')}>`;
-    const join = o['Fn::Join'];
-    if (Array.isArray(join) && Array.isArray(join[1])) return (join[1] as unknown[]).map(nagResourceName).join(String(join[0]));
-  }
-  return JSON.stringify(v);
-}
-
-function readName(pkg: string): string | undefined {
-  try {
-    return (JSON.parse(fs.readFileSync(pkg, 'utf8')) as { name?: string }).name;
-  } catch {
-    return undefined;
-  }
 }
