@@ -4,7 +4,7 @@ export * from './spot-fleet';
 export * from './inference-load-balancer';
 export * from './spot-inference-service';
 // The agent's drain modes are part of the fleet's props.
-export { DrainMode } from '../../lib/runtime/agent-config';
+export { AgentDrainOptions, DrainMode } from '../../lib/runtime/agent-config';
 export * from './interruption-handler';
 export * from './batch-inference';
 export * from './interruption-drill';

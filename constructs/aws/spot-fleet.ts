@@ -8,6 +8,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as s3assets from 'aws-cdk-lib/aws-s3-assets';
 import { Construct } from 'constructs';
 import {
+  AgentDrainOptions,
   AGENT_INSTALL_DIR,
   AgentConfig,
   DEFAULT_AGENT_HEALTH_PORT,
@@ -62,25 +63,9 @@ export interface TerminationHookOptions {
 }
 
 /** The on-instance agent that watches for the interruption notice and drains the server. */
-export interface SpotAgentOptions {
+export interface SpotAgentOptions extends AgentDrainOptions {
   /** Install the agent. @default true */
   readonly enabled?: boolean;
-  /**
-   * How the agent makes the server stop taking work. With `DrainMode.HEALTH` the load balancer
-   * probes the agent, which proxies the server's health and turns it to 503 on a notice.
-   * @default DrainMode.HEALTH
-   */
-  readonly drainMode?: DrainMode;
-  /** Port the agent serves the health endpoint on (DrainMode.HEALTH). @default 9901 */
-  readonly healthPort?: number;
-  /** DrainMode.HTTP: URL the agent POSTs to. @default - `http://127.0.0.1:<servingPort>/drain` */
-  readonly drainUrl?: string;
-  /** DrainMode.SIGNAL: signal sent to the server. @default 'SIGTERM' */
-  readonly drainSignal?: string;
-  /** DrainMode.SIGNAL: file holding the server's PID. @default - none */
-  readonly pidFile?: string;
-  /** Shell command run after draining, e.g. upload a checkpoint. @default - none */
-  readonly hookCommand?: string;
   /**
    * Path of the bundled agent (`spot-agent` CLI) uploaded as an S3 asset.
    * @default - `dist/runtime/spot-agent/index.js` of this package (built by `npm run build:handlers`)

@@ -10,3 +10,5 @@ export * from './queue-worker-fleet';
 export * from './fleet-alerts';
 export * from './interruption-drill';
 export * from './on-demand-fallback';
+// The agent's drain modes and options are part of the fleet's props.
+export { AgentDrainOptions, DrainMode } from '../../lib/runtime/agent-config';

@@ -4,7 +4,7 @@ import { SubnetNetworkSecurityGroupAssociation } from '@cdktf/provider-azurerm/l
 import { UserAssignedIdentity } from '@cdktf/provider-azurerm/lib/user-assigned-identity';
 import { Fn, Token } from 'cdktf';
 import { Construct } from 'constructs';
-import { AgentConfig, DEFAULT_AGENT_HEALTH_PORT, DrainMode } from '../../lib/runtime/agent-config';
+import { AgentConfig, AgentDrainOptions, DEFAULT_AGENT_HEALTH_PORT, DrainMode } from '../../lib/runtime/agent-config';
 import { Cloud, CpuArchitecture, DEFAULT_SERVING_PORT, FleetSpec, FleetSpecError, FleetSpecErrorCode, ProblemCollector, ResolvedFleetSpec, applyFleetSpecDefaults, validateFleetSpec } from '../../lib/spec';
 import { SpotAgentBlob } from './agent-blob';
 import { AZURE_CUSTOM_DATA_MAX_CHARS, blobAgentFetch, defaultAgentBundlePath, fitsCustomData, inlineAgentFetch, readAgentBundle, renderAgentCustomData, toCustomData } from './agent-custom-data';
@@ -26,26 +26,9 @@ export enum AgentDelivery {
 /**
  * The on-instance spot agent of an Azure fleet: how it drains the server on a `Preempt` or `Terminate`
  * scheduled event. Same shape as the AWS and Google Cloud fleets' `agent` prop.
+ * Without `drainMode` / `hookCommand` here, the fleet's own `drainMode` / `drainHookCommand` props apply.
  */
-export interface AzureSpotAgentOptions {
-  /**
-   * How the agent makes the server stop taking work. With `DrainMode.HEALTH` the load balancer probes the
-   * agent, which proxies the server's health and fails it on a notice. Without a load balancer
-   * (`loadBalanced: false`) use `DrainMode.SIGNAL` (a worker that stops on SIGTERM) or `DrainMode.HTTP`.
-   * @default - `drainMode` of the fleet props, else DrainMode.HEALTH
-   */
-  readonly drainMode?: DrainMode;
-  /** Port the agent serves the health endpoint on. @default - `healthCheck.port` when it is not the serving port, else 9901 */
-  readonly healthPort?: number;
-  /** DrainMode.HTTP: URL the agent POSTs to. @default - `http://127.0.0.1:<servingPort>/drain` */
-  readonly drainUrl?: string;
-  /** DrainMode.SIGNAL: signal sent to the server. @default 'SIGTERM' */
-  readonly drainSignal?: string;
-  /** DrainMode.SIGNAL: file holding the server's PID (required with DrainMode.SIGNAL). @default - none */
-  readonly pidFile?: string;
-  /** Shell command run after draining, e.g. upload a checkpoint. @default - `drainHookCommand` of the fleet props, else none */
-  readonly hookCommand?: string;
-}
+export interface AzureSpotAgentOptions extends AgentDrainOptions {}
 
 /** The workers' network security group: what the scale sets' NICs (and a created subnet) carry. */
 export interface IFleetSecurityGroup {

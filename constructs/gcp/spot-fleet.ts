@@ -18,6 +18,7 @@ import { StorageBucketIamMember } from '@cdktf/provider-google/lib/storage-bucke
 import { StorageBucketObject } from '@cdktf/provider-google/lib/storage-bucket-object';
 import { createHash } from 'node:crypto';
 import {
+  AgentDrainOptions,
   AGENT_INSTALL_DIR,
   DEFAULT_AGENT_HEALTH_PORT,
   DrainMode,
@@ -39,28 +40,7 @@ export const SERVING_PORT_NAME = 'http';
  * The on-instance spot agent of a Google Cloud fleet: how it drains the server on a preemption notice.
  * Same shape as the AWS fleet's `agent` prop.
  */
-export interface GcpSpotAgentOptions {
-  /**
-   * How the agent makes the server stop taking work. With `DrainMode.HEALTH` the load balancer probes the
-   * agent, which proxies the server's health and turns it to 503 on a notice. Without a load balancer
-   * (`loadBalanced: false`) use `DrainMode.SIGNAL` (a worker that stops on SIGTERM) or `DrainMode.HTTP`.
-   * @default DrainMode.HEALTH
-   */
-  readonly drainMode?: DrainMode;
-  /**
-   * Port the agent serves the health endpoint on.
-   * @default - `healthCheck.port` when set, else 9901
-   */
-  readonly healthPort?: number;
-  /** DrainMode.HTTP: URL the agent POSTs to. @default - `http://127.0.0.1:<servingPort>/drain` */
-  readonly drainUrl?: string;
-  /** DrainMode.SIGNAL: signal sent to the server. @default 'SIGTERM' */
-  readonly drainSignal?: string;
-  /** DrainMode.SIGNAL: file holding the server's PID (required with DrainMode.SIGNAL). @default - none */
-  readonly pidFile?: string;
-  /** Shell command run after draining, e.g. upload a checkpoint. @default - none */
-  readonly hookCommand?: string;
-}
+export interface GcpSpotAgentOptions extends AgentDrainOptions {}
 
 /** A Cloud Monitoring metric the spot group's autoscaler follows (instead of load-balancing utilization). */
 export interface GcpAutoscalingMetric {

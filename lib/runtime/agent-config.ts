@@ -13,6 +13,30 @@ export enum DrainMode {
   SIGNAL = 'signal',
 }
 
+/**
+ * How the on-instance agent drains the server: the part of every cloud's `agent` prop that is the same on
+ * all clouds (each fleet construct extends it with what only it needs).
+ */
+export interface AgentDrainOptions {
+  /**
+   * How the agent makes the server stop taking work. With `DrainMode.HEALTH` the load balancer probes the
+   * agent, which proxies the server's health and fails it on a notice. Without a load balancer use
+   * `DrainMode.SIGNAL` (a worker that stops on SIGTERM) or `DrainMode.HTTP`.
+   * @default DrainMode.HEALTH
+   */
+  readonly drainMode?: DrainMode;
+  /** Port the agent serves the health endpoint on. @default - `healthCheck.port` when set apart from the serving port, else 9901 */
+  readonly healthPort?: number;
+  /** DrainMode.HTTP: URL the agent POSTs to. @default - `http://127.0.0.1:<servingPort>/drain` */
+  readonly drainUrl?: string;
+  /** DrainMode.SIGNAL: signal sent to the server. @default 'SIGTERM' */
+  readonly drainSignal?: string;
+  /** DrainMode.SIGNAL: file holding the server's PID (required with DrainMode.SIGNAL). @default - none */
+  readonly pidFile?: string;
+  /** Shell command run after draining, e.g. upload a checkpoint. @default - none */
+  readonly hookCommand?: string;
+}
+
 /** Port the agent serves the load-balancer health endpoint on (DrainMode.HEALTH). */
 export const DEFAULT_AGENT_HEALTH_PORT = 9901;
 /** Where constructs install the agent bundle and its config on an instance. */
