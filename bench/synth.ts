@@ -25,7 +25,10 @@ interface BenchApp {
 }
 
 const APPS: BenchApp[] = [
-  { name: 'aws-library', entry: 'examples/aws/app.ts', group: 'aws' },
+  // The whole AWS example app (3 stacks: inference with its interruption pipeline, fallback, dashboard and drill;
+  // queue workers; batch), then its inference fleet alone against the same resources written by hand.
+  { name: 'aws-example', entry: 'examples/aws/app.ts', group: 'aws-example' },
+  { name: 'aws-fleet-library', entry: 'bench/apps/aws-fleet-library.ts', group: 'aws' },
   { name: 'aws-handwritten', entry: 'bench/apps/aws-handwritten.ts', group: 'aws', baseline: true },
   { name: 'gcp-library', entry: 'examples/gcp/app.ts', group: 'gcp' },
   { name: 'azure-library', entry: 'examples/azure/app.ts', group: 'azure' },

@@ -17,6 +17,12 @@ export interface SpotInferenceExampleStackProps extends StackProps {
   readonly servingImage?: string;
   /** Path of the spot-agent bundle. @default - the package's `dist/runtime/spot-agent/index.js` */
   readonly agentBundlePath?: string;
+  /**
+   * Only the fleet and its load balancer: leave out the interruption pipeline, the on-demand fallback, the
+   * dashboard and the drill (`npm run bench:synth` compares this with the same stack written by hand).
+   * @default false
+   */
+  readonly fleetOnly?: boolean;
 }
 
 /**
@@ -59,6 +65,10 @@ export class SpotInferenceExampleStack extends Stack {
       servingPort: 8080,
       healthCheck: { path: '/health' },
       agent: props.agentBundlePath ? { bundlePath: props.agentBundlePath } : undefined,
+      interruptionHandling: !props.fleetOnly,
+      onDemandFallback: !props.fleetOnly,
+      dashboard: !props.fleetOnly,
+      interruptionDrill: !props.fleetOnly,
       userDataCommands: [
         '# --- model from S3, then the inference server ---',
         `mkdir -p ${modelDir}`,
