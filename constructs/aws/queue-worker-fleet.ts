@@ -9,7 +9,7 @@ import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { DrainMode } from '../../lib/runtime/agent-config';
-import { queueTimingProblems } from '../../lib/runtime/worker/timing';
+import { backlogPerInstanceTarget, queueTimingProblems } from '../../lib/runtime/worker/timing';
 import { CLOUD_LIMITS, Cloud } from '../../lib/spec/clouds';
 import { FleetSpecErrorCode, ProblemCollector } from '../../lib/spec/errors';
 import { FleetSpec, WorkloadKind } from '../../lib/spec/fleet-spec';
@@ -188,24 +188,17 @@ export class QueueWorkerFleet extends Construct implements iam.IGrantable, ec2.I
         }));
       }
     }
-    const parallelOk = !known(parallel) || (Number.isInteger(parallel) && parallel >= 1);
-    if (!parallelOk) {
-      v.add(W, 'messagesInParallel', `messagesInParallel (${parallel}) must be a whole number, 1 or more (messages one instance works on at once)`);
-    }
-    if (latency !== undefined && !(latency > 0)) {
-      v.add(W, 'acceptableLatency', `acceptableLatency (${latency} s) must be above 0: how long a message may wait before a worker starts it`);
-    }
-    let target = props.targetBacklogPerInstance;
-    if (target === undefined && latency !== undefined && processing !== undefined && processing > 0 && latency > 0 && known(parallel) && parallelOk) {
-      target = Math.floor(((latency * parallel) / processing) * 100) / 100;
-      if (target < 1) {
-        v.add(W, 'acceptableLatency', `acceptable backlog per instance is ${target} (acceptableLatency ${latency} s x messagesInParallel ${parallel} / messageProcessingTime ${processing} s), below 1 message: an instance cannot take a message within acceptableLatency; raise acceptableLatency to at least ${Math.ceil(processing / parallel)} s, raise messagesInParallel, or set targetBacklogPerInstance`);
-      }
-    } else if (known(target) && !(target >= 1)) {
-      v.add(W, 'targetBacklogPerInstance', `targetBacklogPerInstance (${target}) must be at least 1 message per instance; below it the group would keep an instance per fraction of a message`);
-    } else if (target === undefined && parallelOk && (latency === undefined || processing === undefined || !known(parallel))) {
-      v.add(W, 'targetBacklogPerInstance', 'acceptableLatency, messageProcessingTime or messagesInParallel is a deploy-time token, so the scaling target cannot be derived at synth; set targetBacklogPerInstance');
-    }
+    const backlog = backlogPerInstanceTarget({
+      acceptableLatencySeconds: latency,
+      messageProcessingSeconds: processing,
+      messagesInParallel: parallel,
+      targetBacklogPerInstance: props.targetBacklogPerInstance,
+      propNames: { acceptableLatency: 'acceptableLatency', messageProcessing: 'messageProcessingTime' },
+      instanceNoun: 'instance',
+      isUnresolved: Token.isUnresolved,
+    });
+    v.addAll(backlog.problems);
+    const target = backlog.target;
     if (!explicitVisibility && processing === undefined) {
       v.add(W, 'visibilityTimeout', 'messageProcessingTime is a deploy-time token, so the visibility timeout cannot be derived at synth; set visibilityTimeout');
     }

@@ -9,7 +9,7 @@ import { StorageBucket } from '@cdktf/provider-google/lib/storage-bucket';
 import { StorageBucketIamMember } from '@cdktf/provider-google/lib/storage-bucket-iam-member';
 import { Token } from 'cdktf';
 import { Construct } from 'constructs';
-import { queueTimingProblems } from '../../lib/runtime/worker/timing';
+import { backlogPerInstanceTarget, queueTimingProblems } from '../../lib/runtime/worker/timing';
 import { FleetSpecErrorCode, ProblemCollector } from '../../lib/spec/errors';
 import { WorkloadKind } from '../../lib/spec/fleet-spec';
 import { GcpSpotFleet, GcpSpotFleetProps } from './spot-fleet';
@@ -153,24 +153,17 @@ export class GcpQueueWorkerFleet extends Construct {
         propNames: { visibilityTimeout: 'ackDeadlineSeconds', expectedProcessing: 'messageProcessingSeconds' },
       }));
     }
-    const parallelOk = !known(parallel) || (Number.isInteger(parallel) && parallel >= 1);
-    if (!parallelOk) {
-      v.add(W, 'messagesInParallel', `messagesInParallel (${parallel}) must be a whole number, 1 or more (messages one VM works on at once)`);
-    }
-    if (known(latency) && !(latency > 0)) {
-      v.add(W, 'acceptableLatencySeconds', `acceptableLatencySeconds (${latency} s) must be above 0: how long a message may wait before a worker starts it`);
-    }
-    let target = props.targetBacklogPerInstance;
-    if (target === undefined && known(latency) && known(processing) && latency > 0 && processing > 0 && known(parallel) && parallelOk) {
-      target = Math.floor(((latency * parallel) / processing) * 100) / 100;
-      if (target < 1) {
-        v.add(W, 'acceptableLatencySeconds', `acceptable backlog per instance is ${target} (acceptableLatencySeconds ${latency} s x messagesInParallel ${parallel} / messageProcessingSeconds ${processing} s), below 1 message: a VM cannot take a message within the latency; raise acceptableLatencySeconds to at least ${Math.ceil(processing / parallel)} s, raise messagesInParallel, or set targetBacklogPerInstance`);
-      }
-    } else if (known(target) && !(target >= 1)) {
-      v.add(W, 'targetBacklogPerInstance', `targetBacklogPerInstance (${target}) must be at least 1 undelivered message per VM`);
-    } else if (target === undefined && parallelOk && !(known(latency) && known(processing) && known(parallel))) {
-      v.add(W, 'targetBacklogPerInstance', 'acceptableLatencySeconds, messageProcessingSeconds or messagesInParallel is a deploy-time token, so the scaling target cannot be derived at synth; set targetBacklogPerInstance');
-    }
+    const backlog = backlogPerInstanceTarget({
+      acceptableLatencySeconds: latency,
+      messageProcessingSeconds: processing,
+      messagesInParallel: parallel,
+      targetBacklogPerInstance: props.targetBacklogPerInstance,
+      propNames: { acceptableLatency: 'acceptableLatencySeconds', messageProcessing: 'messageProcessingSeconds' },
+      instanceNoun: 'VM',
+      isUnresolved: Token.isUnresolved,
+    });
+    v.addAll(backlog.problems);
+    const target = backlog.target;
     if (known(attempts) && !(Number.isInteger(attempts) && attempts >= DELIVERY_ATTEMPTS_MIN && attempts <= DELIVERY_ATTEMPTS_MAX)) {
       v.add(W, 'maxDeliveryAttempts', `maxDeliveryAttempts (${attempts}) must be a whole number from ${DELIVERY_ATTEMPTS_MIN} to ${DELIVERY_ATTEMPTS_MAX} (the Pub/Sub dead-letter limits): a message must not be redelivered forever; 5 is a good start`);
     }

@@ -51,3 +51,57 @@ export function queueTimingProblems(t: QueueTiming): FleetSpecProblem[] {
   }
   return v.problems;
 }
+
+/** What a queue fleet knows about its work, to derive the backlog per instance its autoscaler tracks. */
+export interface BacklogTargetInput {
+  /** How long a message may wait before a worker starts it, seconds. Undefined when it is a deploy-time token. */
+  readonly acceptableLatencySeconds?: number;
+  /** How long one message takes, seconds. Undefined when it is a deploy-time token. */
+  readonly messageProcessingSeconds?: number;
+  /** Messages one instance works on at once. */
+  readonly messagesInParallel: number;
+  /** The target the user gave instead of deriving it. @default - derived */
+  readonly targetBacklogPerInstance?: number;
+  /** The construct's spelling of its props, for messages. */
+  readonly propNames: { readonly acceptableLatency: string; readonly messageProcessing: string };
+  /** What one instance is called in messages (`instance`, `VM`). */
+  readonly instanceNoun: string;
+  /** Values that are deploy-time tokens are skipped. @default - every value is known */
+  readonly isUnresolved?: (value: unknown) => boolean;
+}
+
+/**
+ * The backlog per instance a queue fleet scales on, as AWS documents it for SQS and the same on every
+ * cloud: `acceptable latency / seconds per message x messages in parallel` (how many messages may wait
+ * per instance and still start in time), or the user's `targetBacklogPerInstance`. Returns the target
+ * (undefined when it cannot be known at synth) and the problems found, code WORKLOAD.
+ */
+export function backlogPerInstanceTarget(input: BacklogTargetInput): { target?: number; problems: FleetSpecProblem[] } {
+  const v = new ProblemCollector();
+  const W = FleetSpecErrorCode.WORKLOAD;
+  const unresolved = input.isUnresolved ?? (() => false);
+  const known = (x: unknown): x is number => typeof x === 'number' && !unresolved(x);
+  const { acceptableLatencySeconds: latency, messageProcessingSeconds: processing, messagesInParallel: parallel } = input;
+  const { acceptableLatency: latencyProp, messageProcessing: processingProp } = input.propNames;
+  const noun = input.instanceNoun;
+
+  const parallelOk = !known(parallel) || (Number.isInteger(parallel) && parallel >= 1);
+  if (!parallelOk) {
+    v.add(W, 'messagesInParallel', `messagesInParallel (${parallel}) must be a whole number, 1 or more (messages one ${noun} works on at once)`);
+  }
+  if (known(latency) && !(latency > 0)) {
+    v.add(W, latencyProp, `${latencyProp} (${latency} s) must be above 0: how long a message may wait before a worker starts it`);
+  }
+  let target = input.targetBacklogPerInstance;
+  if (target === undefined && known(latency) && known(processing) && latency > 0 && processing > 0 && known(parallel) && parallelOk) {
+    target = Math.floor(((latency * parallel) / processing) * 100) / 100;
+    if (target < 1) {
+      v.add(W, latencyProp, `acceptable backlog per instance is ${target} (${latencyProp} ${latency} s x messagesInParallel ${parallel} / ${processingProp} ${processing} s), below 1 message: a ${noun} cannot take a message within ${latencyProp}; raise ${latencyProp} to at least ${Math.ceil(processing / parallel)} s, raise messagesInParallel, or set targetBacklogPerInstance`);
+    }
+  } else if (known(target) && !(target >= 1)) {
+    v.add(W, 'targetBacklogPerInstance', `targetBacklogPerInstance (${target}) must be at least 1 message per ${noun}; below it the fleet would keep a ${noun} per fraction of a message`);
+  } else if (target === undefined && parallelOk && !(known(latency) && known(processing) && known(parallel))) {
+    v.add(W, 'targetBacklogPerInstance', `${latencyProp}, ${processingProp} or messagesInParallel is a deploy-time token, so the scaling target cannot be derived at synth; set targetBacklogPerInstance`);
+  }
+  return { target: v.problems.length === 0 ? target : undefined, problems: v.problems };
+}
