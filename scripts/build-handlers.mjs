@@ -2,9 +2,10 @@
 // Bundles every `lib/**/<name>.entry.ts` with esbuild into `dist/<dir>/<name>/index.js` (minified, one
 // file, its dependencies inside), so constructs point at a finished bundle and users need neither
 // esbuild nor Docker to synth. A sibling `<name>.package.json` is copied next to the bundle as
-// `package.json` (Cloud Functions read it).
+// `package.json` (Cloud Functions read it). A line `// esbuild-external: <module> ...` in an entry keeps
+// those modules out of its bundle.
 import { build } from 'esbuild';
-import { copyFileSync, existsSync, mkdirSync, readdirSync, statSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { dirname, join, relative, basename } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -29,7 +30,9 @@ await Promise.all(
     const name = basename(entry, '.entry.ts');
     const outdir = join(root, 'dist', rel, name);
     mkdirSync(outdir, { recursive: true });
+    const external = [...readFileSync(entry, 'utf8').matchAll(/^\/\/ esbuild-external: (.+)$/gm)].flatMap((m) => m[1].trim().split(/\s+/));
     await build({
+      external,
       entryPoints: [entry],
       outfile: join(outdir, 'index.js'),
       bundle: true,

@@ -12,13 +12,13 @@ import { FleetSpecError, FleetSpecErrorCode } from '../../lib/spec';
 export const AZURE_CUSTOM_DATA_MAX_CHARS = 65535;
 
 /** Where the bundled agent lives inside this package, relative to its root. */
-export const AGENT_BUNDLE_RELATIVE_PATH = join('dist', 'runtime', 'spot-agent', 'index.js');
+export const AGENT_BUNDLE_RELATIVE_PATH = join('dist', 'runtime', 'spot-agent-portable', 'index.js');
 
 /** Where the agent bundle is installed on a VM. */
 export const AGENT_BUNDLE_TARGET = `${AGENT_INSTALL_DIR}/spot-agent.js`;
 
 /**
- * The agent bundle of this package (`dist/runtime/spot-agent/index.js`), found by walking up from this
+ * The agent bundle of this package (`dist/runtime/spot-agent-portable/index.js`, the agent without the AWS SDK), found by walking up from this
  * file to the package root (the same from the sources and from the compiled `dist/`).
  */
 export function defaultAgentBundlePath(): string {
@@ -57,7 +57,7 @@ export function readAgentBundle(path: string): AgentBundle {
       {
         code: FleetSpecErrorCode.CLOUD_CONSTRAINT,
         prop: 'agentBundlePath',
-        message: `the spot-agent bundle ${path} does not exist; the VMs need it to watch Scheduled Events and drain: run \`npm run build:handlers\` (it bundles lib/runtime/spot-agent.entry.ts into dist/runtime/spot-agent/index.js) before synth, or set agentBundlePath`,
+        message: `the spot-agent bundle ${path} does not exist; the VMs need it to watch Scheduled Events and drain: run \`npm run build:handlers\` (it bundles lib/runtime/spot-agent-portable.entry.ts into dist/runtime/spot-agent-portable/index.js) before synth, or set agentBundlePath`,
       },
     ]);
   }

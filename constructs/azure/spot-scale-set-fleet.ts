@@ -102,7 +102,7 @@ export interface SpotScaleSetFleetProps extends FleetSpec, AzureResourceOptions,
   readonly startupCommands?: string[];
   /** Command the agent runs after draining (e.g. upload a checkpoint). @default - none */
   readonly drainHookCommand?: string;
-  /** The agent bundle on the synth machine. @default - this package's `dist/runtime/spot-agent/index.js` */
+  /** The agent bundle on the synth machine. @default - this package's `dist/runtime/spot-agent-portable/index.js` (without the AWS SDK) */
   readonly agentBundlePath?: string;
   /** How the agent bundle reaches the VMs. @default AgentDelivery.AUTO */
   readonly agentDelivery?: AgentDelivery;

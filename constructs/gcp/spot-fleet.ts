@@ -160,7 +160,7 @@ export interface GcpSpotFleetProps extends FleetSpec {
    * @default true
    */
   readonly secureBoot?: boolean;
-  /** Path of the spot-agent bundle. @default - dist/runtime/spot-agent/index.js from `npm run build:handlers` */
+  /** Path of the spot-agent bundle. @default - dist/runtime/spot-agent-portable/index.js (the agent without the AWS SDK) from `npm run build:handlers` */
   readonly agentBundlePath?: string;
   /**
    * Name of the private bucket created for the agent and function code (globally unique).
@@ -314,7 +314,7 @@ export class GcpSpotFleet extends Construct {
       labels,
     });
     const agentAsset = new TerraformAsset(this, 'AgentBundle', {
-      path: locateBundle('runtime/spot-agent/index.js', 'agentBundlePath', props.agentBundlePath),
+      path: locateBundle('runtime/spot-agent-portable/index.js', 'agentBundlePath', props.agentBundlePath),
       type: AssetType.FILE,
     });
     this.agentObject = new StorageBucketObject(this, 'AgentObject', {

@@ -21,8 +21,8 @@ const path = join(dir, 'agent.js');
 writeFileSync(path, 'console.log("agent");\n'.repeat(100));
 const config = { cloud: Cloud.AZURE, servingPort: 8080, healthPath: '/health', healthPort: 9901, drainBudgetSeconds: 10, drainMode: DrainMode.HEALTH };
 
-test('the default bundle is the package dist/runtime/spot-agent/index.js', () => {
-  expect(defaultAgentBundlePath()).toBe(join(__dirname, '../../../dist/runtime/spot-agent/index.js'));
+test('the default bundle is the package dist/runtime/spot-agent-portable/index.js (the agent without the AWS SDK)', () => {
+  expect(defaultAgentBundlePath()).toBe(join(__dirname, '../../../dist/runtime/spot-agent-portable/index.js'));
 });
 
 test('readAgentBundle hashes the bundle and refuses a missing one', () => {

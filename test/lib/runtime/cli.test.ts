@@ -11,12 +11,16 @@ import { AzureScheduledEventsEmulator } from './support/metadata-emulators';
 const root = join(__dirname, '..', '..', '..');
 const bundle = join(root, 'dist', 'runtime', 'spot-agent', 'index.js');
 const bin = join(root, 'bin', 'spot-agent.js');
+// What the Google Cloud and Azure constructs install: the same agent without the AWS SDK.
+const portable = join(root, 'dist', 'runtime', 'spot-agent-portable', 'index.js');
 
 beforeAll(async () => {
-  // `npm test` builds the bundle first; build just this one when the test runs alone.
-  if (!existsSync(bundle)) {
-    const { build } = await import('esbuild');
-    await build({ entryPoints: [join(root, 'lib/runtime/spot-agent.entry.ts')], outfile: bundle, bundle: true, minify: true, platform: 'node', target: 'node20', format: 'cjs', logLevel: 'warning' });
+  // `npm test` builds the bundles first; build just these when the test runs alone.
+  const { build } = await import('esbuild');
+  const options = { bundle: true, minify: true, platform: 'node' as const, target: 'node20', format: 'cjs' as const, logLevel: 'warning' as const };
+  if (!existsSync(bundle)) await build({ ...options, entryPoints: [join(root, 'lib/runtime/spot-agent.entry.ts')], outfile: bundle });
+  if (!existsSync(portable)) {
+    await build({ ...options, entryPoints: [join(root, 'lib/runtime/spot-agent-portable.entry.ts')], outfile: portable, external: ['@aws-sdk/client-auto-scaling'] });
   }
 }, 60_000);
 
@@ -75,7 +79,10 @@ test('main: exit code 2 and a message naming the problem for a bad config; --hel
   expect(JSON.parse(out[1])).toMatchObject({ cloud: 'gcp', drainBudgetSeconds: 10, pollIntervalSeconds: 2 });
 });
 
-test('the bundled bin: serves health, drains on an Azure Preempt, acknowledges it and exits 0 with JSON logs', async () => {
+test.each([
+  ['the bin (full bundle)', () => bin],
+  ['the portable bundle (no AWS SDK, as Google Cloud and Azure install it)', () => portable],
+])('%s: serves health, drains on an Azure Preempt, acknowledges it and exits 0 with JSON logs', async (_name, program) => {
   const se = await new AzureScheduledEventsEmulator().start();
   const healthPort = await freePort();
   const dir = mkdtempSync(join(tmpdir(), 'spot-agent-bin-'));
@@ -84,7 +91,7 @@ test('the bundled bin: serves health, drains on an Azure Preempt, acknowledges i
     file,
     JSON.stringify({ cloud: 'azure', servingPort: await freePort(), healthPath: '/health', healthPort, healthHost: '127.0.0.1', drainBudgetSeconds: 0.5, drainMode: 'health', metadataEndpoint: se.url, safetyMarginSeconds: 0.5 }),
   );
-  const child = spawn(process.execPath, [bin, '--config', file], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [program(), '--config', file], { stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
   const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
@@ -103,6 +110,13 @@ test('the bundled bin: serves health, drains on an Azure Preempt, acknowledges i
     child.kill('SIGKILL');
     await se.stop();
   }
+});
+
+test('the portable bundle leaves the AWS SDK out: a fraction of the full one', () => {
+  const { statSync, readFileSync } = require('node:fs') as typeof import('node:fs');
+  expect(statSync(portable).size).toBeLessThan(statSync(bundle).size / 4);
+  // the lifecycle completion's dynamic import stays a runtime import (it runs only on AWS)
+  expect(readFileSync(portable, 'utf8')).toContain('import("@aws-sdk/client-auto-scaling")');
 });
 
 test('the bin prints a helpful message when the bundle is missing', async () => {
