@@ -1,4 +1,5 @@
-// `npm run bench:agent`: the bundled agent (dist/runtime/spot-agent/index.js, as installed on instances) runs
+// `npm run bench:agent`: the bundled agent (as installed on instances: dist/runtime/spot-agent on AWS,
+// dist/runtime/spot-agent-portable on Google Cloud and Azure) runs
 // as its own process against each cloud's metadata service emulated on 127.0.0.1, in front of a real HTTP
 // inference server with requests of 0.1-5 s, a load balancer probing the agent's health endpoint every
 // 100 ms and 16 steady clients. The notice is published mid-stream. Prints one line per cloud: detection
@@ -16,6 +17,9 @@ import { freePort } from '../test/lib/runtime/support/loopback';
 import { AwsImdsEmulator, AzureScheduledEventsEmulator, GcpMetadataEmulator } from '../test/lib/runtime/support/metadata-emulators';
 
 const bundle = join(__dirname, '..', 'dist', 'runtime', 'spot-agent', 'index.js');
+const portableBundle = join(__dirname, '..', 'dist', 'runtime', 'spot-agent-portable', 'index.js');
+/** The bundle each cloud's constructs install. */
+const bundleFor = (cloud: string): string => (cloud === 'aws' ? bundle : portableBundle);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, Math.max(0, ms)));
 const NOTICE_MS = 11_000;
 const BUDGET_S = 6;
@@ -113,7 +117,7 @@ async function run(c: Case): Promise<string> {
   );
   // Run it as the systemd unit does (NODE_OPTIONS from the unit; AGENT_NODE_FLAGS overrides, '' for none).
   const nodeFlags = (process.env.AGENT_NODE_FLAGS ?? AGENT_NODE_OPTIONS).split(' ').filter(Boolean);
-  const child = spawn(process.execPath, [...nodeFlags, bundle, '--config', configFile], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [...nodeFlags, bundleFor(c.cloud), '--config', configFile], { stdio: ['ignore', 'pipe', 'pipe'] });
   let logs = '';
   let errors = '';
   child.stdout!.on('data', (b: Buffer) => (logs += b.toString()));
@@ -164,7 +168,7 @@ async function run(c: Case): Promise<string> {
 }
 
 async function mainBench(): Promise<void> {
-  if (!existsSync(bundle)) {
+  if (!existsSync(bundle) || !existsSync(portableBundle)) {
     console.error(`missing ${bundle}: run \`npm run build:handlers\` (npm run bench:agent does)`);
     process.exit(1);
   }
