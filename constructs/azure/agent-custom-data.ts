@@ -124,7 +124,7 @@ export interface AgentCustomDataOptions {
   readonly config: AgentConfig;
   /** How the bundle reaches the VM. */
   readonly fetch: AgentFetch;
-  /** Commands run after the agent started (e.g. start the inference server). */
+  /** Commands run after the agent started (e.g. start the inference server). @default - none */
   readonly startupCommands?: string[];
 }
 

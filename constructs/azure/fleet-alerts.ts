@@ -53,7 +53,7 @@ export interface AzureFleetAlertsProps extends AzureFleetAlertsOptions {
    */
   readonly loadBalancerId?: string;
   /** Tags on every alert. @default - none */
-  readonly tags?: Record<string, string>;
+  readonly tags?: { [key: string]: string };
 }
 
 /**

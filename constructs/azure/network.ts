@@ -18,7 +18,7 @@ export interface AzureResourceOptions {
   /** Prefix of the Azure resource names. @default - the construct id, lower case */
   readonly namePrefix?: string;
   /** Tags on every resource that takes them. @default - none */
-  readonly tags?: Record<string, string>;
+  readonly tags?: { [key: string]: string };
 }
 
 /** Props of {@link SpotFleetNetwork}. */

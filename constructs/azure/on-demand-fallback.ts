@@ -32,7 +32,7 @@ export interface AzureOnDemandFallbackProps {
   /** Prefix of the Azure resource names. @default - the construct id, lower case */
   readonly namePrefix?: string;
   /** Tags on every resource that takes them. @default - none */
-  readonly tags?: Record<string, string>;
+  readonly tags?: { [key: string]: string };
   /**
    * How often the controller runs: an NCRONTAB expression of six fields (second minute hour day month weekday).
    * @default '0 * * * * *' - every minute

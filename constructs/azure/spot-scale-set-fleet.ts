@@ -339,7 +339,7 @@ export class SpotScaleSetFleet extends Construct {
 interface ClosedSecurityGroupProps {
   readonly resourceGroupName: string;
   readonly location: string;
-  readonly tags?: Record<string, string>;
+  readonly tags?: { [key: string]: string };
   readonly namePrefix: string;
   readonly subnetId?: string;
 }

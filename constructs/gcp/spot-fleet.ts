@@ -153,7 +153,7 @@ export interface GcpSpotFleetProps extends FleetSpec {
    */
   readonly startupScript?: string;
   /** Labels on every VM and bucket. @default - only `spot-fleet: <name>` */
-  readonly labels?: Record<string, string>;
+  readonly labels?: { [key: string]: string };
   /**
    * Shielded VM Secure Boot. Keep it on unless the image loads unsigned kernel modules (some GPU driver installs).
    * vTPM and integrity monitoring are always on.

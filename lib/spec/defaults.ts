@@ -4,7 +4,17 @@ import { FleetSpec, HealthCheckSpec, InstanceRequirements, WorkloadKind } from '
 
 /** Defaults every cloud shares. */
 export const DEFAULT_SERVING_PORT = 8080;
-export const DEFAULT_HEALTH_CHECK: Required<HealthCheckSpec> = {
+/** A health check with every default filled in (see {@link HealthCheckSpec} for the meaning of each field). */
+export interface ResolvedHealthCheck {
+  readonly path: string;
+  readonly port: number;
+  readonly intervalSeconds: number;
+  readonly timeoutSeconds: number;
+  readonly healthyThreshold: number;
+  readonly unhealthyThreshold: number;
+}
+
+export const DEFAULT_HEALTH_CHECK: ResolvedHealthCheck = {
   path: '/health',
   port: DEFAULT_SERVING_PORT,
   intervalSeconds: 10,
@@ -13,21 +23,29 @@ export const DEFAULT_HEALTH_CHECK: Required<HealthCheckSpec> = {
   unhealthyThreshold: 2,
 };
 
-/** A {@link FleetSpec} with every default filled in for one cloud. */
+/**
+ * A {@link FleetSpec} with every default filled in for one cloud (see `FleetSpec` for the meaning of each
+ * field). Constructs expose it as `spec`.
+ */
 export interface ResolvedFleetSpec {
+  /** The cloud the defaults were taken for. */
   readonly cloud: Cloud;
   readonly minCapacity: number;
   readonly maxCapacity: number;
   readonly desiredCapacity: number;
   readonly onDemandBaseCapacity: number;
   readonly onDemandPercentageAboveBaseCapacity: number;
+  /** Empty when the fleet selects types by `instanceRequirements`. */
   readonly instanceTypes: string[];
+  /** @default - none; the fleet lists `instanceTypes` */
   readonly instanceRequirements?: InstanceRequirements;
+  /** @default - every zone the network or region offers */
   readonly zones?: string[];
   readonly servingPort: number;
-  readonly healthCheck: Required<HealthCheckSpec>;
+  readonly healthCheck: ResolvedHealthCheck;
   readonly drainBudgetSeconds: number;
   readonly deregistrationDelaySeconds: number;
+  /** Seconds of the cloud's interruption notice. */
   readonly noticeSeconds: number;
   readonly workload: WorkloadKind;
   readonly architecture: CpuArchitecture;
