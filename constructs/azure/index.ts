@@ -12,3 +12,4 @@ export * from './interruption-drill';
 export * from './on-demand-fallback';
 // The agent's drain modes and options are part of the fleet's props.
 export { AgentDrainOptions, DrainMode } from '../../lib/runtime/agent-config';
+export { QueueWorkloadSpec } from '../../lib/spec/queue-workload';

@@ -9,7 +9,8 @@ import { StorageManagementPolicy } from '@cdktf/provider-azurerm/lib/storage-man
 import { Token } from 'cdktf';
 import { Construct } from 'constructs';
 import { DrainMode } from '../../lib/runtime/agent-config';
-import { backlogPerInstanceTarget, queueTimingProblems } from '../../lib/runtime/worker/timing';
+import { queueTimingProblems } from '../../lib/runtime/worker/timing';
+import { backlogPerInstanceTarget, QueueWorkloadSpec } from '../../lib/spec/queue-workload';
 import { FleetSpecErrorCode, ProblemCollector } from '../../lib/spec/errors';
 import { WorkloadKind } from '../../lib/spec/fleet-spec';
 import { azureName } from './network';
@@ -34,18 +35,7 @@ export const SERVICE_BUS_ACTIVE_MESSAGES_METRIC = 'ActiveMessages';
  * load balancer (`loadBalanced: false`) and autoscale on the queue (`autoscaleProfileFactory`), so the
  * load-balancer and CPU-autoscale props are refused here; the agent signals the worker (DrainMode.SIGNAL).
  */
-export interface AzureQueueWorkerFleetProps extends SpotScaleSetFleetProps {
-  /** The slowest time one message takes on one VM, in seconds. Sizes the lock duration and the scaling target. */
-  readonly messageProcessingSeconds: number;
-  /**
-   * How long a message may wait before a worker starts it, in seconds. Active messages per VM the fleet
-   * keeps = `acceptableLatencySeconds x messagesInParallel / messageProcessingSeconds`.
-   */
-  readonly acceptableLatencySeconds: number;
-  /** Messages one VM processes at the same time. @default 1 */
-  readonly messagesInParallel?: number;
-  /** Active messages per VM above which the fleet grows (overrides the derived value). @default - derived from the latency */
-  readonly targetBacklogPerInstance?: number;
+export interface AzureQueueWorkerFleetProps extends SpotScaleSetFleetProps, QueueWorkloadSpec {
   /**
    * Peek-lock duration of the queue, 5-300 s (Service Bus limit). Must cover `messageProcessingSeconds`
    * unless `renewsLock` is set.

@@ -9,7 +9,8 @@ import { StorageBucket } from '@cdktf/provider-google/lib/storage-bucket';
 import { StorageBucketIamMember } from '@cdktf/provider-google/lib/storage-bucket-iam-member';
 import { Token } from 'cdktf';
 import { Construct } from 'constructs';
-import { backlogPerInstanceTarget, queueTimingProblems } from '../../lib/runtime/worker/timing';
+import { queueTimingProblems } from '../../lib/runtime/worker/timing';
+import { backlogPerInstanceTarget, QueueWorkloadSpec } from '../../lib/spec/queue-workload';
 import { FleetSpecErrorCode, ProblemCollector } from '../../lib/spec/errors';
 import { WorkloadKind } from '../../lib/spec/fleet-spec';
 import { GcpSpotFleet, GcpSpotFleetProps } from './spot-fleet';
@@ -33,18 +34,7 @@ export const GCP_QUEUE_WORKER_ENV_FILE = '/etc/queue-worker.env';
  * (`autoscalingMetrics`), so `loadBalanced`, `autoscaling`, `autoscalingMetrics` and `targetUtilization` are
  * refused here. `agent` passes through (e.g. `DrainMode.SIGNAL` with the worker's `pidFile`).
  */
-export interface GcpQueueWorkerFleetProps extends GcpSpotFleetProps {
-  /** The slowest time one message takes on one VM, in seconds. Sizes the ack deadline and the scaling target. */
-  readonly messageProcessingSeconds: number;
-  /**
-   * How long a message may wait before a worker starts it, in seconds. Undelivered messages per VM
-   * (`singleInstanceAssignment`) = `acceptableLatencySeconds x messagesInParallel / messageProcessingSeconds`.
-   */
-  readonly acceptableLatencySeconds: number;
-  /** Messages one VM processes at the same time. @default 1 */
-  readonly messagesInParallel?: number;
-  /** Undelivered messages one VM is assigned (overrides the derived value). @default - derived from the latency */
-  readonly targetBacklogPerInstance?: number;
+export interface GcpQueueWorkerFleetProps extends GcpSpotFleetProps, QueueWorkloadSpec {
   /**
    * Ack deadline of the subscription, 10-600 s. Must cover `messageProcessingSeconds` unless
    * `extendsAckDeadline` is set.

@@ -3,4 +3,5 @@ export * from './clouds';
 export * from './defaults';
 export * from './errors';
 export * from './fleet-spec';
+export * from './queue-workload';
 export * from './validate';
