@@ -121,7 +121,7 @@ export class AzureOnDemandFallback extends Construct {
     const scaleSets = fleet.scaleSets.map((s) => s.scaleSet);
 
     // The controller owns the priority mix (and, with autoscale, the capacity) from now on.
-    for (const s of scaleSets) s.addOverride('lifecycle.ignore_changes', ['priority_mix']); // merged with the scale set's own ['instances']
+    fleet.letControllerSetPriorityMix();
 
     // Storage: host storage of the Function App, and the controller's state container.
     const hash = createHash('sha256').update(`${this.node.path}/${props.resourceGroupName}/${props.location}`).digest('hex');

@@ -333,6 +333,14 @@ export class SpotScaleSetFleet extends Construct {
     }
     return this._loadBalancer;
   }
+
+  /**
+   * Hand the scale sets' priority mix to a controller: Terraform stops resetting `priority_mix` (merged with
+   * the `instances` the autoscale setting owns) on the next apply. `AzureOnDemandFallback` calls it.
+   */
+  public letControllerSetPriorityMix(): void {
+    for (const s of this.scaleSets) s.scaleSet.addOverride('lifecycle.ignore_changes', ['priority_mix']);
+  }
 }
 
 /** Props of {@link ClosedSecurityGroup}. */

@@ -115,7 +115,7 @@ export class GcpOnDemandFallback extends Construct {
     this.stateObjectName = `fallback-state/${name}.json`;
 
     // The controller owns the standard group's size from now on.
-    fleet.onDemandGroup.addOverride('lifecycle.ignore_changes', ['target_size']);
+    fleet.letControllerSizeOnDemandGroup();
 
     // Identity and least-privilege grants.
     this.serviceAccount = new ServiceAccount(this, 'ServiceAccount', {

@@ -540,6 +540,14 @@ export class GcpSpotFleet extends Construct {
     return this.serviceAccount.email;
   }
 
+  /**
+   * Hand the standard (on-demand) group's size to a controller: Terraform stops resetting `target_size` to
+   * the synthesized base on the next apply. `GcpOnDemandFallback` calls it.
+   */
+  public letControllerSizeOnDemandGroup(): void {
+    this.onDemandGroup.addOverride('lifecycle.ignore_changes', ['target_size']);
+  }
+
   private instanceSelections(types: string[], ranking = MachineTypeRanking.IN_ORDER): ComputeRegionInstanceGroupManagerInstanceFlexibilityPolicyInstanceSelections[] {
     if (ranking === MachineTypeRanking.EQUAL) {
       return [{ name: 'any-of', rank: 0, machineTypes: types }];
