@@ -2,8 +2,7 @@ import fs = require('node:fs');
 import path = require('node:path');
 import { Validations } from 'aws-cdk-lib';
 import { IConstruct } from 'constructs';
-
-const PACKAGE_NAME = 'spot-inference-constructs';
+import { prebuiltBundlePath } from '../../lib/runtime/bundles';
 
 /**
  * Directory of a prebuilt Lambda bundle: `<package root>/dist/handlers/aws/<handler>` (built by
@@ -14,17 +13,7 @@ const PACKAGE_NAME = 'spot-inference-constructs';
  * @internal shared by the AWS constructs; not part of the public API.
  */
 export function prebuiltHandlerBundle(handler: string, constructName: string): string {
-  let dir = __dirname;
-  for (;;) {
-    const pkg = path.join(dir, 'package.json');
-    if (fs.existsSync(pkg) && readName(pkg) === PACKAGE_NAME) break;
-    const parent = path.dirname(dir);
-    if (parent === dir) {
-      throw new Error(`${constructName}: cannot find the ${PACKAGE_NAME} package root above ${__dirname}`);
-    }
-    dir = parent;
-  }
-  const bundle = path.join(dir, 'dist', 'handlers', 'aws', handler);
+  const bundle = prebuiltBundlePath(path.join('handlers', 'aws', handler));
   if (!fs.existsSync(path.join(bundle, 'index.js'))) {
     throw new Error(
       `${constructName}: the ${handler} function bundle ${path.join(bundle, 'index.js')} is missing; run npm run build:handlers (it bundles lib/handlers/aws/${handler}.entry.ts)`,
@@ -64,12 +53,4 @@ export function acknowledgeNagFindings(scope: IConstruct, reviewed: ReviewedFind
       { id: `AwsSolutions::${rule}`, reason },
     ]),
   );
-}
-
-function readName(pkg: string): string | undefined {
-  try {
-    return (JSON.parse(fs.readFileSync(pkg, 'utf8')) as { name?: string }).name;
-  } catch {
-    return undefined;
-  }
 }

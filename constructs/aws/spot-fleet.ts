@@ -15,6 +15,7 @@ import {
   DrainMode,
   renderAgentInstallScript,
 } from '../../lib/runtime/agent-config';
+import { prebuiltBundlePath } from '../../lib/runtime/bundles';
 import { Cloud } from '../../lib/spec/clouds';
 import { ResolvedFleetSpec, applyFleetSpecDefaults } from '../../lib/spec/defaults';
 import { FleetSpecError, FleetSpecErrorCode, ProblemCollector } from '../../lib/spec/errors';
@@ -533,13 +534,10 @@ export class SpotFleet extends Construct implements ec2.IConnectable, iam.IGrant
   }
 }
 
-/** Candidates for the agent bundle: inside a built package, then inside a source checkout. */
+/** The agent bundle `npm run build:handlers` writes, if it is there. */
 function findAgentBundle(): string | undefined {
-  const candidates = [
-    join(__dirname, '..', '..', AGENT_BUNDLE_IN_DIST), // dist/constructs/aws -> dist/runtime/...
-    join(__dirname, '..', '..', 'dist', AGENT_BUNDLE_IN_DIST), // constructs/aws -> dist/runtime/...
-  ];
-  return candidates.find((c) => existsSync(c)) ?? candidates[candidates.length - 1];
+  const bundle = prebuiltBundlePath(AGENT_BUNDLE_IN_DIST);
+  return existsSync(bundle) ? bundle : undefined;
 }
 
 function hasSecurityGroup(lt: ec2.LaunchTemplate): boolean {

@@ -1,8 +1,9 @@
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { AGENT_INSTALL_DIR, AgentConfig, renderAgentInstallScript } from '../../lib/runtime/agent-config';
+import { prebuiltBundlePath } from '../../lib/runtime/bundles';
 import { FleetSpecError, FleetSpecErrorCode } from '../../lib/spec';
 
 /**
@@ -12,29 +13,18 @@ import { FleetSpecError, FleetSpecErrorCode } from '../../lib/spec';
 export const AZURE_CUSTOM_DATA_MAX_CHARS = 65535;
 
 /** Where the bundled agent lives inside this package, relative to its root. */
-export const AGENT_BUNDLE_RELATIVE_PATH = join('dist', 'runtime', 'spot-agent-portable', 'index.js');
+/** The agent bundle under the package's `dist/`. */
+export const AGENT_BUNDLE_RELATIVE_PATH = join('runtime', 'spot-agent-portable', 'index.js');
 
 /** Where the agent bundle is installed on a VM. */
 export const AGENT_BUNDLE_TARGET = `${AGENT_INSTALL_DIR}/spot-agent.js`;
 
 /**
- * The agent bundle of this package (`dist/runtime/spot-agent-portable/index.js`, the agent without the AWS SDK), found by walking up from this
- * file to the package root (the same from the sources and from the compiled `dist/`).
+ * The agent bundle of this package (`dist/runtime/spot-agent-portable/index.js`, the agent without the AWS SDK),
+ * under the package root's `dist/` (the same from the sources and from the compiled package).
  */
 export function defaultAgentBundlePath(): string {
-  let dir = __dirname;
-  for (let i = 0; i < 6; i++) {
-    const pkg = join(dir, 'package.json');
-    if (existsSync(pkg)) {
-      try {
-        if (JSON.parse(readFileSync(pkg, 'utf8')).name === 'spot-inference-constructs') return join(dir, AGENT_BUNDLE_RELATIVE_PATH);
-      } catch {
-        // not our package.json; keep walking
-      }
-    }
-    dir = dirname(dir);
-  }
-  return join(__dirname, '..', '..', AGENT_BUNDLE_RELATIVE_PATH);
+  return prebuiltBundlePath(AGENT_BUNDLE_RELATIVE_PATH);
 }
 
 /** The agent bundle read from disk, and its figures. */

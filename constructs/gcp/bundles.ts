@@ -1,18 +1,17 @@
 import { existsSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { resolve } from 'node:path';
+import { prebuiltBundlePath } from '../../lib/runtime/bundles';
 import { FleetSpecError, FleetSpecErrorCode } from '../../lib/spec';
 
 /**
- * Where a bundle built by `npm run build:handlers` lives. Works from the sources (`constructs/gcp` ->
- * `dist/...`) and from the compiled package (`dist/constructs/gcp` -> `dist/...`).
+ * Where a bundle built by `npm run build:handlers` lives (the package root's `dist/`, see
+ * `prebuiltBundlePath`), or the user's override; throws a FleetSpecError naming the prop and the fix.
  * @param rel path under `dist/`, e.g. `runtime/spot-agent/index.js`
  * @param prop prop that overrides the path, named in the error
  * @param override a path the user gave
  */
 export function locateBundle(rel: string, prop: string, override?: string): string {
-  const candidates = override
-    ? [resolve(override)]
-    : [join(__dirname, '..', '..', 'dist', rel), join(__dirname, '..', '..', rel)];
+  const candidates = [override ? resolve(override) : prebuiltBundlePath(rel)];
   const found = candidates.find((c) => existsSync(c));
   if (!found) {
     throw new FleetSpecError([
