@@ -16,6 +16,14 @@ export enum FleetSpecErrorCode {
   HEALTH_CHECK_RANGE = 'HEALTH_CHECK_RANGE',
   PORT_RANGE = 'PORT_RANGE',
   ZONES = 'ZONES',
+  /** An instance type, machine type or VM size the cloud does not have (a misspelling, an unknown family or size). */
+  UNKNOWN_INSTANCE_TYPE = 'UNKNOWN_INSTANCE_TYPE',
+  /** Types with different accelerators (GPU and CPU-only, or two GPU makers) in one fleet: one image, one driver. */
+  MIXED_ACCELERATORS = 'MIXED_ACCELERATORS',
+  /** Fewer than 2 zones without `allowUndiversified`: one zone running dry takes the whole fleet. */
+  TOO_FEW_ZONES = 'TOO_FEW_ZONES',
+  /** A string cast to an enum prop that is none of the enum's values. */
+  UNKNOWN_ENUM_VALUE = 'UNKNOWN_ENUM_VALUE',
   /** A rule of one cloud's renderer (AWS, Google Cloud or Azure) rather than of the neutral spec. */
   CLOUD_CONSTRAINT = 'CLOUD_CONSTRAINT',
   /** A rule of a workload pattern (queue worker, batch). */

@@ -97,9 +97,9 @@ export interface FleetSpec {
    */
   readonly instanceRequirements?: InstanceRequirements;
   /**
-   * Accept a fleet that is not diversified: fewer than two instance types, or fewer than two spot
-   * pools (instance types x zones). One type can run dry in every zone at once and take the whole
-   * fleet with it.
+   * Accept a fleet that is not diversified: fewer than two instance types, or fewer than two zones (the same
+   * rule on every cloud). One type can run dry in every zone at once, and one zone can run dry of every type,
+   * and take the whole fleet with it.
    * @default false
    */
   readonly allowUndiversified?: boolean;

@@ -4,4 +4,5 @@ export * from './defaults';
 export * from './errors';
 export * from './fleet-spec';
 export * from './queue-workload';
+export * from './rules';
 export * from './validate';

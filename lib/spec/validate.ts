@@ -3,6 +3,7 @@ import { CLOUD_LIMITS, Cloud } from './clouds';
 import { applyFleetSpecDefaults, ResolvedFleetSpec } from './defaults';
 import { FleetSpecErrorCode as C, FleetSpecProblem, ProblemCollector } from './errors';
 import { FleetSpec, Range } from './fleet-spec';
+import { IInstanceTypeCatalog, checkInstanceTypeNames, checkOneAccelerator, checkZoneCount } from './rules';
 
 /** How validation treats values it cannot know yet. */
 export interface ValidationOptions {
@@ -14,6 +15,12 @@ export interface ValidationOptions {
   readonly isUnresolved?: (value: unknown) => boolean;
   /** Name used as the prefix of the error message (the construct path). @default - none */
   readonly scope?: string;
+  /**
+   * The cloud's offline catalogue of type names. When given, every entry of `instanceTypes` is checked against it
+   * (`UNKNOWN_INSTANCE_TYPE`, with a suggestion) and the types must share one accelerator kind (`MIXED_ACCELERATORS`).
+   * @default - names are not checked
+   */
+  readonly catalog?: IInstanceTypeCatalog;
 }
 
 /**
@@ -70,11 +77,15 @@ export function validateFleetSpec(spec: FleetSpec, cloud: Cloud, options: Valida
     if (!spec.allowUndiversified) {
       if (distinct < 2) {
         v.add(C.NOT_DIVERSIFIED, 'instanceTypes', `instanceTypes has ${distinct} type${distinct === 1 ? '' : 's'} (${knownTypes.join(', ') || 'none'}): a fleet needs at least 2 instance types so that one type running out of spot capacity does not take the whole fleet; add similar types (same GPU, neighbouring sizes or generations) or set allowUndiversified: true`);
-      } else if (spec.zones && !unresolved(spec.zones) && spec.zones.length > 0 && distinct * spec.zones.length < 2) {
-        v.add(C.NOT_DIVERSIFIED, 'zones', `the fleet has ${distinct * spec.zones.length} spot pool (instance types x zones); add zones or types so there are at least 2, or set allowUndiversified: true`);
       }
     }
+    if (options.catalog) {
+      v.addAll(checkInstanceTypeNames('instanceTypes', types, options.catalog, { isUnresolved: unresolved }));
+      v.addAll(checkOneAccelerator('instanceTypes', types, options.catalog, { isUnresolved: unresolved }));
+    }
   }
+  // At least two zones, on every cloud (zones left out means every zone of the region or network).
+  v.addAll(checkZoneCount('zones', spec.zones, spec.allowUndiversified, limits.displayName, { isUnresolved: unresolved }));
   if (spec.instanceRequirements) {
     const req = spec.instanceRequirements;
     checkRange(v, 'instanceRequirements.vCpuCount', req.vCpuCount, known, true);

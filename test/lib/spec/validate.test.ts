@@ -74,8 +74,9 @@ describe('validateFleetSpec', () => {
   });
 
   test('two types in one zone are two pools; one type in one zone is refused', () => {
-    expect(problems({ instanceTypes: ['g5.xlarge', 'g6.xlarge'], zones: ['us-east-1a'] })).toEqual([]);
-    expect(problems({ instanceTypes: ['g5.xlarge'], zones: ['us-east-1a'] }).map((p) => p.code)).toEqual([C.NOT_DIVERSIFIED]);
+    expect(problems({ instanceTypes: ['g5.xlarge', 'g6.xlarge'], zones: ['us-east-1a', 'us-east-1b'] })).toEqual([]);
+    expect(problems({ instanceTypes: ['g5.xlarge', 'g6.xlarge'], zones: ['us-east-1a'] }).map((p) => p.code)).toEqual([C.TOO_FEW_ZONES]);
+    expect(problems({ instanceTypes: ['g5.xlarge'], zones: ['us-east-1a'] }).map((p) => p.code)).toEqual([C.NOT_DIVERSIFIED, C.TOO_FEW_ZONES]);
   });
 
   test('types and requirements are exclusive, one of them is required', () => {
@@ -127,7 +128,7 @@ describe('validateFleetSpec', () => {
 
   test('zones', () => {
     expectOne({ zones: [] }, C.ZONES, /zones is an empty list/);
-    expectOne({ zones: ['a', 'a'] }, C.ZONES, /zones lists a more than once/);
+    expectOne({ zones: ['a', 'a', 'b'] }, C.ZONES, /zones lists a more than once/);
   });
 
   test('all problems of one props object are reported together', () => {
