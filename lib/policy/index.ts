@@ -1,2 +1,3 @@
 export * from './fallback-policy';
 export * from './placement';
+export * from './controller';

@@ -1,0 +1,153 @@
+import { ControllerGroup, ControllerGroupRole, ControllerObservation, parsePoolId, planControllerStep, poolId } from '../../../lib/policy';
+
+const T0 = 1_700_000_000;
+const R = ControllerGroupRole;
+
+function pools(region: string, zones: string[], types: string[], ready: (z: string, t: string) => number, preempted: (z: string, t: string) => number = () => 0) {
+  return zones.flatMap((z) => types.map((t) => ({ pool: poolId(region, z, t), ready: ready(z, t), preempted: preempted(z, t) })));
+}
+
+function regionGroups(region: string, zones: string[], types: string[], od = 0, spare = 0): ControllerGroup[] {
+  return [
+    { id: `${region}/od`, region, role: R.ON_DEMAND, desired: od, maxSize: 6, zones, types },
+    { id: `${region}/spare`, region, role: R.SPARE_SPOT, desired: spare, maxSize: 2, zones, types, allowedZones: zones, allowedTypes: types },
+  ];
+}
+
+describe('poolId / parsePoolId', () => {
+  test('round-trip, and two-part ids have no region', () => {
+    expect(parsePoolId(poolId('us-east-1', 'us-east-1a', 'g5.xlarge'))).toEqual({ region: 'us-east-1', zone: 'us-east-1a', type: 'g5.xlarge' });
+    expect(parsePoolId('us-east-1a/g5.xlarge')).toEqual({ region: '', zone: 'us-east-1a', type: 'g5.xlarge' });
+  });
+});
+
+describe('planControllerStep, one region', () => {
+  const zones = ['us-east-1a', 'us-east-1b', 'us-east-1c'];
+  const types = ['g5.xlarge', 'g6.xlarge'];
+
+  test('a preemption: the fallback goes to the on-demand group, a spare to the spare group, steered away from the preempted zone', () => {
+    const observed: ControllerObservation = {
+      nowSeconds: T0,
+      targetReplicas: 3,
+      onDemandBase: 0,
+      maxCapacity: 8,
+      pools: pools('us-east-1', zones, types, (z, t) => (t === 'g5.xlarge' && z !== 'us-east-1a' ? 1 : 0), (z, t) => (z === 'us-east-1a' && t === 'g5.xlarge' ? 1 : 0)),
+    };
+    // us-east-1a/g6 also lost capacity just before: the whole zone is avoided.
+    const first = planControllerStep({ observed: { ...observed, nowSeconds: T0 - 30, pools: observed.pools.map((p) => ({ ...p, preempted: 0, launchFailures: p.pool === 'us-east-1/us-east-1a/g6.xlarge' ? 1 : 0, ready: p.pool.endsWith('1a/g5.xlarge') ? 1 : p.ready })) }, groups: regionGroups('us-east-1', zones, types) });
+    const step = planControllerStep({ observed, state: first.nextState, groups: regionGroups('us-east-1', zones, types) });
+    expect(step.decision.fallbackReplicas).toBe(1);
+    expect(step.decision.spareSpotReplicas).toBe(1);
+    const [od, spare] = step.actions;
+    expect(od).toEqual({ group: 'us-east-1/od', region: 'us-east-1', role: R.ON_DEMAND, desired: 1, changed: true });
+    expect(spare.desired).toBe(1);
+    expect(spare.zones).toEqual(['us-east-1b', 'us-east-1c']);
+    expect(spare.types).toBeUndefined(); // both types still usable in 1b/1c: unchanged
+    expect(step.fallbackReplicas).toBe(1);
+    expect(step.spareSpotReplicas).toBe(1);
+    expect(step.nextState).toBe(step.decision.state);
+    expect(step.reasons.join('\n')).toMatch(/us-east-1\/spare: steered to zones us-east-1b,us-east-1c/);
+    expect(step.reasons.join('\n')).toMatch(/us-east-1\/spare: spare spot 0 -> 1/);
+  });
+
+  test('applied again with the groups as the first step left them, nothing changes (idempotent)', () => {
+    const observed: ControllerObservation = { nowSeconds: T0, targetReplicas: 2, onDemandBase: 0, maxCapacity: 6, pools: pools('us-east-1', zones, types, (z, t) => (t === 'g5.xlarge' && z !== 'us-east-1c' ? 1 : 0), (z, t) => (z === 'us-east-1c' && t === 'g5.xlarge' ? 1 : 0)) };
+    const groups = regionGroups('us-east-1', zones, types);
+    const a = planControllerStep({ observed, groups });
+    const applied = groups.map((g, i) => ({ ...g, desired: a.actions[i].desired, zones: a.actions[i].zones ?? g.zones, types: a.actions[i].types ?? g.types }));
+    const again = planControllerStep({ observed: { ...observed, nowSeconds: T0 + 60, pools: observed.pools.map((p) => ({ ...p, preempted: 0 })) }, state: a.nextState, groups: applied });
+    expect(again.actions.map((x) => x.changed)).toEqual([false, false]);
+  });
+
+  test('a pool avoided inside the zones x types product cannot be excluded: the reasons say so', () => {
+    const observed: ControllerObservation = {
+      nowSeconds: T0,
+      targetReplicas: 2,
+      onDemandBase: 0,
+      maxCapacity: 6,
+      pools: pools('us-east-1', zones.slice(0, 2), types, () => 1, (z, t) => (z === 'us-east-1a' && t === 'g5.xlarge' ? 1 : 0)),
+    };
+    const step = planControllerStep({ observed, groups: regionGroups('us-east-1', zones.slice(0, 2), types) });
+    expect(step.actions[1].zones).toBeUndefined();
+    expect(step.reasons.join('\n')).toMatch(/us-east-1\/us-east-1a\/g5.xlarge avoided by the policy but inside the zones x types/);
+  });
+
+  test('groups that cannot be steered (one per zone) are steered by size: spares skip the avoided zone', () => {
+    const observed: ControllerObservation = { nowSeconds: T0, targetReplicas: 2, onDemandBase: 0, maxCapacity: 6, pools: pools('eastus', ['1', '2'], ['Standard_NC4as_T4_v3'], (z) => (z === '2' ? 2 : 0), (z) => (z === '1' ? 1 : 0)) };
+    const groups: ControllerGroup[] = ['1', '2'].map((z) => ({ id: `spare-${z}`, region: 'eastus', role: R.SPARE_SPOT, desired: 0, maxSize: 2, zones: [z], types: ['Standard_NC4as_T4_v3'] }));
+    const step = planControllerStep({ observed, groups });
+    expect(step.actions.map((a) => [a.group, a.desired, a.zones])).toEqual([
+      ['spare-1', 0, undefined],
+      ['spare-2', 1, undefined],
+    ]);
+  });
+
+  test('no spare group owned: the spares are reported as not applied', () => {
+    const observed: ControllerObservation = { nowSeconds: T0, targetReplicas: 2, onDemandBase: 0, maxCapacity: 6, pools: pools('r', ['a', 'b'], ['t'], (z) => (z === 'a' ? 1 : 0), (z) => (z === 'b' ? 1 : 0)) };
+    const step = planControllerStep({ observed, groups: [{ id: 'od', region: 'r', role: R.ON_DEMAND, desired: 0, maxSize: 1, zones: [], types: [] }] });
+    expect(step.decision.spareSpotReplicas).toBe(1);
+    expect(step.spareSpotReplicas).toBe(0);
+    expect(step.reasons.join('\n')).toMatch(/no spare spot group owned: 1 spare replicas not applied/);
+  });
+
+  test('the fallback is bounded by the groups maxSize and the base they hold', () => {
+    const observed: ControllerObservation = { nowSeconds: T0, targetReplicas: 4, onDemandBase: 1, maxCapacity: 6, pools: pools('r', ['a'], ['t'], () => 0) };
+    const step = planControllerStep({ observed, options: { spareSpotReplicas: 0 }, groups: [{ id: 'std', region: 'r', role: R.ON_DEMAND, desired: 1, maxSize: 3, baseReplicas: 1, zones: [], types: [] }] });
+    expect(step.decision.fallbackReplicas).toBe(3);
+    expect(step.actions[0].desired).toBe(3);
+    expect(step.fallbackReplicas).toBe(2);
+    expect(step.reasons.join('\n')).toMatch(/on-demand groups full: 2 of 3 fallback replicas applied \(raise their maxSize\)/);
+  });
+
+  test('malformed groups are refused with the field, the value and the fix', () => {
+    const observed: ControllerObservation = { nowSeconds: T0, targetReplicas: 1, onDemandBase: 0, maxCapacity: 2, pools: [] };
+    const bad = { id: 'x', region: 'r', role: R.ON_DEMAND, desired: -1, maxSize: 1, zones: [], types: [] };
+    expect(() => planControllerStep({ observed, groups: [bad] })).toThrow(/groups\[x\]\.desired \(-1\) must be a whole number, 0 or more/);
+    expect(() => planControllerStep({ observed, groups: [{ ...bad, desired: 0 }, { ...bad, desired: 0 }] })).toThrow(/group "x" is listed twice/);
+    expect(() => planControllerStep({ observed, groups: [{ ...bad, desired: 0, role: 'spot' as ControllerGroupRole }] })).toThrow(/groups\[x\]\.role \(spot\) must be one of on-demand, spare-spot/);
+  });
+});
+
+describe('planControllerStep, several regions', () => {
+  const regions = {
+    'us-east-1': ['us-east-1a', 'us-east-1b'],
+    'us-east-2': ['us-east-2a', 'us-east-2b'],
+    'us-west-2': ['us-west-2a', 'us-west-2b'],
+  };
+  const types = ['p3.2xlarge'];
+  const groups = Object.entries(regions).flatMap(([r, z]) => regionGroups(r, z, types));
+
+  test('one region loses all spot at once: its fallback runs there, spares go to the other regions, its spare group is left alone', () => {
+    const observed: ControllerObservation = {
+      nowSeconds: T0,
+      targetReplicas: 6,
+      onDemandBase: 0,
+      maxCapacity: 18,
+      pools: Object.entries(regions).flatMap(([r, z]) => pools(r, z, types, () => (r === 'us-east-1' ? 0 : 1), () => (r === 'us-east-1' ? 1 : 0))),
+      regions: Object.keys(regions).map((r) => ({ region: r, targetReplicas: 2 })),
+    };
+    const step = planControllerStep({ observed, groups, options: { spareSpotReplicas: 2, coverSparesWhenScarce: false } });
+    expect(step.decision.fallbackReplicas).toBe(2);
+    const by = Object.fromEntries(step.actions.map((a) => [a.group, a]));
+    expect(by['us-east-1/od'].desired).toBe(2);
+    expect(by['us-east-2/od'].desired).toBe(0);
+    expect(by['us-west-2/od'].desired).toBe(0);
+    expect(by['us-east-1/spare'].desired).toBe(0);
+    expect(by['us-east-1/spare'].zones).toBeUndefined();
+    expect(by['us-east-2/spare'].desired + by['us-west-2/spare'].desired).toBe(2);
+    expect(by['us-east-2/spare'].desired).toBe(1);
+    expect(step.reasons.join('\n')).toMatch(/us-east-1\/spare: every pool it may use is avoided by the policy; its zones stay, it gets no spares/);
+  });
+
+  test('without per-region targets, the fallback spreads over the regions on-demand groups', () => {
+    const observed: ControllerObservation = {
+      nowSeconds: T0,
+      targetReplicas: 3,
+      onDemandBase: 0,
+      maxCapacity: 18,
+      pools: Object.entries(regions).flatMap(([r, z]) => pools(r, z, types, () => 0)),
+    };
+    const step = planControllerStep({ observed, groups, options: { spareSpotReplicas: 0 } });
+    expect(step.actions.filter((a) => a.role === R.ON_DEMAND).map((a) => a.desired)).toEqual([1, 1, 1]);
+  });
+});
