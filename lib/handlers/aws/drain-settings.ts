@@ -40,7 +40,45 @@ export const DRAIN_METRIC = {
   DRAIN_DURATION: 'DrainDurationSeconds',
   /** Prefix of the drain outcome counters (`DrainOutcomeDrained`, `DrainOutcomeBudgetSpent`, ...). */
   DRAIN_OUTCOME_PREFIX: 'DrainOutcome',
+  /**
+   * Events the handler ignored on purpose (another group's instance, a duplicate, a state it does not act
+   * on...), with a `Reason` dimension (see `IgnoreReason` in drain.ts). Such events log nothing at INFO;
+   * this counter makes a silent drop visible.
+   */
+  IGNORED_EVENTS: 'IgnoredEvents',
+  /** Records that were not an EventBridge event at all (not JSON, JSON `null`, an array...); they fail and go to the dead-letter queue. */
+  MALFORMED_RECORDS: 'MalformedRecords',
 } as const;
+
+/** Dimension of `IgnoredEvents` that says why the event was ignored. */
+export const IGNORED_REASON_DIMENSION = 'Reason';
+
+/**
+ * Why the handler ignored an event: the values of the `Reason` dimension of `IgnoredEvents`. A closed
+ * set, so the metric has few dimension values.
+ */
+export enum IgnoreReason {
+  /** The same event (EventBridge id) was already handled: in this batch, or earlier by this container. */
+  DUPLICATE = 'Duplicate',
+  /** The instance is not in this fleet's group (another group's, or already gone). */
+  NOT_IN_FLEET = 'NotInFleet',
+  /** A group event (lifecycle action, launch failure) of another Auto Scaling group. */
+  OTHER_GROUP = 'OtherGroup',
+  /** A terminate lifecycle action of another hook of the group. */
+  OTHER_HOOK = 'OtherHook',
+  /** A lifecycle event that is not an `EC2_INSTANCE_TERMINATING` action with an instance and a hook. */
+  NOT_TERMINATE_ACTION = 'NotTerminateAction',
+  /** A state change to a state that does not take the instance away (pending, running). */
+  NOT_LEAVING = 'NotLeaving',
+  /** An AWS Health event that is not an open EC2 scheduled change. */
+  NOT_SCHEDULED_CHANGE = 'NotScheduledChange',
+  /** An AWS Health scheduled change that is closed (already over). */
+  CLOSED = 'Closed',
+  /** An `aws.ec2` event without a well-formed instance id. */
+  NO_INSTANCE_ID = 'NoInstanceId',
+  /** An event of a source and detail type the pipeline has no rule for. */
+  UNEXPECTED_EVENT = 'UnexpectedEvent',
+}
 
 /** Settings of the drain Lambda, as the construct renders them. */
 export interface DrainSettings {

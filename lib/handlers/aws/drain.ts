@@ -23,7 +23,7 @@ import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-p
 import type { Logger } from '@aws-lambda-powertools/logger';
 import { MetricUnit, type Metrics } from '@aws-lambda-powertools/metrics';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
-import { DRAIN_METRIC, DrainSettings } from './drain-settings';
+import { DRAIN_METRIC, DrainSettings, IGNORED_REASON_DIMENSION, IgnoreReason } from './drain-settings';
 import {
   EventBridgeEnvelope,
   InterruptionEventKind,
@@ -57,6 +57,12 @@ export interface DrainDeps extends DrainClients {
    * @default - the container-wide memory
    */
   readonly recent?: RecentEvents;
+  /**
+   * Where ignored events are counted. The SQS handler passes one per invocation and publishes it once at the
+   * end (one EMF line per reason, not per event).
+   * @default - each ignored event is published at once as its own `IgnoredEvents` metric
+   */
+  readonly ignored?: IgnoredTally;
 }
 
 /** What the handler did with one event. */
@@ -89,8 +95,10 @@ export interface DrainResult {
   readonly action: DrainAction;
   /** Instances of the fleet the event concerned. */
   readonly instanceIds: string[];
-  /** Why the event was ignored, when it was. */
-  readonly reason?: string;
+  /** Why the event was ignored on purpose, when it was (the `Reason` of the `IgnoredEvents` metric). */
+  readonly reason?: IgnoreReason;
+  /** More about the reason, for the debug log (e.g. the state of a state change). */
+  readonly detail?: string;
   /** Terminate lifecycle action: how the wait ended. */
   readonly outcome?: DrainOutcome;
   /** Terminate lifecycle action: seconds from the start of handling to CONTINUE. */
@@ -135,6 +143,40 @@ export class RecentEvents {
   }
 }
 
+/**
+ * Counts of ignored events by reason, published as `IgnoredEvents` (dimension `Reason`, on top of the
+ * metrics object's default dimensions) so that events dropped on purpose, which log nothing at INFO, still
+ * show up. One EMF line per reason per publish.
+ */
+export class IgnoredTally {
+  private readonly counts = new Map<IgnoreReason, number>();
+  public add(reason: IgnoreReason, n = 1): void {
+    this.counts.set(reason, (this.counts.get(reason) ?? 0) + n);
+  }
+  /** Counts so far, by reason. */
+  public get(reason: IgnoreReason): number {
+    return this.counts.get(reason) ?? 0;
+  }
+  /** Total ignored events so far. */
+  public get total(): number {
+    let n = 0;
+    for (const v of this.counts.values()) n += v;
+    return n;
+  }
+  /** Publish every count (a single-metric EMF line per reason) and start again from zero. */
+  public publish(metrics: Metrics): void {
+    for (const [reason, n] of this.counts) publishIgnored(metrics, reason, n);
+    this.counts.clear();
+  }
+}
+
+function publishIgnored(metrics: Metrics, reason: IgnoreReason, n: number): void {
+  // A single metric keeps the Reason dimension off the other metrics of the invocation.
+  const single = metrics.singleMetric();
+  single.addDimension(IGNORED_REASON_DIMENSION, reason);
+  single.addMetric(DRAIN_METRIC.IGNORED_EVENTS, MetricUnit.Count, n);
+}
+
 const realSleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 const defaultRecent = new RecentEvents();
 
@@ -143,8 +185,7 @@ export async function handleInterruptionEvent(event: EventBridgeEnvelope, deps: 
   const kind = classifyEvent(event);
   const recent = deps.recent ?? defaultRecent;
   if (event.id && recent.has(event.id)) {
-    deps.logger.info('duplicate event, already handled', { eventId: event.id, kind });
-    return { kind, action: DrainAction.IGNORED, instanceIds: [], reason: 'duplicate' };
+    return ignored(deps, { kind, action: DrainAction.IGNORED, instanceIds: [], reason: IgnoreReason.DUPLICATE }, event);
   }
   const ctx = new Ctx(deps, options, recent);
   let result: DrainResult;
@@ -164,33 +205,46 @@ export async function handleInterruptionEvent(event: EventBridgeEnvelope, deps: 
       result = onLaunchUnsuccessful(event, ctx);
       break;
     default:
+      // Not on purpose: the rules route only the kinds above, so this is a misrouted event; say so.
       deps.logger.warn('event of an unexpected kind ignored', { eventId: event.id, source: event.source, detailType: event['detail-type'] });
-      result = { kind, action: DrainAction.IGNORED, instanceIds: [], reason: 'unexpected event' };
+      result = { kind, action: DrainAction.IGNORED, instanceIds: [], reason: IgnoreReason.UNEXPECTED_EVENT };
   }
   if (event.id) recent.add(event.id);
+  return result.reason !== undefined ? ignored(deps, result, event) : result;
+}
+
+/** Count an ignored event (and log it at DEBUG: ignoring is the normal fate of most events the rules match). */
+function ignored(deps: DrainDeps, result: DrainResult, event: EventBridgeEnvelope): DrainResult {
+  const reason = result.reason!;
+  deps.logger.debug('event ignored', { eventId: event.id, kind: result.kind, reason, detail: result.detail });
+  if (deps.ignored) deps.ignored.add(reason);
+  else publishIgnored(deps.metrics, reason, 1);
   return result;
 }
 
 /**
  * The SQS-triggered Lambda handler: every record is one EventBridge event; records are handled in
  * parallel and only failed ones are reported back (partial batch response), so the rest are not
- * redelivered.
+ * redelivered. A batch whose every record failed is reported the same way (never as a function
+ * error, which would redeliver it without telling which records failed). The same event twice in one
+ * batch (EventBridge and SQS both deliver at least once) is handled once; the copy shares its outcome.
  */
 export function makeDrainHandler(deps: DrainDeps): (event: SQSEvent, context: Context) => Promise<SQSBatchResponse> {
   const now = deps.now ?? Date.now;
   return async (event, context) => {
     const invocationDeadline = typeof context?.getRemainingTimeInMillis === 'function' ? now() + context.getRemainingTimeInMillis() : undefined;
+    if (!event || !Array.isArray(event.Records)) {
+      deps.logger.error('invocation is not an SQS batch (no Records array); nothing handled', { eventType: event === null ? 'null' : typeof event });
+      throw new Error('the drain handler expects an SQS event with a Records array (it is invoked by the interruption queue\'s event source mapping)');
+    }
+    const tally = new IgnoredTally();
+    const batchDeps: DrainDeps = { ...deps, ignored: tally };
+    const inBatch = new Map<string, Promise<DrainResult>>();
     const processor = new BatchProcessor(EventType.SQS);
-    const recordHandler = async (record: SQSRecord): Promise<DrainResult> => {
-      let body: EventBridgeEnvelope;
+
+    const handleRecord = async (record: SQSRecord, body: EventBridgeEnvelope): Promise<DrainResult> => {
       try {
-        body = JSON.parse(record.body) as EventBridgeEnvelope;
-      } catch (e) {
-        deps.logger.error('message is not an EventBridge event', { messageId: record.messageId, error: errorMessage(e) });
-        throw e;
-      }
-      try {
-        return await handleInterruptionEvent(body, deps, { invocationDeadline });
+        return await handleInterruptionEvent(body, batchDeps, { invocationDeadline });
       } catch (e) {
         deps.logger.error('event failed; it will be retried, then sent to the dead-letter queue', {
           messageId: record.messageId,
@@ -202,13 +256,61 @@ export function makeDrainHandler(deps: DrainDeps): (event: SQSEvent, context: Co
         throw e;
       }
     };
+    const recordHandler = async (record: SQSRecord): Promise<DrainResult> => {
+      const body = parseRecord(record, deps);
+      const id = typeof body.id === 'string' && body.id.length > 0 ? body.id : undefined;
+      if (id === undefined) return handleRecord(record, body);
+      // Checked and set with no await in between: records run concurrently, but this part never interleaves.
+      const first = inBatch.get(id);
+      if (first === undefined) {
+        const p = handleRecord(record, body);
+        inBatch.set(id, p);
+        return p;
+      }
+      tally.add(IgnoreReason.DUPLICATE);
+      deps.logger.debug('same event twice in one batch: handled once', { messageId: record.messageId, eventId: id });
+      try {
+        return await first;
+      } catch (e) {
+        deps.logger.error('duplicate of a failed event fails with it; it will be retried', { messageId: record.messageId, eventId: id, error: errorMessage(e) });
+        throw e;
+      }
+    };
     try {
-      return await processPartialResponse(event, recordHandler, processor, { context });
+      const res = await processPartialResponse(event, recordHandler, processor, { context, throwOnFullBatchFailure: false });
+      if (event.Records.length > 0 && res.batchItemFailures.length === event.Records.length) {
+        deps.logger.warn('every record of the batch failed; all are reported for redelivery', { records: event.Records.length });
+      }
+      return res;
     } finally {
+      tally.publish(deps.metrics);
       // Most events (other instances' state changes) record nothing; publishing then would only log a warning.
       if (deps.metrics.hasStoredMetrics()) deps.metrics.publishStoredMetrics();
     }
   };
+}
+
+/**
+ * The EventBridge event of an SQS record. Anything else (not JSON, JSON `null`, a number, an array) is
+ * logged and counted, and fails the record: retrying cannot fix it, so it lands in the dead-letter queue
+ * after `maxReceiveCount` deliveries, whose alarm asks a person to look.
+ */
+function parseRecord(record: SQSRecord, deps: DrainDeps): EventBridgeEnvelope {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(record.body);
+  } catch (e) {
+    deps.metrics.addMetric(DRAIN_METRIC.MALFORMED_RECORDS, MetricUnit.Count, 1);
+    deps.logger.error('message is not an EventBridge event: not JSON', { messageId: record.messageId, error: errorMessage(e), bodyStart: String(record.body).slice(0, 200) });
+    throw new Error(`record ${record.messageId}: the body is not JSON (${errorMessage(e)}), so it is not an EventBridge event`);
+  }
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
+    const what = parsed === null ? 'null' : Array.isArray(parsed) ? 'an array' : `a ${typeof parsed}`;
+    deps.metrics.addMetric(DRAIN_METRIC.MALFORMED_RECORDS, MetricUnit.Count, 1);
+    deps.logger.error('message is not an EventBridge event: not a JSON object', { messageId: record.messageId, bodyType: what, bodyStart: record.body.slice(0, 200) });
+    throw new Error(`record ${record.messageId}: the body is JSON ${what}, not an EventBridge event object`);
+  }
+  return parsed as EventBridgeEnvelope;
 }
 
 /** Per-call helpers: clock, retries, the fleet's identity. */
@@ -297,19 +399,18 @@ async function onEc2Event(event: EventBridgeEnvelope, kind: InterruptionEventKin
   const { logger } = ctx.deps;
   const id = ec2EventInstanceId(event);
   if (!id) {
-    logger.warn('event without a valid instance id ignored', { eventId: event.id, kind });
-    return { kind, action: DrainAction.IGNORED, instanceIds: [], reason: 'no instance id' };
+    logger.warn('event without a valid instance id ignored', { eventId: event.id, kind, instanceId: String(event.detail?.['instance-id'] ?? '') });
+    return { kind, action: DrainAction.IGNORED, instanceIds: [], reason: IgnoreReason.NO_INSTANCE_ID };
   }
   if (kind === InterruptionEventKind.STATE_CHANGE) {
     const state = String(event.detail?.state ?? '');
     if (!LEAVING_STATES.includes(state)) {
-      return { kind, action: DrainAction.IGNORED, instanceIds: [], reason: `state ${state}` };
+      return { kind, action: DrainAction.IGNORED, instanceIds: [], reason: IgnoreReason.NOT_LEAVING, detail: `state ${state}` };
     }
   }
   const [inst] = await ctx.fleetInstances([id]);
   if (!inst) {
-    logger.debug('instance not in this fleet (or already gone); ignored', { instanceId: id, kind });
-    return { kind, action: DrainAction.IGNORED, instanceIds: [], reason: 'not in fleet' };
+    return { kind, action: DrainAction.IGNORED, instanceIds: [], reason: IgnoreReason.NOT_IN_FLEET, detail: id };
   }
   const log = { eventId: event.id, instanceId: id, kind, lifecycleState: inst.LifecycleState, eventTime: event.time };
   if (kind === InterruptionEventKind.SPOT_WARNING) {
@@ -345,14 +446,14 @@ async function onScheduledChange(event: EventBridgeEnvelope, ctx: Ctx): Promise<
   const { logger } = ctx.deps;
   const d = event.detail ?? {};
   if (d.service !== 'EC2' || d.eventTypeCategory !== 'scheduledChange') {
-    return { kind, action: DrainAction.IGNORED, instanceIds: [], reason: 'not an EC2 scheduled change' };
+    return { kind, action: DrainAction.IGNORED, instanceIds: [], reason: IgnoreReason.NOT_SCHEDULED_CHANGE, detail: `${String(d.service)} ${String(d.eventTypeCategory)}` };
   }
   if (d.statusCode === 'closed') {
-    return { kind, action: DrainAction.IGNORED, instanceIds: [], reason: 'closed' };
+    return { kind, action: DrainAction.IGNORED, instanceIds: [], reason: IgnoreReason.CLOSED };
   }
   const instances = await ctx.fleetInstances(healthEventInstanceIds(event));
   if (instances.length === 0) {
-    return { kind, action: DrainAction.IGNORED, instanceIds: [], reason: 'not in fleet' };
+    return { kind, action: DrainAction.IGNORED, instanceIds: [], reason: IgnoreReason.NOT_IN_FLEET };
   }
   const ids = instances.map((i) => i.InstanceId!);
   ctx.count(DRAIN_METRIC.SCHEDULED_CHANGES, ids.length);
@@ -373,7 +474,7 @@ function onLaunchUnsuccessful(event: EventBridgeEnvelope, ctx: Ctx): DrainResult
   const kind = InterruptionEventKind.LAUNCH_UNSUCCESSFUL;
   const d = event.detail ?? {};
   if (d.AutoScalingGroupName !== ctx.s.autoScalingGroupName) {
-    return { kind, action: DrainAction.IGNORED, instanceIds: [], reason: 'other group' };
+    return { kind, action: DrainAction.IGNORED, instanceIds: [], reason: IgnoreReason.OTHER_GROUP, detail: String(d.AutoScalingGroupName) };
   }
   ctx.count(DRAIN_METRIC.LAUNCH_FAILURES);
   ctx.deps.logger.warn('instance launch unsuccessful', { eventId: event.id, statusMessage: d.StatusMessage, cause: d.Cause, details: d.Details });
@@ -383,7 +484,7 @@ function onLaunchUnsuccessful(event: EventBridgeEnvelope, ctx: Ctx): DrainResult
 async function onTerminateAction(event: EventBridgeEnvelope, ctx: Ctx): Promise<DrainResult> {
   const kind = InterruptionEventKind.TERMINATE_ACTION;
   const { logger, autoscaling } = ctx.deps;
-  const d = event.detail as {
+  const d = (event.detail ?? {}) as {
     AutoScalingGroupName?: string;
     LifecycleHookName?: string;
     EC2InstanceId?: string;
@@ -392,13 +493,13 @@ async function onTerminateAction(event: EventBridgeEnvelope, ctx: Ctx): Promise<
   };
   const s = ctx.s;
   if (d.AutoScalingGroupName !== s.autoScalingGroupName) {
-    return { kind, action: DrainAction.IGNORED, instanceIds: [], reason: 'other group' };
+    return { kind, action: DrainAction.IGNORED, instanceIds: [], reason: IgnoreReason.OTHER_GROUP, detail: String(d.AutoScalingGroupName) };
   }
   if (s.lifecycleHookName !== undefined && d.LifecycleHookName !== s.lifecycleHookName) {
-    return { kind, action: DrainAction.IGNORED, instanceIds: [], reason: 'other hook' };
+    return { kind, action: DrainAction.IGNORED, instanceIds: [], reason: IgnoreReason.OTHER_HOOK, detail: String(d.LifecycleHookName) };
   }
   if (d.LifecycleTransition !== 'autoscaling:EC2_INSTANCE_TERMINATING' || !d.EC2InstanceId || !d.LifecycleHookName) {
-    return { kind, action: DrainAction.IGNORED, instanceIds: [], reason: 'not a terminate action' };
+    return { kind, action: DrainAction.IGNORED, instanceIds: [], reason: IgnoreReason.NOT_TERMINATE_ACTION, detail: String(d.LifecycleTransition) };
   }
   const instanceId = d.EC2InstanceId;
   const hook = { AutoScalingGroupName: d.AutoScalingGroupName, LifecycleHookName: d.LifecycleHookName, InstanceId: instanceId, LifecycleActionToken: d.LifecycleActionToken };

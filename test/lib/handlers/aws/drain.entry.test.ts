@@ -180,3 +180,22 @@ test('a target unknown to the load balancer (InvalidTarget) is a success; an acc
   expect(res).toEqual({ batchItemFailures: [{ itemIdentifier: 'denied' }] });
   expect(requests.filter((r) => r.action === 'SetInstanceHealth')).toHaveLength(1);
 });
+
+test('the bundle, gaps 1-3: a JSON null body fails its record only, a duplicate costs no call, an all-failed batch still answers', async () => {
+  const now = new Date().toISOString();
+  const warning = spotWarning({ id: 'w-dup', time: now });
+  const nullRecord = { ...record('null-body', null), body: 'null' };
+  let res = await handler({ Records: [nullRecord, record('copy-1', warning), record('copy-2', warning)] }, context);
+  expect(res).toEqual({ batchItemFailures: [{ itemIdentifier: 'null-body' }] });
+  expect(requests.map((r) => r.action)).toEqual(['DescribeAutoScalingInstances', 'DeregisterTargets', 'SetInstanceHealth']);
+  const emf = stdout.map((l) => l.trim()).filter((l) => l.includes('"_aws"')).map((l) => JSON.parse(l));
+  expect(emf).toEqual(
+    expect.arrayContaining([
+      expect.objectContaining({ IgnoredEvents: 1, Reason: 'Duplicate', AutoScalingGroupName: ASG_NAME }),
+      expect.objectContaining({ InterruptionsSeen: 1, MalformedRecords: 1 }),
+    ]),
+  );
+  // Every record failing: an answer naming them, not a function error.
+  res = await handler({ Records: [nullRecord, { ...record('number', 0), body: '7' }] }, context);
+  expect(res).toEqual({ batchItemFailures: [{ itemIdentifier: 'null-body' }, { itemIdentifier: 'number' }] });
+});

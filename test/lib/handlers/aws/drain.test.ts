@@ -25,7 +25,7 @@ import {
   handleInterruptionEvent,
   makeDrainHandler,
 } from '../../../../lib/handlers/aws/drain';
-import { DrainSettings } from '../../../../lib/handlers/aws/drain-settings';
+import { DrainSettings, IgnoreReason } from '../../../../lib/handlers/aws/drain-settings';
 import { EventBridgeEnvelope, InterruptionEventKind } from '../../../../lib/handlers/aws/events';
 import {
   ASG_NAME,
@@ -66,6 +66,11 @@ let clock: FakeClock;
 let calls: Call[];
 let metrics: Metrics;
 let emitted: Array<{ name: string; value: number; unit: string }>;
+/** Single metrics (IgnoredEvents), with the dimensions they were given. */
+let singles: Array<{ name: string; value: number; unit: string; dimensions: Record<string, string> }>;
+let logger: Logger;
+/** Every log line the handler wrote, at every level (the logger is silent; its methods are spied on). */
+let logs: Array<{ level: string; message: string; extra: Record<string, unknown> }>;
 
 const SETTINGS: DrainSettings = {
   autoScalingGroupName: ASG_NAME,
@@ -86,7 +91,7 @@ function deps(settings: Partial<DrainSettings> = {}, recent = new RecentEvents()
     settings: { ...SETTINGS, ...settings },
     autoscaling: new AutoScalingClient({ region: 'us-east-1' }),
     elbv2: new ElasticLoadBalancingV2Client({ region: 'us-east-1' }),
-    logger: new Logger({ serviceName: 'test', logLevel: 'SILENT' }),
+    logger,
     metrics,
     now: clock.now,
     sleep: clock.sleep,
@@ -140,6 +145,28 @@ beforeEach(() => {
   });
   jest.spyOn(metrics, 'publishStoredMetrics').mockImplementation(() => metrics);
   jest.spyOn(metrics, 'hasStoredMetrics').mockImplementation(() => emitted.length > 0);
+  singles = [];
+  jest.spyOn(metrics, 'singleMetric').mockImplementation(() => {
+    const dimensions: Record<string, string> = {};
+    const single = {
+      addDimension: (k: string, v: string) => {
+        dimensions[k] = v;
+        return single;
+      },
+      addMetric: (name: string, unit: string, value: number) => {
+        singles.push({ name, unit, value, dimensions: { ...dimensions } });
+        return single;
+      },
+    };
+    return single as unknown as Metrics;
+  });
+  logs = [];
+  logger = new Logger({ serviceName: 'test', logLevel: 'SILENT' });
+  for (const level of ['debug', 'info', 'warn', 'error'] as const) {
+    jest.spyOn(logger, level).mockImplementation(((message: string, ...extra: Array<Record<string, unknown>>) => {
+      logs.push({ level, message, extra: Object.assign({}, ...extra) });
+    }) as never);
+  }
   happyPath();
 });
 
@@ -177,9 +204,12 @@ describe('spot interruption warning', () => {
     asgMock.reset();
     on(asgMock, DescribeAutoScalingInstancesCommand, inFleet({ AutoScalingGroupName: 'someone-else' }));
     const r = await handleInterruptionEvent(spotWarning(), deps());
-    expect(r).toMatchObject({ action: DrainAction.IGNORED, reason: 'not in fleet' });
+    expect(r).toMatchObject({ action: DrainAction.IGNORED, reason: IgnoreReason.NOT_IN_FLEET });
     expect(ops()).toEqual(['DescribeAutoScalingInstances']);
     expect(emitted).toEqual([]);
+    // Quiet at INFO, but counted.
+    expect(logs.filter((l) => l.level !== 'debug')).toEqual([]);
+    expect(singles).toEqual([{ name: 'IgnoredEvents', unit: 'Count', value: 1, dimensions: { Reason: 'NotInFleet' } }]);
   });
 
   test('an instance that is gone (not found) is a success, not an error', async () => {
@@ -208,8 +238,9 @@ describe('spot interruption warning', () => {
     await handleInterruptionEvent(spotWarning(), d);
     calls = [];
     const r = await handleInterruptionEvent(spotWarning(), d);
-    expect(r).toMatchObject({ action: DrainAction.IGNORED, reason: 'duplicate' });
+    expect(r).toMatchObject({ action: DrainAction.IGNORED, reason: IgnoreReason.DUPLICATE });
     expect(calls).toEqual([]);
+    expect(singles).toEqual([{ name: 'IgnoredEvents', unit: 'Count', value: 1, dimensions: { Reason: 'Duplicate' } }]);
   });
 
   test('a duplicate in another container does no harm: target already gone, instance already unhealthy', async () => {
@@ -554,9 +585,132 @@ describe('SQS batch handler', () => {
     expect(metrics.publishStoredMetrics).toHaveBeenCalledTimes(1);
   });
 
-  test('a batch that fails entirely fails the invocation (every record is redelivered)', async () => {
+  test('gap 2: a batch whose every record fails returns batchItemFailures (no FullBatchFailureError), with a log line each', async () => {
+    asgMock.reset();
+    on(asgMock, DescribeAutoScalingInstancesCommand, () => {
+      throw asgError('AccessDenied', 'not authorized to perform: autoscaling:DescribeAutoScalingInstances', 403);
+    });
     const handler = makeDrainHandler(deps());
-    await expect(handler({ Records: [record('a', 'nope'), record('b', 'nope')] }, context)).rejects.toThrow(/All records failed processing/);
+    const res = await handler({ Records: [record('a', 'nope'), record('b', spotWarning())] }, context);
+    expect(res).toEqual({ batchItemFailures: [{ itemIdentifier: 'a' }, { itemIdentifier: 'b' }] });
+    expect(logs).toContainEqual(expect.objectContaining({ level: 'error', message: 'message is not an EventBridge event: not JSON', extra: expect.objectContaining({ messageId: 'a' }) }));
+    expect(logs).toContainEqual(
+      expect.objectContaining({
+        level: 'error',
+        message: 'event failed; it will be retried, then sent to the dead-letter queue',
+        extra: expect.objectContaining({ messageId: 'b', eventId: spotWarning().id, error: expect.stringMatching(/not authorized/) }),
+      }),
+    );
+    expect(logs).toContainEqual(expect.objectContaining({ level: 'warn', message: 'every record of the batch failed; all are reported for redelivery', extra: { records: 2 } }));
+  });
+
+  test('a single bad message at low traffic is a partial failure, not a function error', async () => {
+    const handler = makeDrainHandler(deps());
+    await expect(handler({ Records: [record('only', '{"truncated":')] }, context)).resolves.toEqual({ batchItemFailures: [{ itemIdentifier: 'only' }] });
+  });
+
+  test.each([
+    ['null', 'null', 'null'],
+    ['a number', '42', 'a number'],
+    ['a string', '"EC2 Spot Instance Interruption Warning"', 'a string'],
+    ['an array', '[{"id":"x"}]', 'an array'],
+  ])('gap 1: a body that is JSON %s is logged, counted and fails its record only', async (_name, body, what) => {
+    const handler = makeDrainHandler(deps());
+    const res = await handler({ Records: [record('bad', body), record('good', spotWarning())] }, context);
+    expect(res).toEqual({ batchItemFailures: [{ itemIdentifier: 'bad' }] });
+    expect(ops()).toEqual(['DescribeAutoScalingInstances', 'DeregisterTargets', 'SetInstanceHealth']);
+    const errors = logs.filter((l) => l.level === 'error');
+    expect(errors).toEqual([
+      { level: 'error', message: 'message is not an EventBridge event: not a JSON object', extra: { messageId: 'bad', bodyType: what, bodyStart: body } },
+    ]);
+    expect(emitted).toContainEqual({ name: 'MalformedRecords', unit: 'Count', value: 1 });
+  });
+
+  test('gap 1: a JSON null body alone returns its failure (never a crash)', async () => {
+    const handler = makeDrainHandler(deps());
+    await expect(handler({ Records: [record('null-body', 'null')] }, context)).resolves.toEqual({ batchItemFailures: [{ itemIdentifier: 'null-body' }] });
+    expect(logs.map((l) => l.message)).toContain('message is not an EventBridge event: not a JSON object');
+  });
+
+  test('an object that is no event (no source, no detail) is ignored, loudly: no rule routes such a thing', async () => {
+    const handler = makeDrainHandler(deps());
+    const res = await handler({ Records: [record('empty', {}), record('detail-null', terminateAction({ id: 'dn', detail: null as never }))] }, context);
+    expect(res).toEqual({ batchItemFailures: [] });
+    expect(calls).toEqual([]);
+    expect(logs).toContainEqual(expect.objectContaining({ level: 'warn', message: 'event of an unexpected kind ignored' }));
+    expect(singles.map((x) => [x.dimensions.Reason, x.value]).sort()).toEqual([['OtherGroup', 1], ['UnexpectedEvent', 1]]);
+  });
+
+  test('an invocation that is not an SQS batch is refused with a log line', async () => {
+    const handler = makeDrainHandler(deps());
+    await expect(handler(null as unknown as SQSEvent, context)).rejects.toThrow(/expects an SQS event with a Records array/);
+    expect(logs).toContainEqual(expect.objectContaining({ level: 'error', message: 'invocation is not an SQS batch (no Records array); nothing handled' }));
+  });
+
+  test('gap 3: the same spot warning twice in one batch is handled once: 3 API calls, not 6; both records succeed', async () => {
+    const recent = new RecentEvents();
+    const handler = makeDrainHandler(deps({}, recent));
+    const res = await handler({ Records: [record('copy-1', spotWarning()), record('copy-2', spotWarning())] }, context);
+    expect(res).toEqual({ batchItemFailures: [] });
+    expect(ops()).toEqual(['DescribeAutoScalingInstances', 'DeregisterTargets', 'SetInstanceHealth']);
+    expect(emitted.filter((m) => m.name === 'InterruptionsSeen')).toEqual([{ name: 'InterruptionsSeen', unit: 'Count', value: 1 }]);
+    expect(singles).toEqual([{ name: 'IgnoredEvents', unit: 'Count', value: 1, dimensions: { Reason: 'Duplicate' } }]);
+    expect(logs).toContainEqual(expect.objectContaining({ level: 'debug', message: 'same event twice in one batch: handled once', extra: expect.objectContaining({ messageId: 'copy-2' }) }));
+    // Cross-invocation idempotency is kept: a third copy in the next batch makes no call.
+    calls = [];
+    await expect(handler({ Records: [record('copy-3', spotWarning())] }, context)).resolves.toEqual({ batchItemFailures: [] });
+    expect(calls).toEqual([]);
+  });
+
+  test('gap 3: the same terminate lifecycle action three times in one batch completes the action once', async () => {
+    const handler = makeDrainHandler(deps());
+    const res = await handler({ Records: ['a', 'b', 'c'].map((m) => record(m, terminateAction())) }, context);
+    expect(res).toEqual({ batchItemFailures: [] });
+    expect(ops()).toEqual(['DeregisterTargets', 'DescribeTargetHealth', 'CompleteLifecycleAction']);
+    expect(singles).toEqual([{ name: 'IgnoredEvents', unit: 'Count', value: 2, dimensions: { Reason: 'Duplicate' } }]);
+  });
+
+  test('gap 3: when the first copy fails, the copy fails with it (both redelivered), each with a log line', async () => {
+    asgMock.reset();
+    on(asgMock, DescribeAutoScalingInstancesCommand, () => {
+      throw asgError('AccessDenied', 'not authorized', 403);
+    });
+    const handler = makeDrainHandler(deps());
+    const res = await handler({ Records: [record('first', spotWarning()), record('copy', spotWarning()), record('other', rebalance())] }, context);
+    expect(res.batchItemFailures.map((f) => f.itemIdentifier).sort()).toEqual(['copy', 'first', 'other']);
+    expect(ops()).toEqual(['DescribeAutoScalingInstances', 'DescribeAutoScalingInstances']); // one per distinct event
+    expect(logs).toContainEqual(expect.objectContaining({ level: 'error', message: 'duplicate of a failed event fails with it; it will be retried', extra: expect.objectContaining({ messageId: 'copy' }) }));
+    // A failed event is not remembered as handled: its redelivery is handled for real.
+    asgMock.reset();
+    happyPath();
+    calls = [];
+    await expect(handler({ Records: [record('first', spotWarning())] }, context)).resolves.toEqual({ batchItemFailures: [] });
+    expect(ops()).toEqual(['DescribeAutoScalingInstances', 'DeregisterTargets', 'SetInstanceHealth']);
+  });
+
+  test('ignored events are counted once per reason per invocation and log nothing at INFO', async () => {
+    asgMock.reset();
+    on(asgMock, DescribeAutoScalingInstancesCommand, () => ({ AutoScalingInstances: [] }));
+    const handler = makeDrainHandler(deps());
+    const res = await handler(
+      {
+        Records: [
+          record('running', stateChange('running')),
+          record('pending', stateChange('pending')),
+          record('other-group', launchUnsuccessful('someone-else')),
+          record('other-hook', terminateAction({ id: 'oh' }, { LifecycleHookName: 'their-hook' })),
+          record('not-ours', stateChange('terminated')),
+          record('closed', healthScheduledChange([INSTANCE_ID], { statusCode: 'closed' })),
+        ],
+      },
+      context,
+    );
+    expect(res).toEqual({ batchItemFailures: [] });
+    const byReason = Object.fromEntries(singles.map((x) => [x.dimensions.Reason, x.value]));
+    expect(byReason).toEqual({ NotLeaving: 2, OtherGroup: 1, OtherHook: 1, NotInFleet: 1, Closed: 1 });
+    expect(singles.every((x) => x.name === 'IgnoredEvents' && x.unit === 'Count')).toBe(true);
+    expect(logs.filter((l) => l.level !== 'debug')).toEqual([]);
+    expect(logs.filter((l) => l.message === 'event ignored').map((l) => l.extra.reason)).toHaveLength(6);
   });
 
   test('metrics are published only when an event recorded some', async () => {
@@ -581,6 +735,30 @@ describe('SQS batch handler', () => {
     expect(calls.at(-1)).toMatchObject({ op: 'CompleteLifecycleAction', t: start + 20_000 });
   });
 
+  test('IgnoredEvents is real EMF: its own line, with Reason on top of the fleet dimensions', async () => {
+    const real = new Metrics({ namespace: 'SpotInference', serviceName: 'spot-interruption-handler', defaultDimensions: { AutoScalingGroupName: ASG_NAME } });
+    const out: string[] = [];
+    const write = jest.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
+      out.push(String(chunk));
+      return true;
+    });
+    try {
+      const handler = makeDrainHandler({ ...deps(), metrics: real });
+      await handler({ Records: [record('r1', stateChange('running')), record('r2', stateChange('pending')), record('w', spotWarning())] }, context);
+    } finally {
+      write.mockRestore();
+    }
+    const emf = out.map((l) => l.trim()).filter((l) => l.includes('"_aws"')).map((l) => JSON.parse(l));
+    const ignoredLine = emf.find((e) => e.IgnoredEvents !== undefined);
+    expect(ignoredLine).toMatchObject({ IgnoredEvents: 2, Reason: 'NotLeaving', AutoScalingGroupName: ASG_NAME, service: 'spot-interruption-handler' });
+    expect(ignoredLine._aws.CloudWatchMetrics[0]).toMatchObject({ Namespace: 'SpotInference', Metrics: [{ Name: 'IgnoredEvents', Unit: 'Count' }] });
+    expect(ignoredLine._aws.CloudWatchMetrics[0].Dimensions[0]).toEqual(expect.arrayContaining(['service', 'AutoScalingGroupName', 'Reason']));
+    // The other metrics of the invocation do not get the Reason dimension.
+    const main = emf.find((e) => e.InterruptionsSeen !== undefined);
+    expect(main.Reason).toBeUndefined();
+    expect(main._aws.CloudWatchMetrics[0].Dimensions[0]).not.toContain('Reason');
+  });
+
   test('metrics are real EMF with the fleet dimension', async () => {
     const real = new Metrics({ namespace: 'SpotInference', serviceName: 'spot-interruption-handler', defaultDimensions: { AutoScalingGroupName: ASG_NAME } });
     const d: DrainDeps = { ...deps(), metrics: real };
@@ -603,6 +781,8 @@ describe('unknown events', () => {
   });
 
   test('an ec2 event without an instance id is ignored', async () => {
-    expect((await handleInterruptionEvent(spotWarning({ detail: {} }), deps())).reason).toBe('no instance id');
+    expect((await handleInterruptionEvent(spotWarning({ detail: {} }), deps())).reason).toBe(IgnoreReason.NO_INSTANCE_ID);
+    expect(logs).toContainEqual(expect.objectContaining({ level: 'warn', message: 'event without a valid instance id ignored' }));
+    expect(singles.map((x) => x.dimensions.Reason)).toEqual(['NoInstanceId']);
   });
 });
