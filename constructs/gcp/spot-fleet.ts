@@ -1,4 +1,4 @@
-import { AssetType, TerraformAsset, Token } from 'cdktf';
+import { AssetType, Fn, Op, TerraformAsset, Token } from 'cdktf';
 import { Construct } from 'constructs';
 import { ComputeFirewall } from '@cdktf/provider-google/lib/compute-firewall';
 import { ComputeHealthCheck } from '@cdktf/provider-google/lib/compute-health-check';
@@ -24,15 +24,25 @@ import {
   DrainMode,
   renderAgentInstallScript,
 } from '../../lib/runtime/agent-config';
-import { Cloud, DEFAULT_SERVING_PORT, FleetSpec, FleetSpecError, FleetSpecErrorCode, ProblemCollector, ResolvedFleetSpec } from '../../lib/spec';
+import { Cloud, DEFAULT_SERVING_PORT, FleetSpec, FleetSpecError, FleetSpecErrorCode, ProblemCollector, ResolvedFleetSpec, ResolvedHealthCheck } from '../../lib/spec';
 import { locateBundle } from './bundles';
 import { GpuAttachment, gpuAttachmentOf } from './machine-families';
+import {
+  checkAutohealingDelay,
+  checkAutoscalerPolicy,
+  checkGceName,
+  checkHealthCheckTiming,
+  checkRegionUpdatePolicy,
+  checkTemplateNamePrefix,
+} from './provider-rules';
 import { escapeTerraformTemplate } from './script';
 import { GuestAcceleratorSpec, InstanceTerminationAction, MachineTypeRanking, TargetShape } from './types';
 import { resolveGcpFleet } from './validation';
 
 /** Source ranges of Google's health checkers and global external Application Load Balancer proxies. */
 export const GOOGLE_LOAD_BALANCER_RANGES = ['35.191.0.0/16', '130.211.0.0/22'];
+/** The most zones a Google Cloud region has (us-central1: a, b, c, f): the update surge when the zones are not known. */
+export const MAX_ZONES_PER_REGION = 4;
 /** Named port the groups expose and the backend service sends traffic to. */
 export const SERVING_PORT_NAME = 'http';
 
@@ -255,7 +265,16 @@ export class GcpSpotFleet extends Construct {
     try {
       this.spec = resolveGcpFleet(
         props,
-        { region: props.region, name, gpu: props.gpu, targetShape: shape, autoscaling, targetUtilization: props.targetUtilization },
+        {
+          region: props.region,
+          name,
+          gpu: props.gpu,
+          targetShape: shape,
+          autoscaling,
+          targetUtilization: props.targetUtilization,
+          terminationAction: props.terminationAction,
+          machineTypeRanking: props.machineTypeRanking,
+        },
         this.node.path,
       );
     } catch (e) {
@@ -263,7 +282,6 @@ export class GcpSpotFleet extends Construct {
       // Report the fleet's own rules and the spec's together.
       throw new FleetSpecError([...e.problems, ...problems.problems], this.node.path);
     }
-    problems.throwIfAny(this.node.path);
     const s = this.spec;
     this.fleetName = name;
     this.project = props.project;
@@ -274,15 +292,33 @@ export class GcpSpotFleet extends Construct {
     const network = props.network ?? 'default';
     const labels = { ...(props.labels ?? {}), 'spot-fleet': name };
 
-    // Capacity split: a fixed standard group, an autoscaled spot group.
-    const aboveBase = Math.max(0, s.desiredCapacity - s.onDemandBaseCapacity);
-    this.onDemandCount = Math.min(
-      s.maxCapacity,
-      s.onDemandBaseCapacity + Math.ceil((s.onDemandPercentageAboveBaseCapacity / 100) * aboveBase),
-    );
-    this.spotMinSize = Math.max(0, s.minCapacity - this.onDemandCount);
-    this.spotMaxSize = Math.max(0, s.maxCapacity - this.onDemandCount);
-    this.spotDesiredSize = Math.max(0, s.desiredCapacity - this.onDemandCount);
+    // Capacity split: a fixed standard group, an autoscaled spot group (deploy-time values never enter arithmetic).
+    const split = splitGcpCapacity(s);
+    this.onDemandCount = split.onDemandCount;
+    this.spotMinSize = split.spotMin;
+    this.spotMaxSize = split.spotMax;
+    this.spotDesiredSize = split.spotDesired;
+    // Zones the regional groups spread over; unknown at synth when zones is left out (every zone of the region)
+    // or a token. Google Cloud regions have 3 or 4 zones (us-central1 has 4), so 4 is "at least the number of zones".
+    const zoneCount = s.zones && !Token.isUnresolved(s.zones) ? s.zones.length : undefined;
+    const maxSurgeFixed = zoneCount ?? MAX_ZONES_PER_REGION;
+    const autoscaled = autoscaling && (Token.isUnresolved(this.spotMaxSize) || this.spotMaxSize >= 1);
+    checkGcpProviderRules(problems, {
+      name,
+      initSeconds,
+      autohealing: this.autohealing,
+      healthChecked: this.loadBalanced || this.autohealing,
+      healthCheck: s.healthCheck,
+      zoneCount,
+      maxSurgeFixed,
+      autoscaled,
+      spotMin: this.spotMinSize,
+      spotMax: this.spotMaxSize,
+      loadBalanced: this.loadBalanced,
+      targetUtilization: this.targetUtilization,
+      metrics: props.autoscalingMetrics,
+    });
+    problems.throwIfAny(this.node.path);
 
     // In DrainMode.HEALTH the probes target the agent; otherwise the server's own health (healthCheck.port).
     this.healthPort = this.drainMode === DrainMode.HEALTH ? this.agentHealthPort : (explicitHcPort ?? s.servingPort);
@@ -432,7 +468,6 @@ export class GcpSpotFleet extends Construct {
     });
 
     // Regional groups: zones, instance flexibility, autohealing, an update policy that never drops capacity.
-    const zoneCount = s.zones && !Token.isUnresolved(s.zones) ? s.zones.length : 3;
     const flexibility =
       s.instanceTypes.length >= 2 ? { instanceSelections: this.instanceSelections(s.instanceTypes, props.machineTypeRanking) } : undefined;
     const group = (gid: string, suffix: string, tmpl: ComputeRegionInstanceTemplate, targetSize: number, autoscaled: boolean) =>
@@ -454,7 +489,7 @@ export class GcpSpotFleet extends Construct {
           mostDisruptiveAllowedAction: 'REPLACE',
           replacementMethod: 'SUBSTITUTE',
           // A regional group surges by at least one VM per zone; nothing serving is taken down first.
-          maxSurgeFixed: zoneCount,
+          maxSurgeFixed,
           maxUnavailableFixed: 0,
           // Spot capacity comes and goes per zone: never delete healthy VMs to even out the spread.
           instanceRedistributionType: 'NONE',
@@ -462,7 +497,6 @@ export class GcpSpotFleet extends Construct {
         waitForInstances: false,
         lifecycle: autoscaled ? { ignoreChanges: ['target_size'] } : undefined,
       });
-    const autoscaled = autoscaling && this.spotMaxSize >= 1;
     this.spotGroup = group('SpotGroup', 'spot', this.spotTemplate, this.spotDesiredSize, autoscaled);
     this.onDemandGroup = group('OnDemandGroup', 'od', this.onDemandTemplate, this.onDemandCount, false);
 
@@ -669,6 +703,17 @@ function checkGcpFleetChoices(props: GcpSpotFleetProps, c: GcpFleetChoices, v: P
   if (c.drainMode !== DrainMode.HTTP && agent.drainUrl !== undefined) {
     v.add(C, 'agent.drainUrl', `agent.drainUrl ("${agent.drainUrl}") is used only with DrainMode.HTTP, but agent.drainMode is ${c.drainMode}; set agent.drainMode: DrainMode.HTTP or leave drainUrl out`);
   }
+  // The standard (on-demand) group's size is computed at synth: it needs these as numbers.
+  const why = 'Google Cloud has no mixed-provisioning group, so the fleet sizes a separate standard (on-demand) group from it at synth';
+  for (const prop of ['onDemandBaseCapacity', 'onDemandPercentageAboveBaseCapacity'] as const) {
+    if (Token.isUnresolved(props[prop])) {
+      v.add(FleetSpecErrorCode.CLOUD_CONSTRAINT, prop, `${prop} is a deploy-time value (a Terraform variable or token), but ${why}; give a number (minCapacity, maxCapacity and desiredCapacity may stay deploy-time values)`);
+    }
+  }
+  const pct = props.onDemandPercentageAboveBaseCapacity;
+  if (known(pct) && pct > 0 && Token.isUnresolved(props.desiredCapacity)) {
+    v.add(FleetSpecErrorCode.CLOUD_CONSTRAINT, 'desiredCapacity', `desiredCapacity is a deploy-time value (a Terraform variable or token), but onDemandPercentageAboveBaseCapacity (${pct}) needs it at synth: ${why} as onDemandBaseCapacity + ${pct} % of (desiredCapacity - onDemandBaseCapacity); give desiredCapacity as a number, or set onDemandPercentageAboveBaseCapacity: 0`);
+  }
   const metrics = props.autoscalingMetrics;
   if (metrics !== undefined && !c.autoscaling) {
     v.add(C, 'autoscalingMetrics', 'autoscalingMetrics is set but autoscaling is false: no autoscaler follows them; set autoscaling: true (the default) or leave autoscalingMetrics out');
@@ -685,4 +730,75 @@ function checkGcpFleetChoices(props: GcpSpotFleetProps, c: GcpFleetChoices, v: P
       }
     }
   });
+}
+
+/** Sizes of the standard group and the spot group's bounds; numbers, or Terraform expressions over deploy-time values. */
+interface GcpCapacitySplit {
+  readonly onDemandCount: number;
+  readonly spotMin: number;
+  readonly spotMax: number;
+  readonly spotDesired: number;
+}
+
+/**
+ * The on-demand / spot split. The standard group's size needs the on-demand base and percentage as numbers (refused
+ * as tokens by {@link checkGcpFleetChoices}); a deploy-time `minCapacity`, `maxCapacity` or `desiredCapacity` never
+ * enters JavaScript arithmetic: the spot bounds become Terraform expressions (`max(0, var.x - <on-demand count>)`).
+ */
+function splitGcpCapacity(s: ResolvedFleetSpec): GcpCapacitySplit {
+  const tok = (x: unknown): boolean => Token.isUnresolved(x);
+  const base = tok(s.onDemandBaseCapacity) ? 0 : s.onDemandBaseCapacity;
+  const pct = tok(s.onDemandPercentageAboveBaseCapacity) ? 0 : s.onDemandPercentageAboveBaseCapacity;
+  let od = base;
+  if (pct > 0 && !tok(s.desiredCapacity)) {
+    od = base + Math.ceil((pct / 100) * Math.max(0, s.desiredCapacity - base));
+  }
+  if (!tok(s.maxCapacity)) od = Math.min(s.maxCapacity, od);
+  const spot = (x: number): number => (tok(x) ? Token.asNumber(Fn.max([Token.asNumber(Op.sub(x, od)), 0])) : Math.max(0, x - od));
+  return { onDemandCount: od, spotMin: spot(s.minCapacity), spotMax: spot(s.maxCapacity), spotDesired: spot(s.desiredCapacity) };
+}
+
+/** What the fleet renders that terraform-provider-google checks (see provider-rules.ts). */
+interface GcpRenderedValues {
+  readonly name: string;
+  readonly initSeconds: number;
+  readonly autohealing: boolean;
+  readonly healthChecked: boolean;
+  readonly healthCheck: ResolvedHealthCheck;
+  readonly zoneCount?: number;
+  readonly maxSurgeFixed: number;
+  readonly autoscaled: boolean;
+  readonly spotMin: number;
+  readonly spotMax: number;
+  readonly loadBalanced: boolean;
+  readonly targetUtilization: number;
+  readonly metrics?: GcpAutoscalingMetric[];
+}
+
+/** The provider's create-time and plan-time rules, on the values the fleet is about to render. */
+function checkGcpProviderRules(v: ProblemCollector, r: GcpRenderedValues): void {
+  for (const suffix of ['spot', 'od']) {
+    checkGceName(v, 'name', 'google_compute_region_instance_group_manager', `${r.name}-${suffix}`);
+    checkTemplateNamePrefix(v, 'name', `${r.name}-${suffix}-`);
+  }
+  if (r.autohealing) checkAutohealingDelay(v, 'initializationPeriodSeconds', r.initSeconds);
+  if (r.healthChecked) checkHealthCheckTiming(v, r.healthCheck.timeoutSeconds, r.healthCheck.intervalSeconds);
+  checkRegionUpdatePolicy(v, 'zones', {
+    maxSurgeFixed: r.maxSurgeFixed,
+    maxUnavailableFixed: 0,
+    zoneCount: r.zoneCount,
+    replacementMethod: 'SUBSTITUTE',
+    minimalAction: 'REPLACE',
+    type: 'PROACTIVE',
+  });
+  if (r.autoscaled) {
+    const metrics = r.metrics && r.metrics.length > 0 ? r.metrics : undefined;
+    checkAutoscalerPolicy(v, {
+      minReplicas: r.spotMin,
+      maxReplicas: r.spotMax,
+      cpuTarget: !metrics && !r.loadBalanced ? r.targetUtilization : undefined,
+      loadBalancingTarget: !metrics && r.loadBalanced ? r.targetUtilization : undefined,
+      metrics: metrics?.map((m) => ({ name: m.name, target: m.target, type: m.target !== undefined ? (m.targetType ?? 'GAUGE') : undefined })),
+    });
+  }
 }

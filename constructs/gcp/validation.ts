@@ -9,8 +9,10 @@ import {
   validateFleetSpec,
 } from '../../lib/spec';
 import { DEFAULT_AGENT_HEALTH_PORT } from '../../lib/runtime/agent-config';
+import { checkEnumValue } from '../../lib/spec/rules';
+import { GCP_MACHINE_TYPE_CATALOG } from './machine-catalog';
 import { GpuAttachment, N1_ATTACHABLE_GPUS, builtInGpusOf, gpuAttachmentOf } from './machine-families';
-import { GuestAcceleratorSpec, TargetShape } from './types';
+import { GuestAcceleratorSpec, InstanceTerminationAction, MachineTypeRanking, TargetShape } from './types';
 
 /** The Google Cloud settings validation looks at, beyond the neutral FleetSpec. */
 export interface GcpFleetRules {
@@ -20,6 +22,10 @@ export interface GcpFleetRules {
   readonly targetShape?: TargetShape;
   readonly autoscaling?: boolean;
   readonly targetUtilization?: number;
+  /** As given (checked against the enum: a cast or a JavaScript caller can pass any string). */
+  readonly terminationAction?: InstanceTerminationAction;
+  /** As given (checked against the enum). */
+  readonly machineTypeRanking?: MachineTypeRanking;
 }
 
 /** Names Google accepts for the fleet's resources (and leaves room for suffixes such as `-spot-tmpl`). */
@@ -34,7 +40,11 @@ export function resolveGcpFleet(spec: FleetSpec, rules: GcpFleetRules, scope: st
   const isUnresolved = (v: unknown): boolean => Token.isUnresolved(v);
   const known = (v: unknown): boolean => v !== undefined && !isUnresolved(v);
   const v = new ProblemCollector();
-  v.addAll(validateFleetSpec(spec, Cloud.GCP, { isUnresolved }));
+  // Machine type names against Google's families and shapes (with a suggestion), one accelerator kind, 2+ zones.
+  v.addAll(validateFleetSpec(spec, Cloud.GCP, { isUnresolved, catalog: GCP_MACHINE_TYPE_CATALOG }));
+  v.addAll(checkEnumValue('targetShape', rules.targetShape, 'TargetShape', TargetShape, { isUnresolved }));
+  v.addAll(checkEnumValue('terminationAction', rules.terminationAction, 'InstanceTerminationAction', InstanceTerminationAction, { isUnresolved }));
+  v.addAll(checkEnumValue('machineTypeRanking', rules.machineTypeRanking, 'MachineTypeRanking', MachineTypeRanking, { isUnresolved }));
   const r = applyFleetSpecDefaults(spec, Cloud.GCP);
   const types = (spec.instanceTypes ?? []).filter((t) => !isUnresolved(t));
   const shape = rules.targetShape ?? TargetShape.BALANCED;
@@ -86,11 +96,8 @@ function checkGpus(v: ProblemCollector, types: string[], gpu: GuestAcceleratorSp
   const builtIn = types.filter((t) => gpuAttachmentOf(t) === GpuAttachment.BUILT_IN);
   const none = types.filter((t) => gpuAttachmentOf(t) === GpuAttachment.NONE);
 
-  if (builtIn.length > 0 && builtIn.length < types.length) {
-    const others = [...attachable, ...none];
-    v.add(C.CLOUD_CONSTRAINT, 'instanceTypes', `instanceTypes mixes machine types with built-in GPUs (${builtIn.join(', ')}) and without (${others.join(', ')}); the fleet shares one instance template, so some VMs would come up without the GPUs the model needs; use only accelerator-optimized types (e.g. g2-standard-8, g2-standard-12) or only N1 types with gpu set`);
-    return;
-  }
+  // Built-in GPU types mixed with others are the cross-cloud MIXED_ACCELERATORS rule (GCP_MACHINE_TYPE_CATALOG).
+  if (builtIn.length > 0 && builtIn.length < types.length) return;
   if (!gpu) return;
   const type = gpu.type;
   if (!known(type)) return;

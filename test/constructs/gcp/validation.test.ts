@@ -79,7 +79,7 @@ describe('Google Cloud validation (FleetSpecError at construction)', () => {
 
   test('mixing families with and without built-in GPUs is refused', () => {
     expect(build({ instanceTypes: ['g2-standard-8', 'n1-standard-8'] })).toThrow(
-      /instanceTypes mixes machine types with built-in GPUs \(g2-standard-8\) and without \(n1-standard-8\); the fleet shares one instance template, so some VMs would come up without the GPUs the model needs/,
+      /instanceTypes mixes GPU \(accelerator\) and CPU-only types \(g2-standard-8: NVIDIA GPU; n1-standard-8: no accelerator \(CPU only\)\) but a fleet boots one image with one driver; keep types of one kind .* \[MIXED_ACCELERATORS\]$/,
     );
   });
 
