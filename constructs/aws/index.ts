@@ -11,3 +11,5 @@ export * from './interruption-drill';
 export * from './queue-worker-fleet';
 export * from './fleet-dashboard';
 export * from './on-demand-fallback';
+export * from './multi-region-global-endpoint';
+export * from './multi-region-service';

@@ -1,0 +1,277 @@
+import { ArnFormat, Duration, RemovalPolicy, Stack, Token } from 'aws-cdk-lib';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import * as s3 from 'aws-cdk-lib/aws-s3';
+import { Construct } from 'constructs';
+import { FleetSpecErrorCode, ProblemCollector } from '../../lib/spec/errors';
+import { FleetSpec } from '../../lib/spec/fleet-spec';
+import { validateRegionList } from '../../lib/spec/global-routing';
+import { acknowledgeNagFindings, nagResourceName } from './bundle';
+import { InferenceLoadBalancerType } from './inference-load-balancer';
+import { AWS_REGION_PATTERN, GLOBAL_ACCELERATOR_HOME_REGION, GlobalAcceleratorEndpoint } from './multi-region-global-endpoint';
+import { OnDemandFallbackOptions } from './on-demand-fallback';
+import { AllocationStrategy, SpotAgentOptions } from './spot-fleet';
+import { SpotInferenceService } from './spot-inference-service';
+
+/** One region of a {@link MultiRegionSpotInferenceService}, with what differs there. */
+export interface AwsFleetRegion {
+  /** The region, e.g. `us-east-2`. */
+  readonly region: string;
+  /**
+   * Zones of the region the fleet spreads over (at least two). Named explicitly so that synth needs no
+   * account lookup; the pools of the region are `<region>/<zone>/<type>`.
+   */
+  readonly zones: string[];
+  /** Instance types in this region, in order of preference. @default - the service's `instanceTypes` */
+  readonly instanceTypes?: string[];
+  /** Fewest instances in this region. @default - the service's `minCapacity` */
+  readonly minCapacity?: number;
+  /** Most instances in this region. @default - the service's `maxCapacity` */
+  readonly maxCapacity?: number;
+  /** Instances to start with in this region. @default - the service's `desiredCapacity` */
+  readonly desiredCapacity?: number;
+  /** On-demand floor in this region. @default - the service's `onDemandBaseCapacity` */
+  readonly onDemandBaseCapacity?: number;
+  /**
+   * Share of the traffic Global Accelerator routes to this region (the nearest healthy region of each client)
+   * that goes there, 0-100. 0 makes the region a failover target only.
+   * @default - 100; with `homeRegion` set, 100 in the home region and 0 elsewhere
+   */
+  readonly trafficDialPercentage?: number;
+  /** CIDR of the region's new VPC. @default - `10.<index in regions>.0.0/16`, so the VPCs can be peered later */
+  readonly vpcCidr?: string;
+}
+
+/**
+ * Props of {@link MultiRegionSpotInferenceService}: the fleet spec every region shares (per-region values in
+ * `regions` override it), the regions, and the AWS options of `SpotInferenceService` that make sense per region.
+ */
+export interface MultiRegionSpotInferenceServiceProps extends FleetSpec {
+  /** Account every stack deploys to (stacks need an explicit environment for cross-region references). */
+  readonly account: string;
+  /** The regions, each with its zones and what differs there. */
+  readonly regions: AwsFleetRegion[];
+  /**
+   * The region that takes the traffic while it is healthy. Regions without their own `trafficDialPercentage`
+   * get 0 (failover only), which keeps every client on the home region's latency until it fails.
+   * @default - no home region: every client goes to its nearest healthy region
+   */
+  readonly homeRegion?: string;
+  /**
+   * Regions the team allows (data residency, latency budget); synth refuses any other region in `regions`.
+   * @default - any region
+   */
+  readonly allowedRegions?: string[];
+  /** Prefix of the stacks' names (`<prefix>-<region>`, `<prefix>-global`). @default - the construct's id */
+  readonly stackNamePrefix?: string;
+  /** Global Accelerator's check interval, 10 or 30 s (see GlobalAcceleratorEndpointProps). @default Duration.seconds(10) */
+  readonly globalHealthCheckInterval?: Duration;
+  /** Global Accelerator's threshold for EC2/EIP endpoints, 1-10. @default 2 */
+  readonly globalHealthCheckThreshold?: number;
+  /**
+   * CIDR blocks of the clients allowed to call the service. Global Accelerator keeps the client's address, so the
+   * regional load balancers (internal, reachable only through the accelerator) admit these.
+   * @default ['0.0.0.0/0']
+   */
+  readonly allowedClientCidrs?: string[];
+  /** Write each region's ALB access logs to a new encrypted bucket in that region (90 days). @default true */
+  readonly accessLogs?: boolean;
+  /** The on-instance drain agent. @default - installed, DrainMode.HEALTH */
+  readonly agent?: SpotAgentOptions;
+  /** Commands run at boot after the agent is installed: fetch the model, start the server. @default - none */
+  readonly userDataCommands?: string[];
+  /** How spot capacity pools are picked in each region. @default AllocationStrategy.PRICE_CAPACITY_OPTIMIZED */
+  readonly allocationStrategy?: AllocationStrategy;
+  /** Launch a replacement on a rebalance recommendation. @default true */
+  readonly capacityRebalance?: boolean;
+  /** Size of the root volume, GiB. @default 100 */
+  readonly rootVolumeSizeGiB?: number;
+  /** Time a new instance gets before failed health checks replace it. @default Duration.minutes(10) */
+  readonly healthCheckGracePeriod?: Duration;
+  /** An interruption handler per region. @default true */
+  readonly interruptionHandling?: boolean;
+  /** An on-demand fallback per region. @default true */
+  readonly onDemandFallback?: boolean;
+  /** Tuning of each region's on-demand fallback. @default - see OnDemandFallbackOptions */
+  readonly onDemandFallbackOptions?: OnDemandFallbackOptions;
+  /** A dashboard per region. @default true */
+  readonly dashboard?: boolean;
+  /** FIS drill templates per region. @default true */
+  readonly interruptionDrill?: boolean;
+  /** Retention of each VPC's rejected-traffic flow logs. @default logs.RetentionDays.ONE_MONTH */
+  readonly flowLogRetention?: logs.RetentionDays;
+}
+
+/**
+ * One spot inference service over several regions behind one AWS Global Accelerator.
+ *
+ * It adds one stack per region (`env` = the account and that region), each holding a new VPC over the region's
+ * zones and a {@link SpotInferenceService} (group, internal ALB on the agent's health path, interruption
+ * pipeline, on-demand fallback, dashboard, drill), and one stack in us-west-2 (where Global Accelerator is
+ * managed) holding a {@link GlobalAcceleratorEndpoint}: accelerator, listener, one endpoint group per region.
+ *
+ * Cross-region wiring: the CDK's `crossRegionReferences`. The global stack's endpoint groups name the regional
+ * ALBs; the CDK writes each ALB ARN to an SSM parameter in us-west-2 from the regional stack (a small custom
+ * resource) and the global stack reads it with a dynamic reference, with the deploy order (regions first) and
+ * a guard against deleting a value still in use. Hand-written SSM parameters would need the same custom
+ * resource (CloudFormation cannot read another region's parameters) without the guard.
+ *
+ * Create it directly under an `App` (or a `Stage`): it creates stacks.
+ */
+export class MultiRegionSpotInferenceService extends Construct {
+  /** The regions, in the order given. */
+  public readonly regionNames: string[];
+  /** The stack of each region. */
+  public readonly regionalStacks: Record<string, Stack>;
+  /** The service of each region. */
+  public readonly services: Record<string, SpotInferenceService>;
+  /** The stack in us-west-2 holding the accelerator. */
+  public readonly globalStack: Stack;
+  /** The accelerator, its listener and endpoint groups. */
+  public readonly globalEndpoint: GlobalAcceleratorEndpoint;
+  /** The DNS name clients call. */
+  public readonly dnsName: string;
+  /** The traffic dial of each region, as deployed. */
+  public readonly trafficDials: Record<string, number>;
+
+  constructor(scope: Construct, id: string, props: MultiRegionSpotInferenceServiceProps) {
+    super(scope, id);
+    const C = FleetSpecErrorCode;
+    const v = new ProblemCollector();
+    const isUnresolved = (x: unknown) => Token.isUnresolved(x);
+    if (this.node.scopes.some((s) => Stack.isStack(s))) {
+      v.add(C.CLOUD_CONSTRAINT, 'scope', `${id} is inside the stack ${Stack.of(this).node.path}, but it creates one stack per region; create it directly under the App (or a Stage)`);
+    }
+    if (isUnresolved(props.account) || !/^\d{12}$/.test(props.account)) {
+      v.add(C.CLOUD_CONSTRAINT, 'account', `account (${isUnresolved(props.account) ? 'a token' : `"${props.account}"`}) must be a 12-digit account id known at synth: cross-region references need every stack's environment; pass e.g. process.env.CDK_DEFAULT_ACCOUNT`);
+    }
+    if (props.zones !== undefined) {
+      v.add(C.ZONES, 'zones', `zones (${props.zones.join(', ')}) is set for the whole service, but zones belong to one region; give each entry of regions its own zones and leave the top-level zones out`);
+    }
+    v.addAll(validateRegionList(props.regions, {
+      isUnresolved,
+      homeRegion: props.homeRegion,
+      allowedRegions: props.allowedRegions,
+      regionPattern: AWS_REGION_PATTERN,
+      example: 'us-east-2',
+    }));
+    props.regions.forEach((r) => {
+      if (!r.zones || r.zones.length === 0) {
+        v.add(C.ZONES, `regions[${r.region}].zones`, `regions[${r.region}].zones is empty; list the zones of ${r.region} to spread over, e.g. ['${r.region}a', '${r.region}b']`);
+      } else {
+        const foreign = r.zones.filter((z) => !isUnresolved(z) && !z.startsWith(r.region));
+        if (foreign.length > 0) {
+          v.add(C.ZONES, `regions[${r.region}].zones`, `regions[${r.region}].zones lists ${foreign.join(', ')}, which ${foreign.length === 1 ? 'is' : 'are'} not in ${r.region}; list zones named like ${r.region}a`);
+        }
+      }
+    });
+    v.throwIfAny(this.node.path);
+
+    const prefix = props.stackNamePrefix ?? id;
+    const home = props.homeRegion;
+    this.regionNames = props.regions.map((r) => r.region);
+    this.regionalStacks = {};
+    this.services = {};
+    this.trafficDials = {};
+    const dials: { fleet: SpotInferenceService; dial: number }[] = [];
+
+    props.regions.forEach((r, index) => {
+      const stack = new Stack(this, r.region, {
+        env: { account: props.account, region: r.region },
+        stackName: `${prefix}-${r.region}`,
+        description: `Spot inference fleet in ${r.region} behind the Global Accelerator of ${prefix} (spot-inference-constructs)`,
+        crossRegionReferences: true,
+      });
+      const vpc = new ec2.Vpc(stack, 'Vpc', {
+        ipAddresses: ec2.IpAddresses.cidr(r.vpcCidr ?? `10.${index}.0.0/16`),
+        availabilityZones: r.zones,
+        subnetConfiguration: [
+          { name: 'public', subnetType: ec2.SubnetType.PUBLIC, cidrMask: 24 },
+          { name: 'workers', subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS, cidrMask: 20 },
+        ],
+        flowLogs: {
+          rejected: {
+            destination: ec2.FlowLogDestination.toCloudWatchLogs(new logs.LogGroup(stack, 'FlowLogs', { retention: props.flowLogRetention ?? logs.RetentionDays.ONE_MONTH })),
+            trafficType: ec2.FlowLogTrafficType.REJECT,
+          },
+        },
+      });
+      let accessLogsBucket: s3.Bucket | undefined;
+      if (props.accessLogs ?? true) {
+        accessLogsBucket = new s3.Bucket(stack, 'AccessLogs', {
+          // ALB access logs support SSE-S3 only.
+          encryption: s3.BucketEncryption.S3_MANAGED,
+          enforceSSL: true,
+          blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
+          objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+          lifecycleRules: [{ expiration: Duration.days(90) }],
+          removalPolicy: RemovalPolicy.RETAIN,
+        });
+        acknowledgeNagFindings(accessLogsBucket, [{
+          rule: 'AwsSolutions-S1',
+          reason: 'This bucket only receives the ALB access logs; logging access to the log bucket itself would need a second bucket that logs nowhere',
+        }]);
+      }
+      const service = new SpotInferenceService(stack, 'Inference', {
+        ...props,
+        zones: r.zones,
+        instanceTypes: r.instanceTypes ?? props.instanceTypes,
+        minCapacity: r.minCapacity ?? props.minCapacity,
+        maxCapacity: r.maxCapacity ?? props.maxCapacity,
+        desiredCapacity: r.desiredCapacity ?? props.desiredCapacity,
+        onDemandBaseCapacity: r.onDemandBaseCapacity ?? props.onDemandBaseCapacity,
+        vpc,
+        loadBalancerType: InferenceLoadBalancerType.APPLICATION,
+        // Reached through the accelerator only (client IP preservation brings clients in through its
+        // network interfaces in the VPC), never straight from the internet.
+        internetFacing: false,
+        loadBalancerSubnets: { subnetType: ec2.SubnetType.PUBLIC },
+        allowedClientCidrs: props.allowedClientCidrs ?? ['0.0.0.0/0'],
+        accessLogsBucket,
+        accessLogsPrefix: accessLogsBucket ? 'alb' : undefined,
+      });
+      acknowledgeNagFindings(service.loadBalancer.connections.securityGroups[0], [{
+        rule: 'AwsSolutions-EC23',
+        reason: 'The ALB is internal and reachable only through Global Accelerator, which preserves client addresses; it admits the allowed client CIDRs on the listener port only, and the workers admit only the ALB',
+      }]);
+      const lifecycleArn = stack.formatArn({
+        service: 'autoscaling',
+        resource: 'autoScalingGroup',
+        resourceName: `*:autoScalingGroupName/${service.autoScalingGroupName}`,
+        arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+      });
+      acknowledgeNagFindings(service.fleet.role, [{
+        rule: `AwsSolutions-IAM5[Resource::${nagResourceName(stack.resolve(lifecycleArn))}]`,
+        reason: 'The agent completes lifecycle actions of its own named group only; a group ARN embeds a UUID that exists only after creation, hence the * in its place',
+      }]);
+      acknowledgeNagFindings(service.autoScalingGroup, [{
+        rule: 'AwsSolutions-AS3',
+        reason: 'Scaling and lifecycle events go to EventBridge (source aws.autoscaling), where the interruption pipeline and the fallback controller consume them; an SNS topic would duplicate that channel',
+      }]);
+      const dial = r.trafficDialPercentage ?? (home === undefined || home === r.region ? 100 : 0);
+      this.regionalStacks[r.region] = stack;
+      this.services[r.region] = service;
+      this.trafficDials[r.region] = dial;
+      dials.push({ fleet: service, dial });
+    });
+
+    this.globalStack = new Stack(this, 'global', {
+      env: { account: props.account, region: GLOBAL_ACCELERATOR_HOME_REGION },
+      stackName: `${prefix}-global`,
+      description: `Global Accelerator in front of the regional spot fleets of ${prefix} (${this.regionNames.join(', ')}) (spot-inference-constructs)`,
+      crossRegionReferences: true,
+    });
+    this.globalEndpoint = new GlobalAcceleratorEndpoint(this.globalStack, 'Endpoint', {
+      acceleratorName: prefix.slice(0, 64),
+      regions: dials.map(({ fleet, dial }) => ({ fleet: fleet.fleet, loadBalancer: fleet.loadBalancer, trafficDialPercentage: dial })),
+      globalHealthCheckInterval: props.globalHealthCheckInterval,
+      globalHealthCheckThreshold: props.globalHealthCheckThreshold,
+    });
+    this.dnsName = this.globalEndpoint.dnsName;
+  }
+
+  /** Seconds from a region's notice until no new request enters it (see docs/multi-region.md), per region. */
+  public get failoverSeconds(): Record<string, number> {
+    return this.globalEndpoint.failoverSeconds;
+  }
+}
