@@ -20,6 +20,8 @@ import { Cloud } from '../../lib/spec/clouds';
 import { ResolvedFleetSpec, applyFleetSpecDefaults } from '../../lib/spec/defaults';
 import { FleetSpecError, FleetSpecErrorCode, ProblemCollector } from '../../lib/spec/errors';
 import { FleetSpec } from '../../lib/spec/fleet-spec';
+import { AWS_INSTANCE_TYPE_CATALOG } from '../../lib/catalog/aws';
+import { checkEnumValue, checkZoneCount } from '../../lib/spec/rules';
 import { resolveFleetSpec, validateFleetSpec } from '../../lib/spec/validate';
 import { toCfnInstanceRequirements } from './instance-requirements';
 import { DeepLearningImage } from './machine-image';
@@ -200,7 +202,9 @@ export class SpotFleet extends Construct implements ec2.IConnectable, iam.IGrant
     super(scope, id);
     const isUnresolved = (v: unknown) => Token.isUnresolved(v);
     const problems = new ProblemCollector();
-    problems.addAll(validateFleetSpec(props, Cloud.AWS, { isUnresolved }));
+    // Names against the SDK's list, one accelerator kind, at least 2 zones (lib/spec/rules: the same rules on every cloud).
+    problems.addAll(validateFleetSpec(props, Cloud.AWS, { isUnresolved, catalog: AWS_INSTANCE_TYPE_CATALOG }));
+    problems.addAll(checkEnumValue('allocationStrategy', props.allocationStrategy, 'AllocationStrategy', AllocationStrategy, { isUnresolved }));
     const r = applyFleetSpecDefaults(props, Cloud.AWS);
     const known = (v: unknown): v is number => typeof v === 'number' && !Token.isUnresolved(v);
 
@@ -296,6 +300,13 @@ export class SpotFleet extends Construct implements ec2.IConnectable, iam.IGrant
         problems.add(FleetSpecErrorCode.CLOUD_CONSTRAINT, 'vpcSubnets', 'vpcSubnets selects public subnets; workers must not be reachable from the internet: select private subnets (ec2.SubnetType.PRIVATE_WITH_EGRESS) and put the load balancer in the public ones');
       }
       if (selected.subnets.length === 0) hasSubnets = false;
+      // Without `zones`, the zones are those of the selected subnets: the same at-least-2 rule.
+      if (!props.zones && selected.subnets.length > 0) {
+        if (checkZoneCount('vpcSubnets', selected.availabilityZones, props.allowUndiversified, 'AWS', { isUnresolved }).length > 0) {
+          problems.add(FleetSpecErrorCode.TOO_FEW_ZONES, 'vpcSubnets',
+            `vpcSubnets selects subnets of 1 zone (${selected.availabilityZones.join(', ')}): an AWS spot fleet needs at least 2 zones so that one zone running out of spot capacity does not take the whole fleet; select private subnets in 2 or more zones (a VPC with maxAzs >= 2), or set allowUndiversified: true`);
+        }
+      }
     } catch (e) {
       hasSubnets = false;
       problems.add(FleetSpecErrorCode.CLOUD_CONSTRAINT, 'vpcSubnets', `vpcSubnets selects no subnet of the VPC (${(e as Error).message.split('\n')[0]}); give the VPC private subnets with egress (NAT) or pass vpcSubnets`);

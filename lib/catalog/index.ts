@@ -1,1 +1,3 @@
 export * from './prices';
+export * from './aws';
+export * from './aws-instance-types';

@@ -262,7 +262,7 @@ describe('SpotFleet: options', () => {
     const { stack, vpc } = stackWithVpc({ account: '111111111111', region: 'us-east-1' });
     new SpotFleet(stack, 'Fleet', {
       vpc, minCapacity: 1, maxCapacity: 2, onDemandBaseCapacity: 1, instanceTypes: GPU_TYPES,
-      zones: [vpc.availabilityZones[0]], agent: { bundlePath: AGENT_BUNDLE },
+      zones: [vpc.availabilityZones[0]], allowUndiversified: true, agent: { bundlePath: AGENT_BUNDLE },
     });
     const subnets = new Capture();
     Template.fromStack(stack).hasResourceProperties('AWS::AutoScaling::AutoScalingGroup', { VPCZoneIdentifier: subnets });
@@ -378,6 +378,34 @@ describe('SpotFleet: refused at synth', () => {
     expect(() => new SpotFleet(stack, 'Fleet', {
       vpc, minCapacity: 1, maxCapacity: 2, onDemandBaseCapacity: 1, instanceTypes: GPU_TYPES, zones: ['eu-west-1a'], agent: { bundlePath: AGENT_BUNDLE },
     })).toThrow(/zones lists eu-west-1a, which the VPC does not have \(it has .*\); list zones of the VPC or leave zones out/);
+  });
+
+  test('one zone is refused unless allowUndiversified, from zones or from the subnets', () => {
+    const { stack, vpc } = stackWithVpc({ account: '111111111111', region: 'us-east-1' });
+    const props = { vpc, minCapacity: 1, maxCapacity: 2, onDemandBaseCapacity: 1, instanceTypes: GPU_TYPES, agent: { bundlePath: AGENT_BUNDLE } };
+    expect(() => new SpotFleet(stack, 'Fleet', { ...props, zones: [vpc.availabilityZones[0]] }))
+      .toThrow(/zones has 1 zone \("[a-z0-9-]+"\): an AWS spot fleet needs at least 2 zones .*or set allowUndiversified: true \[TOO_FEW_ZONES\]/);
+    const one = { subnets: [vpc.privateSubnets[0]] };
+    expect(() => new SpotFleet(stack, 'Fleet2', { ...props, vpcSubnets: one }))
+      .toThrow(/vpcSubnets selects subnets of 1 zone \([a-z0-9-]+\): an AWS spot fleet needs at least 2 zones .*select private subnets in 2 or more zones .*or set allowUndiversified: true/);
+    expect(() => new SpotFleet(stack, 'Fleet3', { ...props, vpcSubnets: one, allowUndiversified: true })).not.toThrow();
+  });
+
+  test('instance type names are checked against the AWS SDK list, with a suggestion', () => {
+    expectFleetError({ instanceTypes: ['g5.xlarg', 'g6.xlarge'] },
+      /instanceTypes: "g5.xlarg" is not an AWS instance type \(family g5 has no size xlarg; did you mean g5.xlarge\?\) \[UNKNOWN_INSTANCE_TYPE\]/, FleetSpecErrorCode.UNKNOWN_INSTANCE_TYPE);
+    expectFleetError({ instanceTypes: ['g9.xlarge', 'g6.xlarge'] }, /"g9.xlarge" is not an AWS instance type \(no family g9 in @aws-sdk\/client-ec2; did you mean /);
+  });
+
+  test('GPU and CPU-only types in one fleet are refused', () => {
+    expectFleetError({ instanceTypes: ['g5.xlarge', 'm5.xlarge'] },
+      /instanceTypes mixes GPU \(accelerator\) and CPU-only types \(g5.xlarge: NVIDIA GPU; m5.xlarge: no accelerator \(CPU only\)\) but a fleet boots one image with one driver/, FleetSpecErrorCode.MIXED_ACCELERATORS);
+  });
+
+  test('an allocationStrategy string that is not one of the enum values is refused', () => {
+    expectFleetError({ allocationStrategy: 'price-capacity-optimised' as AllocationStrategy },
+      /allocationStrategy \("price-capacity-optimised"\) is not one of the AllocationStrategy values; use one of AllocationStrategy.PRICE_CAPACITY_OPTIMIZED \("price-capacity-optimized"\), .*did you mean AllocationStrategy.PRICE_CAPACITY_OPTIMIZED/, FleetSpecErrorCode.UNKNOWN_ENUM_VALUE);
+    expect(() => fleet({ allocationStrategy: 'capacity-optimized' as AllocationStrategy })).not.toThrow();
   });
 
   test('a missing agent bundle tells the user to build it', () => {
