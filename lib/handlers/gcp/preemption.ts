@@ -10,6 +10,11 @@
  * Idempotent: Pub/Sub delivers at least once. A second delivery writes the same point, which Cloud Monitoring
  * refuses as a duplicate; that counts as success. Malformed or foreign messages are acknowledged (retrying
  * cannot fix them) and logged. Transient errors (429, 5xx, network) are thrown so that Eventarc retries.
+ *
+ * Messages ignored on purpose (another fleet's VM, another audit entry) log at DEBUG only, so they stay
+ * out of an INFO view, but each one writes a point of the `<metricType>_ignored` metric (labels `fleet`,
+ * `reason`), so a silent drop is visible on a chart. Malformed messages log at ERROR and are counted the
+ * same way (`reason: malformed`). The count is best effort: it never fails the delivery.
  */
 
 /** The CloudEvent Eventarc delivers for a Pub/Sub message. */
@@ -75,11 +80,28 @@ export interface PreemptionClients {
   readonly now: () => Date;
 }
 
+/** Why a message was not recorded: the `reason` label of the `<metricType>_ignored` metric. */
+export enum IgnoredReason {
+  /** A log entry that is not a `compute.instances.preempted` audit entry of a VM. */
+  NOT_PREEMPTION = 'not-preemption',
+  /** A preemption of a VM of another fleet or project. */
+  OTHER_FLEET = 'other-fleet',
+  /** A message that carries no base64 JSON LogEntry. */
+  MALFORMED = 'malformed',
+}
+
+/** Type of the metric that counts ignored and malformed messages: the preemption metric's type + `_ignored`. */
+export function ignoredMetricType(metricType: string): string {
+  return `${metricType}_ignored`;
+}
+
 /** Result of one delivery. */
 export interface PreemptionOutcome {
   readonly status: 'recorded' | 'duplicate' | 'ignored' | 'malformed' | 'metric-rejected';
   readonly record?: PreemptionRecord;
   readonly reason?: string;
+  /** Set when the message was ignored or malformed: the `reason` label it was counted under. */
+  readonly ignoredReason?: IgnoredReason;
 }
 
 /** An HTTP error from a Google API, with its status. */
@@ -166,18 +188,21 @@ export async function recordPreemption(
   } catch (err) {
     const reason = (err as Error).message;
     clients.log({ severity: 'ERROR', message: `spot preemption: malformed message acknowledged: ${reason}`, ...base });
-    return { status: 'malformed', reason };
+    await countIgnored(IgnoredReason.MALFORMED, settings, clients, base);
+    return { status: 'malformed', reason, ignoredReason: IgnoredReason.MALFORMED };
   }
   const record = parsePreemption(entry);
   if (!record) {
     const reason = 'not a compute.instances.preempted audit log entry';
-    clients.log({ severity: 'WARNING', message: `spot preemption: message ignored: ${reason}`, ...base });
-    return { status: 'ignored', reason };
+    clients.log({ severity: 'DEBUG', message: `spot preemption: message ignored: ${reason}`, ignoredReason: IgnoredReason.NOT_PREEMPTION, ...base });
+    await countIgnored(IgnoredReason.NOT_PREEMPTION, settings, clients, base);
+    return { status: 'ignored', reason, ignoredReason: IgnoredReason.NOT_PREEMPTION };
   }
   if (!record.instanceName.startsWith(settings.instanceNamePrefix) || record.project !== settings.project) {
     const reason = `instance ${record.project}/${record.instanceName} is not a spot VM of fleet ${settings.fleetName} (${settings.project}/${settings.instanceNamePrefix}*)`;
-    clients.log({ severity: 'WARNING', message: `spot preemption: message ignored: ${reason}`, ...base });
-    return { status: 'ignored', record, reason };
+    clients.log({ severity: 'DEBUG', message: `spot preemption: message ignored: ${reason}`, ignoredReason: IgnoredReason.OTHER_FLEET, ...base });
+    await countIgnored(IgnoredReason.OTHER_FLEET, settings, clients, base);
+    return { status: 'ignored', record, reason, ignoredReason: IgnoredReason.OTHER_FLEET };
   }
 
   const receivedAt = clients.now();
@@ -224,6 +249,29 @@ export async function recordPreemption(
     ...fields,
   });
   return { status, record, reason };
+}
+
+/**
+ * One point of `<metricType>_ignored` (labels fleet, reason) at the delivery time. Best effort: a failed
+ * write is logged (DEBUG when Cloud Monitoring refuses a second point of the same series within its
+ * sampling period, WARNING otherwise) and never fails the delivery, which retrying could not fix.
+ */
+async function countIgnored(reason: IgnoredReason, settings: PreemptionSettings, clients: PreemptionClients, base: Record<string, unknown>): Promise<void> {
+  try {
+    await clients.metrics.writePoint({
+      project: settings.project,
+      metricType: ignoredMetricType(settings.metricType),
+      labels: { fleet: settings.fleetName, reason },
+      at: clients.now().toISOString(),
+    });
+  } catch (err) {
+    const collision = err instanceof GoogleApiError && err.status === 400 && /order|frequent|sampling|duplicate|already/i.test(err.message);
+    clients.log({
+      severity: collision ? 'DEBUG' : 'WARNING',
+      message: `spot preemption: could not count the ${reason} message: ${(err as Error).message}`,
+      ...base,
+    });
+  }
 }
 
 /** Options of {@link createMonitoringClient}. */

@@ -177,18 +177,45 @@ describe('recordPreemption', () => {
     expect(out).toMatchObject({ status: 'ignored', reason: 'instance test-project/batch-spot-1 is not a spot VM of fleet llm (test-project/llm-spot-*)' });
     const foreign = { ...SAMPLE_ENTRY, protoPayload: { ...SAMPLE_ENTRY.protoPayload, resourceName: 'projects/other/zones/us-central1-b/instances/llm-spot-1' } };
     expect((await recordPreemption(cloudEvent(foreign), SETTINGS, clients)).status).toBe('ignored');
-    expect(points).toEqual([]);
-    expect(logs.map((l) => l.severity)).toEqual(['WARNING', 'WARNING']);
+    // Quiet at INFO (DEBUG lines only), but each one counted under its reason; no preemption point.
+    expect(logs.map((l) => l.severity)).toEqual(['DEBUG', 'DEBUG']);
+    expect(points).toEqual([
+      { project: 'test-project', metricType: 'custom.googleapis.com/spot_inference/preemptions_ignored', labels: { fleet: 'llm', reason: 'other-fleet' }, at: '2026-11-27T21:03:14.614Z' },
+      { project: 'test-project', metricType: 'custom.googleapis.com/spot_inference/preemptions_ignored', labels: { fleet: 'llm', reason: 'other-fleet' }, at: '2026-11-27T21:03:14.614Z' },
+    ]);
+  });
+
+  test('counting an ignored message never fails the delivery: a refused point is logged, not thrown', async () => {
+    const notPreempted = { ...SAMPLE_ENTRY, protoPayload: { ...SAMPLE_ENTRY.protoPayload, methodName: 'compute.instances.guestTerminate' } };
+    const collide = fakeClients(async () => {
+      throw new GoogleApiError(400, 'One or more points were written more frequently than the maximum sampling period configured for the metric.');
+    });
+    await expect(recordPreemption(cloudEvent(notPreempted), SETTINGS, collide.clients)).resolves.toMatchObject({ status: 'ignored', ignoredReason: 'not-preemption' });
+    expect(collide.logs.map((l) => [l.severity, l.message])).toEqual([
+      ['DEBUG', 'spot preemption: message ignored: not a compute.instances.preempted audit log entry'],
+      ['DEBUG', 'spot preemption: could not count the not-preemption message: One or more points were written more frequently than the maximum sampling period configured for the metric.'],
+    ]);
+    const down = fakeClients(async () => {
+      throw new GoogleApiError(503, 'The service is currently unavailable.');
+    });
+    await expect(recordPreemption(cloudEvent(notPreempted), SETTINGS, down.clients)).resolves.toMatchObject({ status: 'ignored' });
+    expect(down.logs[1]).toMatchObject({ severity: 'WARNING', message: 'spot preemption: could not count the not-preemption message: The service is currently unavailable.' });
   });
 
   test('other log entries are ignored, malformed messages acknowledged', async () => {
     const { clients, logs, points } = fakeClients();
     const notPreempted = { ...SAMPLE_ENTRY, protoPayload: { ...SAMPLE_ENTRY.protoPayload, methodName: 'compute.instances.guestTerminate' } };
-    expect(await recordPreemption(cloudEvent(notPreempted), SETTINGS, clients)).toEqual({ status: 'ignored', reason: 'not a compute.instances.preempted audit log entry' });
+    expect(await recordPreemption(cloudEvent(notPreempted), SETTINGS, clients)).toEqual({ status: 'ignored', reason: 'not a compute.instances.preempted audit log entry', ignoredReason: 'not-preemption' });
     const bad = await recordPreemption(cloudEvent(undefined, '%%%'), SETTINGS, clients);
-    expect(bad.status).toBe('malformed');
-    expect(points).toEqual([]);
+    expect(bad).toMatchObject({ status: 'malformed', ignoredReason: 'malformed' });
+    expect(points.map((p) => [p.metricType, p.labels.reason])).toEqual([
+      ['custom.googleapis.com/spot_inference/preemptions_ignored', 'not-preemption'],
+      ['custom.googleapis.com/spot_inference/preemptions_ignored', 'malformed'],
+    ]);
     expect(logs[1]).toMatchObject({ severity: 'ERROR', message: expect.stringMatching(/^spot preemption: malformed message acknowledged: /) });
+    // A CloudEvent that is null or carries a JSON null LogEntry is malformed / ignored, never a crash.
+    await expect(recordPreemption(null as unknown as PubsubCloudEvent, SETTINGS, clients)).resolves.toMatchObject({ status: 'malformed' });
+    await expect(recordPreemption(cloudEvent(null), SETTINGS, clients)).resolves.toMatchObject({ status: 'ignored', ignoredReason: 'not-preemption' });
   });
 
   test('an entry without a timestamp is recorded at the delivery time', async () => {
