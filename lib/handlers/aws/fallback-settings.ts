@@ -23,6 +23,15 @@ export const FALLBACK_ENV = {
   LOOKBACK_SECONDS: 'FALLBACK_LOOKBACK_SECONDS',
   /** Policy options, JSON (`FallbackPolicyOptions`). */
   POLICY_OPTIONS: 'FALLBACK_POLICY_OPTIONS',
+  /** The spare spot group (spot only, min 0) whose size, subnets and instance types the controller sets. Optional. */
+  SPARE_GROUP_NAME: 'SPARE_ASG_NAME',
+  /** Subnet of each zone the spare group may launch in, JSON `{"<zone>": "<subnet id>"}`. Optional (no zone steering without it). */
+  SUBNETS: 'FALLBACK_SUBNETS',
+  /**
+   * Several regions, JSON `FallbackRegionSettings[]`: one entry per region, each with its own groups. When set,
+   * it replaces the single-region variables above (the state parameter stays in the controller's own region).
+   */
+  REGIONS: 'FALLBACK_REGIONS',
 } as const;
 
 /** Namespace of the controller's metrics (the fleet dashboard reads `FallbackReplicas` here). */
@@ -36,6 +45,8 @@ export const FALLBACK_METRIC = {
   FALLBACK_REPLICAS: 'FallbackReplicas',
   /** Spot replicas of the spot group that are in service, healthy and not warned. */
   READY_SPOT_REPLICAS: 'ReadySpotReplicas',
+  /** Spare spot replicas the controller runs in its spare groups (what it set). */
+  SPARE_SPOT_REPLICAS: 'SpareSpotReplicas',
   /** Spot launch failures (insufficient capacity) the controller counted this run. */
   SPOT_LAUNCH_FAILURES: 'SpotLaunchFailures',
   /** Spot interruption warnings of the spot group the controller counted this run. */
@@ -44,6 +55,26 @@ export const FALLBACK_METRIC = {
 
 /** Largest value an SSM Standard parameter holds (4 KB). The state is trimmed to fit. */
 export const SSM_STANDARD_PARAMETER_MAX_BYTES = 4096;
+
+/** The groups of one region (the multi-region form of the settings). */
+export interface FallbackRegionSettings {
+  /** Region of the groups, e.g. `us-west-2`. */
+  readonly region: string;
+  /** The region's main (spot) group: observed, never resized. */
+  readonly spotGroupName: string;
+  /** The region's on-demand fallback group, resized by the controller. */
+  readonly fallbackGroupName: string;
+  /** The region's spare spot group, resized and steered by the controller. @default - no spares in this region */
+  readonly spareGroupName?: string;
+  /** Subnet of each zone the spare group may launch in. @default - its zones are not steered */
+  readonly subnetsByZone?: { [zone: string]: string };
+  /** On-demand base of the region's main group. */
+  readonly onDemandBase: number;
+  /** Most instances of the region's main group. */
+  readonly maxCapacity: number;
+  /** Instance types of the region's fleet (empty with instance requirements: no type steering). */
+  readonly instanceTypes: string[];
+}
 
 /** Settings of the fallback controller, as the construct renders them. */
 export interface FallbackSettings {
@@ -63,6 +94,12 @@ export interface FallbackSettings {
   readonly lookbackSeconds: number;
   /** Options of the pure policy. */
   readonly policy: FallbackPolicyOptions;
+  /** The spare spot group of the (single) region. @default - no spares */
+  readonly spareGroupName?: string;
+  /** Subnet of each zone the spare group may launch in. @default - its zones are not steered */
+  readonly subnetsByZone?: { [zone: string]: string };
+  /** Several regions; replaces the single-region groups when given. @default - one region, the controller's own */
+  readonly regions?: FallbackRegionSettings[];
 }
 
 /** Render settings as the Lambda's environment variables. */
@@ -76,7 +113,28 @@ export function renderFallbackEnvironment(s: FallbackSettings): Record<string, s
     [FALLBACK_ENV.INSTANCE_TYPES]: s.instanceTypes.join(','),
     [FALLBACK_ENV.LOOKBACK_SECONDS]: String(s.lookbackSeconds),
     [FALLBACK_ENV.POLICY_OPTIONS]: JSON.stringify(s.policy),
+    ...(s.spareGroupName ? { [FALLBACK_ENV.SPARE_GROUP_NAME]: s.spareGroupName } : {}),
+    ...(s.subnetsByZone ? { [FALLBACK_ENV.SUBNETS]: JSON.stringify(s.subnetsByZone) } : {}),
+    ...(s.regions && s.regions.length > 0 ? { [FALLBACK_ENV.REGIONS]: JSON.stringify(s.regions) } : {}),
   };
+}
+
+const isCount = (x: unknown): boolean => typeof x === 'number' && Number.isInteger(x) && x >= 0;
+
+/** Check one parsed `FALLBACK_REGIONS` entry; returns the problems (empty when fine). */
+export function regionSettingsProblems(r: unknown, i: number): string[] {
+  const out: string[] = [];
+  const at = `${FALLBACK_ENV.REGIONS}[${i}]`;
+  if (!r || typeof r !== 'object') return [`${at} (${JSON.stringify(r)}) must be an object {region, spotGroupName, fallbackGroupName, onDemandBase, maxCapacity, instanceTypes}`];
+  const o = r as Record<string, unknown>;
+  for (const k of ['region', 'spotGroupName', 'fallbackGroupName'] as const) if (typeof o[k] !== 'string' || (o[k] as string).length === 0) out.push(`${at}.${k} (${JSON.stringify(o[k])}) must be a non-empty string`);
+  for (const k of ['onDemandBase', 'maxCapacity'] as const) if (!isCount(o[k])) out.push(`${at}.${k} (${JSON.stringify(o[k])}) must be a whole number, 0 or more`);
+  if (!Array.isArray(o.instanceTypes) || !o.instanceTypes.every((t) => typeof t === 'string')) out.push(`${at}.instanceTypes (${JSON.stringify(o.instanceTypes)}) must be a list of instance type names (empty with instance requirements)`);
+  if (o.spareGroupName !== undefined && typeof o.spareGroupName !== 'string') out.push(`${at}.spareGroupName (${JSON.stringify(o.spareGroupName)}) must be a string`);
+  if (o.subnetsByZone !== undefined && (typeof o.subnetsByZone !== 'object' || o.subnetsByZone === null || !Object.values(o.subnetsByZone).every((v) => typeof v === 'string'))) {
+    out.push(`${at}.subnetsByZone (${JSON.stringify(o.subnetsByZone)}) must map zone names to subnet ids`);
+  }
+  return out;
 }
 
 /**
@@ -104,6 +162,25 @@ export function fallbackSettingsFromEnv(env: Record<string, string | undefined>)
       throw new Error(`${FALLBACK_ENV.POLICY_OPTIONS} is not valid JSON (${(e as Error).message})`);
     }
   }
+  const json = (name: string, what: string): unknown => {
+    const raw = env[name];
+    if (!raw) return undefined;
+    try {
+      return JSON.parse(raw);
+    } catch (e) {
+      throw new Error(`${name} is not valid JSON (${(e as Error).message}); it must be ${what}`);
+    }
+  };
+  const subnets = json(FALLBACK_ENV.SUBNETS, 'an object {"<zone>": "<subnet id>"}');
+  if (subnets !== undefined && (typeof subnets !== 'object' || subnets === null || Array.isArray(subnets) || !Object.values(subnets).every((x) => typeof x === 'string'))) {
+    throw new Error(`${FALLBACK_ENV.SUBNETS} (${env[FALLBACK_ENV.SUBNETS]}) must be an object {"<zone>": "<subnet id>"}`);
+  }
+  const regions = json(FALLBACK_ENV.REGIONS, 'a list of {region, spotGroupName, fallbackGroupName, spareGroupName?, subnetsByZone?, onDemandBase, maxCapacity, instanceTypes}');
+  if (regions !== undefined) {
+    if (!Array.isArray(regions) || regions.length === 0) throw new Error(`${FALLBACK_ENV.REGIONS} (${env[FALLBACK_ENV.REGIONS]}) must be a non-empty list of regions`);
+    const problems = regions.flatMap((r, i) => regionSettingsProblems(r, i));
+    if (problems.length > 0) throw new Error(`${FALLBACK_ENV.REGIONS} is malformed: ${problems.join('; ')}`);
+  }
   const lookbackRaw = env[FALLBACK_ENV.LOOKBACK_SECONDS];
   const lookback = lookbackRaw ? Number(lookbackRaw) : 600;
   if (!Number.isFinite(lookback) || lookback <= 0) throw new Error(`${FALLBACK_ENV.LOOKBACK_SECONDS} (${lookbackRaw}) must be a number of seconds above 0`);
@@ -116,5 +193,8 @@ export function fallbackSettingsFromEnv(env: Record<string, string | undefined>)
     instanceTypes: (env[FALLBACK_ENV.INSTANCE_TYPES] ?? '').split(',').map((t) => t.trim()).filter((t) => t.length > 0),
     lookbackSeconds: lookback,
     policy,
+    spareGroupName: env[FALLBACK_ENV.SPARE_GROUP_NAME] || undefined,
+    subnetsByZone: subnets as { [zone: string]: string } | undefined,
+    regions: regions as FallbackRegionSettings[] | undefined,
   };
 }

@@ -5,7 +5,6 @@ import {
   DescribeScalingActivitiesCommand,
   SetDesiredCapacityCommand,
 } from '@aws-sdk/client-auto-scaling';
-import { DescribeInstancesCommand, EC2Client } from '@aws-sdk/client-ec2';
 import { GetParameterCommand, PutParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
@@ -13,6 +12,7 @@ import { mockClient } from 'aws-sdk-client-mock';
 import {
   FallbackDeps,
   FallbackOutcome,
+  InstanceLifecycleReader,
   FallbackTrigger,
   makeFallbackHandler,
   parseLaunchFailure,
@@ -27,7 +27,6 @@ import { FallbackAction } from '../../../../lib/policy/fallback-policy';
 import { launchUnsuccessful, spotWarning } from './sample-events';
 
 const asgMock = mockClient(AutoScalingClient);
-const ec2Mock = mockClient(EC2Client);
 const ssmMock = mockClient(SSMClient);
 
 const SPOT = 'my-asg';
@@ -62,6 +61,15 @@ interface World {
 }
 
 let world: World;
+let ec2Calls: string[][];
+/** EC2 DescribeInstances as the controller sees it (the wire form is tested in fallback-ec2.test.ts). */
+const fakeEc2: InstanceLifecycleReader = {
+  async describe(ids) {
+    ec2Calls.push(ids);
+    const all = [...(world.spot?.instances ?? []), ...(world.fallback?.instances ?? [])];
+    return new Map(all.filter((i) => ids.includes(i.id) && !world.vanished.has(i.id)).map((i) => [i.id, { spot: i.spot, instanceType: i.type }]));
+  },
+};
 let clock: { t: number };
 let sleeps: number[];
 let emitted: Array<{ name: string; value: number }>;
@@ -85,7 +93,7 @@ function deps(over: Partial<FallbackDeps> = {}): FallbackDeps {
     logger: new Logger({ serviceName: 'test', logLevel: 'SILENT' }),
     metrics,
     autoscaling: new AutoScalingClient({ region: 'us-east-1' }),
-    ec2: new EC2Client({ region: 'us-east-1' }),
+    ec2: fakeEc2,
     ssm: new SSMClient({ region: 'us-east-1' }),
     now: () => clock.t,
     sleep: async (ms) => {
@@ -154,14 +162,6 @@ function wire(): void {
     world.fallback.desired = input.DesiredCapacity;
     return {};
   });
-  ec2Mock.on(DescribeInstancesCommand).callsFake((input) => {
-    const ids: string[] = input.Filters?.find((f: { Name: string }) => f.Name === 'instance-id')?.Values ?? [];
-    const all = [...(world.spot?.instances ?? []), ...(world.fallback?.instances ?? [])];
-    const found = all.filter((i) => ids.includes(i.id) && !world.vanished.has(i.id));
-    return {
-      Reservations: [{ Instances: found.map((i) => ({ InstanceId: i.id, InstanceType: i.type, ...(i.spot ? { InstanceLifecycle: 'spot' } : {}) })) }],
-    };
-  });
   ssmMock.on(GetParameterCommand).callsFake(() => {
     if (world.param === undefined) throw awsError('ParameterNotFound');
     return { Parameter: { Name: PARAM, Value: world.param } };
@@ -174,7 +174,7 @@ function wire(): void {
 
 beforeEach(() => {
   asgMock.reset();
-  ec2Mock.reset();
+  ec2Calls = [];
   ssmMock.reset();
   world = healthyFleet();
   clock = { t: T0 };
@@ -230,7 +230,7 @@ describe('fallback controller: spot loss and return', () => {
     expect(metric('SpotPreemptions')).toEqual([1]);
     const state = decodeControllerState(world.param);
     expect(state.policy.fallbackReplicas).toBe(1);
-    expect(state.policy.pools.find((p) => p.pool === 'us-east-1a/g5.xlarge')).toMatchObject({ strikes: 1, unavailableUntil: T0 / 1000 + 180 });
+    expect(state.policy.pools.find((p) => p.pool === 'us-east-1/us-east-1a/g5.xlarge')).toMatchObject({ strikes: 1, unavailableUntil: T0 / 1000 + 180 });
   });
 
   test('launch failures (no instance ever appears) raise the fallback to the missing spot, and strike the pool', async () => {
@@ -238,7 +238,7 @@ describe('fallback controller: spot loss and return', () => {
     const r = await runFallbackController(launchUnsuccessful(SPOT), deps());
     expect(r).toMatchObject({ trigger: FallbackTrigger.LAUNCH_UNSUCCESSFUL, action: FallbackAction.FALL_BACK, fallbackAfter: 2, launchFailures: 1 });
     // the sample event: "sufficient g5.xlarge capacity ... (us-west-2b)"
-    expect(r.decision!.unavailablePools).toEqual(['us-west-2b/g5.xlarge']);
+    expect(r.decision!.unavailablePools).toEqual(['us-east-1/us-west-2b/g5.xlarge'])  // the group's region; the sample event's zone is another region's;
     expect(world.fallback!.desired).toBe(2);
     expect(metric('SpotLaunchFailures')).toEqual([1]);
   });
@@ -275,7 +275,7 @@ describe('fallback controller: spot loss and return', () => {
     world.spot!.instances[2].health = 'Unhealthy';
     const r = await runFallbackController(warning('i-0000000000000002b'), deps());
     expect(r).toMatchObject({ preemptions: 1, readySpot: 2, fallbackAfter: 1 });
-    expect(r.decision!.unavailablePools).toEqual(['us-east-1b/g6.xlarge']);
+    expect(r.decision!.unavailablePools).toEqual(['us-east-1/us-east-1b/g6.xlarge']);
   });
 
   test('an unhealthy in-service spot replica is not ready', async () => {
@@ -336,7 +336,7 @@ describe('fallback controller: idempotence', () => {
     const r = await runFallbackController(schedule(), deps());
     expect(r.launchFailures).toBe(1);
     // zone known, type not: every pool of the zone is avoided
-    expect(r.decision!.unavailablePools.sort()).toEqual(['us-east-1b/g5.xlarge', 'us-east-1b/g6.xlarge']);
+    expect(r.decision!.unavailablePools.sort()).toEqual(['us-east-1/us-east-1b/g5.xlarge', 'us-east-1/us-east-1b/g6.xlarge']);
   });
 
   test('steady runs repeated change nothing and write the same state', async () => {
@@ -404,7 +404,7 @@ describe('fallback controller: failures of AWS', () => {
     expect(decodeControllerState(world.param).fresh).toBe(false);
   });
 
-  test('instances are described 200 ids a call, by filter', async () => {
+  test('the main group instances are described in one lifecycle read per run (the reader batches them)', async () => {
     world.spot!.max = 300;
     world.spot!.desired = 251;
     world.spot!.instances = [
@@ -412,8 +412,7 @@ describe('fallback controller: failures of AWS', () => {
       ...Array.from({ length: 250 }, (_, k) => inst(`i-${(k + 0x1000).toString(16).padStart(17, '0')}`, k % 2 ? 'us-east-1a' : 'us-east-1b', 'g5.xlarge', true)),
     ];
     const r = await runFallbackController(schedule(), deps({ settings: settings({ maxCapacity: 300 }) }));
-    const calls = ec2Mock.commandCalls(DescribeInstancesCommand).map((c) => c.args[0].input.Filters![0].Values!.length);
-    expect(calls).toEqual([200, 51]);
+    expect(ec2Calls.map((c) => c.length)).toEqual([251]);
     expect(r.readySpot).toBe(250);
   });
 });
@@ -427,7 +426,7 @@ describe('fallback controller: bounds', () => {
     const r = await runFallbackController(schedule(), deps());
     expect(r.decision!.fallbackReplicas).toBe(5);
     expect(r).toMatchObject({ fallbackAfter: 3 });
-    expect(r.reason).toMatch(/bounded to 3 \(fallback group max 3, fleet max 6 minus 1 in service in the spot group\)/);
+    expect(r.reason).toMatch(/on-demand groups full: 3 of 5 fallback replicas applied \(raise their maxSize\)/);
     expect(setDesiredCalls()).toEqual([{ AutoScalingGroupName: FALLBACK, DesiredCapacity: 3, HonorCooldown: false }]);
   });
 
@@ -505,7 +504,7 @@ describe('fallback controller: events and parsing', () => {
     const logger = new Logger({ serviceName: 'test', logLevel: 'SILENT' });
     jest.spyOn(logger, 'info').mockImplementation(info);
     await runFallbackController(warning('i-0000000000000001a'), deps({ logger }));
-    expect(info).toHaveBeenCalledWith('fallback fall-back: desired 0 -> 1', expect.objectContaining({
+    expect(info).toHaveBeenCalledWith('fallback fall-back: applied my-asg-od-fallback -> 1', expect.objectContaining({
       action: 'fall-back',
       reason: expect.stringMatching(/spot is 1 ready replica short/),
       fallbackBefore: 0,
