@@ -1,0 +1,213 @@
+import { App, Duration, Stack, Token } from 'aws-cdk-lib';
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import { GlobalAcceleratorEndpoint, MultiRegionSpotInferenceService, MultiRegionSpotInferenceServiceProps, SpotInferenceService } from '../../../constructs/aws';
+import { AGENT_BUNDLE, GPU_TYPES } from './fixtures';
+
+const ACCOUNT = '123456789012';
+const REGIONS = [
+  { region: 'us-east-1', zones: ['us-east-1a', 'us-east-1b', 'us-east-1c'] },
+  { region: 'us-east-2', zones: ['us-east-2a', 'us-east-2b'], instanceTypes: ['g6.xlarge', 'g5.xlarge'], maxCapacity: 6 },
+];
+
+function service(overrides: Partial<MultiRegionSpotInferenceServiceProps> = {}, app = new App()) {
+  const s = new MultiRegionSpotInferenceService(app, 'Svc', {
+    account: ACCOUNT,
+    regions: REGIONS,
+    minCapacity: 1,
+    maxCapacity: 4,
+    onDemandBaseCapacity: 1,
+    instanceTypes: GPU_TYPES,
+    agent: { bundlePath: AGENT_BUNDLE },
+    dashboard: false,
+    interruptionDrill: false,
+    ...overrides,
+  });
+  return { app, s, global: Template.fromStack(s.globalStack), regional: (r: string) => Template.fromStack(s.regionalStacks[r]) };
+}
+
+describe('MultiRegionSpotInferenceService', () => {
+  test('the global layer: one accelerator, a TCP listener with client affinity NONE, one endpoint group per region on the agent health check', () => {
+    const { s, global } = service();
+    expect(s.globalStack.region).toBe('us-west-2');
+    global.resourceCountIs('AWS::GlobalAccelerator::Accelerator', 1);
+    global.hasResourceProperties('AWS::GlobalAccelerator::Accelerator', { Enabled: true, IpAddressType: 'IPV4' });
+    global.hasResourceProperties('AWS::GlobalAccelerator::Listener', { Protocol: 'TCP', ClientAffinity: 'NONE', PortRanges: [{ FromPort: 80, ToPort: 80 }] });
+    global.resourceCountIs('AWS::GlobalAccelerator::EndpointGroup', 2);
+    for (const region of ['us-east-1', 'us-east-2']) {
+      global.hasResourceProperties('AWS::GlobalAccelerator::EndpointGroup', {
+        EndpointGroupRegion: region,
+        HealthCheckProtocol: 'HTTP',
+        HealthCheckPath: '/health',
+        HealthCheckPort: s.services[region].fleet.healthCheckPort,
+        HealthCheckIntervalSeconds: 10,
+        ThresholdCount: 2,
+        TrafficDialPercentage: 100,
+        // The regional ALB's ARN, read from the SSM parameter the regional stack writes into us-west-2.
+        EndpointConfigurations: [{ ClientIPPreservationEnabled: true, EndpointId: { 'Fn::GetAtt': [Match.stringLikeRegexp('^ExportsReader'), Match.stringLikeRegexp(`^/cdk/exports/Svc-global/Svc${region.replace(/-/g, '')}RefInference`)] } }],
+      });
+    }
+    global.resourceCountIs('Custom::CrossRegionExportReader', 1);
+    expect(s.services['us-east-1'].fleet.healthCheckPort).toBe(9901);
+  });
+
+  test('one regional fleet per region, each in its own stack and environment, with per-region types and capacity', () => {
+    const { s, regional } = service();
+    expect(s.regionNames).toEqual(['us-east-1', 'us-east-2']);
+    for (const r of REGIONS) {
+      const stack = s.regionalStacks[r.region];
+      expect(stack.region).toBe(r.region);
+      expect(stack.account).toBe(ACCOUNT);
+      const t = regional(r.region);
+      t.resourceCountIs('Custom::CrossRegionExportWriter', 1);
+      t.hasResourceProperties('AWS::EC2::VPC', { CidrBlock: `10.${REGIONS.indexOf(r)}.0.0/16` });
+      // Reached only through the accelerator.
+      t.hasResourceProperties('AWS::ElasticLoadBalancingV2::LoadBalancer', { Scheme: 'internal', Type: 'application' });
+      t.hasResourceProperties('AWS::ElasticLoadBalancingV2::TargetGroup', { HealthCheckPath: '/health', HealthCheckPort: '9901', HealthCheckIntervalSeconds: 10, UnhealthyThresholdCount: 2 });
+      t.hasResourceProperties('AWS::ElasticLoadBalancingV2::LoadBalancer', { LoadBalancerAttributes: Match.arrayWith([{ Key: 'access_logs.s3.enabled', Value: 'true' }]) });
+    }
+    regional('us-east-1').hasResourceProperties('AWS::AutoScaling::AutoScalingGroup', {
+      MaxSize: '4',
+      AvailabilityZones: Match.absent(),
+      MixedInstancesPolicy: { LaunchTemplate: { Overrides: GPU_TYPES.map((t) => ({ InstanceType: t })) } },
+    });
+    regional('us-east-2').hasResourceProperties('AWS::AutoScaling::AutoScalingGroup', {
+      MaxSize: '6',
+      MixedInstancesPolicy: { LaunchTemplate: { Overrides: [{ InstanceType: 'g6.xlarge' }, { InstanceType: 'g5.xlarge' }] } },
+    });
+    expect(s.services['us-east-1'].fleet.spec.zones).toEqual(['us-east-1a', 'us-east-1b', 'us-east-1c']);
+    expect(s.services['us-east-2'].fleet.vpc.availabilityZones).toEqual(['us-east-2a', 'us-east-2b']);
+  });
+
+  test('each region\'s controller writes only its own fallback group and state; only the Describe calls are on *', () => {
+    const { s, regional } = service();
+    for (const region of s.regionNames) {
+      const fallback = s.services[region].onDemandFallback!;
+      expect(fallback).toBeDefined();
+      const t = regional(region);
+      const policies = t.findResources('AWS::IAM::Policy');
+      const controller = Object.values(policies).find((p: any) => p.Properties.PolicyDocument.Statement.some((st: any) => st.Sid === 'ResizeTheFallbackGroupOnly')) as any;
+      const statements = controller.Properties.PolicyDocument.Statement;
+      for (const st of statements) {
+        const actions = [st.Action].flat();
+        if (JSON.stringify(st.Resource) === '"*"') {
+          expect(actions.every((a: string) => /^(autoscaling|ec2):Describe/.test(a))).toBe(true);
+        }
+      }
+      const resize = statements.find((st: any) => st.Sid === 'ResizeTheFallbackGroupOnly');
+      expect(JSON.stringify(resize.Resource)).toContain(`:autoscaling:${region}:${ACCOUNT}:autoScalingGroup:*:autoScalingGroupName/${fallback.fallbackGroupName}`);
+    }
+  });
+
+  test('a home region gets the traffic; the others a dial of 0 unless they set their own', () => {
+    const { s, global } = service({
+      homeRegion: 'us-east-2',
+      regions: [...REGIONS, { region: 'us-west-2', zones: ['us-west-2a', 'us-west-2b'], trafficDialPercentage: 25 }],
+    });
+    expect(s.trafficDials).toEqual({ 'us-east-1': 0, 'us-east-2': 100, 'us-west-2': 25 });
+    global.hasResourceProperties('AWS::GlobalAccelerator::EndpointGroup', { EndpointGroupRegion: 'us-east-1', TrafficDialPercentage: 0 });
+    global.hasResourceProperties('AWS::GlobalAccelerator::EndpointGroup', { EndpointGroupRegion: 'us-west-2', TrafficDialPercentage: 25 });
+    // A regional stack in us-west-2 itself: a plain export, no cross-region parameter.
+    global.hasResourceProperties('AWS::GlobalAccelerator::EndpointGroup', {
+      EndpointGroupRegion: 'us-west-2',
+      EndpointConfigurations: [Match.objectLike({ EndpointId: { 'Fn::ImportValue': Match.stringLikeRegexp('^Svc-us-west-2:') } })],
+    });
+  });
+
+  test('the failover of each region, from the timing rule', () => {
+    const { s } = service({ globalHealthCheckInterval: Duration.seconds(30), healthCheck: { intervalSeconds: 5, timeoutSeconds: 2, unhealthyThreshold: 3 } });
+    expect(s.failoverSeconds).toEqual({ 'us-east-1': 45, 'us-east-2': 45 });
+  });
+
+  test('refuses health checks whose failover does not fit the notice, with the numbers', () => {
+    expect(() => service({ globalHealthCheckInterval: Duration.seconds(30), healthCheck: { intervalSeconds: 30, timeoutSeconds: 10, unhealthyThreshold: 3 } })).toThrow(
+      /us-east-1: healthCheck\.intervalSeconds \(30 s\) x healthCheck\.unhealthyThreshold \(3\) = 90 s at the regional load balancer \+ globalHealthCheckInterval \(30 s\) x one read of the load balancer state \(1\) = 30 s at Global Accelerator = 120 s .* \+ drainBudgetSeconds \(45 s\) for the last of them = 165 s, longer than the 120 s AWS spot notice \(45 s over\)/,
+    );
+    // 10 s x 3 + 10 s + 80 s = 120 s: exactly the notice, accepted; one second more is refused.
+    expect(() => service({ drainBudgetSeconds: 80, deregistrationDelaySeconds: 10, healthCheck: { unhealthyThreshold: 3 } })).not.toThrow();
+    expect(() => service({ drainBudgetSeconds: 81, deregistrationDelaySeconds: 10, healthCheck: { unhealthyThreshold: 3 } })).toThrow(/= 40 s before Global Accelerator .* \+ drainBudgetSeconds \(81 s\) for the last of them = 121 s, longer than the 120 s AWS spot notice \(1 s over\)/);
+  });
+
+  test('refuses Global Accelerator values it does not take', () => {
+    expect(() => service({ globalHealthCheckInterval: Duration.seconds(15) })).toThrow(/globalHealthCheckInterval \(15 s\) must be 10 or 30 seconds/);
+    expect(() => service({ globalHealthCheckThreshold: 0 })).toThrow(/globalHealthCheckThreshold \(0\) must be a whole number from 1 to 10/);
+    expect(() => service({ regions: [{ ...REGIONS[0], trafficDialPercentage: 101 }] })).toThrow(/trafficDialPercentage of us-east-1 \(101\) must be from 0 to 100/);
+  });
+
+  test('refuses bad region lists, all problems at once', () => {
+    let message = '';
+    try {
+      service({
+        allowedRegions: ['us-east-1'],
+        homeRegion: 'eu-west-1',
+        zones: ['us-east-1a'],
+        regions: [REGIONS[0], REGIONS[1], { region: 'us-east-2', zones: ['us-west-2a'] }],
+      });
+    } catch (e) {
+      message = (e as Error).message;
+    }
+    expect(message).toMatch(/zones \(us-east-1a\) is set for the whole service, but zones belong to one region/);
+    expect(message).toMatch(/regions lists us-east-2 more than once/);
+    expect(message).toMatch(/regions has us-east-2, us-east-2, outside allowedRegions \(us-east-1\)/);
+    expect(message).toMatch(/homeRegion \("eu-west-1"\) is not one of regions/);
+    expect(message).toMatch(/regions\[us-east-2\]\.zones lists us-west-2a, which is not in us-east-2; list zones named like us-east-2a/);
+    expect(() => service({ regions: [] })).toThrow(/regions is empty; list at least one region/);
+    expect(() => service({ regions: [{ region: 'useast1', zones: ['useast1a'] }] })).toThrow(/regions has "useast1", which is not a region name; write it like "us-east-2"/);
+    expect(() => service({ regions: [{ region: 'us-east-1', zones: [] }] })).toThrow(/regions\[us-east-1\]\.zones is empty; list the zones of us-east-1/);
+  });
+
+  test('refuses an account unknown at synth and a scope inside a stack', () => {
+    expect(() => service({ account: Token.asString({ Ref: 'AWS::AccountId' }) })).toThrow(/account \(a token\) must be a 12-digit account id known at synth/);
+    expect(() => service({ account: '1234' })).toThrow(/account \("1234"\) must be a 12-digit account id/);
+    const app = new App();
+    const stack = new Stack(app, 'Outer');
+    expect(() => new MultiRegionSpotInferenceService(stack, 'Svc', { account: ACCOUNT, regions: REGIONS, minCapacity: 1, maxCapacity: 2, onDemandBaseCapacity: 0, instanceTypes: GPU_TYPES })).toThrow(
+      /Svc is inside the stack Outer, but it creates one stack per region; create it directly under the App/,
+    );
+  });
+});
+
+describe('GlobalAcceleratorEndpoint', () => {
+  function regionalService(app: App, region: string) {
+    const stack = new Stack(app, `R-${region}`, { env: { account: ACCOUNT, region }, crossRegionReferences: true });
+    const vpc = new ec2.Vpc(stack, 'Vpc', { availabilityZones: [`${region}a`, `${region}b`], natGateways: 1 });
+    return new SpotInferenceService(stack, 'Svc', {
+      vpc, minCapacity: 1, maxCapacity: 2, onDemandBaseCapacity: 0, instanceTypes: GPU_TYPES, agent: { bundlePath: AGENT_BUNDLE },
+      dashboard: false, interruptionDrill: false, onDemandFallback: false, interruptionHandling: false,
+    });
+  }
+
+  test('must live in a us-west-2 stack', () => {
+    const app = new App();
+    const svc = regionalService(app, 'us-east-1');
+    const global = new Stack(app, 'G', { env: { account: ACCOUNT, region: 'eu-west-1' }, crossRegionReferences: true });
+    expect(() => new GlobalAcceleratorEndpoint(global, 'Ga', { regions: [{ fleet: svc.fleet, loadBalancer: svc.loadBalancer }] })).toThrow(
+      /the stack of G\/Ga is in eu-west-1, but Global Accelerator is managed from us-west-2 only; put it in a stack with env.region 'us-west-2'/,
+    );
+  });
+
+  test('needs regional stacks with an environment', () => {
+    const app = new App();
+    const stack = new Stack(app, 'Agnostic');
+    const vpc = new ec2.Vpc(stack, 'Vpc', { maxAzs: 2, natGateways: 1 });
+    const svc = new SpotInferenceService(stack, 'Svc', {
+      vpc, minCapacity: 1, maxCapacity: 2, onDemandBaseCapacity: 0, instanceTypes: GPU_TYPES, agent: { bundlePath: AGENT_BUNDLE },
+      dashboard: false, interruptionDrill: false, onDemandFallback: false, interruptionHandling: false,
+    });
+    const global = new Stack(app, 'G', { env: { account: ACCOUNT, region: 'us-west-2' } });
+    expect(() => new GlobalAcceleratorEndpoint(global, 'Ga', { regions: [{ fleet: svc.fleet, loadBalancer: svc.loadBalancer }] })).toThrow(
+      /the fleets Agnostic\/Svc\/Fleet are in environment-agnostic stacks; give each regional stack env/,
+    );
+  });
+
+  test('listener ports and client IP preservation', () => {
+    const app = new App();
+    const svc = regionalService(app, 'eu-central-1');
+    const global = new Stack(app, 'G', { env: { account: ACCOUNT, region: 'us-west-2' }, crossRegionReferences: true });
+    expect(() => new GlobalAcceleratorEndpoint(global, 'Bad', { regions: [{ fleet: svc.fleet, loadBalancer: svc.loadBalancer }], listenerPorts: [0] })).toThrow(/listenerPorts \(0\) must list 1 to 10 ports/);
+    const ga = new GlobalAcceleratorEndpoint(global, 'Ga', { regions: [{ fleet: svc.fleet, loadBalancer: svc.loadBalancer }], listenerPorts: [443], preserveClientIp: false });
+    expect(ga.failoverSeconds).toEqual({ 'eu-central-1': 30 });
+    Template.fromStack(global).hasResourceProperties('AWS::GlobalAccelerator::Listener', { PortRanges: [{ FromPort: 443, ToPort: 443 }] });
+    Template.fromStack(global).hasResourceProperties('AWS::GlobalAccelerator::EndpointGroup', { EndpointGroupRegion: 'eu-central-1', EndpointConfigurations: [Match.objectLike({ ClientIPPreservationEnabled: false })] });
+  });
+});
