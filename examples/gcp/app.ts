@@ -1,6 +1,7 @@
 // `npx cdktf synth` (from this folder) or `npm run synth` (from the package root): no Google credentials needed.
 import { mkdirSync } from 'node:fs';
 import { App } from 'cdktf';
+import { GcpBatchExampleStack } from './batch-stack';
 import { GcpQueueExampleStack } from './queue-stack';
 import { GcpSpotInferenceStack } from './stack';
 
@@ -12,6 +13,10 @@ new GcpSpotInferenceStack(app, 'spot-inference-gcp', {
   region: ctx('region'),
 });
 new GcpQueueExampleStack(app, 'spot-queue-gcp', {
+  project: ctx('project') ?? process.env.GOOGLE_CLOUD_PROJECT,
+  region: ctx('region'),
+});
+new GcpBatchExampleStack(app, 'spot-batch-gcp', {
   project: ctx('project') ?? process.env.GOOGLE_CLOUD_PROJECT,
   region: ctx('region'),
 });
