@@ -1,4 +1,7 @@
 import { Cloud } from '../spec/clouds';
+import { ServerPreset } from './server-presets';
+
+export { ServerPreset } from './server-presets';
 
 /**
  * How the agent tells the inference server to stop taking new work.
@@ -35,6 +38,22 @@ export interface AgentDrainOptions {
   readonly pidFile?: string;
   /** Shell command run after draining, e.g. upload a checkpoint. @default - none */
   readonly hookCommand?: string;
+  /**
+   * The inference server behind the agent. A preset sets the health path the agent proxies, finishes the drain
+   * as soon as the server's own Prometheus gauges of running and waiting requests are 0, and (with `pidFile`)
+   * drains through the server's own graceful shutdown: SIGTERM once the load balancer has stopped routing.
+   * @default ServerPreset.GENERIC
+   */
+  readonly server?: ServerPreset;
+  /**
+   * Seconds the server waits for in-flight requests on SIGTERM, as you start it (vLLM `--shutdown-timeout`,
+   * Triton `--exit-timeout-secs`). Synth refuses a value that does not fit the drain budget after the load
+   * balancer detection. Only for presets with such a flag.
+   * @default - the server's own default (vLLM 0: aborts at once, Triton 30)
+   */
+  readonly serverShutdownTimeoutSeconds?: number;
+  /** The server's Prometheus metrics. @default - the preset's (`/metrics` on the serving port; Triton `http://127.0.0.1:8002/metrics`) */
+  readonly metricsUrl?: string;
 }
 
 /** Port the agent serves the load-balancer health endpoint on (DrainMode.HEALTH). */
@@ -113,7 +132,23 @@ export interface AgentConfig {
   readonly drainOnSigterm?: boolean;
   /** Azure: the VM name Scheduled Events list in `Resources`. Default: read from the instance metadata. */
   readonly instanceName?: string;
+  /** The inference server (see {@link AgentDrainOptions.server}). Default GENERIC. */
+  readonly server?: ServerPreset;
+  /** Seconds the server waits for in-flight requests on SIGTERM (see {@link AgentDrainOptions.serverShutdownTimeoutSeconds}). */
+  readonly serverShutdownTimeoutSeconds?: number;
+  /** The server's Prometheus metrics URL. Default: the preset's. */
+  readonly metricsUrl?: string;
+  /** The server's own health path the agent proxies. Default: the preset's, else `healthPath`. */
+  readonly upstreamHealthPath?: string;
+  /**
+   * Directory where the agent keeps a pending notice, so that a restarted agent (SIGKILL, unit restart) keeps
+   * failing the health endpoint on a doomed instance. Default `/var/lib/spot-agent` (systemd `StateDirectory`).
+   */
+  readonly stateDirectory?: string;
 }
+
+/** Where the agent keeps its state on an instance (systemd `StateDirectory=spot-agent`). */
+export const AGENT_STATE_DIR = '/var/lib/spot-agent';
 
 /** Oldest Node.js major the agent bundle runs on. */
 export const AGENT_MIN_NODE_MAJOR = 20;
@@ -165,6 +200,8 @@ export function renderAgentInstallScript(options: AgentInstallOptions): string {
     // The agent needs the whole notice to drain: systemd must not kill it early on shutdown.
     `TimeoutStopSec=${Math.max(30, options.config.drainBudgetSeconds + 5)}`,
     'KillSignal=SIGTERM',
+    // A pending notice survives a restart of the agent here (/var/lib/spot-agent).
+    'StateDirectory=spot-agent',
     '',
     '[Install]',
     'WantedBy=multi-user.target',

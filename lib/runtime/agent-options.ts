@@ -1,7 +1,8 @@
 import { constants as osConstants } from 'node:os';
 import { CLOUD_LIMITS, Cloud } from '../spec/clouds';
 import { FleetSpecError, FleetSpecErrorCode as C, FleetSpecProblem, ProblemCollector } from '../spec/errors';
-import { AgentConfig, DEFAULT_AGENT_HEALTH_PORT, DrainMode } from './agent-config';
+import { AGENT_STATE_DIR, AgentConfig, DEFAULT_AGENT_HEALTH_PORT, DrainMode } from './agent-config';
+import { ServerPreset, ServerPresetInfo, presetMetricsUrl, serverPreset } from './server-presets';
 
 /** Default seconds kept free between the end of draining and the notice deadline. */
 export const DEFAULT_SAFETY_MARGIN_SECONDS = 5;
@@ -20,6 +21,9 @@ export interface ResolvedAgentConfig extends AgentConfig {
   readonly drainUrl: string;
   readonly drainOnRebalance: boolean;
   readonly drainOnSigterm: boolean;
+  readonly server: ServerPreset;
+  readonly upstreamHealthPath: string;
+  readonly stateDirectory: string;
 }
 
 const isPort = (v: unknown, allowZero: boolean) => Number.isInteger(v) && (v as number) >= (allowZero ? 0 : 1) && (v as number) <= 65535;
@@ -96,7 +100,80 @@ export function validateAgentConfig(config: AgentConfig): FleetSpecProblem[] {
   if (config.lifecycleHookName && cloudOk && config.cloud !== Cloud.AWS) {
     v.add(C.CLOUD_CONSTRAINT, 'lifecycleHookName', `lifecycleHookName is an AWS Auto Scaling setting but cloud is ${config.cloud}; remove it`);
   }
+  checkServerPreset(config, notice, v);
   return v.problems;
+}
+
+/**
+ * When the agent sends SIGTERM to a preset server after a notice: at once in DrainMode.SIGNAL, after the load
+ * balancer detection otherwise (the server then refuses new work, so the load balancer must have stopped
+ * routing first). Undefined when it does not (no pidFile, or a server without a graceful SIGTERM).
+ */
+export function serverSigtermOffsetSeconds(config: AgentConfig): number | undefined {
+  const info = serverPreset(config.server);
+  if (!info || !config.pidFile) return undefined;
+  if (config.drainMode === DrainMode.SIGNAL) return 0;
+  if (!info.drainsOnSigterm) return undefined;
+  const lb = config.loadBalancerDetectionSeconds ?? (config.drainMode === DrainMode.HEALTH ? DEFAULT_LOAD_BALANCER_DETECTION_SECONDS : 0);
+  return Math.min(config.drainBudgetSeconds, lb);
+}
+
+function checkServerPreset(config: AgentConfig, notice: number | undefined, v: ProblemCollector): void {
+  if (config.server === undefined && config.serverShutdownTimeoutSeconds === undefined && config.metricsUrl === undefined && config.upstreamHealthPath === undefined) return;
+  const info = serverPreset(config.server);
+  if (!info) {
+    v.add(C.WORKLOAD, 'server', `server (${JSON.stringify(config.server)}) is not a server preset; use one of ${Object.values(ServerPreset).join(', ')}`);
+    return;
+  }
+  if (config.metricsUrl !== undefined && !isHttpUrl(config.metricsUrl)) {
+    v.add(C.WORKLOAD, 'metricsUrl', `metricsUrl (${JSON.stringify(config.metricsUrl)}) must be a plain http:// URL of the server's Prometheus metrics, e.g. 'http://127.0.0.1:${config.servingPort}/metrics'`);
+  }
+  if (config.upstreamHealthPath !== undefined && !config.upstreamHealthPath.startsWith('/')) {
+    v.add(C.HEALTH_CHECK_PATH, 'upstreamHealthPath', `upstreamHealthPath (${JSON.stringify(config.upstreamHealthPath)}) must start with '/', e.g. '/health'`);
+  }
+  const timeout = config.serverShutdownTimeoutSeconds;
+  if (timeout !== undefined) {
+    if (!info.shutdownTimeoutFlag) {
+      const why = info.defaultShutdownTimeoutSeconds !== undefined ? `waits a fixed ${info.defaultShutdownTimeoutSeconds} s` : 'waits until its requests are done';
+      v.add(C.WORKLOAD, 'serverShutdownTimeoutSeconds', `serverShutdownTimeoutSeconds (${timeout}) has no effect: ${info.displayName} has no shutdown timeout flag (on SIGTERM it ${why}; the agent ends the drain at its deadline); leave it out`);
+      return;
+    }
+    if (!(typeof timeout === 'number' && Number.isInteger(timeout) && timeout >= 0)) {
+      v.add(C.WORKLOAD, 'serverShutdownTimeoutSeconds', `serverShutdownTimeoutSeconds (${timeout}) must be a whole number of seconds, 0 or more: the value of ${info.displayName}'s ${info.shutdownTimeoutFlag}`);
+      return;
+    }
+  }
+  const offset = serverSigtermOffsetSeconds(config);
+  if (offset === undefined || !info.shutdownTimeoutFlag || !(config.drainBudgetSeconds > 0)) return;
+  checkShutdownTimeoutFits(config, info, offset, notice, v);
+}
+
+function checkShutdownTimeoutFits(config: AgentConfig, info: ServerPresetInfo, offset: number, notice: number | undefined, v: ProblemCollector): void {
+  const flag = info.shutdownTimeoutFlag!;
+  const timeout = config.serverShutdownTimeoutSeconds ?? info.defaultShutdownTimeoutSeconds ?? 0;
+  const fit = Math.floor(config.drainBudgetSeconds - offset);
+  const given = config.serverShutdownTimeoutSeconds === undefined ? `${info.displayName}'s default ${flag} ${timeout}` : `serverShutdownTimeoutSeconds (${timeout} s, ${info.displayName}'s ${flag})`;
+  const when = offset > 0 ? `the agent sends SIGTERM ${offset} s after the notice (once the load balancer stopped routing: loadBalancerDetectionSeconds)` : 'the agent sends SIGTERM at the notice';
+  const cloudNotice = notice !== undefined ? ` inside the ${notice} s ${CLOUD_LIMITS[config.cloud].displayName} notice` : '';
+  if (timeout === 0) {
+    v.add(
+      C.DRAIN_BUDGET_EXCEEDED,
+      'serverShutdownTimeoutSeconds',
+      `${given}: ${info.displayName} aborts every in-flight request on SIGTERM; start it with ${flag} ${Math.max(1, fit)} and set serverShutdownTimeoutSeconds: ${Math.max(1, fit)} (${when}; drainBudgetSeconds is ${config.drainBudgetSeconds} s${cloudNotice})`,
+    );
+  } else if (fit < 1) {
+    v.add(
+      C.DRAIN_BUDGET_EXCEEDED,
+      'serverShutdownTimeoutSeconds',
+      `${given} cannot fit: ${when} and drainBudgetSeconds is ${config.drainBudgetSeconds} s, which leaves no time for ${info.displayName}'s graceful shutdown; raise drainBudgetSeconds or lower the health check interval x unhealthy threshold`,
+    );
+  } else if (timeout > fit) {
+    v.add(
+      C.DRAIN_BUDGET_EXCEEDED,
+      'serverShutdownTimeoutSeconds',
+      `${given} does not fit the drain budget: ${when} + ${timeout} s = ${offset + timeout} s, longer than drainBudgetSeconds (${config.drainBudgetSeconds} s${cloudNotice}); start ${info.displayName} with ${flag} ${fit} and set serverShutdownTimeoutSeconds: ${fit}`,
+    );
+  }
 }
 
 /** Validate (throwing a {@link FleetSpecError} with every problem) and fill in the defaults. */
@@ -117,5 +194,9 @@ export function resolveAgentConfig(config: AgentConfig): ResolvedAgentConfig {
     drainUrl: config.drainUrl ?? `http://127.0.0.1:${config.servingPort}/drain`,
     drainOnRebalance: config.drainOnRebalance ?? false,
     drainOnSigterm: config.drainOnSigterm ?? true,
+    server: config.server ?? ServerPreset.GENERIC,
+    upstreamHealthPath: config.upstreamHealthPath ?? serverPreset(config.server)?.healthPath ?? config.healthPath,
+    stateDirectory: config.stateDirectory ?? AGENT_STATE_DIR,
+    metricsUrl: config.metricsUrl ?? presetMetricsUrl(serverPreset(config.server)!, config.servingPort),
   };
 }

@@ -4,7 +4,8 @@ import type * as http from 'node:http';
 import type { AutoScalingClient } from '@aws-sdk/client-auto-scaling';
 import { CLOUD_LIMITS, Cloud } from '../spec/clouds';
 import { AgentConfig, DrainMode } from './agent-config';
-import { ResolvedAgentConfig, resolveAgentConfig } from './agent-options';
+import { ResolvedAgentConfig, resolveAgentConfig, serverSigtermOffsetSeconds } from './agent-options';
+import { NoticeState, currentBootId, eventOf, loadNoticeState, noticeState, writeNoticeState } from './agent-state';
 import { completeLifecycleAction } from './aws-lifecycle';
 import { AwsInterruptionWatcher } from './aws-watcher';
 import { AzureInterruptionWatcher } from './azure-watcher';
@@ -16,6 +17,7 @@ import { Backoff, httpRequest, sleep } from './http';
 import { Logger, jsonLogger } from './log';
 import { createWatcher } from './watch';
 import { InterruptionWatcher, describeError } from './watcher';
+import { ServerPresetInfo, readInFlight, serverPreset } from './server-presets';
 
 /** What the agent runs with besides its config; everything is optional and injectable for tests. */
 export interface AgentDependencies {
@@ -33,6 +35,8 @@ export interface AgentDependencies {
   readonly server?: http.Server;
   /** Install SIGTERM/SIGINT handlers (the CLI does). @default false */
   readonly handleProcessSignals?: boolean;
+  /** This boot's id, to tell a pending notice of this boot from a stale one. @default - `/proc/sys/kernel/random/boot_id` */
+  readonly bootId?: string;
 }
 
 /** How the user hook went. */
@@ -77,6 +81,10 @@ export class SpotAgent {
   private draining?: Promise<AgentResult>;
   private watching?: Promise<void>;
   private readonly signalHandlers: Array<[NodeJS.Signals, () => void]> = [];
+  private readonly preset: ServerPresetInfo;
+  private readonly bootId: string;
+  /** A notice a previous process of this agent saw on this boot (restart mid-drain). */
+  private resumed?: NoticeState;
 
   constructor(config: AgentConfig, private readonly deps: AgentDependencies = {}) {
     this.config = resolveAgentConfig(config);
@@ -93,9 +101,11 @@ export class SpotAgent {
       host: this.config.healthHost,
       port: this.config.healthPort,
       path: this.config.healthPath,
-      upstreamUrl: `http://127.0.0.1:${this.config.servingPort}${this.config.healthPath}`,
+      upstreamUrl: `http://127.0.0.1:${this.config.servingPort}${this.config.upstreamHealthPath}`,
       log: this.log,
     });
+    this.preset = serverPreset(this.config.server)!;
+    this.bootId = deps.bootId ?? currentBootId();
     this.finished = new Promise((resolve) => (this.resolveFinished = resolve));
   }
 
@@ -106,6 +116,8 @@ export class SpotAgent {
 
   /** Start serving the health endpoint and watching the metadata service. */
   public async start(): Promise<void> {
+    // A notice seen before a restart: fail the health endpoint before the first probe can see a 200.
+    this.loadPendingNotice();
     const port = await this.health.listen();
     this.log.info('spot-agent started', {
       healthPort: port,
@@ -114,7 +126,9 @@ export class SpotAgent {
       drainMode: this.deps.server ? 'embedded' : this.config.drainMode,
       drainBudgetSeconds: this.config.drainBudgetSeconds,
       pollIntervalSeconds: this.config.pollIntervalSeconds,
+      server: this.config.server,
     });
+    if (this.resumed) this.resume(this.resumed);
     this.watching = this.watcher
       .run({ signal: this.stopWatching.signal, log: this.log, emit: (e) => this.notify(e) })
       .catch((err) => this.log.error('interruption watcher stopped unexpectedly', { error: describeError(err) }));
@@ -164,6 +178,53 @@ export class SpotAgent {
     this.resolveFinished(undefined);
   }
 
+  private loadPendingNotice(): void {
+    const dir = this.config.stateDirectory;
+    const loaded = loadNoticeState(dir, this.bootId, this.config.cloud);
+    if (loaded.status === 'none') return;
+    if (loaded.status === 'stale') {
+      this.log.info('ignoring the notice state of an earlier boot', { stateDirectory: dir, reason: loaded.reason });
+      return;
+    }
+    if (loaded.status === 'unreadable') {
+      this.log.error('cannot read the notice state; relying on the metadata service to repeat a pending notice', { stateDirectory: dir, reason: loaded.reason });
+      return;
+    }
+    this.resumed = loaded.state;
+    this.health.setDraining(new Date(loaded.state.healthFailingAt));
+  }
+
+  /** Restarted on a doomed instance: keep failing, and finish the drain the previous process started. */
+  private resume(state: NoticeState): void {
+    const event = eventOf(state);
+    const fields = { kind: event.kind, deadline: event.deadline.toISOString(), healthFailingAt: state.healthFailingAt, drainedAt: state.drainedAt };
+    if (state.drainedAt) {
+      this.log.warn('restarted after the drain finished: the health endpoint keeps failing until the instance goes', fields);
+      this.draining = new Promise<AgentResult>(() => undefined); // never drains again; stop() or the instance ends it
+      return;
+    }
+    this.log.warn('restarted while a notice was pending: the health endpoint keeps failing; resuming the drain', fields);
+    this.draining = this.drain(event, state);
+    void this.draining.then(
+      (result) => this.finish(result),
+      (err) => {
+        this.log.error('drain failed', { error: describeError(err) });
+        return this.finish(undefined);
+      },
+    );
+  }
+
+  private saveState(state: NoticeState): void {
+    try {
+      writeNoticeState(this.config.stateDirectory, state);
+    } catch (err) {
+      this.log.error('could not save the notice state: an agent restarted during this drain would not know of it', {
+        stateDirectory: this.config.stateDirectory,
+        error: describeError(err),
+      });
+    }
+  }
+
   private onSigterm(): void {
     if (this.draining) {
       this.log.info('SIGTERM while draining: finishing the drain first');
@@ -199,13 +260,18 @@ export class SpotAgent {
     for (const [sig, fn] of this.signalHandlers.splice(0)) process.off(sig, fn);
   }
 
-  private async drain(event: InterruptionEvent): Promise<AgentResult> {
+  private async drain(event: InterruptionEvent, resumed?: NoticeState): Promise<AgentResult> {
     const c = this.config;
-    const start = Date.now();
-    const drainDeadline = new Date(Math.max(start, Math.min(start + c.drainBudgetSeconds * 1000, event.deadline.getTime() - c.safetyMarginSeconds * 1000)));
+    // A resumed drain keeps the first process's clock: the notice did not move.
+    const start = resumed ? Date.parse(resumed.healthFailingAt) : Date.now();
+    const drainDeadline = resumed
+      ? new Date(resumed.drainDeadline)
+      : new Date(Math.max(start, Math.min(start + c.drainBudgetSeconds * 1000, event.deadline.getTime() - c.safetyMarginSeconds * 1000)));
     // 1. The load balancer stops routing here.
     this.health.setDraining();
     const healthFailingAt = this.health.failingSince ?? new Date();
+    const pending = () => noticeState(event, this.bootId, healthFailingAt, drainDeadline);
+    if (!resumed) this.saveState(pending());
     this.log.info('drain deadline set', {
       drainDeadline: drainDeadline.toISOString(),
       noticeDeadline: event.deadline.toISOString(),
@@ -220,10 +286,17 @@ export class SpotAgent {
       const r = await drainHttpServer(this.deps.server, { deadline: drainDeadline, log: this.log });
       inFlightAtEnd = r.cut.length;
     } else if (c.drainMode === DrainMode.SIGNAL) {
-      inFlightAtEnd = await this.drainBySignal(drainDeadline);
+      inFlightAtEnd = await this.drainBySignal(drainDeadline, pending);
     } else {
       if (c.drainMode === DrainMode.HTTP) await this.callDrainEndpoint(drainDeadline, event);
-      inFlightAtEnd = await this.waitForIdle(lbDetectedAt, drainDeadline);
+      const sigtermAt = serverSigtermOffsetSeconds(c);
+      if (sigtermAt !== undefined) {
+        // The server's own graceful shutdown, once the load balancer has stopped routing here.
+        await sleep(Math.min(lbDetectedAt, start + sigtermAt * 1000) - Date.now());
+        inFlightAtEnd = await this.drainBySignal(drainDeadline, pending);
+      } else {
+        inFlightAtEnd = await this.waitForIdle(lbDetectedAt, drainDeadline);
+      }
     }
     const drainedAt = new Date();
     // 4. The user hook (checkpoint upload, ...).
@@ -232,6 +305,7 @@ export class SpotAgent {
     const acknowledged = await this.acknowledge(event);
     const lifecycleAction = await this.completeLifecycle(event);
     const result: AgentResult = { event, healthFailingAt, drainDeadline, drainedAt, inFlightAtEnd, hook, acknowledged, lifecycleAction };
+    this.saveState({ ...noticeState(event, this.bootId, healthFailingAt, drainDeadline, new Date()), ...(this.resumed?.signalledPid !== undefined ? { signalledPid: this.resumed.signalledPid } : {}) });
     this.log.info('drained; exiting', {
       kind: event.kind,
       drainSeconds: (drainedAt.getTime() - start) / 1000,
@@ -273,26 +347,39 @@ export class SpotAgent {
     });
   }
 
-  private async drainBySignal(until: Date): Promise<number> {
+  private async drainBySignal(until: Date, state?: () => NoticeState): Promise<number> {
     const { pidFile, drainSignal } = this.config;
     let pid: number;
     try {
-      pid = parseInt(readFileSync(pidFile!, 'utf8').trim(), 10);
-      if (!(pid > 0)) throw new Error(`no PID in ${pidFile}`);
-      process.kill(pid, drainSignal as NodeJS.Signals);
-      this.log.info('sent the drain signal to the inference server', { pid, signal: drainSignal });
+      const already = this.resumed?.signalledPid;
+      if (already !== undefined) {
+        // The previous process signalled it: a second SIGTERM makes some servers abort their requests.
+        pid = already;
+        this.log.info('the inference server was signalled before the restart: not signalling it again', { pid, alive: isAlive(pid) });
+      } else {
+        pid = parseInt(readFileSync(pidFile!, 'utf8').trim(), 10);
+        if (!(pid > 0)) throw new Error(`no PID in ${pidFile}`);
+        process.kill(pid, drainSignal as NodeJS.Signals);
+        this.log.info('sent the drain signal to the inference server', { pid, signal: drainSignal, server: this.config.server });
+        if (state) this.saveState({ ...state(), signalledPid: pid });
+      }
     } catch (err) {
       this.log.error('could not signal the inference server; relying on the failing health endpoint', { pidFile, signal: drainSignal, error: describeError(err) });
       return this.waitForIdle(Date.now(), until);
     }
     while (Date.now() < until.getTime()) {
       if (!isAlive(pid)) {
-        this.log.info('inference server exited after the drain signal', { pid });
+        this.log.info('inference server exited after the drain signal', { pid, server: this.config.server });
         return 0;
       }
       await sleep(Math.min(100, until.getTime() - Date.now()));
     }
     if (!isAlive(pid)) return 0;
+    const reading = await this.readServerInFlight();
+    if (reading !== undefined && reading >= 0) {
+      this.log.warn(`inference server still running at the drain deadline with ${reading} request(s) in flight: they are cut when the instance goes`, { pid, deadline: until.toISOString() });
+      return reading;
+    }
     this.log.warn('inference server still running at the drain deadline: its in-flight requests are cut when the instance goes', { pid, deadline: until.toISOString() });
     return -1;
   }
@@ -300,6 +387,7 @@ export class SpotAgent {
   /** Waits until the server reports idle (after `notBefore`) or the deadline; returns the in-flight count at the end (-1 unknown). */
   private async waitForIdle(notBefore: number, until: Date): Promise<number> {
     const idleUrl = this.config.idleUrl;
+    if (!idleUrl && this.preset.metricsProveIdle && this.config.metricsUrl) return this.waitForIdleMetrics(notBefore, until);
     if (!idleUrl) {
       await sleep(until.getTime() - Date.now());
       this.log.info('drain budget spent (an external server\'s requests are not visible to the agent; set idleUrl to finish as soon as it is idle)', {
@@ -313,6 +401,55 @@ export class SpotAgent {
       last = await queryInFlight(idleUrl);
       if (last === 0) {
         this.log.info('inference server is idle', { idleUrl });
+        return 0;
+      }
+      if (Date.now() >= until.getTime()) break;
+      await sleep(Math.min(200, until.getTime() - Date.now()));
+    }
+    this.log.warn(`drain deadline reached with ${last < 0 ? 'an unknown number of' : last} request(s) still in flight: they are cut when the instance goes`, {
+      inFlight: last,
+      deadline: until.toISOString(),
+    });
+    return last;
+  }
+
+  /** The server's running + waiting requests from its own Prometheus gauges; undefined without a preset. */
+  private async readServerInFlight(): Promise<number | undefined> {
+    const url = this.config.metricsUrl;
+    if (!url || this.preset.runningMetrics.length + this.preset.waitingMetrics.length === 0) return undefined;
+    try {
+      const res = await httpRequest(url, { timeoutMs: 1000, maxBodyBytes: 4 * 1024 * 1024 });
+      if (res.status !== 200) {
+        this.metricsError(`status ${res.status}`);
+        return -1;
+      }
+      const reading = readInFlight(this.preset, res.body);
+      if (reading.inFlight < 0) this.metricsError(reading.error ?? 'no gauges');
+      return reading.inFlight;
+    } catch (err) {
+      this.metricsError(describeError(err));
+      return -1;
+    }
+  }
+
+  private lastMetricsError = '';
+  private metricsError(error: string): void {
+    if (error === this.lastMetricsError) return;
+    this.lastMetricsError = error;
+    this.log.warn(`cannot read ${this.preset.displayName}'s in-flight requests from its metrics; waiting until they can be read or the deadline`, {
+      metricsUrl: this.config.metricsUrl,
+      gauges: [...this.preset.runningMetrics, ...this.preset.waitingMetrics],
+      error,
+    });
+  }
+
+  private async waitForIdleMetrics(notBefore: number, until: Date): Promise<number> {
+    await sleep(notBefore - Date.now());
+    let last = -1;
+    for (;;) {
+      last = (await this.readServerInFlight()) ?? -1;
+      if (last === 0) {
+        this.log.info(`${this.preset.displayName} reports no running or waiting request: idle`, { metricsUrl: this.config.metricsUrl });
         return 0;
       }
       if (Date.now() >= until.getTime()) break;

@@ -55,10 +55,10 @@ export class HealthEndpoint {
     return this.drainingSince;
   }
 
-  /** Fail every probe from now on. */
-  public setDraining(): void {
+  /** Fail every probe from now on (`since`: when it started failing, for an agent restarted mid-drain). */
+  public setDraining(since?: Date): void {
     if (this.drainingSince) return;
-    this.drainingSince = new Date();
+    this.drainingSince = since ?? new Date();
     // Probes on open keep-alive connections must see the change too.
     this.server.closeIdleConnections?.();
     (this.options.log ?? silentLogger).info('health endpoint now failing (503): the load balancer stops routing here', {

@@ -9,6 +9,7 @@ import { SpotAgent } from '../../../lib/runtime/agent';
 import { AgentConfig, DrainMode } from '../../../lib/runtime/agent-config';
 import { memoryLogger } from './support/collect';
 import { InferenceServer, LoadBalancer } from './support/inference';
+import { stateDir } from './support/loopback';
 import { AwsImdsEmulator, AzureScheduledEventsEmulator, GcpMetadataEmulator } from './support/metadata-emulators';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, Math.max(0, ms)));
@@ -21,7 +22,7 @@ async function scenario(config: ScenarioConfig | ((servingPort: number) => Scena
   const server = new InferenceServer(log);
   await server.listen();
   const cfg = typeof config === 'function' ? config(server.port) : config;
-  const agent = new SpotAgent({ ...common, ...cfg, servingPort: server.port } as AgentConfig, { log, ...deps });
+  const agent = new SpotAgent({ ...common, stateDirectory: stateDir(), ...cfg, servingPort: server.port } as AgentConfig, { log, ...deps });
   await agent.start();
   const lb = new LoadBalancer(`http://127.0.0.1:${agent.healthPort}/health`, server.port, { probeMs: 100, clients: 8, minMs: 100, maxMs: 1500 });
   await lb.start();

@@ -14,7 +14,7 @@ import { InterruptionEvent, InterruptionKind } from '../../../lib/runtime/events
 import { httpRequest } from '../../../lib/runtime/http';
 import { InterruptionWatcher, WatcherContext } from '../../../lib/runtime/watcher';
 import { memoryLogger } from './support/collect';
-import { freePort, waitFor } from './support/loopback';
+import { freePort, stateDir, waitFor } from './support/loopback';
 import { AwsImdsEmulator } from './support/metadata-emulators';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -48,6 +48,7 @@ function config(servingPort: number, extra: Partial<AgentConfig> = {}): AgentCon
     drainMode: DrainMode.HEALTH,
     safetyMarginSeconds: 0.5,
     loadBalancerDetectionSeconds: 0,
+    stateDirectory: stateDir(),
     ...extra,
   };
 }

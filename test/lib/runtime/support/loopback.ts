@@ -108,3 +108,14 @@ export async function waitFor(check: () => boolean, timeoutMs = 5000, what = 'co
     await new Promise((r) => setTimeout(r, 10));
   }
 }
+
+/** A fresh state directory for one agent: agents of parallel tests must never see each other's notice. */
+export function stateDir(): string {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { mkdtempSync } = require('node:fs') as typeof import('node:fs');
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { tmpdir } = require('node:os') as typeof import('node:os');
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { join } = require('node:path') as typeof import('node:path');
+  return mkdtempSync(join(tmpdir(), 'spot-agent-state-'));
+}
