@@ -1,15 +1,28 @@
 #!/usr/bin/env node
-// spot-plan: cost planner and spot-trace simulator. Runs the compiled CLI (npm run build); in a checkout
-// without a build, run `npx tsx lib/plan/cli.ts` instead.
+// spot-plan: cost planner and spot-trace simulator. Runs the compiled CLI (dist/, built by `npm run build`
+// and by `prepack` for the published package). In a checkout without a build (right after `npm ci && npm run
+// synth`), it runs the TypeScript source through tsx (a devDependency, transpile-only), so no build step is needed.
 'use strict';
-let cli;
-try {
-  cli = require('../dist/lib/plan/cli.js');
-} catch (e) {
-  if (e && e.code === 'MODULE_NOT_FOUND') {
-    process.stderr.write('spot-plan: dist/lib/plan/cli.js not found; run "npm run build" first, or use "npx tsx lib/plan/cli.ts" in a checkout\n');
+const { existsSync } = require('node:fs');
+const { join } = require('node:path');
+
+function load() {
+  const compiled = join(__dirname, '..', 'dist', 'lib', 'plan', 'cli.js');
+  if (existsSync(compiled)) return require(compiled);
+  const source = join(__dirname, '..', 'lib', 'plan', 'cli.ts');
+  if (!existsSync(source)) {
+    process.stderr.write(`spot-plan: ${compiled} not found; reinstall the package (its dist/ is missing)\n`);
     process.exit(1);
   }
-  throw e;
+  let api;
+  try {
+    api = require('tsx/cjs/api');
+  } catch (e) {
+    process.stderr.write(`spot-plan: no build (dist/lib/plan/cli.js) and tsx is not installed to run the source (${e && e.message}); run "npm ci" for the devDependencies, or "npm run build"\n`);
+    process.exit(1);
+  }
+  api.register();
+  return require(source);
 }
-process.exitCode = cli.main(process.argv.slice(2));
+
+process.exitCode = load().main(process.argv.slice(2));

@@ -1,8 +1,10 @@
 import { FallbackPolicy, FallbackPolicyOptions, FallbackState } from '../policy/fallback-policy';
 import { planSpotPlacement } from '../policy/placement';
 import { FleetSpecErrorCode as C, ProblemCollector } from '../spec/errors';
+import { DeployedCounters, DeployedFleet, Deployment, DEPLOYMENT_PROFILES, DeploymentProfile } from './deployment';
+import { locatePool, regionsOf } from './pools';
 import { mulberry32, randomInt, shuffle } from './rng';
-import { SpotTrace, TraceReading } from './traces';
+import { SpotTrace, traceWarnings, TraceReading } from './traces';
 
 /** The policies the simulator compares. */
 export enum SimulatedPolicy {
@@ -10,9 +12,18 @@ export enum SimulatedPolicy {
   ON_DEMAND = 'on-demand',
   /** Every replica on spot, spread over the pools and relaunched elsewhere when lost; no fallback. */
   SPOT_ONLY = 'spot-only',
+  /**
+   * SpotHedge's artifact's even spread (`NaiveSpread` with `StaticSpotProvision`): the target on spot, each new
+   * replica in the first pool, in the window's pool order, that runs the fewest; no fallback.
+   */
+  EVEN_SPREAD = 'even-spread',
   /** A fixed on-demand base, the rest spot as in SPOT_ONLY; no fallback. */
   STATIC_BASE = 'static-base',
-  /** SpotHedge (SkyServe, EuroSys '25) as its artifact simulates it: N+1 spot spread over zones, dynamic on-demand fallback. */
+  /**
+   * SpotHedge (SkyServe, EuroSys '25) as published: the artifact's `SpotHedge` placement (N + spares spot over
+   * the zones not recently preempted) with its `SpotFailoverNoSafety` fallback (on-demand for the spot not
+   * ready, no hold). Always idealised: it is the published policy, not something this library deploys.
+   */
   SPOTHEDGE = 'spothedge',
   /** This library's fallback policy (`lib/policy`), the same code the controllers run. */
   OURS = 'ours',
@@ -22,6 +33,7 @@ export enum SimulatedPolicy {
 export const ALL_SIMULATED_POLICIES: readonly SimulatedPolicy[] = [
   SimulatedPolicy.ON_DEMAND,
   SimulatedPolicy.SPOT_ONLY,
+  SimulatedPolicy.EVEN_SPREAD,
   SimulatedPolicy.STATIC_BASE,
   SimulatedPolicy.SPOTHEDGE,
   SimulatedPolicy.OURS,
@@ -41,6 +53,30 @@ export interface SimulationOptions {
   readonly windowSeconds?: number;
   /** Windows replayed, each at a random offset. @default 10 */
   readonly repeats?: number;
+  /**
+   * Start ticks of the windows (in simulator ticks of the expanded traces), instead of random ones: replays
+   * that others can reproduce. @default - `repeats` random offsets drawn from `seed`
+   */
+  readonly offsets?: number[];
+  /**
+   * The model. IDEALISED: the policy places every spot replica itself every tick. AWS / GCP / AZURE: the fleet
+   * as the library renders it on that cloud (see lib/plan/deployment.ts) for spot-only, static-base and ours;
+   * on-demand, even-spread and spothedge are the same in every model.
+   * @default Deployment.IDEALISED
+   */
+  readonly deployment?: Deployment;
+  /** Region whose main group takes the remainder of the spot share first (as-deployed, several regions). @default - the first region */
+  readonly homeRegion?: string;
+  /** Seconds between scheduled controller runs (as-deployed). @default - the construct's schedule (60 s) */
+  readonly controllerPeriodSeconds?: number;
+  /** Spare spot replicas of the spothedge baseline (the published run uses 1). @default 1 */
+  readonly spothedgeSpares?: number;
+  /**
+   * Give the spothedge baseline the artifact's SpotFailover safety hold: keep the on-demand fallback one cold
+   * start after the last fallback. The published SpotHedge (SpotFailoverNoSafety) has no hold.
+   * @default false
+   */
+  readonly spothedgeSafetyHold?: boolean;
   /** Seed of the window offsets and of the randomised policies. @default 0 */
   readonly seed?: number;
   /** How trace values are read. @default TraceReading.UNCAPPED */
@@ -70,6 +106,11 @@ export interface ResolvedSimulationOptions {
   readonly staticOnDemandBase: number;
   readonly onDemandBase: number;
   readonly maxCapacity: number;
+  readonly deployment: Deployment;
+  readonly spothedgeSpares: number;
+  readonly spothedgeSafetyHold: boolean;
+  readonly controllerPeriodSeconds?: number;
+  readonly homeRegion?: string;
 }
 
 /** What one policy achieved, averaged over the windows. */
@@ -84,6 +125,8 @@ export interface PolicyResult {
   readonly preemptions: number;
   /** Mean length of a below-target episode, seconds (0 when there was none). */
   readonly meanRecoverySeconds: number;
+  /** The model this row comes from: `idealised`, `aws`, `gcp`, `azure`, or `artifact` (the published baselines). */
+  readonly model: string;
 }
 
 /** A simulation's results with the setup that produced them. */
@@ -92,8 +135,14 @@ export interface SimulationReport {
   readonly results: PolicyResult[];
   /** The options, defaults filled in. */
   readonly options: ResolvedSimulationOptions;
-  /** Pools replayed. */
+  /** Pools replayed (trace names). */
   readonly pools: string[];
+  /** Their regions, in first-seen order (`unknown` where a zone name shows none). */
+  readonly regions: string[];
+  /** What a reader must know about the traces (count traces read uncapped, pools cut to the shortest...). */
+  readonly warnings: string[];
+  /** The as-deployed profile used, when the model is a cloud. */
+  readonly profile?: DeploymentProfile;
   /** Ticks per window. */
   readonly windowTicks: number;
   /** Start tick of each window in the expanded trace. */
@@ -144,11 +193,17 @@ interface TickView {
   readonly prevDemand: number;
   /** Write the spot plan of this tick here (starts as a copy of prevSpot). */
   readonly spot: Int32Array;
+  /** Capacity of each pool at this tick: only the as-deployed model reads it (the cloud's launches find it). */
+  readonly capNow: Int32Array;
+  /** Counters the as-deployed model adds to. */
+  readonly counters: DeployedCounters;
 }
 
 interface Strategy {
   /** Returns the on-demand count of this tick and fills view.spot. */
   step(view: TickView): number;
+  /** As-deployed over several regions: region of each pool and the global layer's ticks before a region serves. */
+  readonly routing?: { readonly regionOfPool: Int32Array; readonly regions: number; readonly healthyTicks: number };
 }
 
 /** Replay traces under each policy. */
@@ -160,23 +215,37 @@ export function simulate(traces: readonly SpotTrace[], options: SimulationOption
   const windowTicks = o.windowSeconds === 0 ? prepared.length : Math.round(o.windowSeconds / o.tickSeconds);
   const coldTicks = Math.round(o.coldStartSeconds / o.tickSeconds);
   const v = new ProblemCollector();
-  if (windowTicks > prepared.length) {
+  if (traces.length > 0 && windowTicks > prepared.length) {
     v.add(C.WORKLOAD, 'windowSeconds', `windowSeconds (${o.windowSeconds}) is longer than the traces (${prepared.length * o.tickSeconds} s at ${o.tickSeconds} s ticks); shorten the window or pass 0 to replay the whole trace`);
   }
   if (windowTicks <= coldTicks) {
     v.add(C.WORKLOAD, 'windowSeconds', `windowSeconds (${o.windowSeconds}) must be longer than coldStartSeconds (${o.coldStartSeconds})`);
   }
   if (traces.length === 0) v.add(C.WORKLOAD, 'traces', 'no traces given; pass at least one pool trace');
+  const given = options.offsets;
+  if (given !== undefined) {
+    if (given.length === 0) v.add(C.WORKLOAD, 'offsets', 'offsets is empty; give at least one window start tick, e.g. 0,2880');
+    for (const off of given) {
+      if (!Number.isInteger(off) || off < 0 || off + windowTicks > prepared.length) {
+        v.add(C.WORKLOAD, 'offsets', `offset ${off} must be a whole tick from 0 to ${Math.max(0, prepared.length - windowTicks)} (the traces hold ${prepared.length} ticks of ${o.tickSeconds} s and a window ${windowTicks}); pick starts inside the traces`);
+      }
+    }
+  }
   v.throwIfAny('simulate');
 
+  // Offsets and pool orders come from two streams of the seed, so that replays of different pool sets
+  // (--per-region, --region) of the same traces replay the same windows.
   const rng = mulberry32(o.seed);
-  const repeats = o.windowSeconds === 0 ? 1 : o.repeats;
+  const orderRng = mulberry32(o.seed ^ 0x5bd1e995);
+  const repeats = given !== undefined ? given.length : o.windowSeconds === 0 ? 1 : o.repeats;
   const offsets: number[] = [];
   const orders: number[][] = [];
   for (let i = 0; i < repeats; i++) {
-    offsets.push(o.windowSeconds === 0 ? 0 : randomInt(rng, prepared.length - windowTicks + 1));
-    orders.push(shuffle(rng, traces.map((_, z) => z)));
+    const drawn = o.windowSeconds === 0 ? 0 : randomInt(rng, prepared.length - windowTicks + 1);
+    offsets.push(given !== undefined ? given[i] : drawn);
+    orders.push(shuffle(orderRng, traces.map((_, z) => z)));
   }
+  const profile = o.deployment === Deployment.IDEALISED ? undefined : DEPLOYMENT_PROFILES[o.deployment];
   const policies = options.policies ?? [...ALL_SIMULATED_POLICIES];
   const results = policies.map((policy) => {
     let cost = 0;
@@ -188,7 +257,7 @@ export function simulate(traces: readonly SpotTrace[], options: SimulationOption
     for (let i = 0; i < repeats; i++) {
       const caps = orders[i].map((z) => prepared.caps[z]);
       const names = orders[i].map((z) => traces[z].name);
-      const strategy = makeStrategy(policy, o, policyOptions, names, mulberry32((o.seed + 1) * 7919 + i));
+      const strategy = makeStrategy(policy, o, policyOptions, names, mulberry32((o.seed + 1) * 7919 + i), profile);
       const r = runWindow(strategy, caps, offsets[i], windowTicks, coldTicks, o.targetReplicas, o.onDemandPriceRatio);
       cost += r.cost;
       avail += r.availTicks;
@@ -203,9 +272,40 @@ export function simulate(traces: readonly SpotTrace[], options: SimulationOption
       availability: avail / counted,
       preemptions: preemptions / repeats,
       meanRecoverySeconds: episodes > 0 ? (episodeTicks * o.tickSeconds) / episodes : 0,
+      model: modelOf(policy, o.deployment),
     };
   });
-  return { results, options: o, pools: traces.map((t) => t.name), windowTicks, offsets, elapsedMs: Date.now() - started };
+  const pools = traces.map((t) => t.name);
+  return {
+    results,
+    options: o,
+    pools,
+    regions: regionsOf(pools),
+    warnings: traceWarnings(traces, o.reading),
+    ...(profile ? { profile } : {}),
+    windowTicks,
+    offsets,
+    elapsedMs: Date.now() - started,
+  };
+}
+
+/** The model a policy's row comes from. */
+export function modelOf(policy: SimulatedPolicy, deployment: Deployment): string {
+  if (policy === SimulatedPolicy.SPOTHEDGE || policy === SimulatedPolicy.EVEN_SPREAD) return 'artifact';
+  if (policy === SimulatedPolicy.ON_DEMAND) return 'any';
+  return deployment;
+}
+
+/** Only the traces of the given regions (`--region`), in their order. Throws naming the regions there are. */
+export function selectRegions(traces: readonly SpotTrace[], regions: readonly string[]): SpotTrace[] {
+  const have = regionsOf(traces.map((t) => t.name));
+  const missing = regions.filter((r) => !have.includes(r));
+  if (missing.length > 0) {
+    const v = new ProblemCollector();
+    v.add(C.WORKLOAD, 'region', `--region ${missing.join(',')} matches no pool; the traces hold ${have.join(', ')} (the region comes from each file's zone name, e.g. us-east-1a_v100_1.json -> us-east-1)`);
+    v.throwIfAny('spot-plan simulate');
+  }
+  return traces.filter((t) => regions.includes(locatePool(t.name).region));
 }
 
 function resolveSimulationOptions(options: SimulationOptions): ResolvedSimulationOptions {
@@ -222,6 +322,11 @@ function resolveSimulationOptions(options: SimulationOptions): ResolvedSimulatio
     staticOnDemandBase: options.staticOnDemandBase ?? 1,
     onDemandBase: options.onDemandBase ?? 0,
     maxCapacity: options.maxCapacity ?? 2 * target + 1,
+    deployment: options.deployment ?? Deployment.IDEALISED,
+    spothedgeSpares: options.spothedgeSpares ?? 1,
+    spothedgeSafetyHold: options.spothedgeSafetyHold ?? false,
+    ...(options.controllerPeriodSeconds !== undefined ? { controllerPeriodSeconds: options.controllerPeriodSeconds } : {}),
+    ...(options.homeRegion !== undefined ? { homeRegion: options.homeRegion } : {}),
   };
   const v = new ProblemCollector();
   const positive = ['tickSeconds', 'targetReplicas', 'onDemandPriceRatio', 'repeats'] as const;
@@ -231,8 +336,13 @@ function resolveSimulationOptions(options: SimulationOptions): ResolvedSimulatio
   for (const prop of ['coldStartSeconds', 'windowSeconds', 'staticOnDemandBase', 'onDemandBase', 'seed'] as const) {
     if (!(o[prop] >= 0) || !Number.isFinite(o[prop])) v.add(C.WORKLOAD, prop, `${prop} (${o[prop]}) must be a number, 0 or more`);
   }
-  for (const prop of ['targetReplicas', 'repeats', 'staticOnDemandBase', 'onDemandBase', 'maxCapacity'] as const) {
-    if (!Number.isInteger(o[prop])) v.add(C.WORKLOAD, prop, `${prop} (${o[prop]}) must be a whole number`);
+  for (const prop of ['targetReplicas', 'repeats', 'staticOnDemandBase', 'onDemandBase', 'maxCapacity', 'seed', 'spothedgeSpares'] as const) {
+    if (Number.isFinite(o[prop]) && !Number.isInteger(o[prop])) v.add(C.WORKLOAD, prop, `${prop} (${o[prop]}) must be a whole number; use ${Math.round(o[prop])}`);
+  }
+  if (!(o.spothedgeSpares >= 0)) v.add(C.WORKLOAD, 'spothedgeSpares', `spothedgeSpares (${o.spothedgeSpares}) must be a whole number, 0 or more (the published SpotHedge uses 1)`);
+  if (!Object.values(Deployment).includes(o.deployment)) v.add(C.WORKLOAD, 'deployment', `deployment (${String(o.deployment)}) must be one of ${Object.values(Deployment).join(', ')}`);
+  if (o.controllerPeriodSeconds !== undefined && !(o.controllerPeriodSeconds >= o.tickSeconds && Number.isFinite(o.controllerPeriodSeconds))) {
+    v.add(C.WORKLOAD, 'controllerPeriodSeconds', `controllerPeriodSeconds (${o.controllerPeriodSeconds}) must be at least one tick (${o.tickSeconds} s); the constructs' schedules run every 60 s`);
   }
   if (o.staticOnDemandBase > target) v.add(C.ON_DEMAND_BASE_ABOVE_MAX, 'staticOnDemandBase', `staticOnDemandBase (${o.staticOnDemandBase}) is above targetReplicas (${target}); lower it to at most ${target}`);
   if (o.onDemandBase > target) v.add(C.ON_DEMAND_BASE_ABOVE_MAX, 'onDemandBase', `onDemandBase (${o.onDemandBase}) is above targetReplicas (${target}); lower it to at most ${target}`);
@@ -270,9 +380,15 @@ function runWindow(strategy: Strategy, caps: Int32Array[], offset: number, T: nu
   let prevDemand = 0;
   const r: WindowResult = { cost: 0, availTicks: 0, countedTicks: 0, preemptions: 0, episodes: 0, episodeTicks: 0 };
   let down = false;
-  const view = { t: 0, zones: Z, prevSpot, readySpot, preempted, failed, readyDemand, prevDemand, spot };
+  const capNow = new Int32Array(Z);
+  const counters: DeployedCounters = { noticeSpotTicks: 0, preemptions: 0, controllerRuns: 0 };
+  const view = { t: 0, zones: Z, prevSpot, readySpot, preempted, failed, readyDemand, prevDemand, spot, capNow, counters };
+  const routing = strategy.routing && strategy.routing.regions > 1 && strategy.routing.healthyTicks > 0 ? strategy.routing : undefined;
+  const healthyFor = new Int32Array(routing ? routing.regions : 0);
+  const readyInRegion = new Int32Array(routing ? routing.regions : 0);
   for (let t = 0; t < T; t++) {
     spot.set(prevSpot);
+    for (let z = 0; z < Z; z++) capNow[z] = caps[z][offset + t];
     view.t = t;
     view.readyDemand = readyDemand;
     view.prevDemand = prevDemand;
@@ -296,18 +412,27 @@ function runWindow(strategy: Strategy, caps: Int32Array[], offset: number, T: nu
     // readiness: min over the last cold+1 ticks
     let ready = 0;
     if (t >= cold) {
+      readyInRegion.fill(0);
       for (let z = 0; z < Z; z++) {
         let m = UNCAPPED_VALUE;
         for (let h = 0; h < H; h++) m = Math.min(m, spotHist[h * Z + z]);
         readySpot[z] = m;
-        ready += m;
+        if (routing) readyInRegion[routing.regionOfPool[z]] += m;
+        else ready += m;
+      }
+      if (routing) {
+        // The global layer sends traffic to a region only once it has passed its health checks for healthyTicks.
+        for (let g = 0; g < routing.regions; g++) {
+          healthyFor[g] = readyInRegion[g] > 0 ? healthyFor[g] + 1 : 0;
+          if (healthyFor[g] >= routing.healthyTicks) ready += readyInRegion[g];
+        }
       }
       let d = UNCAPPED_VALUE;
       for (let h = 0; h < H; h++) d = Math.min(d, demandHist[h]);
       readyDemand = d;
       ready += d;
       r.countedTicks++;
-      r.cost += spotCount + demand * ratio;
+      r.cost += spotCount + demand * ratio + counters.noticeSpotTicks;
       if (ready >= target) {
         r.availTicks++;
         down = false;
@@ -317,25 +442,86 @@ function runWindow(strategy: Strategy, caps: Int32Array[], offset: number, T: nu
         r.episodeTicks++;
       }
     }
+    counters.noticeSpotTicks = 0;
   }
+  r.preemptions += counters.preemptions;
   return r;
 }
 
-function makeStrategy(policy: SimulatedPolicy, o: ResolvedSimulationOptions, policyOptions: FallbackPolicyOptions, names: string[], rng: () => number): Strategy {
+function makeStrategy(policy: SimulatedPolicy, o: ResolvedSimulationOptions, policyOptions: FallbackPolicyOptions, names: string[], rng: () => number, profile?: DeploymentProfile): Strategy {
   const N = o.targetReplicas;
+  const deployed = (base: number, controller: boolean): Strategy =>
+    new DeployedStrategy(
+      new DeployedFleet({
+        profile: profile!,
+        pools: names,
+        tickSeconds: o.tickSeconds,
+        targetReplicas: N,
+        onDemandBase: base,
+        maxCapacity: o.maxCapacity,
+        controller,
+        policyOptions,
+        homeRegion: o.homeRegion,
+        controllerPeriodSeconds: o.controllerPeriodSeconds,
+        epochSeconds: EPOCH,
+        rng,
+      }),
+      Math.ceil(profile!.globalHealthySeconds / o.tickSeconds),
+    );
   switch (policy) {
     case SimulatedPolicy.ON_DEMAND:
       return { step: (v) => (v.spot.fill(0), N) };
     case SimulatedPolicy.SPOT_ONLY:
-      return new SpreadStrategy(N, 0, rng);
+      return profile ? deployed(0, false) : new SpreadStrategy(N, 0, rng);
+    case SimulatedPolicy.EVEN_SPREAD:
+      return new EvenSpreadStrategy(N);
     case SimulatedPolicy.STATIC_BASE:
-      return new SpreadStrategy(N - o.staticOnDemandBase, o.staticOnDemandBase, rng);
+      return profile ? deployed(o.staticOnDemandBase, false) : new SpreadStrategy(N - o.staticOnDemandBase, o.staticOnDemandBase, rng);
     case SimulatedPolicy.SPOTHEDGE:
-      return new SpotHedgeStrategy(N, 1, Math.round(o.coldStartSeconds / o.tickSeconds), rng);
+      return new SpotHedgeStrategy(N, o.spothedgeSpares, o.spothedgeSafetyHold ? Math.round(o.coldStartSeconds / o.tickSeconds) : 0, rng);
     case SimulatedPolicy.OURS:
-      return new OursStrategy(N, o.onDemandBase, o.maxCapacity, o.tickSeconds, policyOptions, names);
+      return profile ? deployed(o.onDemandBase, true) : new OursStrategy(N, o.onDemandBase, o.maxCapacity, o.tickSeconds, policyOptions, names);
     default:
       throw new Error(`unknown policy ${String(policy)}`);
+  }
+}
+
+/** The as-deployed fleet (lib/plan/deployment.ts) behind the simulator's strategy interface. */
+class DeployedStrategy implements Strategy {
+  public readonly routing: { readonly regionOfPool: Int32Array; readonly regions: number; readonly healthyTicks: number };
+  constructor(private readonly fleet: DeployedFleet, healthyTicks: number) {
+    this.routing = { regionOfPool: fleet.poolRegions, regions: fleet.regionCount, healthyTicks };
+  }
+  step(v: TickView): number {
+    return this.fleet.step(v, v.counters);
+  }
+}
+
+/**
+ * SpotHedge's artifact's `NaiveSpread` under `StaticSpotProvision` (its "even spread"): keep the spot plan of
+ * the previous tick (after the cloud took what it had no room for) and put each missing replica in the first
+ * pool, in the window's pool order, that runs the fewest. A pool without capacity keeps getting the replica
+ * back, which is why this baseline's availability is low: it is the artifact's row, reproduced.
+ */
+class EvenSpreadStrategy implements Strategy {
+  constructor(private readonly target: number) {}
+  step(v: TickView): number {
+    let have = 0;
+    for (let z = 0; z < v.zones; z++) have += v.spot[z];
+    let toPlace = this.target - have;
+    if (toPlace < 0) {
+      v.spot.fill(0);
+      toPlace = this.target;
+    }
+    for (let min = 0; toPlace > 0; min++) {
+      for (let z = 0; z < v.zones && toPlace > 0; z++) {
+        if (v.spot[z] === min) {
+          v.spot[z]++;
+          toPlace--;
+        }
+      }
+    }
+    return 0;
   }
 }
 
@@ -368,7 +554,9 @@ class SpreadStrategy implements Strategy {
  * SpotHedge as its artifact simulates it: provision N + spare spot replicas, keep the existing ones,
  * place new ones at random in active zones without a replica (else any active zone); a zone that lost a
  * replica moves to the preempted list until the active list runs low; on-demand fallback for the spot
- * replicas not ready (`min(N, N + spare - readySpot)`), held one cold start after the last fallback.
+ * replicas not ready at the previous tick (`min(N, N + spare - readySpot)`): `SpotFailoverNoSafety`, the
+ * published run. With `hold` > 0 ticks, the fallback is kept that long after the last one (the safety hold of
+ * the artifact's `SpotFailover`; its SLO safety net is not modelled).
  */
 class SpotHedgeStrategy implements Strategy {
   private active: number[] | undefined;
@@ -376,7 +564,7 @@ class SpotHedgeStrategy implements Strategy {
   private last: Int32Array | undefined;
   private lastFallbackT = -1;
   private lastFallbackDemand = -1;
-  constructor(private readonly target: number, private readonly spare: number, private readonly cold: number, private readonly rng: () => number) {}
+  constructor(private readonly target: number, private readonly spare: number, private readonly hold: number, private readonly rng: () => number) {}
   step(v: TickView): number {
     const Z = v.zones;
     if (!this.active) this.active = Array.from({ length: Z }, (_, z) => z);
@@ -389,7 +577,7 @@ class SpotHedgeStrategy implements Strategy {
       demand = Math.min(this.target, provision - readySpot);
       this.lastFallbackT = v.t;
       this.lastFallbackDemand = demand;
-    } else if (v.t - this.lastFallbackT < this.cold) {
+    } else if (this.hold > 0 && v.t - this.lastFallbackT < this.hold) {
       demand = Math.max(demand, this.lastFallbackDemand);
     }
     // zone lists

@@ -24,32 +24,103 @@ beforeAll(() => {
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 describe('spot-plan simulate', () => {
-  test('--format json prints one row per policy with the documented fields', () => {
-    const r = run('simulate', '--traces', dir, '--window', '7200', '--repeats', '3', '--format', 'json');
+  test('--format json prints {setup, results}: everything needed to reproduce the replay', () => {
+    const r = run('simulate', '--traces', dir, '--window', '7200', '--repeats', '3', '--seed', '4', '--format', 'json');
     expect(r.code).toBe(0);
-    const rows = JSON.parse(r.out);
-    expect(rows.map((x: { policy: string }) => x.policy)).toEqual(['on-demand', 'spot-only', 'static-base', 'spothedge', 'ours']);
-    for (const row of rows) expect(Object.keys(row)).toEqual(['policy', 'relativeCost', 'availability', 'preemptions', 'meanRecoverySeconds']);
-    expect(rows[0]).toMatchObject({ relativeCost: 1, availability: 1 });
+    const { setup, results } = JSON.parse(r.out);
+    expect(results.map((x: { policy: string }) => x.policy)).toEqual(['on-demand', 'spot-only', 'even-spread', 'static-base', 'spothedge', 'ours']);
+    for (const row of results) expect(Object.keys(row)).toEqual(['policy', 'model', 'relativeCost', 'availability', 'preemptions', 'meanRecoverySeconds']);
+    expect(results[0]).toMatchObject({ relativeCost: 1, availability: 1 });
+    expect(setup).toMatchObject({ model: 'idealised', pools: ['zone-a', 'zone-b', 'zone-c'], regions: ['unknown'], reading: 'uncapped', seed: 4, tickSeconds: 30, coldStartSeconds: 120, targetReplicas: 3, onDemandPriceRatio: 3, windowSeconds: 7200, spothedgeSpares: 1, spothedgeSafetyHold: false });
+    expect(setup.offsets).toHaveLength(3);
+    // the same setup replays the same windows and gives the same figures
+    const again = JSON.parse(run('simulate', '--traces', dir, '--window', '7200', '--offsets', setup.offsets.join(','), '--seed', '4', '--format', 'json').out);
+    expect(again.setup.offsets).toEqual(setup.offsets);
+    expect(again.results).toEqual(results);
   });
 
-  test('the table is the default and names the setup; --svg writes the chart; --cap switches the reading', () => {
+  test('the table is the default and names the setup and the model; --svg writes the chart; --cap switches the reading', () => {
     const svg = path.join(dir, 'chart.svg');
     const r = run('simulate', '--traces', dir, '--window', '7200', '--repeats', '2', '--target', '2', '--cold-start', '60', '--ratio', '4', '--cap', '--policies', 'ours,spothedge', '--svg', svg);
     expect(r.code).toBe(0);
-    expect(r.out).toMatch(/3 pools, 2 x 7200 s windows \(seed 0\), 30 s ticks, target 2, cold start 60 s, on-demand = 4x spot, reading: value = cap per pool/);
-    expect(r.out).toMatch(/policy\s+relative cost\s+availability\s+preemptions\/window\s+mean recovery s/);
-    expect(r.out).toMatch(/\nspothedge\s+\d\.\d{3}\s+\d\.\d{4}/);
-    expect(r.out).toMatch(/\nours\s+\d\.\d{3}\s+\d\.\d{4}/);
+    expect(r.out).toMatch(/3 pools in 1 region \(unknown\), 2 x 7200 s windows \(seed 0\), 30 s ticks, target 2, cold start 60 s, on-demand = 4x spot, reading: value = cap per pool/);
+    expect(r.out).toMatch(/model: idealised \(the policy places every spot replica itself, every tick\); spothedge = published \(1 spare, no safety hold\)/);
+    expect(r.out).toMatch(/policy\s+model\s+relative cost\s+availability\s+preemptions\/window\s+mean recovery s/);
+    expect(r.out).toMatch(/\nspothedge\s+artifact\s+\d\.\d{3}\s+\d\.\d{4}/);
+    expect(r.out).toMatch(/\nours\s+idealised\s+\d\.\d{3}\s+\d\.\d{4}/);
     expect(r.out).toContain(`chart written to ${svg}`);
     expect(readFileSync(svg, 'utf8')).toMatch(/<svg[\s\S]*ours: \d\.\d{3} \/ \d\.\d{4}/);
   });
 
+  test('--cap is a flag: --cap 1 is refused with a message, not a stack', () => {
+    const r = run('simulate', '--traces', dir, '--cap', '1');
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(/Unexpected argument '1'.*--cap, --per-region and --spothedge-safety-hold are flags and take no value: write --cap, not --cap 1/);
+  });
+
+  test('warns when a count trace is read without --cap, and when pools differ in length', () => {
+    const d = mkdtempSync(path.join(tmpdir(), 'spot-plan-counts-'));
+    try {
+      writeFileSync(path.join(d, 'us-east-1a_g5.json'), JSON.stringify({ metadata: { gap_seconds: 60 }, data: new Array(300).fill(4) }));
+      writeFileSync(path.join(d, 'us-east-1b_g5.json'), JSON.stringify({ metadata: { gap_seconds: 60 }, data: new Array(240).fill(1) }));
+      const r = run('simulate', '--traces', d, '--window', '3600', '--repeats', '1', '--policies', 'ours');
+      expect(r.code).toBe(0);
+      expect(r.err).toMatch(/warning: us-east-1a_g5 holds counts above 1 \(instances obtained\), read here as "available, no cap"; pass --cap/);
+      expect(r.err).toMatch(/warning: pools differ in length \(us-east-1b_g5: 14400 s, us-east-1a_g5: 18000 s\); every pool is cut to the shortest, 14400 s/);
+      const capped = run('simulate', '--traces', d, '--window', '3600', '--repeats', '1', '--policies', 'ours', '--cap', '--format', 'json');
+      expect(JSON.parse(capped.out).setup.warnings).toEqual([expect.stringMatching(/^pools differ in length/)]);
+    } finally {
+      rmSync(d, { recursive: true, force: true });
+    }
+  });
+
+  test('regions: --region replays one region, --per-region one block per region plus all, the table names them', () => {
+    const d = mkdtempSync(path.join(tmpdir(), 'spot-plan-regions-'));
+    try {
+      const pools: Record<string, number[]> = {
+        'us-east-1a_v100_1': Array.from({ length: 400 }, (_, i) => (i % 40 < 30 ? 1 : 0)),
+        'us-east-1b_v100_1': Array.from({ length: 400 }, (_, i) => (i % 30 < 25 ? 1 : 0)),
+        'us-central1-a_c3-88': new Array(400).fill(1),
+        'eastus-1_nc6': new Array(400).fill(1),
+      };
+      for (const [n, data] of Object.entries(pools)) writeFileSync(path.join(d, `${n}.json`), JSON.stringify({ metadata: { gap_seconds: 60 }, data }));
+      const one = run('simulate', '--traces', d, '--window', '7200', '--repeats', '2', '--region', 'us-east-1', '--format', 'json');
+      expect(JSON.parse(one.out).setup).toMatchObject({ pools: ['us-east-1a_v100_1', 'us-east-1b_v100_1'], regions: ['us-east-1'] });
+      const per = run('simulate', '--traces', d, '--window', '7200', '--repeats', '2', '--per-region', '--policies', 'ours');
+      expect(per.code).toBe(0);
+      expect(per.out).toMatch(/== eastus ==\n1 pools in 1 region \(eastus\)/);
+      expect(per.out).toMatch(/== us-central1 ==/);
+      expect(per.out).toMatch(/== us-east-1 ==\n2 pools in 1 region \(us-east-1\)/);
+      expect(per.out).toMatch(/== all regions \(eastus, us-central1, us-east-1\) ==\n4 pools in 3 regions/);
+      const perJson = JSON.parse(run('simulate', '--traces', d, '--window', '7200', '--repeats', '2', '--per-region', '--policies', 'ours', '--format', 'json').out);
+      expect(perJson).toHaveLength(4);
+      // same windows in every block
+      expect(new Set(perJson.map((b: { setup: { offsets: number[] } }) => b.setup.offsets.join(','))).size).toBe(1);
+      expect(run('simulate', '--traces', d, '--region', 'mars-1')).toMatchObject({ code: 2, err: expect.stringMatching(/--region mars-1 matches no pool; the traces hold eastus, us-central1, us-east-1/) });
+    } finally {
+      rmSync(d, { recursive: true, force: true });
+    }
+  });
+
+  test('--deployment replays the fleet as deployed and says so', () => {
+    const r = run('simulate', '--traces', dir, '--window', '7200', '--repeats', '2', '--deployment', 'gcp', '--policies', 'spot-only,spothedge,ours');
+    expect(r.code).toBe(0);
+    expect(r.out).toMatch(/model: as deployed on Google Cloud: regional MIG/);
+    expect(r.out).toMatch(/\nspot-only\s+gcp\s/);
+    expect(r.out).toMatch(/\nspothedge\s+artifact\s/);
+    expect(r.out).toMatch(/\nours\s+gcp\s/);
+    expect(run('simulate', '--traces', dir, '--deployment', 'oracle')).toMatchObject({ code: 2, err: expect.stringMatching(/--deployment \(oracle\) must be aws, gcp or azure \(or idealised, the default\)/) });
+  });
+
   test('errors name the option and exit 2', () => {
     expect(run('simulate')).toMatchObject({ code: 2, err: expect.stringMatching(/--traces DIR is required/) });
-    expect(run('simulate', '--traces', dir, '--policies', 'ours,magic')).toMatchObject({ code: 2, err: expect.stringMatching(/--policies names magic; choose from on-demand, spot-only, static-base, spothedge, ours/) });
+    expect(run('simulate', '--traces', dir, '--policies', 'ours,magic')).toMatchObject({ code: 2, err: expect.stringMatching(/--policies names magic; choose from on-demand, spot-only, even-spread, static-base, spothedge, ours/) });
     expect(run('simulate', '--traces', dir, '--format', 'xml')).toMatchObject({ code: 2, err: expect.stringMatching(/--format \(xml\) must be "table" or "json"/) });
     expect(run('simulate', '--traces', dir, '--tick', 'fast')).toMatchObject({ code: 2, err: expect.stringMatching(/--tick \("fast"\) must be a number/) });
+    expect(run('simulate', '--traces', dir, '--seed', '1.5')).toMatchObject({ code: 2, err: expect.stringMatching(/--seed \("1.5"\) must be a whole number, 0 or more/) });
+    expect(run('simulate', '--traces', dir, '--spothedge-spares=-1')).toMatchObject({ code: 2, err: expect.stringMatching(/--spothedge-spares \("-1"\) must be a whole number, 0 or more/) });
+    expect(run('simulate', '--traces', dir, '--offsets', '0,x')).toMatchObject({ code: 2, err: expect.stringMatching(/--offsets \("0,x"\) must be whole tick numbers separated by commas, e.g. 0,2880,5760 \("x" is not\)/) });
+    expect(run('simulate', '--traces', dir, '--window', '7200', '--offsets', '99999')).toMatchObject({ code: 2, err: expect.stringMatching(/offset 99999 must be a whole tick from 0 to 960/) });
     expect(run('simulate', '--traces', dir, '--window', '999999')).toMatchObject({ code: 2, err: expect.stringMatching(/windowSeconds \(999999\) is longer than the traces/) });
     expect(run('simulate', '--traces', path.join(dir, 'missing'))).toMatchObject({ code: 2, err: expect.stringMatching(/is not a readable directory/) });
     expect(run('simulate', '--traces', dir, '--bogus')).toMatchObject({ code: 2, err: expect.stringMatching(/bogus/) });

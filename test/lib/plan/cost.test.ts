@@ -31,8 +31,8 @@ describe('renderCostAvailabilityChart', () => {
   test('draws one labelled point per policy in a standalone SVG', () => {
     const svg = renderCostAvailabilityChart(
       [
-        { policy: SimulatedPolicy.ON_DEMAND, relativeCost: 1, availability: 1, preemptions: 0, meanRecoverySeconds: 0 },
-        { policy: SimulatedPolicy.OURS, relativeCost: 0.42, availability: 0.9933, preemptions: 13.9, meanRecoverySeconds: 148 },
+        { policy: SimulatedPolicy.ON_DEMAND, relativeCost: 1, availability: 1, preemptions: 0, meanRecoverySeconds: 0, model: 'any' },
+        { policy: SimulatedPolicy.OURS, relativeCost: 0.42, availability: 0.9933, preemptions: 13.9, meanRecoverySeconds: 148, model: 'idealised' },
       ],
       'AWS <p3>',
     );

@@ -31,7 +31,7 @@ describe('traces', () => {
 describe('simulate on synthetic traces', () => {
   test('spot always available: spot costs 1/ratio of on-demand, everything is available', () => {
     const r = simulate([constant('a', 1), constant('b', 1), constant('c', 1)], short);
-    expect(row(r, SimulatedPolicy.ON_DEMAND)).toEqual({ policy: 'on-demand', relativeCost: 1, availability: 1, preemptions: 0, meanRecoverySeconds: 0 });
+    expect(row(r, SimulatedPolicy.ON_DEMAND)).toEqual({ policy: 'on-demand', relativeCost: 1, availability: 1, preemptions: 0, meanRecoverySeconds: 0, model: 'any' });
     expect(row(r, SimulatedPolicy.SPOT_ONLY)).toMatchObject({ availability: 1, preemptions: 0 });
     expect(row(r, SimulatedPolicy.SPOT_ONLY).relativeCost).toBeCloseTo(1 / 3, 6);
     expect(row(r, SimulatedPolicy.STATIC_BASE).relativeCost).toBeCloseTo((1 * 3 + 2) / 9, 6);

@@ -1,0 +1,422 @@
+/**
+ * The as-deployed model of `spot-plan simulate --deployment aws|gcp|azure`: what the fleets this library
+ * renders do on each cloud, tick by tick.
+ *
+ * - The MAIN group (the user's Auto Scaling group / MIG / scale set; one per region) places its own spot
+ *   replicas the way the cloud's allocation does: spread over its zones (fewest first), in a zone the type
+ *   with capacity (price-capacity-optimized / BALANCED target shape / capacity-optimized), and a launch that
+ *   finds no capacity in one zone moves on to the next zone. Nobody steers it: its desired capacity belongs to
+ *   the user's scaling.
+ * - A lost replica is billed through the cloud's notice, serves nothing during it (it is deregistered at the
+ *   notice) and is replaced when the cloud replaces it (AWS capacity rebalance: at the notice; Google Cloud's MIG:
+ *   when the VM is gone, one notice later; Azure: the scale set recreates it when its capacity is set again,
+ *   i.e. at the controller's next run).
+ * - The CONTROLLER runs at its real period (the schedule the construct sets up) and on the events it really
+ *   receives, sees what a controller sees (ready / launching replicas per pool, preemptions and failed launches
+ *   since its previous run) and applies `planControllerStep` (lib/policy/controller.ts, the same function the
+ *   three handlers call) to the groups it owns: one on-demand fallback group and one spare spot group per
+ *   region, the spare group steered to the zones x types the policy does not avoid.
+ * - Several regions: one main group per region with its share of the spot target (home region first for the
+ *   remainder), one controller over all, and the global layer's health checks: a region's replicas serve only
+ *   once the region has been healthy for the global layer's detection time (see {@link DeploymentProfile}).
+ */
+import { FallbackPolicyOptions, FallbackState } from '../policy/fallback-policy';
+import { ControllerGroup, ControllerGroupRole, planControllerStep, poolId } from '../policy/controller';
+import { randomInt, shuffle } from './rng';
+import { locatePool } from './pools';
+
+/** Which model replays the traces. */
+export enum Deployment {
+  /** The idealised model: the policy places every spot replica itself, every tick. */
+  IDEALISED = 'idealised',
+  /** The fleet `SpotInferenceService` (AWS CDK) renders, as AWS runs it. */
+  AWS = 'aws',
+  /** The fleet `GcpSpotInferenceService` renders, as Google Cloud runs it. */
+  GCP = 'gcp',
+  /** The fleet `AzureSpotScaleSetFleet` renders, as Azure runs it. */
+  AZURE = 'azure',
+}
+
+/** How a cloud runs a rendered fleet: the numbers the as-deployed model uses, each with where it comes from. */
+export interface DeploymentProfile {
+  readonly deployment: Deployment;
+  /** Seconds between the interruption notice and the loss of the instance. */
+  readonly noticeSeconds: number;
+  /** Seconds between two scheduled controller runs (the construct's default schedule). */
+  readonly controllerPeriodSeconds: number;
+  /** The controller also runs at once on a spot interruption notice. */
+  readonly runsOnPreemption: boolean;
+  /** The controller also runs at once on a failed spot launch. */
+  readonly runsOnLaunchFailure: boolean;
+  /** Seconds after the notice at which the group launches a replacement; -1 = only when the controller runs. */
+  readonly replaceAfterSeconds: number;
+  /** Seconds a region must pass the global layer's health checks before it gets traffic (interval x threshold). */
+  readonly globalHealthySeconds: number;
+  /** In words, for the output. */
+  readonly description: string;
+}
+
+/** The three clouds' profiles. */
+export const DEPLOYMENT_PROFILES: { readonly [cloud: string]: DeploymentProfile } = {
+  [Deployment.AWS]: {
+    deployment: Deployment.AWS,
+    // EC2 spot interruption notice: two minutes.
+    noticeSeconds: 120,
+    // constructs/aws/on-demand-fallback.ts: controlInterval @default Duration.minutes(1) (an EventBridge rate),
+    // plus rules on `EC2 Spot Instance Interruption Warning` and `EC2 Instance Launch Unsuccessful`.
+    controllerPeriodSeconds: 60,
+    runsOnPreemption: true,
+    runsOnLaunchFailure: true,
+    // constructs/aws/spot-fleet.ts: capacityRebalance @default true: the group launches the replacement at the
+    // notice (or the earlier rebalance recommendation) instead of after the termination.
+    replaceAfterSeconds: 0,
+    // Global Accelerator endpoint health checks: 30 s interval x threshold 3.
+    globalHealthySeconds: 90,
+    description: 'AWS: Auto Scaling group price-capacity-optimized over its zones, capacity rebalance, 2-min notice; controller every 60 s + on spot warnings and failed launches; Global Accelerator 30 s x 3 between regions',
+  },
+  [Deployment.GCP]: {
+    deployment: Deployment.GCP,
+    // Compute Engine spot preemption: 30 s (ACPI soft-off).
+    noticeSeconds: 30,
+    // constructs/gcp/on-demand-fallback.ts: schedule @default '* * * * *' (Cloud Scheduler), plus the preemption
+    // hook's topic (GcpSpotInferenceService wires it). Failed creations are seen at the next run.
+    controllerPeriodSeconds: 60,
+    runsOnPreemption: true,
+    runsOnLaunchFailure: false,
+    // constructs/gcp/spot-fleet.ts: terminationAction @default DELETE: the MIG recreates the VM once it is gone,
+    // where its BALANCED target shape finds capacity (instanceRedistributionType NONE: no proactive moves).
+    replaceAfterSeconds: 30,
+    // The global external Application Load Balancer routes on the backends' own health checks (part of
+    // readiness here): no region-level delay on top.
+    globalHealthySeconds: 0,
+    description: 'Google Cloud: regional MIG, BALANCED target shape, recreate after the 30 s notice; controller every 60 s + on preemptions; global Application Load Balancer between regions',
+  },
+  [Deployment.AZURE]: {
+    deployment: Deployment.AZURE,
+    // Azure Scheduled Events `Preempt`: at least 30 s.
+    noticeSeconds: 30,
+    // constructs/azure/on-demand-fallback.ts: schedule @default '0 * * * * *' (timer trigger only).
+    controllerPeriodSeconds: 60,
+    runsOnPreemption: false,
+    runsOnLaunchFailure: false,
+    // constructs/azure/scale-set.ts: evictionPolicy @default DELETE and no Spot-Try-Restore: an evicted VM is
+    // deleted and the scale set launches again when its capacity is set, i.e. at the controller's next run.
+    replaceAfterSeconds: -1,
+    // Cross-region (Global tier) load balancer / Front Door probes of the regional frontends: modelled like
+    // Global Accelerator, 30 s x 3.
+    globalHealthySeconds: 90,
+    description: 'Azure: Flexible scale set over its zones, eviction = delete, recreated when the controller sets the capacity; controller every 60 s (timer); cross-region load balancer 30 s x 3 between regions',
+  },
+};
+
+/** The simulator's view of one tick, as the deployed model needs it. */
+export interface DeployedTickView {
+  readonly t: number;
+  /** Ready spot replicas per pool at the previous tick. */
+  readonly readySpot: Int32Array;
+  /** Ready on-demand replicas at the previous tick. */
+  readonly readyDemand: number;
+  /** Capacity of each pool at this tick (what the cloud's launches find; the controller never sees it). */
+  readonly capNow: Int32Array;
+  /** Write the spot replicas of this tick here (within capNow). */
+  readonly spot: Int32Array;
+}
+
+/** Counters the deployed model adds to the window's totals. */
+export interface DeployedCounters {
+  /** Spot replica-ticks billed during notices. */
+  noticeSpotTicks: number;
+  preemptions: number;
+  controllerRuns: number;
+}
+
+/** Setup of one deployed fleet. */
+export interface DeployedFleetSetup {
+  readonly profile: DeploymentProfile;
+  /** Pool names (trace names), in the simulator's order. */
+  readonly pools: readonly string[];
+  readonly tickSeconds: number;
+  readonly targetReplicas: number;
+  readonly onDemandBase: number;
+  readonly maxCapacity: number;
+  /** Run the controller (ours) or not (the cloud's group alone: spot-only, static-base). */
+  readonly controller: boolean;
+  readonly policyOptions?: FallbackPolicyOptions;
+  /** Region that takes the remainder of the spot share first. @default - the first region of the pools */
+  readonly homeRegion?: string;
+  /** Seconds between scheduled controller runs. @default - the profile's */
+  readonly controllerPeriodSeconds?: number;
+  /** Epoch seconds of tick 0. */
+  readonly epochSeconds: number;
+  readonly rng: () => number;
+}
+
+interface Region {
+  name: string;
+  pools: number[];
+  /** zone -> pool indexes */
+  zones: Map<string, number[]>;
+  zoneOrder: string[];
+  types: string[];
+  mainTarget: number;
+  fallback: number;
+  spareDesired: number;
+  spareZones: string[];
+  spareTypes: string[];
+}
+
+/**
+ * One deployed fleet over one window. `step` is called once per tick, before the simulator applies the
+ * capacities; it keeps every pool within `capNow` itself, so what it reports as preempted is what the cloud
+ * took back.
+ */
+export class DeployedFleet {
+  private readonly main: Int32Array;
+  private readonly spare: Int32Array;
+  private readonly preemptedSince: Int32Array;
+  private readonly failedSince: Int32Array;
+  private readonly regions: Region[];
+  private readonly regionOfPool: Int32Array;
+  private readonly ids: string[];
+  private readonly poolType: string[];
+  private readonly poolZone: string[];
+  private readonly periodTicks: number;
+  private readonly noticeTicks: number;
+  private readonly replaceTicks: number;
+  /** Replacements waiting for the group: [due tick, region, group 0 main / 1 spare]. */
+  private pending: [number, number, number][] = [];
+  private state: FallbackState | undefined;
+  private lastRun = -Infinity;
+
+  constructor(private readonly s: DeployedFleetSetup) {
+    const Z = s.pools.length;
+    this.main = new Int32Array(Z);
+    this.spare = new Int32Array(Z);
+    this.preemptedSince = new Int32Array(Z);
+    this.failedSince = new Int32Array(Z);
+    this.regionOfPool = new Int32Array(Z);
+    const locs = s.pools.map((p) => locatePool(p));
+    this.ids = locs.map((l) => poolId(l.region, l.zone, l.instanceType));
+    this.poolType = locs.map((l) => l.instanceType);
+    this.poolZone = locs.map((l) => l.zone);
+    const byName = new Map<string, Region>();
+    this.regions = [];
+    locs.forEach((l, z) => {
+      let r = byName.get(l.region);
+      if (!r) {
+        r = { name: l.region, pools: [], zones: new Map(), zoneOrder: [], types: [], mainTarget: 0, fallback: 0, spareDesired: 0, spareZones: [], spareTypes: [] };
+        byName.set(l.region, r);
+        this.regions.push(r);
+      }
+      r.pools.push(z);
+      if (!r.zones.has(l.zone)) {
+        r.zones.set(l.zone, []);
+        r.zoneOrder.push(l.zone);
+      }
+      r.zones.get(l.zone)!.push(z);
+      if (!r.types.includes(l.instanceType)) r.types.push(l.instanceType);
+      this.regionOfPool[z] = this.regions.indexOf(r);
+    });
+    // The group's zone order (its subnets) ties are broken in an order of its own.
+    for (const r of this.regions) {
+      shuffle(s.rng, r.zoneOrder);
+      r.spareZones = [...r.zoneOrder];
+      r.spareTypes = [...r.types];
+    }
+    const home = s.homeRegion && byName.has(s.homeRegion) ? s.homeRegion : this.regions[0].name;
+    const ordered = [byName.get(home)!, ...this.regions.filter((r) => r.name !== home)];
+    const share = Math.max(0, s.targetReplicas - s.onDemandBase);
+    for (let i = 0; i < share; i++) ordered[i % ordered.length].mainTarget++;
+    this.periodTicks = Math.max(1, Math.round((s.controllerPeriodSeconds ?? s.profile.controllerPeriodSeconds) / s.tickSeconds));
+    this.noticeTicks = Math.ceil(s.profile.noticeSeconds / s.tickSeconds);
+    this.replaceTicks = s.profile.replaceAfterSeconds < 0 ? -1 : Math.ceil(s.profile.replaceAfterSeconds / s.tickSeconds);
+  }
+
+  /** Region index of each pool (for the global layer's routing). */
+  public get poolRegions(): Int32Array {
+    return this.regionOfPool;
+  }
+
+  /** Number of regions. */
+  public get regionCount(): number {
+    return this.regions.length;
+  }
+
+  /** One tick; returns the on-demand replicas that run. */
+  public step(v: DeployedTickView, c: DeployedCounters): number {
+    const Z = this.main.length;
+    let event = false;
+    // 1. The cloud takes capacity back: spot above a pool's capacity is lost (the main group's first).
+    for (let z = 0; z < Z; z++) {
+      let over = this.main[z] + this.spare[z] - v.capNow[z];
+      if (over <= 0) continue;
+      c.preemptions += over;
+      c.noticeSpotTicks += over * this.noticeTicks;
+      this.preemptedSince[z] += over;
+      if (this.s.profile.runsOnPreemption) event = true;
+      const r = this.regionOfPool[z];
+      const fromMain = Math.min(over, this.main[z]);
+      this.main[z] -= fromMain;
+      over -= fromMain;
+      this.spare[z] -= over;
+      for (let i = 0; i < fromMain; i++) if (this.replaceTicks >= 0) this.pending.push([v.t + this.replaceTicks, r, 0]);
+      for (let i = 0; i < over; i++) if (this.replaceTicks >= 0) this.pending.push([v.t + this.replaceTicks, r, 1]);
+    }
+    // 2. The groups launch what they are short of, where the cloud's allocation finds capacity.
+    const due = new Set<number>();
+    if (this.pending.length > 0) {
+      const keep: [number, number, number][] = [];
+      for (const p of this.pending) (p[0] <= v.t ? due.add(p[1] * 2 + p[2]) : keep.push(p));
+      this.pending = keep;
+    }
+    const controllerRuns = this.s.controller && v.t % this.periodTicks === 0;
+    for (let ri = 0; ri < this.regions.length; ri++) {
+      const r = this.regions[ri];
+      // A group retries what it is short of every tick, once it has started replacing (and always on AWS and
+      // Google Cloud; Azure only when its capacity is set again, at a controller run).
+      const mainMay = this.replaceTicks >= 0 ? !this.isWaiting(ri, 0, v.t) : controllerRuns || v.t === 0 || !this.s.controller;
+      if (mainMay || due.has(ri * 2)) if (this.fill(v, r, this.main, r.mainTarget, r.zoneOrder, r.types)) event ||= this.s.profile.runsOnLaunchFailure;
+      const spareMay = this.replaceTicks >= 0 ? !this.isWaiting(ri, 1, v.t) : controllerRuns;
+      if (spareMay || due.has(ri * 2 + 1)) if (this.fill(v, r, this.spare, r.spareDesired, r.spareZones, r.spareTypes)) event ||= this.s.profile.runsOnLaunchFailure;
+      this.trim(r, this.spare, r.spareDesired, r.spareZones, v.readySpot);
+    }
+    // 3. The controller, at its period and on the events it receives.
+    if (this.s.controller && (controllerRuns || (event && v.t > this.lastRun))) this.runController(v, c);
+    for (let z = 0; z < Z; z++) v.spot[z] = this.main[z] + this.spare[z];
+    let fallback = 0;
+    for (const r of this.regions) fallback += r.fallback;
+    return this.s.onDemandBase + fallback;
+  }
+
+  private isWaiting(region: number, group: number, t: number): boolean {
+    for (const p of this.pending) if (p[1] === region && p[2] === group && p[0] > t) return true;
+    return false;
+  }
+
+  /**
+   * Launch until `group` holds `desired` in the region: each launch goes to the zone of the group's zones with
+   * the fewest of its replicas (ties in the group's own order), there to a type with capacity; a zone without
+   * capacity for any type is a failed launch (counted against its pools) and the launch moves on.
+   * Returns whether a launch failed.
+   */
+  private fill(v: DeployedTickView, r: Region, group: Int32Array, desired: number, zones: readonly string[], types: readonly string[]): boolean {
+    let have = 0;
+    for (const z of r.pools) have += group[z];
+    let failedAny = false;
+    const full = new Set<string>();
+    while (have < desired && full.size < zones.length) {
+      let best: string | undefined;
+      let bestCount = Infinity;
+      for (const zone of zones) {
+        if (full.has(zone)) continue;
+        let n = 0;
+        for (const z of r.zones.get(zone) ?? []) n += group[z];
+        if (n < bestCount) {
+          best = zone;
+          bestCount = n;
+        }
+      }
+      if (best === undefined) break;
+      const candidates = (r.zones.get(best) ?? []).filter((z) => types.includes(this.poolType[z]));
+      const room = candidates.filter((z) => this.main[z] + this.spare[z] < v.capNow[z]);
+      if (room.length === 0) {
+        full.add(best);
+        failedAny = true;
+        for (const z of candidates) this.failedSince[z]++;
+        continue;
+      }
+      // capacity-optimized within the zone: the type with the most room, ties at random
+      let most = -1;
+      for (const z of room) most = Math.max(most, v.capNow[z] - this.main[z] - this.spare[z]);
+      const top = room.filter((z) => v.capNow[z] - this.main[z] - this.spare[z] === most);
+      group[top[randomInt(this.s.rng, top.length)]]++;
+      have++;
+    }
+    return failedAny;
+  }
+
+  /** Scale a group in to `desired`: replicas outside its zones first, then launching ones, then the most crowded zone. */
+  private trim(r: Region, group: Int32Array, desired: number, zones: readonly string[], ready: Int32Array): void {
+    let have = 0;
+    for (const z of r.pools) have += group[z];
+    while (have > desired) {
+      let victim = -1;
+      let score = -Infinity;
+      for (const z of r.pools) {
+        if (group[z] === 0) continue;
+        const outside = zones.includes(this.poolZone[z]) ? 0 : 1;
+        const launching = group[z] > ready[z] ? 1 : 0;
+        const sc = outside * 1000 + launching * 100 + group[z];
+        if (sc > score) {
+          score = sc;
+          victim = z;
+        }
+      }
+      if (victim < 0) break;
+      group[victim]--;
+      have--;
+    }
+  }
+
+  private runController(v: DeployedTickView, c: DeployedCounters): void {
+    this.lastRun = v.t;
+    c.controllerRuns++;
+    const pools = this.ids.map((pool, z) => {
+      const running = this.main[z] + this.spare[z];
+      const ready = Math.min(running, v.readySpot[z]);
+      return { pool, ready, launching: running - ready, preempted: this.preemptedSince[z], launchFailures: this.failedSince[z] };
+    });
+    this.preemptedSince.fill(0);
+    this.failedSince.fill(0);
+    let mainSpot = 0;
+    for (let z = 0; z < this.main.length; z++) mainSpot += this.main[z];
+    const groups: ControllerGroup[] = [];
+    for (const r of this.regions) {
+      groups.push({ id: `${r.name}/fallback`, region: r.name, role: ControllerGroupRole.ON_DEMAND, desired: r.fallback, maxSize: this.s.maxCapacity, zones: r.zoneOrder, types: r.types });
+      groups.push({
+        id: `${r.name}/spare`,
+        region: r.name,
+        role: ControllerGroupRole.SPARE_SPOT,
+        desired: r.spareDesired,
+        maxSize: this.s.maxCapacity,
+        zones: r.spareZones,
+        types: r.spareTypes,
+        allowedZones: r.zoneOrder,
+        allowedTypes: r.types,
+      });
+    }
+    const step = planControllerStep({
+      observed: {
+        nowSeconds: this.s.epochSeconds + v.t * this.s.tickSeconds,
+        targetReplicas: this.s.targetReplicas,
+        onDemandBase: this.s.onDemandBase,
+        maxCapacity: this.s.maxCapacity,
+        onDemandReady: v.readyDemand,
+        pools,
+        regions: this.regions.map((r) => ({ region: r.name, targetReplicas: r.mainTarget })),
+        mainSpotInService: mainSpot,
+      },
+      state: this.state,
+      options: this.s.policyOptions,
+      groups,
+    });
+    this.state = step.nextState;
+    for (const a of step.actions) {
+      const r = this.regions.find((x) => x.name === a.region)!;
+      if (a.role === ControllerGroupRole.ON_DEMAND) r.fallback = a.desired;
+      else {
+        r.spareDesired = a.desired;
+        if (a.zones) r.spareZones = a.zones;
+        if (a.types) r.spareTypes = a.types;
+      }
+    }
+  }
+}
+
+/** The pool ids `<region>/<zone>/<type>` of trace names. */
+export function poolIds(names: readonly string[]): string[] {
+  return names.map((n) => {
+    const l = locatePool(n);
+    return poolId(l.region, l.zone, l.instanceType);
+  });
+}
