@@ -1,0 +1,563 @@
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { ArnFormat, Aws, Duration, Names, Stack, Token, Validations } from 'aws-cdk-lib';
+import * as autoscaling from 'aws-cdk-lib/aws-autoscaling';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as s3assets from 'aws-cdk-lib/aws-s3-assets';
+import { Construct } from 'constructs';
+import {
+  AgentDrainOptions,
+  AGENT_INSTALL_DIR,
+  AgentConfig,
+  DEFAULT_AGENT_HEALTH_PORT,
+  DrainMode,
+  renderAgentInstallScript,
+} from '../../lib/runtime/agent-config';
+import { prebuiltBundlePath } from '../../lib/runtime/bundles';
+import { Cloud } from '../../lib/spec/clouds';
+import { ResolvedFleetSpec, applyFleetSpecDefaults } from '../../lib/spec/defaults';
+import { FleetSpecError, FleetSpecErrorCode, ProblemCollector } from '../../lib/spec/errors';
+import { FleetSpec } from '../../lib/spec/fleet-spec';
+import { AWS_INSTANCE_TYPE_CATALOG } from '../../lib/catalog/aws';
+import { checkEnumValue, checkZoneCount } from '../../lib/spec/rules';
+import { resolveFleetSpec, validateFleetSpec } from '../../lib/spec/validate';
+import { toCfnInstanceRequirements } from './instance-requirements';
+import { DeepLearningImage } from './machine-image';
+
+/** How the Auto Scaling group picks spot capacity pools. */
+export enum AllocationStrategy {
+  /**
+   * Pools with the lowest price among those least likely to be interrupted. AWS's recommendation
+   * for most spot workloads.
+   */
+  PRICE_CAPACITY_OPTIMIZED = 'price-capacity-optimized',
+  /** Pools with the most spare capacity, whatever the price: fewest interruptions. */
+  CAPACITY_OPTIMIZED = 'capacity-optimized',
+  /**
+   * Capacity first, then the order of `instanceTypes` as a priority. Needs `instanceTypes`; AWS
+   * refuses it with `instanceRequirements`.
+   */
+  CAPACITY_OPTIMIZED_PRIORITIZED = 'capacity-optimized-prioritized',
+}
+
+const MAX_LAUNCH_TEMPLATE_OVERRIDES = 40;
+const DEFAULT_TERMINATION_HOOK_NAME = 'spot-inference-drain';
+/** Where the agent bundle lives relative to the package's `dist/`. */
+const AGENT_BUNDLE_IN_DIST = join('runtime', 'spot-agent', 'index.js');
+
+/** The terminate lifecycle hook that holds an instance in `Terminating:Wait` while it drains. */
+export interface TerminationHookOptions {
+  /**
+   * How long the instance may stay in `Terminating:Wait` before the default result applies. Must
+   * cover `drainBudgetSeconds + deregistrationDelaySeconds`; AWS accepts 30 s to 7200 s. A spot
+   * interruption ends the instance after the 2-minute notice whatever this says.
+   * @default - the AWS spot notice, 120 seconds
+   */
+  readonly heartbeatTimeout?: Duration;
+  /**
+   * What happens when the timeout passes without the agent or a handler completing the action.
+   * @default autoscaling.DefaultResult.CONTINUE
+   */
+  readonly defaultResult?: autoscaling.DefaultResult;
+  /** Name of the hook. @default 'spot-inference-drain' */
+  readonly lifecycleHookName?: string;
+}
+
+/** The on-instance agent that watches for the interruption notice and drains the server. */
+export interface SpotAgentOptions extends AgentDrainOptions {
+  /** Install the agent. @default true */
+  readonly enabled?: boolean;
+  /**
+   * Path of the bundled agent (`spot-agent` CLI) uploaded as an S3 asset.
+   * @default - `dist/runtime/spot-agent/index.js` of this package (built by `npm run build:handlers`)
+   */
+  readonly bundlePath?: string;
+}
+
+/** Props of {@link SpotFleet}: the cloud-neutral {@link FleetSpec} plus what only AWS has. */
+export interface SpotFleetProps extends FleetSpec {
+  /** VPC the fleet runs in. */
+  readonly vpc: ec2.IVpc;
+  /**
+   * Subnets of the workers. Must be private: the workers get no public IP.
+   * @default - the VPC's private subnets with egress (through NAT), narrowed to `zones` if set
+   */
+  readonly vpcSubnets?: ec2.SubnetSelection;
+  /**
+   * Machine image every instance boots. Its architecture must match the instance types.
+   * @default - the AWS Deep Learning AMI (Base OSS Nvidia Driver GPU, Amazon Linux 2023) for the spec's architecture
+   */
+  readonly machineImage?: ec2.IMachineImage;
+  /**
+   * User data the fleet adds its agent install to. Add your commands with `userDataCommands` or
+   * `fleet.userData.addCommands()`.
+   * @default - a new Linux user data
+   */
+  readonly userData?: ec2.UserData;
+  /**
+   * Commands run at boot after the agent is installed: fetch the model, start the server.
+   * @default - none
+   */
+  readonly userDataCommands?: string[];
+  /** How spot capacity pools are picked. @default AllocationStrategy.PRICE_CAPACITY_OPTIMIZED */
+  readonly allocationStrategy?: AllocationStrategy;
+  /** Size of the encrypted gp3 root volume, in GiB. @default 100 */
+  readonly rootVolumeSizeGiB?: number;
+  /**
+   * Device name of the image's root volume; it must match the image or the instance gets a second,
+   * empty volume instead of a bigger root.
+   * @default '/dev/xvda' (the DLAMI on Amazon Linux 2023)
+   */
+  readonly rootDeviceName?: string;
+  /**
+   * Let the group launch a replacement when AWS signals an elevated risk of interruption
+   * (EC2 instance rebalance recommendation), before the 2-minute notice.
+   * @default true
+   */
+  readonly capacityRebalance?: boolean;
+  /** The terminate lifecycle hook declared on the group. @default - see TerminationHookOptions */
+  readonly terminationHook?: TerminationHookOptions;
+  /** The on-instance drain agent. @default - installed, DrainMode.HEALTH */
+  readonly agent?: SpotAgentOptions;
+  /**
+   * Hops an IMDSv2 response may travel. 1 keeps the metadata service (and the role's credentials)
+   * away from containers on a bridge network; raise to 2 if a container must call AWS with the role.
+   * @default 1
+   */
+  readonly metadataHopLimit?: number;
+  /**
+   * Time a new instance gets (boot, model download, server start) before failed health checks
+   * replace it.
+   * @default Duration.minutes(10)
+   */
+  readonly healthCheckGracePeriod?: Duration;
+  /**
+   * Name of the Auto Scaling group. A fixed name lets the instance role be scoped to this group
+   * without a circular reference.
+   * @default - a name unique to this construct's path
+   */
+  readonly autoScalingGroupName?: string;
+  /** IAM role of the instances. @default - a new role with only what the fleet needs */
+  readonly role?: iam.IRole;
+  /** Security group of the instances. @default - a new group without ingress rules */
+  readonly securityGroup?: ec2.ISecurityGroup;
+  /**
+   * Bring your own launch template instead of the one the fleet creates. It must have a role, a
+   * security group and Linux user data (the fleet adds the agent install to it), and must not
+   * request spot itself (`spotOptions`): the mixed instances policy decides spot vs on-demand.
+   * @default - a launch template with IMDSv2 required and an encrypted gp3 root volume
+   */
+  readonly launchTemplate?: ec2.LaunchTemplate;
+}
+
+/**
+ * A diversified spot fleet on AWS: an Auto Scaling group with a mixed instances policy (several
+ * instance types or attribute-based instance requirements, an on-demand base, spot above it), a
+ * hardened launch template, a terminate lifecycle hook declared on the group, and the on-instance
+ * agent that drains the inference server when AWS takes an instance back.
+ *
+ * Bad input fails at construction with a {@link FleetSpecError}; values that are tokens are not
+ * validated.
+ */
+export class SpotFleet extends Construct implements ec2.IConnectable, iam.IGrantable {
+  /** Most launch template overrides (instance types) a mixed instances policy takes. */
+  public static readonly MAX_LAUNCH_TEMPLATE_OVERRIDES = MAX_LAUNCH_TEMPLATE_OVERRIDES;
+  /** Name of the terminate lifecycle hook the fleet declares on its group unless told otherwise. */
+  public static readonly DEFAULT_TERMINATION_HOOK_NAME = DEFAULT_TERMINATION_HOOK_NAME;
+
+  /** The fleet spec with every default filled in. */
+  public readonly spec: ResolvedFleetSpec;
+  /** The Auto Scaling group. */
+  public readonly autoScalingGroup: autoscaling.AutoScalingGroup;
+  /** Name of the Auto Scaling group. */
+  public readonly autoScalingGroupName: string;
+  /** The launch template of every instance. */
+  public readonly launchTemplate: ec2.LaunchTemplate;
+  /** The instances' role. */
+  public readonly role: iam.IRole;
+  /** Principal to grant the instances access to resources (their role). */
+  public readonly grantPrincipal: iam.IPrincipal;
+  /** The instances' security group(s). */
+  public readonly connections: ec2.Connections;
+  /** User data of the instances; add commands to run at boot. */
+  public readonly userData: ec2.UserData;
+  /** The VPC the fleet runs in. */
+  public readonly vpc: ec2.IVpc;
+  /** The subnets the group launches in (the selection, narrowed to the spec's zones): what a sibling group (the fallback's spare spot group) reuses. */
+  public readonly vpcSubnets: ec2.SubnetSelection;
+  /** Name of the terminate lifecycle hook declared on the group. */
+  public readonly terminationHookName: string;
+  /** Names of every lifecycle hook declared on the group. */
+  public readonly lifecycleHookNames: string[];
+  /** Port the inference server listens on. */
+  public readonly servingPort: number;
+  /** Port the load balancer probes: the agent's health port in DrainMode.HEALTH, else `healthCheck.port` (default the serving port). */
+  public readonly healthCheckPort: number;
+  /** Path the load balancer probes. */
+  public readonly healthCheckPath: string;
+  /** The agent bundle asset, when the agent is installed. */
+  public readonly agentAsset?: s3assets.Asset;
+
+  constructor(scope: Construct, id: string, props: SpotFleetProps) {
+    super(scope, id);
+    const isUnresolved = (v: unknown) => Token.isUnresolved(v);
+    const problems = new ProblemCollector();
+    // Names against the SDK's list, one accelerator kind, at least 2 zones (lib/spec/rules: the same rules on every cloud).
+    problems.addAll(validateFleetSpec(props, Cloud.AWS, { isUnresolved, catalog: AWS_INSTANCE_TYPE_CATALOG }));
+    problems.addAll(checkEnumValue('allocationStrategy', props.allocationStrategy, 'AllocationStrategy', AllocationStrategy, { isUnresolved }));
+    const r = applyFleetSpecDefaults(props, Cloud.AWS);
+    const known = (v: unknown): v is number => typeof v === 'number' && !Token.isUnresolved(v);
+
+    const allocation = props.allocationStrategy ?? AllocationStrategy.PRICE_CAPACITY_OPTIMIZED;
+    const agent = props.agent ?? {};
+    const agentEnabled = agent.enabled ?? true;
+    const drainMode = agent.drainMode ?? DrainMode.HEALTH;
+    // In DrainMode.HEALTH the load balancer must probe the agent: an explicit healthCheck.port other
+    // than the serving port is where the agent serves; otherwise the agent's default port.
+    const explicitHcPort = props.healthCheck?.port;
+    const agentHealthPort = agent.healthPort
+      ?? (explicitHcPort !== undefined && explicitHcPort !== (props.servingPort ?? r.servingPort) ? explicitHcPort : DEFAULT_AGENT_HEALTH_PORT);
+    const hookName = props.terminationHook?.lifecycleHookName ?? DEFAULT_TERMINATION_HOOK_NAME;
+    const heartbeat = props.terminationHook?.heartbeatTimeout ?? Duration.seconds(r.noticeSeconds);
+    const rootSize = props.rootVolumeSizeGiB ?? 100;
+    const hopLimit = props.metadataHopLimit ?? 1;
+
+    // --- what AWS refuses at deploy time, refused here at synth ---
+    if (allocation === AllocationStrategy.CAPACITY_OPTIMIZED_PRIORITIZED && props.instanceRequirements) {
+      problems.add(FleetSpecErrorCode.CLOUD_CONSTRAINT, 'allocationStrategy',
+        'allocationStrategy (capacity-optimized-prioritized) needs an ordered list of instanceTypes, but instanceRequirements is set and AWS rejects the pair; use AllocationStrategy.PRICE_CAPACITY_OPTIMIZED or CAPACITY_OPTIMIZED, or list instanceTypes in priority order');
+    }
+    if (props.instanceTypes && !Token.isUnresolved(props.instanceTypes) && props.instanceTypes.length > MAX_LAUNCH_TEMPLATE_OVERRIDES) {
+      problems.add(FleetSpecErrorCode.CLOUD_CONSTRAINT, 'instanceTypes',
+        `instanceTypes lists ${props.instanceTypes.length} types but a mixed instances policy takes at most ${MAX_LAUNCH_TEMPLATE_OVERRIDES} overrides; keep the ${MAX_LAUNCH_TEMPLATE_OVERRIDES} you prefer, or use instanceRequirements to let AWS pick every matching type`);
+    }
+    if (props.launchTemplate) {
+      const data = (props.launchTemplate.node.defaultChild as ec2.CfnLaunchTemplate | undefined)?.launchTemplateData as ec2.CfnLaunchTemplate.LaunchTemplateDataProperty | undefined;
+      if (data && data.instanceMarketOptions !== undefined) {
+        problems.add(FleetSpecErrorCode.CLOUD_CONSTRAINT, 'launchTemplate',
+          `launchTemplate (${props.launchTemplate.node.path}) requests spot itself (spotOptions / InstanceMarketOptions), which AWS refuses inside a mixed instances policy; remove spotOptions: the policy's onDemandBaseCapacity and onDemandPercentageAboveBaseCapacity decide spot vs on-demand`);
+      }
+      if (!props.launchTemplate.role) {
+        problems.add(FleetSpecErrorCode.CLOUD_CONSTRAINT, 'launchTemplate', `launchTemplate (${props.launchTemplate.node.path}) has no role; give it one (the agent and your boot commands need it) or leave launchTemplate out`);
+      }
+      if (!props.launchTemplate.userData) {
+        problems.add(FleetSpecErrorCode.CLOUD_CONSTRAINT, 'launchTemplate', `launchTemplate (${props.launchTemplate.node.path}) has no user data; give it ec2.UserData.forLinux() so the fleet can install its agent, or leave launchTemplate out`);
+      }
+      if (!hasSecurityGroup(props.launchTemplate)) {
+        problems.add(FleetSpecErrorCode.CLOUD_CONSTRAINT, 'launchTemplate', `launchTemplate (${props.launchTemplate.node.path}) has no security group; give it one so the load balancer can be admitted, or leave launchTemplate out`);
+      }
+    }
+    const minRoot = props.machineImage || props.launchTemplate ? 1 : DeepLearningImage.MIN_ROOT_VOLUME_GIB;
+    if (known(rootSize) && !(Number.isInteger(rootSize) && rootSize >= minRoot && rootSize <= 16384)) {
+      problems.add(FleetSpecErrorCode.CLOUD_CONSTRAINT, 'rootVolumeSizeGiB',
+        `rootVolumeSizeGiB (${rootSize}) must be a whole number from ${minRoot} to 16384 (gp3 limit${minRoot > 1 ? `; the Deep Learning AMI's root snapshot is ${minRoot} GiB` : ''}); use e.g. 100`);
+    }
+    if (known(hopLimit) && !(Number.isInteger(hopLimit) && hopLimit >= 1 && hopLimit <= 64)) {
+      problems.add(FleetSpecErrorCode.CLOUD_CONSTRAINT, 'metadataHopLimit', `metadataHopLimit (${hopLimit}) must be a whole number from 1 to 64; use 1, or 2 for containers that need the role`);
+    }
+    if (!heartbeat.isUnresolved()) {
+      const hb = heartbeat.toSeconds();
+      if (hb < 30 || hb > 7200) {
+        problems.add(FleetSpecErrorCode.CLOUD_CONSTRAINT, 'terminationHook.heartbeatTimeout',
+          `terminationHook.heartbeatTimeout (${hb} s) must be from 30 s to 7200 s (AWS lifecycle hook limits); use e.g. ${r.noticeSeconds} s, the spot notice`);
+      } else if (props.terminationHook?.heartbeatTimeout && known(r.drainBudgetSeconds) && known(r.deregistrationDelaySeconds) && hb < r.drainBudgetSeconds + r.deregistrationDelaySeconds) {
+        problems.add(FleetSpecErrorCode.DRAIN_BUDGET_EXCEEDED, 'terminationHook.heartbeatTimeout',
+          `terminationHook.heartbeatTimeout (${hb} s) is shorter than drainBudgetSeconds (${r.drainBudgetSeconds} s) + deregistrationDelaySeconds (${r.deregistrationDelaySeconds} s); the hook would expire mid-drain: raise it to at least ${r.drainBudgetSeconds + r.deregistrationDelaySeconds} s`);
+      }
+    }
+    if (agentEnabled && drainMode === DrainMode.HEALTH && known(agentHealthPort)) {
+      if (!(Number.isInteger(agentHealthPort) && agentHealthPort >= 1 && agentHealthPort <= 65535)) {
+        problems.add(FleetSpecErrorCode.PORT_RANGE, 'agent.healthPort', `agent.healthPort (${agentHealthPort}) must be between 1 and 65535`);
+      } else if (known(r.servingPort) && agentHealthPort === r.servingPort) {
+        problems.add(FleetSpecErrorCode.PORT_RANGE, 'agent.healthPort',
+          `agent.healthPort (${agentHealthPort}) is the serving port; the agent and the inference server cannot share a port: pick another agent.healthPort (default ${DEFAULT_AGENT_HEALTH_PORT})`);
+      } else if (known(explicitHcPort) && explicitHcPort !== agentHealthPort) {
+        problems.add(FleetSpecErrorCode.PORT_RANGE, 'healthCheck.port',
+          `healthCheck.port (${explicitHcPort}) is not the agent's health port (${agentHealthPort}): in DrainMode.HEALTH the load balancer must probe the agent, which turns the health check to 503 on an interruption notice; leave healthCheck.port out, set it equal to agent.healthPort, or use DrainMode.HTTP or DrainMode.SIGNAL`);
+      }
+    }
+
+    // --- where the workers run: private subnets only, narrowed to the zones of the spec ---
+    this.vpc = props.vpc;
+    let selection: ec2.SubnetSelection = props.vpcSubnets ?? { subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS };
+    if (props.zones && !Token.isUnresolved(props.zones) && props.zones.length > 0) {
+      const vpcZones = props.vpc.availabilityZones;
+      if (vpcZones.some((z) => Token.isUnresolved(z))) {
+        problems.add(FleetSpecErrorCode.ZONES, 'zones',
+          `zones (${props.zones.join(', ')}) cannot be matched against the VPC: its zones are only known at deploy time (environment-agnostic stack); set env (account and region) on the stack, or leave zones out to use every zone of the VPC`);
+      } else {
+        const missing = props.zones.filter((z) => !vpcZones.includes(z));
+        if (missing.length > 0) {
+          problems.add(FleetSpecErrorCode.ZONES, 'zones', `zones lists ${missing.join(', ')}, which the VPC does not have (it has ${vpcZones.join(', ')}); list zones of the VPC or leave zones out`);
+        }
+      }
+      selection = { ...selection, availabilityZones: props.zones };
+    }
+    this.vpcSubnets = selection;
+    let hasSubnets = true;
+    try {
+      const selected = props.vpc.selectSubnets(selection);
+      if (selected.hasPublic) {
+        problems.add(FleetSpecErrorCode.CLOUD_CONSTRAINT, 'vpcSubnets', 'vpcSubnets selects public subnets; workers must not be reachable from the internet: select private subnets (ec2.SubnetType.PRIVATE_WITH_EGRESS) and put the load balancer in the public ones');
+      }
+      if (selected.subnets.length === 0) hasSubnets = false;
+      // Without `zones`, the zones are those of the selected subnets: the same at-least-2 rule.
+      if (!props.zones && selected.subnets.length > 0) {
+        if (checkZoneCount('vpcSubnets', selected.availabilityZones, props.allowUndiversified, 'AWS', { isUnresolved }).length > 0) {
+          problems.add(FleetSpecErrorCode.TOO_FEW_ZONES, 'vpcSubnets',
+            `vpcSubnets selects subnets of 1 zone (${selected.availabilityZones.join(', ')}): an AWS spot fleet needs at least 2 zones so that one zone running out of spot capacity does not take the whole fleet; select private subnets in 2 or more zones (a VPC with maxAzs >= 2), or set allowUndiversified: true`);
+        }
+      }
+    } catch (e) {
+      hasSubnets = false;
+      problems.add(FleetSpecErrorCode.CLOUD_CONSTRAINT, 'vpcSubnets', `vpcSubnets selects no subnet of the VPC (${(e as Error).message.split('\n')[0]}); give the VPC private subnets with egress (NAT) or pass vpcSubnets`);
+    }
+    if (!hasSubnets && problems.problems.every((p) => p.prop !== 'vpcSubnets' && p.prop !== 'zones')) {
+      problems.add(FleetSpecErrorCode.CLOUD_CONSTRAINT, 'vpcSubnets', 'vpcSubnets selects no subnet; give the VPC private subnets with egress (NAT) or pass vpcSubnets');
+    }
+
+    problems.throwIfAny(this.node.path);
+    this.spec = resolveFleetSpec(props, Cloud.AWS, { isUnresolved, scope: this.node.path });
+
+    this.servingPort = this.spec.servingPort;
+    this.healthCheckPath = this.spec.healthCheck.path;
+    const explicitHealthPort = props.healthCheck?.port !== undefined;
+    this.healthCheckPort = explicitHealthPort
+      ? this.spec.healthCheck.port
+      : agentEnabled && drainMode === DrainMode.HEALTH
+        ? agentHealthPort
+        : this.spec.healthCheck.port;
+    this.terminationHookName = hookName;
+    this.lifecycleHookNames = [hookName];
+    this.autoScalingGroupName = props.autoScalingGroupName ?? Names.uniqueResourceName(this, { maxLength: 255, separator: '-' });
+
+    // --- identity, network identity, boot script ---
+    if (props.launchTemplate) {
+      this.launchTemplate = props.launchTemplate;
+      this.role = props.launchTemplate.role!;
+      this.userData = props.launchTemplate.userData!;
+      this.connections = props.launchTemplate.connections;
+    } else {
+      this.role = props.role ?? new iam.Role(this, 'InstanceRole', {
+        assumedBy: new iam.ServicePrincipal('ec2.amazonaws.com'),
+        description: `Instances of the spot inference fleet ${this.node.path}`,
+      });
+      const securityGroup = props.securityGroup ?? new ec2.SecurityGroup(this, 'SecurityGroup', {
+        vpc: props.vpc,
+        description: `Spot inference workers of ${this.node.path}: ingress from the load balancer only`,
+        allowAllOutbound: true,
+      });
+      this.connections = new ec2.Connections({ securityGroups: [securityGroup] });
+      this.userData = props.userData ?? ec2.UserData.forLinux();
+      const machineImage = props.machineImage ?? DeepLearningImage.of(this.spec.architecture);
+      this.launchTemplate = new ec2.LaunchTemplate(this, 'LaunchTemplate', {
+        machineImage,
+        userData: this.userData,
+        role: this.role,
+        securityGroup,
+        httpEndpoint: true,
+        httpTokens: ec2.LaunchTemplateHttpTokens.REQUIRED,
+        httpPutResponseHopLimit: hopLimit,
+        associatePublicIpAddress: false,
+        blockDevices: [{
+          deviceName: props.rootDeviceName ?? DeepLearningImage.ROOT_DEVICE_NAME,
+          volume: ec2.BlockDeviceVolume.ebs(rootSize, {
+            encrypted: true,
+            volumeType: ec2.EbsDeviceVolumeType.GP3,
+            deleteOnTermination: true,
+          }),
+        }],
+      });
+    }
+    this.grantPrincipal = this.role;
+
+    // The agent (and any handler running as the instance) completes the terminate lifecycle action
+    // of this group only. The ARN carries the group's UUID, unknown until deploy: hence the `*`.
+    this.role.addToPrincipalPolicy(new iam.PolicyStatement({
+      actions: ['autoscaling:CompleteLifecycleAction', 'autoscaling:RecordLifecycleActionHeartbeat'],
+      resources: [Stack.of(this).formatArn({
+        service: 'autoscaling',
+        resource: 'autoScalingGroup',
+        resourceName: `*:autoScalingGroupName/${this.autoScalingGroupName}`,
+        arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+      })],
+    }));
+
+    if (agentEnabled) {
+      const bundlePath = agent.bundlePath ?? findAgentBundle();
+      if (!bundlePath || !existsSync(bundlePath)) {
+        throw new FleetSpecError([{
+          code: FleetSpecErrorCode.CLOUD_CONSTRAINT,
+          prop: 'agent.bundlePath',
+          message: `the spot-agent bundle was not found (${bundlePath ?? `looked for dist/${AGENT_BUNDLE_IN_DIST}`}); run \`npm run build:handlers\` to build it, pass agent.bundlePath, or set agent.enabled: false`,
+        }], this.node.path);
+      }
+      const asset = new s3assets.Asset(this, 'AgentBundle', { path: bundlePath });
+      this.agentAsset = asset;
+      // Read on this one object only, not the whole staging bucket.
+      this.role.addToPrincipalPolicy(new iam.PolicyStatement({
+        actions: ['s3:GetObject'],
+        resources: [asset.bucket.arnForObjects(asset.s3ObjectKey)],
+      }));
+      const config: AgentConfig = {
+        cloud: Cloud.AWS,
+        servingPort: this.spec.servingPort,
+        healthPath: this.spec.healthCheck.path,
+        healthPort: agentHealthPort,
+        drainBudgetSeconds: this.spec.drainBudgetSeconds,
+        drainMode,
+        ...(agent.drainUrl !== undefined ? { drainUrl: agent.drainUrl } : {}),
+        ...(agent.drainSignal !== undefined ? { drainSignal: agent.drainSignal } : {}),
+        ...(agent.pidFile !== undefined ? { pidFile: agent.pidFile } : {}),
+        ...(agent.hookCommand !== undefined ? { hookCommand: agent.hookCommand } : {}),
+        lifecycleHookName: hookName,
+        autoScalingGroupName: this.autoScalingGroupName,
+      };
+      this.userData.addCommands(renderAgentInstallScript({
+        config,
+        fetchAgentCommands: [`aws s3 cp ${asset.s3ObjectUrl} ${AGENT_INSTALL_DIR}/spot-agent.js --region ${Aws.REGION} --only-show-errors`],
+      }));
+    }
+    if (props.userDataCommands && props.userDataCommands.length > 0) {
+      this.userData.addCommands(...props.userDataCommands);
+    }
+
+    // --- the group ---
+    const overrides: autoscaling.LaunchTemplateOverrides[] = this.spec.instanceRequirements
+      ? [{ instanceRequirements: toCfnInstanceRequirements(this.spec.instanceRequirements, this.spec.architecture) }]
+      : this.spec.instanceTypes.map((t) => ({ instanceType: new ec2.InstanceType(t) }));
+    this.autoScalingGroup = new autoscaling.AutoScalingGroup(this, 'Group', {
+      vpc: props.vpc,
+      vpcSubnets: selection,
+      autoScalingGroupName: this.autoScalingGroupName,
+      minCapacity: this.spec.minCapacity,
+      maxCapacity: this.spec.maxCapacity,
+      ...(props.desiredCapacity !== undefined ? { desiredCapacity: props.desiredCapacity } : {}),
+      mixedInstancesPolicy: {
+        launchTemplate: this.launchTemplate,
+        launchTemplateOverrides: overrides,
+        instancesDistribution: {
+          onDemandBaseCapacity: this.spec.onDemandBaseCapacity,
+          onDemandPercentageAboveBaseCapacity: this.spec.onDemandPercentageAboveBaseCapacity,
+          onDemandAllocationStrategy: this.spec.instanceRequirements
+            ? autoscaling.OnDemandAllocationStrategy.LOWEST_PRICE
+            : autoscaling.OnDemandAllocationStrategy.PRIORITIZED,
+          spotAllocationStrategy: allocation as string as autoscaling.SpotAllocationStrategy,
+        },
+      },
+      capacityRebalance: props.capacityRebalance ?? true,
+      groupMetrics: [autoscaling.GroupMetrics.all()],
+      healthChecks: autoscaling.HealthChecks.ec2({ gracePeriod: props.healthCheckGracePeriod ?? Duration.minutes(10) }),
+    });
+    // Declared on the group itself (not as separate LifecycleHook resources) so that the instances
+    // launched while the group is created are covered too.
+    const cfnGroup = this.autoScalingGroup.node.defaultChild as autoscaling.CfnAutoScalingGroup;
+    cfnGroup.lifecycleHookSpecificationList = [{
+      lifecycleHookName: hookName,
+      lifecycleTransition: autoscaling.LifecycleTransition.INSTANCE_TERMINATING,
+      heartbeatTimeout: heartbeat.toSeconds(),
+      defaultResult: props.terminationHook?.defaultResult ?? autoscaling.DefaultResult.CONTINUE,
+    }];
+
+    // cdk-nag's EC26 reads `LaunchTemplate` of the group and throws on a MixedInstancesPolicy one; the
+    // template's only volume is the encrypted root volume above.
+    Validations.of(this.autoScalingGroup).acknowledge({
+      id: 'AwsSolutions-EC26',
+      reason: 'The group launches from a MixedInstancesPolicy launch template whose only EBS volume is the encrypted gp3 root volume; the rule cannot follow a MixedInstancesPolicy reference and reports an error instead.',
+    });
+
+    // AWS refuses a warm pool on a group with a mixed instances policy: catch one added later.
+    this.node.addValidation({
+      validate: () => {
+        const warmPool = this.autoScalingGroup.node.findAll().find((c) => c instanceof autoscaling.CfnWarmPool);
+        if (warmPool) {
+          throw new FleetSpecError([{
+            code: FleetSpecErrorCode.CLOUD_CONSTRAINT,
+            prop: 'autoScalingGroup.addWarmPool',
+            message: `a warm pool (${warmPool.node.path}) was added to the group, but AWS refuses warm pools on groups with a mixed instances policy; remove the warm pool (spot capacity comes from diversification and capacityRebalance instead)`,
+          }], this.node.path);
+        }
+        return [];
+      },
+    });
+  }
+
+  /**
+   * Make the group replace instances the load balancer finds unhealthy (ELB health checks), not
+   * only instances EC2 finds impaired. Called by the load balancer constructs when they attach.
+   */
+  public useLoadBalancerHealthChecks(): void {
+    const cfnGroup = this.autoScalingGroup.node.defaultChild as autoscaling.CfnAutoScalingGroup;
+    cfnGroup.healthCheckType = 'ELB';
+  }
+
+  /** Instances in service (spot and on-demand). Group metrics collection is on. */
+  public metricInServiceInstances(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.groupMetric('GroupInServiceInstances', props);
+  }
+
+  /** Instances the group wants (desired capacity). */
+  public metricDesiredCapacity(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.groupMetric('GroupDesiredCapacity', props);
+  }
+
+  /**
+   * On-demand instances in service, estimated from `GroupInServiceInstances` and the instances
+   * distribution (the on-demand base first, then `onDemandPercentageAboveBaseCapacity` of the rest).
+   * CloudWatch has no per-purchase-option group metric; the estimate is exact while the group keeps
+   * its distribution, which it does (it never replaces missing spot with on-demand by itself).
+   */
+  public metricInServiceOnDemandInstances(props?: cloudwatch.MathExpressionOptions): cloudwatch.IMetric {
+    return new cloudwatch.MathExpression({
+      expression: this.onDemandExpression('inService'),
+      usingMetrics: { inService: this.metricInServiceInstances() },
+      label: 'On-demand instances in service (estimated)',
+      period: Duration.minutes(1),
+      ...props,
+    });
+  }
+
+  /** Spot instances in service: in service minus the on-demand estimate (see `metricInServiceOnDemandInstances`). */
+  public metricInServiceSpotInstances(props?: cloudwatch.MathExpressionOptions): cloudwatch.IMetric {
+    return new cloudwatch.MathExpression({
+      expression: `inService - (${this.onDemandExpression('inService')})`,
+      usingMetrics: { inService: this.metricInServiceInstances() },
+      label: 'Spot instances in service (estimated)',
+      period: Duration.minutes(1),
+      ...props,
+    });
+  }
+
+  private onDemandExpression(m: string): string {
+    const base = this.spec.onDemandBaseCapacity;
+    const share = this.spec.onDemandPercentageAboveBaseCapacity / 100;
+    return `IF(${m} <= ${base}, ${m}, ${base} + (${m} - ${base}) * ${share})`;
+  }
+
+  private groupMetric(metricName: string, props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return new cloudwatch.Metric({
+      namespace: 'AWS/AutoScaling',
+      metricName,
+      dimensionsMap: { AutoScalingGroupName: this.autoScalingGroup.autoScalingGroupName },
+      statistic: cloudwatch.Stats.AVERAGE,
+      period: Duration.minutes(1),
+      ...props,
+    });
+  }
+}
+
+/** The agent bundle `npm run build:handlers` writes, if it is there. */
+function findAgentBundle(): string | undefined {
+  const bundle = prebuiltBundlePath(AGENT_BUNDLE_IN_DIST);
+  return existsSync(bundle) ? bundle : undefined;
+}
+
+function hasSecurityGroup(lt: ec2.LaunchTemplate): boolean {
+  try {
+    return lt.connections.securityGroups.length > 0;
+  } catch {
+    return false;
+  }
+}
