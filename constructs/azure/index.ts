@@ -1,5 +1,17 @@
 // Public entry point `spot-inference-constructs/azure`: CDK for Terraform constructs on @cdktf/provider-azurerm.
-export * from './rules';
+// The enums and limits of the Azure rules; the rule functions themselves (validateAzureFleet, planScaleSets, ...)
+// are internal and stay out of the public surface.
+export {
+  AzureAllocationStrategy,
+  AzureEvictionPolicy,
+  AzureSizeStrategy,
+  INSTANCE_MIX_FAMILIES,
+  MAX_INSTANCE_MIX_SIZES,
+  MAX_SCALE_SET_INSTANCES,
+  REPAIR_GRACE_PERIOD_MINUTES,
+  ScaleSetPlan,
+} from './rules';
+export { AZURE_VM_FAMILIES, AZURE_VM_SIZE_CATALOG, AzureVmFamily, ParsedVmSize, explainUnknownVmSize, parseVmSize, vmSizeAccelerator } from './vm-sizes';
 export { AZURE_CUSTOM_DATA_MAX_CHARS, AGENT_BUNDLE_RELATIVE_PATH, defaultAgentBundlePath } from './agent-custom-data';
 export * from './network';
 export * from './load-balancer';

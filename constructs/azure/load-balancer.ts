@@ -4,7 +4,9 @@ import { LbProbe } from '@cdktf/provider-azurerm/lib/lb-probe';
 import { LbRule } from '@cdktf/provider-azurerm/lib/lb-rule';
 import { PublicIp } from '@cdktf/provider-azurerm/lib/public-ip';
 import { Construct } from 'constructs';
+import { FleetSpecError } from '../../lib/spec/errors';
 import { AzureResourceOptions, azureName } from './network';
+import { probeProviderProblems } from './provider-rules';
 
 /** How the load balancer probes each VM. */
 export interface AzureProbeOptions {
@@ -86,7 +88,7 @@ export class SpotLoadBalancer extends Construct {
       tags: props.tags,
     });
     this.backendAddressPool = new LbBackendAddressPool(this, 'Backend', { name: `${prefix}-backend`, loadbalancerId: this.loadBalancer.id });
-    this.probe = new LbProbe(this, 'Probe', {
+    const probeConfig = {
       name: `${prefix}-probe`,
       loadbalancerId: this.loadBalancer.id,
       protocol: 'Http',
@@ -95,7 +97,10 @@ export class SpotLoadBalancer extends Construct {
       intervalInSeconds: props.probe.intervalSeconds,
       numberOfProbes: props.probe.threshold,
       probeThreshold: props.probe.threshold,
-    });
+    };
+    const refused = probeProviderProblems(probeConfig);
+    if (refused.length > 0) throw new FleetSpecError(refused, this.node.path);
+    this.probe = new LbProbe(this, 'Probe', probeConfig);
     this.rule = new LbRule(this, 'Rule', {
       name: `${prefix}-rule`,
       loadbalancerId: this.loadBalancer.id,

@@ -169,7 +169,14 @@ export class AzureQueueWorkerFleet extends Construct {
         v.add(W, prop, `${prop} cannot be set on an AzureQueueWorkerFleet: the workers have no load balancer (nothing reaches them) and autoscale on the queue's active messages (targetBacklogPerInstance); leave ${prop} out, or use SpotScaleSetFleet directly`);
       }
     }
-    for (const [prop, value] of [['drainMode', props.drainMode], ['agent.drainMode', props.agent?.drainMode], ['agent.pidFile', props.agent?.pidFile]] as const) {
+    // The backlog rules compute with the capacity: a scale-out step of a quarter of maxCapacity, and max(1, minCapacity)
+    // VMs for the first-VM rule. A deploy-time value cannot enter that arithmetic.
+    for (const [prop, use] of [['maxCapacity', 'its scale-out step is ceil(maxCapacity / 4) VMs'], ['minCapacity', 'its first-VM rule starts max(1, minCapacity) VMs']] as const) {
+      if (Token.isUnresolved(props[prop])) {
+        v.add(W, prop, `${prop} is a deploy-time value (a Terraform variable or another token), but an AzureQueueWorkerFleet computes with it (${use}); give ${prop} as a number`);
+      }
+    }
+    for (const [prop, value] of [['agent.drainMode', props.agent?.drainMode], ['agent.pidFile', props.agent?.pidFile]] as const) {
       if (value !== undefined) {
         v.add(W, prop, `${prop} cannot be set on an AzureQueueWorkerFleet: the agent sends SIGTERM to the worker whose PID is in ${AZURE_QUEUE_WORKER_PID_FILE} (SPOT_WORKER_PID_FILE); leave ${prop} out`);
       }

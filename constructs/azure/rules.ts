@@ -1,4 +1,5 @@
-import { CLOUD_LIMITS, Cloud, FleetSpecErrorCode as C, ProblemCollector, ResolvedFleetSpec } from '../../lib/spec';
+import { CLOUD_LIMITS, Cloud, FleetSpecErrorCode as C, FleetSpecProblem, ProblemCollector, ResolvedFleetSpec } from '../../lib/spec';
+import { checkEnumValue } from '../../lib/spec/rules';
 
 /** What Azure does with a Spot VM it takes back. */
 export enum AzureEvictionPolicy {
@@ -37,8 +38,6 @@ export const MAX_INSTANCE_MIX_SIZES = 5;
 export const MAX_SCALE_SET_INSTANCES = 1000;
 /** Bounds of the automatic instance repair grace period, in minutes. */
 export const REPAIR_GRACE_PERIOD_MINUTES = { min: 10, max: 90 };
-/** Bounds of the scale set's terminate notification (Scheduled Events `Terminate`), in minutes. */
-export const TERMINATION_NOTIFICATION_MINUTES = { min: 5, max: 15 };
 
 /**
  * The family of an Azure VM size, upper case: `Standard_NC4as_T4_v3` -> `NC`, `Standard_D4s_v5` -> `D`,
@@ -135,6 +134,8 @@ export function planScaleSets(spec: ResolvedFleetSpec, strategy: AzureSizeStrate
 /** The Azure-only choices {@link validateAzureFleet} checks, as the user spelled them. */
 export interface AzureFleetChoices {
   readonly sizeStrategy?: AzureSizeStrategy;
+  readonly evictionPolicy?: AzureEvictionPolicy;
+  readonly allocationStrategy?: AzureAllocationStrategy;
   readonly maxBidPrice?: number;
   readonly repairGracePeriodMinutes?: number;
   readonly terminationNotificationMinutes?: number;
@@ -163,24 +164,35 @@ export function validateAzureFleet(spec: ResolvedFleetSpec, choices: AzureFleetC
     v.add(C.CLOUD_CONSTRAINT, 'instanceRequirements', 'instanceRequirements is not supported on Azure: a scale set takes VM sizes by name; list them in instanceTypes (e.g. ["Standard_NC4as_T4_v3", "Standard_NC8as_T4_v3"])');
   }
 
-  // Zones: several, always.
+  // Zones: Azure numbers them. (At least 2 zones is the cross-cloud TOO_FEW_ZONES rule of validateFleetSpec; the
+  // size names and one accelerator kind are its UNKNOWN_INSTANCE_TYPE / MIXED_ACCELERATORS rules, with the Azure
+  // catalogue of vm-sizes.ts.)
   if (spec.zones && known(spec.zones)) {
     const bad = spec.zones.filter((z) => known(z) && !/^[1-9]$/.test(z));
     if (bad.length > 0) {
       v.add(C.CLOUD_CONSTRAINT, 'zones', `zones lists ${bad.map((z) => `"${z}"`).join(', ')}: Azure availability zones are numbered "1", "2" and "3" within the region; use those`);
     }
-    if (spec.zones.length === 1 && known(spec.zones[0]) && !choices.allowUndiversified) {
-      v.add(C.CLOUD_CONSTRAINT, 'zones', `zones has 1 zone ("${spec.zones[0]}"): an Azure spot fleet spreads over at least 2 availability zones so that one zone running out of Spot capacity does not take the whole fleet; list 2 or 3 zones (e.g. ["1", "2", "3"]), leave zones out, or set allowUndiversified: true`);
-    }
+  }
+
+  // Enum props cast from strings (JavaScript callers, config files).
+  v.addAll(checkEnumValue('sizeStrategy', choices.sizeStrategy, 'AzureSizeStrategy', AzureSizeStrategy, { isUnresolved }));
+  v.addAll(checkEnumValue('evictionPolicy', choices.evictionPolicy, 'AzureEvictionPolicy', AzureEvictionPolicy, { isUnresolved }));
+  v.addAll(checkEnumValue('allocationStrategy', choices.allocationStrategy, 'AzureAllocationStrategy', AzureAllocationStrategy, { isUnresolved }));
+
+  // Deploy-time capacities: passed through untouched into one scale set; refused where the fleet must split them.
+  v.addAll(capacityTokenProblems(spec, choices.sizeStrategy, isUnresolved));
+
+  if (choices.terminationNotificationMinutes !== undefined) {
+    v.add(
+      C.CLOUD_CONSTRAINT,
+      'terminationNotificationMinutes',
+      `terminationNotificationMinutes (${choices.terminationNotificationMinutes}) cannot be honoured: every scale set of the fleet has Spot priority and Azure does not accept terminate notifications on Spot ("Terminate notifications cannot be enabled on Spot instances", Azure docs: virtual-machine-scale-sets-terminate-notification; MicrosoftDocs/azure-docs#66962); leave terminationNotificationMinutes out: Spot VMs get the Scheduled Events Preempt notice (at least 30 s), which the agent drains on`,
+    );
   }
 
   // Sizes: instance mix families, mix size limit, one scale set per size.
   const sizes = spec.instanceTypes.filter((s) => known(s));
   const strategy = choices.sizeStrategy ?? AzureSizeStrategy.AUTO;
-  const unknownSizes = sizes.filter((s) => vmSizeFamily(s) === undefined);
-  if (unknownSizes.length > 0) {
-    v.add(C.CLOUD_CONSTRAINT, 'instanceTypes', `instanceTypes lists ${unknownSizes.map((s) => `"${s}"`).join(', ')}, which ${unknownSizes.length === 1 ? 'is not an Azure VM size name' : 'are not Azure VM size names'}; use names like "Standard_D4s_v5" or "Standard_NC4as_T4_v3"`);
-  }
   const effective = effectiveSizeStrategy(sizes, strategy);
   if (effective === AzureSizeStrategy.INSTANCE_MIX && sizes.length > 1) {
     const refused = sizes.filter((s) => vmSizeFamily(s) !== undefined && !isInstanceMixVmSize(s));
@@ -225,7 +237,6 @@ export function validateAzureFleet(spec: ResolvedFleetSpec, choices: AzureFleetC
   }
 
   checkMinutes(v, 'repairGracePeriodMinutes', choices.repairGracePeriodMinutes, REPAIR_GRACE_PERIOD_MINUTES, known, 'Azure automatic instance repairs accept a grace period');
-  checkMinutes(v, 'terminationNotificationMinutes', choices.terminationNotificationMinutes, TERMINATION_NOTIFICATION_MINUTES, known, 'Azure scale sets accept a terminate notification timeout');
 
   // Drain: the load balancer must notice the failing probe, and the server must drain, within the notice.
   const hc = spec.healthCheck;
@@ -243,7 +254,7 @@ export function validateAzureFleet(spec: ResolvedFleetSpec, choices: AzureFleetC
     v.add(
       C.CLOUD_CONSTRAINT,
       'healthCheck.port',
-      `healthCheck.port (${hc.port}) is the serving port, so the load balancer would probe the inference server directly and the agent could not take a VM out of rotation on a Preempt notice; leave healthCheck.port out (the probe then targets the agent's health endpoint) or set drainMode to DrainMode.HTTP or DrainMode.SIGNAL`,
+      `healthCheck.port (${hc.port}) is the serving port, so the load balancer would probe the inference server directly and the agent could not take a VM out of rotation on a Preempt notice; leave healthCheck.port out (the probe then targets the agent's health endpoint) or set agent.drainMode to DrainMode.HTTP or DrainMode.SIGNAL`,
     );
   }
 
@@ -282,4 +293,26 @@ function checkMinutes(v: ProblemCollector, prop: string, value: number | undefin
   if (known(value) && !(Number.isInteger(value) && value! >= range.min && value! <= range.max)) {
     v.add(C.CLOUD_CONSTRAINT, prop, `${prop} (${value}) must be a whole number of minutes between ${range.min} and ${range.max}: ${what} of ${range.min} to ${range.max} minutes`);
   }
+}
+
+/** The capacity props of a fleet, in the order messages list them. */
+const CAPACITY_PROPS = ['minCapacity', 'maxCapacity', 'desiredCapacity', 'onDemandBaseCapacity'] as const;
+
+/**
+ * Deploy-time capacities (a `TerraformVariable`, any number token): one scale set takes them as they are (they flow
+ * into `instances`, the autoscale capacity and the priority mix untouched); several scale sets (one per GPU size)
+ * need numbers, because the fleet splits each capacity between them, and a token in arithmetic is garbage
+ * (cdktf number tokens are encoded as huge negative doubles: the autoscale maximum would become -4.05e+298).
+ */
+export function capacityTokenProblems(spec: ResolvedFleetSpec, strategy: AzureSizeStrategy | undefined, isUnresolved: (v: unknown) => boolean): FleetSpecProblem[] {
+  const tokens = CAPACITY_PROPS.filter((p) => isUnresolved(spec[p]));
+  if (tokens.length === 0 || isUnresolved(spec.instanceTypes)) return [];
+  const sizes = spec.instanceTypes;
+  const sets = effectiveSizeStrategy(sizes, strategy) === AzureSizeStrategy.INSTANCE_MIX && sizes.length > 1 ? 1 : Math.max(1, sizes.length);
+  if (sets <= 1) return [];
+  return tokens.map((prop) => ({
+    code: C.CLOUD_CONSTRAINT,
+    prop,
+    message: `${prop} is a deploy-time value (a Terraform variable or another token), but the fleet splits it over ${sets} scale sets (one per VM size: ${sizes.join(', ')}) and cannot divide a value it does not know; give ${prop} as a number, or list sizes that share one scale set (an instance mix of A/B/D/E/F sizes, or one size) to pass it through to Azure untouched`,
+  }));
 }

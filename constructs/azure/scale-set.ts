@@ -1,9 +1,11 @@
 import { MonitorAutoscaleSetting, MonitorAutoscaleSettingProfile } from '@cdktf/provider-azurerm/lib/monitor-autoscale-setting';
-import { OrchestratedVirtualMachineScaleSet } from '@cdktf/provider-azurerm/lib/orchestrated-virtual-machine-scale-set';
+import { OrchestratedVirtualMachineScaleSet, OrchestratedVirtualMachineScaleSetConfig } from '@cdktf/provider-azurerm/lib/orchestrated-virtual-machine-scale-set';
 import { ITerraformDependable } from 'cdktf';
 import { Construct } from 'constructs';
+import { FleetSpecError } from '../../lib/spec/errors';
 import { AzureProbeOptions } from './load-balancer';
 import { AzureResourceOptions, azureName } from './network';
+import { scaleSetProviderProblems } from './provider-rules';
 import { AzureAllocationStrategy, AzureEvictionPolicy, ScaleSetPlan } from './rules';
 
 /** A marketplace image the VMs boot. */
@@ -42,9 +44,11 @@ export interface SpotScaleSetOptions {
    */
   readonly repairGracePeriodMinutes?: number;
   /**
-   * Minutes Azure waits after a `Terminate` scheduled event (scale-in, repair, deletion) before it
-   * deletes a VM, unless the agent acknowledges the event earlier (5-15).
-   * @default 5
+   * Refused: Azure does not accept terminate notifications on Spot scale sets ("Terminate notifications cannot be
+   * enabled on Spot instances", Azure's terminate-notification documentation; MicrosoftDocs/azure-docs#66962), and
+   * every scale set of this package has Spot priority. Spot VMs get the Scheduled Events `Preempt` notice instead.
+   * @deprecated setting it throws at synth; leave it out.
+   * @default - no terminate notification
    */
   readonly terminationNotificationMinutes?: number;
   /** Name of the admin account; password login is disabled. @default 'azureuser' */
@@ -110,7 +114,8 @@ export interface SpotScaleSetProps extends AzureResourceOptions, SpotScaleSetOpt
   readonly health: AzureProbeOptions;
   /**
    * Install the Application Health extension (it probes `health` from inside each VM) and turn on automatic
-   * instance repairs. `false`: neither; repairs are explicitly disabled.
+   * instance repairs. `false`: neither (no `automatic_instance_repair` block at all: the provider refuses one,
+   * even disabled, without the health extension).
    * @default true
    */
   readonly autohealing?: boolean;
@@ -126,7 +131,8 @@ export interface SpotScaleSetProps extends AzureResourceOptions, SpotScaleSetOpt
 /**
  * One Flexible-orchestration scale set of Spot VMs with a Spot Priority Mix (Regular VMs for the base
  * and a share above it), its autoscale setting (CPU rules, or the given profiles), the Application Health
- * extension and automatic instance repairs (unless `autohealing` is false), and the terminate notification.
+ * extension and automatic instance repairs (unless `autohealing` is false). No terminate notification: Azure does
+ * not accept one on Spot scale sets; Spot VMs get the Scheduled Events `Preempt` notice.
  * VMs have a managed identity and no public IP.
  */
 export class SpotScaleSet extends Construct {
@@ -144,7 +150,7 @@ export class SpotScaleSet extends Construct {
     const image = props.image ?? UBUNTU_2404_X86_64;
     const isMix = plan.mixVmSizes.length > 0;
     const autohealing = props.autohealing ?? true;
-    this.scaleSet = new OrchestratedVirtualMachineScaleSet(this, 'Vmss', {
+    const config: OrchestratedVirtualMachineScaleSetConfig = {
       name: `${prefix}-vmss`,
       resourceGroupName: props.resourceGroupName,
       location: props.location,
@@ -158,10 +164,12 @@ export class SpotScaleSet extends Construct {
       evictionPolicy: props.evictionPolicy ?? AzureEvictionPolicy.DELETE,
       maxBidPrice: props.maxBidPrice ?? -1,
       priorityMix: { baseRegularCount: plan.baseRegularCount, regularPercentageAboveBase: plan.regularPercentageAboveBase },
-      terminationNotification: { enabled: true, timeout: `PT${props.terminationNotificationMinutes ?? 5}M` },
-      automaticInstanceRepair: autohealing
-        ? { enabled: true, gracePeriod: `PT${props.repairGracePeriodMinutes ?? 30}M`, action: 'Replace' }
-        : { enabled: false },
+      // No termination_notification: Azure does not accept it on Spot scale sets (Azure's terminate-notification
+      // docs: "Terminate notifications cannot be enabled on Spot instances"; MicrosoftDocs/azure-docs#66962). Spot VMs
+      // get the Scheduled Events Preempt notice (at least 30 s), which the agent drains on.
+      // automatic_instance_repair only with the health extension: the provider refuses the block whenever it is
+      // present without one, even `enabled = false` (orchestrated_virtual_machine_scale_set create, v4.55.0).
+      automaticInstanceRepair: autohealing ? { enabled: true, gracePeriod: `PT${props.repairGracePeriodMinutes ?? 30}M`, action: 'Replace' } : undefined,
       extension: autohealing
         ? [
             {
@@ -218,7 +226,10 @@ export class SpotScaleSet extends Construct {
       // Autoscale owns the instance count after creation; Terraform must not undo it.
       lifecycle: { ignoreChanges: ['instances'] },
       dependsOn: props.dependsOn,
-    });
+    };
+    const refused = scaleSetProviderProblems(config);
+    if (refused.length > 0) throw new FleetSpecError(refused, this.node.path);
+    this.scaleSet = new OrchestratedVirtualMachineScaleSet(this, 'Vmss', config);
     this.scaleSetId = this.scaleSet.id;
 
     const metric = {

@@ -12,6 +12,7 @@ import { SpotLoadBalancer } from './load-balancer';
 import { AzureResourceOptions, SpotFleetNetwork, SpotFleetSecurityGroup, azureName } from './network';
 import { AzureSizeStrategy, ScaleSetPlan, planScaleSets, validateAzureFleet } from './rules';
 import { IScaleSetAutoscaleProfiles, SpotScaleSet, SpotScaleSetOptions, UBUNTU_2404_ARM64, UBUNTU_2404_X86_64 } from './scale-set';
+import { AZURE_VM_SIZE_CATALOG } from './vm-sizes';
 
 /** How the agent bundle reaches the VMs. */
 export enum AgentDelivery {
@@ -26,7 +27,6 @@ export enum AgentDelivery {
 /**
  * The on-instance spot agent of an Azure fleet: how it drains the server on a `Preempt` or `Terminate`
  * scheduled event. Same shape as the AWS and Google Cloud fleets' `agent` prop.
- * Without `drainMode` / `hookCommand` here, the fleet's own `drainMode` / `drainHookCommand` props apply.
  */
 export interface AzureSpotAgentOptions extends AgentDrainOptions {}
 
@@ -66,12 +66,6 @@ export interface SpotScaleSetFleetProps extends FleetSpec, AzureResourceOptions,
   readonly listenerPort?: number;
   /** Give the load balancer a private frontend in the workers' subnet instead of a public IP. @default false */
   readonly internalLoadBalancer?: boolean;
-  /**
-   * How the agent makes the inference server stop taking work on a Preempt or Terminate notice
-   * (same as `agent.drainMode`, which takes precedence).
-   * @default DrainMode.HEALTH - the agent serves the probed health endpoint and fails it
-   */
-  readonly drainMode?: DrainMode;
   /** The on-instance drain agent. @default - DrainMode.HEALTH on port 9901 */
   readonly agent?: AzureSpotAgentOptions;
   /**
@@ -100,8 +94,6 @@ export interface SpotScaleSetFleetProps extends FleetSpec, AzureResourceOptions,
    * @default - none
    */
   readonly startupCommands?: string[];
-  /** Command the agent runs after draining (e.g. upload a checkpoint). @default - none */
-  readonly drainHookCommand?: string;
   /** The agent bundle on the synth machine. @default - this package's `dist/runtime/spot-agent-portable/index.js` (without the AWS SDK) */
   readonly agentBundlePath?: string;
   /** How the agent bundle reaches the VMs. @default AgentDelivery.AUTO */
@@ -164,17 +156,21 @@ export class SpotScaleSetFleet extends Construct {
     super(scope, id);
     const isUnresolved = (v: unknown): boolean => Token.isUnresolved(v);
     const agent = props.agent ?? {};
-    const drainMode = agent.drainMode ?? props.drainMode ?? DrainMode.HEALTH;
+    const drainMode = agent.drainMode ?? DrainMode.HEALTH;
     const loadBalanced = props.loadBalanced ?? true;
     const autohealing = props.autohealing ?? loadBalanced;
     const v = new ProblemCollector();
     checkAzureFleetChoices(props, { loadBalanced, autohealing, drainMode }, isUnresolved, v);
-    v.addAll(validateFleetSpec(props, Cloud.AZURE, { isUnresolved }));
+    // The cross-cloud rules, with Azure's size catalogue (names with "did you mean", one accelerator kind).
+    const specOptions = { isUnresolved, catalog: AZURE_VM_SIZE_CATALOG };
+    v.addAll(validateFleetSpec(props, Cloud.AZURE, specOptions));
     const spec = applyFleetSpecDefaults(props, Cloud.AZURE);
     validateAzureFleet(
       spec,
       {
         sizeStrategy: props.sizeStrategy,
+        evictionPolicy: props.evictionPolicy,
+        allocationStrategy: props.allocationStrategy,
         maxBidPrice: props.maxBidPrice,
         repairGracePeriodMinutes: props.repairGracePeriodMinutes,
         terminationNotificationMinutes: props.terminationNotificationMinutes,
@@ -247,7 +243,7 @@ export class SpotScaleSetFleet extends Construct {
     this.identity = new UserAssignedIdentity(this, 'Identity', { ...common, name: `${prefix}-identity` });
     this.grantPrincipalId = this.identity.principalId;
 
-    const hookCommand = agent.hookCommand ?? props.drainHookCommand;
+    const hookCommand = agent.hookCommand;
     const agentConfig: AgentConfig = {
       cloud: Cloud.AZURE,
       servingPort: spec.servingPort,
@@ -412,15 +408,17 @@ function checkAzureFleetChoices(props: SpotScaleSetFleetProps, d: AzureFleetDeci
         v.add(C, prop, `${prop} (${JSON.stringify(value)}) configures the load balancer, but loadBalanced is false (no load balancer, no inbound traffic); leave ${prop} out or set loadBalanced: true`);
       }
     }
-    if (d.drainMode === DrainMode.HEALTH && (agent.drainMode !== undefined || props.drainMode !== undefined)) {
+    if (d.drainMode === DrainMode.HEALTH && agent.drainMode !== undefined) {
       v.add(C, 'agent.drainMode', 'agent.drainMode is DrainMode.HEALTH but loadBalanced is false: no load balancer watches the health endpoint, so failing it drains nothing; use DrainMode.SIGNAL (with agent.pidFile) or DrainMode.HTTP');
     }
   }
-  if (agent.drainMode !== undefined && props.drainMode !== undefined && agent.drainMode !== props.drainMode) {
-    v.add(C, 'agent.drainMode', `agent.drainMode (${agent.drainMode}) and drainMode (${props.drainMode}) disagree; set only agent.drainMode`);
-  }
-  if (agent.hookCommand !== undefined && props.drainHookCommand !== undefined && agent.hookCommand !== props.drainHookCommand) {
-    v.add(C, 'agent.hookCommand', 'agent.hookCommand and drainHookCommand are both set and differ; set only agent.hookCommand');
+  // The second spellings are gone (one spelling per option); a JavaScript caller still passing them is told where they went.
+  const removed: [string, string][] = [['drainMode', 'agent.drainMode'], ['drainHookCommand', 'agent.hookCommand']];
+  for (const [old, now] of removed) {
+    const value = (props as unknown as Record<string, unknown>)[old];
+    if (value !== undefined) {
+      v.add(C, old, `${old} (${JSON.stringify(value)}) is no longer a prop of the Azure fleets; set ${now} instead (the same option, spelled as on AWS and Google Cloud)`);
+    }
   }
   if (known(agent.healthPort)) {
     if (!(Number.isInteger(agent.healthPort) && agent.healthPort >= 1 && agent.healthPort <= 65535)) {

@@ -21,4 +21,11 @@ test('Service Bus queue with a renewed 60 s lock, CPU spot workers autoscaled on
   expect(settings[0].profile[0].rule[0].metric_trigger).toMatchObject({ metric_name: 'ActiveMessages', divide_by_instance_count: true, threshold: 5 });
   expect(settings[0].profile[0].capacity).toMatchObject({ minimum: 0, maximum: 10 });
   expect(Object.keys(json.output).sort()).toEqual(['checkpoint_container', 'queue', 'service_bus_namespace']);
+  // Issue 17: the provider refuses automatic_instance_repair without a health extension, even disabled; Azure
+  // refuses a terminate notification on Spot. The queue workers have neither block.
+  const sets = Object.values(json.resource.azurerm_orchestrated_virtual_machine_scale_set as Record<string, any>);
+  expect(sets).toHaveLength(1);
+  expect(sets[0].extension).toBeUndefined();
+  expect(sets[0].automatic_instance_repair).toBeUndefined();
+  expect(sets[0].termination_notification).toBeUndefined();
 });

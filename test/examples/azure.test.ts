@@ -35,7 +35,12 @@ describe('examples/azure', () => {
       priority_mix: { base_regular_count: 1, regular_percentage_above_base: 25 },
     });
     expect(sets.filter((s) => s.sku_name.startsWith('Standard_NC')).map((s) => s.priority_mix.base_regular_count)).toEqual([1, 0]);
-    expect(sets.every((s) => s.priority === 'Spot' && s.termination_notification.enabled === true)).toBe(true);
+    // Spot everywhere, and no terminate notification (Azure does not accept one on Spot scale sets).
+    expect(sets.every((s) => s.priority === 'Spot' && s.termination_notification === undefined)).toBe(true);
+    // automatic_instance_repair only beside the Application Health extension (the provider's create-time rule).
+    for (const s of sets) {
+      if (s.automatic_instance_repair !== undefined) expect(s.extension.map((e: any) => e.type)).toContain('ApplicationHealthLinux');
+    }
     expect(Object.keys(json.output)).toEqual(expect.arrayContaining(['GpuEndpoint', 'CpuEndpoint']));
     // The real agent bundle: measured and delivered the way it fits.
     for (const fleet of [stack.gpuFleet, stack.cpuFleet]) {

@@ -91,7 +91,9 @@ describe('AzureQueueWorkerFleet workers', () => {
     const set = resources(json, 'azurerm_orchestrated_virtual_machine_scale_set')[0];
     expect(set.priority).toBe('Spot');
     expect(set.extension).toBeUndefined();
-    expect(set.automatic_instance_repair).toEqual({ enabled: false });
+    // No repair block at all (the provider refuses one, even disabled, without the health extension).
+    expect(set.automatic_instance_repair).toBeUndefined();
+    expect(set.termination_notification).toBeUndefined();
     expect(set.network_interface[0].ip_configuration[0].public_ip_address).toBeUndefined();
   });
 
@@ -216,9 +218,9 @@ describe('AzureQueueWorkerFleet validation', () => {
   });
 
   test('load-balancer, CPU-autoscale and drain-mode props are the queue fleet\'s own: refused with the reason', () => {
-    const e = errorOf({ internalLoadBalancer: true, allowedClientCidrs: ['10.0.0.0/8'], scaleOutCpuPercent: 80, drainMode: DrainMode.HEALTH });
+    const e = errorOf({ internalLoadBalancer: true, allowedClientCidrs: ['10.0.0.0/8'], scaleOutCpuPercent: 80, agent: { drainMode: DrainMode.HEALTH } });
     expect(e.code).toBe(FleetSpecErrorCode.WORKLOAD);
-    expect(e.problems.map((p) => p.prop)).toEqual(['internalLoadBalancer', 'allowedClientCidrs', 'scaleOutCpuPercent', 'drainMode']);
+    expect(e.problems.map((p) => p.prop)).toEqual(['internalLoadBalancer', 'allowedClientCidrs', 'scaleOutCpuPercent', 'agent.drainMode']);
     expect(e.message).toMatch(/internalLoadBalancer cannot be set on an AzureQueueWorkerFleet: the workers have no load balancer/);
     expect(e.message).toMatch(/drainMode cannot be set on an AzureQueueWorkerFleet: the agent sends SIGTERM to the worker whose PID is in \/run\/queue-worker.pid/);
     expect(() => synth({ loadBalanced: true })).toThrow(/loadBalanced cannot be set on an AzureQueueWorkerFleet/);

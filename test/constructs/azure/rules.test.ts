@@ -110,7 +110,7 @@ describe('validateAzureFleet', () => {
   });
 
   test('problems carry the CLOUD_CONSTRAINT code and the prop', () => {
-    expect(problems({ zones: ['1'] })).toEqual([expect.objectContaining({ code: FleetSpecErrorCode.CLOUD_CONSTRAINT, prop: 'zones' })]);
+    expect(problems({ zones: ['1', 'x'] })).toEqual([expect.objectContaining({ code: FleetSpecErrorCode.CLOUD_CONSTRAINT, prop: 'zones' })]);
   });
 
   test('tokens are not validated', () => {

@@ -79,6 +79,8 @@ describe('GPU fleet: one scale set per size', () => {
     for (const s of sets) {
       expect(s.sku_profile).toBeUndefined();
       expect(s.lifecycle).toEqual({ ignore_changes: ['instances'] });
+      // Azure does not accept terminate notifications on Spot scale sets: the block is left out.
+      expect(s.termination_notification).toBeUndefined();
     }
     expect(out).toHaveResourceWithProperties(OrchestratedVirtualMachineScaleSet, {
       priority: 'Spot',
@@ -87,7 +89,6 @@ describe('GPU fleet: one scale set per size', () => {
       zones: ['1', '2', '3'],
       platform_fault_domain_count: 1,
       single_placement_group: false,
-      termination_notification: { enabled: true, timeout: 'PT5M' },
       automatic_instance_repair: { enabled: true, grace_period: 'PT30M', action: 'Replace' },
       identity: expect.objectContaining({ type: 'UserAssigned' }),
       os_disk: { caching: 'ReadWrite', storage_account_type: 'StandardSSD_LRS' },
@@ -220,7 +221,6 @@ describe('options', () => {
       maxBidPrice: 0.35,
       zones: ['1', '3'],
       repairGracePeriodMinutes: 45,
-      terminationNotificationMinutes: 10,
       osDiskSizeGb: 256,
       osDiskStorageAccountType: 'Premium_LRS',
       encryptionAtHostEnabled: true,
@@ -237,7 +237,6 @@ describe('options', () => {
       max_bid_price: 0.35,
       zones: ['1', '3'],
       automatic_instance_repair: expect.objectContaining({ grace_period: 'PT45M' }),
-      termination_notification: expect.objectContaining({ timeout: 'PT10M' }),
       os_disk: expect.objectContaining({ disk_size_gb: 256, storage_account_type: 'Premium_LRS' }),
       encryption_at_host_enabled: true,
       source_image_reference: { publisher: 'microsoft-dsvm', offer: 'ubuntu-hpc', sku: '2204', version: 'latest' },
@@ -288,14 +287,14 @@ describe('options', () => {
   });
 
   test('DrainMode.SIGNAL probes the server itself and tells the agent no load balancer detection is needed', () => {
-    const { out, fleet } = synth({ ...GPU, drainMode: DrainMode.SIGNAL });
+    const { out, fleet } = synth({ ...GPU, agent: { drainMode: DrainMode.SIGNAL, pidFile: '/run/server.pid' } });
     expect(out).toHaveResourceWithProperties(LbProbe, { port: 8080 });
     expect(fleet.customDataScript).toContain('"loadBalancerDetectionSeconds": 0');
     expect(fleet.customDataScript).toContain('"drainMode": "signal"');
   });
 
   test('startup commands and the drain hook reach the VM', () => {
-    const { fleet } = synth({ ...GPU, startupCommands: ['docker run -d -p 8080:8080 my/model'], drainHookCommand: '/opt/checkpoint.sh' });
+    const { fleet } = synth({ ...GPU, startupCommands: ['docker run -d -p 8080:8080 my/model'], agent: { hookCommand: '/opt/checkpoint.sh' } });
     expect(fleet.customDataScript).toMatch(/# --- end spot-agent ---\n# --- startup commands ---\ndocker run -d -p 8080:8080 my\/model\n$/);
     expect(fleet.customDataScript).toContain('"hookCommand": "/opt/checkpoint.sh"');
   });
@@ -386,14 +385,43 @@ describe('validation', () => {
     expect(() => synth({ ...GPU, maxCapacity: 2002 })).toThrow(/maxCapacity \(2002\) puts 1001 VMs in one scale set, above the 1000 an Azure scale set holds; lower maxCapacity or list more sizes/);
   });
 
-  test('several zones always', () => {
-    expect(() => synth({ ...GPU, zones: ['2'] })).toThrow(/zones has 1 zone \("2"\): an Azure spot fleet spreads over at least 2 availability zones .*list 2 or 3 zones \(e.g. \["1", "2", "3"\]\), leave zones out, or set allowUndiversified: true/);
+  test('several zones always (the cross-cloud TOO_FEW_ZONES rule)', () => {
+    const e = errorOf({ ...GPU, zones: ['2'] });
+    expect(e.code).toBe(FleetSpecErrorCode.TOO_FEW_ZONES);
+    expect(e.message).toMatch(/zones has 1 zone \("2"\): an Azure spot fleet needs at least 2 zones .*or set allowUndiversified: true/);
     expect(() => synth({ ...GPU, zones: ['2'], allowUndiversified: true })).not.toThrow();
     expect(() => synth({ ...GPU, zones: ['eastus2-1', '2'] })).toThrow(/zones lists "eastus2-1": Azure availability zones are numbered "1", "2" and "3" within the region; use those/);
   });
 
-  test('sizes must be Azure VM size names', () => {
-    expect(() => synth({ ...GPU, instanceTypes: ['g5.xlarge', 'Standard_NC4as_T4_v3'] })).toThrow(/instanceTypes lists "g5.xlarge", which is not an Azure VM size name; use names like "Standard_D4s_v5" or "Standard_NC4as_T4_v3"/);
+  test('sizes must be Azure VM size names of documented families, with a suggestion', () => {
+    const e = errorOf({ ...GPU, instanceTypes: ['g5.xlarge', 'Standard_NC4as_T4_v3'] });
+    expect(e.code).toBe(FleetSpecErrorCode.UNKNOWN_INSTANCE_TYPE);
+    expect(e.message).toMatch(/instanceTypes: "g5.xlarge" is not an Azure VM size \(it does not follow the Azure size naming convention Standard_<family><vCPUs>/);
+    expect(() => synth({ ...CPU, instanceTypes: ['Standard_D4s_v9', 'Standard_D4as_v5'] })).toThrow(
+      /instanceTypes: "Standard_D4s_v9" is not an Azure VM size \(Azure documents the D family \(general purpose\) in versions v1 \(no suffix\), v2, v3, v4, v5, v6, not v9; did you mean Standard_D4s_v6 or Standard_D4s_v5\?\)/,
+    );
+    expect(() => synth({ ...GPU, instanceTypes: ['NC4as_T4_v3', 'Standard_NC8as_T4_v3'] })).toThrow(/"NC4as_T4_v3" is not an Azure VM size \(a size name starts with its tier; did you mean Standard_NC4as_T4_v3\?\)/);
+    expect(() => synth({ ...GPU, instanceTypes: ['Standard_NX24ads_A100_v4', 'Standard_NC24ads_A100_v4'] })).toThrow(/Azure documents no VM family "NX" .*did you mean Standard_FX24ads_A100_v4, Standard_HX24ads_A100_v4 or Standard_NC24ads_A100_v4\?/);
+    expect(() => synth({ ...GPU, instanceTypes: ['Standard_NC24ads_A100_v4', 'Standard_NC48ads_A100_v4'] })).not.toThrow();
+  });
+
+  test('GPU and CPU sizes in one fleet are refused (one image, one driver)', () => {
+    const e = errorOf({ ...GPU, instanceTypes: ['Standard_NC4as_T4_v3', 'Standard_D4s_v5'] });
+    expect(e.code).toBe(FleetSpecErrorCode.MIXED_ACCELERATORS);
+    expect(e.message).toMatch(/instanceTypes mixes GPU \(accelerator\) and CPU-only types \(Standard_NC4as_T4_v3: NVIDIA GPU; Standard_D4s_v5: no accelerator \(CPU only\)\)/);
+    expect(() => synth({ ...GPU, instanceTypes: ['Standard_NC4as_T4_v3', 'Standard_ND96isr_MI300X_v5'] })).toThrow(/instanceTypes mixes types with different accelerators \(Standard_NC4as_T4_v3: NVIDIA GPU; Standard_ND96isr_MI300X_v5: AMD GPU\)/);
+  });
+
+  test('enum props cast from strings are checked', () => {
+    expect(() => synth({ ...CPU, sizeStrategy: 'instance_mix' as AzureSizeStrategy })).toThrow(/sizeStrategy \("instance_mix"\) is not one of the AzureSizeStrategy values; use one of AzureSizeStrategy.AUTO \("auto"\), AzureSizeStrategy.INSTANCE_MIX \("instance-mix"\)/);
+    expect(() => synth({ ...CPU, evictionPolicy: 'delete' as AzureEvictionPolicy })).toThrow(/evictionPolicy \("delete"\) is not one of the AzureEvictionPolicy values.*did you mean AzureEvictionPolicy.DELETE \("Delete"\)\?/);
+    expect(() => synth({ ...CPU, allocationStrategy: 'Cheapest' as AzureAllocationStrategy })).toThrow(/allocationStrategy \("Cheapest"\) is not one of the AzureAllocationStrategy values/);
+  });
+
+  test('terminationNotificationMinutes is refused: Azure takes no terminate notification on Spot scale sets', () => {
+    expect(() => synth({ ...GPU, terminationNotificationMinutes: 10 })).toThrow(
+      /terminationNotificationMinutes \(10\) cannot be honoured: every scale set of the fleet has Spot priority and Azure does not accept terminate notifications on Spot \("Terminate notifications cannot be enabled on Spot instances", Azure docs: virtual-machine-scale-sets-terminate-notification; MicrosoftDocs\/azure-docs#66962\)/,
+    );
   });
 
   test('instanceRequirements is not supported on Azure', () => {
@@ -409,7 +437,6 @@ describe('validation', () => {
   test('grace period and terminate notification within the Azure ranges', () => {
     expect(() => synth({ ...GPU, repairGracePeriodMinutes: 5 })).toThrow(/repairGracePeriodMinutes \(5\) must be a whole number of minutes between 10 and 90: Azure automatic instance repairs accept a grace period of 10 to 90 minutes/);
     expect(() => synth({ ...GPU, repairGracePeriodMinutes: 91 })).toThrow(/repairGracePeriodMinutes \(91\)/);
-    expect(() => synth({ ...GPU, terminationNotificationMinutes: 20 })).toThrow(/terminationNotificationMinutes \(20\) must be a whole number of minutes between 5 and 15: Azure scale sets accept a terminate notification timeout of 5 to 15 minutes/);
   });
 
   test('probe detection plus drain budget must fit the 30 s Azure notice', () => {
@@ -417,12 +444,12 @@ describe('validation', () => {
     expect(e.code).toBe(FleetSpecErrorCode.DRAIN_BUDGET_EXCEEDED);
     expect(e.message).toMatch(/drain budget exceeded: the Azure load balancer needs healthCheck.intervalSeconds \(10 s\) x healthCheck.unhealthyThreshold \(3\) = 30 s to take a draining VM out of rotation, plus drainBudgetSeconds \(10 s\) = 40 s, longer than the 30 s Azure Spot notice \(Scheduled Events Preempt\); lower the interval, the threshold or the drain budget so the sum is at most 30 s/);
     // Not a rule when the agent does not drain through the probe.
-    expect(() => synth({ ...GPU, drainMode: DrainMode.SIGNAL, healthCheck: { intervalSeconds: 10, unhealthyThreshold: 3 } })).not.toThrow();
+    expect(() => synth({ ...GPU, agent: { drainMode: DrainMode.SIGNAL, pidFile: '/run/server.pid' }, healthCheck: { intervalSeconds: 10, unhealthyThreshold: 3 } })).not.toThrow();
   });
 
   test('DrainMode.HEALTH cannot probe the serving port', () => {
-    expect(() => synth({ ...GPU, healthCheck: { port: 8080 } })).toThrow(/healthCheck.port \(8080\) is the serving port, so the load balancer would probe the inference server directly and the agent could not take a VM out of rotation on a Preempt notice; leave healthCheck.port out .* or set drainMode to DrainMode.HTTP or DrainMode.SIGNAL/);
-    expect(() => synth({ ...GPU, healthCheck: { port: 8080 }, drainMode: DrainMode.HTTP })).not.toThrow();
+    expect(() => synth({ ...GPU, healthCheck: { port: 8080 } })).toThrow(/healthCheck.port \(8080\) is the serving port, so the load balancer would probe the inference server directly and the agent could not take a VM out of rotation on a Preempt notice; leave healthCheck.port out .* or set agent.drainMode to DrainMode.HTTP or DrainMode.SIGNAL/);
+    expect(() => synth({ ...GPU, healthCheck: { port: 8080 }, agent: { drainMode: DrainMode.HTTP } })).not.toThrow();
   });
 
   test('client sources: no open internet, valid CIDRs or service tags', () => {
@@ -480,7 +507,8 @@ describe('without load balancer, agent options, autoscale profiles', () => {
     const { json, fleet } = synth(WORKERS);
     const set = resources(json, 'azurerm_orchestrated_virtual_machine_scale_set')[0];
     expect(set.extension).toBeUndefined();
-    expect(set.automatic_instance_repair).toEqual({ enabled: false });
+    // No repair block at all: the provider refuses one, even disabled, without the health extension.
+    expect(set.automatic_instance_repair).toBeUndefined();
     expect(agentConfig(fleet)).toMatchObject({ drainMode: 'signal', pidFile: '/run/worker.pid', hookCommand: 'sync', loadBalancerDetectionSeconds: 0, healthHost: '127.0.0.1' });
     expect(fleet.autohealing).toBe(false);
   });
@@ -498,8 +526,8 @@ describe('without load balancer, agent options, autoscale profiles', () => {
     const { fleet } = synth({ ...CPU, agent: { drainMode: DrainMode.HTTP, drainUrl: 'http://127.0.0.1:8080/drain', healthPort: 9300 } });
     expect(agentConfig(fleet)).toMatchObject({ drainMode: 'http', drainUrl: 'http://127.0.0.1:8080/drain', healthPort: 9300 });
     expect(agentConfig(fleet).healthHost).toBeUndefined();
-    const { fleet: old } = synth({ ...CPU, drainMode: DrainMode.HTTP, drainHookCommand: 'echo done' });
-    expect(agentConfig(old)).toMatchObject({ drainMode: 'http', hookCommand: 'echo done' });
+    const { fleet: hooked } = synth({ ...CPU, agent: { drainMode: DrainMode.HTTP, hookCommand: 'echo done' } });
+    expect(agentConfig(hooked)).toMatchObject({ drainMode: 'http', hookCommand: 'echo done' });
   });
 
   test('the default fleet keeps its load balancer, extension and health-mode agent', () => {
@@ -536,8 +564,9 @@ describe('without load balancer, agent options, autoscale profiles', () => {
     expect(() => synth({ ...CPU, loadBalanced: false, autohealing: true, healthCheck: { port: 9000 } })).not.toThrow();
     expect(() => synth({ ...CPU, loadBalanced: false, agent: { drainMode: DrainMode.HEALTH } })).toThrow(/agent.drainMode is DrainMode.HEALTH but loadBalanced is false.*use DrainMode.SIGNAL/);
     expect(() => synth({ ...CPU, agent: { drainMode: DrainMode.SIGNAL } })).toThrow(/agent.drainMode is DrainMode.SIGNAL but agent.pidFile is not set/);
-    expect(() => synth({ ...CPU, agent: { drainMode: DrainMode.SIGNAL, pidFile: '/p' }, drainMode: DrainMode.HTTP })).toThrow(/agent.drainMode \(signal\) and drainMode \(http\) disagree/);
-    expect(() => synth({ ...CPU, agent: { hookCommand: 'a' }, drainHookCommand: 'b' })).toThrow(/agent.hookCommand and drainHookCommand are both set and differ/);
+    // The removed second spellings, as a JavaScript caller would still pass them.
+    expect(() => synth({ ...CPU, drainMode: DrainMode.HTTP } as SpotScaleSetFleetProps)).toThrow(/drainMode \("http"\) is no longer a prop of the Azure fleets; set agent.drainMode instead/);
+    expect(() => synth({ ...CPU, drainHookCommand: 'b' } as SpotScaleSetFleetProps)).toThrow(/drainHookCommand \("b"\) is no longer a prop of the Azure fleets; set agent.hookCommand instead/);
     expect(() => synth({ ...CPU, agent: { pidFile: '/p' } })).toThrow(/agent.pidFile and agent.drainSignal are used only with DrainMode.SIGNAL/);
     expect(() => synth({ ...CPU, agent: { drainUrl: 'http://127.0.0.1:1/d' } })).toThrow(/agent.drainUrl \("http:\/\/127.0.0.1:1\/d"\) is used only with DrainMode.HTTP/);
     expect(() => synth({ ...CPU, agent: { healthPort: 8080 } })).toThrow(/agent.healthPort \(8080\) is the serving port/);
