@@ -17,13 +17,14 @@ import {
 } from '../../lib/runtime/agent-config';
 import { prebuiltBundlePath } from '../../lib/runtime/bundles';
 import { Cloud } from '../../lib/spec/clouds';
-import { ResolvedFleetSpec, applyFleetSpecDefaults } from '../../lib/spec/defaults';
+import { ResolvedFleetSpec, ResolvedHealthCheck, applyFleetSpecDefaults } from '../../lib/spec/defaults';
 import { FleetSpecError, FleetSpecErrorCode, ProblemCollector } from '../../lib/spec/errors';
 import { FleetSpec } from '../../lib/spec/fleet-spec';
 import { AWS_INSTANCE_TYPE_CATALOG } from '../../lib/catalog/aws';
 import { checkEnumValue, checkZoneCount } from '../../lib/spec/rules';
 import { resolveFleetSpec, validateFleetSpec } from '../../lib/spec/validate';
 import { toCfnInstanceRequirements } from './instance-requirements';
+import { ISpotFleet, SpotFleetAttributes, importSpotFleet } from './fleet-interface';
 import { DeepLearningImage } from './machine-image';
 
 /** How the Auto Scaling group picks spot capacity pools. */
@@ -161,11 +162,49 @@ export interface SpotFleetProps extends FleetSpec {
  * Bad input fails at construction with a {@link FleetSpecError}; values that are tokens are not
  * validated.
  */
-export class SpotFleet extends Construct implements ec2.IConnectable, iam.IGrantable {
+export class SpotFleet extends Construct implements ISpotFleet, ec2.IConnectable, iam.IGrantable {
   /** Most launch template overrides (instance types) a mixed instances policy takes. */
   public static readonly MAX_LAUNCH_TEMPLATE_OVERRIDES = MAX_LAUNCH_TEMPLATE_OVERRIDES;
   /** Name of the terminate lifecycle hook the fleet declares on its group unless told otherwise. */
   public static readonly DEFAULT_TERMINATION_HOOK_NAME = DEFAULT_TERMINATION_HOOK_NAME;
+
+  /**
+   * An {@link ISpotFleet} for an Auto Scaling group built elsewhere, so that the load balancer, the
+   * interruption handler and the other pieces work on it. What the group cannot tell (ports, health
+   * check, drain times, hook names) comes from `attrs`, checked with the rules of a fleet built here.
+   */
+  public static fromAutoScalingGroup(scope: Construct, id: string, attrs: SpotFleetAttributes): ISpotFleet {
+    return importSpotFleet(scope, id, attrs);
+  }
+
+  /** The health check a load balancer runs on this fleet (its port is `healthCheckPort`). */
+  public get loadBalancerHealthCheck(): ResolvedHealthCheck {
+    return { ...this.spec.healthCheck, port: this.healthCheckPort, path: this.healthCheckPath };
+  }
+  /** Seconds the inference server gets to finish in-flight requests (`spec.drainBudgetSeconds`). */
+  public get drainBudgetSeconds(): number {
+    return this.spec.drainBudgetSeconds;
+  }
+  /** Seconds a load balancer keeps a deregistered instance draining (`spec.deregistrationDelaySeconds`). */
+  public get deregistrationDelaySeconds(): number {
+    return this.spec.deregistrationDelaySeconds;
+  }
+  /** Seconds of the interruption notice (`spec.noticeSeconds`). */
+  public get noticeSeconds(): number {
+    return this.spec.noticeSeconds;
+  }
+  /** Least instances (`spec.minCapacity`). */
+  public get minCapacity(): number {
+    return this.spec.minCapacity;
+  }
+  /** Most instances (`spec.maxCapacity`). */
+  public get maxCapacity(): number {
+    return this.spec.maxCapacity;
+  }
+  /** On-demand base (`spec.onDemandBaseCapacity`). */
+  public get onDemandBaseCapacity(): number {
+    return this.spec.onDemandBaseCapacity;
+  }
 
   /** The fleet spec with every default filled in. */
   public readonly spec: ResolvedFleetSpec;
