@@ -14,3 +14,4 @@ export { GCP_MACHINE_TYPES, GCP_MACHINE_FAMILIES, GCP_MACHINE_TYPE_CATALOG } fro
 // The agent's drain modes and options are part of the fleet's props.
 export { AgentDrainOptions, DrainMode } from '../../lib/runtime/agent-config';
 export { QueueWorkloadSpec } from '../../lib/spec/queue-workload';
+export * from './multi-region-service';

@@ -1,0 +1,271 @@
+import { createHash } from 'node:crypto';
+import { TerraformOutput, Token } from 'cdktf';
+import { Construct } from 'constructs';
+import { ComputeBackendService } from '@cdktf/provider-google/lib/compute-backend-service';
+import { ComputeGlobalAddress } from '@cdktf/provider-google/lib/compute-global-address';
+import { ComputeGlobalForwardingRule } from '@cdktf/provider-google/lib/compute-global-forwarding-rule';
+import { ComputeTargetHttpProxy } from '@cdktf/provider-google/lib/compute-target-http-proxy';
+import { ComputeTargetHttpsProxy } from '@cdktf/provider-google/lib/compute-target-https-proxy';
+import { ComputeUrlMap } from '@cdktf/provider-google/lib/compute-url-map';
+import { Cloud } from '../../lib/spec/clouds';
+import { FleetSpecErrorCode, ProblemCollector } from '../../lib/spec/errors';
+import { FleetSpec } from '../../lib/spec/fleet-spec';
+import { globalFailoverTimes, validateGlobalRouting, validateRegionList } from '../../lib/spec/global-routing';
+import { GcpInterruptionDrill } from './interruption-drill';
+import { GcpOnDemandFallback, GcpOnDemandFallbackOptions } from './on-demand-fallback';
+import { GcpPreemptionHook } from './preemption-hook';
+import { GcpSpotAgentOptions, GcpSpotFleet, SERVING_PORT_NAME } from './spot-fleet';
+import { MachineTypeRanking, TargetShape } from './types';
+
+/** Google Cloud region names: `us-central1`, `europe-west4`, `northamerica-northeast2`. */
+export const GCP_REGION_PATTERN = /^[a-z]+-[a-z]+\d+$/;
+
+/** One region of a {@link GcpMultiRegionSpotService}, with what differs there. */
+export interface GcpFleetRegion {
+  /** The region, e.g. `us-central1`. */
+  readonly region: string;
+  /** Zones of the region (at least two). @default - every zone of the region */
+  readonly zones?: string[];
+  /** Machine types in this region, in order of preference. @default - the service's `instanceTypes` */
+  readonly instanceTypes?: string[];
+  /** Fewest VMs in this region. @default - the service's `minCapacity` */
+  readonly minCapacity?: number;
+  /** Most VMs in this region. @default - the service's `maxCapacity` */
+  readonly maxCapacity?: number;
+  /** VMs to start with in this region. @default - the service's `desiredCapacity` */
+  readonly desiredCapacity?: number;
+  /** Standard (on-demand) VMs in this region. @default - the service's `onDemandBaseCapacity` */
+  readonly onDemandBaseCapacity?: number;
+  /**
+   * Share of the region's serving capacity the load balancer counts (the backends' `capacityScaler`), 0 or
+   * 10-100. The load balancer sends each client to the nearest region with capacity left and overflows to the
+   * next; a lower dial makes the region overflow sooner. 0 takes the region out of rotation entirely (Google
+   * Cloud has no failover-only backend): keep every region that should take over at 10 or more.
+   * @default 100
+   */
+  readonly trafficDialPercentage?: number;
+  /** Subnetwork of this region. @default - the network's subnet in the region (auto-mode networks) */
+  readonly subnetwork?: string;
+}
+
+/** Props of {@link GcpMultiRegionSpotService}: the shared fleet spec, the regions, the Google Cloud options. */
+export interface GcpMultiRegionSpotServiceProps extends FleetSpec {
+  /** Project of every resource. */
+  readonly project: string;
+  /** The regions, each with what differs there. */
+  readonly regions: GcpFleetRegion[];
+  /** Regions the team allows; synth refuses any other. @default - any region */
+  readonly allowedRegions?: string[];
+  /** Prefix of every resource name (1-13 lower-case letters, digits, hyphens; each region adds a short suffix). @default - the construct id, lower-cased */
+  readonly name?: string;
+  /** VPC network of every region (a Google Cloud network is global). @default 'default' */
+  readonly network?: string;
+  /** Boot image. @default - GcpSpotFleet's default */
+  readonly sourceImage?: string;
+  /** Boot disk size, GB. @default 100 */
+  readonly bootDiskSizeGb?: number;
+  /** How each regional group spreads VMs over zones. @default TargetShape.BALANCED */
+  readonly targetShape?: TargetShape;
+  /** Ranking of the machine types. @default MachineTypeRanking.IN_ORDER */
+  readonly machineTypeRanking?: MachineTypeRanking;
+  /** The on-instance drain agent. @default - DrainMode.HEALTH on port 9901 */
+  readonly agent?: GcpSpotAgentOptions;
+  /** Commands that start the inference server. @default - none */
+  readonly startupScript?: string;
+  /** Share of each VM's serving capacity the autoscaler and the backends aim for. @default 0.8 */
+  readonly targetUtilization?: number;
+  /** Seconds a new VM needs to boot and pass its health check. @default 300 */
+  readonly initializationPeriodSeconds?: number;
+  /** SSL certificates for HTTPS on 443. @default - HTTP on 80 */
+  readonly sslCertificates?: string[];
+  /** Seconds the load balancer waits for a response. @default 120 */
+  readonly requestTimeoutSeconds?: number;
+  /** Cloud Armor policy on the backend service. @default - none */
+  readonly securityPolicy?: string;
+  /** An on-demand fallback controller. @default true */
+  readonly onDemandFallback?: boolean;
+  /** Tuning of the fallback controller. @default - see GcpOnDemandFallbackOptions */
+  readonly onDemandFallbackOptions?: GcpOnDemandFallbackOptions;
+  /** Labels on every VM and bucket. @default - only `spot-fleet: <name>` */
+  readonly labels?: { [key: string]: string };
+  /** Path of the spot-agent bundle. @default - the package's portable agent bundle */
+  readonly agentBundlePath?: string;
+  /** Directory of the preemption function bundle. @default - the package's bundle */
+  readonly functionBundleDir?: string;
+  /** Terraform outputs (IP, groups, drill commands). @default true */
+  readonly outputs?: boolean;
+}
+
+/**
+ * One spot inference service over several Google Cloud regions behind one global external Application Load
+ * Balancer: per region a {@link GcpSpotFleet} (regional spot MIG over the region's zones and machine types,
+ * plus its standard MIG for the on-demand base, health check, autohealing, agent) and its
+ * {@link GcpPreemptionHook}; and one backend service whose backends are every region's two MIGs, with the
+ * fleets' health check, so the load balancer sends each client to the nearest region with healthy capacity and
+ * moves traffic out of a region as soon as its VMs fail the health check (the global layer adds no detection
+ * of its own: failover = interval x unhealthy threshold).
+ */
+export class GcpMultiRegionSpotService extends Construct {
+  /** The regions, in the order given. */
+  public readonly regionNames: string[];
+  /** The fleet of each region. */
+  public readonly fleets: Record<string, GcpSpotFleet>;
+  /** The preemption hook of each region. */
+  public readonly preemptionHooks: Record<string, GcpPreemptionHook>;
+  /** The on-demand fallback controller of each region, unless `onDemandFallback` is false. */
+  public readonly onDemandFallbacks: Record<string, GcpOnDemandFallback>;
+  /** The one backend service over every region's groups. */
+  public readonly backendService: ComputeBackendService;
+  /** URL map. */
+  public readonly urlMap: ComputeUrlMap;
+  /** Id of the target proxy. */
+  public readonly targetProxyId: string;
+  /** Reserved global address. */
+  public readonly address: ComputeGlobalAddress;
+  /** Global forwarding rule. */
+  public readonly forwardingRule: ComputeGlobalForwardingRule;
+  /** Seconds from a region's notice until the load balancer sends it no new request. */
+  public readonly failoverSeconds: number;
+
+  constructor(scope: Construct, id: string, props: GcpMultiRegionSpotServiceProps) {
+    super(scope, id);
+    const isUnresolved = (x: unknown) => Token.isUnresolved(x);
+    const C = FleetSpecErrorCode;
+    const v = new ProblemCollector();
+    const name = props.name ?? id.toLowerCase().replace(/[^a-z0-9-]/g, '-').slice(0, 13).replace(/-+$/, '');
+    if (!isUnresolved(name) && !/^[a-z]([a-z0-9-]{0,11}[a-z0-9])?$/.test(name)) {
+      v.add(C.CLOUD_CONSTRAINT, 'name', `name ("${name}") must be 1-13 lower-case letters, digits or hyphens, starting with a letter (each region adds '-' and a suffix of up to 6 characters to the fleets' 20-character prefix); e.g. "llm"`);
+    }
+    if (props.zones !== undefined) {
+      v.add(C.ZONES, 'zones', `zones (${props.zones.join(', ')}) is set for the whole service, but zones belong to one region; give each entry of regions its own zones and leave the top-level zones out`);
+    }
+    v.addAll(validateRegionList(props.regions, { isUnresolved, allowedRegions: props.allowedRegions, regionPattern: GCP_REGION_PATTERN, example: 'us-central1' }));
+    for (const r of props.regions) {
+      const dial = r.trafficDialPercentage ?? 100;
+      if (!isUnresolved(dial) && dial > 0 && dial < 10) {
+        v.add(C.PERCENTAGE_RANGE, 'regions.trafficDialPercentage', `trafficDialPercentage of ${r.region} (${dial}) must be 0 or from 10 to 100: it becomes the backends' capacityScaler, which Google Cloud takes as 0 or 0.1-1.0`);
+      }
+      const foreign = (r.zones ?? []).filter((z) => !isUnresolved(z) && !z.startsWith(`${r.region}-`));
+      if (foreign.length > 0) {
+        v.add(C.ZONES, `regions[${r.region}].zones`, `regions[${r.region}].zones lists ${foreign.join(', ')}, not in ${r.region}; list zones named like ${r.region}-a`);
+      }
+    }
+    // Google Cloud's global backend service routes on the fleets' own health check: no second detection layer.
+    const hc = { intervalSeconds: 10, unhealthyThreshold: 2, ...stripUndefined(props.healthCheck ?? {}) };
+    const timing = {
+      cloud: Cloud.GCP,
+      globalLayerName: 'the global backend service',
+      regionalIntervalSeconds: hc.intervalSeconds,
+      regionalUnhealthyThreshold: hc.unhealthyThreshold,
+      globalIntervalSeconds: 0,
+      globalUnhealthyThreshold: 1,
+      drainBudgetSeconds: props.drainBudgetSeconds ?? 10,
+    };
+    v.addAll(validateGlobalRouting(timing, { isUnresolved }));
+    v.throwIfAny(this.node.path);
+    this.regionNames = props.regions.map((r) => r.region);
+    this.failoverSeconds = globalFailoverTimes(timing).failoverSeconds;
+
+    this.fleets = {};
+    this.preemptionHooks = {};
+    this.onDemandFallbacks = {};
+    const suffixes = regionSuffixes(this.regionNames);
+    for (const r of props.regions) {
+      const regionName = `${name}-${suffixes[r.region]}`;
+      const fleet = new GcpSpotFleet(this, `Fleet-${r.region}`, {
+        ...props,
+        name: regionName,
+        region: r.region,
+        zones: r.zones,
+        instanceTypes: r.instanceTypes ?? props.instanceTypes,
+        minCapacity: r.minCapacity ?? props.minCapacity,
+        maxCapacity: r.maxCapacity ?? props.maxCapacity,
+        desiredCapacity: r.desiredCapacity ?? props.desiredCapacity,
+        onDemandBaseCapacity: r.onDemandBaseCapacity ?? props.onDemandBaseCapacity,
+        subnetwork: r.subnetwork,
+        loadBalanced: true,
+      });
+      const hook = new GcpPreemptionHook(this, `PreemptionHook-${r.region}`, { fleet, functionBundleDir: props.functionBundleDir });
+      this.fleets[r.region] = fleet;
+      this.preemptionHooks[r.region] = hook;
+      if (props.onDemandFallback ?? true) {
+        this.onDemandFallbacks[r.region] = new GcpOnDemandFallback(this, `OnDemandFallback-${r.region}`, {
+          ...props.onDemandFallbackOptions,
+          fleet,
+          preemptionHook: hook,
+        });
+      }
+      GcpInterruptionDrill.forFleet(this, `Drill-${r.region}`, fleet, props.outputs ?? true);
+    }
+
+    const first = this.fleets[this.regionNames[0]];
+    const timeout = props.requestTimeoutSeconds ?? 120;
+    this.backendService = new ComputeBackendService(this, 'Backend', {
+      project: props.project,
+      name: `${name}-backend`,
+      protocol: 'HTTP',
+      portName: SERVING_PORT_NAME,
+      loadBalancingScheme: 'EXTERNAL_MANAGED',
+      // A health check is a global resource: the first region's probes the VMs of every region on the same path
+      // and port (every fleet's health check is built from the same spec).
+      healthChecks: [first.healthCheck.id],
+      connectionDrainingTimeoutSec: first.spec.deregistrationDelaySeconds,
+      timeoutSec: timeout,
+      backend: props.regions.flatMap((r) => {
+        const fleet = this.fleets[r.region];
+        const capacityScaler = (r.trafficDialPercentage ?? 100) / 100;
+        return [fleet.spotGroup.instanceGroup, fleet.onDemandGroup.instanceGroup].map((group) => ({
+          group,
+          balancingMode: 'UTILIZATION',
+          maxUtilization: fleet.targetUtilization,
+          capacityScaler,
+        }));
+      }),
+      logConfig: { enable: true, sampleRate: 1 },
+      securityPolicy: props.securityPolicy,
+    });
+    this.urlMap = new ComputeUrlMap(this, 'UrlMap', { project: props.project, name: `${name}-urlmap`, defaultService: this.backendService.id });
+    const https = props.sslCertificates !== undefined;
+    this.targetProxyId = https
+      ? new ComputeTargetHttpsProxy(this, 'HttpsProxy', { project: props.project, name: `${name}-https`, urlMap: this.urlMap.id, sslCertificates: props.sslCertificates }).id
+      : new ComputeTargetHttpProxy(this, 'HttpProxy', { project: props.project, name: `${name}-http`, urlMap: this.urlMap.id }).id;
+    this.address = new ComputeGlobalAddress(this, 'Address', { project: props.project, name: `${name}-ip` });
+    this.forwardingRule = new ComputeGlobalForwardingRule(this, 'ForwardingRule', {
+      project: props.project,
+      name: `${name}-${https ? 'https' : 'http'}`,
+      target: this.targetProxyId,
+      ipAddress: this.address.address,
+      ipProtocol: 'TCP',
+      portRange: https ? '443' : '80',
+      loadBalancingScheme: 'EXTERNAL_MANAGED',
+    });
+    if (props.outputs ?? true) {
+      new TerraformOutput(this, 'LoadBalancerIp', { value: this.address.address, description: 'Public IP of the global load balancer (every region)' });
+    }
+  }
+
+  /** Public IP of the load balancer. */
+  public get ipAddress(): string {
+    return this.address.address;
+  }
+}
+
+/** A short, stable suffix for a region in resource names: `us-central1` -> `usce1`, `europe-west4` -> `euwe4`. */
+export function regionSuffix(region: string): string {
+  const [geo, area] = region.split('-');
+  const m = /^([a-z]+?)(\d+)$/.exec(area ?? '');
+  return m ? `${geo.slice(0, 2)}${m[1].slice(0, 2)}${m[2]}`.slice(0, 6) : region.replace(/[^a-z0-9]/g, '').slice(0, 6);
+}
+
+/**
+ * The suffix of every region of one list; regions whose short suffixes collide (`asia-south1`,
+ * `asia-southeast1`) get 6 hex characters of a hash of their name instead, stable whatever the list's order.
+ */
+export function regionSuffixes(regions: readonly string[]): Record<string, string> {
+  const short = regions.map(regionSuffix);
+  return Object.fromEntries(regions.map((r, i) => [r, short.filter((x) => x === short[i]).length > 1 ? createHash('sha1').update(r).digest('hex').slice(0, 6) : short[i]]));
+}
+
+function stripUndefined<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, x]) => x !== undefined)) as Partial<T>;
+}
