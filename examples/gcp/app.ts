@@ -2,6 +2,7 @@
 import { mkdirSync } from 'node:fs';
 import { App } from 'cdktf';
 import { GcpBatchExampleStack } from './batch-stack';
+import { GcpMultiRegionExampleStack } from './multi-region-stack';
 import { GcpQueueExampleStack } from './queue-stack';
 import { GcpSpotInferenceStack } from './stack';
 
@@ -20,4 +21,5 @@ new GcpBatchExampleStack(app, 'spot-batch-gcp', {
   project: ctx('project') ?? process.env.GOOGLE_CLOUD_PROJECT,
   region: ctx('region'),
 });
+new GcpMultiRegionExampleStack(app, 'spot-multi-region-gcp', { project: ctx('project') ?? process.env.GOOGLE_CLOUD_PROJECT });
 app.synth();

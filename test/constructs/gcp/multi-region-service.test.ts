@@ -1,6 +1,5 @@
 import 'cdktf/lib/testing/adapters/jest';
 import { Testing } from 'cdktf';
-import { ComputeBackendService } from '@cdktf/provider-google/lib/compute-backend-service';
 import { ComputeGlobalForwardingRule } from '@cdktf/provider-google/lib/compute-global-forwarding-rule';
 import { ComputeHealthCheck } from '@cdktf/provider-google/lib/compute-health-check';
 import { GcpMultiRegionSpotService, GcpMultiRegionSpotServiceProps, regionSuffix, regionSuffixes } from '../../../constructs/gcp';
