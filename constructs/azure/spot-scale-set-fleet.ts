@@ -4,8 +4,9 @@ import { SubnetNetworkSecurityGroupAssociation } from '@cdktf/provider-azurerm/l
 import { UserAssignedIdentity } from '@cdktf/provider-azurerm/lib/user-assigned-identity';
 import { Fn, Token } from 'cdktf';
 import { Construct } from 'constructs';
-import { AgentConfig, AgentDrainOptions, DEFAULT_AGENT_HEALTH_PORT, DrainMode } from '../../lib/runtime/agent-config';
-import { Cloud, CpuArchitecture, DEFAULT_SERVING_PORT, FleetSpec, FleetSpecError, FleetSpecErrorCode, ProblemCollector, ResolvedFleetSpec, applyFleetSpecDefaults, validateFleetSpec } from '../../lib/spec';
+import { AgentDrainOptions, DrainMode } from '../../lib/runtime/agent-config';
+import { planFleetAgent } from '../../lib/runtime/fleet-agent';
+import { Cloud, CpuArchitecture, FleetSpec, FleetSpecError, FleetSpecErrorCode, ProblemCollector, ResolvedFleetSpec, applyFleetSpecDefaults, validateFleetSpec } from '../../lib/spec';
 import { SpotAgentBlob } from './agent-blob';
 import { AZURE_CUSTOM_DATA_MAX_CHARS, blobAgentFetch, defaultAgentBundlePath, fitsCustomData, inlineAgentFetch, readAgentBundle, renderAgentCustomData, toCustomData } from './agent-custom-data';
 import { SpotLoadBalancer } from './load-balancer';
@@ -160,11 +161,26 @@ export class SpotScaleSetFleet extends Construct {
     const loadBalanced = props.loadBalanced ?? true;
     const autohealing = props.autohealing ?? loadBalanced;
     const v = new ProblemCollector();
-    checkAzureFleetChoices(props, { loadBalanced, autohealing, drainMode }, isUnresolved, v);
+    checkAzureFleetChoices(props, { loadBalanced, autohealing, drainMode }, v);
     // The cross-cloud rules, with Azure's size catalogue (names with "did you mean", one accelerator kind).
     const specOptions = { isUnresolved, catalog: AZURE_VM_SIZE_CATALOG };
     v.addAll(validateFleetSpec(props, Cloud.AZURE, specOptions));
     const spec = applyFleetSpecDefaults(props, Cloud.AZURE);
+    // The agent's options, resolved as on every cloud (health port, probe port, load balancer detection).
+    const agentPlan = planFleetAgent(agent, {
+      cloud: Cloud.AZURE,
+      servingPort: spec.servingPort,
+      healthCheckPath: spec.healthCheck.path,
+      healthCheckPort: props.healthCheck?.port,
+      healthCheckIntervalSeconds: spec.healthCheck.intervalSeconds,
+      healthCheckUnhealthyThreshold: spec.healthCheck.unhealthyThreshold,
+      drainBudgetSeconds: spec.drainBudgetSeconds,
+      loadBalanced,
+      // The Application Health extension probes from inside the VM.
+      probedFromOutside: loadBalanced,
+      isUnresolved,
+    });
+    v.addAll(agentPlan.problems);
     validateAzureFleet(
       spec,
       {
@@ -200,9 +216,8 @@ export class SpotScaleSetFleet extends Construct {
     this.autohealing = autohealing;
     this.drainMode = drainMode;
     // The probe targets the agent's health endpoint (DrainMode.HEALTH), or healthCheck.port when set.
-    const explicitPort = props.healthCheck?.port;
-    this.agentHealthPort = agent.healthPort ?? (explicitPort !== undefined && explicitPort !== spec.servingPort ? explicitPort : DEFAULT_AGENT_HEALTH_PORT);
-    this.healthPort = explicitPort ?? (drainMode === DrainMode.HEALTH ? this.agentHealthPort : spec.servingPort);
+    this.agentHealthPort = agentPlan.agentHealthPort;
+    this.healthPort = agentPlan.probePort;
     const probe = {
       port: this.healthPort,
       path: spec.healthCheck.path,
@@ -243,22 +258,7 @@ export class SpotScaleSetFleet extends Construct {
     this.identity = new UserAssignedIdentity(this, 'Identity', { ...common, name: `${prefix}-identity` });
     this.grantPrincipalId = this.identity.principalId;
 
-    const hookCommand = agent.hookCommand;
-    const agentConfig: AgentConfig = {
-      cloud: Cloud.AZURE,
-      servingPort: spec.servingPort,
-      healthPath: spec.healthCheck.path,
-      healthPort: this.agentHealthPort,
-      drainBudgetSeconds: spec.drainBudgetSeconds,
-      drainMode,
-      ...(agent.drainUrl !== undefined ? { drainUrl: agent.drainUrl } : {}),
-      ...(agent.drainSignal !== undefined ? { drainSignal: agent.drainSignal } : {}),
-      ...(agent.pidFile !== undefined ? { pidFile: agent.pidFile } : {}),
-      loadBalancerDetectionSeconds: loadBalanced && drainMode === DrainMode.HEALTH ? spec.healthCheck.intervalSeconds * spec.healthCheck.unhealthyThreshold : 0,
-      hookCommand,
-      // No load balancer probes from outside; the Application Health extension probes from inside the VM.
-      ...(!loadBalanced ? { healthHost: '127.0.0.1' } : {}),
-    };
+    const agentConfig = agentPlan.config;
     const bundle = readAgentBundle(props.agentBundlePath ?? defaultAgentBundlePath());
     const inline = inlineAgentFetch(bundle);
     this.agentBundleGzipBytes = inline.inlineGzipBytes;
@@ -393,10 +393,8 @@ interface AzureFleetDecisions {
 }
 
 /** The fleet's own rules (load balancing, autohealing, agent, autoscale profiles); tokens are skipped. */
-function checkAzureFleetChoices(props: SpotScaleSetFleetProps, d: AzureFleetDecisions, isUnresolved: (x: unknown) => boolean, v: ProblemCollector): void {
-  const known = (x: unknown): x is number => typeof x === 'number' && !isUnresolved(x);
+function checkAzureFleetChoices(props: SpotScaleSetFleetProps, d: AzureFleetDecisions, v: ProblemCollector): void {
   const C = FleetSpecErrorCode.CLOUD_CONSTRAINT;
-  const agent = props.agent ?? {};
   const hcPort = props.healthCheck?.port;
   if (!d.loadBalanced) {
     if (!d.autohealing && hcPort !== undefined) {
@@ -408,9 +406,6 @@ function checkAzureFleetChoices(props: SpotScaleSetFleetProps, d: AzureFleetDeci
         v.add(C, prop, `${prop} (${JSON.stringify(value)}) configures the load balancer, but loadBalanced is false (no load balancer, no inbound traffic); leave ${prop} out or set loadBalanced: true`);
       }
     }
-    if (d.drainMode === DrainMode.HEALTH && agent.drainMode !== undefined) {
-      v.add(C, 'agent.drainMode', 'agent.drainMode is DrainMode.HEALTH but loadBalanced is false: no load balancer watches the health endpoint, so failing it drains nothing; use DrainMode.SIGNAL (with agent.pidFile) or DrainMode.HTTP');
-    }
   }
   // The second spellings are gone (one spelling per option); a JavaScript caller still passing them is told where they went.
   const removed: [string, string][] = [['drainMode', 'agent.drainMode'], ['drainHookCommand', 'agent.hookCommand']];
@@ -420,25 +415,7 @@ function checkAzureFleetChoices(props: SpotScaleSetFleetProps, d: AzureFleetDeci
       v.add(C, old, `${old} (${JSON.stringify(value)}) is no longer a prop of the Azure fleets; set ${now} instead (the same option, spelled as on AWS and Google Cloud)`);
     }
   }
-  if (known(agent.healthPort)) {
-    if (!(Number.isInteger(agent.healthPort) && agent.healthPort >= 1 && agent.healthPort <= 65535)) {
-      v.add(FleetSpecErrorCode.PORT_RANGE, 'agent.healthPort', `agent.healthPort (${agent.healthPort}) must be between 1 and 65535`);
-    } else if (known(props.servingPort ?? DEFAULT_SERVING_PORT) && agent.healthPort === (props.servingPort ?? DEFAULT_SERVING_PORT)) {
-      v.add(FleetSpecErrorCode.PORT_RANGE, 'agent.healthPort', `agent.healthPort (${agent.healthPort}) is the serving port; the agent and the inference server cannot share a port: pick another agent.healthPort (default ${DEFAULT_AGENT_HEALTH_PORT})`);
-    } else if (d.drainMode === DrainMode.HEALTH && known(hcPort) && hcPort !== agent.healthPort) {
-      v.add(FleetSpecErrorCode.PORT_RANGE, 'healthCheck.port', `healthCheck.port (${hcPort}) is not the agent's health port (${agent.healthPort}): in DrainMode.HEALTH the probe must target the agent, which fails it on a Preempt notice; leave healthCheck.port out, set it equal to agent.healthPort, or use DrainMode.HTTP or DrainMode.SIGNAL`);
-    }
-  }
-  // (The older top-level drainMode prop is kept as it was: it never took a PID file.)
-  if (agent.drainMode === DrainMode.SIGNAL && !agent.pidFile) {
-    v.add(FleetSpecErrorCode.WORKLOAD, 'agent.pidFile', "agent.drainMode is DrainMode.SIGNAL but agent.pidFile is not set: the agent must know which process to signal; set agent.pidFile (e.g. '/run/inference.pid') to the file your server writes its PID to");
-  }
-  if (d.drainMode !== DrainMode.SIGNAL && (agent.pidFile !== undefined || agent.drainSignal !== undefined)) {
-    v.add(C, agent.pidFile !== undefined ? 'agent.pidFile' : 'agent.drainSignal', `agent.pidFile and agent.drainSignal are used only with DrainMode.SIGNAL, but the drain mode is ${d.drainMode}; set agent.drainMode: DrainMode.SIGNAL or leave them out`);
-  }
-  if (d.drainMode !== DrainMode.HTTP && agent.drainUrl !== undefined) {
-    v.add(C, 'agent.drainUrl', `agent.drainUrl ("${agent.drainUrl}") is used only with DrainMode.HTTP, but the drain mode is ${d.drainMode}; set agent.drainMode: DrainMode.HTTP or leave drainUrl out`);
-  }
+  // The agent's own options (ports, pid file, drain URL) are checked by planFleetAgent, as on every cloud.
   if (props.autoscaleProfileFactory !== undefined) {
     for (const prop of ['scaleOutCpuPercent', 'scaleInCpuPercent'] as const) {
       if (props[prop] !== undefined) {
