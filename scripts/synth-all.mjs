@@ -6,6 +6,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { assemblyWarnings } from './strict-check.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const tsx = join(root, 'node_modules', '.bin', 'tsx');
@@ -35,6 +36,9 @@ for (const dir of readdirSync(join(root, 'examples')).sort()) {
       env: { ...offline, CDK_OUTDIR: out, CDKTF_OUTDIR: out },
     });
     written.push(`${name.padEnd(14)} -> ${out.replace(root + '/', '')}  (${Date.now() - started} ms)`);
+    // What `cdk synth --strict` refuses: any warning annotation in an AWS example's assembly.
+    const warnings = isTerraform ? [] : assemblyWarnings(out);
+    if (warnings.length > 0) throw new Error(`${name}: cdk synth --strict would fail on ${warnings.length} warning(s):\n  ${warnings.join('\n  ')}`);
   }
 }
 console.log('\nsynthesized:');

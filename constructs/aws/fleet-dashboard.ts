@@ -2,7 +2,9 @@ import { Duration, Names, Stack, Token } from 'aws-cdk-lib';
 import * as autoscaling from 'aws-cdk-lib/aws-autoscaling';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as elbv2 from 'aws-cdk-lib/aws-elasticloadbalancingv2';
-// Types only: the library is loaded when a dashboard is built (its require costs ~0.5 s), see loadMonitoring().
+// Types only, and only in the implementation: the library is loaded when a dashboard is built (its require costs
+// ~0.5 s), see loadMonitoring(), and the public declarations (fleet-dashboard.d.ts) never name its types, so a
+// consumer type-checks without it installed (skipLibCheck: false).
 import type * as monitoringLib from 'cdk-monitoring-constructs';
 import type { MetricWithAlarmSupport, MonitoringFacade } from 'cdk-monitoring-constructs';
 import { Construct } from 'constructs';
@@ -12,7 +14,26 @@ import { FALLBACK_METRIC, FALLBACK_METRICS_NAMESPACE } from '../../lib/handlers/
 import { Cloud } from '../../lib/spec/clouds';
 import { FleetSpecErrorCode, ProblemCollector } from '../../lib/spec/errors';
 import { InterruptionHandler } from './interruption-handler';
-import type { SpotInferenceService } from './spot-inference-service';
+
+/** The package to install for {@link FleetDashboard} (an optional peer dependency). */
+export const MONITORING_PACKAGE_INSTALL = 'npm install cdk-monitoring-constructs@^10';
+
+/**
+ * What {@link FleetDashboard.forService} reads of a service: `SpotInferenceService` has it, and so can a team's own
+ * composition of a fleet and a load balancer.
+ */
+export interface IFleetDashboardSource {
+  /** The fleet's Auto Scaling group. */
+  readonly autoScalingGroup: autoscaling.IAutoScalingGroup;
+  /** The ALB target group the fleet registers in. @default - none (an NLB, or no load balancer) */
+  readonly applicationTargetGroup?: elbv2.IApplicationTargetGroup;
+  /** The NLB target group the fleet registers in. @default - none (an ALB, or no load balancer) */
+  readonly networkTargetGroup?: elbv2.INetworkTargetGroup;
+  /** Spot instances in service. */
+  metricInServiceSpotInstances(): cloudwatch.IMetric;
+  /** On-demand instances in service. */
+  metricInServiceOnDemandInstances(): cloudwatch.IMetric;
+}
 
 /** Options of {@link FleetDashboard} that do not name the fleet's resources (reused by `FleetDashboard.forService`). */
 export interface FleetDashboardOptions {
@@ -124,19 +145,36 @@ export interface FleetDashboardProps extends FleetDashboardOptions {
  */
 export class FleetDashboard extends Construct {
   /** A dashboard with every signal the service exposes. */
-  public static forService(scope: Construct, id: string, service: SpotInferenceService, options: FleetDashboardOptions = {}): FleetDashboard {
+  public static forService(scope: Construct, id: string, service: IFleetDashboardSource, options: FleetDashboardOptions = {}): FleetDashboard {
     return new FleetDashboard(scope, id, {
       ...options,
       autoScalingGroup: service.autoScalingGroup,
-      applicationTargetGroup: service.loadBalancer.applicationTargetGroup,
-      networkTargetGroup: service.loadBalancer.networkTargetGroup,
+      applicationTargetGroup: service.applicationTargetGroup,
+      networkTargetGroup: service.networkTargetGroup,
       spotInstancesMetric: service.metricInServiceSpotInstances(),
       onDemandInstancesMetric: service.metricInServiceOnDemandInstances(),
     });
   }
 
-  /** The cdk-monitoring-constructs facade; add more monitoring to the same dashboard with it. */
-  public readonly monitoring: MonitoringFacade;
+  /**
+   * Whether cdk-monitoring-constructs (the optional peer the dashboard is built with) can be loaded. Without it,
+   * `SpotInferenceService` skips its dashboard with a warning, and `new FleetDashboard` throws.
+   */
+  public static isAvailable(): boolean {
+    try {
+      loadMonitoring();
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  /**
+   * The cdk-monitoring-constructs `MonitoringFacade` the dashboard is built with; add more monitoring to the same
+   * dashboard with it: `(dashboard.monitoring as MonitoringFacade).monitorLambdaFunction(...)`. Typed as a
+   * `Construct` so that this package's declarations do not need cdk-monitoring-constructs installed.
+   */
+  public readonly monitoring: Construct;
   /** The CloudWatch dashboard. */
   public readonly dashboard: cloudwatch.Dashboard;
   /** Fires when healthy targets fall below `minHealthyTargets` (when a target group is given). Use it as a drill's stop condition. */
@@ -164,7 +202,7 @@ export class FleetDashboard extends Construct {
     const dashboardName = props.dashboardName ?? `SpotFleet-${Names.uniqueResourceName(this, { maxLength: 200, separator: '-' })}`;
 
     const { MonitoringFacade: Facade, DefaultDashboardFactory, GraphWidgetType } = loadMonitoring();
-    this.monitoring = new Facade(this, 'Monitoring', {
+    const monitoring: MonitoringFacade = new Facade(this, 'Monitoring', {
       dashboardFactory: new DefaultDashboardFactory(this, 'Dashboards', {
         dashboardNamePrefix: dashboardName,
         createDashboard: true,
@@ -172,6 +210,8 @@ export class FleetDashboard extends Construct {
         createAlarmDashboard: false,
       }),
     });
+
+    this.monitoring = monitoring;
 
     // Metrics.
     const groupMetric = (metricName: string, label: string): cloudwatch.Metric =>
@@ -199,13 +239,15 @@ export class FleetDashboard extends Construct {
         expression: `spot * ${s.prices.spot} + (onDemand + FILL(fallback, 0)) * ${s.prices.onDemand}`,
         usingMetrics: using,
         label: `Estimated cost, USD/h (spot ${s.prices.spot}, on-demand ${s.prices.onDemand})`,
-        period: Duration.minutes(5),
+        // The period of the instance counts it multiplies: a rate in USD/h at each minute. A longer period here
+        // would make CloudWatch override the counts' periods (a synth warning that fails `cdk synth --strict`).
+        period: Duration.minutes(1),
       });
       this.allOnDemandCostPerHour = new cloudwatch.MathExpression({
         expression: `(spot + onDemand + FILL(fallback, 0)) * ${s.prices.onDemand}`,
         usingMetrics: using,
         label: 'Same fleet all on-demand, USD/h',
-        period: Duration.minutes(5),
+        period: Duration.minutes(1),
       });
     }
 
@@ -265,8 +307,8 @@ export class FleetDashboard extends Construct {
     this.alarms = alarms;
 
     // Dashboard.
-    this.monitoring.addLargeHeader(`Spot fleet ${asg.node.path}`);
-    this.monitoring.addWidget(new cloudwatch.AlarmStatusWidget({ title: 'Fleet alarms', alarms, width: 24, height: 3 }));
+    monitoring.addLargeHeader(`Spot fleet ${asg.node.path}`);
+    monitoring.addWidget(new cloudwatch.AlarmStatusWidget({ title: 'Fleet alarms', alarms, width: 24, height: 3 }));
     const perHour = (m: cloudwatch.Metric | undefined): cloudwatch.Metric[] => (m ? [m.with({ period: Duration.hours(1), statistic: cloudwatch.Stats.SUM })] : []);
     const groups = [
       { title: 'Instances in service: spot vs on-demand', metrics: instanceMetrics, graphWidgetType: GraphWidgetType.STACKED_AREA },
@@ -315,17 +357,17 @@ export class FleetDashboard extends Construct {
         : []),
       ...(this.costPerHour ? [{ title: 'Estimated cost per hour vs all on-demand (USD)', metrics: [this.costPerHour, this.allOnDemandCostPerHour!] }] : []),
     ];
-    this.monitoring.monitorCustom({
+    monitoring.monitorCustom({
       alarmFriendlyName: `${dashboardName}-fleet`,
       humanReadableName: 'Spot fleet',
       metricGroups: groups,
     });
-    this.monitoring.monitorAutoScalingGroup({ autoScalingGroup: asg, alarmFriendlyName: `${dashboardName}-asg` });
+    monitoring.monitorAutoScalingGroup({ autoScalingGroup: asg, alarmFriendlyName: `${dashboardName}-asg` });
     if (handler) {
-      this.monitoring.monitorSqsQueueWithDlq({ queue: handler.queue, deadLetterQueue: handler.deadLetterQueue, alarmFriendlyName: `${dashboardName}-events` });
-      this.monitoring.monitorLambdaFunction({ lambdaFunction: handler.function, alarmFriendlyName: `${dashboardName}-drain` });
+      monitoring.monitorSqsQueueWithDlq({ queue: handler.queue, deadLetterQueue: handler.deadLetterQueue, alarmFriendlyName: `${dashboardName}-events` });
+      monitoring.monitorLambdaFunction({ lambdaFunction: handler.function, alarmFriendlyName: `${dashboardName}-drain` });
     }
-    this.dashboard = this.monitoring.createdDashboard()!;
+    this.dashboard = monitoring.createdDashboard()!;
   }
 
   /** Estimated cost of the fleet, USD per hour (when prices and the spot/on-demand split are known). */
@@ -343,11 +385,13 @@ export class FleetDashboard extends Construct {
  * cdk-monitoring-constructs, loaded on first use: an AWS app that builds no dashboard neither pays for loading it
  * nor needs it installed.
  */
+let monitoringModule: typeof monitoringLib | undefined;
 function loadMonitoring(): typeof monitoringLib {
   try {
-    return require('cdk-monitoring-constructs') as typeof monitoringLib;
+    monitoringModule ??= require('cdk-monitoring-constructs') as typeof monitoringLib;
+    return monitoringModule;
   } catch (e) {
-    throw new Error(`FleetDashboard builds its dashboard with cdk-monitoring-constructs, which is not installed (${(e as Error).message.split('\n')[0]}); run npm install cdk-monitoring-constructs@^10`);
+    throw new Error(`FleetDashboard builds its dashboard with cdk-monitoring-constructs, which is not installed (${(e as Error).message.split('\n')[0]}); run ${MONITORING_PACKAGE_INSTALL}, or leave the dashboard out (SpotInferenceService: dashboard: false)`);
   }
 }
 

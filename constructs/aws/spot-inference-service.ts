@@ -3,12 +3,12 @@ import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as elbv2 from 'aws-cdk-lib/aws-elasticloadbalancingv2';
 import * as iam from 'aws-cdk-lib/aws-iam';
-import { Duration } from 'aws-cdk-lib';
+import { Annotations, Duration } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
 import { InferenceLoadBalancer, InferenceLoadBalancerOptions } from './inference-load-balancer';
 import { PRICE_CATALOG } from '../../lib/catalog/prices';
 import { Cloud } from '../../lib/spec/clouds';
-import { FleetDashboard, FleetDashboardOptions } from './fleet-dashboard';
+import { FleetDashboard, FleetDashboardOptions, IFleetDashboardSource, MONITORING_PACKAGE_INSTALL } from './fleet-dashboard';
 import { InterruptionDrill } from './interruption-drill';
 import { InterruptionHandler } from './interruption-handler';
 import { OnDemandFallback, OnDemandFallbackOptions } from './on-demand-fallback';
@@ -34,8 +34,10 @@ export interface SpotInferenceServiceProps extends SpotFleetProps, InferenceLoad
   readonly onDemandFallbackOptions?: OnDemandFallbackOptions;
   /**
    * Create a CloudWatch dashboard with alarms: spot vs on-demand in service, interruptions, drains, fallback
-   * replicas, healthy targets, 5xx, latency and the estimated cost per hour.
-   * @default true
+   * replicas, healthy targets, 5xx, latency and the estimated cost per hour. It is built with the optional peer
+   * `cdk-monitoring-constructs`: left unset, the dashboard is built when that package is installed and skipped
+   * with a synth warning naming the install command when it is not; `true` requires it (synth fails without it).
+   * @default - a dashboard when cdk-monitoring-constructs is installed, else none and a warning
    */
   readonly dashboard?: boolean;
   /**
@@ -59,7 +61,7 @@ const HANDLER_SAFETY_MARGIN_SECONDS = 10;
  * with the drain agent wired to the load balancer's health check. Attach an interruption handler or
  * an on-demand fallback through `fleet`, `autoScalingGroupName` and `targetGroups`.
  */
-export class SpotInferenceService extends Construct implements ec2.IConnectable, iam.IGrantable {
+export class SpotInferenceService extends Construct implements ec2.IConnectable, iam.IGrantable, IFleetDashboardSource {
   /** The spot fleet. */
   public readonly fleet: SpotFleet;
   /** The load balancer in front of it. */
@@ -74,6 +76,10 @@ export class SpotInferenceService extends Construct implements ec2.IConnectable,
   public readonly autoScalingGroupName: string;
   /** Target groups the group's instances are registered in (for a drain handler to deregister from). */
   public readonly targetGroups: elbv2.ITargetGroup[];
+  /** The ALB target group, with an application load balancer. */
+  public readonly applicationTargetGroup?: elbv2.IApplicationTargetGroup;
+  /** The NLB target group, with a network load balancer. */
+  public readonly networkTargetGroup?: elbv2.INetworkTargetGroup;
   /** ARNs of `targetGroups`. */
   public readonly targetGroupArns: string[];
   /** Name of the terminate lifecycle hook on the group. */
@@ -109,6 +115,8 @@ export class SpotInferenceService extends Construct implements ec2.IConnectable,
     this.autoScalingGroup = this.fleet.autoScalingGroup;
     this.autoScalingGroupName = this.fleet.autoScalingGroupName;
     this.targetGroups = [this.loadBalancer.targetGroup];
+    this.applicationTargetGroup = this.loadBalancer.applicationTargetGroup;
+    this.networkTargetGroup = this.loadBalancer.networkTargetGroup;
     this.targetGroupArns = this.targetGroups.map((t) => t.targetGroupArn);
     this.terminationHookName = this.fleet.terminationHookName;
     this.url = this.loadBalancer.url;
@@ -142,7 +150,12 @@ export class SpotInferenceService extends Construct implements ec2.IConnectable,
       });
     }
 
-    if (props.dashboard ?? true) {
+    const wantsDashboard = props.dashboard ?? FleetDashboard.isAvailable();
+    if (props.dashboard === undefined && !wantsDashboard) {
+      Annotations.of(this).addWarningV2('spot-inference-constructs:dashboardSkipped',
+        `no dashboard: the fleet dashboard and its alarms are built with cdk-monitoring-constructs, which is not installed; run ${MONITORING_PACKAGE_INSTALL} to get them, or set dashboard: false to silence this warning`);
+    }
+    if (wantsDashboard) {
       const options = props.dashboardOptions ?? {};
       this.dashboard = new FleetDashboard(this, 'Dashboard', {
         ...options,

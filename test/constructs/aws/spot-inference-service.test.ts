@@ -1,5 +1,5 @@
-import { Stack } from 'aws-cdk-lib';
-import { Match, Template } from 'aws-cdk-lib/assertions';
+import { App, Stack } from 'aws-cdk-lib';
+import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { InferenceLoadBalancerType, SpotInferenceService } from '../../../constructs/aws';
@@ -19,8 +19,8 @@ describe('SpotInferenceService', () => {
   const t = Template.fromStack(stack);
 
   test('composes a fleet and an ALB, with ELB health checks and the agent health port', () => {
-    // the spot fleet's group and the on-demand fallback group
-    t.resourceCountIs('AWS::AutoScaling::AutoScalingGroup', 2);
+    // the spot fleet's group, the on-demand fallback group and the fallback's spare spot group
+    t.resourceCountIs('AWS::AutoScaling::AutoScalingGroup', 3);
     t.resourceCountIs('AWS::ElasticLoadBalancingV2::LoadBalancer', 1);
     t.hasResourceProperties('AWS::AutoScaling::AutoScalingGroup', {
       HealthCheckType: 'ELB',
@@ -133,5 +133,81 @@ describe('SpotInferenceService', () => {
 
   test('fleet validation errors surface from the pattern', () => {
     expect(() => service({ onDemandBaseCapacity: 9 })).toThrow(/Test\/Svc\/Fleet: onDemandBaseCapacity \(9\) is above maxCapacity \(6\)/);
+  });
+});
+
+describe('SpotInferenceService synthesizes without warnings (cdk synth --strict)', () => {
+  /** Warnings of a synthesized stack: the dashboard adds some while rendering, so synthesize the app first. */
+  function warningsOf(stack: Stack): unknown[] {
+    (stack.node.root as App).synth();
+    return Annotations.fromStack(stack).findWarning('*', Match.anyValue()).map((w) => w.entry.data);
+  }
+
+  test('the default service, with its dashboard and cost widget, has no warning annotation', () => {
+    const { stack, svc } = service();
+    expect(svc.dashboard?.metricEstimatedCostPerHour()).toBeDefined();
+    expect(warningsOf(stack)).toEqual([]);
+  });
+
+  test('an NLB service without the fallback, and a service without a dashboard, neither', () => {
+    for (const extra of [{ loadBalancerType: InferenceLoadBalancerType.NETWORK, onDemandFallback: false }, { dashboard: false }]) {
+      expect(warningsOf(service(extra).stack)).toEqual([]);
+    }
+  });
+});
+
+describe('SpotInferenceService without cdk-monitoring-constructs installed (an optional peer)', () => {
+  /** Loads the package's constructs in a module registry where cdk-monitoring-constructs cannot be found. */
+  function withoutMonitoring<T>(fn: (mods: { aws: typeof import('../../../constructs/aws'); cdk: typeof import('aws-cdk-lib'); assertions: typeof import('aws-cdk-lib/assertions'); ec2: typeof import('aws-cdk-lib/aws-ec2') }) => T): T {
+    let result: T;
+    jest.isolateModules(() => {
+      jest.doMock('cdk-monitoring-constructs', () => {
+        throw new Error("Cannot find module 'cdk-monitoring-constructs'");
+      });
+      result = fn({ aws: require('../../../constructs/aws'), cdk: require('aws-cdk-lib'), assertions: require('aws-cdk-lib/assertions'), ec2: require('aws-cdk-lib/aws-ec2') });
+    });
+    jest.dontMock('cdk-monitoring-constructs');
+    return result!;
+  }
+
+  function build(extra: object) {
+    return withoutMonitoring(({ aws, cdk, assertions, ec2 }) => {
+      const app = new cdk.App();
+      const stack = new cdk.Stack(app, 'Test');
+      const vpc = new ec2.Vpc(stack, 'Vpc', { maxAzs: 2, natGateways: 1 });
+      const svc = new aws.SpotInferenceService(stack, 'Svc', {
+        vpc, minCapacity: 2, maxCapacity: 6, onDemandBaseCapacity: 1, instanceTypes: GPU_TYPES, agent: { bundlePath: AGENT_BUNDLE }, ...extra,
+      });
+      return {
+        svc,
+        available: aws.FleetDashboard.isAvailable(),
+        warnings: assertions.Annotations.fromStack(stack).findWarning('*', assertions.Match.anyValue()).map((w) => String(w.entry.data)),
+        dashboards: Object.keys(assertions.Template.fromStack(stack).findResources('AWS::CloudWatch::Dashboard')).length,
+        drills: Object.keys(assertions.Template.fromStack(stack).findResources('AWS::FIS::ExperimentTemplate')).length,
+      };
+    });
+  }
+
+  test('the default skips the dashboard with a warning naming the install command; the rest is built', () => {
+    const r = build({});
+    expect(r.available).toBe(false);
+    expect(r.svc.dashboard).toBeUndefined();
+    expect(r.dashboards).toBe(0);
+    expect(r.drills).toBeGreaterThan(0);
+    expect(r.warnings).toEqual([expect.stringMatching(/^no dashboard: the fleet dashboard and its alarms are built with cdk-monitoring-constructs, which is not installed; run npm install cdk-monitoring-constructs@\^10 to get them, or set dashboard: false to silence this warning/)]);
+  });
+
+  test('dashboard: false builds none and warns of nothing', () => {
+    const r = build({ dashboard: false });
+    expect(r.dashboards).toBe(0);
+    expect(r.warnings).toEqual([]);
+  });
+
+  test('dashboard: true fails at synth with the install command', () => {
+    expect(() => build({ dashboard: true })).toThrow(/FleetDashboard builds its dashboard with cdk-monitoring-constructs, which is not installed \(Cannot find module 'cdk-monitoring-constructs'\); run npm install cdk-monitoring-constructs@\^10, or leave the dashboard out \(SpotInferenceService: dashboard: false\)/);
+  });
+
+  test('with it installed, isAvailable is true', () => {
+    expect(require('../../../constructs/aws').FleetDashboard.isAvailable()).toBe(true);
   });
 });
