@@ -1,6 +1,7 @@
 import { ArnFormat, Duration, Lazy, Stack, Token, Tokenization } from 'aws-cdk-lib';
 import * as autoscaling from 'aws-cdk-lib/aws-autoscaling';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as elbv2 from 'aws-cdk-lib/aws-elasticloadbalancingv2';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
@@ -15,6 +16,7 @@ import {
   FALLBACK_METRIC,
   FALLBACK_METRICS_NAMESPACE,
   FALLBACK_SERVICE_NAME,
+  FallbackRegionSettings,
   renderFallbackEnvironment,
 } from '../../lib/handlers/aws/fallback-settings';
 import { FallbackPolicyOptions, resolveFallbackPolicyOptions } from '../../lib/policy/fallback-policy';
@@ -26,6 +28,7 @@ import { SpotFleet } from './spot-fleet';
 /** Longest Auto Scaling group name AWS accepts. */
 const MAX_GROUP_NAME_LENGTH = 255;
 const FALLBACK_SUFFIX = '-od-fallback';
+const SPARE_SUFFIX = '-spare';
 
 /**
  * Options of {@link OnDemandFallback} that do not name the fleet's resources (what
@@ -70,6 +73,68 @@ export interface OnDemandFallbackOptions {
    * @default logs.RetentionDays.ONE_MONTH
    */
   readonly logRetention?: logs.RetentionDays;
+
+  /**
+   * Render the spare spot group: a spot-only Auto Scaling group (min 0) on the fleet's launch template,
+   * overrides, subnets and target groups, whose size and subnets only the controller sets. It runs the
+   * policy's spare spot replicas while preemption risk is high, so a preempted replica is covered at once;
+   * the fleet group's desired capacity stays its scaling policies'.
+   * @default - true when the policy keeps spares (`policy.spareSpotReplicas`, default 1, above 0)
+   */
+  readonly spareGroup?: boolean;
+
+  /**
+   * Name of the spare spot group.
+   * @default - the fleet group's name followed by `-spare`
+   */
+  readonly spareGroupName?: string;
+
+  /**
+   * Whether this construct runs the controller. `false` renders the fallback and spare groups only, for a
+   * fleet in another region whose groups one controller observes: pass this construct's `regionGroups` to
+   * that controller's `regions`.
+   * @default true
+   */
+  readonly controller?: boolean;
+
+  /**
+   * Groups of the same fleet in other regions that this controller observes and drives too (one controller
+   * over several regional stacks). Each region's `OnDemandFallback` (with `controller: false`) gives its
+   * `regionGroups`. The controller's role may resize those regions' fallback and spare groups and steer the
+   * spare groups' subnets, nothing else.
+   * @default - this fleet's region only
+   */
+  readonly regions?: OnDemandFallbackRegionGroups[];
+}
+
+/**
+ * The groups of one region of a fleet that a controller in another region observes and drives (what
+ * {@link OnDemandFallback.regionGroups} gives). Group names must be known at synth or passed across stacks
+ * (`crossRegionReferences`, SSM parameters).
+ */
+export interface OnDemandFallbackRegionGroups {
+  /** Region of the groups, e.g. `us-west-2`. */
+  readonly region: string;
+  /** The region's fleet (spot) group: observed, never resized. */
+  readonly spotGroupName: string;
+  /** The region's on-demand fallback group. */
+  readonly fallbackGroupName: string;
+  /** The region's spare spot group. @default - no spares in that region */
+  readonly spareGroupName?: string;
+  /** Subnet of each zone the spare group may launch in (zone steering). @default - its zones are not steered */
+  readonly subnets?: OnDemandFallbackSubnet[];
+  /** On-demand base of the region's fleet group. */
+  readonly onDemandBase: number;
+  /** Most instances of the region's fleet group. */
+  readonly maxCapacity: number;
+  /** Instance types of the region's fleet. @default - none (instance requirements) */
+  readonly instanceTypes?: string[];
+}
+
+/** One subnet of a spare group, with its zone. */
+export interface OnDemandFallbackSubnet {
+  readonly zone: string;
+  readonly subnetId: string;
 }
 
 /** Properties of {@link OnDemandFallback}. */
@@ -128,18 +193,26 @@ export class OnDemandFallback extends Construct {
   public readonly fallbackGroupName: string;
   /** ARN pattern of the fallback group (its UUID is `*`: unknown until deploy). */
   public readonly fallbackGroupArn: string;
-  /** The controller function. */
-  public readonly function: lambda.Function;
-  /** The parameter holding the controller's state. */
-  public readonly stateParameter: ssm.StringParameter;
-  /** The rule that runs the controller every `controlInterval`. */
-  public readonly scheduleRule: events.Rule;
+  /** The controller function (absent with `controller: false`). */
+  public readonly function?: lambda.Function;
+  /** The parameter holding the controller's state (absent with `controller: false`). */
+  public readonly stateParameter?: ssm.StringParameter;
+  /** The rule that runs the controller every `controlInterval` (absent with `controller: false`). */
+  public readonly scheduleRule?: events.Rule;
   /** The controller's own launch-unsuccessful rule (absent when it reuses the interruption handler's). */
   public readonly launchUnsuccessfulRule?: events.Rule;
   /** The controller's own spot warning rule (absent when it reuses the interruption handler's). */
   public readonly spotWarningRule?: events.Rule;
   /** Most instances the fallback group may run. */
   public readonly maxFallbackCapacity: number;
+  /** The spare spot group (absent with `spareGroup: false` or a policy without spares). */
+  public readonly spareGroup?: autoscaling.CfnAutoScalingGroup;
+  /** Name of the spare spot group. */
+  public readonly spareGroupName?: string;
+  /** Most spare spot replicas (the policy's `spareSpotReplicas`). */
+  public readonly maxSpareCapacity: number;
+  /** This region's groups, for a controller in another region (`regions` of its OnDemandFallback). */
+  public readonly regionGroups: OnDemandFallbackRegionGroups;
 
   private readonly spotGroupName: string;
 
@@ -184,11 +257,46 @@ export class OnDemandFallback extends Construct {
         v.add(C.CLOUD_CONSTRAINT, 'fallbackGroupName', `fallbackGroupName ("${fallbackName}") is the fleet group's own name; pick another name or leave it out to use "${truncateName(fleet.autoScalingGroupName, FALLBACK_SUFFIX)}"`);
       }
     }
+    let spares = 0;
     try {
-      resolveFallbackPolicyOptions(props.policy ?? {});
+      spares = resolveFallbackPolicyOptions(props.policy ?? {}).spareSpotReplicas;
     } catch (e) {
       if (!(e instanceof FleetSpecError)) throw e;
       v.addAll(e.problems.map((p) => ({ ...p, prop: `policy.${p.prop}`, message: `policy.${p.message}` })));
+    }
+    const withSpares = props.spareGroup ?? spares > 0;
+    if (props.spareGroup === true && spares === 0) {
+      v.add(C.CLOUD_CONSTRAINT, 'spareGroup', `spareGroup is true but policy.spareSpotReplicas is 0, so the spare group would never run anything; set policy.spareSpotReplicas to 1 or more, or leave spareGroup out`);
+    }
+    const spareName = withSpares ? props.spareGroupName ?? truncateName(fleet.autoScalingGroupName, SPARE_SUFFIX) : undefined;
+    if (spareName !== undefined && !Token.isUnresolved(spareName)) {
+      if (spareName.length < 1 || spareName.length > MAX_GROUP_NAME_LENGTH || spareName.includes(':')) {
+        v.add(C.CLOUD_CONSTRAINT, 'spareGroupName', `spareGroupName ("${spareName}") must be 1 to ${MAX_GROUP_NAME_LENGTH} characters without ":" (an Auto Scaling group name)`);
+      } else if (spareName === fleet.autoScalingGroupName || spareName === fallbackName) {
+        v.add(C.CLOUD_CONSTRAINT, 'spareGroupName', `spareGroupName ("${spareName}") is the name of the fleet group or of the fallback group; pick another name or leave it out to use "${truncateName(fleet.autoScalingGroupName, SPARE_SUFFIX)}"`);
+      }
+    }
+    const controller = props.controller ?? true;
+    const otherRegions = props.regions ?? [];
+    if (!controller && otherRegions.length > 0) {
+      v.add(C.CLOUD_CONSTRAINT, 'regions', `regions lists ${otherRegions.length} region(s) but controller is false: only the construct that runs the controller observes other regions; pass regions to that one, or set controller: true`);
+    }
+    const stackRegion = Stack.of(this).region;
+    const seenRegions = new Set<string>(Token.isUnresolved(stackRegion) ? [] : [stackRegion]);
+    otherRegions.forEach((r, i) => {
+      if (Token.isUnresolved(r.region) || !/^[a-z]{2}(-[a-z]+)+-\d+$/.test(r.region)) {
+        v.add(C.CLOUD_CONSTRAINT, `regions[${i}].region`, `regions[${i}].region ("${r.region}") must be an AWS region name known at synth, e.g. "us-west-2"`);
+      } else if (seenRegions.has(r.region)) {
+        v.add(C.CLOUD_CONSTRAINT, `regions[${i}].region`, `regions[${i}].region ("${r.region}") is listed twice or is this stack's own region; list each other region once (this fleet's region is always observed)`);
+      }
+      seenRegions.add(r.region);
+      for (const k of ['onDemandBase', 'maxCapacity'] as const) {
+        const x = r[k];
+        if (known(x) && !(Number.isInteger(x) && x >= 0)) v.add(C.CAPACITY_NEGATIVE, `regions[${i}].${k}`, `regions[${i}].${k} (${x}) must be a whole number, 0 or more`);
+      }
+    });
+    if (otherRegions.length > 0 && Token.isUnresolved(stackRegion)) {
+      v.add(C.CLOUD_CONSTRAINT, 'regions', 'regions needs a stack with an explicit env.region: the controller names its own region next to the others; set env on the stack');
     }
     v.throwIfAny(this.node.path);
 
@@ -239,8 +347,58 @@ export class OnDemandFallback extends Construct {
       },
     ]);
 
+    // --- the spare spot group: spot only, min 0, sized and steered by the controller alone ---
+    this.maxSpareCapacity = withSpares ? spares : 0;
+    this.spareGroupName = spareName;
+    const subnets = fleet.vpc.selectSubnets(fleet.vpcSubnets).subnets.map((sn) => ({ zone: sn.availabilityZone, subnetId: sn.subnetId }));
+    if (spareName !== undefined) {
+      this.spareGroup = new autoscaling.CfnAutoScalingGroup(this, 'SpareGroup', {
+        autoScalingGroupName: spareName,
+        minSize: '0',
+        maxSize: String(this.maxSpareCapacity),
+        // No desiredCapacity and the subnets are the controller's from the first run: a deploy must not reset them.
+        vpcZoneIdentifier: spotCfn.vpcZoneIdentifier,
+        mixedInstancesPolicy: {
+          launchTemplate: spotPolicy.launchTemplate,
+          instancesDistribution: {
+            onDemandBaseCapacity: 0,
+            onDemandPercentageAboveBaseCapacity: 0,
+            spotAllocationStrategy: spotDistribution?.spotAllocationStrategy ?? autoscaling.SpotAllocationStrategy.PRICE_CAPACITY_OPTIMIZED,
+          },
+        },
+        targetGroupArns: props.targetGroups ? props.targetGroups.map((t) => t.targetGroupArn) : spotCfn.targetGroupArns,
+        healthCheckType: Lazy.string({ produce: () => spotCfn.healthCheckType ?? 'EC2' }),
+        healthCheckGracePeriod: spotCfn.healthCheckGracePeriod,
+        capacityRebalance: true,
+        metricsCollection: [{ granularity: '1Minute' }],
+      });
+      this.spareGroup.addResourceDependency(spotCfn);
+      // The controller steers the subnets; CloudFormation only writes them again when the template's change.
+      acknowledgeNagFindings(this.spareGroup, [
+        {
+          rule: 'AwsSolutions-AS3',
+          reason: 'The spare group is resized and steered only by its controller, which logs every decision with its reason and emits SpareSpotReplicas; its launch failures reach the controller through the activity scan',
+        },
+        {
+          rule: 'AwsSolutions-EC26',
+          reason: "The group launches from the fleet's MixedInstancesPolicy launch template whose only EBS volume is the encrypted gp3 root volume; the rule cannot follow a MixedInstancesPolicy reference and reports an error instead",
+        },
+      ]);
+    }
+    this.regionGroups = {
+      region: stack.region,
+      spotGroupName: fleet.autoScalingGroupName,
+      fallbackGroupName: fallbackName,
+      spareGroupName: spareName,
+      subnets,
+      onDemandBase: spec.onDemandBaseCapacity,
+      maxCapacity: spec.maxCapacity,
+      instanceTypes: spec.instanceTypes,
+    };
+    if (!controller) return;
+
     // --- state: one Standard SSM parameter ---
-    this.stateParameter = new ssm.StringParameter(this, 'State', {
+    const stateParameter = new ssm.StringParameter(this, 'State', {
       description: `State of the on-demand fallback controller of ${fleet.node.path} (written by the controller; the seed {} means "no state yet")`,
       stringValue: '{}',
       tier: ssm.ParameterTier.STANDARD,
@@ -250,12 +408,13 @@ export class OnDemandFallback extends Construct {
     const logGroup = new logs.LogGroup(this, 'LogGroup', { retention: props.logRetention ?? logs.RetentionDays.ONE_MONTH });
     const role = new iam.Role(this, 'Role', {
       assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
-      description: `On-demand fallback controller of ${fleet.node.path}: resizes its fallback group only`,
+      description: `On-demand fallback controller of ${fleet.node.path}: resizes its fallback and spare groups, steers the spare groups' subnets`,
     });
     logGroup.grantWrite(role);
-    this.function = new lambda.Function(this, 'Function', {
+    this.stateParameter = stateParameter;
+    const fn = new lambda.Function(this, 'Function', {
       role,
-      description: `Sets the on-demand fallback group's desired capacity to the spot replicas missing (${fleet.node.path})`,
+      description: `Applies the fallback policy: on-demand fallback, spare spot replicas, spare group steering (${fleet.node.path})`,
       runtime: lambda.Runtime.NODEJS_24_X,
       architecture: lambda.Architecture.ARM_64,
       handler: 'index.handler',
@@ -269,7 +428,7 @@ export class OnDemandFallback extends Construct {
         ...renderFallbackEnvironment({
           spotGroupName: fleet.autoScalingGroupName,
           fallbackGroupName: fallbackName,
-          stateParameterName: this.stateParameter.parameterName,
+          stateParameterName: stateParameter.parameterName,
           onDemandBase: spec.onDemandBaseCapacity,
           maxCapacity: spec.maxCapacity,
           instanceTypes: spec.instanceTypes,
@@ -279,23 +438,44 @@ export class OnDemandFallback extends Construct {
         // Tokens (values known at deploy) are passed as such, not as their placeholder numbers.
         [FALLBACK_ENV.ON_DEMAND_BASE]: Tokenization.stringifyNumber(spec.onDemandBaseCapacity),
         [FALLBACK_ENV.MAX_CAPACITY]: Tokenization.stringifyNumber(spec.maxCapacity),
+        ...(spareName !== undefined
+          ? {
+            [FALLBACK_ENV.SPARE_GROUP_NAME]: spareName,
+            // A list, not an object: the zone names may be tokens (environment-agnostic stacks).
+            [FALLBACK_ENV.SUBNETS]: stack.toJsonString(subnets),
+          }
+          : {}),
+        ...(otherRegions.length > 0 ? { [FALLBACK_ENV.REGIONS]: stack.toJsonString([this.regionGroups, ...otherRegions].map(renderRegion)) } : {}),
         POWERTOOLS_SERVICE_NAME: FALLBACK_SERVICE_NAME,
         POWERTOOLS_METRICS_NAMESPACE: FALLBACK_METRICS_NAMESPACE,
       },
     });
     // Stale events are harmless (deduplicated) but useless: drop them after a while.
-    this.function.configureAsyncInvoke({ retryAttempts: 2, maxEventAge: Duration.minutes(15) });
+    this.function = fn;
+    fn.configureAsyncInvoke({ retryAttempts: 2, maxEventAge: Duration.minutes(15) });
 
-    // Least privilege: the only write is the fallback group's desired capacity and the state parameter.
+    // Least privilege: the only writes are the sizes of the groups it owns (fallback and spare, in every region
+    // it drives), the spare groups' subnets, and the state parameter.
+    const groupArn = (region: string, name: string): string =>
+      stack.formatArn({ service: 'autoscaling', region, resource: 'autoScalingGroup', resourceName: `*:autoScalingGroupName/${name}`, arnFormat: ArnFormat.COLON_RESOURCE_NAME });
+    const all = [this.regionGroups, ...otherRegions];
     role.addToPrincipalPolicy(new iam.PolicyStatement({
-      sid: 'ResizeTheFallbackGroupOnly',
+      sid: 'ResizeItsOwnGroupsOnly',
       actions: ['autoscaling:SetDesiredCapacity'],
-      resources: [this.fallbackGroupArn],
+      resources: all.flatMap((r) => [r === this.regionGroups ? this.fallbackGroupArn : groupArn(r.region, r.fallbackGroupName), ...(r.spareGroupName ? [groupArn(r.region, r.spareGroupName)] : [])]),
     }));
+    const spareArns = all.filter((r) => r.spareGroupName).map((r) => groupArn(r.region, r.spareGroupName!));
+    if (spareArns.length > 0) {
+      role.addToPrincipalPolicy(new iam.PolicyStatement({
+        sid: 'SteerItsSpareGroupsOnly',
+        actions: ['autoscaling:UpdateAutoScalingGroup'],
+        resources: spareArns,
+      }));
+    }
     role.addToPrincipalPolicy(new iam.PolicyStatement({
       sid: 'ReadAndWriteItsStateOnly',
       actions: ['ssm:GetParameter', 'ssm:PutParameter'],
-      resources: [this.stateParameter.parameterArn],
+      resources: [stateParameter.parameterArn],
     }));
     role.addToPrincipalPolicy(new iam.PolicyStatement({
       sid: 'DescribeActionsCannotBeScoped',
@@ -307,14 +487,14 @@ export class OnDemandFallback extends Construct {
         rule: 'AwsSolutions-IAM5[Resource::*]',
         reason: 'autoscaling:DescribeAutoScalingGroups, autoscaling:DescribeScalingActivities and ec2:DescribeInstances support no resource-level permissions; the only writes are scoped to the fallback group and the state parameter',
       },
-      {
-        rule: `AwsSolutions-IAM5[Resource::${nagResourceName(stack.resolve(this.fallbackGroupArn))}]`,
-        reason: "An Auto Scaling group ARN holds the group's generated UUID, unknown at synth, so the ARN has a * there; it is pinned to the fallback group by autoScalingGroupName",
-      },
+      ...[this.fallbackGroupArn, ...all.filter((r) => r !== this.regionGroups).map((r) => groupArn(r.region, r.fallbackGroupName)), ...spareArns].map((arn) => ({
+        rule: `AwsSolutions-IAM5[Resource::${nagResourceName(stack.resolve(arn))}]`,
+        reason: "An Auto Scaling group ARN holds the group's generated UUID, unknown at synth, so the ARN has a * there; it is pinned to one group the controller owns by autoScalingGroupName",
+      })),
     ]);
 
     // --- triggers ---
-    const target = new targets.LambdaFunction(this.function, { retryAttempts: 2, maxEventAge: Duration.minutes(15) });
+    const target = new targets.LambdaFunction(fn, { retryAttempts: 2, maxEventAge: Duration.minutes(15) });
     this.scheduleRule = new events.Rule(this, 'ScheduleRule', {
       description: `Runs the on-demand fallback controller (${this.node.path})`,
       schedule: events.Schedule.rate(interval),
@@ -370,6 +550,20 @@ export class OnDemandFallback extends Construct {
       ...props,
     });
   }
+}
+
+/** A region's groups as the controller reads them (`FALLBACK_REGIONS`; subnets as a list). */
+function renderRegion(r: OnDemandFallbackRegionGroups): Omit<FallbackRegionSettings, 'subnetsByZone'> & { subnets?: OnDemandFallbackSubnet[] } {
+  return {
+    region: r.region,
+    spotGroupName: r.spotGroupName,
+    fallbackGroupName: r.fallbackGroupName,
+    ...(r.spareGroupName ? { spareGroupName: r.spareGroupName } : {}),
+    ...(r.subnets && r.spareGroupName ? { subnets: r.subnets } : {}),
+    onDemandBase: r.onDemandBase,
+    maxCapacity: r.maxCapacity,
+    instanceTypes: r.instanceTypes ?? [],
+  };
 }
 
 /** `name` + `suffix`, the name shortened so the whole fits an Auto Scaling group name. */

@@ -114,9 +114,28 @@ export function renderFallbackEnvironment(s: FallbackSettings): Record<string, s
     [FALLBACK_ENV.LOOKBACK_SECONDS]: String(s.lookbackSeconds),
     [FALLBACK_ENV.POLICY_OPTIONS]: JSON.stringify(s.policy),
     ...(s.spareGroupName ? { [FALLBACK_ENV.SPARE_GROUP_NAME]: s.spareGroupName } : {}),
-    ...(s.subnetsByZone ? { [FALLBACK_ENV.SUBNETS]: JSON.stringify(s.subnetsByZone) } : {}),
+    ...(s.subnetsByZone ? { [FALLBACK_ENV.SUBNETS]: JSON.stringify(Object.entries(s.subnetsByZone).map(([zone, subnetId]) => ({ zone, subnetId }))) } : {}),
     ...(s.regions && s.regions.length > 0 ? { [FALLBACK_ENV.REGIONS]: JSON.stringify(s.regions) } : {}),
   };
+}
+
+/**
+ * Subnets by zone from their JSON form: a list `[{zone, subnetId}]` (what the construct renders: zone names
+ * may be tokens at synth, so they cannot be object keys) or an object `{zone: subnetId}`. `undefined` stays
+ * `undefined`; anything else is `null` (malformed).
+ */
+export function subnetMap(x: unknown): { [zone: string]: string } | undefined | null {
+  if (x === undefined) return undefined;
+  if (Array.isArray(x)) {
+    const out: { [zone: string]: string } = {};
+    for (const e of x) {
+      if (!e || typeof e !== 'object' || typeof (e as { zone?: unknown }).zone !== 'string' || typeof (e as { subnetId?: unknown }).subnetId !== 'string') return null;
+      out[(e as { zone: string }).zone] = (e as { subnetId: string }).subnetId;
+    }
+    return out;
+  }
+  if (x && typeof x === 'object' && Object.values(x).every((v) => typeof v === 'string')) return x as { [zone: string]: string };
+  return null;
 }
 
 const isCount = (x: unknown): boolean => typeof x === 'number' && Number.isInteger(x) && x >= 0;
@@ -171,14 +190,18 @@ export function fallbackSettingsFromEnv(env: Record<string, string | undefined>)
       throw new Error(`${name} is not valid JSON (${(e as Error).message}); it must be ${what}`);
     }
   };
-  const subnets = json(FALLBACK_ENV.SUBNETS, 'an object {"<zone>": "<subnet id>"}');
-  if (subnets !== undefined && (typeof subnets !== 'object' || subnets === null || Array.isArray(subnets) || !Object.values(subnets).every((x) => typeof x === 'string'))) {
-    throw new Error(`${FALLBACK_ENV.SUBNETS} (${env[FALLBACK_ENV.SUBNETS]}) must be an object {"<zone>": "<subnet id>"}`);
-  }
-  const regions = json(FALLBACK_ENV.REGIONS, 'a list of {region, spotGroupName, fallbackGroupName, spareGroupName?, subnetsByZone?, onDemandBase, maxCapacity, instanceTypes}');
+  const subnets = subnetMap(json(FALLBACK_ENV.SUBNETS, 'a list [{"zone": "<zone>", "subnetId": "<subnet id>"}]'));
+  if (subnets === null) throw new Error(`${FALLBACK_ENV.SUBNETS} (${env[FALLBACK_ENV.SUBNETS]}) must be a list [{"zone": "<zone>", "subnetId": "<subnet id>"}] or an object {"<zone>": "<subnet id>"}`);
+  let regions = json(FALLBACK_ENV.REGIONS, 'a list of {region, spotGroupName, fallbackGroupName, spareGroupName?, subnets?, onDemandBase, maxCapacity, instanceTypes}');
   if (regions !== undefined) {
     if (!Array.isArray(regions) || regions.length === 0) throw new Error(`${FALLBACK_ENV.REGIONS} (${env[FALLBACK_ENV.REGIONS]}) must be a non-empty list of regions`);
-    const problems = regions.flatMap((r, i) => regionSettingsProblems(r, i));
+    regions = regions.map((r: unknown) => {
+      if (!r || typeof r !== 'object' || !('subnets' in r)) return r;
+      const { subnets: list, ...rest } = r as Record<string, unknown>;
+      const m = subnetMap(list);
+      return { ...rest, subnetsByZone: m === null ? list : m };
+    });
+    const problems = (regions as unknown[]).flatMap((r, i) => regionSettingsProblems(r, i));
     if (problems.length > 0) throw new Error(`${FALLBACK_ENV.REGIONS} is malformed: ${problems.join('; ')}`);
   }
   const lookbackRaw = env[FALLBACK_ENV.LOOKBACK_SECONDS];

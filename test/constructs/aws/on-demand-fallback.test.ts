@@ -42,7 +42,7 @@ describe('OnDemandFallback: the fallback group', () => {
   const spotCfn = stack.resolve((svc.autoScalingGroup.node.defaultChild as any).mixedInstancesPolicy.launchTemplate);
 
   test('an on-demand-only group on the fleet launch template, overrides, subnets and target groups; min 0, max = max - base, no desired', () => {
-    t.resourceCountIs('AWS::AutoScaling::AutoScalingGroup', 2);
+    t.resourceCountIs('AWS::AutoScaling::AutoScalingGroup', 3);
     const [group] = fallbackGroupOf(t);
     expect(group).toBeDefined();
     const spot = Object.values(t.findResources('AWS::AutoScaling::AutoScalingGroup', { Properties: { AutoScalingGroupName: 'inference' } }))[0];
@@ -181,16 +181,18 @@ describe('OnDemandFallback: the controller', () => {
 describe('OnDemandFallback: scoped role', () => {
   const { stack, fallback } = serviceWithFallback({}, ENV);
   const t = Template.fromStack(stack);
-  const roleId = stack.getLogicalId(fallback.function.role!.node.defaultChild as iam.CfnRole);
+  const roleId = stack.getLogicalId(fallback.function!.role!.node.defaultChild as iam.CfnRole);
   const policies = Object.values(t.findResources('AWS::IAM::Policy')).filter((p) => JSON.stringify(p.Properties.Roles) === JSON.stringify([{ Ref: roleId }]));
   const statements = policies.flatMap((p) => p.Properties.PolicyDocument.Statement as Array<{ Sid?: string; Action: string | string[]; Resource: unknown }>);
 
-  test('SetDesiredCapacity on the fallback group only (by name; the UUID is *)', () => {
-    const resize = statements.find((s) => s.Sid === 'ResizeTheFallbackGroupOnly')!;
+  test('SetDesiredCapacity on the fallback and spare groups only, UpdateAutoScalingGroup on the spare group only (by name; the UUID is *)', () => {
+    const arn = (name: string) => ({ 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, `:autoscaling:us-east-1:123456789012:autoScalingGroup:*:autoScalingGroupName/${name}`]] });
+    const resize = statements.find((s) => s.Sid === 'ResizeItsOwnGroupsOnly')!;
     expect(resize.Action).toBe('autoscaling:SetDesiredCapacity');
-    expect(resize.Resource).toEqual({
-      'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':autoscaling:us-east-1:123456789012:autoScalingGroup:*:autoScalingGroupName/inference-od-fallback']],
-    });
+    expect(resize.Resource).toEqual([arn('inference-od-fallback'), arn('inference-spare')]);
+    const steer = statements.find((s) => s.Sid === 'SteerItsSpareGroupsOnly')!;
+    expect(steer.Action).toBe('autoscaling:UpdateAutoScalingGroup');
+    expect(steer.Resource).toEqual(arn('inference-spare'));
   });
 
   test('state read and write on its own parameter only', () => {
@@ -206,8 +208,7 @@ describe('OnDemandFallback: scoped role', () => {
       expect.objectContaining({ Sid: 'DescribeActionsCannotBeScoped', Action: ['autoscaling:DescribeAutoScalingGroups', 'autoscaling:DescribeScalingActivities', 'ec2:DescribeInstances'] }),
     ]);
     const actions = statements.flatMap((s) => ([] as string[]).concat(s.Action));
-    expect(actions).not.toContain('autoscaling:UpdateAutoScalingGroup');
-    expect(actions.filter((a) => !/^(autoscaling:Describe|ec2:Describe|logs:|ssm:GetParameter$|ssm:PutParameter$|autoscaling:SetDesiredCapacity$)/.test(a))).toEqual([]);
+    expect(actions.filter((a) => !/^(autoscaling:Describe|ec2:Describe|logs:|ssm:GetParameter$|ssm:PutParameter$|autoscaling:SetDesiredCapacity$|autoscaling:UpdateAutoScalingGroup$)/.test(a))).toEqual([]);
   });
 
   test('no AWS managed policy on the role', () => {
@@ -238,7 +239,7 @@ describe('OnDemandFallback and cdk-nag', () => {
     expect(report.violations.map((v: { ruleName: string }) => v.ruleName)).toEqual([]);
     expect(report.success).toBe(true);
     const other = serviceWithFallback();
-    other.fallback.function.role!.addManagedPolicy(iam.ManagedPolicy.fromAwsManagedPolicyName('ReadOnlyAccess'));
+    other.fallback.function!.role!.addManagedPolicy(iam.ManagedPolicy.fromAwsManagedPolicyName('ReadOnlyAccess'));
     other.app.synth();
     const bad = new AwsSolutionsChecks(other.app).validateScope(other.fallback);
     expect(bad.violations.map((v: { ruleName: string }) => v.ruleName)).toEqual([expect.stringMatching(/^AwsSolutions-IAM4\[Policy::.*ReadOnlyAccess\]/)]);
@@ -310,3 +311,126 @@ describe('OnDemandFallback validation', () => {
   });
 });
 
+
+describe('OnDemandFallback: the spare spot group', () => {
+  const { stack, svc, fallback } = serviceWithFallback({}, ENV);
+  const t = Template.fromStack(stack);
+  const spare = () => Object.values(t.findResources('AWS::AutoScaling::AutoScalingGroup', { Properties: { AutoScalingGroupName: 'inference-spare' } }))[0];
+  const env = () => Object.values(t.findResources('AWS::Lambda::Function', { Properties: { Handler: 'index.handler', Environment: { Variables: Match.objectLike({ SPOT_ASG_NAME: 'inference' }) } } }))[0].Properties.Environment.Variables;
+
+  test('spot only, min 0, max = the policy spares, no desired, the fleet subnets, overrides and target groups', () => {
+    const spot = Object.values(t.findResources('AWS::AutoScaling::AutoScalingGroup', { Properties: { AutoScalingGroupName: 'inference' } }))[0];
+    expect(spare().Properties).toMatchObject({
+      MinSize: '0',
+      MaxSize: '1',
+      CapacityRebalance: true,
+      VPCZoneIdentifier: spot.Properties.VPCZoneIdentifier,
+      TargetGroupARNs: spot.Properties.TargetGroupARNs,
+      MixedInstancesPolicy: {
+        LaunchTemplate: spot.Properties.MixedInstancesPolicy.LaunchTemplate,
+        InstancesDistribution: { OnDemandBaseCapacity: 0, OnDemandPercentageAboveBaseCapacity: 0, SpotAllocationStrategy: 'price-capacity-optimized' },
+      },
+    });
+    expect(spare().Properties.DesiredCapacity).toBeUndefined();
+    expect(fallback.spareGroupName).toBe('inference-spare');
+    expect(fallback.maxSpareCapacity).toBe(1);
+    expect(svc.fleet.autoScalingGroupName).toBe('inference');
+  });
+
+  test('the controller gets the spare group and the subnet of each zone (a list: zones may be tokens)', () => {
+    const vars = env();
+    expect(vars[FALLBACK_ENV.SPARE_GROUP_NAME]).toBe('inference-spare');
+    const subnets = JSON.stringify(stack.resolve(vars[FALLBACK_ENV.SUBNETS]));
+    // (the test VPC's zones are CDK's placeholders without a context lookup)
+    expect(subnets).toContain(`\\"zone\\":\\"${svc.fleet.vpc.availabilityZones[0]}\\"`);
+    expect(subnets).toMatch(/subnetId/);
+    expect(vars[FALLBACK_ENV.REGIONS]).toBeUndefined();
+  });
+
+  test('regionGroups describes this region for a controller elsewhere', () => {
+    expect(stack.resolve(fallback.regionGroups)).toMatchObject({ region: 'us-east-1', spotGroupName: 'inference', fallbackGroupName: 'inference-od-fallback', spareGroupName: 'inference-spare', onDemandBase: 1, maxCapacity: 6 });
+    expect(fallback.regionGroups.subnets!.map((s) => s.zone)).toEqual(svc.fleet.vpc.availabilityZones.slice(0, 2));
+  });
+
+  test('no spare group with spareSpotReplicas 0 or spareGroup false', () => {
+    for (const extra of [{ policy: { spareSpotReplicas: 0 } }, { spareGroup: false }]) {
+      const { stack: s2, fallback: f2 } = serviceWithFallback(extra);
+      Template.fromStack(s2).resourceCountIs('AWS::AutoScaling::AutoScalingGroup', 2);
+      expect(f2.spareGroup).toBeUndefined();
+    }
+  });
+
+  test('spareSpotReplicas 2: the spare group may run 2', () => {
+    const { stack: s2 } = serviceWithFallback({ policy: { spareSpotReplicas: 2 } });
+    Template.fromStack(s2).hasResourceProperties('AWS::AutoScaling::AutoScalingGroup', { AutoScalingGroupName: 'inference-spare', MaxSize: '2' });
+  });
+});
+
+describe('OnDemandFallback: one controller over several regions', () => {
+  const { stack, fallback } = serviceWithFallback({
+    regions: [
+      { region: 'us-west-2', spotGroupName: 'inference-usw2', fallbackGroupName: 'inference-usw2-od-fallback', spareGroupName: 'inference-usw2-spare', subnets: [{ zone: 'us-west-2a', subnetId: 'subnet-0a' }], onDemandBase: 0, maxCapacity: 4, instanceTypes: ['g5.xlarge'] },
+      { region: 'us-east-2', spotGroupName: 'inference-use2', fallbackGroupName: 'inference-use2-od-fallback', onDemandBase: 1, maxCapacity: 3 },
+    ],
+  }, ENV);
+  const t = Template.fromStack(stack);
+  const roleId = stack.getLogicalId(fallback.function!.role!.node.defaultChild as iam.CfnRole);
+  const statements = Object.values(t.findResources('AWS::IAM::Policy'))
+    .filter((p) => JSON.stringify(p.Properties.Roles) === JSON.stringify([{ Ref: roleId }]))
+    .flatMap((p) => p.Properties.PolicyDocument.Statement as Array<{ Sid?: string; Action: string | string[]; Resource: unknown }>);
+
+  test('FALLBACK_REGIONS lists this region first, then the others, with their groups and subnets', () => {
+    const fn = Object.values(t.findResources('AWS::Lambda::Function', { Properties: { Handler: 'index.handler', Environment: { Variables: Match.objectLike({ SPOT_ASG_NAME: 'inference' }) } } }))[0];
+    const raw = JSON.stringify(stack.resolve(fn.Properties.Environment.Variables[FALLBACK_ENV.REGIONS]));
+    expect(raw).toMatch(/\\"region\\":\\"us-east-1\\".*\\"region\\":\\"us-west-2\\".*\\"region\\":\\"us-east-2\\"/);
+    expect(raw).toMatch(/\\"spareGroupName\\":\\"inference-usw2-spare\\",\\"subnets\\":\[\{\\"zone\\":\\"us-west-2a\\",\\"subnetId\\":\\"subnet-0a\\"\}\]/);
+  });
+
+  test('the role may resize and steer those regions groups, by their ARNs, and nothing else', () => {
+    const arn = (region: string, name: string) => ({ 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, `:autoscaling:${region}:123456789012:autoScalingGroup:*:autoScalingGroupName/${name}`]] });
+    const resize = statements.find((s) => s.Sid === 'ResizeItsOwnGroupsOnly')!;
+    expect(resize.Resource).toEqual([
+      arn('us-east-1', 'inference-od-fallback'),
+      arn('us-east-1', 'inference-spare'),
+      arn('us-west-2', 'inference-usw2-od-fallback'),
+      arn('us-west-2', 'inference-usw2-spare'),
+      arn('us-east-2', 'inference-use2-od-fallback'),
+    ]);
+    const steer = statements.find((s) => s.Sid === 'SteerItsSpareGroupsOnly')!;
+    expect(steer.Resource).toEqual([arn('us-east-1', 'inference-spare'), arn('us-west-2', 'inference-usw2-spare')]);
+  });
+
+  test('controller: false renders the groups only (for a regional stack another controller drives)', () => {
+    const { stack: s2, fallback: f2 } = serviceWithFallback({ controller: false });
+    const t2 = Template.fromStack(s2);
+    t2.resourceCountIs('AWS::AutoScaling::AutoScalingGroup', 3);
+    expect(Object.keys(t2.findResources('AWS::Lambda::Function', { Properties: { Handler: 'index.handler', Environment: { Variables: Match.objectLike({ SPOT_ASG_NAME: 'inference' }) } } }))).toEqual([]);
+    expect(f2.function).toBeUndefined();
+    expect(f2.stateParameter).toBeUndefined();
+    expect(f2.regionGroups.spareGroupName).toBe('inference-spare');
+  });
+
+  test('bad regions and spare settings are reported together with the fix', () => {
+    let err: FleetSpecError | undefined;
+    try {
+      serviceWithFallback({
+        spareGroup: true,
+        policy: { spareSpotReplicas: 0 },
+        regions: [
+          { region: 'us-east-1', spotGroupName: 'a', fallbackGroupName: 'b', onDemandBase: 0, maxCapacity: 2 },
+          { region: 'mars', spotGroupName: 'a', fallbackGroupName: 'b', onDemandBase: -1, maxCapacity: 2 },
+        ],
+      }, ENV);
+    } catch (e) {
+      err = e as FleetSpecError;
+    }
+    expect(err).toBeInstanceOf(FleetSpecError);
+    expect(err!.message).toMatch(/spareGroup is true but policy\.spareSpotReplicas is 0.*set policy\.spareSpotReplicas to 1 or more, or leave spareGroup out/);
+    expect(err!.message).toMatch(/regions\[0\]\.region \("us-east-1"\) is listed twice or is this stack's own region/);
+    expect(err!.message).toMatch(/regions\[1\]\.region \("mars"\) must be an AWS region name known at synth, e\.g\. "us-west-2"/);
+    expect(err!.message).toMatch(/regions\[1\]\.onDemandBase \(-1\) must be a whole number, 0 or more/);
+    expect(() => serviceWithFallback({ controller: false, regions: [{ region: 'us-west-2', spotGroupName: 'a', fallbackGroupName: 'b', onDemandBase: 0, maxCapacity: 2 }] }, ENV)).toThrow(/regions lists 1 region\(s\) but controller is false/);
+    expect(() => serviceWithFallback({ spareGroupName: 'inference' })).toThrow(/spareGroupName \("inference"\) is the name of the fleet group or of the fallback group/);
+    expect(() => serviceWithFallback({ regions: [{ region: 'us-west-2', spotGroupName: 'a', fallbackGroupName: 'b', onDemandBase: 0, maxCapacity: 2 }] })).toThrow(/regions needs a stack with an explicit env\.region/);
+  });
+});
