@@ -1,6 +1,8 @@
 // Public entry point `spot-inference-constructs/aws`: AWS CDK v2 constructs.
 export * from './machine-image';
 export * from './spot-fleet';
+// What every piece accepts of a fleet (SpotFleet, or SpotFleet.fromAutoScalingGroup for an existing group).
+export type { ISpotFleet, SpotFleetAttributes } from './fleet-interface';
 export * from './inference-load-balancer';
 export * from './spot-inference-service';
 // The agent's drain modes are part of the fleet's props.

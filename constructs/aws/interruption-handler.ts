@@ -1,4 +1,4 @@
-import { Duration, Stack, Token } from 'aws-cdk-lib';
+import { Annotations, Duration, Stack, Token, Tokenization } from 'aws-cdk-lib';
 import * as autoscaling from 'aws-cdk-lib/aws-autoscaling';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as events from 'aws-cdk-lib/aws-events';
@@ -14,13 +14,16 @@ import { Construct } from 'constructs';
 import {
   DRAIN_METRIC,
   DRAIN_METRICS_NAMESPACE,
+  DRAIN_ENV,
   DRAIN_SERVICE_NAME,
+  IGNORED_REASON_DIMENSION,
   renderDrainEnvironment,
 } from '../../lib/handlers/aws/drain-settings';
 import { INTERRUPTION_EVENTS, LEAVING_STATES } from '../../lib/handlers/aws/events';
 import { CLOUD_LIMITS, Cloud } from '../../lib/spec/clouds';
 import { FleetSpecErrorCode, ProblemCollector } from '../../lib/spec/errors';
 import { acknowledgeNagFindings, nagResourceName, prebuiltHandlerBundle } from './bundle';
+import { ISpotFleet } from './fleet-interface';
 
 const AWS_LIMITS = CLOUD_LIMITS[Cloud.AWS];
 /** The shortest heartbeat timeout a lifecycle hook can have; heartbeats must come at least this often. */
@@ -28,8 +31,20 @@ const MIN_HOOK_HEARTBEAT_TIMEOUT_SECONDS = 30;
 
 /** Properties of {@link InterruptionHandler}. */
 export interface InterruptionHandlerProps {
-  /** The Auto Scaling group whose instances are drained. Any group works, including imported ones. */
-  readonly autoScalingGroup: autoscaling.IAutoScalingGroup;
+  /**
+   * The fleet whose instances are drained: a `SpotFleet`, or `SpotFleet.fromAutoScalingGroup(...)` for a group
+   * built elsewhere. The group, the terminate hook, the notice and the drain wait are taken from it, so they
+   * cannot disagree with the fleet.
+   * @default - none; then `autoScalingGroup` is required
+   */
+  readonly fleet?: ISpotFleet;
+
+  /**
+   * The Auto Scaling group whose instances are drained, when no `fleet` is given. Any group works, including
+   * imported ones; prefer `fleet` (`SpotFleet.fromAutoScalingGroup(...)`), which also gives the drain times.
+   * @default - `fleet.autoScalingGroup`
+   */
+  readonly autoScalingGroup?: autoscaling.IAutoScalingGroup;
 
   /**
    * Target groups the group registers its instances in. On a spot warning the instance is deregistered
@@ -42,22 +57,23 @@ export interface InterruptionHandlerProps {
    * Name of the terminate lifecycle hook declared on the group (`autoScalingGroup.addLifecycleHook(...)` with
    * `LifecycleTransition.INSTANCE_TERMINATING`). When set, a rule routes this hook's actions to the handler,
    * which holds the instance in `Terminating:Wait` until its targets have drained (within `drainBudget`), then
-   * completes the action with CONTINUE.
-   * @default - no terminate hook: instances are deregistered on the warning but the group does not wait for them to drain
+   * completes the action with CONTINUE. A name that is not a hook of the group is refused at synth, with the
+   * names the group has (when they can be known: a group of this app, or a fleet that lists them).
+   * @default - `fleet.terminationHookName`; without a fleet, no terminate hook: instances are deregistered on the warning but the group does not wait for them to drain
    */
   readonly terminateLifecycleHookName?: string;
 
   /**
-   * Longest time the terminate hook waits for the instance's targets to finish draining. Set it to the
-   * target groups' deregistration delay plus the time in-flight requests need. The wait never runs past
-   * `notice` minus `safetyMargin` after the event, whatever this says.
-   * @default - 75 seconds (45 s to finish requests + 30 s deregistration delay, the AWS defaults of the fleet spec)
+   * Longest time the terminate hook waits for the instance's targets to finish draining. The wait never runs
+   * past `notice` minus `safetyMargin` after the event, whatever this says. With a `fleet`, a value shorter
+   * than what the fleet needs (its deregistration delay plus its drain budget) is refused.
+   * @default - derived from the fleet: `deregistrationDelaySeconds + drainBudgetSeconds`, at most `notice - safetyMargin`; without a fleet, the same sum with the AWS defaults of a fleet spec (30 s + 45 s)
    */
   readonly drainBudget?: Duration;
 
   /**
    * Time between the interruption notice and the instance going away.
-   * @default Duration.seconds(120) - the AWS spot notice
+   * @default - `fleet.noticeSeconds`: the 120 s AWS spot notice
    */
   readonly notice?: Duration;
 
@@ -146,9 +162,8 @@ export interface InterruptionHandlerProps {
  *
  * @example
  * new InterruptionHandler(this, 'Interruptions', {
- *   autoScalingGroup: asg,
- *   targetGroups: [targetGroup],
- *   terminateLifecycleHookName: hook.lifecycleHookName,
+ *   fleet, // a SpotFleet, or SpotFleet.fromAutoScalingGroup(this, 'Fleet', { autoScalingGroup: asg, ... })
+ *   targetGroups: [loadBalancer.targetGroup],
  * });
  */
 export class InterruptionHandler extends Construct {
@@ -172,14 +187,29 @@ export class InterruptionHandler extends Construct {
    */
   public readonly launchUnsuccessfulRule: events.Rule;
 
+  /** Seconds the terminate hook waits at most for the targets to drain (derived from the fleet unless `drainBudget` was given). */
+  public readonly drainBudgetSeconds: number;
+  /** Name of the terminate lifecycle hook whose actions the handler completes, if any. */
+  public readonly terminateLifecycleHookName?: string;
+
   private readonly asgName: string;
 
   constructor(scope: Construct, id: string, props: InterruptionHandlerProps) {
     super(scope, id);
     const s = validate(props, this.node.path);
-    const asg = props.autoScalingGroup;
+    const asg = (props.autoScalingGroup ?? props.fleet?.autoScalingGroup)!;
     this.asgName = asg.autoScalingGroupName;
     const targetGroups = props.targetGroups ?? [];
+    const hookName = props.terminateLifecycleHookName ?? props.fleet?.terminationHookName;
+    this.terminateLifecycleHookName = hookName;
+    this.drainBudgetSeconds = s.drainBudgetSeconds;
+    if (s.cappedFrom !== undefined) {
+      Annotations.of(this).addWarningV2(
+        'spot-inference:drain-wait-capped',
+        `The fleet needs ${s.cappedFrom} s to drain (deregistrationDelaySeconds + drainBudgetSeconds), but the terminate hook can wait only ${s.drainBudgetSeconds} s (the ${s.noticeSeconds} s notice less the ${s.safetyMarginSeconds} s safetyMargin); lower the fleet's deregistrationDelaySeconds or drainBudgetSeconds so both fit`,
+      );
+    }
+    this.node.addValidation({ validate: () => checkHookExists(hookName, asg, props.fleet) });
 
     // Queues: encrypted, TLS only, retention above the notice, visibility >= 6x the function timeout.
     const timeout = Duration.seconds(s.noticeSeconds + 30);
@@ -236,7 +266,7 @@ export class InterruptionHandler extends Construct {
         ...renderDrainEnvironment({
           autoScalingGroupName: asg.autoScalingGroupName,
           targetGroupArns: targetGroups.map((tg) => tg.targetGroupArn),
-          lifecycleHookName: props.terminateLifecycleHookName,
+          lifecycleHookName: hookName,
           noticeSeconds: s.noticeSeconds,
           drainBudgetSeconds: s.drainBudgetSeconds,
           safetyMarginSeconds: s.safetyMarginSeconds,
@@ -246,6 +276,8 @@ export class InterruptionHandler extends Construct {
           markUnhealthyOnRebalance: props.markUnhealthyOnRebalance ?? true,
           markUnhealthyOnScheduledChange: props.markUnhealthyOnScheduledChange ?? true,
         }),
+        // A deploy-time value is passed to the function untouched (it was not validated).
+        ...s.tokenEnvironment,
         POWERTOOLS_SERVICE_NAME: DRAIN_SERVICE_NAME,
         POWERTOOLS_METRICS_NAMESPACE: DRAIN_METRICS_NAMESPACE,
       },
@@ -309,11 +341,11 @@ export class InterruptionHandler extends Construct {
       detailType: [INTERRUPTION_EVENTS.STATE_CHANGE.detailType],
       detail: { state: [...LEAVING_STATES] },
     });
-    if (props.terminateLifecycleHookName !== undefined) {
+    if (hookName !== undefined) {
       this.terminateActionRule = rule('TerminateActionRule', 'Terminate lifecycle actions of the group', {
         source: [INTERRUPTION_EVENTS.TERMINATE_ACTION.source],
         detailType: [INTERRUPTION_EVENTS.TERMINATE_ACTION.detailType],
-        detail: { AutoScalingGroupName: [asg.autoScalingGroupName], LifecycleHookName: [props.terminateLifecycleHookName] },
+        detail: { AutoScalingGroupName: [asg.autoScalingGroupName], LifecycleHookName: [hookName] },
       });
     }
     const health = rule('ScheduledChangeRule', 'AWS Health scheduled changes of EC2', {
@@ -349,6 +381,26 @@ export class InterruptionHandler extends Construct {
     return this.metric(`${DRAIN_METRIC.DRAIN_OUTCOME_PREFIX}BudgetSpent`, { statistic: cloudwatch.Stats.SUM, ...props });
   }
 
+  /**
+   * Events the handler ignored on purpose (Sum per period), for one `reason` (an `IgnoreReason` value such as
+   * `NotInFleet`, `Duplicate`, `OtherHook`). Such events log nothing at INFO; this shows a silent drop.
+   */
+  public metricIgnoredEvents(reason: string, props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return new cloudwatch.Metric({
+      namespace: DRAIN_METRICS_NAMESPACE,
+      metricName: DRAIN_METRIC.IGNORED_EVENTS,
+      dimensionsMap: { service: DRAIN_SERVICE_NAME, AutoScalingGroupName: this.asgName, [IGNORED_REASON_DIMENSION]: reason },
+      period: Duration.minutes(1),
+      statistic: cloudwatch.Stats.SUM,
+      ...props,
+    });
+  }
+
+  /** Records that were not an EventBridge event at all (Sum per period); they go to the dead-letter queue. */
+  public metricMalformedRecords(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.metric(DRAIN_METRIC.MALFORMED_RECORDS, { statistic: cloudwatch.Stats.SUM, ...props });
+  }
+
   /** Launch failures of this group (Sum per period). */
   public metricLaunchFailures(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
     return this.metric(DRAIN_METRIC.LAUNCH_FAILURES, { statistic: cloudwatch.Stats.SUM, ...props });
@@ -372,24 +424,54 @@ interface ValidatedTimes {
   readonly safetyMarginSeconds: number;
   readonly heartbeatIntervalSeconds: number;
   readonly pollIntervalSeconds: number;
+  /** What the fleet needs when the derived drain wait had to be capped at notice - margin. */
+  readonly cappedFrom?: number;
+  /** Environment variables of times given as deploy-time values, passed through untouched. */
+  readonly tokenEnvironment: Record<string, string>;
+}
+
+/** What the fleet needs to drain: its deregistration delay plus its drain budget (undefined when either is a token). */
+function fleetDrainNeed(fleet: ISpotFleet | undefined): { seconds: number; dereg: number; drain: number } | undefined {
+  const dereg = fleet ? fleet.deregistrationDelaySeconds : AWS_LIMITS.defaultDeregistrationDelaySeconds;
+  const drain = fleet ? fleet.drainBudgetSeconds : AWS_LIMITS.defaultDrainBudgetSeconds;
+  if (Token.isUnresolved(dereg) || Token.isUnresolved(drain)) return undefined;
+  return { seconds: dereg + drain, dereg, drain };
 }
 
 function validate(props: InterruptionHandlerProps, scope: string): ValidatedTimes {
   const v = new ProblemCollector();
   const C = FleetSpecErrorCode;
+  const fleet = props.fleet;
   const secs = (d: Duration | undefined, fallback: number): number => (d === undefined || d.isUnresolved() ? fallback : d.toSeconds());
   const known = (d: Duration | undefined): boolean => d !== undefined && !d.isUnresolved();
-  const notice = secs(props.notice, AWS_LIMITS.noticeSeconds);
-  const budget = secs(props.drainBudget, AWS_LIMITS.defaultDrainBudgetSeconds + AWS_LIMITS.defaultDeregistrationDelaySeconds);
+  const fleetNotice = fleet && !Token.isUnresolved(fleet.noticeSeconds) ? fleet.noticeSeconds : AWS_LIMITS.noticeSeconds;
+  const notice = secs(props.notice, fleetNotice);
   const margin = secs(props.safetyMargin, 10);
+  const need = fleetDrainNeed(fleet);
+  const derived = need === undefined ? notice - margin : Math.min(need.seconds, notice - margin);
+  const budget = secs(props.drainBudget, derived);
   const heartbeat = secs(props.heartbeatInterval, 20);
   const poll = secs(props.pollInterval, 5);
 
+  if (!fleet && !props.autoScalingGroup) {
+    v.add(C.CLOUD_CONSTRAINT, 'fleet', 'neither fleet nor autoScalingGroup is set, so there is no group to drain; pass fleet (a SpotFleet, or SpotFleet.fromAutoScalingGroup(...) for an existing group)');
+  }
+  if (fleet && props.autoScalingGroup && props.autoScalingGroup !== fleet.autoScalingGroup) {
+    v.add(C.CLOUD_CONSTRAINT, 'autoScalingGroup', `autoScalingGroup (${props.autoScalingGroup.node.path}) is not the group of fleet (${fleet.node.path}); leave autoScalingGroup out: the fleet's group is used`);
+  }
   if (known(props.notice) && (notice <= 0 || notice > AWS_LIMITS.noticeSeconds)) {
     v.add(C.CLOUD_CONSTRAINT, 'notice', `notice (${notice} s) must be between 1 and ${AWS_LIMITS.noticeSeconds} s, the AWS spot notice; leave it out to use ${AWS_LIMITS.noticeSeconds} s`);
   }
   if (known(props.drainBudget) && budget <= 0) {
-    v.add(C.DRAIN_BUDGET_EXCEEDED, 'drainBudget', `drainBudget (${budget} s) must be more than 0 s; give the deregistration delay plus the time in-flight requests need, e.g. 75 s`);
+    v.add(C.DRAIN_BUDGET_EXCEEDED, 'drainBudget', `drainBudget (${budget} s) must be more than 0 s; give the deregistration delay plus the time in-flight requests need, or leave it out to derive it from the fleet`);
+  }
+  if (known(props.drainBudget) && fleet && need !== undefined && budget > 0 && budget < Math.min(need.seconds, notice - margin)) {
+    const floor = Math.min(need.seconds, notice - margin);
+    v.add(
+      C.DRAIN_BUDGET_EXCEEDED,
+      'drainBudget',
+      `drainBudget (${budget} s) is shorter than fleet ${fleet.node.path} needs: deregistrationDelaySeconds (${need.dereg} s) + drainBudgetSeconds (${need.drain} s) = ${need.seconds} s; the handler would let instances go while requests are still draining: raise drainBudget to at least ${floor} s, or leave it out to derive it from the fleet`,
+    );
   }
   if (budget + margin > notice) {
     v.add(
@@ -417,5 +499,72 @@ function validate(props: InterruptionHandlerProps, scope: string): ValidatedTime
     v.add(C.CLOUD_CONSTRAINT, 'terminateLifecycleHookName', `terminateLifecycleHookName ("${hook}") must be 1-255 letters, digits, "-", "_" or "/", the name of the hook declared on the group`);
   }
   v.throwIfAny(scope);
-  return { noticeSeconds: notice, drainBudgetSeconds: budget, safetyMarginSeconds: margin, heartbeatIntervalSeconds: heartbeat, pollIntervalSeconds: poll };
+
+  const tokenEnvironment: Record<string, string> = {};
+  const passThrough = (d: Duration | undefined, name: string): void => {
+    if (d !== undefined && d.isUnresolved()) tokenEnvironment[name] = Tokenization.stringifyNumber(d.toSeconds());
+  };
+  passThrough(props.notice, DRAIN_ENV.NOTICE_SECONDS);
+  passThrough(props.drainBudget, DRAIN_ENV.DRAIN_BUDGET_SECONDS);
+  passThrough(props.safetyMargin, DRAIN_ENV.SAFETY_MARGIN_SECONDS);
+  passThrough(props.heartbeatInterval, DRAIN_ENV.HEARTBEAT_INTERVAL_SECONDS);
+  passThrough(props.pollInterval, DRAIN_ENV.POLL_INTERVAL_SECONDS);
+  const cappedFrom = props.drainBudget === undefined && need !== undefined && need.seconds > notice - margin ? need.seconds : undefined;
+  return { noticeSeconds: notice, drainBudgetSeconds: budget, safetyMarginSeconds: margin, heartbeatIntervalSeconds: heartbeat, pollIntervalSeconds: poll, cappedFrom, tokenEnvironment };
+}
+
+interface HookInfo {
+  readonly name: string;
+  readonly transition?: string;
+}
+
+/** Lifecycle hooks declared in this app on the group: its own specification list and its LifecycleHook children. */
+function declaredHooks(asg: autoscaling.IAutoScalingGroup): HookInfo[] | undefined {
+  const cfn = asg.node.defaultChild;
+  if (!(cfn instanceof autoscaling.CfnAutoScalingGroup)) return undefined; // defined outside this app
+  const stack = Stack.of(asg);
+  const hooks: HookInfo[] = [];
+  const list = stack.resolve(cfn.lifecycleHookSpecificationList);
+  if (Array.isArray(list)) {
+    for (const h of list as Array<{ LifecycleHookName?: unknown; lifecycleHookName?: unknown; LifecycleTransition?: unknown; lifecycleTransition?: unknown }>) {
+      const name = h.LifecycleHookName ?? h.lifecycleHookName;
+      if (typeof name === 'string') hooks.push({ name, transition: String(h.LifecycleTransition ?? h.lifecycleTransition ?? '') });
+    }
+  }
+  for (const c of asg.node.findAll()) {
+    if (c instanceof autoscaling.CfnLifecycleHook) {
+      // A hook without a name gets a generated one: it is referred to by its token, which is not checked.
+      if (c.lifecycleHookName !== undefined && !Token.isUnresolved(c.lifecycleHookName)) hooks.push({ name: c.lifecycleHookName, transition: c.lifecycleTransition });
+    }
+  }
+  return hooks;
+}
+
+/** At synth: the hook the handler serves must be a terminate hook of the group, when the group's hooks can be known. */
+function checkHookExists(hookName: string | undefined, asg: autoscaling.IAutoScalingGroup, fleet: ISpotFleet | undefined): string[] {
+  if (hookName === undefined || Token.isUnresolved(hookName)) return [];
+  const declared = declaredHooks(asg);
+  const names = new Set<string>();
+  const transitions = new Map<string, string | undefined>();
+  for (const h of declared ?? []) {
+    names.add(h.name);
+    transitions.set(h.name, h.transition);
+  }
+  for (const n of fleet?.lifecycleHookNames ?? []) names.add(n);
+  if (declared === undefined && fleet?.lifecycleHookNames === undefined) return []; // nothing to check against
+  if ([...names].some((n) => Token.isUnresolved(n))) return [];
+  const group = Token.isUnresolved(asg.autoScalingGroupName) ? asg.node.path : asg.autoScalingGroupName;
+  if (!names.has(hookName)) {
+    const list = [...names].map((n) => `"${n}"`).join(', ');
+    return [
+      `terminateLifecycleHookName ("${hookName}") is not a lifecycle hook of the group ${group}, which has ${names.size === 0 ? 'none' : list}; use ${names.size === 0 ? 'the name of a hook you declare' : `one of ${list}`} (declare one with autoScalingGroup.addLifecycleHook(..., { lifecycleTransition: LifecycleTransition.INSTANCE_TERMINATING })) [${FleetSpecErrorCode.CLOUD_CONSTRAINT}]`,
+    ];
+  }
+  const transition = transitions.get(hookName);
+  if (transition && transition !== autoscaling.LifecycleTransition.INSTANCE_TERMINATING) {
+    return [
+      `terminateLifecycleHookName ("${hookName}") is a ${transition} hook of the group ${group}, not a terminate hook; name a hook with LifecycleTransition.INSTANCE_TERMINATING [${FleetSpecErrorCode.CLOUD_CONSTRAINT}]`,
+    ];
+  }
+  return [];
 }

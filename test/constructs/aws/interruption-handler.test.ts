@@ -463,3 +463,177 @@ describe('InterruptionHandler validation', () => {
     }
   });
 });
+
+describe('InterruptionHandler on a fleet (ISpotFleet): values derived, not repeated', () => {
+  const { SpotFleet } = require('../../../constructs/aws/spot-fleet') as typeof import('../../../constructs/aws/spot-fleet');
+  const { AGENT_BUNDLE, GPU_TYPES, stackWithVpc } = require('./fixtures') as typeof import('./fixtures');
+  const { Annotations } = require('aws-cdk-lib/assertions') as typeof import('aws-cdk-lib/assertions');
+
+  function fleetStack(fleetProps: Record<string, unknown> = {}) {
+    const { app, stack, vpc } = stackWithVpc(ENV);
+    const fleet = new SpotFleet(stack, 'Fleet', {
+      vpc, minCapacity: 1, maxCapacity: 4, onDemandBaseCapacity: 1, instanceTypes: GPU_TYPES, agent: { bundlePath: AGENT_BUNDLE }, ...fleetProps,
+    });
+    return { app, stack, vpc, fleet };
+  }
+  const envOf = (t: Template): Record<string, string> => {
+    const fns = Object.values(t.findResources('AWS::Lambda::Function')) as any[];
+    return fns.find((f) => f.Properties.Environment?.Variables?.[DRAIN_ENV.AUTO_SCALING_GROUP_NAME] !== undefined).Properties.Environment.Variables;
+  };
+
+  test('the drain wait is the fleet\'s deregistration delay plus its drain budget; the hook is the fleet\'s', () => {
+    const { stack, fleet } = fleetStack({ drainBudgetSeconds: 50, deregistrationDelaySeconds: 20 });
+    const h = new InterruptionHandler(stack, 'Interruptions', { fleet });
+    const env = envOf(Template.fromStack(stack));
+    expect(env[DRAIN_ENV.DRAIN_BUDGET_SECONDS]).toBe('70');
+    expect(env[DRAIN_ENV.LIFECYCLE_HOOK_NAME]).toBe('spot-inference-drain');
+    expect(h.drainBudgetSeconds).toBe(70);
+    expect(h.terminateLifecycleHookName).toBe('spot-inference-drain');
+    Template.fromStack(stack).hasResourceProperties('AWS::Events::Rule', {
+      EventPattern: Match.objectLike({ detail: { AutoScalingGroupName: [Match.anyValue()], LifecycleHookName: ['spot-inference-drain'] } }),
+    });
+    expect(fleet.lifecycleHookNames).toEqual(['spot-inference-drain']);
+  });
+
+  test('a fleet with other drain times gets another wait: nothing is hard-coded', () => {
+    const { stack, fleet } = fleetStack({ drainBudgetSeconds: 10, deregistrationDelaySeconds: 5 });
+    new InterruptionHandler(stack, 'Interruptions', { fleet });
+    expect(envOf(Template.fromStack(stack))[DRAIN_ENV.DRAIN_BUDGET_SECONDS]).toBe('15');
+  });
+
+  test('a drainBudget shorter than the fleet needs is refused, with the numbers', () => {
+    const { stack, fleet } = fleetStack();
+    let err: FleetSpecError | undefined;
+    try {
+      new InterruptionHandler(stack, 'Interruptions', { fleet, drainBudget: Duration.seconds(20) });
+    } catch (e) {
+      err = e as FleetSpecError;
+    }
+    expect(err).toBeInstanceOf(FleetSpecError);
+    expect(err!.code).toBe(FleetSpecErrorCode.DRAIN_BUDGET_EXCEEDED);
+    expect(err!.problems[0].prop).toBe('drainBudget');
+    expect(err!.message).toMatch(
+      /^Test\/Interruptions: drainBudget \(20 s\) is shorter than fleet Test\/Fleet needs: deregistrationDelaySeconds \(30 s\) \+ drainBudgetSeconds \(45 s\) = 75 s; the handler would let instances go while requests are still draining: raise drainBudget to at least 75 s, or leave it out to derive it from the fleet/,
+    );
+    // A longer wait is fine: it ends as soon as the targets have drained.
+    expect(() => new InterruptionHandler(stack, 'Longer', { fleet, drainBudget: Duration.seconds(100) })).not.toThrow();
+  });
+
+  test('a fleet that needs more than notice - margin gets the longest possible wait, with a warning', () => {
+    const { stack, fleet } = fleetStack({ drainBudgetSeconds: 75, deregistrationDelaySeconds: 40 });
+    new InterruptionHandler(stack, 'Interruptions', { fleet });
+    expect(envOf(Template.fromStack(stack))[DRAIN_ENV.DRAIN_BUDGET_SECONDS]).toBe('110');
+    Annotations.fromStack(stack).hasWarning('/Test/Interruptions', Match.stringLikeRegexp('The fleet needs 115 s to drain .* can wait only 110 s \\(the 120 s notice less the 10 s safetyMargin\\)'));
+  });
+
+  test('a hook name the fleet does not have is refused at synth, naming the hooks it has', () => {
+    const { app, stack, fleet } = fleetStack();
+    new InterruptionHandler(stack, 'Interruptions', { fleet, terminateLifecycleHookName: 'spot-inference-drian' });
+    expect(() => app.synth()).toThrow(
+      /terminateLifecycleHookName \("spot-inference-drian"\) is not a lifecycle hook of the group Test\/Fleet\/Group, which has "spot-inference-drain"; use one of "spot-inference-drain"/,
+    );
+  });
+
+  test('a hook added to the fleet\'s group later counts', () => {
+    const { app, stack, fleet } = fleetStack();
+    fleet.autoScalingGroup.addLifecycleHook('Extra', { lifecycleHookName: 'extra-terminate', lifecycleTransition: autoscaling.LifecycleTransition.INSTANCE_TERMINATING });
+    new InterruptionHandler(stack, 'Interruptions', { fleet, terminateLifecycleHookName: 'extra-terminate' });
+    expect(() => app.synth()).not.toThrow();
+  });
+
+  test('on a bare group of this app: a missing hook and a launch hook are refused', () => {
+    const app = new App();
+    const stack = new Stack(app, 'S', { env: ENV });
+    const vpc = new ec2.Vpc(stack, 'Vpc', { natGateways: 0, maxAzs: 2 });
+    const asg = new autoscaling.AutoScalingGroup(stack, 'Asg', { vpc, instanceType: new ec2.InstanceType('g5.xlarge'), machineImage: ec2.MachineImage.latestAmazonLinux2023() });
+    asg.addLifecycleHook('Drain', { lifecycleHookName: 'drain', lifecycleTransition: autoscaling.LifecycleTransition.INSTANCE_TERMINATING });
+    asg.addLifecycleHook('Warm', { lifecycleHookName: 'warm-up', lifecycleTransition: autoscaling.LifecycleTransition.INSTANCE_LAUNCHING });
+    new InterruptionHandler(stack, 'Typo', { autoScalingGroup: asg, terminateLifecycleHookName: 'drian' });
+    new InterruptionHandler(stack, 'Launch', { autoScalingGroup: asg, terminateLifecycleHookName: 'warm-up' });
+    let message = '';
+    try {
+      app.synth();
+    } catch (e) {
+      message = (e as Error).message;
+    }
+    expect(message).toMatch(/terminateLifecycleHookName \("drian"\) is not a lifecycle hook of the group S\/Asg, which has "drain", "warm-up"/);
+    expect(message).toMatch(/terminateLifecycleHookName \("warm-up"\) is a autoscaling:EC2_INSTANCE_LAUNCHING hook of the group S\/Asg, not a terminate hook/);
+  });
+
+  test('an imported group without a hook list is not checked (nothing to check against)', () => {
+    const { stack, asg } = importedFleet();
+    new InterruptionHandler(stack, 'I', { autoScalingGroup: asg, terminateLifecycleHookName: 'whatever' });
+    expect(() => (stack.node.root as App).synth()).not.toThrow();
+  });
+
+  test('SpotFleet.fromAutoScalingGroup: drain times and hooks come from the attributes, and are checked', () => {
+    const imported = () => {
+      const { stack, asg } = importedFleet();
+      const vpc = ec2.Vpc.fromVpcAttributes(stack, 'Vpc', { vpcId: 'vpc-1', availabilityZones: ['us-east-1a', 'us-east-1b'], privateSubnetIds: ['subnet-1', 'subnet-2'] });
+      const sg = ec2.SecurityGroup.fromSecurityGroupId(stack, 'Sg', 'sg-0123456789abcdef0');
+      const fleet = SpotFleet.fromAutoScalingGroup(stack, 'Imported', {
+        autoScalingGroup: asg, vpc, securityGroups: [sg], drainBudgetSeconds: 25, deregistrationDelaySeconds: 15,
+        terminationHookName: 'drain-hook', lifecycleHookNames: ['drain-hook', 'launch-hook'],
+      });
+      return { stack, fleet };
+    };
+    const good = imported();
+    new InterruptionHandler(good.stack, 'Good', { fleet: good.fleet });
+    const env = envOf(Template.fromStack(good.stack));
+    expect(env[DRAIN_ENV.DRAIN_BUDGET_SECONDS]).toBe('40');
+    expect(env[DRAIN_ENV.AUTO_SCALING_GROUP_NAME]).toBe('inference-asg');
+    expect(env[DRAIN_ENV.LIFECYCLE_HOOK_NAME]).toBe('drain-hook');
+    const bad = imported();
+    new InterruptionHandler(bad.stack, 'Bad', { fleet: bad.fleet, terminateLifecycleHookName: 'drain-hok' });
+    expect(() => (bad.stack.node.root as App).synth()).toThrow(/terminateLifecycleHookName \("drain-hok"\) is not a lifecycle hook of the group inference-asg, which has "drain-hook", "launch-hook"/);
+  });
+
+  test('SpotFleet.fromAutoScalingGroup refuses what a fleet built here would, all problems at once', () => {
+    const { stack, asg } = importedFleet();
+    const vpc = ec2.Vpc.fromVpcAttributes(stack, 'Vpc', { vpcId: 'vpc-1', availabilityZones: ['us-east-1a'], privateSubnetIds: ['subnet-1'] });
+    let err: FleetSpecError | undefined;
+    try {
+      SpotFleet.fromAutoScalingGroup(stack, 'Imported', {
+        autoScalingGroup: asg, vpc, securityGroups: [], servingPort: 70000, healthCheck: { path: 'health' },
+        drainBudgetSeconds: 100, deregistrationDelaySeconds: 30, terminationHookName: 'drain', lifecycleHookNames: ['other'],
+      });
+    } catch (e) {
+      err = e as FleetSpecError;
+    }
+    expect(err).toBeInstanceOf(FleetSpecError);
+    expect(err!.problems.map((p) => p.prop)).toEqual(['servingPort', 'healthCheck.port', 'healthCheck.path', 'drainBudgetSeconds', 'securityGroups', 'terminationHookName']);
+    expect(err!.message).toMatch(/servingPort \(70000\) must be a whole number between 1 and 65535/);
+    expect(err!.message).toMatch(/healthCheck.path \("health"\) must start with "\/"/);
+    expect(err!.message).toMatch(/drain budget exceeded: deregistrationDelaySeconds \(30 s\) \+ drainBudgetSeconds \(100 s\) = 130 s is longer than the 120 s AWS spot notice/);
+    expect(err!.message).toMatch(/securityGroups is empty, so no load balancer could be admitted to the instances/);
+    expect(err!.message).toMatch(/terminationHookName \("drain"\) is not among lifecycleHookNames \("other"\)/);
+  });
+
+  test('fleet or autoScalingGroup is required; both must be the same group', () => {
+    const { stack, asg } = importedFleet();
+    expect(() => new InterruptionHandler(stack, 'None', {})).toThrow(/neither fleet nor autoScalingGroup is set, so there is no group to drain; pass fleet/);
+    const other = fleetStack();
+    expect(() => new InterruptionHandler(other.stack, 'Both', { fleet: other.fleet, autoScalingGroup: autoscaling.AutoScalingGroup.fromAutoScalingGroupName(other.stack, 'X', 'x') })).toThrow(
+      /autoScalingGroup \(Test\/X\) is not the group of fleet \(Test\/Fleet\); leave autoScalingGroup out/,
+    );
+    void asg;
+  });
+
+  test('a deploy-time drainBudget is passed to the function untouched', () => {
+    const { stack, fleet } = fleetStack();
+    const { CfnParameter } = require('aws-cdk-lib');
+    const p = new CfnParameter(stack, 'Budget', { type: 'Number' });
+    new InterruptionHandler(stack, 'Interruptions', { fleet, drainBudget: Duration.seconds(p.valueAsNumber) });
+    expect(envOf(Template.fromStack(stack))[DRAIN_ENV.DRAIN_BUDGET_SECONDS]).toEqual({ Ref: 'Budget' });
+  });
+
+  test('metricIgnoredEvents points at IgnoredEvents with its Reason', () => {
+    const { stack, fleet } = fleetStack();
+    const h = new InterruptionHandler(stack, 'Interruptions', { fleet });
+    const m = h.metricIgnoredEvents('NotInFleet');
+    expect(m.metricName).toBe('IgnoredEvents');
+    expect(m.namespace).toBe('SpotInference');
+    expect(Stack.of(h).resolve(m.dimensions)).toEqual({ service: 'spot-interruption-handler', AutoScalingGroupName: Stack.of(h).resolve(fleet.autoScalingGroup.autoScalingGroupName), Reason: 'NotInFleet' });
+    expect(h.metricMalformedRecords().metricName).toBe('MalformedRecords');
+  });
+});
