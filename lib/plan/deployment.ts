@@ -20,8 +20,8 @@
  *   remainder), one controller over all, and the global layer's health checks: a region's replicas serve only
  *   once the region has been healthy for the global layer's detection time (see {@link DeploymentProfile}).
  */
-import { FallbackPolicyOptions, FallbackState } from '../policy/fallback-policy';
-import { ControllerGroup, ControllerGroupRole, planControllerStep, poolId } from '../policy/controller';
+import { ControllerGroup, ControllerGroupRole, ControllerStep, ControllerStepInput, planControllerStep, poolId } from '../policy/controller';
+import { FallbackPolicyOptions, FallbackState, SpotPoolObservation } from '../policy/fallback-policy';
 import { randomInt, shuffle } from './rng';
 import { locatePool } from './pools';
 
@@ -149,6 +149,8 @@ export interface DeployedFleetSetup {
   /** Epoch seconds of tick 0. */
   readonly epochSeconds: number;
   readonly rng: () => number;
+  /** Called after each controller run (tests). */
+  readonly onControllerRun?: (run: ControllerRunRecord) => void;
 }
 
 interface Region {
@@ -159,6 +161,8 @@ interface Region {
   zoneOrder: string[];
   types: string[];
   mainTarget: number;
+  /** On-demand base of the region's main group (the home region holds the fleet's). */
+  base: number;
   fallback: number;
   spareDesired: number;
   spareZones: string[];
@@ -204,7 +208,7 @@ export class DeployedFleet {
     locs.forEach((l, z) => {
       let r = byName.get(l.region);
       if (!r) {
-        r = { name: l.region, pools: [], zones: new Map(), zoneOrder: [], types: [], mainTarget: 0, fallback: 0, spareDesired: 0, spareZones: [], spareTypes: [] };
+        r = { name: l.region, pools: [], zones: new Map(), zoneOrder: [], types: [], mainTarget: 0, base: 0, fallback: 0, spareDesired: 0, spareZones: [], spareTypes: [] };
         byName.set(l.region, r);
         this.regions.push(r);
       }
@@ -227,6 +231,7 @@ export class DeployedFleet {
     const ordered = [byName.get(home)!, ...this.regions.filter((r) => r.name !== home)];
     const share = Math.max(0, s.targetReplicas - s.onDemandBase);
     for (let i = 0; i < share; i++) ordered[i % ordered.length].mainTarget++;
+    ordered[0].base = s.onDemandBase;
     this.periodTicks = Math.max(1, Math.round((s.controllerPeriodSeconds ?? s.profile.controllerPeriodSeconds) / s.tickSeconds));
     this.noticeTicks = Math.ceil(s.profile.noticeSeconds / s.tickSeconds);
     this.replaceTicks = s.profile.replaceAfterSeconds < 0 ? -1 : Math.ceil(s.profile.replaceAfterSeconds / s.tickSeconds);
@@ -358,48 +363,89 @@ export class DeployedFleet {
     }
   }
 
-  private runController(v: DeployedTickView, c: DeployedCounters): void {
-    this.lastRun = v.t;
-    c.controllerRuns++;
-    const pools = this.ids.map((pool, z) => {
-      const running = this.main[z] + this.spare[z];
-      const ready = Math.min(running, v.readySpot[z]);
-      return { pool, ready, launching: running - ready, preempted: this.preemptedSince[z], launchFailures: this.failedSince[z] };
-    });
-    this.preemptedSince.fill(0);
-    this.failedSince.fill(0);
-    let mainSpot = 0;
-    for (let z = 0; z < this.main.length; z++) mainSpot += this.main[z];
+  /**
+   * What the controller observes now, as {@link planControllerStep}'s input: per region, the pools in the order a
+   * handler lists them (each type of the fleet in each zone of the main group), ready = running replicas that are
+   * ready (the main group's counted first), preemptions and failed launches since the previous run; the region's
+   * target is its main group's desired capacity (the home region's includes the on-demand base).
+   */
+  public controllerInput(t: number, readySpot: Int32Array, readyDemand: number): ControllerStepInput {
+    const pools: SpotPoolObservation[] = [];
+    let mainInService = 0;
+    for (const r of this.regions) {
+      for (const type of r.types) {
+        for (const zone of r.zoneOrder) {
+          for (const z of r.zones.get(zone)!) {
+            if (this.poolType[z] !== type) continue;
+            const running = this.main[z] + this.spare[z];
+            const ready = Math.min(running, readySpot[z]);
+            mainInService += Math.min(this.main[z], ready);
+            pools.push({ pool: this.ids[z], ready, launching: running - ready, preempted: this.preemptedSince[z], launchFailures: this.failedSince[z] });
+          }
+        }
+      }
+    }
     const groups: ControllerGroup[] = [];
     for (const r of this.regions) {
-      groups.push({ id: `${r.name}/fallback`, region: r.name, role: ControllerGroupRole.ON_DEMAND, desired: r.fallback, maxSize: this.s.maxCapacity, zones: r.zoneOrder, types: r.types });
+      groups.push({ id: `${r.name}/fallback`, region: r.name, role: ControllerGroupRole.ON_DEMAND, desired: r.fallback, maxSize: this.s.maxCapacity, zones: [...r.zoneOrder], types: [...r.types] });
       groups.push({
         id: `${r.name}/spare`,
         region: r.name,
         role: ControllerGroupRole.SPARE_SPOT,
         desired: r.spareDesired,
         maxSize: this.s.maxCapacity,
-        zones: r.spareZones,
-        types: r.spareTypes,
-        allowedZones: r.zoneOrder,
-        allowedTypes: r.types,
+        zones: [...r.spareZones],
+        types: [...r.spareTypes],
+        allowedZones: [...r.zoneOrder],
+        allowedTypes: [...r.types],
       });
     }
-    const step = planControllerStep({
+    return {
       observed: {
-        nowSeconds: this.s.epochSeconds + v.t * this.s.tickSeconds,
+        nowSeconds: this.s.epochSeconds + t * this.s.tickSeconds,
         targetReplicas: this.s.targetReplicas,
         onDemandBase: this.s.onDemandBase,
         maxCapacity: this.s.maxCapacity,
-        onDemandReady: v.readyDemand,
+        onDemandReady: readyDemand,
         pools,
-        regions: this.regions.map((r) => ({ region: r.name, targetReplicas: r.mainTarget })),
-        mainSpotInService: mainSpot,
+        regions: this.regions.map((r) => ({ region: r.name, targetReplicas: r.mainTarget + r.base, onDemandBase: r.base })),
+        mainSpotInService: mainInService,
       },
-      state: this.state,
-      options: this.s.policyOptions,
+      ...(this.state ? { state: this.state } : {}),
+      ...(this.s.policyOptions ? { options: this.s.policyOptions } : {}),
       groups,
-    });
+    };
+  }
+
+  /** The fleet as the cloud would describe it now (for the equivalence test with the handlers). */
+  public snapshot(): DeployedFleetSnapshot {
+    return {
+      pools: [...this.ids],
+      main: Array.from(this.main),
+      spare: Array.from(this.spare),
+      regions: this.regions.map((r) => ({
+        name: r.name,
+        zones: [...r.zoneOrder],
+        types: [...r.types],
+        pools: r.pools.map((z) => this.ids[z]),
+        mainDesired: r.mainTarget + r.base,
+        onDemandBase: r.base,
+        fallback: r.fallback,
+        spareDesired: r.spareDesired,
+        spareZones: [...r.spareZones],
+        spareTypes: [...r.spareTypes],
+      })),
+    };
+  }
+
+  private runController(v: DeployedTickView, c: DeployedCounters): void {
+    this.lastRun = v.t;
+    c.controllerRuns++;
+    const input = this.controllerInput(v.t, v.readySpot, v.readyDemand);
+    const before = this.s.onControllerRun ? this.snapshot() : undefined;
+    const step = planControllerStep(input);
+    this.preemptedSince.fill(0);
+    this.failedSince.fill(0);
     this.state = step.nextState;
     for (const a of step.actions) {
       const r = this.regions.find((x) => x.name === a.region)!;
@@ -410,7 +456,45 @@ export class DeployedFleet {
         if (a.types) r.spareTypes = a.types;
       }
     }
+    this.s.onControllerRun?.({ t: v.t, input, step, before: before!, readySpot: Array.from(v.readySpot), readyDemand: v.readyDemand });
   }
+}
+
+/** The fleet's groups as a cloud would describe them. */
+export interface DeployedFleetSnapshot {
+  /** Pool ids, in the simulator's order (the order of `main` and `spare`). */
+  readonly pools: string[];
+  /** Spot replicas of the main groups per pool (ready and launching). */
+  readonly main: number[];
+  /** Spot replicas of the spare groups per pool. */
+  readonly spare: number[];
+  readonly regions: {
+    readonly name: string;
+    /** The main group's zones, in its order. */
+    readonly zones: string[];
+    readonly types: string[];
+    readonly pools: string[];
+    /** The main group's desired capacity (its spot share, plus the on-demand base in the home region). */
+    readonly mainDesired: number;
+    readonly onDemandBase: number;
+    /** The fallback group's desired capacity. */
+    readonly fallback: number;
+    readonly spareDesired: number;
+    readonly spareZones: string[];
+    readonly spareTypes: string[];
+  }[];
+}
+
+/** One controller run of the as-deployed model, as seen from outside (tests, traces of a replay). */
+export interface ControllerRunRecord {
+  readonly t: number;
+  readonly input: ControllerStepInput;
+  readonly step: ControllerStep;
+  /** The fleet before the step was applied. */
+  readonly before: DeployedFleetSnapshot;
+  /** Ready spot per pool (simulator order) and ready on-demand the controller saw. */
+  readonly readySpot: number[];
+  readonly readyDemand: number;
 }
 
 /** The pool ids `<region>/<zone>/<type>` of trace names. */

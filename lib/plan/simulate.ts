@@ -1,7 +1,7 @@
 import { FallbackPolicy, FallbackPolicyOptions, FallbackState } from '../policy/fallback-policy';
 import { planSpotPlacement } from '../policy/placement';
 import { FleetSpecErrorCode as C, ProblemCollector } from '../spec/errors';
-import { DeployedCounters, DeployedFleet, Deployment, DEPLOYMENT_PROFILES, DeploymentProfile } from './deployment';
+import { ControllerRunRecord, DeployedCounters, DeployedFleet, Deployment, DEPLOYMENT_PROFILES, DeploymentProfile } from './deployment';
 import { locatePool, regionsOf } from './pools';
 import { mulberry32, randomInt, shuffle } from './rng';
 import { SpotTrace, traceWarnings, TraceReading } from './traces';
@@ -77,6 +77,8 @@ export interface SimulationOptions {
    * @default false
    */
   readonly spothedgeSafetyHold?: boolean;
+  /** Called after every controller run of the as-deployed `ours` (tests, inspecting a replay). @default - nothing */
+  readonly onControllerRun?: (run: ControllerRunRecord, window: number) => void;
   /** Seed of the window offsets and of the randomised policies. @default 0 */
   readonly seed?: number;
   /** How trace values are read. @default TraceReading.UNCAPPED */
@@ -257,7 +259,8 @@ export function simulate(traces: readonly SpotTrace[], options: SimulationOption
     for (let i = 0; i < repeats; i++) {
       const caps = orders[i].map((z) => prepared.caps[z]);
       const names = orders[i].map((z) => traces[z].name);
-      const strategy = makeStrategy(policy, o, policyOptions, names, mulberry32((o.seed + 1) * 7919 + i), profile);
+      const onRun = options.onControllerRun;
+      const strategy = makeStrategy(policy, o, policyOptions, names, mulberry32((o.seed + 1) * 7919 + i), profile, onRun ? (run) => onRun(run, i) : undefined);
       const r = runWindow(strategy, caps, offsets[i], windowTicks, coldTicks, o.targetReplicas, o.onDemandPriceRatio);
       cost += r.cost;
       avail += r.availTicks;
@@ -448,7 +451,15 @@ function runWindow(strategy: Strategy, caps: Int32Array[], offset: number, T: nu
   return r;
 }
 
-function makeStrategy(policy: SimulatedPolicy, o: ResolvedSimulationOptions, policyOptions: FallbackPolicyOptions, names: string[], rng: () => number, profile?: DeploymentProfile): Strategy {
+function makeStrategy(
+  policy: SimulatedPolicy,
+  o: ResolvedSimulationOptions,
+  policyOptions: FallbackPolicyOptions,
+  names: string[],
+  rng: () => number,
+  profile?: DeploymentProfile,
+  onControllerRun?: (run: ControllerRunRecord) => void,
+): Strategy {
   const N = o.targetReplicas;
   const deployed = (base: number, controller: boolean): Strategy =>
     new DeployedStrategy(
@@ -465,6 +476,7 @@ function makeStrategy(policy: SimulatedPolicy, o: ResolvedSimulationOptions, pol
         controllerPeriodSeconds: o.controllerPeriodSeconds,
         epochSeconds: EPOCH,
         rng,
+        ...(controller && onControllerRun ? { onControllerRun } : {}),
       }),
       Math.ceil(profile!.globalHealthySeconds / o.tickSeconds),
     );

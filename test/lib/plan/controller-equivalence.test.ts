@@ -1,0 +1,149 @@
+/**
+ * The simulator's controller model and the handlers take the same decisions on the same observed inputs.
+ *
+ * The as-deployed simulation (`--deployment aws`) is replayed over synthetic traces (several regions, zones and
+ * types, capacity coming and going); at every controller run the fleet, as the simulator holds it, is turned into
+ * what the cloud's API would answer (Auto Scaling groups with their instances, EC2 lifecycles, the run's events),
+ * fed to the handler's own pure half (`buildAwsStepInput`) and to `planControllerStep`: the observed input and the
+ * actions must be the ones the simulator took.
+ */
+import type { AutoScalingGroup, Instance } from '@aws-sdk/client-auto-scaling';
+import { AwsRegionView, buildAwsStepInput } from '../../../lib/handlers/aws/fallback';
+import type { InstanceLifecycle } from '../../../lib/handlers/aws/fallback-ec2';
+import { ControllerRunRecord, Deployment } from '../../../lib/plan/deployment';
+import { simulate, SimulatedPolicy } from '../../../lib/plan/simulate';
+import { SpotTrace } from '../../../lib/plan/traces';
+import { mulberry32 } from '../../../lib/plan/rng';
+import { initialFallbackState, planControllerStep } from '../../../lib/policy';
+
+/** Random on/off spells per pool, some pools correlated (same zone, same region), seeded. */
+function syntheticTraces(names: string[], ticks: number, seed: number): SpotTrace[] {
+  const rng = mulberry32(seed);
+  const regionDown = new Map<string, number>();
+  return names.map((name) => {
+    const region = name.split('-').slice(0, 3).join('-');
+    const data = new Int32Array(ticks);
+    let up = rng() < 0.7;
+    for (let i = 0; i < ticks; i++) {
+      if (rng() < (up ? 0.02 : 0.08)) up = !up;
+      // a region-wide outage now and then: every pool of the region at once
+      const r = regionDown.get(region) ?? -1;
+      if (r < i && rng() < 0.002) regionDown.set(region, i + 20 + Math.floor(rng() * 40));
+      data[i] = up && !((regionDown.get(region) ?? -1) >= i) ? 1 : 0;
+    }
+    return { name, gapSeconds: 30, data };
+  });
+}
+
+function instance(id: string, zone: string, type: string, ready: boolean): Instance {
+  return { InstanceId: id, AvailabilityZone: zone, InstanceType: type, LifecycleState: ready ? 'InService' : 'Pending', HealthStatus: 'Healthy', LaunchConfigurationName: undefined } as Instance;
+}
+
+/** What AWS would answer for the fleet the simulator holds before a controller run. */
+function awsViews(run: ControllerRunRecord, maxCapacity: number): AwsRegionView[] {
+  const { before } = run;
+  const poolIndex = new Map(before.pools.map((p, z) => [p, z]));
+  let demandReady = run.readyDemand;
+  let n = 0;
+  return before.regions.map((r, ri) => {
+    const lifecycles = new Map<string, InstanceLifecycle>();
+    const main: Instance[] = [];
+    const spare: Instance[] = [];
+    for (const pool of r.pools) {
+      const z = poolIndex.get(pool)!;
+      const [, zone, type] = pool.split('/');
+      const running = before.main[z] + before.spare[z];
+      const ready = Math.min(running, run.readySpot[z]);
+      const mainReady = Math.min(before.main[z], ready);
+      for (let i = 0; i < before.main[z]; i++) {
+        const id = `i-${n++}`;
+        main.push(instance(id, zone, type, i < mainReady));
+        lifecycles.set(id, { spot: true, instanceType: type });
+      }
+      for (let i = 0; i < before.spare[z]; i++) spare.push(instance(`i-${n++}`, zone, type, i < ready - mainReady));
+    }
+    // the on-demand base runs in the main group (home region), the fallback in its own group
+    const baseReady = Math.min(r.onDemandBase, demandReady);
+    demandReady -= baseReady;
+    for (let i = 0; i < r.onDemandBase; i++) {
+      const id = `i-${n++}`;
+      main.push(instance(id, r.zones[0], r.types[0], i < baseReady));
+      lifecycles.set(id, { spot: false, instanceType: r.types[0] });
+    }
+    const fbReady = Math.min(r.fallback, demandReady);
+    demandReady -= fbReady;
+    const fallback: Instance[] = Array.from({ length: r.fallback }, (_, i) => instance(`i-${n++}`, r.zones[0], r.types[0], i < fbReady));
+    const overrides = (types: string[]): AutoScalingGroup['MixedInstancesPolicy'] => ({ LaunchTemplate: { Overrides: types.map((t) => ({ InstanceType: t })) } });
+    const groupMax = ri === 0 ? maxCapacity - (before.regions.length - 1) * Math.floor(maxCapacity / before.regions.length) : Math.floor(maxCapacity / before.regions.length);
+    return {
+      settings: {
+        region: r.name,
+        spotGroupName: `${r.name}/main`,
+        fallbackGroupName: `${r.name}/fallback`,
+        spareGroupName: `${r.name}/spare`,
+        subnetsByZone: Object.fromEntries(r.zones.map((z) => [z, `subnet-${z}`])),
+        onDemandBase: r.onDemandBase,
+        maxCapacity: groupMax,
+        instanceTypes: r.types,
+      },
+      spot: { AutoScalingGroupName: `${r.name}/main`, DesiredCapacity: r.mainDesired, MaxSize: groupMax, AvailabilityZones: r.zones, Instances: main, MixedInstancesPolicy: overrides(r.types) } as AutoScalingGroup,
+      fallback: { AutoScalingGroupName: `${r.name}/fallback`, DesiredCapacity: r.fallback, MaxSize: maxCapacity, AvailabilityZones: r.zones, Instances: fallback, MixedInstancesPolicy: overrides(r.types) } as AutoScalingGroup,
+      spare: { AutoScalingGroupName: `${r.name}/spare`, DesiredCapacity: r.spareDesired, MaxSize: maxCapacity, AvailabilityZones: r.spareZones, Instances: spare, MixedInstancesPolicy: overrides(r.spareTypes) } as AutoScalingGroup,
+      lifecycles,
+    };
+  });
+}
+
+function collectRuns(traces: SpotTrace[], maxCapacity: number, onDemandBase = 0): ControllerRunRecord[] {
+  const runs: ControllerRunRecord[] = [];
+  simulate(traces, {
+    deployment: Deployment.AWS,
+    policies: [SimulatedPolicy.OURS],
+    windowSeconds: 0,
+    maxCapacity,
+    onDemandBase,
+    onControllerRun: (run) => runs.push(run),
+  });
+  return runs;
+}
+
+describe('as-deployed AWS model == the AWS handler (same observed inputs, same actions)', () => {
+  const cases: [string, string[], number, number][] = [
+    ['one region, three zones, two types', ['us-east-1a_g5', 'us-east-1b_g5', 'us-east-1c_g5', 'us-east-1a_g6', 'us-east-1b_g6', 'us-east-1c_g6'], 7, 0],
+    ['three regions, one of them losing all spot at once', ['us-east-1a_v100', 'us-east-1b_v100', 'us-east-2a_v100', 'us-east-2b_v100', 'us-west-2a_v100', 'us-west-2b_v100', 'us-west-2c_v100'], 9, 1],
+  ];
+  test.each(cases)('%s', (_, names, maxCapacity, base) => {
+    const runs = collectRuns(syntheticTraces(names, 1500, names.length), maxCapacity, base);
+    expect(runs.length).toBeGreaterThan(700);
+    let changes = 0;
+    let spares = 0;
+    let steered = 0;
+    let preempted = 0;
+    for (const run of runs) {
+      const preemptedMap = new Map<string, number>();
+      const failedMap = new Map<string, number>();
+      for (const p of run.input.observed.pools) {
+        if (p.preempted) preemptedMap.set(p.pool, p.preempted);
+        if (p.launchFailures) failedMap.set(p.pool, p.launchFailures);
+      }
+      const handlerInput = buildAwsStepInput(awsViews(run, maxCapacity), { preempted: preemptedMap, launchFailures: failedMap, warned: () => false }, {
+        nowSeconds: run.input.observed.nowSeconds,
+        state: run.input.state ?? initialFallbackState(run.input.options ?? {}),
+        policy: run.input.options ?? {},
+      });
+      expect(handlerInput.observed).toEqual(run.input.observed);
+      const handlerStep = planControllerStep(handlerInput);
+      expect(handlerStep.actions).toEqual(run.step.actions);
+      expect(handlerStep.nextState).toEqual(run.step.nextState);
+      changes += run.step.actions.filter((a) => a.changed).length;
+      spares += run.step.spareSpotReplicas;
+      steered += run.step.actions.filter((a) => a.zones !== undefined).length;
+      preempted += preemptedMap.size;
+    }
+    // the replay exercised every part of the decision
+    expect(changes).toBeGreaterThan(20);
+    expect(spares).toBeGreaterThan(0);
+    expect(steered).toBeGreaterThan(0);
+    expect(preempted).toBeGreaterThan(0);
+  });
+});
