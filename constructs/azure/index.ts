@@ -19,9 +19,11 @@ export * from './scale-set';
 export * from './spot-scale-set-fleet';
 export * from './agent-blob';
 export * from './queue-worker-fleet';
+export * from './batch-inference';
 export * from './fleet-alerts';
 export * from './interruption-drill';
 export * from './on-demand-fallback';
 // The agent's drain modes and options are part of the fleet's props.
 export { AgentDrainOptions, DrainMode } from '../../lib/runtime/agent-config';
 export { QueueWorkloadSpec } from '../../lib/spec/queue-workload';
+export * from './multi-region-service';

@@ -1,0 +1,268 @@
+import { CdnFrontdoorEndpoint } from '@cdktf/provider-azurerm/lib/cdn-frontdoor-endpoint';
+import { CdnFrontdoorOrigin } from '@cdktf/provider-azurerm/lib/cdn-frontdoor-origin';
+import { CdnFrontdoorOriginGroup } from '@cdktf/provider-azurerm/lib/cdn-frontdoor-origin-group';
+import { CdnFrontdoorProfile } from '@cdktf/provider-azurerm/lib/cdn-frontdoor-profile';
+import { CdnFrontdoorRoute } from '@cdktf/provider-azurerm/lib/cdn-frontdoor-route';
+import { TerraformOutput, Token } from 'cdktf';
+import { Construct } from 'constructs';
+import { Cloud } from '../../lib/spec/clouds';
+import { FleetSpecErrorCode, ProblemCollector } from '../../lib/spec/errors';
+import { globalFailoverTimes, validateGlobalRouting, validateRegionList } from '../../lib/spec/global-routing';
+import { azureName } from './network';
+import { AzureOnDemandFallback } from './on-demand-fallback';
+import { SpotScaleSetFleet, SpotScaleSetFleetProps } from './spot-scale-set-fleet';
+
+/** Azure region names as the provider takes them: `eastus2`, `westeurope`, `swedencentral`. */
+export const AZURE_REGION_PATTERN = /^[a-z]+\d*$/;
+/** Service tag of Front Door's back end: the only source the regional load balancers admit by default. */
+export const FRONT_DOOR_SERVICE_TAG = 'AzureFrontDoor.Backend';
+
+/** One region of an {@link AzureMultiRegionSpotService}, with what differs there. */
+export interface AzureFleetRegion {
+  /** The region (Azure location), e.g. `eastus2`. */
+  readonly region: string;
+  /** Zones of the region. @default - the fleet's default zones */
+  readonly zones?: string[];
+  /** VM sizes in this region. @default - the service's `instanceTypes` */
+  readonly instanceTypes?: string[];
+  /** Fewest VMs in this region. @default - the service's `minCapacity` */
+  readonly minCapacity?: number;
+  /** Most VMs in this region. @default - the service's `maxCapacity` */
+  readonly maxCapacity?: number;
+  /** Regular (on-demand) VMs in this region. @default - the service's `onDemandBaseCapacity` */
+  readonly onDemandBaseCapacity?: number;
+  /**
+   * Share of the traffic among regions of the same priority: the origin's weight (1-1000) is this x 10.
+   * 0 keeps the region out of the rotation but in the origin group as a lower-priority (failover) origin.
+   * @default 100
+   */
+  readonly trafficDialPercentage?: number;
+  /** Address space of the region's new virtual network. @default - `10.<40 + index>.0.0/16` */
+  readonly addressSpace?: string;
+}
+
+/**
+ * Props of {@link AzureMultiRegionSpotService}: the fleet props every region shares (per-region values in
+ * `regions` override them). `location` is not used (each fleet takes its region; Front Door is global): pass the
+ * home region. Every resource goes into `resourceGroupName`, whatever its region.
+ */
+export interface AzureMultiRegionSpotServiceProps extends SpotScaleSetFleetProps {
+  /** The regions. */
+  readonly regions: AzureFleetRegion[];
+  /** Region that takes the traffic while healthy (origin priority 1; the others priority 2, failover only). @default - none: every region priority 1 */
+  readonly homeRegion?: string;
+  /** Regions the team allows; synth refuses any other. @default - any region */
+  readonly allowedRegions?: string[];
+  /** Seconds between two Front Door probes of each region, 5 or more. Part of the timing rule. @default 5 */
+  readonly frontDoorProbeIntervalSeconds?: number;
+  /** Probes Front Door looks at for each origin (`sample_size`). @default 4 */
+  readonly frontDoorSampleSize?: number;
+  /** Of those, how many must succeed (`successful_samples_required`). @default 3 */
+  readonly frontDoorSuccessfulSamplesRequired?: number;
+  /**
+   * Origins within this many milliseconds of the fastest one share the traffic (`additional_latency_in_milliseconds`);
+   * 0 sends each client to its fastest region only. The latency a team accepts to spread load across regions.
+   * @default 50
+   */
+  readonly frontDoorAdditionalLatencyMs?: number;
+  /** Seconds Front Door waits for the origin's response (16-240). @default 120 */
+  readonly frontDoorResponseTimeoutSeconds?: number;
+  /** An on-demand fallback controller. @default true */
+  readonly onDemandFallback?: boolean;
+  /** Terraform outputs (the endpoint's host name). @default true */
+  readonly outputs?: boolean;
+}
+
+/**
+ * One spot inference service over several Azure regions behind Azure Front Door (Standard): per region a
+ * {@link SpotScaleSetFleet} (Flexible scale sets with Spot Priority Mix, agent, regional Standard load balancer
+ * with its probe on the agent's health endpoint) whose network security group admits only Front Door's back end
+ * (`AzureFrontDoor.Backend`), and one Front Door profile, endpoint, origin group (health probe on the health
+ * path) and route, with one origin per region.
+ *
+ * Why Front Door and not the cross-region (Global tier) load balancer: the cross-region load balancer polls each
+ * regional load balancer every 20 s, a fixed interval, which with the regional probe (at least 5 s x 2) leaves
+ * none of the 30 s Azure notice for the drain; Front Door's probe interval is a setting (5 s up), so a region's
+ * failover (regional probe + Front Door's failed samples x interval) fits with the default 10 s drain. It is also
+ * a layer-7 HTTPS endpoint with a managed certificate, which an inference API wants anyway.
+ */
+export class AzureMultiRegionSpotService extends Construct {
+  /** The regions, in the order given. */
+  public readonly regionNames: string[];
+  /** The fleet of each region. */
+  public readonly fleets: Record<string, SpotScaleSetFleet>;
+  /** The fallback controller of each region, unless `onDemandFallback` is false. */
+  public readonly onDemandFallbacks: Record<string, AzureOnDemandFallback>;
+  /** The Front Door profile. */
+  public readonly profile: CdnFrontdoorProfile;
+  /** The Front Door endpoint (`<name>-<hash>.z01.azurefd.net`). */
+  public readonly endpoint: CdnFrontdoorEndpoint;
+  /** The origin group. */
+  public readonly originGroup: CdnFrontdoorOriginGroup;
+  /** The origin of each region. */
+  public readonly origins: Record<string, CdnFrontdoorOrigin>;
+  /** The route. */
+  public readonly route: CdnFrontdoorRoute;
+  /** Seconds from a region's notice until Front Door sends it no new request. */
+  public readonly failoverSeconds: number;
+
+  constructor(scope: Construct, id: string, props: AzureMultiRegionSpotServiceProps) {
+    super(scope, id);
+    const isUnresolved = (x: unknown) => Token.isUnresolved(x);
+    const C = FleetSpecErrorCode;
+    const v = new ProblemCollector();
+    const prefix = props.namePrefix ?? azureName(id);
+    const interval = props.frontDoorProbeIntervalSeconds ?? 5;
+    const sampleSize = props.frontDoorSampleSize ?? 4;
+    const required = props.frontDoorSuccessfulSamplesRequired ?? 3;
+    const latency = props.frontDoorAdditionalLatencyMs ?? 50;
+    const responseTimeout = props.frontDoorResponseTimeoutSeconds ?? 120;
+    // The regional probe: every 5 s, out after 2 failures (the spec's floor), so the failover fits the notice.
+    const healthCheck = { intervalSeconds: 5, timeoutSeconds: 2, unhealthyThreshold: 2, ...stripUndefined(props.healthCheck ?? {}) };
+
+    v.addAll(validateRegionList(props.regions, { isUnresolved, homeRegion: props.homeRegion, allowedRegions: props.allowedRegions, regionPattern: AZURE_REGION_PATTERN, example: 'eastus2' }));
+    if (props.zones !== undefined) {
+      v.add(C.ZONES, 'zones', `zones (${props.zones.join(', ')}) is set for the whole service, but zones belong to one region; give each entry of regions its own zones and leave the top-level zones out`);
+    }
+    if (props.subnetId !== undefined) {
+      v.add(C.CLOUD_CONSTRAINT, 'subnetId', 'subnetId names one subnet, but each region needs its own; leave it out (each region gets a new virtual network, addressSpace per region)');
+    }
+    if (props.internalLoadBalancer) {
+      v.add(C.CLOUD_CONSTRAINT, 'internalLoadBalancer', 'internalLoadBalancer: true hides the regional load balancers from Front Door Standard (private origins need Front Door Premium and Private Link); leave it out: the regional load balancers admit only the AzureFrontDoor.Backend service tag');
+    }
+    if (props.loadBalanced === false) {
+      v.add(C.CLOUD_CONSTRAINT, 'loadBalanced', 'loadBalanced: false leaves Front Door no regional load balancer to send requests to; leave it out');
+    }
+    if (!isUnresolved(interval) && !(Number.isInteger(interval) && interval >= 5)) {
+      v.add(C.CLOUD_CONSTRAINT, 'frontDoorProbeIntervalSeconds', `frontDoorProbeIntervalSeconds (${interval}) must be a whole number of seconds, 5 or more (Front Door's floor); use 5`);
+    }
+    if (!isUnresolved(sampleSize) && !isUnresolved(required) && !(Number.isInteger(sampleSize) && Number.isInteger(required) && required >= 1 && required <= sampleSize && sampleSize <= 255)) {
+      v.add(C.CLOUD_CONSTRAINT, 'frontDoorSuccessfulSamplesRequired', `frontDoorSuccessfulSamplesRequired (${required}) must be from 1 to frontDoorSampleSize (${sampleSize}), and frontDoorSampleSize at most 255; use 3 of 4`);
+    }
+    if (!isUnresolved(latency) && !(Number.isInteger(latency) && latency >= 0 && latency <= 1000)) {
+      v.add(C.CLOUD_CONSTRAINT, 'frontDoorAdditionalLatencyMs', `frontDoorAdditionalLatencyMs (${latency}) must be a whole number of milliseconds from 0 to 1000; use e.g. 50`);
+    }
+    if (!isUnresolved(responseTimeout) && !(Number.isInteger(responseTimeout) && responseTimeout >= 16 && responseTimeout <= 240)) {
+      v.add(C.CLOUD_CONSTRAINT, 'frontDoorResponseTimeoutSeconds', `frontDoorResponseTimeoutSeconds (${responseTimeout}) must be from 16 to 240 seconds (Front Door's limits); inference calls longer than 240 s need streaming or a queue`);
+    }
+    for (const r of props.regions) {
+      const dial = r.trafficDialPercentage ?? 100;
+      if (!isUnresolved(dial) && dial > 0 && dial < 0.1) {
+        v.add(C.PERCENTAGE_RANGE, 'regions.trafficDialPercentage', `trafficDialPercentage of ${r.region} (${dial}) gives an origin weight below 1; use 0 (failover only) or 0.1 to 100`);
+      }
+    }
+    // Front Door marks an origin unhealthy once fewer than `required` of the last `sampleSize` probes passed:
+    // after (sampleSize - required + 1) failed probes.
+    const failedSamples = sampleSize - required + 1;
+    const timing = {
+      cloud: Cloud.AZURE,
+      globalLayerName: 'Front Door',
+      regionalIntervalSeconds: healthCheck.intervalSeconds,
+      regionalUnhealthyThreshold: healthCheck.unhealthyThreshold,
+      globalIntervalSeconds: interval,
+      globalUnhealthyThreshold: failedSamples,
+      drainBudgetSeconds: props.drainBudgetSeconds ?? 10,
+      props: {
+        globalInterval: 'frontDoorProbeIntervalSeconds',
+        globalThreshold: 'failed samples (frontDoorSampleSize - frontDoorSuccessfulSamplesRequired + 1)',
+      },
+    };
+    if (v.problems.every((p) => !p.prop.startsWith('frontDoor'))) v.addAll(validateGlobalRouting(timing, { isUnresolved }));
+    v.throwIfAny(this.node.path);
+    this.failoverSeconds = globalFailoverTimes(timing).failoverSeconds;
+    this.regionNames = props.regions.map((r) => r.region);
+
+    this.fleets = {};
+    this.onDemandFallbacks = {};
+    this.origins = {};
+    this.profile = new CdnFrontdoorProfile(this, 'Profile', {
+      name: `${prefix}-fd`,
+      resourceGroupName: props.resourceGroupName,
+      skuName: 'Standard_AzureFrontDoor',
+      responseTimeoutSeconds: responseTimeout,
+      tags: props.tags,
+    });
+    this.endpoint = new CdnFrontdoorEndpoint(this, 'Endpoint', { name: `${prefix}-api`, cdnFrontdoorProfileId: this.profile.id, tags: props.tags });
+    this.originGroup = new CdnFrontdoorOriginGroup(this, 'Origins', {
+      name: `${prefix}-regions`,
+      cdnFrontdoorProfileId: this.profile.id,
+      // No stickiness: every request goes to the best healthy region, so a failover moves every client at once.
+      sessionAffinityEnabled: false,
+      restoreTrafficTimeToHealedOrNewEndpointInMinutes: 0,
+      healthProbe: {
+        // Through the regional load balancer: it stops answering once its probe (the agent's health endpoint)
+        // has taken every VM of the region out.
+        intervalInSeconds: interval,
+        path: healthCheck.path ?? '/health',
+        protocol: 'Http',
+        requestType: 'GET',
+      },
+      loadBalancing: { sampleSize, successfulSamplesRequired: required, additionalLatencyInMilliseconds: latency },
+    });
+
+    props.regions.forEach((r, index) => {
+      const regionPrefix = `${prefix}-${r.region}`.slice(0, 40);
+      const fleet = new SpotScaleSetFleet(this, `Fleet-${r.region}`, {
+        ...props,
+        namePrefix: regionPrefix,
+        location: r.region,
+        zones: r.zones,
+        instanceTypes: r.instanceTypes ?? props.instanceTypes,
+        minCapacity: r.minCapacity ?? props.minCapacity,
+        maxCapacity: r.maxCapacity ?? props.maxCapacity,
+        onDemandBaseCapacity: r.onDemandBaseCapacity ?? props.onDemandBaseCapacity,
+        addressSpace: r.addressSpace ?? `10.${40 + index}.0.0/16`,
+        subnetPrefix: r.addressSpace ? undefined : `10.${40 + index}.0.0/20`,
+        healthCheck,
+        loadBalanced: true,
+        internalLoadBalancer: false,
+        // The regional load balancers keep the client's address; only Front Door's back end reaches them.
+        allowedClientCidrs: props.allowedClientCidrs ?? [FRONT_DOOR_SERVICE_TAG],
+      });
+      this.fleets[r.region] = fleet;
+      if (props.onDemandFallback ?? true) {
+        this.onDemandFallbacks[r.region] = new AzureOnDemandFallback(this, `OnDemandFallback-${r.region}`, {
+          fleet,
+          resourceGroupName: props.resourceGroupName,
+          location: r.region,
+          namePrefix: regionPrefix,
+          tags: props.tags,
+        });
+      }
+      const dial = r.trafficDialPercentage ?? 100;
+      const home = props.homeRegion;
+      this.origins[r.region] = new CdnFrontdoorOrigin(this, `Origin-${r.region}`, {
+        name: r.region,
+        cdnFrontdoorOriginGroupId: this.originGroup.id,
+        enabled: true,
+        hostName: fleet.loadBalancer.frontendIpAddress,
+        originHostHeader: fleet.loadBalancer.frontendIpAddress,
+        httpPort: props.listenerPort ?? 80,
+        // An IP origin has no certificate name to check; Front Door reaches it over HTTP on Azure's backbone.
+        certificateNameCheckEnabled: false,
+        // Priority 1 takes traffic; 2 only when every priority-1 origin is unhealthy.
+        priority: (home !== undefined && home !== r.region) || dial === 0 ? 2 : 1,
+        weight: Math.max(1, Math.round(dial * 10)),
+      });
+    });
+
+    this.route = new CdnFrontdoorRoute(this, 'Route', {
+      name: `${prefix}-all`,
+      cdnFrontdoorEndpointId: this.endpoint.id,
+      cdnFrontdoorOriginGroupId: this.originGroup.id,
+      cdnFrontdoorOriginIds: this.regionNames.map((r) => this.origins[r].id),
+      patternsToMatch: ['/*'],
+      supportedProtocols: ['Http', 'Https'],
+      httpsRedirectEnabled: true,
+      forwardingProtocol: 'HttpOnly',
+      linkToDefaultDomain: true,
+    });
+    if (props.outputs ?? true) {
+      new TerraformOutput(this, 'EndpointHostName', { value: this.endpoint.hostName, description: 'Front Door host name clients call (HTTPS), every region' });
+    }
+  }
+}
+
+function stripUndefined<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, x]) => x !== undefined)) as Partial<T>;
+}

@@ -1,0 +1,130 @@
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Testing } from 'cdktf';
+import { AzureMultiRegionSpotService, AzureMultiRegionSpotServiceProps } from '../../../constructs/azure';
+
+Testing.setupJest();
+
+const root = join(__dirname, '..', '..', '..');
+const AGENT = join(mkdtempSync(join(tmpdir(), 'azure-mr-')), 'agent.js');
+writeFileSync(AGENT, '"use strict";console.log("agent");');
+beforeAll(() => {
+  if (!existsSync(join(root, 'dist', 'handlers', 'azure', 'fallback', 'index.js'))) {
+    execFileSync(process.execPath, [join(root, 'scripts', 'build-handlers.mjs'), '--quiet'], { cwd: root });
+  }
+});
+
+function props(overrides: Partial<AzureMultiRegionSpotServiceProps> = {}): AzureMultiRegionSpotServiceProps {
+  return {
+    resourceGroupName: 'rg-spot',
+    location: 'eastus2',
+    namePrefix: 'llm',
+    adminSshPublicKey: 'ssh-rsa AAAAB3NzaC1yc2E test',
+    instanceTypes: ['Standard_NC4as_T4_v3', 'Standard_NC8as_T4_v3'],
+    minCapacity: 2,
+    maxCapacity: 6,
+    onDemandBaseCapacity: 1,
+    agentBundlePath: AGENT,
+    regions: [{ region: 'eastus2' }, { region: 'westeurope', instanceTypes: ['Standard_NC8as_T4_v3', 'Standard_NC16as_T4_v3'] }],
+    ...overrides,
+  };
+}
+
+function synth(p: AzureMultiRegionSpotServiceProps) {
+  let svc!: AzureMultiRegionSpotService;
+  const out = Testing.synthScope((scope) => {
+    svc = new AzureMultiRegionSpotService(scope, 'Svc', p);
+  });
+  const json = JSON.parse(out);
+  return { svc, json, all: (type: string): any[] => Object.values(json.resource[type] ?? {}) };
+}
+
+describe('AzureMultiRegionSpotService', () => {
+  test('the global layer: one Front Door profile, endpoint, origin group with a fast health probe, one origin per region, one route', () => {
+    const { svc, all } = synth(props());
+    expect(all('azurerm_cdn_frontdoor_profile')).toEqual([expect.objectContaining({ sku_name: 'Standard_AzureFrontDoor', response_timeout_seconds: 120 })]);
+    expect(all('azurerm_cdn_frontdoor_endpoint')).toHaveLength(1);
+    const [group] = all('azurerm_cdn_frontdoor_origin_group');
+    expect(group.session_affinity_enabled).toBe(false);
+    expect(group.health_probe).toEqual({ interval_in_seconds: 5, path: '/health', protocol: 'Http', request_type: 'GET' });
+    expect(group.load_balancing).toEqual({ sample_size: 4, successful_samples_required: 3, additional_latency_in_milliseconds: 50 });
+    const origins = all('azurerm_cdn_frontdoor_origin');
+    expect(origins.map((o) => o.name)).toEqual(['eastus2', 'westeurope']);
+    for (const o of origins) {
+      // Each origin is its own region's load balancer.
+      expect(o.host_name).toMatch(new RegExp(`^\\$\\{azurerm_public_ip\\.Svc_Fleet-${o.name}_LoadBalancer_PublicIp_\\w+\\.ip_address\\}$`));
+      expect(o.priority).toBe(1);
+      expect(o.weight).toBe(1000);
+      expect(o.certificate_name_check_enabled).toBe(false);
+    }
+    const [route] = all('azurerm_cdn_frontdoor_route');
+    expect(route).toEqual(expect.objectContaining({ patterns_to_match: ['/*'], supported_protocols: ['Http', 'Https'], https_redirect_enabled: true, forwarding_protocol: 'HttpOnly' }));
+    expect(route.cdn_frontdoor_origin_ids).toHaveLength(2);
+    // Regional probe 5 s x 2 + Front Door 5 s x 2 failed samples.
+    expect(svc.failoverSeconds).toBe(20);
+  });
+
+  test('one regional fleet per region: scale sets, a load balancer probing the agent every 5 s, admitting only Front Door', () => {
+    const { svc, all } = synth(props());
+    expect(svc.regionNames).toEqual(['eastus2', 'westeurope']);
+    const sets = all('azurerm_orchestrated_virtual_machine_scale_set');
+    expect(sets.map((s) => `${s.location}:${s.sku_name}`).sort()).toEqual([
+      'eastus2:Standard_NC4as_T4_v3', 'eastus2:Standard_NC8as_T4_v3', 'westeurope:Standard_NC16as_T4_v3', 'westeurope:Standard_NC8as_T4_v3',
+    ]);
+    expect(all('azurerm_lb').map((l) => l.location).sort()).toEqual(['eastus2', 'westeurope']);
+    for (const probe of all('azurerm_lb_probe')) {
+      expect(probe).toEqual(expect.objectContaining({ protocol: 'Http', port: 9901, request_path: '/health', interval_in_seconds: 5, probe_threshold: 2 }));
+    }
+    const rules = all('azurerm_network_security_rule');
+    expect(rules.filter((r) => r.source_address_prefix === 'AzureFrontDoor.Backend' || (r.source_address_prefixes ?? []).includes('AzureFrontDoor.Backend')).length).toBeGreaterThanOrEqual(2);
+    expect(rules.some((r) => r.access === 'Allow' && r.direction === 'Inbound' && (r.source_address_prefix === '*' || r.source_address_prefix === 'Internet'))).toBe(false);
+    expect(all('azurerm_virtual_network').map((n) => n.address_space).sort()).toEqual([['10.40.0.0/16'], ['10.41.0.0/16']]);
+  });
+
+  test('each region\'s controller holds its control role on its own scale sets only', () => {
+    const { svc, all } = synth(props());
+    expect(Object.keys(svc.onDemandFallbacks)).toEqual(['eastus2', 'westeurope']);
+    const { json } = synth(props());
+    const control = Object.entries(json.resource.azurerm_role_assignment as Record<string, any>).filter(([, a]) => /ControlRole/.test(a.role_definition_id));
+    expect(control).toHaveLength(4); // two scale sets per region
+    for (const [key, a] of control) {
+      const region = /OnDemandFallback-([a-z0-9]+)_/.exec(key)![1];
+      expect(a.scope).toMatch(new RegExp(`^\\$\\{azurerm_orchestrated_virtual_machine_scale_set\\.Svc_Fleet-${region}_ScaleSet\\d_Vmss_\\w+\\.id\\}$`));
+    }
+    // Both regions' fleets live in one resource group: their role names must not collide.
+    const names = all('azurerm_role_definition').map((d) => d.name);
+    expect(new Set(names).size).toBe(names.length);
+  });
+
+  test('a home region gets priority 1, the others are failover origins; dials become weights', () => {
+    const { all } = synth(props({ homeRegion: 'westeurope', regions: [{ region: 'eastus2', trafficDialPercentage: 30 }, { region: 'westeurope' }] }));
+    const origins = Object.fromEntries(all('azurerm_cdn_frontdoor_origin').map((o) => [o.name, o]));
+    expect(origins.westeurope).toEqual(expect.objectContaining({ priority: 1, weight: 1000 }));
+    expect(origins.eastus2).toEqual(expect.objectContaining({ priority: 2, weight: 300 }));
+  });
+
+  test('refuses settings whose failover does not fit the 30 s notice, with the numbers', () => {
+    expect(() => synth(props({ healthCheck: { intervalSeconds: 10, timeoutSeconds: 5 } }))).toThrow(
+      /healthCheck\.intervalSeconds \(10 s\) x healthCheck\.unhealthyThreshold \(2\) = 20 s at the regional load balancer \+ frontDoorProbeIntervalSeconds \(5 s\) x failed samples \(frontDoorSampleSize - frontDoorSuccessfulSamplesRequired \+ 1\) \(2\) = 10 s at Front Door = 30 s .* \+ drainBudgetSeconds \(10 s\) for the last of them = 40 s, longer than the 30 s Azure spot notice \(10 s over\)/,
+    );
+    expect(() => synth(props({ frontDoorProbeIntervalSeconds: 10 }))).toThrow(/= 40 s, longer than the 30 s Azure spot notice/);
+    expect(() => synth(props({ frontDoorSampleSize: 2, frontDoorSuccessfulSamplesRequired: 2, drainBudgetSeconds: 15, deregistrationDelaySeconds: 10 }))).not.toThrow();
+  });
+
+  test('refuses what Front Door or the regions cannot take', () => {
+    expect(() => synth(props({ frontDoorProbeIntervalSeconds: 2 }))).toThrow(/frontDoorProbeIntervalSeconds \(2\) must be a whole number of seconds, 5 or more/);
+    expect(() => synth(props({ frontDoorSuccessfulSamplesRequired: 5 }))).toThrow(/frontDoorSuccessfulSamplesRequired \(5\) must be from 1 to frontDoorSampleSize \(4\)/);
+    expect(() => synth(props({ frontDoorAdditionalLatencyMs: -1 }))).toThrow(/frontDoorAdditionalLatencyMs \(-1\) must be a whole number of milliseconds from 0 to 1000/);
+    expect(() => synth(props({ frontDoorResponseTimeoutSeconds: 300 }))).toThrow(/frontDoorResponseTimeoutSeconds \(300\) must be from 16 to 240 seconds/);
+    expect(() => synth(props({ internalLoadBalancer: true }))).toThrow(/internalLoadBalancer: true hides the regional load balancers from Front Door Standard/);
+    expect(() => synth(props({ subnetId: '/subscriptions/x/subnet' }))).toThrow(/subnetId names one subnet, but each region needs its own/);
+    expect(() => synth(props({ loadBalanced: false }))).toThrow(/loadBalanced: false leaves Front Door no regional load balancer/);
+    expect(() => synth(props({ zones: ['1'] }))).toThrow(/zones \(1\) is set for the whole service/);
+    expect(() => synth(props({ homeRegion: 'northeurope' }))).toThrow(/homeRegion \("northeurope"\) is not one of regions \(eastus2, westeurope\)/);
+    expect(() => synth(props({ allowedRegions: ['eastus2'] }))).toThrow(/regions has westeurope, outside allowedRegions \(eastus2\)/);
+    expect(() => synth(props({ regions: [{ region: 'East US 2' }] }))).toThrow(/regions has "East US 2", which is not a region name; write it like "eastus2"/);
+    expect(() => synth(props({ regions: [{ region: 'eastus2', trafficDialPercentage: 0.01 }] }))).toThrow(/trafficDialPercentage of eastus2 \(0\.01\) gives an origin weight below 1/);
+  });
+});
