@@ -1,6 +1,7 @@
 // `cdktf synth` (from this folder) or `npm run synth` (from the package root): no Azure credentials needed.
 import { mkdirSync } from 'node:fs';
 import { App } from 'cdktf';
+import { AzureBatchExampleStack } from './batch-stack';
 import { AzureQueueExampleStack } from './queue-stack';
 import { AzureSpotInferenceStack } from './stack';
 
@@ -17,4 +18,5 @@ new AzureQueueExampleStack(app, 'spot-queue-azure', {
   location: ctx('location'),
   sshPublicKey: ctx('sshPublicKey') ?? process.env.SPOT_SSH_PUBLIC_KEY,
 });
+new AzureBatchExampleStack(app, 'spot-batch-azure', { location: ctx('location') });
 app.synth();
