@@ -36,7 +36,6 @@ import {
   checkTemplateNamePrefix,
 } from './provider-rules';
 import { escapeTerraformTemplate } from './script';
-import { GcpSpotFleetAttributes, IGcpSpotFleet, ImportedGcpSpotFleet } from './fleet-interface';
 import { GuestAcceleratorSpec, InstanceTerminationAction, MachineTypeRanking, TargetShape } from './types';
 import { resolveGcpFleet } from './validation';
 
@@ -192,15 +191,7 @@ export interface GcpSpotFleetProps extends FleetSpec {
  * `onDemandBaseCapacity + ceil(onDemandPercentageAboveBaseCapacity % x (desiredCapacity - onDemandBaseCapacity))`
  * at synth; the spot group autoscales between `minCapacity` and `maxCapacity` minus that count.
  */
-export class GcpSpotFleet extends Construct implements IGcpSpotFleet {
-  /**
-   * A fleet of regional managed instance groups created elsewhere, for the load balancer, backends, alerts, drill
-   * and preemption hook (which accept {@link IGcpSpotFleet}).
-   */
-  public static fromInstanceGroupManagers(scope: Construct, id: string, attrs: GcpSpotFleetAttributes): IGcpSpotFleet {
-    return new ImportedGcpSpotFleet(scope, id, attrs);
-  }
-
+export class GcpSpotFleet extends Construct {
   /** The FleetSpec with every default filled in. */
   public readonly spec: ResolvedFleetSpec;
   /** Prefix of the fleet's resource names. */
@@ -252,8 +243,6 @@ export class GcpSpotFleet extends Construct implements IGcpSpotFleet {
 
   constructor(scope: Construct, id: string, props: GcpSpotFleetProps) {
     super(scope, id);
-  /** VPC network of the VMs. */
-  public readonly network: string;
     const name = props.name ?? id.toLowerCase().replace(/[^a-z0-9-]/g, '-').slice(0, 20).replace(/-+$/, '');
     const shape = props.targetShape ?? TargetShape.BALANCED;
     const autoscaling = props.autoscaling ?? true;
@@ -317,7 +306,6 @@ export class GcpSpotFleet extends Construct implements IGcpSpotFleet {
     checkGcpProviderRules(problems, {
       name,
       initSeconds,
-    this.network = network;
       autohealing: this.autohealing,
       healthChecked: this.loadBalanced || this.autohealing,
       healthCheck: s.healthCheck,
@@ -597,56 +585,6 @@ export class GcpSpotFleet extends Construct implements IGcpSpotFleet {
   private instanceSelections(types: string[], ranking = MachineTypeRanking.IN_ORDER): ComputeRegionInstanceGroupManagerInstanceFlexibilityPolicyInstanceSelections[] {
     if (ranking === MachineTypeRanking.EQUAL) {
       return [{ name: 'any-of', rank: 0, machineTypes: types }];
-  /** Names of the spot and standard managed instance groups. */
-  public get instanceGroupManagerNames(): string[] {
-    return [this.spotGroup.name, this.onDemandGroup.name];
-  }
-
-  /** Instance group URLs of the spot and standard groups (the load balancer's backends). */
-  public get instanceGroupUrls(): string[] {
-    return [this.spotGroup.instanceGroup, this.onDemandGroup.instanceGroup];
-  }
-
-  /** Name of the spot managed instance group. */
-  public get spotGroupName(): string {
-    return this.spotGroup.name;
-  }
-
-  /** Port the inference server serves on. */
-  public get servingPort(): number {
-    return this.spec.servingPort;
-  }
-
-  /** Named port of the groups. */
-  public get servingPortName(): string {
-    return SERVING_PORT_NAME;
-  }
-
-  /** Path the health check requests. */
-  public get healthCheckPath(): string {
-    return this.spec.healthCheck.path;
-  }
-
-  /** Id of the fleet's health check, when it has one (`loadBalanced` or `autohealing`). */
-  public get healthCheckId(): string | undefined {
-    return this._healthCheck?.id;
-  }
-
-  /** Seconds the backend service drains a VM (the spec's deregistration delay). */
-  public get deregistrationDelaySeconds(): number {
-    return this.spec.deregistrationDelaySeconds;
-  }
-
-  /** The VMs' service account, as firewall target. */
-  public get serviceAccountEmails(): string[] {
-    return [this.serviceAccount.email];
-  }
-
-  /** The fleet's private artifact bucket. */
-  public get artifactBucketName(): string {
-    return this.artifactBucket.name;
-  }
-
     }
     return types.map((t, i) => ({ name: `rank-${i}`, rank: i, machineTypes: [t] }));
   }
