@@ -2,6 +2,7 @@
 import { mkdirSync } from 'node:fs';
 import { App } from 'cdktf';
 import { AzureBatchExampleStack } from './batch-stack';
+import { AzureMultiRegionExampleStack } from './multi-region-stack';
 import { AzureQueueExampleStack } from './queue-stack';
 import { AzureSpotInferenceStack } from './stack';
 
@@ -19,4 +20,5 @@ new AzureQueueExampleStack(app, 'spot-queue-azure', {
   sshPublicKey: ctx('sshPublicKey') ?? process.env.SPOT_SSH_PUBLIC_KEY,
 });
 new AzureBatchExampleStack(app, 'spot-batch-azure', { location: ctx('location') });
+new AzureMultiRegionExampleStack(app, 'spot-multi-region-azure', { sshPublicKey: ctx('sshPublicKey') ?? process.env.SPOT_SSH_PUBLIC_KEY, homeRegion: ctx('homeRegion') });
 app.synth();
