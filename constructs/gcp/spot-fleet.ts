@@ -20,11 +20,12 @@ import { createHash } from 'node:crypto';
 import {
   AgentDrainOptions,
   AGENT_INSTALL_DIR,
-  DEFAULT_AGENT_HEALTH_PORT,
   DrainMode,
   renderAgentInstallScript,
 } from '../../lib/runtime/agent-config';
-import { Cloud, DEFAULT_SERVING_PORT, FleetSpec, FleetSpecError, FleetSpecErrorCode, ProblemCollector, ResolvedFleetSpec, ResolvedHealthCheck } from '../../lib/spec';
+import { Cloud, FleetSpec, FleetSpecError, FleetSpecErrorCode, ProblemCollector, ResolvedFleetSpec, ResolvedHealthCheck } from '../../lib/spec';
+import { applyFleetSpecDefaults } from '../../lib/spec/defaults';
+import { FleetAgentPlan, planFleetAgent } from '../../lib/runtime/fleet-agent';
 import { locateBundle } from './bundles';
 import { GpuAttachment, gpuAttachmentOf } from './machine-families';
 import {
@@ -234,6 +235,8 @@ export class GcpSpotFleet extends Construct {
   public readonly healthPort: number;
   /** Port the agent serves its health endpoint on. */
   public readonly agentHealthPort: number;
+  /** The agent's resolved options (the config file the VMs get). */
+  private readonly agentPlan: FleetAgentPlan;
   /** Instance names of spot VMs start with this, followed by `-`. */
   public readonly spotInstanceNamePrefix: string;
   /** What Compute Engine does with preempted VMs. */
@@ -249,11 +252,23 @@ export class GcpSpotFleet extends Construct {
     const agent = props.agent ?? {};
     this.loadBalanced = props.loadBalanced ?? true;
     this.autohealing = props.autohealing ?? this.loadBalanced;
-    this.drainMode = agent.drainMode ?? DrainMode.HEALTH;
-    const explicitHcPort = props.healthCheck?.port;
-    // The agent serves its health endpoint on healthCheck.port when that is not the serving port, else 9901.
-    this.agentHealthPort = agent.healthPort
-      ?? (explicitHcPort !== undefined && explicitHcPort !== (props.servingPort ?? DEFAULT_SERVING_PORT) ? explicitHcPort : DEFAULT_AGENT_HEALTH_PORT);
+    // The agent's options, resolved as on every cloud (health port, probe port, load balancer detection).
+    const defaults = applyFleetSpecDefaults(props, Cloud.GCP);
+    this.agentPlan = planFleetAgent(agent, {
+      cloud: Cloud.GCP,
+      servingPort: defaults.servingPort,
+      healthCheckPath: defaults.healthCheck.path,
+      healthCheckPort: props.healthCheck?.port,
+      healthCheckIntervalSeconds: defaults.healthCheck.intervalSeconds,
+      healthCheckUnhealthyThreshold: defaults.healthCheck.unhealthyThreshold,
+      drainBudgetSeconds: defaults.drainBudgetSeconds,
+      loadBalanced: this.loadBalanced,
+      // Autohealing probes from Google's health checkers, outside the VM.
+      probedFromOutside: this.loadBalanced || this.autohealing,
+      isUnresolved: (v) => Token.isUnresolved(v),
+    });
+    this.drainMode = this.agentPlan.drainMode;
+    this.agentHealthPort = this.agentPlan.agentHealthPort;
     const problems = new ProblemCollector();
     checkGcpFleetChoices(props, {
       loadBalanced: this.loadBalanced,
@@ -262,6 +277,7 @@ export class GcpSpotFleet extends Construct {
       drainMode: this.drainMode,
       agentHealthPort: this.agentHealthPort,
     }, problems);
+    problems.addAll(this.agentPlan.problems);
     try {
       this.spec = resolveGcpFleet(
         props,
@@ -321,7 +337,7 @@ export class GcpSpotFleet extends Construct {
     problems.throwIfAny(this.node.path);
 
     // In DrainMode.HEALTH the probes target the agent; otherwise the server's own health (healthCheck.port).
-    this.healthPort = this.drainMode === DrainMode.HEALTH ? this.agentHealthPort : (explicitHcPort ?? s.servingPort);
+    this.healthPort = this.agentPlan.probePort;
     this.spotInstanceNamePrefix = `${name}-spot`;
 
     // Identity: a dedicated service account, logs and metrics only, plus read on the agent object.
@@ -417,7 +433,7 @@ export class GcpSpotFleet extends Construct {
     const gpuAttached = props.gpu && s.instanceTypes.some((t) => gpuAttachmentOf(t) === GpuAttachment.ATTACHABLE);
     const hasGpu = gpuAttached || s.instanceTypes.some((t) => gpuAttachmentOf(t) === GpuAttachment.BUILT_IN);
     const metadata = {
-      'startup-script': this.renderStartupScript(props.startupScript, agent),
+      'startup-script': this.renderStartupScript(props.startupScript),
       'shutdown-script': this.renderShutdownScript(),
       'enable-oslogin': 'TRUE',
       'block-project-ssh-keys': 'TRUE',
@@ -589,32 +605,13 @@ export class GcpSpotFleet extends Construct {
     return types.map((t, i) => ({ name: `rank-${i}`, rank: i, machineTypes: [t] }));
   }
 
-  private renderStartupScript(userScript: string | undefined, agent: GcpSpotAgentOptions): string {
-    const s = this.spec;
+  private renderStartupScript(userScript: string | undefined): string {
     const agentPath = `${AGENT_INSTALL_DIR}/spot-agent.js`;
     // Bucket and object names are literal strings or tokens: both are safe to place between quotes.
     const gsUrl = `gs://${this.artifactBucket.name}/${this.agentObject.name}`;
     const apiUrl = `https://storage.googleapis.com/storage/v1/b/${this.artifactBucket.name}/o/${this.agentObject.name}?alt=media`;
     const install = renderAgentInstallScript({
-      config: {
-        cloud: Cloud.GCP,
-        servingPort: s.servingPort,
-        healthPath: s.healthCheck.path,
-        healthPort: this.agentHealthPort,
-        drainBudgetSeconds: s.drainBudgetSeconds,
-        drainMode: this.drainMode,
-        ...(agent.drainUrl !== undefined ? { drainUrl: agent.drainUrl } : {}),
-        ...(agent.drainSignal !== undefined ? { drainSignal: agent.drainSignal } : {}),
-        ...(agent.pidFile !== undefined ? { pidFile: agent.pidFile } : {}),
-        ...(agent.hookCommand !== undefined ? { hookCommand: agent.hookCommand } : {}),
-        // The load balancer stops routing after this many seconds of 503 (probe interval x unhealthy threshold);
-        // without a load balancer (or in the other modes) there is nothing to wait for.
-        loadBalancerDetectionSeconds: this.loadBalanced && this.drainMode === DrainMode.HEALTH
-          ? s.healthCheck.intervalSeconds * s.healthCheck.unhealthyThreshold
-          : 0,
-        // Nothing probes from outside: keep the health endpoint on loopback.
-        ...(!this.loadBalanced && !this.autohealing ? { healthHost: '127.0.0.1' } : {}),
-      },
+      config: this.agentPlan.config,
       fetchAgentCommands: [
         '# fetch the agent with the VM service account (read on this one object only): gcloud if the image has it,',
         '# else the JSON API with a token from the metadata server',
@@ -674,7 +671,6 @@ interface GcpFleetChoices {
 function checkGcpFleetChoices(props: GcpSpotFleetProps, c: GcpFleetChoices, v: ProblemCollector): void {
   const known = (x: unknown): x is number => typeof x === 'number' && !Token.isUnresolved(x);
   const C = FleetSpecErrorCode.CLOUD_CONSTRAINT;
-  const agent = props.agent ?? {};
   const hcPort = props.healthCheck?.port;
   if (!c.loadBalanced && !c.autohealing && hcPort !== undefined) {
     v.add(C, 'healthCheck.port', `healthCheck.port (${hcPort}) has no effect: loadBalanced is false and autohealing is off, so nothing probes the VMs; leave healthCheck.port out, set autohealing: true (the VMs must then answer the health check), or set loadBalanced: true`);
@@ -682,27 +678,7 @@ function checkGcpFleetChoices(props: GcpSpotFleetProps, c: GcpFleetChoices, v: P
   if (!c.loadBalanced && props.targetUtilization !== undefined && props.autoscalingMetrics !== undefined) {
     v.add(C, 'targetUtilization', `targetUtilization (${props.targetUtilization}) has no effect: the autoscaler follows autoscalingMetrics; leave targetUtilization out`);
   }
-  if (!c.loadBalanced && c.drainMode === DrainMode.HEALTH && agent.drainMode !== undefined) {
-    v.add(C, 'agent.drainMode', 'agent.drainMode is DrainMode.HEALTH but loadBalanced is false: no load balancer watches the health endpoint, so failing it drains nothing; use DrainMode.SIGNAL (with agent.pidFile) or DrainMode.HTTP');
-  }
-  if (known(agent.healthPort)) {
-    if (!(Number.isInteger(agent.healthPort) && agent.healthPort >= 1 && agent.healthPort <= 65535)) {
-      v.add(FleetSpecErrorCode.PORT_RANGE, 'agent.healthPort', `agent.healthPort (${agent.healthPort}) must be between 1 and 65535`);
-    } else if (known(props.servingPort ?? DEFAULT_SERVING_PORT) && agent.healthPort === (props.servingPort ?? DEFAULT_SERVING_PORT)) {
-      v.add(FleetSpecErrorCode.PORT_RANGE, 'agent.healthPort', `agent.healthPort (${agent.healthPort}) is the serving port; the agent and the inference server cannot share a port: pick another agent.healthPort (default ${DEFAULT_AGENT_HEALTH_PORT})`);
-    } else if (c.drainMode === DrainMode.HEALTH && known(hcPort) && hcPort !== agent.healthPort) {
-      v.add(FleetSpecErrorCode.PORT_RANGE, 'healthCheck.port', `healthCheck.port (${hcPort}) is not the agent's health port (${agent.healthPort}): in DrainMode.HEALTH the health check must probe the agent, which turns it to 503 on a preemption notice; leave healthCheck.port out, set it equal to agent.healthPort, or use DrainMode.HTTP or DrainMode.SIGNAL`);
-    }
-  }
-  if (c.drainMode === DrainMode.SIGNAL && !agent.pidFile) {
-    v.add(FleetSpecErrorCode.WORKLOAD, 'agent.pidFile', "agent.drainMode is DrainMode.SIGNAL but agent.pidFile is not set: the agent must know which process to signal; set agent.pidFile (e.g. '/run/inference.pid') to the file your server writes its PID to");
-  }
-  if (c.drainMode !== DrainMode.SIGNAL && (agent.pidFile !== undefined || agent.drainSignal !== undefined)) {
-    v.add(C, agent.pidFile !== undefined ? 'agent.pidFile' : 'agent.drainSignal', `agent.pidFile and agent.drainSignal are used only with DrainMode.SIGNAL, but agent.drainMode is ${c.drainMode}; set agent.drainMode: DrainMode.SIGNAL or leave them out`);
-  }
-  if (c.drainMode !== DrainMode.HTTP && agent.drainUrl !== undefined) {
-    v.add(C, 'agent.drainUrl', `agent.drainUrl ("${agent.drainUrl}") is used only with DrainMode.HTTP, but agent.drainMode is ${c.drainMode}; set agent.drainMode: DrainMode.HTTP or leave drainUrl out`);
-  }
+  // The agent's own options (ports, pid file, drain URL) are checked by planFleetAgent, as on every cloud.
   // The standard (on-demand) group's size is computed at synth: it needs these as numbers.
   const why = 'Google Cloud has no mixed-provisioning group, so the fleet sizes a separate standard (on-demand) group from it at synth';
   for (const prop of ['onDemandBaseCapacity', 'onDemandPercentageAboveBaseCapacity'] as const) {
