@@ -1,11 +1,11 @@
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import type * as http from 'node:http';
-import type { AutoScalingClient } from '@aws-sdk/client-auto-scaling';
 import { CLOUD_LIMITS, Cloud } from '../spec/clouds';
 import { AgentConfig, DrainMode } from './agent-config';
 import { ResolvedAgentConfig, resolveAgentConfig, serverSigtermOffsetSeconds } from './agent-options';
 import { NoticeState, currentBootId, eventOf, loadNoticeState, noticeState, writeNoticeState } from './agent-state';
+import { AwsSdkClient } from './aws-sdk-client';
 import { completeLifecycleAction } from './aws-lifecycle';
 import { AwsInterruptionWatcher } from './aws-watcher';
 import { AzureInterruptionWatcher } from './azure-watcher';
@@ -26,7 +26,7 @@ export interface AgentDependencies {
   /** @default - the built-in watcher of `config.cloud` */
   readonly watcher?: InterruptionWatcher;
   /** AWS: the client that completes the lifecycle action. @default - a client with the instance role's credentials, loaded on first use */
-  readonly autoScalingClient?: Pick<AutoScalingClient, 'send'>;
+  readonly autoScalingClient?: AwsSdkClient;
   /**
    * A Node HTTP server to drain exactly (the agent embedded in the inference server): in-flight requests are
    * tracked, waited for and cut at the deadline. Call `trackHttpServer(server)` when it starts.

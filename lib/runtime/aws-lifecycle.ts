@@ -1,4 +1,5 @@
 import type { AutoScalingClient } from '@aws-sdk/client-auto-scaling';
+import { AwsSdkClient } from './aws-sdk-client';
 
 /** What {@link completeLifecycleAction} needs. */
 export interface CompleteLifecycleActionParams {
@@ -8,7 +9,7 @@ export interface CompleteLifecycleActionParams {
   /** Region of the group; used only when no client is given. */
   readonly region?: string;
   /** A client to use (tests pass one wrapped by aws-sdk-client-mock). @default - a client with the instance role's credentials */
-  readonly client?: Pick<AutoScalingClient, 'send'>;
+  readonly client?: AwsSdkClient;
 }
 
 /** Outcome of {@link completeLifecycleAction}. */
@@ -22,7 +23,7 @@ export type CompleteLifecycleActionOutcome = 'completed' | 'no-active-action';
  */
 export async function completeLifecycleAction(params: CompleteLifecycleActionParams): Promise<CompleteLifecycleActionOutcome> {
   const sdk = await import('@aws-sdk/client-auto-scaling');
-  const client = params.client ?? new sdk.AutoScalingClient({ region: params.region, maxAttempts: 3 });
+  const client = (params.client as AutoScalingClient | undefined) ?? new sdk.AutoScalingClient({ region: params.region, maxAttempts: 3 });
   try {
     await client.send(
       new sdk.CompleteLifecycleActionCommand({

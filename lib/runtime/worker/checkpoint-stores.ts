@@ -1,4 +1,5 @@
 import type { S3Client } from '@aws-sdk/client-s3';
+import { AwsSdkClient } from '../aws-sdk-client';
 import { CheckpointStore } from './checkpoint';
 
 type S3Module = typeof import('@aws-sdk/client-s3');
@@ -17,7 +18,7 @@ function joinKey(prefix: string | undefined, key: string): string {
 /** Options of {@link S3CheckpointStore}. */
 export interface S3CheckpointStoreOptions {
   /** The S3 client (`new S3Client({})`), injected. */
-  readonly client: S3Client;
+  readonly client: AwsSdkClient;
   /** Bucket name (BatchInference passes it to jobs as `SPOT_CHECKPOINT_BUCKET`). */
   readonly bucket: string;
   /** Prefix put before every key. @default - none */
@@ -28,10 +29,15 @@ export interface S3CheckpointStoreOptions {
 export class S3CheckpointStore implements CheckpointStore {
   constructor(private readonly options: S3CheckpointStoreOptions) {}
 
+  /** The client with the SDK's types (the option is structural so the declarations need no SDK). */
+  private get client(): S3Client {
+    return this.options.client as S3Client;
+  }
+
   public async get(key: string): Promise<Uint8Array | undefined> {
     const { GetObjectCommand } = s3();
     try {
-      const out = await this.options.client.send(new GetObjectCommand({ Bucket: this.options.bucket, Key: joinKey(this.options.prefix, key) }));
+      const out = await this.client.send(new GetObjectCommand({ Bucket: this.options.bucket, Key: joinKey(this.options.prefix, key) }));
       if (!out.Body) return new Uint8Array();
       return await out.Body.transformToByteArray();
     } catch (e) {
@@ -43,7 +49,7 @@ export class S3CheckpointStore implements CheckpointStore {
 
   public async put(key: string, data: Uint8Array): Promise<void> {
     const { PutObjectCommand } = s3();
-    await this.options.client.send(
+    await this.client.send(
       new PutObjectCommand({ Bucket: this.options.bucket, Key: joinKey(this.options.prefix, key), Body: data, ContentType: 'application/json' }),
     );
   }

@@ -1,10 +1,11 @@
 import type { SQSClient } from '@aws-sdk/client-sqs';
+import { AwsSdkClient } from '../aws-sdk-client';
 import { WorkMessage, WorkQueue } from './queue';
 
 /** Options of {@link SqsWorkQueue}. */
 export interface SqsWorkQueueOptions {
   /** The SQS client (`new SQSClient({})`); injected so tests can mock it and so the region/credentials are yours. */
-  readonly client: SQSClient;
+  readonly client: AwsSdkClient;
   /** URL of the queue. */
   readonly queueUrl: string;
   /**
@@ -31,10 +32,15 @@ function sqs(): SqsModule {
 export class SqsWorkQueue implements WorkQueue {
   constructor(private readonly options: SqsWorkQueueOptions) {}
 
+  /** The client with the SDK's types (the option is structural so the declarations need no SDK). */
+  private get client(): SQSClient {
+    return this.options.client as SQSClient;
+  }
+
   public async receive(maxMessages: number, waitSeconds: number, signal?: AbortSignal): Promise<WorkMessage[]> {
     const { ReceiveMessageCommand } = sqs();
     try {
-      const out = await this.options.client.send(
+      const out = await this.client.send(
         new ReceiveMessageCommand({
           QueueUrl: this.options.queueUrl,
           MaxNumberOfMessages: Math.max(1, Math.min(10, maxMessages)),
@@ -66,7 +72,7 @@ export class SqsWorkQueue implements WorkQueue {
 
   public async ack(message: WorkMessage): Promise<void> {
     const { DeleteMessageCommand } = sqs();
-    await this.options.client.send(new DeleteMessageCommand({ QueueUrl: this.options.queueUrl, ReceiptHandle: message.receipt }));
+    await this.client.send(new DeleteMessageCommand({ QueueUrl: this.options.queueUrl, ReceiptHandle: message.receipt }));
   }
 
   public async release(message: WorkMessage, delaySeconds = 0): Promise<void> {
@@ -75,7 +81,7 @@ export class SqsWorkQueue implements WorkQueue {
 
   private async changeVisibility(message: WorkMessage, seconds: number): Promise<void> {
     const { ChangeMessageVisibilityCommand } = sqs();
-    await this.options.client.send(
+    await this.client.send(
       new ChangeMessageVisibilityCommand({
         QueueUrl: this.options.queueUrl,
         ReceiptHandle: message.receipt,
