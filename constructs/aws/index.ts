@@ -15,3 +15,4 @@ export * from './fleet-dashboard';
 export * from './on-demand-fallback';
 export * from './multi-region-global-endpoint';
 export * from './multi-region-service';
+export { FleetSpecError, FleetSpecErrorCode, FleetSpecProblem } from '../../lib/spec/errors'; // thrown for bad input at synth, on every cloud

@@ -27,3 +27,4 @@ export * from './on-demand-fallback';
 export { AgentDrainOptions, DrainMode } from '../../lib/runtime/agent-config';
 export { QueueWorkloadSpec } from '../../lib/spec/queue-workload';
 export * from './multi-region-service';
+export { FleetSpecError, FleetSpecErrorCode, FleetSpecProblem } from '../../lib/spec/errors'; // thrown for bad input at synth, on every cloud
