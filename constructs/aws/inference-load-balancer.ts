@@ -1,4 +1,5 @@
-import { Duration, Stack, Token } from 'aws-cdk-lib';
+import { Annotations, Duration, Stack, Token } from 'aws-cdk-lib';
+import * as autoscaling from 'aws-cdk-lib/aws-autoscaling';
 import * as acm from 'aws-cdk-lib/aws-certificatemanager';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
@@ -6,7 +7,7 @@ import * as elbv2 from 'aws-cdk-lib/aws-elasticloadbalancingv2';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
 import { FleetSpecErrorCode, ProblemCollector } from '../../lib/spec/errors';
-import { SpotFleet } from './spot-fleet';
+import { ISpotFleet } from './fleet-interface';
 
 /** Which kind of Elastic Load Balancer fronts the fleet. */
 export enum InferenceLoadBalancerType {
@@ -54,17 +55,100 @@ export interface InferenceLoadBalancerOptions {
 
 /** Props of {@link InferenceLoadBalancer}. */
 export interface InferenceLoadBalancerProps extends InferenceLoadBalancerOptions {
-  /** The fleet the load balancer sends requests to. */
-  readonly fleet: SpotFleet;
+  /** The fleet the load balancer sends requests to: a `SpotFleet`, or `SpotFleet.fromAutoScalingGroup(...)`. */
+  readonly fleet: ISpotFleet;
+}
+
+/** Props of {@link InferenceListenerTarget} (`InferenceLoadBalancer.attachToListener`). */
+export interface InferenceListenerTargetProps {
+  /** The fleet to route to: a `SpotFleet`, or `SpotFleet.fromAutoScalingGroup(...)`. */
+  readonly fleet: ISpotFleet;
+  /**
+   * An existing Application Load Balancer listener: one of this app, or
+   * `elbv2.ApplicationListener.fromApplicationListenerAttributes(...)` (its `securityGroup` is the load balancer's,
+   * which the fleet then admits).
+   */
+  readonly listener: elbv2.IApplicationListener;
+  /**
+   * Priority of the listener rule that routes to the fleet (1 to 50000, unique on the listener). Give it with
+   * `conditions`.
+   * @default - no rule: the fleet becomes the listener's default action (only for a listener defined in this app)
+   */
+  readonly priority?: number;
+  /**
+   * Conditions of the listener rule (e.g. `elbv2.ListenerCondition.pathPatterns(['/v1/*'])`,
+   * `elbv2.ListenerCondition.hostHeaders(['llm.example.com'])`). Give them with `priority`.
+   * @default - no rule: the fleet becomes the listener's default action
+   */
+  readonly conditions?: elbv2.ListenerCondition[];
 }
 
 /**
- * A load balancer in front of a {@link SpotFleet}: a target group that probes the spec's health
+ * The fleet behind an existing ALB listener: a target group with the fleet's health check (on the agent's port
+ * and path in DrainMode.HEALTH) and its deregistration delay (inside the drain budget), the group registered in
+ * it, a listener rule (or the default action) forwarding to it, and the fleet's security group opened to the
+ * load balancer's security group only, on the serving and health ports.
+ *
+ * @example
+ * const listener = elbv2.ApplicationListener.fromApplicationListenerAttributes(this, 'Listener', {
+ *   listenerArn, securityGroup: ec2.SecurityGroup.fromSecurityGroupId(this, 'AlbSg', albSecurityGroupId),
+ * });
+ * InferenceLoadBalancer.attachToListener(this, 'Llm', {
+ *   fleet, listener, priority: 10, conditions: [elbv2.ListenerCondition.pathPatterns(['/v1/*'])],
+ * });
+ */
+export class InferenceListenerTarget extends Construct {
+  /** The fleet's target group. */
+  public readonly targetGroup: elbv2.ApplicationTargetGroup;
+  /** The listener rule, when `priority` and `conditions` were given. */
+  public readonly listenerRule?: elbv2.ApplicationListenerRule;
+
+  constructor(scope: Construct, id: string, props: InferenceListenerTargetProps) {
+    super(scope, id);
+    const { fleet, listener } = props;
+    validateListenerTarget(props, this.node.path);
+    this.targetGroup = fleetTargetGroup(this, fleet);
+    if (props.priority !== undefined) {
+      this.listenerRule = new elbv2.ApplicationListenerRule(this, 'Rule', {
+        listener,
+        priority: props.priority,
+        conditions: props.conditions,
+        action: elbv2.ListenerAction.forward([this.targetGroup]),
+      });
+    } else {
+      (listener as elbv2.ApplicationListener).addTargetGroups(id, { targetGroups: [this.targetGroup] });
+    }
+    registerFleet(this, this.targetGroup, fleet);
+    admitLoadBalancer(listener.connections, fleet);
+  }
+
+  /** Healthy targets of the target group (per minute, minimum). */
+  public metricHealthyTargets(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.targetGroup.metrics.healthyHostCount({ statistic: cloudwatch.Stats.MINIMUM, period: Duration.minutes(1), ...props });
+  }
+
+  /** Unhealthy targets of the target group (per minute, maximum). */
+  public metricUnhealthyTargets(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.targetGroup.metrics.unhealthyHostCount({ statistic: cloudwatch.Stats.MAXIMUM, period: Duration.minutes(1), ...props });
+  }
+}
+
+/**
+ * A load balancer in front of a fleet ({@link ISpotFleet}): a target group that probes the fleet's health
  * check (on the agent's port in DrainMode.HEALTH), drains deregistered targets within the spot
  * notice, and a listener open only to the clients' CIDRs. The fleet's security group admits only
- * this load balancer, on the serving and health ports.
+ * this load balancer, on the serving and health ports. To put the fleet behind a load balancer you
+ * already have, use {@link InferenceLoadBalancer.attachToListener}.
  */
 export class InferenceLoadBalancer extends Construct implements ec2.IConnectable {
+  /**
+   * Put the fleet behind an existing ALB listener, as a listener rule (`priority` + `conditions`) or as the
+   * listener's default action, with the fleet's health check, deregistration delay and security-group rule.
+   */
+  public static attachToListener(scope: Construct, id: string, props: InferenceListenerTargetProps): InferenceListenerTarget {
+    return new InferenceListenerTarget(scope, id, props);
+  }
+
   /** The ALB, when `loadBalancerType` is APPLICATION. */
   public readonly applicationLoadBalancer?: elbv2.ApplicationLoadBalancer;
   /** The NLB, when `loadBalancerType` is NETWORK. */
@@ -87,7 +171,6 @@ export class InferenceLoadBalancer extends Construct implements ec2.IConnectable
   constructor(scope: Construct, id: string, props: InferenceLoadBalancerProps) {
     super(scope, id);
     const fleet = props.fleet;
-    const spec = fleet.spec;
     const type = props.loadBalancerType ?? InferenceLoadBalancerType.APPLICATION;
     const internetFacing = props.internetFacing ?? true;
     const cidrs = props.allowedClientCidrs ?? (internetFacing ? ['0.0.0.0/0'] : [fleet.vpc.vpcCidrBlock]);
@@ -120,17 +203,8 @@ export class InferenceLoadBalancer extends Construct implements ec2.IConnectable
     });
     this.connections = new ec2.Connections({ securityGroups: [securityGroup] });
     const vpcSubnets = props.loadBalancerSubnets ?? { subnetType: internetFacing ? ec2.SubnetType.PUBLIC : ec2.SubnetType.PRIVATE_WITH_EGRESS };
-    const healthCheck: elbv2.HealthCheck = {
-      enabled: true,
-      path: spec.healthCheck.path,
-      port: String(fleet.healthCheckPort),
-      interval: Duration.seconds(spec.healthCheck.intervalSeconds),
-      timeout: Duration.seconds(spec.healthCheck.timeoutSeconds),
-      healthyThresholdCount: spec.healthCheck.healthyThreshold,
-      unhealthyThresholdCount: spec.healthCheck.unhealthyThreshold,
-      healthyHttpCodes: '200',
-    };
-    const deregistrationDelay = Duration.seconds(spec.deregistrationDelaySeconds);
+    const healthCheck = fleetHealthCheck(fleet);
+    const deregistrationDelay = Duration.seconds(fleet.deregistrationDelaySeconds);
     const listenerPorts = props.certificate ? (type === InferenceLoadBalancerType.APPLICATION ? [80, 443] : [443]) : [80];
 
     if (type === InferenceLoadBalancerType.APPLICATION) {
@@ -144,16 +218,7 @@ export class InferenceLoadBalancer extends Construct implements ec2.IConnectable
         desyncMitigationMode: elbv2.DesyncMitigationMode.DEFENSIVE,
         deletionProtection: props.deletionProtection ?? false,
       });
-      const tg = new elbv2.ApplicationTargetGroup(this, 'TargetGroup', {
-        vpc: fleet.vpc,
-        port: fleet.servingPort,
-        protocol: elbv2.ApplicationProtocol.HTTP,
-        targetType: elbv2.TargetType.INSTANCE,
-        healthCheck,
-        deregistrationDelay,
-        // Inference requests vary a lot in duration: send new ones to the least busy instance.
-        loadBalancingAlgorithmType: elbv2.TargetGroupLoadBalancingAlgorithmType.LEAST_OUTSTANDING_REQUESTS,
-      });
+      const tg = fleetTargetGroup(this, fleet);
       if (props.certificate) {
         alb.addListener('Https', {
           port: 443,
@@ -173,7 +238,7 @@ export class InferenceLoadBalancer extends Construct implements ec2.IConnectable
         alb.addListener('Http', { port: 80, protocol: elbv2.ApplicationProtocol.HTTP, open: false, defaultTargetGroups: [tg] });
       }
       if (props.accessLogsBucket) alb.logAccessLogs(props.accessLogsBucket, props.accessLogsPrefix);
-      tg.addTarget(fleet.autoScalingGroup);
+      registerFleet(this, tg, fleet);
       this.applicationLoadBalancer = alb;
       this.applicationTargetGroup = tg;
       this.loadBalancer = alb;
@@ -203,7 +268,7 @@ export class InferenceLoadBalancer extends Construct implements ec2.IConnectable
         defaultTargetGroups: [tg],
       });
       if (props.accessLogsBucket) nlb.logAccessLogs(props.accessLogsBucket, props.accessLogsPrefix);
-      tg.addTarget(fleet.autoScalingGroup);
+      registerFleet(this, tg, fleet);
       this.networkLoadBalancer = nlb;
       this.networkTargetGroup = tg;
       this.loadBalancer = nlb;
@@ -217,12 +282,7 @@ export class InferenceLoadBalancer extends Construct implements ec2.IConnectable
         securityGroup.addIngressRule(peer, ec2.Port.tcp(port), `clients (${cidr}) to the listener on ${port}`);
       }
     }
-    // The workers admit this load balancer only: serving port for requests, health port for probes.
-    this.connections.allowTo(fleet, ec2.Port.tcp(fleet.servingPort), 'load balancer to the inference server');
-    if (fleet.healthCheckPort !== fleet.servingPort) {
-      this.connections.allowTo(fleet, ec2.Port.tcp(fleet.healthCheckPort), 'load balancer health checks');
-    }
-    fleet.useLoadBalancerHealthChecks();
+    admitLoadBalancer(this.connections, fleet);
 
     this.loadBalancerDnsName = this.loadBalancer.loadBalancerDnsName;
     const scheme = props.certificate ? 'https' : 'http';
@@ -244,4 +304,83 @@ export class InferenceLoadBalancer extends Construct implements ec2.IConnectable
     }
     return this.networkTargetGroup!.metrics.unHealthyHostCount({ statistic: cloudwatch.Stats.MAXIMUM, period: Duration.minutes(1), ...props });
   }
+}
+
+/** The fleet's health check as an Elastic Load Balancing one (HTTP 200 on its path and port). */
+function fleetHealthCheck(fleet: ISpotFleet): elbv2.HealthCheck {
+  const hc = fleet.loadBalancerHealthCheck;
+  return {
+    enabled: true,
+    path: hc.path,
+    port: Token.isUnresolved(hc.port) ? Token.asString(hc.port) : String(hc.port),
+    interval: Duration.seconds(hc.intervalSeconds),
+    timeout: Duration.seconds(hc.timeoutSeconds),
+    healthyThresholdCount: hc.healthyThreshold,
+    unhealthyThresholdCount: hc.unhealthyThreshold,
+    healthyHttpCodes: '200',
+  };
+}
+
+/** An ALB target group for the fleet: its serving port, health check and deregistration delay. */
+function fleetTargetGroup(scope: Construct, fleet: ISpotFleet): elbv2.ApplicationTargetGroup {
+  return new elbv2.ApplicationTargetGroup(scope, 'TargetGroup', {
+    vpc: fleet.vpc,
+    port: fleet.servingPort,
+    protocol: elbv2.ApplicationProtocol.HTTP,
+    targetType: elbv2.TargetType.INSTANCE,
+    healthCheck: fleetHealthCheck(fleet),
+    // Inside the drain budget: the fleet's spec (or import) holds deregistration delay + drain budget to the notice.
+    deregistrationDelay: Duration.seconds(fleet.deregistrationDelaySeconds),
+    // Inference requests vary a lot in duration: send new ones to the least busy instance.
+    loadBalancingAlgorithmType: elbv2.TargetGroupLoadBalancingAlgorithmType.LEAST_OUTSTANDING_REQUESTS,
+  });
+}
+
+/**
+ * Register the fleet's group in the target group and switch it to ELB health checks. A group defined outside
+ * this app cannot be told from here: say how to attach it.
+ */
+function registerFleet(scope: Construct, tg: elbv2.ApplicationTargetGroup | elbv2.NetworkTargetGroup, fleet: ISpotFleet): void {
+  const asg = fleet.autoScalingGroup;
+  if (asg instanceof autoscaling.AutoScalingGroup) {
+    if (tg instanceof elbv2.ApplicationTargetGroup) tg.addTarget(asg);
+    else tg.addTarget(asg);
+  } else {
+    Annotations.of(scope).addWarningV2(
+      'spot-inference:attach-target-group',
+      `The group ${fleet.autoScalingGroupName} is defined outside this app, so it is not registered in the target group here: attach it where the group is defined (TargetGroupARNs), or run aws autoscaling attach-traffic-sources --auto-scaling-group-name <group> --traffic-sources Identifier=<targetGroupArn>`,
+    );
+  }
+  fleet.useLoadBalancerHealthChecks();
+}
+
+/** The workers admit this load balancer only: serving port for requests, health port for probes. */
+function admitLoadBalancer(lb: ec2.Connections, fleet: ISpotFleet): void {
+  lb.allowTo(fleet, ec2.Port.tcp(fleet.servingPort), 'load balancer to the inference server');
+  if (fleet.healthCheckPort !== fleet.servingPort) {
+    lb.allowTo(fleet, ec2.Port.tcp(fleet.healthCheckPort), 'load balancer health checks');
+  }
+}
+
+function validateListenerTarget(props: InferenceListenerTargetProps, scope: string): void {
+  const v = new ProblemCollector();
+  const C = FleetSpecErrorCode;
+  const { priority, conditions } = props;
+  if (priority !== undefined && !Token.isUnresolved(priority) && !(Number.isInteger(priority) && priority >= 1 && priority <= 50000)) {
+    v.add(C.CLOUD_CONSTRAINT, 'priority', `priority (${priority}) must be a whole number from 1 to 50000 (ALB listener rule limit), unique on the listener`);
+  }
+  if (priority !== undefined && (conditions === undefined || conditions.length === 0)) {
+    v.add(C.CLOUD_CONSTRAINT, 'conditions', `priority (${priority}) is set but conditions is ${conditions === undefined ? 'not' : 'empty'}; a listener rule needs at least one condition, e.g. [elbv2.ListenerCondition.pathPatterns(['/v1/*'])], or leave both out to make the fleet the listener's default action`);
+  }
+  if (priority === undefined && conditions !== undefined) {
+    v.add(C.CLOUD_CONSTRAINT, 'priority', 'conditions is set but priority is not; give the listener rule a priority (1-50000, unique on the listener), or leave conditions out to make the fleet the default action');
+  }
+  if (priority === undefined && conditions === undefined && !(props.listener instanceof elbv2.ApplicationListener)) {
+    v.add(
+      C.CLOUD_CONSTRAINT,
+      'priority',
+      `listener (${props.listener.node.path}) is imported, and its default action belongs to the stack that defines it; give priority and conditions to route to the fleet with a listener rule, or attach to a listener defined in this app`,
+    );
+  }
+  v.throwIfAny(scope);
 }

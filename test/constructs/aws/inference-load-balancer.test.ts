@@ -1,8 +1,11 @@
-import { Duration } from 'aws-cdk-lib';
-import { Match, Template } from 'aws-cdk-lib/assertions';
+import { App, Duration, Stack } from 'aws-cdk-lib';
+import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
+import * as autoscaling from 'aws-cdk-lib/aws-autoscaling';
 import * as acm from 'aws-cdk-lib/aws-certificatemanager';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as elbv2 from 'aws-cdk-lib/aws-elasticloadbalancingv2';
 import * as s3 from 'aws-cdk-lib/aws-s3';
-import { DrainMode, InferenceLoadBalancer, InferenceLoadBalancerProps, InferenceLoadBalancerType, SpotFleet, SpotFleetProps } from '../../../constructs/aws';
+import { DrainMode, InferenceListenerTargetProps, InferenceLoadBalancer, InferenceLoadBalancerProps, InferenceLoadBalancerType, SpotFleet, SpotFleetProps } from '../../../constructs/aws';
 import { FleetSpecError } from '../../../lib/spec';
 import { AGENT_BUNDLE, GPU_TYPES, stackWithVpc } from './fixtures';
 
@@ -171,5 +174,123 @@ describe('InferenceLoadBalancer: options', () => {
     expect(() => setup({}, { idleTimeout: Duration.seconds(5000) })).toThrow(FleetSpecError);
     expect(() => setup({}, { idleTimeout: Duration.seconds(5000) })).toThrow(/idleTimeout \(5000 s\) must be from 1 s to 4000 s \(ALB limit\)/);
     expect(() => setup({}, { loadBalancerType: InferenceLoadBalancerType.NETWORK, idleTimeout: Duration.seconds(60) })).toThrow(/idleTimeout applies to application load balancers only/);
+  });
+});
+
+describe('InferenceLoadBalancer.attachToListener: bring your own ALB', () => {
+  const ALB_SG = 'sg-0a1b2c3d4e5f60718';
+  const LISTENER_ARN = 'arn:aws:elasticloadbalancing:us-east-1:123456789012:listener/app/shared/50dc6c495c0c9188/f2f7dc8efc522ab2';
+  function byo(extra: Partial<InferenceListenerTargetProps> = {}, fleetProps: Partial<SpotFleetProps> = {}) {
+    const { stack, vpc } = stackWithVpc({ account: '123456789012', region: 'us-east-1' });
+    const fleet = new SpotFleet(stack, 'Fleet', {
+      vpc, minCapacity: 1, maxCapacity: 4, onDemandBaseCapacity: 1, instanceTypes: GPU_TYPES, agent: { bundlePath: AGENT_BUNDLE }, ...fleetProps,
+    });
+    const listener = elbv2.ApplicationListener.fromApplicationListenerAttributes(stack, 'Listener', {
+      listenerArn: LISTENER_ARN,
+      securityGroup: ec2.SecurityGroup.fromSecurityGroupId(stack, 'AlbSg', ALB_SG),
+    });
+    const target = InferenceLoadBalancer.attachToListener(stack, 'Llm', {
+      fleet, listener, priority: 10, conditions: [elbv2.ListenerCondition.pathPatterns(['/v1/*'])], ...extra,
+    });
+    return { stack, fleet, listener, target, t: Template.fromStack(stack) };
+  }
+
+  test('a listener rule with its conditions forwards to the fleet\'s target group', () => {
+    const { t, target } = byo();
+    t.resourceCountIs('AWS::ElasticLoadBalancingV2::LoadBalancer', 0);
+    t.resourceCountIs('AWS::ElasticLoadBalancingV2::Listener', 0);
+    t.hasResourceProperties('AWS::ElasticLoadBalancingV2::ListenerRule', {
+      ListenerArn: LISTENER_ARN,
+      Priority: 10,
+      Conditions: [{ Field: 'path-pattern', PathPatternConfig: { Values: ['/v1/*'] } }],
+      Actions: [{ Type: 'forward', TargetGroupArn: { Ref: Match.stringLikeRegexp('^LlmTargetGroup') } }],
+    });
+    expect(target.listenerRule).toBeDefined();
+  });
+
+  test('the target group probes the agent\'s port and path, and drains within the fleet\'s deregistration delay', () => {
+    const { t } = byo({}, { deregistrationDelaySeconds: 25, drainBudgetSeconds: 60, healthCheck: { path: '/ready', intervalSeconds: 15, unhealthyThreshold: 3 } });
+    t.hasResourceProperties('AWS::ElasticLoadBalancingV2::TargetGroup', {
+      Port: 8080, Protocol: 'HTTP', HealthCheckPath: '/ready', HealthCheckPort: '9901', HealthCheckIntervalSeconds: 15, UnhealthyThresholdCount: 3,
+      Matcher: { HttpCode: '200' },
+      TargetGroupAttributes: Match.arrayWith([{ Key: 'deregistration_delay.timeout_seconds', Value: '25' }]),
+    });
+  });
+
+  test('the group registers in it and switches to ELB health checks', () => {
+    const { t } = byo();
+    t.hasResourceProperties('AWS::AutoScaling::AutoScalingGroup', { TargetGroupARNs: [{ Ref: Match.stringLikeRegexp('^LlmTargetGroup') }], HealthCheckType: 'ELB' });
+  });
+
+  test('only the load balancer\'s security group reaches the serving and health ports', () => {
+    const { t } = byo();
+    const worker = workerSg(t);
+    const ingress = Object.values(t.findResources('AWS::EC2::SecurityGroupIngress')).map((r: any) => r.Properties);
+    expect(ingress.map((p: any) => p.FromPort).sort()).toEqual([8080, 9901]);
+    for (const p of ingress) {
+      expect(p.GroupId).toEqual({ 'Fn::GetAtt': [worker, 'GroupId'] });
+      expect(p.SourceSecurityGroupId).toBe(ALB_SG);
+      expect(p.CidrIp).toBeUndefined();
+    }
+    // Nothing else opens the workers.
+    t.hasResourceProperties('AWS::EC2::SecurityGroup', { GroupDescription: Match.stringLikeRegexp('Spot inference workers'), SecurityGroupIngress: Match.absent() });
+  });
+
+  test('as the default action of a listener of this app', () => {
+    const { stack, vpc } = stackWithVpc({ account: '123456789012', region: 'us-east-1' });
+    const fleet = new SpotFleet(stack, 'Fleet', { vpc, minCapacity: 1, maxCapacity: 4, onDemandBaseCapacity: 1, instanceTypes: GPU_TYPES, agent: { bundlePath: AGENT_BUNDLE } });
+    const alb = new elbv2.ApplicationLoadBalancer(stack, 'Shared', { vpc, internetFacing: false });
+    const listener = alb.addListener('Http', { port: 80, open: false, defaultAction: elbv2.ListenerAction.fixedResponse(404) });
+    const target = InferenceLoadBalancer.attachToListener(stack, 'Llm', { fleet, listener });
+    const t = Template.fromStack(stack);
+    t.hasResourceProperties('AWS::ElasticLoadBalancingV2::Listener', { DefaultActions: [{ Type: 'forward', TargetGroupArn: { Ref: Match.stringLikeRegexp('^LlmTargetGroup') } }] });
+    t.resourceCountIs('AWS::ElasticLoadBalancingV2::ListenerRule', 0);
+    expect(target.listenerRule).toBeUndefined();
+    // The shared ALB's security group, and only it, reaches the workers.
+    const albSg = Object.keys(t.findResources('AWS::EC2::SecurityGroup', { Properties: { GroupDescription: Match.stringLikeRegexp('Shared') } }))[0];
+    const ingress = Object.values(t.findResources('AWS::EC2::SecurityGroupIngress')).map((r: any) => r.Properties).filter((p: any) => p.GroupId['Fn::GetAtt']?.[0] === workerSg(t));
+    expect(ingress.map((p: any) => p.FromPort).sort()).toEqual([8080, 9901]);
+    for (const p of ingress) expect(p.SourceSecurityGroupId).toEqual({ 'Fn::GetAtt': [albSg, 'GroupId'] });
+    expect(target.metricHealthyTargets().metricName).toBe('HealthyHostCount');
+  });
+
+  test('an existing group (SpotFleet.fromAutoScalingGroup) behind an existing listener', () => {
+    const stack = new Stack(new App(), 'Imp', { env: { account: '123456789012', region: 'us-east-1' } });
+    const vpc = ec2.Vpc.fromVpcAttributes(stack, 'Vpc', { vpcId: 'vpc-1', availabilityZones: ['us-east-1a', 'us-east-1b'], privateSubnetIds: ['subnet-1', 'subnet-2'] });
+    const fleet = SpotFleet.fromAutoScalingGroup(stack, 'Fleet', {
+      autoScalingGroup: autoscaling.AutoScalingGroup.fromAutoScalingGroupName(stack, 'Asg', 'llm-asg'),
+      vpc,
+      securityGroups: [ec2.SecurityGroup.fromSecurityGroupId(stack, 'WorkerSg', 'sg-0fedcba9876543210')],
+      servingPort: 8000,
+      healthCheck: { port: 9901, path: '/health' },
+    });
+    const listener = elbv2.ApplicationListener.fromApplicationListenerAttributes(stack, 'Listener', {
+      listenerArn: LISTENER_ARN, securityGroup: ec2.SecurityGroup.fromSecurityGroupId(stack, 'AlbSg', ALB_SG),
+    });
+    InferenceLoadBalancer.attachToListener(stack, 'Llm', { fleet, listener, priority: 5, conditions: [elbv2.ListenerCondition.hostHeaders(['llm.example.com'])] });
+    const t = Template.fromStack(stack);
+    t.hasResourceProperties('AWS::ElasticLoadBalancingV2::TargetGroup', { Port: 8000, HealthCheckPort: '9901', VpcId: 'vpc-1' });
+    const ingress = Object.values(t.findResources('AWS::EC2::SecurityGroupIngress')).map((r: any) => r.Properties);
+    expect(ingress.map((p: any) => [p.GroupId, p.SourceSecurityGroupId, p.FromPort]).sort()).toEqual([
+      ['sg-0fedcba9876543210', ALB_SG, 8000],
+      ['sg-0fedcba9876543210', ALB_SG, 9901],
+    ]);
+    // A group defined elsewhere cannot be registered or switched to ELB health checks from here: the synth says how.
+    const warnings = Annotations.fromStack(stack).findWarning('*', Match.anyValue()).map((w) => String(w.entry.data));
+    expect(warnings).toEqual(expect.arrayContaining([
+      expect.stringMatching(/The group llm-asg is defined outside this app, so it is not registered in the target group here: .*attach-traffic-sources/),
+      expect.stringMatching(/The group llm-asg is defined outside this app, so its health check type cannot be set here: set it to ELB/),
+    ]));
+  });
+
+  test('refuses a rule without conditions or priority, a bad priority, and a default action on an imported listener', () => {
+    expect(() => byo({ conditions: undefined })).toThrow(/priority \(10\) is set but conditions is not; a listener rule needs at least one condition/);
+    expect(() => byo({ conditions: [] })).toThrow(/priority \(10\) is set but conditions is empty/);
+    expect(() => byo({ priority: undefined })).toThrow(/conditions is set but priority is not; give the listener rule a priority \(1-50000, unique on the listener\)/);
+    expect(() => byo({ priority: 0 })).toThrow(/priority \(0\) must be a whole number from 1 to 50000 \(ALB listener rule limit\)/);
+    expect(() => byo({ priority: undefined, conditions: undefined })).toThrow(
+      /listener \(Test\/Listener\) is imported, and its default action belongs to the stack that defines it; give priority and conditions/,
+    );
+    expect(() => byo({ priority: 70000 })).toThrow(FleetSpecError);
   });
 });
