@@ -7,7 +7,18 @@ import { FleetSpecErrorCode, ProblemCollector } from '../../lib/spec/errors';
 // The fallback controller writes this GAUGE INT64 on the `global` resource with the label `fleet`.
 import { FALLBACK_REPLICAS_METRIC_TYPE } from './on-demand-fallback';
 import { PREEMPTION_METRIC_TYPE } from './preemption-hook';
-import type { GcpSpotInferenceService } from './spot-inference-service';
+import { IGcpSpotFleet } from './fleet-interface';
+
+/**
+ * What {@link GcpFleetAlerts.forService} reads of a service (a `GcpSpotInferenceService`, or anything shaped like
+ * it): structural, so the alerts do not import the service that creates them.
+ */
+export interface GcpAlertedService {
+  /** The service's fleet. */
+  readonly fleet: IGcpSpotFleet;
+  /** The service's load balancer. */
+  readonly loadBalancer: { readonly backendService: { readonly name: string } };
+}
 
 /** Options of {@link GcpFleetAlerts} that do not name the fleet's resources (reused by `forService`). */
 export interface GcpFleetAlertsOptions {
@@ -73,13 +84,17 @@ export interface GcpFleetAlertsProps extends GcpFleetAlertsOptions {
  */
 export class GcpFleetAlerts extends Construct {
   /** Alerts for a {@link GcpSpotInferenceService}: its groups and its backend service. */
-  public static forService(scope: Construct, id: string, service: GcpSpotInferenceService, options: GcpFleetAlertsOptions = {}): GcpFleetAlerts {
+  public static forService(scope: Construct, id: string, service: GcpAlertedService, options: GcpFleetAlertsOptions = {}): GcpFleetAlerts {
+    return GcpFleetAlerts.forFleet(scope, id, service.fleet, { ...options, backendServiceName: service.loadBalancer.backendService.name });
+  }
+
+  /** Alerts for any {@link IGcpSpotFleet} (a `GcpSpotFleet` or imported groups), with its backend service if it has one. */
+  public static forFleet(scope: Construct, id: string, fleet: IGcpSpotFleet, options: GcpFleetAlertsOptions & { readonly backendServiceName?: string } = {}): GcpFleetAlerts {
     return new GcpFleetAlerts(scope, id, {
       ...options,
-      project: service.fleet.project,
-      fleetName: service.fleet.fleetName,
-      instanceGroupNames: [service.fleet.spotGroup.name, service.fleet.onDemandGroup.name],
-      backendServiceName: service.loadBalancer.backendService.name,
+      project: fleet.project,
+      fleetName: fleet.fleetName,
+      instanceGroupNames: fleet.instanceGroupManagerNames,
     });
   }
 

@@ -1,7 +1,9 @@
 // Public entry point `spot-inference-constructs/gcp`: CDK for Terraform constructs on @cdktf/provider-google.
 export * from './types';
 export * from './machine-families';
+export * from './fleet-interface';
 export * from './spot-fleet';
+export { GcpFleetBackends, GcpFleetBackendsProps } from './fleet-backends';
 export * from './load-balancer';
 export * from './preemption-hook';
 export * from './spot-inference-service';

@@ -1,7 +1,7 @@
 import { TerraformOutput, Token } from 'cdktf';
 import { Construct } from 'constructs';
 import { FleetSpecErrorCode, ProblemCollector } from '../../lib/spec/errors';
-import { GcpSpotFleet } from './spot-fleet';
+import { IGcpSpotFleet } from './fleet-interface';
 
 /** What a Google Cloud drill needs to find the fleet's spot VMs. */
 export interface GcpDrillTarget {
@@ -43,8 +43,8 @@ export class GcpInterruptionDrill extends Construct {
     return `set -- $(${GcpInterruptionDrill.listSpotVmsCommandFor(target)} --limit=1) && gcloud compute instances simulate-maintenance-event "$1" --zone="$2" --project=${target.project}`;
   }
 
-  /** The drill of a {@link GcpSpotFleet}. */
-  public static forFleet(scope: Construct, id: string, fleet: GcpSpotFleet, createOutputs?: boolean): GcpInterruptionDrill {
+  /** The drill of a fleet (a `GcpSpotFleet` or imported groups). */
+  public static forFleet(scope: Construct, id: string, fleet: IGcpSpotFleet, createOutputs?: boolean): GcpInterruptionDrill {
     return new GcpInterruptionDrill(scope, id, { project: fleet.project, fleetName: fleet.fleetName, createOutputs });
   }
 

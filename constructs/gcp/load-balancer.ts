@@ -6,8 +6,13 @@ import { ComputeTargetHttpProxy } from '@cdktf/provider-google/lib/compute-targe
 import { ComputeTargetHttpsProxy } from '@cdktf/provider-google/lib/compute-target-https-proxy';
 import { ComputeUrlMap } from '@cdktf/provider-google/lib/compute-url-map';
 import { Token } from 'cdktf';
+import { ComputeFirewall } from '@cdktf/provider-google/lib/compute-firewall';
+import { ComputeHealthCheck } from '@cdktf/provider-google/lib/compute-health-check';
 import { FleetSpecErrorCode, ProblemCollector } from '../../lib/spec';
-import { GcpSpotFleet, SERVING_PORT_NAME } from './spot-fleet';
+import { createFleetFirewall, createFleetHealthCheck, fleetBackends } from './fleet-backends';
+import { IGcpSpotFleet } from './fleet-interface';
+import { checkBackendService } from './provider-rules';
+import { GcpSpotFleet } from './spot-fleet';
 
 /** Options of {@link GcpFleetLoadBalancer} that the pattern construct passes through. */
 export interface GcpFleetLoadBalancerOptions {
@@ -27,8 +32,12 @@ export interface GcpFleetLoadBalancerOptions {
 
 /** Props of {@link GcpFleetLoadBalancer}. */
 export interface GcpFleetLoadBalancerProps extends GcpFleetLoadBalancerOptions {
-  /** The fleet whose spot and on-demand groups serve behind the load balancer. */
-  readonly fleet: GcpSpotFleet;
+  /**
+   * The fleet whose groups serve behind the load balancer: a {@link GcpSpotFleet}, or groups created elsewhere
+   * (`GcpSpotFleet.fromInstanceGroupManagers`), for which the load balancer creates the health check (when they
+   * bring none) and the firewall rule for Google's ranges itself.
+   */
+  readonly fleet: IGcpSpotFleet;
 }
 
 /**
@@ -51,6 +60,10 @@ export class GcpFleetLoadBalancer extends Construct {
   public readonly address: ComputeGlobalAddress;
   /** Global forwarding rule on port 80 or 443. */
   public readonly forwardingRule: ComputeGlobalForwardingRule;
+  /** Health check created for an imported fleet that brought none. */
+  public readonly healthCheck?: ComputeHealthCheck;
+  /** Firewall rule created for an imported fleet (a `GcpSpotFleet` opens its own). */
+  public readonly firewall?: ComputeFirewall;
 
   constructor(scope: Construct, id: string, props: GcpFleetLoadBalancerProps) {
     super(scope, id);
@@ -58,31 +71,32 @@ export class GcpFleetLoadBalancer extends Construct {
     const name = fleet.fleetName;
     const timeout = props.requestTimeoutSeconds ?? 120;
     const v = new ProblemCollector();
-    if (!Token.isUnresolved(timeout) && !(Number.isInteger(timeout) && timeout >= 1 && timeout <= 86400)) {
-      v.add(FleetSpecErrorCode.CLOUD_CONSTRAINT, 'requestTimeoutSeconds', `requestTimeoutSeconds (${timeout}) must be a whole number of seconds from 1 to 86400; use e.g. 120`);
-    }
+    checkBackendService(v, { timeoutSeconds: timeout, connectionDrainingTimeoutSeconds: fleet.deregistrationDelaySeconds, maxUtilization: fleet.targetUtilization, healthCheckCount: 1 });
     if (props.sslCertificates && !Token.isUnresolved(props.sslCertificates) && props.sslCertificates.length === 0) {
       v.add(FleetSpecErrorCode.CLOUD_CONSTRAINT, 'sslCertificates', 'sslCertificates is an empty list; give at least one certificate for HTTPS, or leave it out to serve HTTP');
     }
+    // A GcpSpotFleet brings its health check and firewall (and says why when it has none); imported groups get ours.
+    let healthCheckId: string;
+    if (fleet instanceof GcpSpotFleet) {
+      healthCheckId = fleet.healthCheck.id;
+    } else {
+      if (fleet.healthCheckId === undefined) this.healthCheck = createFleetHealthCheck(this, 'HealthCheck', fleet);
+      healthCheckId = fleet.healthCheckId ?? this.healthCheck!.id;
+      this.firewall = createFleetFirewall(this, 'AllowGoogleLb', fleet, 1000, v);
+    }
     v.throwIfAny(this.node.path);
 
-    const backend = (group: string) => ({
-      group,
-      balancingMode: 'UTILIZATION',
-      maxUtilization: fleet.targetUtilization,
-      capacityScaler: 1,
-    });
     this.backendService = new ComputeBackendService(this, 'Backend', {
       project: fleet.project,
       name: `${name}-backend`,
       protocol: 'HTTP',
-      portName: SERVING_PORT_NAME,
+      portName: fleet.servingPortName,
       loadBalancingScheme: 'EXTERNAL_MANAGED',
-      healthChecks: [fleet.healthCheck.id],
+      healthChecks: [healthCheckId],
       // A preempted VM has 30 s: the load balancer lets it finish in-flight requests for the deregistration delay.
-      connectionDrainingTimeoutSec: fleet.spec.deregistrationDelaySeconds,
+      connectionDrainingTimeoutSec: fleet.deregistrationDelaySeconds,
       timeoutSec: timeout,
-      backend: [backend(fleet.spotGroup.instanceGroup), backend(fleet.onDemandGroup.instanceGroup)],
+      backend: fleetBackends(fleet),
       logConfig: { enable: true, sampleRate: 1 },
       securityPolicy: props.securityPolicy,
     });

@@ -12,7 +12,7 @@ import { dirname } from 'node:path';
 import { FleetSpecErrorCode, ProblemCollector } from '../../lib/spec';
 import { locateBundle } from './bundles';
 import { zipDirectoryToFile } from './zip';
-import { GcpSpotFleet } from './spot-fleet';
+import { IGcpSpotFleet } from './fleet-interface';
 
 /** Metric the preemption function writes one point to per preempted VM. */
 export const PREEMPTION_METRIC_TYPE = 'custom.googleapis.com/spot_inference/preemptions';
@@ -29,8 +29,11 @@ export interface GcpPreemptionHookOptions {
 
 /** Props of {@link GcpPreemptionHook}. */
 export interface GcpPreemptionHookProps extends GcpPreemptionHookOptions {
-  /** The fleet whose spot VMs are watched. */
-  readonly fleet: GcpSpotFleet;
+  /**
+   * The fleet whose spot VMs are watched: a `GcpSpotFleet`, or groups created elsewhere
+   * (`GcpSpotFleet.fromInstanceGroupManagers`, with `artifactBucketName` for the function's code).
+   */
+  readonly fleet: IGcpSpotFleet;
 }
 
 /**
@@ -61,6 +64,9 @@ export class GcpPreemptionHook extends Construct {
     const v = new ProblemCollector();
     if (!Token.isUnresolved(maxInstances) && !(Number.isInteger(maxInstances) && maxInstances >= 1 && maxInstances <= 1000)) {
       v.add(FleetSpecErrorCode.CLOUD_CONSTRAINT, 'functionMaxInstances', `functionMaxInstances (${maxInstances}) must be a whole number from 1 to 1000; use e.g. 5`);
+    }
+    if (fleet.artifactBucketName === undefined) {
+      v.add(FleetSpecErrorCode.CLOUD_CONSTRAINT, 'fleet', `fleet ${fleet.fleetName} has no artifact bucket for the preemption function's code; import it with artifactBucketName (a private bucket in ${fleet.project})`);
     }
     v.throwIfAny(this.node.path);
 
@@ -116,7 +122,7 @@ export class GcpPreemptionHook extends Construct {
     // Zipped in-process (deterministic); cdktf's AssetType.ARCHIVE would spawn a node process per synth.
     const archive = new TerraformAsset(this, 'FunctionCode', { path: zipDirectoryToFile(bundleDir), type: AssetType.FILE });
     const source = new StorageBucketObject(this, 'FunctionSource', {
-      bucket: fleet.artifactBucket.name,
+      bucket: fleet.artifactBucketName!,
       name: `preemption-function-${archive.assetHash.slice(0, 16)}.zip`,
       source: archive.path,
       contentType: 'application/zip',
@@ -131,7 +137,7 @@ export class GcpPreemptionHook extends Construct {
       buildConfig: {
         runtime: 'nodejs22',
         entryPoint: 'handlePreemption',
-        source: { storageSource: { bucket: fleet.artifactBucket.name, object: source.name } },
+        source: { storageSource: { bucket: fleet.artifactBucketName!, object: source.name } },
       },
       serviceConfig: {
         serviceAccountEmail: this.functionServiceAccount.email,
@@ -145,7 +151,7 @@ export class GcpPreemptionHook extends Construct {
           GCP_PROJECT: fleet.project,
           FLEET_REGION: fleet.region,
           INSTANCE_NAME_PREFIX: `${fleet.spotInstanceNamePrefix}-`,
-          SPOT_GROUP: fleet.spotGroup.name,
+          SPOT_GROUP: fleet.spotGroupName,
           TERMINATION_ACTION: fleet.terminationAction,
           METRIC_TYPE: PREEMPTION_METRIC_TYPE,
         },

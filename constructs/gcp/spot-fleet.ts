@@ -36,6 +36,7 @@ import {
   checkRegionUpdatePolicy,
   checkTemplateNamePrefix,
 } from './provider-rules';
+import { GcpSpotFleetAttributes, IGcpSpotFleet, ImportedGcpSpotFleet } from './fleet-interface';
 import { escapeTerraformTemplate } from './script';
 import { GuestAcceleratorSpec, InstanceTerminationAction, MachineTypeRanking, TargetShape } from './types';
 import { resolveGcpFleet } from './validation';
@@ -192,7 +193,15 @@ export interface GcpSpotFleetProps extends FleetSpec {
  * `onDemandBaseCapacity + ceil(onDemandPercentageAboveBaseCapacity % x (desiredCapacity - onDemandBaseCapacity))`
  * at synth; the spot group autoscales between `minCapacity` and `maxCapacity` minus that count.
  */
-export class GcpSpotFleet extends Construct {
+export class GcpSpotFleet extends Construct implements IGcpSpotFleet {
+  /**
+   * A fleet of regional managed instance groups created elsewhere, for the load balancer, backends, alerts, drill
+   * and preemption hook (which accept {@link IGcpSpotFleet}).
+   */
+  public static fromInstanceGroupManagers(scope: Construct, id: string, attrs: GcpSpotFleetAttributes): IGcpSpotFleet {
+    return new ImportedGcpSpotFleet(scope, id, attrs);
+  }
+
   /** The FleetSpec with every default filled in. */
   public readonly spec: ResolvedFleetSpec;
   /** Prefix of the fleet's resource names. */
@@ -243,6 +252,8 @@ export class GcpSpotFleet extends Construct {
   public readonly terminationAction: InstanceTerminationAction;
   /** Utilization target of the backends and autoscaler. */
   public readonly targetUtilization: number;
+  /** VPC network of the VMs. */
+  public readonly network: string;
 
   constructor(scope: Construct, id: string, props: GcpSpotFleetProps) {
     super(scope, id);
@@ -306,6 +317,7 @@ export class GcpSpotFleet extends Construct {
     this.targetUtilization = props.targetUtilization ?? 0.8;
     const initSeconds = props.initializationPeriodSeconds ?? 300;
     const network = props.network ?? 'default';
+    this.network = network;
     const labels = { ...(props.labels ?? {}), 'spot-fleet': name };
 
     // Capacity split: a fixed standard group, an autoscaled spot group (deploy-time values never enter arithmetic).
@@ -583,6 +595,56 @@ export class GcpSpotFleet extends Construct {
   /** Whether the fleet has a firewall rule (`loadBalanced` or `autohealing`). */
   public get hasFirewall(): boolean {
     return this._firewall !== undefined;
+  }
+
+  /** Names of the spot and standard managed instance groups. */
+  public get instanceGroupManagerNames(): string[] {
+    return [this.spotGroup.name, this.onDemandGroup.name];
+  }
+
+  /** Instance group URLs of the spot and standard groups (the load balancer's backends). */
+  public get instanceGroupUrls(): string[] {
+    return [this.spotGroup.instanceGroup, this.onDemandGroup.instanceGroup];
+  }
+
+  /** Name of the spot managed instance group. */
+  public get spotGroupName(): string {
+    return this.spotGroup.name;
+  }
+
+  /** Port the inference server serves on. */
+  public get servingPort(): number {
+    return this.spec.servingPort;
+  }
+
+  /** Named port of the groups. */
+  public get servingPortName(): string {
+    return SERVING_PORT_NAME;
+  }
+
+  /** Path the health check requests. */
+  public get healthCheckPath(): string {
+    return this.spec.healthCheck.path;
+  }
+
+  /** Id of the fleet's health check, when it has one (`loadBalanced` or `autohealing`). */
+  public get healthCheckId(): string | undefined {
+    return this._healthCheck?.id;
+  }
+
+  /** Seconds the backend service drains a VM (the spec's deregistration delay). */
+  public get deregistrationDelaySeconds(): number {
+    return this.spec.deregistrationDelaySeconds;
+  }
+
+  /** The VMs' service account, as firewall target. */
+  public get serviceAccountEmails(): string[] {
+    return [this.serviceAccount.email];
+  }
+
+  /** The fleet's private artifact bucket. */
+  public get artifactBucketName(): string {
+    return this.artifactBucket.name;
   }
 
   /** Email of the VMs' service account (grant it what the inference server needs, e.g. read on model weights). */
