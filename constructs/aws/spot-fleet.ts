@@ -11,11 +11,10 @@ import {
   AgentDrainOptions,
   AGENT_INSTALL_DIR,
   AgentConfig,
-  DEFAULT_AGENT_HEALTH_PORT,
-  DrainMode,
   renderAgentInstallScript,
 } from '../../lib/runtime/agent-config';
 import { prebuiltBundlePath } from '../../lib/runtime/bundles';
+import { planFleetAgent } from '../../lib/runtime/fleet-agent';
 import { Cloud } from '../../lib/spec/clouds';
 import { ResolvedFleetSpec, ResolvedHealthCheck, applyFleetSpecDefaults } from '../../lib/spec/defaults';
 import { FleetSpecError, FleetSpecErrorCode, ProblemCollector } from '../../lib/spec/errors';
@@ -252,13 +251,21 @@ export class SpotFleet extends Construct implements ISpotFleet, ec2.IConnectable
     const allocation = props.allocationStrategy ?? AllocationStrategy.PRICE_CAPACITY_OPTIMIZED;
     const agent = props.agent ?? {};
     const agentEnabled = agent.enabled ?? true;
-    const drainMode = agent.drainMode ?? DrainMode.HEALTH;
-    // In DrainMode.HEALTH the load balancer must probe the agent: an explicit healthCheck.port other
-    // than the serving port is where the agent serves; otherwise the agent's default port.
-    const explicitHcPort = props.healthCheck?.port;
-    const agentHealthPort = agent.healthPort
-      ?? (explicitHcPort !== undefined && explicitHcPort !== (props.servingPort ?? r.servingPort) ? explicitHcPort : DEFAULT_AGENT_HEALTH_PORT);
     const hookName = props.terminationHook?.lifecycleHookName ?? DEFAULT_TERMINATION_HOOK_NAME;
+    // The agent's options, resolved as on every cloud (health port, probe port, load balancer detection).
+    // The fleet cannot tell whether a load balancer will be attached: it assumes one probes the agent.
+    const agentPlan = planFleetAgent(agent, {
+      cloud: Cloud.AWS,
+      servingPort: r.servingPort,
+      healthCheckPath: r.healthCheck.path,
+      healthCheckPort: props.healthCheck?.port,
+      healthCheckIntervalSeconds: r.healthCheck.intervalSeconds,
+      healthCheckUnhealthyThreshold: r.healthCheck.unhealthyThreshold,
+      drainBudgetSeconds: r.drainBudgetSeconds,
+      isUnresolved,
+      lifecycleHookName: hookName,
+    });
+    if (agentEnabled) problems.addAll(agentPlan.problems);
     const heartbeat = props.terminationHook?.heartbeatTimeout ?? Duration.seconds(r.noticeSeconds);
     const rootSize = props.rootVolumeSizeGiB ?? 100;
     const hopLimit = props.metadataHopLimit ?? 1;
@@ -306,18 +313,6 @@ export class SpotFleet extends Construct implements ISpotFleet, ec2.IConnectable
           `terminationHook.heartbeatTimeout (${hb} s) is shorter than drainBudgetSeconds (${r.drainBudgetSeconds} s) + deregistrationDelaySeconds (${r.deregistrationDelaySeconds} s); the hook would expire mid-drain: raise it to at least ${r.drainBudgetSeconds + r.deregistrationDelaySeconds} s`);
       }
     }
-    if (agentEnabled && drainMode === DrainMode.HEALTH && known(agentHealthPort)) {
-      if (!(Number.isInteger(agentHealthPort) && agentHealthPort >= 1 && agentHealthPort <= 65535)) {
-        problems.add(FleetSpecErrorCode.PORT_RANGE, 'agent.healthPort', `agent.healthPort (${agentHealthPort}) must be between 1 and 65535`);
-      } else if (known(r.servingPort) && agentHealthPort === r.servingPort) {
-        problems.add(FleetSpecErrorCode.PORT_RANGE, 'agent.healthPort',
-          `agent.healthPort (${agentHealthPort}) is the serving port; the agent and the inference server cannot share a port: pick another agent.healthPort (default ${DEFAULT_AGENT_HEALTH_PORT})`);
-      } else if (known(explicitHcPort) && explicitHcPort !== agentHealthPort) {
-        problems.add(FleetSpecErrorCode.PORT_RANGE, 'healthCheck.port',
-          `healthCheck.port (${explicitHcPort}) is not the agent's health port (${agentHealthPort}): in DrainMode.HEALTH the load balancer must probe the agent, which turns the health check to 503 on an interruption notice; leave healthCheck.port out, set it equal to agent.healthPort, or use DrainMode.HTTP or DrainMode.SIGNAL`);
-      }
-    }
-
     // --- where the workers run: private subnets only, narrowed to the zones of the spec ---
     this.vpc = props.vpc;
     let selection: ec2.SubnetSelection = props.vpcSubnets ?? { subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS };
@@ -362,12 +357,7 @@ export class SpotFleet extends Construct implements ISpotFleet, ec2.IConnectable
 
     this.servingPort = this.spec.servingPort;
     this.healthCheckPath = this.spec.healthCheck.path;
-    const explicitHealthPort = props.healthCheck?.port !== undefined;
-    this.healthCheckPort = explicitHealthPort
-      ? this.spec.healthCheck.port
-      : agentEnabled && drainMode === DrainMode.HEALTH
-        ? agentHealthPort
-        : this.spec.healthCheck.port;
+    this.healthCheckPort = agentEnabled ? agentPlan.probePort : this.spec.healthCheck.port;
     this.terminationHookName = hookName;
     this.lifecycleHookNames = [hookName];
     this.autoScalingGroupName = props.autoScalingGroupName ?? Names.uniqueResourceName(this, { maxLength: 255, separator: '-' });
@@ -440,20 +430,7 @@ export class SpotFleet extends Construct implements ISpotFleet, ec2.IConnectable
         actions: ['s3:GetObject'],
         resources: [asset.bucket.arnForObjects(asset.s3ObjectKey)],
       }));
-      const config: AgentConfig = {
-        cloud: Cloud.AWS,
-        servingPort: this.spec.servingPort,
-        healthPath: this.spec.healthCheck.path,
-        healthPort: agentHealthPort,
-        drainBudgetSeconds: this.spec.drainBudgetSeconds,
-        drainMode,
-        ...(agent.drainUrl !== undefined ? { drainUrl: agent.drainUrl } : {}),
-        ...(agent.drainSignal !== undefined ? { drainSignal: agent.drainSignal } : {}),
-        ...(agent.pidFile !== undefined ? { pidFile: agent.pidFile } : {}),
-        ...(agent.hookCommand !== undefined ? { hookCommand: agent.hookCommand } : {}),
-        lifecycleHookName: hookName,
-        autoScalingGroupName: this.autoScalingGroupName,
-      };
+      const config: AgentConfig = { ...agentPlan.config, autoScalingGroupName: this.autoScalingGroupName };
       this.userData.addCommands(renderAgentInstallScript({
         config,
         fetchAgentCommands: [`aws s3 cp ${asset.s3ObjectUrl} ${AGENT_INSTALL_DIR}/spot-agent.js --region ${Aws.REGION} --only-show-errors`],

@@ -130,7 +130,7 @@ describe('InferenceLoadBalancer: options', () => {
   });
 
   test('internal load balancer in private subnets admits the VPC CIDR; explicit health port and custom drain', () => {
-    const { t } = setup({ healthCheck: { port: 8080, path: '/ping' }, agent: { bundlePath: AGENT_BUNDLE, drainMode: DrainMode.SIGNAL }, deregistrationDelaySeconds: 20, drainBudgetSeconds: 60 }, { internetFacing: false });
+    const { t } = setup({ healthCheck: { port: 8080, path: '/ping' }, agent: { bundlePath: AGENT_BUNDLE, drainMode: DrainMode.SIGNAL, pidFile: '/run/inference.pid' }, deregistrationDelaySeconds: 20, drainBudgetSeconds: 60 }, { internetFacing: false });
     t.hasResourceProperties('AWS::ElasticLoadBalancingV2::LoadBalancer', { Scheme: 'internal' });
     t.hasResourceProperties('AWS::ElasticLoadBalancingV2::TargetGroup', {
       HealthCheckPort: '8080', HealthCheckPath: '/ping',
