@@ -89,6 +89,17 @@ export interface OnDemandFallbackOptions {
   readonly spareGroupName?: string;
 
   /**
+   * Let the controller also change the spare group's instance types (its launch template overrides), not only
+   * its zones, so a type the policy avoids everywhere leaves the spare group. Auto Scaling checks that whoever
+   * updates a group's launch template overrides may launch from it, so this grants the controller
+   * `ec2:RunInstances` with the fleet's launch template only (condition `ec2:LaunchTemplate`) and
+   * `iam:PassRole` of the fleet's instance role. Without it, the spare group's allocation strategy
+   * (price-capacity-optimized) picks among the types: the cloud's behaviour.
+   * @default false
+   */
+  readonly steerInstanceTypes?: boolean;
+
+  /**
    * Whether this construct runs the controller. `false` renders the fallback and spare groups only, for a
    * fleet in another region whose groups one controller observes: pass this construct's `regionGroups` to
    * that controller's `regions`.
@@ -433,6 +444,7 @@ export class OnDemandFallback extends Construct {
           instanceTypes: spec.instanceTypes,
           lookbackSeconds: lookback.toSeconds(),
           policy: props.policy ?? {},
+          steerInstanceTypes: props.steerInstanceTypes === true && spareName !== undefined,
         }),
         // Tokens (values known at deploy) are passed as such, not as their placeholder numbers.
         [FALLBACK_ENV.ON_DEMAND_BASE]: Tokenization.stringifyNumber(spec.onDemandBaseCapacity),
@@ -471,6 +483,21 @@ export class OnDemandFallback extends Construct {
         resources: spareArns,
       }));
     }
+    if (props.steerInstanceTypes === true && spareName !== undefined) {
+      // Auto Scaling validates that the caller of UpdateAutoScalingGroup with a launch template may launch from it.
+      role.addToPrincipalPolicy(new iam.PolicyStatement({
+        sid: 'LaunchFromTheFleetTemplateOnly',
+        actions: ['ec2:RunInstances'],
+        resources: ['*'],
+        conditions: { ArnLike: { 'ec2:LaunchTemplate': stack.formatArn({ service: 'ec2', resource: 'launch-template', resourceName: fleet.launchTemplate.launchTemplateId ?? '*' }) } },
+      }));
+      role.addToPrincipalPolicy(new iam.PolicyStatement({
+        sid: 'PassTheFleetInstanceRoleOnly',
+        actions: ['iam:PassRole'],
+        resources: [fleet.role.roleArn],
+        conditions: { StringEquals: { 'iam:PassedToService': 'ec2.amazonaws.com' } },
+      }));
+    }
     role.addToPrincipalPolicy(new iam.PolicyStatement({
       sid: 'ReadAndWriteItsStateOnly',
       actions: ['ssm:GetParameter', 'ssm:PutParameter'],
@@ -484,7 +511,7 @@ export class OnDemandFallback extends Construct {
     acknowledgeNagFindings(role, [
       {
         rule: 'AwsSolutions-IAM5[Resource::*]',
-        reason: 'autoscaling:DescribeAutoScalingGroups, autoscaling:DescribeScalingActivities and ec2:DescribeInstances support no resource-level permissions; the only writes are scoped to the fallback group and the state parameter',
+        reason: 'autoscaling:DescribeAutoScalingGroups, autoscaling:DescribeScalingActivities and ec2:DescribeInstances support no resource-level permissions; the only writes are scoped to the groups the controller owns and the state parameter (with steerInstanceTypes, ec2:RunInstances is conditioned on the fleet launch template)',
       },
       ...[this.fallbackGroupArn, ...all.filter((r) => r !== this.regionGroups).map((r) => groupArn(r.region, r.fallbackGroupName)), ...spareArns].map((arn) => ({
         rule: `AwsSolutions-IAM5[Resource::${nagResourceName(stack.resolve(arn))}]`,

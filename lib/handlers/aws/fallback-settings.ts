@@ -32,6 +32,12 @@ export const FALLBACK_ENV = {
    * it replaces the single-region variables above (the state parameter stays in the controller's own region).
    */
   REGIONS: 'FALLBACK_REGIONS',
+  /**
+   * `true`: the controller may also change the spare groups' instance types (their overrides), which needs
+   * `ec2:RunInstances` on the launch template and `iam:PassRole` of the instance role. Optional (default off:
+   * zones only).
+   */
+  STEER_TYPES: 'FALLBACK_STEER_TYPES',
 } as const;
 
 /** Namespace of the controller's metrics (the fleet dashboard reads `FallbackReplicas` here). */
@@ -100,6 +106,8 @@ export interface FallbackSettings {
   readonly subnetsByZone?: { [zone: string]: string };
   /** Several regions; replaces the single-region groups when given. @default - one region, the controller's own */
   readonly regions?: FallbackRegionSettings[];
+  /** Steer the spare groups' instance types too (not only their zones). @default false */
+  readonly steerInstanceTypes?: boolean;
 }
 
 /** Render settings as the Lambda's environment variables. */
@@ -116,6 +124,7 @@ export function renderFallbackEnvironment(s: FallbackSettings): Record<string, s
     ...(s.spareGroupName ? { [FALLBACK_ENV.SPARE_GROUP_NAME]: s.spareGroupName } : {}),
     ...(s.subnetsByZone ? { [FALLBACK_ENV.SUBNETS]: JSON.stringify(Object.entries(s.subnetsByZone).map(([zone, subnetId]) => ({ zone, subnetId }))) } : {}),
     ...(s.regions && s.regions.length > 0 ? { [FALLBACK_ENV.REGIONS]: JSON.stringify(s.regions) } : {}),
+    ...(s.steerInstanceTypes ? { [FALLBACK_ENV.STEER_TYPES]: 'true' } : {}),
   };
 }
 
@@ -219,5 +228,6 @@ export function fallbackSettingsFromEnv(env: Record<string, string | undefined>)
     spareGroupName: env[FALLBACK_ENV.SPARE_GROUP_NAME] || undefined,
     subnetsByZone: subnets as { [zone: string]: string } | undefined,
     regions: regions as FallbackRegionSettings[] | undefined,
+    steerInstanceTypes: env[FALLBACK_ENV.STEER_TYPES] === 'true',
   };
 }

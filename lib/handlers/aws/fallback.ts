@@ -229,7 +229,7 @@ function overrideTypes(g: AutoScalingGroup | undefined): string[] {
   return (g?.MixedInstancesPolicy?.LaunchTemplate?.Overrides ?? []).map((o) => o.InstanceType).filter((t): t is string => typeof t === 'string' && t.length > 0);
 }
 
-function readRegion(v: AwsRegionView, ev: AwsRunEvents): RegionReading {
+function readRegion(v: AwsRegionView, ev: AwsRunEvents, steerTypes: boolean): RegionReading {
   const r = v.settings.region;
   const mainAlive = alive(v.spot);
   const spotInstances: GroupInstance[] = [];
@@ -280,7 +280,7 @@ function readRegion(v: AwsRegionView, ev: AwsRunEvents): RegionReading {
     },
   ];
   if (v.spare && v.settings.spareGroupName) {
-    const steerTypes = v.settings.instanceTypes.length > 0 && overrideTypes(v.spare).length > 0;
+    const typesSteerable = steerTypes && v.settings.instanceTypes.length > 0 && overrideTypes(v.spare).length > 0;
     groups.push({
       id: v.settings.spareGroupName,
       region: r,
@@ -290,7 +290,7 @@ function readRegion(v: AwsRegionView, ev: AwsRunEvents): RegionReading {
       zones: v.spare.AvailabilityZones ?? [],
       types: overrideTypes(v.spare),
       allowedZones: v.settings.subnetsByZone ? Object.keys(v.settings.subnetsByZone) : undefined,
-      allowedTypes: steerTypes ? v.settings.instanceTypes : undefined,
+      allowedTypes: typesSteerable ? v.settings.instanceTypes : undefined,
     });
   }
   return {
@@ -310,8 +310,12 @@ function readRegion(v: AwsRegionView, ev: AwsRunEvents): RegionReading {
  * The handler calls exactly `planControllerStep(buildAwsStepInput(...))`, so a test (the simulator's
  * equivalence test) can feed the same observations and expect the same actions.
  */
-export function buildAwsStepInput(views: readonly AwsRegionView[], events: AwsRunEvents, o: { nowSeconds: number; state: FallbackState; policy: FallbackSettings['policy'] }): ControllerStepInput {
-  const readings = views.map((v) => readRegion(v, events));
+export function buildAwsStepInput(
+  views: readonly AwsRegionView[],
+  events: AwsRunEvents,
+  o: { nowSeconds: number; state: FallbackState; policy: FallbackSettings['policy']; steerInstanceTypes?: boolean },
+): ControllerStepInput {
+  const readings = views.map((v) => readRegion(v, events, o.steerInstanceTypes ?? false));
   const sum = (f: (r: RegionReading) => number): number => readings.reduce((n, r) => n + f(r), 0);
   return {
     observed: {
@@ -490,7 +494,7 @@ export async function runFallbackController(event: Partial<EventBridgeEnvelope> 
     // No state (first run, or the parameter was reset): keep what runs; the policy lowers it only once spot covers.
     policyState = { ...policyState, fallbackReplicas: fallbackBefore, lastIncreaseAt: now };
   }
-  const stepInput = buildAwsStepInput(views, { preempted, launchFailures, warned }, { nowSeconds: now, state: policyState, policy: s.policy });
+  const stepInput = buildAwsStepInput(views, { preempted, launchFailures, warned }, { nowSeconds: now, state: policyState, policy: s.policy, steerInstanceTypes: s.steerInstanceTypes });
   const step = planControllerStep(stepInput);
   const decision = step.decision;
 

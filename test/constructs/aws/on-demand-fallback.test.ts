@@ -317,6 +317,12 @@ describe('OnDemandFallback: the spare spot group', () => {
   const t = Template.fromStack(stack);
   const spare = () => Object.values(t.findResources('AWS::AutoScaling::AutoScalingGroup', { Properties: { AutoScalingGroupName: 'inference-spare' } }))[0];
   const env = () => Object.values(t.findResources('AWS::Lambda::Function', { Properties: { Handler: 'index.handler', Environment: { Variables: Match.objectLike({ SPOT_ASG_NAME: 'inference' }) } } }))[0].Properties.Environment.Variables;
+  const statements = () => {
+    const roleId = stack.getLogicalId(fallback.function!.role!.node.defaultChild as iam.CfnRole);
+    return Object.values(t.findResources('AWS::IAM::Policy'))
+      .filter((p) => JSON.stringify(p.Properties.Roles) === JSON.stringify([{ Ref: roleId }]))
+      .flatMap((p) => p.Properties.PolicyDocument.Statement as Array<{ Sid?: string }>);
+  };
 
   test('spot only, min 0, max = the policy spares, no desired, the fleet subnets, overrides and target groups', () => {
     const spot = Object.values(t.findResources('AWS::AutoScaling::AutoScalingGroup', { Properties: { AutoScalingGroupName: 'inference' } }))[0];
@@ -358,6 +364,24 @@ describe('OnDemandFallback: the spare spot group', () => {
       Template.fromStack(s2).resourceCountIs('AWS::AutoScaling::AutoScalingGroup', 2);
       expect(f2.spareGroup).toBeUndefined();
     }
+  });
+
+  test('steerInstanceTypes: RunInstances only with the fleet launch template, PassRole of the fleet role only to EC2, and the flag in the environment', () => {
+    const { stack: s2, fallback: f2, svc: svc2 } = serviceWithFallback({ steerInstanceTypes: true }, ENV);
+    const t2 = Template.fromStack(s2);
+    const roleId = s2.getLogicalId(f2.function!.role!.node.defaultChild as iam.CfnRole);
+    const st = Object.values(t2.findResources('AWS::IAM::Policy'))
+      .filter((p) => JSON.stringify(p.Properties.Roles) === JSON.stringify([{ Ref: roleId }]))
+      .flatMap((p) => p.Properties.PolicyDocument.Statement as Array<{ Sid?: string; Action: string; Resource: unknown; Condition?: unknown }>);
+    const run = st.find((x) => x.Sid === 'LaunchFromTheFleetTemplateOnly')!;
+    expect(run.Action).toBe('ec2:RunInstances');
+    expect(JSON.stringify(run.Condition)).toContain(s2.getLogicalId(svc2.fleet.launchTemplate.node.defaultChild as any));
+    const pass = st.find((x) => x.Sid === 'PassTheFleetInstanceRoleOnly')!;
+    expect(pass).toMatchObject({ Action: 'iam:PassRole', Condition: { StringEquals: { 'iam:PassedToService': 'ec2.amazonaws.com' } } });
+    t2.hasResourceProperties('AWS::Lambda::Function', { Environment: { Variables: Match.objectLike({ [FALLBACK_ENV.STEER_TYPES]: 'true' }) } });
+    // without it, neither grant nor flag
+    expect(statements().some((x) => x.Sid === 'LaunchFromTheFleetTemplateOnly')).toBe(false);
+    expect(env()[FALLBACK_ENV.STEER_TYPES]).toBeUndefined();
   });
 
   test('spareSpotReplicas 2: the spare group may run 2', () => {
