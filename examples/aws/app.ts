@@ -3,6 +3,7 @@
 // Environment-agnostic, so synth needs no credentials. Context: -c modelBucket=... -c modelPrefix=... -c spotInstances=N
 import { App } from 'aws-cdk-lib';
 import { BatchExampleStack } from './batch-stack';
+import { ByoListenerExampleStack } from './byo-listener-stack';
 import { SpotInferenceExampleStack } from './inference-stack';
 import { QueueWorkersExampleStack } from './queue-stack';
 
@@ -24,4 +25,5 @@ new BatchExampleStack(app, 'SpotBatchExample', {
   description: 'Sharded batch inference on spot with checkpoints (spot-inference-constructs example)',
   image: context('batchImage'),
 });
+new ByoListenerExampleStack(app, 'SpotByoListenerExample', { description: 'A spot fleet behind an existing ALB listener (spot-inference-constructs example)', listenerArn: context('listenerArn'), loadBalancerSecurityGroupId: context('albSecurityGroupId'), vpcId: context('vpcId'), privateSubnetIds: context('privateSubnetIds')?.split(','), privateSubnetRouteTableIds: context('privateSubnetRouteTableIds')?.split(',') });
 app.synth();
