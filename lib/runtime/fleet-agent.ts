@@ -148,7 +148,7 @@ export function planFleetAgent(options: AgentDrainOptions, ctx: FleetAgentContex
     const prop = propOf(p.prop);
     if (seen.has(prop)) continue;
     seen.add(prop);
-    v.add(p.code, prop, p.message.replace(new RegExp(`(?<![.\\w])${p.prop}\\b`, 'g'), prop));
+    v.add(p.code, prop, p.message.replace(new RegExp(`^${p.prop}\\b`), prop).replace(new RegExp(`\\bset ${p.prop}\\b`, 'g'), `set ${prop}`));
   }
   return { config, drainMode, agentHealthPort, probePort, problems: v.problems };
 }
