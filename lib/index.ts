@@ -6,3 +6,5 @@ export * from './policy';
 export * from './plan';
 export * from './runtime';
 export * from './runtime/worker';
+// The structural AWS SDK client the runtime's options take (so the declarations need no @aws-sdk package).
+export * from './runtime/aws-sdk-client';
