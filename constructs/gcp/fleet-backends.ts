@@ -8,6 +8,7 @@ import { CLOUD_LIMITS, Cloud } from '../../lib/spec/clouds';
 import { FleetSpecErrorCode, ProblemCollector } from '../../lib/spec/errors';
 import { IGcpSpotFleet } from './fleet-interface';
 import { checkBackendService, checkFirewall } from './provider-rules';
+import { GcpSpotFleet } from './spot-fleet';
 
 /** Source ranges of Google's health checkers and global external Application Load Balancer proxies. */
 export const GOOGLE_LB_SOURCE_RANGES = ['35.191.0.0/16', '130.211.0.0/22'];
@@ -102,9 +103,9 @@ export interface GcpFleetBackendsProps {
   /** Priority of the firewall rule admitting Google's ranges (0 to 65535, lower wins). @default 1000 */
   readonly firewallPriority?: number;
   /**
-   * Create the firewall rule for 35.191.0.0/16 and 130.211.0.0/22. Turn off only when a rule of yours already admits
-   * them to the serving and health ports.
-   * @default true
+   * Create the firewall rule for 35.191.0.0/16 and 130.211.0.0/22 to the serving and health ports. Turn off only when
+   * a rule of yours already admits them.
+   * @default - true, except for a load-balanced `GcpSpotFleet`, which opens that rule itself
    */
   readonly createFirewall?: boolean;
 }
@@ -158,7 +159,9 @@ export class GcpFleetBackends extends Construct {
       this.healthCheck = createFleetHealthCheck(this, 'HealthCheck', fleet);
       healthCheckId = this.healthCheck.id;
     }
-    if (props.createFirewall ?? true) {
+    // A load-balanced GcpSpotFleet opens its own rule for these ranges; imported groups get one here.
+    const ownRule = fleet instanceof GcpSpotFleet && fleet.loadBalanced && fleet.hasFirewall;
+    if (props.createFirewall ?? !ownRule) {
       this.firewall = createFleetFirewall(this, 'AllowGoogleLb', fleet, props.firewallPriority ?? 1000, v);
     }
 

@@ -2,6 +2,7 @@
 import { mkdirSync } from 'node:fs';
 import { App } from 'cdktf';
 import { GcpBatchExampleStack } from './batch-stack';
+import { GcpExistingLoadBalancerStack } from './existing-lb-stack';
 import { GcpMultiRegionExampleStack } from './multi-region-stack';
 import { GcpQueueExampleStack } from './queue-stack';
 import { GcpSpotInferenceStack } from './stack';
@@ -22,4 +23,8 @@ new GcpBatchExampleStack(app, 'spot-batch-gcp', {
   region: ctx('region'),
 });
 new GcpMultiRegionExampleStack(app, 'spot-multi-region-gcp', { project: ctx('project') ?? process.env.GOOGLE_CLOUD_PROJECT });
+new GcpExistingLoadBalancerStack(app, 'spot-existing-lb-gcp', {
+  project: ctx('project') ?? process.env.GOOGLE_CLOUD_PROJECT,
+  region: ctx('region'),
+});
 app.synth();

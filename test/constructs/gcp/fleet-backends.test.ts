@@ -104,9 +104,10 @@ describe('GcpFleetBackends: bring your own backend service or URL map', () => {
     expect(b.health_checks[0]).toMatch(/^\$\{google_compute_health_check\.Fleet_HealthCheck_\w+\.id\}$/);
     expect(b.port_name).toBe('http');
     expect(b.connection_draining_timeout_sec).toBe(10);
-    // The fleet brought its health check: none created; the firewall for Google's ranges is the attachment's own.
+    // The fleet brought its health check and its firewall rule for Google's ranges: neither is created twice.
     expect(ofType(resources, 'google_compute_health_check')).toHaveLength(1);
-    expect(one(resources, 'google_compute_firewall', 'Attach_AllowGoogleLb').source_ranges).toEqual(['35.191.0.0/16', '130.211.0.0/22']);
+    expect(ofType(resources, 'google_compute_firewall')).toHaveLength(1);
+    expect(one(resources, 'google_compute_firewall', 'Fleet_AllowLoadBalancer').source_ranges).toEqual(['35.191.0.0/16', '130.211.0.0/22']);
     expect(json).toHaveResourceWithProperties(ComputeHealthCheck, { http_health_check: { port: 9901, request_path: '/health' } });
   });
 
@@ -143,6 +144,9 @@ describe('GcpFleetBackends: bring your own backend service or URL map', () => {
     expect(map.path_matcher[1].path_rule[0].paths).toEqual(['/v1/completions', '/v1/chat/*']);
     expect(map.path_matcher[1].path_rule[0].service).toMatch(/^\$\{google_compute_backend_service\.Attach_Backend_\w+\.id\}$/);
     expect(one(resources, 'google_compute_backend_service', 'Attach_Backend').load_balancing_scheme).toBe('EXTERNAL_MANAGED');
+    // Imported groups: the attachment opens the firewall for Google's ranges and creates the health check.
+    expect(one(resources, 'google_compute_firewall', 'Attach_AllowGoogleLb')).toMatchObject({ source_ranges: ['35.191.0.0/16', '130.211.0.0/22'], target_service_accounts: ['vm@team-project.iam.gserviceaccount.com'] });
+    expect(one(resources, 'google_compute_health_check', 'Attach_HealthCheck').http_health_check).toEqual({ port: 9901, request_path: '/health' });
   });
 
   test('as the default service of a URL map', () => {
