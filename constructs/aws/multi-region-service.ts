@@ -1,5 +1,7 @@
 import { ArnFormat, Duration, RemovalPolicy, Stack, Token } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as events from 'aws-cdk-lib/aws-events';
+import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
@@ -9,7 +11,8 @@ import { validateRegionList } from '../../lib/spec/global-routing';
 import { acknowledgeNagFindings, nagResourceName } from './bundle';
 import { InferenceLoadBalancerType } from './inference-load-balancer';
 import { AWS_REGION_PATTERN, GLOBAL_ACCELERATOR_HOME_REGION, GlobalAcceleratorEndpoint } from './multi-region-global-endpoint';
-import { OnDemandFallbackOptions } from './on-demand-fallback';
+import { INTERRUPTION_EVENTS } from '../../lib/handlers/aws/events';
+import { OnDemandFallback, OnDemandFallbackOptions, OnDemandFallbackRegionGroups } from './on-demand-fallback';
 import { AllocationStrategy, SpotAgentOptions } from './spot-fleet';
 import { SpotInferenceService } from './spot-inference-service';
 
@@ -133,6 +136,12 @@ export class MultiRegionSpotInferenceService extends Construct {
   public readonly dnsName: string;
   /** The traffic dial of each region, as deployed. */
   public readonly trafficDials: Record<string, number>;
+  /** The region whose stack runs the one fallback controller (the home region, else the first). */
+  public readonly controllerRegion: string;
+  /** The one fallback controller over every region (its `OnDemandFallback`), unless `onDemandFallback` is false. */
+  public readonly controller?: OnDemandFallback;
+  /** The event bus in the controller's region that the other regions forward launch failures and spot warnings to. */
+  public readonly controllerEvents?: events.EventBus;
 
   constructor(scope: Construct, id: string, props: MultiRegionSpotInferenceServiceProps) {
     super(scope, id);
@@ -175,7 +184,23 @@ export class MultiRegionSpotInferenceService extends Construct {
     this.trafficDials = {};
     const dials: { fleet: SpotInferenceService; dial: number }[] = [];
 
-    props.regions.forEach((r, index) => {
+    // One controller over every region: it runs in the home region (else the first), whose OnDemandFallback is
+    // given the other regions' groups; the other regions render their fallback and spare groups only. They are
+    // built first, so the controller's stack can name their groups (and, through crossRegionReferences, their
+    // spare groups' subnets).
+    const fallbackOn = props.onDemandFallback ?? true;
+    this.controllerRegion = home ?? props.regions[0].region;
+    const controllerBusName = `${prefix}-fallback-events`.slice(0, 256);
+    // A fixed name, so the other regions can forward to it without a reference back (that would be a cycle).
+    const controllerBusArn = `arn:aws:events:${this.controllerRegion}:${props.account}:event-bus/${controllerBusName}`;
+    const ordered = [...props.regions.filter((r) => r.region !== this.controllerRegion), ...props.regions.filter((r) => r.region === this.controllerRegion)];
+    const otherRegionGroups: OnDemandFallbackRegionGroups[] = [];
+    let controller: OnDemandFallback | undefined;
+    let controllerEvents: events.EventBus | undefined;
+
+    ordered.forEach((r) => {
+      const index = props.regions.indexOf(r);
+      const isController = r.region === this.controllerRegion;
       const stack = new Stack(this, r.region, {
         env: { account: props.account, region: r.region },
         stackName: `${prefix}-${r.region}`,
@@ -229,7 +254,22 @@ export class MultiRegionSpotInferenceService extends Construct {
         allowedClientCidrs: props.allowedClientCidrs ?? ['0.0.0.0/0'],
         accessLogsBucket,
         accessLogsPrefix: accessLogsBucket ? 'alb' : undefined,
+        onDemandFallback: fallbackOn,
+        onDemandFallbackOptions: isController
+          ? { ...props.onDemandFallbackOptions, controller: true, regions: otherRegionGroups }
+          : { ...props.onDemandFallbackOptions, controller: false },
       });
+      if (fallbackOn && service.onDemandFallback) {
+        const groups = service.onDemandFallback.regionGroups;
+        const groupNames = [groups.spotGroupName, groups.fallbackGroupName, ...(groups.spareGroupName ? [groups.spareGroupName] : [])];
+        if (isController) {
+          controller = service.onDemandFallback;
+          controllerEvents = this.forwardedEventsToController(stack, controllerBusName, service.onDemandFallback);
+        } else {
+          otherRegionGroups.push(groups);
+          this.forwardEventsToController(stack, controllerBusArn, groupNames);
+        }
+      }
       acknowledgeNagFindings(service.loadBalancer.connections.securityGroups[0], [{
         rule: 'AwsSolutions-EC23',
         reason: 'The ALB is internal and reachable only through Global Accelerator, which preserves client addresses; it admits the allowed client CIDRs on the listener port only, and the workers admit only the ALB',
@@ -254,6 +294,9 @@ export class MultiRegionSpotInferenceService extends Construct {
       this.trafficDials[r.region] = dial;
       dials.push({ fleet: service, dial });
     });
+    this.controller = controller;
+    this.controllerEvents = controllerEvents;
+    dials.sort((a, b) => this.regionNames.indexOf(Stack.of(a.fleet).region) - this.regionNames.indexOf(Stack.of(b.fleet).region));
 
     this.globalStack = new Stack(this, 'global', {
       env: { account: props.account, region: GLOBAL_ACCELERATOR_HOME_REGION },
@@ -268,6 +311,42 @@ export class MultiRegionSpotInferenceService extends Construct {
       globalHealthCheckThreshold: props.globalHealthCheckThreshold,
     });
     this.dnsName = this.globalEndpoint.dnsName;
+  }
+
+  /**
+   * In the controller's region: an event bus the other regions forward to, and a rule on it that runs the
+   * controller on their launch failures and spot warnings (EventBridge rules see their own region's events only).
+   * A separate bus, so forwarded events never reach the controller region's own drain pipeline.
+   */
+  private forwardedEventsToController(stack: Stack, busName: string, fallback: OnDemandFallback): events.EventBus {
+    const bus = new events.EventBus(stack, 'ControllerEvents', {
+      eventBusName: busName,
+      description: `Launch failures and spot warnings of the other regions of ${stack.stackName}'s multi-region fleet, for its fallback controller`,
+    });
+    new events.Rule(stack, 'ForwardedToController', {
+      eventBus: bus,
+      description: 'Runs the fallback controller on another region\'s launch failures and spot warnings',
+      eventPattern: { source: [INTERRUPTION_EVENTS.LAUNCH_UNSUCCESSFUL.source, INTERRUPTION_EVENTS.SPOT_WARNING.source], detailType: [INTERRUPTION_EVENTS.LAUNCH_UNSUCCESSFUL.detailType, INTERRUPTION_EVENTS.SPOT_WARNING.detailType] },
+      targets: [new targets.LambdaFunction(fallback.function!, { retryAttempts: 2, maxEventAge: Duration.minutes(15) })],
+    });
+    return bus;
+  }
+
+  /** In a region without the controller: forward its groups' launch failures and the region's spot warnings to the controller's bus. */
+  private forwardEventsToController(stack: Stack, busArn: string, groupNames: string[]): void {
+    const bus = events.EventBus.fromEventBusArn(stack, 'ControllerBus', busArn);
+    const target = new targets.EventBus(bus);
+    new events.Rule(stack, 'ForwardLaunchFailures', {
+      description: `Launch failures of this region's groups, to the fallback controller's bus (${busArn})`,
+      eventPattern: { source: [INTERRUPTION_EVENTS.LAUNCH_UNSUCCESSFUL.source], detailType: [INTERRUPTION_EVENTS.LAUNCH_UNSUCCESSFUL.detailType], detail: { AutoScalingGroupName: groupNames } },
+      targets: [target],
+    });
+    // aws.ec2 events carry only an instance id, so the rule cannot be scoped to the groups: the controller filters.
+    new events.Rule(stack, 'ForwardSpotWarnings', {
+      description: `Spot interruption warnings of this region, to the fallback controller's bus (${busArn})`,
+      eventPattern: { source: [INTERRUPTION_EVENTS.SPOT_WARNING.source], detailType: [INTERRUPTION_EVENTS.SPOT_WARNING.detailType] },
+      targets: [target],
+    });
   }
 
   /** Seconds from a region's notice until no new request enters it (see docs/multi-region.md), per region. */

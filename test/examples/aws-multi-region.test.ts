@@ -48,7 +48,7 @@ test('three regional stacks with their own environment and one global stack in u
     expect(stack.region).toBe(region);
     expect(stack.account).toBe('111111111111');
     expect(stack.stackName).toBe(`SpotMultiRegion-${region}`);
-    Template.fromStack(stack).resourceCountIs('AWS::AutoScaling::AutoScalingGroup', 2); // spot group + on-demand fallback group
+    Template.fromStack(stack).resourceCountIs('AWS::AutoScaling::AutoScalingGroup', 3); // spot group + on-demand fallback group + spare spot group
   }
   expect(service.globalStack.region).toBe('us-west-2');
   const global = Template.fromStack(service.globalStack);

@@ -59,7 +59,8 @@ describe('MultiRegionSpotInferenceService', () => {
       expect(stack.region).toBe(r.region);
       expect(stack.account).toBe(ACCOUNT);
       const t = regional(r.region);
-      t.resourceCountIs('Custom::CrossRegionExportWriter', 1);
+      // Every regional stack writes its ALB ARN into us-west-2; the other regions also write their spare groups' subnets into the controller's region.
+      expect(Object.keys(t.findResources('Custom::CrossRegionExportWriter')).length).toBe(r.region === 'us-east-1' ? 1 : 2);
       t.hasResourceProperties('AWS::EC2::VPC', { CidrBlock: `10.${REGIONS.indexOf(r)}.0.0/16` });
       // Reached only through the accelerator.
       t.hasResourceProperties('AWS::ElasticLoadBalancingV2::LoadBalancer', { Scheme: 'internal', Type: 'application' });
@@ -79,24 +80,69 @@ describe('MultiRegionSpotInferenceService', () => {
     expect(s.services['us-east-2'].fleet.vpc.availabilityZones).toEqual(['us-east-2a', 'us-east-2b']);
   });
 
-  test('each region\'s controller writes only its own fallback group and state; only the Describe calls are on *', () => {
+  test('one fallback controller (in the first region) over every region: it writes only the groups it owns, Describe calls alone on *', () => {
     const { s, regional } = service();
-    for (const region of s.regionNames) {
-      const fallback = s.services[region].onDemandFallback!;
-      expect(fallback).toBeDefined();
-      const t = regional(region);
-      const policies = t.findResources('AWS::IAM::Policy');
-      const controller = Object.values(policies).find((p: any) => p.Properties.PolicyDocument.Statement.some((st: any) => st.Sid === 'ResizeTheFallbackGroupOnly')) as any;
-      const statements = controller.Properties.PolicyDocument.Statement;
-      for (const st of statements) {
-        const actions = [st.Action].flat();
-        if (JSON.stringify(st.Resource) === '"*"') {
-          expect(actions.every((a: string) => /^(autoscaling|ec2):Describe/.test(a))).toBe(true);
-        }
-      }
-      const resize = statements.find((st: any) => st.Sid === 'ResizeTheFallbackGroupOnly');
-      expect(JSON.stringify(resize.Resource)).toContain(`:autoscaling:${region}:${ACCOUNT}:autoScalingGroup:*:autoScalingGroupName/${fallback.fallbackGroupName}`);
+    expect(s.controllerRegion).toBe('us-east-1');
+    expect(s.controller).toBe(s.services['us-east-1'].onDemandFallback);
+    expect(s.controller!.function).toBeDefined();
+    expect(s.services['us-east-2'].onDemandFallback!.function).toBeUndefined();
+    // The other region keeps its own fallback and spare groups, resized by the controller from us-east-1.
+    regional('us-east-2').resourceCountIs('AWS::AutoScaling::AutoScalingGroup', 3);
+    regional('us-east-2').resourceCountIs('AWS::SSM::Parameter', 0);
+    const east2 = s.services['us-east-2'].onDemandFallback!.regionGroups;
+    const east1 = s.controller!.regionGroups;
+
+    const t = regional('us-east-1');
+    const fns = t.findResources('AWS::Lambda::Function', { Properties: { Environment: { Variables: { FALLBACK_REGIONS: Match.anyValue() } } } });
+    expect(Object.keys(fns)).toHaveLength(1);
+    const regionsEnv = JSON.stringify(Object.values(fns)[0].Properties.Environment.Variables.FALLBACK_REGIONS);
+    expect(regionsEnv).toContain(`\\"region\\":\\"us-east-2\\"`);
+    expect(regionsEnv).toContain(east2.fallbackGroupName);
+
+    const policy = Object.values(t.findResources('AWS::IAM::Policy')).find((p: any) => p.Properties.PolicyDocument.Statement.some((st: any) => st.Sid === 'ResizeItsOwnGroupsOnly')) as any;
+    const statements = policy.Properties.PolicyDocument.Statement;
+    for (const st of statements) {
+      if (JSON.stringify(st.Resource) === '"*"') expect([st.Action].flat().every((a: string) => /^(autoscaling|ec2):Describe/.test(a))).toBe(true);
     }
+    const arn = (region: string, name: string) => `:autoscaling:${region}:${ACCOUNT}:autoScalingGroup:*:autoScalingGroupName/${name}`;
+    const resize = JSON.stringify(statements.find((st: any) => st.Sid === 'ResizeItsOwnGroupsOnly').Resource);
+    for (const [region, g] of [['us-east-1', east1], ['us-east-2', east2]] as const) {
+      expect(resize).toContain(arn(region, g.fallbackGroupName));
+      expect(resize).toContain(arn(region, g.spareGroupName!));
+      expect(resize).not.toContain(arn(region, g.spotGroupName) + '"');
+    }
+    const steer = JSON.stringify(statements.find((st: any) => st.Sid === 'SteerItsSpareGroupsOnly').Resource);
+    expect(steer).toContain(arn('us-east-2', east2.spareGroupName!));
+    expect(steer).not.toContain(east2.fallbackGroupName);
+  });
+
+  test('the other regions forward launch failures and spot warnings to the controller\'s own event bus', () => {
+    const { s, regional } = service();
+    const busArn = `arn:aws:events:us-east-1:${ACCOUNT}:event-bus/Svc-fallback-events`;
+    const east2 = regional('us-east-2');
+    const g = s.services['us-east-2'].onDemandFallback!.regionGroups;
+    east2.hasResourceProperties('AWS::Events::Rule', {
+      EventPattern: { 'source': ['aws.autoscaling'], 'detail-type': ['EC2 Instance Launch Unsuccessful'], 'detail': { AutoScalingGroupName: [g.spotGroupName, g.fallbackGroupName, g.spareGroupName] } },
+      Targets: [Match.objectLike({ Arn: busArn, RoleArn: Match.anyValue() })],
+    });
+    east2.hasResourceProperties('AWS::Events::Rule', {
+      EventPattern: { 'source': ['aws.ec2'], 'detail-type': ['EC2 Spot Instance Interruption Warning'] },
+      Targets: [Match.objectLike({ Arn: busArn })],
+    });
+    east2.hasResourceProperties('AWS::IAM::Policy', { PolicyDocument: { Statement: [{ Action: 'events:PutEvents', Effect: 'Allow', Resource: busArn }] } });
+    const east1 = regional('us-east-1');
+    east1.hasResourceProperties('AWS::Events::EventBus', { Name: 'Svc-fallback-events' });
+    east1.hasResourceProperties('AWS::Events::Rule', {
+      EventBusName: { Ref: Match.stringLikeRegexp('^ControllerEvents') },
+      Targets: [Match.objectLike({ Arn: { 'Fn::GetAtt': [Match.stringLikeRegexp('^InferenceFallbackFunction'), 'Arn'] } })],
+    });
+    expect(s.controllerEvents).toBeDefined();
+  });
+
+  test('the home region runs the controller', () => {
+    const { s } = service({ homeRegion: 'us-east-2' });
+    expect(s.controllerRegion).toBe('us-east-2');
+    expect(s.controller).toBe(s.services['us-east-2'].onDemandFallback);
   });
 
   test('a home region gets the traffic; the others a dial of 0 unless they set their own', () => {
