@@ -17,7 +17,7 @@ import { build } from 'esbuild';
 import { execFileSync } from 'node:child_process';
 import { gzipSync } from 'node:zlib';
 import * as path from 'node:path';
-import { makeDrainHandler, RecentEvents } from '../lib/handlers/aws/drain';
+import { DrainDeps, makeDrainHandler, RecentEvents } from '../lib/handlers/aws/drain';
 import { DRAIN_ENV } from '../lib/handlers/aws/drain-settings';
 
 process.env.AWS_EC2_METADATA_DISABLED = 'true';
@@ -91,7 +91,7 @@ async function apiCalls(): Promise<void> {
   elb.onAnyCommand().resolves({});
   elb.on(DescribeTargetHealthCommand).callsFake(async () => ({ TargetHealthDescriptions: [{ TargetHealth: { State: t < drainedAt ? 'draining' : 'unused' } }] }));
 
-  const handler = makeDrainHandler({
+  const deps: DrainDeps = {
     settings: {
       autoScalingGroupName: ASG,
       targetGroupArns: [TG],
@@ -112,7 +112,8 @@ async function apiCalls(): Promise<void> {
     now: () => t,
     sleep: async (ms) => void (t += ms),
     recent: new RecentEvents(),
-  });
+  };
+  const handler = makeDrainHandler(deps);
   const context = { getRemainingTimeInMillis: () => 150_000 } as Context;
   const names = (): string[] =>
     [...asg.calls(), ...elb.calls()]
@@ -167,6 +168,20 @@ async function apiCalls(): Promise<void> {
       `(DeregisterTargets ${count('DeregisterTargets')}, DescribeTargetHealth ${count('DescribeTargetHealth')}, ` +
       `RecordLifecycleActionHeartbeat ${count('RecordLifecycleActionHeartbeat')}, CompleteLifecycleAction ${count('CompleteLifecycleAction')}), handler time ${wallMs.toFixed(1)} ms`,
   );
+
+  // The same spot warning delivered twice in one batch (EventBridge and SQS both deliver at least once),
+  // to a fresh container: handled once.
+  asg.resetHistory();
+  elb.resetHistory();
+  const dupHandler = makeDrainHandler({ ...deps, recent: new RecentEvents() });
+  const twice: SQSEvent = { Records: [sqsEvent(warning).Records[0], { ...sqsEvent(warning).Records[0], messageId: 'm2' }] };
+  const dupRes = await dupHandler(twice, context);
+  console.log(`same spot warning twice in one batch: ${names().length} API calls (one copy handled, the other shares its outcome), failures ${dupRes.batchItemFailures.length}`);
+
+  // A batch of bad records only (JSON null, a number): answered with batchItemFailures, not a function error.
+  const bad: SQSEvent = { Records: [{ ...sqsEvent(null).Records[0], body: 'null' }, { ...sqsEvent(null).Records[0], messageId: 'm2', body: '42' }] };
+  const badRes = await dupHandler(bad, context);
+  console.log(`batch of 2 malformed records: batchItemFailures ${badRes.batchItemFailures.length}, function error: none`);
   asg.restore();
   elb.restore();
 }
