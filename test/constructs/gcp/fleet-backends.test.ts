@@ -1,7 +1,7 @@
 import 'cdktf/lib/testing/adapters/jest';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { App, TerraformStack, Testing } from 'cdktf';
+import { App, TerraformStack, Testing, Token } from 'cdktf';
 import { ComputeBackendService } from '@cdktf/provider-google/lib/compute-backend-service';
 import { ComputeHealthCheck } from '@cdktf/provider-google/lib/compute-health-check';
 import { ComputeUrlMap } from '@cdktf/provider-google/lib/compute-url-map';
@@ -79,6 +79,8 @@ describe('IGcpSpotFleet: an imported fleet works with every piece', () => {
     expect(() => GcpSpotFleet.fromInstanceGroupManagers(stack, 'B', { ...attrs, networkTags: ['llm'] })).toThrow(/serviceAccountEmails and networkTags are both set: a firewall rule targets service accounts or tags, not both/);
     expect(() => GcpSpotFleet.fromInstanceGroupManagers(stack, 'C', { ...attrs, deregistrationDelaySeconds: 30 })).toThrow(/deregistrationDelaySeconds \(30\) must be 0 or more and shorter than the 30 s Google Cloud preemption notice/);
     expect(() => GcpSpotFleet.fromInstanceGroupManagers(stack, 'D', { ...attrs, fleetName: 'Legacy' })).toThrow(/fleetName \("Legacy"\) must be 1-20 lower-case letters/);
+    expect(() => GcpSpotFleet.fromInstanceGroupManagers(stack, 'D2', { ...attrs, servingPort: 70000, healthPort: 0 })).toThrow(/servingPort \(70000\) must be between 1 and 65535 .*\n.*healthPort \(0\) must be between 1 and 65535/);
+    expect(() => GcpSpotFleet.fromInstanceGroupManagers(stack, 'D3', { ...attrs, targetUtilization: 1.5 })).toThrow(/targetUtilization \(1.5\) must be above 0 and at most 1/);
     const noBucket = GcpSpotFleet.fromInstanceGroupManagers(stack, 'E', { ...attrs, artifactBucketName: undefined });
     expect(() => new GcpPreemptionHook(stack, 'Hook', { fleet: noBucket })).toThrow(/fleet legacy has no artifact bucket for the preemption function's code; import it with artifactBucketName/);
   });
@@ -168,6 +170,16 @@ describe('GcpFleetBackends: bring your own backend service or URL map', () => {
     expect(() => new GcpFleetBackends(stack, 'A4', { fleet, urlMap: map, asDefaultService: true, paths: ['/x'] })).toThrow(/paths needs hosts/);
     expect(() => new GcpFleetBackends(stack, 'A5', { fleet, urlMap: map, asDefaultService: true, firewallPriority: 70000 })).toThrow(/firewallPriority \(70000\) must be a whole number from 0 to 65535/);
     const b = new ComputeBackendService(stack, 'B', { name: 'b' });
+    const dup = new ComputeBackendService(stack, 'Dup', { name: 'dup', backend: [{ group: GROUP('legacy-spot') }] });
+    expect(() => new GcpFleetBackends(stack, 'A7', { fleet, backendService: dup })).toThrow(/the backend service already has the fleet's group\(s\) https:\/\/www.googleapis.com\/compute\/v1\/projects\/team-project\/regions\/us-east1\/instanceGroups\/legacy-spot; a backend service lists each group once/);
+    const internal = new ComputeBackendService(stack, 'Int', { name: 'int', loadBalancingScheme: 'INTERNAL' });
+    expect(() => new GcpFleetBackends(stack, 'A8', { fleet, backendService: internal })).toThrow(/the backend service's load_balancing_scheme is INTERNAL: instance-group backends with UTILIZATION balancing need an Application Load Balancer scheme/);
+    const tokenBackends = new ComputeBackendService(stack, 'Tok', { name: 'tok' });
+    tokenBackends.putBackend(Token.asAny('${var.backends}') as any);
+    expect(() => new GcpFleetBackends(stack, 'A9', { fleet, backendService: tokenBackends })).toThrow(/the backend service's backends are a deploy-time value \(a token\): the fleet's groups cannot be added to them at synth/);
+    const tokenMap = new ComputeUrlMap(stack, 'TokMap', { name: 'tm', defaultService: 'x' });
+    tokenMap.putHostRule(Token.asAny('${var.rules}') as any);
+    expect(() => new GcpFleetBackends(stack, 'A10', { fleet, urlMap: tokenMap, hosts: ['a.example.com'] })).toThrow(/the URL map's host rules or path matchers are a deploy-time value \(a token\)/);
     expect(() => new GcpFleetBackends(stack, 'A6', { fleet, backendService: b, hosts: ['x'] })).toThrow(/hosts, paths and asDefaultService route a URL map; they have no effect with backendService/);
   });
 });

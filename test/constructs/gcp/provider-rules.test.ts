@@ -88,6 +88,9 @@ describe('terraform-provider-google rules, at synth, with the provider\'s reason
       'autoscalingMetrics[0].targetType ("RATE") is refused by terraform-provider-google (verify.ValidateEnum: GAUGE, DELTA_PER_SECOND, DELTA_PER_MINUTE); use one of those',
       'autoscalingMetrics[0].name ("not a metric") is not a Cloud Monitoring metric type (the autoscaler\'s metric.name is "The identifier (type) of the Stackdriver Monitoring metric"); use e.g. "pubsub.googleapis.com/subscription/num_undelivered_messages"',
     ]);
+    expect(messages((v) => checkAutoscalerPolicy(v, { minReplicas: 0, maxReplicas: 2, loadBalancingTarget: 0 }))).toEqual([
+      'targetUtilization (0) is the autoscaler\'s load_balancing_utilization.target, which terraform-provider-google requires to "be a positive float value"; use e.g. 0.8',
+    ]);
     expect(build({ loadBalanced: false, agent: { drainMode: 'signal' as any, pidFile: '/run/x.pid' }, autoscalingMetrics: [{ name: 'custom.googleapis.com/queue', target: 5, targetType: 'RATE' }] })).toThrow(/autoscalingMetrics\[0\].targetType \("RATE"\) is refused by terraform-provider-google/);
   });
 
