@@ -3,8 +3,7 @@ import { Construct } from 'constructs';
 import { MonitorActivityLogAlert } from '@cdktf/provider-azurerm/lib/monitor-activity-log-alert';
 import { MonitorMetricAlert } from '@cdktf/provider-azurerm/lib/monitor-metric-alert';
 import { FleetSpecErrorCode, ProblemCollector } from '../../lib/spec/errors';
-import { azureName } from './network';
-import { SpotScaleSetFleet } from './spot-scale-set-fleet';
+import { ISpotScaleSetFleet } from './fleet-interface';
 
 
 /** Hours a metric alert window can span (Azure Monitor window sizes of 1 hour and more). */
@@ -75,15 +74,18 @@ export class AzureFleetAlerts extends Construct {
   /** Custom metric of the fallback controller: Regular VMs running in place of missing Spot capacity. */
   public static readonly FALLBACK_REPLICAS_METRIC = 'FallbackReplicas';
 
-  /** Alerts for a {@link SpotScaleSetFleet}: its scale sets and its load balancer, named after the fleet's construct id. */
-  public static forFleet(scope: Construct, id: string, fleet: SpotScaleSetFleet, options: AzureFleetAlertsOptions = {}): AzureFleetAlerts {
+  /**
+   * Alerts for a fleet (a `SpotScaleSetFleet`, or one imported with `fromScaleSetAttributes`): its scale sets and
+   * its load balancer, named after the fleet.
+   */
+  public static forFleet(scope: Construct, id: string, fleet: ISpotScaleSetFleet, options: AzureFleetAlertsOptions = {}): AzureFleetAlerts {
     return new AzureFleetAlerts(scope, id, {
       ...options,
-      resourceGroupName: fleet.scaleSets[0].scaleSet.resourceGroupName,
-      namePrefix: azureName(fleet.node.id),
-      scaleSetIds: fleet.scaleSets.map((s) => s.scaleSetId),
+      resourceGroupName: fleet.resourceGroupName,
+      namePrefix: fleet.fleetName,
+      scaleSetIds: fleet.scaleSetIds,
       // A fleet without a load balancer (queue workers) has no probe to watch.
-      loadBalancerId: fleet.loadBalanced ? fleet.loadBalancer.loadBalancer.id : undefined,
+      loadBalancerId: fleet.loadBalancerId,
     });
   }
 

@@ -14,12 +14,14 @@ export {
 export { AZURE_VM_FAMILIES, AZURE_VM_SIZE_CATALOG, AzureVmFamily, ParsedVmSize, explainUnknownVmSize, parseVmSize, vmSizeAccelerator } from './vm-sizes';
 export { AZURE_CUSTOM_DATA_MAX_CHARS, AGENT_BUNDLE_RELATIVE_PATH, defaultAgentBundlePath } from './agent-custom-data';
 export * from './network';
+export * from './fleet-interface';
 export * from './load-balancer';
 export * from './scale-set';
 export * from './spot-scale-set-fleet';
 export * from './agent-blob';
 export * from './queue-worker-fleet';
 export * from './batch-inference';
+export * from './spot-inference-service';
 export * from './fleet-alerts';
 export * from './interruption-drill';
 export * from './on-demand-fallback';

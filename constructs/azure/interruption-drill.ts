@@ -1,15 +1,7 @@
 import { TerraformOutput, Token } from 'cdktf';
 import { Construct } from 'constructs';
 import { FleetSpecErrorCode, ProblemCollector } from '../../lib/spec/errors';
-import { SpotScaleSetFleet } from './spot-scale-set-fleet';
-
-/** Orchestration mode of a scale set: it decides which command simulates an eviction. */
-export enum AzureScaleSetOrchestration {
-  /** Flexible: the VMs are VM resources; `az vm simulate-eviction --name <vm>`. What {@link SpotScaleSetFleet} creates. */
-  FLEXIBLE = 'Flexible',
-  /** Uniform: the VMs are scale-set instances; `az vmss simulate-eviction --instance-id <id>`. */
-  UNIFORM = 'Uniform',
-}
+import { AzureScaleSetOrchestration, ISpotScaleSetFleet } from './fleet-interface';
 
 /** What an Azure drill needs to find a scale set's Spot VMs. */
 export interface AzureDrillTarget {
@@ -55,13 +47,12 @@ export class AzureInterruptionDrill extends Construct {
     return `ID=$(az vmss list-instances --resource-group ${rg} --name ${vmss} --query "[?priority=='Spot'] | [0].instanceId" --output tsv) && az vmss simulate-eviction --resource-group ${rg} --name ${vmss} --instance-id "$ID"`;
   }
 
-  /** The drill of the first scale set of a {@link SpotScaleSetFleet} (Flexible orchestration). */
-  public static forFleet(scope: Construct, id: string, fleet: SpotScaleSetFleet, createOutputs?: boolean): AzureInterruptionDrill {
-    const vmss = fleet.scaleSets[0].scaleSet;
+  /** The drill of the first scale set of a fleet: a `SpotScaleSetFleet`, or one imported with `fromScaleSetAttributes`. */
+  public static forFleet(scope: Construct, id: string, fleet: ISpotScaleSetFleet, createOutputs?: boolean): AzureInterruptionDrill {
     return new AzureInterruptionDrill(scope, id, {
-      resourceGroupName: vmss.resourceGroupName,
-      scaleSetName: vmss.name,
-      orchestration: AzureScaleSetOrchestration.FLEXIBLE,
+      resourceGroupName: fleet.resourceGroupName,
+      scaleSetName: fleet.scaleSetNames[0],
+      orchestration: fleet.orchestration,
       createOutputs,
     });
   }

@@ -9,7 +9,8 @@ import { planFleetAgent } from '../../lib/runtime/fleet-agent';
 import { Cloud, CpuArchitecture, FleetSpec, FleetSpecError, FleetSpecErrorCode, ProblemCollector, ResolvedFleetSpec, applyFleetSpecDefaults, validateFleetSpec } from '../../lib/spec';
 import { SpotAgentBlob } from './agent-blob';
 import { AZURE_CUSTOM_DATA_MAX_CHARS, blobAgentFetch, defaultAgentBundlePath, fitsCustomData, inlineAgentFetch, readAgentBundle, renderAgentCustomData, toCustomData } from './agent-custom-data';
-import { SpotLoadBalancer } from './load-balancer';
+import { AzureScaleSetOrchestration, ISpotScaleSetFleet, ImportedSpotScaleSetFleet, SpotScaleSetFleetAttributes } from './fleet-interface';
+import { AzureExistingBackendPool, SpotBackendPoolAttachment, SpotLoadBalancer } from './load-balancer';
 import { AzureResourceOptions, SpotFleetNetwork, SpotFleetSecurityGroup, azureName } from './network';
 import { AzureSizeStrategy, ScaleSetPlan, planScaleSets, validateAzureFleet } from './rules';
 import { IScaleSetAutoscaleProfiles, SpotScaleSet, SpotScaleSetOptions, UBUNTU_2404_ARM64, UBUNTU_2404_X86_64 } from './scale-set';
@@ -67,6 +68,14 @@ export interface SpotScaleSetFleetProps extends FleetSpec, AzureResourceOptions,
   readonly listenerPort?: number;
   /** Give the load balancer a private frontend in the workers' subnet instead of a public IP. @default false */
   readonly internalLoadBalancer?: boolean;
+  /**
+   * Join an existing Standard load balancer's backend pool instead of creating a load balancer: the fleet adds its
+   * probe (the agent's health endpoint) to that load balancer and, when a frontend is named, the rule; its network
+   * security group admits the probes and `allowedClientCidrs` itself. `listenerPort` and `internalLoadBalancer`
+   * are then refused (set `existingBackendPool.frontendPort`).
+   * @default - a new Standard load balancer
+   */
+  readonly existingBackendPool?: AzureExistingBackendPool;
   /** The on-instance drain agent. @default - DrainMode.HEALTH on port 9901 */
   readonly agent?: AzureSpotAgentOptions;
   /**
@@ -118,7 +127,15 @@ export interface SpotScaleSetFleetProps extends FleetSpec, AzureResourceOptions,
  *
  * Bad input throws `FleetSpecError` at construction; values that are tokens are not validated.
  */
-export class SpotScaleSetFleet extends Construct {
+export class SpotScaleSetFleet extends Construct implements ISpotScaleSetFleet {
+  /**
+   * An existing fleet's scale sets (another stack, the portal, a Terraform module), for the pieces that take an
+   * {@link ISpotScaleSetFleet}: alerts, the interruption drill.
+   */
+  public static fromScaleSetAttributes(scope: Construct, id: string, attrs: SpotScaleSetFleetAttributes): ISpotScaleSetFleet {
+    return new ImportedSpotScaleSetFleet(scope, id, attrs);
+  }
+
   /** The spec with every default filled in. */
   public readonly spec: ResolvedFleetSpec;
   /** Size, capacity and priority mix of each scale set. */
@@ -136,6 +153,8 @@ export class SpotScaleSetFleet extends Construct {
   /** The workers' network security group (a `SpotFleetSecurityGroup` when load-balanced). */
   public readonly securityGroup: IFleetSecurityGroup;
   private readonly _loadBalancer?: SpotLoadBalancer;
+  /** The probe (and rule) on an existing load balancer, with `existingBackendPool`. */
+  public readonly backendPoolAttachment?: SpotBackendPoolAttachment;
   /** The network, when the fleet created one. */
   public readonly network?: SpotFleetNetwork;
   /** The VMs' user-assigned managed identity: grant it what the inference server must read. */
@@ -229,7 +248,17 @@ export class SpotScaleSetFleet extends Construct {
       this.network = new SpotFleetNetwork(this, 'Network', { ...common, namePrefix: prefix, addressSpace: props.addressSpace, subnetPrefix: props.subnetPrefix });
     }
     const subnetId = props.subnetId ?? this.network!.subnetId;
-    if (loadBalanced) {
+    if (loadBalanced && props.existingBackendPool) {
+      this.securityGroup = new SpotFleetSecurityGroup(this, 'SecurityGroup', {
+        ...common,
+        namePrefix: prefix,
+        servingPort: spec.servingPort,
+        healthPort: this.healthPort,
+        allowedClientCidrs: props.allowedClientCidrs,
+        subnetId: this.network ? this.network.subnetId : undefined,
+      });
+      this.backendPoolAttachment = new SpotBackendPoolAttachment(this, 'BackendPool', { ...props.existingBackendPool, namePrefix: prefix, backendPort: spec.servingPort, probe });
+    } else if (loadBalanced) {
       this.securityGroup = new SpotFleetSecurityGroup(this, 'SecurityGroup', {
         ...common,
         namePrefix: prefix,
@@ -303,7 +332,9 @@ export class SpotScaleSetFleet extends Construct {
           plan,
           zones,
           subnetId,
-          backendAddressPoolIds: this._loadBalancer ? [this._loadBalancer.backendAddressPoolId] : [],
+          backendAddressPoolIds: this._loadBalancer
+            ? [this._loadBalancer.backendAddressPoolId]
+            : this.backendPoolAttachment ? [this.backendPoolAttachment.backendAddressPoolId] : [],
           networkSecurityGroupId: this.securityGroup.networkSecurityGroupId,
           identityId: this.identity.id,
           customDataBase64: customData,
@@ -317,17 +348,50 @@ export class SpotScaleSetFleet extends Construct {
   }
 
   /**
-   * The load balancer. Throws when the fleet has none (`loadBalanced: false`); check `loadBalanced` first.
+   * The load balancer the fleet created. Throws when it has none (`loadBalanced: false`, or `existingBackendPool`);
+   * check `loadBalanced` first, or use `loadBalancerId`.
    */
   public get loadBalancer(): SpotLoadBalancer {
     if (!this._loadBalancer) {
       throw new FleetSpecError([{
         code: FleetSpecErrorCode.CLOUD_CONSTRAINT,
         prop: 'loadBalanced',
-        message: `SpotScaleSetFleet ${this.node.path} has no load balancer (loadBalanced: false); check fleet.loadBalanced before using fleet.loadBalancer, or set loadBalanced: true`,
+        message: this.backendPoolAttachment
+          ? `SpotScaleSetFleet ${this.node.path} joined an existing load balancer (existingBackendPool) and created none; use fleet.loadBalancerId or fleet.backendPoolAttachment`
+          : `SpotScaleSetFleet ${this.node.path} has no load balancer (loadBalanced: false); check fleet.loadBalanced before using fleet.loadBalancer, or set loadBalanced: true`,
       }], this.node.path);
     }
     return this._loadBalancer;
+  }
+
+  /** Id of the load balancer in front of the fleet (created, or the existing one), undefined without one. */
+  public get loadBalancerId(): string | undefined {
+    return this._loadBalancer?.loadBalancer.id ?? this.backendPoolAttachment?.loadBalancerId;
+  }
+
+  /** Resource group of the scale sets. */
+  public get resourceGroupName(): string {
+    return this.scaleSets[0].scaleSet.resourceGroupName;
+  }
+
+  /** Ids of the scale sets. */
+  public get scaleSetIds(): string[] {
+    return this.scaleSets.map((s) => s.scaleSetId);
+  }
+
+  /** Names of the scale sets. */
+  public get scaleSetNames(): string[] {
+    return this.scaleSets.map((s) => s.scaleSet.name);
+  }
+
+  /** The fleet's scale sets use Flexible orchestration. */
+  public get orchestration(): AzureScaleSetOrchestration {
+    return AzureScaleSetOrchestration.FLEXIBLE;
+  }
+
+  /** The construct id, lower case with dashes: the fleet's name in its pieces' names (alerts). */
+  public get fleetName(): string {
+    return azureName(this.node.id);
   }
 
   /**
@@ -404,6 +468,16 @@ function checkAzureFleetChoices(props: SpotScaleSetFleetProps, d: AzureFleetDeci
     for (const [prop, value] of lbOnly) {
       if (value !== undefined) {
         v.add(C, prop, `${prop} (${JSON.stringify(value)}) configures the load balancer, but loadBalanced is false (no load balancer, no inbound traffic); leave ${prop} out or set loadBalanced: true`);
+      }
+    }
+    if (props.existingBackendPool !== undefined) {
+      v.add(C, 'existingBackendPool', 'existingBackendPool puts the fleet behind a load balancer, but loadBalanced is false; leave existingBackendPool out or set loadBalanced: true');
+    }
+  } else if (props.existingBackendPool !== undefined) {
+    const own: [string, unknown][] = [['listenerPort', props.listenerPort], ['internalLoadBalancer', props.internalLoadBalancer]];
+    for (const [prop, value] of own) {
+      if (value !== undefined) {
+        v.add(C, prop, `${prop} (${JSON.stringify(value)}) configures a load balancer the fleet creates, but existingBackendPool joins an existing one; leave ${prop} out (set existingBackendPool.frontendPort for the added rule)`);
       }
     }
   }

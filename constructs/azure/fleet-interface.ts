@@ -1,0 +1,100 @@
+import { Token } from 'cdktf';
+import { Construct, IConstruct } from 'constructs';
+import { FleetSpecErrorCode, ProblemCollector } from '../../lib/spec/errors';
+import { azureName } from './network';
+
+/** Orchestration mode of a scale set: it decides which command simulates an eviction. */
+export enum AzureScaleSetOrchestration {
+  /** Flexible: the VMs are VM resources; `az vm simulate-eviction --name <vm>`. What {@link SpotScaleSetFleet} creates. */
+  FLEXIBLE = 'Flexible',
+  /** Uniform: the VMs are scale-set instances; `az vmss simulate-eviction --instance-id <id>`. */
+  UNIFORM = 'Uniform',
+}
+
+/**
+ * What the Azure pieces (alerts, interruption drill, service pattern) need of a spot fleet: implemented by
+ * {@link SpotScaleSetFleet}, and by {@link SpotScaleSetFleet.fromScaleSetAttributes} for scale sets created elsewhere
+ * (another stack, the portal, a Terraform module).
+ */
+export interface ISpotScaleSetFleet extends IConstruct {
+  /** Resource group of the scale sets. */
+  readonly resourceGroupName: string;
+  /** Ids of the fleet's scale sets (at least one). */
+  readonly scaleSetIds: string[];
+  /** Names of the fleet's scale sets, in the order of `scaleSetIds`. */
+  readonly scaleSetNames: string[];
+  /** Orchestration mode of the scale sets. */
+  readonly orchestration: AzureScaleSetOrchestration;
+  /** Id of the Standard load balancer in front of the fleet, or undefined for a fleet without one (queue workers). */
+  readonly loadBalancerId?: string;
+  /** Short name of the fleet in the names of the pieces (alerts): letters, digits and dashes. */
+  readonly fleetName: string;
+}
+
+/** How to find an existing fleet's scale sets, for {@link SpotScaleSetFleet.fromScaleSetAttributes}. */
+export interface SpotScaleSetFleetAttributes {
+  /** Resource group of the scale sets. */
+  readonly resourceGroupName: string;
+  /** Ids of the scale sets (`/subscriptions/.../providers/Microsoft.Compute/virtualMachineScaleSets/<name>`). */
+  readonly scaleSetIds: string[];
+  /** Names of the scale sets. @default - the last segment of each id */
+  readonly scaleSetNames?: string[];
+  /** Orchestration mode. @default AzureScaleSetOrchestration.FLEXIBLE */
+  readonly orchestration?: AzureScaleSetOrchestration;
+  /** Id of the load balancer in front of the scale sets. @default - none: no health-probe alert */
+  readonly loadBalancerId?: string;
+  /** Short name of the fleet in the pieces' names. @default - the construct id, lower case */
+  readonly fleetName?: string;
+}
+
+const SCALE_SET_ID = /^\/subscriptions\/[^/]+\/resourceGroups\/[^/]+\/providers\/Microsoft\.Compute\/virtualMachineScaleSets\/([^/]+)$/i;
+
+/** An existing fleet, imported by its attributes. */
+export class ImportedSpotScaleSetFleet extends Construct implements ISpotScaleSetFleet {
+  public readonly resourceGroupName: string;
+  public readonly scaleSetIds: string[];
+  public readonly scaleSetNames: string[];
+  public readonly orchestration: AzureScaleSetOrchestration;
+  public readonly loadBalancerId?: string;
+  public readonly fleetName: string;
+
+  constructor(scope: Construct, id: string, attrs: SpotScaleSetFleetAttributes) {
+    super(scope, id);
+    const v = new ProblemCollector();
+    const C = FleetSpecErrorCode.CLOUD_CONSTRAINT;
+    const ids = attrs.scaleSetIds;
+    if (!Token.isUnresolved(ids) && ids.length === 0) {
+      v.add(C, 'scaleSetIds', 'scaleSetIds is empty; give the id of at least one scale set (azurerm_orchestrated_virtual_machine_scale_set.id)');
+    }
+    const names: string[] = [];
+    for (const [i, sid] of (Token.isUnresolved(ids) ? [] : ids).entries()) {
+      const given = attrs.scaleSetNames?.[i];
+      if (given !== undefined) {
+        names.push(given);
+        continue;
+      }
+      const m = Token.isUnresolved(sid) ? undefined : SCALE_SET_ID.exec(sid);
+      if (!m) {
+        v.add(C, 'scaleSetNames', Token.isUnresolved(sid)
+          ? `scaleSetIds[${i}] is a deploy-time value, so its name cannot be read from it; give scaleSetNames as well`
+          : `scaleSetIds[${i}] ("${sid}") is not a scale set id (/subscriptions/<sub>/resourceGroups/<group>/providers/Microsoft.Compute/virtualMachineScaleSets/<name>); fix the id or give scaleSetNames`);
+        continue;
+      }
+      names.push(m[1]);
+    }
+    if (attrs.scaleSetNames !== undefined && !Token.isUnresolved(attrs.scaleSetNames) && !Token.isUnresolved(ids) && attrs.scaleSetNames.length !== ids.length) {
+      v.add(C, 'scaleSetNames', `scaleSetNames has ${attrs.scaleSetNames.length} names for ${ids.length} scale set ids; give one name per id, in the same order`);
+    }
+    const orchestration = attrs.orchestration ?? AzureScaleSetOrchestration.FLEXIBLE;
+    if (!Object.values(AzureScaleSetOrchestration).includes(orchestration)) {
+      v.add(FleetSpecErrorCode.UNKNOWN_ENUM_VALUE, 'orchestration', `orchestration (${JSON.stringify(orchestration)}) is not one of the AzureScaleSetOrchestration values; use AzureScaleSetOrchestration.FLEXIBLE ("Flexible") or AzureScaleSetOrchestration.UNIFORM ("Uniform")`);
+    }
+    v.throwIfAny(this.node.path);
+    this.resourceGroupName = attrs.resourceGroupName;
+    this.scaleSetIds = ids;
+    this.scaleSetNames = attrs.scaleSetNames ?? names;
+    this.orchestration = orchestration;
+    this.loadBalancerId = attrs.loadBalancerId;
+    this.fleetName = attrs.fleetName ?? azureName(id);
+  }
+}

@@ -1,0 +1,71 @@
+import { TerraformOutput } from 'cdktf';
+import { Construct } from 'constructs';
+import { FleetSpecErrorCode, ProblemCollector } from '../../lib/spec/errors';
+import { AzureFleetAlerts, AzureFleetAlertsOptions } from './fleet-alerts';
+import { AzureInterruptionDrill } from './interruption-drill';
+import { AzureOnDemandFallback } from './on-demand-fallback';
+import { SpotScaleSetFleet, SpotScaleSetFleetProps } from './spot-scale-set-fleet';
+
+/** Props of {@link AzureSpotInferenceService}: the fleet's props plus which pieces to add. */
+export interface AzureSpotInferenceServiceProps extends SpotScaleSetFleetProps {
+  /**
+   * Add an {@link AzureOnDemandFallback}: a controller that raises the fleet's Regular (on-demand) share when Spot
+   * capacity runs out and lowers it again once Spot is back.
+   * @default true
+   */
+  readonly onDemandFallback?: boolean;
+  /** Create the Azure Monitor alerts (backend health, evictions, a long fallback). @default true */
+  readonly alerts?: boolean;
+  /** Options of the alerts (action groups, thresholds). @default - see AzureFleetAlertsOptions */
+  readonly alertOptions?: AzureFleetAlertsOptions;
+  /** Add Terraform outputs (the endpoint, the drill commands). @default true */
+  readonly outputs?: boolean;
+}
+
+/**
+ * The Azure pattern: an inference service on Spot scale sets with a Regular (on-demand) base, behind a Standard
+ * load balancer (created, or an existing one's backend pool with `existingBackendPool`), with the on-instance drain
+ * agent, alerts, the Simulate Eviction drill and the on-demand fallback controller. Take it whole, or use
+ * {@link SpotScaleSetFleet}, {@link AzureFleetAlerts}, {@link AzureInterruptionDrill} and {@link AzureOnDemandFallback}
+ * on their own.
+ */
+export class AzureSpotInferenceService extends Construct {
+  /** The fleet. */
+  public readonly fleet: SpotScaleSetFleet;
+  /** The on-demand fallback controller, unless `onDemandFallback` is false. */
+  public readonly onDemandFallback?: AzureOnDemandFallback;
+  /** The alerts, unless `alerts` is false. */
+  public readonly alerts?: AzureFleetAlerts;
+  /** The interruption drill (Simulate Eviction of one Spot VM). */
+  public readonly interruptionDrill: AzureInterruptionDrill;
+
+  constructor(scope: Construct, id: string, props: AzureSpotInferenceServiceProps) {
+    super(scope, id);
+    const v = new ProblemCollector();
+    if (props.loadBalanced === false) {
+      v.add(FleetSpecErrorCode.CLOUD_CONSTRAINT, 'loadBalanced', 'loadBalanced is false, but AzureSpotInferenceService is an online service behind a load balancer; use AzureQueueWorkerFleet for queue workers, AzureBatchInference for batch, or SpotScaleSetFleet for a fleet without a load balancer');
+    }
+    if (props.alerts === false && props.alertOptions !== undefined) {
+      v.add(FleetSpecErrorCode.CLOUD_CONSTRAINT, 'alertOptions', 'alertOptions is set but alerts is false; remove alertOptions or turn the alerts on');
+    }
+    v.throwIfAny(this.node.path);
+    const outputs = props.outputs ?? true;
+    this.fleet = new SpotScaleSetFleet(this, 'Fleet', { ...props, namePrefix: props.namePrefix ?? id.toLowerCase().replace(/[^a-z0-9-]/g, '-').slice(0, 30).replace(/-+$/, '') });
+    if (props.onDemandFallback ?? true) {
+      this.onDemandFallback = new AzureOnDemandFallback(this, 'OnDemandFallback', {
+        fleet: this.fleet,
+        resourceGroupName: props.resourceGroupName,
+        location: props.location,
+        namePrefix: props.namePrefix,
+        tags: props.tags,
+      });
+    }
+    if (props.alerts ?? true) {
+      this.alerts = AzureFleetAlerts.forFleet(this, 'Alerts', this.fleet, props.alertOptions);
+    }
+    this.interruptionDrill = AzureInterruptionDrill.forFleet(this, 'Drill', this.fleet, outputs);
+    if (outputs && props.existingBackendPool === undefined) {
+      new TerraformOutput(this, 'Endpoint', { value: this.fleet.loadBalancer.frontendIpAddress, description: 'Address of the load balancer frontend' });
+    }
+  }
+}
