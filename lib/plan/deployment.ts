@@ -52,6 +52,13 @@ export interface DeploymentProfile {
   readonly replaceAfterSeconds: number;
   /** Seconds a region must pass the global layer's health checks before it gets traffic (interval x threshold). */
   readonly globalHealthySeconds: number;
+  /**
+   * The group moves replicas back to under-filled zones by itself (launch in the zone with the fewest first,
+   * terminate one in the zone with the most once the new one is ready).
+   */
+  readonly rebalancesZones: boolean;
+  /** The controller steers the spare group's instance types too (not only its zones). */
+  readonly steersSpareTypes: boolean;
   /** In words, for the output. */
   readonly description: string;
 }
@@ -72,6 +79,11 @@ export const DEPLOYMENT_PROFILES: { readonly [cloud: string]: DeploymentProfile 
     replaceAfterSeconds: 0,
     // Global Accelerator endpoint health checks: 30 s interval x threshold 3.
     globalHealthySeconds: 90,
+    // EC2 Auto Scaling's AZRebalance process (on by default): when zones are uneven by more than one instance and
+    // the emptier zone has capacity, it launches there first and then terminates in the fullest zone.
+    rebalancesZones: true,
+    // constructs/aws/on-demand-fallback.ts: steerInstanceTypes @default false (zones only).
+    steersSpareTypes: false,
     description: 'AWS: Auto Scaling group price-capacity-optimized over its zones, capacity rebalance, 2-min notice; controller every 60 s + on spot warnings and failed launches; Global Accelerator 30 s x 3 between regions',
   },
   [Deployment.GCP]: {
@@ -89,6 +101,9 @@ export const DEPLOYMENT_PROFILES: { readonly [cloud: string]: DeploymentProfile 
     // The global external Application Load Balancer routes on the backends' own health checks (part of
     // readiness here): no region-level delay on top.
     globalHealthySeconds: 0,
+    // constructs/gcp/spot-fleet.ts: updatePolicy instanceRedistributionType 'NONE': the MIG never moves VMs.
+    rebalancesZones: false,
+    steersSpareTypes: true,
     description: 'Google Cloud: regional MIG, BALANCED target shape, recreate after the 30 s notice; controller every 60 s + on preemptions; global Application Load Balancer between regions',
   },
   [Deployment.AZURE]: {
@@ -105,6 +120,9 @@ export const DEPLOYMENT_PROFILES: { readonly [cloud: string]: DeploymentProfile 
     // Cross-region (Global tier) load balancer / Front Door probes of the regional frontends: modelled like
     // Global Accelerator, 30 s x 3.
     globalHealthySeconds: 90,
+    // Flexible orchestration without zone balance: replicas stay where they landed.
+    rebalancesZones: false,
+    steersSpareTypes: true,
     description: 'Azure: Flexible scale set over its zones, eviction = delete, recreated when the controller sets the capacity; controller every 60 s (timer); cross-region load balancer 30 s x 3 between regions',
   },
 };
@@ -167,6 +185,8 @@ interface Region {
   spareDesired: number;
   spareZones: string[];
   spareTypes: string[];
+  /** Pool of the main group's rebalancing launch in flight (-1: none). */
+  rebalancing: number;
 }
 
 /**
@@ -208,7 +228,7 @@ export class DeployedFleet {
     locs.forEach((l, z) => {
       let r = byName.get(l.region);
       if (!r) {
-        r = { name: l.region, pools: [], zones: new Map(), zoneOrder: [], types: [], mainTarget: 0, base: 0, fallback: 0, spareDesired: 0, spareZones: [], spareTypes: [] };
+        r = { name: l.region, pools: [], zones: new Map(), zoneOrder: [], types: [], mainTarget: 0, base: 0, fallback: 0, spareDesired: 0, spareZones: [], spareTypes: [], rebalancing: -1 };
         byName.set(l.region, r);
         this.regions.push(r);
       }
@@ -284,6 +304,7 @@ export class DeployedFleet {
       const spareMay = this.replaceTicks >= 0 ? !this.isWaiting(ri, 1, v.t) : controllerRuns;
       if (spareMay || due.has(ri * 2 + 1)) if (this.fill(v, r, this.spare, r.spareDesired, r.spareZones, r.spareTypes)) event ||= this.s.profile.runsOnLaunchFailure;
       this.trim(r, this.spare, r.spareDesired, r.spareZones, v.readySpot);
+      if (this.s.profile.rebalancesZones) this.rebalance(v, r);
     }
     // 3. The controller, at its period and on the events it receives.
     if (this.s.controller && (controllerRuns || (event && v.t > this.lastRun))) this.runController(v, c);
@@ -291,6 +312,57 @@ export class DeployedFleet {
     let fallback = 0;
     for (const r of this.regions) fallback += r.fallback;
     return this.s.onDemandBase + fallback;
+  }
+
+  /**
+   * The group's own zone rebalancing (AWS AZRebalance): with every replica in place and zones uneven by more than
+   * one, launch one in the emptiest zone that has capacity (the group runs one above its desired meanwhile) and,
+   * once it is ready, terminate one in the fullest zone.
+   */
+  private rebalance(v: DeployedTickView, r: Region): void {
+    let have = 0;
+    for (const z of r.pools) have += this.main[z];
+    const target = r.mainTarget;
+    if (r.rebalancing >= 0) {
+      if (have <= target) {
+        r.rebalancing = -1; // a replica was lost meanwhile: the group is no longer above its desired
+      } else if (v.readySpot[r.rebalancing] >= this.main[r.rebalancing] + this.spare[r.rebalancing]) {
+        let from = -1;
+        let most = -1;
+        for (const zone of r.zoneOrder) {
+          let n = 0;
+          for (const z of r.zones.get(zone)!) n += this.main[z];
+          const pick = r.zones.get(zone)!.find((z) => this.main[z] > 0);
+          if (n > most && pick !== undefined && zone !== this.poolZone[r.rebalancing]) {
+            most = n;
+            from = pick;
+          }
+        }
+        if (from >= 0) this.main[from]--;
+        r.rebalancing = -1;
+      }
+      return;
+    }
+    if (have !== target || target < 2) return;
+    let min = Infinity;
+    let max = -Infinity;
+    const per = new Map<string, number>();
+    for (const zone of r.zoneOrder) {
+      let n = 0;
+      for (const z of r.zones.get(zone)!) n += this.main[z];
+      per.set(zone, n);
+      min = Math.min(min, n);
+      max = Math.max(max, n);
+    }
+    if (max - min <= 1) return;
+    for (const zone of r.zoneOrder) {
+      if (per.get(zone) !== min) continue;
+      const room = r.zones.get(zone)!.filter((z) => this.main[z] + this.spare[z] < v.capNow[z]);
+      if (room.length === 0) continue;
+      this.main[room[0]]++;
+      r.rebalancing = room[0];
+      return;
+    }
   }
 
   private isWaiting(region: number, group: number, t: number): boolean {
@@ -397,7 +469,7 @@ export class DeployedFleet {
         zones: [...r.spareZones],
         types: [...r.spareTypes],
         allowedZones: [...r.zoneOrder],
-        allowedTypes: [...r.types],
+        ...(this.s.profile.steersSpareTypes ? { allowedTypes: [...r.types] } : {}),
       });
     }
     return {

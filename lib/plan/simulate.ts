@@ -427,7 +427,7 @@ function runWindow(strategy: Strategy, caps: Int32Array[], offset: number, T: nu
         // The global layer sends traffic to a region only once it has passed its health checks for healthyTicks.
         for (let g = 0; g < routing.regions; g++) {
           healthyFor[g] = readyInRegion[g] > 0 ? healthyFor[g] + 1 : 0;
-          if (healthyFor[g] >= routing.healthyTicks) ready += readyInRegion[g];
+          if (healthyFor[g] > routing.healthyTicks) ready += readyInRegion[g];
         }
       }
       let d = UNCAPPED_VALUE;

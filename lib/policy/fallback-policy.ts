@@ -169,6 +169,12 @@ export interface FallbackPolicyOptions {
    * @default true
    */
   readonly coverSparesWhenScarce?: boolean;
+  /**
+   * While spares are wanted, cover every spare that is not ready (lost, or still booting) with on-demand until it
+   * is, as SpotHedge does at all times: the fleet then always has one preemption's worth of ready headroom.
+   * @default false
+   */
+  readonly coverMissingSpares?: boolean;
 }
 
 /** The options with every default filled in. */
@@ -183,6 +189,7 @@ export interface ResolvedFallbackPolicyOptions {
   readonly spareSpotReplicas: number;
   readonly riskWindowSeconds: number;
   readonly coverSparesWhenScarce: boolean;
+  readonly coverMissingSpares: boolean;
 }
 
 /** Defaults of {@link FallbackPolicyOptions}. */
@@ -197,6 +204,7 @@ export const DEFAULT_FALLBACK_POLICY_OPTIONS: ResolvedFallbackPolicyOptions = {
   spareSpotReplicas: 1,
   riskWindowSeconds: 21600,
   coverSparesWhenScarce: true,
+  coverMissingSpares: false,
 };
 
 const STATE_VERSION = 1;
@@ -227,7 +235,7 @@ export function resolveFallbackPolicyOptions(options: FallbackPolicyOptions = {}
   const o: ResolvedFallbackPolicyOptions = { ...DEFAULT_FALLBACK_POLICY_OPTIONS, ...defined };
   const v = new ProblemCollector();
   for (const [prop, value] of Object.entries(o) as [keyof ResolvedFallbackPolicyOptions, number | boolean][]) {
-    if (prop === 'coverSparesWhenScarce') {
+    if (prop === 'coverSparesWhenScarce' || prop === 'coverMissingSpares') {
       if (typeof value !== 'boolean') v.add(C.WORKLOAD, prop, `${prop} (${String(value)}) must be true or false`);
       continue;
     }
@@ -410,7 +418,7 @@ function decideResolved(input: FallbackInput, o: ResolvedFallbackPolicyOptions):
   // Scarce spot: too few pools left to spread the share and its spares one per pool. Then a spare spot
   // replica is unlikely to land, so on-demand covers the missing spares (SpotHedge's rule, only here).
   const scarce = o.coverSparesWhenScarce && spare > 0 && preferredPools.length < spotShare + spare;
-  const spareShort = scarce ? Math.max(0, spotShare + spare - readySpot) : 0;
+  const spareShort = scarce || (o.coverMissingSpares && spare > 0) ? Math.max(0, spotShare + spare - readySpot) : 0;
   const roomForSpares = Math.max(0, input.maxCapacity - input.onDemandBase - spotShare);
   const need = Math.min(spotShare, Math.max(0, spotShare - readySpot, Math.min(spareShort, roomForSpares)));
   let fallback = prev.fallbackReplicas;

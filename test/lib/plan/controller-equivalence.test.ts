@@ -130,7 +130,10 @@ describe('as-deployed AWS model == the AWS handler (same observed inputs, same a
         nowSeconds: run.input.observed.nowSeconds,
         state: run.input.state ?? initialFallbackState(run.input.options ?? {}),
         policy: run.input.options ?? {},
+        // the construct's default (steerInstanceTypes: false), which the AWS profile models
+        steerInstanceTypes: false,
       });
+      expect(handlerInput.groups).toEqual(run.input.groups);
       expect(handlerInput.observed).toEqual(run.input.observed);
       const handlerStep = planControllerStep(handlerInput);
       expect(handlerStep.actions).toEqual(run.step.actions);
