@@ -63,9 +63,9 @@ test('outputs: URL, group name, hook name, target group, model location', () => 
 });
 
 test('the example imports only the public entry points of the package', () => {
-  for (const file of ['app.ts', 'inference-stack.ts']) {
+  for (const file of ['app.ts', 'inference-stack.ts', 'byo-listener-stack.ts']) {
     const src = readFileSync(join(__dirname, '..', '..', 'examples', 'aws', file), 'utf8');
     const imports = [...src.matchAll(/from '([^']+)'/g)].map((m) => m[1]);
-    for (const i of imports) expect(i).toMatch(/^(aws-cdk-lib(\/.*)?|constructs|spot-inference-constructs\/(aws|core)|\.\/(inference|queue|batch)-stack)$/);
+    for (const i of imports) expect(i).toMatch(/^(aws-cdk-lib(\/.*)?|constructs|spot-inference-constructs\/(aws|core)|\.\/(inference|queue|batch|byo-listener)-stack)$/);
   }
 });
