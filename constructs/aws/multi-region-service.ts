@@ -110,15 +110,22 @@ export interface MultiRegionSpotInferenceServiceProps extends FleetSpec {
  *
  * It adds one stack per region (`env` = the account and that region), each holding a new VPC over the region's
  * zones and a {@link SpotInferenceService} (group, internal ALB on the agent's health path, interruption
- * pipeline, on-demand fallback, dashboard, drill), and one stack in us-west-2 (where Global Accelerator is
- * managed) holding a {@link GlobalAcceleratorEndpoint}: accelerator, listener, one endpoint group per region.
+ * pipeline, on-demand fallback and spare groups, dashboard, drill), and one stack in us-west-2 (where Global
+ * Accelerator is managed) holding a {@link GlobalAcceleratorEndpoint}: accelerator, listener, one endpoint group
+ * per region.
+ *
+ * One fallback controller observes and drives every region: the home region's (else the first region's)
+ * `OnDemandFallback` gets the other regions' groups; the other regions forward their launch failures and spot
+ * warnings to an event bus in the controller's region.
  *
  * Cross-region wiring: the CDK's `crossRegionReferences`. The global stack's endpoint groups name the regional
- * ALBs; the CDK writes each ALB ARN to an SSM parameter in us-west-2 from the regional stack (a small custom
- * resource) and the global stack reads it with a dynamic reference, with the deploy order (regions first) and
- * a guard against deleting a value still in use. Hand-written SSM parameters would need the same custom
- * resource (CloudFormation cannot read another region's parameters) without the guard.
+ * ALBs (and the controller the other regions' subnets); the CDK writes each value to an SSM parameter in the
+ * consuming region from the producing stack (a small custom resource) and the consumer reads it with a dynamic
+ * reference, with the deploy order (producers first) and a guard against deleting a value still in use.
+ * Hand-written SSM parameters would need the same custom resource (CloudFormation cannot read another region's
+ * parameters) without the guard.
  *
+ * Synth refuses health-check settings whose failover does not fit the spot notice (`lib/spec/global-routing.ts`).
  * Create it directly under an `App` (or a `Stage`): it creates stacks.
  */
 export class MultiRegionSpotInferenceService extends Construct {

@@ -259,6 +259,9 @@ export class AzureMultiRegionSpotService extends Construct {
     });
     if (props.outputs ?? true) {
       new TerraformOutput(this, 'EndpointHostName', { value: this.endpoint.hostName, description: 'Front Door host name clients call (HTTPS), every region' });
+      // The AzureFrontDoor.Backend service tag admits every Front Door profile: the server should accept only
+      // requests whose X-Azure-FDID header is this profile's id.
+      new TerraformOutput(this, 'FrontDoorId', { value: this.profile.resourceGuid, description: 'Expected X-Azure-FDID header value: reject requests without it' });
     }
   }
 }
