@@ -225,55 +225,19 @@ export class GcpBatchInference extends Construct {
       });
     }
 
-    const environment = {
-      ...(props.environment ?? {}),
-      SPOT_CHECKPOINT_BUCKET: this.bucket.name,
-      SPOT_CHECKPOINT_PREFIX: GCP_BATCH_CHECKPOINT_PREFIX,
-      SPOT_OUTPUT_PREFIX: GCP_BATCH_OUTPUT_PREFIX,
-      SPOT_SHARD_COUNT: Token.isUnresolved(props.taskCount) ? Token.asString(props.taskCount) : String(props.taskCount),
-    };
-    const instance = this.instanceTemplate
-      ? { instanceTemplate: this.instanceTemplate.name, installGpuDrivers: hasGpu }
-      : {
-          policy: {
-            machineType: props.machineType,
-            provisioningModel: 'SPOT',
-            ...(gpuAttached ? { accelerators: [{ type: props.gpu!.type, count: props.gpu!.count }] } : {}),
-            bootDisk: { sizeGb: props.bootDiskSizeGb ?? 100 },
-          },
-          installGpuDrivers: hasGpu,
-        };
-    this.jobDefinition = {
-      taskGroups: [{
-        taskCount: props.taskCount,
-        ...(props.parallelism !== undefined ? { parallelism: props.parallelism } : {}),
-        taskSpec: {
-          runnables: [{ container: { imageUri: props.image, ...(props.command ? { commands: props.command } : {}) } }],
-          ...(props.cpuMilli !== undefined || props.memoryMib !== undefined
-            ? { computeResource: { ...(props.cpuMilli !== undefined ? { cpuMilli: props.cpuMilli } : {}), ...(props.memoryMib !== undefined ? { memoryMib: props.memoryMib } : {}) } }
-            : {}),
-          maxRetryCount,
-          maxRunDuration: `${maxRunDuration}s`,
-          lifecyclePolicies: [
-            { action: 'RETRY_TASK', actionCondition: { exitCodes: retryExitCodes } },
-            { action: 'FAIL_TASK', actionCondition: { exitCodes: failExitCodes } },
-          ],
-          environment: { variables: environment },
-        },
-      }],
-      allocationPolicy: {
-        location: { allowedLocations: props.zones ? props.zones.map((z) => `zones/${z}`) : [`regions/${props.region}`] },
-        instances: [instance],
-        serviceAccount: { email: this.serviceAccount.email },
-        // With an instance template Cloud Batch takes the network from the template.
-        ...(this.instanceTemplate ? {} : {
-          network: { networkInterfaces: [{ network: networkPath(props.project, network), ...(props.subnetwork ? { subnetwork: props.subnetwork } : {}), noExternalIpAddress: true }] },
-        }),
-        labels,
-      },
+    this.jobDefinition = renderJobDefinition(props, {
+      bucketName: this.bucket.name,
+      serviceAccountEmail: this.serviceAccount.email,
+      instanceTemplateName: this.instanceTemplate?.name,
+      network,
       labels,
-      logsPolicy: { destination: 'CLOUD_LOGGING' },
-    };
+      hasGpu,
+      gpuAttached,
+      maxRetryCount,
+      maxRunDuration,
+      retryExitCodes,
+      failExitCodes,
+    });
     this.jobDefinitionJson = JSON.stringify(this.jobDefinition);
 
     if (props.outputs ?? true) {
@@ -297,6 +261,74 @@ export class GcpBatchInference extends Construct {
     const job = jobName ?? `${this.batchName}-$(date +%Y%m%d-%H%M%S)`;
     return `gcloud batch jobs submit ${job} --project=${this.project} --location=${this.region} --config=${configFile}`;
   }
+}
+
+/** What {@link renderJobDefinition} takes from the construct. */
+interface JobRefs {
+  readonly bucketName: string;
+  readonly serviceAccountEmail: string;
+  readonly instanceTemplateName?: string;
+  readonly network: string;
+  readonly labels: { [key: string]: string };
+  readonly hasGpu: boolean;
+  readonly gpuAttached: boolean;
+  readonly maxRetryCount: number;
+  readonly maxRunDuration: number;
+  readonly retryExitCodes: number[];
+  readonly failExitCodes: number[];
+}
+
+/** The Cloud Batch `Job` (REST v1) the construct outputs, as `gcloud batch jobs submit --config` takes it. */
+function renderJobDefinition(props: GcpBatchInferenceProps, r: JobRefs): { [key: string]: any } {
+  const environment = {
+    ...(props.environment ?? {}),
+    SPOT_CHECKPOINT_BUCKET: r.bucketName,
+    SPOT_CHECKPOINT_PREFIX: GCP_BATCH_CHECKPOINT_PREFIX,
+    SPOT_OUTPUT_PREFIX: GCP_BATCH_OUTPUT_PREFIX,
+    SPOT_SHARD_COUNT: Token.isUnresolved(props.taskCount) ? Token.asString(props.taskCount) : String(props.taskCount),
+  };
+  const instance = r.instanceTemplateName !== undefined
+    ? { instanceTemplate: r.instanceTemplateName, installGpuDrivers: r.hasGpu }
+    : {
+        policy: {
+          machineType: props.machineType,
+          provisioningModel: 'SPOT',
+          ...(r.gpuAttached ? { accelerators: [{ type: props.gpu!.type, count: props.gpu!.count }] } : {}),
+          bootDisk: { sizeGb: props.bootDiskSizeGb ?? 100 },
+        },
+        installGpuDrivers: r.hasGpu,
+      };
+  return {
+    taskGroups: [{
+      taskCount: props.taskCount,
+      ...(props.parallelism !== undefined ? { parallelism: props.parallelism } : {}),
+      taskSpec: {
+        runnables: [{ container: { imageUri: props.image, ...(props.command ? { commands: props.command } : {}) } }],
+        ...(props.cpuMilli !== undefined || props.memoryMib !== undefined
+          ? { computeResource: { ...(props.cpuMilli !== undefined ? { cpuMilli: props.cpuMilli } : {}), ...(props.memoryMib !== undefined ? { memoryMib: props.memoryMib } : {}) } }
+          : {}),
+        maxRetryCount: r.maxRetryCount,
+        maxRunDuration: `${r.maxRunDuration}s`,
+        lifecyclePolicies: [
+          { action: 'RETRY_TASK', actionCondition: { exitCodes: r.retryExitCodes } },
+          { action: 'FAIL_TASK', actionCondition: { exitCodes: r.failExitCodes } },
+        ],
+        environment: { variables: environment },
+      },
+    }],
+    allocationPolicy: {
+      location: { allowedLocations: props.zones ? props.zones.map((z) => `zones/${z}`) : [`regions/${props.region}`] },
+      instances: [instance],
+      serviceAccount: { email: r.serviceAccountEmail },
+      // With an instance template Cloud Batch takes the network from the template.
+      ...(r.instanceTemplateName !== undefined ? {} : {
+        network: { networkInterfaces: [{ network: networkPath(props.project, r.network), ...(props.subnetwork ? { subnetwork: props.subnetwork } : {}), noExternalIpAddress: true }] },
+      }),
+      labels: r.labels,
+    },
+    labels: r.labels,
+    logsPolicy: { destination: 'CLOUD_LOGGING' },
+  };
 }
 
 function networkPath(project: string, network: string): string {
