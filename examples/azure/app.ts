@@ -4,6 +4,7 @@ import { App } from 'cdktf';
 import { AzureBatchExampleStack } from './batch-stack';
 import { AzureMultiRegionExampleStack } from './multi-region-stack';
 import { AzureQueueExampleStack } from './queue-stack';
+import { AzureSharedLbExampleStack } from './shared-lb-stack';
 import { AzureSpotInferenceStack } from './stack';
 
 if (process.env.CDKTF_OUTDIR) mkdirSync(process.env.CDKTF_OUTDIR, { recursive: true });
@@ -21,4 +22,5 @@ new AzureQueueExampleStack(app, 'spot-queue-azure', {
 });
 new AzureBatchExampleStack(app, 'spot-batch-azure', { location: ctx('location') });
 new AzureMultiRegionExampleStack(app, 'spot-multi-region-azure', { sshPublicKey: ctx('sshPublicKey') ?? process.env.SPOT_SSH_PUBLIC_KEY, homeRegion: ctx('homeRegion') });
+new AzureSharedLbExampleStack(app, 'spot-shared-lb-azure', { location: ctx('location'), sshPublicKey: ctx('sshPublicKey') ?? process.env.SPOT_SSH_PUBLIC_KEY });
 app.synth();
