@@ -1,4 +1,5 @@
 import { ArnFormat, Duration, RemovalPolicy, Stack, Token } from 'aws-cdk-lib';
+import * as acm from 'aws-cdk-lib/aws-certificatemanager';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
@@ -43,6 +44,12 @@ export interface AwsFleetRegion {
   readonly trafficDialPercentage?: number;
   /** CIDR of the region's new VPC. @default - `10.<index in regions>.0.0/16`, so the VPCs can be peered later */
   readonly vpcCidr?: string;
+  /**
+   * ARN of an ACM certificate in this region for the service's host name. With one in every region, each ALB
+   * serves HTTPS on 443 (port 80 redirects) and the accelerator listens on 80 and 443. All regions or none.
+   * @default - no TLS: HTTP on port 80
+   */
+  readonly certificateArn?: string;
 }
 
 /**
@@ -171,6 +178,17 @@ export class MultiRegionSpotInferenceService extends Construct {
       regionPattern: AWS_REGION_PATTERN,
       example: 'us-east-2',
     }));
+    const withCertificate = props.regions.filter((r) => r.certificateArn !== undefined);
+    if (withCertificate.length > 0 && withCertificate.length < props.regions.length) {
+      const missing = props.regions.filter((r) => r.certificateArn === undefined).map((r) => r.region);
+      v.add(C.CLOUD_CONSTRAINT, 'regions.certificateArn', `certificateArn is set for ${withCertificate.map((r) => r.region).join(', ')} but not for ${missing.join(', ')}; the accelerator's listener serves the same ports in every region: give every region a certificate (ACM, in that region) or none`);
+    }
+    for (const r of withCertificate) {
+      const arn = r.certificateArn!;
+      if (!isUnresolved(arn) && !new RegExp(`^arn:aws[a-z-]*:acm:${r.region}:\\d{12}:certificate/`).test(arn)) {
+        v.add(C.CLOUD_CONSTRAINT, `regions[${r.region}].certificateArn`, `regions[${r.region}].certificateArn ("${arn}") is not an ACM certificate ARN of ${r.region}; an ALB takes certificates of its own region: arn:aws:acm:${r.region}:<account>:certificate/<id>`);
+      }
+    }
     props.regions.forEach((r) => {
       if (!r.zones || r.zones.length === 0) {
         v.add(C.ZONES, `regions[${r.region}].zones`, `regions[${r.region}].zones is empty; list the zones of ${r.region} to spread over, e.g. ['${r.region}a', '${r.region}b']`);
@@ -261,6 +279,7 @@ export class MultiRegionSpotInferenceService extends Construct {
         allowedClientCidrs: props.allowedClientCidrs ?? ['0.0.0.0/0'],
         accessLogsBucket,
         accessLogsPrefix: accessLogsBucket ? 'alb' : undefined,
+        certificate: r.certificateArn ? acm.Certificate.fromCertificateArn(stack, 'Certificate', r.certificateArn) : undefined,
         onDemandFallback: fallbackOn,
         onDemandFallbackOptions: isController
           ? { ...props.onDemandFallbackOptions, controller: true, regions: otherRegionGroups }
@@ -279,7 +298,7 @@ export class MultiRegionSpotInferenceService extends Construct {
       }
       acknowledgeNagFindings(service.loadBalancer.connections.securityGroups[0], [{
         rule: 'AwsSolutions-EC23',
-        reason: 'The ALB is internal and reachable only through Global Accelerator, which preserves client addresses; it admits the allowed client CIDRs on the listener port only, and the workers admit only the ALB',
+        reason: 'The ALB is internal and reachable only through Global Accelerator, which preserves client addresses; it admits the allowed client CIDRs on the listener ports only, and the workers admit only the ALB',
       }]);
       const lifecycleArn = stack.formatArn({
         service: 'autoscaling',
@@ -316,6 +335,7 @@ export class MultiRegionSpotInferenceService extends Construct {
       regions: dials.map(({ fleet, dial }) => ({ fleet: fleet.fleet, loadBalancer: fleet.loadBalancer, trafficDialPercentage: dial })),
       globalHealthCheckInterval: props.globalHealthCheckInterval,
       globalHealthCheckThreshold: props.globalHealthCheckThreshold,
+      listenerPorts: withCertificate.length > 0 ? [80, 443] : [80],
     });
     this.dnsName = this.globalEndpoint.dnsName;
   }

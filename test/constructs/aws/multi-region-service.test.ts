@@ -257,3 +257,25 @@ describe('GlobalAcceleratorEndpoint', () => {
     Template.fromStack(global).hasResourceProperties('AWS::GlobalAccelerator::EndpointGroup', { EndpointGroupRegion: 'eu-central-1', EndpointConfigurations: [Match.objectLike({ ClientIPPreservationEnabled: false })] });
   });
 });
+
+describe('MultiRegionSpotInferenceService TLS', () => {
+  const cert = (region: string) => `arn:aws:acm:${region}:${ACCOUNT}:certificate/0f1e2d3c-aaaa-bbbb-cccc-123456789abc`;
+
+  test('a certificate in every region: HTTPS on each ALB, the accelerator on 80 and 443', () => {
+    const { global, regional } = service({ regions: REGIONS.map((r) => ({ ...r, certificateArn: cert(r.region) })) });
+    global.hasResourceProperties('AWS::GlobalAccelerator::Listener', { PortRanges: [{ FromPort: 80, ToPort: 80 }, { FromPort: 443, ToPort: 443 }] });
+    for (const r of REGIONS) {
+      regional(r.region).hasResourceProperties('AWS::ElasticLoadBalancingV2::Listener', { Port: 443, Protocol: 'HTTPS', Certificates: [{ CertificateArn: cert(r.region) }] });
+      regional(r.region).hasResourceProperties('AWS::ElasticLoadBalancingV2::Listener', { Port: 80, DefaultActions: [Match.objectLike({ Type: 'redirect' })] });
+    }
+  });
+
+  test('all regions or none, each certificate of its own region', () => {
+    expect(() => service({ regions: [{ ...REGIONS[0], certificateArn: cert('us-east-1') }, REGIONS[1]] })).toThrow(
+      /certificateArn is set for us-east-1 but not for us-east-2; the accelerator's listener serves the same ports in every region/,
+    );
+    expect(() => service({ regions: [{ ...REGIONS[0], certificateArn: cert('us-west-2') }] })).toThrow(
+      /regions\[us-east-1\]\.certificateArn \("arn:aws:acm:us-west-2:.*"\) is not an ACM certificate ARN of us-east-1/,
+    );
+  });
+});

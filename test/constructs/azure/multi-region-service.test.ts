@@ -62,6 +62,12 @@ describe('AzureMultiRegionSpotService', () => {
     const [route] = all('azurerm_cdn_frontdoor_route');
     expect(route).toEqual(expect.objectContaining({ patterns_to_match: ['/*'], supported_protocols: ['Http', 'Https'], https_redirect_enabled: true, forwarding_protocol: 'HttpOnly' }));
     expect(route.cdn_frontdoor_origin_ids).toHaveLength(2);
+    // Outputs: the host name clients call and the Front Door id the server checks (X-Azure-FDID).
+    const out = synth(props()).json.output;
+    expect(Object.values(out).map((o: any) => o.value).sort()).toEqual([
+      expect.stringMatching(/^\$\{azurerm_cdn_frontdoor_endpoint\.\w+\.host_name\}$/),
+      expect.stringMatching(/^\$\{azurerm_cdn_frontdoor_profile\.\w+\.resource_guid\}$/),
+    ]);
     // Regional probe 5 s x 2 + Front Door 5 s x 2 failed samples.
     expect(svc.failoverSeconds).toBe(20);
   });
