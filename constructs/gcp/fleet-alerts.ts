@@ -17,7 +17,28 @@ export interface GcpAlertedService {
   /** The service's fleet. */
   readonly fleet: IGcpSpotFleet;
   /** The service's load balancer. */
-  readonly loadBalancer: { readonly backendService: { readonly name: string } };
+  readonly loadBalancer: GcpAlertedLoadBalancer;
+}
+
+/** The part of a load balancer {@link GcpFleetAlerts.forService} reads. */
+export interface GcpAlertedLoadBalancer {
+  /** Its backend service (request logging on). */
+  readonly backendService: GcpAlertedBackendService;
+}
+
+/** The part of a backend service {@link GcpFleetAlerts.forService} reads. */
+export interface GcpAlertedBackendService {
+  /** Name of the backend service. */
+  readonly name: string;
+}
+
+/** Options of {@link GcpFleetAlerts.forFleet}. */
+export interface GcpFleetAlertsForFleetOptions extends GcpFleetAlertsOptions {
+  /**
+   * Name of the backend service in front of the fleet (request logging on), for the no-healthy-backend alert.
+   * @default - no load balancer alert
+   */
+  readonly backendServiceName?: string;
 }
 
 /** Options of {@link GcpFleetAlerts} that do not name the fleet's resources (reused by `forService`). */
@@ -89,7 +110,7 @@ export class GcpFleetAlerts extends Construct {
   }
 
   /** Alerts for any {@link IGcpSpotFleet} (a `GcpSpotFleet` or imported groups), with its backend service if it has one. */
-  public static forFleet(scope: Construct, id: string, fleet: IGcpSpotFleet, options: GcpFleetAlertsOptions & { readonly backendServiceName?: string } = {}): GcpFleetAlerts {
+  public static forFleet(scope: Construct, id: string, fleet: IGcpSpotFleet, options: GcpFleetAlertsForFleetOptions = {}): GcpFleetAlerts {
     return new GcpFleetAlerts(scope, id, {
       ...options,
       project: fleet.project,
