@@ -12,7 +12,7 @@ export * from './fleet-alerts';
 export * from './interruption-drill';
 export * from './on-demand-fallback';
 export * from './batch-inference';
-export { GCP_MACHINE_TYPES, GCP_MACHINE_FAMILIES, GCP_MACHINE_TYPE_CATALOG } from './machine-catalog';
+export { GCP_MACHINE_TYPES, GCP_MACHINE_TYPE_CATALOG, explainUnknownMachineType } from './machine-catalog';
 // The agent's drain modes and options are part of the fleet's props.
 export { AgentDrainOptions, DrainMode } from '../../lib/runtime/agent-config';
 export { QueueWorkloadSpec } from '../../lib/spec/queue-workload';
