@@ -7,22 +7,66 @@
  * 2. lists the spot group's managed instances (`regionInstanceGroupManagers.listManagedInstances`): per pool
  *    (`<zone>/<machineType>`) the ready, launching and failed-to-launch VMs, and the standard group's ready VMs;
  * 3. calls the shared policy ({@link decideFallback}, the same code the planner simulates);
- * 4. resizes the standard (on-demand) group to `base + fallback` (`regionInstanceGroupManagers.resize`),
- *    only when that differs from its current target size (idempotent), never below the on-demand base and
- *    never above `maxCapacity` minus the ready spot VMs;
+ * 4. applies every part of the decision through the cloud-neutral step (`planControllerStep`): resizes the
+ *    standard (on-demand) group to `base + fallback` (`regionInstanceGroupManagers.resize`), never below the
+ *    on-demand base and never above `maxCapacity` minus the ready spot VMs; and resizes the fleet's spare spot
+ *    groups, one ZONAL MIG per zone (`instanceGroupManagers.resize`), so the spare spot replicas go to the zones
+ *    the policy does not avoid. Steering is by size per zone, because a regional MIG's zones
+ *    (`distributionPolicy.zones`) can only be chosen when it is created ("You can only select zones for your
+ *    MIG when you create the MIG", Compute Engine docs, regional-mig-set-target-distribution-shape). The spot
+ *    group's own placement (its target shape and flexibility ranks) is the cloud's behaviour. Every call is
+ *    made only when the size differs (idempotent);
  * 5. writes the state back with `ifGenerationMatch` (a concurrent run that got there first wins; this run's
  *    resize was idempotent, so nothing is lost), logs one structured line with the reason, and writes the
  *    metric `custom.googleapis.com/spot_inference/fallback_replicas`.
  *
- * Transient API errors (429, 5xx, network) are retried with backoff, honouring `Retry-After`.
+ * Several regions: `regions` lists each region's spot and standard groups (and spare groups); one controller
+ * observes and resizes them all; pools are `<region>/<zone>/<machineType>`.
+ *
+ * Transient API errors (429, 5xx, network) are retried with backoff, honouring `Retry-After`. A group that
+ * answers 404 (deleted, not created yet) is left out of the run and logged.
  */
-import { decideFallback, FallbackAction, FallbackDecision, FallbackPolicyOptions, FallbackState, initialFallbackState, SpotPoolObservation } from '../../policy';
+import {
+  ControllerAction,
+  ControllerGroup,
+  ControllerGroupRole,
+  ControllerStep,
+  ControllerStepInput,
+  FallbackAction,
+  FallbackDecision,
+  FallbackPolicyOptions,
+  FallbackState,
+  initialFallbackState,
+  planControllerStep,
+  SpotPoolObservation,
+} from '../../policy';
 import { GoogleApiError, parsePreemption, PreemptionRecord, PubsubCloudEvent } from './preemption';
 
 export { GoogleApiError } from './preemption';
 
 /** Metric the controller writes: on-demand replicas above the base. */
 export const FALLBACK_METRIC_TYPE = 'custom.googleapis.com/spot_inference/fallback_replicas';
+
+/** A spare spot group: a zonal MIG of the fleet's spot template in one zone, sized by the controller only. */
+export interface GcpSpareGroupSettings {
+  readonly name: string;
+  readonly zone: string;
+  /** Most VMs it may run. */
+  readonly maxSize: number;
+}
+
+/** The groups of one region (the multi-region form of the settings). */
+export interface GcpRegionSettings {
+  readonly region: string;
+  readonly spotGroup: string;
+  readonly onDemandGroup: string;
+  readonly onDemandBase: number;
+  readonly maxCapacity: number;
+  /** @default - the settings' defaultMachineType */
+  readonly defaultMachineType?: string;
+  /** @default - none */
+  readonly spareGroups?: GcpSpareGroupSettings[];
+}
 
 /** What the controller was deployed for (from its environment variables). */
 export interface GcpFallbackSettings {
@@ -48,6 +92,12 @@ export interface GcpFallbackSettings {
   readonly instanceNamePrefix?: string;
   /** Tuning of the policy. @default - the policy's defaults */
   readonly policy?: FallbackPolicyOptions;
+  /** Spare spot groups of the (single) region, one zonal MIG per zone. @default - none (no spares) */
+  readonly spareGroups?: GcpSpareGroupSettings[];
+  /** Names of the spare VMs start with this. @default - `<fleetName>-spare-` */
+  readonly spareInstanceNamePrefix?: string;
+  /** Several regions; replaces the single-region groups when given. @default - the one region above */
+  readonly regions?: GcpRegionSettings[];
 }
 
 /** One VM of a managed instance group, as `listManagedInstances` returns it (the fields the controller reads). */
@@ -64,14 +114,32 @@ export interface ManagedInstance {
   readonly propertiesFromFlexibilityPolicy?: { readonly machineType?: string };
 }
 
-/** The Compute Engine calls the controller makes. */
+/**
+ * The Compute Engine calls the controller makes. A group is named by a reference: `<name>` (a regional MIG of
+ * the client's region), `regions/<region>/<name>` (a regional MIG elsewhere) or `zones/<zone>/<name>` (a zonal MIG).
+ */
 export interface ComputeClient {
-  /** `regionInstanceGroupManagers.get`: the group's target size. */
+  /** `(region)InstanceGroupManagers.get`: the group's target size. */
   getTargetSize(group: string): Promise<number>;
-  /** `regionInstanceGroupManagers.listManagedInstances`, every page. */
+  /** `(region)InstanceGroupManagers.listManagedInstances`, every page. */
   listManagedInstances(group: string): Promise<ManagedInstance[]>;
-  /** `regionInstanceGroupManagers.resize`. */
+  /** `(region)InstanceGroupManagers.resize`. */
   resize(group: string, size: number): Promise<void>;
+}
+
+/** Reference of a regional MIG for {@link ComputeClient}: its bare name in the home region. */
+export function regionalGroupRef(homeRegion: string, region: string, name: string): string {
+  return region === homeRegion ? name : `regions/${region}/${name}`;
+}
+
+/** Reference of a zonal MIG for {@link ComputeClient}. */
+export function zonalGroupRef(zone: string, name: string): string {
+  return `zones/${zone}/${name}`;
+}
+
+/** Region of a zone name (`us-central1-a` -> `us-central1`). */
+export function regionOfZone(zone: string): string {
+  return zone.replace(/-[a-z]$/, '');
 }
 
 /** The controller's object in Cloud Storage. */
@@ -126,8 +194,15 @@ export interface GcpFallbackOutcome {
   readonly stateSaved: boolean;
   /** The preemption this run was triggered by, when it was. */
   readonly preemption?: PreemptionRecord;
-  /** Ready spot VMs seen. */
+  /** Ready spot VMs seen (spot and spare groups). */
   readonly readySpot: number;
+  /** Spare spot VMs the spare groups were left at. */
+  readonly spareSize: number;
+  /** One action per owned group, as the step returned them. */
+  readonly actions: ControllerAction[];
+  /** The step's input (what the simulator's equivalence test feeds back). */
+  readonly stepInput: ControllerStepInput;
+  readonly step: ControllerStep;
 }
 
 const LAUNCHING_ACTIONS = new Set(['CREATING', 'CREATING_WITHOUT_RETRIES', 'RECREATING', 'RESTARTING', 'STARTING', 'RESUMING', 'REFRESHING', 'VERIFYING']);
@@ -166,6 +241,8 @@ export function observeSpotGroup(
   instances: ManagedInstance[],
   settings: Pick<GcpFallbackSettings, 'defaultMachineType'>,
   previous: Pick<StoredState, 'seenFailures'>,
+  /** Region prefix of the pool ids (`<region>/<zone>/<type>`). @default - none: `<zone>/<type>` */
+  region?: string,
 ): { pools: Map<string, PoolCounts>; instancePools: Record<string, string>; seenFailures: string[] } {
   const pools = new Map<string, PoolCounts>();
   const instancePools: Record<string, string> = {};
@@ -174,7 +251,7 @@ export function observeSpotGroup(
   for (const mi of instances) {
     const { zone, name } = instanceLocation(mi);
     const machineType = lastSegment(mi.propertiesFromFlexibilityPolicy?.machineType) || settings.defaultMachineType;
-    const pool = `${zone}/${machineType}`;
+    const pool = region !== undefined ? `${region}/${zone}/${machineType}` : `${zone}/${machineType}`;
     instancePools[name] = pool;
     const p = pools.get(pool) ?? { ready: 0, launching: 0, launchFailures: 0, preempted: 0 };
     pools.set(pool, p);
@@ -233,7 +310,55 @@ export function fallbackSettingsFromEnv(env: Record<string, string | undefined>)
     metricType: env.METRIC_TYPE || FALLBACK_METRIC_TYPE,
     instanceNamePrefix: env.INSTANCE_NAME_PREFIX || undefined,
     policy,
+    spareGroups: jsonList<GcpSpareGroupSettings>(env, 'SPARE_GROUPS', spareProblems),
+    spareInstanceNamePrefix: env.SPARE_INSTANCE_NAME_PREFIX || undefined,
+    regions: jsonList<GcpRegionSettings>(env, 'REGIONS', regionProblems),
   };
+}
+
+const isCount = (x: unknown): boolean => typeof x === 'number' && Number.isInteger(x) && x >= 0;
+const isName = (x: unknown): boolean => typeof x === 'string' && x.length > 0;
+
+function spareProblems(x: unknown, at: string): string[] {
+  const o = (x ?? {}) as Record<string, unknown>;
+  const out: string[] = [];
+  if (!isName(o.name)) out.push(`${at}.name (${JSON.stringify(o.name)}) must be the zonal MIG's name`);
+  if (!isName(o.zone)) out.push(`${at}.zone (${JSON.stringify(o.zone)}) must be a zone, e.g. us-central1-a`);
+  if (!isCount(o.maxSize)) out.push(`${at}.maxSize (${JSON.stringify(o.maxSize)}) must be a whole number, 0 or more`);
+  return out;
+}
+
+function regionProblems(x: unknown, at: string): string[] {
+  const o = (x ?? {}) as Record<string, unknown>;
+  const out: string[] = [];
+  for (const k of ['region', 'spotGroup', 'onDemandGroup']) if (!isName(o[k])) out.push(`${at}.${k} (${JSON.stringify(o[k])}) must be a non-empty string`);
+  for (const k of ['onDemandBase', 'maxCapacity']) if (!isCount(o[k])) out.push(`${at}.${k} (${JSON.stringify(o[k])}) must be a whole number, 0 or more`);
+  if (o.spareGroups !== undefined) {
+    if (!Array.isArray(o.spareGroups)) out.push(`${at}.spareGroups must be a list`);
+    else o.spareGroups.forEach((g, i) => out.push(...spareProblems(g, `${at}.spareGroups[${i}]`)));
+  }
+  return out;
+}
+
+function jsonList<T>(env: Record<string, string | undefined>, name: string, check: (x: unknown, at: string) => string[]): T[] | undefined {
+  const raw = env[name];
+  if (!raw) return undefined;
+  let v: unknown;
+  try {
+    v = JSON.parse(raw);
+  } catch {
+    throw new Error(`fallback function misconfigured: ${name} is not JSON (${raw.slice(0, 40)})`);
+  }
+  if (!Array.isArray(v)) throw new Error(`fallback function misconfigured: ${name} (${raw.slice(0, 40)}) must be a JSON list`);
+  const problems = v.flatMap((x, i) => check(x, `${name}[${i}]`));
+  if (problems.length > 0) throw new Error(`fallback function misconfigured: ${problems.join('; ')}`);
+  return v as T[];
+}
+
+/** The regions of the settings (the single-region form is one region). */
+export function gcpRegionsOf(s: GcpFallbackSettings): GcpRegionSettings[] {
+  if (s.regions && s.regions.length > 0) return s.regions;
+  return [{ region: s.region, spotGroup: s.spotGroup, onDemandGroup: s.onDemandGroup, onDemandBase: s.onDemandBase, maxCapacity: s.maxCapacity, defaultMachineType: s.defaultMachineType, spareGroups: s.spareGroups }];
 }
 
 /** The preemption carried by an event, when it is one of this fleet's; `undefined` for a scheduler tick. */
@@ -260,71 +385,159 @@ export async function runFallbackController(
   const nowSeconds = Math.floor(now.getTime() / 1000);
   const { state: stored, generation } = await clients.state.read();
   const prev: StoredState = stored ?? { policy: initialFallbackState(settings.policy), instancePools: {}, seenFailures: [], seenPreemptions: [] };
+  const home = settings.region;
+  const gone = (err: unknown): boolean => err instanceof GoogleApiError && err.status === 404;
 
-  const [spotTarget, onDemandSize, spotInstances, onDemandInstances] = await Promise.all([
-    clients.compute.getTargetSize(settings.spotGroup),
-    clients.compute.getTargetSize(settings.onDemandGroup),
-    clients.compute.listManagedInstances(settings.spotGroup),
-    clients.compute.listManagedInstances(settings.onDemandGroup),
-  ]);
-  const observed = observeSpotGroup(spotInstances, settings, prev);
+  // 1. Observe every region: its spot and standard groups, and its spare groups (zonal MIGs).
+  const regions = gcpRegionsOf(settings);
+  const views = await Promise.all(
+    regions.map(async (r) => {
+      const spotRef = regionalGroupRef(home, r.region, r.spotGroup);
+      const odRef = regionalGroupRef(home, r.region, r.onDemandGroup);
+      try {
+        const [spotTarget, onDemandSize, spotInstances, onDemandInstances] = await Promise.all([
+          clients.compute.getTargetSize(spotRef),
+          clients.compute.getTargetSize(odRef),
+          clients.compute.listManagedInstances(spotRef),
+          clients.compute.listManagedInstances(odRef),
+        ]);
+        const spares = (
+          await Promise.all(
+            (r.spareGroups ?? []).map(async (g) => {
+              const ref = zonalGroupRef(g.zone, g.name);
+              try {
+                const [size, instances] = await Promise.all([clients.compute.getTargetSize(ref), clients.compute.listManagedInstances(ref)]);
+                return { settings: g, ref, size, instances };
+              } catch (err) {
+                if (!gone(err)) throw err;
+                clients.log({ severity: 'WARNING', message: `spot fallback: spare group ${ref} not found (deleted, or not created yet): no spares there this run`, fleet: settings.fleetName });
+                return undefined;
+              }
+            }),
+          )
+        ).filter((x): x is NonNullable<typeof x> => x !== undefined);
+        return { r, spotRef, odRef, spotTarget, onDemandSize, spotInstances, onDemandInstances, spares };
+      } catch (err) {
+        if (!gone(err)) throw err;
+        clients.log({ severity: 'WARNING', message: `spot fallback: a group of region ${r.region} not found (${(err as Error).message}): the region is left out of this run`, fleet: settings.fleetName });
+        return undefined;
+      }
+    }),
+  );
+  const present = views.filter((v): v is NonNullable<typeof v> => v !== undefined);
+  if (present.length === 0) throw new GoogleApiError(404, `spot fallback: no region of fleet ${settings.fleetName} has its spot and standard groups (deleted, or not created yet): nothing to do`);
 
-  // A preemption message: one preempted VM in the pool it ran in (from the previous listing).
-  // A repeated delivery of the same message is recognised by the log entry's insertId and counted once.
-  const prefix = settings.instanceNamePrefix ?? `${settings.fleetName}-spot-`;
-  const found = preemptionOf(event);
-  const preemption = found && found.project === settings.project && found.instanceName.startsWith(prefix) ? found : undefined;
-  const seenPreemptions = [...prev.seenPreemptions];
-  if (preemption) {
-    const id = preemption.insertId ?? `${preemption.instanceName}@${preemption.preemptedAt}`;
-    if (!seenPreemptions.includes(id)) {
-      seenPreemptions.push(id);
-      const pool = prev.instancePools[preemption.instanceName] ?? `${preemption.zone}/${settings.defaultMachineType}`;
-      const p = observed.pools.get(pool) ?? { ready: 0, launching: 0, launchFailures: 0, preempted: 0 };
-      observed.pools.set(pool, p);
-      p.preempted++;
+  const seen = { seenFailures: prev.seenFailures };
+  const pools = new Map<string, PoolCounts>();
+  const instancePools: Record<string, string> = {};
+  const seenFailures: string[] = [];
+  const groups: ControllerGroup[] = [];
+  const regionObs: { region: string; targetReplicas: number; onDemandBase: number }[] = [];
+  let targetReplicas = 0;
+  let base = 0;
+  let maxCapacity = 0;
+  let onDemandReady = 0;
+  for (const v of present) {
+    const machine = { defaultMachineType: v.r.defaultMachineType ?? settings.defaultMachineType };
+    const all = [...v.spotInstances, ...v.spares.flatMap((g) => g.instances)];
+    const o = observeSpotGroup(all, machine, seen, v.r.region);
+    for (const [k, c] of o.pools) pools.set(k, c);
+    // Every zone a spare group runs in is a pool, even with no VM yet (so the policy ranks it).
+    for (const g of v.spares) {
+      const id = `${v.r.region}/${g.settings.zone}/${machine.defaultMachineType}`;
+      if (!pools.has(id)) pools.set(id, { ready: 0, launching: 0, launchFailures: 0, preempted: 0 });
+    }
+    Object.assign(instancePools, o.instancePools);
+    seenFailures.push(...o.seenFailures);
+    const b = Math.min(v.r.onDemandBase, v.r.maxCapacity);
+    const target = Math.min(v.r.maxCapacity, b + v.spotTarget);
+    targetReplicas += target;
+    base += b;
+    maxCapacity += v.r.maxCapacity;
+    onDemandReady += v.onDemandInstances.filter(isReady).length;
+    regionObs.push({ region: v.r.region, targetReplicas: target, onDemandBase: b });
+    groups.push({ id: v.odRef, region: v.r.region, role: ControllerGroupRole.ON_DEMAND, desired: v.onDemandSize, maxSize: v.r.maxCapacity, baseReplicas: b, zones: [], types: [] });
+    for (const g of v.spares) {
+      groups.push({ id: g.ref, region: v.r.region, role: ControllerGroupRole.SPARE_SPOT, desired: g.size, maxSize: g.settings.maxSize, zones: [g.settings.zone], types: [machine.defaultMachineType] });
     }
   }
 
-  const pools: SpotPoolObservation[] = [...observed.pools.entries()].map(([pool, p]) => ({ pool, ...p }));
-  const readySpot = pools.reduce((s, p) => s + p.ready, 0);
-  const onDemandReady = onDemandInstances.filter(isReady).length;
-  const base = Math.min(settings.onDemandBase, settings.maxCapacity);
-  const targetReplicas = Math.min(settings.maxCapacity, base + spotTarget);
-  const decision = decideFallback(
-    { nowSeconds, targetReplicas, onDemandBase: base, maxCapacity: settings.maxCapacity, onDemandReady, pools, state: prev.policy },
-    settings.policy,
-  );
+  // A preemption message: one preempted VM in the pool it ran in (from the previous listing).
+  // A repeated delivery of the same message is recognised by the log entry's insertId and counted once.
+  const prefixes = [settings.instanceNamePrefix ?? `${settings.fleetName}-spot-`, settings.spareInstanceNamePrefix ?? `${settings.fleetName}-spare-`];
+  const found = preemptionOf(event);
+  const preemption = found && found.project === settings.project && prefixes.some((p) => found.instanceName.startsWith(p)) ? found : undefined;
+  const seenPreemptions = [...prev.seenPreemptions];
+  if (preemption) {
+    // A preempted VM still listed as RUNNING is doomed (30 s notice): it is not ready any more.
+    const listed = present.flatMap((v) => [...v.spotInstances, ...v.spares.flatMap((g) => g.instances)]).find((mi) => instanceLocation(mi).name === preemption.instanceName);
+    const livePool = listed ? instancePools[preemption.instanceName] : undefined;
+    if (listed && livePool && isReady(listed)) pools.get(livePool)!.ready--;
+    const id = preemption.insertId ?? `${preemption.instanceName}@${preemption.preemptedAt}`;
+    if (!seenPreemptions.includes(id)) {
+      seenPreemptions.push(id);
+      const pool = prev.instancePools[preemption.instanceName] ?? `${regionOfZone(preemption.zone)}/${preemption.zone}/${settings.defaultMachineType}`;
+      const p = pools.get(pool) ?? { ready: 0, launching: 0, launchFailures: 0, preempted: 0 };
+      pools.set(pool, p);
+      p.preempted++;
+    } else {
+      clients.log({ severity: 'INFO', message: `spot fallback: preemption ${id} already counted (repeated delivery)`, fleet: settings.fleetName });
+    }
+  }
 
-  // Bounds: never below the base; never more VMs than maxCapacity with the spot VMs that serve now.
-  const ceiling = Math.max(base, settings.maxCapacity - readySpot);
-  const desired = Math.min(Math.max(decision.onDemandReplicas, base), ceiling);
-  const bounded = desired !== decision.onDemandReplicas;
-  let resized = false;
-  if (desired !== onDemandSize) {
-    await clients.compute.resize(settings.onDemandGroup, desired);
-    resized = true;
+  // 2. Plan: the cloud-neutral step.
+  const observations: SpotPoolObservation[] = [...pools.entries()].map(([pool, p]) => ({ pool, ...p }));
+  const readySpot = observations.reduce((s, p) => s + p.ready, 0);
+  const stepInput: ControllerStepInput = {
+    observed: { nowSeconds, targetReplicas, onDemandBase: base, maxCapacity, onDemandReady, pools: observations, regions: regionObs, mainSpotInService: readySpot },
+    state: prev.policy,
+    options: settings.policy,
+    groups,
+  };
+  const step = planControllerStep(stepInput);
+  const decision = step.decision;
+
+  // 3. Apply: only what differs; a group gone since is logged and left to the next run.
+  const failed: string[] = [];
+  const applied: ControllerAction[] = [];
+  for (const a of step.actions) {
+    if (!a.changed) continue;
+    try {
+      await clients.compute.resize(a.group, a.desired);
+      applied.push(a);
+    } catch (err) {
+      if (!(err instanceof GoogleApiError) || err.status < 400 || err.status === 403) throw err;
+      failed.push(`${a.group}: ${err.message}`);
+      clients.log({ severity: 'WARNING', message: `spot fallback: resize ${a.group} to ${a.desired} failed (${err.message}); the next run redoes it`, fleet: settings.fleetName });
+    }
   }
 
   const next: StoredState = {
-    policy: decision.state,
-    instancePools: observed.instancePools,
-    seenFailures: observed.seenFailures.slice(-256),
+    policy: step.nextState,
+    instancePools,
+    seenFailures: seenFailures.slice(-256),
     seenPreemptions: seenPreemptions.slice(-64),
   };
   const stateSaved = await clients.state.write(next, generation);
-  const fallback = desired - base;
+  const od = step.actions.filter((a) => a.role === ControllerGroupRole.ON_DEMAND);
+  const previousOnDemandSize = present.reduce((n, v) => n + v.onDemandSize, 0);
+  const onDemandSize = od.reduce((n, a) => n + a.desired, 0);
+  const spareSize = step.actions.filter((a) => a.role === ControllerGroupRole.SPARE_SPOT).reduce((n, a) => n + a.desired, 0);
+  const fallback = onDemandSize - base;
+  const resized = applied.some((a) => a.role === ControllerGroupRole.ON_DEMAND);
   clients.log({
-    severity: decision.action === FallbackAction.FALL_BACK ? 'WARNING' : 'INFO',
-    message: `spot fallback: ${decision.action}: ${decision.reason}${bounded ? `; bounded to ${desired} standard VMs (base ${base}, maxCapacity ${settings.maxCapacity}, ready spot ${readySpot})` : ''}${resized ? `; resized ${settings.onDemandGroup} ${onDemandSize} -> ${desired}` : `; ${settings.onDemandGroup} stays at ${onDemandSize}`}`,
+    severity: decision.action === FallbackAction.FALL_BACK || failed.length > 0 ? 'WARNING' : 'INFO',
+    message: `spot fallback: ${step.reasons.join('; ')}${applied.length > 0 ? `; resized ${applied.map((a) => `${a.group} ${groups.find((g) => g.id === a.group)!.desired} -> ${a.desired}`).join(', ')}` : '; groups unchanged'}${failed.length > 0 ? `; not applied: ${failed.join('; ')}` : ''}`,
     fleet: settings.fleetName,
     action: decision.action,
     fallbackReplicas: fallback,
-    onDemandSize: desired,
-    previousOnDemandSize: onDemandSize,
-    spotTargetSize: spotTarget,
+    spareSpotReplicas: spareSize,
+    onDemandSize,
+    previousOnDemandSize,
+    targetReplicas,
     readySpot,
     onDemandReady,
+    regions: present.map((v) => v.r.region),
     unavailablePools: decision.unavailablePools,
     preferredPools: decision.preferredPools,
     trigger: preemption ? 'preemption' : 'schedule',
@@ -339,7 +552,7 @@ export async function runFallbackController(
       clients.log({ severity: 'WARNING', message: `spot fallback: metric write failed: ${(err as Error).message}`, fleet: settings.fleetName });
     }
   }
-  return { decision, previousOnDemandSize: onDemandSize, onDemandSize: desired, resized, stateSaved, preemption, readySpot };
+  return { decision, previousOnDemandSize, onDemandSize, resized, stateSaved, preemption, readySpot, spareSize, actions: step.actions, stepInput, step };
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -401,10 +614,16 @@ async function ensureOk(res: Response, what: string): Promise<Response> {
 
 /** A {@link ComputeClient} on the Compute Engine REST API (v1). */
 export function createComputeClient(options: GoogleRestOptions & { project: string; region: string; endpoint?: string }): ComputeClient {
-  const root = `${(options.endpoint ?? 'https://compute.googleapis.com').replace(/\/+$/, '')}/compute/v1/projects/${encodeURIComponent(options.project)}/regions/${encodeURIComponent(options.region)}/instanceGroupManagers`;
+  const project = `${(options.endpoint ?? 'https://compute.googleapis.com').replace(/\/+$/, '')}/compute/v1/projects/${encodeURIComponent(options.project)}`;
+  /** URL of a group reference: `<name>`, `regions/<region>/<name>` or `zones/<zone>/<name>`. */
+  const groupUrl = (ref: string): string => {
+    const m = /^(regions|zones)\/([^/]+)\/([^/]+)$/.exec(ref);
+    if (m) return `${project}/${m[1]}/${encodeURIComponent(m[2])}/instanceGroupManagers/${encodeURIComponent(m[3])}`;
+    return `${project}/regions/${encodeURIComponent(options.region)}/instanceGroupManagers/${encodeURIComponent(ref)}`;
+  };
   return {
     async getTargetSize(group) {
-      const res = await ensureOk(await googleRequest(options, `${root}/${encodeURIComponent(group)}`, { method: 'GET' }), `get ${group}`);
+      const res = await ensureOk(await googleRequest(options, groupUrl(group), { method: 'GET' }), `get ${group}`);
       const body = (await res.json()) as { targetSize?: number };
       return body.targetSize ?? 0;
     },
@@ -413,7 +632,7 @@ export function createComputeClient(options: GoogleRestOptions & { project: stri
       let pageToken: string | undefined;
       do {
         const q = new URLSearchParams({ maxResults: '500', ...(pageToken ? { pageToken } : {}) });
-        const res = await ensureOk(await googleRequest(options, `${root}/${encodeURIComponent(group)}/listManagedInstances?${q}`, { method: 'POST' }), `listManagedInstances ${group}`);
+        const res = await ensureOk(await googleRequest(options, `${groupUrl(group)}/listManagedInstances?${q}`, { method: 'POST' }), `listManagedInstances ${group}`);
         const body = (await res.json()) as { managedInstances?: ManagedInstance[]; nextPageToken?: string };
         out.push(...(body.managedInstances ?? []));
         pageToken = body.nextPageToken;
@@ -421,7 +640,7 @@ export function createComputeClient(options: GoogleRestOptions & { project: stri
       return out;
     },
     async resize(group, size) {
-      await ensureOk(await googleRequest(options, `${root}/${encodeURIComponent(group)}/resize?size=${size}`, { method: 'POST' }), `resize ${group} to ${size}`);
+      await ensureOk(await googleRequest(options, `${groupUrl(group)}/resize?size=${size}`, { method: 'POST' }), `resize ${group} to ${size}`);
     },
   };
 }

@@ -174,7 +174,7 @@ describe('GCP fallback controller against a loopback Google API emulator', () =>
     expect(api.requests.filter((r) => r.path.includes('/resize')).map((r) => r.path)).toEqual([
       '/compute/v1/projects/test-project/regions/us-central1/instanceGroupManagers/llm-od/resize?size=4',
     ]);
-    expect(out.decision.unavailablePools.sort()).toEqual(['us-central1-a/g2-standard-8', 'us-central1-b/g2-standard-8', 'us-central1-c/g2-standard-8']);
+    expect(out.decision.unavailablePools.sort()).toEqual(['us-central1/us-central1-a/g2-standard-8', 'us-central1/us-central1-b/g2-standard-8', 'us-central1/us-central1-c/g2-standard-8']);
     expect(logs.at(-1)!.message).toMatch(/^spot fallback: fall-back: spot is 3 ready replicas short .*resized llm-od 1 -> 4$/);
     expect(logs.at(-1)).toMatchObject({ severity: 'WARNING', fallbackReplicas: 3 });
     expect(api.points.at(-1).timeSeries[0].points[0].value).toEqual({ int64Value: '3' });
@@ -188,7 +188,7 @@ describe('GCP fallback controller against a loopback Google API emulator', () =>
     expect(api.calls('POST', '/resize')).toBe(before);
     const state = JSON.parse(api.object!.body) as StoredState;
     expect(state.policy.pools.every((p) => p.strikes === 1)).toBe(true);
-    expect(logs.at(-1)!.message).toMatch(/llm-od stays at 4$/);
+    expect(logs.at(-1)!.message).toMatch(/fallback stays at 3; groups unchanged$/);
   });
 
   test('spot back: the fallback holds until spot has stayed ready, then returns to the base', async () => {
@@ -203,7 +203,7 @@ describe('GCP fallback controller against a loopback Google API emulator', () =>
     expect(out.decision.action).toBe(FallbackAction.RETURN_TO_SPOT);
     expect(out.onDemandSize).toBe(1);
     expect(api.groups.get('llm-od')!.targetSize).toBe(1);
-    expect(logs.at(-1)!.message).toMatch(/resized llm-od 4 -> 1$/);
+    expect(logs.at(-1)!.message).toMatch(/llm-od: on-demand 4 -> 1; resized llm-od 4 -> 1$/);
   });
 
   test('preemption message: counted once in the pool the VM ran in, even when delivered twice', async () => {
@@ -218,10 +218,10 @@ describe('GCP fallback controller against a loopback Google API emulator', () =>
     api.groups.get('llm-spot')!.instances = readySpot().filter((i) => !i.instance!.endsWith('llm-spot-b1'));
     const first = await runFallbackController(SETTINGS, clients, event);
     expect(first.preemption?.instanceName).toBe('llm-spot-b1');
-    expect(first.decision.unavailablePools).toEqual(['us-central1-b/g2-standard-12']);
+    expect(first.decision.unavailablePools).toEqual(['us-central1/us-central1-b/g2-standard-12']);
     expect(logs.at(-1)).toMatchObject({ trigger: 'preemption' });
     const second = await runFallbackController(SETTINGS, clients, event);
-    const pool = second.decision.state.pools.find((p) => p.pool === 'us-central1-b/g2-standard-12')!;
+    const pool = second.decision.state.pools.find((p) => p.pool === 'us-central1/us-central1-b/g2-standard-12')!;
     expect(pool.strikes).toBe(1);
     expect(second.decision.state.recentPreemptions).toHaveLength(1);
   });
@@ -240,7 +240,7 @@ describe('GCP fallback controller against a loopback Google API emulator', () =>
     out = await runFallbackController(tight, clients);
     expect(out.decision.onDemandReplicas).toBe(4);
     expect(out.onDemandSize).toBe(2);
-    expect(logs.at(-1)!.message).toMatch(/bounded to 2 standard VMs \(base 1, maxCapacity 4, ready spot 2\)/);
+    expect(logs.at(-1)!.message).toMatch(/fallback bounded 3 -> 1: maxCapacity 4 minus the base 1 and 2 spot in service/);
     // Spot target above what is left: the base is the floor.
     api.groups.get('llm-spot')!.instances = [...readySpot(), vm('us-central1-a', 'extra', { healthy: true })];
     clock += 10;
