@@ -124,6 +124,11 @@ export interface AzureBatchInferenceProps extends AzureResourceOptions {
  * says is done.
  */
 export class AzureBatchInference extends Construct {
+  /** The Spot-first autoscale formula the pool gets (see {@link spotFirstAutoscaleFormula}), for a pool of your own. */
+  public static spotFirstAutoscaleFormula(options: SpotFirstAutoscaleOptions): string {
+    return spotFirstAutoscaleFormula(options);
+  }
+
   /** The Batch account. */
   public readonly account: BatchAccount;
   /** The pool. */
@@ -389,7 +394,7 @@ export interface SpotFirstAutoscaleOptions {
  * autoscale documentation; nodes leave only once their tasks complete (`$NodeDeallocationOption = taskcompletion`).
  * Values that are tokens go into the formula as Terraform references, never into arithmetic here.
  */
-export function spotFirstAutoscaleFormula(o: SpotFirstAutoscaleOptions): string {
+function spotFirstAutoscaleFormula(o: SpotFirstAutoscaleOptions): string {
   const n = numberText;
   return [
     '// spot-inference-constructs: Spot nodes first, dedicated nodes replace preempted ones',

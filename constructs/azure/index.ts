@@ -11,7 +11,8 @@ export {
   REPAIR_GRACE_PERIOD_MINUTES,
   ScaleSetPlan,
 } from './rules';
-export { AZURE_VM_FAMILIES, AZURE_VM_SIZE_CATALOG, AzureVmFamily, ParsedVmSize, explainUnknownVmSize, parseVmSize, vmSizeAccelerator } from './vm-sizes';
+// The size catalogue as data and as the object the cross-cloud name rules take (no free functions: jsii).
+export { AZURE_VM_FAMILIES, AZURE_VM_SIZE_CATALOG, AzureVmFamily, ParsedVmSize } from './vm-sizes';
 export { AZURE_CUSTOM_DATA_MAX_CHARS, AGENT_BUNDLE_RELATIVE_PATH, defaultAgentBundlePath } from './agent-custom-data';
 export * from './network';
 export * from './fleet-interface';

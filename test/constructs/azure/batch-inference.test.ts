@@ -10,7 +10,6 @@ import {
   AzureBatchInference,
   AzureBatchInferenceProps,
   SHARD_INDEX_PLACEHOLDER,
-  spotFirstAutoscaleFormula,
 } from '../../../constructs/azure';
 import { BATCH_CHECKPOINT_PREFIX, BATCH_OUTPUT_PREFIX } from '../../../constructs/aws/batch-inference';
 import { CHECKPOINT_PREFIX, InMemoryCheckpointStore, checkpointKey, runShard, shardFromEnvironment } from '../../../lib/runtime/worker';
@@ -139,7 +138,7 @@ describe('autoscale formula: Spot first, dedicated replaces preempted Spot nodes
   });
 
   test('the statements, in Azure Batch formula syntax', () => {
-    const f = spotFirstAutoscaleFormula({ maxSpotNodes: 10, maxDedicatedNodes: 2, tasksPerNode: 1 }).split('\n');
+    const f = AzureBatchInference.spotFirstAutoscaleFormula({ maxSpotNodes: 10, maxDedicatedNodes: 2, tasksPerNode: 1 }).split('\n');
     expect(f).toEqual([
       '// spot-inference-constructs: Spot nodes first, dedicated nodes replace preempted ones',
       '$maxSpot = 10;',
