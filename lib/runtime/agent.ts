@@ -289,10 +289,19 @@ export class SpotAgent {
       inFlightAtEnd = await this.drainBySignal(drainDeadline, pending);
     } else {
       if (c.drainMode === DrainMode.HTTP) await this.callDrainEndpoint(drainDeadline, event);
-      const sigtermAt = serverSigtermOffsetSeconds(c);
-      if (sigtermAt !== undefined) {
-        // The server's own graceful shutdown, once the load balancer has stopped routing here.
-        await sleep(Math.min(lbDetectedAt, start + sigtermAt * 1000) - Date.now());
+      const offset = serverSigtermOffsetSeconds(c);
+      if (offset !== undefined) {
+        // The server's own graceful shutdown, once the load balancer has stopped routing here, and late enough
+        // that the server's shutdown timeout ends at the drain deadline, not before (it is whole seconds, so
+        // `budget - detection` rarely fits exactly). Until then the server finishes what it has; idle, it goes now.
+        const timeout = c.serverShutdownTimeoutSeconds ?? this.preset.defaultShutdownTimeoutSeconds;
+        const earliest = Math.min(lbDetectedAt, start + offset * 1000);
+        const sigtermAt = timeout !== undefined && timeout > 0 ? Math.max(earliest, drainDeadline.getTime() - timeout * 1000) : earliest;
+        if (sigtermAt > earliest && this.preset.metricsProveIdle && this.config.metricsUrl) {
+          await this.waitForIdleMetrics(earliest, new Date(sigtermAt), true);
+        } else {
+          await sleep(sigtermAt - Date.now());
+        }
         inFlightAtEnd = await this.drainBySignal(drainDeadline, pending);
       } else {
         inFlightAtEnd = await this.waitForIdle(lbDetectedAt, drainDeadline);
@@ -443,7 +452,7 @@ export class SpotAgent {
     });
   }
 
-  private async waitForIdleMetrics(notBefore: number, until: Date): Promise<number> {
+  private async waitForIdleMetrics(notBefore: number, until: Date, beforeSignal = false): Promise<number> {
     await sleep(notBefore - Date.now());
     let last = -1;
     for (;;) {
@@ -455,6 +464,8 @@ export class SpotAgent {
       if (Date.now() >= until.getTime()) break;
       await sleep(Math.min(200, until.getTime() - Date.now()));
     }
+    if (beforeSignal) return last;
+    if (beforeSignal) return last;
     this.log.warn(`drain deadline reached with ${last < 0 ? 'an unknown number of' : last} request(s) still in flight: they are cut when the instance goes`, {
       inFlight: last,
       deadline: until.toISOString(),

@@ -88,7 +88,7 @@ function metricsText() {
 function startStream(job) {
   running.add(job);
   const { res, ms, id } = job;
-  res.writeHead(200, { 'Content-Type': 'text/event-stream', 'Cache-Control': 'no-cache', Connection: 'keep-alive' });
+  res.writeHead(200, { 'Content-Type': 'text/event-stream', 'Cache-Control': 'no-cache', Connection: 'keep-alive', 'x-served-by': opts.name || preset });
   const started = Date.now();
   let n = 0;
   job.timer = setInterval(() => {

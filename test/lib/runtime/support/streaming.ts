@@ -28,6 +28,8 @@ export interface StandinOptions {
   readonly maxRunning?: number;
   readonly tickMs?: number;
   readonly enableMetrics?: boolean;
+  /** Sent back as `x-served-by`. @default - the preset */
+  readonly name?: string;
 }
 
 /** Starts `standin-server.js` and resolves once it listens. */
@@ -72,6 +74,10 @@ export interface StreamOutcome {
   readonly status: number;
   readonly chunks: number;
   readonly ms: number;
+  /** `x-served-by` of the server that streamed it. */
+  readonly servedBy?: string;
+  /** When the first token came. */
+  readonly firstTokenAt?: number;
   readonly error?: string;
 }
 
@@ -86,13 +92,16 @@ export function streamRequest(port: number, id: string, ms: number, agent?: http
     let done = false;
     let status = 0;
     let settled = false;
+    let servedBy: string | undefined;
+    let firstTokenAt: number | undefined;
     const finish = (outcome: StreamOutcome['outcome'], error?: string) => {
       if (settled) return;
       settled = true;
-      resolve({ id, sentAt, endedAt: Date.now(), outcome, status, chunks, ms, error });
+      resolve({ id, sentAt, endedAt: Date.now(), outcome, status, chunks, ms, servedBy, firstTokenAt, error });
     };
     const req = http.get({ host: '127.0.0.1', port, path: `/v1/completions?ms=${ms}&stream=true`, headers: { 'x-req-id': id, Accept: 'text/event-stream' }, agent: agent ?? false }, (res) => {
       status = res.statusCode ?? 0;
+      servedBy = res.headers['x-served-by'] as string | undefined;
       let buf = '';
       res.on('data', (b: Buffer) => {
         buf += b.toString();
@@ -101,7 +110,10 @@ export function streamRequest(port: number, id: string, ms: number, agent?: http
           const event = buf.slice(0, i);
           buf = buf.slice(i + 2);
           if (event === 'data: [DONE]') done = true;
-          else if (event.startsWith('data: ')) chunks++;
+          else if (event.startsWith('data: ')) {
+            chunks++;
+            firstTokenAt ??= Date.now();
+          }
         }
       });
       res.on('end', () => finish(done ? 'completed' : status !== 200 || chunks === 0 ? 'refused' : 'cut'));
