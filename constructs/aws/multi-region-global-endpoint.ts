@@ -5,7 +5,7 @@ import * as endpoints from 'aws-cdk-lib/aws-globalaccelerator-endpoints';
 import { Construct } from 'constructs';
 import { Cloud } from '../../lib/spec/clouds';
 import { FleetSpecErrorCode, ProblemCollector } from '../../lib/spec/errors';
-import { validateGlobalRouting, validateRegionList } from '../../lib/spec/global-routing';
+import { GLOBAL_LAYER_DEFAULTS, validateGlobalRouting, validateRegionList } from '../../lib/spec/global-routing';
 import { InferenceLoadBalancer } from './inference-load-balancer';
 import { SpotFleet } from './spot-fleet';
 
@@ -93,7 +93,7 @@ export class GlobalAcceleratorEndpoint extends Construct {
 
   constructor(scope: Construct, id: string, props: GlobalAcceleratorEndpointProps) {
     super(scope, id);
-    const interval = props.globalHealthCheckInterval ?? Duration.seconds(10);
+    const interval = props.globalHealthCheckInterval ?? Duration.seconds(GLOBAL_LAYER_DEFAULTS[Cloud.AWS].globalIntervalSeconds);
     const threshold = props.globalHealthCheckThreshold ?? 2;
     const ports = props.listenerPorts ?? [80];
     const stackRegion = Stack.of(this).region;
@@ -128,12 +128,12 @@ export class GlobalAcceleratorEndpoint extends Construct {
         const region = regionOf(r);
         const timing = {
           cloud: Cloud.AWS,
-          globalLayerName: 'Global Accelerator',
+          globalLayerName: GLOBAL_LAYER_DEFAULTS[Cloud.AWS].name,
           regionalIntervalSeconds: hc.intervalSeconds,
           regionalUnhealthyThreshold: hc.unhealthyThreshold,
           // Load balancer endpoints: Global Accelerator reads the target group's state once per interval.
           globalIntervalSeconds: interval.toSeconds(),
-          globalUnhealthyThreshold: 1,
+          globalUnhealthyThreshold: GLOBAL_LAYER_DEFAULTS[Cloud.AWS].globalUnhealthyThreshold,
           drainBudgetSeconds: r.fleet.spec.drainBudgetSeconds,
           props: {
             regionalInterval: `${region}: healthCheck.intervalSeconds`,

@@ -7,7 +7,7 @@ import { TerraformOutput, Token } from 'cdktf';
 import { Construct } from 'constructs';
 import { Cloud } from '../../lib/spec/clouds';
 import { FleetSpecErrorCode, ProblemCollector } from '../../lib/spec/errors';
-import { globalFailoverTimes, validateGlobalRouting, validateRegionList } from '../../lib/spec/global-routing';
+import { GLOBAL_LAYER_DEFAULTS, globalFailoverTimes, validateGlobalRouting, validateRegionList } from '../../lib/spec/global-routing';
 import { azureName } from './network';
 import { AzureOnDemandFallback } from './on-demand-fallback';
 import { SpotScaleSetFleet, SpotScaleSetFleetProps } from './spot-scale-set-fleet';
@@ -112,13 +112,14 @@ export class AzureMultiRegionSpotService extends Construct {
     const C = FleetSpecErrorCode;
     const v = new ProblemCollector();
     const prefix = props.namePrefix ?? azureName(id);
-    const interval = props.frontDoorProbeIntervalSeconds ?? 5;
+    const layer = GLOBAL_LAYER_DEFAULTS[Cloud.AZURE];
+    const interval = props.frontDoorProbeIntervalSeconds ?? layer.globalIntervalSeconds;
     const sampleSize = props.frontDoorSampleSize ?? 4;
     const required = props.frontDoorSuccessfulSamplesRequired ?? 3;
     const latency = props.frontDoorAdditionalLatencyMs ?? 50;
     const responseTimeout = props.frontDoorResponseTimeoutSeconds ?? 120;
     // The regional probe: every 5 s, out after 2 failures (the spec's floor), so the failover fits the notice.
-    const healthCheck = { intervalSeconds: 5, timeoutSeconds: 2, unhealthyThreshold: 2, ...stripUndefined(props.healthCheck ?? {}) };
+    const healthCheck = { intervalSeconds: layer.regionalIntervalSeconds, timeoutSeconds: 2, unhealthyThreshold: layer.regionalUnhealthyThreshold, ...stripUndefined(props.healthCheck ?? {}) };
 
     v.addAll(validateRegionList(props.regions, { isUnresolved, homeRegion: props.homeRegion, allowedRegions: props.allowedRegions, regionPattern: AZURE_REGION_PATTERN, example: 'eastus2' }));
     if (props.zones !== undefined) {
@@ -156,7 +157,7 @@ export class AzureMultiRegionSpotService extends Construct {
     const failedSamples = sampleSize - required + 1;
     const timing = {
       cloud: Cloud.AZURE,
-      globalLayerName: 'Front Door',
+      globalLayerName: layer.name,
       regionalIntervalSeconds: healthCheck.intervalSeconds,
       regionalUnhealthyThreshold: healthCheck.unhealthyThreshold,
       globalIntervalSeconds: interval,

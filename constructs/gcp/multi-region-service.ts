@@ -10,7 +10,7 @@ import { ComputeUrlMap } from '@cdktf/provider-google/lib/compute-url-map';
 import { Cloud } from '../../lib/spec/clouds';
 import { FleetSpecErrorCode, ProblemCollector } from '../../lib/spec/errors';
 import { FleetSpec } from '../../lib/spec/fleet-spec';
-import { globalFailoverTimes, validateGlobalRouting, validateRegionList } from '../../lib/spec/global-routing';
+import { GLOBAL_LAYER_DEFAULTS, globalFailoverTimes, validateGlobalRouting, validateRegionList } from '../../lib/spec/global-routing';
 import { GcpInterruptionDrill } from './interruption-drill';
 import { GcpOnDemandFallback, GcpOnDemandFallbackOptions } from './on-demand-fallback';
 import { GcpPreemptionHook } from './preemption-hook';
@@ -151,14 +151,15 @@ export class GcpMultiRegionSpotService extends Construct {
       }
     }
     // Google Cloud's global backend service routes on the fleets' own health check: no second detection layer.
-    const hc = { intervalSeconds: 10, unhealthyThreshold: 2, ...stripUndefined(props.healthCheck ?? {}) };
+    const layer = GLOBAL_LAYER_DEFAULTS[Cloud.GCP];
+    const hc = { intervalSeconds: layer.regionalIntervalSeconds, unhealthyThreshold: layer.regionalUnhealthyThreshold, ...stripUndefined(props.healthCheck ?? {}) };
     const timing = {
       cloud: Cloud.GCP,
-      globalLayerName: 'the global backend service',
+      globalLayerName: layer.name,
       regionalIntervalSeconds: hc.intervalSeconds,
       regionalUnhealthyThreshold: hc.unhealthyThreshold,
-      globalIntervalSeconds: 0,
-      globalUnhealthyThreshold: 1,
+      globalIntervalSeconds: layer.globalIntervalSeconds,
+      globalUnhealthyThreshold: layer.globalUnhealthyThreshold,
       drainBudgetSeconds: props.drainBudgetSeconds ?? 10,
     };
     v.addAll(validateGlobalRouting(timing, { isUnresolved }));

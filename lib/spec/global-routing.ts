@@ -77,6 +77,46 @@ export interface GlobalFailoverTimes {
   readonly slackSeconds: number;
 }
 
+/** The global layer each cloud's multi-region construct renders, with the defaults it renders it with. */
+export interface GlobalLayerProfile {
+  /** Name in messages. */
+  readonly name: string;
+  /** Seconds between two observations of a region (0: routes on the regional health check). */
+  readonly globalIntervalSeconds: number;
+  /** Failed observations before it routes around a region. */
+  readonly globalUnhealthyThreshold: number;
+  /** The regional health check the construct renders unless told otherwise. */
+  readonly regionalIntervalSeconds: number;
+  /** Consecutive failed regional probes before a replica is out. */
+  readonly regionalUnhealthyThreshold: number;
+  /** Seconds, roughly, before traffic returns to a recovered region (after its regional health check passes again). */
+  readonly recoverySeconds: number;
+}
+
+/**
+ * The defaults of the three multi-region constructs, as data (the constructs and `spot-plan simulate --deployment`
+ * read the same values):
+ * - AWS Global Accelerator reads an ALB endpoint's target-group health every 10 s (the construct's interval; 10 or
+ *   30 accepted) and returns traffic about 30 s after the region is healthy again;
+ * - Google Cloud's global backend service routes on the fleets' own health check: no second layer;
+ * - Azure Front Door probes every 5 s and needs 3 of the last 4 probes to pass (2 failures to leave); the
+ *   construct's regional probe is 5 s x 2.
+ */
+export const GLOBAL_LAYER_DEFAULTS: { readonly [cloud: string]: GlobalLayerProfile } = {
+  [Cloud.AWS]: { name: 'Global Accelerator', globalIntervalSeconds: 10, globalUnhealthyThreshold: 1, regionalIntervalSeconds: 10, regionalUnhealthyThreshold: 2, recoverySeconds: 30 },
+  [Cloud.GCP]: { name: 'the global backend service', globalIntervalSeconds: 0, globalUnhealthyThreshold: 1, regionalIntervalSeconds: 10, regionalUnhealthyThreshold: 2, recoverySeconds: 0 },
+  [Cloud.AZURE]: { name: 'Front Door', globalIntervalSeconds: 5, globalUnhealthyThreshold: 2, regionalIntervalSeconds: 5, regionalUnhealthyThreshold: 2, recoverySeconds: 15 },
+};
+
+/**
+ * Seconds from a region's notice until the cloud's global layer sends it no new request, with the construct's
+ * defaults (AWS 30 s, Google Cloud 20 s, Azure 20 s).
+ */
+export function defaultGlobalFailoverSeconds(cloud: Cloud): number {
+  const d = GLOBAL_LAYER_DEFAULTS[cloud];
+  return d.regionalIntervalSeconds * d.regionalUnhealthyThreshold + d.globalIntervalSeconds * d.globalUnhealthyThreshold;
+}
+
 /** Compute the failover times of a region (no validation; see {@link validateGlobalRouting}). */
 export function globalFailoverTimes(t: GlobalRoutingTiming): GlobalFailoverTimes {
   const regionalDetectionSeconds = t.regionalIntervalSeconds * t.regionalUnhealthyThreshold;

@@ -1,6 +1,6 @@
-import { Cloud } from '../../../lib/spec/clouds';
+import { CLOUD_LIMITS, Cloud } from '../../../lib/spec/clouds';
 import { FleetSpecErrorCode } from '../../../lib/spec/errors';
-import { globalFailoverTimes, validateGlobalRouting, validateRegionList } from '../../../lib/spec/global-routing';
+import { GLOBAL_LAYER_DEFAULTS, defaultGlobalFailoverSeconds, globalFailoverTimes, validateGlobalRouting, validateRegionList } from '../../../lib/spec/global-routing';
 
 const aws = {
   cloud: Cloud.AWS,
@@ -105,5 +105,17 @@ describe('validateRegionList', () => {
     const [p] = validateRegionList([{ region: 'us-east-1', trafficDialPercentage: 0 }, { region: 'us-west-2', trafficDialPercentage: 0 }]);
     expect(p.code).toBe(FleetSpecErrorCode.PERCENTAGE_RANGE);
     expect(p.message).toMatch(/every region has trafficDialPercentage 0/);
+  });
+});
+
+describe('GLOBAL_LAYER_DEFAULTS', () => {
+  test('the defaults of each cloud fit its notice with the default drain budget', () => {
+    expect(defaultGlobalFailoverSeconds(Cloud.AWS)).toBe(30);
+    expect(defaultGlobalFailoverSeconds(Cloud.GCP)).toBe(20);
+    expect(defaultGlobalFailoverSeconds(Cloud.AZURE)).toBe(20);
+    for (const cloud of [Cloud.AWS, Cloud.GCP, Cloud.AZURE]) {
+      const d = GLOBAL_LAYER_DEFAULTS[cloud];
+      expect(validateGlobalRouting({ cloud, globalLayerName: d.name, ...d, drainBudgetSeconds: CLOUD_LIMITS[cloud].defaultDrainBudgetSeconds })).toEqual([]);
+    }
   });
 });
