@@ -152,6 +152,8 @@ export class AzureMultiRegionSpotService extends Construct {
         v.add(C.PERCENTAGE_RANGE, 'regions.trafficDialPercentage', `trafficDialPercentage of ${r.region} (${dial}) gives an origin weight below 1; use 0 (failover only) or 0.1 to 100`);
       }
     }
+    // terraform-provider-azurerm's cdn_frontdoor_origin_group: health_probe.interval_in_seconds IntBetween(5, 31536000);
+    // load_balancing defaults sample_size 4, successful_samples_required 3, additional_latency_in_milliseconds 50.
     // Front Door marks an origin unhealthy once fewer than `required` of the last `sampleSize` probes passed:
     // after (sampleSize - required + 1) failed probes.
     const failedSamples = sampleSize - required + 1;
