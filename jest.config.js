@@ -7,7 +7,7 @@ module.exports = {
     '^.+\\.tsx?$': ['@swc/jest', { jsc: { parser: { syntax: 'typescript' }, target: 'es2022' }, module: { type: 'commonjs' } }],
   },
   moduleNameMapper: {
-    '^spot-inference-constructs/core$': '<rootDir>/lib/index.ts',
+    '^spot-inference-constructs(/core)?$': '<rootDir>/lib/index.ts',
     '^spot-inference-constructs/(aws|gcp|azure)$': '<rootDir>/constructs/$1/index.ts',
   },
   setupFiles: ['<rootDir>/test/setup/env.ts'],
