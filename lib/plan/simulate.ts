@@ -471,7 +471,7 @@ function makeStrategy(
         onDemandBase: base,
         maxCapacity: o.maxCapacity,
         controller,
-        policyOptions,
+        policyOptions: o.homeRegion !== undefined && policyOptions.homeRegion === undefined ? { ...policyOptions, homeRegion: o.homeRegion } : policyOptions,
         homeRegion: o.homeRegion,
         controllerPeriodSeconds: o.controllerPeriodSeconds,
         epochSeconds: EPOCH,
@@ -492,7 +492,7 @@ function makeStrategy(
     case SimulatedPolicy.SPOTHEDGE:
       return new SpotHedgeStrategy(N, o.spothedgeSpares, o.spothedgeSafetyHold ? Math.round(o.coldStartSeconds / o.tickSeconds) : 0, rng);
     case SimulatedPolicy.OURS:
-      return profile ? deployed(o.onDemandBase, true) : new OursStrategy(N, o.onDemandBase, o.maxCapacity, o.tickSeconds, policyOptions, names);
+      return profile ? deployed(o.onDemandBase, true) : new OursStrategy(N, o.onDemandBase, o.maxCapacity, o.tickSeconds, policyOptions, names.map((n) => locatePool(n).id));
     default:
       throw new Error(`unknown policy ${String(policy)}`);
   }

@@ -68,6 +68,23 @@ export interface FallbackState {
   readonly recentPreemptions: number[];
   /** What the policy knows about each pool. */
   readonly pools: PoolMemory[];
+  /**
+   * Regions whose pools failed together (two or more pools of the region preempted or out of capacity in one
+   * control period), ranked after the others until `avoidedUntil`. Absent when there is none.
+   */
+  readonly regions?: RegionMemory[];
+}
+
+/** What the policy remembers about one region (pool ids `<region>/<zone>/<type>`). */
+export interface RegionMemory {
+  /** Region, the first part of its pools' ids. */
+  readonly region: string;
+  /** Correlated failures not yet forgiven; each doubles the time the region is ranked last. */
+  readonly strikes: number;
+  /** Epoch seconds until which new spot prefers other regions. */
+  readonly avoidedUntil: number;
+  /** Epoch seconds of the last correlated failure. */
+  readonly lastBadAt: number;
 }
 
 /** Everything {@link decideFallback} needs: the fleet's goal, what the controller saw, and its memory. */
@@ -175,6 +192,12 @@ export interface FallbackPolicyOptions {
    * @default false
    */
   readonly coverMissingSpares?: boolean;
+  /**
+   * Region that new spot prefers when pools are otherwise equal (pool ids `<region>/<zone>/<type>`): the one
+   * closest to the users. Pools of other regions still come before pools with more strikes.
+   * @default - no home region
+   */
+  readonly homeRegion?: string;
 }
 
 /** The options with every default filled in. */
@@ -190,6 +213,7 @@ export interface ResolvedFallbackPolicyOptions {
   readonly riskWindowSeconds: number;
   readonly coverSparesWhenScarce: boolean;
   readonly coverMissingSpares: boolean;
+  readonly homeRegion?: string;
 }
 
 /** Defaults of {@link FallbackPolicyOptions}. */
@@ -234,7 +258,11 @@ export function resolveFallbackPolicyOptions(options: FallbackPolicyOptions = {}
   const defined = Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined));
   const o: ResolvedFallbackPolicyOptions = { ...DEFAULT_FALLBACK_POLICY_OPTIONS, ...defined };
   const v = new ProblemCollector();
-  for (const [prop, value] of Object.entries(o) as [keyof ResolvedFallbackPolicyOptions, number | boolean][]) {
+  for (const [prop, value] of Object.entries(o) as [keyof ResolvedFallbackPolicyOptions, number | boolean | string][]) {
+    if (prop === 'homeRegion') {
+      if (typeof value !== 'string' || (value as string).length === 0) v.add(C.WORKLOAD, prop, `${prop} (${JSON.stringify(value)}) must be a region name as in the pool ids <region>/<zone>/<type>, e.g. us-east-1`);
+      continue;
+    }
     if (prop === 'coverSparesWhenScarce' || prop === 'coverMissingSpares') {
       if (typeof value !== 'boolean') v.add(C.WORKLOAD, prop, `${prop} (${String(value)}) must be true or false`);
       continue;
@@ -316,6 +344,9 @@ function validateInput(input: FallbackInput): void {
  *    `unavailablePoolSeconds x 2^(strikes-1)` (at most `maxUnavailablePoolSeconds`); a strike is forgiven
  *    per `strikeForgivenessSeconds` without trouble. New spot goes to the preferred pools: pools with
  *    fewer strikes first, then pools proven good longest, then the order the controller listed them in.
+ *    Across regions (pool ids `<region>/<zone>/<type>`): a region two or more of whose pools fail in the same
+ *    period is ranked after every other region for the same doubling time (its pools fail together, so spreading
+ *    over it buys nothing), and among equal pools the `homeRegion`'s come first.
  * 2. Spares: while a preemption of this fleet happened within `riskWindowSeconds`, run
  *    `spareSpotReplicas` spot replicas above the target, so the next preemption is covered at once.
  * 3. Fallback up, at once: on-demand above the base = the target minus the base minus the ready spot
@@ -396,12 +427,39 @@ function decideResolved(input: FallbackInput, o: ResolvedFallbackPolicyOptions):
   }
   const unavailablePools: string[] = [];
   for (const m of pools) if (m.unavailableUntil > now) unavailablePools.push(m.pool);
-  const candidates: { pool: string; strikes: number; good: number; i: number }[] = [];
+
+  // Regions whose pools fail together: two or more of a region's pools bad in this one period.
+  let regionMemory = prev.regions ?? [];
+  const badByRegion = new Map<string, number>();
+  const poolsByRegion = new Map<string, number>();
+  for (const obs of input.pools) {
+    const r = regionOfPool(obs.pool);
+    if (r === undefined) continue;
+    poolsByRegion.set(r, (poolsByRegion.get(r) ?? 0) + 1);
+    if ((obs.preempted ?? 0) + (obs.launchFailures ?? 0) > 0) badByRegion.set(r, (badByRegion.get(r) ?? 0) + 1);
+  }
+  const correlated = [...badByRegion.entries()].filter(([r, n]) => n >= 2 && (poolsByRegion.get(r) ?? 0) >= 2 && poolsByRegion.size > 1).map(([r]) => r);
+  if (correlated.length > 0 || regionMemory.some((m) => m.avoidedUntil <= now && now - m.lastBadAt >= o.strikeForgivenessSeconds * m.strikes)) {
+    const byName = new Map(regionMemory.map((m) => [m.region, m]));
+    for (const r of correlated) {
+      const m = byName.get(r);
+      const strikes = (m ? Math.max(0, m.strikes - (o.strikeForgivenessSeconds > 0 ? Math.floor((now - m.lastBadAt) / o.strikeForgivenessSeconds) : m.strikes)) : 0) + 1;
+      const avoid = Math.min(o.maxUnavailablePoolSeconds, o.unavailablePoolSeconds * 2 ** (strikes - 1));
+      byName.set(r, { region: r, strikes, avoidedUntil: now + avoid, lastBadAt: now });
+      events.push(`region ${r}: ${badByRegion.get(r)} pools failed together, ranked last for ${avoid} s`);
+    }
+    regionMemory = [...byName.values()].filter((m) => m.avoidedUntil > now || now - m.lastBadAt < o.strikeForgivenessSeconds * m.strikes);
+  }
+  const regionAvoided = new Set(regionMemory.filter((m) => m.avoidedUntil > now).map((m) => m.region));
+
+  const candidates: { pool: string; strikes: number; good: number; i: number; region: number; home: number }[] = [];
   for (let i = 0; i < input.pools.length; i++) {
     const m = memory.get(input.pools[i].pool)!;
-    if (m.unavailableUntil <= now) candidates.push({ pool: m.pool, strikes: effectiveStrikes(m, now, o), good: goodRank(m), i });
+    if (m.unavailableUntil > now) continue;
+    const r = regionAvoided.size > 0 || o.homeRegion !== undefined ? regionOfPool(m.pool) : undefined;
+    candidates.push({ pool: m.pool, strikes: effectiveStrikes(m, now, o), good: goodRank(m), i, region: r !== undefined && regionAvoided.has(r) ? 1 : 0, home: o.homeRegion !== undefined && r !== o.homeRegion ? 1 : 0 });
   }
-  const preferredPools = candidates.sort((a, b) => a.strikes - b.strikes || a.good - b.good || a.i - b.i).map((c) => c.pool);
+  const preferredPools = candidates.sort((a, b) => a.region - b.region || a.strikes - b.strikes || a.home - b.home || a.good - b.good || a.i - b.i).map((c) => c.pool);
 
   // 2. Spares while at risk
   const kept = prev.recentPreemptions;
@@ -502,8 +560,16 @@ function decideResolved(input: FallbackInput, o: ResolvedFallbackPolicyOptions):
       stabilizationSeconds,
       recentPreemptions,
       pools,
+      ...(regionMemory.length > 0 ? { regions: regionMemory } : {}),
     },
   };
+}
+
+/** The region of a pool id `<region>/<zone>/<type>`; undefined for ids of another shape. */
+function regionOfPool(pool: string): string | undefined {
+  const cut = pool.indexOf('/');
+  if (cut <= 0 || pool.indexOf('/', cut + 1) < 0) return undefined;
+  return pool.slice(0, cut);
 }
 
 /** Strikes left after forgiving one per `strikeForgivenessSeconds` of quiet since the last bad event. */

@@ -286,3 +286,60 @@ describe('errors name the prop, the value, the limit and the fix', () => {
     expect(() => decideFallback({ ...ok, pools: [{ pool: 'a', ready: -2 }] })).toThrow(/pools\[a\].ready \(-2\) must be a whole number, 0 or more/);
   });
 });
+
+describe('decideFallback: several regions (pools <region>/<zone>/<type>)', () => {
+  const REGION_POOLS = ['us-east-1/us-east-1a/g5', 'us-east-1/us-east-1b/g5', 'us-west-2/us-west-2a/g5', 'us-west-2/us-west-2b/g5', 'eu-west-1/eu-west-1a/g5'];
+  const obs = (ready: number[], bad: string[] = []): SpotPoolObservation[] => REGION_POOLS.map((pool, i) => ({ pool, ready: ready[i] ?? 0, preempted: bad.includes(pool) ? 1 : 0 }));
+
+  test('a region whose pools fail together is ranked after every other region, for a doubling time, then forgiven', () => {
+    const d = new Driver({ maxCapacity: 9 });
+    d.step(obs([1, 1, 1, 0, 0]));
+    // both us-east-1 pools lose their replica in the same period
+    const hit = d.step(obs([0, 0, 1, 0, 0], ['us-east-1/us-east-1a/g5', 'us-east-1/us-east-1b/g5']));
+    expect(hit.state.regions).toEqual([{ region: 'us-east-1', strikes: 1, avoidedUntil: d.now - 30 + 180, lastBadAt: d.now - 30 }]);
+    expect(hit.reason).toMatch(/region us-east-1: 2 pools failed together, ranked last for 180 s/);
+    expect(hit.unavailablePools).toEqual(['us-east-1/us-east-1a/g5', 'us-east-1/us-east-1b/g5']);
+    // once the pools' own avoidance ends (180 s), the region is still ranked last while its avoidance runs
+    d.now += 150;
+    const later = d.step(obs([0, 0, 1, 0, 0]));
+    expect(later.preferredPools.slice(-2)).toEqual(['us-east-1/us-east-1a/g5', 'us-east-1/us-east-1b/g5']);
+    // a second correlated failure doubles it
+    const again = d.step(obs([0, 0, 1, 0, 0], ['us-east-1/us-east-1a/g5', 'us-east-1/us-east-1b/g5']));
+    expect(again.state.regions![0]).toMatchObject({ region: 'us-east-1', strikes: 2, avoidedUntil: d.now - 30 + 360 });
+    // forgiven after strikeForgivenessSeconds per strike without trouble: the memory goes
+    d.now += 2 * 3600;
+    expect(d.step(obs([1, 1, 1, 0, 0])).state.regions).toBeUndefined();
+  });
+
+  test('one bad pool is not a correlated failure; a single-region fleet never gets region memory', () => {
+    const d = new Driver({ maxCapacity: 9 });
+    expect(d.step(obs([1, 1, 1, 0, 0], ['us-east-1/us-east-1a/g5'])).state.regions).toBeUndefined();
+    const single = new Driver();
+    expect(single.step([{ pool: 'us-east-1/us-east-1a/g5', ready: 0, preempted: 1 }, { pool: 'us-east-1/us-east-1b/g5', ready: 0, preempted: 1 }]).state.regions).toBeUndefined();
+  });
+
+  test('homeRegion ranks its pools first among equals, never before a pool with fewer strikes', () => {
+    const policy = new FallbackPolicy({ homeRegion: 'us-west-2' });
+    const d = new Driver({ maxCapacity: 9 }, policy);
+    expect(d.step(obs([0, 0, 0, 0, 0])).preferredPools.slice(0, 2)).toEqual(['us-west-2/us-west-2a/g5', 'us-west-2/us-west-2b/g5']);
+    d.step(obs([0, 0, 0, 0, 0], ['us-west-2/us-west-2a/g5']));
+    d.now += 200; // avoidance over, strike kept
+    const p = d.step(obs([0, 0, 0, 0, 0])).preferredPools;
+    expect(p[0]).toBe('us-west-2/us-west-2b/g5');
+    expect(p[p.length - 1]).toBe('us-west-2/us-west-2a/g5');
+    expect(() => new FallbackPolicy({ homeRegion: '' })).toThrow(/homeRegion \(""\) must be a region name as in the pool ids <region>\/<zone>\/<type>, e.g. us-east-1/);
+  });
+
+  test('coverMissingSpares covers a spare that is not ready with on-demand, as SpotHedge does', () => {
+    const plain = new Driver();
+    const covering = new Driver({}, new FallbackPolicy({ coverMissingSpares: true }));
+    for (const d of [plain, covering]) {
+      d.step(ready(1, 1, 1));
+      d.step(ready(1, 1, 0).map((p, i) => (i === 2 ? { ...p, preempted: 1 } : p)));
+    }
+    // one replica lost, a spare wanted: plain covers the lost one; covering also the spare not ready yet
+    expect(plain.decisions[1].fallbackReplicas).toBe(1);
+    expect(covering.decisions[1].fallbackReplicas).toBe(2);
+    expect(() => new FallbackPolicy({ coverMissingSpares: 'yes' as unknown as boolean })).toThrow(/coverMissingSpares \(yes\) must be true or false/);
+  });
+});
