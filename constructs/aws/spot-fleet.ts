@@ -245,6 +245,7 @@ export class SpotFleet extends Construct implements ISpotFleet, ec2.IConnectable
     // Names against the SDK's list, one accelerator kind, at least 2 zones (lib/spec/rules: the same rules on every cloud).
     problems.addAll(validateFleetSpec(props, Cloud.AWS, { isUnresolved, catalog: AWS_INSTANCE_TYPE_CATALOG }));
     problems.addAll(checkEnumValue('allocationStrategy', props.allocationStrategy, 'AllocationStrategy', AllocationStrategy, { isUnresolved }));
+    problems.addAll(checkEnumValue('terminationHook.defaultResult', props.terminationHook?.defaultResult, 'autoscaling.DefaultResult', autoscaling.DefaultResult, { isUnresolved }));
     const r = applyFleetSpecDefaults(props, Cloud.AWS);
     const known = (v: unknown): v is number => typeof v === 'number' && !Token.isUnresolved(v);
 

@@ -406,6 +406,8 @@ describe('SpotFleet: refused at synth', () => {
     expectFleetError({ allocationStrategy: 'price-capacity-optimised' as AllocationStrategy },
       /allocationStrategy \("price-capacity-optimised"\) is not one of the AllocationStrategy values; use one of AllocationStrategy.PRICE_CAPACITY_OPTIMIZED \("price-capacity-optimized"\), .*did you mean AllocationStrategy.PRICE_CAPACITY_OPTIMIZED/, FleetSpecErrorCode.UNKNOWN_ENUM_VALUE);
     expect(() => fleet({ allocationStrategy: 'capacity-optimized' as AllocationStrategy })).not.toThrow();
+    expectFleetError({ terminationHook: { defaultResult: 'continue' as autoscaling.DefaultResult } },
+      /terminationHook.defaultResult \("continue"\) is not one of the autoscaling.DefaultResult values; use one of autoscaling.DefaultResult.CONTINUE \("CONTINUE"\), autoscaling.DefaultResult.ABANDON \("ABANDON"\); did you mean autoscaling.DefaultResult.CONTINUE/, FleetSpecErrorCode.UNKNOWN_ENUM_VALUE);
   });
 
   test('a missing agent bundle tells the user to build it', () => {
