@@ -11,6 +11,7 @@ import { TerraformOutput, Token } from 'cdktf';
 import { Construct } from 'constructs';
 import { FleetSpecErrorCode, ProblemCollector } from '../../lib/spec/errors';
 import { AzureResourceOptions, SpotFleetNetwork, azureName } from './network';
+import { numberText } from './tokens';
 import { explainUnknownVmSize, vmSizeAccelerator } from './vm-sizes';
 
 /** Prefix of checkpoint blobs in the container (expired by the management policy). Same as the runtime's `CHECKPOINT_PREFIX` and AWS `BATCH_CHECKPOINT_PREFIX`. */
@@ -292,7 +293,7 @@ export class AzureBatchInference extends Construct {
       nodeAgentSkuId: image.nodeAgentSkuId,
       storageImageReference: { publisher: image.publisher, offer: image.offer, sku: image.sku, version: image.version ?? 'latest' },
       maxTasksPerNode: r.slots,
-      autoScale: { evaluationInterval: `PT${r.evaluationMinutes}M`, formula: this.autoscaleFormula },
+      autoScale: { evaluationInterval: `PT${numberText(r.evaluationMinutes)}M`, formula: this.autoscaleFormula },
       identity: { type: 'UserAssigned', identityIds: [this.identity.id] },
       // NVIDIA sizes get the NVIDIA GPU driver extension (the default Ubuntu image has no GPU driver).
       extensions: !Token.isUnresolved(props.vmSize) && vmSizeAccelerator(props.vmSize) === 'NVIDIA GPU'
@@ -408,9 +409,4 @@ function spotFirstAutoscaleFormula(o: SpotFirstAutoscaleOptions): string {
     '$TargetLowPriorityNodes = min($maxSpot, max(0, $wanted - $TargetDedicatedNodes));',
     '$NodeDeallocationOption = taskcompletion;',
   ].join('\n');
-}
-
-/** A number as text: a deploy-time number goes in as its Terraform reference, never through arithmetic. */
-function numberText(x: number): string {
-  return Token.isUnresolved(x) ? Token.asString(x) : String(x);
 }

@@ -1,6 +1,7 @@
 import { TerraformOutput, Token } from 'cdktf';
 import { Construct } from 'constructs';
 import { FleetSpecErrorCode, ProblemCollector } from '../../lib/spec/errors';
+import { checkEnumValue } from '../../lib/spec/rules';
 import { AzureScaleSetOrchestration, ISpotScaleSetFleet } from './fleet-interface';
 
 /** What an Azure drill needs to find a scale set's Spot VMs. */
@@ -71,6 +72,7 @@ export class AzureInterruptionDrill extends Construct {
     if (!Token.isUnresolved(props.scaleSetName) && !/^[A-Za-z0-9][-A-Za-z0-9_.]{0,63}$/.test(props.scaleSetName)) {
       v.add(FleetSpecErrorCode.CLOUD_CONSTRAINT, 'scaleSetName', `scaleSetName ("${props.scaleSetName}") must be a scale set name: letters, digits, "-", "_" and ".", starting with a letter or digit`);
     }
+    v.addAll(checkEnumValue('orchestration', props.orchestration, 'AzureScaleSetOrchestration', AzureScaleSetOrchestration, { isUnresolved: Token.isUnresolved }));
     v.throwIfAny(this.node.path);
     this.listSpotVmsCommand = AzureInterruptionDrill.listSpotVmsCommandFor(props);
     this.simulateEvictionCommand = AzureInterruptionDrill.simulateEvictionCommandFor(props);

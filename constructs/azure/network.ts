@@ -8,6 +8,7 @@ import { SubnetNatGatewayAssociation } from '@cdktf/provider-azurerm/lib/subnet-
 import { SubnetNetworkSecurityGroupAssociation } from '@cdktf/provider-azurerm/lib/subnet-network-security-group-association';
 import { VirtualNetwork } from '@cdktf/provider-azurerm/lib/virtual-network';
 import { Construct } from 'constructs';
+import { numberText } from './tokens';
 
 /** Where a fleet's Azure resources go. */
 export interface AzureResourceOptions {
@@ -119,7 +120,7 @@ export class SpotFleetSecurityGroup extends Construct {
       tags: props.tags,
     });
     this.networkSecurityGroupId = this.networkSecurityGroup.id;
-    const ports = [...new Set([props.servingPort, props.healthPort])].map(String);
+    const ports = [...new Set([props.servingPort, props.healthPort])].map(numberText);
     const rule = { resourceGroupName: props.resourceGroupName, networkSecurityGroupName: this.networkSecurityGroup.name, direction: 'Inbound', sourcePortRange: '*', destinationAddressPrefix: 'VirtualNetwork' };
     new NetworkSecurityRule(this, 'AllowLoadBalancer', {
       ...rule,
@@ -139,7 +140,7 @@ export class SpotFleetSecurityGroup extends Construct {
       access: 'Allow',
       protocol: 'Tcp',
       sourceAddressPrefixes: props.allowedClientCidrs ?? ['VirtualNetwork'],
-      destinationPortRange: String(props.servingPort),
+      destinationPortRange: numberText(props.servingPort),
     });
     new NetworkSecurityRule(this, 'DenyAllInbound', {
       ...rule,

@@ -14,6 +14,7 @@ import { backlogPerInstanceTarget, QueueWorkloadSpec } from '../../lib/spec/queu
 import { FleetSpecErrorCode, ProblemCollector } from '../../lib/spec/errors';
 import { WorkloadKind } from '../../lib/spec/fleet-spec';
 import { azureName } from './network';
+import { numberText } from './tokens';
 import { ScaleSetPlan } from './rules';
 import { IScaleSetAutoscaleProfiles } from './scale-set';
 import { SpotScaleSetFleet, SpotScaleSetFleetProps } from './spot-scale-set-fleet';
@@ -206,7 +207,7 @@ export class AzureQueueWorkerFleet extends Construct {
     this.queue = new ServicebusQueue(this, 'Queue', {
       name: queueName,
       namespaceId: this.namespace.id,
-      lockDuration: `PT${lock}S`,
+      lockDuration: `PT${numberText(lock)}S`,
       maxDeliveryCount: deliveries,
       deadLetteringOnMessageExpiration: true,
       defaultMessageTtl: props.messageTimeToLive ?? 'P14D',
@@ -245,7 +246,7 @@ export class AzureQueueWorkerFleet extends Construct {
     const env = [
       `SPOT_SERVICE_BUS_NAMESPACE=${namespaceName}.servicebus.windows.net`,
       `SPOT_SERVICE_BUS_QUEUE=${queueName}`,
-      `SPOT_QUEUE_VISIBILITY_TIMEOUT_SECONDS=${lock}`,
+      `SPOT_QUEUE_VISIBILITY_TIMEOUT_SECONDS=${numberText(lock)}`,
       `SPOT_CHECKPOINT_ACCOUNT_URL=${this.checkpointAccount.primaryBlobEndpoint}`,
       `SPOT_CHECKPOINT_CONTAINER=${this.checkpointContainer.name}`,
       `SPOT_WORKER_PID_FILE=${AZURE_QUEUE_WORKER_PID_FILE}`,
@@ -271,8 +272,8 @@ export class AzureQueueWorkerFleet extends Construct {
         namespaceId: this.namespace.id,
         queueName,
         targetBacklogPerInstance: this.targetBacklogPerInstance,
-        outCooldown: `PT${props.scaleOutCooldownMinutes ?? 5}M`,
-        inCooldown: `PT${props.scaleInCooldownMinutes ?? 10}M`,
+        outCooldown: `PT${numberText(props.scaleOutCooldownMinutes ?? 5)}M`,
+        inCooldown: `PT${numberText(props.scaleInCooldownMinutes ?? 10)}M`,
       }),
       startupCommands,
     });

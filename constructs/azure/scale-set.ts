@@ -6,6 +6,7 @@ import { FleetSpecError } from '../../lib/spec/errors';
 import { AzureProbeOptions } from './load-balancer';
 import { AzureResourceOptions, azureName } from './network';
 import { scaleSetProviderProblems } from './provider-rules';
+import { numberText } from './tokens';
 import { AzureAllocationStrategy, AzureEvictionPolicy, ScaleSetPlan } from './rules';
 
 /** A marketplace image the VMs boot. */
@@ -169,7 +170,7 @@ export class SpotScaleSet extends Construct {
       // get the Scheduled Events Preempt notice (at least 30 s), which the agent drains on.
       // automatic_instance_repair only with the health extension: the provider refuses the block whenever it is
       // present without one, even `enabled = false` (orchestrated_virtual_machine_scale_set create, v4.55.0).
-      automaticInstanceRepair: autohealing ? { enabled: true, gracePeriod: `PT${props.repairGracePeriodMinutes ?? 30}M`, action: 'Replace' } : undefined,
+      automaticInstanceRepair: autohealing ? { enabled: true, gracePeriod: `PT${numberText(props.repairGracePeriodMinutes ?? 30)}M`, action: 'Replace' } : undefined,
       extension: autohealing
         ? [
             {

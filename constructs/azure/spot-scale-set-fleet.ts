@@ -7,6 +7,7 @@ import { Construct } from 'constructs';
 import { AgentDrainOptions, DrainMode } from '../../lib/runtime/agent-config';
 import { planFleetAgent } from '../../lib/runtime/fleet-agent';
 import { Cloud, CpuArchitecture, FleetSpec, FleetSpecError, FleetSpecErrorCode, ProblemCollector, ResolvedFleetSpec, applyFleetSpecDefaults, validateFleetSpec } from '../../lib/spec';
+import { checkEnumValue } from '../../lib/spec/rules';
 import { SpotAgentBlob } from './agent-blob';
 import { AZURE_CUSTOM_DATA_MAX_CHARS, blobAgentFetch, defaultAgentBundlePath, fitsCustomData, inlineAgentFetch, readAgentBundle, renderAgentCustomData, toCustomData } from './agent-custom-data';
 import { AzureScaleSetOrchestration, ISpotScaleSetFleet, ImportedSpotScaleSetFleet, SpotScaleSetFleetAttributes } from './fleet-interface';
@@ -481,6 +482,7 @@ function checkAzureFleetChoices(props: SpotScaleSetFleetProps, d: AzureFleetDeci
       }
     }
   }
+  v.addAll(checkEnumValue('agentDelivery', props.agentDelivery, 'AgentDelivery', AgentDelivery, { isUnresolved: Token.isUnresolved }));
   // The second spellings are gone (one spelling per option); a JavaScript caller still passing them is told where they went.
   const removed: [string, string][] = [['drainMode', 'agent.drainMode'], ['drainHookCommand', 'agent.hookCommand']];
   for (const [old, now] of removed) {

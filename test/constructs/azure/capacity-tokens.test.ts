@@ -79,4 +79,29 @@ describe('deploy-time capacities (TerraformVariable)', () => {
       acceptableLatencySeconds: 600,
     })).toThrow(/maxCapacity is a deploy-time value \(a Terraform variable or another token\), but an AzureQueueWorkerFleet computes with it \(its scale-out step is ceil\(maxCapacity \/ 4\) VMs\); give maxCapacity as a number/);
   });
+
+  test('deploy-time durations and ports inside rendered strings stay Terraform references', () => {
+    const app = Testing.app();
+    const stack = new TerraformStack(app, 'stack');
+    const num = (name: string): number => new TerraformVariable(stack, name, { type: 'number' }).numberValue;
+    new SpotScaleSetFleet(stack, 'Fleet', { ...BASE, minCapacity: 1, maxCapacity: 4, onDemandBaseCapacity: 0, instanceTypes: ['Standard_D4s_v5', 'Standard_E4s_v5'], repairGracePeriodMinutes: num('grace') });
+    new AzureQueueWorkerFleet(stack, 'Workers', {
+      ...BASE,
+      instanceTypes: ['Standard_D4s_v5', 'Standard_E4s_v5'],
+      minCapacity: 0,
+      maxCapacity: 4,
+      onDemandBaseCapacity: 0,
+      messageProcessingSeconds: 60,
+      acceptableLatencySeconds: 600,
+      lockDurationSeconds: num('lock'),
+      scaleOutCooldownMinutes: num('cooldown'),
+    });
+    const json = JSON.parse(Testing.synth(stack));
+    const sets = Object.values(json.resource.azurerm_orchestrated_virtual_machine_scale_set) as any[];
+    expect(sets.find((s) => s.automatic_instance_repair)?.automatic_instance_repair.grace_period).toBe('PT${var.grace}M');
+    const queue: any = Object.values(json.resource.azurerm_servicebus_queue)[0];
+    expect(queue.lock_duration).toBe('PT${var.lock}S');
+    const autoscale = (Object.values(json.resource.azurerm_monitor_autoscale_setting) as any[]).find((a) => a.profile[0].name === 'queue-backlog');
+    expect(autoscale.profile[0].rule[0].scale_action.cooldown).toBe('PT${var.cooldown}M');
+  });
 });

@@ -71,4 +71,10 @@ describe('AzureInterruptionDrill', () => {
     expect((err as FleetSpecError).code).toBe(FleetSpecErrorCode.CLOUD_CONSTRAINT);
     expect((err as Error).message).toMatch(message);
   });
+
+  test('an orchestration cast from a string is checked', () => {
+    expect(() => Testing.synthScope((scope) => new AzureInterruptionDrill(scope, 'Drill', { ...FLEX, orchestration: 'flexible' as AzureScaleSetOrchestration }))).toThrow(
+      /orchestration \("flexible"\) is not one of the AzureScaleSetOrchestration values; use one of AzureScaleSetOrchestration.FLEXIBLE \("Flexible"\), AzureScaleSetOrchestration.UNIFORM \("Uniform"\); did you mean AzureScaleSetOrchestration.FLEXIBLE \("Flexible"\)\?/,
+    );
+  });
 });

@@ -416,6 +416,7 @@ describe('validation', () => {
     expect(() => synth({ ...CPU, sizeStrategy: 'instance_mix' as AzureSizeStrategy })).toThrow(/sizeStrategy \("instance_mix"\) is not one of the AzureSizeStrategy values; use one of AzureSizeStrategy.AUTO \("auto"\), AzureSizeStrategy.INSTANCE_MIX \("instance-mix"\)/);
     expect(() => synth({ ...CPU, evictionPolicy: 'delete' as AzureEvictionPolicy })).toThrow(/evictionPolicy \("delete"\) is not one of the AzureEvictionPolicy values.*did you mean AzureEvictionPolicy.DELETE \("Delete"\)\?/);
     expect(() => synth({ ...CPU, allocationStrategy: 'Cheapest' as AzureAllocationStrategy })).toThrow(/allocationStrategy \("Cheapest"\) is not one of the AzureAllocationStrategy values/);
+    expect(() => synth({ ...CPU, agentDelivery: 'blob' as AgentDelivery })).toThrow(/agentDelivery \("blob"\) is not one of the AgentDelivery values; use one of AgentDelivery.AUTO \("auto"\), AgentDelivery.INLINE \("inline"\), AgentDelivery.STORAGE_BLOB \("storage-blob"\)/);
   });
 
   test('terminationNotificationMinutes is refused: Azure takes no terminate notification on Spot scale sets', () => {
