@@ -289,26 +289,7 @@ export class GcpSpotFleet extends Construct implements IGcpSpotFleet {
       agentHealthPort: this.agentHealthPort,
     }, problems);
     problems.addAll(this.agentPlan.problems);
-    try {
-      this.spec = resolveGcpFleet(
-        props,
-        {
-          region: props.region,
-          name,
-          gpu: props.gpu,
-          targetShape: shape,
-          autoscaling,
-          targetUtilization: props.targetUtilization,
-          terminationAction: props.terminationAction,
-          machineTypeRanking: props.machineTypeRanking,
-        },
-        this.node.path,
-      );
-    } catch (e) {
-      if (!(e instanceof FleetSpecError)) throw e;
-      // Report the fleet's own rules and the spec's together.
-      throw new FleetSpecError([...e.problems, ...problems.problems], this.node.path);
-    }
+    this.spec = this.resolveSpec(props, { name, shape, autoscaling }, problems);
     const s = this.spec;
     this.fleetName = name;
     this.project = props.project;
@@ -352,209 +333,31 @@ export class GcpSpotFleet extends Construct implements IGcpSpotFleet {
     this.healthPort = this.agentPlan.probePort;
     this.spotInstanceNamePrefix = `${name}-spot`;
 
-    // Identity: a dedicated service account, logs and metrics only, plus read on the agent object.
-    this.serviceAccount = new ServiceAccount(this, 'ServiceAccount', {
-      project: props.project,
-      accountId: `${name}-vm`,
-      displayName: `spot fleet ${name}: VMs`,
-      description: 'Runs the spot inference VMs: writes logs and metrics, reads the spot-agent bundle.',
-    });
-    for (const [rid, role] of [['LogWriter', 'roles/logging.logWriter'], ['MetricWriter', 'roles/monitoring.metricWriter']]) {
-      new ProjectIamMember(this, rid, { project: props.project, role, member: this.serviceAccount.member });
-    }
-
-    // Artifacts: a private bucket, the agent bundle shipped as a Terraform asset.
-    const bucketName =
-      props.artifactBucketName ??
-      `${name}-artifacts-${createHash('sha256').update(`${Token.isUnresolved(props.project) ? this.node.path : props.project}/${name}`).digest('hex').slice(0, 8)}`;
-    this.artifactBucket = new StorageBucket(this, 'Artifacts', {
-      project: props.project,
-      name: bucketName,
-      location: Token.isUnresolved(props.region) ? props.region : props.region.toUpperCase(),
-      uniformBucketLevelAccess: true,
-      publicAccessPrevention: 'enforced',
-      forceDestroy: true,
-      versioning: { enabled: true },
-      labels,
-    });
-    const agentAsset = new TerraformAsset(this, 'AgentBundle', {
-      path: locateBundle('runtime/spot-agent-portable/index.js', 'agentBundlePath', props.agentBundlePath),
-      type: AssetType.FILE,
-    });
-    this.agentObject = new StorageBucketObject(this, 'AgentObject', {
-      bucket: this.artifactBucket.name,
-      name: `spot-agent-${agentAsset.assetHash.slice(0, 16)}.js`,
-      source: agentAsset.path,
-      contentType: 'application/javascript',
-    });
-    new StorageBucketIamMember(this, 'AgentRead', {
-      bucket: this.artifactBucket.name,
-      role: 'roles/storage.objectViewer',
-      member: this.serviceAccount.member,
-      condition: {
-        title: 'spot-agent-bundle-only',
-        description: 'Fleet VMs read the spot-agent bundle and nothing else in the bucket.',
-        expression: `resource.name == "projects/_/buckets/${this.artifactBucket.name}/objects/${this.agentObject.name}"`,
-      },
-    });
-
-    // Health check (probes the agent, which proxies the server's health and turns 503 on preemption): for
-    // the load balancer and autohealing; a fleet with neither has none.
-    if (this.loadBalanced || this.autohealing) {
-      this._healthCheck = new ComputeHealthCheck(this, 'HealthCheck', {
-        project: props.project,
-        name: `${name}-hc`,
-        checkIntervalSec: s.healthCheck.intervalSeconds,
-        timeoutSec: s.healthCheck.timeoutSeconds,
-        healthyThreshold: s.healthCheck.healthyThreshold,
-        unhealthyThreshold: s.healthCheck.unhealthyThreshold,
-        httpHealthCheck: { port: this.healthPort, requestPath: s.healthCheck.path },
-      });
-    }
-
-    if (this.loadBalanced) {
-      // Only Google's load balancers and health checkers reach the VMs, on the serving and health ports.
-      this._firewall = new ComputeFirewall(this, 'AllowLoadBalancer', {
-        project: props.project,
-        name: `${name}-allow-lb`,
-        network,
-        direction: 'INGRESS',
-        priority: 1000,
-        sourceRanges: GOOGLE_LOAD_BALANCER_RANGES,
-        targetServiceAccounts: [this.serviceAccount.email],
-        allow: [{ protocol: 'tcp', ports: [...new Set([s.servingPort, this.healthPort])].map(String) }],
-        description: `spot fleet ${name}: Google load balancer and health-check ranges to the serving and health ports`,
-      });
-    } else if (this.autohealing) {
-      // No load balancer: Google's health checkers reach the health port only.
-      this._firewall = new ComputeFirewall(this, 'AllowHealthCheckers', {
-        project: props.project,
-        name: `${name}-allow-hc`,
-        network,
-        direction: 'INGRESS',
-        priority: 1000,
-        sourceRanges: GOOGLE_LOAD_BALANCER_RANGES,
-        targetServiceAccounts: [this.serviceAccount.email],
-        allow: [{ protocol: 'tcp', ports: [String(this.healthPort)] }],
-        description: `spot fleet ${name}: Google health-check ranges to the health port (autohealing; no load balancer)`,
-      });
-    }
-    // Without either, no firewall rule: the VMs accept nothing from outside the network's default rules.
-
-    // Instance templates: spot and standard, otherwise identical.
-    const gpuAttached = props.gpu && s.instanceTypes.some((t) => gpuAttachmentOf(t) === GpuAttachment.ATTACHABLE);
-    const hasGpu = gpuAttached || s.instanceTypes.some((t) => gpuAttachmentOf(t) === GpuAttachment.BUILT_IN);
-    const metadata = {
-      'startup-script': this.renderStartupScript(props.startupScript),
-      'shutdown-script': this.renderShutdownScript(),
-      'enable-oslogin': 'TRUE',
-      'block-project-ssh-keys': 'TRUE',
-    };
-    const template = (tid: string, suffix: string, scheduling: ComputeRegionInstanceTemplateScheduling) =>
-      new ComputeRegionInstanceTemplate(this, tid, {
-        project: props.project,
-        region: props.region,
-        namePrefix: `${name}-${suffix}-`,
-        machineType: s.instanceTypes[0],
-        labels,
-        metadata,
-        disk: [
-          {
-            boot: true,
-            autoDelete: true,
-            sourceImage: props.sourceImage ?? 'projects/ubuntu-os-cloud/global/images/family/ubuntu-2204-lts',
-            diskSizeGb: props.bootDiskSizeGb ?? 100,
-            diskType: props.bootDiskType ?? 'pd-balanced',
-            diskEncryptionKey: props.diskKmsKeySelfLink ? { kmsKeySelfLink: props.diskKmsKeySelfLink } : undefined,
-          },
-        ],
-        guestAccelerator: gpuAttached ? [{ type: props.gpu!.type, count: props.gpu!.count }] : undefined,
-        // No accessConfig: no external IP.
-        networkInterface: [{ network, subnetwork: props.subnetwork }],
-        serviceAccount: { email: this.serviceAccount.email, scopes: ['https://www.googleapis.com/auth/cloud-platform'] },
-        shieldedInstanceConfig: {
-          enableSecureBoot: props.secureBoot ?? true,
-          enableVtpm: true,
-          enableIntegrityMonitoring: true,
-        },
-        scheduling,
-        lifecycle: { createBeforeDestroy: true },
-      });
-    this.spotTemplate = template('SpotTemplate', 'spot', {
+    const ctx: GcpRenderContext = { props, name, labels, network, initSeconds, maxSurgeFixed, autoscaled, shape };
+    this.serviceAccount = this.createServiceAccount(ctx);
+    const artifacts = this.createArtifacts(ctx);
+    this.artifactBucket = artifacts.bucket;
+    this.agentObject = artifacts.agentObject;
+    this._healthCheck = this.loadBalanced || this.autohealing ? this.createHealthCheck(ctx) : undefined;
+    this._firewall = this.createFirewall(ctx);
+    const vm = this.vmSettings(ctx);
+    this.spotTemplate = this.createTemplate(ctx, vm, 'SpotTemplate', 'spot', {
       provisioningModel: 'SPOT',
       preemptible: true,
       automaticRestart: false,
       onHostMaintenance: 'TERMINATE',
       instanceTerminationAction: this.terminationAction,
     });
-    this.onDemandTemplate = template('OnDemandTemplate', 'od', {
+    this.onDemandTemplate = this.createTemplate(ctx, vm, 'OnDemandTemplate', 'od', {
       provisioningModel: 'STANDARD',
       preemptible: false,
       automaticRestart: true,
       // VMs with GPUs cannot live-migrate.
-      onHostMaintenance: hasGpu ? 'TERMINATE' : 'MIGRATE',
+      onHostMaintenance: vm.hasGpu ? 'TERMINATE' : 'MIGRATE',
     });
-
-    // Regional groups: zones, instance flexibility, autohealing, an update policy that never drops capacity.
-    const flexibility =
-      s.instanceTypes.length >= 2 ? { instanceSelections: this.instanceSelections(s.instanceTypes, props.machineTypeRanking) } : undefined;
-    const group = (gid: string, suffix: string, tmpl: ComputeRegionInstanceTemplate, targetSize: number, autoscaled: boolean) =>
-      new ComputeRegionInstanceGroupManager(this, gid, {
-        project: props.project,
-        region: props.region,
-        name: `${name}-${suffix}`,
-        baseInstanceName: `${name}-${suffix}`,
-        distributionPolicyZones: s.zones,
-        distributionPolicyTargetShape: shape,
-        version: [{ name: suffix, instanceTemplate: tmpl.selfLink }],
-        instanceFlexibilityPolicy: flexibility,
-        targetSize,
-        namedPort: [{ name: SERVING_PORT_NAME, port: s.servingPort }],
-        autoHealingPolicies: this._healthCheck && this.autohealing ? { healthCheck: this._healthCheck.id, initialDelaySec: initSeconds } : undefined,
-        updatePolicy: {
-          type: 'PROACTIVE',
-          minimalAction: 'REPLACE',
-          mostDisruptiveAllowedAction: 'REPLACE',
-          replacementMethod: 'SUBSTITUTE',
-          // A regional group surges by at least one VM per zone; nothing serving is taken down first.
-          maxSurgeFixed,
-          maxUnavailableFixed: 0,
-          // Spot capacity comes and goes per zone: never delete healthy VMs to even out the spread.
-          instanceRedistributionType: 'NONE',
-        },
-        waitForInstances: false,
-        lifecycle: autoscaled ? { ignoreChanges: ['target_size'] } : undefined,
-      });
-    this.spotGroup = group('SpotGroup', 'spot', this.spotTemplate, this.spotDesiredSize, autoscaled);
-    this.onDemandGroup = group('OnDemandGroup', 'od', this.onDemandTemplate, this.onDemandCount, false);
-
-    if (autoscaled) {
-      this.autoscaler = new ComputeRegionAutoscaler(this, 'SpotAutoscaler', {
-        project: props.project,
-        region: props.region,
-        name: `${name}-spot`,
-        target: this.spotGroup.id,
-        autoscalingPolicy: {
-          minReplicas: this.spotMinSize,
-          maxReplicas: this.spotMaxSize,
-          cooldownPeriod: initSeconds,
-          mode: 'ON',
-          ...(props.autoscalingMetrics && props.autoscalingMetrics.length > 0
-            ? {
-                metric: props.autoscalingMetrics.map((m) => ({
-                  name: m.name,
-                  filter: m.filter,
-                  singleInstanceAssignment: m.singleInstanceAssignment,
-                  target: m.target,
-                  type: m.target !== undefined ? (m.targetType ?? 'GAUGE') : undefined,
-                })),
-              }
-            : this.loadBalanced
-              ? { loadBalancingUtilization: { target: this.targetUtilization } }
-              : { cpuUtilization: { target: this.targetUtilization } }),
-        },
-      });
-    }
+    this.spotGroup = this.createGroup(ctx, 'SpotGroup', 'spot', this.spotTemplate, this.spotDesiredSize, autoscaled);
+    this.onDemandGroup = this.createGroup(ctx, 'OnDemandGroup', 'od', this.onDemandTemplate, this.onDemandCount, false);
+    this.autoscaler = autoscaled ? this.createAutoscaler(ctx) : undefined;
   }
 
   /**
@@ -660,6 +463,234 @@ export class GcpSpotFleet extends Construct implements IGcpSpotFleet {
     this.onDemandGroup.addOverride('lifecycle.ignore_changes', ['target_size']);
   }
 
+  /** The neutral spec plus Google Cloud's rules; the fleet's own problems are reported with the spec's. */
+  private resolveSpec(props: GcpSpotFleetProps, r: { name: string; shape: TargetShape; autoscaling: boolean }, problems: ProblemCollector): ResolvedFleetSpec {
+    try {
+      return resolveGcpFleet(
+        props,
+        {
+          region: props.region,
+          name: r.name,
+          gpu: props.gpu,
+          targetShape: r.shape,
+          autoscaling: r.autoscaling,
+          targetUtilization: props.targetUtilization,
+          terminationAction: props.terminationAction,
+          machineTypeRanking: props.machineTypeRanking,
+        },
+        this.node.path,
+      );
+    } catch (e) {
+      if (!(e instanceof FleetSpecError)) throw e;
+      // Report the fleet's own rules and the spec's together.
+      throw new FleetSpecError([...e.problems, ...problems.problems], this.node.path);
+    }
+  }
+
+  /** Identity: a dedicated service account, logs and metrics only (read on the agent object comes with it). */
+  private createServiceAccount(c: GcpRenderContext): ServiceAccount {
+    const sa = new ServiceAccount(this, 'ServiceAccount', {
+      project: c.props.project,
+      accountId: `${c.name}-vm`,
+      displayName: `spot fleet ${c.name}: VMs`,
+      description: 'Runs the spot inference VMs: writes logs and metrics, reads the spot-agent bundle.',
+    });
+    for (const [rid, role] of [['LogWriter', 'roles/logging.logWriter'], ['MetricWriter', 'roles/monitoring.metricWriter']]) {
+      new ProjectIamMember(this, rid, { project: c.props.project, role, member: sa.member });
+    }
+    return sa;
+  }
+
+  /** Artifacts: a private bucket, the agent bundle shipped as a Terraform asset, read by the fleet's VMs only. */
+  private createArtifacts(c: GcpRenderContext): { bucket: StorageBucket; agentObject: StorageBucketObject } {
+    const { props, name } = c;
+    const bucketName =
+      props.artifactBucketName ??
+      `${name}-artifacts-${createHash('sha256').update(`${Token.isUnresolved(props.project) ? this.node.path : props.project}/${name}`).digest('hex').slice(0, 8)}`;
+    const bucket = new StorageBucket(this, 'Artifacts', {
+      project: props.project,
+      name: bucketName,
+      location: Token.isUnresolved(props.region) ? props.region : props.region.toUpperCase(),
+      uniformBucketLevelAccess: true,
+      publicAccessPrevention: 'enforced',
+      forceDestroy: true,
+      versioning: { enabled: true },
+      labels: c.labels,
+    });
+    const agentAsset = new TerraformAsset(this, 'AgentBundle', {
+      path: locateBundle('runtime/spot-agent-portable/index.js', 'agentBundlePath', props.agentBundlePath),
+      type: AssetType.FILE,
+    });
+    const agentObject = new StorageBucketObject(this, 'AgentObject', {
+      bucket: bucket.name,
+      name: `spot-agent-${agentAsset.assetHash.slice(0, 16)}.js`,
+      source: agentAsset.path,
+      contentType: 'application/javascript',
+    });
+    new StorageBucketIamMember(this, 'AgentRead', {
+      bucket: bucket.name,
+      role: 'roles/storage.objectViewer',
+      member: this.serviceAccount.member,
+      condition: {
+        title: 'spot-agent-bundle-only',
+        description: 'Fleet VMs read the spot-agent bundle and nothing else in the bucket.',
+        expression: `resource.name == "projects/_/buckets/${bucket.name}/objects/${agentObject.name}"`,
+      },
+    });
+    return { bucket, agentObject };
+  }
+
+  /**
+   * Health check (probes the agent, which proxies the server's health and turns 503 on preemption): for the load
+   * balancer and autohealing.
+   */
+  private createHealthCheck(c: GcpRenderContext): ComputeHealthCheck {
+    const hc = this.spec.healthCheck;
+    return new ComputeHealthCheck(this, 'HealthCheck', {
+      project: c.props.project,
+      name: `${c.name}-hc`,
+      checkIntervalSec: hc.intervalSeconds,
+      timeoutSec: hc.timeoutSeconds,
+      healthyThreshold: hc.healthyThreshold,
+      unhealthyThreshold: hc.unhealthyThreshold,
+      httpHealthCheck: { port: this.healthPort, requestPath: hc.path },
+    });
+  }
+
+  /**
+   * Only Google's load balancers and health checkers reach the VMs: the serving and health ports with a load
+   * balancer, the health port for autohealing alone, nothing without either.
+   */
+  private createFirewall(c: GcpRenderContext): ComputeFirewall | undefined {
+    if (!this.loadBalanced && !this.autohealing) return undefined;
+    const lb = this.loadBalanced;
+    return new ComputeFirewall(this, lb ? 'AllowLoadBalancer' : 'AllowHealthCheckers', {
+      project: c.props.project,
+      name: `${c.name}-allow-${lb ? 'lb' : 'hc'}`,
+      network: c.network,
+      direction: 'INGRESS',
+      priority: 1000,
+      sourceRanges: GOOGLE_LOAD_BALANCER_RANGES,
+      targetServiceAccounts: [this.serviceAccount.email],
+      allow: [{ protocol: 'tcp', ports: lb ? [...new Set([this.spec.servingPort, this.healthPort])].map(String) : [String(this.healthPort)] }],
+      description: lb
+        ? `spot fleet ${c.name}: Google load balancer and health-check ranges to the serving and health ports`
+        : `spot fleet ${c.name}: Google health-check ranges to the health port (autohealing; no load balancer)`,
+    });
+  }
+
+  /** What both instance templates share beyond the props: the boot scripts and the GPUs. */
+  private vmSettings(c: GcpRenderContext): GcpVmSettings {
+    const types = this.spec.instanceTypes;
+    const gpuAttached = c.props.gpu !== undefined && types.some((t) => gpuAttachmentOf(t) === GpuAttachment.ATTACHABLE);
+    return {
+      gpuAttached,
+      hasGpu: gpuAttached || types.some((t) => gpuAttachmentOf(t) === GpuAttachment.BUILT_IN),
+      metadata: {
+        'startup-script': this.renderStartupScript(c.props.startupScript),
+        'shutdown-script': this.renderShutdownScript(),
+        'enable-oslogin': 'TRUE',
+        'block-project-ssh-keys': 'TRUE',
+      },
+    };
+  }
+
+  /** An instance template: spot and standard differ only in `scheduling`. */
+  private createTemplate(c: GcpRenderContext, vm: GcpVmSettings, tid: string, suffix: string, scheduling: ComputeRegionInstanceTemplateScheduling): ComputeRegionInstanceTemplate {
+    const { props } = c;
+    return new ComputeRegionInstanceTemplate(this, tid, {
+      project: props.project,
+      region: props.region,
+      namePrefix: `${c.name}-${suffix}-`,
+      machineType: this.spec.instanceTypes[0],
+      labels: c.labels,
+      metadata: vm.metadata,
+      disk: [
+        {
+          boot: true,
+          autoDelete: true,
+          sourceImage: props.sourceImage ?? 'projects/ubuntu-os-cloud/global/images/family/ubuntu-2204-lts',
+          diskSizeGb: props.bootDiskSizeGb ?? 100,
+          diskType: props.bootDiskType ?? 'pd-balanced',
+          diskEncryptionKey: props.diskKmsKeySelfLink ? { kmsKeySelfLink: props.diskKmsKeySelfLink } : undefined,
+        },
+      ],
+      guestAccelerator: vm.gpuAttached ? [{ type: props.gpu!.type, count: props.gpu!.count }] : undefined,
+      // No accessConfig: no external IP.
+      networkInterface: [{ network: c.network, subnetwork: props.subnetwork }],
+      serviceAccount: { email: this.serviceAccount.email, scopes: ['https://www.googleapis.com/auth/cloud-platform'] },
+      shieldedInstanceConfig: {
+        enableSecureBoot: props.secureBoot ?? true,
+        enableVtpm: true,
+        enableIntegrityMonitoring: true,
+      },
+      scheduling,
+      lifecycle: { createBeforeDestroy: true },
+    });
+  }
+
+  /** A regional group: zones, instance flexibility, autohealing, an update policy that never drops capacity. */
+  private createGroup(c: GcpRenderContext, gid: string, suffix: string, tmpl: ComputeRegionInstanceTemplate, targetSize: number, autoscaled: boolean): ComputeRegionInstanceGroupManager {
+    const s = this.spec;
+    const flexibility = s.instanceTypes.length >= 2 ? { instanceSelections: this.instanceSelections(s.instanceTypes, c.props.machineTypeRanking) } : undefined;
+    return new ComputeRegionInstanceGroupManager(this, gid, {
+      project: c.props.project,
+      region: c.props.region,
+      name: `${c.name}-${suffix}`,
+      baseInstanceName: `${c.name}-${suffix}`,
+      distributionPolicyZones: s.zones,
+      distributionPolicyTargetShape: c.shape,
+      version: [{ name: suffix, instanceTemplate: tmpl.selfLink }],
+      instanceFlexibilityPolicy: flexibility,
+      targetSize,
+      namedPort: [{ name: SERVING_PORT_NAME, port: s.servingPort }],
+      autoHealingPolicies: this._healthCheck && this.autohealing ? { healthCheck: this._healthCheck.id, initialDelaySec: c.initSeconds } : undefined,
+      updatePolicy: {
+        type: 'PROACTIVE',
+        minimalAction: 'REPLACE',
+        mostDisruptiveAllowedAction: 'REPLACE',
+        replacementMethod: 'SUBSTITUTE',
+        // A regional group surges by at least one VM per zone; nothing serving is taken down first.
+        maxSurgeFixed: c.maxSurgeFixed,
+        maxUnavailableFixed: 0,
+        // Spot capacity comes and goes per zone: never delete healthy VMs to even out the spread.
+        instanceRedistributionType: 'NONE',
+      },
+      waitForInstances: false,
+      lifecycle: autoscaled ? { ignoreChanges: ['target_size'] } : undefined,
+    });
+  }
+
+  /** The spot group's autoscaler within the FleetSpec bounds minus the standard group. */
+  private createAutoscaler(c: GcpRenderContext): ComputeRegionAutoscaler {
+    const metrics = c.props.autoscalingMetrics;
+    return new ComputeRegionAutoscaler(this, 'SpotAutoscaler', {
+      project: c.props.project,
+      region: c.props.region,
+      name: `${c.name}-spot`,
+      target: this.spotGroup.id,
+      autoscalingPolicy: {
+        minReplicas: this.spotMinSize,
+        maxReplicas: this.spotMaxSize,
+        cooldownPeriod: c.initSeconds,
+        mode: 'ON',
+        ...(metrics && metrics.length > 0
+          ? {
+              metric: metrics.map((m) => ({
+                name: m.name,
+                filter: m.filter,
+                singleInstanceAssignment: m.singleInstanceAssignment,
+                target: m.target,
+                type: m.target !== undefined ? (m.targetType ?? 'GAUGE') : undefined,
+              })),
+            }
+          : this.loadBalanced
+            ? { loadBalancingUtilization: { target: this.targetUtilization } }
+            : { cpuUtilization: { target: this.targetUtilization } }),
+      },
+    });
+  }
+
   private instanceSelections(types: string[], ranking = MachineTypeRanking.IN_ORDER): ComputeRegionInstanceGroupManagerInstanceFlexibilityPolicyInstanceSelections[] {
     if (ranking === MachineTypeRanking.EQUAL) {
       return [{ name: 'any-of', rank: 0, machineTypes: types }];
@@ -718,6 +749,25 @@ export class GcpSpotFleet extends Construct implements IGcpSpotFleet {
       ].join('\n'),
     );
   }
+}
+
+/** What the constructor's named steps share. */
+interface GcpRenderContext {
+  readonly props: GcpSpotFleetProps;
+  readonly name: string;
+  readonly labels: { [key: string]: string };
+  readonly network: string;
+  readonly initSeconds: number;
+  readonly maxSurgeFixed: number;
+  readonly autoscaled: boolean;
+  readonly shape: TargetShape;
+}
+
+/** What both instance templates share. */
+interface GcpVmSettings {
+  readonly gpuAttached: boolean;
+  readonly hasGpu: boolean;
+  readonly metadata: { [key: string]: string };
 }
 
 /** What the fleet decided from its props, for {@link checkGcpFleetChoices}. */
