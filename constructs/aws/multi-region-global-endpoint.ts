@@ -121,6 +121,19 @@ export class GlobalAcceleratorEndpoint extends Construct {
     if (ports.length === 0 || ports.some((p) => !Token.isUnresolved(p) && !(Number.isInteger(p) && p >= 1 && p <= 65535))) {
       v.add(C.PORT_RANGE, 'listenerPorts', `listenerPorts (${ports.join(', ') || 'empty'}) must list 1 to 10 ports from 1 to 65535: the ports of the load balancers' listeners, e.g. [80] or [443]`);
     }
+    // Client IP preservation (Global Accelerator developer guide, "How to enable client IP address preservation" and
+    // "Requirements for endpoints with client IP address preservation"): always on for internal ALBs, not
+    // available for NLBs with TLS listeners.
+    const preserve = props.preserveClientIp ?? true;
+    for (const r of props.regions) {
+      const scheme = (r.loadBalancer.loadBalancer.node.defaultChild as elbv2.CfnLoadBalancer).scheme;
+      if (!preserve && r.loadBalancer.applicationLoadBalancer && scheme === 'internal') {
+        v.add(C.CLOUD_CONSTRAINT, 'preserveClientIp', `preserveClientIp is false, but the ALB of ${r.fleet.node.path} is internal, and Global Accelerator always preserves client addresses for internal ALBs (it reaches them through its network interfaces in the VPC); leave preserveClientIp out, or make the ALB internet-facing`);
+      }
+      if (preserve && r.loadBalancer.networkLoadBalancer && r.loadBalancer.networkLoadBalancer.node.findAll().some((c) => c instanceof elbv2.CfnListener && c.protocol === 'TLS')) {
+        v.add(C.CLOUD_CONSTRAINT, 'preserveClientIp', `the NLB of ${r.fleet.node.path} has a TLS listener, and Global Accelerator cannot preserve client addresses for NLBs with TLS listeners; set preserveClientIp: false, or use an ALB`);
+      }
+    }
     this.failoverSeconds = {};
     if (!interval.isUnresolved()) {
       for (const r of props.regions) {
@@ -167,8 +180,8 @@ export class GlobalAcceleratorEndpoint extends Construct {
       const region = regionOf(r);
       const lb = r.loadBalancer;
       const endpoint = lb.applicationLoadBalancer
-        ? new endpoints.ApplicationLoadBalancerEndpoint(lb.applicationLoadBalancer, { preserveClientIp: props.preserveClientIp ?? true })
-        : new endpoints.NetworkLoadBalancerEndpoint(lb.networkLoadBalancer as elbv2.INetworkLoadBalancer, { preserveClientIp: props.preserveClientIp ?? true });
+        ? new endpoints.ApplicationLoadBalancerEndpoint(lb.applicationLoadBalancer, { preserveClientIp: preserve })
+        : new endpoints.NetworkLoadBalancerEndpoint(lb.networkLoadBalancer as elbv2.INetworkLoadBalancer, { preserveClientIp: preserve });
       this.endpointGroups[region] = this.listener.addEndpointGroup(`Region-${region}`, {
         region,
         endpoints: [endpoint],

@@ -274,8 +274,9 @@ export class MultiRegionSpotInferenceService extends Construct {
         loadBalancerType: InferenceLoadBalancerType.APPLICATION,
         // Reached through the accelerator only (client IP preservation brings clients in through its
         // network interfaces in the VPC), never straight from the internet.
+        // In the private subnets: Global Accelerator reaches an internal ALB through its network interfaces there
+        // (the VPC keeps an internet gateway, which it requires).
         internetFacing: false,
-        loadBalancerSubnets: { subnetType: ec2.SubnetType.PUBLIC },
         allowedClientCidrs: props.allowedClientCidrs ?? ['0.0.0.0/0'],
         accessLogsBucket,
         accessLogsPrefix: accessLogsBucket ? 'alb' : undefined,

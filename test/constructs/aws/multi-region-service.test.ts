@@ -1,7 +1,8 @@
 import { App, Duration, Stack, Token } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
+import * as acm from 'aws-cdk-lib/aws-certificatemanager';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
-import { GlobalAcceleratorEndpoint, MultiRegionSpotInferenceService, MultiRegionSpotInferenceServiceProps, SpotInferenceService } from '../../../constructs/aws';
+import { GlobalAcceleratorEndpoint, InferenceLoadBalancerType, MultiRegionSpotInferenceService, MultiRegionSpotInferenceServiceProps, SpotInferenceService } from '../../../constructs/aws';
 import { AGENT_BUNDLE, GPU_TYPES } from './fixtures';
 
 const ACCOUNT = '123456789012';
@@ -277,5 +278,45 @@ describe('MultiRegionSpotInferenceService TLS', () => {
     expect(() => service({ regions: [{ ...REGIONS[0], certificateArn: cert('us-west-2') }] })).toThrow(
       /regions\[us-east-1\]\.certificateArn \("arn:aws:acm:us-west-2:.*"\) is not an ACM certificate ARN of us-east-1/,
     );
+  });
+});
+
+describe('GlobalAcceleratorEndpoint client IP preservation', () => {
+  function nlbService(app: App, tls: boolean) {
+    const stack = new Stack(app, 'R', { env: { account: ACCOUNT, region: 'eu-west-1' }, crossRegionReferences: true });
+    const vpc = new ec2.Vpc(stack, 'Vpc', { availabilityZones: ['eu-west-1a', 'eu-west-1b'], natGateways: 1 });
+    return new SpotInferenceService(stack, 'Svc', {
+      vpc, minCapacity: 1, maxCapacity: 2, onDemandBaseCapacity: 0, instanceTypes: GPU_TYPES, agent: { bundlePath: AGENT_BUNDLE },
+      dashboard: false, interruptionDrill: false, onDemandFallback: false, interruptionHandling: false,
+      loadBalancerType: InferenceLoadBalancerType.NETWORK, internetFacing: !tls ? false : true,
+      certificate: tls ? acm.Certificate.fromCertificateArn(stack, 'Cert', `arn:aws:acm:eu-west-1:${ACCOUNT}:certificate/abc`) : undefined,
+    });
+  }
+
+  test('refuses to turn it off for an internal ALB, and to keep it on for an NLB with a TLS listener', () => {
+    const { s } = service();
+    const svc = s.services['us-east-1'];
+    const app = new App();
+    const g = new Stack(app, 'G', { env: { account: ACCOUNT, region: 'us-west-2' } });
+    expect(() => new GlobalAcceleratorEndpoint(g, 'Ga', { regions: [{ fleet: svc.fleet, loadBalancer: svc.loadBalancer }], preserveClientIp: false })).toThrow(
+      /preserveClientIp is false, but the ALB of Svc\/us-east-1\/Inference\/Fleet is internal, and Global Accelerator always preserves client addresses for internal ALBs/,
+    );
+    const app2 = new App();
+    const nlb = nlbService(app2, true);
+    const g2 = new Stack(app2, 'G', { env: { account: ACCOUNT, region: 'us-west-2' }, crossRegionReferences: true });
+    expect(() => new GlobalAcceleratorEndpoint(g2, 'Ga', { regions: [{ fleet: nlb.fleet, loadBalancer: nlb.loadBalancer }], listenerPorts: [443] })).toThrow(
+      /the NLB of R\/Svc\/Fleet has a TLS listener, and Global Accelerator cannot preserve client addresses for NLBs with TLS listeners; set preserveClientIp: false/,
+    );
+    const ok = new GlobalAcceleratorEndpoint(g2, 'Ok', { regions: [{ fleet: nlb.fleet, loadBalancer: nlb.loadBalancer }], listenerPorts: [443], preserveClientIp: false });
+    Template.fromStack(g2).hasResourceProperties('AWS::GlobalAccelerator::EndpointGroup', { EndpointConfigurations: [Match.objectLike({ ClientIPPreservationEnabled: false })] });
+    expect(ok.failoverSeconds).toEqual({ 'eu-west-1': 30 });
+  });
+
+  test('the regional ALBs are internal, in the private subnets', () => {
+    const { s, regional } = service();
+    const subnets = s.services['us-east-1'].fleet.vpc.privateSubnets.map((x) => x.subnetId);
+    const lb = Object.values(regional('us-east-1').findResources('AWS::ElasticLoadBalancingV2::LoadBalancer'))[0] as any;
+    expect(lb.Properties.Scheme).toBe('internal');
+    expect(lb.Properties.Subnets).toEqual(subnets.map((id) => Stack.of(s.services['us-east-1']).resolve(id)));
   });
 });
