@@ -113,67 +113,11 @@ export class GcpQueueWorkerFleet extends Construct {
 
   constructor(scope: Construct, id: string, props: GcpQueueWorkerFleetProps) {
     super(scope, id);
-    const known = (x: unknown): x is number => typeof x === 'number' && !Token.isUnresolved(x);
-    const W = FleetSpecErrorCode.WORKLOAD;
-    const v = new ProblemCollector();
-    const processing = props.messageProcessingSeconds;
-    const latency = props.acceptableLatencySeconds;
-    const parallel = props.messagesInParallel ?? 1;
-    const attempts = props.maxDeliveryAttempts ?? 5;
-    const retention = props.messageRetentionSeconds ?? RETENTION_MAX;
-    const explicitAck = props.ackDeadlineSeconds !== undefined;
-    const ack = explicitAck
-      ? props.ackDeadlineSeconds!
-      : known(processing)
-        ? Math.min(ACK_DEADLINE_MAX, Math.max(ACK_DEADLINE_MIN, Math.ceil(processing * 1.5)))
-        : ACK_DEADLINE_MAX;
-
-    if (props.workload !== undefined && props.workload !== WorkloadKind.QUEUE_WORKER) {
-      v.add(W, 'workload', `workload (${props.workload}) must be WorkloadKind.QUEUE_WORKER (or left out) for a GcpQueueWorkerFleet; use GcpSpotInferenceService for an online fleet behind a load balancer`);
-    }
-    if (known(ack) && !(ack >= ACK_DEADLINE_MIN && ack <= ACK_DEADLINE_MAX)) {
-      v.add(W, 'ackDeadlineSeconds', `ackDeadlineSeconds (${ack} s) must be between ${ACK_DEADLINE_MIN} and ${ACK_DEADLINE_MAX} s (the Pub/Sub limits); for longer jobs set extendsAckDeadline: true and extend the deadline while working`);
-    } else if (!explicitAck && known(processing) && processing * 1.5 > ACK_DEADLINE_MAX && !props.extendsAckDeadline) {
-      v.add(W, 'messageProcessingSeconds', `messageProcessingSeconds (${processing} s) is too long for a Pub/Sub ack deadline (at most ${ACK_DEADLINE_MAX} s with a 1.5x margin): set extendsAckDeadline: true and extend the deadline while working (QueueWorker with PubSubWorkQueue does), or split the work into shorter messages`);
-    } else if (known(ack) && known(processing)) {
-      v.addAll(queueTimingProblems({
-        visibilityTimeoutSeconds: ack,
-        expectedProcessingSeconds: processing,
-        heartbeat: props.extendsAckDeadline ?? false,
-        propNames: { visibilityTimeout: 'ackDeadlineSeconds', expectedProcessing: 'messageProcessingSeconds' },
-      }));
-    }
-    const backlog = backlogPerInstanceTarget({
-      acceptableLatencySeconds: latency,
-      messageProcessingSeconds: processing,
-      messagesInParallel: parallel,
-      targetBacklogPerInstance: props.targetBacklogPerInstance,
-      propNames: { acceptableLatency: 'acceptableLatencySeconds', messageProcessing: 'messageProcessingSeconds' },
-      instanceNoun: 'VM',
-      isUnresolved: Token.isUnresolved,
-    });
-    v.addAll(backlog.problems);
-    const target = backlog.target;
-    if (known(attempts) && !(Number.isInteger(attempts) && attempts >= DELIVERY_ATTEMPTS_MIN && attempts <= DELIVERY_ATTEMPTS_MAX)) {
-      v.add(W, 'maxDeliveryAttempts', `maxDeliveryAttempts (${attempts}) must be a whole number from ${DELIVERY_ATTEMPTS_MIN} to ${DELIVERY_ATTEMPTS_MAX} (the Pub/Sub dead-letter limits): a message must not be redelivered forever; 5 is a good start`);
-    }
-    if (known(retention) && !(retention >= RETENTION_MIN && retention <= RETENTION_MAX)) {
-      v.add(W, 'messageRetentionSeconds', `messageRetentionSeconds (${retention} s) must be from ${RETENTION_MIN} s to ${RETENTION_MAX} s (7 days)`);
-    }
-    for (const [prop, value] of [['loadBalanced', props.loadBalanced], ['autoscaling', props.autoscaling], ['autoscalingMetrics', props.autoscalingMetrics], ['targetUtilization', props.targetUtilization]] as const) {
-      if (value !== undefined) {
-        v.add(W, prop, `${prop} (${JSON.stringify(value)}) cannot be set on a GcpQueueWorkerFleet: the workers have no load balancer and the fleet autoscales on the subscription's undelivered messages (targetBacklogPerInstance); leave ${prop} out, or use GcpSpotFleet directly`);
-      }
-    }
-    const days = props.checkpointRetentionDays ?? 30;
-    if (known(days) && !(Number.isInteger(days) && days >= 1)) {
-      v.add(W, 'checkpointRetentionDays', `checkpointRetentionDays (${days}) must be a whole number of days, 1 or more (GCS lifecycle ages count whole days)`);
-    }
-    v.throwIfAny(this.node.path);
+    const { ack, attempts, retention, target, days } = resolveQueueSettings(props, this.node.path);
 
     this.ackDeadlineSeconds = ack;
     this.maxDeliveryAttempts = attempts;
-    this.targetBacklogPerInstance = target!;
+    this.targetBacklogPerInstance = target;
     const name = props.name ?? id.toLowerCase().replace(/[^a-z0-9-]/g, '-').slice(0, 20).replace(/-+$/, '');
     const project = props.project;
     const labels = { ...(props.labels ?? {}), 'spot-fleet': name };
@@ -270,4 +214,75 @@ export class GcpQueueWorkerFleet extends Construct {
   public get serviceAccountEmail(): string {
     return this.fleet.serviceAccount.email;
   }
+}
+
+/** The queue's settings with defaults filled in, after the queue rules (Pub/Sub limits, timing, backlog target). */
+interface QueueSettings {
+  readonly ack: number;
+  readonly attempts: number;
+  readonly retention: number;
+  readonly target: number;
+  readonly days: number;
+}
+
+/** Validate the queue props (every problem at once) and fill the defaults. */
+function resolveQueueSettings(props: GcpQueueWorkerFleetProps, scope: string): QueueSettings {
+    const known = (x: unknown): x is number => typeof x === 'number' && !Token.isUnresolved(x);
+    const W = FleetSpecErrorCode.WORKLOAD;
+    const v = new ProblemCollector();
+    const processing = props.messageProcessingSeconds;
+    const latency = props.acceptableLatencySeconds;
+    const parallel = props.messagesInParallel ?? 1;
+    const attempts = props.maxDeliveryAttempts ?? 5;
+    const retention = props.messageRetentionSeconds ?? RETENTION_MAX;
+    const explicitAck = props.ackDeadlineSeconds !== undefined;
+    const ack = explicitAck
+      ? props.ackDeadlineSeconds!
+      : known(processing)
+        ? Math.min(ACK_DEADLINE_MAX, Math.max(ACK_DEADLINE_MIN, Math.ceil(processing * 1.5)))
+        : ACK_DEADLINE_MAX;
+
+    if (props.workload !== undefined && props.workload !== WorkloadKind.QUEUE_WORKER) {
+      v.add(W, 'workload', `workload (${props.workload}) must be WorkloadKind.QUEUE_WORKER (or left out) for a GcpQueueWorkerFleet; use GcpSpotInferenceService for an online fleet behind a load balancer`);
+    }
+    if (known(ack) && !(ack >= ACK_DEADLINE_MIN && ack <= ACK_DEADLINE_MAX)) {
+      v.add(W, 'ackDeadlineSeconds', `ackDeadlineSeconds (${ack} s) must be between ${ACK_DEADLINE_MIN} and ${ACK_DEADLINE_MAX} s (the Pub/Sub limits); for longer jobs set extendsAckDeadline: true and extend the deadline while working`);
+    } else if (!explicitAck && known(processing) && processing * 1.5 > ACK_DEADLINE_MAX && !props.extendsAckDeadline) {
+      v.add(W, 'messageProcessingSeconds', `messageProcessingSeconds (${processing} s) is too long for a Pub/Sub ack deadline (at most ${ACK_DEADLINE_MAX} s with a 1.5x margin): set extendsAckDeadline: true and extend the deadline while working (QueueWorker with PubSubWorkQueue does), or split the work into shorter messages`);
+    } else if (known(ack) && known(processing)) {
+      v.addAll(queueTimingProblems({
+        visibilityTimeoutSeconds: ack,
+        expectedProcessingSeconds: processing,
+        heartbeat: props.extendsAckDeadline ?? false,
+        propNames: { visibilityTimeout: 'ackDeadlineSeconds', expectedProcessing: 'messageProcessingSeconds' },
+      }));
+    }
+    const backlog = backlogPerInstanceTarget({
+      acceptableLatencySeconds: latency,
+      messageProcessingSeconds: processing,
+      messagesInParallel: parallel,
+      targetBacklogPerInstance: props.targetBacklogPerInstance,
+      propNames: { acceptableLatency: 'acceptableLatencySeconds', messageProcessing: 'messageProcessingSeconds' },
+      instanceNoun: 'VM',
+      isUnresolved: Token.isUnresolved,
+    });
+    v.addAll(backlog.problems);
+    const target = backlog.target;
+    if (known(attempts) && !(Number.isInteger(attempts) && attempts >= DELIVERY_ATTEMPTS_MIN && attempts <= DELIVERY_ATTEMPTS_MAX)) {
+      v.add(W, 'maxDeliveryAttempts', `maxDeliveryAttempts (${attempts}) must be a whole number from ${DELIVERY_ATTEMPTS_MIN} to ${DELIVERY_ATTEMPTS_MAX} (the Pub/Sub dead-letter limits): a message must not be redelivered forever; 5 is a good start`);
+    }
+    if (known(retention) && !(retention >= RETENTION_MIN && retention <= RETENTION_MAX)) {
+      v.add(W, 'messageRetentionSeconds', `messageRetentionSeconds (${retention} s) must be from ${RETENTION_MIN} s to ${RETENTION_MAX} s (7 days)`);
+    }
+    for (const [prop, value] of [['loadBalanced', props.loadBalanced], ['autoscaling', props.autoscaling], ['autoscalingMetrics', props.autoscalingMetrics], ['targetUtilization', props.targetUtilization]] as const) {
+      if (value !== undefined) {
+        v.add(W, prop, `${prop} (${JSON.stringify(value)}) cannot be set on a GcpQueueWorkerFleet: the workers have no load balancer and the fleet autoscales on the subscription's undelivered messages (targetBacklogPerInstance); leave ${prop} out, or use GcpSpotFleet directly`);
+      }
+    }
+    const days = props.checkpointRetentionDays ?? 30;
+    if (known(days) && !(Number.isInteger(days) && days >= 1)) {
+      v.add(W, 'checkpointRetentionDays', `checkpointRetentionDays (${days}) must be a whole number of days, 1 or more (GCS lifecycle ages count whole days)`);
+    }
+    v.throwIfAny(scope);
+    return { ack, attempts, retention, target: target!, days };
 }
