@@ -15,13 +15,32 @@
  *      lower the count back and delete only the surplus Regular VMs (`virtualMachineScaleSets/delete`);
  *    - nothing when the scale set already matches (idempotent); Regular VMs never fewer than the base,
  *      the fleet's VMs never more than `maxCapacity`;
+ *    - spares: sets the capacity of the fleet's spare Spot scale sets, one per zone (a scale set's zones cannot
+ *      be narrowed once it runs VMs, so steering is by size per zone), so the policy's spare Spot VMs run in
+ *      zones it does not avoid; the main scale sets' own Spot placement is Azure's allocation (the cloud's
+ *      behaviour);
+ *    all through the cloud-neutral step (`planControllerStep`), with pools `<region>/<zone>/<vmSize>`; scale sets
+ *    may sit in several regions (and resource groups): one controller drives them all;
  * 5. writes the state back with `If-Match` (a concurrent run that got there first wins), logs one structured
  *    line with the reason and, when configured, a custom metric `SpotInference/FallbackReplicas` on the
  *    first scale set (Azure Monitor custom metrics ingestion).
  *
  * Transient errors (429, 5xx, network) are retried with backoff, honouring `Retry-After`.
  */
-import { decideFallback, FallbackAction, FallbackDecision, FallbackPolicyOptions, FallbackState, initialFallbackState, SpotPoolObservation } from '../../policy';
+import {
+  ControllerAction,
+  ControllerGroup,
+  ControllerGroupRole,
+  ControllerStep,
+  ControllerStepInput,
+  FallbackAction,
+  FallbackDecision,
+  FallbackPolicyOptions,
+  FallbackState,
+  initialFallbackState,
+  planControllerStep,
+  SpotPoolObservation,
+} from '../../policy';
 
 /** One scale set the controller manages. */
 export interface AzureScaleSetSettings {
@@ -33,6 +52,25 @@ export interface AzureScaleSetSettings {
   readonly maxCapacity: number;
   /** VMs it should serve with at least (its deployed desired capacity): the target when evictions shrank it. */
   readonly desiredCapacity: number;
+  /** Region of the scale set. @default - the settings' region */
+  readonly region?: string;
+  /** Resource group of the scale set. @default - the settings' resource group */
+  readonly resourceGroup?: string;
+}
+
+/** A spare Spot scale set: Spot only, in one zone, whose capacity only the controller sets. */
+export interface AzureSpareScaleSetSettings {
+  readonly name: string;
+  /** Its zone (`1`, `2`, `3`). */
+  readonly zone: string;
+  /** Its VM size (the pool's type). */
+  readonly vmSize: string;
+  /** Most VMs it may run. */
+  readonly maxCapacity: number;
+  /** @default - the settings' region */
+  readonly region?: string;
+  /** @default - the settings' resource group */
+  readonly resourceGroup?: string;
 }
 
 /** What the controller was deployed for (from its app settings). */
@@ -51,6 +89,10 @@ export interface AzureFallbackSettings {
   readonly policy?: FallbackPolicyOptions;
   /** Region of the custom metric (Azure Monitor ingestion endpoint). @default - no custom metric, the log line only */
   readonly metricsRegion?: string;
+  /** Region of the scale sets that do not name theirs (pool ids `<region>/<zone>/<size>`). @default '' */
+  readonly region?: string;
+  /** Spare Spot scale sets, one per zone. @default - none (no spares) */
+  readonly spareScaleSets?: AzureSpareScaleSetSettings[];
 }
 
 /** A VM of a Flexible scale set, as `virtualMachines` list returns it with `$expand=instanceView` (the fields read). */
@@ -76,14 +118,14 @@ export interface AzureScaleSetState {
   readonly regularPriorityPercentageAboveBase: number;
 }
 
-/** The Azure Resource Manager calls the controller makes. */
+/** The Azure Resource Manager calls the controller makes; `resourceGroup` defaults to the client's. */
 export interface ComputeApi {
-  getScaleSet(name: string): Promise<AzureScaleSetState>;
+  getScaleSet(name: string, resourceGroup?: string): Promise<AzureScaleSetState>;
   listVms(scaleSetId: string): Promise<AzureVm[]>;
-  /** PATCH the scale set: the priority mix, and the capacity when given. */
-  updateScaleSet(name: string, update: { baseRegularPriorityCount: number; regularPriorityPercentageAboveBase: number; capacity?: number }): Promise<void>;
+  /** PATCH the scale set: the priority mix when given, and the capacity when given. */
+  updateScaleSet(name: string, update: { baseRegularPriorityCount?: number; regularPriorityPercentageAboveBase?: number; capacity?: number }, resourceGroup?: string): Promise<void>;
   /** Delete VMs of a Flexible scale set (by VM name); the capacity goes down with them. */
-  deleteVms(name: string, vmNames: string[]): Promise<void>;
+  deleteVms(name: string, vmNames: string[], resourceGroup?: string): Promise<void>;
 }
 
 /** The controller's blob. */
@@ -139,6 +181,13 @@ export interface AzureFallbackOutcome {
   readonly changes: AzureScaleSetChange[];
   readonly stateSaved: boolean;
   readonly readySpot: number;
+  /** Capacity the spare Spot scale sets were left at. */
+  readonly spareCapacity: number;
+  /** One action per owned group (main scale sets' Regular counts, spare scale sets' capacities). */
+  readonly actions: ControllerAction[];
+  /** The step's input (what the simulator's equivalence test feeds back). */
+  readonly stepInput: ControllerStepInput;
+  readonly step: ControllerStep;
 }
 
 const CAPACITY_FAILURE = /AllocationFailed|ZonalAllocationFailed|OverconstrainedAllocationRequest|OverconstrainedZonalAllocationRequest|SkuNotAvailable|SpotVM|Eviction/i;
@@ -166,9 +215,10 @@ export function isReady(vm: AzureVm): boolean {
   return provisioned && running && (health === undefined || /^HealthState\/healthy$/i.test(health));
 }
 
-/** `<zone>/<vmSize>` of a VM. */
-export function poolOf(vm: AzureVm): string {
-  return `${vm.zones?.[0] ?? 'nozone'}/${vm.properties?.hardwareProfile?.vmSize ?? 'unknown'}`;
+/** `<zone>/<vmSize>` of a VM, or `<region>/<zone>/<vmSize>` when a region is given. */
+export function poolOf(vm: AzureVm, region?: string): string {
+  const p = `${vm.zones?.[0] ?? 'nozone'}/${vm.properties?.hardwareProfile?.vmSize ?? 'unknown'}`;
+  return region !== undefined ? `${region}/${p}` : p;
 }
 
 /** Split `total` over sets as evenly as their room allows; earlier sets get the remainder. */
@@ -220,7 +270,28 @@ export function azureFallbackSettingsFromEnv(env: Record<string, string | undefi
     stateBlob: env.STATE_BLOB!,
     policy,
     metricsRegion: env.METRICS_REGION || undefined,
+    region: env.FLEET_REGION || undefined,
+    spareScaleSets: spareSetsFromEnv(env.SPARE_SCALE_SETS),
   };
+}
+
+function spareSetsFromEnv(raw: string | undefined): AzureSpareScaleSetSettings[] | undefined {
+  if (!raw) return undefined;
+  let v: unknown;
+  try {
+    v = JSON.parse(raw);
+  } catch {
+    throw new Error(`fallback function misconfigured: SPARE_SCALE_SETS is not JSON (${raw.slice(0, 40)})`);
+  }
+  if (!Array.isArray(v)) throw new Error(`fallback function misconfigured: SPARE_SCALE_SETS (${raw.slice(0, 40)}) must be a JSON list of {name, zone, vmSize, maxCapacity}`);
+  const problems: string[] = [];
+  v.forEach((x, i) => {
+    const o = (x ?? {}) as Record<string, unknown>;
+    for (const k of ['name', 'zone', 'vmSize']) if (typeof o[k] !== 'string' || (o[k] as string).length === 0) problems.push(`SPARE_SCALE_SETS[${i}].${k} (${JSON.stringify(o[k])}) must be a non-empty string`);
+    if (!Number.isInteger(o.maxCapacity) || (o.maxCapacity as number) < 0) problems.push(`SPARE_SCALE_SETS[${i}].maxCapacity (${JSON.stringify(o.maxCapacity)}) must be a whole number, 0 or more`);
+  });
+  if (problems.length > 0) throw new Error(`fallback function misconfigured: ${problems.join('; ')}`);
+  return v as AzureSpareScaleSetSettings[];
 }
 
 interface SetView {
@@ -235,14 +306,31 @@ export async function runAzureFallbackController(settings: AzureFallbackSettings
   const nowSeconds = Math.floor(now.getTime() / 1000);
   const { state: stored, etag } = await clients.state.read();
   const prev: AzureStoredState = stored ?? { policy: initialFallbackState(settings.policy), spotVms: {}, capacities: {}, seenFailures: [] };
+  const regionOf = (r: string | undefined): string => r ?? settings.region ?? '';
+  const missing = (err: unknown): boolean => err instanceof AzureApiError && err.status === 404;
 
   const views: SetView[] = await Promise.all(
     settings.scaleSets.map(async (s) => {
-      const scaleSet = await clients.compute.getScaleSet(s.name);
+      const scaleSet = await clients.compute.getScaleSet(s.name, s.resourceGroup);
       const vms = (await clients.compute.listVms(scaleSet.id)).filter((vm) => !isDeleting(vm));
       return { settings: s, scaleSet, vms };
     }),
   );
+  const spareViews = (
+    await Promise.all(
+      (settings.spareScaleSets ?? []).map(async (s) => {
+        try {
+          const scaleSet = await clients.compute.getScaleSet(s.name, s.resourceGroup);
+          const vms = (await clients.compute.listVms(scaleSet.id)).filter((vm) => !isDeleting(vm));
+          return { settings: s, scaleSet, vms };
+        } catch (err) {
+          if (!missing(err)) throw err;
+          clients.log({ level: 'warning', message: `spot fallback: spare scale set ${s.name} not found (deleted, or not created yet): no spares there this run`, fleet: settings.fleetName });
+          return undefined;
+        }
+      }),
+    )
+  ).filter((x): x is NonNullable<typeof x> => x !== undefined);
 
   // Observe.
   const pools = new Map<string, { ready: number; launching: number; launchFailures: number; preempted: number }>();
@@ -256,15 +344,15 @@ export async function runAzureFallbackController(settings: AzureFallbackSettings
   const spotVms: Record<string, string> = {};
   const capacities: Record<string, number> = {};
   let onDemandReady = 0;
-  for (const { settings: s, scaleSet, vms } of views) {
-    capacities[s.name] = scaleSet.capacity;
+  const observe = (name: string, region: string, scaleSet: AzureScaleSetState, vms: AzureVm[]): void => {
+    capacities[name] = scaleSet.capacity;
     for (const vm of vms) {
       if (!isSpot(vm)) {
         if (isReady(vm)) onDemandReady++;
         continue;
       }
-      const id = poolOf(vm);
-      spotVms[`${s.name}/${vm.name}`] = id;
+      const id = poolOf(vm, region);
+      spotVms[`${name}/${vm.name}`] = id;
       const p = pool(id);
       const codes = statusCodes(vm);
       const failed = codes.find((c) => /^ProvisioningState\/failed/i.test(c) && CAPACITY_FAILURE.test(c)) ?? (/^failed$/i.test(vm.properties?.provisioningState ?? '') ? 'ProvisioningState/failed' : undefined);
@@ -282,38 +370,80 @@ export async function runAzureFallbackController(settings: AzureFallbackSettings
     // A Spot VM gone while the capacity did not drop was evicted (Delete eviction policy).
     // (A drop of the capacity means a scale-in, or evictions Azure already counted down; the desired
     // capacity floor of the target covers the latter.)
-    if (prev.capacities[s.name] !== undefined && scaleSet.capacity >= prev.capacities[s.name]) {
+    if (prev.capacities[name] !== undefined && scaleSet.capacity >= prev.capacities[name]) {
       for (const [key, id] of Object.entries(prev.spotVms)) {
-        if (key.startsWith(`${s.name}/`) && !(key in spotVms)) pool(id).preempted++;
+        if (key.startsWith(`${name}/`) && !(key in spotVms)) pool(id).preempted++;
       }
     }
+  };
+  for (const v of views) observe(v.settings.name, regionOf(v.settings.region), v.scaleSet, v.vms);
+  for (const v of spareViews) {
+    observe(v.settings.name, regionOf(v.settings.region), v.scaleSet, v.vms);
+    pool(`${regionOf(v.settings.region)}/${v.settings.zone}/${v.settings.vmSize}`); // ranked even with no VM yet
   }
   const observations: SpotPoolObservation[] = [...pools.entries()].map(([id, p]) => ({ pool: id, ...p }));
   const readySpot = observations.reduce((n, p) => n + p.ready, 0);
 
-  // Decide.
+  // Plan: the cloud-neutral step. The main scale sets' Regular counts are the on-demand groups (their base
+  // plus the fallback share); the spare scale sets' capacities are the spare groups.
   const base = Math.min(settings.maxCapacity, views.reduce((n, v) => n + v.settings.baseRegularCount, 0));
   const currentTotal = views.reduce((n, v) => n + v.scaleSet.capacity, 0);
   const desiredTotal = views.reduce((n, v) => n + v.settings.desiredCapacity, 0);
   // The capacity the controller added for the fallback is not part of the fleet's target.
   const targetReplicas = Math.max(base, Math.min(settings.maxCapacity, Math.max(desiredTotal, currentTotal - (prev.appliedFallback ?? 0))));
-  const decision = decideFallback(
-    { nowSeconds, targetReplicas, onDemandBase: base, maxCapacity: settings.maxCapacity, onDemandReady, pools: observations, state: prev.policy },
-    settings.policy,
-  );
-
-  // Bound and split.
-  const ceiling = Math.max(0, settings.maxCapacity - readySpot - base);
-  const fallback = Math.max(0, Math.min(decision.fallbackReplicas, ceiling));
-  const rooms = views.map((v) => Math.max(0, v.settings.maxCapacity - v.settings.baseRegularCount));
-  const shares = splitFallback(fallback, rooms);
+  const byRegion = new Map<string, { targetReplicas: number; onDemandBase: number }>();
+  for (const v of views) {
+    const r = regionOf(v.settings.region);
+    const e = byRegion.get(r) ?? { targetReplicas: 0, onDemandBase: 0 };
+    byRegion.set(r, { targetReplicas: e.targetReplicas + v.settings.desiredCapacity, onDemandBase: e.onDemandBase + v.settings.baseRegularCount });
+  }
+  const groups: ControllerGroup[] = [
+    ...views.map((v) => ({
+      id: v.settings.name,
+      region: regionOf(v.settings.region),
+      role: ControllerGroupRole.ON_DEMAND,
+      desired: v.scaleSet.baseRegularPriorityCount,
+      maxSize: v.settings.maxCapacity,
+      baseReplicas: v.settings.baseRegularCount,
+      zones: [],
+      types: [],
+    })),
+    ...spareViews.map((v) => ({
+      id: v.settings.name,
+      region: regionOf(v.settings.region),
+      role: ControllerGroupRole.SPARE_SPOT,
+      desired: v.scaleSet.capacity,
+      maxSize: v.settings.maxCapacity,
+      zones: [v.settings.zone],
+      types: [v.settings.vmSize],
+    })),
+  ];
+  const stepInput: ControllerStepInput = {
+    observed: {
+      nowSeconds,
+      targetReplicas,
+      onDemandBase: base,
+      maxCapacity: settings.maxCapacity,
+      onDemandReady,
+      pools: observations,
+      regions: byRegion.size > 1 ? [...byRegion.entries()].map(([region, x]) => ({ region, ...x })) : undefined,
+      mainSpotInService: readySpot,
+    },
+    state: prev.policy,
+    options: settings.policy,
+    groups,
+  };
+  const step = planControllerStep(stepInput);
+  const decision = step.decision;
+  const fallback = step.fallbackReplicas;
 
   // Apply.
   const changes: AzureScaleSetChange[] = [];
-  let total = currentTotal;
+  const failed: string[] = [];
+  let total = currentTotal + spareViews.reduce((n, v) => n + v.scaleSet.capacity, 0);
   for (let i = 0; i < views.length; i++) {
     const { settings: s, scaleSet, vms } = views[i];
-    const regularTarget = s.baseRegularCount + shares[i];
+    const regularTarget = step.actions.find((a) => a.group === s.name && a.role === ControllerGroupRole.ON_DEMAND)!.desired;
     const regularVms = vms.filter((vm) => !isSpot(vm));
     // Every listed Spot VM holds a slot of the capacity, failed ones too (Azure keeps them until deleted).
     const spotSlots = vms.filter(isSpot).length;
@@ -325,46 +455,75 @@ export async function runAzureFallbackController(settings: AzureFallbackSettings
       const wanted = Math.min(s.maxCapacity, Math.max(capacity, regularTarget + spotSlots));
       capacity = Math.max(capacity, Math.min(wanted, capacity + Math.max(0, settings.maxCapacity - total)));
     }
-    if (scaleSet.baseRegularPriorityCount !== regularTarget || capacity !== scaleSet.capacity) {
-      await clients.compute.updateScaleSet(s.name, {
-        baseRegularPriorityCount: regularTarget,
-        regularPriorityPercentageAboveBase: scaleSet.regularPriorityPercentageAboveBase,
-        capacity: capacity !== scaleSet.capacity ? capacity : undefined,
-      });
-      patched = true;
-      total += capacity - scaleSet.capacity;
-    }
-    if ((decision.action === FallbackAction.RETURN_TO_SPOT || fallback < decision.fallbackReplicas) && regularVms.length > regularTarget) {
-      // Down (spot is back, or maxCapacity leaves no room next to the ready Spot VMs): only the surplus
-      // Regular VMs go (not-ready ones first); Spot VMs are not touched.
-      const surplus = [...regularVms].sort((a, b) => Number(isReady(a)) - Number(isReady(b)) || b.name.localeCompare(a.name)).slice(0, regularVms.length - regularTarget);
-      deleted.push(...surplus.map((vm) => vm.name));
-      await clients.compute.deleteVms(s.name, deleted);
-      capacity = Math.max(0, capacity - deleted.length);
-      total -= deleted.length;
+    try {
+      if (scaleSet.baseRegularPriorityCount !== regularTarget || capacity !== scaleSet.capacity) {
+        await clients.compute.updateScaleSet(
+          s.name,
+          { baseRegularPriorityCount: regularTarget, regularPriorityPercentageAboveBase: scaleSet.regularPriorityPercentageAboveBase, capacity: capacity !== scaleSet.capacity ? capacity : undefined },
+          s.resourceGroup,
+        );
+        patched = true;
+        total += capacity - scaleSet.capacity;
+      }
+      if ((decision.action === FallbackAction.RETURN_TO_SPOT || fallback < decision.fallbackReplicas) && regularVms.length > regularTarget) {
+        // Down (spot is back, or maxCapacity leaves no room next to the ready Spot VMs): only the surplus
+        // Regular VMs go (not-ready ones first); Spot VMs are not touched.
+        const surplus = [...regularVms].sort((a, b) => Number(isReady(a)) - Number(isReady(b)) || b.name.localeCompare(a.name)).slice(0, regularVms.length - regularTarget);
+        deleted.push(...surplus.map((vm) => vm.name));
+        await clients.compute.deleteVms(s.name, deleted, s.resourceGroup);
+        capacity = Math.max(0, capacity - deleted.length);
+        total -= deleted.length;
+      }
+    } catch (err) {
+      if (!(err instanceof AzureApiError) || err.status === 403 || err.status < 400) throw err;
+      failed.push(`${s.name}: ${err.message}`);
+      clients.log({ level: 'warning', message: `spot fallback: applying to ${s.name} failed (${err.message}); the next run redoes it`, fleet: settings.fleetName });
+      capacity = scaleSet.capacity;
     }
     changes.push({ name: s.name, regularTarget, regularNow: regularVms.length, capacityBefore: scaleSet.capacity, capacityAfter: capacity, patched, deleted });
   }
+  for (const v of spareViews) {
+    const a = step.actions.find((x) => x.group === v.settings.name && x.role === ControllerGroupRole.SPARE_SPOT)!;
+    let capacity = v.scaleSet.capacity;
+    let patched = false;
+    if (a.desired !== capacity) {
+      try {
+        await clients.compute.updateScaleSet(v.settings.name, { capacity: a.desired }, v.settings.resourceGroup);
+        capacity = a.desired;
+        patched = true;
+      } catch (err) {
+        if (!(err instanceof AzureApiError) || err.status === 403 || err.status < 400) throw err;
+        failed.push(`${v.settings.name}: ${err.message}`);
+        clients.log({ level: 'warning', message: `spot fallback: setting the capacity of ${v.settings.name} to ${a.desired} failed (${err.message}); the next run redoes it`, fleet: settings.fleetName });
+      }
+    }
+    changes.push({ name: v.settings.name, regularTarget: 0, regularNow: 0, capacityBefore: v.scaleSet.capacity, capacityAfter: capacity, patched, deleted: [] });
+  }
   for (const c of changes) capacities[c.name] = c.capacityAfter;
 
-  const next: AzureStoredState = { policy: decision.state, spotVms, capacities, seenFailures: seenFailures.slice(-256), appliedFallback: fallback };
+  const next: AzureStoredState = { policy: step.nextState, spotVms, capacities, seenFailures: seenFailures.slice(-256), appliedFallback: fallback };
   const stateSaved = await clients.state.write(next, etag);
   const applied = changes.filter((c) => c.patched || c.deleted.length > 0);
+  const spareCapacity = step.actions.filter((a) => a.role === ControllerGroupRole.SPARE_SPOT).reduce((n, a) => n + a.desired, 0);
   clients.log({
-    level: decision.action === FallbackAction.FALL_BACK ? 'warning' : 'information',
+    level: decision.action === FallbackAction.FALL_BACK || failed.length > 0 ? 'warning' : 'information',
     message: `spot fallback: ${decision.action}: ${decision.reason}${fallback !== decision.fallbackReplicas ? `; bounded to ${fallback} Regular VMs above the base (maxCapacity ${settings.maxCapacity}, ready Spot ${readySpot})` : ''}; ${
       applied.length === 0
         ? 'scale sets unchanged'
-        : applied.map((c) => `${c.name}: regular ${c.regularNow} -> ${c.regularTarget}, capacity ${c.capacityBefore} -> ${c.capacityAfter}${c.deleted.length ? `, deleted ${c.deleted.join(', ')}` : ''}`).join('; ')
-    }`,
+        : applied
+          .map((c) => (c.regularTarget === 0 && c.regularNow === 0 && spareViews.some((v) => v.settings.name === c.name) ? `${c.name}: spare capacity ${c.capacityBefore} -> ${c.capacityAfter}` : `${c.name}: regular ${c.regularNow} -> ${c.regularTarget}, capacity ${c.capacityBefore} -> ${c.capacityAfter}${c.deleted.length ? `, deleted ${c.deleted.join(', ')}` : ''}`))
+          .join('; ')
+    }${failed.length > 0 ? `; not applied: ${failed.join('; ')}` : ''}`,
     fleet: settings.fleetName,
     metric: 'FallbackReplicas',
     action: decision.action,
     fallbackReplicas: fallback,
+    spareSpotReplicas: spareCapacity,
     targetReplicas,
     readySpot,
     onDemandReady,
     unavailablePools: decision.unavailablePools,
+    reasons: step.reasons,
     stateSaved,
   });
   if (clients.metrics) {
@@ -374,7 +533,7 @@ export async function runAzureFallbackController(settings: AzureFallbackSettings
       clients.log({ level: 'warning', message: `spot fallback: metric write failed: ${(err as Error).message}`, fleet: settings.fleetName });
     }
   }
-  return { decision, fallbackReplicas: fallback, changes, stateSaved, readySpot };
+  return { decision, fallbackReplicas: fallback, changes, stateSaved, readySpot, spareCapacity, actions: step.actions, stepInput, step };
 }
 
 
@@ -454,11 +613,12 @@ const COMPUTE_API = '2024-07-01';
 /** A {@link ComputeApi} on Azure Resource Manager. */
 export function createArmComputeApi(options: AzureRestOptions & { subscriptionId: string; resourceGroup: string; endpoint?: string }): ComputeApi {
   const arm = (options.endpoint ?? 'https://management.azure.com').replace(/\/+$/, '');
-  const rg = `/subscriptions/${encodeURIComponent(options.subscriptionId)}/resourceGroups/${encodeURIComponent(options.resourceGroup)}/providers/Microsoft.Compute`;
-  const vmss = (name: string) => `${arm}${rg}/virtualMachineScaleSets/${encodeURIComponent(name)}`;
+  const rgOf = (group?: string) => `/subscriptions/${encodeURIComponent(options.subscriptionId)}/resourceGroups/${encodeURIComponent(group ?? options.resourceGroup)}/providers/Microsoft.Compute`;
+  const rg = rgOf();
+  const vmss = (name: string, group?: string) => `${arm}${rgOf(group)}/virtualMachineScaleSets/${encodeURIComponent(name)}`;
   return {
-    async getScaleSet(name) {
-      const res = await ok(await azureRequest(options, ARM_SCOPE, `${vmss(name)}?api-version=${COMPUTE_API}`, { method: 'GET' }), `get scale set ${name}`);
+    async getScaleSet(name, group) {
+      const res = await ok(await azureRequest(options, ARM_SCOPE, `${vmss(name, group)}?api-version=${COMPUTE_API}`, { method: 'GET' }), `get scale set ${name}`);
       const body = (await res.json()) as {
         id: string;
         sku?: { capacity?: number };
@@ -474,7 +634,9 @@ export function createArmComputeApi(options: AzureRestOptions & { subscriptionId
     async listVms(scaleSetId) {
       const out: AzureVm[] = [];
       const q = new URLSearchParams({ 'api-version': COMPUTE_API, $filter: `'virtualMachineScaleSet/id' eq '${scaleSetId}'`, $expand: 'instanceView' });
-      let next: string | undefined = `${arm}${rg}/virtualMachines?${q}`;
+      // The VMs of a Flexible scale set are resources of the scale set's own resource group.
+      const groupOfSet = /\/resourceGroups\/([^/]+)\//i.exec(scaleSetId)?.[1];
+      let next: string | undefined = `${arm}${groupOfSet ? rgOf(decodeURIComponent(groupOfSet)) : rg}/virtualMachines?${q}`;
       while (next) {
         const res = await ok(await azureRequest(options, ARM_SCOPE, next, { method: 'GET' }), 'list VMs');
         const body = (await res.json()) as { value?: AzureVm[]; nextLink?: string };
@@ -483,12 +645,13 @@ export function createArmComputeApi(options: AzureRestOptions & { subscriptionId
       }
       return out;
     },
-    async updateScaleSet(name, update) {
-      const body: Record<string, unknown> = {
-        properties: { priorityMixPolicy: { baseRegularPriorityCount: update.baseRegularPriorityCount, regularPriorityPercentageAboveBase: update.regularPriorityPercentageAboveBase } },
-      };
+    async updateScaleSet(name, update, group) {
+      const body: Record<string, unknown> = {};
+      if (update.baseRegularPriorityCount !== undefined) {
+        body.properties = { priorityMixPolicy: { baseRegularPriorityCount: update.baseRegularPriorityCount, regularPriorityPercentageAboveBase: update.regularPriorityPercentageAboveBase ?? 0 } };
+      }
       if (update.capacity !== undefined) body.sku = { capacity: update.capacity };
-      const res = await azureRequest(options, ARM_SCOPE, `${vmss(name)}?api-version=${COMPUTE_API}`, {
+      const res = await azureRequest(options, ARM_SCOPE, `${vmss(name, group)}?api-version=${COMPUTE_API}`, {
         method: 'PATCH',
         headers: { 'content-type': 'application/json' },
         body: JSON.stringify(body),
@@ -496,8 +659,8 @@ export function createArmComputeApi(options: AzureRestOptions & { subscriptionId
       await ok(res, `update scale set ${name}`);
       await res.text();
     },
-    async deleteVms(name, vmNames) {
-      const res = await azureRequest(options, ARM_SCOPE, `${vmss(name)}/delete?api-version=${COMPUTE_API}`, {
+    async deleteVms(name, vmNames, group) {
+      const res = await azureRequest(options, ARM_SCOPE, `${vmss(name, group)}/delete?api-version=${COMPUTE_API}`, {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
         body: JSON.stringify({ instanceIds: vmNames }),

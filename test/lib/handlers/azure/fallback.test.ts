@@ -137,6 +137,7 @@ const SETTINGS: AzureFallbackSettings = {
   stateContainer: 'fallback-state',
   stateBlob: 'llm.json',
   metricsRegion: 'eastus2',
+  region: 'eastus2',
 };
 
 const healthy = (): AzureVm[] => [vm('llm_reg1', '1', { spot: false }), vm('llm_s1', '1'), vm('llm_s2', '2'), vm('llm_s3', '3')];
@@ -185,7 +186,7 @@ describe('Azure fallback controller against a loopback ARM emulator', () => {
     expect(patches[0].method).toBe('PATCH');
     expect(patches[0].path).toBe(`${vmssId('llm-vmss')}?api-version=2024-07-01`);
     expect(JSON.parse(patches[0].body)).toEqual({ properties: { priorityMixPolicy: { baseRegularPriorityCount: 4, regularPriorityPercentageAboveBase: 0 } }, sku: { capacity: 7 } });
-    expect(out.decision.unavailablePools.sort()).toEqual(['1/Standard_NC4as_T4_v3', '2/Standard_NC4as_T4_v3', '3/Standard_NC4as_T4_v3']);
+    expect(out.decision.unavailablePools.sort()).toEqual(['eastus2/1/Standard_NC4as_T4_v3', 'eastus2/2/Standard_NC4as_T4_v3', 'eastus2/3/Standard_NC4as_T4_v3']);
     expect(logs.at(-1)!.message).toMatch(/^spot fallback: fall-back: spot is 3 ready replicas short.*llm-vmss: regular 1 -> 4, capacity 4 -> 7$/);
     expect(api.metrics.at(-1).data.baseData.series[0].sum).toBe(3);
   });
@@ -226,7 +227,7 @@ describe('Azure fallback controller against a loopback ARM emulator', () => {
     set().vms = set().vms.filter((v) => v.name !== 'llm_s2');
     const out = await runAzureFallbackController(SETTINGS, clients);
     expect(out.decision.state.recentPreemptions).toHaveLength(1);
-    expect(out.decision.unavailablePools).toContain('2/Standard_NC4as_T4_v3');
+    expect(out.decision.unavailablePools).toContain('eastus2/2/Standard_NC4as_T4_v3');
     expect(out.decision.action).toBe(FallbackAction.FALL_BACK);
   });
 
