@@ -23,6 +23,8 @@ import { SpotScaleSetFleet, SpotScaleSetFleetProps } from './spot-scale-set-flee
 const LOCK_MIN_SECONDS = 5;
 const LOCK_MAX_SECONDS = 300;
 const DELIVERY_COUNT_MAX = 2000;
+/** Name of the work queue in the namespace. */
+const QUEUE_NAME = 'work';
 /** Where the fleet writes the worker's environment on each VM. */
 export const AZURE_QUEUE_WORKER_ENV_FILE = '/etc/queue-worker.env';
 /** Where the agent reads the worker's PID (it sends SIGTERM on a Preempt or Terminate notice). */
@@ -106,6 +108,32 @@ export class AzureQueueWorkerFleet extends Construct {
 
   constructor(scope: Construct, id: string, props: AzureQueueWorkerFleetProps) {
     super(scope, id);
+    const r = this.validate(props);
+    this.lockDurationSeconds = r.lock;
+    this.maxDeliveryCount = r.deliveries;
+    this.targetBacklogPerInstance = r.target;
+    const prefix = props.namePrefix ?? azureName(id);
+    const common = { resourceGroupName: props.resourceGroupName, location: props.location, tags: props.tags };
+    const hash = createHash('sha256')
+      .update([this.node.path, props.resourceGroupName, props.location].map((x) => (Token.isUnresolved(x) ? '' : x)).join('/'))
+      .digest('hex')
+      .slice(0, 10);
+    const namespaceName = props.serviceBusNamespaceName ?? `${prefix}-sb-${hash}`.slice(0, 50);
+    this.namespace = this.createNamespace(common, namespaceName);
+    this.queue = this.createQueue(props, r);
+    this.checkpointAccount = this.createCheckpointAccount(props, common, hash);
+    this.checkpointContainer = this.createCheckpointContainer(r.days);
+    this.fleet = this.createWorkers(props, prefix, namespaceName);
+    this.grantWorkers();
+  }
+
+  /** Principal id of the workers' identity (grant it what the model needs). */
+  public get grantPrincipalId(): string {
+    return this.fleet.grantPrincipalId;
+  }
+
+  /** The queue fleet's own rules (lock, deliveries, backlog target, props the fleet owns); tokens are skipped. */
+  private validate(props: AzureQueueWorkerFleetProps): { lock: number; deliveries: number; target: number; days: number } {
     const known = (x: unknown): x is number => typeof x === 'number' && !Token.isUnresolved(x);
     const W = FleetSpecErrorCode.WORKLOAD;
     const v = new ProblemCollector();
@@ -183,38 +211,35 @@ export class AzureQueueWorkerFleet extends Construct {
       }
     }
     v.throwIfAny(this.node.path);
+    return { lock, deliveries, target: target!, days };
+  }
 
-    this.lockDurationSeconds = lock;
-    this.maxDeliveryCount = deliveries;
-    this.targetBacklogPerInstance = target!;
-    const prefix = props.namePrefix ?? azureName(id);
-    const common = { resourceGroupName: props.resourceGroupName, location: props.location, tags: props.tags };
-    const hash = createHash('sha256')
-      .update([this.node.path, props.resourceGroupName, props.location].map((x) => (Token.isUnresolved(x) ? '' : x)).join('/'))
-      .digest('hex')
-      .slice(0, 10);
-
-    // --- Service Bus: Entra ID only, TLS 1.2, dead letters after maxDeliveryCount and on expiry ---
-    const namespaceName = props.serviceBusNamespaceName ?? `${prefix}-sb-${hash}`.slice(0, 50);
-    this.namespace = new ServicebusNamespace(this, 'Namespace', {
+  /** Service Bus: Entra ID only, TLS 1.2. */
+  private createNamespace(common: CommonProps, namespaceName: string): ServicebusNamespace {
+    return new ServicebusNamespace(this, 'Namespace', {
       ...common,
       name: namespaceName,
       sku: 'Standard',
       localAuthEnabled: false,
       minimumTlsVersion: '1.2',
     });
-    const queueName = 'work';
-    this.queue = new ServicebusQueue(this, 'Queue', {
-      name: queueName,
+  }
+
+  /** The work queue: the lock sized to the job, dead letters after maxDeliveryCount and on expiry. */
+  private createQueue(props: AzureQueueWorkerFleetProps, r: { lock: number; deliveries: number }): ServicebusQueue {
+    return new ServicebusQueue(this, 'Queue', {
+      name: QUEUE_NAME,
       namespaceId: this.namespace.id,
-      lockDuration: `PT${numberText(lock)}S`,
-      maxDeliveryCount: deliveries,
+      lockDuration: `PT${numberText(r.lock)}S`,
+      maxDeliveryCount: r.deliveries,
       deadLetteringOnMessageExpiration: true,
       defaultMessageTtl: props.messageTimeToLive ?? 'P14D',
     });
+  }
 
-    // --- checkpoints: private container, HTTPS only, TLS 1.2, no shared keys, old checkpoints deleted ---
-    this.checkpointAccount = new StorageAccount(this, 'CheckpointAccount', {
+  /** Checkpoints: HTTPS only, TLS 1.2, no shared keys, no public blobs. */
+  private createCheckpointAccount(props: AzureQueueWorkerFleetProps, common: CommonProps, hash: string): StorageAccount {
+    return new StorageAccount(this, 'CheckpointAccount', {
       ...common,
       name: props.checkpointStorageAccountName ?? `ckpt${hash}`,
       accountTier: 'Standard',
@@ -227,7 +252,11 @@ export class AzureQueueWorkerFleet extends Construct {
       defaultToOauthAuthentication: true,
       infrastructureEncryptionEnabled: true,
     });
-    this.checkpointContainer = new StorageContainer(this, 'CheckpointContainer', {
+  }
+
+  /** The private checkpoint container; checkpoints older than `days` are deleted. */
+  private createCheckpointContainer(days: number): StorageContainer {
+    const container = new StorageContainer(this, 'CheckpointContainer', {
       name: 'checkpoints',
       storageAccountId: this.checkpointAccount.id,
       containerAccessType: 'private',
@@ -241,12 +270,15 @@ export class AzureQueueWorkerFleet extends Construct {
         actions: { baseBlob: { deleteAfterDaysSinceModificationGreaterThan: days } },
       }],
     });
+    return container;
+  }
 
-    // --- workers: the agent signals the worker (SIGTERM via its PID file) on a Preempt or Terminate notice ---
+  /** The workers: the agent signals the worker (SIGTERM via its PID file) on a Preempt or Terminate notice. */
+  private createWorkers(props: AzureQueueWorkerFleetProps, prefix: string, namespaceName: string): SpotScaleSetFleet {
     const env = [
       `SPOT_SERVICE_BUS_NAMESPACE=${namespaceName}.servicebus.windows.net`,
-      `SPOT_SERVICE_BUS_QUEUE=${queueName}`,
-      `SPOT_QUEUE_VISIBILITY_TIMEOUT_SECONDS=${numberText(lock)}`,
+      `SPOT_SERVICE_BUS_QUEUE=${QUEUE_NAME}`,
+      `SPOT_QUEUE_VISIBILITY_TIMEOUT_SECONDS=${numberText(this.lockDurationSeconds)}`,
       `SPOT_CHECKPOINT_ACCOUNT_URL=${this.checkpointAccount.primaryBlobEndpoint}`,
       `SPOT_CHECKPOINT_CONTAINER=${this.checkpointContainer.name}`,
       `SPOT_WORKER_PID_FILE=${AZURE_QUEUE_WORKER_PID_FILE}`,
@@ -257,7 +289,7 @@ export class AzureQueueWorkerFleet extends Construct {
       'QUEUE_WORKER_ENV',
       ...(props.startupCommands ?? []),
     ];
-    this.fleet = new SpotScaleSetFleet(this, 'Fleet', {
+    return new SpotScaleSetFleet(this, 'Fleet', {
       ...props,
       namePrefix: prefix,
       workload: WorkloadKind.QUEUE_WORKER,
@@ -270,25 +302,28 @@ export class AzureQueueWorkerFleet extends Construct {
       agent: { ...props.agent, drainMode: DrainMode.SIGNAL, pidFile: AZURE_QUEUE_WORKER_PID_FILE, drainSignal: props.agent?.drainSignal ?? 'SIGTERM' },
       autoscaleProfileFactory: new QueueBacklogProfiles({
         namespaceId: this.namespace.id,
-        queueName,
+        queueName: QUEUE_NAME,
         targetBacklogPerInstance: this.targetBacklogPerInstance,
         outCooldown: `PT${numberText(props.scaleOutCooldownMinutes ?? 5)}M`,
         inCooldown: `PT${numberText(props.scaleInCooldownMinutes ?? 10)}M`,
       }),
       startupCommands,
     });
+  }
 
-    // Least privilege: receive from this queue, read/write blobs of this container.
+  /** Least privilege: the workers receive from this queue and read/write blobs of this container, nothing else. */
+  private grantWorkers(): void {
     const principalId = this.fleet.identity.principalId;
     new RoleAssignment(this, 'WorkersReceive', { scope: this.queue.id, roleDefinitionName: 'Azure Service Bus Data Receiver', principalId, principalType: 'ServicePrincipal' });
     new RoleAssignment(this, 'WorkersCheckpoints', { scope: this.checkpointContainer.id, roleDefinitionName: 'Storage Blob Data Contributor', principalId, principalType: 'ServicePrincipal' });
-
   }
+}
 
-  /** Principal id of the workers' identity (grant it what the model needs). */
-  public get grantPrincipalId(): string {
-    return this.fleet.grantPrincipalId;
-  }
+/** Where the queue fleet's resources go. */
+interface CommonProps {
+  readonly resourceGroupName: string;
+  readonly location: string;
+  readonly tags?: { [key: string]: string };
 }
 
 /** Inputs of {@link QueueBacklogProfiles}. */
