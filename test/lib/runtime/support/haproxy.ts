@@ -45,6 +45,13 @@ export interface LoadBalancedScenario {
   readonly warmupMs: number;
   /** Milliseconds between token chunks. @default 100 */
   readonly tickMs?: number;
+  /**
+   * After the instance died, how long streams still running on the healthy peer may go on before the run ends;
+   * those still running then are not counted (they were never at risk). @default - until they finish
+   */
+  readonly settleMs?: number;
+  /** Agent poll interval of the metadata service (AWS, Azure). @default 1 */
+  readonly pollIntervalSeconds?: number;
 }
 
 export interface LoadBalancedReport {
@@ -64,6 +71,8 @@ export interface LoadBalancedReport {
   /** Cut before the drain deadline (the goal: 0). */
   readonly cutEarly: StreamOutcome[];
   readonly retryWouldSave: number;
+  /** Streams still running on the healthy peer when the run ended (not counted). */
+  readonly unfinishedOnPeer: number;
   readonly peakRssMiB: number;
   readonly agentExitCode: number | null;
   readonly noticeAt: number;
@@ -202,7 +211,7 @@ export async function runLoadBalancedDrain(s: LoadBalancedScenario): Promise<Loa
     drainBudgetSeconds: s.budgetSeconds,
     safetyMarginSeconds: s.safetyMarginSeconds,
     metadataEndpoint: em.url,
-    pollIntervalSeconds: 1,
+    pollIntervalSeconds: s.pollIntervalSeconds ?? 1,
     stateDirectory: join(dir, 'state'),
     drainMode: s.mode === 'signal' ? 'signal' : 'health',
     loadBalancerDetectionSeconds: s.mode === 'signal' ? 0 : (s.checkIntervalMs * s.fall) / 1000,
@@ -222,6 +231,7 @@ export async function runLoadBalancedDrain(s: LoadBalancedScenario): Promise<Loa
 
   const outcomes: StreamOutcome[] = [];
   let clientsRunning = true;
+  let peerKilledAt = Infinity;
   let seq = 0;
   const keepAlive = new http.Agent({ keepAlive: true, maxSockets: s.clients * 2 });
   const clientLoops: Promise<void>[] = [];
@@ -258,8 +268,16 @@ export async function runLoadBalancedDrain(s: LoadBalancedScenario): Promise<Loa
     const agentExitCode = await Promise.race([agentExited, sleep(2000).then(() => null)]);
     clientsRunning = false;
     doomed.kill();
+    if (s.settleMs !== undefined) {
+      await Promise.race([Promise.all(clientLoops), sleep(s.settleMs)]);
+      peerKilledAt = Date.now();
+      peer.kill();
+    }
     await Promise.all(clientLoops);
     clearInterval(rssTimer);
+    const onPeerAtEnd = (o: StreamOutcome) => o.servedBy === 'peer' && o.outcome !== 'completed' && o.endedAt >= peerKilledAt;
+    const unfinishedOnPeer = outcomes.filter(onPeerAtEnd).length;
+    outcomes.splice(0, outcomes.length, ...outcomes.filter((o) => !onPeerAtEnd(o)));
     const selfRss = /"peakRssMiB":([\d.]+)/.exec(agentLog);
     const peakRssMiB = Math.max(peakKiB / 1024, selfRss ? Number(selfRss[1]) : 0);
     const cut = outcomes.filter((o) => o.outcome === 'cut');
@@ -277,6 +295,7 @@ export async function runLoadBalancedDrain(s: LoadBalancedScenario): Promise<Loa
       cutFinishable: cut.filter(finishable),
       cutEarly: cut.filter((o) => o.endedAt < drainDeadline - 300),
       retryWouldSave: refused.length + cut.length,
+      unfinishedOnPeer,
       peakRssMiB,
       agentExitCode,
       noticeAt,
