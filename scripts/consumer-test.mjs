@@ -29,7 +29,7 @@ const pin = (name) => {
   if (!v) throw new Error(`package.json pins no ${name} in devDependencies`);
   return `${name}@${v}`;
 };
-const work = mkdtempSync(join(tmpdir(), 'spot-consumer-'));
+let work;
 const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm';
 const env = {
   ...process.env,
@@ -139,12 +139,27 @@ function expectResource(outDir, fileTest, resourceType, what) {
   console.log(`  ${what}: ${resourceType} synthesized (${files.length} file${files.length === 1 ? '' : 's'})`);
 }
 
+/**
+ * The README's install lines (`npm install spot-inference-constructs aws-cdk-lib constructs`, ...), as package
+ * lists with the tarball for this package and the repository's pinned version for every other.
+ */
+export function readmeInstalls(readme, tarball = 'spot-inference-constructs') {
+  const lines = [...readme.matchAll(/`npm install (spot-inference-constructs(?: [@a-z0-9/._-]+)+)`/g)].map((m) => m[1].split(' '));
+  const resolve = (names) => names.map((n) => (n === 'spot-inference-constructs' ? tarball : pin(n)));
+  const aws = lines.filter((l) => l.includes('aws-cdk-lib'));
+  const tf = lines.filter((l) => l.includes('cdktf'));
+  if (aws.length !== 1 || tf.length !== 2) fail(`the README should have one AWS and two cdktf install lines, found ${lines.map((l) => l.join(' ')).join(' | ')}`);
+  return { aws: resolve(aws[0]), cdktf: tf.map(resolve) };
+}
+
 function main() {
+  work = mkdtempSync(join(tmpdir(), 'spot-consumer-'));
   packedFiles();
   const tarball = pack();
+  const installs = readmeInstalls(readFileSync(join(root, 'README.md'), 'utf8'), tarball);
 
   // AWS: exactly the README's line; no cdktf, no cdk-monitoring-constructs (an optional peer).
-  const aws = project('aws', [[tarball, pin('aws-cdk-lib'), pin('constructs')]]);
+  const aws = project('aws', [installs.aws]);
   for (const absent of ['cdktf', 'cdk-monitoring-constructs', '@cdktf/provider-google']) {
     if (existsSync(join(aws, 'node_modules', absent))) fail(`the AWS install pulled in ${absent}; it must stay an optional peer`);
   }
@@ -160,10 +175,7 @@ function main() {
   console.log('  AWS: the dashboard is skipped with a warning naming npm install cdk-monitoring-constructs');
 
   // Google Cloud and Azure: the README's two cdktf lines in one project; no aws-cdk-lib.
-  const tf = project('cdktf', [
-    [tarball, pin('cdktf'), pin('constructs'), pin('@cdktf/provider-google')],
-    [tarball, pin('cdktf'), pin('constructs'), pin('@cdktf/provider-azurerm')],
-  ]);
+  const tf = project('cdktf', installs.cdktf);
   if (existsSync(join(tf, 'node_modules', 'aws-cdk-lib'))) fail('the cdktf install pulled in aws-cdk-lib; it must stay an optional peer');
   writeFileSync(join(tf, 'entry-check.ts'), "import * as azure from 'spot-inference-constructs/azure';\nimport * as gcp from 'spot-inference-constructs/gcp';\nimport { checkEntryPoints } from './entry-points';\ncheckEntryPoints([gcp, azure]);\n");
   typeCheckAndBuild(tf, ['gcp-app.ts', 'azure-app.ts', 'entry-points.ts'], ['entry-check.ts']);
@@ -176,8 +188,10 @@ function main() {
   step(`passed${keep ? ` (projects kept in ${work})` : ''}`);
 }
 
-try {
-  main();
-} finally {
-  if (!keep) rmSync(work, { recursive: true, force: true });
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  try {
+    main();
+  } finally {
+    if (!keep && work) rmSync(work, { recursive: true, force: true });
+  }
 }
