@@ -136,20 +136,8 @@ export class GcpFleetAlerts extends Construct {
     super(scope, id);
     const s = validate(props, this.node.path);
     const { project, fleetName: name } = props;
-    const channels = props.notificationChannels;
-    const labels = { 'spot-fleet': name };
     const policy = (pid: string, displayName: string, content: string, condition: MonitoringAlertPolicyConditions, dependsOn: ITerraformDependable[] = []): MonitoringAlertPolicy =>
-      new MonitoringAlertPolicy(this, pid, {
-        project,
-        displayName: `${name}: ${displayName}`,
-        combiner: 'OR',
-        conditions: [condition],
-        notificationChannels: channels,
-        severity: 'ERROR',
-        userLabels: labels,
-        documentation: { content, mimeType: 'text/markdown' },
-        dependsOn: dependsOn.length > 0 ? dependsOn : undefined,
-      });
+      this.createPolicy(props, pid, displayName, content, condition, dependsOn);
     const policies: MonitoringAlertPolicy[] = [];
 
     if (props.backendServiceName !== undefined) {
@@ -254,6 +242,21 @@ export class GcpFleetAlerts extends Construct {
     );
     policies.push(this.preemptionsPolicy, this.fallbackActivePolicy);
     this.policies = policies;
+  }
+
+  /** One alert policy of the fleet: its name prefixed, the channels, ERROR severity, markdown documentation. */
+  private createPolicy(props: GcpFleetAlertsProps, pid: string, displayName: string, content: string, condition: MonitoringAlertPolicyConditions, dependsOn: ITerraformDependable[]): MonitoringAlertPolicy {
+    return new MonitoringAlertPolicy(this, pid, {
+      project: props.project,
+      displayName: `${props.fleetName}: ${displayName}`,
+      combiner: 'OR',
+      conditions: [condition],
+      notificationChannels: props.notificationChannels,
+      severity: 'ERROR',
+      userLabels: { 'spot-fleet': props.fleetName },
+      documentation: { content, mimeType: 'text/markdown' },
+      dependsOn: dependsOn.length > 0 ? dependsOn : undefined,
+    });
   }
 }
 
