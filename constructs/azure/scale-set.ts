@@ -147,11 +147,21 @@ export class SpotScaleSet extends Construct {
   constructor(scope: Construct, id: string, props: SpotScaleSetProps) {
     super(scope, id);
     const prefix = props.namePrefix ?? azureName(id);
+    const config = this.scaleSetConfig(props, prefix);
+    const refused = scaleSetProviderProblems(config);
+    if (refused.length > 0) throw new FleetSpecError(refused, this.node.path);
+    this.scaleSet = new OrchestratedVirtualMachineScaleSet(this, 'Vmss', config);
+    this.scaleSetId = this.scaleSet.id;
+    this.autoscaleSetting = this.createAutoscale(props, prefix);
+  }
+
+  /** The scale set's configuration, checked against the provider's rules before the resource is created. */
+  private scaleSetConfig(props: SpotScaleSetProps, prefix: string): OrchestratedVirtualMachineScaleSetConfig {
     const plan = props.plan;
     const image = props.image ?? UBUNTU_2404_X86_64;
     const isMix = plan.mixVmSizes.length > 0;
     const autohealing = props.autohealing ?? true;
-    const config: OrchestratedVirtualMachineScaleSetConfig = {
+    return {
       name: `${prefix}-vmss`,
       resourceGroupName: props.resourceGroupName,
       location: props.location,
@@ -228,11 +238,11 @@ export class SpotScaleSet extends Construct {
       lifecycle: { ignoreChanges: ['instances'] },
       dependsOn: props.dependsOn,
     };
-    const refused = scaleSetProviderProblems(config);
-    if (refused.length > 0) throw new FleetSpecError(refused, this.node.path);
-    this.scaleSet = new OrchestratedVirtualMachineScaleSet(this, 'Vmss', config);
-    this.scaleSetId = this.scaleSet.id;
+  }
 
+  /** The autoscale setting: the given profiles, or +1 / -1 VM on average CPU between the plan's bounds. */
+  private createAutoscale(props: SpotScaleSetProps, prefix: string): MonitorAutoscaleSetting {
+    const plan = props.plan;
     const metric = {
       metricName: 'Percentage CPU',
       metricNamespace: 'microsoft.compute/virtualmachinescalesets',
@@ -242,7 +252,7 @@ export class SpotScaleSet extends Construct {
       timeWindow: 'PT5M',
       timeAggregation: 'Average',
     };
-    this.autoscaleSetting = new MonitorAutoscaleSetting(this, 'Autoscale', {
+    return new MonitorAutoscaleSetting(this, 'Autoscale', {
       name: `${prefix}-autoscale`,
       resourceGroupName: props.resourceGroupName,
       location: props.location,
