@@ -17,3 +17,4 @@ export { GCP_MACHINE_TYPES, GCP_MACHINE_TYPE_CATALOG, explainUnknownMachineType 
 export { AgentDrainOptions, DrainMode } from '../../lib/runtime/agent-config';
 export { QueueWorkloadSpec } from '../../lib/spec/queue-workload';
 export * from './multi-region-service';
+export { FleetSpecError, FleetSpecErrorCode, FleetSpecProblem } from '../../lib/spec/errors'; // thrown for bad input at synth, on every cloud
