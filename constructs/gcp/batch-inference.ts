@@ -241,21 +241,22 @@ export class GcpBatchInference extends Construct {
     this.jobDefinitionJson = JSON.stringify(this.jobDefinition);
 
     if (props.outputs ?? true) {
-      new TerraformOutput(this, 'JobDefinition', {
+      const definition = new TerraformOutput(this, 'JobDefinition', {
         value: this.jobDefinitionJson,
-        description: 'Cloud Batch job definition: save as job.json for gcloud batch jobs submit --config',
+        description: 'Cloud Batch job definition (the REST Job): gcloud batch jobs submit --config takes it',
       });
+      // `--config=-` reads the job from stdin (gcloud batch jobs submit reference).
       new TerraformOutput(this, 'SubmitCommand', {
-        value: this.submitJobCommand(),
-        description: 'Submits one job with the job definition saved as job.json',
+        value: `terraform output -raw ${definition.friendlyUniqueId} | ${this.submitJobCommand(undefined, '-')}`,
+        description: 'Submits one job with this job definition (run in the stack directory after terraform apply)',
       });
     }
   }
 
   /**
    * The `gcloud batch jobs submit` command for the job definition saved as `configFile`
-   * (`terraform output -raw <JobDefinition output> > job.json`). Job names must be unique in the project and region:
-   * the default appends the time.
+   * (`terraform output -raw <JobDefinition output> > job.json`), or read from stdin with `configFile: '-'`. Job names
+   * must be unique in the project and region: the default appends the time.
    */
   public submitJobCommand(jobName?: string, configFile = 'job.json'): string {
     const job = jobName ?? `${this.batchName}-$(date +%Y%m%d-%H%M%S)`;

@@ -1,7 +1,7 @@
 // Batch inference on Google Cloud Spot VMs with Cloud Batch: the checkpoint bucket, a least-privilege service account
 // and the job definition (RETRY_TASK on preemption, FAIL_TASK on real failures) as Terraform outputs. Deploy, then:
-//   cdktf output spot-batch-gcp   (or: terraform output -raw <job definition output> > job.json)
-//   gcloud batch jobs submit embed-1 --project=<project> --location=<region> --config=job.json
+//   terraform output -raw <SubmitCommand output> | sh   (in cdktf.out/stacks/spot-batch-gcp: pipes the job JSON
+//   into gcloud batch jobs submit ... --config=-)
 import { GoogleProvider } from '@cdktf/provider-google/lib/provider';
 import { TerraformStack } from 'cdktf';
 import { Construct } from 'constructs';

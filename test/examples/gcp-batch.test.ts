@@ -18,5 +18,5 @@ test('bucket, scoped identity, and the job definition output with SPOT and the p
   expect(job.taskGroups[0].taskSpec.lifecyclePolicies[0]).toEqual({ action: 'RETRY_TASK', actionCondition: { exitCodes: [50001] } });
   expect(job.taskGroups[0]).toMatchObject({ taskCount: 64, parallelism: 8 });
   const cmd = Object.entries(outputs).find(([k]) => k.includes('SubmitCommand'))![1].value;
-  expect(cmd).toMatch(/^gcloud batch jobs submit embed-\$\(date \+%Y%m%d-%H%M%S\) --project=p1 --location=europe-west4 --config=job\.json$/);
+  expect(cmd).toMatch(/^terraform output -raw embed_JobDefinition_\w+ \| gcloud batch jobs submit embed-\$\(date \+%Y%m%d-%H%M%S\) --project=p1 --location=europe-west4 --config=-$/);
 });

@@ -120,7 +120,8 @@ describe('GcpBatchInference: the job definition', () => {
     expect(parsed.taskGroups[0].taskSpec.environment.variables.SPOT_CHECKPOINT_BUCKET).toMatch(/^\$\{google_storage_bucket\.Batch_Bucket_\w+\.name\}$/);
     expect(parsed.allocationPolicy.serviceAccount.email).toMatch(/^\$\{google_service_account\.Batch_ServiceAccount_\w+\.email\}$/);
     const cmd = Object.entries(outputs).find(([k]) => k.includes('SubmitCommand'))![1] as any;
-    expect(cmd.value).toBe('gcloud batch jobs submit embed-$(date +%Y%m%d-%H%M%S) --project=test-project --location=us-central1 --config=job.json');
+    const outputName = Object.keys(outputs).find((k) => k.includes('JobDefinition'))!;
+    expect(cmd.value).toBe(`terraform output -raw ${outputName} | gcloud batch jobs submit embed-$(date +%Y%m%d-%H%M%S) --project=test-project --location=us-central1 --config=-`);
     expect(batch.submitJobCommand('run-1', 'j.json')).toBe('gcloud batch jobs submit run-1 --project=test-project --location=us-central1 --config=j.json');
   });
 });
