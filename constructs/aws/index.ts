@@ -6,7 +6,7 @@ export type { ISpotFleet, SpotFleetAttributes } from './fleet-interface';
 export * from './inference-load-balancer';
 export * from './spot-inference-service';
 // The agent's drain modes are part of the fleet's props.
-export { AgentDrainOptions, DrainMode } from '../../lib/runtime/agent-config';
+export { AgentDrainOptions, DrainMode, ServerPreset } from '../../lib/runtime/agent-config';
 export * from './interruption-handler';
 export * from './batch-inference';
 export * from './interruption-drill';

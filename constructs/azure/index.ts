@@ -27,7 +27,7 @@ export * from './fleet-alerts';
 export * from './interruption-drill';
 export * from './on-demand-fallback';
 // The agent's drain modes and options are part of the fleet's props.
-export { AgentDrainOptions, DrainMode } from '../../lib/runtime/agent-config';
+export { AgentDrainOptions, DrainMode, ServerPreset } from '../../lib/runtime/agent-config';
 export { QueueWorkloadSpec } from '../../lib/spec/queue-workload';
 export * from './multi-region-service';
 export { FleetSpecError, FleetSpecErrorCode, FleetSpecProblem } from '../../lib/spec/errors'; // thrown for bad input at synth, on every cloud

@@ -14,7 +14,7 @@ export * from './on-demand-fallback';
 export * from './batch-inference';
 export { GCP_MACHINE_TYPES, GCP_MACHINE_TYPE_CATALOG, explainUnknownMachineType } from './machine-catalog';
 // The agent's drain modes and options are part of the fleet's props.
-export { AgentDrainOptions, DrainMode } from '../../lib/runtime/agent-config';
+export { AgentDrainOptions, DrainMode, ServerPreset } from '../../lib/runtime/agent-config';
 export { QueueWorkloadSpec } from '../../lib/spec/queue-workload';
 export * from './multi-region-service';
 export { FleetSpecError, FleetSpecErrorCode, FleetSpecProblem } from '../../lib/spec/errors'; // thrown for bad input at synth, on every cloud

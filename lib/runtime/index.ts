@@ -13,3 +13,8 @@ export * from './health-server';
 export * from './aws-lifecycle';
 export * from './agent-options';
 export * from './agent';
+export { SERVER_PRESETS, serverPreset, presetMetricsUrl, parsePrometheusText, readInFlight } from './server-presets';
+export type { ServerPresetInfo, MetricSample, InFlightReading } from './server-presets';
+export * from './fleet-agent';
+export { NOTICE_STATE_FILE } from './agent-state';
+export type { NoticeState } from './agent-state';
