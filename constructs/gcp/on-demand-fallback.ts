@@ -3,6 +3,7 @@ import { Construct } from 'constructs';
 import { CloudRunV2ServiceIamMember } from '@cdktf/provider-google/lib/cloud-run-v2-service-iam-member';
 import { CloudSchedulerJob } from '@cdktf/provider-google/lib/cloud-scheduler-job';
 import { Cloudfunctions2Function } from '@cdktf/provider-google/lib/cloudfunctions2-function';
+import { ComputeInstanceGroupManager } from '@cdktf/provider-google/lib/compute-instance-group-manager';
 import { EventarcTrigger } from '@cdktf/provider-google/lib/eventarc-trigger';
 import { ProjectIamCustomRole } from '@cdktf/provider-google/lib/project-iam-custom-role';
 import { ProjectIamMember } from '@cdktf/provider-google/lib/project-iam-member';
@@ -15,7 +16,7 @@ import { FallbackPolicyOptions, resolveFallbackPolicyOptions } from '../../lib/p
 import { FleetSpecError, FleetSpecErrorCode, ProblemCollector } from '../../lib/spec';
 import { locateBundle } from './bundles';
 import { GcpPreemptionHook } from './preemption-hook';
-import { GcpSpotFleet } from './spot-fleet';
+import { GcpSpotFleet, SERVING_PORT_NAME } from './spot-fleet';
 import { zipDirectoryToFile } from './zip';
 
 /** Metric the fallback controller writes every run: standard VMs above the on-demand base. */
@@ -34,6 +35,15 @@ export interface GcpOnDemandFallbackOptions {
   readonly topicKmsKeyName?: string;
   /** Path of the bundled function directory. @default - dist/handlers/gcp/fallback from `npm run build:handlers` */
   readonly functionBundleDir?: string;
+  /**
+   * Render the spare spot groups: one zonal MIG per zone of the fleet, on the fleet's spot template, target size
+   * 0, sized by the controller only (Terraform ignores their size), so the policy's spare spot VMs run in the
+   * zones it does not avoid. One group per zone because a regional MIG's zones are fixed when it is created;
+   * the controller steers by size. Needs the fleet's `zones`. Add `spareGroupUrls` to the load balancer's backends
+   * for the spares to serve traffic (the fleet's own backends list its regional groups).
+   * @default - true when the policy keeps spares (`policy.spareSpotReplicas`, default 1) and the fleet lists its zones
+   */
+  readonly spareGroups?: boolean;
 }
 
 /** Props of {@link GcpOnDemandFallback}. */
@@ -57,9 +67,14 @@ export interface GcpOnDemandFallbackProps extends GcpOnDemandFallbackOptions {
  * generation precondition, logs the decision with its reason and writes the metric
  * {@link FALLBACK_REPLICAS_METRIC_TYPE}.
  *
+ * Spares: one zonal MIG per zone of the fleet on its spot template (size 0, the controller's), where the
+ * controller runs the policy's spare spot VMs in the zones it does not avoid (a regional MIG's zones are fixed at
+ * creation, so steering is by size per zone).
+ *
  * Least privilege: the function's own service account gets two custom roles bound with IAM conditions on
- * the group names (`compute.instanceGroupManagers.get` on both groups, `.update` (resize) on the standard
- * group only), object admin on its state prefix of the fleet's artifact bucket only, and metric writer.
+ * the group names (`compute.instanceGroupManagers.get` on the fleet's groups, `.update` (resize) on the
+ * standard and spare groups only), object admin on its state prefix of the fleet's artifact bucket only, and
+ * metric writer.
  *
  * The standard group's `target_size` becomes the controller's: Terraform ignores changes to it from then on.
  */
@@ -84,6 +99,10 @@ export class GcpOnDemandFallback extends Construct {
   public readonly stateObjectName: string;
   /** The resolved policy options the function runs with. */
   public readonly policy: FallbackPolicyOptions;
+  /** The spare spot groups, one zonal MIG per zone (empty without spares). */
+  public readonly spareGroups: ComputeInstanceGroupManager[];
+  /** Instance group URLs of the spare groups, for a backend service. */
+  public readonly spareGroupUrls: string[];
 
   constructor(scope: Construct, id: string, props: GcpOnDemandFallbackProps) {
     super(scope, id);
@@ -101,14 +120,24 @@ export class GcpOnDemandFallback extends Construct {
         `fleet ${name} has no spot share (maxCapacity ${fleet.spec.maxCapacity} = ${fleet.onDemandCount} standard VMs), so there is nothing to fall back from; raise maxCapacity above the on-demand count or leave the fallback out`,
       );
     }
+    let spares = 0;
     try {
       this.policy = resolveFallbackPolicyOptions(props.policy ?? {}, 'policy');
+      spares = (this.policy as { spareSpotReplicas: number }).spareSpotReplicas;
     } catch (err) {
       if (!(err instanceof FleetSpecError)) throw err;
       v.addAll(err.problems.map((p) => ({ ...p, prop: `policy.${p.prop}`, message: `policy.${p.message}` })));
       this.policy = {};
     }
+    const zones = fleet.spec.zones && !Token.isUnresolved(fleet.spec.zones) && fleet.spec.zones.every((z) => !Token.isUnresolved(z)) ? fleet.spec.zones : undefined;
+    if (props.spareGroups === true && !zones) {
+      v.add(FleetSpecErrorCode.CLOUD_CONSTRAINT, 'spareGroups', `spareGroups is true but fleet ${name} does not list its zones (or they are tokens): one spare group is made per zone, so list the fleet's zones (e.g. zones: ['${fleet.region}-a', '${fleet.region}-b']) or leave spareGroups out`);
+    }
+    if (props.spareGroups === true && spares === 0) {
+      v.add(FleetSpecErrorCode.CLOUD_CONSTRAINT, 'spareGroups', 'spareGroups is true but policy.spareSpotReplicas is 0, so the spare groups would never run anything; set policy.spareSpotReplicas to 1 or more, or leave spareGroups out');
+    }
     v.throwIfAny(this.node.path);
+    const withSpares = (props.spareGroups ?? true) && zones !== undefined && spares > 0;
 
     const project = fleet.project;
     const region = fleet.region;
@@ -116,6 +145,26 @@ export class GcpOnDemandFallback extends Construct {
 
     // The controller owns the standard group's size from now on.
     fleet.letControllerSizeOnDemandGroup();
+
+    // The spare spot groups: one zonal MIG per zone, on the fleet's spot template, size 0 until the controller sets it.
+    const spareZones = withSpares ? zones! : [];
+    this.spareGroups = spareZones.map((zone) => {
+      const suffix = zone.slice(zone.lastIndexOf('-') + 1);
+      return new ComputeInstanceGroupManager(this, `SpareGroup${suffix.toUpperCase()}`, {
+        project: fleet.project,
+        zone,
+        name: `${name}-spare-${suffix}`,
+        description: `spot fleet ${name}: spare spot VMs in ${zone}, sized by the fallback controller`,
+        baseInstanceName: `${name}-spare-${suffix}`,
+        version: [{ name: 'spot', instanceTemplate: fleet.spotTemplate.selfLink }],
+        namedPort: [{ name: SERVING_PORT_NAME, port: fleet.servingPort }],
+        targetSize: 0,
+        // The controller owns the size: a deploy must never reset it.
+        lifecycle: { ignoreChanges: ['target_size'] },
+      });
+    });
+    this.spareGroupUrls = this.spareGroups.map((g) => g.instanceGroup);
+    const spareSettings = spareZones.map((zone, i) => ({ name: `${name}-spare-${zone.slice(zone.lastIndexOf('-') + 1)}`, zone, maxSize: spares, ref: this.spareGroups[i] }));
 
     // Identity and least-privilege grants.
     this.serviceAccount = new ServiceAccount(this, 'ServiceAccount', {
@@ -140,14 +189,16 @@ export class GcpOnDemandFallback extends Construct {
       permissions: ['compute.instanceGroupManagers.update'],
     });
     const groupResource = (group: string) => `resource.name == "projects/${project}/regions/${region}/instanceGroupManagers/${group}"`;
+    const spareResource = (zone: string, group: string) => `resource.name == "projects/${project}/zones/${zone}/instanceGroupManagers/${group}"`;
+    const spareExpr = spareSettings.map((g) => ` || ${spareResource(g.zone, g.ref.name)}`).join('');
     new ProjectIamMember(this, 'ReadGroups', {
       project,
       role: this.readRole.id,
       member: this.serviceAccount.member,
       condition: {
         title: `${name}-groups-only`,
-        description: 'The spot and standard groups of this fleet only.',
-        expression: `${groupResource(fleet.spotGroup.name)} || ${groupResource(fleet.onDemandGroup.name)}`,
+        description: 'The spot, standard and spare groups of this fleet only.',
+        expression: `${groupResource(fleet.spotGroup.name)} || ${groupResource(fleet.onDemandGroup.name)}${spareExpr}`,
       },
     });
     new ProjectIamMember(this, 'ResizeOnDemandGroup', {
@@ -156,8 +207,8 @@ export class GcpOnDemandFallback extends Construct {
       member: this.serviceAccount.member,
       condition: {
         title: `${name}-standard-group-only`,
-        description: 'The standard (on-demand) group of this fleet only.',
-        expression: groupResource(fleet.onDemandGroup.name),
+        description: 'The standard (on-demand) and spare groups of this fleet only.',
+        expression: `${groupResource(fleet.onDemandGroup.name)}${spareExpr}`,
       },
     });
     new StorageBucketIamMember(this, 'StateObjectAdmin', {
@@ -241,6 +292,12 @@ export class GcpOnDemandFallback extends Construct {
           STATE_OBJECT: this.stateObjectName,
           METRIC_TYPE: FALLBACK_REPLICAS_METRIC_TYPE,
           POLICY_OPTIONS: JSON.stringify(props.policy ?? {}),
+          ...(spareSettings.length > 0
+            ? {
+              SPARE_GROUPS: JSON.stringify(spareSettings.map((g) => ({ name: g.name, zone: g.zone, maxSize: g.maxSize }))),
+              SPARE_INSTANCE_NAME_PREFIX: `${name}-spare-`,
+            }
+            : {}),
         },
       },
       eventTrigger: {

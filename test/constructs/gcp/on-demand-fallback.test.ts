@@ -87,11 +87,13 @@ describe('GcpOnDemandFallback', () => {
     const read = one(resources, 'google_project_iam_member', 'Fallback_ReadGroups');
     expect(read.role).toMatch(/Fallback_ReadRole_\w+\.id/);
     expect(read.condition.expression).toMatch(
-      /^resource\.name == "projects\/test-project\/regions\/us-central1\/instanceGroupManagers\/\$\{google_compute_region_instance_group_manager\.Fleet_SpotGroup_\w+\.name\}" \|\| resource\.name == "projects\/test-project\/regions\/us-central1\/instanceGroupManagers\/\$\{google_compute_region_instance_group_manager\.Fleet_OnDemandGroup_\w+\.name\}"$/,
+      /^resource\.name == "projects\/test-project\/regions\/us-central1\/instanceGroupManagers\/\$\{google_compute_region_instance_group_manager\.Fleet_SpotGroup_\w+\.name\}" \|\| resource\.name == "projects\/test-project\/regions\/us-central1\/instanceGroupManagers\/\$\{google_compute_region_instance_group_manager\.Fleet_OnDemandGroup_\w+\.name\}"( \|\| resource\.name == "projects\/test-project\/zones\/us-central1-[abc]\/instanceGroupManagers\/\$\{google_compute_instance_group_manager\.Fallback_SpareGroup[ABC]_\w+\.name\}"){3}$/,
     );
     const resize = one(resources, 'google_project_iam_member', 'Fallback_ResizeOnDemandGroup');
     expect(resize.role).toMatch(/Fallback_ResizeRole_\w+\.id/);
-    expect(resize.condition.expression).toMatch(/^resource\.name == "projects\/test-project\/regions\/us-central1\/instanceGroupManagers\/\$\{google_compute_region_instance_group_manager\.Fleet_OnDemandGroup_\w+\.name\}"$/);
+    expect(resize.condition.expression).toMatch(/^resource\.name == "projects\/test-project\/regions\/us-central1\/instanceGroupManagers\/\$\{google_compute_region_instance_group_manager\.Fleet_OnDemandGroup_\w+\.name\}"( \|\| resource\.name == "projects\/test-project\/zones\/us-central1-[abc]\/instanceGroupManagers\/\$\{google_compute_instance_group_manager\.Fallback_SpareGroup[ABC]_\w+\.name\}"){3}$/);
+    // the spot group is never resized
+    expect(resize.condition.expression).not.toMatch(/Fleet_SpotGroup/);
     const members = ofType(resources, 'google_project_iam_member').filter((m) => String(m.member).includes('Fallback_ServiceAccount'));
     expect(members.map((m) => (String(m.role).startsWith('roles/') ? m.role : 'custom')).sort()).toEqual(['custom', 'custom', 'roles/monitoring.metricWriter']);
     expect(json).toHaveResourceWithProperties(ProjectIamMember, { role: 'roles/monitoring.metricWriter' });
@@ -107,6 +109,27 @@ describe('GcpOnDemandFallback', () => {
   test('service accounts fit the 30-character account id limit', () => {
     expect(json).toHaveResourceWithProperties(ServiceAccount, { account_id: 'llm-fallback' });
     expect(json).toHaveResourceWithProperties(ServiceAccount, { account_id: 'llm-fb-invoker' });
+  });
+
+  test('spare groups: one zonal MIG per zone on the spot template, size 0, Terraform leaves the size to the controller; the function knows them', () => {
+    const spares = ofType(resources, 'google_compute_instance_group_manager');
+    expect(spares.map((g) => [g.zone, g.name, g.target_size])).toEqual([
+      ['us-central1-a', 'llm-spare-a', 0],
+      ['us-central1-b', 'llm-spare-b', 0],
+      ['us-central1-c', 'llm-spare-c', 0],
+    ]);
+    for (const g of spares) {
+      expect(g.lifecycle).toEqual({ ignore_changes: ['target_size'] });
+      expect(g.version[0].instance_template).toMatch(/google_compute_region_instance_template\.Fleet_SpotTemplate_\w+\.self_link/);
+      expect(g.named_port).toEqual([{ name: 'http', port: expect.any(Number) }]);
+    }
+    const env = fn.service_config.environment_variables;
+    expect(JSON.parse(env.SPARE_GROUPS)).toEqual([
+      { name: 'llm-spare-a', zone: 'us-central1-a', maxSize: 1 },
+      { name: 'llm-spare-b', zone: 'us-central1-b', maxSize: 1 },
+      { name: 'llm-spare-c', zone: 'us-central1-c', maxSize: 1 },
+    ]);
+    expect(env.SPARE_INSTANCE_NAME_PREFIX).toBe('llm-spare-');
   });
 
   test('Terraform leaves the standard group size to the controller', () => {
@@ -162,5 +185,17 @@ describe('GcpOnDemandFallback validation', () => {
     }
     expect(err?.code).toBe(FleetSpecErrorCode.CLOUD_CONSTRAINT);
     expect(err?.message).toMatch(/fleet llm has no spot share \(maxCapacity 2 = 2 standard VMs\), so there is nothing to fall back from; raise maxCapacity above the on-demand count or leave the fallback out/);
+  });
+
+  test('spare groups need the fleet zones and a policy with spares; without them no spare group is made', () => {
+    expect(attempt({ spareGroups: true }, { zones: undefined })).toThrow(/spareGroups is true but fleet llm does not list its zones \(or they are tokens\): one spare group is made per zone, so list the fleet's zones/);
+    expect(attempt({ spareGroups: true, policy: { spareSpotReplicas: 0 } })).toThrow(/spareGroups is true but policy\.spareSpotReplicas is 0.*set policy\.spareSpotReplicas to 1 or more, or leave spareGroups out/);
+    for (const [props, fleet] of [[{ policy: { spareSpotReplicas: 0 } }, {}], [{ spareGroups: false }, {}], [{}, { zones: undefined }]] as const) {
+      const out = JSON.parse(Testing.synthScope((scope) => {
+        const f = new GcpSpotFleet(scope, 'Fleet', fleetProps(fleet));
+        new GcpOnDemandFallback(scope, 'Fallback', { fleet: f, ...props });
+      }));
+      expect(out.resource?.google_compute_instance_group_manager).toBeUndefined();
+    }
   });
 });
