@@ -31,6 +31,11 @@ const FIELDS: Record<string, [keyof AgentConfig, FieldType]> = {
   'instance-name': ['instanceName', 'string'],
   'drain-on-rebalance': ['drainOnRebalance', 'boolean'],
   'drain-on-sigterm': ['drainOnSigterm', 'boolean'],
+  'server': ['server', 'string'],
+  'server-shutdown-timeout-seconds': ['serverShutdownTimeoutSeconds', 'number'],
+  'metrics-url': ['metricsUrl', 'string'],
+  'upstream-health-path': ['upstreamHealthPath', 'string'],
+  'state-directory': ['stateDirectory', 'string'],
 };
 
 export const USAGE = `Usage: spot-agent [--config <file>] [--<field> <value> ...]

@@ -77,6 +77,12 @@ test('main: exit code 2 and a message naming the problem for a bad config; --hel
   expect(out[0]).toMatch(/^Usage: spot-agent/);
   expect(await main(['--cloud', 'gcp', '--serving-port', '8080', '--print-config'], io)).toBe(0);
   expect(JSON.parse(out[1])).toMatchObject({ cloud: 'gcp', drainBudgetSeconds: 10, pollIntervalSeconds: 2 });
+  // A server preset from the command line; vLLM signalled without a shutdown timeout would abort its streams.
+  const vllm = ['--cloud', 'aws', '--serving-port', '8000', '--server', 'vllm', '--pid-file', '/run/vllm.pid'];
+  expect(await main([...vllm, '--server-shutdown-timeout-seconds', '25', '--print-config'], io)).toBe(0);
+  expect(JSON.parse(out[2])).toMatchObject({ server: 'vllm', serverShutdownTimeoutSeconds: 25, metricsUrl: 'http://127.0.0.1:8000/metrics', upstreamHealthPath: '/health' });
+  expect(await main([...vllm, '--print-config'], io)).toBe(2);
+  expect(err[2]).toMatch(/vLLM's default --shutdown-timeout 0: vLLM aborts every in-flight request on SIGTERM; start it with --shutdown-timeout 25/);
 });
 
 test.each([
