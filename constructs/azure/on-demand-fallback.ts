@@ -21,6 +21,23 @@ import { SpotScaleSetFleet } from './spot-scale-set-fleet';
 export const FALLBACK_METRIC_NAMESPACE = 'SpotInference';
 export const FALLBACK_METRIC_NAME = 'FallbackReplicas';
 
+/**
+ * A spare Spot scale set the controller sizes: Spot only, in one zone, with no autoscale setting (its capacity
+ * is the controller's alone). The controller runs the policy's spare Spot VMs in the zones it does not avoid.
+ */
+export interface AzureSpareScaleSetRef {
+  /** Name of the scale set. */
+  readonly name: string;
+  /** Resource id of the scale set (the control role is assigned there). */
+  readonly id: string;
+  /** Its zone (`1`, `2`, `3`). */
+  readonly zone: string;
+  /** Its VM size. */
+  readonly vmSize: string;
+  /** Most VMs it may run. */
+  readonly maxCapacity: number;
+}
+
 /** Props of {@link AzureOnDemandFallback}. */
 export interface AzureOnDemandFallbackProps {
   /** The fleet whose scale sets the controller adjusts. */
@@ -54,6 +71,13 @@ export interface AzureOnDemandFallbackProps {
   readonly storageAccountName?: string;
   /** Path of the bundled function directory. @default - dist/handlers/azure/fallback from `npm run build:handlers` */
   readonly functionBundleDir?: string;
+  /**
+   * Spare Spot scale sets the controller sizes (one per zone: a scale set's zones cannot be narrowed while it
+   * runs VMs, so the controller steers by size per zone). They must be Spot only, without an autoscale setting,
+   * and in the fleet's resource group. The control role is assigned at each of them.
+   * @default - none: the policy's spare replicas are logged as not applied
+   */
+  readonly spareScaleSets?: AzureSpareScaleSetRef[];
 }
 
 /**
@@ -112,6 +136,12 @@ export class AzureOnDemandFallback extends Construct {
       if (!(err instanceof FleetSpecError)) throw err;
       v.addAll(err.problems.map((p) => ({ ...p, prop: `policy.${p.prop}`, message: `policy.${p.message}` })));
     }
+    (props.spareScaleSets ?? []).forEach((set, i) => {
+      if (!Token.isUnresolved(set.zone) && !/^[1-9]$/.test(set.zone)) v.add(FleetSpecErrorCode.ZONES, `spareScaleSets[${i}].zone`, `spareScaleSets[${i}].zone ("${set.zone}") must be one Azure availability zone number, e.g. "1"`);
+      if (!Token.isUnresolved(set.maxCapacity) && !(Number.isInteger(set.maxCapacity) && set.maxCapacity >= 1)) {
+        v.add(FleetSpecErrorCode.CAPACITY_NEGATIVE, `spareScaleSets[${i}].maxCapacity`, `spareScaleSets[${i}].maxCapacity (${set.maxCapacity}) must be a whole number, 1 or more (the spare VMs it may run)`);
+      }
+    });
     v.throwIfAny(this.node.path);
     this.schedule = schedule;
 
@@ -119,6 +149,7 @@ export class AzureOnDemandFallback extends Construct {
     const client = new DataAzurermClientConfig(this, 'Client', {});
     const resourceGroupId = `/subscriptions/${client.subscriptionId}/resourceGroups/${props.resourceGroupName}`;
     const scaleSets = fleet.scaleSets.map((s) => s.scaleSet);
+    const spareSets = props.spareScaleSets ?? [];
 
     // The controller owns the priority mix (and, with autoscale, the capacity) from now on.
     fleet.letControllerSetPriorityMix();
@@ -152,7 +183,7 @@ export class AzureOnDemandFallback extends Construct {
           actions: ['Microsoft.Compute/virtualMachineScaleSets/read', 'Microsoft.Compute/virtualMachineScaleSets/write', 'Microsoft.Compute/virtualMachineScaleSets/delete/action'],
         },
       ],
-      assignableScopes: scaleSets.map((s) => s.id),
+      assignableScopes: [...scaleSets.map((s) => s.id), ...spareSets.map((s) => s.id)],
     });
     this.observeRole = new RoleDefinition(this, 'ObserveRole', {
       name: `${prefix} spot fallback observe (${hash.slice(0, 8)})`,
@@ -163,6 +194,14 @@ export class AzureOnDemandFallback extends Construct {
     });
     scaleSets.forEach((s, i) => {
       new RoleAssignment(this, scaleSets.length === 1 ? 'ControlScaleSet' : `ControlScaleSet${i + 1}`, {
+        scope: s.id,
+        roleDefinitionId: this.controlRole.roleDefinitionResourceId,
+        principalId: this.identity.principalId,
+        principalType: 'ServicePrincipal',
+      });
+    });
+    spareSets.forEach((s, i) => {
+      new RoleAssignment(this, `ControlSpareScaleSet${i + 1}`, {
         scope: s.id,
         roleDefinitionId: this.controlRole.roleDefinitionResourceId,
         principalId: this.identity.principalId,
@@ -228,6 +267,8 @@ export class AzureOnDemandFallback extends Construct {
         STATE_CONTAINER: this.stateContainer.name,
         STATE_BLOB: `${prefix}.json`,
         POLICY_OPTIONS: JSON.stringify(props.policy ?? {}),
+        FLEET_REGION: props.location,
+        ...(spareSets.length > 0 ? { SPARE_SCALE_SETS: JSON.stringify(spareSets.map((s) => ({ name: s.name, zone: s.zone, vmSize: s.vmSize, maxCapacity: s.maxCapacity }))) } : {}),
         ...(customMetric ? { METRICS_REGION: props.location, METRICS_RESOURCE_ID: scaleSets[0].id } : {}),
       },
       tags: props.tags,

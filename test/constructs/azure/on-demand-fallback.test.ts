@@ -168,3 +168,39 @@ describe('AzureOnDemandFallback validation', () => {
     expect(err.message).toMatch(/bundle ".*nope" not found .*run `npm run build:handlers` first so that synth can ship it, or fix functionBundleDir/);
   });
 });
+
+describe('AzureOnDemandFallback: spare Spot scale sets', () => {
+  const SUB_ID = '/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg-spot/providers/Microsoft.Compute/virtualMachineScaleSets';
+  const spares = ['1', '2'].map((zone) => ({ name: `llm-spare-${zone}`, id: `${SUB_ID}/llm-spare-${zone}`, zone, vmSize: 'Standard_NC4as_T4_v3', maxCapacity: 1 }));
+
+  test('the controller gets them (and the region) in its settings; the control role is assignable and assigned at each of them', () => {
+    const { json } = synth(GPU, { spareScaleSets: spares });
+    const app = resources(json, 'azurerm_linux_function_app')[0];
+    expect(app.app_settings.FLEET_REGION).toBe('eastus2');
+    expect(JSON.parse(app.app_settings.SPARE_SCALE_SETS)).toEqual(spares.map(({ name, zone, vmSize, maxCapacity }) => ({ name, zone, vmSize, maxCapacity })));
+    const role = resources(json, 'azurerm_role_definition').find((r) => /spot fallback control/.test(r.name));
+    expect(role.assignable_scopes).toEqual(expect.arrayContaining(spares.map((s) => s.id)));
+    const scopes = resources(json, 'azurerm_role_assignment').map((a) => a.scope);
+    for (const s of spares) expect(scopes).toContain(s.id);
+  });
+
+  test('without spare sets: no setting, no extra assignment', () => {
+    const { json } = synth(GPU);
+    const app = resources(json, 'azurerm_linux_function_app')[0];
+    expect(app.app_settings.SPARE_SCALE_SETS).toBeUndefined();
+    expect(resources(json, 'azurerm_role_assignment').some((a) => String(a.scope).includes('llm-spare'))).toBe(false);
+  });
+
+  test('a bad zone or capacity is refused with the value and the fix', () => {
+    let err: FleetSpecError | undefined;
+    try {
+      synth(GPU, { spareScaleSets: [{ ...spares[0], zone: 'eastus2-1', maxCapacity: 0 }] });
+    } catch (e) {
+      err = e as FleetSpecError;
+    }
+    expect(err).toBeInstanceOf(FleetSpecError);
+    if (!err) return;
+    expect(err.message).toMatch(/spareScaleSets\[0\]\.zone \("eastus2-1"\) must be one Azure availability zone number, e\.g\. "1"/);
+    expect(err.message).toMatch(/spareScaleSets\[0\]\.maxCapacity \(0\) must be a whole number, 1 or more/);
+  });
+});
