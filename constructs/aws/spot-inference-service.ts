@@ -3,11 +3,13 @@ import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as elbv2 from 'aws-cdk-lib/aws-elasticloadbalancingv2';
 import * as iam from 'aws-cdk-lib/aws-iam';
-import { Annotations, Duration } from 'aws-cdk-lib';
+import { Annotations, Duration, Token } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
-import { InferenceLoadBalancer, InferenceLoadBalancerOptions } from './inference-load-balancer';
+import { InferenceLoadBalancer, InferenceLoadBalancerOptions, InferenceLoadBalancerType } from './inference-load-balancer';
 import { PRICE_CATALOG } from '../../lib/catalog/prices';
 import { Cloud } from '../../lib/spec/clouds';
+import { FleetSpecError } from '../../lib/spec/errors';
+import { checkEnumValue } from '../../lib/spec/rules';
 import { FleetDashboard, FleetDashboardOptions, IFleetDashboardSource, MONITORING_PACKAGE_INSTALL } from './fleet-dashboard';
 import { InterruptionDrill } from './interruption-drill';
 import { InterruptionHandler } from './interruption-handler';
@@ -97,6 +99,8 @@ export class SpotInferenceService extends Construct implements ec2.IConnectable,
 
   constructor(scope: Construct, id: string, props: SpotInferenceServiceProps) {
     super(scope, id);
+    const lbType = checkEnumValue('loadBalancerType', props.loadBalancerType, 'InferenceLoadBalancerType', InferenceLoadBalancerType, { isUnresolved: Token.isUnresolved });
+    if (lbType.length > 0) throw new FleetSpecError(lbType, this.node.path);
     this.fleet = new SpotFleet(this, 'Fleet', props);
     this.loadBalancer = new InferenceLoadBalancer(this, 'LoadBalancer', {
       fleet: this.fleet,

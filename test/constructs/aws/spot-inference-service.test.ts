@@ -134,6 +134,10 @@ describe('SpotInferenceService', () => {
   test('fleet validation errors surface from the pattern', () => {
     expect(() => service({ onDemandBaseCapacity: 9 })).toThrow(/Test\/Svc\/Fleet: onDemandBaseCapacity \(9\) is above maxCapacity \(6\)/);
   });
+
+  test('a loadBalancerType string that is not an InferenceLoadBalancerType value is refused', () => {
+    expect(() => service({ loadBalancerType: 'alb' })).toThrow(/Test\/Svc: loadBalancerType \("alb"\) is not one of the InferenceLoadBalancerType values; use one of InferenceLoadBalancerType.APPLICATION \("application"\), InferenceLoadBalancerType.NETWORK \("network"\) \[UNKNOWN_ENUM_VALUE\]/);
+  });
 });
 
 describe('SpotInferenceService synthesizes without warnings (cdk synth --strict)', () => {
