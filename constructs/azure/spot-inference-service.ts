@@ -3,6 +3,7 @@ import { Construct } from 'constructs';
 import { FleetSpecErrorCode, ProblemCollector } from '../../lib/spec/errors';
 import { AzureFleetAlerts, AzureFleetAlertsOptions } from './fleet-alerts';
 import { AzureInterruptionDrill } from './interruption-drill';
+import { azureName } from './network';
 import { AzureOnDemandFallback } from './on-demand-fallback';
 import { SpotScaleSetFleet, SpotScaleSetFleetProps } from './spot-scale-set-fleet';
 
@@ -50,13 +51,14 @@ export class AzureSpotInferenceService extends Construct {
     }
     v.throwIfAny(this.node.path);
     const outputs = props.outputs ?? true;
-    this.fleet = new SpotScaleSetFleet(this, 'Fleet', { ...props, namePrefix: props.namePrefix ?? id.toLowerCase().replace(/[^a-z0-9-]/g, '-').slice(0, 30).replace(/-+$/, '') });
+    const namePrefix = props.namePrefix ?? azureName(id);
+    this.fleet = new SpotScaleSetFleet(this, 'Fleet', { ...props, namePrefix });
     if (props.onDemandFallback ?? true) {
       this.onDemandFallback = new AzureOnDemandFallback(this, 'OnDemandFallback', {
         fleet: this.fleet,
         resourceGroupName: props.resourceGroupName,
         location: props.location,
-        namePrefix: props.namePrefix,
+        namePrefix,
         tags: props.tags,
       });
     }

@@ -11,7 +11,7 @@ import { checkEnumValue } from '../../lib/spec/rules';
 import { SpotAgentBlob } from './agent-blob';
 import { AZURE_CUSTOM_DATA_MAX_CHARS, blobAgentFetch, defaultAgentBundlePath, fitsCustomData, inlineAgentFetch, readAgentBundle, renderAgentCustomData, toCustomData } from './agent-custom-data';
 import { AzureScaleSetOrchestration, ISpotScaleSetFleet, ImportedSpotScaleSetFleet, SpotScaleSetFleetAttributes } from './fleet-interface';
-import { AzureExistingBackendPool, SpotBackendPoolAttachment, SpotLoadBalancer } from './load-balancer';
+import { AzureExistingBackendPool, AzureProbeOptions, SpotBackendPoolAttachment, SpotLoadBalancer } from './load-balancer';
 import { AzureResourceOptions, SpotFleetNetwork, SpotFleetSecurityGroup, azureName } from './network';
 import { AzureSizeStrategy, ScaleSetPlan, planScaleSets, validateAzureFleet } from './rules';
 import { IScaleSetAutoscaleProfiles, SpotScaleSet, SpotScaleSetOptions, UBUNTU_2404_ARM64, UBUNTU_2404_X86_64 } from './scale-set';
@@ -175,6 +175,43 @@ export class SpotScaleSetFleet extends Construct implements ISpotScaleSetFleet {
 
   constructor(scope: Construct, id: string, props: SpotScaleSetFleetProps) {
     super(scope, id);
+    const d = this.validate(props);
+    this.spec = d.spec;
+    this.plans = planScaleSets(d.spec, props.sizeStrategy);
+    this.loadBalanced = d.loadBalanced;
+    this.autohealing = d.autohealing;
+    this.drainMode = d.drainMode;
+    // The probe targets the agent's health endpoint (DrainMode.HEALTH), or healthCheck.port when set.
+    this.agentHealthPort = d.agentPlan.agentHealthPort;
+    this.healthPort = d.agentPlan.probePort;
+    const prefix = props.namePrefix ?? azureName(id);
+    const common = { resourceGroupName: props.resourceGroupName, location: props.location, tags: props.tags };
+    const probe = {
+      port: this.healthPort,
+      path: d.spec.healthCheck.path,
+      intervalSeconds: d.spec.healthCheck.intervalSeconds,
+      threshold: d.spec.healthCheck.unhealthyThreshold,
+    };
+    if (!props.subnetId) {
+      this.network = new SpotFleetNetwork(this, 'Network', { ...common, namePrefix: prefix, addressSpace: props.addressSpace, subnetPrefix: props.subnetPrefix });
+    }
+    const subnetId = props.subnetId ?? this.network!.subnetId;
+    const front = this.createFrontDoor(props, d, { common, prefix, probe, subnetId });
+    this.securityGroup = front.securityGroup;
+    this._loadBalancer = front.loadBalancer;
+    this.backendPoolAttachment = front.attachment;
+    this.identity = new UserAssignedIdentity(this, 'Identity', { ...common, name: `${prefix}-identity` });
+    this.grantPrincipalId = this.identity.principalId;
+    const agent = this.deliverAgent(props, d, common);
+    this.agentBundleGzipBytes = agent.gzipBytes;
+    this.agentDelivery = agent.delivery;
+    this.agentBlob = agent.blob;
+    this.customDataScript = agent.script;
+    this.scaleSets = this.createScaleSets(props, d, { common, prefix, probe, subnetId });
+  }
+
+  /** Every rule of the props (cross-cloud, agent, Azure), thrown together; the decisions the fleet renders from. */
+  private validate(props: SpotScaleSetFleetProps): FleetDecisions {
     const isUnresolved = (v: unknown): boolean => Token.isUnresolved(v);
     const agent = props.agent ?? {};
     const drainMode = agent.drainMode ?? DrainMode.HEALTH;
@@ -225,73 +262,49 @@ export class SpotScaleSetFleet extends Construct implements ISpotScaleSetFleet {
       v,
     );
     v.throwIfAny(this.node.path);
+    return { spec, loadBalanced, autohealing, drainMode, agentPlan };
+  }
 
-    this.spec = spec;
-    this.plans = planScaleSets(spec, props.sizeStrategy);
-    const prefix = props.namePrefix ?? azureName(id);
-    const common = { resourceGroupName: props.resourceGroupName, location: props.location, tags: props.tags };
+  /** The network security group and the load balancer: created, an existing one's backend pool, or none. */
+  private createFrontDoor(props: SpotScaleSetFleetProps, d: FleetDecisions, at: FleetPlacement): { securityGroup: IFleetSecurityGroup; loadBalancer?: SpotLoadBalancer; attachment?: SpotBackendPoolAttachment } {
+    const { common, prefix, probe, subnetId } = at;
+    const spec = d.spec;
     const zones = spec.zones ?? ['1', '2', '3'];
-
-    this.loadBalanced = loadBalanced;
-    this.autohealing = autohealing;
-    this.drainMode = drainMode;
-    // The probe targets the agent's health endpoint (DrainMode.HEALTH), or healthCheck.port when set.
-    this.agentHealthPort = agentPlan.agentHealthPort;
-    this.healthPort = agentPlan.probePort;
-    const probe = {
-      port: this.healthPort,
-      path: spec.healthCheck.path,
-      intervalSeconds: spec.healthCheck.intervalSeconds,
-      threshold: spec.healthCheck.unhealthyThreshold,
-    };
-
-    if (!props.subnetId) {
-      this.network = new SpotFleetNetwork(this, 'Network', { ...common, namePrefix: prefix, addressSpace: props.addressSpace, subnetPrefix: props.subnetPrefix });
-    }
-    const subnetId = props.subnetId ?? this.network!.subnetId;
-    if (loadBalanced && props.existingBackendPool) {
-      this.securityGroup = new SpotFleetSecurityGroup(this, 'SecurityGroup', {
-        ...common,
-        namePrefix: prefix,
-        servingPort: spec.servingPort,
-        healthPort: this.healthPort,
-        allowedClientCidrs: props.allowedClientCidrs,
-        subnetId: this.network ? this.network.subnetId : undefined,
-      });
-      this.backendPoolAttachment = new SpotBackendPoolAttachment(this, 'BackendPool', { ...props.existingBackendPool, namePrefix: prefix, backendPort: spec.servingPort, probe });
-    } else if (loadBalanced) {
-      this.securityGroup = new SpotFleetSecurityGroup(this, 'SecurityGroup', {
-        ...common,
-        namePrefix: prefix,
-        servingPort: spec.servingPort,
-        healthPort: this.healthPort,
-        allowedClientCidrs: props.allowedClientCidrs,
-        subnetId: this.network ? this.network.subnetId : undefined,
-      });
-      this._loadBalancer = new SpotLoadBalancer(this, 'LoadBalancer', {
-        ...common,
-        namePrefix: prefix,
-        backendPort: spec.servingPort,
-        frontendPort: props.listenerPort,
-        probe,
-        zones,
-        internalSubnetId: props.internalLoadBalancer ? subnetId : undefined,
-      });
-    } else {
+    const loadBalanced = d.loadBalanced;
+    const subnetAssociation = this.network ? this.network.subnetId : undefined;
+    if (!loadBalanced) {
       // No load balancer: nothing is admitted inbound (the Application Health extension probes from inside the VM).
-      this.securityGroup = new ClosedSecurityGroup(this, 'SecurityGroup', {
-        ...common,
-        namePrefix: prefix,
-        subnetId: this.network ? this.network.subnetId : undefined,
-      });
+      return { securityGroup: new ClosedSecurityGroup(this, 'SecurityGroup', { ...common, namePrefix: prefix, subnetId: subnetAssociation }) };
     }
-    this.identity = new UserAssignedIdentity(this, 'Identity', { ...common, name: `${prefix}-identity` });
-    this.grantPrincipalId = this.identity.principalId;
+    const securityGroup = new SpotFleetSecurityGroup(this, 'SecurityGroup', {
+      ...common,
+      namePrefix: prefix,
+      servingPort: spec.servingPort,
+      healthPort: this.healthPort,
+      allowedClientCidrs: props.allowedClientCidrs,
+      subnetId: subnetAssociation,
+    });
+    if (props.existingBackendPool) {
+      const attachment = new SpotBackendPoolAttachment(this, 'BackendPool', { ...props.existingBackendPool, namePrefix: prefix, backendPort: spec.servingPort, probe });
+      return { securityGroup, attachment };
+    }
+    const loadBalancer = new SpotLoadBalancer(this, 'LoadBalancer', {
+      ...common,
+      namePrefix: prefix,
+      backendPort: spec.servingPort,
+      frontendPort: props.listenerPort,
+      probe,
+      zones,
+      internalSubnetId: props.internalLoadBalancer ? subnetId : undefined,
+    });
+    return { securityGroup, loadBalancer };
+  }
 
-    const agentConfig = agentPlan.config;
+  /** The agent's cloud-init: inline in the custom data when it fits, otherwise from a private blob. */
+  private deliverAgent(props: SpotScaleSetFleetProps, d: FleetDecisions, common: FleetPlacement['common']): { script: string; delivery: AgentDelivery; blob?: SpotAgentBlob; gzipBytes: number } {
+    const agentConfig = d.agentPlan.config;
     const bundle = readAgentBundle(props.agentBundlePath ?? defaultAgentBundlePath());
     const inline = inlineAgentFetch(bundle);
-    this.agentBundleGzipBytes = inline.inlineGzipBytes;
     const inlineScript = renderAgentCustomData({ config: agentConfig, fetch: inline, startupCommands: props.startupCommands });
     const inlineData = toCustomData(inlineScript);
     const requested = props.agentDelivery ?? AgentDelivery.AUTO;
@@ -307,23 +320,30 @@ export class SpotScaleSetFleet extends Construct implements ISpotScaleSetFleet {
         this.node.path,
       );
     }
-    this.agentDelivery = requested === AgentDelivery.AUTO ? (fitsCustomData(inlineData) ? AgentDelivery.INLINE : AgentDelivery.STORAGE_BLOB) : requested;
-    if (this.agentDelivery === AgentDelivery.INLINE) {
-      this.customDataScript = inlineScript;
-    } else {
-      this.agentBlob = new SpotAgentBlob(this, 'AgentBlob', {
-        ...common,
-        agentBundlePath: bundle.path,
-        readerPrincipalId: this.identity.principalId,
-        storageAccountName: props.agentStorageAccountName,
-      });
-      const fetch = blobAgentFetch({ blobUrl: this.agentBlob.blobUrl, identityClientId: this.identity.clientId, sha256: bundle.sha256 });
-      this.customDataScript = renderAgentCustomData({ config: agentConfig, fetch, startupCommands: props.startupCommands });
+    const delivery = requested === AgentDelivery.AUTO ? (fitsCustomData(inlineData) ? AgentDelivery.INLINE : AgentDelivery.STORAGE_BLOB) : requested;
+    if (delivery === AgentDelivery.INLINE) {
+      return { script: inlineScript, delivery, gzipBytes: inline.inlineGzipBytes };
     }
-    const customData = Token.isUnresolved(this.customDataScript) ? terraformBase64(this.customDataScript) : toCustomData(this.customDataScript);
+    const blob = new SpotAgentBlob(this, 'AgentBlob', {
+      ...common,
+      agentBundlePath: bundle.path,
+      readerPrincipalId: this.identity.principalId,
+      storageAccountName: props.agentStorageAccountName,
+    });
+    const fetch = blobAgentFetch({ blobUrl: blob.blobUrl, identityClientId: this.identity.clientId, sha256: bundle.sha256 });
+    const script = renderAgentCustomData({ config: agentConfig, fetch, startupCommands: props.startupCommands });
+    return { script, delivery, blob, gzipBytes: inline.inlineGzipBytes };
+  }
 
+  /** One scale set per plan (an instance mix, or one per size), all behind the same backend pool. */
+  private createScaleSets(props: SpotScaleSetFleetProps, d: FleetDecisions, at: FleetPlacement): SpotScaleSet[] {
+    const { common, prefix, probe, subnetId } = at;
+    const spec = d.spec;
+    const zones = spec.zones ?? ['1', '2', '3'];
+    const autohealing = d.autohealing;
+    const customData = Token.isUnresolved(this.customDataScript) ? terraformBase64(this.customDataScript) : toCustomData(this.customDataScript);
     const image = props.image ?? (spec.architecture === CpuArchitecture.ARM64 ? UBUNTU_2404_ARM64 : UBUNTU_2404_X86_64);
-    this.scaleSets = this.plans.map(
+    return this.plans.map(
       (plan, i) =>
         new SpotScaleSet(this, this.plans.length === 1 ? 'ScaleSet' : `ScaleSet${i + 1}`, {
           ...common,
@@ -402,6 +422,23 @@ export class SpotScaleSetFleet extends Construct implements ISpotScaleSetFleet {
   public letControllerSetPriorityMix(): void {
     for (const s of this.scaleSets) s.scaleSet.addOverride('lifecycle.ignore_changes', ['priority_mix']);
   }
+}
+
+/** What the fleet decided from its props (validated, defaults filled). */
+interface FleetDecisions {
+  readonly spec: ResolvedFleetSpec;
+  readonly loadBalanced: boolean;
+  readonly autohealing: boolean;
+  readonly drainMode: DrainMode;
+  readonly agentPlan: ReturnType<typeof planFleetAgent>;
+}
+
+/** Where the fleet's pieces go. */
+interface FleetPlacement {
+  readonly common: { readonly resourceGroupName: string; readonly location: string; readonly tags?: { [key: string]: string } };
+  readonly prefix: string;
+  readonly probe: AzureProbeOptions;
+  readonly subnetId: string;
 }
 
 /** Props of {@link ClosedSecurityGroup}. */
