@@ -531,11 +531,11 @@ export class OnDemandFallback extends Construct {
       props.interruptionHandler.spotWarningRule.addTarget(target);
     } else {
       this.launchUnsuccessfulRule = new events.Rule(this, 'LaunchUnsuccessfulRule', {
-        description: `Launch failures of the fleet and fallback groups (${this.node.path})`,
+        description: `Launch failures of the fleet, fallback and spare groups (${this.node.path})`,
         eventPattern: {
           source: [INTERRUPTION_EVENTS.LAUNCH_UNSUCCESSFUL.source],
           detailType: [INTERRUPTION_EVENTS.LAUNCH_UNSUCCESSFUL.detailType],
-          detail: { AutoScalingGroupName: [fleet.autoScalingGroupName, fallbackName] },
+          detail: { AutoScalingGroupName: [fleet.autoScalingGroupName, fallbackName, ...(spareName !== undefined ? [spareName] : [])] },
         },
         targets: [target],
       });

@@ -155,10 +155,10 @@ describe('OnDemandFallback: the controller', () => {
     t.hasResourceProperties('AWS::Lambda::Permission', { Action: 'lambda:InvokeFunction', Principal: 'events.amazonaws.com', SourceArn: { 'Fn::GetAtt': [Match.stringLikeRegexp('^SvcInterruptionsLaunchUnsuccessfulRule'), 'Arn'] } });
   });
 
-  test('without one, it has its own two rules with the same patterns (launch failures of both groups)', () => {
+  test('without one, it has its own two rules with the same patterns (launch failures of the fleet, fallback and spare groups)', () => {
     const { t: t2, fallback: f2 } = fleetOnly();
     t2.hasResourceProperties('AWS::Events::Rule', {
-      EventPattern: { source: ['aws.autoscaling'], 'detail-type': ['EC2 Instance Launch Unsuccessful'], detail: { AutoScalingGroupName: ['fleet', 'fleet-od-fallback'] } },
+      EventPattern: { source: ['aws.autoscaling'], 'detail-type': ['EC2 Instance Launch Unsuccessful'], detail: { AutoScalingGroupName: ['fleet', 'fleet-od-fallback', 'fleet-spare'] } },
     });
     t2.hasResourceProperties('AWS::Events::Rule', { EventPattern: { source: ['aws.ec2'], 'detail-type': ['EC2 Spot Instance Interruption Warning'] } });
     t2.resourceCountIs('AWS::Events::Rule', 3);
