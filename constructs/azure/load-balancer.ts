@@ -7,7 +7,7 @@ import { Token } from 'cdktf';
 import { Construct } from 'constructs';
 import { FleetSpecError, FleetSpecErrorCode, ProblemCollector } from '../../lib/spec/errors';
 import { AzureResourceOptions, azureName } from './network';
-import { probeProviderProblems } from './provider-rules';
+import { checkedPublicIp, probeProviderProblems } from './provider-rules';
 
 /** How the load balancer probes each VM. */
 export interface AzureProbeOptions {
@@ -68,7 +68,7 @@ export class SpotLoadBalancer extends Construct {
     const zones = props.zones ?? ['1', '2', '3'];
     const frontendName = 'frontend';
     if (!props.internalSubnetId) {
-      this.publicIp = new PublicIp(this, 'PublicIp', {
+      this.publicIp = checkedPublicIp(this, 'PublicIp', {
         ...common,
         name: `${prefix}-lb-ip`,
         allocationMethod: 'Static',

@@ -1,13 +1,12 @@
 import { NatGateway } from '@cdktf/provider-azurerm/lib/nat-gateway';
 import { NatGatewayPublicIpAssociation } from '@cdktf/provider-azurerm/lib/nat-gateway-public-ip-association';
 import { NetworkSecurityGroup } from '@cdktf/provider-azurerm/lib/network-security-group';
-import { NetworkSecurityRule } from '@cdktf/provider-azurerm/lib/network-security-rule';
-import { PublicIp } from '@cdktf/provider-azurerm/lib/public-ip';
 import { Subnet } from '@cdktf/provider-azurerm/lib/subnet';
 import { SubnetNatGatewayAssociation } from '@cdktf/provider-azurerm/lib/subnet-nat-gateway-association';
 import { SubnetNetworkSecurityGroupAssociation } from '@cdktf/provider-azurerm/lib/subnet-network-security-group-association';
 import { VirtualNetwork } from '@cdktf/provider-azurerm/lib/virtual-network';
 import { Construct } from 'constructs';
+import { checkedPublicIp, checkedSecurityRule } from './provider-rules';
 import { numberText } from './tokens';
 
 /** Where a fleet's Azure resources go. */
@@ -63,7 +62,7 @@ export class SpotFleetNetwork extends Construct {
       addressPrefixes: [props.subnetPrefix ?? '10.42.0.0/20'],
       defaultOutboundAccessEnabled: false,
     });
-    const natIp = new PublicIp(this, 'NatIp', {
+    const natIp = checkedPublicIp(this, 'NatIp', {
       ...common,
       name: `${prefix}-nat-ip`,
       allocationMethod: 'Static',
@@ -122,7 +121,7 @@ export class SpotFleetSecurityGroup extends Construct {
     this.networkSecurityGroupId = this.networkSecurityGroup.id;
     const ports = [...new Set([props.servingPort, props.healthPort])].map(numberText);
     const rule = { resourceGroupName: props.resourceGroupName, networkSecurityGroupName: this.networkSecurityGroup.name, direction: 'Inbound', sourcePortRange: '*', destinationAddressPrefix: 'VirtualNetwork' };
-    new NetworkSecurityRule(this, 'AllowLoadBalancer', {
+    checkedSecurityRule(this, 'AllowLoadBalancer', {
       ...rule,
       name: 'allow-azure-load-balancer',
       description: 'Load balancer health probes and traffic to the serving and health ports',
@@ -132,7 +131,7 @@ export class SpotFleetSecurityGroup extends Construct {
       sourceAddressPrefix: 'AzureLoadBalancer',
       destinationPortRanges: ports,
     });
-    new NetworkSecurityRule(this, 'AllowClients', {
+    checkedSecurityRule(this, 'AllowClients', {
       ...rule,
       name: 'allow-clients-serving-port',
       description: 'Clients of the inference API (a public load balancer keeps their source address)',
@@ -142,7 +141,7 @@ export class SpotFleetSecurityGroup extends Construct {
       sourceAddressPrefixes: props.allowedClientCidrs ?? ['VirtualNetwork'],
       destinationPortRange: numberText(props.servingPort),
     });
-    new NetworkSecurityRule(this, 'DenyAllInbound', {
+    checkedSecurityRule(this, 'DenyAllInbound', {
       ...rule,
       name: 'deny-all-other-inbound',
       description: 'Nothing else reaches the workers, not even from inside the virtual network',

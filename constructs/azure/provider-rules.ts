@@ -1,6 +1,9 @@
+import { NetworkSecurityRule, NetworkSecurityRuleConfig } from '@cdktf/provider-azurerm/lib/network-security-rule';
 import { OrchestratedVirtualMachineScaleSetConfig } from '@cdktf/provider-azurerm/lib/orchestrated-virtual-machine-scale-set';
+import { PublicIp, PublicIpConfig } from '@cdktf/provider-azurerm/lib/public-ip';
 import { Token } from 'cdktf';
-import { FleetSpecErrorCode, FleetSpecProblem } from '../../lib/spec/errors';
+import { Construct } from 'constructs';
+import { FleetSpecError, FleetSpecErrorCode, FleetSpecProblem } from '../../lib/spec/errors';
 
 /**
  * What `terraform apply` (or `plan`) would refuse for the resources this package renders, checked at synth.
@@ -171,4 +174,68 @@ export function probeProviderProblems(p: ProbeRuleInput): FleetSpecProblem[] {
     out.push({ code: C, prop: 'request_path', message: 'request_path: Azure refuses an Http or Https load balancer probe without a request path; set the probe path (healthCheck.path)' });
   }
   return out;
+}
+
+/** The part of a public IP the provider's create path checks. */
+export interface PublicIpRuleInput {
+  readonly sku?: string;
+  readonly allocationMethod: string;
+}
+
+/**
+ * Problems of an `azurerm_public_ip` (network `public_ip_resource.go`, create): "Static IP allocation must be used
+ * when creating Standard SKU public IP addresses." The load balancer's frontend and the NAT gateway both use one.
+ */
+export function publicIpProviderProblems(p: PublicIpRuleInput): FleetSpecProblem[] {
+  if (!known(p.sku) || !known(p.allocationMethod)) return [];
+  if ((p.sku ?? 'Standard').toLowerCase() === 'standard' && p.allocationMethod.toLowerCase() !== 'static') {
+    return [{ code: C, prop: 'allocation_method', message: `allocation_method: the azurerm provider refuses this public IP: "Static IP allocation must be used when creating Standard SKU public IP addresses." (terraform-provider-azurerm v4.55.0, public_ip); the allocation method is "${p.allocationMethod}": use Static` }];
+  }
+  return [];
+}
+
+/** The part of a network security rule the provider's schema validates. */
+export interface SecurityRuleInput {
+  readonly name: string;
+  readonly priority: number;
+  readonly sourceAddressPrefix?: string;
+  readonly sourceAddressPrefixes?: string[];
+  readonly destinationPortRange?: string;
+  readonly destinationPortRanges?: string[];
+}
+
+/**
+ * Problems of an `azurerm_network_security_rule` (network `network_security_rule_resource.go` schema): `priority`
+ * IntBetween(100, 4096), and `source_address_prefix` / `source_address_prefixes` (likewise the destination port
+ * range and ranges) conflict with each other.
+ */
+export function securityRuleProviderProblems(r: SecurityRuleInput): FleetSpecProblem[] {
+  const out: FleetSpecProblem[] = [];
+  const add = (prop: string, reason: string, fix: string): void => {
+    out.push({ code: C, prop, message: `${prop}: the azurerm provider refuses network security rule "${r.name}": "${reason}" (terraform-provider-azurerm v4.55.0, network_security_rule); ${fix}` });
+  };
+  if (known(r.priority) && !(Number.isInteger(r.priority) && r.priority >= 100 && r.priority <= 4096)) {
+    add('priority', `expected priority to be in the range (100 - 4096), got ${r.priority}`, 'use a priority from 100 to 4096');
+  }
+  if (r.sourceAddressPrefix !== undefined && r.sourceAddressPrefixes !== undefined) {
+    add('source_address_prefix', '"source_address_prefix": conflicts with source_address_prefixes', 'give one of them');
+  }
+  if (r.destinationPortRange !== undefined && r.destinationPortRanges !== undefined) {
+    add('destination_port_range', '"destination_port_range": conflicts with destination_port_ranges', 'give one of them');
+  }
+  return out;
+}
+
+/** A public IP, created after the provider's create-time rule passed. */
+export function checkedPublicIp(scope: Construct, id: string, config: PublicIpConfig): PublicIp {
+  const refused = publicIpProviderProblems(config);
+  if (refused.length > 0) throw new FleetSpecError(refused, `${scope.node.path}/${id}`);
+  return new PublicIp(scope, id, config);
+}
+
+/** A network security rule, created after the provider's schema rules passed. */
+export function checkedSecurityRule(scope: Construct, id: string, config: NetworkSecurityRuleConfig): NetworkSecurityRule {
+  const refused = securityRuleProviderProblems(config);
+  if (refused.length > 0) throw new FleetSpecError(refused, `${scope.node.path}/${id}`);
+  return new NetworkSecurityRule(scope, id, config);
 }

@@ -1,5 +1,4 @@
 import { NetworkSecurityGroup } from '@cdktf/provider-azurerm/lib/network-security-group';
-import { NetworkSecurityRule } from '@cdktf/provider-azurerm/lib/network-security-rule';
 import { SubnetNetworkSecurityGroupAssociation } from '@cdktf/provider-azurerm/lib/subnet-network-security-group-association';
 import { UserAssignedIdentity } from '@cdktf/provider-azurerm/lib/user-assigned-identity';
 import { Fn, Token } from 'cdktf';
@@ -13,6 +12,7 @@ import { AZURE_CUSTOM_DATA_MAX_CHARS, blobAgentFetch, defaultAgentBundlePath, fi
 import { AzureScaleSetOrchestration, ISpotScaleSetFleet, ImportedSpotScaleSetFleet, SpotScaleSetFleetAttributes } from './fleet-interface';
 import { AzureExistingBackendPool, AzureProbeOptions, SpotBackendPoolAttachment, SpotLoadBalancer } from './load-balancer';
 import { AzureResourceOptions, SpotFleetNetwork, SpotFleetSecurityGroup, azureName } from './network';
+import { checkedSecurityRule } from './provider-rules';
 import { AzureSizeStrategy, ScaleSetPlan, planScaleSets, validateAzureFleet } from './rules';
 import { IScaleSetAutoscaleProfiles, SpotScaleSet, SpotScaleSetOptions, UBUNTU_2404_ARM64, UBUNTU_2404_X86_64 } from './scale-set';
 import { AZURE_VM_SIZE_CATALOG } from './vm-sizes';
@@ -467,7 +467,7 @@ class ClosedSecurityGroup extends Construct implements IFleetSecurityGroup {
       tags: props.tags,
     });
     this.networkSecurityGroupId = this.networkSecurityGroup.id;
-    new NetworkSecurityRule(this, 'DenyAllInbound', {
+    checkedSecurityRule(this, 'DenyAllInbound', {
       resourceGroupName: props.resourceGroupName,
       networkSecurityGroupName: this.networkSecurityGroup.name,
       name: 'deny-all-inbound',

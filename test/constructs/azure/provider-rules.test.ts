@@ -1,6 +1,6 @@
 import { Testing } from 'cdktf';
 import { SpotScaleSet, SpotScaleSetProps } from '../../../constructs/azure';
-import { ScaleSetRuleInput, probeProviderProblems, scaleSetProviderProblems } from '../../../constructs/azure/provider-rules';
+import { ScaleSetRuleInput, checkedPublicIp, probeProviderProblems, publicIpProviderProblems, scaleSetProviderProblems, securityRuleProviderProblems } from '../../../constructs/azure/provider-rules';
 import { FleetSpecErrorCode } from '../../../lib/spec';
 
 // What terraform-provider-azurerm v4.55.0 (and, for terminate notifications, Azure) refuses, checked at synth.
@@ -89,6 +89,26 @@ describe('load balancer probe rules of the azurerm provider', () => {
       expect.stringMatching(/interval_in_seconds: .*"expected interval_in_seconds to be at least \(5\), got 3"/),
       expect.stringMatching(/probe_threshold: .*"expected probe_threshold to be in the range \(1 - 100\), got 0"/),
       expect.stringMatching(/request_path: Azure refuses an Http or Https load balancer probe without a request path/),
+    ]);
+  });
+});
+
+describe('network rules of the azurerm provider', () => {
+  test('a Standard public IP must be Static (create path)', () => {
+    expect(publicIpProviderProblems({ sku: 'Standard', allocationMethod: 'Static' })).toEqual([]);
+    expect(publicIpProviderProblems({ sku: 'Standard', allocationMethod: 'Dynamic' })[0].message).toMatch(
+      /allocation_method: the azurerm provider refuses this public IP: "Static IP allocation must be used when creating Standard SKU public IP addresses." \(terraform-provider-azurerm v4.55.0, public_ip\); the allocation method is "Dynamic": use Static/,
+    );
+    expect(() => Testing.synthScope((scope) => checkedPublicIp(scope, 'Ip', { name: 'ip', resourceGroupName: 'rg', location: 'eastus2', sku: 'Standard', allocationMethod: 'Dynamic' }))).toThrow(/Static IP allocation must be used/);
+  });
+
+  test('security rule priority 100-4096; single and plural prefixes conflict (schema)', () => {
+    const base = { name: 'allow', priority: 100, sourceAddressPrefix: 'AzureLoadBalancer', destinationPortRange: '80' };
+    expect(securityRuleProviderProblems(base)).toEqual([]);
+    expect(securityRuleProviderProblems({ ...base, priority: 4097, sourceAddressPrefixes: ['10.0.0.0/8'], destinationPortRanges: ['81'] }).map((p) => p.message)).toEqual([
+      expect.stringMatching(/priority: the azurerm provider refuses network security rule "allow": "expected priority to be in the range \(100 - 4096\), got 4097"/),
+      expect.stringMatching(/source_address_prefix: .*conflicts with source_address_prefixes/),
+      expect.stringMatching(/destination_port_range: .*conflicts with destination_port_ranges/),
     ]);
   });
 });
