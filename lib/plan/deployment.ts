@@ -59,6 +59,13 @@ export interface DeploymentProfile {
   readonly rebalancesZones: boolean;
   /** The controller steers the spare group's instance types too (not only its zones). */
   readonly steersSpareTypes: boolean;
+  /**
+   * How the controller's groups and observations are laid out, as the cloud's handler builds them: `regional` (one
+   * steerable spare group per region, pools listed type x zone of the main group; AWS, Azure) or `zonal` (Google
+   * Cloud: one zonal spare MIG per zone, sized only; the standard MIG holds the on-demand base; pools listed as
+   * the VMs are, then the spare zones).
+   */
+  readonly layout: 'regional' | 'zonal';
   /** In words, for the output. */
   readonly description: string;
 }
@@ -84,6 +91,7 @@ export const DEPLOYMENT_PROFILES: { readonly [cloud: string]: DeploymentProfile 
     rebalancesZones: true,
     // constructs/aws/on-demand-fallback.ts: steerInstanceTypes @default false (zones only).
     steersSpareTypes: false,
+    layout: 'regional',
     description: 'AWS: Auto Scaling group price-capacity-optimized over its zones, capacity rebalance, 2-min notice; controller every 60 s + on spot warnings and failed launches; Global Accelerator 30 s x 3 between regions',
   },
   [Deployment.GCP]: {
@@ -103,7 +111,9 @@ export const DEPLOYMENT_PROFILES: { readonly [cloud: string]: DeploymentProfile 
     globalHealthySeconds: 0,
     // constructs/gcp/spot-fleet.ts: updatePolicy instanceRedistributionType 'NONE': the MIG never moves VMs.
     rebalancesZones: false,
-    steersSpareTypes: true,
+    steersSpareTypes: false,
+    // lib/handlers/gcp/fallback.ts: spare groups are zonal MIGs (one per zone), resized only.
+    layout: 'zonal',
     description: 'Google Cloud: regional MIG, BALANCED target shape, recreate after the 30 s notice; controller every 60 s + on preemptions; global Application Load Balancer between regions',
   },
   [Deployment.AZURE]: {
@@ -123,6 +133,7 @@ export const DEPLOYMENT_PROFILES: { readonly [cloud: string]: DeploymentProfile 
     // Flexible orchestration without zone balance: replicas stay where they landed.
     rebalancesZones: false,
     steersSpareTypes: true,
+    layout: 'regional',
     description: 'Azure: Flexible scale set over its zones, eviction = delete, recreated when the controller sets the capacity; controller every 60 s (timer); cross-region load balancer 30 s x 3 between regions',
   },
 };
@@ -187,6 +198,8 @@ interface Region {
   spareTypes: string[];
   /** Pool of the main group's rebalancing launch in flight (-1: none). */
   rebalancing: number;
+  /** Zonal layout: desired size of each zone's spare group. */
+  zoneSpare: Map<string, number>;
 }
 
 /**
@@ -228,7 +241,7 @@ export class DeployedFleet {
     locs.forEach((l, z) => {
       let r = byName.get(l.region);
       if (!r) {
-        r = { name: l.region, pools: [], zones: new Map(), zoneOrder: [], types: [], mainTarget: 0, base: 0, fallback: 0, spareDesired: 0, spareZones: [], spareTypes: [], rebalancing: -1 };
+        r = { name: l.region, pools: [], zones: new Map(), zoneOrder: [], types: [], mainTarget: 0, base: 0, fallback: 0, spareDesired: 0, spareZones: [], spareTypes: [], rebalancing: -1, zoneSpare: new Map() };
         byName.set(l.region, r);
         this.regions.push(r);
       }
@@ -302,8 +315,16 @@ export class DeployedFleet {
       const mainMay = this.replaceTicks >= 0 ? !this.isWaiting(ri, 0, v.t) : controllerRuns || v.t === 0 || !this.s.controller;
       if (mainMay || due.has(ri * 2)) if (this.fill(v, r, this.main, r.mainTarget, r.zoneOrder, r.types)) event ||= this.s.profile.runsOnLaunchFailure;
       const spareMay = this.replaceTicks >= 0 ? !this.isWaiting(ri, 1, v.t) : controllerRuns;
-      if (spareMay || due.has(ri * 2 + 1)) if (this.fill(v, r, this.spare, r.spareDesired, r.spareZones, r.spareTypes)) event ||= this.s.profile.runsOnLaunchFailure;
-      this.trim(r, this.spare, r.spareDesired, r.spareZones, v.readySpot);
+      if (this.s.profile.layout === 'zonal') {
+        for (const zone of r.zoneOrder) {
+          const want = r.zoneSpare.get(zone) ?? 0;
+          if (spareMay || due.has(ri * 2 + 1)) if (this.fill(v, r, this.spare, want, [zone], [r.types[0]], [zone])) event ||= this.s.profile.runsOnLaunchFailure;
+          this.trim(r, this.spare, want, [zone], v.readySpot, [zone]);
+        }
+      } else {
+        if (spareMay || due.has(ri * 2 + 1)) if (this.fill(v, r, this.spare, r.spareDesired, r.spareZones, r.spareTypes)) event ||= this.s.profile.runsOnLaunchFailure;
+        this.trim(r, this.spare, r.spareDesired, r.spareZones, v.readySpot);
+      }
       if (this.s.profile.rebalancesZones) this.rebalance(v, r);
     }
     // 3. The controller, at its period and on the events it receives.
@@ -376,9 +397,9 @@ export class DeployedFleet {
    * capacity for any type is a failed launch (counted against its pools) and the launch moves on.
    * Returns whether a launch failed.
    */
-  private fill(v: DeployedTickView, r: Region, group: Int32Array, desired: number, zones: readonly string[], types: readonly string[]): boolean {
+  private fill(v: DeployedTickView, r: Region, group: Int32Array, desired: number, zones: readonly string[], types: readonly string[], within?: readonly string[]): boolean {
     let have = 0;
-    for (const z of r.pools) have += group[z];
+    for (const z of r.pools) if (!within || within.includes(this.poolZone[z])) have += group[z];
     let failedAny = false;
     const full = new Set<string>();
     while (have < desired && full.size < zones.length) {
@@ -413,14 +434,14 @@ export class DeployedFleet {
   }
 
   /** Scale a group in to `desired`: replicas outside its zones first, then launching ones, then the most crowded zone. */
-  private trim(r: Region, group: Int32Array, desired: number, zones: readonly string[], ready: Int32Array): void {
+  private trim(r: Region, group: Int32Array, desired: number, zones: readonly string[], ready: Int32Array, within?: readonly string[]): void {
     let have = 0;
-    for (const z of r.pools) have += group[z];
+    for (const z of r.pools) if (!within || within.includes(this.poolZone[z])) have += group[z];
     while (have > desired) {
       let victim = -1;
       let score = -Infinity;
       for (const z of r.pools) {
-        if (group[z] === 0) continue;
+        if (group[z] === 0 || (within && !within.includes(this.poolZone[z]))) continue;
         const outside = zones.includes(this.poolZone[z]) ? 0 : 1;
         const launching = group[z] > ready[z] ? 1 : 0;
         const sc = outside * 1000 + launching * 100 + group[z];
@@ -442,6 +463,7 @@ export class DeployedFleet {
    * target is its main group's desired capacity (the home region's includes the on-demand base).
    */
   public controllerInput(t: number, readySpot: Int32Array, readyDemand: number): ControllerStepInput {
+    if (this.s.profile.layout === 'zonal') return this.zonalControllerInput(t, readySpot, readyDemand);
     const pools: SpotPoolObservation[] = [];
     let mainInService = 0;
     for (const r of this.regions) {
@@ -489,6 +511,53 @@ export class DeployedFleet {
     };
   }
 
+  /**
+   * The Google Cloud handler's view (lib/handlers/gcp/fallback.ts): pools as the VMs are listed (the main MIG's,
+   * then the spare MIGs'), then each spare MIG's zone; the standard MIG holds the base (`baseReplicas`); one zonal
+   * spare MIG per zone, sized only; spot in service = ready spot.
+   */
+  private zonalControllerInput(t: number, readySpot: Int32Array, readyDemand: number): ControllerStepInput {
+    const pools: SpotPoolObservation[] = [];
+    const listed = new Set<number>();
+    const observe = (z: number): void => {
+      if (listed.has(z)) return;
+      listed.add(z);
+      const running = this.main[z] + this.spare[z];
+      const ready = Math.min(running, readySpot[z]);
+      pools.push({ pool: this.ids[z], ready, launching: running - ready, preempted: this.preemptedSince[z], launchFailures: this.failedSince[z] });
+    };
+    const groups: ControllerGroup[] = [];
+    let readyTotal = 0;
+    for (const r of this.regions) {
+      for (const z of r.pools) if (this.main[z] > 0) observe(z);
+      for (const zone of r.zoneOrder) for (const z of r.zones.get(zone)!) if (this.spare[z] > 0) observe(z);
+      for (const zone of r.zoneOrder) {
+        const z = r.zones.get(zone)!.find((x) => this.poolType[x] === r.types[0]);
+        if (z !== undefined) observe(z);
+      }
+      groups.push({ id: `${r.name}/on-demand`, region: r.name, role: ControllerGroupRole.ON_DEMAND, desired: r.base + r.fallback, maxSize: this.s.maxCapacity, baseReplicas: r.base, zones: [], types: [] });
+      for (const zone of r.zoneOrder) {
+        groups.push({ id: `${r.name}/${zone}/spare`, region: r.name, role: ControllerGroupRole.SPARE_SPOT, desired: r.zoneSpare.get(zone) ?? 0, maxSize: this.s.maxCapacity, zones: [zone], types: [r.types[0]] });
+      }
+    }
+    for (const p of pools) readyTotal += p.ready;
+    return {
+      observed: {
+        nowSeconds: this.s.epochSeconds + t * this.s.tickSeconds,
+        targetReplicas: this.s.targetReplicas,
+        onDemandBase: this.s.onDemandBase,
+        maxCapacity: this.s.maxCapacity,
+        onDemandReady: readyDemand,
+        pools,
+        regions: this.regions.map((r) => ({ region: r.name, targetReplicas: r.mainTarget + r.base, onDemandBase: r.base })),
+        mainSpotInService: readyTotal,
+      },
+      ...(this.state ? { state: this.state } : {}),
+      ...(this.s.policyOptions ? { options: this.s.policyOptions } : {}),
+      groups,
+    };
+  }
+
   /** The fleet as the cloud would describe it now (for the equivalence test with the handlers). */
   public snapshot(): DeployedFleetSnapshot {
     return {
@@ -506,6 +575,7 @@ export class DeployedFleet {
         spareDesired: r.spareDesired,
         spareZones: [...r.spareZones],
         spareTypes: [...r.spareTypes],
+        zoneSpare: Object.fromEntries(r.zoneOrder.map((z) => [z, r.zoneSpare.get(z) ?? 0])),
       })),
     };
   }
@@ -521,6 +591,11 @@ export class DeployedFleet {
     this.state = step.nextState;
     for (const a of step.actions) {
       const r = this.regions.find((x) => x.name === a.region)!;
+      if (this.s.profile.layout === 'zonal') {
+        if (a.role === ControllerGroupRole.ON_DEMAND) r.fallback = Math.max(0, a.desired - r.base);
+        else r.zoneSpare.set(a.group.slice(r.name.length + 1, -'/spare'.length), a.desired);
+        continue;
+      }
       if (a.role === ControllerGroupRole.ON_DEMAND) r.fallback = a.desired;
       else {
         r.spareDesired = a.desired;
@@ -554,6 +629,8 @@ export interface DeployedFleetSnapshot {
     readonly spareDesired: number;
     readonly spareZones: string[];
     readonly spareTypes: string[];
+    /** Zonal layout (Google Cloud): each zone's spare group size. */
+    readonly zoneSpare: { readonly [zone: string]: number };
   }[];
 }
 
