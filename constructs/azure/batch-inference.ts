@@ -36,6 +36,20 @@ export interface AzureBatchKeyVault {
   readonly url: string;
 }
 
+/** A marketplace image of Batch nodes and the node agent that matches it. */
+export interface AzureBatchImage {
+  /** Image publisher, e.g. `Canonical`. */
+  readonly publisher: string;
+  /** Image offer, e.g. `ubuntu-24_04-lts`. */
+  readonly offer: string;
+  /** Image SKU, e.g. `server`. */
+  readonly sku: string;
+  /** Image version. @default 'latest' */
+  readonly version?: string;
+  /** Node agent of the image, e.g. `batch.node.ubuntu 24.04` (`az batch pool supported-images list`). */
+  readonly nodeAgentSkuId: string;
+}
+
 /** Properties of {@link AzureBatchInference}. */
 export interface AzureBatchInferenceProps extends AzureResourceOptions {
   /**
@@ -93,7 +107,7 @@ export interface AzureBatchInferenceProps extends AzureResourceOptions {
    */
   readonly subnetId?: string;
   /** Image of the nodes. @default - Ubuntu 24.04 LTS (`Canonical` / `ubuntu-24_04-lts` / `server`) with node agent `batch.node.ubuntu 24.04` */
-  readonly image?: { readonly publisher: string; readonly offer: string; readonly sku: string; readonly version?: string; readonly nodeAgentSkuId: string };
+  readonly image?: AzureBatchImage;
   /** Days after which checkpoint blobs are deleted (at least 1). @default 30 */
   readonly checkpointRetentionDays?: number;
   /** Name of the Batch account (3-24 lower-case letters and digits, unique in the region). @default - `batch` and a hash */
