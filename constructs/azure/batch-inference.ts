@@ -11,7 +11,7 @@ import { TerraformOutput, Token } from 'cdktf';
 import { Construct } from 'constructs';
 import { FleetSpecErrorCode, ProblemCollector } from '../../lib/spec/errors';
 import { AzureResourceOptions, SpotFleetNetwork, azureName } from './network';
-import { numberText } from './tokens';
+import { numberText, terraformLiteral } from './tokens';
 import { explainUnknownVmSize, vmSizeAccelerator } from './vm-sizes';
 
 /** Prefix of checkpoint blobs in the container (expired by the management policy). Same as the runtime's `CHECKPOINT_PREFIX` and AWS `BATCH_CHECKPOINT_PREFIX`. */
@@ -252,7 +252,7 @@ export class AzureBatchInference extends Construct {
   public taskDefinition(index: number | string): { [key: string]: unknown } {
     return {
       id: `shard-${index}`,
-      commandLine: `/bin/bash -c '${this.props.taskCommandLine.replace(/'/g, "'\\''")}'`,
+      commandLine: `/bin/bash -c '${terraformLiteral(this.props.taskCommandLine).replace(/'/g, "'\\''")}'`,
       environmentSettings: [
         { name: 'SHARD_INDEX', value: String(index) },
         { name: 'SHARD_JOB_ID', value: this.job.name },
@@ -317,7 +317,7 @@ export class AzureBatchInference extends Construct {
       targetNodeCommunicationMode: 'Simplified',
       networkConfiguration: { subnetId: props.subnetId ?? this.network!.subnetId, publicAddressProvisioningType: 'NoPublicIPAddresses' },
       startTask: {
-        commandLine: `/bin/bash -c '${startCommands.join(' && ').replace(/'/g, "'\\''")}'`,
+        commandLine: `/bin/bash -c '${terraformLiteral(startCommands.join(' && ')).replace(/'/g, "'\\''")}'`,
         waitForSuccess: true,
         taskRetryMaximum: 3,
         userIdentity: { autoUser: { scope: 'Pool', elevationLevel: 'Admin' } },

@@ -81,6 +81,12 @@ describe('AzureBatchInference resources', () => {
     expect(start.command_line).toMatch(/^\/bin\/bash -c '.*apt-get install -y -q nodejs npm .*npm install --omit=peer --no-audit --no-fund --prefix \/opt\/spot-worker spot-inference-constructs @azure\/storage-blob @azure\/identity'$/);
   });
 
+  test('shell ${VAR} in the commands is escaped for Terraform (every synthesized string is a Terraform template)', () => {
+    const { json, batch } = synth({ taskCommandLine: 'node /opt/app/shard.js --out ${OUT_DIR}', startTaskCommands: ['echo ${HOME}'] });
+    expect(one(json, 'azurerm_batch_pool').start_task.command_line).toBe("/bin/bash -c 'echo $${HOME}'");
+    expect(batch.taskDefinition(0).commandLine).toBe("/bin/bash -c 'node /opt/app/shard.js --out $${OUT_DIR}'");
+  });
+
   test('a CPU size gets no GPU driver', () => {
     expect(one(synth({ vmSize: 'Standard_D4s_v5' }).json, 'azurerm_batch_pool').extensions).toBeUndefined();
   });
