@@ -225,9 +225,10 @@ export function fallbackSettingsFromEnv(env: Record<string, string | undefined>)
     instanceTypes: (env[FALLBACK_ENV.INSTANCE_TYPES] ?? '').split(',').map((t) => t.trim()).filter((t) => t.length > 0),
     lookbackSeconds: lookback,
     policy,
-    spareGroupName: env[FALLBACK_ENV.SPARE_GROUP_NAME] || undefined,
-    subnetsByZone: subnets as { [zone: string]: string } | undefined,
-    regions: regions as FallbackRegionSettings[] | undefined,
-    steerInstanceTypes: env[FALLBACK_ENV.STEER_TYPES] === 'true',
+    // Optional settings only when set, so render -> read round-trips.
+    ...(env[FALLBACK_ENV.SPARE_GROUP_NAME] ? { spareGroupName: env[FALLBACK_ENV.SPARE_GROUP_NAME] } : {}),
+    ...(subnets ? { subnetsByZone: subnets } : {}),
+    ...(regions ? { regions: regions as FallbackRegionSettings[] } : {}),
+    ...(env[FALLBACK_ENV.STEER_TYPES] === 'true' ? { steerInstanceTypes: true } : {}),
   };
 }

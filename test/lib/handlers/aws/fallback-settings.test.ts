@@ -18,6 +18,20 @@ describe('fallback settings', () => {
     expect(fallbackSettingsFromEnv(env)).toEqual(S);
   });
 
+  test('render and read back with a spare group, its subnets, several regions and type steering', () => {
+    const full: FallbackSettings = {
+      ...S,
+      spareGroupName: 'g-spare',
+      subnetsByZone: { 'us-east-1a': 'subnet-a', 'us-east-1b': 'subnet-b' },
+      regions: [{ region: 'us-west-2', spotGroupName: 'w', fallbackGroupName: 'w-od', spareGroupName: 'w-spare', subnetsByZone: { 'us-west-2a': 'subnet-wa' }, onDemandBase: 0, maxCapacity: 4, instanceTypes: ['g5.xlarge'] }],
+      steerInstanceTypes: true,
+    };
+    const env = renderFallbackEnvironment(full);
+    expect(JSON.parse(env[FALLBACK_ENV.SUBNETS])).toEqual([{ zone: 'us-east-1a', subnetId: 'subnet-a' }, { zone: 'us-east-1b', subnetId: 'subnet-b' }]);
+    expect(env[FALLBACK_ENV.STEER_TYPES]).toBe('true');
+    expect(fallbackSettingsFromEnv(env)).toEqual(full);
+  });
+
   test('defaults: no policy options, 600 s lookback, no types', () => {
     const env = renderFallbackEnvironment(S);
     delete env[FALLBACK_ENV.POLICY_OPTIONS];
