@@ -108,6 +108,12 @@ export interface AzureBatchInferenceProps extends AzureResourceOptions {
   readonly subnetId?: string;
   /** Image of the nodes. @default - Ubuntu 24.04 LTS (`Canonical` / `ubuntu-24_04-lts` / `server`) with node agent `batch.node.ubuntu 24.04` */
   readonly image?: AzureBatchImage;
+  /**
+   * Spread the nodes over the region's availability zones (`node_placement { policy = "Zonal" }`, best-effort
+   * balancing), so one zone running out of Spot capacity does not stall the pool. `false`: one region-wide pool.
+   * @default true
+   */
+  readonly zonal?: boolean;
   /** Days after which checkpoint blobs are deleted (at least 1). @default 30 */
   readonly checkpointRetentionDays?: number;
   /** Name of the Batch account (3-24 lower-case letters and digits, unique in the region). @default - `batch` and a hash */
@@ -307,6 +313,7 @@ export class AzureBatchInference extends Construct {
       nodeAgentSkuId: image.nodeAgentSkuId,
       storageImageReference: { publisher: image.publisher, offer: image.offer, sku: image.sku, version: image.version ?? 'latest' },
       maxTasksPerNode: r.slots,
+      nodePlacement: [{ policy: (props.zonal ?? true) ? 'Zonal' : 'Regional' }],
       autoScale: { evaluationInterval: `PT${numberText(r.evaluationMinutes)}M`, formula: this.autoscaleFormula },
       identity: { type: 'UserAssigned', identityIds: [this.identity.id] },
       // NVIDIA sizes get the NVIDIA GPU driver extension (the default Ubuntu image has no GPU driver).

@@ -87,6 +87,11 @@ describe('AzureBatchInference resources', () => {
     expect(batch.taskDefinition(0).commandLine).toBe("/bin/bash -c 'node /opt/app/shard.js --out $${OUT_DIR}'");
   });
 
+  test('nodes spread over the zones by default (Spot diversity), region-wide on request', () => {
+    expect(one(synth().json, 'azurerm_batch_pool').node_placement).toEqual([{ policy: 'Zonal' }]);
+    expect(one(synth({ zonal: false }).json, 'azurerm_batch_pool').node_placement).toEqual([{ policy: 'Regional' }]);
+  });
+
   test('a CPU size gets no GPU driver', () => {
     expect(one(synth({ vmSize: 'Standard_D4s_v5' }).json, 'azurerm_batch_pool').extensions).toBeUndefined();
   });
