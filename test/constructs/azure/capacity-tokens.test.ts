@@ -78,6 +78,16 @@ describe('deploy-time capacities (TerraformVariable)', () => {
       messageProcessingSeconds: 60,
       acceptableLatencySeconds: 600,
     })).toThrow(/maxCapacity is a deploy-time value \(a Terraform variable or another token\), but an AzureQueueWorkerFleet computes with it \(its scale-out step is ceil\(maxCapacity \/ 4\) VMs\); give maxCapacity as a number/);
+    const min = new TerraformVariable(stack, 'min', { type: 'number' }).numberValue;
+    expect(() => new AzureQueueWorkerFleet(stack, 'Workers2', {
+      ...BASE,
+      instanceTypes: ['Standard_D4s_v5', 'Standard_E4s_v5'],
+      minCapacity: min,
+      maxCapacity: 4,
+      onDemandBaseCapacity: 0,
+      messageProcessingSeconds: 60,
+      acceptableLatencySeconds: 600,
+    })).toThrow(/minCapacity is a deploy-time value .*its first-VM rule starts max\(1, minCapacity\) VMs\); give minCapacity as a number/);
   });
 
   test('deploy-time durations and ports inside rendered strings stay Terraform references', () => {

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { LbProbe } from '@cdktf/provider-azurerm/lib/lb-probe';
 import { LbRule } from '@cdktf/provider-azurerm/lib/lb-rule';
-import { Testing, Token } from 'cdktf';
+import { TerraformStack, TerraformVariable, Testing, Token } from 'cdktf';
 import {
   AzureFleetAlerts,
   AzureInterruptionDrill,
@@ -69,6 +69,10 @@ describe('ISpotScaleSetFleet', () => {
     const app = Testing.app();
     expect(() => SpotScaleSetFleet.fromScaleSetAttributes(app, 'A', { resourceGroupName: 'rg', scaleSetIds: [] })).toThrow(/scaleSetIds is empty; give the id of at least one scale set/);
     expect(() => SpotScaleSetFleet.fromScaleSetAttributes(app, 'B', { resourceGroupName: 'rg', scaleSetIds: ['legacy-a'] })).toThrow(/scaleSetIds\[0\] \("legacy-a"\) is not a scale set id .*; fix the id or give scaleSetNames/);
+    const stack = new TerraformStack(app, 'tokens');
+    const id = new TerraformVariable(stack, 'vmss_id', { type: 'string' }).stringValue;
+    expect(() => SpotScaleSetFleet.fromScaleSetAttributes(stack, 'T', { resourceGroupName: 'rg', scaleSetIds: [id] })).toThrow(/scaleSetIds\[0\] is a deploy-time value, so its name cannot be read from it; give scaleSetNames as well/);
+    expect(SpotScaleSetFleet.fromScaleSetAttributes(stack, 'T2', { resourceGroupName: 'rg', scaleSetIds: [id], scaleSetNames: ['legacy'] }).scaleSetNames).toEqual(['legacy']);
     expect(() => SpotScaleSetFleet.fromScaleSetAttributes(app, 'C', { resourceGroupName: 'rg', scaleSetIds: [`${VMSS}/a`], scaleSetNames: ['a', 'b'] })).toThrow(/scaleSetNames has 2 names for 1 scale set ids/);
     expect(() => SpotScaleSetFleet.fromScaleSetAttributes(app, 'D', { resourceGroupName: 'rg', scaleSetIds: [`${VMSS}/a`], orchestration: 'flex' as AzureScaleSetOrchestration })).toThrow(/orchestration \("flex"\) is not one of the AzureScaleSetOrchestration values/);
   });
@@ -109,6 +113,7 @@ describe('a fleet on an existing load balancer backend pool', () => {
   test('errors name the prop and the fix', () => {
     expect(() => synth({ existingBackendPool: { loadBalancerId: 'shared-lb', backendAddressPoolId: POOL } })).toThrow(/existingBackendPool.loadBalancerId \("shared-lb"\) is not a load balancer id/);
     expect(() => synth({ existingBackendPool: { loadBalancerId: LB, backendAddressPoolId: '/subscriptions/0000/resourceGroups/net/providers/Microsoft.Network/loadBalancers/other/backendAddressPools/p' } })).toThrow(/is not a pool of existingBackendPool.loadBalancerId/);
+    expect(() => synth({ existingBackendPool: { loadBalancerId: LB, backendAddressPoolId: 'inference' } })).toThrow(/existingBackendPool.backendAddressPoolId \("inference"\) is not a backend pool id \(.*\/backendAddressPools\/<pool>\); give azurerm_lb_backend_address_pool.id/);
     expect(() => synth({ existingBackendPool: { loadBalancerId: LB, backendAddressPoolId: POOL, frontendPort: 443 } })).toThrow(/existingBackendPool.frontendPort \(443\) needs existingBackendPool.frontendIpConfigurationName/);
     expect(() => synth({ existingBackendPool: { loadBalancerId: LB, backendAddressPoolId: POOL }, listenerPort: 8443 })).toThrow(/listenerPort \(8443\) configures a load balancer the fleet creates, but existingBackendPool joins an existing one/);
     expect(() => synth({ existingBackendPool: { loadBalancerId: LB, backendAddressPoolId: POOL }, loadBalanced: false, agent: { drainMode: undefined } })).toThrow(/existingBackendPool puts the fleet behind a load balancer, but loadBalanced is false/);

@@ -35,6 +35,7 @@ describe('Azure VM size names', () => {
     ['Basic_D2', /the Basic tier has only A sizes .*did you mean Standard_D2\?/],
     ['g5.xlarge', /does not follow the Azure size naming convention/],
     ['Mix', /Mix is the sku name of an instance mix, not a size/],
+    ['Standard_D0s_v5', /a size has at least 1 vCPU, not 0/],
     ['', /an empty name/],
   ])('%s is refused with the reason and a suggestion', (name, why) => {
     expect(explainUnknownVmSize(name)).toMatch(why);
