@@ -94,8 +94,8 @@ const cases: CloudCase[] = [
   },
 ];
 
-describe.each(cases)('$cloud: agent killed during a drain', (c) => {
-  test('the restarted agent fails health from its first answer, resumes the drain and keeps the first deadline; restarted again after the drain, it still fails', async () => {
+describe('agent killed during a drain', () => {
+  test.concurrent.each(cases)('$cloud: the restarted agent fails health from its first answer, resumes the drain and keeps the first deadline; restarted again after the drain, it still fails', async (c) => {
     expect(existsSync(bundleOf(c.cloud))).toBe(true);
     const em = await c.start();
     const upstream = http.createServer((_q, s) => s.end('ok'));
