@@ -38,6 +38,8 @@ describe('README: the user manual', () => {
     const ci = readFileSync(join(root, '.ci', 'run'), 'utf8');
     expect(readme).toContain('npm ci && npm run synth');
     expect(readme).toMatch(/^npm test\b/m);
-    expect(ci).toMatch(/^npm ci\nnpm run synth\nnpm test\nnpm run test:consumer$/m);
+    const steps = ['npm ci', 'npm run synth', 'npm test', 'npm run test:consumer'].map((c) => ci.split('\n').indexOf(c));
+    expect(steps.every((i) => i >= 0)).toBe(true);
+    expect([...steps].sort((x, y) => x - y)).toEqual(steps);
   });
 });
