@@ -1,7 +1,7 @@
 /**
  * Size and cold load time of the AWS fallback controller's Lambda bundle (dist/handlers/aws/fallback), next to
- * the drain bundle, and what the bundle would weigh with @aws-sdk/client-ec2 (the way it was built before its
- * one EC2 call was signed by hand in lib/handlers/aws/fallback-ec2.ts).
+ * the drain bundle, and what the bundle would weigh with @aws-sdk/client-ec2 and @aws-sdk/client-ssm (the way it
+ * was built before its one EC2 call and two SSM calls were signed by hand in lib/handlers/aws/fallback-ec2.ts).
  *
  *   npm run build:handlers && npx tsx bench/fallback.ts
  *
@@ -51,19 +51,19 @@ async function main(): Promise<void> {
   const drain = path.join(root, 'dist/handlers/aws/drain/index.js');
   if (!existsSync(fallback) || !existsSync(drain)) throw new Error('run npm run build:handlers first');
   console.log(`${'bundle'.padEnd(44)} ${'size'.padStart(10)}  ${'gzip'.padStart(8)}  ${'require'.padStart(8)} (median of ${RUNS}, fresh process)`);
-  row('fallback (hand-signed EC2 call)', fallback);
+  row('fallback (hand-signed EC2 and SSM calls)', fallback);
   row('drain', drain);
-  // The former shape: the same entry plus the EC2 client and one DescribeInstances command.
+  // The former shape: the same entry plus the EC2 and SSM clients and the three commands it sent.
   const dir = mkdtempSync(path.join(tmpdir(), 'fallback-bench-'));
   try {
     const entry = path.join(root, 'lib/handlers/aws/.bench-fallback-with-ec2.entry-tmp.ts');
-    writeFileSync(entry, `export * from './fallback.entry';\nimport { DescribeInstancesCommand, EC2Client } from '@aws-sdk/client-ec2';\nexport const ec2 = [EC2Client, DescribeInstancesCommand];\n`);
+    writeFileSync(entry, `export * from './fallback.entry';\nimport { DescribeInstancesCommand, EC2Client } from '@aws-sdk/client-ec2';\nimport { GetParameterCommand, PutParameterCommand, SSMClient } from '@aws-sdk/client-ssm';\nexport const sdk = [EC2Client, DescribeInstancesCommand, SSMClient, GetParameterCommand, PutParameterCommand];\n`);
     try {
       await build({ entryPoints: [entry], outfile: path.join(dir, 'index.js'), bundle: true, minify: true, platform: 'node', target: 'node20', format: 'cjs', legalComments: 'none', logLevel: 'error' });
     } finally {
       rmSync(entry, { force: true });
     }
-    row('fallback with @aws-sdk/client-ec2 (before)', path.join(dir, 'index.js'));
+    row('fallback with the EC2 and SSM clients (before)', path.join(dir, 'index.js'));
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

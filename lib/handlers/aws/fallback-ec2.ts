@@ -168,3 +168,73 @@ export function createEc2LifecycleReader(o: Ec2ReaderOptions): InstanceLifecycle
     },
   };
 }
+
+/**
+ * The controller's state parameter, read and written with two SSM calls (`GetParameter`, `PutParameter`).
+ * `get` answers `undefined` when the parameter does not exist.
+ */
+export interface StateParameterStore {
+  get(name: string): Promise<string | undefined>;
+  put(name: string, value: string): Promise<void>;
+}
+
+/** Options of {@link createSsmParameterStore}. */
+export interface SsmStoreOptions {
+  readonly region: string;
+  readonly credentials: () => Promise<AwsCredentials>;
+  /** @default - AWS_ENDPOINT_URL_SSM, AWS_ENDPOINT_URL, or https://ssm.<region>.amazonaws.com */
+  readonly endpoint?: string;
+  /** @default globalThis.fetch */
+  readonly fetch?: typeof fetch;
+  /** @default () => new Date() */
+  readonly now?: () => Date;
+}
+
+/**
+ * {@link StateParameterStore} on the SSM API (JSON 1.1 protocol: `POST /` with `X-Amz-Target: AmazonSSM.<Action>`),
+ * signed like {@link createEc2LifecycleReader}: the SSM client would be another 207 KiB of the bundle for two calls.
+ * Errors carry SSM's error code (`__type`) as their name, so the retry layer retries throttling.
+ */
+export function createSsmParameterStore(o: SsmStoreOptions): StateParameterStore {
+  const endpoint = (o.endpoint ?? process.env.AWS_ENDPOINT_URL_SSM ?? process.env.AWS_ENDPOINT_URL ?? `https://ssm.${o.region}.amazonaws.com`).replace(/\/+$/, '');
+  const doFetch = o.fetch ?? globalThis.fetch;
+  const call = async (action: string, input: Record<string, unknown>): Promise<{ status: number; body: Record<string, unknown> }> => {
+    const body = JSON.stringify(input);
+    const headers = signV4(
+      { method: 'POST', url: `${endpoint}/`, headers: { 'content-type': 'application/x-amz-json-1.1', 'x-amz-target': `AmazonSSM.${action}` }, body },
+      { credentials: await o.credentials(), region: o.region, service: 'ssm', now: (o.now ?? (() => new Date()))() },
+    );
+    delete headers.host;
+    let res: Response;
+    try {
+      res = await doFetch(`${endpoint}/`, { method: 'POST', headers, body });
+    } catch (e) {
+      throw new Ec2QueryError('NetworkingError', e instanceof Error ? e.message : String(e), 503);
+    }
+    const text = await res.text();
+    let parsed: Record<string, unknown> = {};
+    try {
+      parsed = text ? (JSON.parse(text) as Record<string, unknown>) : {};
+    } catch {
+      parsed = { message: text.slice(0, 200) };
+    }
+    return { status: res.status, body: parsed };
+  };
+  const fail = (status: number, body: Record<string, unknown>): never => {
+    const type = String(body.__type ?? `HTTP${status}`).split('#').pop()!;
+    throw new Ec2QueryError(type, String(body.message ?? body.Message ?? ''), status);
+  };
+  return {
+    async get(name) {
+      const { status, body } = await call('GetParameter', { Name: name });
+      if (status === 400 && String(body.__type ?? '').endsWith('ParameterNotFound')) return undefined;
+      if (status !== 200) fail(status, body);
+      const value = (body.Parameter as { Value?: unknown } | undefined)?.Value;
+      return typeof value === 'string' ? value : undefined;
+    },
+    async put(name, value) {
+      const { status, body } = await call('PutParameter', { Name: name, Value: value, Overwrite: true });
+      if (status !== 200) fail(status, body);
+    },
+  };
+}

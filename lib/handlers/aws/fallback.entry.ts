@@ -1,15 +1,14 @@
 /**
  * Lambda entry of the AWS on-demand fallback controller, bundled by `scripts/build-handlers.mjs` into
  * `dist/handlers/aws/fallback/index.js` (handler `index.handler`). Settings come from the environment
- * the `OnDemandFallback` construct sets. No EC2 client: the one EC2 call is signed and sent by
- * `fallback-ec2.ts` (the client was 1 MB of this bundle).
+ * the `OnDemandFallback` construct sets. No EC2 or SSM client: the one EC2 call and the two SSM calls are
+ * signed and sent by `fallback-ec2.ts` (the EC2 client alone was 1 MB of this bundle, the SSM one 207 KiB).
  */
 import { AutoScalingClient } from '@aws-sdk/client-auto-scaling';
-import { SSMClient } from '@aws-sdk/client-ssm';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import { RegionalClients, makeFallbackHandler, useSpotGroupDimensionOnly } from './fallback';
-import { createEc2LifecycleReader } from './fallback-ec2';
+import { createEc2LifecycleReader, createSsmParameterStore } from './fallback-ec2';
 import { FALLBACK_METRICS_NAMESPACE, FALLBACK_SERVICE_NAME, fallbackSettingsFromEnv } from './fallback-settings';
 
 const settings = fallbackSettingsFromEnv(process.env);
@@ -38,6 +37,6 @@ export const handler = makeFallbackHandler({
   logger,
   metrics,
   autoscaling,
-  ssm: new SSMClient(clientConfig),
+  ssm: createSsmParameterStore({ region: process.env.AWS_REGION ?? '', credentials: () => autoscaling.config.credentials() }),
   clientsFor,
 });

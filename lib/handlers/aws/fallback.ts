@@ -32,19 +32,18 @@ import {
   SetDesiredCapacityCommand,
   UpdateAutoScalingGroupCommand,
 } from '@aws-sdk/client-auto-scaling';
-import { GetParameterCommand, PutParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
 import type { Logger } from '@aws-lambda-powertools/logger';
 import { MetricUnit, type Metrics } from '@aws-lambda-powertools/metrics';
 import type { Context } from 'aws-lambda';
 import { ControllerAction, ControllerGroup, ControllerGroupRole, ControllerStep, ControllerStepInput, planControllerStep, poolId } from '../../policy/controller';
 import { FallbackAction, FallbackDecision, FallbackState, SpotPoolObservation } from '../../policy/fallback-policy';
 import { EventBridgeEnvelope, InterruptionEventKind, classifyEvent, ec2EventInstanceId } from './events';
-import { InstanceLifecycle, InstanceLifecycleReader, createEc2LifecycleReader } from './fallback-ec2';
+import { InstanceLifecycle, InstanceLifecycleReader, StateParameterStore, createEc2LifecycleReader, createSsmParameterStore } from './fallback-ec2';
 import { FALLBACK_METRIC, FallbackRegionSettings, FallbackSettings } from './fallback-settings';
 import { ControllerState, decodeControllerState, encodeControllerState } from './fallback-state';
 import { errorMessage, errorName, withRetry } from './retry';
 
-export { InstanceLifecycleReader } from './fallback-ec2';
+export { InstanceLifecycleReader, StateParameterStore } from './fallback-ec2';
 
 /** The clients of one region. */
 export interface RegionalClients {
@@ -56,8 +55,8 @@ export interface RegionalClients {
 export interface FallbackClients {
   /** Auto Scaling in the controller's own region. */
   readonly autoscaling: AutoScalingClient;
-  /** SSM in the controller's own region (the state parameter). */
-  readonly ssm: SSMClient;
+  /** The state parameter (SSM, the controller's own region). @default - SSM calls signed with the Auto Scaling client's credentials */
+  readonly ssm?: StateParameterStore;
   /** Instance lifecycles in the controller's own region. @default - EC2 Query calls signed with the Auto Scaling client's credentials */
   readonly ec2?: InstanceLifecycleReader;
   /** Clients of another region (multi-region fleets). @default - the own region's clients for every region */
@@ -396,7 +395,8 @@ export async function runFallbackController(event: Partial<EventBridgeEnvelope> 
   if (missing.length > 0) deps.logger.warn(`${missing.join('; ')} not found: those regions are left out of this run`, { trigger });
 
   // 2. The state.
-  const stored = await readState(deps, retry);
+  const ssm = deps.ssm ?? createSsmParameterStore({ region: homeRegion, credentials: () => deps.autoscaling.config.credentials() });
+  const stored = await readState(ssm, deps, retry);
   const keepSince = now - Math.max(s.lookbackSeconds, 600) - 60;
   const seen = new Map<string, number>(stored.seen.filter(([, t]) => t >= keepSince));
 
@@ -500,7 +500,7 @@ export async function runFallbackController(event: Partial<EventBridgeEnvelope> 
 
   // 7. Persist, then apply (a failed apply is redone by the next run: it compares with the live group).
   const next: ControllerState = { policy: step.nextState, seen: [...seen.entries()].sort((a, b) => a[1] - b[1]), lastRunAt: now, fresh: false };
-  await retry('PutParameter', () => deps.ssm.send(new PutParameterCommand({ Name: s.stateParameterName, Value: encodeControllerState(next, now), Overwrite: true })));
+  await retry('PutParameter', () => ssm.put(s.stateParameterName, encodeControllerState(next, now)));
   const applied: ControllerAction[] = [];
   const failed: string[] = [];
   for (const a of step.actions) {
@@ -614,17 +614,13 @@ function isRecentFailure(a: Activity, since: number): boolean {
 
 type Retry = <T>(what: string, fn: () => Promise<T>) => Promise<T>;
 
-async function readState(deps: FallbackDeps, retry: Retry): Promise<ControllerState> {
-  try {
-    const out = await retry('GetParameter', () => deps.ssm.send(new GetParameterCommand({ Name: deps.settings.stateParameterName })));
-    return decodeControllerState(out.Parameter?.Value);
-  } catch (e) {
-    if (errorName(e) === 'ParameterNotFound') {
-      deps.logger.warn('state parameter not found: starting from the initial state', { parameter: deps.settings.stateParameterName });
-      return decodeControllerState(undefined);
-    }
-    throw e;
+async function readState(ssm: StateParameterStore, deps: FallbackDeps, retry: Retry): Promise<ControllerState> {
+  const value = await retry('GetParameter', () => ssm.get(deps.settings.stateParameterName));
+  if (value === undefined) {
+    deps.logger.warn('state parameter not found: starting from the initial state', { parameter: deps.settings.stateParameterName });
+    return decodeControllerState(undefined);
   }
+  return decodeControllerState(value);
 }
 
 /**

@@ -7,7 +7,7 @@ import { createHash, createHmac } from 'node:crypto';
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { SignatureV4 } from '@smithy/signature-v4';
-import { Ec2QueryError, createEc2LifecycleReader, parseDescribeInstances, signV4 } from '../../../../lib/handlers/aws/fallback-ec2';
+import { Ec2QueryError, createEc2LifecycleReader, createSsmParameterStore, parseDescribeInstances, signV4 } from '../../../../lib/handlers/aws/fallback-ec2';
 import { isRetryable } from '../../../../lib/handlers/aws/retry';
 
 const CREDS = { accessKeyId: 'AKIDEXAMPLE', secretAccessKey: 'wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY' };
@@ -148,5 +148,71 @@ describe('createEc2LifecycleReader against a loopback EC2 Query endpoint', () =>
     expect(err).toBeInstanceOf(Ec2QueryError);
     expect(err.name).toBe('NetworkingError');
     expect(isRetryable(err)).toBe(true);
+  });
+});
+
+describe('createSsmParameterStore against a loopback SSM endpoint (JSON 1.1)', () => {
+  let server: http.Server;
+  let endpoint: string;
+  let requests: Array<{ target: string; body: Record<string, unknown>; headers: http.IncomingHttpHeaders }>;
+  let stored: string | undefined;
+  let failNext: { status: number; type: string } | undefined;
+
+  beforeAll(async () => {
+    server = http.createServer((req, res) => {
+      let body = '';
+      req.on('data', (c) => (body += c));
+      req.on('end', () => {
+        const target = String(req.headers['x-amz-target']);
+        const json = JSON.parse(body || '{}');
+        requests.push({ target, body: json, headers: req.headers });
+        const send = (status: number, value: unknown) => {
+          res.writeHead(status, { 'content-type': 'application/x-amz-json-1.1' });
+          res.end(JSON.stringify(value));
+        };
+        if (failNext) {
+          const f = failNext;
+          failNext = undefined;
+          return send(f.status, { __type: f.type, message: `injected ${f.type}` });
+        }
+        if (target === 'AmazonSSM.GetParameter') return stored === undefined ? send(400, { __type: 'ParameterNotFound', message: '' }) : send(200, { Parameter: { Name: json.Name, Value: stored, Version: 1 } });
+        if (target === 'AmazonSSM.PutParameter') {
+          stored = json.Value;
+          return send(200, { Version: 2, Tier: 'Standard' });
+        }
+        return send(400, { __type: 'InvalidAction' });
+      });
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  });
+  afterAll(() => new Promise((r) => server.close(r)));
+  beforeEach(() => {
+    requests = [];
+    stored = undefined;
+    failNext = undefined;
+  });
+  const store = () => createSsmParameterStore({ region: 'us-east-1', endpoint, credentials: async () => ({ ...CREDS, sessionToken: 'tok' }) });
+
+  test('a missing parameter reads as undefined; put overwrites; get reads it back; calls are signed for ssm', async () => {
+    expect(await store().get('/p')).toBeUndefined();
+    await store().put('/p', '{"v":1}');
+    expect(await store().get('/p')).toBe('{"v":1}');
+    expect(requests.map((r) => r.target)).toEqual(['AmazonSSM.GetParameter', 'AmazonSSM.PutParameter', 'AmazonSSM.GetParameter']);
+    expect(requests[1].body).toEqual({ Name: '/p', Value: '{"v":1}', Overwrite: true });
+    expect(requests[0].headers.authorization).toMatch(/Credential=AKIDEXAMPLE\/\d{8}\/us-east-1\/ssm\/aws4_request, SignedHeaders=content-type;host;x-amz-date;x-amz-security-token;x-amz-target/);
+    expect(requests[0].headers['content-type']).toBe('application/x-amz-json-1.1');
+  });
+
+  test('errors carry the SSM error code: throttling is retryable, access denied is not', async () => {
+    failNext = { status: 400, type: 'ThrottlingException' };
+    const t = await store().put('/p', 'x').catch((e) => e);
+    expect(t.name).toBe('ThrottlingException');
+    expect(isRetryable(t)).toBe(true);
+    failNext = { status: 400, type: 'com.amazon.coral.service#AccessDeniedException' };
+    const d = await store().get('/p').catch((e) => e);
+    expect(d.name).toBe('AccessDeniedException');
+    expect(d.message).toBe('AccessDeniedException: injected com.amazon.coral.service#AccessDeniedException');
+    expect(isRetryable(d)).toBe(false);
   });
 });

@@ -10,18 +10,16 @@ import {
   SetDesiredCapacityCommand,
   UpdateAutoScalingGroupCommand,
 } from '@aws-sdk/client-auto-scaling';
-import { GetParameterCommand, PutParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import { mockClient } from 'aws-sdk-client-mock';
-import { FallbackDeps, FallbackOutcome, InstanceLifecycleReader, RegionalClients, runFallbackController } from '../../../../lib/handlers/aws/fallback';
+import { FallbackDeps, FallbackOutcome, InstanceLifecycleReader, RegionalClients, StateParameterStore, runFallbackController } from '../../../../lib/handlers/aws/fallback';
 import { FALLBACK_ENV, FallbackRegionSettings, FallbackSettings, fallbackSettingsFromEnv } from '../../../../lib/handlers/aws/fallback-settings';
 import { EventBridgeEnvelope } from '../../../../lib/handlers/aws/events';
 import { planControllerStep } from '../../../../lib/policy/controller';
 import { spotWarning } from './sample-events';
 
 const asgMock = mockClient(AutoScalingClient);
-const ssmMock = mockClient(SSMClient);
 const T0 = Date.parse('2026-11-27T12:00:00Z');
 
 interface Inst { id: string; zone: string; type: string; spot: boolean; state?: string }
@@ -52,6 +50,13 @@ function groupOut(name: string, g: Group) {
   };
 }
 
+const ssm: StateParameterStore = {
+  get: async () => param,
+  put: async (_name, value) => {
+    param = value;
+  },
+};
+
 const ec2: InstanceLifecycleReader = {
   async describe(ids) {
     const all = [...groups.values()].flatMap((g) => g.instances);
@@ -80,14 +85,6 @@ function wire(): void {
       g.zones = input.VPCZoneIdentifier.split(',').map((s: string) => Object.entries(SUBNETS).find(([, v]) => v === s)![0]);
     }
     if (input.MixedInstancesPolicy) g.types = input.MixedInstancesPolicy.LaunchTemplate.Overrides.map((o: { InstanceType: string }) => o.InstanceType);
-    return {};
-  });
-  ssmMock.on(GetParameterCommand).callsFake(() => {
-    if (param === undefined) throw awsError('ParameterNotFound');
-    return { Parameter: { Value: param } };
-  });
-  ssmMock.on(PutParameterCommand).callsFake((input) => {
-    param = input.Value;
     return {};
   });
 }
@@ -143,7 +140,7 @@ function deps(over: Partial<FallbackDeps> = {}): FallbackDeps {
     logger: logger(),
     metrics: metrics(),
     autoscaling: new AutoScalingClient({ region: 'us-east-1' }),
-    ssm: new SSMClient({ region: 'us-east-1' }),
+    ssm,
     ec2,
     clientsFor: (region) => {
       if (!regional.has(region)) regional.set(region, { autoscaling: new AutoScalingClient({ region }), ec2 });
@@ -170,7 +167,6 @@ function eastFleet(): void {
 
 beforeEach(() => {
   asgMock.reset();
-  ssmMock.reset();
   groups = new Map();
   param = undefined;
   clock = T0;

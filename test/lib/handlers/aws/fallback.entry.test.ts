@@ -1,7 +1,7 @@
 /**
  * The built controller bundle (dist/handlers/aws/fallback/index.js), end to end over the real wire
  * protocols: one fake endpoint on 127.0.0.1 (AWS_ENDPOINT_URL) speaks Auto Scaling (Query/XML), EC2
- * (EC2 Query/XML) and SSM (JSON 1.1) to the bundle's own SDK clients. Run `npm run build:handlers`
+ * (EC2 Query/XML) and SSM (JSON 1.1): Auto Scaling through the SDK client, EC2 and SSM through the bundle's own signed calls. Run `npm run build:handlers`
  * first (npm test does).
  */
 import * as fs from 'node:fs';

@@ -5,7 +5,6 @@ import {
   DescribeScalingActivitiesCommand,
   SetDesiredCapacityCommand,
 } from '@aws-sdk/client-auto-scaling';
-import { GetParameterCommand, PutParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import { mockClient } from 'aws-sdk-client-mock';
@@ -13,6 +12,7 @@ import {
   FallbackDeps,
   FallbackOutcome,
   InstanceLifecycleReader,
+  StateParameterStore,
   FallbackTrigger,
   makeFallbackHandler,
   parseLaunchFailure,
@@ -27,7 +27,6 @@ import { FallbackAction } from '../../../../lib/policy/fallback-policy';
 import { launchUnsuccessful, spotWarning } from './sample-events';
 
 const asgMock = mockClient(AutoScalingClient);
-const ssmMock = mockClient(SSMClient);
 
 const SPOT = 'my-asg';
 const FALLBACK = 'my-asg-od-fallback';
@@ -62,6 +61,20 @@ interface World {
 
 let world: World;
 let ec2Calls: string[][];
+/** The state parameter as the controller sees it (the wire form is tested in fallback-ec2.test.ts and fallback.entry.test.ts). */
+let ssmPuts: Array<{ name: string; value: string }>;
+let ssmPutHook: (() => void) | undefined;
+const fakeSsm: StateParameterStore = {
+  async get(name) {
+    expect(name).toBe(PARAM);
+    return world.param;
+  },
+  async put(name, value) {
+    ssmPutHook?.();
+    ssmPuts.push({ name, value });
+    world.param = value;
+  },
+};
 /** EC2 DescribeInstances as the controller sees it (the wire form is tested in fallback-ec2.test.ts). */
 const fakeEc2: InstanceLifecycleReader = {
   async describe(ids) {
@@ -94,7 +107,7 @@ function deps(over: Partial<FallbackDeps> = {}): FallbackDeps {
     metrics,
     autoscaling: new AutoScalingClient({ region: 'us-east-1' }),
     ec2: fakeEc2,
-    ssm: new SSMClient({ region: 'us-east-1' }),
+    ssm: fakeSsm,
     now: () => clock.t,
     sleep: async (ms) => {
       sleeps.push(ms);
@@ -162,20 +175,13 @@ function wire(): void {
     world.fallback.desired = input.DesiredCapacity;
     return {};
   });
-  ssmMock.on(GetParameterCommand).callsFake(() => {
-    if (world.param === undefined) throw awsError('ParameterNotFound');
-    return { Parameter: { Name: PARAM, Value: world.param } };
-  });
-  ssmMock.on(PutParameterCommand).callsFake((input) => {
-    world.param = input.Value;
-    return { Version: 2 };
-  });
 }
 
 beforeEach(() => {
   asgMock.reset();
   ec2Calls = [];
-  ssmMock.reset();
+  ssmPuts = [];
+  ssmPutHook = undefined;
   world = healthyFleet();
   clock = { t: T0 };
   sleeps = [];
@@ -215,8 +221,8 @@ describe('fallback controller: spot loss and return', () => {
     expect(metric('FallbackReplicas')).toEqual([0]);
     expect(metric('ReadySpotReplicas')).toEqual([3]);
     // state persisted once, small
-    expect(ssmMock.commandCalls(PutParameterCommand)).toHaveLength(1);
-    expect(ssmMock.commandCalls(PutParameterCommand)[0].args[0].input).toMatchObject({ Name: PARAM, Overwrite: true });
+    expect(ssmPuts).toHaveLength(1);
+    expect(ssmPuts[0].name).toBe(PARAM);
   });
 
   test('a spot warning takes a replica out at once: fallback up by one with HonorCooldown false', async () => {
@@ -357,12 +363,10 @@ describe('fallback controller: failures of AWS', () => {
       return { AutoScalingGroups: [groupOut(SPOT, world.spot!), groupOut(FALLBACK, world.fallback!)] };
     });
     let puts = 0;
-    ssmMock.on(PutParameterCommand).callsFake((input) => {
+    ssmPutHook = () => {
       puts++;
       if (puts === 1) throw awsError('ThrottlingException');
-      world.param = input.Value;
-      return {};
-    });
+    };
     const r = await runFallbackController(warning('i-0000000000000001a'), deps());
     expect(r.fallbackAfter).toBe(1);
     expect(n).toBe(3);
@@ -385,7 +389,7 @@ describe('fallback controller: failures of AWS', () => {
     world = { ...healthyFleet(), spot: undefined };
     r = await runFallbackController(schedule(), deps());
     expect(r.reason).toMatch(/spot group my-asg not found/);
-    expect(ssmMock.commandCalls(PutParameterCommand)).toHaveLength(0);
+    expect(ssmPuts).toHaveLength(0);
     expect(setDesiredCalls()).toEqual([]);
   });
 
