@@ -85,6 +85,8 @@ export class SpotAgent {
   private readonly bootId: string;
   /** A notice a previous process of this agent saw on this boot (restart mid-drain). */
   private resumed?: NoticeState;
+  /** Restarted after the drain had finished: only the failing health endpoint is left to serve. */
+  private drainedBeforeRestart = false;
 
   constructor(config: AgentConfig, private readonly deps: AgentDependencies = {}) {
     this.config = resolveAgentConfig(config);
@@ -201,6 +203,7 @@ export class SpotAgent {
     if (state.drainedAt) {
       this.log.warn('restarted after the drain finished: the health endpoint keeps failing until the instance goes', fields);
       this.draining = new Promise<AgentResult>(() => undefined); // never drains again; stop() or the instance ends it
+      this.drainedBeforeRestart = true;
       return;
     }
     this.log.warn('restarted while a notice was pending: the health endpoint keeps failing; resuming the drain', fields);
@@ -226,6 +229,12 @@ export class SpotAgent {
   }
 
   private onSigterm(): void {
+    if (this.drainedBeforeRestart) {
+      // Nothing left to drain: the OS is shutting the doomed instance down, do not hold it up.
+      this.log.info('SIGTERM after the drain finished: stopping');
+      void this.stop();
+      return;
+    }
     if (this.draining) {
       this.log.info('SIGTERM while draining: finishing the drain first');
       return;

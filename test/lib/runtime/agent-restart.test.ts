@@ -160,6 +160,10 @@ describe('agent killed during a drain', () => {
       expect(after.filter((s) => s.status === 200)).toEqual([]);
       expect(after.some((s) => s.status === 503)).toBe(true);
       expect(readFileSync(join(dir, 'hook.log'), 'utf8')).toBe('hook\n');
+      // At shutdown (SIGTERM) it has nothing left to drain: it exits at once instead of holding the instance up.
+      third.child.kill('SIGTERM');
+      expect(await Promise.race([third.exited, sleep(3000).then(() => 'still running')])).toBe(0);
+      expect(third.stdout()).toContain('SIGTERM after the drain finished: stopping');
       if (c.cloud === Cloud.AZURE) expect((em as unknown as AzureScheduledEventsEmulator).acks).toHaveLength(1);
     } finally {
       await probe?.stop();
