@@ -38,6 +38,8 @@ export const MAX_INSTANCE_MIX_SIZES = 5;
 export const MAX_SCALE_SET_INSTANCES = 1000;
 /** Bounds of the automatic instance repair grace period, in minutes. */
 export const REPAIR_GRACE_PERIOD_MINUTES = { min: 10, max: 90 };
+/** Bounds of a Regular scale set's terminate notification (Scheduled Events `Terminate`), in minutes. */
+export const TERMINATION_NOTIFICATION_MINUTES = { min: 5, max: 15 };
 
 /**
  * The family of an Azure VM size, upper case: `Standard_NC4as_T4_v3` -> `NC`, `Standard_D4s_v5` -> `D`,
@@ -136,6 +138,8 @@ export interface AzureFleetChoices {
   readonly sizeStrategy?: AzureSizeStrategy;
   readonly evictionPolicy?: AzureEvictionPolicy;
   readonly allocationStrategy?: AzureAllocationStrategy;
+  /** The on-demand base runs in its own Regular-priority scale set (with a terminate notification). */
+  readonly regularBaseScaleSet?: boolean;
   readonly maxBidPrice?: number;
   readonly repairGracePeriodMinutes?: number;
   readonly terminationNotificationMinutes?: number;
@@ -180,14 +184,24 @@ export function validateAzureFleet(spec: ResolvedFleetSpec, choices: AzureFleetC
   v.addAll(checkEnumValue('allocationStrategy', choices.allocationStrategy, 'AzureAllocationStrategy', AzureAllocationStrategy, { isUnresolved }));
 
   // Deploy-time capacities: passed through untouched into one scale set; refused where the fleet must split them.
-  v.addAll(capacityTokenProblems(spec, choices.sizeStrategy, isUnresolved));
+  if (!choices.regularBaseScaleSet) v.addAll(capacityTokenProblems(spec, choices.sizeStrategy, isUnresolved));
 
-  if (choices.terminationNotificationMinutes !== undefined) {
+  if (choices.terminationNotificationMinutes !== undefined && !choices.regularBaseScaleSet) {
     v.add(
       C.CLOUD_CONSTRAINT,
       'terminationNotificationMinutes',
-      `terminationNotificationMinutes (${choices.terminationNotificationMinutes}) cannot be honoured: every scale set of the fleet has Spot priority and Azure does not accept terminate notifications on Spot ("Terminate notifications cannot be enabled on Spot instances", Azure docs: virtual-machine-scale-sets-terminate-notification; MicrosoftDocs/azure-docs#66962); leave terminationNotificationMinutes out: Spot VMs get the Scheduled Events Preempt notice (at least 30 s), which the agent drains on`,
+      `terminationNotificationMinutes (${choices.terminationNotificationMinutes}) cannot be honoured: every scale set of the fleet has Spot priority and Azure does not accept terminate notifications on Spot ("Terminate notifications cannot be enabled on Spot instances", Azure docs: virtual-machine-scale-sets-terminate-notification; MicrosoftDocs/azure-docs#66962); leave terminationNotificationMinutes out (Spot VMs get the Scheduled Events Preempt notice, at least 30 s, which the agent drains on), or set regularBaseScaleSet: true to run the on-demand base in a Regular scale set that takes one`,
     );
+  } else {
+    checkMinutes(v, 'terminationNotificationMinutes', choices.terminationNotificationMinutes, TERMINATION_NOTIFICATION_MINUTES, known, 'Azure scale sets accept a terminate notification timeout');
+  }
+  if (choices.regularBaseScaleSet) {
+    if (known(spec.onDemandBaseCapacity) && spec.onDemandBaseCapacity === 0) {
+      v.add(C.CLOUD_CONSTRAINT, 'regularBaseScaleSet', 'regularBaseScaleSet is true but onDemandBaseCapacity is 0, so the Regular scale set would have no VM; set onDemandBaseCapacity (the VMs it runs) or leave regularBaseScaleSet out');
+    }
+    for (const prop of CAPACITY_PROPS.filter((p) => isUnresolved(spec[p]))) {
+      v.add(C.CLOUD_CONSTRAINT, prop, `${prop} is a deploy-time value (a Terraform variable or another token), but regularBaseScaleSet takes the on-demand base out of the Spot scale sets (${prop} minus onDemandBaseCapacity), which needs numbers; give ${prop} as a number or leave regularBaseScaleSet out`);
+    }
   }
 
   // Sizes: instance mix families, mix size limit, one scale set per size.
@@ -315,4 +329,20 @@ export function capacityTokenProblems(spec: ResolvedFleetSpec, strategy: AzureSi
     prop,
     message: `${prop} is a deploy-time value (a Terraform variable or another token), but the fleet splits it over ${sets} scale sets (one per VM size: ${sizes.join(', ')}) and cannot divide a value it does not know; give ${prop} as a number, or list sizes that share one scale set (an instance mix of A/B/D/E/F sizes, or one size) to pass it through to Azure untouched`,
   }));
+}
+
+/**
+ * The spec the Spot scale sets render when the on-demand base runs in its own Regular scale set
+ * (`regularBaseScaleSet`): every capacity less the base, no base of their own. Capacities must be numbers here
+ * (`validateAzureFleet` refuses tokens in that mode).
+ */
+export function withoutRegularBase(spec: ResolvedFleetSpec): ResolvedFleetSpec {
+  const base = spec.onDemandBaseCapacity;
+  return {
+    ...spec,
+    minCapacity: Math.max(0, spec.minCapacity - base),
+    maxCapacity: Math.max(0, spec.maxCapacity - base),
+    desiredCapacity: Math.max(0, spec.desiredCapacity - base),
+    onDemandBaseCapacity: 0,
+  };
 }

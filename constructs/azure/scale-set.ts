@@ -45,11 +45,12 @@ export interface SpotScaleSetOptions {
    */
   readonly repairGracePeriodMinutes?: number;
   /**
-   * Refused: Azure does not accept terminate notifications on Spot scale sets ("Terminate notifications cannot be
-   * enabled on Spot instances", Azure's terminate-notification documentation; MicrosoftDocs/azure-docs#66962), and
-   * every scale set of this package has Spot priority. Spot VMs get the Scheduled Events `Preempt` notice instead.
-   * @deprecated setting it throws at synth; leave it out.
-   * @default - no terminate notification
+   * Minutes Azure waits after a `Terminate` scheduled event (scale-in, deletion) before it deletes a VM of a
+   * **Regular**-priority scale set, unless the agent approves the event earlier (5-15): only with
+   * `regularBaseScaleSet` on a fleet. Azure does not accept terminate notifications on Spot scale sets ("Terminate
+   * notifications cannot be enabled on Spot instances", Azure's terminate-notification documentation;
+   * MicrosoftDocs/azure-docs#66962), so it is refused otherwise; Spot VMs get the Scheduled Events `Preempt` notice.
+   * @default 5 - on a Regular-priority scale set; none on Spot scale sets
    */
   readonly terminationNotificationMinutes?: number;
   /** Name of the admin account; password login is disabled. @default 'azureuser' */
@@ -125,12 +126,19 @@ export interface SpotScaleSetProps extends AzureResourceOptions, SpotScaleSetOpt
    * @default - one profile `fleet-bounds` between the plan's bounds: +1 VM above `scaleOutCpuPercent`, -1 below `scaleInCpuPercent`
    */
   readonly autoscaleProfiles?: MonitorAutoscaleSettingProfile[];
+  /**
+   * Regular (on-demand) priority instead of Spot: no eviction policy, bid price or priority mix, and a terminate
+   * notification (`terminationNotificationMinutes`), so the agent drains a VM on `Terminate` before scale-in
+   * removes it. What a fleet's `regularBaseScaleSet` uses for its on-demand base.
+   * @default false
+   */
+  readonly regularPriority?: boolean;
   /** Resources the scale set waits for (e.g. the agent blob and the VMs' read access to it). @default - none */
   readonly dependsOn?: ITerraformDependable[];
 }
 
 /**
- * One Flexible-orchestration scale set of Spot VMs with a Spot Priority Mix (Regular VMs for the base
+ * One Flexible-orchestration scale set of Spot VMs (or Regular ones, `regularPriority`) with a Spot Priority Mix (Regular VMs for the base
  * and a share above it), its autoscale setting (CPU rules, or the given profiles), the Application Health
  * extension and automatic instance repairs (unless `autohealing` is false). No terminate notification: Azure does
  * not accept one on Spot scale sets; Spot VMs get the Scheduled Events `Preempt` notice.
@@ -161,6 +169,7 @@ export class SpotScaleSet extends Construct {
     const image = props.image ?? UBUNTU_2404_X86_64;
     const isMix = plan.mixVmSizes.length > 0;
     const autohealing = props.autohealing ?? true;
+    const regular = props.regularPriority ?? false;
     return {
       name: `${prefix}-vmss`,
       resourceGroupName: props.resourceGroupName,
@@ -171,13 +180,14 @@ export class SpotScaleSet extends Construct {
       platformFaultDomainCount: 1,
       singlePlacementGroup: false,
       zones: props.zones,
-      priority: 'Spot',
-      evictionPolicy: props.evictionPolicy ?? AzureEvictionPolicy.DELETE,
-      maxBidPrice: props.maxBidPrice ?? -1,
-      priorityMix: { baseRegularCount: plan.baseRegularCount, regularPercentageAboveBase: plan.regularPercentageAboveBase },
-      // No termination_notification: Azure does not accept it on Spot scale sets (Azure's terminate-notification
-      // docs: "Terminate notifications cannot be enabled on Spot instances"; MicrosoftDocs/azure-docs#66962). Spot VMs
-      // get the Scheduled Events Preempt notice (at least 30 s), which the agent drains on.
+      priority: regular ? 'Regular' : 'Spot',
+      evictionPolicy: regular ? undefined : props.evictionPolicy ?? AzureEvictionPolicy.DELETE,
+      maxBidPrice: regular ? undefined : props.maxBidPrice ?? -1,
+      priorityMix: regular ? undefined : { baseRegularCount: plan.baseRegularCount, regularPercentageAboveBase: plan.regularPercentageAboveBase },
+      // termination_notification on Regular scale sets only: Azure does not accept it on Spot scale sets (Azure's
+      // terminate-notification docs: "Terminate notifications cannot be enabled on Spot instances";
+      // MicrosoftDocs/azure-docs#66962). Spot VMs get the Scheduled Events Preempt notice (at least 30 s) instead.
+      terminationNotification: regular ? { enabled: true, timeout: `PT${numberText(props.terminationNotificationMinutes ?? 5)}M` } : undefined,
       // automatic_instance_repair only with the health extension: the provider refuses the block whenever it is
       // present without one, even `enabled = false` (orchestrated_virtual_machine_scale_set create, v4.55.0).
       automaticInstanceRepair: autohealing ? { enabled: true, gracePeriod: `PT${numberText(props.repairGracePeriodMinutes ?? 30)}M`, action: 'Replace' } : undefined,

@@ -13,7 +13,7 @@ import { AzureScaleSetOrchestration, ISpotScaleSetFleet, ImportedSpotScaleSetFle
 import { AzureExistingBackendPool, AzureProbeOptions, SpotBackendPoolAttachment, SpotLoadBalancer } from './load-balancer';
 import { AzureResourceOptions, SpotFleetNetwork, SpotFleetSecurityGroup, azureName } from './network';
 import { checkedSecurityRule } from './provider-rules';
-import { AzureSizeStrategy, ScaleSetPlan, planScaleSets, validateAzureFleet } from './rules';
+import { AzureSizeStrategy, ScaleSetPlan, planScaleSets, validateAzureFleet, withoutRegularBase } from './rules';
 import { IScaleSetAutoscaleProfiles, SpotScaleSet, SpotScaleSetOptions, UBUNTU_2404_ARM64, UBUNTU_2404_X86_64 } from './scale-set';
 import { AZURE_VM_SIZE_CATALOG } from './vm-sizes';
 
@@ -69,6 +69,15 @@ export interface SpotScaleSetFleetProps extends FleetSpec, AzureResourceOptions,
   readonly listenerPort?: number;
   /** Give the load balancer a private frontend in the workers' subnet instead of a public IP. @default false */
   readonly internalLoadBalancer?: boolean;
+  /**
+   * Run the on-demand base (`onDemandBaseCapacity` VMs) in its own Regular-priority scale set, of the first VM size,
+   * behind the same backend pool, instead of as the Regular share of the Spot scale sets' priority mix. Azure accepts
+   * a terminate notification only on Regular scale sets, so this is how on-demand VMs get a `Terminate` notice (and
+   * are drained) before scale-in or deletion removes them (`terminationNotificationMinutes`, 5 by default); the Spot
+   * scale sets keep `onDemandPercentageAboveBaseCapacity` and the rest of the capacity. Capacities must be numbers.
+   * @default false - the base is the Regular share of the priority mix (no Terminate notice for those VMs)
+   */
+  readonly regularBaseScaleSet?: boolean;
   /**
    * Join an existing Standard load balancer's backend pool instead of creating a load balancer: the fleet adds its
    * probe (the agent's health endpoint) to that load balancer and, when a frontend is named, the rule; its network
@@ -141,8 +150,10 @@ export class SpotScaleSetFleet extends Construct implements ISpotScaleSetFleet {
   public readonly spec: ResolvedFleetSpec;
   /** Size, capacity and priority mix of each scale set. */
   public readonly plans: ScaleSetPlan[];
-  /** The scale sets. */
+  /** The Spot scale sets. */
   public readonly scaleSets: SpotScaleSet[];
+  /** The Regular-priority scale set of the on-demand base, with `regularBaseScaleSet`. */
+  public readonly regularScaleSet?: SpotScaleSet;
   /** Whether a load balancer sends traffic to the fleet (`loadBalanced`). */
   public readonly loadBalanced: boolean;
   /** Whether the Application Health extension and automatic repairs are on. */
@@ -177,7 +188,7 @@ export class SpotScaleSetFleet extends Construct implements ISpotScaleSetFleet {
     super(scope, id);
     const d = this.validate(props);
     this.spec = d.spec;
-    this.plans = planScaleSets(d.spec, props.sizeStrategy);
+    this.plans = planScaleSets(props.regularBaseScaleSet ? withoutRegularBase(d.spec) : d.spec, props.sizeStrategy);
     this.loadBalanced = d.loadBalanced;
     this.autohealing = d.autohealing;
     this.drainMode = d.drainMode;
@@ -208,6 +219,7 @@ export class SpotScaleSetFleet extends Construct implements ISpotScaleSetFleet {
     this.agentBlob = agent.blob;
     this.customDataScript = agent.script;
     this.scaleSets = this.createScaleSets(props, d, { common, prefix, probe, subnetId });
+    if (props.regularBaseScaleSet) this.regularScaleSet = this.createRegularScaleSet(props, d, { common, prefix, probe, subnetId });
   }
 
   /** Every rule of the props (cross-cloud, agent, Azure), thrown together; the decisions the fleet renders from. */
@@ -247,6 +259,7 @@ export class SpotScaleSetFleet extends Construct implements ISpotScaleSetFleet {
         maxBidPrice: props.maxBidPrice,
         repairGracePeriodMinutes: props.repairGracePeriodMinutes,
         terminationNotificationMinutes: props.terminationNotificationMinutes,
+        regularBaseScaleSet: props.regularBaseScaleSet,
         healthCheckPortSet: props.healthCheck?.port !== undefined,
         // Without a load balancer nothing has to notice the failing health endpoint.
         drainsByHealth: loadBalanced && drainMode === DrainMode.HEALTH,
@@ -335,6 +348,36 @@ export class SpotScaleSetFleet extends Construct implements ISpotScaleSetFleet {
     return { script, delivery, blob, gzipBytes: inline.inlineGzipBytes };
   }
 
+  /**
+   * The on-demand base as a Regular-priority scale set of the first size, fixed at `onDemandBaseCapacity` VMs, with
+   * a terminate notification so its VMs are drained on `Terminate`.
+   */
+  private createRegularScaleSet(props: SpotScaleSetFleetProps, d: FleetDecisions, at: FleetPlacement): SpotScaleSet {
+    const base = d.spec.onDemandBaseCapacity;
+    const plan: ScaleSetPlan = { skuName: d.spec.instanceTypes[0], mixVmSizes: [], minCapacity: base, maxCapacity: base, desiredCapacity: base, baseRegularCount: base, regularPercentageAboveBase: 100 };
+    return new SpotScaleSet(this, 'RegularBase', {
+      ...at.common,
+      ...props,
+      namePrefix: `${at.prefix}-regular`,
+      image: props.image ?? (d.spec.architecture === CpuArchitecture.ARM64 ? UBUNTU_2404_ARM64 : UBUNTU_2404_X86_64),
+      plan,
+      regularPriority: true,
+      zones: d.spec.zones ?? ['1', '2', '3'],
+      subnetId: at.subnetId,
+      backendAddressPoolIds: this._loadBalancer
+        ? [this._loadBalancer.backendAddressPoolId]
+        : this.backendPoolAttachment ? [this.backendPoolAttachment.backendAddressPoolId] : [],
+      networkSecurityGroupId: this.securityGroup.networkSecurityGroupId,
+      identityId: this.identity.id,
+      customDataBase64: Token.isUnresolved(this.customDataScript) ? terraformBase64(this.customDataScript) : toCustomData(this.customDataScript),
+      health: at.probe,
+      autohealing: d.autohealing,
+      // A fixed size: the base does not follow the load (the Spot scale sets do).
+      autoscaleProfiles: [{ name: 'regular-base', capacity: { minimum: base, maximum: base, default: base } }],
+      dependsOn: this.agentBlob ? [this.agentBlob.blob, this.agentBlob.roleAssignment] : undefined,
+    });
+  }
+
   /** One scale set per plan (an instance mix, or one per size), all behind the same backend pool. */
   private createScaleSets(props: SpotScaleSetFleetProps, d: FleetDecisions, at: FleetPlacement): SpotScaleSet[] {
     const { common, prefix, probe, subnetId } = at;
@@ -395,14 +438,18 @@ export class SpotScaleSetFleet extends Construct implements ISpotScaleSetFleet {
     return this.scaleSets[0].scaleSet.resourceGroupName;
   }
 
-  /** Ids of the scale sets. */
+  /** Ids of the scale sets: the Spot ones, then the Regular base one (`regularBaseScaleSet`). */
   public get scaleSetIds(): string[] {
-    return this.scaleSets.map((s) => s.scaleSetId);
+    return this.allScaleSets().map((s) => s.scaleSetId);
   }
 
-  /** Names of the scale sets. */
+  /** Names of the scale sets, in the order of `scaleSetIds`. */
   public get scaleSetNames(): string[] {
-    return this.scaleSets.map((s) => s.scaleSet.name);
+    return this.allScaleSets().map((s) => s.scaleSet.name);
+  }
+
+  private allScaleSets(): SpotScaleSet[] {
+    return this.regularScaleSet ? [...this.scaleSets, this.regularScaleSet] : this.scaleSets;
   }
 
   /** The fleet's scale sets use Flexible orchestration. */

@@ -576,3 +576,39 @@ describe('without load balancer, agent options, autoscale profiles', () => {
     expect(() => synth({ ...CPU, autoscaleProfileFactory: factory, scaleOutCpuPercent: 80 })).toThrow(/scaleOutCpuPercent \(80\) has no effect: autoscaleProfileFactory supplies the autoscale rules/);
   });
 });
+
+describe('regularBaseScaleSet: the on-demand base in a Regular scale set, drained on Terminate', () => {
+  test('Spot scale sets without the base; a fixed Regular scale set of the first size with a terminate notification', () => {
+    const { json, fleet } = synth({ ...GPU, regularBaseScaleSet: true, terminationNotificationMinutes: 10 });
+    const sets = resources(json, 'azurerm_orchestrated_virtual_machine_scale_set');
+    expect(sets).toHaveLength(3);
+    const regular = sets.find((s) => s.priority === 'Regular');
+    expect(regular).toMatchObject({ name: 'inference-fleet-regular-vmss', sku_name: 'Standard_NC4as_T4_v3', instances: 1, termination_notification: { enabled: true, timeout: 'PT10M' } });
+    expect(regular.eviction_policy).toBeUndefined();
+    expect(regular.priority_mix).toBeUndefined();
+    expect(regular.max_bid_price).toBeUndefined();
+    const spot = sets.filter((s) => s.priority === 'Spot');
+    // 2-9 VMs, 3 desired, base 1: the Spot sets share 1-8 VMs, 2 desired, no base, 20 % Regular above it.
+    expect(spot.map((s) => s.priority_mix)).toEqual([{ base_regular_count: 0, regular_percentage_above_base: 20 }, { base_regular_count: 0, regular_percentage_above_base: 20 }]);
+    expect(spot.every((s) => s.termination_notification === undefined)).toBe(true);
+    expect(fleet.plans.map((p) => [p.minCapacity, p.maxCapacity, p.desiredCapacity])).toEqual([[1, 4, 1], [0, 4, 1]]);
+    // Same backend pool and security group for all three.
+    expect(new Set(sets.map((s) => JSON.stringify(s.network_interface[0].ip_configuration[0].load_balancer_backend_address_pool_ids))).size).toBe(1);
+    const fixed = resources(json, 'azurerm_monitor_autoscale_setting').find((a) => a.profile[0].name === 'regular-base');
+    expect(fixed.profile[0].capacity).toEqual({ minimum: 1, maximum: 1, default: 1 });
+    expect(fleet.scaleSetIds).toHaveLength(3);
+    expect(fleet.scaleSets).toHaveLength(2);
+  });
+
+  test('the terminate notification defaults to 5 minutes there, and stays 5-15', () => {
+    const { json } = synth({ ...GPU, regularBaseScaleSet: true });
+    expect(resources(json, 'azurerm_orchestrated_virtual_machine_scale_set').find((s) => s.priority === 'Regular').termination_notification).toEqual({ enabled: true, timeout: 'PT5M' });
+    expect(() => synth({ ...GPU, regularBaseScaleSet: true, terminationNotificationMinutes: 20 })).toThrow(/terminationNotificationMinutes \(20\) must be a whole number of minutes between 5 and 15: Azure scale sets accept a terminate notification timeout of 5 to 15 minutes/);
+  });
+
+  test('refused without a base, and with deploy-time capacities', () => {
+    expect(() => synth({ ...GPU, onDemandBaseCapacity: 0, regularBaseScaleSet: true })).toThrow(/regularBaseScaleSet is true but onDemandBaseCapacity is 0, so the Regular scale set would have no VM/);
+    expect(() => synth({ ...GPU, maxCapacity: Token.asNumber(Fn.max([9])), regularBaseScaleSet: true })).toThrow(/maxCapacity is a deploy-time value .*regularBaseScaleSet takes the on-demand base out of the Spot scale sets \(maxCapacity minus onDemandBaseCapacity\), which needs numbers/);
+    expect(() => synth({ ...GPU, terminationNotificationMinutes: 10 })).toThrow(/or set regularBaseScaleSet: true to run the on-demand base in a Regular scale set that takes one/);
+  });
+});
