@@ -1,5 +1,5 @@
 import { IInstanceTypeCatalog, didYouMean, suggestNames } from '../spec/rules';
-import { AWS_INSTANCE_TYPE_SIZES } from './aws-instance-types';
+import { AWS_INSTANCE_TYPES_SDK_VERSION, AWS_INSTANCE_TYPE_SIZES } from './aws-instance-types';
 
 /**
  * The accelerator of each EC2 family that has one, as AWS documents the families ("Accelerated computing" in the
@@ -60,7 +60,8 @@ export const AWS_INSTANCE_TYPE_CATALOG: IInstanceTypeCatalog = {
     }
     const hint = didYouMean(suggestNames(name, names()));
     if (sizes) return `AWS writes instance types in lower case; ${hint || `use ${name.toLowerCase()}`}`;
-    return `no family ${family} in @aws-sdk/client-ec2; ${hint || 'see `aws ec2 describe-instance-types` for the types of your region'}`;
+    const newer = `a family AWS launched after @aws-sdk/client-ec2 ${AWS_INSTANCE_TYPES_SDK_VERSION}: set allowUnknownInstanceTypes: true`;
+    return `no family ${family} in @aws-sdk/client-ec2; ${hint ? `${hint} For ${newer}` : `see \`aws ec2 describe-instance-types\` for the types of your region; for ${newer}`}`;
   },
   acceleratorOf(name: string): string | undefined {
     return AWS_ACCELERATORS[familyOf(name)];

@@ -103,6 +103,13 @@ export interface FleetSpec {
    * @default false
    */
   readonly allowUndiversified?: boolean;
+  /**
+   * Accept instance type names the package's offline catalogue does not know: a type the cloud launched after this
+   * version of the package (on AWS the list of `@aws-sdk/client-ec2` it was built with). Such names go to the cloud
+   * as written, so a misspelling fails at deploy instead of at synth.
+   * @default false
+   */
+  readonly allowUnknownInstanceTypes?: boolean;
   /** Zones to spread over. @default - every zone the network or region offers */
   readonly zones?: string[];
   /** Port the inference server listens on. @default 8080 */

@@ -80,7 +80,9 @@ export function validateFleetSpec(spec: FleetSpec, cloud: Cloud, options: Valida
       }
     }
     if (options.catalog) {
-      v.addAll(checkInstanceTypeNames('instanceTypes', types, options.catalog, { isUnresolved: unresolved }));
+      if (!spec.allowUnknownInstanceTypes) {
+        v.addAll(checkInstanceTypeNames('instanceTypes', types, options.catalog, { isUnresolved: unresolved }));
+      }
       v.addAll(checkOneAccelerator('instanceTypes', types, options.catalog, { isUnresolved: unresolved }));
     }
   }

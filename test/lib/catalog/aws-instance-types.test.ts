@@ -34,8 +34,8 @@ describe('AWS_INSTANCE_TYPE_CATALOG', () => {
   });
 
   test('an unknown family fails, with the closest types when there are any', () => {
-    expect(aws.explainUnknown('g9.xlarge')).toMatch(/^no family g9 in @aws-sdk\/client-ec2; did you mean g[0-9a-z]*\.xlarge(, g[0-9a-z]*\.xlarge)*( or g[0-9a-z]*\.xlarge)?\?$/);
-    expect(aws.explainUnknown('zzzz.qqqqqq')).toBe('no family zzzz in @aws-sdk/client-ec2; see `aws ec2 describe-instance-types` for the types of your region');
+    expect(aws.explainUnknown('g9.xlarge')).toMatch(/^no family g9 in @aws-sdk\/client-ec2; did you mean g[0-9a-z]*\.xlarge(, g[0-9a-z]*\.xlarge)*( or g[0-9a-z]*\.xlarge)?\? For a family AWS launched after @aws-sdk\/client-ec2 \d+\.\d+\.\d+: set allowUnknownInstanceTypes: true$/);
+    expect(aws.explainUnknown('zzzz.qqqqqq')).toBe(`no family zzzz in @aws-sdk/client-ec2; see \`aws ec2 describe-instance-types\` for the types of your region; for a family AWS launched after @aws-sdk/client-ec2 ${AWS_INSTANCE_TYPES_SDK_VERSION}: set allowUnknownInstanceTypes: true`);
   });
 
   test('upper case and a missing size are explained', () => {

@@ -146,5 +146,7 @@ describe('validateFleetSpec applies the cross-cloud rules', () => {
     const found = validateFleetSpec(spec, Cloud.AWS, { catalog });
     expect(found.map((p) => p.code)).toEqual([C.UNKNOWN_INSTANCE_TYPE, C.MIXED_ACCELERATORS]);
     expect(() => resolveFleetSpec(spec, Cloud.AWS, { catalog, scope: 'Stack/Fleet' })).toThrow(/Stack\/Fleet: 2 problems[\s\S]*did you mean g5.xlarge\?/);
+    // allowUnknownInstanceTypes lets a name the catalogue does not know through; the accelerator rule still applies.
+    expect(validateFleetSpec({ ...spec, allowUnknownInstanceTypes: true }, Cloud.AWS, { catalog }).map((p) => p.code)).toEqual([C.MIXED_ACCELERATORS]);
   });
 });
