@@ -23,6 +23,12 @@ export const AZURE_BATCH_WORKER_PREFIX = '/opt/spot-worker';
 /** Placeholder of the shard index in {@link AzureBatchInference.taskDefinitionTemplate}. */
 export const SHARD_INDEX_PLACEHOLDER = '__SHARD_INDEX__';
 /**
+ * Placeholder of the run id in {@link AzureBatchInference.taskDefinitionTemplate}. The job is declared once and
+ * reused, so each submission is a run: its tasks are `<run>-shard-<i>` and its checkpoints
+ * `checkpoints/<job>-<run>/<i>.json`. A new run starts from scratch; submitting the same run id again resumes it.
+ */
+export const RUN_ID_PLACEHOLDER = '__RUN_ID__';
+/**
  * The Azure Batch service principal ("Microsoft Azure Batch", application id `ddbf3205-c6bd-46ae-8127-60eb93363864`):
  * a user-subscription Batch account needs it to hold a role on the subscription and secret access to the Key Vault.
  */
@@ -140,7 +146,7 @@ export interface AzureBatchInferenceProps extends AzureResourceOptions {
  *   that submits one task per shard, since tasks are submitted, not declared.
  *
  * Each task reads `SHARD_INDEX` / `SPOT_SHARD_COUNT` / `SHARD_JOB_ID` (the runtime's `shardFromEnvironment()`), resumes
- * from `checkpoints/<job>/<index>.json` with `runShard()` and writes outputs under `outputs/`. When Spot takes a node
+ * from `checkpoints/<job>-<run>/<index>.json` with `runShard()` and writes outputs under `outputs/`. When Spot takes a node
  * back, Batch requeues its running task and runs it again on another node; the task skips what its checkpoint
  * says is done.
  */
@@ -172,7 +178,7 @@ export class AzureBatchInference extends Construct {
   public readonly maxTaskRetryCount: number;
   /** Environment every task gets (checkpoint location, shard count, identity). */
   public readonly taskEnvironment: { [key: string]: string };
-  /** The Batch REST `Add Task` body of one shard, with {@link SHARD_INDEX_PLACEHOLDER} where the index goes. */
+  /** The Batch REST `Add Task` body of one shard, with {@link SHARD_INDEX_PLACEHOLDER} and {@link RUN_ID_PLACEHOLDER}. */
   public readonly taskDefinitionTemplate: string;
 
   private readonly props: AzureBatchInferenceProps;
@@ -245,23 +251,24 @@ export class AzureBatchInference extends Construct {
     this.taskDefinitionTemplate = JSON.stringify(this.taskDefinition(SHARD_INDEX_PLACEHOLDER), null, 2);
 
     if (props.createOutputs ?? true) {
-      new TerraformOutput(this, 'TaskDefinition', { value: this.taskDefinitionTemplate, description: `Batch Add Task body of one shard (${SHARD_INDEX_PLACEHOLDER} = the shard index)` });
+      new TerraformOutput(this, 'TaskDefinition', { value: this.taskDefinitionTemplate, description: `Batch Add Task body of one shard (${SHARD_INDEX_PLACEHOLDER} = the shard index, ${RUN_ID_PLACEHOLDER} = the run id)` });
       new TerraformOutput(this, 'SubmitCommand', { value: this.submitTasksCommand(), description: 'Submits one task per shard to the job (needs az login)' });
     }
   }
 
   /**
    * The Batch REST `Add Task` body of shard `index` (`az batch task create --json-file`): the command line, the
-   * shard's position (`SHARD_INDEX`, `SHARD_JOB_ID`; the job's common environment adds the rest) and the retry
-   * limit. The task runs as the pool's non-admin auto-user.
+   * shard's position (`SHARD_INDEX`, and `SHARD_JOB_ID` = `<job>-<run>`, so the checkpoints of one run never
+   * answer for another; the job's common environment adds the rest) and the retry limit. The task runs as the
+   * pool's non-admin auto-user. Task ids (`<run>-shard-<i>`) must be unique in the job: one run id per submission.
    */
-  public taskDefinition(index: number | string): { [key: string]: unknown } {
+  public taskDefinition(index: number | string, runId: string = RUN_ID_PLACEHOLDER): { [key: string]: unknown } {
     return {
-      id: `shard-${index}`,
+      id: `${runId}-shard-${index}`,
       commandLine: `/bin/bash -c '${terraformLiteral(this.props.taskCommandLine).replace(/'/g, "'\\''")}'`,
       environmentSettings: [
         { name: 'SHARD_INDEX', value: String(index) },
-        { name: 'SHARD_JOB_ID', value: this.job.name },
+        { name: 'SHARD_JOB_ID', value: `${this.job.name}-${runId}` },
       ],
       constraints: { maxTaskRetryCount: this.maxTaskRetryCount },
       userIdentity: { autoUser: { scope: 'pool', elevationLevel: 'nonadmin' } },
@@ -270,13 +277,16 @@ export class AzureBatchInference extends Construct {
 
   /**
    * One shell command that signs in to the Batch account with the caller's Entra ID login (`az login` first) and
-   * submits one task per shard (`shardCount` of them) to the job.
+   * submits one run: one task per shard (`shardCount` of them). The run id is `$RUN_ID` when set (set it to an
+   * earlier run's id to resume that run), otherwise the current UTC time; the command prints it.
    */
   public submitTasksCommand(): string {
     const template = this.taskDefinitionTemplate.replace(/'/g, "'\\''");
     return [
       `az batch account login --resource-group ${this.account.resourceGroupName} --name ${this.account.name}`,
-      `for i in $(seq 0 $((${numberText(this.props.shardCount)} - 1))); do printf '%s' '${template}' | sed "s/${SHARD_INDEX_PLACEHOLDER}/$i/g" > /tmp/shard-task.json && az batch task create --job-id ${this.job.name} --json-file /tmp/shard-task.json || exit 1; done`,
+      'RUN="$${RUN_ID:-$(date -u +%Y%m%dt%H%M%S)}"',
+      'echo "run $RUN"',
+      `for i in $(seq 0 $((${numberText(this.props.shardCount)} - 1))); do printf '%s' '${template}' | sed -e "s/${SHARD_INDEX_PLACEHOLDER}/$i/g" -e "s/${RUN_ID_PLACEHOLDER}/$RUN/g" > /tmp/shard-task.json && az batch task create --job-id ${this.job.name} --json-file /tmp/shard-task.json || exit 1; done`,
     ].join(' && ');
   }
 

@@ -9,6 +9,7 @@ import {
   AZURE_BATCH_OUTPUT_PREFIX,
   AzureBatchInference,
   AzureBatchInferenceProps,
+  RUN_ID_PLACEHOLDER,
   SHARD_INDEX_PLACEHOLDER,
 } from '../../../constructs/azure';
 import { BATCH_CHECKPOINT_PREFIX, BATCH_OUTPUT_PREFIX } from '../../../constructs/aws/batch-inference';
@@ -122,20 +123,21 @@ describe('AzureBatchInference resources', () => {
   });
 
   test('the task definition and the submit command (tasks are submitted, not declared)', () => {
-    const task = batch.taskDefinition(3);
+    const task = batch.taskDefinition(3, '20261203t140000');
     expect(task).toMatchObject({
-      id: 'shard-3',
+      id: '20261203t140000-shard-3',
       commandLine: "/bin/bash -c 'node /opt/app/shard.js --model '\\''llama'\\'''",
       constraints: { maxTaskRetryCount: 3 },
       userIdentity: { autoUser: { scope: 'pool', elevationLevel: 'nonadmin' } },
     });
-    expect(task.environmentSettings).toEqual([{ name: 'SHARD_INDEX', value: '3' }, { name: 'SHARD_JOB_ID', value: expect.any(String) }]);
+    expect(task.environmentSettings).toEqual([{ name: 'SHARD_INDEX', value: '3' }, { name: 'SHARD_JOB_ID', value: expect.stringMatching(/-20261203t140000$/) }]);
     expect(batch.taskDefinitionTemplate).toContain(SHARD_INDEX_PLACEHOLDER);
-    expect(JSON.parse(batch.taskDefinitionTemplate).id).toBe(`shard-${SHARD_INDEX_PLACEHOLDER}`);
+    // One run per submission: task ids unique in the (reused) job, checkpoints of one run never answer for another.
+    expect(JSON.parse(batch.taskDefinitionTemplate).id).toBe(`${RUN_ID_PLACEHOLDER}-shard-${SHARD_INDEX_PLACEHOLDER}`);
     const outputs = Object.values(json.output) as any[];
     const submit = outputs.find((o) => o.description.startsWith('Submits one task per shard')).value as string;
-    expect(submit).toMatch(/^az batch account login --resource-group \$\{azurerm_batch_account\.[^.]+\.resource_group_name\} --name \$\{azurerm_batch_account\.[^.]+\.name\} && for i in \$\(seq 0 \$\(\(8 - 1\)\)\); do printf '%s' '/);
-    expect(submit).toMatch(/sed "s\/__SHARD_INDEX__\/\$i\/g" > \/tmp\/shard-task\.json && az batch task create --job-id \$\{azurerm_batch_job\.[^.]+\.name\} --json-file \/tmp\/shard-task\.json \|\| exit 1; done$/);
+    expect(submit).toMatch(/^az batch account login --resource-group \$\{azurerm_batch_account\.[^.]+\.resource_group_name\} --name \$\{azurerm_batch_account\.[^.]+\.name\} && RUN="\$\$\{RUN_ID:-\$\(date -u \+%Y%m%dt%H%M%S\)\}" && echo "run \$RUN" && for i in \$\(seq 0 \$\(\(8 - 1\)\)\); do printf '%s' '/);
+    expect(submit).toMatch(/sed -e "s\/__SHARD_INDEX__\/\$i\/g" -e "s\/__RUN_ID__\/\$RUN\/g" > \/tmp\/shard-task\.json && az batch task create --job-id \$\{azurerm_batch_job\.[^.]+\.name\} --json-file \/tmp\/shard-task\.json \|\| exit 1; done$/);
   });
 });
 
@@ -201,12 +203,13 @@ describe('the checkpoint contract shared with AWS BatchInference', () => {
   test('a task reads its position from the environment Azure Batch gives it, and a requeued task resumes from its checkpoint', async () => {
     const { batch } = synth();
     const env: Record<string, string> = { SPOT_SHARD_COUNT: '8' };
-    for (const s of batch.taskDefinition(5).environmentSettings as { name: string; value: string }[]) env[s.name] = s.value;
-    env.SHARD_JOB_ID = 'embeddings-job';
+    for (const s of batch.taskDefinition(5, 'r1').environmentSettings as { name: string; value: string }[]) env[s.name] = s.value;
+    expect(env.SHARD_JOB_ID).toMatch(/-r1$/);
+    env.SHARD_JOB_ID = 'embeddings-job-r1'; // what Terraform resolves the job name to
     const position = shardFromEnvironment(env);
-    expect(position).toEqual({ index: 5, count: 8, jobId: 'embeddings-job' });
+    expect(position).toEqual({ index: 5, count: 8, jobId: 'embeddings-job-r1' });
     const shardId = `${position!.jobId}/${position!.index}`;
-    expect(checkpointKey(shardId)).toBe('checkpoints/embeddings-job/5.json');
+    expect(checkpointKey(shardId)).toBe('checkpoints/embeddings-job-r1/5.json');
 
     // First run: the node is preempted after 3 items (the agent aborts); Batch requeues the task on another node.
     const store = new InMemoryCheckpointStore();
