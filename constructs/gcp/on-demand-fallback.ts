@@ -3,6 +3,7 @@ import { Construct } from 'constructs';
 import { CloudRunV2ServiceIamMember } from '@cdktf/provider-google/lib/cloud-run-v2-service-iam-member';
 import { CloudSchedulerJob } from '@cdktf/provider-google/lib/cloud-scheduler-job';
 import { Cloudfunctions2Function } from '@cdktf/provider-google/lib/cloudfunctions2-function';
+import { ComputeBackendService, ComputeBackendServiceBackend } from '@cdktf/provider-google/lib/compute-backend-service';
 import { ComputeInstanceGroupManager } from '@cdktf/provider-google/lib/compute-instance-group-manager';
 import { EventarcTrigger } from '@cdktf/provider-google/lib/eventarc-trigger';
 import { ProjectIamCustomRole } from '@cdktf/provider-google/lib/project-iam-custom-role';
@@ -39,9 +40,11 @@ export interface GcpOnDemandFallbackOptions {
    * Render the spare spot groups: one zonal MIG per zone of the fleet, on the fleet's spot template, target size
    * 0, sized by the controller only (Terraform ignores their size), so the policy's spare spot VMs run in the
    * zones it does not avoid. One group per zone because a regional MIG's zones are fixed when it is created;
-   * the controller steers by size. Needs the fleet's `zones`. Add `spareGroupUrls` to the load balancer's backends
-   * for the spares to serve traffic (the fleet's own backends list its regional groups).
-   * @default - true when the policy keeps spares (`policy.spareSpotReplicas`, default 1) and the fleet lists its zones
+   * the controller steers by size. Needs the fleet's `zones`. Spare VMs count as ready spot for the policy, so
+   * on a load-balanced fleet they must serve: pass `backendService` (they are added to its backends), or add
+   * `spareGroupUrls` to your own.
+   * @default - true when the policy keeps spares (`policy.spareSpotReplicas`, default 1), the fleet lists its zones,
+   *   and either `backendService` is given or the fleet has no load balancer
    */
   readonly spareGroups?: boolean;
 }
@@ -56,6 +59,12 @@ export interface GcpOnDemandFallbackProps extends GcpOnDemandFallbackOptions {
    * @default - scheduled runs only
    */
   readonly preemptionHook?: GcpPreemptionHook;
+  /**
+   * The backend service the fleet serves behind: the spare groups are added to its backends (same balancing
+   * as the fleet's groups), so spare VMs serve like the others.
+   * @default - none: spare groups only for a fleet without a load balancer, or with `spareGroups: true`
+   */
+  readonly backendService?: ComputeBackendService;
 }
 
 /**
@@ -137,7 +146,7 @@ export class GcpOnDemandFallback extends Construct {
       v.add(FleetSpecErrorCode.CLOUD_CONSTRAINT, 'spareGroups', 'spareGroups is true but policy.spareSpotReplicas is 0, so the spare groups would never run anything; set policy.spareSpotReplicas to 1 or more, or leave spareGroups out');
     }
     v.throwIfAny(this.node.path);
-    const withSpares = (props.spareGroups ?? true) && zones !== undefined && spares > 0;
+    const withSpares = (props.spareGroups ?? (props.backendService !== undefined || !fleet.loadBalanced)) && zones !== undefined && spares > 0;
 
     const project = fleet.project;
     const region = fleet.region;
@@ -164,6 +173,15 @@ export class GcpOnDemandFallback extends Construct {
       });
     });
     this.spareGroupUrls = this.spareGroups.map((g) => g.instanceGroup);
+    if (props.backendService && this.spareGroups.length > 0) {
+      // Append to what the backend service already has (the fleet's groups, or a team's own backends).
+      const current = props.backendService.backendInput;
+      const existing: ComputeBackendServiceBackend[] = Array.isArray(current) ? (current as ComputeBackendServiceBackend[]) : [];
+      props.backendService.putBackend([
+        ...existing,
+        ...this.spareGroupUrls.map((group) => ({ group, balancingMode: 'UTILIZATION', maxUtilization: fleet.targetUtilization, capacityScaler: 1 })),
+      ]);
+    }
     const spareSettings = spareZones.map((zone, i) => ({ name: `${name}-spare-${zone.slice(zone.lastIndexOf('-') + 1)}`, zone, maxSize: spares, ref: this.spareGroups[i] }));
 
     // Identity and least-privilege grants.

@@ -64,6 +64,8 @@ export class GcpSpotInferenceService extends Construct {
         ...props.onDemandFallbackOptions,
         fleet: this.fleet,
         preemptionHook: this.preemptionHook,
+        // the spare spot groups serve behind the same backend service
+        backendService: this.loadBalancer.backendService,
       });
     }
     if (props.alerts ?? true) {

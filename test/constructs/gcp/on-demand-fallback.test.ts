@@ -7,7 +7,7 @@ import { ProjectIamCustomRole } from '@cdktf/provider-google/lib/project-iam-cus
 import { ProjectIamMember } from '@cdktf/provider-google/lib/project-iam-member';
 import { PubsubTopic } from '@cdktf/provider-google/lib/pubsub-topic';
 import { ServiceAccount } from '@cdktf/provider-google/lib/service-account';
-import { FALLBACK_REPLICAS_METRIC_TYPE, GcpOnDemandFallback, GcpPreemptionHook, GcpSpotFleet } from '../../../constructs/gcp';
+import { FALLBACK_REPLICAS_METRIC_TYPE, GcpFleetLoadBalancer, GcpOnDemandFallback, GcpPreemptionHook, GcpSpotFleet } from '../../../constructs/gcp';
 import { FleetSpecError, FleetSpecErrorCode } from '../../../lib/spec';
 import { ensureBundles, fleetProps, ofType, one, synth } from './helpers';
 
@@ -18,7 +18,8 @@ describe('GcpOnDemandFallback', () => {
   const { json, resources } = synth((scope) => {
     const fleet = new GcpSpotFleet(scope, 'Fleet', fleetProps());
     const hook = new GcpPreemptionHook(scope, 'Hook', { fleet });
-    new GcpOnDemandFallback(scope, 'Fallback', { fleet, preemptionHook: hook, policy: { scaleInStabilizationSeconds: 120 } });
+    const lb = new GcpFleetLoadBalancer(scope, 'Lb', { fleet });
+    new GcpOnDemandFallback(scope, 'Fallback', { fleet, preemptionHook: hook, backendService: lb.backendService, policy: { scaleInStabilizationSeconds: 120 } });
   });
   const fn = one(resources, 'google_cloudfunctions2_function', 'Fallback');
 
@@ -130,6 +131,16 @@ describe('GcpOnDemandFallback', () => {
       { name: 'llm-spare-c', zone: 'us-central1-c', maxSize: 1 },
     ]);
     expect(env.SPARE_INSTANCE_NAME_PREFIX).toBe('llm-spare-');
+    // they serve: the backend service lists the fleet's two groups, then the three spare groups
+    const backend = one(resources, 'google_compute_backend_service', 'Lb').backend;
+    expect(backend.map((b: { group: string }) => b.group.replace(/_\w+\./, '.'))).toEqual([
+      expect.stringMatching(/Fleet_SpotGroup.*instance_group/),
+      expect.stringMatching(/Fleet_OnDemandGroup.*instance_group/),
+      expect.stringMatching(/Fallback_SpareGroupA.*instance_group/),
+      expect.stringMatching(/Fallback_SpareGroupB.*instance_group/),
+      expect.stringMatching(/Fallback_SpareGroupC.*instance_group/),
+    ]);
+    expect(backend[2]).toMatchObject({ balancing_mode: 'UTILIZATION', capacity_scaler: 1 });
   });
 
   test('Terraform leaves the standard group size to the controller', () => {
@@ -190,7 +201,8 @@ describe('GcpOnDemandFallback validation', () => {
   test('spare groups need the fleet zones and a policy with spares; without them no spare group is made', () => {
     expect(attempt({ spareGroups: true }, { zones: undefined })).toThrow(/spareGroups is true but fleet llm does not list its zones \(or they are tokens\): one spare group is made per zone, so list the fleet's zones/);
     expect(attempt({ spareGroups: true, policy: { spareSpotReplicas: 0 } })).toThrow(/spareGroups is true but policy\.spareSpotReplicas is 0.*set policy\.spareSpotReplicas to 1 or more, or leave spareGroups out/);
-    for (const [props, fleet] of [[{ policy: { spareSpotReplicas: 0 } }, {}], [{ spareGroups: false }, {}], [{}, { zones: undefined }]] as const) {
+    // (a load-balanced fleet without a backend service to add them to: spares would count as ready but not serve)
+    for (const [props, fleet] of [[{ policy: { spareSpotReplicas: 0 } }, {}], [{ spareGroups: false }, {}], [{}, { zones: undefined }], [{}, {}]] as const) {
       const out = JSON.parse(Testing.synthScope((scope) => {
         const f = new GcpSpotFleet(scope, 'Fleet', fleetProps(fleet));
         new GcpOnDemandFallback(scope, 'Fallback', { fleet: f, ...props });
