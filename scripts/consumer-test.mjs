@@ -6,6 +6,7 @@
 // 2. A fresh AWS project installs the tarball with the README's command (`npm install spot-inference-constructs
 //    aws-cdk-lib constructs`, peers at the versions this repository pins), and nothing else but TypeScript and
 //    @types/node (what `cdk init` sets up). A fresh cdktf project runs the README's Google Cloud and Azure lines.
+//    The AWS project runs `npx spot-plan cost` from the install.
 // 3. Each project type-checks the README's apps (test/consumer/*-app.ts) with `skipLibCheck: false` under
 //    `moduleResolution` node16 AND node10 (the CommonJS resolution `cdktf init` writes), then synthesizes them
 //    with node: a CloudFormation template on AWS, Terraform JSON on Google Cloud and Azure.
@@ -173,6 +174,12 @@ function main() {
   const expected = warnings.filter((w) => w.includes('npm install cdk-monitoring-constructs'));
   if (expected.length !== 1 || warnings.length !== 1) fail(`AWS: expected only the dashboard-skipped warning, got:\n  ${warnings.join('\n  ') || 'none'}`);
   console.log('  AWS: the dashboard is skipped with a warning naming npm install cdk-monitoring-constructs');
+  // The package's commands work from the install (bin/ and the compiled dist/), without tsx or a build.
+  step('aws: npx spot-plan cost ...; spot-agent bundle present');
+  const plan = run(npm, ['exec', '--no', '--', 'spot-plan', 'cost', '--cloud', 'aws', '--types', 'g5.xlarge,g6.xlarge', '--replicas', '4', '--base', '1'], aws);
+  if (!/relative cost \d/.test(plan)) fail(`npx spot-plan cost printed no relative cost:\n${plan}`);
+  if (!existsSync(join(aws, 'node_modules', '.bin', 'spot-agent'))) fail('the spot-agent command is not installed');
+  console.log(`  ${plan.split('\n').find((l) => l.includes('relative cost')).trim()}`);
 
   // Google Cloud and Azure: the README's two cdktf lines in one project; no aws-cdk-lib.
   const tf = project('cdktf', installs.cdktf);
