@@ -6,6 +6,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import { Construct } from 'constructs';
 import { FleetSpecErrorCode, ProblemCollector } from '../../lib/spec/errors';
 import { acknowledgeNagFindings, nagResourceName } from './bundle';
+import { ISpotFleet } from './fleet-interface';
 
 const FIS_SPOT_INTERRUPTION_ACTION = 'aws:ec2:send-spot-instance-interruptions';
 const FIS_ASG_CAPACITY_ERROR_ACTION = 'aws:ec2:asg-insufficient-instance-capacity-error';
@@ -46,8 +47,20 @@ export class SpotInterruptionSelection {
 
 /** Properties of {@link InterruptionDrill}. */
 export interface InterruptionDrillProps {
-  /** The fleet's Auto Scaling group. Any group works; an imported one must carry the drill tag (see `capacityErrorTargetTagValue`). */
-  readonly autoScalingGroup: autoscaling.IAutoScalingGroup;
+  /**
+   * The fleet to drill: a `SpotFleet`, a `SpotInferenceService`'s fleet, a `QueueWorkerFleet`'s fleet, or
+   * `SpotFleet.fromAutoScalingGroup(...)` for a group built elsewhere (which must carry the drill tag, see
+   * `capacityErrorTargetTagValue`). Give this or `autoScalingGroup`.
+   * @default - none; then `autoScalingGroup` is required
+   */
+  readonly fleet?: ISpotFleet;
+
+  /**
+   * The fleet's Auto Scaling group, for a group that is not an `ISpotFleet`. Any group works; an imported one
+   * must carry the drill tag (see `capacityErrorTargetTagValue`). Give this or `fleet`.
+   * @default - the group of `fleet`
+   */
+  readonly autoScalingGroup?: autoscaling.IAutoScalingGroup;
 
   /**
    * Which of the fleet's running spot instances the interruption drill takes.
@@ -130,7 +143,7 @@ export interface InterruptionDrillProps {
  *
  * @example
  * new InterruptionDrill(this, 'Drill', {
- *   autoScalingGroup: service.autoScalingGroup,
+ *   fleet: service.fleet,
  *   healthyTargetsMetric: service.metricHealthyTargets(),
  * });
  */
@@ -158,7 +171,7 @@ export class InterruptionDrill extends Construct {
   constructor(scope: Construct, id: string, props: InterruptionDrillProps) {
     super(scope, id);
     const s = validate(props, this.node.path);
-    const asg = props.autoScalingGroup;
+    const asg = s.autoScalingGroup;
     const stack = Stack.of(this);
 
     // Stop condition: the fleet has lost its healthy targets.
@@ -308,6 +321,7 @@ function startCommand(templateId: string): string {
 }
 
 interface ValidatedDrill {
+  readonly autoScalingGroup: autoscaling.IAutoScalingGroup;
   readonly selection: SpotInterruptionSelection;
   readonly durationBeforeInterruptionIso: string;
   readonly minHealthyTargets: number;
@@ -317,56 +331,63 @@ interface ValidatedDrill {
 
 function validate(props: InterruptionDrillProps, scope: string): ValidatedDrill {
   const v = new ProblemCollector();
-  const C = FleetSpecErrorCode.CLOUD_CONSTRAINT;
+  const C = FleetSpecErrorCode;
   const known = (x: unknown): boolean => x !== undefined && !Token.isUnresolved(x);
+  const asg = props.autoScalingGroup ?? props.fleet?.autoScalingGroup;
+  if (!asg) {
+    v.add(C.DRILL_TARGET, 'fleet', 'neither fleet nor autoScalingGroup is set, so there is no group to drill; pass fleet (a SpotFleet, service.fleet, or SpotFleet.fromAutoScalingGroup(...) for an existing group)');
+  } else if (props.fleet && props.autoScalingGroup && props.autoScalingGroup !== props.fleet.autoScalingGroup) {
+    v.add(C.DRILL_TARGET, 'autoScalingGroup', `autoScalingGroup (${props.autoScalingGroup.node.path}) is not the group of fleet (${props.fleet.node.path}); leave autoScalingGroup out: the fleet's group is drilled`);
+  }
   const selection = props.selection ?? SpotInterruptionSelection.ONE;
   if (known(selection.value)) {
     if (selection.isPercent && !(Number.isInteger(selection.value) && selection.value >= 1 && selection.value <= 100)) {
-      v.add(C, 'selection', `selection PERCENT(${selection.value}) must be a whole percentage from 1 to 100; use e.g. SpotInterruptionSelection.percent(25)`);
+      v.add(C.DRILL_SELECTION, 'selection', `selection PERCENT(${selection.value}) must be a whole percentage from 1 to 100; use e.g. SpotInterruptionSelection.percent(25)`);
     }
     if (!selection.isPercent && !(Number.isInteger(selection.value) && selection.value >= 1)) {
-      v.add(C, 'selection', `selection COUNT(${selection.value}) must be a whole number of instances, 1 or more; use SpotInterruptionSelection.ONE`);
+      v.add(C.DRILL_SELECTION, 'selection', `selection COUNT(${selection.value}) must be a whole number of instances, 1 or more; use SpotInterruptionSelection.ONE`);
     }
   }
   const before = props.durationBeforeInterruption ?? Duration.minutes(2);
   if (!before.isUnresolved() && (before.toSeconds() < 120 || before.toSeconds() > 900)) {
-    v.add(C, 'durationBeforeInterruption', `durationBeforeInterruption (${before.toSeconds()} s) must be from 2 to 15 minutes (the FIS limit for ${FIS_SPOT_INTERRUPTION_ACTION}); use Duration.minutes(2)`);
+    v.add(C.DRILL_DURATION, 'durationBeforeInterruption', `durationBeforeInterruption (${before.toSeconds()} s) must be from 2 to 15 minutes (the FIS limit for ${FIS_SPOT_INTERRUPTION_ACTION}); use Duration.minutes(2)`);
   }
   if (!props.stopConditionAlarm && !props.healthyTargetsMetric) {
-    v.add(C, 'stopConditionAlarm', 'an interruption drill needs a stop condition, but neither stopConditionAlarm nor healthyTargetsMetric is set; pass the fleet\'s healthy-targets metric (e.g. service.metricHealthyTargets()) or its no-healthy-targets alarm (FleetDashboard.noHealthyTargetsAlarm)');
+    v.add(C.DRILL_STOP_CONDITION, 'stopConditionAlarm', 'an interruption drill needs a stop condition, but neither stopConditionAlarm nor healthyTargetsMetric is set; pass the fleet\'s healthy-targets metric (e.g. service.metricHealthyTargets()) or its no-healthy-targets alarm (FleetDashboard.noHealthyTargetsAlarm)');
   }
   if (props.stopConditionAlarm && props.healthyTargetsMetric) {
-    v.add(C, 'healthyTargetsMetric', 'healthyTargetsMetric is only used to create the stop-condition alarm, but stopConditionAlarm is set too; give one of them');
+    v.add(C.DRILL_STOP_CONDITION, 'healthyTargetsMetric', 'healthyTargetsMetric is only used to create the stop-condition alarm, but stopConditionAlarm is set too; give one of them');
   }
   const minHealthy = props.minHealthyTargets ?? 1;
   if (known(props.minHealthyTargets) && !(Number.isInteger(minHealthy) && minHealthy >= 1)) {
-    v.add(C, 'minHealthyTargets', `minHealthyTargets (${minHealthy}) must be a whole number, 1 or more: the drill stops when healthy targets fall below it; use 1`);
+    v.add(C.ALARM_THRESHOLD, 'minHealthyTargets', `minHealthyTargets (${minHealthy}) must be a whole number, 1 or more: the drill stops when healthy targets fall below it; use 1`);
   }
   const pct = props.capacityErrorPercentage ?? 100;
   if (known(props.capacityErrorPercentage) && !(Number.isInteger(pct) && pct >= 1 && pct <= 100)) {
-    v.add(C, 'capacityErrorPercentage', `capacityErrorPercentage (${pct}) must be a whole percentage from 1 to 100 (FIS limit); use 100 to fail every launch`);
+    v.add(C.DRILL_CAPACITY_ERROR, 'capacityErrorPercentage', `capacityErrorPercentage (${pct}) must be a whole percentage from 1 to 100 (FIS limit); use 100 to fail every launch`);
   }
   const dur = props.capacityErrorDuration ?? Duration.minutes(10);
   if (!dur.isUnresolved() && (dur.toSeconds() < 60 || dur.toSeconds() > 12 * 3600)) {
-    v.add(C, 'capacityErrorDuration', `capacityErrorDuration (${dur.toSeconds()} s) must be from 1 minute to 12 hours; use e.g. Duration.minutes(10)`);
+    v.add(C.DRILL_DURATION, 'capacityErrorDuration', `capacityErrorDuration (${dur.toSeconds()} s) must be from 1 minute to 12 hours; use e.g. Duration.minutes(10)`);
   }
   const zones = props.capacityErrorAvailabilityZones;
   if (zones && !Token.isUnresolved(zones)) {
     if (zones.length === 0) {
-      v.add(C, 'capacityErrorAvailabilityZones', 'capacityErrorAvailabilityZones is empty; list zones like ["us-east-1a"] or zone ids like ["use1-az1"], or leave it out for every zone of the region');
+      v.add(C.DRILL_CAPACITY_ERROR, 'capacityErrorAvailabilityZones', 'capacityErrorAvailabilityZones is empty; list zones like ["us-east-1a"] or zone ids like ["use1-az1"], or leave it out for every zone of the region');
     }
     for (const z of zones) {
       if (!Token.isUnresolved(z) && !/^[a-z]{2}(-[a-z]+)+-\d[a-z]$/.test(z) && !/^[a-z]{3,5}\d-az\d+$/.test(z)) {
-        v.add(C, 'capacityErrorAvailabilityZones', `capacityErrorAvailabilityZones has "${z}", which is neither a zone name (us-east-1a) nor a zone id (use1-az1)`);
+        v.add(C.DRILL_CAPACITY_ERROR, 'capacityErrorAvailabilityZones', `capacityErrorAvailabilityZones has "${z}", which is neither a zone name (us-east-1a) nor a zone id (use1-az1)`);
       }
     }
   }
   const tag = props.capacityErrorTargetTagValue;
   if (tag !== undefined && !Token.isUnresolved(tag) && !/^[\w .:/=+\-@]{1,256}$/.test(tag)) {
-    v.add(C, 'capacityErrorTargetTagValue', `capacityErrorTargetTagValue ("${tag}") must be 1-256 letters, digits, spaces or _ . : / = + - @ (an AWS tag value)`);
+    v.add(C.DRILL_TARGET, 'capacityErrorTargetTagValue', `capacityErrorTargetTagValue ("${tag}") must be 1-256 letters, digits, spaces or _ . : / = + - @ (an AWS tag value)`);
   }
   v.throwIfAny(scope);
   return {
+    autoScalingGroup: asg!,
     selection,
     durationBeforeInterruptionIso: before.isUnresolved() ? before.toIsoString() : isoMinutes(before),
     minHealthyTargets: minHealthy,

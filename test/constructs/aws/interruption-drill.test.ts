@@ -2,7 +2,8 @@ import { App, Duration, Stack } from 'aws-cdk-lib';
 import { Capture, Match, Template } from 'aws-cdk-lib/assertions';
 import * as autoscaling from 'aws-cdk-lib/aws-autoscaling';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
-import { InterruptionDrill, InterruptionDrillProps, SpotInferenceService, SpotInterruptionSelection } from '../../../constructs/aws';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import { InterruptionDrill, InterruptionDrillProps, ISpotFleet, SpotFleet, SpotInferenceService, SpotInterruptionSelection } from '../../../constructs/aws';
 import { FleetSpecError, FleetSpecErrorCode } from '../../../lib/spec/errors';
 import { AGENT_BUNDLE, GPU_TYPES, stackWithVpc } from './fixtures';
 
@@ -144,6 +145,67 @@ describe('InterruptionDrill: capacity-error experiment', () => {
   });
 });
 
+describe('InterruptionDrill on an ISpotFleet', () => {
+  test('fleet: a fleet built here (service.fleet) is drilled and tagged, as with its autoScalingGroup', () => {
+    const { stack, vpc } = stackWithVpc(ENV);
+    const svc = new SpotInferenceService(stack, 'Svc', {
+      vpc, minCapacity: 2, maxCapacity: 4, onDemandBaseCapacity: 1, onDemandPercentageAboveBaseCapacity: 0,
+      instanceTypes: GPU_TYPES, agent: { bundlePath: AGENT_BUNDLE },
+    });
+    const fleet: ISpotFleet = svc.fleet;
+    const d = new InterruptionDrill(stack, 'Drill', { fleet, healthyTargetsMetric: svc.metricHealthyTargets() });
+    const t = Template.fromStack(stack);
+    t.hasResourceProperties('AWS::AutoScaling::AutoScalingGroup', {
+      Tags: Match.arrayWith([{ Key: 'spot-inference:drill-target', Value: d.node.addr, PropagateAtLaunch: false }]),
+    });
+    const groupRef = stack.resolve(svc.autoScalingGroup.autoScalingGroupName);
+    expect(templateNamed(t, 'DrillSpotInterruption').Targets.SpotInstances.ResourceTags).toEqual({ 'aws:autoscaling:groupName': groupRef });
+  });
+
+  test('fleet: SpotFleet.fromAutoScalingGroup(...) of a group built elsewhere targets that group by name', () => {
+    const { stack, asg, healthy } = importedGroup();
+    const vpc = ec2.Vpc.fromVpcAttributes(stack, 'Vpc', { vpcId: 'vpc-1', availabilityZones: ['us-east-1a', 'us-east-1b'] });
+    const sg = ec2.SecurityGroup.fromSecurityGroupId(stack, 'Sg', 'sg-0123');
+    const fleet = SpotFleet.fromAutoScalingGroup(stack, 'Imported', { autoScalingGroup: asg, vpc, securityGroups: [sg] });
+    new InterruptionDrill(stack, 'Drill', { fleet, healthyTargetsMetric: healthy });
+    const t = Template.fromStack(stack);
+    expect(templateNamed(t, 'DrillSpotInterruption').Targets.SpotInstances.ResourceTags).toEqual({ 'aws:autoscaling:groupName': 'inference-asg' });
+    const role = Object.values(t.findResources('AWS::IAM::Policy'))[0] as any;
+    const interrupt = role.Properties.PolicyDocument.Statement.find((st: any) => st.Sid === 'InterruptThisGroupsSpotInstances');
+    expect(interrupt.Condition).toEqual({ StringEquals: { 'aws:ResourceTag/aws:autoscaling:groupName': 'inference-asg' } });
+  });
+
+  test('fleet and its own autoScalingGroup together are accepted', () => {
+    const { stack, asg, healthy } = importedGroup();
+    const vpc = ec2.Vpc.fromVpcAttributes(stack, 'Vpc', { vpcId: 'vpc-1', availabilityZones: ['us-east-1a', 'us-east-1b'] });
+    const fleet = SpotFleet.fromAutoScalingGroup(stack, 'Imported', { autoScalingGroup: asg, vpc, securityGroups: [ec2.SecurityGroup.fromSecurityGroupId(stack, 'Sg', 'sg-0123')] });
+    expect(() => new InterruptionDrill(stack, 'Drill', { fleet, autoScalingGroup: asg, healthyTargetsMetric: healthy })).not.toThrow();
+  });
+
+  test('neither fleet nor autoScalingGroup is refused, naming both and the fix', () => {
+    const { stack, healthy } = importedGroup();
+    let e: FleetSpecError | undefined;
+    try {
+      new InterruptionDrill(stack, 'Drill', { healthyTargetsMetric: healthy });
+    } catch (x) {
+      e = x as FleetSpecError;
+    }
+    expect(e).toBeInstanceOf(FleetSpecError);
+    expect(e!.code).toBe(FleetSpecErrorCode.DRILL_TARGET);
+    expect(e!.message).toBe('Fleet/Drill: neither fleet nor autoScalingGroup is set, so there is no group to drill; pass fleet (a SpotFleet, service.fleet, or SpotFleet.fromAutoScalingGroup(...) for an existing group) [DRILL_TARGET]');
+  });
+
+  test('an autoScalingGroup that is not the fleet\'s group is refused', () => {
+    const { stack, asg, healthy } = importedGroup();
+    const vpc = ec2.Vpc.fromVpcAttributes(stack, 'Vpc', { vpcId: 'vpc-1', availabilityZones: ['us-east-1a', 'us-east-1b'] });
+    const other = autoscaling.AutoScalingGroup.fromAutoScalingGroupName(stack, 'Other', 'other-asg');
+    const fleet = SpotFleet.fromAutoScalingGroup(stack, 'Imported', { autoScalingGroup: asg, vpc, securityGroups: [ec2.SecurityGroup.fromSecurityGroupId(stack, 'Sg', 'sg-0123')] });
+    expect(() => new InterruptionDrill(stack, 'Drill', { fleet, autoScalingGroup: other, healthyTargetsMetric: healthy })).toThrow(
+      /^Fleet\/Drill: autoScalingGroup \(Fleet\/Other\) is not the group of fleet \(Fleet\/Imported\); leave autoScalingGroup out: the fleet's group is drilled \[DRILL_TARGET\]$/,
+    );
+  });
+});
+
 test('environment-agnostic stack: the first two zones of the region, as Fn::Select (CloudFormation refuses Fn::GetAZs in Fn::Join)', () => {
   const stack = new Stack(new App(), 'Agnostic');
   const asg = autoscaling.AutoScalingGroup.fromAutoScalingGroupName(stack, 'Asg', 'inference-asg');
@@ -268,22 +330,26 @@ describe('InterruptionDrill validation', () => {
     throw new Error('expected a FleetSpecError');
   };
 
-  test.each<[string, Partial<InterruptionDrillProps>, RegExp]>([
-    ['percent above 100', { selection: SpotInterruptionSelection.percent(150) }, /selection PERCENT\(150\) must be a whole percentage from 1 to 100; use e.g. SpotInterruptionSelection.percent\(25\)/],
-    ['count 0', { selection: SpotInterruptionSelection.count(0) }, /selection COUNT\(0\) must be a whole number of instances, 1 or more/],
-    ['lead time too short', { durationBeforeInterruption: Duration.seconds(60) }, /durationBeforeInterruption \(60 s\) must be from 2 to 15 minutes \(the FIS limit for aws:ec2:send-spot-instance-interruptions\); use Duration.minutes\(2\)/],
-    ['lead time too long', { durationBeforeInterruption: Duration.minutes(16) }, /durationBeforeInterruption \(960 s\) must be from 2 to 15 minutes/],
-    ['no stop condition', { healthyTargetsMetric: undefined }, /an interruption drill needs a stop condition, but neither stopConditionAlarm nor healthyTargetsMetric is set/],
-    ['min healthy 0', { minHealthyTargets: 0 }, /minHealthyTargets \(0\) must be a whole number, 1 or more/],
-    ['percentage 0', { capacityErrorPercentage: 0 }, /capacityErrorPercentage \(0\) must be a whole percentage from 1 to 100 \(FIS limit\)/],
-    ['duration too long', { capacityErrorDuration: Duration.hours(13) }, /capacityErrorDuration \(46800 s\) must be from 1 minute to 12 hours/],
-    ['empty zones', { capacityErrorAvailabilityZones: [] }, /capacityErrorAvailabilityZones is empty/],
-    ['bad zone', { capacityErrorAvailabilityZones: ['east'] }, /capacityErrorAvailabilityZones has "east", which is neither a zone name \(us-east-1a\) nor a zone id \(use1-az1\)/],
-    ['bad tag value', { capacityErrorTargetTagValue: 'a{b}' }, /capacityErrorTargetTagValue \("a\{b\}"\) must be 1-256 letters/],
-  ])('%s', (_name, extra, message) => {
+  test.each<[string, Partial<InterruptionDrillProps>, RegExp, FleetSpecErrorCode]>([
+    ['percent above 100', { selection: SpotInterruptionSelection.percent(150) }, /selection PERCENT\(150\) must be a whole percentage from 1 to 100; use e.g. SpotInterruptionSelection.percent\(25\)/, FleetSpecErrorCode.DRILL_SELECTION],
+    ['count 0', { selection: SpotInterruptionSelection.count(0) }, /selection COUNT\(0\) must be a whole number of instances, 1 or more/, FleetSpecErrorCode.DRILL_SELECTION],
+    ['lead time too short', { durationBeforeInterruption: Duration.seconds(60) }, /durationBeforeInterruption \(60 s\) must be from 2 to 15 minutes \(the FIS limit for aws:ec2:send-spot-instance-interruptions\); use Duration.minutes\(2\)/, FleetSpecErrorCode.DRILL_DURATION],
+    ['lead time too long', { durationBeforeInterruption: Duration.minutes(16) }, /durationBeforeInterruption \(960 s\) must be from 2 to 15 minutes/, FleetSpecErrorCode.DRILL_DURATION],
+    ['no stop condition', { healthyTargetsMetric: undefined }, /an interruption drill needs a stop condition, but neither stopConditionAlarm nor healthyTargetsMetric is set/, FleetSpecErrorCode.DRILL_STOP_CONDITION],
+    ['min healthy 0', { minHealthyTargets: 0 }, /minHealthyTargets \(0\) must be a whole number, 1 or more/, FleetSpecErrorCode.ALARM_THRESHOLD],
+    ['percentage 0', { capacityErrorPercentage: 0 }, /capacityErrorPercentage \(0\) must be a whole percentage from 1 to 100 \(FIS limit\)/, FleetSpecErrorCode.DRILL_CAPACITY_ERROR],
+    ['duration too long', { capacityErrorDuration: Duration.hours(13) }, /capacityErrorDuration \(46800 s\) must be from 1 minute to 12 hours/, FleetSpecErrorCode.DRILL_DURATION],
+    ['empty zones', { capacityErrorAvailabilityZones: [] }, /capacityErrorAvailabilityZones is empty/, FleetSpecErrorCode.DRILL_CAPACITY_ERROR],
+    ['bad zone', { capacityErrorAvailabilityZones: ['east'] }, /capacityErrorAvailabilityZones has "east", which is neither a zone name \(us-east-1a\) nor a zone id \(use1-az1\)/, FleetSpecErrorCode.DRILL_CAPACITY_ERROR],
+    ['bad tag value', { capacityErrorTargetTagValue: 'a{b}' }, /capacityErrorTargetTagValue \("a\{b\}"\) must be 1-256 letters/, FleetSpecErrorCode.DRILL_TARGET],
+  ])('%s', (_name, extra, message, code) => {
     const e = fail(extra);
     expect(e).toBeInstanceOf(FleetSpecError);
-    expect(e.code).toBe(FleetSpecErrorCode.CLOUD_CONSTRAINT);
+    // The code names the rule; the broad code it replaced still matches.
+    expect(e.code).toBe(code);
+    expect(e.family).toBe(FleetSpecErrorCode.CLOUD_CONSTRAINT);
+    expect(e.hasCode(FleetSpecErrorCode.CLOUD_CONSTRAINT)).toBe(true);
+    expect(e.message.endsWith(`[${code}]`)).toBe(true);
     expect(e.message).toMatch(message);
     expect(e.message).toMatch(/^Fleet\/Drill: /);
   });
