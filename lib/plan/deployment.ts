@@ -61,8 +61,8 @@ export interface DeploymentProfile {
   readonly steersSpareTypes: boolean;
   /**
    * How the controller's groups and observations are laid out, as the cloud's handler builds them: `regional` (one
-   * steerable spare group per region, pools listed type x zone of the main group; AWS, Azure) or `zonal` (Google
-   * Cloud: one zonal spare MIG per zone, sized only; the standard MIG holds the on-demand base; pools listed as
+   * steerable spare group per region, pools listed type x zone of the main group; AWS) or `zonal` (Google
+   * Cloud and Azure: one spare group per zone, sized only; the on-demand group holds the base; pools listed as
    * the VMs are, then the spare zones).
    */
   readonly layout: 'regional' | 'zonal';
@@ -132,8 +132,10 @@ export const DEPLOYMENT_PROFILES: { readonly [cloud: string]: DeploymentProfile 
     globalHealthySeconds: 90,
     // Flexible orchestration without zone balance: replicas stay where they landed.
     rebalancesZones: false,
-    steersSpareTypes: true,
-    layout: 'regional',
+    steersSpareTypes: false,
+    // lib/handlers/azure/fallback.ts: spare Spot scale sets, one per zone, whose capacity only the controller sets;
+    // the main scale set's Regular count holds the base and the fallback.
+    layout: 'zonal',
     description: 'Azure: Flexible scale set over its zones, eviction = delete, recreated when the controller sets the capacity; controller every 60 s (timer); cross-region load balancer 30 s x 3 between regions',
   },
 };

@@ -97,9 +97,9 @@ describe('--offsets replays given windows', () => {
 
 describe('as deployed: the cloud places, notices and replaces; the controller runs at its period', () => {
   test('the profiles follow the constructs (notice, controller period, events, replacement)', () => {
-    expect(DEPLOYMENT_PROFILES.aws).toMatchObject({ noticeSeconds: 120, controllerPeriodSeconds: 60, runsOnPreemption: true, runsOnLaunchFailure: true, replaceAfterSeconds: 0, globalHealthySeconds: 90, rebalancesZones: true });
-    expect(DEPLOYMENT_PROFILES.gcp).toMatchObject({ noticeSeconds: 30, controllerPeriodSeconds: 60, runsOnPreemption: true, runsOnLaunchFailure: false, replaceAfterSeconds: 30, rebalancesZones: false });
-    expect(DEPLOYMENT_PROFILES.azure).toMatchObject({ noticeSeconds: 30, controllerPeriodSeconds: 60, runsOnPreemption: false, runsOnLaunchFailure: false, replaceAfterSeconds: -1 });
+    expect(DEPLOYMENT_PROFILES.aws).toMatchObject({ noticeSeconds: 120, controllerPeriodSeconds: 60, runsOnPreemption: true, runsOnLaunchFailure: true, replaceAfterSeconds: 0, globalHealthySeconds: 90, rebalancesZones: true, layout: 'regional', steersSpareTypes: false });
+    expect(DEPLOYMENT_PROFILES.gcp).toMatchObject({ noticeSeconds: 30, controllerPeriodSeconds: 60, runsOnPreemption: true, runsOnLaunchFailure: false, replaceAfterSeconds: 30, rebalancesZones: false, layout: 'zonal' });
+    expect(DEPLOYMENT_PROFILES.azure).toMatchObject({ noticeSeconds: 30, controllerPeriodSeconds: 60, runsOnPreemption: false, runsOnLaunchFailure: false, replaceAfterSeconds: -1, layout: 'zonal' });
   });
 
   test('a lost replica is billed through the notice and replaced when the cloud replaces it', () => {
