@@ -566,6 +566,16 @@ export class OnDemandFallback extends Construct {
     return this.metric(FALLBACK_METRIC.SPOT_LAUNCH_FAILURES, { statistic: cloudwatch.Stats.SUM, ...props });
   }
 
+  /** Spare spot replicas the controller runs in its spare groups (Maximum per minute). */
+  public metricSpareSpotReplicas(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.metric(FALLBACK_METRIC.SPARE_SPOT_REPLICAS, { statistic: cloudwatch.Stats.MAXIMUM, ...props });
+  }
+
+  /** Events the controller ignored on purpose (another fleet's, a kind it does not act on) (Sum per period). */
+  public metricIgnoredEvents(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.metric(FALLBACK_METRIC.IGNORED_EVENTS, { statistic: cloudwatch.Stats.SUM, ...props });
+  }
+
   /** A metric the controller emits, by name (dimension `AutoScalingGroupName` = the fleet's group). */
   public metric(metricName: string, props?: cloudwatch.MetricOptions): cloudwatch.Metric {
     return new cloudwatch.Metric({

@@ -57,6 +57,8 @@ export const FALLBACK_METRIC = {
   SPOT_LAUNCH_FAILURES: 'SpotLaunchFailures',
   /** Spot interruption warnings of the spot group the controller counted this run. */
   SPOT_PREEMPTIONS: 'SpotPreemptions',
+  /** Events of this run the controller ignored on purpose (another fleet's, a kind it does not act on): a silent drop made visible. */
+  IGNORED_EVENTS: 'IgnoredEvents',
 } as const;
 
 /** Largest value an SSM Standard parameter holds (4 KB). The state is trimmed to fit. */

@@ -417,6 +417,12 @@ export async function runFallbackController(event: Partial<EventBridgeEnvelope> 
   };
 
   // 4. New preemptions: the warning that triggered this run, if it is one of ours (any region).
+  // Events ignored on purpose (another fleet's, an unknown kind) are logged at INFO and counted (IgnoredEvents).
+  let ignored = 0;
+  if (trigger === FallbackTrigger.OTHER && event && typeof event.source === 'string') {
+    ignored++;
+    deps.logger.info('an event the controller does not act on: ignored, a plain control run', { source: event.source, detailType: event['detail-type'] });
+  }
   const preempted = new Map<string, number>();
   if (trigger === FallbackTrigger.SPOT_WARNING) {
     const id = ec2EventInstanceId(event as EventBridgeEnvelope);
@@ -437,7 +443,8 @@ export async function runFallbackController(event: Partial<EventBridgeEnvelope> 
         preempted.set(p, (preempted.get(p) ?? 0) + 1);
       }
     } else {
-      deps.logger.debug('spot warning for an instance outside the spot groups: a plain control run', { instanceId: id });
+      ignored++;
+      deps.logger.info('spot warning for an instance outside the spot groups (another fleet): ignored, a plain control run', { instanceId: id });
     }
   }
   const warned = (instanceId: string): boolean => seen.has(`w:${instanceId}`);
@@ -453,6 +460,9 @@ export async function runFallbackController(event: Partial<EventBridgeEnvelope> 
       failures.push({ ...parseLaunchFailure(`a:${String(d.ActivityId || event!.id)}`, String(d.StatusMessage ?? ''), d.Details), ...scope(hit.view, hit.group) });
     } else if (views.some((v) => v.fallback.AutoScalingGroupName === d.AutoScalingGroupName)) {
       deps.logger.warn('an on-demand launch of the fallback group failed: on-demand capacity is short too', { statusMessage: d.StatusMessage });
+    } else {
+      ignored++;
+      deps.logger.info('launch failure of a group the controller does not observe: ignored, a plain control run', { autoScalingGroupName: d.AutoScalingGroupName });
     }
   }
   for (const v of views) {
@@ -562,6 +572,7 @@ export async function runFallbackController(event: Partial<EventBridgeEnvelope> 
   deps.metrics.addMetric(FALLBACK_METRIC.READY_SPOT_REPLICAS, MetricUnit.Count, readySpot);
   deps.metrics.addMetric(FALLBACK_METRIC.SPOT_LAUNCH_FAILURES, MetricUnit.Count, newFailures);
   deps.metrics.addMetric(FALLBACK_METRIC.SPOT_PREEMPTIONS, MetricUnit.Count, preemptions);
+  deps.metrics.addMetric(FALLBACK_METRIC.IGNORED_EVENTS, MetricUnit.Count, ignored);
   return {
     trigger,
     outcome,

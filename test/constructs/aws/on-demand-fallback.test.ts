@@ -384,6 +384,11 @@ describe('OnDemandFallback: the spare spot group', () => {
     expect(env()[FALLBACK_ENV.STEER_TYPES]).toBeUndefined();
   });
 
+  test('metrics of the spares and of ignored events, on the fleet group dimension', () => {
+    expect(stack.resolve(fallback.metricSpareSpotReplicas())).toMatchObject({ metricName: 'SpareSpotReplicas', statistic: 'Maximum', dimensions: { AutoScalingGroupName: 'inference' } });
+    expect(stack.resolve(fallback.metricIgnoredEvents())).toMatchObject({ metricName: 'IgnoredEvents', statistic: 'Sum', namespace: FALLBACK_METRICS_NAMESPACE });
+  });
+
   test('spareSpotReplicas 2: the spare group may run 2', () => {
     const { stack: s2 } = serviceWithFallback({ policy: { spareSpotReplicas: 2 } });
     Template.fromStack(s2).hasResourceProperties('AWS::AutoScaling::AutoScalingGroup', { AutoScalingGroupName: 'inference-spare', MaxSize: '2' });

@@ -498,9 +498,21 @@ describe('fallback controller: events and parsing', () => {
     expect(warn).toHaveBeenCalledWith(expect.stringMatching(/on-demand launch of the fallback group failed/), expect.anything());
   });
 
-  test('a spot warning for an instance of another fleet is a plain control run', async () => {
+  test('a spot warning for an instance of another fleet is a plain control run, counted as ignored', async () => {
     const r = await runFallbackController(warning('i-0ffffffffffffffff'), deps());
     expect(r).toMatchObject({ trigger: FallbackTrigger.SPOT_WARNING, preemptions: 0, fallbackAfter: 0 });
+    expect(metric('IgnoredEvents')).toEqual([1]);
+  });
+
+  test('events ignored on purpose are counted (IgnoredEvents) and logged at INFO; a schedule tick is not ignored', async () => {
+    const logger = new Logger({ serviceName: 'test', logLevel: 'SILENT' });
+    const info = jest.spyOn(logger, 'info').mockImplementation(() => undefined);
+    await runFallbackController({ ...schedule(), source: 'aws.ec2', 'detail-type': 'EC2 Instance Rebalance Recommendation' }, deps({ logger }));
+    expect(info).toHaveBeenCalledWith('an event the controller does not act on: ignored, a plain control run', { source: 'aws.ec2', detailType: 'EC2 Instance Rebalance Recommendation' });
+    await runFallbackController(launchUnsuccessful('someone-else'), deps({ logger }));
+    expect(info).toHaveBeenCalledWith('launch failure of a group the controller does not observe: ignored, a plain control run', { autoScalingGroupName: 'someone-else' });
+    await runFallbackController(schedule(), deps({ logger }));
+    expect(metric('IgnoredEvents')).toEqual([1, 1, 0]);
   });
 
   test('every decision is logged with its reason', async () => {
