@@ -368,7 +368,7 @@ export class BatchInference extends Construct {
     },
   ): void {
     const v = new ProblemCollector();
-    const W = FleetSpecErrorCode.WORKLOAD;
+    const C = FleetSpecErrorCode;
     const known = (x: unknown): boolean => x !== undefined && !Token.isUnresolved(x);
 
     const types = props.instanceTypes.map((t) => t.toString());
@@ -378,66 +378,66 @@ export class BatchInference extends Construct {
       v.add(FleetSpecErrorCode.NOT_DIVERSIFIED, 'instanceTypes', `instanceTypes has ${distinct} type${distinct === 1 ? '' : 's'} (${knownTypes.join(', ') || 'none'}): spot batch needs at least 2 instance types so that one type running out of spot capacity does not stall the queue; add similar types (e.g. g5.xlarge and g6.xlarge) or set allowUndiversified: true`);
     }
     if (known(r.gpuCount) && !(Number.isInteger(r.gpuCount) && r.gpuCount >= 0)) {
-      v.add(W, 'jobGpuCount', `jobGpuCount (${r.gpuCount}) must be a whole number, 0 or more`);
+      v.add(C.BATCH_JOB_RESOURCES, 'jobGpuCount', `jobGpuCount (${r.gpuCount}) must be a whole number, 0 or more`);
     } else if (known(r.gpuCount) && r.gpuCount > 0) {
       const noGpu = knownTypes.filter((t) => !isGpuType(t));
       if (noGpu.length > 0) {
-        v.add(W, 'instanceTypes', `jobGpuCount (${r.gpuCount}) needs NVIDIA GPU instance types, but ${noGpu.join(', ')} ha${noGpu.length === 1 ? 's' : 've'} none; use GPU families (g4dn, g5, g6, p4d, p5...) or set jobGpuCount: 0`);
+        v.add(C.BATCH_JOB_RESOURCES, 'instanceTypes', `jobGpuCount (${r.gpuCount}) needs NVIDIA GPU instance types, but ${noGpu.join(', ')} ha${noGpu.length === 1 ? 's' : 've'} none; use GPU families (g4dn, g5, g6, p4d, p5...) or set jobGpuCount: 0`);
       }
     }
 
     if (known(r.retryAttempts) && !(Number.isInteger(r.retryAttempts) && r.retryAttempts >= 1 && r.retryAttempts <= MAX_RETRY_ATTEMPTS)) {
-      v.add(W, 'retryAttempts', `retryAttempts (${r.retryAttempts}) must be a whole number from 1 to ${MAX_RETRY_ATTEMPTS} (the AWS Batch limit); 5 gives a shard four spot reclaims before it fails`);
+      v.add(C.BATCH_RETRY_POLICY, 'retryAttempts', `retryAttempts (${r.retryAttempts}) must be a whole number from 1 to ${MAX_RETRY_ATTEMPTS} (the AWS Batch limit); 5 gives a shard four spot reclaims before it fails`);
     }
     const strategies = r.retryStrategies;
     if (strategies.length === 0 || strategies.length > MAX_EVALUATE_ON_EXIT) {
-      v.add(W, 'retryStrategies', `retryStrategies has ${strategies.length} entries; AWS Batch takes 1 to ${MAX_EVALUATE_ON_EXIT} (evaluateOnExit): RETRY on spot reclaim, then EXIT on everything else`);
+      v.add(C.BATCH_RETRY_POLICY, 'retryStrategies', `retryStrategies has ${strategies.length} entries; AWS Batch takes 1 to ${MAX_EVALUATE_ON_EXIT} (evaluateOnExit): RETRY on spot reclaim, then EXIT on everything else`);
     }
     if (strategies.length > 0) {
       const last = strategies[strategies.length - 1];
       if (!(last.action === batch.Action.EXIT && isCatchAll(last.on as batch.CustomReason))) {
-        v.add(W, 'retryStrategies', `retryStrategies ends with ${describeStrategy(last)}, not an EXIT catch-all: a failure that matches no entry is retried, so every bug would be retried until retryAttempts (${r.retryAttempts}) runs out; end the list with RetryStrategy.of(Action.EXIT, Reason.custom({ onReason: '*' }))`);
+        v.add(C.BATCH_RETRY_POLICY, 'retryStrategies', `retryStrategies ends with ${describeStrategy(last)}, not an EXIT catch-all: a failure that matches no entry is retried, so every bug would be retried until retryAttempts (${r.retryAttempts}) runs out; end the list with RetryStrategy.of(Action.EXIT, Reason.custom({ onReason: '*' }))`);
       }
       const retryAll = strategies.find((s) => s.action === batch.Action.RETRY && isCatchAll(s.on as batch.CustomReason));
       if (retryAll) {
-        v.add(W, 'retryStrategies', `retryStrategies has ${describeStrategy(retryAll)}: it retries every failure, so a job that can never succeed runs again and again; retry only on spot reclaim (Reason.SPOT_INSTANCE_RECLAIMED, onStatusReason 'Host EC2*')`);
+        v.add(C.BATCH_RETRY_POLICY, 'retryStrategies', `retryStrategies has ${describeStrategy(retryAll)}: it retries every failure, so a job that can never succeed runs again and again; retry only on spot reclaim (Reason.SPOT_INSTANCE_RECLAIMED, onStatusReason 'Host EC2*')`);
       }
       const exitAllIndex = strategies.findIndex((s) => s.action === batch.Action.EXIT && isCatchAll(s.on as batch.CustomReason));
       if (exitAllIndex >= 0 && exitAllIndex < strategies.length - 1) {
-        v.add(W, 'retryStrategies', `retryStrategies entry ${exitAllIndex + 1} (${describeStrategy(strategies[exitAllIndex])}) catches everything, so the ${strategies.length - exitAllIndex - 1} entr${strategies.length - exitAllIndex - 1 === 1 ? 'y' : 'ies'} after it never apply; move the catch-all to the end`);
+        v.add(C.BATCH_RETRY_POLICY, 'retryStrategies', `retryStrategies entry ${exitAllIndex + 1} (${describeStrategy(strategies[exitAllIndex])}) catches everything, so the ${strategies.length - exitAllIndex - 1} entr${strategies.length - exitAllIndex - 1 === 1 ? 'y' : 'ies'} after it never apply; move the catch-all to the end`);
       }
       const retriesReclaim = strategies.some((s) => s.action === batch.Action.RETRY && (s.on as batch.CustomReason).onStatusReason?.startsWith('Host EC2'));
       if (!retriesReclaim) {
-        v.add(W, 'retryStrategies', "retryStrategies has no RETRY on spot reclaim: a shard whose host is reclaimed fails instead of resuming from its checkpoint; add RetryStrategy.of(Action.RETRY, Reason.SPOT_INSTANCE_RECLAIMED) (onStatusReason 'Host EC2*') first");
+        v.add(C.BATCH_RETRY_POLICY, 'retryStrategies', "retryStrategies has no RETRY on spot reclaim: a shard whose host is reclaimed fails instead of resuming from its checkpoint; add RetryStrategy.of(Action.RETRY, Reason.SPOT_INSTANCE_RECLAIMED) (onStatusReason 'Host EC2*') first");
       }
     }
 
     if (known(r.jobVcpus) && !(Number.isInteger(r.jobVcpus) && r.jobVcpus >= 1)) {
-      v.add(W, 'jobVcpus', `jobVcpus (${r.jobVcpus}) must be a whole number, 1 or more`);
+      v.add(C.BATCH_JOB_RESOURCES, 'jobVcpus', `jobVcpus (${r.jobVcpus}) must be a whole number, 1 or more`);
     }
     if (known(r.maxvCpus) && known(r.jobVcpus) && r.maxvCpus < r.jobVcpus) {
-      v.add(W, 'maxvCpus', `maxvCpus (${r.maxvCpus}) is below jobVcpus (${r.jobVcpus}): no job would ever be placed; raise maxvCpus to at least ${r.jobVcpus}`);
+      v.add(C.BATCH_JOB_RESOURCES, 'maxvCpus', `maxvCpus (${r.maxvCpus}) is below jobVcpus (${r.jobVcpus}): no job would ever be placed; raise maxvCpus to at least ${r.jobVcpus}`);
     }
     if (r.onDemandFallback && known(r.onDemandMaxvCpus) && known(r.jobVcpus) && r.onDemandMaxvCpus < r.jobVcpus) {
-      v.add(W, 'onDemandMaxvCpus', `onDemandMaxvCpus (${r.onDemandMaxvCpus}) is below jobVcpus (${r.jobVcpus}): the on-demand fallback could never place a job; raise it to at least ${r.jobVcpus} or set onDemandFallback: false`);
+      v.add(C.BATCH_JOB_RESOURCES, 'onDemandMaxvCpus', `onDemandMaxvCpus (${r.onDemandMaxvCpus}) is below jobVcpus (${r.jobVcpus}): the on-demand fallback could never place a job; raise it to at least ${r.jobVcpus} or set onDemandFallback: false`);
     }
     if (!r.onDemandFallback && props.onDemandMaxvCpus !== undefined) {
-      v.add(W, 'onDemandMaxvCpus', `onDemandMaxvCpus (${props.onDemandMaxvCpus}) is set but onDemandFallback is false, so there is no on-demand environment; remove onDemandMaxvCpus or enable the fallback`);
+      v.add(C.BATCH_JOB_RESOURCES, 'onDemandMaxvCpus', `onDemandMaxvCpus (${props.onDemandMaxvCpus}) is set but onDemandFallback is false, so there is no on-demand environment; remove onDemandMaxvCpus or enable the fallback`);
     }
     if (known(props.shardCount) && !(Number.isInteger(props.shardCount) && props.shardCount! >= 2 && props.shardCount! <= MAX_ARRAY_SIZE)) {
-      v.add(W, 'shardCount', `shardCount (${props.shardCount}) must be a whole number from 2 to ${MAX_ARRAY_SIZE} (the AWS Batch array size limit); for a single shard leave it out`);
+      v.add(C.BATCH_JOB_LIMITS, 'shardCount', `shardCount (${props.shardCount}) must be a whole number from 2 to ${MAX_ARRAY_SIZE} (the AWS Batch array size limit); for a single shard leave it out`);
     }
     if (props.jobTimeout && !props.jobTimeout.isUnresolved() && props.jobTimeout.toSeconds() < 60) {
-      v.add(W, 'jobTimeout', `jobTimeout (${props.jobTimeout.toSeconds()} s) must be at least 60 seconds (the AWS Batch minimum)`);
+      v.add(C.BATCH_JOB_LIMITS, 'jobTimeout', `jobTimeout (${props.jobTimeout.toSeconds()} s) must be at least 60 seconds (the AWS Batch minimum)`);
     }
     if (!r.checkpointExpiration.isUnresolved() && r.checkpointExpiration.toSeconds() < 86_400) {
-      v.add(W, 'checkpointExpiration', `checkpointExpiration (${r.checkpointExpiration.toHumanString()}) must be at least 1 day (S3 lifecycle rules count whole days); a shorter one would delete checkpoints of running jobs`);
+      v.add(C.BATCH_STORAGE, 'checkpointExpiration', `checkpointExpiration (${r.checkpointExpiration.toHumanString()}) must be at least 1 day (S3 lifecycle rules count whole days); a shorter one would delete checkpoints of running jobs`);
     }
     if (!Token.isUnresolved(r.rootVolumeSize.toGibibytes()) && r.rootVolumeSize.toGibibytes() < 30) {
-      v.add(W, 'rootVolumeSize', `rootVolumeSize (${r.rootVolumeSize.toGibibytes()} GiB) must be at least 30 GiB (the ECS-optimized image's own snapshot size); images and models are cached there too`);
+      v.add(C.BATCH_STORAGE, 'rootVolumeSize', `rootVolumeSize (${r.rootVolumeSize.toGibibytes()} GiB) must be at least 30 GiB (the ECS-optimized image's own snapshot size); images and models are cached there too`);
     }
     if (props.bucket && props.encryptionKey) {
-      v.add(W, 'encryptionKey', 'encryptionKey is set together with bucket: the key applies only to the bucket the construct creates; encrypt your own bucket yourself and leave encryptionKey out');
+      v.add(C.BATCH_STORAGE, 'encryptionKey', 'encryptionKey is set together with bucket: the key applies only to the bucket the construct creates; encrypt your own bucket yourself and leave encryptionKey out');
     }
     v.throwIfAny(this.node.path);
   }

@@ -159,7 +159,7 @@ export class QueueWorkerFleet extends Construct implements iam.IGrantable, ec2.I
     super(scope, id);
     const known = (x: unknown): x is number => typeof x === 'number' && !Token.isUnresolved(x);
     const seconds = (d: Duration | undefined): number | undefined => (d && !d.isUnresolved() ? d.toSeconds() : undefined);
-    const W = FleetSpecErrorCode.WORKLOAD;
+    const C = FleetSpecErrorCode;
     const v = new ProblemCollector();
 
     const processing = seconds(props.messageProcessingTime);
@@ -175,11 +175,11 @@ export class QueueWorkerFleet extends Construct implements iam.IGrantable, ec2.I
         : undefined;
 
     if (props.workload !== undefined && props.workload !== WorkloadKind.QUEUE_WORKER) {
-      v.add(W, 'workload', `workload (${props.workload}) must be WorkloadKind.QUEUE_WORKER (or left out) for a QueueWorkerFleet; use SpotInferenceService for an online fleet behind a load balancer`);
+      v.add(C.WORKLOAD_KIND, 'workload', `workload (${props.workload}) must be WorkloadKind.QUEUE_WORKER (or left out) for a QueueWorkerFleet; use SpotInferenceService for an online fleet behind a load balancer`);
     }
     if (visibility !== undefined && processing !== undefined) {
       if (!explicitVisibility && processing * 1.5 > SQS_MAX_VISIBILITY_SECONDS && !props.extendsVisibility) {
-        v.add(W, 'messageProcessingTime', `messageProcessingTime (${processing} s) is too long for an SQS visibility timeout (at most ${SQS_MAX_VISIBILITY_SECONDS} s, 12 hours, with a 1.5x margin): set extendsVisibility: true and extend visibility while working (QueueWorker does), or split the work into shorter messages`);
+        v.add(C.QUEUE_TIMING, 'messageProcessingTime', `messageProcessingTime (${processing} s) is too long for an SQS visibility timeout (at most ${SQS_MAX_VISIBILITY_SECONDS} s, 12 hours, with a 1.5x margin): set extendsVisibility: true and extend visibility while working (QueueWorker does), or split the work into shorter messages`);
       } else {
         v.addAll(queueTimingProblems({
           visibilityTimeoutSeconds: visibility,
@@ -201,13 +201,13 @@ export class QueueWorkerFleet extends Construct implements iam.IGrantable, ec2.I
     v.addAll(backlog.problems);
     const target = backlog.target;
     if (!explicitVisibility && processing === undefined) {
-      v.add(W, 'visibilityTimeout', 'messageProcessingTime is a deploy-time token, so the visibility timeout cannot be derived at synth; set visibilityTimeout');
+      v.add(C.QUEUE_TIMING, 'visibilityTimeout', 'messageProcessingTime is a deploy-time token, so the visibility timeout cannot be derived at synth; set visibilityTimeout');
     }
     if (known(maxReceiveCount) && !(Number.isInteger(maxReceiveCount) && maxReceiveCount >= 2 && maxReceiveCount <= SQS_MAX_RECEIVE_COUNT)) {
-      v.add(W, 'maxReceiveCount', `maxReceiveCount (${maxReceiveCount}) must be a whole number from 2 to ${SQS_MAX_RECEIVE_COUNT} (the SQS limit): a message must not be retried forever, and a spot interruption that hands a message back counts as a receive; 5 is a good start`);
+      v.add(C.QUEUE_LIMITS, 'maxReceiveCount', `maxReceiveCount (${maxReceiveCount}) must be a whole number from 2 to ${SQS_MAX_RECEIVE_COUNT} (the SQS limit): a message must not be retried forever, and a spot interruption that hands a message back counts as a receive; 5 is a good start`);
     }
     if (retention !== undefined && !(retention >= SQS_MIN_RETENTION_SECONDS && retention <= SQS_MAX_RETENTION_SECONDS)) {
-      v.add(W, 'retentionPeriod', `retentionPeriod (${retention} s) must be from ${SQS_MIN_RETENTION_SECONDS} s to ${SQS_MAX_RETENTION_SECONDS} s (14 days, the SQS limit)`);
+      v.add(C.QUEUE_LIMITS, 'retentionPeriod', `retentionPeriod (${retention} s) must be from ${SQS_MIN_RETENTION_SECONDS} s to ${SQS_MAX_RETENTION_SECONDS} s (14 days, the SQS limit)`);
     }
     v.throwIfAny(this.node.path);
 

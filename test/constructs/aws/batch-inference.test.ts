@@ -263,7 +263,7 @@ describe('BatchInference validation', () => {
   const reclaim = batch.RetryStrategy.of(RETRY, batch.Reason.SPOT_INSTANCE_RECLAIMED);
 
   test('retryAttempts must be 1-10', () => {
-    expect(build({ retryAttempts: 0 })).toThrow(/retryAttempts \(0\) must be a whole number from 1 to 10 \(the AWS Batch limit\)/);
+    expect(build({ retryAttempts: 0 })).toThrow(/retryAttempts \(0\) must be a whole number from 1 to 10 \(the AWS Batch limit\).* \[BATCH_RETRY_POLICY\]$/);
     expect(build({ retryAttempts: 11 })).toThrow(/retryAttempts \(11\) must be a whole number from 1 to 10/);
   });
 
@@ -282,7 +282,7 @@ describe('BatchInference validation', () => {
       /retryStrategies entry 1 \(EXIT on \{onReason: '\*'\}\) catches everything, so the 2 entries after it never apply; move the catch-all to the end/,
     );
     expect(build({ retryStrategies: [batch.RetryStrategy.of(EXIT, batch.Reason.custom({ onReason: '*' }))] })).toThrow(/retryStrategies has no RETRY on spot reclaim.*Reason.SPOT_INSTANCE_RECLAIMED/);
-    expect(build({ retryStrategies: [] })).toThrow(/retryStrategies has 0 entries; AWS Batch takes 1 to 5/);
+    expect(build({ retryStrategies: [] })).toThrow(/retryStrategies has 0 entries; AWS Batch takes 1 to 5.* \[BATCH_RETRY_POLICY\]$/);
     const six = [reclaim, reclaim, reclaim, reclaim, reclaim, batch.RetryStrategy.of(EXIT, batch.Reason.custom({ onReason: '*' }))];
     expect(build({ retryStrategies: six })).toThrow(/retryStrategies has 6 entries; AWS Batch takes 1 to 5/);
   });
@@ -303,7 +303,7 @@ describe('BatchInference validation', () => {
     expect(build({ instanceTypes: [new ec2.InstanceType('g5.xlarge'), new ec2.InstanceType('m5.xlarge')], jobGpuCount: 1 })).toThrow(
       /jobGpuCount \(1\) needs NVIDIA GPU instance types, but m5.xlarge has none/,
     );
-    expect(build({ jobGpuCount: 1.5 })).toThrow(/jobGpuCount \(1.5\) must be a whole number, 0 or more/);
+    expect(build({ jobGpuCount: 1.5 })).toThrow(/jobGpuCount \(1.5\) must be a whole number, 0 or more \[BATCH_JOB_RESOURCES\]$/);
   });
 
   test('capacity, shards, timeout, expiry, volume and bucket options are range-checked, all problems together', () => {
@@ -322,9 +322,13 @@ describe('BatchInference validation', () => {
       error = e as FleetSpecError;
     }
     expect(error).toBeInstanceOf(FleetSpecError);
-    expect(error!.code).toBe(FleetSpecErrorCode.WORKLOAD);
+    expect(error!.code).toBe(FleetSpecErrorCode.BATCH_JOB_RESOURCES);
+    expect(error!.hasCode(FleetSpecErrorCode.WORKLOAD)).toBe(true);
     expect(error!.message).toMatch(/^Test\/Batch: 6 problems in the fleet spec:/);
     expect(error!.problems.map((p) => p.prop)).toEqual(['maxvCpus', 'onDemandMaxvCpus', 'shardCount', 'jobTimeout', 'checkpointExpiration', 'rootVolumeSize']);
+    const C = FleetSpecErrorCode;
+    expect(error!.problems.map((p) => p.code)).toEqual([C.BATCH_JOB_RESOURCES, C.BATCH_JOB_RESOURCES, C.BATCH_JOB_LIMITS, C.BATCH_JOB_LIMITS, C.BATCH_STORAGE, C.BATCH_STORAGE]);
+    expect(error!.message).toMatch(/shardCount \(20000\) .* \[BATCH_JOB_LIMITS\]\n/);
     expect(error!.message).toMatch(/maxvCpus \(4\) is below jobVcpus \(8\): no job would ever be placed; raise maxvCpus to at least 8/);
     expect(error!.message).toMatch(/onDemandMaxvCpus \(2\) is below jobVcpus \(8\): the on-demand fallback could never place a job/);
     expect(error!.message).toMatch(/shardCount \(20000\) must be a whole number from 2 to 10000 \(the AWS Batch array size limit\)/);

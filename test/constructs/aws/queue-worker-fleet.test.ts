@@ -1,7 +1,8 @@
 import { CfnParameter, Duration, Token } from 'aws-cdk-lib';
 import { Capture, Match, Template } from 'aws-cdk-lib/assertions';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as kms from 'aws-cdk-lib/aws-kms';
-import { QueueWorkerFleet, QueueWorkerFleetProps } from '../../../constructs/aws';
+import { InterruptionDrill, ISpotFleet, QueueWorkerFleet, QueueWorkerFleetProps } from '../../../constructs/aws';
 import { FleetSpecError, FleetSpecErrorCode, WorkloadKind } from '../../../lib/spec';
 import { AGENT_BUNDLE, GPU_TYPES, stackWithVpc } from './fixtures';
 
@@ -237,7 +238,7 @@ describe('QueueWorkerFleet validation', () => {
       workers({ visibilityTimeout: Duration.seconds(60) });
     } catch (e) {
       expect(e).toBeInstanceOf(FleetSpecError);
-      expect((e as FleetSpecError).code).toBe(FleetSpecErrorCode.WORKLOAD);
+      expect((e as FleetSpecError).hasCode(FleetSpecErrorCode.WORKLOAD)).toBe(true);
       expect((e as FleetSpecError).problems[0].prop).toBe('visibilityTimeout');
     }
   });
@@ -267,7 +268,7 @@ describe('QueueWorkerFleet validation', () => {
     expect(fails({ targetBacklogPerInstance: 0.5 })).toThrow(/targetBacklogPerInstance \(0.5\) must be at least 1/);
   });
 
-  test('every problem is reported together, with the WORKLOAD code', () => {
+  test('every problem is reported together, each with the code of its rule, all in the WORKLOAD family', () => {
     let error: FleetSpecError | undefined;
     try {
       workers({ workload: WorkloadKind.ONLINE, messagesInParallel: 0, maxReceiveCount: 1, retentionPeriod: Duration.days(20) });
@@ -277,6 +278,10 @@ describe('QueueWorkerFleet validation', () => {
     expect(error).toBeInstanceOf(FleetSpecError);
     expect(error!.message).toMatch(/^Test\/Workers: 4 problems/);
     expect(error!.problems.map((p) => p.prop)).toEqual(['workload', 'messagesInParallel', 'maxReceiveCount', 'retentionPeriod']);
+    expect(error!.code).toBe(FleetSpecErrorCode.WORKLOAD_KIND);
+    expect(error!.problems.map((p) => FleetSpecError.familyOf(p.code))).toEqual(Array(4).fill(FleetSpecErrorCode.WORKLOAD));
+    expect(error!.problemsWithCode(FleetSpecErrorCode.QUEUE_LIMITS).map((p) => p.prop)).toEqual(['maxReceiveCount', 'retentionPeriod']);
+    expect(error!.message).toMatch(/maxReceiveCount \(1\) must be a whole number from 2 to 1000 .* \[QUEUE_LIMITS\]\n/);
     expect(error!.message).toMatch(/retentionPeriod \(1728000 s\) must be from 60 s to 1209600 s/);
     expect(error!.message).toMatch(/workload \(online\) must be WorkloadKind.QUEUE_WORKER/);
   });
@@ -296,5 +301,37 @@ describe('QueueWorkerFleet validation', () => {
 
   test('fleet spec rules still apply (through SpotFleet)', () => {
     expect(fails({ instanceTypes: ['g5.xlarge'] })).toThrow(/at least 2 instance types/);
+  });
+});
+
+describe('QueueWorkerFleet as an ISpotFleet', () => {
+  test('its fleet is an ISpotFleet with the worker settings: no load balancer drain, the rest of the notice for the worker', () => {
+    const { fleet } = workers();
+    const spot: ISpotFleet = fleet.fleet;
+    expect(spot.autoScalingGroup).toBe(fleet.autoScalingGroup);
+    expect(spot.deregistrationDelaySeconds).toBe(0);
+    expect(spot.drainBudgetSeconds).toBe(90);
+    expect(spot.noticeSeconds).toBe(120);
+    expect(spot.minCapacity).toBe(0);
+    expect(spot.maxCapacity).toBe(20);
+  });
+
+  test('an InterruptionDrill takes it as its fleet, stopping on the dead-letter queue', () => {
+    const { stack, vpc } = stackWithVpc();
+    const fleet = new QueueWorkerFleet(stack, 'Workers', {
+      vpc, minCapacity: 0, maxCapacity: 20, onDemandBaseCapacity: 0, instanceTypes: GPU_TYPES,
+      messageProcessingTime: Duration.seconds(120), acceptableLatency: Duration.minutes(10), agentBundlePath: AGENT_BUNDLE,
+    });
+    const alarm = new cloudwatch.Alarm(stack, 'DeadLetters', { metric: fleet.metricDeadLetters(), threshold: 1, evaluationPeriods: 1 });
+    const drill = new InterruptionDrill(stack, 'Drill', { fleet: fleet.fleet, stopConditionAlarm: alarm });
+    const t = Template.fromStack(stack);
+    const groupRef = stack.resolve(fleet.autoScalingGroup.autoScalingGroupName);
+    t.hasResourceProperties('AWS::FIS::ExperimentTemplate', {
+      Targets: { SpotInstances: Match.objectLike({ ResourceTags: { 'aws:autoscaling:groupName': groupRef } }) },
+      StopConditions: [{ Source: 'aws:cloudwatch:alarm', Value: stack.resolve(alarm.alarmArn) }],
+    });
+    t.hasResourceProperties('AWS::AutoScaling::AutoScalingGroup', {
+      Tags: Match.arrayWith([{ Key: 'spot-inference:drill-target', Value: drill.node.addr, PropagateAtLaunch: false }]),
+    });
   });
 });
