@@ -454,13 +454,13 @@ function validate(props: InterruptionHandlerProps, scope: string): ValidatedTime
   const poll = secs(props.pollInterval, 5);
 
   if (!fleet && !props.autoScalingGroup) {
-    v.add(C.CLOUD_CONSTRAINT, 'fleet', 'neither fleet nor autoScalingGroup is set, so there is no group to drain; pass fleet (a SpotFleet, or SpotFleet.fromAutoScalingGroup(...) for an existing group)');
+    v.add(C.AWS_DRAIN_TARGET, 'fleet', 'neither fleet nor autoScalingGroup is set, so there is no group to drain; pass fleet (a SpotFleet, or SpotFleet.fromAutoScalingGroup(...) for an existing group)');
   }
   if (fleet && props.autoScalingGroup && props.autoScalingGroup !== fleet.autoScalingGroup) {
-    v.add(C.CLOUD_CONSTRAINT, 'autoScalingGroup', `autoScalingGroup (${props.autoScalingGroup.node.path}) is not the group of fleet (${fleet.node.path}); leave autoScalingGroup out: the fleet's group is used`);
+    v.add(C.AWS_DRAIN_TARGET, 'autoScalingGroup', `autoScalingGroup (${props.autoScalingGroup.node.path}) is not the group of fleet (${fleet.node.path}); leave autoScalingGroup out: the fleet's group is used`);
   }
   if (known(props.notice) && (notice <= 0 || notice > AWS_LIMITS.noticeSeconds)) {
-    v.add(C.CLOUD_CONSTRAINT, 'notice', `notice (${notice} s) must be between 1 and ${AWS_LIMITS.noticeSeconds} s, the AWS spot notice; leave it out to use ${AWS_LIMITS.noticeSeconds} s`);
+    v.add(C.NOTICE_LENGTH, 'notice', `notice (${notice} s) must be between 1 and ${AWS_LIMITS.noticeSeconds} s, the AWS spot notice; leave it out to use ${AWS_LIMITS.noticeSeconds} s`);
   }
   if (known(props.drainBudget) && budget <= 0) {
     v.add(C.DRAIN_BUDGET_EXCEEDED, 'drainBudget', `drainBudget (${budget} s) must be more than 0 s; give the deregistration delay plus the time in-flight requests need, or leave it out to derive it from the fleet`);
@@ -481,22 +481,22 @@ function validate(props: InterruptionHandlerProps, scope: string): ValidatedTime
     );
   }
   if (known(props.heartbeatInterval) && (heartbeat < 1 || heartbeat > MIN_HOOK_HEARTBEAT_TIMEOUT_SECONDS)) {
-    v.add(C.CLOUD_CONSTRAINT, 'heartbeatInterval', `heartbeatInterval (${heartbeat} s) must be between 1 and ${MIN_HOOK_HEARTBEAT_TIMEOUT_SECONDS} s, the shortest heartbeat timeout of a lifecycle hook; use e.g. 20 s`);
+    v.add(C.AWS_DRAIN_TIMING, 'heartbeatInterval', `heartbeatInterval (${heartbeat} s) must be between 1 and ${MIN_HOOK_HEARTBEAT_TIMEOUT_SECONDS} s, the shortest heartbeat timeout of a lifecycle hook; use e.g. 20 s`);
   }
   if (known(props.pollInterval) && (poll < 1 || poll > budget)) {
-    v.add(C.CLOUD_CONSTRAINT, 'pollInterval', `pollInterval (${poll} s) must be between 1 s and drainBudget (${budget} s); use e.g. 5 s`);
+    v.add(C.AWS_DRAIN_TIMING, 'pollInterval', `pollInterval (${poll} s) must be between 1 s and drainBudget (${budget} s); use e.g. 5 s`);
   }
   const retention = props.queueRetentionPeriod;
   if (known(retention) && (retention!.toSeconds() <= notice || retention!.toSeconds() > 14 * 86400)) {
-    v.add(C.CLOUD_CONSTRAINT, 'queueRetentionPeriod', `queueRetentionPeriod (${retention!.toSeconds()} s) must be longer than the ${notice} s notice and at most 14 days (the SQS limit); use e.g. Duration.hours(1)`);
+    v.add(C.AWS_DRAIN_QUEUE, 'queueRetentionPeriod', `queueRetentionPeriod (${retention!.toSeconds()} s) must be longer than the ${notice} s notice and at most 14 days (the SQS limit); use e.g. Duration.hours(1)`);
   }
   const mrc = props.maxReceiveCount;
   if (mrc !== undefined && !Token.isUnresolved(mrc) && !(Number.isInteger(mrc) && mrc >= 1 && mrc <= 1000)) {
-    v.add(C.CLOUD_CONSTRAINT, 'maxReceiveCount', `maxReceiveCount (${mrc}) must be a whole number between 1 and 1000; use e.g. 3`);
+    v.add(C.AWS_DRAIN_QUEUE, 'maxReceiveCount', `maxReceiveCount (${mrc}) must be a whole number between 1 and 1000; use e.g. 3`);
   }
   const hook = props.terminateLifecycleHookName;
   if (hook !== undefined && !Token.isUnresolved(hook) && !/^[A-Za-z0-9\-_/]{1,255}$/.test(hook)) {
-    v.add(C.CLOUD_CONSTRAINT, 'terminateLifecycleHookName', `terminateLifecycleHookName ("${hook}") must be 1-255 letters, digits, "-", "_" or "/", the name of the hook declared on the group`);
+    v.add(C.AWS_LIFECYCLE_HOOK, 'terminateLifecycleHookName', `terminateLifecycleHookName ("${hook}") must be 1-255 letters, digits, "-", "_" or "/", the name of the hook declared on the group`);
   }
   v.throwIfAny(scope);
 
@@ -557,13 +557,13 @@ function checkHookExists(hookName: string | undefined, asg: autoscaling.IAutoSca
   if (!names.has(hookName)) {
     const list = [...names].map((n) => `"${n}"`).join(', ');
     return [
-      `terminateLifecycleHookName ("${hookName}") is not a lifecycle hook of the group ${group}, which has ${names.size === 0 ? 'none' : list}; use ${names.size === 0 ? 'the name of a hook you declare' : `one of ${list}`} (declare one with autoScalingGroup.addLifecycleHook(..., { lifecycleTransition: LifecycleTransition.INSTANCE_TERMINATING })) [${FleetSpecErrorCode.CLOUD_CONSTRAINT}]`,
+      `terminateLifecycleHookName ("${hookName}") is not a lifecycle hook of the group ${group}, which has ${names.size === 0 ? 'none' : list}; use ${names.size === 0 ? 'the name of a hook you declare' : `one of ${list}`} (declare one with autoScalingGroup.addLifecycleHook(..., { lifecycleTransition: LifecycleTransition.INSTANCE_TERMINATING })) [${FleetSpecErrorCode.AWS_LIFECYCLE_HOOK}]`,
     ];
   }
   const transition = transitions.get(hookName);
   if (transition && transition !== autoscaling.LifecycleTransition.INSTANCE_TERMINATING) {
     return [
-      `terminateLifecycleHookName ("${hookName}") is a ${transition} hook of the group ${group}, not a terminate hook; name a hook with LifecycleTransition.INSTANCE_TERMINATING [${FleetSpecErrorCode.CLOUD_CONSTRAINT}]`,
+      `terminateLifecycleHookName ("${hookName}") is a ${transition} hook of the group ${group}, not a terminate hook; name a hook with LifecycleTransition.INSTANCE_TERMINATING [${FleetSpecErrorCode.AWS_LIFECYCLE_HOOK}]`,
     ];
   }
   return [];
