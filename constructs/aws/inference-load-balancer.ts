@@ -178,21 +178,21 @@ export class InferenceLoadBalancer extends Construct implements ec2.IConnectable
 
     const problems = new ProblemCollector();
     if (cidrs.length === 0) {
-      problems.add(FleetSpecErrorCode.CLOUD_CONSTRAINT, 'allowedClientCidrs', 'allowedClientCidrs is empty, so no client could reach the service; list the CIDR blocks of your clients (e.g. ["10.0.0.0/8"]) or leave it out');
+      problems.add(FleetSpecErrorCode.CLIENT_CIDRS, 'allowedClientCidrs', 'allowedClientCidrs is empty, so no client could reach the service; list the CIDR blocks of your clients (e.g. ["10.0.0.0/8"]) or leave it out');
     }
     for (const c of cidrs) {
       if (!Token.isUnresolved(c) && !/^\d{1,3}(\.\d{1,3}){3}\/\d{1,2}$/.test(c) && !/^[0-9a-fA-F:]+\/\d{1,3}$/.test(c)) {
-        problems.add(FleetSpecErrorCode.CLOUD_CONSTRAINT, 'allowedClientCidrs', `allowedClientCidrs has "${c}", which is not a CIDR block; write it like "203.0.113.0/24" or "2001:db8::/32"`);
+        problems.add(FleetSpecErrorCode.CLIENT_CIDRS, 'allowedClientCidrs', `allowedClientCidrs has "${c}", which is not a CIDR block; write it like "203.0.113.0/24" or "2001:db8::/32"`);
       }
     }
     if (!idleTimeout.isUnresolved() && type === InferenceLoadBalancerType.APPLICATION && (idleTimeout.toSeconds() < 1 || idleTimeout.toSeconds() > 4000)) {
-      problems.add(FleetSpecErrorCode.CLOUD_CONSTRAINT, 'idleTimeout', `idleTimeout (${idleTimeout.toSeconds()} s) must be from 1 s to 4000 s (ALB limit)`);
+      problems.add(FleetSpecErrorCode.AWS_LOAD_BALANCER_SETTINGS, 'idleTimeout', `idleTimeout (${idleTimeout.toSeconds()} s) must be from 1 s to 4000 s (ALB limit)`);
     }
     if (type === InferenceLoadBalancerType.NETWORK && props.idleTimeout !== undefined) {
-      problems.add(FleetSpecErrorCode.CLOUD_CONSTRAINT, 'idleTimeout', 'idleTimeout applies to application load balancers only; leave it out with InferenceLoadBalancerType.NETWORK');
+      problems.add(FleetSpecErrorCode.AWS_LOAD_BALANCER_SETTINGS, 'idleTimeout', 'idleTimeout applies to application load balancers only; leave it out with InferenceLoadBalancerType.NETWORK');
     }
     if (props.accessLogsBucket && Token.isUnresolved(Stack.of(this).region)) {
-      problems.add(FleetSpecErrorCode.CLOUD_CONSTRAINT, 'accessLogsBucket', "accessLogsBucket needs the stack's region at synth (Elastic Load Balancing writes logs from a regional account named in the bucket policy), but the stack is environment-agnostic; set env (account and region) on the stack, or leave accessLogsBucket out");
+      problems.add(FleetSpecErrorCode.AWS_LOAD_BALANCER_SETTINGS, 'accessLogsBucket', "accessLogsBucket needs the stack's region at synth (Elastic Load Balancing writes logs from a regional account named in the bucket policy), but the stack is environment-agnostic; set env (account and region) on the stack, or leave accessLogsBucket out");
     }
     problems.throwIfAny(this.node.path);
 
@@ -367,17 +367,17 @@ function validateListenerTarget(props: InferenceListenerTargetProps, scope: stri
   const C = FleetSpecErrorCode;
   const { priority, conditions } = props;
   if (priority !== undefined && !Token.isUnresolved(priority) && !(Number.isInteger(priority) && priority >= 1 && priority <= 50000)) {
-    v.add(C.CLOUD_CONSTRAINT, 'priority', `priority (${priority}) must be a whole number from 1 to 50000 (ALB listener rule limit), unique on the listener`);
+    v.add(C.AWS_LISTENER_RULE, 'priority', `priority (${priority}) must be a whole number from 1 to 50000 (ALB listener rule limit), unique on the listener`);
   }
   if (priority !== undefined && (conditions === undefined || conditions.length === 0)) {
-    v.add(C.CLOUD_CONSTRAINT, 'conditions', `priority (${priority}) is set but conditions is ${conditions === undefined ? 'not' : 'empty'}; a listener rule needs at least one condition, e.g. [elbv2.ListenerCondition.pathPatterns(['/v1/*'])], or leave both out to make the fleet the listener's default action`);
+    v.add(C.AWS_LISTENER_RULE, 'conditions', `priority (${priority}) is set but conditions is ${conditions === undefined ? 'not' : 'empty'}; a listener rule needs at least one condition, e.g. [elbv2.ListenerCondition.pathPatterns(['/v1/*'])], or leave both out to make the fleet the listener's default action`);
   }
   if (priority === undefined && conditions !== undefined) {
-    v.add(C.CLOUD_CONSTRAINT, 'priority', 'conditions is set but priority is not; give the listener rule a priority (1-50000, unique on the listener), or leave conditions out to make the fleet the default action');
+    v.add(C.AWS_LISTENER_RULE, 'priority', 'conditions is set but priority is not; give the listener rule a priority (1-50000, unique on the listener), or leave conditions out to make the fleet the default action');
   }
   if (priority === undefined && conditions === undefined && !(props.listener instanceof elbv2.ApplicationListener)) {
     v.add(
-      C.CLOUD_CONSTRAINT,
+      C.AWS_LISTENER_RULE,
       'priority',
       `listener (${props.listener.node.path}) is imported, and its default action belongs to the stack that defines it; give priority and conditions to route to the fleet with a listener rule, or attach to a listener defined in this app`,
     );
