@@ -28,7 +28,8 @@ import { FallbackDecision, FallbackPolicyOptions, FallbackState, SpotPoolObserva
  *      allowed types that have a usable pool in those zones, best first. A group launches in zones x types, so a
  *      pool avoided inside that product (zone a with type x avoided, but a/y and b/x fine) cannot be excluded:
  *      the reasons say so. A group whose every pool is avoided keeps its zones (a group cannot have none) and
- *      gets no spares. Groups that cannot be steered are steered by their size only (per-zone groups).
+ *      gets no spares. An idle group (no spares now or wanted) is not steered. Groups that cannot be steered are
+ *      steered by their size only (per-zone groups).
  *   Where the main group places its own spot (the cloud's allocation strategy), nothing here applies: that is
  *   the cloud's behaviour, modelled as such by the simulator.
  * - Pure: no clock, no I/O, deterministic; the same input gives the same output.
@@ -294,7 +295,11 @@ export function planControllerStep(input: ControllerStepInput): ControllerStep {
     const desired = (g.baseReplicas ?? 0) + spareShare.get(g.id)!;
     let zones: string[] | undefined;
     let types: string[] | undefined;
-    if (v.steerable && v.zones.length > 0 && v.types.length > 0) {
+    // An idle spare group (0 now, 0 wanted) is not steered: its zones are set when it next gets spares.
+    const idle = desired === 0 && g.desired === 0;
+    if (idle) {
+      if (v.steerable && (v.zones.length === 0 || v.types.length === 0)) reasons.push(`${g.id}: every pool it may use is avoided by the policy; its zones stay, it gets no spares`);
+    } else if (v.steerable && v.zones.length > 0 && v.types.length > 0) {
       // Compared as sets: an order-only change would rewrite the group every period for nothing.
       if (!sameSet(v.zones, g.zones)) zones = v.zones;
       if (!sameSet(v.types, g.types)) types = v.types;
