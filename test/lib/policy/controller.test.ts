@@ -83,7 +83,7 @@ describe('planControllerStep, one region', () => {
   });
 
   test('an idle spare group (0 now, 0 wanted) is not steered, however the pools change', () => {
-    const observed: ControllerObservation = { nowSeconds: T0, targetReplicas: 2, onDemandBase: 0, maxCapacity: 6, pools: pools('us-east-1', zones, types, () => 1, (z, t) => (z === 'us-east-1a' ? 1 : 0)) };
+    const observed: ControllerObservation = { nowSeconds: T0, targetReplicas: 2, onDemandBase: 0, maxCapacity: 6, pools: pools('us-east-1', zones, types, () => 1, (z) => (z === 'us-east-1a' ? 1 : 0)) };
     const step = planControllerStep({ observed, options: { spareSpotReplicas: 0 }, groups: regionGroups('us-east-1', zones, types) });
     expect(step.decision.unavailablePools.length).toBeGreaterThan(0);
     expect(step.actions[1]).toEqual({ group: 'us-east-1/spare', region: 'us-east-1', role: R.SPARE_SPOT, desired: 0, zones: undefined, types: undefined, changed: false });
