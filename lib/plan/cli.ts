@@ -125,7 +125,7 @@ function costCommand(args: string[], io: CliIo): number {
   });
   const cloud = values.cloud as Cloud;
   if (!Object.values(Cloud).includes(cloud)) {
-    throw new FleetSpecError([{ code: C.CLOUD_CONSTRAINT, prop: 'cloud', message: `--cloud (${values.cloud}) must be one of ${Object.values(Cloud).join(', ')}` }]);
+    throw new FleetSpecError([{ code: C.UNKNOWN_CLOUD, prop: 'cloud', message: `--cloud (${values.cloud}) must be one of ${Object.values(Cloud).join(', ')}` }]);
   }
   const types = (values.types ?? '').split(',').map((t) => t.trim()).filter((t) => t);
   const est = estimateCost({

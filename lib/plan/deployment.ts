@@ -530,12 +530,23 @@ export class DeployedFleet {
     };
     const groups: ControllerGroup[] = [];
     let readyTotal = 0;
+    const azure = this.s.profile.deployment === Deployment.AZURE;
+    const spareZonePool = (r: Region, zone: string): number | undefined => r.zones.get(zone)!.find((x) => this.poolType[x] === r.types[0]);
     for (const r of this.regions) {
       for (const z of r.pools) if (this.main[z] > 0) observe(z);
-      for (const zone of r.zoneOrder) for (const z of r.zones.get(zone)!) if (this.spare[z] > 0) observe(z);
-      for (const zone of r.zoneOrder) {
-        const z = r.zones.get(zone)!.find((x) => this.poolType[x] === r.types[0]);
-        if (z !== undefined) observe(z);
+      if (azure) {
+        // Azure lists each spare scale set's VMs, then its zone's pool
+        for (const zone of r.zoneOrder) {
+          for (const z of r.zones.get(zone)!) if (this.spare[z] > 0) observe(z);
+          const z = spareZonePool(r, zone);
+          if (z !== undefined) observe(z);
+        }
+      } else {
+        for (const zone of r.zoneOrder) for (const z of r.zones.get(zone)!) if (this.spare[z] > 0) observe(z);
+        for (const zone of r.zoneOrder) {
+          const z = spareZonePool(r, zone);
+          if (z !== undefined) observe(z);
+        }
       }
       groups.push({ id: `${r.name}/on-demand`, region: r.name, role: ControllerGroupRole.ON_DEMAND, desired: r.base + r.fallback, maxSize: this.s.maxCapacity, baseReplicas: r.base, zones: [], types: [] });
       for (const zone of r.zoneOrder) {
@@ -551,7 +562,8 @@ export class DeployedFleet {
         maxCapacity: this.s.maxCapacity,
         onDemandReady: readyDemand,
         pools,
-        regions: this.regions.map((r) => ({ region: r.name, targetReplicas: r.mainTarget + r.base, onDemandBase: r.base })),
+        // The Azure handler gives per-region targets only for fleets over several regions.
+        ...(azure && this.regions.length === 1 ? {} : { regions: this.regions.map((r) => ({ region: r.name, targetReplicas: r.mainTarget + r.base, onDemandBase: r.base })) }),
         mainSpotInService: readyTotal,
       },
       ...(this.state ? { state: this.state } : {}),

@@ -30,7 +30,8 @@ export function regionOfZone(zone: string): string | undefined {
 
 /**
  * Where a trace's pool lives: the file name up to the first `_` is the zone, the rest the type
- * (`us-east-1a_v100_1` -> `us-east-1/us-east-1a/v100_1`). A name already in `<region>/<zone>/<type>` form
+ * (`us-east-1a_v100_1` -> `us-east-1/us-east-1a/v100_1`; Azure's `eastus-1_nc6` -> `eastus/1/nc6`, Azure naming a
+ * zone by its number in the region). A name already in `<region>/<zone>/<type>` form
  * is taken as it is.
  */
 export function locatePool(name: string): PoolLocation {
@@ -39,9 +40,12 @@ export function locatePool(name: string): PoolLocation {
     return { id: name, region: parts[0], zone: parts[1], instanceType: parts[2] };
   }
   const cut = name.indexOf('_');
-  const zone = cut > 0 ? name.slice(0, cut) : name;
+  let zone = cut > 0 ? name.slice(0, cut) : name;
   const instanceType = cut > 0 ? name.slice(cut + 1) : '';
   const region = regionOfZone(zone) ?? UNKNOWN_REGION;
+  // Azure names a zone by its number inside the region (`zones: ["1"]`), as its controller's pool ids do.
+  const azure = AWS_ZONE.test(zone) || GCP_ZONE.test(zone) ? undefined : AZURE_ZONE.exec(zone);
+  if (azure) zone = azure[2];
   return { id: `${region}/${zone}/${instanceType}`, region, zone, instanceType };
 }
 

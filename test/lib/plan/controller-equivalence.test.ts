@@ -10,6 +10,7 @@
 import type { AutoScalingGroup, Instance } from '@aws-sdk/client-auto-scaling';
 import { AwsRegionView, buildAwsStepInput } from '../../../lib/handlers/aws/fallback';
 import type { InstanceLifecycle } from '../../../lib/handlers/aws/fallback-ec2';
+import { AzureFallbackSettings, AzureVm, runAzureFallbackController } from '../../../lib/handlers/azure/fallback';
 import { GcpFallbackSettings, ManagedInstance, runFallbackController as runGcpController } from '../../../lib/handlers/gcp/fallback';
 import { ControllerRunRecord, Deployment } from '../../../lib/plan/deployment';
 import { simulate, SimulatedPolicy } from '../../../lib/plan/simulate';
@@ -228,6 +229,85 @@ describe('as-deployed Google Cloud model == the Google Cloud handler (same obser
       expect(outcome.stepInput.observed).toEqual(run.input.observed);
       // group ids: the handler names its groups by reference, the simulator by region / zone
       const simId = (g: string): string => (g === 'std' ? 'us-central1/on-demand' : g.startsWith('zones/') ? `us-central1/${g.split('/')[1]}/spare` : g);
+      expect(outcome.actions.map((a) => ({ ...a, group: simId(a.group) }))).toEqual(run.step.actions);
+      expect(outcome.step.nextState).toEqual(run.step.nextState);
+      changed += run.step.actions.filter((a) => a.changed).length;
+      spares += run.step.spareSpotReplicas;
+    }
+    expect(changed).toBeGreaterThan(10);
+    expect(spares).toBeGreaterThan(0);
+  });
+});
+
+/** Azure: the same, with the handler's `runAzureFallbackController` on fake ARM and blob clients. */
+describe('as-deployed Azure model == the Azure handler (same observed inputs, same actions)', () => {
+  test('one region, three zones: every quiet controller run of a replay', async () => {
+    const names = ['eastus-1_nc', 'eastus-2_nc', 'eastus-3_nc'];
+    const maxCapacity = 7;
+    const runs: ControllerRunRecord[] = [];
+    simulate(syntheticTraces(names, 1500, 9), { deployment: Deployment.AZURE, policies: [SimulatedPolicy.OURS], windowSeconds: 0, maxCapacity, onDemandBase: 1, onControllerRun: (run) => runs.push(run) });
+    const quiet = runs.filter((r) => r.input.observed.pools.every((p) => !p.preempted && !p.launchFailures));
+    expect(quiet.length).toBeGreaterThan(300);
+    expect(runs[0].input.observed.pools.map((p) => p.pool).every((p) => /^eastus\/[123]\/nc$/.test(p))).toBe(true);
+    let changed = 0;
+    let spares = 0;
+    for (const run of quiet) {
+      const { before } = run;
+      const r = before.regions[0];
+      let n = 0;
+      const vm = (zone: string, size: string, spot: boolean, ready: boolean): AzureVm => ({
+        name: `vm-${n++}`,
+        zones: [zone],
+        properties: {
+          ...(spot ? { priority: 'Spot' } : {}),
+          provisioningState: ready ? 'Succeeded' : 'Creating',
+          hardwareProfile: { vmSize: size },
+          instanceView: { statuses: ready ? [{ code: 'ProvisioningState/succeeded' }, { code: 'PowerState/running' }] : [{ code: 'ProvisioningState/creating' }] },
+        },
+      });
+      const main: AzureVm[] = [];
+      const spareByZone = new Map<string, AzureVm[]>(r.zones.map((z) => [z, []]));
+      before.pools.forEach((pool, z) => {
+        const [, zone, size] = pool.split('/');
+        const running = before.main[z] + before.spare[z];
+        const ready = Math.min(running, run.readySpot[z]);
+        const mainReady = Math.min(before.main[z], ready);
+        for (let i = 0; i < before.main[z]; i++) main.push(vm(zone, size, true, i < mainReady));
+        for (let i = 0; i < before.spare[z]; i++) spareByZone.get(zone)!.push(vm(zone, size, true, i < ready - mainReady));
+      });
+      for (let i = 0; i < r.onDemandBase + r.fallback; i++) main.push(vm(r.zones[0], r.types[0], false, i < run.readyDemand));
+      const sets = new Map<string, { capacity: number; base: number; vms: AzureVm[] }>();
+      sets.set('main', { capacity: r.mainDesired + r.fallback, base: r.onDemandBase + r.fallback, vms: main });
+      for (const zone of r.zones) sets.set(`spare-${zone}`, { capacity: r.zoneSpare[zone], base: 0, vms: spareByZone.get(zone)! });
+      const settings: AzureFallbackSettings = {
+        fleetName: 'fleet',
+        subscriptionId: 's',
+        resourceGroup: 'rg',
+        region: 'eastus',
+        scaleSets: [{ name: 'main', baseRegularCount: r.onDemandBase, maxCapacity, desiredCapacity: r.mainDesired }],
+        maxCapacity,
+        stateAccount: 'a',
+        stateContainer: 'c',
+        stateBlob: 'b',
+        spareScaleSets: r.zones.map((zone) => ({ name: `spare-${zone}`, zone, vmSize: r.types[0], maxCapacity })),
+        ...(run.input.options ? { policy: run.input.options } : {}),
+      };
+      const outcome = await runAzureFallbackController(settings, {
+        compute: {
+          getScaleSet: async (name) => ({ id: name, capacity: sets.get(name)!.capacity, baseRegularPriorityCount: sets.get(name)!.base, regularPriorityPercentageAboveBase: 0 }),
+          listVms: async (id) => sets.get(id)!.vms,
+          updateScaleSet: async () => undefined,
+          deleteVms: async () => undefined,
+        },
+        state: {
+          read: async () => ({ state: { policy: run.input.state ?? initialFallbackState(run.input.options ?? {}), spotVms: {}, capacities: {}, seenFailures: [], appliedFallback: r.fallback }, etag: '1' }),
+          write: async () => true,
+        },
+        log: () => undefined,
+        now: () => new Date(run.input.observed.nowSeconds * 1000),
+      });
+      expect(outcome.stepInput.observed).toEqual(run.input.observed);
+      const simId = (g: string): string => (g === 'main' ? 'eastus/on-demand' : g.startsWith('spare-') ? `eastus/${g.slice('spare-'.length)}/spare` : g);
       expect(outcome.actions.map((a) => ({ ...a, group: simId(a.group) }))).toEqual(run.step.actions);
       expect(outcome.step.nextState).toEqual(run.step.nextState);
       changed += run.step.actions.filter((a) => a.changed).length;

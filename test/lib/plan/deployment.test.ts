@@ -24,6 +24,8 @@ describe('pools carry their region', () => {
     expect(locatePool('us-central1-b_c3-88')).toMatchObject({ region: 'us-central1', zone: 'us-central1-b', instanceType: 'c3-88' });
     expect(locatePool('eu-west-1/eu-west-1a/g5.xlarge')).toMatchObject({ region: 'eu-west-1', zone: 'eu-west-1a', instanceType: 'g5.xlarge' });
     expect(locatePool('zone-a')).toMatchObject({ region: 'unknown', zone: 'zone-a' });
+    // Azure names zones by their number in the region, as its controller's pool ids do
+    expect(locatePool('eastus-2_nc6')).toEqual({ id: 'eastus/2/nc6', region: 'eastus', zone: '2', instanceType: 'nc6' });
     expect(regionsOf(['us-west-2a_x', 'us-east-1a_x', 'us-west-2b_x'])).toEqual(['us-west-2', 'us-east-1']);
   });
 
