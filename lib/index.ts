@@ -8,3 +8,6 @@ export * from './runtime';
 export * from './runtime/worker';
 // The structural AWS SDK client the runtime's options take (so the declarations need no @aws-sdk package).
 export * from './runtime/aws-sdk-client';
+// Types the public API names (a watcher's responses, the planner CLI's streams), so the reference documents them.
+export type { HttpResponse } from './runtime/http';
+export type { CliIo } from './plan/cli';
