@@ -30,7 +30,8 @@ export interface PlacementChange {
  * period, when the avoidance has expired).
  *
  * Removals take launching replicas first, from the least preferred pools (avoided pools first), then
- * ready ones from the most crowded pools.
+ * ready ones from the most crowded pools, never the last ready replica of a region (pool ids
+ * `<region>/<zone>/<type>`) while a replica elsewhere can go instead: a region with live traffic keeps one.
  */
 export function planSpotPlacement(current: readonly PoolCount[], desired: number, preferredPools: readonly string[]): PlacementChange[] {
   let have = 0;
@@ -62,8 +63,21 @@ export function planSpotPlacement(current: readonly PoolCount[], desired: number
     if (victim !== undefined) {
       launching.set(victim, launching.get(victim)! - 1);
     } else {
-      for (const [p, n] of counts) {
-        if (n > 0 && (victim === undefined || n > counts.get(victim)! || (n === counts.get(victim)! && rankOf(p) > rankOf(victim)))) victim = p;
+      // Ready replicas: never the last one of a region that serves (pool ids <region>/<zone>/<type>) while
+      // another region has more than one: the global layer still sends that region traffic.
+      const lastOfRegion = (p: string): boolean => {
+        const r = regionOf(p);
+        if (r === undefined) return false;
+        let inRegion = 0;
+        for (const [q, n] of counts) if (regionOf(q) === r) inRegion += n;
+        return inRegion <= 1;
+      };
+      for (const pass of [0, 1]) {
+        for (const [p, n] of counts) {
+          if (n <= 0 || (pass === 0 && lastOfRegion(p))) continue;
+          if (victim === undefined || n > counts.get(victim)! || (n === counts.get(victim)! && rankOf(p) > rankOf(victim))) victim = p;
+        }
+        if (victim !== undefined) break;
       }
     }
     if (victim === undefined) break;
@@ -71,4 +85,10 @@ export function planSpotPlacement(current: readonly PoolCount[], desired: number
     total--;
   }
   return [...delta.entries()].filter(([, d]) => d !== 0).map(([pool, d]) => ({ pool, delta: d }));
+}
+
+/** The region of a pool id `<region>/<zone>/<type>`; undefined for ids of another shape. */
+function regionOf(pool: string): string | undefined {
+  const parts = pool.split('/');
+  return parts.length >= 3 ? parts[0] : undefined;
 }

@@ -48,3 +48,20 @@ describe('planSpotPlacement', () => {
     expect(planSpotPlacement([{ pool: 'a', count: 2 }], 2, ['b'])).toEqual([]);
   });
 });
+
+describe('planSpotPlacement across regions', () => {
+  test('scaling in never takes the last ready replica of a region while another can go', () => {
+    const current = [
+      { pool: 'us-east-1/us-east-1a/g5', count: 1 },
+      { pool: 'us-west-2/us-west-2a/g5', count: 1 },
+      { pool: 'us-west-2/us-west-2b/g5', count: 1 },
+    ];
+    // us-east-1 is ranked worst, but it is the region's only replica: one of us-west-2 goes
+    expect(planSpotPlacement(current, 2, ['us-west-2/us-west-2a/g5', 'us-west-2/us-west-2b/g5', 'us-east-1/us-east-1a/g5'])).toEqual([{ pool: 'us-west-2/us-west-2b/g5', delta: -1 }]);
+    // down to one replica: a region's last one has to go after all
+    expect(planSpotPlacement(current, 1, ['us-west-2/us-west-2a/g5', 'us-west-2/us-west-2b/g5', 'us-east-1/us-east-1a/g5'])).toEqual([
+      { pool: 'us-west-2/us-west-2b/g5', delta: -1 },
+      { pool: 'us-east-1/us-east-1a/g5', delta: -1 },
+    ]);
+  });
+});
