@@ -1,5 +1,6 @@
 import { DataAzurermClientConfig } from '@cdktf/provider-azurerm/lib/data-azurerm-client-config';
 import { LinuxFunctionApp } from '@cdktf/provider-azurerm/lib/linux-function-app';
+import { OrchestratedVirtualMachineScaleSet } from '@cdktf/provider-azurerm/lib/orchestrated-virtual-machine-scale-set';
 import { RoleAssignment } from '@cdktf/provider-azurerm/lib/role-assignment';
 import { RoleDefinition } from '@cdktf/provider-azurerm/lib/role-definition';
 import { ServicePlan } from '@cdktf/provider-azurerm/lib/service-plan';
@@ -75,9 +76,18 @@ export interface AzureOnDemandFallbackProps {
    * Spare Spot scale sets the controller sizes (one per zone: a scale set's zones cannot be narrowed while it
    * runs VMs, so the controller steers by size per zone). They must be Spot only, without an autoscale setting,
    * and in the fleet's resource group. The control role is assigned at each of them.
-   * @default - none: the policy's spare replicas are logged as not applied
+   * @default - with `spareGroups: true`, one per zone of the fleet, rendered here; otherwise none
    */
   readonly spareScaleSets?: AzureSpareScaleSetRef[];
+  /**
+   * Render the spare Spot scale sets: one per zone of the fleet, a copy of the fleet's first scale set (image,
+   * custom data and agent, identity, NIC in the same subnet, security group and backend pool, health extension)
+   * with Spot priority only, no priority mix, no autoscale setting and capacity 0: the controller alone sizes them.
+   * Ignored when `spareScaleSets` is given. Opt-in on Azure for now: each spare set is a full scale set (three
+   * more resources per fleet); without spare sets the policy's spares are logged as not applied.
+   * @default false
+   */
+  readonly spareGroups?: boolean;
 }
 
 /**
@@ -113,6 +123,8 @@ export class AzureOnDemandFallback extends Construct {
   public readonly observeRole: RoleDefinition;
   /** The NCRONTAB schedule of the timer. */
   public readonly schedule: string;
+  /** The spare Spot scale sets this construct rendered (empty when given `spareScaleSets` or without spares). */
+  public readonly spareScaleSets: OrchestratedVirtualMachineScaleSet[];
 
   constructor(scope: Construct, id: string, props: AzureOnDemandFallbackProps) {
     super(scope, id);
@@ -130,8 +142,9 @@ export class AzureOnDemandFallback extends Construct {
     if (account !== undefined && !Token.isUnresolved(account) && !/^[a-z0-9]{3,24}$/.test(account)) {
       v.add(FleetSpecErrorCode.CLOUD_CONSTRAINT, 'storageAccountName', `storageAccountName ("${account}") must be 3-24 lower-case letters and digits; use e.g. "${account.toLowerCase().replace(/[^a-z0-9]/g, '').slice(0, 24) || 'spotfbstate'}"`);
     }
+    let spares = 0;
     try {
-      resolveFallbackPolicyOptions(props.policy ?? {}, 'policy');
+      spares = resolveFallbackPolicyOptions(props.policy ?? {}, 'policy').spareSpotReplicas;
     } catch (err) {
       if (!(err instanceof FleetSpecError)) throw err;
       v.addAll(err.problems.map((p) => ({ ...p, prop: `policy.${p.prop}`, message: `policy.${p.message}` })));
@@ -149,7 +162,45 @@ export class AzureOnDemandFallback extends Construct {
     const client = new DataAzurermClientConfig(this, 'Client', {});
     const resourceGroupId = `/subscriptions/${client.subscriptionId}/resourceGroups/${props.resourceGroupName}`;
     const scaleSets = fleet.scaleSets.map((s) => s.scaleSet);
-    const spareSets = props.spareScaleSets ?? [];
+    // Spare Spot scale sets: given, or one per zone rendered as a Spot-only copy of the fleet's first scale set.
+    const main = scaleSets[0];
+    const zonesOfFleet = fleet.spec.zones ?? ['1', '2', '3'];
+    if (props.spareGroups === true && spares === 0) {
+      throw new FleetSpecError([{ code: FleetSpecErrorCode.CLOUD_CONSTRAINT, prop: 'spareGroups', message: 'spareGroups is true but policy.spareSpotReplicas is 0, so the spare scale sets would never run anything; set policy.spareSpotReplicas to 1 or more, or leave spareGroups out' }], this.node.path);
+    }
+    const render = props.spareScaleSets === undefined && props.spareGroups === true && spares > 0;
+    const spareSku = main.skuNameInput === 'Mix' ? ((main.skuProfileInput as { vmSizes?: string[] } | undefined)?.vmSizes?.[0] ?? fleet.spec.instanceTypes[0]) : main.skuNameInput ?? fleet.spec.instanceTypes[0];
+    const spareName = (zone: string): string => `${prefix}-spare-${zone}-vmss`;
+    this.spareScaleSets = render
+      ? zonesOfFleet.map(
+        (zone) =>
+          new OrchestratedVirtualMachineScaleSet(this, `SpareScaleSet${zone}`, {
+            name: spareName(zone),
+            resourceGroupName: props.resourceGroupName,
+            location: props.location,
+            skuName: spareSku,
+            instances: 0,
+            platformFaultDomainCount: 1,
+            singlePlacementGroup: false,
+            zones: [zone],
+            priority: 'Spot',
+            evictionPolicy: main.evictionPolicyInput,
+            maxBidPrice: main.maxBidPriceInput,
+            automaticInstanceRepair: main.automaticInstanceRepairInput,
+            extension: main.extensionInput,
+            identity: main.identityInput,
+            osProfile: main.osProfileInput,
+            sourceImageReference: main.sourceImageReferenceInput,
+            osDisk: main.osDiskInput,
+            encryptionAtHostEnabled: main.encryptionAtHostEnabledInput,
+            networkInterface: main.networkInterfaceInput,
+            tags: props.tags,
+            // The controller owns the capacity.
+            lifecycle: { ignoreChanges: ['instances'] },
+          }),
+      )
+      : [];
+    const spareSets: AzureSpareScaleSetRef[] = props.spareScaleSets ?? this.spareScaleSets.map((set, i) => ({ name: spareName(zonesOfFleet[i]), id: set.id, zone: zonesOfFleet[i], vmSize: spareSku, maxCapacity: spares }));
 
     // The controller owns the priority mix (and, with autoscale, the capacity) from now on.
     fleet.letControllerSetPriorityMix();

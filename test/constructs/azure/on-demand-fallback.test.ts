@@ -126,9 +126,42 @@ describe('AzureOnDemandFallback', () => {
   });
 
   test('Terraform leaves the priority mix to the controller', () => {
-    for (const s of resources(json, 'azurerm_orchestrated_virtual_machine_scale_set')) {
+    for (const s of resources(json, 'azurerm_orchestrated_virtual_machine_scale_set').filter((x) => !String(x.name).includes('-spare-'))) {
       expect(s.lifecycle.ignore_changes).toEqual(['instances', 'priority_mix']);
     }
+  });
+
+  test('spareGroups: one spare Spot scale set per zone, a Spot-only copy of the first scale set with capacity 0 and no autoscale, known to the controller', () => {
+    const { json, fallback } = synth(GPU, { spareGroups: true });
+    const all = resources(json, 'azurerm_orchestrated_virtual_machine_scale_set');
+    const main = all.find((x) => !String(x.name).includes('-spare-'))!;
+    const spares = all.filter((x) => String(x.name).includes('-spare-'));
+    expect(spares.map((x) => [x.name, x.zones, x.instances])).toEqual([
+      ['fallback-spare-1-vmss', ['1'], 0],
+      ['fallback-spare-2-vmss', ['2'], 0],
+      ['fallback-spare-3-vmss', ['3'], 0],
+    ]);
+    for (const x of spares) {
+      expect(x).toMatchObject({ priority: 'Spot', sku_name: main.sku_name, eviction_policy: main.eviction_policy, lifecycle: { ignore_changes: ['instances'] } });
+      expect(x.priority_mix).toBeUndefined();
+      expect(x.network_interface).toEqual(main.network_interface);
+      expect(x.os_profile).toEqual(main.os_profile);
+      expect(x.identity).toEqual(main.identity);
+      expect(x.extension).toEqual(main.extension);
+    }
+    // no autoscale setting targets a spare set
+    const autoscale = resources(json, 'azurerm_monitor_autoscale_setting');
+    expect(autoscale.some((a) => String(a.target_resource_id).includes('SpareScaleSet'))).toBe(false);
+    const settings = JSON.parse(resources(json, 'azurerm_linux_function_app')[0].app_settings.SPARE_SCALE_SETS);
+    expect(settings.map((x: { name: string; zone: string; maxCapacity: number }) => [x.name, x.zone, x.maxCapacity])).toEqual([
+      ['fallback-spare-1-vmss', '1', 1],
+      ['fallback-spare-2-vmss', '2', 1],
+      ['fallback-spare-3-vmss', '3', 1],
+    ]);
+    expect(fallback.spareScaleSets).toHaveLength(3);
+    const control = resources(json, 'azurerm_role_definition').find((r) => r.name.includes('control'));
+    expect(control.assignable_scopes.join(' ')).toMatch(/Fleet_ScaleSet1_Vmss_\w+\.id.*Fleet_ScaleSet2_Vmss_\w+\.id.*Fallback_SpareScaleSet1_\w+\.id.*Fallback_SpareScaleSet2_\w+\.id.*Fallback_SpareScaleSet3_\w+\.id/);
+    expect(() => synth(GPU, { spareGroups: true, policy: { spareSpotReplicas: 0 } })).toThrow(/spareGroups is true but policy\.spareSpotReplicas is 0/);
   });
 
   test('customMetric false: no metrics publisher grant and no metric settings', () => {
@@ -189,6 +222,9 @@ describe('AzureOnDemandFallback: spare Spot scale sets', () => {
     const app = resources(json, 'azurerm_linux_function_app')[0];
     expect(app.app_settings.SPARE_SCALE_SETS).toBeUndefined();
     expect(resources(json, 'azurerm_role_assignment').some((a) => String(a.scope).includes('llm-spare'))).toBe(false);
+    expect(resources(json, 'azurerm_orchestrated_virtual_machine_scale_set').some((x) => String(x.name).includes('-spare-'))).toBe(false);
+    const { json: noSpares } = synth(GPU, { policy: { spareSpotReplicas: 0 } });
+    expect(resources(noSpares, 'azurerm_orchestrated_virtual_machine_scale_set').some((x) => String(x.name).includes('-spare-'))).toBe(false);
   });
 
   test('a bad zone or capacity is refused with the value and the fix', () => {
