@@ -38,7 +38,7 @@ export function validateAgentConfig(config: AgentConfig): FleetSpecProblem[] {
   const clouds = Object.values(Cloud) as string[];
   const cloudOk = clouds.includes(config.cloud);
   if (!cloudOk) {
-    v.add(C.CLOUD_CONSTRAINT, 'cloud', `cloud (${JSON.stringify(config.cloud)}) is not a cloud the agent watches; use one of ${clouds.join(', ')}`);
+    v.add(C.UNKNOWN_CLOUD, 'cloud', `cloud (${JSON.stringify(config.cloud)}) is not a cloud the agent watches; use one of ${clouds.join(', ')}`);
   }
   if (!isPort(config.servingPort, false)) {
     v.add(C.PORT_RANGE, 'servingPort', `servingPort (${config.servingPort}) must be a port between 1 and 65535: the port the inference server listens on`);
@@ -64,23 +64,23 @@ export function validateAgentConfig(config: AgentConfig): FleetSpecProblem[] {
   }
   const modes = Object.values(DrainMode) as string[];
   if (!modes.includes(config.drainMode)) {
-    v.add(C.WORKLOAD, 'drainMode', `drainMode (${JSON.stringify(config.drainMode)}) is not a drain mode; use one of ${modes.join(', ')}`);
+    v.add(C.AGENT_DRAIN_OPTIONS, 'drainMode', `drainMode (${JSON.stringify(config.drainMode)}) is not a drain mode; use one of ${modes.join(', ')}`);
   }
   if (config.drainMode === DrainMode.SIGNAL && !config.pidFile) {
-    v.add(C.WORKLOAD, 'pidFile', "drainMode 'signal' needs pidFile (the file holding the inference server's PID), e.g. '/run/inference.pid'");
+    v.add(C.AGENT_DRAIN_OPTIONS, 'pidFile', "drainMode 'signal' needs pidFile (the file holding the inference server's PID), e.g. '/run/inference.pid'");
   }
   if (config.drainSignal !== undefined && !(config.drainSignal in osConstants.signals)) {
-    v.add(C.WORKLOAD, 'drainSignal', `drainSignal (${JSON.stringify(config.drainSignal)}) is not a signal name; use e.g. 'SIGTERM' or 'SIGUSR1'`);
+    v.add(C.AGENT_DRAIN_OPTIONS, 'drainSignal', `drainSignal (${JSON.stringify(config.drainSignal)}) is not a signal name; use e.g. 'SIGTERM' or 'SIGUSR1'`);
   }
   for (const prop of ['drainUrl', 'idleUrl', 'metadataEndpoint'] as const) {
     const url = config[prop];
     if (url !== undefined && !isHttpUrl(url)) {
-      v.add(C.WORKLOAD, prop, `${prop} (${JSON.stringify(url)}) must be a plain http:// URL (the inference server on loopback, or a metadata service), e.g. 'http://127.0.0.1:${config.servingPort}/drain'`);
+      v.add(C.AGENT_DRAIN_OPTIONS, prop, `${prop} (${JSON.stringify(url)}) must be a plain http:// URL (the inference server on loopback, or a metadata service), e.g. 'http://127.0.0.1:${config.servingPort}/drain'`);
     }
   }
   const poll = config.pollIntervalSeconds;
   if (poll !== undefined && !(poll > 0 && poll <= MAX_POLL_INTERVAL_SECONDS)) {
-    v.add(C.CLOUD_CONSTRAINT, 'pollIntervalSeconds', `pollIntervalSeconds (${poll}) must be more than 0 and at most ${MAX_POLL_INTERVAL_SECONDS}: a slower poll spends the notice before the agent sees it; use 1 or 2`);
+    v.add(C.AGENT_POLL_INTERVAL, 'pollIntervalSeconds', `pollIntervalSeconds (${poll}) must be more than 0 and at most ${MAX_POLL_INTERVAL_SECONDS}: a slower poll spends the notice before the agent sees it; use 1 or 2`);
   }
   const margin = config.safetyMarginSeconds;
   if (margin !== undefined && !(margin >= 0 && (notice === undefined || margin < notice))) {
@@ -91,14 +91,14 @@ export function validateAgentConfig(config: AgentConfig): FleetSpecProblem[] {
     v.add(C.HEALTH_CHECK_RANGE, 'loadBalancerDetectionSeconds', `loadBalancerDetectionSeconds (${lb}) must be 0 or more: health check interval x unhealthy threshold`);
   }
   if (config.hookTimeoutSeconds !== undefined && !(config.hookTimeoutSeconds > 0)) {
-    v.add(C.WORKLOAD, 'hookTimeoutSeconds', `hookTimeoutSeconds (${config.hookTimeoutSeconds}) must be more than 0, or left out to let the hook run until the safety margin before the deadline`);
+    v.add(C.AGENT_DRAIN_OPTIONS, 'hookTimeoutSeconds', `hookTimeoutSeconds (${config.hookTimeoutSeconds}) must be more than 0, or left out to let the hook run until the safety margin before the deadline`);
   }
   if (Boolean(config.lifecycleHookName) !== Boolean(config.autoScalingGroupName)) {
     const missing = config.lifecycleHookName ? 'autoScalingGroupName' : 'lifecycleHookName';
-    v.add(C.CLOUD_CONSTRAINT, missing, `lifecycleHookName and autoScalingGroupName go together (completing a lifecycle action needs both); set ${missing} too, or neither`);
+    v.add(C.AGENT_LIFECYCLE_HOOK, missing, `lifecycleHookName and autoScalingGroupName go together (completing a lifecycle action needs both); set ${missing} too, or neither`);
   }
   if (config.lifecycleHookName && cloudOk && config.cloud !== Cloud.AWS) {
-    v.add(C.CLOUD_CONSTRAINT, 'lifecycleHookName', `lifecycleHookName is an AWS Auto Scaling setting but cloud is ${config.cloud}; remove it`);
+    v.add(C.AGENT_LIFECYCLE_HOOK, 'lifecycleHookName', `lifecycleHookName is an AWS Auto Scaling setting but cloud is ${config.cloud}; remove it`);
   }
   checkServerPreset(config, notice, v);
   return v.problems;
@@ -122,11 +122,11 @@ function checkServerPreset(config: AgentConfig, notice: number | undefined, v: P
   if (config.server === undefined && config.serverShutdownTimeoutSeconds === undefined && config.metricsUrl === undefined && config.upstreamHealthPath === undefined) return;
   const info = serverPreset(config.server);
   if (!info) {
-    v.add(C.WORKLOAD, 'server', `server (${JSON.stringify(config.server)}) is not a server preset; use one of ${Object.values(ServerPreset).join(', ')}`);
+    v.add(C.AGENT_SERVER_PRESET, 'server', `server (${JSON.stringify(config.server)}) is not a server preset; use one of ${Object.values(ServerPreset).join(', ')}`);
     return;
   }
   if (config.metricsUrl !== undefined && !isHttpUrl(config.metricsUrl)) {
-    v.add(C.WORKLOAD, 'metricsUrl', `metricsUrl (${JSON.stringify(config.metricsUrl)}) must be a plain http:// URL of the server's Prometheus metrics, e.g. 'http://127.0.0.1:${config.servingPort}/metrics'`);
+    v.add(C.AGENT_SERVER_PRESET, 'metricsUrl', `metricsUrl (${JSON.stringify(config.metricsUrl)}) must be a plain http:// URL of the server's Prometheus metrics, e.g. 'http://127.0.0.1:${config.servingPort}/metrics'`);
   }
   if (config.upstreamHealthPath !== undefined && !config.upstreamHealthPath.startsWith('/')) {
     v.add(C.HEALTH_CHECK_PATH, 'upstreamHealthPath', `upstreamHealthPath (${JSON.stringify(config.upstreamHealthPath)}) must start with '/', e.g. '/health'`);
@@ -135,11 +135,11 @@ function checkServerPreset(config: AgentConfig, notice: number | undefined, v: P
   if (timeout !== undefined) {
     if (!info.shutdownTimeoutFlag) {
       const why = info.defaultShutdownTimeoutSeconds !== undefined ? `waits a fixed ${info.defaultShutdownTimeoutSeconds} s` : 'waits until its requests are done';
-      v.add(C.WORKLOAD, 'serverShutdownTimeoutSeconds', `serverShutdownTimeoutSeconds (${timeout}) has no effect: ${info.displayName} has no shutdown timeout flag (on SIGTERM it ${why}; the agent ends the drain at its deadline); leave it out`);
+      v.add(C.AGENT_SERVER_PRESET, 'serverShutdownTimeoutSeconds', `serverShutdownTimeoutSeconds (${timeout}) has no effect: ${info.displayName} has no shutdown timeout flag (on SIGTERM it ${why}; the agent ends the drain at its deadline); leave it out`);
       return;
     }
     if (!(typeof timeout === 'number' && Number.isInteger(timeout) && timeout >= 0)) {
-      v.add(C.WORKLOAD, 'serverShutdownTimeoutSeconds', `serverShutdownTimeoutSeconds (${timeout}) must be a whole number of seconds, 0 or more: the value of ${info.displayName}'s ${info.shutdownTimeoutFlag}`);
+      v.add(C.AGENT_SERVER_PRESET, 'serverShutdownTimeoutSeconds', `serverShutdownTimeoutSeconds (${timeout}) must be a whole number of seconds, 0 or more: the value of ${info.displayName}'s ${info.shutdownTimeoutFlag}`);
       return;
     }
   }

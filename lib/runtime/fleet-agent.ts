@@ -75,7 +75,7 @@ export function planFleetAgent(options: AgentDrainOptions, ctx: FleetAgentContex
   const probePort = drainMode === DrainMode.HEALTH ? agentHealthPort : (hcPort ?? ctx.servingPort);
 
   if (ctx.loadBalanced === false && drainMode === DrainMode.HEALTH && options.drainMode !== undefined) {
-    v.add(C.CLOUD_CONSTRAINT, 'agent.drainMode', 'agent.drainMode is DrainMode.HEALTH but loadBalanced is false: no load balancer watches the health endpoint, so failing it drains nothing; use DrainMode.SIGNAL (with agent.pidFile) or DrainMode.HTTP');
+    v.add(C.AGENT_DRAIN_MODE_CONFLICT, 'agent.drainMode', 'agent.drainMode is DrainMode.HEALTH but loadBalanced is false: no load balancer watches the health endpoint, so failing it drains nothing; use DrainMode.SIGNAL (with agent.pidFile) or DrainMode.HTTP');
   }
   if (known(agentHealthPort)) {
     if (!(Number.isInteger(agentHealthPort) && agentHealthPort >= 1 && agentHealthPort <= 65535)) {
@@ -87,18 +87,18 @@ export function planFleetAgent(options: AgentDrainOptions, ctx: FleetAgentContex
     }
   }
   if (drainMode === DrainMode.SIGNAL && !options.pidFile) {
-    v.add(C.WORKLOAD, 'agent.pidFile', "agent.drainMode is DrainMode.SIGNAL but agent.pidFile is not set: the agent must know which process to signal; set agent.pidFile (e.g. '/run/inference.pid') to the file your server writes its PID to");
+    v.add(C.AGENT_DRAIN_OPTIONS, 'agent.pidFile', "agent.drainMode is DrainMode.SIGNAL but agent.pidFile is not set: the agent must know which process to signal; set agent.pidFile (e.g. '/run/inference.pid') to the file your server writes its PID to");
   }
   const presetSignals = info?.drainsOnSigterm === true;
   if (drainMode !== DrainMode.SIGNAL && !presetSignals && (options.pidFile !== undefined || options.drainSignal !== undefined)) {
     v.add(
-      C.CLOUD_CONSTRAINT,
+      C.AGENT_DRAIN_MODE_CONFLICT,
       options.pidFile !== undefined ? 'agent.pidFile' : 'agent.drainSignal',
       `agent.pidFile and agent.drainSignal are used only with DrainMode.SIGNAL, but agent.drainMode is ${drainMode} and agent.server is ${options.server ?? ServerPreset.GENERIC}; set agent.drainMode: DrainMode.SIGNAL, set agent.server to the preset of a server that drains on SIGTERM (vllm, sglang, tgi, triton), or leave them out`,
     );
   }
   if (drainMode !== DrainMode.HTTP && options.drainUrl !== undefined) {
-    v.add(C.CLOUD_CONSTRAINT, 'agent.drainUrl', `agent.drainUrl ("${options.drainUrl}") is used only with DrainMode.HTTP, but agent.drainMode is ${drainMode}; set agent.drainMode: DrainMode.HTTP or leave drainUrl out`);
+    v.add(C.AGENT_DRAIN_MODE_CONFLICT, 'agent.drainUrl', `agent.drainUrl ("${options.drainUrl}") is used only with DrainMode.HTTP, but agent.drainMode is ${drainMode}; set agent.drainMode: DrainMode.HTTP or leave drainUrl out`);
   }
   // Outside DrainMode.HEALTH the load balancer probes the server itself, at healthCheck.path.
   if (info?.healthPath && drainMode !== DrainMode.HEALTH && ctx.probedFromOutside !== false && !unresolved(ctx.healthCheckPath) && ctx.healthCheckPath !== info.healthPath) {

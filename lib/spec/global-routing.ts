@@ -198,19 +198,19 @@ export function validateRegionList(regions: readonly RegionDialSpec[], options: 
   const example = options.example ?? 'us-east-1';
   const v = new ProblemCollector();
   if (regions.length === 0) {
-    v.add(C.CLOUD_CONSTRAINT, prop, `${prop} is empty; list at least one region (e.g. [{ region: '${example}' }]), two or more to ride out a region losing its spot capacity`);
+    v.add(C.REGION_LIST, prop, `${prop} is empty; list at least one region (e.g. [{ region: '${example}' }]), two or more to ride out a region losing its spot capacity`);
     return v.problems;
   }
   const names = regions.map((r) => r.region);
   const known = names.filter((n) => !unresolved(n));
   const dupes = known.filter((n, i) => known.indexOf(n) !== i);
   if (dupes.length > 0) {
-    v.add(C.CLOUD_CONSTRAINT, prop, `${prop} lists ${[...new Set(dupes)].join(', ')} more than once; list each region once (give one region several zones or instance types instead)`);
+    v.add(C.REGION_LIST, prop, `${prop} lists ${[...new Set(dupes)].join(', ')} more than once; list each region once (give one region several zones or instance types instead)`);
   }
   if (options.regionPattern) {
     for (const n of known) {
       if (!options.regionPattern.test(n)) {
-        v.add(C.CLOUD_CONSTRAINT, `${prop}.region`, `${prop} has "${n}", which is not a region name; write it like "${example}"`);
+        v.add(C.REGION_LIST, `${prop}.region`, `${prop} has "${n}", which is not a region name; write it like "${example}"`);
       }
     }
   }
@@ -218,12 +218,12 @@ export function validateRegionList(regions: readonly RegionDialSpec[], options: 
     const allowed = new Set(options.allowedRegions);
     const outside = known.filter((n) => !allowed.has(n));
     if (outside.length > 0) {
-      v.add(C.CLOUD_CONSTRAINT, prop, `${prop} has ${outside.join(', ')}, outside allowedRegions (${options.allowedRegions.join(', ') || 'none'}); remove ${outside.length === 1 ? 'it' : 'them'} or add ${outside.length === 1 ? 'it' : 'them'} to allowedRegions`);
+      v.add(C.REGION_LIST, prop, `${prop} has ${outside.join(', ')}, outside allowedRegions (${options.allowedRegions.join(', ') || 'none'}); remove ${outside.length === 1 ? 'it' : 'them'} or add ${outside.length === 1 ? 'it' : 'them'} to allowedRegions`);
     }
   }
   const home = options.homeRegion;
   if (home !== undefined && !unresolved(home) && !known.includes(home) && known.length === names.length) {
-    v.add(C.CLOUD_CONSTRAINT, 'homeRegion', `homeRegion ("${home}") is not one of ${prop} (${known.join(', ')}); name one of them or add it to ${prop}`);
+    v.add(C.REGION_LIST, 'homeRegion', `homeRegion ("${home}") is not one of ${prop} (${known.join(', ')}); name one of them or add it to ${prop}`);
   }
   let someTraffic = false;
   let allKnown = true;

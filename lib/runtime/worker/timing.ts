@@ -28,7 +28,6 @@ export interface QueueTiming {
  */
 export function queueTimingProblems(t: QueueTiming): FleetSpecProblem[] {
   const v = new ProblemCollector();
-  const W = FleetSpecErrorCode.WORKLOAD;
   const unresolved = t.isUnresolved ?? (() => false);
   const visName = t.propNames?.visibilityTimeout ?? 'visibilityTimeoutSeconds';
   const expName = t.propNames?.expectedProcessing ?? 'expectedProcessingSeconds';
@@ -36,18 +35,18 @@ export function queueTimingProblems(t: QueueTiming): FleetSpecProblem[] {
   const exp = t.expectedProcessingSeconds;
   if (unresolved(vis) || unresolved(exp)) return [];
   if (!(vis >= 0 && vis <= 43200)) {
-    v.add(W, visName, `${visName} (${vis} s) must be between 0 and 43200 s (12 hours, the SQS limit)`);
+    v.add(FleetSpecErrorCode.QUEUE_LIMITS, visName, `${visName} (${vis} s) must be between 0 and 43200 s (12 hours, the SQS limit)`);
   }
   if (!(exp > 0)) {
-    v.add(W, expName, `${expName} (${exp} s) must be above 0: give the slowest time one message takes`);
+    v.add(FleetSpecErrorCode.QUEUE_TIMING, expName, `${expName} (${exp} s) must be above 0: give the slowest time one message takes`);
   }
   if (v.problems.length > 0) return v.problems;
   if (t.heartbeat === false) {
     if (vis < exp) {
-      v.add(W, visName, `${visName} (${vis} s) is shorter than the job's expected duration ${expName} (${exp} s): without visibility heartbeats the message becomes visible mid-work and a second worker processes it too; raise ${visName} to at least ${Math.ceil(exp * 1.5)} s or extend visibility while working (QueueWorker does)`);
+      v.add(FleetSpecErrorCode.QUEUE_TIMING, visName, `${visName} (${vis} s) is shorter than the job's expected duration ${expName} (${exp} s): without visibility heartbeats the message becomes visible mid-work and a second worker processes it too; raise ${visName} to at least ${Math.ceil(exp * 1.5)} s or extend visibility while working (QueueWorker does)`);
     }
   } else if (vis < 6) {
-    v.add(W, visName, `${visName} (${vis} s) is too short to extend in time: heartbeats every third of it leave under 2 s per call; use at least 6 s (30-60 s is typical)`);
+    v.add(FleetSpecErrorCode.QUEUE_TIMING, visName, `${visName} (${vis} s) is too short to extend in time: heartbeats every third of it leave under 2 s per call; use at least 6 s (30-60 s is typical)`);
   }
   return v.problems;
 }

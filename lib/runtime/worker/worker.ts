@@ -88,30 +88,29 @@ export interface WorkerResult {
 /** Check {@link QueueWorkerOptions}; throws a FleetSpecError (code WORKLOAD) naming every problem. */
 export function validateQueueWorkerOptions(o: QueueWorkerOptions): void {
   const v = new ProblemCollector();
-  const W = FleetSpecErrorCode.WORKLOAD;
   const vis = o.visibilityTimeoutSeconds;
   if (!Number.isInteger(vis) || vis < 1 || vis > 43200) {
-    v.add(W, 'visibilityTimeoutSeconds', `visibilityTimeoutSeconds (${vis}) must be a whole number of seconds from 1 to 43200 (12 hours, the SQS maximum); use the queue's visibility timeout, e.g. 60`);
+    v.add(FleetSpecErrorCode.QUEUE_LIMITS, 'visibilityTimeoutSeconds', `visibilityTimeoutSeconds (${vis}) must be a whole number of seconds from 1 to 43200 (12 hours, the SQS maximum); use the queue's visibility timeout, e.g. 60`);
   }
   const hb = o.heartbeatIntervalSeconds;
   if (hb !== undefined && Number.isFinite(vis) && !(hb > 0 && hb <= vis / 2)) {
-    v.add(W, 'heartbeatIntervalSeconds', `heartbeatIntervalSeconds (${hb}) must be above 0 and at most half of visibilityTimeoutSeconds (${vis} s), so that a late or failed extension is retried before the message becomes visible to other workers; use ${Math.max(1, Math.floor(vis / 3))} or leave it out`);
+    v.add(FleetSpecErrorCode.QUEUE_TIMING, 'heartbeatIntervalSeconds', `heartbeatIntervalSeconds (${hb}) must be above 0 and at most half of visibilityTimeoutSeconds (${vis} s), so that a late or failed extension is retried before the message becomes visible to other workers; use ${Math.max(1, Math.floor(vis / 3))} or leave it out`);
   }
   const fin = o.finishWithinSeconds;
   if (fin !== undefined && !(fin >= 0 && fin <= 110)) {
-    v.add(W, 'finishWithinSeconds', `finishWithinSeconds (${fin}) must be between 0 and 110: the message must be released before the instance goes (AWS gives 120 s notice, Google Cloud and Azure 30 s); use e.g. 20`);
+    v.add(FleetSpecErrorCode.QUEUE_TIMING, 'finishWithinSeconds', `finishWithinSeconds (${fin}) must be between 0 and 110: the message must be released before the instance goes (AWS gives 120 s notice, Google Cloud and Azure 30 s); use e.g. 20`);
   }
   const c = o.concurrency;
   if (c !== undefined && !(Number.isInteger(c) && c >= 1)) {
-    v.add(W, 'concurrency', `concurrency (${c}) must be a whole number, 1 or more`);
+    v.add(FleetSpecErrorCode.QUEUE_LIMITS, 'concurrency', `concurrency (${c}) must be a whole number, 1 or more`);
   }
   const w = o.waitTimeSeconds;
   if (w !== undefined && !(w >= 0 && w <= 20)) {
-    v.add(W, 'waitTimeSeconds', `waitTimeSeconds (${w}) must be between 0 and 20 (the SQS long-poll limit); use 20`);
+    v.add(FleetSpecErrorCode.QUEUE_LIMITS, 'waitTimeSeconds', `waitTimeSeconds (${w}) must be between 0 and 20 (the SQS long-poll limit); use 20`);
   }
   const r = o.retryDelaySeconds;
   if (r !== undefined && !(r >= 0 && r <= 43200)) {
-    v.add(W, 'retryDelaySeconds', `retryDelaySeconds (${r}) must be between 0 and 43200 seconds`);
+    v.add(FleetSpecErrorCode.QUEUE_LIMITS, 'retryDelaySeconds', `retryDelaySeconds (${r}) must be between 0 and 43200 seconds`);
   }
   v.throwIfAny('QueueWorker');
 }

@@ -22,19 +22,19 @@ test('fills in the defaults per cloud and mode', () => {
 });
 
 test.each([
-  [{ cloud: 'oracle' }, /cloud \("oracle"\) is not a cloud the agent watches; use one of aws, gcp, azure \[CLOUD_CONSTRAINT\]/],
+  [{ cloud: 'oracle' }, /cloud \("oracle"\) is not a cloud the agent watches; use one of aws, gcp, azure \[UNKNOWN_CLOUD\]/],
   [{ servingPort: 70000 }, /servingPort \(70000\) must be a port between 1 and 65535/],
   [{ healthPort: -1 }, /healthPort \(-1\) must be a port between 1 and 65535 \(0 picks a free port\); the default is 9901 \[PORT_RANGE\]/],
   [{ healthPort: 8080 }, /healthPort \(8080\) is the servingPort: .* use 9901/],
   [{ healthPath: 'health' }, /healthPath \("health"\) must start with '\/', e.g. '\/health' \[HEALTH_CHECK_PATH\]/],
   [{ drainBudgetSeconds: 0 }, /drainBudgetSeconds \(0\) must be more than 0/],
   [{ drainBudgetSeconds: 45 }, /drainBudgetSeconds \(45 s\) is longer than the 30 s Google Cloud notice; lower it to at most 25 \[DRAIN_BUDGET_EXCEEDED\]/],
-  [{ drainMode: 'kill' }, /drainMode \("kill"\) is not a drain mode; use one of health, http, signal \[WORKLOAD\]/],
+  [{ drainMode: 'kill' }, /drainMode \("kill"\) is not a drain mode; use one of health, http, signal \[AGENT_DRAIN_OPTIONS\]/],
   [{ drainMode: DrainMode.SIGNAL }, /drainMode 'signal' needs pidFile .* e.g. '\/run\/inference.pid'/],
   [{ drainSignal: 'SIGNOPE' }, /drainSignal \("SIGNOPE"\) is not a signal name; use e.g. 'SIGTERM'/],
   [{ drainUrl: 'https://x/drain' }, /drainUrl \("https:\/\/x\/drain"\) must be a plain http:\/\/ URL/],
   [{ idleUrl: 'localhost:8080' }, /idleUrl \("localhost:8080"\) must be a plain http:\/\/ URL/],
-  [{ pollIntervalSeconds: 30 }, /pollIntervalSeconds \(30\) must be more than 0 and at most 10: .* use 1 or 2 \[CLOUD_CONSTRAINT\]/],
+  [{ pollIntervalSeconds: 30 }, /pollIntervalSeconds \(30\) must be more than 0 and at most 10: .* use 1 or 2 \[AGENT_POLL_INTERVAL\]/],
   [{ safetyMarginSeconds: 30 }, /safetyMarginSeconds \(30\) must be 0 or more and below the 30 s notice; the default is 5/],
   [{ loadBalancerDetectionSeconds: -1 }, /loadBalancerDetectionSeconds \(-1\) must be 0 or more/],
   [{ hookTimeoutSeconds: 0 }, /hookTimeoutSeconds \(0\) must be more than 0/],

@@ -135,7 +135,7 @@ describe('the three fleets resolve the agent the same way', () => {
     const [aws, gcp, azure] = [awsFleet, gcpFleet, azureFleet].map((f) => agentProblems(() => f(agent)));
     const expected = [
       {
-        code: FleetSpecErrorCode.WORKLOAD,
+        code: FleetSpecErrorCode.AGENT_DRAIN_OPTIONS,
         prop: 'agent.pidFile',
         message: "agent.drainMode is DrainMode.SIGNAL but agent.pidFile is not set: the agent must know which process to signal; set agent.pidFile (e.g. '/run/inference.pid') to the file your server writes its PID to",
       },

@@ -5,7 +5,7 @@ describe('queueTimingProblems', () => {
   test('without heartbeats the visibility timeout must cover the job', () => {
     const problems = queueTimingProblems({ visibilityTimeoutSeconds: 30, expectedProcessingSeconds: 90, heartbeat: false });
     expect(problems).toHaveLength(1);
-    expect(problems[0]).toMatchObject({ code: FleetSpecErrorCode.WORKLOAD, prop: 'visibilityTimeoutSeconds' });
+    expect(problems[0]).toMatchObject({ code: FleetSpecErrorCode.QUEUE_TIMING, prop: 'visibilityTimeoutSeconds' });
     expect(problems[0].message).toMatch(/visibilityTimeoutSeconds \(30 s\) is shorter than the job's expected duration expectedProcessingSeconds \(90 s\).*raise visibilityTimeoutSeconds to at least 135 s/);
     expect(queueTimingProblems({ visibilityTimeoutSeconds: 120, expectedProcessingSeconds: 90, heartbeat: false })).toEqual([]);
   });

@@ -343,7 +343,8 @@ describe('QueueWorker', () => {
       fail('expected an error');
     } catch (e) {
       expect(e).toBeInstanceOf(FleetSpecError);
-      expect((e as FleetSpecError).code).toBe(FleetSpecErrorCode.WORKLOAD);
+      expect((e as FleetSpecError).code).toBe(FleetSpecErrorCode.QUEUE_LIMITS);
+      expect((e as FleetSpecError).hasCode(FleetSpecErrorCode.WORKLOAD)).toBe(true);
       expect((e as FleetSpecError).problems.map((p) => p.prop)).toEqual(['concurrency', 'waitTimeSeconds']);
       expect((e as Error).message).toMatch(/^QueueWorker: 2 problems/);
     }
