@@ -178,10 +178,17 @@ export interface OnDemandFallbackProps extends OnDemandFallbackOptions {
  * landed. `SetDesiredCapacity` on a separate group only launches or removes fallback instances; the
  * spot group keeps its base, its desired capacity and its instances.
  *
+ * Spares and steering: a spare spot group (spot only, min 0, same template, subnets and target groups) runs
+ * the policy's spare spot replicas while preemptions are likely; the controller sets its size and its
+ * subnets (one per zone the policy does not avoid), and its instance types with `steerInstanceTypes`. The
+ * fleet group's own spot placement stays its allocation strategy's. With `regions` (and `controller: false`
+ * in the other regions' stacks) one controller drives the groups of several regions.
+ *
  * The controller runs every `controlInterval`, on each `EC2 Instance Launch Unsuccessful` event of the
- * group and on spot interruption warnings; it keeps its state (a few hundred bytes) in an SSM
- * parameter and has a reserved concurrency of 1 so two runs never race. It emits `FallbackReplicas`
- * (namespace `SpotInferenceConstructs`, dimension `AutoScalingGroupName` = the fleet's group).
+ * groups and on spot interruption warnings; it keeps its state (a few hundred bytes) in an SSM
+ * parameter and has a reserved concurrency of 1 so two runs never race. It emits `FallbackReplicas`,
+ * `SpareSpotReplicas`, `IgnoredEvents` and more (namespace `SpotInferenceConstructs`, dimension
+ * `AutoScalingGroupName` = the fleet's group). See docs/fallback-policy.md.
  *
  * @example
  * const fallback = new OnDemandFallback(this, 'Fallback', { fleet: service.fleet, interruptionHandler: service.interruptionHandler });
