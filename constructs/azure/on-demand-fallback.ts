@@ -104,6 +104,9 @@ export interface AzureOnDemandFallbackProps {
  * VMs' instance view in the resource group (Flexible scale sets' VMs are resources of the group), Storage
  * Blob Data Contributor on its state container only and Monitoring Metrics Publisher on the first scale set.
  *
+ * Spares: with `spareGroups: true` (or your own `spareScaleSets`), one Spot-only scale set per zone whose capacity
+ * the controller sets, so the policy's spare Spot VMs run in zones it does not avoid. See docs/fallback-policy.md.
+ *
  * Terraform leaves the scale sets' `priority_mix` to the controller from then on.
  */
 export class AzureOnDemandFallback extends Construct {
