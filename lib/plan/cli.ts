@@ -80,7 +80,7 @@ function num(name: string, value: string | undefined, fallback: number): number 
   if (value === undefined) return fallback;
   const n = Number(value);
   if (value.trim() === '' || !Number.isFinite(n)) {
-    throw new FleetSpecError([{ code: C.WORKLOAD, prop: name, message: `--${name} (${JSON.stringify(value)}) must be a number` }]);
+    throw new FleetSpecError([{ code: C.PLAN_CLI_ARGUMENT, prop: name, message: `--${name} (${JSON.stringify(value)}) must be a number` }]);
   }
   return n;
 }
@@ -88,7 +88,7 @@ function num(name: string, value: string | undefined, fallback: number): number 
 function whole(name: string, value: string | undefined, fallback: number): number {
   const n = num(name, value, fallback);
   if (!Number.isInteger(n) || n < 0) {
-    throw new FleetSpecError([{ code: C.WORKLOAD, prop: name, message: `--${name} (${JSON.stringify(value)}) must be a whole number, 0 or more` }]);
+    throw new FleetSpecError([{ code: C.PLAN_CLI_ARGUMENT, prop: name, message: `--${name} (${JSON.stringify(value)}) must be a whole number, 0 or more` }]);
   }
   return n;
 }
@@ -98,7 +98,7 @@ function wholeList(name: string, value: string | undefined): number[] | undefine
   const parts = value.split(',').map((x) => x.trim());
   const bad = parts.filter((x) => !/^\d+$/.test(x));
   if (parts.length === 0 || bad.length > 0) {
-    throw new FleetSpecError([{ code: C.WORKLOAD, prop: name, message: `--${name} (${JSON.stringify(value)}) must be whole tick numbers separated by commas, e.g. 0,2880,5760 (${bad.map((b) => JSON.stringify(b)).join(', ')} ${bad.length === 1 ? 'is' : 'are'} not)` }]);
+    throw new FleetSpecError([{ code: C.PLAN_CLI_ARGUMENT, prop: name, message: `--${name} (${JSON.stringify(value)}) must be whole tick numbers separated by commas, e.g. 0,2880,5760 (${bad.map((b) => JSON.stringify(b)).join(', ')} ${bad.length === 1 ? 'is' : 'are'} not)` }]);
   }
   return parts.map(Number);
 }
@@ -106,7 +106,7 @@ function wholeList(name: string, value: string | undefined): number[] | undefine
 function format(value: string | undefined): 'table' | 'json' {
   if (value === undefined || value === 'table') return 'table';
   if (value === 'json') return 'json';
-  throw new FleetSpecError([{ code: C.WORKLOAD, prop: 'format', message: `--format (${value}) must be "table" or "json"` }]);
+  throw new FleetSpecError([{ code: C.PLAN_CLI_ARGUMENT, prop: 'format', message: `--format (${value}) must be "table" or "json"` }]);
 }
 
 function costCommand(args: string[], io: CliIo): number {
@@ -181,17 +181,17 @@ function simulateCommand(args: string[], io: CliIo): number {
     strict: true,
   });
   if (!values.traces) {
-    throw new FleetSpecError([{ code: C.WORKLOAD, prop: 'traces', message: '--traces DIR is required: a folder of <zone>_<type>.json spot-availability traces' }]);
+    throw new FleetSpecError([{ code: C.PLAN_CLI_ARGUMENT, prop: 'traces', message: '--traces DIR is required: a folder of <zone>_<type>.json spot-availability traces' }]);
   }
   const fmt = format(values.format);
   const policies = values.policies ? values.policies.split(',').map((p) => p.trim()) : [...ALL_SIMULATED_POLICIES];
   const unknown = policies.filter((p) => !ALL_SIMULATED_POLICIES.includes(p as SimulatedPolicy));
   if (unknown.length > 0) {
-    throw new FleetSpecError([{ code: C.WORKLOAD, prop: 'policies', message: `--policies names ${unknown.join(', ')}; choose from ${ALL_SIMULATED_POLICIES.join(', ')}` }]);
+    throw new FleetSpecError([{ code: C.PLAN_CLI_ARGUMENT, prop: 'policies', message: `--policies names ${unknown.join(', ')}; choose from ${ALL_SIMULATED_POLICIES.join(', ')}` }]);
   }
   const deployment = (values.deployment ?? Deployment.IDEALISED) as Deployment;
   if (!Object.values(Deployment).includes(deployment)) {
-    throw new FleetSpecError([{ code: C.WORKLOAD, prop: 'deployment', message: `--deployment (${values.deployment}) must be aws, gcp or azure (or idealised, the default): the cloud whose rendered fleet to replay` }]);
+    throw new FleetSpecError([{ code: C.PLAN_CLI_ARGUMENT, prop: 'deployment', message: `--deployment (${values.deployment}) must be aws, gcp or azure (or idealised, the default): the cloud whose rendered fleet to replay` }]);
   }
   let traces = loadTraceDir(values.traces);
   if (values.region) traces = selectRegions(traces, values.region.split(',').map((r) => r.trim()).filter((r) => r));

@@ -218,18 +218,18 @@ export function simulate(traces: readonly SpotTrace[], options: SimulationOption
   const coldTicks = Math.round(o.coldStartSeconds / o.tickSeconds);
   const v = new ProblemCollector();
   if (traces.length > 0 && windowTicks > prepared.length) {
-    v.add(C.WORKLOAD, 'windowSeconds', `windowSeconds (${o.windowSeconds}) is longer than the traces (${prepared.length * o.tickSeconds} s at ${o.tickSeconds} s ticks); shorten the window or pass 0 to replay the whole trace`);
+    v.add(C.PLAN_OPTIONS, 'windowSeconds', `windowSeconds (${o.windowSeconds}) is longer than the traces (${prepared.length * o.tickSeconds} s at ${o.tickSeconds} s ticks); shorten the window or pass 0 to replay the whole trace`);
   }
   if (windowTicks <= coldTicks) {
-    v.add(C.WORKLOAD, 'windowSeconds', `windowSeconds (${o.windowSeconds}) must be longer than coldStartSeconds (${o.coldStartSeconds})`);
+    v.add(C.PLAN_OPTIONS, 'windowSeconds', `windowSeconds (${o.windowSeconds}) must be longer than coldStartSeconds (${o.coldStartSeconds})`);
   }
-  if (traces.length === 0) v.add(C.WORKLOAD, 'traces', 'no traces given; pass at least one pool trace');
+  if (traces.length === 0) v.add(C.PLAN_OPTIONS, 'traces', 'no traces given; pass at least one pool trace');
   const given = options.offsets;
   if (given !== undefined) {
-    if (given.length === 0) v.add(C.WORKLOAD, 'offsets', 'offsets is empty; give at least one window start tick, e.g. 0,2880');
+    if (given.length === 0) v.add(C.PLAN_OPTIONS, 'offsets', 'offsets is empty; give at least one window start tick, e.g. 0,2880');
     for (const off of given) {
       if (!Number.isInteger(off) || off < 0 || off + windowTicks > prepared.length) {
-        v.add(C.WORKLOAD, 'offsets', `offset ${off} must be a whole tick from 0 to ${Math.max(0, prepared.length - windowTicks)} (the traces hold ${prepared.length} ticks of ${o.tickSeconds} s and a window ${windowTicks}); pick starts inside the traces`);
+        v.add(C.PLAN_OPTIONS, 'offsets', `offset ${off} must be a whole tick from 0 to ${Math.max(0, prepared.length - windowTicks)} (the traces hold ${prepared.length} ticks of ${o.tickSeconds} s and a window ${windowTicks}); pick starts inside the traces`);
       }
     }
   }
@@ -305,7 +305,7 @@ export function selectRegions(traces: readonly SpotTrace[], regions: readonly st
   const missing = regions.filter((r) => !have.includes(r));
   if (missing.length > 0) {
     const v = new ProblemCollector();
-    v.add(C.WORKLOAD, 'region', `--region ${missing.join(',')} matches no pool; the traces hold ${have.join(', ')} (the region comes from each file's zone name, e.g. us-east-1a_v100_1.json -> us-east-1)`);
+    v.add(C.PLAN_OPTIONS, 'region', `--region ${missing.join(',')} matches no pool; the traces hold ${have.join(', ')} (the region comes from each file's zone name, e.g. us-east-1a_v100_1.json -> us-east-1)`);
     v.throwIfAny('spot-plan simulate');
   }
   return traces.filter((t) => regions.includes(locatePool(t.name).region));
@@ -334,23 +334,23 @@ function resolveSimulationOptions(options: SimulationOptions): ResolvedSimulatio
   const v = new ProblemCollector();
   const positive = ['tickSeconds', 'targetReplicas', 'onDemandPriceRatio', 'repeats'] as const;
   for (const prop of positive) {
-    if (!(o[prop] > 0) || !Number.isFinite(o[prop])) v.add(C.WORKLOAD, prop, `${prop} (${o[prop]}) must be a number above 0`);
+    if (!(o[prop] > 0) || !Number.isFinite(o[prop])) v.add(C.PLAN_OPTIONS, prop, `${prop} (${o[prop]}) must be a number above 0`);
   }
   for (const prop of ['coldStartSeconds', 'windowSeconds', 'staticOnDemandBase', 'onDemandBase', 'seed'] as const) {
-    if (!(o[prop] >= 0) || !Number.isFinite(o[prop])) v.add(C.WORKLOAD, prop, `${prop} (${o[prop]}) must be a number, 0 or more`);
+    if (!(o[prop] >= 0) || !Number.isFinite(o[prop])) v.add(C.PLAN_OPTIONS, prop, `${prop} (${o[prop]}) must be a number, 0 or more`);
   }
   for (const prop of ['targetReplicas', 'repeats', 'staticOnDemandBase', 'onDemandBase', 'maxCapacity', 'seed', 'spothedgeSpares'] as const) {
-    if (Number.isFinite(o[prop]) && !Number.isInteger(o[prop])) v.add(C.WORKLOAD, prop, `${prop} (${o[prop]}) must be a whole number; use ${Math.round(o[prop])}`);
+    if (Number.isFinite(o[prop]) && !Number.isInteger(o[prop])) v.add(C.PLAN_OPTIONS, prop, `${prop} (${o[prop]}) must be a whole number; use ${Math.round(o[prop])}`);
   }
-  if (!(o.spothedgeSpares >= 0)) v.add(C.WORKLOAD, 'spothedgeSpares', `spothedgeSpares (${o.spothedgeSpares}) must be a whole number, 0 or more (the published SpotHedge uses 1)`);
-  if (!Object.values(Deployment).includes(o.deployment)) v.add(C.WORKLOAD, 'deployment', `deployment (${String(o.deployment)}) must be one of ${Object.values(Deployment).join(', ')}`);
+  if (!(o.spothedgeSpares >= 0)) v.add(C.PLAN_OPTIONS, 'spothedgeSpares', `spothedgeSpares (${o.spothedgeSpares}) must be a whole number, 0 or more (the published SpotHedge uses 1)`);
+  if (!Object.values(Deployment).includes(o.deployment)) v.add(C.PLAN_OPTIONS, 'deployment', `deployment (${String(o.deployment)}) must be one of ${Object.values(Deployment).join(', ')}`);
   if (o.controllerPeriodSeconds !== undefined && !(o.controllerPeriodSeconds >= o.tickSeconds && Number.isFinite(o.controllerPeriodSeconds))) {
-    v.add(C.WORKLOAD, 'controllerPeriodSeconds', `controllerPeriodSeconds (${o.controllerPeriodSeconds}) must be at least one tick (${o.tickSeconds} s); the constructs' schedules run every 60 s`);
+    v.add(C.PLAN_OPTIONS, 'controllerPeriodSeconds', `controllerPeriodSeconds (${o.controllerPeriodSeconds}) must be at least one tick (${o.tickSeconds} s); the constructs' schedules run every 60 s`);
   }
   if (o.staticOnDemandBase > target) v.add(C.ON_DEMAND_BASE_ABOVE_MAX, 'staticOnDemandBase', `staticOnDemandBase (${o.staticOnDemandBase}) is above targetReplicas (${target}); lower it to at most ${target}`);
   if (o.onDemandBase > target) v.add(C.ON_DEMAND_BASE_ABOVE_MAX, 'onDemandBase', `onDemandBase (${o.onDemandBase}) is above targetReplicas (${target}); lower it to at most ${target}`);
   if (o.maxCapacity < target) v.add(C.CAPACITY_ORDER, 'maxCapacity', `maxCapacity (${o.maxCapacity}) is below targetReplicas (${target}); raise it to at least ${target}`);
-  if (!Object.values(TraceReading).includes(o.reading)) v.add(C.WORKLOAD, 'reading', `reading (${o.reading}) must be one of ${Object.values(TraceReading).join(', ')}`);
+  if (!Object.values(TraceReading).includes(o.reading)) v.add(C.PLAN_OPTIONS, 'reading', `reading (${o.reading}) must be one of ${Object.values(TraceReading).join(', ')}`);
   v.throwIfAny('simulate');
   return o;
 }

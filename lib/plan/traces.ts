@@ -33,17 +33,17 @@ export function parseTrace(name: string, text: string): SpotTrace {
   try {
     json = JSON.parse(text);
   } catch (e) {
-    v.add(C.WORKLOAD, 'traces', `trace ${name} is not JSON (${(e as Error).message}); expected {"metadata": {"gap_seconds": 195}, "data": [0, 1, ...]}`);
+    v.add(C.PLAN_TRACES, 'traces', `trace ${name} is not JSON (${(e as Error).message}); expected {"metadata": {"gap_seconds": 195}, "data": [0, 1, ...]}`);
     v.throwIfAny('spot trace');
     throw e;
   }
   const gap = json.metadata?.gap_seconds;
   if (typeof gap !== 'number' || !(gap > 0)) {
-    v.add(C.WORKLOAD, 'traces', `trace ${name} has metadata.gap_seconds ${JSON.stringify(gap)}; it must be the seconds between samples, above 0`);
+    v.add(C.PLAN_TRACES, 'traces', `trace ${name} has metadata.gap_seconds ${JSON.stringify(gap)}; it must be the seconds between samples, above 0`);
   }
   const data = json.data;
   if (!Array.isArray(data) || data.length === 0 || data.some((d) => typeof d !== 'number' || !(d >= 0))) {
-    v.add(C.WORKLOAD, 'traces', `trace ${name} needs "data": a non-empty array of numbers 0 or more (0 = no spot, n = n instances obtainable)`);
+    v.add(C.PLAN_TRACES, 'traces', `trace ${name} needs "data": a non-empty array of numbers 0 or more (0 = no spot, n = n instances obtainable)`);
   }
   v.throwIfAny('spot trace');
   const start = startOf(json.metadata?.start ?? json.metadata?.start_time ?? json.metadata?.start_timestamp);
@@ -104,13 +104,13 @@ export function loadTraceDir(dir: string): SpotTrace[] {
     names = readdirSync(dir).filter((n) => n.endsWith('.json')).sort();
   } catch (e) {
     const v = new ProblemCollector();
-    v.add(C.WORKLOAD, 'traces', `--traces ${dir} is not a readable directory (${(e as Error).message}); point it at a folder of <zone>.json spot traces`);
+    v.add(C.PLAN_TRACES, 'traces', `--traces ${dir} is not a readable directory (${(e as Error).message}); point it at a folder of <zone>.json spot traces`);
     v.throwIfAny('spot-plan simulate');
     throw e;
   }
   if (names.length === 0) {
     const v = new ProblemCollector();
-    v.add(C.WORKLOAD, 'traces', `--traces ${dir} holds no .json traces; expected one file per pool, {"metadata": {"gap_seconds": 195}, "data": [0, 1, ...]}`);
+    v.add(C.PLAN_TRACES, 'traces', `--traces ${dir} holds no .json traces; expected one file per pool, {"metadata": {"gap_seconds": 195}, "data": [0, 1, ...]}`);
     v.throwIfAny('spot-plan simulate');
   }
   return names.map((n) => parseTrace(basename(n, '.json'), readFileSync(join(dir, n), 'utf8')));

@@ -260,11 +260,11 @@ export function resolveFallbackPolicyOptions(options: FallbackPolicyOptions = {}
   const v = new ProblemCollector();
   for (const [prop, value] of Object.entries(o) as [keyof ResolvedFallbackPolicyOptions, number | boolean | string][]) {
     if (prop === 'homeRegion') {
-      if (typeof value !== 'string' || (value as string).length === 0) v.add(C.WORKLOAD, prop, `${prop} (${JSON.stringify(value)}) must be a region name as in the pool ids <region>/<zone>/<type>, e.g. us-east-1`);
+      if (typeof value !== 'string' || (value as string).length === 0) v.add(C.FALLBACK_POLICY_OPTIONS, prop, `${prop} (${JSON.stringify(value)}) must be a region name as in the pool ids <region>/<zone>/<type>, e.g. us-east-1`);
       continue;
     }
     if (prop === 'coverSparesWhenScarce' || prop === 'coverMissingSpares') {
-      if (typeof value !== 'boolean') v.add(C.WORKLOAD, prop, `${prop} (${String(value)}) must be true or false`);
+      if (typeof value !== 'boolean') v.add(C.FALLBACK_POLICY_OPTIONS, prop, `${prop} (${String(value)}) must be true or false`);
       continue;
     }
     if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) {

@@ -134,6 +134,14 @@ export enum FleetSpecErrorCode {
   BATCH_JOB_LIMITS = 'BATCH_JOB_LIMITS',
   /** Checkpoint and output storage of a batch pattern (expiry, root volume, key with an own bucket). */
   BATCH_STORAGE = 'BATCH_STORAGE',
+  /** An option of the fallback policy of the wrong type (home region, the spare-cover switches). */
+  FALLBACK_POLICY_OPTIONS = 'FALLBACK_POLICY_OPTIONS',
+  /** An option of the planner's simulation out of range (window, offsets, rates, deployment, controller period, regions). */
+  PLAN_OPTIONS = 'PLAN_OPTIONS',
+  /** A capacity trace the planner cannot read (not JSON, no gap_seconds, no data, no readable folder). */
+  PLAN_TRACES = 'PLAN_TRACES',
+  /** A `spot-plan` command-line argument that is missing or malformed. */
+  PLAN_CLI_ARGUMENT = 'PLAN_CLI_ARGUMENT',
 }
 
 /**
@@ -164,7 +172,8 @@ const FAMILY: Record<FleetSpecErrorCode, FleetSpecErrorCode> = (() => {
     ]),
     ...of(C.WORKLOAD, [
       C.WORKLOAD_KIND, C.AGENT_DRAIN_OPTIONS, C.AGENT_SERVER_PRESET, C.QUEUE_TIMING, C.QUEUE_LIMITS, C.QUEUE_SCALING_TARGET,
-      C.BATCH_RETRY_POLICY, C.BATCH_JOB_RESOURCES, C.BATCH_JOB_LIMITS, C.BATCH_STORAGE,
+      C.BATCH_RETRY_POLICY, C.BATCH_JOB_RESOURCES, C.BATCH_JOB_LIMITS, C.BATCH_STORAGE, C.FALLBACK_POLICY_OPTIONS,
+      C.PLAN_OPTIONS, C.PLAN_TRACES, C.PLAN_CLI_ARGUMENT,
     ]),
   ]) as Record<FleetSpecErrorCode, FleetSpecErrorCode>;
 })();

@@ -27,8 +27,8 @@ describe('FleetSpecErrorCode families', () => {
 
   test('the prefix tells the family: a cloud rule is CLOUD_CONSTRAINT, a queue or batch rule is WORKLOAD', () => {
     for (const code of ALL) {
-      if (/^(AWS|GCP|AZURE|AGENT_POLL|AGENT_LIFECYCLE|DRILL|FALLBACK|REGION)_/.test(code)) expect([code, FleetSpecError.familyOf(code)]).toEqual([code, C.CLOUD_CONSTRAINT]);
-      if (/^(QUEUE|BATCH|WORKLOAD)_/.test(code)) expect([code, FleetSpecError.familyOf(code)]).toEqual([code, C.WORKLOAD]);
+      if (/^(AWS|GCP|AZURE|AGENT_POLL|AGENT_LIFECYCLE|DRILL|FALLBACK_(CAPACITY|SCHEDULE|SPARES)|REGION)_?/.test(code)) expect([code, FleetSpecError.familyOf(code)]).toEqual([code, C.CLOUD_CONSTRAINT]);
+      if (/^(QUEUE|BATCH|WORKLOAD|PLAN)_/.test(code)) expect([code, FleetSpecError.familyOf(code)]).toEqual([code, C.WORKLOAD]);
     }
   });
 
