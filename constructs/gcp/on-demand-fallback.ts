@@ -65,6 +65,13 @@ export interface GcpOnDemandFallbackProps extends GcpOnDemandFallbackOptions {
    * @default - none: spare groups only for a fleet without a load balancer, or with `spareGroups: true`
    */
   readonly backendService?: ComputeBackendService;
+  /**
+   * The same service's fleets in other regions, which this one controller also observes and resizes (their
+   * standard groups; pools `<region>/<zone>/<type>`): one controller over every region instead of one per
+   * region. Their standard groups' sizes become the controller's. Same project as `fleet`.
+   * @default - this fleet's region only
+   */
+  readonly additionalFleets?: GcpSpotFleet[];
 }
 
 /**
@@ -145,6 +152,17 @@ export class GcpOnDemandFallback extends Construct {
     if (props.spareGroups === true && spares === 0) {
       v.add(FleetSpecErrorCode.CLOUD_CONSTRAINT, 'spareGroups', 'spareGroups is true but policy.spareSpotReplicas is 0, so the spare groups would never run anything; set policy.spareSpotReplicas to 1 or more, or leave spareGroups out');
     }
+    const others = props.additionalFleets ?? [];
+    const seenRegions = new Set([fleet.region]);
+    others.forEach((f, i) => {
+      if (!Token.isUnresolved(f.region) && seenRegions.has(f.region)) {
+        v.add(FleetSpecErrorCode.CLOUD_CONSTRAINT, `additionalFleets[${i}]`, `additionalFleets[${i}] (fleet ${f.fleetName}) is in region ${f.region}, which this controller already drives; list one fleet per other region`);
+      }
+      seenRegions.add(f.region);
+      if (!Token.isUnresolved(f.project) && !Token.isUnresolved(fleet.project) && f.project !== fleet.project) {
+        v.add(FleetSpecErrorCode.CLOUD_CONSTRAINT, `additionalFleets[${i}]`, `additionalFleets[${i}] (fleet ${f.fleetName}) is in project ${f.project}, not ${fleet.project}; one controller drives the fleets of its own project`);
+      }
+    });
     v.throwIfAny(this.node.path);
     const withSpares = (props.spareGroups ?? (props.backendService !== undefined || !fleet.loadBalanced)) && zones !== undefined && spares > 0;
 
@@ -154,6 +172,7 @@ export class GcpOnDemandFallback extends Construct {
 
     // The controller owns the standard group's size from now on.
     fleet.letControllerSizeOnDemandGroup();
+    for (const f of others) f.letControllerSizeOnDemandGroup();
 
     // The spare spot groups: one zonal MIG per zone, on the fleet's spot template, size 0 until the controller sets it.
     const spareZones = withSpares ? zones! : [];
@@ -209,6 +228,9 @@ export class GcpOnDemandFallback extends Construct {
     const groupResource = (group: string) => `resource.name == "projects/${project}/regions/${region}/instanceGroupManagers/${group}"`;
     const spareResource = (zone: string, group: string) => `resource.name == "projects/${project}/zones/${zone}/instanceGroupManagers/${group}"`;
     const spareExpr = spareSettings.map((g) => ` || ${spareResource(g.zone, g.ref.name)}`).join('');
+    const otherGroup = (f: GcpSpotFleet, group: string) => `resource.name == "projects/${project}/regions/${f.region}/instanceGroupManagers/${group}"`;
+    const otherRead = others.map((f) => ` || ${otherGroup(f, f.spotGroup.name)} || ${otherGroup(f, f.onDemandGroup.name)}`).join('');
+    const otherResize = others.map((f) => ` || ${otherGroup(f, f.onDemandGroup.name)}`).join('');
     new ProjectIamMember(this, 'ReadGroups', {
       project,
       role: this.readRole.id,
@@ -216,7 +238,7 @@ export class GcpOnDemandFallback extends Construct {
       condition: {
         title: `${name}-groups-only`,
         description: 'The spot, standard and spare groups of this fleet only.',
-        expression: `${groupResource(fleet.spotGroup.name)} || ${groupResource(fleet.onDemandGroup.name)}${spareExpr}`,
+        expression: `${groupResource(fleet.spotGroup.name)} || ${groupResource(fleet.onDemandGroup.name)}${spareExpr}${otherRead}`,
       },
     });
     new ProjectIamMember(this, 'ResizeOnDemandGroup', {
@@ -226,7 +248,7 @@ export class GcpOnDemandFallback extends Construct {
       condition: {
         title: `${name}-standard-group-only`,
         description: 'The standard (on-demand) and spare groups of this fleet only.',
-        expression: `${groupResource(fleet.onDemandGroup.name)}${spareExpr}`,
+        expression: `${groupResource(fleet.onDemandGroup.name)}${spareExpr}${otherResize}`,
       },
     });
     new StorageBucketIamMember(this, 'StateObjectAdmin', {
@@ -314,6 +336,29 @@ export class GcpOnDemandFallback extends Construct {
             ? {
               SPARE_GROUPS: JSON.stringify(spareSettings.map((g) => ({ name: g.name, zone: g.zone, maxSize: g.maxSize }))),
               SPARE_INSTANCE_NAME_PREFIX: `${name}-spare-`,
+            }
+            : {}),
+          ...(others.length > 0
+            ? {
+              REGIONS: JSON.stringify([
+                {
+                  region,
+                  spotGroup: fleet.spotGroup.name,
+                  onDemandGroup: fleet.onDemandGroup.name,
+                  onDemandBase: fleet.onDemandCount,
+                  maxCapacity: fleet.spec.maxCapacity,
+                  defaultMachineType: fleet.spec.instanceTypes[0],
+                  spareGroups: spareSettings.map((g) => ({ name: g.name, zone: g.zone, maxSize: g.maxSize })),
+                },
+                ...others.map((f) => ({
+                  region: f.region,
+                  spotGroup: f.spotGroup.name,
+                  onDemandGroup: f.onDemandGroup.name,
+                  onDemandBase: f.onDemandCount,
+                  maxCapacity: f.spec.maxCapacity,
+                  defaultMachineType: f.spec.instanceTypes[0],
+                })),
+              ]),
             }
             : {}),
         },

@@ -210,4 +210,30 @@ describe('GcpOnDemandFallback validation', () => {
       expect(out.resource?.google_compute_instance_group_manager).toBeUndefined();
     }
   });
+
+  test('additionalFleets: one controller over several regions, their standard groups handed to it, REGIONS in its settings, IAM on their groups', () => {
+    const out = JSON.parse(Testing.synthScope((scope) => {
+      const home = new GcpSpotFleet(scope, 'Fleet', fleetProps());
+      const eu = new GcpSpotFleet(scope, 'FleetEu', fleetProps({ name: 'llm-eu', region: 'europe-west4', zones: ['europe-west4-a', 'europe-west4-b'] }));
+      new GcpOnDemandFallback(scope, 'Fallback', { fleet: home, additionalFleets: [eu], spareGroups: false });
+    }));
+    const fn = Object.values(out.resource.google_cloudfunctions2_function)[0] as any;
+    const regions = JSON.parse(fn.service_config.environment_variables.REGIONS);
+    expect(regions.map((r: { region: string }) => r.region)).toEqual(['us-central1', 'europe-west4']);
+    expect(regions[1]).toMatchObject({ onDemandBase: 1, defaultMachineType: expect.any(String) });
+    const members = Object.entries(out.resource.google_project_iam_member as Record<string, any>);
+    const resize = members.find(([k]) => k.startsWith('Fallback_ResizeOnDemandGroup'))![1];
+    expect(resize.condition.expression).toMatch(/regions\/europe-west4\/instanceGroupManagers\/\$\{google_compute_region_instance_group_manager\.FleetEu_OnDemandGroup_\w+\.name\}/);
+    expect(resize.condition.expression).not.toMatch(/FleetEu_SpotGroup/);
+    const eu = Object.entries(out.resource.google_compute_region_instance_group_manager as Record<string, any>).find(([k]) => k.startsWith('FleetEu_OnDemandGroup'))![1];
+    expect(eu.lifecycle).toEqual({ ignore_changes: ['target_size'] });
+  });
+
+  test('additionalFleets in the same region are refused', () => {
+    expect(() => Testing.synthScope((scope) => {
+      const home = new GcpSpotFleet(scope, 'Fleet', fleetProps());
+      const twin = new GcpSpotFleet(scope, 'Twin', fleetProps({ name: 'llm-twin' }));
+      new GcpOnDemandFallback(scope, 'Fallback', { fleet: home, additionalFleets: [twin] });
+    })).toThrow(/additionalFleets\[0\] \(fleet llm-twin\) is in region us-central1, which this controller already drives; list one fleet per other region/);
+  });
 });
