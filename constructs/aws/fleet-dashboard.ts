@@ -410,15 +410,15 @@ interface ValidatedDashboard {
 
 function validate(props: FleetDashboardProps, scope: string, region: string): ValidatedDashboard {
   const v = new ProblemCollector();
-  const C = FleetSpecErrorCode.CLOUD_CONSTRAINT;
+  const C = FleetSpecErrorCode;
   const known = (x: unknown): boolean => x !== undefined && !Token.isUnresolved(x);
   const minHealthy = props.minHealthyTargets ?? 1;
   if (known(props.minHealthyTargets) && !(Number.isInteger(minHealthy) && minHealthy >= 1)) {
-    v.add(C, 'minHealthyTargets', `minHealthyTargets (${minHealthy}) must be a whole number, 1 or more: the alarm fires below it; use 1`);
+    v.add(C.ALARM_THRESHOLD, 'minHealthyTargets', `minHealthyTargets (${minHealthy}) must be a whole number, 1 or more: the alarm fires below it; use 1`);
   }
   const periods = props.healthyTargetsEvaluationPeriods ?? 2;
   if (known(props.healthyTargetsEvaluationPeriods) && !(Number.isInteger(periods) && periods >= 1 && periods <= 1440)) {
-    v.add(C, 'healthyTargetsEvaluationPeriods', `healthyTargetsEvaluationPeriods (${periods}) must be a whole number of minutes from 1 to 1440 (CloudWatch allows one day of 1-minute periods); use e.g. 2`);
+    v.add(C.ALARM_THRESHOLD, 'healthyTargetsEvaluationPeriods', `healthyTargetsEvaluationPeriods (${periods}) must be a whole number of minutes from 1 to 1440 (CloudWatch allows one day of 1-minute periods); use e.g. 2`);
   }
   const after = props.fallbackActiveAlarmAfter ?? Duration.hours(6);
   let hours = 6;
@@ -426,20 +426,20 @@ function validate(props: FleetDashboardProps, scope: string, region: string): Va
     const secs = after.toSeconds();
     hours = secs / 3600;
     if (!(Number.isInteger(hours) && hours >= 1 && hours <= 168)) {
-      v.add(C, 'fallbackActiveAlarmAfter', `fallbackActiveAlarmAfter (${secs} s) must be whole hours from 1 to 168 (the alarm evaluates 1-hour periods, at most 7 days); use e.g. Duration.hours(6)`);
+      v.add(C.ALARM_THRESHOLD, 'fallbackActiveAlarmAfter', `fallbackActiveAlarmAfter (${secs} s) must be whole hours from 1 to 168 (the alarm evaluates 1-hour periods, at most 7 days); use e.g. Duration.hours(6)`);
     }
   }
   if ((props.spotInstancesMetric === undefined) !== (props.onDemandInstancesMetric === undefined)) {
-    v.add(C, props.spotInstancesMetric ? 'onDemandInstancesMetric' : 'spotInstancesMetric', 'spotInstancesMetric and onDemandInstancesMetric go together (the split of the instances in service); give both, e.g. service.metricInServiceSpotInstances() and service.metricInServiceOnDemandInstances(), or neither');
+    v.add(C.AWS_DASHBOARD_INPUTS, props.spotInstancesMetric ? 'onDemandInstancesMetric' : 'spotInstancesMetric', 'spotInstancesMetric and onDemandInstancesMetric go together (the split of the instances in service); give both, e.g. service.metricInServiceSpotInstances() and service.metricInServiceOnDemandInstances(), or neither');
   }
   if (props.applicationTargetGroup && props.networkTargetGroup) {
-    v.add(C, 'networkTargetGroup', 'applicationTargetGroup and networkTargetGroup are both set; give the one target group the fleet registers in');
+    v.add(C.AWS_DASHBOARD_INPUTS, 'networkTargetGroup', 'applicationTargetGroup and networkTargetGroup are both set; give the one target group the fleet registers in');
   }
   let spot = props.spotUsdPerHour;
   let onDemand = props.onDemandUsdPerHour;
   for (const [prop, value] of [['spotUsdPerHour', spot], ['onDemandUsdPerHour', onDemand]] as const) {
     if (known(value) && !(Number.isFinite(value) && value! > 0)) {
-      v.add(C, prop, `${prop} (${value}) must be a price above 0 USD per hour; use the price of one instance, e.g. 0.4`);
+      v.add(C.AWS_DASHBOARD_INPUTS, prop, `${prop} (${value}) must be a price above 0 USD per hour; use the price of one instance, e.g. 0.4`);
     }
   }
   if (props.instanceType !== undefined && !Token.isUnresolved(props.instanceType)) {
@@ -452,10 +452,10 @@ function validate(props: FleetDashboardProps, scope: string, region: string): Va
       v.add(FleetSpecErrorCode.INSTANCE_SELECTION, 'instanceType', problems ? problems[0].message : String(e));
     }
   } else if ((spot === undefined) !== (onDemand === undefined)) {
-    v.add(C, spot === undefined ? 'spotUsdPerHour' : 'onDemandUsdPerHour', 'spotUsdPerHour and onDemandUsdPerHour go together (the cost widget needs both), unless instanceType names a type of the price catalogue; give both or neither');
+    v.add(C.AWS_DASHBOARD_INPUTS, spot === undefined ? 'spotUsdPerHour' : 'onDemandUsdPerHour', 'spotUsdPerHour and onDemandUsdPerHour go together (the cost widget needs both), unless instanceType names a type of the price catalogue; give both or neither');
   }
   if (spot !== undefined && onDemand !== undefined && !(props.spotInstancesMetric && props.onDemandInstancesMetric)) {
-    v.add(C, 'spotInstancesMetric', 'the cost per hour needs the spot/on-demand split: give spotInstancesMetric and onDemandInstancesMetric (FleetDashboard.forService does), or leave the prices out');
+    v.add(C.AWS_DASHBOARD_INPUTS, 'spotInstancesMetric', 'the cost per hour needs the spot/on-demand split: give spotInstancesMetric and onDemandInstancesMetric (FleetDashboard.forService does), or leave the prices out');
   }
   v.throwIfAny(scope);
   return {

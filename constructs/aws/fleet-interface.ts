@@ -200,12 +200,12 @@ function validateAttributes(
     );
   }
   if (attrs.securityGroups.length === 0) {
-    v.add(C.CLOUD_CONSTRAINT, 'securityGroups', 'securityGroups is empty, so no load balancer could be admitted to the instances; pass the security groups of the launch template (ec2.SecurityGroup.fromSecurityGroupId(...))');
+    v.add(C.AWS_SECURITY_GROUPS, 'securityGroups', 'securityGroups is empty, so no load balancer could be admitted to the instances; pass the security groups of the launch template (ec2.SecurityGroup.fromSecurityGroupId(...))');
   }
   const hook = attrs.terminationHookName;
   if (hook !== undefined && hookNames !== undefined && !Token.isUnresolved(hook) && !hookNames.some((n) => Token.isUnresolved(n)) && !hookNames.includes(hook)) {
     v.add(
-      C.CLOUD_CONSTRAINT,
+      C.AWS_LIFECYCLE_HOOK,
       'terminationHookName',
       `terminationHookName ("${hook}") is not among lifecycleHookNames (${hookNames.map((n) => `"${n}"`).join(', ') || 'none'}); name a hook the group has, or add it to lifecycleHookNames`,
     );

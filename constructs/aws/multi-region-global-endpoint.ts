@@ -102,21 +102,21 @@ export class GlobalAcceleratorEndpoint extends Construct {
     const v = new ProblemCollector();
     const C = FleetSpecErrorCode;
     if (!Token.isUnresolved(stackRegion) && stackRegion !== GLOBAL_ACCELERATOR_HOME_REGION) {
-      v.add(C.CLOUD_CONSTRAINT, 'stack region', `the stack of ${this.node.path} is in ${stackRegion}, but Global Accelerator is managed from ${GLOBAL_ACCELERATOR_HOME_REGION} only; put it in a stack with env.region '${GLOBAL_ACCELERATOR_HOME_REGION}'`);
+      v.add(C.AWS_GLOBAL_ACCELERATOR, 'stack region', `the stack of ${this.node.path} is in ${stackRegion}, but Global Accelerator is managed from ${GLOBAL_ACCELERATOR_HOME_REGION} only; put it in a stack with env.region '${GLOBAL_ACCELERATOR_HOME_REGION}'`);
     }
     const unresolvedRegions = props.regions.filter((r) => Token.isUnresolved(regionOf(r)));
     if (unresolvedRegions.length > 0) {
-      v.add(C.CLOUD_CONSTRAINT, 'regions', `the fleets ${unresolvedRegions.map((r) => r.fleet.node.path).join(', ')} are in environment-agnostic stacks; give each regional stack env (account and region) so each endpoint group names its region`);
+      v.add(C.AWS_STACK_ENVIRONMENT, 'regions', `the fleets ${unresolvedRegions.map((r) => r.fleet.node.path).join(', ')} are in environment-agnostic stacks; give each regional stack env (account and region) so each endpoint group names its region`);
     }
     v.addAll(validateRegionList(props.regions.map((r) => ({ region: regionOf(r), trafficDialPercentage: r.trafficDialPercentage })), {
       isUnresolved: (x) => Token.isUnresolved(x),
       regionPattern: AWS_REGION_PATTERN,
     }));
     if (!interval.isUnresolved() && ![10, 30].includes(interval.toSeconds())) {
-      v.add(C.CLOUD_CONSTRAINT, 'globalHealthCheckInterval', `globalHealthCheckInterval (${interval.toSeconds()} s) must be 10 or 30 seconds (Global Accelerator's two intervals); use Duration.seconds(10) for the fastest failover`);
+      v.add(C.AWS_GLOBAL_ACCELERATOR, 'globalHealthCheckInterval', `globalHealthCheckInterval (${interval.toSeconds()} s) must be 10 or 30 seconds (Global Accelerator's two intervals); use Duration.seconds(10) for the fastest failover`);
     }
     if (!Token.isUnresolved(threshold) && !(Number.isInteger(threshold) && threshold >= 1 && threshold <= 10)) {
-      v.add(C.CLOUD_CONSTRAINT, 'globalHealthCheckThreshold', `globalHealthCheckThreshold (${threshold}) must be a whole number from 1 to 10 (Global Accelerator's limit); use e.g. 2`);
+      v.add(C.AWS_GLOBAL_ACCELERATOR, 'globalHealthCheckThreshold', `globalHealthCheckThreshold (${threshold}) must be a whole number from 1 to 10 (Global Accelerator's limit); use e.g. 2`);
     }
     if (ports.length === 0 || ports.some((p) => !Token.isUnresolved(p) && !(Number.isInteger(p) && p >= 1 && p <= 65535))) {
       v.add(C.PORT_RANGE, 'listenerPorts', `listenerPorts (${ports.join(', ') || 'empty'}) must list 1 to 10 ports from 1 to 65535: the ports of the load balancers' listeners, e.g. [80] or [443]`);
@@ -128,10 +128,10 @@ export class GlobalAcceleratorEndpoint extends Construct {
     for (const r of props.regions) {
       const scheme = (r.loadBalancer.loadBalancer.node.defaultChild as elbv2.CfnLoadBalancer).scheme;
       if (!preserve && r.loadBalancer.applicationLoadBalancer && scheme === 'internal') {
-        v.add(C.CLOUD_CONSTRAINT, 'preserveClientIp', `preserveClientIp is false, but the ALB of ${r.fleet.node.path} is internal, and Global Accelerator always preserves client addresses for internal ALBs (it reaches them through its network interfaces in the VPC); leave preserveClientIp out, or make the ALB internet-facing`);
+        v.add(C.AWS_GLOBAL_ACCELERATOR, 'preserveClientIp', `preserveClientIp is false, but the ALB of ${r.fleet.node.path} is internal, and Global Accelerator always preserves client addresses for internal ALBs (it reaches them through its network interfaces in the VPC); leave preserveClientIp out, or make the ALB internet-facing`);
       }
       if (preserve && r.loadBalancer.networkLoadBalancer && r.loadBalancer.networkLoadBalancer.node.findAll().some((c) => c instanceof elbv2.CfnListener && c.protocol === 'TLS')) {
-        v.add(C.CLOUD_CONSTRAINT, 'preserveClientIp', `the NLB of ${r.fleet.node.path} has a TLS listener, and Global Accelerator cannot preserve client addresses for NLBs with TLS listeners; set preserveClientIp: false, or use an ALB`);
+        v.add(C.AWS_GLOBAL_ACCELERATOR, 'preserveClientIp', `the NLB of ${r.fleet.node.path} has a TLS listener, and Global Accelerator cannot preserve client addresses for NLBs with TLS listeners; set preserveClientIp: false, or use an ALB`);
       }
     }
     this.failoverSeconds = {};

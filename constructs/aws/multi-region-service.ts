@@ -163,10 +163,10 @@ export class MultiRegionSpotInferenceService extends Construct {
     const v = new ProblemCollector();
     const isUnresolved = (x: unknown) => Token.isUnresolved(x);
     if (this.node.scopes.some((s) => Stack.isStack(s))) {
-      v.add(C.CLOUD_CONSTRAINT, 'scope', `${id} is inside the stack ${Stack.of(this).node.path}, but it creates one stack per region; create it directly under the App (or a Stage)`);
+      v.add(C.AWS_STACK_ENVIRONMENT, 'scope', `${id} is inside the stack ${Stack.of(this).node.path}, but it creates one stack per region; create it directly under the App (or a Stage)`);
     }
     if (isUnresolved(props.account) || !/^\d{12}$/.test(props.account)) {
-      v.add(C.CLOUD_CONSTRAINT, 'account', `account (${isUnresolved(props.account) ? 'a token' : `"${props.account}"`}) must be a 12-digit account id known at synth: cross-region references need every stack's environment; pass e.g. process.env.CDK_DEFAULT_ACCOUNT`);
+      v.add(C.AWS_STACK_ENVIRONMENT, 'account', `account (${isUnresolved(props.account) ? 'a token' : `"${props.account}"`}) must be a 12-digit account id known at synth: cross-region references need every stack's environment; pass e.g. process.env.CDK_DEFAULT_ACCOUNT`);
     }
     if (props.zones !== undefined) {
       v.add(C.ZONES, 'zones', `zones (${props.zones.join(', ')}) is set for the whole service, but zones belong to one region; give each entry of regions its own zones and leave the top-level zones out`);
@@ -181,12 +181,12 @@ export class MultiRegionSpotInferenceService extends Construct {
     const withCertificate = props.regions.filter((r) => r.certificateArn !== undefined);
     if (withCertificate.length > 0 && withCertificate.length < props.regions.length) {
       const missing = props.regions.filter((r) => r.certificateArn === undefined).map((r) => r.region);
-      v.add(C.CLOUD_CONSTRAINT, 'regions.certificateArn', `certificateArn is set for ${withCertificate.map((r) => r.region).join(', ')} but not for ${missing.join(', ')}; the accelerator's listener serves the same ports in every region: give every region a certificate (ACM, in that region) or none`);
+      v.add(C.AWS_CERTIFICATE, 'regions.certificateArn', `certificateArn is set for ${withCertificate.map((r) => r.region).join(', ')} but not for ${missing.join(', ')}; the accelerator's listener serves the same ports in every region: give every region a certificate (ACM, in that region) or none`);
     }
     for (const r of withCertificate) {
       const arn = r.certificateArn!;
       if (!isUnresolved(arn) && !new RegExp(`^arn:aws[a-z-]*:acm:${r.region}:\\d{12}:certificate/`).test(arn)) {
-        v.add(C.CLOUD_CONSTRAINT, `regions[${r.region}].certificateArn`, `regions[${r.region}].certificateArn ("${arn}") is not an ACM certificate ARN of ${r.region}; an ALB takes certificates of its own region: arn:aws:acm:${r.region}:<account>:certificate/<id>`);
+        v.add(C.AWS_CERTIFICATE, `regions[${r.region}].certificateArn`, `regions[${r.region}].certificateArn ("${arn}") is not an ACM certificate ARN of ${r.region}; an ALB takes certificates of its own region: arn:aws:acm:${r.region}:<account>:certificate/<id>`);
       }
     }
     props.regions.forEach((r) => {

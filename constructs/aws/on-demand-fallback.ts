@@ -252,26 +252,26 @@ export class OnDemandFallback extends Construct {
     }
     const mfc = props.maxFallbackCapacity;
     if (mfc !== undefined && known(mfc) && !(Number.isInteger(mfc) && mfc >= 1 && (!known(room) || mfc <= room))) {
-      v.add(C.CLOUD_CONSTRAINT, 'maxFallbackCapacity', `maxFallbackCapacity (${mfc}) must be a whole number from 1 to ${known(room) ? room : 'maxCapacity'} (maxCapacity ${spec.maxCapacity} minus onDemandBaseCapacity ${spec.onDemandBaseCapacity}): the fallback only replaces spot above the base; leave it out to use ${room}`);
+      v.add(C.FALLBACK_CAPACITY, 'maxFallbackCapacity', `maxFallbackCapacity (${mfc}) must be a whole number from 1 to ${known(room) ? room : 'maxCapacity'} (maxCapacity ${spec.maxCapacity} minus onDemandBaseCapacity ${spec.onDemandBaseCapacity}): the fallback only replaces spot above the base; leave it out to use ${room}`);
     }
     if (!interval.isUnresolved()) {
       const s = interval.toSeconds();
       if (!(s >= 60 && s <= 3600 && s % 60 === 0)) {
-        v.add(C.CLOUD_CONSTRAINT, 'controlInterval', `controlInterval (${s} s) must be whole minutes from 1 to 60 (an EventBridge rate; 1 minute is the shortest); use e.g. Duration.minutes(1)`);
+        v.add(C.FALLBACK_SCHEDULE, 'controlInterval', `controlInterval (${s} s) must be whole minutes from 1 to 60 (an EventBridge rate; 1 minute is the shortest); use e.g. Duration.minutes(1)`);
       }
     }
     if (!lookback.isUnresolved()) {
       const s = lookback.toSeconds();
       const min = interval.isUnresolved() ? 60 : interval.toSeconds();
       if (!(s >= min && s <= 86400)) {
-        v.add(C.CLOUD_CONSTRAINT, 'launchFailureLookback', `launchFailureLookback (${s} s) must be at least controlInterval (${min} s), so no failed launch falls between two runs, and at most 1 day; use e.g. Duration.minutes(10)`);
+        v.add(C.FALLBACK_SCHEDULE, 'launchFailureLookback', `launchFailureLookback (${s} s) must be at least controlInterval (${min} s), so no failed launch falls between two runs, and at most 1 day; use e.g. Duration.minutes(10)`);
       }
     }
     if (!Token.isUnresolved(fallbackName)) {
       if (fallbackName.length < 1 || fallbackName.length > MAX_GROUP_NAME_LENGTH || fallbackName.includes(':')) {
-        v.add(C.CLOUD_CONSTRAINT, 'fallbackGroupName', `fallbackGroupName ("${fallbackName}") must be 1 to ${MAX_GROUP_NAME_LENGTH} characters without ":" (an Auto Scaling group name)`);
+        v.add(C.AWS_GROUP_NAME, 'fallbackGroupName', `fallbackGroupName ("${fallbackName}") must be 1 to ${MAX_GROUP_NAME_LENGTH} characters without ":" (an Auto Scaling group name)`);
       } else if (fallbackName === fleet.autoScalingGroupName) {
-        v.add(C.CLOUD_CONSTRAINT, 'fallbackGroupName', `fallbackGroupName ("${fallbackName}") is the fleet group's own name; pick another name or leave it out to use "${truncateName(fleet.autoScalingGroupName, FALLBACK_SUFFIX)}"`);
+        v.add(C.AWS_GROUP_NAME, 'fallbackGroupName', `fallbackGroupName ("${fallbackName}") is the fleet group's own name; pick another name or leave it out to use "${truncateName(fleet.autoScalingGroupName, FALLBACK_SUFFIX)}"`);
       }
     }
     let spares = 0;
@@ -283,28 +283,28 @@ export class OnDemandFallback extends Construct {
     }
     const withSpares = props.spareGroup ?? spares > 0;
     if (props.spareGroup === true && spares === 0) {
-      v.add(C.CLOUD_CONSTRAINT, 'spareGroup', `spareGroup is true but policy.spareSpotReplicas is 0, so the spare group would never run anything; set policy.spareSpotReplicas to 1 or more, or leave spareGroup out`);
+      v.add(C.FALLBACK_SPARES, 'spareGroup', `spareGroup is true but policy.spareSpotReplicas is 0, so the spare group would never run anything; set policy.spareSpotReplicas to 1 or more, or leave spareGroup out`);
     }
     const spareName = withSpares ? props.spareGroupName ?? truncateName(fleet.autoScalingGroupName, SPARE_SUFFIX) : undefined;
     if (spareName !== undefined && !Token.isUnresolved(spareName)) {
       if (spareName.length < 1 || spareName.length > MAX_GROUP_NAME_LENGTH || spareName.includes(':')) {
-        v.add(C.CLOUD_CONSTRAINT, 'spareGroupName', `spareGroupName ("${spareName}") must be 1 to ${MAX_GROUP_NAME_LENGTH} characters without ":" (an Auto Scaling group name)`);
+        v.add(C.AWS_GROUP_NAME, 'spareGroupName', `spareGroupName ("${spareName}") must be 1 to ${MAX_GROUP_NAME_LENGTH} characters without ":" (an Auto Scaling group name)`);
       } else if (spareName === fleet.autoScalingGroupName || spareName === fallbackName) {
-        v.add(C.CLOUD_CONSTRAINT, 'spareGroupName', `spareGroupName ("${spareName}") is the name of the fleet group or of the fallback group; pick another name or leave it out to use "${truncateName(fleet.autoScalingGroupName, SPARE_SUFFIX)}"`);
+        v.add(C.AWS_GROUP_NAME, 'spareGroupName', `spareGroupName ("${spareName}") is the name of the fleet group or of the fallback group; pick another name or leave it out to use "${truncateName(fleet.autoScalingGroupName, SPARE_SUFFIX)}"`);
       }
     }
     const controller = props.controller ?? true;
     const otherRegions = props.regions ?? [];
     if (!controller && otherRegions.length > 0) {
-      v.add(C.CLOUD_CONSTRAINT, 'regions', `regions lists ${otherRegions.length} region(s) but controller is false: only the construct that runs the controller observes other regions; pass regions to that one, or set controller: true`);
+      v.add(C.REGION_LIST, 'regions', `regions lists ${otherRegions.length} region(s) but controller is false: only the construct that runs the controller observes other regions; pass regions to that one, or set controller: true`);
     }
     const stackRegion = Stack.of(this).region;
     const seenRegions = new Set<string>(Token.isUnresolved(stackRegion) ? [] : [stackRegion]);
     otherRegions.forEach((r, i) => {
       if (Token.isUnresolved(r.region) || !/^[a-z]{2}(-[a-z]+)+-\d+$/.test(r.region)) {
-        v.add(C.CLOUD_CONSTRAINT, `regions[${i}].region`, `regions[${i}].region ("${r.region}") must be an AWS region name known at synth, e.g. "us-west-2"`);
+        v.add(C.REGION_LIST, `regions[${i}].region`, `regions[${i}].region ("${r.region}") must be an AWS region name known at synth, e.g. "us-west-2"`);
       } else if (seenRegions.has(r.region)) {
-        v.add(C.CLOUD_CONSTRAINT, `regions[${i}].region`, `regions[${i}].region ("${r.region}") is listed twice or is this stack's own region; list each other region once (this fleet's region is always observed)`);
+        v.add(C.REGION_LIST, `regions[${i}].region`, `regions[${i}].region ("${r.region}") is listed twice or is this stack's own region; list each other region once (this fleet's region is always observed)`);
       }
       seenRegions.add(r.region);
       for (const k of ['onDemandBase', 'maxCapacity'] as const) {
@@ -313,7 +313,7 @@ export class OnDemandFallback extends Construct {
       }
     });
     if (otherRegions.length > 0 && Token.isUnresolved(stackRegion)) {
-      v.add(C.CLOUD_CONSTRAINT, 'regions', 'regions needs a stack with an explicit env.region: the controller names its own region next to the others; set env on the stack');
+      v.add(C.AWS_STACK_ENVIRONMENT, 'regions', 'regions needs a stack with an explicit env.region: the controller names its own region next to the others; set env on the stack');
     }
     v.throwIfAny(this.node.path);
 

@@ -273,41 +273,41 @@ export class SpotFleet extends Construct implements ISpotFleet, ec2.IConnectable
 
     // --- what AWS refuses at deploy time, refused here at synth ---
     if (allocation === AllocationStrategy.CAPACITY_OPTIMIZED_PRIORITIZED && props.instanceRequirements) {
-      problems.add(FleetSpecErrorCode.CLOUD_CONSTRAINT, 'allocationStrategy',
+      problems.add(FleetSpecErrorCode.AWS_ALLOCATION_STRATEGY, 'allocationStrategy',
         'allocationStrategy (capacity-optimized-prioritized) needs an ordered list of instanceTypes, but instanceRequirements is set and AWS rejects the pair; use AllocationStrategy.PRICE_CAPACITY_OPTIMIZED or CAPACITY_OPTIMIZED, or list instanceTypes in priority order');
     }
     if (props.instanceTypes && !Token.isUnresolved(props.instanceTypes) && props.instanceTypes.length > MAX_LAUNCH_TEMPLATE_OVERRIDES) {
-      problems.add(FleetSpecErrorCode.CLOUD_CONSTRAINT, 'instanceTypes',
+      problems.add(FleetSpecErrorCode.AWS_TOO_MANY_OVERRIDES, 'instanceTypes',
         `instanceTypes lists ${props.instanceTypes.length} types but a mixed instances policy takes at most ${MAX_LAUNCH_TEMPLATE_OVERRIDES} overrides; keep the ${MAX_LAUNCH_TEMPLATE_OVERRIDES} you prefer, or use instanceRequirements to let AWS pick every matching type`);
     }
     if (props.launchTemplate) {
       const data = (props.launchTemplate.node.defaultChild as ec2.CfnLaunchTemplate | undefined)?.launchTemplateData as ec2.CfnLaunchTemplate.LaunchTemplateDataProperty | undefined;
       if (data && data.instanceMarketOptions !== undefined) {
-        problems.add(FleetSpecErrorCode.CLOUD_CONSTRAINT, 'launchTemplate',
+        problems.add(FleetSpecErrorCode.AWS_LAUNCH_TEMPLATE, 'launchTemplate',
           `launchTemplate (${props.launchTemplate.node.path}) requests spot itself (spotOptions / InstanceMarketOptions), which AWS refuses inside a mixed instances policy; remove spotOptions: the policy's onDemandBaseCapacity and onDemandPercentageAboveBaseCapacity decide spot vs on-demand`);
       }
       if (!props.launchTemplate.role) {
-        problems.add(FleetSpecErrorCode.CLOUD_CONSTRAINT, 'launchTemplate', `launchTemplate (${props.launchTemplate.node.path}) has no role; give it one (the agent and your boot commands need it) or leave launchTemplate out`);
+        problems.add(FleetSpecErrorCode.AWS_LAUNCH_TEMPLATE, 'launchTemplate', `launchTemplate (${props.launchTemplate.node.path}) has no role; give it one (the agent and your boot commands need it) or leave launchTemplate out`);
       }
       if (!props.launchTemplate.userData) {
-        problems.add(FleetSpecErrorCode.CLOUD_CONSTRAINT, 'launchTemplate', `launchTemplate (${props.launchTemplate.node.path}) has no user data; give it ec2.UserData.forLinux() so the fleet can install its agent, or leave launchTemplate out`);
+        problems.add(FleetSpecErrorCode.AWS_LAUNCH_TEMPLATE, 'launchTemplate', `launchTemplate (${props.launchTemplate.node.path}) has no user data; give it ec2.UserData.forLinux() so the fleet can install its agent, or leave launchTemplate out`);
       }
       if (!hasSecurityGroup(props.launchTemplate)) {
-        problems.add(FleetSpecErrorCode.CLOUD_CONSTRAINT, 'launchTemplate', `launchTemplate (${props.launchTemplate.node.path}) has no security group; give it one so the load balancer can be admitted, or leave launchTemplate out`);
+        problems.add(FleetSpecErrorCode.AWS_LAUNCH_TEMPLATE, 'launchTemplate', `launchTemplate (${props.launchTemplate.node.path}) has no security group; give it one so the load balancer can be admitted, or leave launchTemplate out`);
       }
     }
     const minRoot = props.machineImage || props.launchTemplate ? 1 : DeepLearningImage.MIN_ROOT_VOLUME_GIB;
     if (known(rootSize) && !(Number.isInteger(rootSize) && rootSize >= minRoot && rootSize <= 16384)) {
-      problems.add(FleetSpecErrorCode.CLOUD_CONSTRAINT, 'rootVolumeSizeGiB',
+      problems.add(FleetSpecErrorCode.AWS_ROOT_VOLUME, 'rootVolumeSizeGiB',
         `rootVolumeSizeGiB (${rootSize}) must be a whole number from ${minRoot} to 16384 (gp3 limit${minRoot > 1 ? `; the Deep Learning AMI's root snapshot is ${minRoot} GiB` : ''}); use e.g. 100`);
     }
     if (known(hopLimit) && !(Number.isInteger(hopLimit) && hopLimit >= 1 && hopLimit <= 64)) {
-      problems.add(FleetSpecErrorCode.CLOUD_CONSTRAINT, 'metadataHopLimit', `metadataHopLimit (${hopLimit}) must be a whole number from 1 to 64; use 1, or 2 for containers that need the role`);
+      problems.add(FleetSpecErrorCode.AWS_METADATA_HOP_LIMIT, 'metadataHopLimit', `metadataHopLimit (${hopLimit}) must be a whole number from 1 to 64; use 1, or 2 for containers that need the role`);
     }
     if (!heartbeat.isUnresolved()) {
       const hb = heartbeat.toSeconds();
       if (hb < 30 || hb > 7200) {
-        problems.add(FleetSpecErrorCode.CLOUD_CONSTRAINT, 'terminationHook.heartbeatTimeout',
+        problems.add(FleetSpecErrorCode.AWS_LIFECYCLE_HOOK, 'terminationHook.heartbeatTimeout',
           `terminationHook.heartbeatTimeout (${hb} s) must be from 30 s to 7200 s (AWS lifecycle hook limits); use e.g. ${r.noticeSeconds} s, the spot notice`);
       } else if (props.terminationHook?.heartbeatTimeout && known(r.drainBudgetSeconds) && known(r.deregistrationDelaySeconds) && hb < r.drainBudgetSeconds + r.deregistrationDelaySeconds) {
         problems.add(FleetSpecErrorCode.DRAIN_BUDGET_EXCEEDED, 'terminationHook.heartbeatTimeout',
@@ -335,7 +335,7 @@ export class SpotFleet extends Construct implements ISpotFleet, ec2.IConnectable
     try {
       const selected = props.vpc.selectSubnets(selection);
       if (selected.hasPublic) {
-        problems.add(FleetSpecErrorCode.CLOUD_CONSTRAINT, 'vpcSubnets', 'vpcSubnets selects public subnets; workers must not be reachable from the internet: select private subnets (ec2.SubnetType.PRIVATE_WITH_EGRESS) and put the load balancer in the public ones');
+        problems.add(FleetSpecErrorCode.AWS_SUBNETS, 'vpcSubnets', 'vpcSubnets selects public subnets; workers must not be reachable from the internet: select private subnets (ec2.SubnetType.PRIVATE_WITH_EGRESS) and put the load balancer in the public ones');
       }
       if (selected.subnets.length === 0) hasSubnets = false;
       // Without `zones`, the zones are those of the selected subnets: the same at-least-2 rule.
@@ -347,10 +347,10 @@ export class SpotFleet extends Construct implements ISpotFleet, ec2.IConnectable
       }
     } catch (e) {
       hasSubnets = false;
-      problems.add(FleetSpecErrorCode.CLOUD_CONSTRAINT, 'vpcSubnets', `vpcSubnets selects no subnet of the VPC (${(e as Error).message.split('\n')[0]}); give the VPC private subnets with egress (NAT) or pass vpcSubnets`);
+      problems.add(FleetSpecErrorCode.AWS_SUBNETS, 'vpcSubnets', `vpcSubnets selects no subnet of the VPC (${(e as Error).message.split('\n')[0]}); give the VPC private subnets with egress (NAT) or pass vpcSubnets`);
     }
     if (!hasSubnets && problems.problems.every((p) => p.prop !== 'vpcSubnets' && p.prop !== 'zones')) {
-      problems.add(FleetSpecErrorCode.CLOUD_CONSTRAINT, 'vpcSubnets', 'vpcSubnets selects no subnet; give the VPC private subnets with egress (NAT) or pass vpcSubnets');
+      problems.add(FleetSpecErrorCode.AWS_SUBNETS, 'vpcSubnets', 'vpcSubnets selects no subnet; give the VPC private subnets with egress (NAT) or pass vpcSubnets');
     }
 
     problems.throwIfAny(this.node.path);
@@ -419,7 +419,7 @@ export class SpotFleet extends Construct implements ISpotFleet, ec2.IConnectable
       const bundlePath = agent.bundlePath ?? findAgentBundle();
       if (!bundlePath || !existsSync(bundlePath)) {
         throw new FleetSpecError([{
-          code: FleetSpecErrorCode.CLOUD_CONSTRAINT,
+          code: FleetSpecErrorCode.AGENT_BUNDLE_MISSING,
           prop: 'agent.bundlePath',
           message: `the spot-agent bundle was not found (${bundlePath ?? `looked for dist/${AGENT_BUNDLE_IN_DIST}`}); run \`npm run build:handlers\` to build it, pass agent.bundlePath, or set agent.enabled: false`,
         }], this.node.path);
@@ -491,7 +491,7 @@ export class SpotFleet extends Construct implements ISpotFleet, ec2.IConnectable
         const warmPool = this.autoScalingGroup.node.findAll().find((c) => c instanceof autoscaling.CfnWarmPool);
         if (warmPool) {
           throw new FleetSpecError([{
-            code: FleetSpecErrorCode.CLOUD_CONSTRAINT,
+            code: FleetSpecErrorCode.AWS_WARM_POOL,
             prop: 'autoScalingGroup.addWarmPool',
             message: `a warm pool (${warmPool.node.path}) was added to the group, but AWS refuses warm pools on groups with a mixed instances policy; remove the warm pool (spot capacity comes from diversification and capacityRebalance instead)`,
           }], this.node.path);

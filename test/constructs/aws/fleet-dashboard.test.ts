@@ -252,14 +252,14 @@ describe('FleetDashboard validation', () => {
   const m = new cloudwatch.Metric({ namespace: 'X', metricName: 'Y' });
 
   test.each<[string, Partial<FleetDashboardProps>, RegExp, FleetSpecErrorCode]>([
-    ['min healthy 0', { minHealthyTargets: 0 }, /minHealthyTargets \(0\) must be a whole number, 1 or more: the alarm fires below it; use 1/, FleetSpecErrorCode.CLOUD_CONSTRAINT],
-    ['evaluation periods 0', { healthyTargetsEvaluationPeriods: 0 }, /healthyTargetsEvaluationPeriods \(0\) must be a whole number of minutes from 1 to 1440/, FleetSpecErrorCode.CLOUD_CONSTRAINT],
-    ['fallback 90 min', { fallbackActiveAlarmAfter: Duration.minutes(90) }, /fallbackActiveAlarmAfter \(5400 s\) must be whole hours from 1 to 168 \(the alarm evaluates 1-hour periods, at most 7 days\); use e.g. Duration.hours\(6\)/, FleetSpecErrorCode.CLOUD_CONSTRAINT],
-    ['fallback 8 days', { fallbackActiveAlarmAfter: Duration.days(8) }, /fallbackActiveAlarmAfter \(691200 s\) must be whole hours from 1 to 168/, FleetSpecErrorCode.CLOUD_CONSTRAINT],
-    ['half a split', { spotInstancesMetric: m }, /spotInstancesMetric and onDemandInstancesMetric go together/, FleetSpecErrorCode.CLOUD_CONSTRAINT],
-    ['negative price', { spotUsdPerHour: -1, onDemandUsdPerHour: 1, spotInstancesMetric: m, onDemandInstancesMetric: m }, /spotUsdPerHour \(-1\) must be a price above 0 USD per hour/, FleetSpecErrorCode.CLOUD_CONSTRAINT],
-    ['half the prices', { spotUsdPerHour: 0.3 }, /spotUsdPerHour and onDemandUsdPerHour go together/, FleetSpecErrorCode.CLOUD_CONSTRAINT],
-    ['prices without the split', { spotUsdPerHour: 0.3, onDemandUsdPerHour: 1 }, /the cost per hour needs the spot\/on-demand split: give spotInstancesMetric and onDemandInstancesMetric/, FleetSpecErrorCode.CLOUD_CONSTRAINT],
+    ['min healthy 0', { minHealthyTargets: 0 }, /minHealthyTargets \(0\) must be a whole number, 1 or more: the alarm fires below it; use 1/, FleetSpecErrorCode.ALARM_THRESHOLD],
+    ['evaluation periods 0', { healthyTargetsEvaluationPeriods: 0 }, /healthyTargetsEvaluationPeriods \(0\) must be a whole number of minutes from 1 to 1440/, FleetSpecErrorCode.ALARM_THRESHOLD],
+    ['fallback 90 min', { fallbackActiveAlarmAfter: Duration.minutes(90) }, /fallbackActiveAlarmAfter \(5400 s\) must be whole hours from 1 to 168 \(the alarm evaluates 1-hour periods, at most 7 days\); use e.g. Duration.hours\(6\)/, FleetSpecErrorCode.ALARM_THRESHOLD],
+    ['fallback 8 days', { fallbackActiveAlarmAfter: Duration.days(8) }, /fallbackActiveAlarmAfter \(691200 s\) must be whole hours from 1 to 168/, FleetSpecErrorCode.ALARM_THRESHOLD],
+    ['half a split', { spotInstancesMetric: m }, /spotInstancesMetric and onDemandInstancesMetric go together/, FleetSpecErrorCode.AWS_DASHBOARD_INPUTS],
+    ['negative price', { spotUsdPerHour: -1, onDemandUsdPerHour: 1, spotInstancesMetric: m, onDemandInstancesMetric: m }, /spotUsdPerHour \(-1\) must be a price above 0 USD per hour/, FleetSpecErrorCode.AWS_DASHBOARD_INPUTS],
+    ['half the prices', { spotUsdPerHour: 0.3 }, /spotUsdPerHour and onDemandUsdPerHour go together/, FleetSpecErrorCode.AWS_DASHBOARD_INPUTS],
+    ['prices without the split', { spotUsdPerHour: 0.3, onDemandUsdPerHour: 1 }, /the cost per hour needs the spot\/on-demand split: give spotInstancesMetric and onDemandInstancesMetric/, FleetSpecErrorCode.AWS_DASHBOARD_INPUTS],
     ['type not in the catalogue', { instanceType: 'x9.huge', spotInstancesMetric: m, onDemandInstancesMetric: m }, /instanceType "x9.huge" is not in the aws price catalogue \(known: g4dn.xlarge, g5.xlarge/, FleetSpecErrorCode.INSTANCE_SELECTION],
   ])('%s', (_name, extra, message, code) => {
     const e = fail(extra);

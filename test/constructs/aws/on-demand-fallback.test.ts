@@ -279,7 +279,8 @@ describe('OnDemandFallback validation', () => {
       err = e as FleetSpecError;
     }
     expect(err).toBeInstanceOf(FleetSpecError);
-    expect(err!.code).toBe(FleetSpecErrorCode.CLOUD_CONSTRAINT);
+    expect(err!.code).toBe(FleetSpecErrorCode.FALLBACK_CAPACITY);
+    expect(err!.family).toBe(FleetSpecErrorCode.CLOUD_CONSTRAINT);
     expect(err!.message).toMatch(/^Test\/Fallback: 5 problems/);
     expect(err!.message).toMatch(/maxFallbackCapacity \(7\) must be a whole number from 1 to 3 \(maxCapacity 4 minus onDemandBaseCapacity 1\).*leave it out to use 3/);
     expect(err!.message).toMatch(/controlInterval \(30 s\) must be whole minutes from 1 to 60 \(an EventBridge rate; 1 minute is the shortest\); use e\.g\. Duration\.minutes\(1\)/);

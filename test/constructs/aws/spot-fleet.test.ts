@@ -297,7 +297,7 @@ describe('SpotFleet: refused at synth', () => {
       instanceTypes: undefined,
       instanceRequirements: { vCpuCount: { min: 4 }, memoryMiB: { min: 16384 } },
       allocationStrategy: AllocationStrategy.CAPACITY_OPTIMIZED_PRIORITIZED,
-    }, /allocationStrategy \(capacity-optimized-prioritized\) needs an ordered list of instanceTypes, but instanceRequirements is set.*use AllocationStrategy.PRICE_CAPACITY_OPTIMIZED/, FleetSpecErrorCode.CLOUD_CONSTRAINT);
+    }, /allocationStrategy \(capacity-optimized-prioritized\) needs an ordered list of instanceTypes, but instanceRequirements is set.*use AllocationStrategy.PRICE_CAPACITY_OPTIMIZED/, FleetSpecErrorCode.AWS_ALLOCATION_STRATEGY);
   });
 
   test('more than 40 overrides', () => {
