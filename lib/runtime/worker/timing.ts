@@ -19,7 +19,7 @@ export interface QueueTiming {
 }
 
 /**
- * Problems of a queue's timing (empty when fine), code WORKLOAD. Queue-fleet constructs on every cloud
+ * Problems of a queue's timing (empty when fine), codes QUEUE_TIMING and QUEUE_LIMITS (family WORKLOAD). Queue-fleet constructs on every cloud
  * call it so the rules and messages are the same:
  * - without heartbeats, a visibility timeout shorter than the expected processing time makes every long
  *   message visible again mid-work, so a second worker processes it too;

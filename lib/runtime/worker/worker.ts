@@ -85,7 +85,7 @@ export interface WorkerResult {
   readonly interrupted: boolean;
 }
 
-/** Check {@link QueueWorkerOptions}; throws a FleetSpecError (code WORKLOAD) naming every problem. */
+/** Check {@link QueueWorkerOptions}; throws a FleetSpecError (family WORKLOAD: QUEUE_LIMITS, QUEUE_TIMING) naming every problem. */
 export function validateQueueWorkerOptions(o: QueueWorkerOptions): void {
   const v = new ProblemCollector();
   const vis = o.visibilityTimeoutSeconds;
