@@ -7,6 +7,7 @@ import { ComputeGlobalForwardingRule } from '@cdktf/provider-google/lib/compute-
 import { ComputeTargetHttpProxy } from '@cdktf/provider-google/lib/compute-target-http-proxy';
 import { ComputeTargetHttpsProxy } from '@cdktf/provider-google/lib/compute-target-https-proxy';
 import { ComputeUrlMap } from '@cdktf/provider-google/lib/compute-url-map';
+import { EventarcTrigger } from '@cdktf/provider-google/lib/eventarc-trigger';
 import { Cloud } from '../../lib/spec/clouds';
 import { FleetSpecErrorCode, ProblemCollector } from '../../lib/spec/errors';
 import { FleetSpec } from '../../lib/spec/fleet-spec';
@@ -100,7 +101,7 @@ export interface GcpMultiRegionSpotServiceProps extends FleetSpec {
  * One spot inference service over several Google Cloud regions behind one global external Application Load
  * Balancer: per region a {@link GcpSpotFleet} (regional spot MIG over the region's zones and machine types,
  * plus its standard MIG for the on-demand base, health check, autohealing, agent) and its
- * {@link GcpPreemptionHook}; and one backend service whose backends are every region's two MIGs, with the
+ * {@link GcpPreemptionHook}; one {@link GcpOnDemandFallback} controller over every region; and one backend service whose backends are every region's two MIGs, with the
  * fleets' health check, so the load balancer sends each client to the nearest region with healthy capacity and
  * moves traffic out of a region as soon as its VMs fail the health check (the global layer adds no detection
  * of its own: failover = interval x unhealthy threshold).
@@ -112,8 +113,15 @@ export class GcpMultiRegionSpotService extends Construct {
   public readonly fleets: Record<string, GcpSpotFleet>;
   /** The preemption hook of each region. */
   public readonly preemptionHooks: Record<string, GcpPreemptionHook>;
-  /** The on-demand fallback controller of each region, unless `onDemandFallback` is false. */
-  public readonly onDemandFallbacks: Record<string, GcpOnDemandFallback>;
+  /**
+   * The one on-demand fallback controller over every region (in the first region; it resizes every region's
+   * standard MIG), unless `onDemandFallback` is false.
+   */
+  public readonly onDemandFallback?: GcpOnDemandFallback;
+  /** Region of the controller's function (the first region). */
+  public readonly controllerRegion: string;
+  /** Eventarc triggers that run the controller on the other regions' preemptions (their hooks' topics). */
+  public readonly preemptionTriggers: EventarcTrigger[];
   /** The one backend service over every region's groups. */
   public readonly backendService: ComputeBackendService;
   /** URL map. */
@@ -169,7 +177,6 @@ export class GcpMultiRegionSpotService extends Construct {
 
     this.fleets = {};
     this.preemptionHooks = {};
-    this.onDemandFallbacks = {};
     const suffixes = regionSuffixes(this.regionNames);
     for (const r of props.regions) {
       const regionName = `${name}-${suffixes[r.region]}`;
@@ -189,14 +196,35 @@ export class GcpMultiRegionSpotService extends Construct {
       const hook = new GcpPreemptionHook(this, `PreemptionHook-${r.region}`, { fleet, functionBundleDir: props.functionBundleDir });
       this.fleets[r.region] = fleet;
       this.preemptionHooks[r.region] = hook;
-      if (props.onDemandFallback ?? true) {
-        this.onDemandFallbacks[r.region] = new GcpOnDemandFallback(this, `OnDemandFallback-${r.region}`, {
-          ...props.onDemandFallbackOptions,
-          fleet,
-          preemptionHook: hook,
-        });
-      }
       GcpInterruptionDrill.forFleet(this, `Drill-${r.region}`, fleet, props.outputs ?? true);
+    }
+
+    // One controller over every region: the first region's function observes every region's groups and resizes
+    // every region's standard MIG (GcpOnDemandFallback's additionalFleets); its own region's preemptions run it
+    // at once, and so do the other regions' (a trigger on each of their hooks' topics), besides the 1-minute tick.
+    this.controllerRegion = this.regionNames[0];
+    this.preemptionTriggers = [];
+    if (props.onDemandFallback ?? true) {
+      const controller = new GcpOnDemandFallback(this, 'OnDemandFallback', {
+        ...props.onDemandFallbackOptions,
+        fleet: this.fleets[this.controllerRegion],
+        preemptionHook: this.preemptionHooks[this.controllerRegion],
+        additionalFleets: this.regionNames.slice(1).map((r) => this.fleets[r]),
+      });
+      this.onDemandFallback = controller;
+      for (const r of this.regionNames.slice(1)) {
+        const fleet = this.fleets[r];
+        this.preemptionTriggers.push(new EventarcTrigger(this, `PreemptionTrigger-${r}`, {
+          project: props.project,
+          location: this.controllerRegion,
+          name: `${fleet.fleetName}-fallback-preempted`,
+          labels: { 'spot-fleet': fleet.fleetName },
+          matchingCriteria: [{ attribute: 'type', value: 'google.cloud.pubsub.topic.v1.messagePublished' }],
+          destination: { cloudRunService: { service: controller.function.serviceConfig.service, region: this.controllerRegion } },
+          transport: { pubsub: { topic: this.preemptionHooks[r].topic.id } },
+          serviceAccount: controller.triggerServiceAccount.email,
+        }));
+      }
     }
 
     const first = this.fleets[this.regionNames[0]];

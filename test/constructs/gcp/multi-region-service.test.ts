@@ -62,15 +62,41 @@ describe('GcpMultiRegionSpotService', () => {
     expect(JSON.stringify(usSpot.instance_flexibility_policy)).toContain('g2-standard-12');
   });
 
-  test('each region\'s controller reads and resizes only its own groups (IAM conditions on their names)', () => {
-    const { resources } = synth((scope) => new GcpMultiRegionSpotService(scope, 'llm', props()));
+  test('one controller over every region: it resizes only the regions\' standard groups (IAM conditions on their names), and every region\'s preemptions run it', () => {
+    let svc: GcpMultiRegionSpotService | undefined;
+    const { resources } = synth((scope) => {
+      svc = new GcpMultiRegionSpotService(scope, 'llm', props());
+    });
+    expect(svc!.controllerRegion).toBe('us-central1');
+    expect(svc!.onDemandFallback).toBeDefined();
+    // One controller function (plus one preemption hook function per region).
+    expect(Object.keys(resources.google_cloudfunctions2_function).filter((k) => /OnDemandFallback/.test(k))).toHaveLength(1);
     const members = Object.entries(resources.google_project_iam_member) as [string, any][];
-    const resize = members.filter(([k]) => /ResizeOnDemandGroup/.test(k)).map(([, m]) => m.condition.expression);
-    expect(resize).toHaveLength(2);
-    expect(resize.some((e: string) => e.includes('/regions/europe-west4/') && /OnDemandGroup/.test(e))).toBe(true);
-    expect(resize.some((e: string) => e.includes('/regions/us-central1/') && /OnDemandGroup/.test(e))).toBe(true);
-    // No controller is granted a project-wide compute role.
+    const resize = members.filter(([k]) => /ResizeOnDemandGroup/.test(k)).map(([, m]) => m.condition.expression as string);
+    expect(resize).toHaveLength(1);
+    const clauses = resize[0].split(' || ');
+    expect(clauses).toEqual([
+      expect.stringMatching(/^resource\.name == "projects\/test-project\/regions\/us-central1\/instanceGroupManagers\/\$\{google_compute_region_instance_group_manager\.llm_Fleet-us-central1_OnDemandGroup_\w+\.name\}"$/),
+      expect.stringMatching(/^resource\.name == "projects\/test-project\/regions\/europe-west4\/instanceGroupManagers\/\$\{google_compute_region_instance_group_manager\.llm_Fleet-europe-west4_OnDemandGroup_\w+\.name\}"$/),
+    ]);
+    // No project-wide compute role for anyone.
     for (const [, m] of members) expect(m.role).not.toMatch(/^roles\/compute\./);
+    // The other region's preemption topic triggers the controller too.
+    const triggers = Object.entries(resources.google_eventarc_trigger) as [string, any][];
+    const east = triggers.find(([k]) => /PreemptionTrigger-europe-west4/.test(k))![1];
+    expect(east.location).toBe('us-central1');
+    expect(east.transport.pubsub.topic).toMatch(/^\$\{google_pubsub_topic\.llm_PreemptionHook-europe-west4_\w+\.id\}$/);
+    expect(east.destination.cloud_run_service.region).toBe('us-central1');
+    expect(svc!.preemptionTriggers).toHaveLength(1);
+  });
+
+  test('the controller can be left out', () => {
+    let svc: GcpMultiRegionSpotService | undefined;
+    const { resources } = synth((scope) => {
+      svc = new GcpMultiRegionSpotService(scope, 'llm', props({ onDemandFallback: false }));
+    });
+    expect(svc!.onDemandFallback).toBeUndefined();
+    expect(Object.keys(resources.google_cloudfunctions2_function).filter((k) => /OnDemandFallback/.test(k))).toHaveLength(0);
   });
 
   test('refuses a health check whose failover does not fit the 30 s notice, with the numbers', () => {
