@@ -72,6 +72,20 @@ export enum FleetSpecErrorCode {
   DRILL_CAPACITY_ERROR = 'DRILL_CAPACITY_ERROR',
   /** The fleet an interruption drill targets: none given, two that disagree, or a tag value AWS refuses. */
   DRILL_TARGET = 'DRILL_TARGET',
+  /** A spec feature the cloud cannot honour (instanceRequirements on Google Cloud and Azure, which take named types). */
+  INSTANCE_REQUIREMENTS_UNSUPPORTED = 'INSTANCE_REQUIREMENTS_UNSUPPORTED',
+  /** A deploy-time value (token, Terraform variable) where the construct needs a number at synth to compute the output. */
+  DEPLOY_TIME_VALUE = 'DEPLOY_TIME_VALUE',
+  /** Options that contradict each other or have no effect together (a load balancer option with loadBalanced false, ...). */
+  OPTION_CONFLICT = 'OPTION_CONFLICT',
+  /** A prop that is no longer part of the API, with the prop that replaced it. */
+  REMOVED_OPTION = 'REMOVED_OPTION',
+  /** A piece of the fleet asked for that the fleet does not have (its health check, firewall or load balancer when loadBalanced is false). */
+  FLEET_PIECE_MISSING = 'FLEET_PIECE_MISSING',
+  /** What an alert watches: no group or scale set given. */
+  ALERT_TARGETS = 'ALERT_TARGETS',
+  /** A cloud function's prebuilt bundle was not found at synth (run `npm run build:handlers`). */
+  HANDLER_BUNDLE_MISSING = 'HANDLER_BUNDLE_MISSING',
 
   // --- family CLOUD_CONSTRAINT: AWS ---
   /** More instance types than a mixed instances policy takes as launch template overrides. */
@@ -113,6 +127,66 @@ export enum FleetSpecErrorCode {
   /** Inputs of the fleet dashboard that go together or exclude each other (instance split metrics, target groups, prices). */
   AWS_DASHBOARD_INPUTS = 'AWS_DASHBOARD_INPUTS',
 
+  // --- family CLOUD_CONSTRAINT: Google Cloud ---
+  /** A Google Cloud resource name, label value or project id the API refuses (length, characters, first letter). */
+  GCP_RESOURCE_NAME = 'GCP_RESOURCE_NAME',
+  /** Autohealing's initial delay outside 0 to 3600 s. */
+  GCP_AUTOHEALING = 'GCP_AUTOHEALING',
+  /** A managed instance group update policy the provider refuses (fixed surge / unavailable, action and type values). */
+  GCP_UPDATE_POLICY = 'GCP_UPDATE_POLICY',
+  /** Autoscaler settings: utilization targets, custom metrics (type, name, assignment), autoscaling off with metrics. */
+  GCP_AUTOSCALER = 'GCP_AUTOSCALER',
+  /** A firewall rule the provider refuses (sources, targets, priority, allow/deny), or one that could target nothing. */
+  GCP_FIREWALL = 'GCP_FIREWALL',
+  /** A backend service: timeout, draining, utilization, health checks, backends already there, load balancing scheme. */
+  GCP_BACKEND_SERVICE = 'GCP_BACKEND_SERVICE',
+  /** Routing an existing URL map to the fleet: hosts, paths, default service, host rules already there. */
+  GCP_URL_MAP = 'GCP_URL_MAP',
+  /** SSL certificates of the load balancer: an empty list. */
+  GCP_SSL_CERTIFICATES = 'GCP_SSL_CERTIFICATES',
+  /** A regional group's target shape that does not go with instance flexibility or the autoscaler. */
+  GCP_TARGET_SHAPE = 'GCP_TARGET_SHAPE',
+  /** Zones outside the region of a regional group or a Cloud Batch job. */
+  GCP_ZONE_REGION = 'GCP_ZONE_REGION',
+  /** GPUs that the machine types cannot take (built-in GPUs, N1-only attachment, counts Compute Engine attaches). */
+  GCP_ACCELERATOR = 'GCP_ACCELERATOR',
+  /** The preemption function: its instance limit, its code bucket. */
+  GCP_FUNCTION = 'GCP_FUNCTION',
+
+  // --- family CLOUD_CONSTRAINT: Azure ---
+  /** A scale set, probe, public IP or security rule the azurerm provider refuses (quoting the provider's own rule). */
+  AZURE_PROVIDER_RULE = 'AZURE_PROVIDER_RULE',
+  /** Terminate notifications on a Spot scale set, which Azure does not accept. */
+  AZURE_TERMINATE_NOTIFICATION = 'AZURE_TERMINATE_NOTIFICATION',
+  /** Azure availability zones are "1", "2" and "3". */
+  AZURE_ZONES = 'AZURE_ZONES',
+  /** A Regular (on-demand) base scale set without an on-demand base. */
+  AZURE_REGULAR_BASE = 'AZURE_REGULAR_BASE',
+  /** An instance mix with sizes it cannot hold (GPU families, too many sizes). */
+  AZURE_SIZE_STRATEGY = 'AZURE_SIZE_STRATEGY',
+  /** More VMs than one scale set holds, or fewer than the scale sets of the fleet need. */
+  AZURE_SCALE_SET_CAPACITY = 'AZURE_SCALE_SET_CAPACITY',
+  /** A Spot max bid price that is neither -1 nor a price above 0. */
+  AZURE_MAX_BID_PRICE = 'AZURE_MAX_BID_PRICE',
+  /** The CPU autoscale rules: percentages, scale-in below scale-out. */
+  AZURE_AUTOSCALE = 'AZURE_AUTOSCALE',
+  /** A timeout in minutes outside what Azure accepts (terminate notification, repair grace period). */
+  AZURE_TIMEOUT_MINUTES = 'AZURE_TIMEOUT_MINUTES',
+  /** An admin SSH key that is not an OpenSSH public key. */
+  AZURE_SSH_KEY = 'AZURE_SSH_KEY',
+  /** A load balancer probe that would watch the inference server instead of the agent. */
+  AZURE_HEALTH_PROBE = 'AZURE_HEALTH_PROBE',
+  /** Custom data above Azure's limit (the inline agent). */
+  AZURE_CUSTOM_DATA = 'AZURE_CUSTOM_DATA',
+  /** An Azure resource name Azure refuses (resource group, scale set, storage account, alert prefix). */
+  AZURE_RESOURCE_NAME = 'AZURE_RESOURCE_NAME',
+  /** An existing load balancer backend pool: malformed ids, a pool of another load balancer, a port without a frontend. */
+  AZURE_BACKEND_POOL = 'AZURE_BACKEND_POOL',
+  /** Front Door of a multi-region service: probe and latency settings, regional pieces it cannot reach. */
+  AZURE_FRONT_DOOR = 'AZURE_FRONT_DOOR',
+  /** Scale sets of an imported fleet: none, or names that do not match the ids. */
+  AZURE_IMPORTED_SCALE_SETS = 'AZURE_IMPORTED_SCALE_SETS',
+
   // --- family WORKLOAD ---
   /** A workload kind or fleet option that does not fit the pattern (an online fleet in a queue worker pattern). */
   WORKLOAD_KIND = 'WORKLOAD_KIND',
@@ -142,6 +216,10 @@ export enum FleetSpecErrorCode {
   PLAN_TRACES = 'PLAN_TRACES',
   /** A `spot-plan` command-line argument that is missing or malformed. */
   PLAN_CLI_ARGUMENT = 'PLAN_CLI_ARGUMENT',
+  /** The command a batch task runs: empty. */
+  BATCH_TASK = 'BATCH_TASK',
+  /** The accounts and vault of a batch pattern: malformed ids, URLs or names. */
+  BATCH_ACCOUNT = 'BATCH_ACCOUNT',
 }
 
 /**
@@ -169,11 +247,19 @@ const FAMILY: Record<FleetSpecErrorCode, FleetSpecErrorCode> = (() => {
       C.AWS_LIFECYCLE_HOOK, C.AWS_SUBNETS, C.AWS_WARM_POOL, C.AWS_SECURITY_GROUPS, C.AWS_LOAD_BALANCER_SETTINGS,
       C.AWS_LISTENER_RULE, C.AWS_DRAIN_TARGET, C.AWS_DRAIN_TIMING, C.AWS_DRAIN_QUEUE, C.AWS_GROUP_NAME,
       C.AWS_STACK_ENVIRONMENT, C.AWS_GLOBAL_ACCELERATOR, C.AWS_CERTIFICATE, C.AWS_DASHBOARD_INPUTS,
+      C.INSTANCE_REQUIREMENTS_UNSUPPORTED, C.DEPLOY_TIME_VALUE, C.OPTION_CONFLICT, C.REMOVED_OPTION, C.FLEET_PIECE_MISSING,
+      C.ALERT_TARGETS, C.HANDLER_BUNDLE_MISSING,
+      C.GCP_RESOURCE_NAME, C.GCP_AUTOHEALING, C.GCP_UPDATE_POLICY, C.GCP_AUTOSCALER, C.GCP_FIREWALL, C.GCP_BACKEND_SERVICE,
+      C.GCP_URL_MAP, C.GCP_SSL_CERTIFICATES, C.GCP_TARGET_SHAPE, C.GCP_ZONE_REGION, C.GCP_ACCELERATOR, C.GCP_FUNCTION,
+      C.AZURE_PROVIDER_RULE, C.AZURE_TERMINATE_NOTIFICATION, C.AZURE_ZONES, C.AZURE_REGULAR_BASE, C.AZURE_SIZE_STRATEGY,
+      C.AZURE_SCALE_SET_CAPACITY, C.AZURE_MAX_BID_PRICE, C.AZURE_AUTOSCALE, C.AZURE_TIMEOUT_MINUTES, C.AZURE_SSH_KEY,
+      C.AZURE_HEALTH_PROBE, C.AZURE_CUSTOM_DATA, C.AZURE_RESOURCE_NAME, C.AZURE_BACKEND_POOL, C.AZURE_FRONT_DOOR,
+      C.AZURE_IMPORTED_SCALE_SETS,
     ]),
     ...of(C.WORKLOAD, [
       C.WORKLOAD_KIND, C.AGENT_DRAIN_OPTIONS, C.AGENT_SERVER_PRESET, C.QUEUE_TIMING, C.QUEUE_LIMITS, C.QUEUE_SCALING_TARGET,
       C.BATCH_RETRY_POLICY, C.BATCH_JOB_RESOURCES, C.BATCH_JOB_LIMITS, C.BATCH_STORAGE, C.FALLBACK_POLICY_OPTIONS,
-      C.PLAN_OPTIONS, C.PLAN_TRACES, C.PLAN_CLI_ARGUMENT,
+      C.PLAN_OPTIONS, C.PLAN_TRACES, C.PLAN_CLI_ARGUMENT, C.BATCH_TASK, C.BATCH_ACCOUNT,
     ]),
   ]) as Record<FleetSpecErrorCode, FleetSpecErrorCode>;
 })();
