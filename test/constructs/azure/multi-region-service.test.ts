@@ -75,7 +75,9 @@ describe('AzureMultiRegionSpotService', () => {
   test('one regional fleet per region: scale sets, a load balancer probing the agent every 5 s, admitting only Front Door', () => {
     const { svc, all } = synth(props());
     expect(svc.regionNames).toEqual(['eastus2', 'westeurope']);
-    const sets = all('azurerm_orchestrated_virtual_machine_scale_set');
+    const { json } = synth(props());
+    // The fleets' own scale sets (the fallback controller may add spare Spot scale sets of its own next to them).
+    const sets = Object.entries(json.resource.azurerm_orchestrated_virtual_machine_scale_set as Record<string, any>).filter(([k]) => /^Svc_Fleet-/.test(k)).map(([, v]) => v);
     expect(sets.map((s) => `${s.location}:${s.sku_name}`).sort()).toEqual([
       'eastus2:Standard_NC4as_T4_v3', 'eastus2:Standard_NC8as_T4_v3', 'westeurope:Standard_NC16as_T4_v3', 'westeurope:Standard_NC8as_T4_v3',
     ]);
@@ -94,10 +96,15 @@ describe('AzureMultiRegionSpotService', () => {
     expect(Object.keys(svc.onDemandFallbacks)).toEqual(['eastus2', 'westeurope']);
     const { json } = synth(props());
     const control = Object.entries(json.resource.azurerm_role_assignment as Record<string, any>).filter(([, a]) => /ControlRole/.test(a.role_definition_id));
-    expect(control).toHaveLength(4); // two scale sets per region
+    // At least the two scale sets of each region's fleet; spare scale sets of the controller's own may add more.
+    for (const region of ['eastus2', 'westeurope']) {
+      const own = control.filter(([key]) => key.startsWith(`Svc_OnDemandFallback-${region}_`));
+      expect(own.filter(([, a]) => new RegExp(`^\\$\\{azurerm_orchestrated_virtual_machine_scale_set\\.Svc_Fleet-${region}_ScaleSet\\d_Vmss_\\w+\\.id\\}$`).test(a.scope))).toHaveLength(2);
+    }
     for (const [key, a] of control) {
       const region = /OnDemandFallback-([a-z0-9]+)_/.exec(key)![1];
-      expect(a.scope).toMatch(new RegExp(`^\\$\\{azurerm_orchestrated_virtual_machine_scale_set\\.Svc_Fleet-${region}_ScaleSet\\d_Vmss_\\w+\\.id\\}$`));
+      // Each controller's control role sits on its own region's scale sets only: the fleet's, or its own spares.
+      expect(a.scope).toMatch(new RegExp(`^\\$\\{azurerm_orchestrated_virtual_machine_scale_set\\.Svc_(Fleet-${region}_ScaleSet\\d_Vmss|OnDemandFallback-${region}_SpareScaleSet\\d)_\\w+\\.id\\}$`));
     }
     // Both regions' fleets live in one resource group: their role names must not collide.
     const names = all('azurerm_role_definition').map((d) => d.name);
