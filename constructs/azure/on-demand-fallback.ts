@@ -16,6 +16,7 @@ import { dirname, join, resolve } from 'node:path';
 import { FallbackPolicyOptions, resolveFallbackPolicyOptions } from '../../lib/policy';
 import { FleetSpecError, FleetSpecErrorCode, ProblemCollector } from '../../lib/spec';
 import { azureName } from './network';
+import { ISpotScaleSetFleet } from './fleet-interface';
 import { SpotScaleSetFleet } from './spot-scale-set-fleet';
 
 /** Namespace and name of the custom metric the controller writes on the fleet's first scale set. */
@@ -37,15 +38,62 @@ export interface AzureSpareScaleSetRef {
   readonly vmSize: string;
   /** Most VMs it may run. */
   readonly maxCapacity: number;
+  /** Its Azure region, when it is not the controller's `location` (a spare set of an `additionalFleets` region). @default - `location` */
+  readonly location?: string;
+  /** Its resource group. @default - the resource group of `fleet` */
+  readonly resourceGroupName?: string;
+}
+
+/**
+ * Capacity of one scale set of a fleet imported with `SpotScaleSetFleet.fromScaleSetAttributes`, as the controller
+ * needs it (a {@link SpotScaleSetFleet} knows its own plan).
+ */
+export interface AzureFallbackScaleSetCapacity {
+  /** Regular VMs that always run in it (its `priority_mix.base_regular_count` as deployed). */
+  readonly baseRegularCount: number;
+  /** Most VMs in it (its autoscale maximum). */
+  readonly maxCapacity: number;
+  /** VMs it should serve with at least (its deployed desired capacity). */
+  readonly desiredCapacity: number;
+}
+
+/** A fleet of another region (or resource group) that the same controller observes and adjusts. */
+export interface AzureFallbackRegionFleet {
+  /** The fleet: a {@link SpotScaleSetFleet}, or scale sets imported with `SpotScaleSetFleet.fromScaleSetAttributes`. */
+  readonly fleet: ISpotScaleSetFleet;
+  /**
+   * Azure region of its scale sets (its pools are `<region>/<zone>/<size>`).
+   * @default - the location of a SpotScaleSetFleet's scale sets; required for an imported fleet
+   */
+  readonly location?: string;
+  /** One entry per scale set, in the order of `fleet.scaleSetIds`. @default - a SpotScaleSetFleet's own plan; required for an imported fleet */
+  readonly scaleSetCapacities?: AzureFallbackScaleSetCapacity[];
 }
 
 /** Props of {@link AzureOnDemandFallback}. */
 export interface AzureOnDemandFallbackProps {
-  /** The fleet whose scale sets the controller adjusts. */
-  readonly fleet: SpotScaleSetFleet;
+  /**
+   * The fleet whose scale sets the controller adjusts: a {@link SpotScaleSetFleet}, or scale sets created elsewhere
+   * (`SpotScaleSetFleet.fromScaleSetAttributes`, with `scaleSetCapacities`). An imported fleet's Terraform must
+   * ignore changes to `priority_mix` (and `instances`) itself: the controller owns them.
+   */
+  readonly fleet: ISpotScaleSetFleet;
+  /**
+   * Capacity of each scale set of an imported `fleet`, in the order of its `scaleSetIds`.
+   * @default - a SpotScaleSetFleet's own plan; required for an imported fleet
+   */
+  readonly scaleSetCapacities?: AzureFallbackScaleSetCapacity[];
+  /**
+   * The same service's fleets in other regions (or resource groups), which this one controller also observes and
+   * adjusts (pools `<region>/<zone>/<size>`): one controller over every region instead of one per region, so the
+   * policy moves capacity between them. Same subscription as `fleet`. The control role is assigned at their scale
+   * sets only, the observe role in their resource groups.
+   * @default - `fleet` only
+   */
+  readonly additionalFleets?: AzureFallbackRegionFleet[];
   /** Resource group of the controller's resources (usually the fleet's). */
   readonly resourceGroupName: string;
-  /** Azure region, e.g. `eastus2`. */
+  /** Azure region of the controller and of `fleet`, e.g. `eastus2`. */
   readonly location: string;
   /** Prefix of the Azure resource names. @default - the construct id, lower case */
   readonly namePrefix?: string;
@@ -74,20 +122,37 @@ export interface AzureOnDemandFallbackProps {
   readonly functionBundleDir?: string;
   /**
    * Spare Spot scale sets the controller sizes (one per zone: a scale set's zones cannot be narrowed while it
-   * runs VMs, so the controller steers by size per zone). They must be Spot only, without an autoscale setting,
-   * and in the fleet's resource group. The control role is assigned at each of them.
-   * @default - with `spareGroups: true`, one per zone of the fleet, rendered here; otherwise none
+   * runs VMs, so the controller steers by size per zone). They must be Spot only, without an autoscale setting.
+   * The control role is assigned at each of them.
+   * @default - with spareGroups (the default), one per zone of each SpotScaleSetFleet, rendered here; otherwise none
    */
   readonly spareScaleSets?: AzureSpareScaleSetRef[];
   /**
-   * Render the spare Spot scale sets: one per zone of the fleet, a copy of the fleet's first scale set (image,
-   * custom data and agent, identity, NIC in the same subnet, security group and backend pool, health extension)
-   * with Spot priority only, no priority mix, no autoscale setting and capacity 0: the controller alone sizes them.
-   * Ignored when `spareScaleSets` is given. Opt-in on Azure for now: each spare set is a full scale set (three
-   * more resources per fleet); without spare sets the policy's spares are logged as not applied.
-   * @default false
+   * Render the spare Spot scale sets: one per zone of each {@link SpotScaleSetFleet} (`fleet` and
+   * `additionalFleets`), a copy of its first scale set (image, custom data and agent, identity, NIC in the same
+   * subnet, security group and backend pool, health extension) with Spot priority only, no priority mix, no
+   * autoscale setting and capacity 0: the controller alone sizes them, so the policy's spare Spot VMs
+   * (`policy.spareSpotReplicas`, default 1) run in the zones it does not avoid. On by default like the AWS and
+   * Google Cloud controllers: an empty scale set costs nothing, and without one the policy's spares are decided but
+   * not applied. Imported fleets get none (there is no scale set to copy): give `spareScaleSets`. Ignored when
+   * `spareScaleSets` is given.
+   * @default - true when the policy keeps spares (`policy.spareSpotReplicas` above 0)
    */
   readonly spareGroups?: boolean;
+}
+
+/** One fleet the controller drives, resolved. */
+interface DrivenFleet {
+  readonly fleet: ISpotScaleSetFleet;
+  /** The fleet when this package built it (its plan, its scale sets to copy). */
+  readonly built?: SpotScaleSetFleet;
+  readonly location: string;
+  readonly resourceGroupName: string;
+  readonly capacities: AzureFallbackScaleSetCapacity[];
+  /** Most VMs of the fleet. */
+  readonly maxCapacity: number;
+  /** `''` for `fleet`, `-<location>` for the others (construct ids and names). */
+  readonly suffix: string;
 }
 
 /**
@@ -99,13 +164,16 @@ export interface AzureOnDemandFallbackProps {
  * the surplus Regular VMs. State lives in a blob (ETag preconditions); each decision is logged with its
  * reason and written as the custom metric `SpotInference/FallbackReplicas`.
  *
- * Least privilege: the function's user-assigned identity gets a custom role with read, write and
- * delete-VMs on the fleet's scale sets only (assigned at each scale set), a read-only custom role for the
- * VMs' instance view in the resource group (Flexible scale sets' VMs are resources of the group), Storage
- * Blob Data Contributor on its state container only and Monitoring Metrics Publisher on the first scale set.
+ * Several regions: `additionalFleets` puts the same service's fleets of other regions (and resource groups)
+ * under this one controller; it observes every region's scale sets and applies per-region counts.
  *
- * Spares: with `spareGroups: true` (or your own `spareScaleSets`), one Spot-only scale set per zone whose capacity
- * the controller sets, so the policy's spare Spot VMs run in zones it does not avoid. See docs/fallback-policy.md.
+ * Least privilege: the function's user-assigned identity gets a custom role with read, write and
+ * delete-VMs on the fleets' scale sets only (assigned at each scale set), a read-only custom role for the
+ * VMs' instance view in each fleet's resource group (Flexible scale sets' VMs are resources of the group),
+ * Storage Blob Data Contributor on its state container only and Monitoring Metrics Publisher on the first scale set.
+ *
+ * Spares: by default one Spot-only scale set per zone of each built fleet, whose capacity the controller sets, so
+ * the policy's spare Spot VMs run in zones it does not avoid. See docs/fallback-policy.md.
  *
  * Terraform leaves the scale sets' `priority_mix` to the controller from then on.
  */
@@ -120,99 +188,38 @@ export class AzureOnDemandFallback extends Construct {
   public readonly stateContainer: StorageContainer;
   /** Identity of the function. */
   public readonly identity: UserAssignedIdentity;
-  /** Custom role on the fleet's scale sets. */
+  /** Custom role on the fleets' scale sets. */
   public readonly controlRole: RoleDefinition;
-  /** Custom read-only role on the VMs of the resource group. */
+  /** Custom read-only role on the VMs of the fleets' resource groups. */
   public readonly observeRole: RoleDefinition;
   /** The NCRONTAB schedule of the timer. */
   public readonly schedule: string;
   /** The spare Spot scale sets this construct rendered (empty when given `spareScaleSets` or without spares). */
   public readonly spareScaleSets: OrchestratedVirtualMachineScaleSet[];
+  /** Regions the controller drives, `location` first. */
+  public readonly regions: string[];
 
   constructor(scope: Construct, id: string, props: AzureOnDemandFallbackProps) {
     super(scope, id);
-    const { fleet } = props;
     const prefix = props.namePrefix ?? azureName(id);
-    const schedule = props.schedule ?? '0 * * * * *';
-    const v = new ProblemCollector();
-    if (!Token.isUnresolved(schedule) && schedule.trim().split(/\s+/).length !== 6) {
-      v.add(FleetSpecErrorCode.CLOUD_CONSTRAINT, 'schedule', `schedule ("${schedule}") must be an NCRONTAB expression of six fields (second minute hour day month weekday), as Azure Functions timers take it; use e.g. '0 * * * * *' (every minute)`);
-    }
-    if (fleet.plans.every((p) => p.baseRegularCount >= p.maxCapacity)) {
-      v.add(FleetSpecErrorCode.CLOUD_CONSTRAINT, 'fleet', `the fleet has no Spot share (maxCapacity ${fleet.spec.maxCapacity}, on-demand base ${fleet.spec.onDemandBaseCapacity}), so there is nothing to fall back from; raise maxCapacity above the base or leave the fallback out`);
-    }
-    const account = props.storageAccountName;
-    if (account !== undefined && !Token.isUnresolved(account) && !/^[a-z0-9]{3,24}$/.test(account)) {
-      v.add(FleetSpecErrorCode.CLOUD_CONSTRAINT, 'storageAccountName', `storageAccountName ("${account}") must be 3-24 lower-case letters and digits; use e.g. "${account.toLowerCase().replace(/[^a-z0-9]/g, '').slice(0, 24) || 'spotfbstate'}"`);
-    }
-    let spares = 0;
-    try {
-      spares = resolveFallbackPolicyOptions(props.policy ?? {}, 'policy').spareSpotReplicas;
-    } catch (err) {
-      if (!(err instanceof FleetSpecError)) throw err;
-      v.addAll(err.problems.map((p) => ({ ...p, prop: `policy.${p.prop}`, message: `policy.${p.message}` })));
-    }
-    (props.spareScaleSets ?? []).forEach((set, i) => {
-      if (!Token.isUnresolved(set.zone) && !/^[1-9]$/.test(set.zone)) v.add(FleetSpecErrorCode.ZONES, `spareScaleSets[${i}].zone`, `spareScaleSets[${i}].zone ("${set.zone}") must be one Azure availability zone number, e.g. "1"`);
-      if (!Token.isUnresolved(set.maxCapacity) && !(Number.isInteger(set.maxCapacity) && set.maxCapacity >= 1)) {
-        v.add(FleetSpecErrorCode.CAPACITY_NEGATIVE, `spareScaleSets[${i}].maxCapacity`, `spareScaleSets[${i}].maxCapacity (${set.maxCapacity}) must be a whole number, 1 or more (the spare VMs it may run)`);
-      }
-    });
-    v.throwIfAny(this.node.path);
-    this.schedule = schedule;
+    this.schedule = props.schedule ?? '0 * * * * *';
+    const { fleets, spares } = this.validate(props);
+    this.regions = fleets.map((f) => f.location);
 
     const common = { resourceGroupName: props.resourceGroupName, location: props.location, tags: props.tags };
     const client = new DataAzurermClientConfig(this, 'Client', {});
-    const resourceGroupId = `/subscriptions/${client.subscriptionId}/resourceGroups/${props.resourceGroupName}`;
-    const scaleSets = fleet.scaleSets.map((s) => s.scaleSet);
-    // Spare Spot scale sets: given, or one per zone rendered as a Spot-only copy of the fleet's first scale set.
-    const main = scaleSets[0];
-    const zonesOfFleet = fleet.spec.zones ?? ['1', '2', '3'];
-    if (props.spareGroups === true && spares === 0) {
-      throw new FleetSpecError([{ code: FleetSpecErrorCode.CLOUD_CONSTRAINT, prop: 'spareGroups', message: 'spareGroups is true but policy.spareSpotReplicas is 0, so the spare scale sets would never run anything; set policy.spareSpotReplicas to 1 or more, or leave spareGroups out' }], this.node.path);
-    }
-    const render = props.spareScaleSets === undefined && props.spareGroups === true && spares > 0;
-    const spareSku = main.skuNameInput === 'Mix' ? ((main.skuProfileInput as { vmSizes?: string[] } | undefined)?.vmSizes?.[0] ?? fleet.spec.instanceTypes[0]) : main.skuNameInput ?? fleet.spec.instanceTypes[0];
-    const spareName = (zone: string): string => `${prefix}-spare-${zone}-vmss`;
-    this.spareScaleSets = render
-      ? zonesOfFleet.map(
-        (zone) =>
-          new OrchestratedVirtualMachineScaleSet(this, `SpareScaleSet${zone}`, {
-            name: spareName(zone),
-            resourceGroupName: props.resourceGroupName,
-            location: props.location,
-            skuName: spareSku,
-            instances: 0,
-            platformFaultDomainCount: 1,
-            singlePlacementGroup: false,
-            zones: [zone],
-            priority: 'Spot',
-            evictionPolicy: main.evictionPolicyInput,
-            maxBidPrice: main.maxBidPriceInput,
-            automaticInstanceRepair: main.automaticInstanceRepairInput,
-            extension: main.extensionInput,
-            identity: main.identityInput,
-            osProfile: main.osProfileInput,
-            sourceImageReference: main.sourceImageReferenceInput,
-            osDisk: main.osDiskInput,
-            encryptionAtHostEnabled: main.encryptionAtHostEnabledInput,
-            networkInterface: main.networkInterfaceInput,
-            tags: props.tags,
-            // The controller owns the capacity.
-            lifecycle: { ignoreChanges: ['instances'] },
-          }),
-      )
-      : [];
-    const spareSets: AzureSpareScaleSetRef[] = props.spareScaleSets ?? this.spareScaleSets.map((set, i) => ({ name: spareName(zonesOfFleet[i]), id: set.id, zone: zonesOfFleet[i], vmSize: spareSku, maxCapacity: spares }));
+    const groupId = (group: string) => `/subscriptions/${client.subscriptionId}/resourceGroups/${group}`;
+    const { rendered, refs: spareSets } = this.renderSpares(props, fleets, prefix, spares);
+    this.spareScaleSets = rendered;
 
-    // The controller owns the priority mix (and, with autoscale, the capacity) from now on.
-    fleet.letControllerSetPriorityMix();
+    // The controller owns the priority mix (and, with autoscale, the capacity) of the fleets it built from now on.
+    for (const f of fleets) f.built?.letControllerSetPriorityMix();
 
     // Storage: host storage of the Function App, and the controller's state container.
     const hash = createHash('sha256').update(`${this.node.path}/${props.resourceGroupName}/${props.location}`).digest('hex');
     this.storageAccount = new StorageAccount(this, 'Storage', {
       ...common,
-      name: account ?? `spotfb${hash.slice(0, 18)}`,
+      name: props.storageAccountName ?? `spotfb${hash.slice(0, 18)}`,
       accountTier: 'Standard',
       accountReplicationType: 'LRS',
       minTlsVersion: 'TLS1_2',
@@ -228,56 +235,14 @@ export class AzureOnDemandFallback extends Construct {
 
     // Identity and scoped roles.
     this.identity = new UserAssignedIdentity(this, 'Identity', { ...common, name: `${prefix}-fallback` });
-    this.controlRole = new RoleDefinition(this, 'ControlRole', {
-      name: `${prefix} spot fallback control (${hash.slice(0, 8)})`,
-      scope: resourceGroupId,
-      description: 'Read a spot fleet scale set, change its priority mix and capacity, delete its surplus Regular VMs.',
-      permissions: [
-        {
-          actions: ['Microsoft.Compute/virtualMachineScaleSets/read', 'Microsoft.Compute/virtualMachineScaleSets/write', 'Microsoft.Compute/virtualMachineScaleSets/delete/action'],
-        },
-      ],
-      assignableScopes: [...scaleSets.map((s) => s.id), ...spareSets.map((s) => s.id)],
-    });
-    this.observeRole = new RoleDefinition(this, 'ObserveRole', {
-      name: `${prefix} spot fallback observe (${hash.slice(0, 8)})`,
-      scope: resourceGroupId,
-      description: 'Read VMs and their instance view (priority, zone, power and health state).',
-      permissions: [{ actions: ['Microsoft.Compute/virtualMachines/read', 'Microsoft.Compute/virtualMachines/instanceView/read'] }],
-      assignableScopes: [resourceGroupId],
-    });
-    scaleSets.forEach((s, i) => {
-      new RoleAssignment(this, scaleSets.length === 1 ? 'ControlScaleSet' : `ControlScaleSet${i + 1}`, {
-        scope: s.id,
-        roleDefinitionId: this.controlRole.roleDefinitionResourceId,
-        principalId: this.identity.principalId,
-        principalType: 'ServicePrincipal',
-      });
-    });
-    spareSets.forEach((s, i) => {
-      new RoleAssignment(this, `ControlSpareScaleSet${i + 1}`, {
-        scope: s.id,
-        roleDefinitionId: this.controlRole.roleDefinitionResourceId,
-        principalId: this.identity.principalId,
-        principalType: 'ServicePrincipal',
-      });
-    });
-    new RoleAssignment(this, 'ObserveVms', {
-      scope: resourceGroupId,
-      roleDefinitionId: this.observeRole.roleDefinitionResourceId,
-      principalId: this.identity.principalId,
-      principalType: 'ServicePrincipal',
-    });
-    new RoleAssignment(this, 'StateBlobs', {
-      scope: this.stateContainer.id,
-      roleDefinitionName: 'Storage Blob Data Contributor',
-      principalId: this.identity.principalId,
-      principalType: 'ServicePrincipal',
-    });
+    const roles = this.grantRoles(props, fleets, spareSets, groupId, prefix, hash);
+    this.controlRole = roles.control;
+    this.observeRole = roles.observe;
+    const firstScaleSetId = fleets[0].fleet.scaleSetIds[0];
     const customMetric = props.customMetric ?? true;
     if (customMetric) {
       new RoleAssignment(this, 'PublishMetric', {
-        scope: scaleSets[0].id,
+        scope: firstScaleSetId,
         roleDefinitionName: 'Monitoring Metrics Publisher',
         principalId: this.identity.principalId,
         principalType: 'ServicePrincipal',
@@ -286,13 +251,17 @@ export class AzureOnDemandFallback extends Construct {
 
     // The function: consumption plan, Node.js 22, zip deploy of the bundle with host.json and function.json.
     this.servicePlan = new ServicePlan(this, 'Plan', { ...common, name: `${prefix}-fallback-plan`, osType: 'Linux', skuName: 'Y1' });
-    const archive = new TerraformAsset(this, 'FunctionCode', { path: stageFunctionApp(props.functionBundleDir, schedule), type: AssetType.ARCHIVE });
-    const scaleSetSettings = fleet.plans.map((p, i) => ({
-      name: scaleSets[i].name,
-      baseRegularCount: p.baseRegularCount,
-      maxCapacity: p.maxCapacity,
-      desiredCapacity: p.desiredCapacity,
-    }));
+    const archive = new TerraformAsset(this, 'FunctionCode', { path: stageFunctionApp(props.functionBundleDir, this.schedule), type: AssetType.ARCHIVE });
+    const home = fleets[0];
+    const scaleSetSettings = fleets.flatMap((f) =>
+      f.capacities.map((c, i) => ({
+        name: f.fleet.scaleSetNames[i],
+        baseRegularCount: c.baseRegularCount,
+        maxCapacity: c.maxCapacity,
+        desiredCapacity: c.desiredCapacity,
+        ...(f === home ? {} : { region: f.location, resourceGroup: f.resourceGroupName }),
+      })),
+    );
     this.functionApp = new LinuxFunctionApp(this, 'Function', {
       ...common,
       name: `${prefix}-fallback-${hash.slice(0, 6)}`,
@@ -314,20 +283,235 @@ export class AzureOnDemandFallback extends Construct {
         AZURE_CLIENT_ID: this.identity.clientId,
         FLEET_NAME: prefix,
         SUBSCRIPTION_ID: client.subscriptionId,
-        RESOURCE_GROUP: props.resourceGroupName,
+        RESOURCE_GROUP: home.resourceGroupName,
         SCALE_SETS: JSON.stringify(scaleSetSettings),
-        MAX_CAPACITY: String(fleet.spec.maxCapacity),
+        MAX_CAPACITY: String(fleets.reduce((n, f) => n + f.maxCapacity, 0)),
         STATE_ACCOUNT: this.storageAccount.name,
         STATE_CONTAINER: this.stateContainer.name,
         STATE_BLOB: `${prefix}.json`,
         POLICY_OPTIONS: JSON.stringify(props.policy ?? {}),
         FLEET_REGION: props.location,
-        ...(spareSets.length > 0 ? { SPARE_SCALE_SETS: JSON.stringify(spareSets.map((s) => ({ name: s.name, zone: s.zone, vmSize: s.vmSize, maxCapacity: s.maxCapacity }))) } : {}),
-        ...(customMetric ? { METRICS_REGION: props.location, METRICS_RESOURCE_ID: scaleSets[0].id } : {}),
+        ...(spareSets.length > 0
+          ? {
+            SPARE_SCALE_SETS: JSON.stringify(
+              spareSets.map((s) => ({
+                name: s.name,
+                zone: s.zone,
+                vmSize: s.vmSize,
+                maxCapacity: s.maxCapacity,
+                ...(s.location !== undefined && s.location !== props.location ? { region: s.location } : {}),
+                ...(s.resourceGroupName !== undefined && s.resourceGroupName !== home.resourceGroupName ? { resourceGroup: s.resourceGroupName } : {}),
+              })),
+            ),
+          }
+          : {}),
+        ...(customMetric ? { METRICS_REGION: props.location, METRICS_RESOURCE_ID: firstScaleSetId } : {}),
       },
       tags: props.tags,
     });
   }
+
+  /** Check every prop, report all problems together, and resolve the fleets the controller drives. */
+  private validate(props: AzureOnDemandFallbackProps): { fleets: DrivenFleet[]; spares: number } {
+    const v = new ProblemCollector();
+    const C = FleetSpecErrorCode.CLOUD_CONSTRAINT;
+    const schedule = this.schedule;
+    if (!Token.isUnresolved(schedule) && schedule.trim().split(/\s+/).length !== 6) {
+      v.add(C, 'schedule', `schedule ("${schedule}") must be an NCRONTAB expression of six fields (second minute hour day month weekday), as Azure Functions timers take it; use e.g. '0 * * * * *' (every minute)`);
+    }
+    const account = props.storageAccountName;
+    if (account !== undefined && !Token.isUnresolved(account) && !/^[a-z0-9]{3,24}$/.test(account)) {
+      v.add(C, 'storageAccountName', `storageAccountName ("${account}") must be 3-24 lower-case letters and digits; use e.g. "${account.toLowerCase().replace(/[^a-z0-9]/g, '').slice(0, 24) || 'spotfbstate'}"`);
+    }
+    let spares = 0;
+    try {
+      spares = resolveFallbackPolicyOptions(props.policy ?? {}, 'policy').spareSpotReplicas;
+    } catch (err) {
+      if (!(err instanceof FleetSpecError)) throw err;
+      v.addAll(err.problems.map((p) => ({ ...p, prop: `policy.${p.prop}`, message: `policy.${p.message}` })));
+    }
+    (props.spareScaleSets ?? []).forEach((set, i) => {
+      if (!Token.isUnresolved(set.zone) && !/^[1-9]$/.test(set.zone)) v.add(FleetSpecErrorCode.ZONES, `spareScaleSets[${i}].zone`, `spareScaleSets[${i}].zone ("${set.zone}") must be one Azure availability zone number, e.g. "1"`);
+      if (!Token.isUnresolved(set.maxCapacity) && !(Number.isInteger(set.maxCapacity) && set.maxCapacity >= 1)) {
+        v.add(FleetSpecErrorCode.CAPACITY_NEGATIVE, `spareScaleSets[${i}].maxCapacity`, `spareScaleSets[${i}].maxCapacity (${set.maxCapacity}) must be a whole number, 1 or more (the spare VMs it may run)`);
+      }
+    });
+    if (props.spareGroups === true && spares === 0) {
+      v.add(C, 'spareGroups', 'spareGroups is true but policy.spareSpotReplicas is 0, so the spare scale sets would never run anything; set policy.spareSpotReplicas to 1 or more, or leave spareGroups out');
+    }
+    if (props.spareGroups === true && props.spareScaleSets === undefined && !(props.fleet instanceof SpotScaleSetFleet)) {
+      v.add(FleetSpecErrorCode.FALLBACK_SPARES, 'spareGroups', `spareGroups is true but fleet ${props.fleet.fleetName} is imported: the spare scale sets are copies of a SpotScaleSetFleet's first scale set, and an imported fleet has none to copy; give spareScaleSets (Spot-only scale sets you created, one per zone) or leave spareGroups out`);
+    }
+    const fleets: DrivenFleet[] = [];
+    const main = resolveFleet(v, 'fleet', props.fleet, props.location, props.scaleSetCapacities, 'scaleSetCapacities', '');
+    if (main) fleets.push(main);
+    const seen = new Set<string>([props.location]);
+    (props.additionalFleets ?? []).forEach((r, i) => {
+      const at = `additionalFleets[${i}]`;
+      const location = r.location ?? (r.fleet instanceof SpotScaleSetFleet ? r.fleet.scaleSets[0].scaleSet.locationInput : undefined);
+      if (location === undefined || Token.isUnresolved(location)) {
+        v.add(C, `${at}.location`, `${at}.location is not set (or is a deploy-time value) and fleet ${r.fleet.fleetName} is imported, so its region is unknown; give the Azure region of its scale sets, e.g. "westeurope" (its pools are <region>/<zone>/<size>)`);
+        return;
+      }
+      if (seen.has(location)) {
+        v.add(FleetSpecErrorCode.REGION_LIST, `${at}.location`, `${at} (fleet ${r.fleet.fleetName}) is in region ${location}, which this controller already drives; list one fleet per other region`);
+        return;
+      }
+      seen.add(location);
+      const f = resolveFleet(v, `${at}.fleet`, r.fleet, location, r.scaleSetCapacities, `${at}.scaleSetCapacities`, `-${location}`);
+      if (f) fleets.push(f);
+    });
+    const capacities = fleets.flatMap((f) => f.capacities);
+    if (fleets.length > 0 && capacities.length > 0 && capacities.every((c) => c.baseRegularCount >= c.maxCapacity)) {
+      const total = fleets.reduce((n, f) => n + f.maxCapacity, 0);
+      const base = capacities.reduce((n, c) => n + c.baseRegularCount, 0);
+      v.add(C, 'fleet', `the fleet has no Spot share (maxCapacity ${total}, on-demand base ${base}), so there is nothing to fall back from; raise maxCapacity above the base or leave the fallback out`);
+    }
+    v.throwIfAny(this.node.path);
+    return { fleets, spares };
+  }
+
+  /** The spare Spot scale sets: given, or one per zone of each built fleet, a Spot-only copy of its first scale set. */
+  private renderSpares(props: AzureOnDemandFallbackProps, fleets: DrivenFleet[], prefix: string, spares: number): { rendered: OrchestratedVirtualMachineScaleSet[]; refs: AzureSpareScaleSetRef[] } {
+    if (props.spareScaleSets !== undefined || !(props.spareGroups ?? true) || spares === 0) return { rendered: [], refs: props.spareScaleSets ?? [] };
+    const rendered: OrchestratedVirtualMachineScaleSet[] = [];
+    const refs: AzureSpareScaleSetRef[] = [];
+    for (const f of fleets) {
+      if (!f.built) continue; // an imported fleet has no scale set to copy
+      const main = f.built.scaleSets[0].scaleSet;
+      const sku = main.skuNameInput === 'Mix' ? ((main.skuProfileInput as { vmSizes?: string[] } | undefined)?.vmSizes?.[0] ?? f.built.spec.instanceTypes[0]) : main.skuNameInput ?? f.built.spec.instanceTypes[0];
+      for (const zone of f.built.spec.zones ?? ['1', '2', '3']) {
+        const name = `${prefix}${f.suffix}-spare-${zone}-vmss`;
+        const set = new OrchestratedVirtualMachineScaleSet(this, f.suffix === '' ? `SpareScaleSet${zone}` : `SpareScaleSet${f.suffix}-${zone}`, {
+          name,
+          resourceGroupName: f.resourceGroupName,
+          location: f.location,
+          skuName: sku,
+          instances: 0,
+          platformFaultDomainCount: 1,
+          singlePlacementGroup: false,
+          zones: [zone],
+          priority: 'Spot',
+          evictionPolicy: main.evictionPolicyInput,
+          maxBidPrice: main.maxBidPriceInput,
+          automaticInstanceRepair: main.automaticInstanceRepairInput,
+          extension: main.extensionInput,
+          identity: main.identityInput,
+          osProfile: main.osProfileInput,
+          sourceImageReference: main.sourceImageReferenceInput,
+          osDisk: main.osDiskInput,
+          encryptionAtHostEnabled: main.encryptionAtHostEnabledInput,
+          networkInterface: main.networkInterfaceInput,
+          tags: props.tags,
+          // The controller owns the capacity.
+          lifecycle: { ignoreChanges: ['instances'] },
+        });
+        rendered.push(set);
+        refs.push({ name, id: set.id, zone, vmSize: sku, maxCapacity: spares, location: f.location, resourceGroupName: f.resourceGroupName });
+      }
+    }
+    return { rendered, refs };
+  }
+
+  /** Control role at each scale set (the fleets' and the spares'), observe role in each fleet's resource group, state blobs. */
+  private grantRoles(
+    props: AzureOnDemandFallbackProps,
+    fleets: DrivenFleet[],
+    spareSets: AzureSpareScaleSetRef[],
+    groupId: (group: string) => string,
+    prefix: string,
+    hash: string,
+  ): { control: RoleDefinition; observe: RoleDefinition } {
+    const home = groupId(props.resourceGroupName);
+    const groups = [...new Set([...fleets.map((f) => f.resourceGroupName), ...spareSets.map((s) => s.resourceGroupName ?? fleets[0].resourceGroupName)])];
+    const control = new RoleDefinition(this, 'ControlRole', {
+      name: `${prefix} spot fallback control (${hash.slice(0, 8)})`,
+      scope: home,
+      description: 'Read a spot fleet scale set, change its priority mix and capacity, delete its surplus Regular VMs.',
+      permissions: [
+        {
+          actions: ['Microsoft.Compute/virtualMachineScaleSets/read', 'Microsoft.Compute/virtualMachineScaleSets/write', 'Microsoft.Compute/virtualMachineScaleSets/delete/action'],
+        },
+      ],
+      assignableScopes: [...fleets.flatMap((f) => f.fleet.scaleSetIds), ...spareSets.map((s) => s.id)],
+    });
+    const observe = new RoleDefinition(this, 'ObserveRole', {
+      name: `${prefix} spot fallback observe (${hash.slice(0, 8)})`,
+      scope: home,
+      description: 'Read VMs and their instance view (priority, zone, power and health state).',
+      permissions: [{ actions: ['Microsoft.Compute/virtualMachines/read', 'Microsoft.Compute/virtualMachines/instanceView/read'] }],
+      assignableScopes: groups.map(groupId),
+    });
+    const assign = (cid: string, scope: string, role: RoleDefinition) =>
+      new RoleAssignment(this, cid, { scope, roleDefinitionId: role.roleDefinitionResourceId, principalId: this.identity.principalId, principalType: 'ServicePrincipal' });
+    for (const f of fleets) {
+      const ids = f.fleet.scaleSetIds;
+      ids.forEach((sid, i) => assign(ids.length === 1 && f.suffix === '' ? 'ControlScaleSet' : `ControlScaleSet${f.suffix}${i + 1}`, sid, control));
+    }
+    spareSets.forEach((s, i) => assign(`ControlSpareScaleSet${i + 1}`, s.id, control));
+    groups.forEach((g, i) => assign(i === 0 ? 'ObserveVms' : `ObserveVms-${g}`, groupId(g), observe));
+    new RoleAssignment(this, 'StateBlobs', {
+      scope: this.stateContainer.id,
+      roleDefinitionName: 'Storage Blob Data Contributor',
+      principalId: this.identity.principalId,
+      principalType: 'ServicePrincipal',
+    });
+    return { control, observe };
+  }
+}
+
+/** A fleet's scale sets and their capacities; problems go to `v`. */
+function resolveFleet(
+  v: ProblemCollector,
+  prop: string,
+  fleet: ISpotScaleSetFleet,
+  location: string,
+  given: AzureFallbackScaleSetCapacity[] | undefined,
+  capacitiesProp: string,
+  suffix: string,
+): DrivenFleet | undefined {
+  const C = FleetSpecErrorCode.CLOUD_CONSTRAINT;
+  if (Token.isUnresolved(fleet.scaleSetIds) || Token.isUnresolved(fleet.scaleSetNames)) {
+    v.add(C, prop, `${prop} (fleet ${fleet.fleetName}) lists its scale sets as one deploy-time value; the controller needs one entry per scale set at synth: import it with a list of ids (scaleSetIds: [a, b]) and their scaleSetNames`);
+    return undefined;
+  }
+  const built = fleet instanceof SpotScaleSetFleet ? fleet : undefined;
+  if (built) {
+    if (given !== undefined) v.add(FleetSpecErrorCode.FALLBACK_CAPACITY, capacitiesProp, `${capacitiesProp} is set for fleet ${fleet.fleetName}, which this package built and which knows its own capacities; leave ${capacitiesProp} out`);
+    const capacities = built.plans.map((p) => ({ baseRegularCount: p.baseRegularCount, maxCapacity: p.maxCapacity, desiredCapacity: p.desiredCapacity }));
+    // The resource group as given (not the scale set's attribute): two fleets in one group must share one observe assignment.
+    const resourceGroupName = built.scaleSets[0].scaleSet.resourceGroupNameInput ?? fleet.resourceGroupName;
+    return { fleet, built, location, resourceGroupName, capacities, maxCapacity: built.spec.maxCapacity, suffix };
+  }
+  if (given === undefined) {
+    v.add(FleetSpecErrorCode.FALLBACK_CAPACITY, capacitiesProp, `${capacitiesProp} is not set, but fleet ${fleet.fleetName} is imported (fromScaleSetAttributes), so the controller does not know its capacities; give one {baseRegularCount, maxCapacity, desiredCapacity} per scale set, in the order of its scaleSetIds`);
+    return undefined;
+  }
+  if (given.length !== fleet.scaleSetIds.length) {
+    v.add(FleetSpecErrorCode.FALLBACK_CAPACITY, capacitiesProp, `${capacitiesProp} has ${given.length} entries for the ${fleet.scaleSetIds.length} scale sets of fleet ${fleet.fleetName}; give one per scale set, in the order of its scaleSetIds`);
+    return undefined;
+  }
+  let ok = true;
+  given.forEach((c, i) => {
+    let good = true;
+    for (const k of ['baseRegularCount', 'maxCapacity', 'desiredCapacity'] as const) {
+      const x = c[k];
+      if (Token.isUnresolved(x)) {
+        v.add(FleetSpecErrorCode.FALLBACK_CAPACITY, `${capacitiesProp}[${i}].${k}`, `${capacitiesProp}[${i}].${k} is a deploy-time value; the controller computes with it, so give the number itself`);
+        good = false;
+      } else if (!(Number.isInteger(x) && x >= 0)) {
+        v.add(FleetSpecErrorCode.FALLBACK_CAPACITY, `${capacitiesProp}[${i}].${k}`, `${capacitiesProp}[${i}].${k} (${x}) must be a whole number, 0 or more`);
+        good = false;
+      }
+    }
+    if (good && (c.baseRegularCount > c.maxCapacity || c.desiredCapacity > c.maxCapacity)) {
+      v.add(FleetSpecErrorCode.FALLBACK_CAPACITY, `${capacitiesProp}[${i}]`, `${capacitiesProp}[${i}] has baseRegularCount ${c.baseRegularCount} and desiredCapacity ${c.desiredCapacity} above its maxCapacity ${c.maxCapacity}; each must be at most maxCapacity`);
+      good = false;
+    }
+    ok = ok && good;
+  });
+  if (!ok) return undefined;
+  return { fleet, location, resourceGroupName: fleet.resourceGroupName, capacities: given, maxCapacity: given.reduce((n, c) => n + c.maxCapacity, 0), suffix };
 }
 
 /**

@@ -138,7 +138,8 @@ describe('AzureSpotInferenceService', () => {
     // The pieces share the service's name: the fleet's resources and the controller's.
     const fn: any = Object.values(json.resource.azurerm_linux_function_app)[0];
     expect(fn.app_settings.FLEET_NAME).toBe('chat');
-    expect(Object.values(json.resource.azurerm_orchestrated_virtual_machine_scale_set).map((s: any) => s.name)).toEqual(['chat-1-vmss', 'chat-2-vmss']);
+    // The fleet's two scale sets, then the controller's spare Spot scale sets (on by default, one per zone).
+    expect(Object.values(json.resource.azurerm_orchestrated_virtual_machine_scale_set).map((s: any) => s.name)).toEqual(['chat-1-vmss', 'chat-2-vmss', 'chat-spare-1-vmss', 'chat-spare-2-vmss', 'chat-spare-3-vmss']);
     expect(json.resource.azurerm_lb).toBeDefined();
     expect(Object.keys(json.output).some((k) => /Endpoint/.test(k))).toBe(true);
   });

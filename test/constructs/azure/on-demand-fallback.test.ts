@@ -6,8 +6,8 @@ import { LinuxFunctionApp } from '@cdktf/provider-azurerm/lib/linux-function-app
 import { RoleDefinition } from '@cdktf/provider-azurerm/lib/role-definition';
 import { ServicePlan } from '@cdktf/provider-azurerm/lib/service-plan';
 import { StorageAccount } from '@cdktf/provider-azurerm/lib/storage-account';
-import { TerraformAsset, Testing } from 'cdktf';
-import { AzureOnDemandFallback, AzureOnDemandFallbackProps, SpotScaleSetFleet, SpotScaleSetFleetProps } from '../../../constructs/azure';
+import { TerraformAsset, Testing, Token } from 'cdktf';
+import { AzureOnDemandFallback, AzureOnDemandFallbackProps, ISpotScaleSetFleet, SpotScaleSetFleet, SpotScaleSetFleetProps } from '../../../constructs/azure';
 import { FleetSpecError, FleetSpecErrorCode } from '../../../lib/spec';
 
 Testing.setupJest();
@@ -97,8 +97,9 @@ describe('AzureOnDemandFallback', () => {
       permissions: [{ actions: ['Microsoft.Compute/virtualMachineScaleSets/read', 'Microsoft.Compute/virtualMachineScaleSets/write', 'Microsoft.Compute/virtualMachineScaleSets/delete/action'] }],
     });
     const control = resources(json, 'azurerm_role_definition').find((r) => r.name.includes('control'));
-    expect(control.assignable_scopes).toHaveLength(2);
-    expect(control.assignable_scopes.join(' ')).toMatch(/Fleet_ScaleSet1_Vmss_\w+\.id.*Fleet_ScaleSet2_Vmss_\w+\.id/);
+    // The fleet's two scale sets, then the three spare scale sets rendered by default.
+    expect(control.assignable_scopes).toHaveLength(5);
+    expect(control.assignable_scopes.join(' ')).toMatch(/Fleet_ScaleSet1_Vmss_\w+\.id.*Fleet_ScaleSet2_Vmss_\w+\.id.*Fallback_SpareScaleSet1_\w+\.id/);
     const assignments = json.resource.azurerm_role_assignment;
     const controls = Object.entries(assignments).filter(([k]) => k.includes('Fallback_ControlScaleSet')).map(([, v]) => v as any);
     expect(controls).toHaveLength(2);
@@ -217,8 +218,19 @@ describe('AzureOnDemandFallback: spare Spot scale sets', () => {
     for (const s of spares) expect(scopes).toContain(s.id);
   });
 
-  test('without spare sets: no setting, no extra assignment', () => {
-    const { json } = synth(GPU);
+  test('on by default: one spare set per zone of the fleet, like spareGroups: true', () => {
+    const byDefault = synth(GPU).json;
+    const explicit = synth(GPU, { spareGroups: true }).json;
+    const names = (j: any) => resources(j, 'azurerm_orchestrated_virtual_machine_scale_set').map((x) => x.name).filter((n: string) => n.includes('-spare-'));
+    expect(names(byDefault)).toEqual(['fallback-spare-1-vmss', 'fallback-spare-2-vmss', 'fallback-spare-3-vmss']);
+    expect(names(byDefault)).toEqual(names(explicit));
+    expect(resources(byDefault, 'azurerm_linux_function_app')[0].app_settings.SPARE_SCALE_SETS).toBe(resources(explicit, 'azurerm_linux_function_app')[0].app_settings.SPARE_SCALE_SETS);
+    // Only the zones the fleet uses.
+    expect(names(synth({ ...GPU, zones: ['1', '3'] }).json)).toEqual(['fallback-spare-1-vmss', 'fallback-spare-3-vmss']);
+  });
+
+  test('spareGroups false, or no spares in the policy: no spare set, no setting, no extra assignment', () => {
+    const { json } = synth(GPU, { spareGroups: false });
     const app = resources(json, 'azurerm_linux_function_app')[0];
     expect(app.app_settings.SPARE_SCALE_SETS).toBeUndefined();
     expect(resources(json, 'azurerm_role_assignment').some((a) => String(a.scope).includes('llm-spare'))).toBe(false);
@@ -238,5 +250,124 @@ describe('AzureOnDemandFallback: spare Spot scale sets', () => {
     if (!err) return;
     expect(err.message).toMatch(/spareScaleSets\[0\]\.zone \("eastus2-1"\) must be one Azure availability zone number, e\.g\. "1"/);
     expect(err.message).toMatch(/spareScaleSets\[0\]\.maxCapacity \(0\) must be a whole number, 1 or more/);
+  });
+});
+
+describe('AzureOnDemandFallback: an imported fleet (fromScaleSetAttributes)', () => {
+  const SETS = '/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg-shared/providers/Microsoft.Compute/virtualMachineScaleSets';
+  const CAPS = [
+    { baseRegularCount: 1, maxCapacity: 6, desiredCapacity: 2 },
+    { baseRegularCount: 0, maxCapacity: 4, desiredCapacity: 1 },
+  ];
+  const build = (props: Partial<AzureOnDemandFallbackProps> = {}, ids = [`${SETS}/chat-1`, `${SETS}/chat-2`]): any => JSON.parse(Testing.synthScope((scope) => {
+    const fleet = SpotScaleSetFleet.fromScaleSetAttributes(scope, 'Imported', { resourceGroupName: 'rg-shared', scaleSetIds: ids, fleetName: 'chat' });
+    new AzureOnDemandFallback(scope, 'Fallback', { fleet, resourceGroupName: 'rg-spot', location: 'eastus2', scaleSetCapacities: CAPS, ...props });
+  }));
+  const errorOf = (props: Partial<AzureOnDemandFallbackProps>, ids?: string[]): FleetSpecError => {
+    try {
+      build(props, ids);
+    } catch (e) {
+      return e as FleetSpecError;
+    }
+    throw new Error('expected a FleetSpecError');
+  };
+
+  test('the controller drives the imported scale sets: their names and capacities, their resource group, roles at their ids', () => {
+    const json = build();
+    const s = resources(json, 'azurerm_linux_function_app')[0].app_settings;
+    expect(JSON.parse(s.SCALE_SETS)).toEqual([{ name: 'chat-1', ...CAPS[0] }, { name: 'chat-2', ...CAPS[1] }]);
+    expect(s.RESOURCE_GROUP).toBe('rg-shared');
+    expect(s.MAX_CAPACITY).toBe('10');
+    expect(s.METRICS_RESOURCE_ID).toBe(`${SETS}/chat-1`);
+    const controls = Object.entries(json.resource.azurerm_role_assignment).filter(([k]) => k.includes('Fallback_ControlScaleSet')).map(([, a]) => (a as any).scope);
+    expect(controls).toEqual([`${SETS}/chat-1`, `${SETS}/chat-2`]);
+    const control = resources(json, 'azurerm_role_definition').find((r) => r.name.includes('control'));
+    expect(control.assignable_scopes).toEqual([`${SETS}/chat-1`, `${SETS}/chat-2`]);
+    const observe = Object.entries(json.resource.azurerm_role_assignment).find(([k]) => k.includes('Fallback_ObserveVms'))![1] as any;
+    expect(observe.scope).toMatch(/\/resourceGroups\/rg-shared$/);
+    // Nothing to copy: no spare scale set is rendered for an imported fleet.
+    expect(json.resource.azurerm_orchestrated_virtual_machine_scale_set).toBeUndefined();
+    expect(s.SPARE_SCALE_SETS).toBeUndefined();
+  });
+
+  test('its own spare sets can be given', () => {
+    const spares = [{ name: 'chat-spare-1', id: `${SETS}/chat-spare-1`, zone: '1', vmSize: 'Standard_NC4as_T4_v3', maxCapacity: 1 }];
+    const json = build({ spareScaleSets: spares });
+    expect(JSON.parse(resources(json, 'azurerm_linux_function_app')[0].app_settings.SPARE_SCALE_SETS)).toEqual([{ name: 'chat-spare-1', zone: '1', vmSize: 'Standard_NC4as_T4_v3', maxCapacity: 1 }]);
+  });
+
+  test('capacities missing, miscounted or bad, spareGroups without a scale set to copy: refused with the prop and the fix', () => {
+    expect(errorOf({ scaleSetCapacities: undefined }).message).toMatch(/scaleSetCapacities is not set, but fleet chat is imported \(fromScaleSetAttributes\), so the controller does not know its capacities; give one \{baseRegularCount, maxCapacity, desiredCapacity\} per scale set/);
+    expect(errorOf({ scaleSetCapacities: [CAPS[0]] }).message).toMatch(/scaleSetCapacities has 1 entries for the 2 scale sets of fleet chat; give one per scale set/);
+    const bad = errorOf({ scaleSetCapacities: [{ baseRegularCount: -1, maxCapacity: 2.5, desiredCapacity: 1 }, { baseRegularCount: 5, maxCapacity: 4, desiredCapacity: 1 }] });
+    expect(bad.message).toMatch(/scaleSetCapacities\[0\]\.baseRegularCount \(-1\) must be a whole number, 0 or more/);
+    expect(bad.message).toMatch(/scaleSetCapacities\[0\]\.maxCapacity \(2\.5\) must be a whole number, 0 or more/);
+    expect(bad.message).toMatch(/scaleSetCapacities\[1\] has baseRegularCount 5 and desiredCapacity 1 above its maxCapacity 4/);
+    expect(bad.problems.every((p) => p.code === FleetSpecErrorCode.FALLBACK_CAPACITY)).toBe(true);
+    const tokens = errorOf({ scaleSetCapacities: [{ ...CAPS[0], maxCapacity: Token.asNumber('${var.max}') }, CAPS[1]] });
+    expect(tokens.message).toMatch(/scaleSetCapacities\[0\]\.maxCapacity is a deploy-time value; the controller computes with it, so give the number itself/);
+    expect(errorOf({ spareGroups: true }).message).toMatch(/spareGroups is true but fleet chat is imported: the spare scale sets are copies of a SpotScaleSetFleet's first scale set.*give spareScaleSets/);
+    expect(errorOf({ scaleSetCapacities: [{ baseRegularCount: 6, maxCapacity: 6, desiredCapacity: 6 }, { baseRegularCount: 4, maxCapacity: 4, desiredCapacity: 4 }] }).message).toMatch(/the fleet has no Spot share \(maxCapacity 10, on-demand base 10\)/);
+  });
+
+  test('a built fleet with scaleSetCapacities is refused (it knows its own)', () => {
+    expect(() => synth(GPU, { scaleSetCapacities: [{ baseRegularCount: 1, maxCapacity: 2, desiredCapacity: 1 }] })).toThrow(/scaleSetCapacities is set for fleet fleet, which this package built and which knows its own capacities; leave scaleSetCapacities out/);
+  });
+});
+
+describe('AzureOnDemandFallback: one controller over several regions (additionalFleets)', () => {
+  const WEST: SpotScaleSetFleetProps = { ...GPU, location: 'westeurope', namePrefix: 'west', instanceTypes: ['Standard_NC8as_T4_v3', 'Standard_NC16as_T4_v3'], maxCapacity: 6 };
+  const SETS = '/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg-asia/providers/Microsoft.Compute/virtualMachineScaleSets';
+  const build = (props: (west: SpotScaleSetFleet, asia: ISpotScaleSetFleet) => Partial<AzureOnDemandFallbackProps>): { json: any; fallback: AzureOnDemandFallback } => {
+    let fallback!: AzureOnDemandFallback;
+    const json = JSON.parse(Testing.synthScope((scope) => {
+      const fleet = new SpotScaleSetFleet(scope, 'Fleet', GPU);
+      const west = new SpotScaleSetFleet(scope, 'West', WEST);
+      const asia = SpotScaleSetFleet.fromScaleSetAttributes(scope, 'Asia', { resourceGroupName: 'rg-asia', scaleSetIds: [`${SETS}/asia-1`], fleetName: 'asia' });
+      fallback = new AzureOnDemandFallback(scope, 'Fallback', { fleet, resourceGroupName: 'rg-spot', location: 'eastus2', ...props(west, asia) });
+    }));
+    return { json, fallback };
+  };
+  const ASIA_CAPS = [{ baseRegularCount: 0, maxCapacity: 3, desiredCapacity: 1 }];
+
+  test('every region\'s scale sets in the settings, with their region and resource group; the fleet-wide maximum', () => {
+    const { json, fallback } = build((west, asia) => ({ additionalFleets: [{ fleet: west }, { fleet: asia, location: 'japaneast', scaleSetCapacities: ASIA_CAPS }] }));
+    expect(fallback.regions).toEqual(['eastus2', 'westeurope', 'japaneast']);
+    const s = resources(json, 'azurerm_linux_function_app')[0].app_settings;
+    const sets = JSON.parse(s.SCALE_SETS.replace(/\$\{[^}]+\}/g, 'REF'));
+    expect(sets.map((x: any) => [x.region, x.resourceGroup])).toEqual([[undefined, undefined], [undefined, undefined], ['westeurope', 'rg-spot'], ['westeurope', 'rg-spot'], ['japaneast', 'rg-asia']]);
+    expect(sets[4]).toEqual({ name: 'asia-1', ...ASIA_CAPS[0], region: 'japaneast', resourceGroup: 'rg-asia' });
+    expect(s.MAX_CAPACITY).toBe(String(9 + 6 + 3));
+    expect(s.FLEET_REGION).toBe('eastus2');
+    // Spares: one per zone of each built fleet, in its own region; none for the imported one.
+    const spares = JSON.parse(s.SPARE_SCALE_SETS);
+    expect(spares.map((x: any) => `${x.region ?? 'home'}:${x.name}`)).toEqual([
+      'home:fallback-spare-1-vmss', 'home:fallback-spare-2-vmss', 'home:fallback-spare-3-vmss',
+      'westeurope:fallback-westeurope-spare-1-vmss', 'westeurope:fallback-westeurope-spare-2-vmss', 'westeurope:fallback-westeurope-spare-3-vmss',
+    ]);
+    const rendered = resources(json, 'azurerm_orchestrated_virtual_machine_scale_set').filter((x) => String(x.name).includes('-spare-'));
+    expect(rendered.filter((x) => x.location === 'westeurope').map((x) => x.sku_name)).toEqual(['Standard_NC8as_T4_v3', 'Standard_NC8as_T4_v3', 'Standard_NC8as_T4_v3']);
+  });
+
+  test('the control role is assigned at every region\'s scale sets (and spares) only; observe in each resource group once', () => {
+    const { json } = build((west, asia) => ({ additionalFleets: [{ fleet: west }, { fleet: asia, location: 'japaneast', scaleSetCapacities: ASIA_CAPS }] }));
+    const assignments = Object.entries(json.resource.azurerm_role_assignment as Record<string, any>);
+    const control = assignments.filter(([, a]) => /ControlRole/.test(a.role_definition_id)).map(([, a]) => a.scope as string);
+    expect(control).toHaveLength(2 + 2 + 1 + 6);
+    expect(control.filter((x) => /Fleet_ScaleSet\d_Vmss/.test(x))).toHaveLength(2);
+    expect(control.filter((x) => /West_ScaleSet\d_Vmss/.test(x))).toHaveLength(2);
+    expect(control).toContain(`${SETS}/asia-1`);
+    expect(control.filter((x) => !/^\$\{azurerm_orchestrated_virtual_machine_scale_set\.[\w-]+\.id\}$/.test(x))).toEqual([`${SETS}/asia-1`]);
+    const observe = assignments.filter(([, a]) => /ObserveRole/.test(a.role_definition_id)).map(([, a]) => a.scope as string);
+    // eastus2 and westeurope share rg-spot: one assignment there (Azure refuses a duplicate), one in rg-asia.
+    expect(observe.map((x) => x.replace(/^.*\/resourceGroups\//, '')).sort()).toEqual(['rg-asia', 'rg-spot']);
+    const role = resources(json, 'azurerm_role_definition').find((r) => r.name.includes('observe'));
+    expect(role.assignable_scopes.map((x: string) => x.replace(/^.*\/resourceGroups\//, ''))).toEqual(['rg-spot', 'rg-asia']);
+  });
+
+  test('a repeated region, or an imported fleet without its region, is refused', () => {
+    expect(() => build((west) => ({ additionalFleets: [{ fleet: west, location: 'eastus2' }] }))).toThrow(/additionalFleets\[0\] \(fleet west\) is in region eastus2, which this controller already drives; list one fleet per other region/);
+    expect(() => build((_west, asia) => ({ additionalFleets: [{ fleet: asia, scaleSetCapacities: ASIA_CAPS }] }))).toThrow(/additionalFleets\[0\]\.location is not set \(or is a deploy-time value\) and fleet asia is imported, so its region is unknown; give the Azure region of its scale sets/);
+    expect(() => build((_west, asia) => ({ additionalFleets: [{ fleet: asia, location: 'japaneast' }] }))).toThrow(/additionalFleets\[0\]\.fleet\.scaleSetCapacities|additionalFleets\[0\]\.scaleSetCapacities is not set, but fleet asia is imported/);
   });
 });
