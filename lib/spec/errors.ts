@@ -3,18 +3,31 @@
  * (and tests) can match on it instead of on the message text.
  */
 export enum FleetSpecErrorCode {
+  /** A capacity (min, max, desired, on-demand base) or a policy count below 0, or not a whole number. */
   CAPACITY_NEGATIVE = 'CAPACITY_NEGATIVE',
+  /** Capacities out of order: minCapacity <= desiredCapacity <= maxCapacity does not hold. */
   CAPACITY_ORDER = 'CAPACITY_ORDER',
+  /** An on-demand base above maxCapacity. */
   ON_DEMAND_BASE_ABOVE_MAX = 'ON_DEMAND_BASE_ABOVE_MAX',
+  /** A percentage (on-demand above base, traffic dial) outside 0 to 100. */
   PERCENTAGE_RANGE = 'PERCENTAGE_RANGE',
+  /** Fewer than 2 instance types without `allowUndiversified`: one spot pool running dry takes the whole fleet. */
   NOT_DIVERSIFIED = 'NOT_DIVERSIFIED',
+  /** Instance types and instanceRequirements together, neither of them, or a type not in the catalogue. */
   INSTANCE_SELECTION = 'INSTANCE_SELECTION',
+  /** instanceRequirements with a missing or impossible range (no min, min above max). */
   INSTANCE_REQUIREMENTS = 'INSTANCE_REQUIREMENTS',
+  /** Instance types of different CPU architectures (x86_64 and arm64) in one fleet: one image cannot boot both. */
   MIXED_ARCHITECTURES = 'MIXED_ARCHITECTURES',
+  /** Drain budget plus deregistration delay (and the detection time) longer than the cloud's spot notice. */
   DRAIN_BUDGET_EXCEEDED = 'DRAIN_BUDGET_EXCEEDED',
+  /** A health check path that does not start with "/" or is not the server's health path. */
   HEALTH_CHECK_PATH = 'HEALTH_CHECK_PATH',
+  /** Health check interval, timeout or thresholds out of range, or unknown at synth where the agent needs them. */
   HEALTH_CHECK_RANGE = 'HEALTH_CHECK_RANGE',
+  /** A port outside 1 to 65535, or two pieces on one port (the agent and the server). */
   PORT_RANGE = 'PORT_RANGE',
+  /** A zone list that is empty, repeats a zone, or names a zone of another region. */
   ZONES = 'ZONES',
   /** An instance type, machine type or VM size the cloud does not have (a misspelling, an unknown family or size). */
   UNKNOWN_INSTANCE_TYPE = 'UNKNOWN_INSTANCE_TYPE',

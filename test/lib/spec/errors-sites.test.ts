@@ -104,3 +104,29 @@ describe('no broad code handed out directly', () => {
     expect(BROAD_USE.test("v.add(C.AWS_SUBNETS, 'vpcSubnets', 'y');")).toBe(false);
   });
 });
+
+describe('docs/errors.md', () => {
+  const doc = readFileSync(join(__dirname, '..', '..', '..', 'docs', 'errors.md'), 'utf8');
+  const section = (title: string): string => {
+    const start = doc.indexOf(title);
+    expect(start).toBeGreaterThan(-1);
+    const end = doc.indexOf('\n## ', start + title.length);
+    return doc.slice(start, end < 0 ? undefined : end);
+  };
+
+  test('lists every code once, in the section of its family', () => {
+    const sections: Record<string, string> = {
+      own: section('## Codes of the neutral fleet spec'),
+      [C.CLOUD_CONSTRAINT]: section('## Family `CLOUD_CONSTRAINT`'),
+      [C.WORKLOAD]: section('## Family `WORKLOAD`'),
+    };
+    for (const code of Object.values(FleetSpecErrorCode) as FleetSpecErrorCode[]) {
+      if (code === C.CLOUD_CONSTRAINT || code === C.WORKLOAD) continue;
+      const family = FleetSpecError.familyOf(code);
+      const where = family === code ? 'own' : family;
+      const rows = doc.split('\n').filter((l) => l.startsWith(`| \`${code}\` |`));
+      expect([code, rows.length]).toEqual([code, 1]);
+      expect([code, sections[where].includes(`| \`${code}\` |`)]).toEqual([code, true]);
+    }
+  });
+});
