@@ -91,7 +91,7 @@ export class AzureMultiRegionSpotService extends Construct {
   public readonly regionNames: string[];
   /** The fleet of each region. */
   public readonly fleets: Record<string, SpotScaleSetFleet>;
-  /** The fallback controller of each region, unless `onDemandFallback` is false. */
+  /** The one fallback controller, under every region's name, unless `onDemandFallback` is false. */
   public readonly onDemandFallbacks: Record<string, AzureOnDemandFallback>;
   /** The Front Door profile. */
   public readonly profile: CdnFrontdoorProfile;
@@ -223,15 +223,6 @@ export class AzureMultiRegionSpotService extends Construct {
         allowedClientCidrs: props.allowedClientCidrs ?? [FRONT_DOOR_SERVICE_TAG],
       });
       this.fleets[r.region] = fleet;
-      if (props.onDemandFallback ?? true) {
-        this.onDemandFallbacks[r.region] = new AzureOnDemandFallback(this, `OnDemandFallback-${r.region}`, {
-          fleet,
-          resourceGroupName: props.resourceGroupName,
-          location: r.region,
-          namePrefix: regionPrefix,
-          tags: props.tags,
-        });
-      }
       const dial = r.trafficDialPercentage ?? 100;
       const home = props.homeRegion;
       this.origins[r.region] = new CdnFrontdoorOrigin(this, `Origin-${r.region}`, {
@@ -248,6 +239,21 @@ export class AzureMultiRegionSpotService extends Construct {
         weight: Math.max(1, Math.round(dial * 10)),
       });
     });
+
+    if (props.onDemandFallback ?? true) {
+      // One controller over every region (in the home region, else the first): it sees all regions' pools and
+      // moves capacity between them; its control role sits on the regions' scale sets only.
+      const host = props.homeRegion ?? this.regionNames[0];
+      const controller = new AzureOnDemandFallback(this, 'OnDemandFallback', {
+        fleet: this.fleets[host],
+        additionalFleets: this.regionNames.filter((r) => r !== host).map((r) => ({ fleet: this.fleets[r], location: r })),
+        resourceGroupName: props.resourceGroupName,
+        location: host,
+        namePrefix: prefix,
+        tags: props.tags,
+      });
+      for (const r of this.regionNames) this.onDemandFallbacks[r] = controller;
+    }
 
     this.route = new CdnFrontdoorRoute(this, 'Route', {
       name: `${prefix}-all`,

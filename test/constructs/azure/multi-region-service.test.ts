@@ -91,24 +91,29 @@ describe('AzureMultiRegionSpotService', () => {
     expect(all('azurerm_virtual_network').map((n) => n.address_space).sort()).toEqual([['10.40.0.0/16'], ['10.41.0.0/16']]);
   });
 
-  test('each region\'s controller holds its control role on its own scale sets only', () => {
-    const { svc, all } = synth(props());
+  test('one controller over every region: control role on the regions\' scale sets (and its spares) only, every region in its settings', () => {
+    const { svc, json } = synth(props());
     expect(Object.keys(svc.onDemandFallbacks)).toEqual(['eastus2', 'westeurope']);
-    const { json } = synth(props());
+    const controller = svc.onDemandFallbacks.eastus2;
+    expect(svc.onDemandFallbacks.westeurope).toBe(controller);
+    expect(controller.regions).toEqual(['eastus2', 'westeurope']);
+    expect(Object.keys(json.resource.azurerm_linux_function_app)).toHaveLength(1);
     const control = Object.entries(json.resource.azurerm_role_assignment as Record<string, any>).filter(([, a]) => /ControlRole/.test(a.role_definition_id));
-    // At least the two scale sets of each region's fleet; spare scale sets of the controller's own may add more.
     for (const region of ['eastus2', 'westeurope']) {
-      const own = control.filter(([key]) => key.startsWith(`Svc_OnDemandFallback-${region}_`));
-      expect(own.filter(([, a]) => new RegExp(`^\\$\\{azurerm_orchestrated_virtual_machine_scale_set\\.Svc_Fleet-${region}_ScaleSet\\d_Vmss_\\w+\\.id\\}$`).test(a.scope))).toHaveLength(2);
+      const own = control.filter(([, a]) => new RegExp(`^\\$\\{azurerm_orchestrated_virtual_machine_scale_set\\.Svc_Fleet-${region}_ScaleSet\\d_Vmss_\\w+\\.id\\}$`).test(a.scope));
+      expect(own).toHaveLength(2);
     }
     for (const [key, a] of control) {
-      const region = /OnDemandFallback-([a-z0-9]+)_/.exec(key)![1];
-      // Each controller's control role sits on its own region's scale sets only: the fleet's, or its own spares.
-      expect(a.scope).toMatch(new RegExp(`^\\$\\{azurerm_orchestrated_virtual_machine_scale_set\\.Svc_(Fleet-${region}_ScaleSet\\d_Vmss|OnDemandFallback-${region}_SpareScaleSet\\d)_\\w+\\.id\\}$`));
+      expect(key).toMatch(/^Svc_OnDemandFallback_/);
+      expect(a.scope).toMatch(/^\$\{azurerm_orchestrated_virtual_machine_scale_set\.Svc_(Fleet-(eastus2|westeurope)_ScaleSet\d_Vmss|OnDemandFallback_SpareScaleSet(-westeurope-)?\d)_\w+\.id\}$/);
     }
-    // Both regions' fleets live in one resource group: their role names must not collide.
-    const names = all('azurerm_role_definition').map((d) => d.name);
-    expect(new Set(names).size).toBe(names.length);
+    const settings = (Object.values(json.resource.azurerm_linux_function_app)[0] as any).app_settings;
+    const sets = JSON.parse(settings.SCALE_SETS.replace(/\$\{[^}]+\}/g, 'REF'));
+    expect(sets.map((x: any) => x.region ?? settings.FLEET_REGION)).toEqual(['eastus2', 'eastus2', 'westeurope', 'westeurope']);
+    // The controller sits in the home region when there is one.
+    const home = synth(props({ homeRegion: 'westeurope' }));
+    expect(home.svc.onDemandFallbacks.eastus2.regions).toEqual(['westeurope', 'eastus2']);
+    expect((Object.values(home.json.resource.azurerm_linux_function_app)[0] as any).location).toBe('westeurope');
   });
 
   test('a home region gets priority 1, the others are failover origins; dials become weights', () => {
