@@ -15,6 +15,8 @@ function layerOf(file: string): string {
 
 const CLOUDS = ['aws', 'gcp', 'azure'];
 
+const edge = (specifier: string, target?: string): ImportEdge => ({ specifier, target, typeOnly: false, line: 3 });
+
 /** Layers a layer may import (its own folder always), per DESIGN.md. */
 function allowedLayers(layer: string): (target: string) => boolean {
   const inLib = (t: string): boolean => t.startsWith('lib/');
@@ -98,7 +100,6 @@ describe('DESIGN.md dependency rules', () => {
     expect(violations(graph)).toEqual([]);
   });
 
-  const edge = (specifier: string, target?: string): ImportEdge => ({ specifier, target, typeOnly: false, line: 3 });
   test.each([
     ['lib/spec/x.ts', edge('aws-cdk-lib'), /lib\/ never imports aws-cdk-lib, cdktf, constructs or a provider package/],
     ['lib/runtime/x.ts', edge('constructs'), /lib\/ never imports/],
@@ -125,5 +126,56 @@ describe('DESIGN.md dependency rules', () => {
     ['constructs/aws/x.ts', edge('aws-cdk-lib/aws-ec2')],
   ])('%s importing %j is allowed', (file, e) => {
     expect(violations(new Map([[file, [e]]]))).toEqual([]);
+  });
+});
+
+describe('examples use the public entry points only', () => {
+  const graph = importGraph(['examples']);
+  const FRAMEWORK = /^(aws-cdk-lib(\/[\w-]+)?|constructs|cdktf|@cdktf\/provider-(google|azurerm)\/lib\/[a-z0-9-]+|cdk-nag|node:[\w/]+)$/;
+
+  function exampleViolations(g: Map<string, ImportEdge[]>): string[] {
+    const out: string[] = [];
+    for (const [file, edges] of g) {
+      const cloud = file.split('/')[1];
+      for (const e of edges) {
+        if (e.specifier.startsWith('.')) {
+          if (e.target && !e.target.startsWith('examples/')) out.push(`${file}:${e.line} imports ${e.specifier} (an example imports the package by its entry point, e.g. 'spot-inference-constructs/${cloud}', not its source)`);
+          continue;
+        }
+        const entry = /^spot-inference-constructs(\/(aws|gcp|azure|core))?$/.exec(e.specifier);
+        if (entry) {
+          if (entry[2] && entry[2] !== 'core' && CLOUDS.includes(cloud) && entry[2] !== cloud) out.push(`${file}:${e.line} imports ${e.specifier} (an example of ${cloud} uses the ${cloud} entry point)`);
+          continue;
+        }
+        if (!FRAMEWORK.test(e.specifier)) out.push(`${file}:${e.line} imports ${e.specifier} (not a public entry point of the package nor a framework package)`);
+      }
+    }
+    return out.sort();
+  }
+
+  test('there are examples of every cloud', () => {
+    for (const c of CLOUDS) expect([c, [...graph.keys()].some((f) => f.startsWith(`examples/${c}/`))]).toEqual([c, true]);
+  });
+
+  test('no example imports the source or another cloud', () => {
+    expect(exampleViolations(graph)).toEqual([]);
+  });
+
+  test.each([
+    ['examples/aws/x.ts', edge('../../constructs/aws/spot-fleet', 'constructs/aws/spot-fleet.ts'), /an example imports the package by its entry point, e.g. 'spot-inference-constructs\/aws'/],
+    ['examples/gcp/x.ts', edge('spot-inference-constructs/aws'), /an example of gcp uses the gcp entry point/],
+    ['examples/azure/x.ts', edge('spot-inference-constructs/lib/spec/errors'), /not a public entry point/],
+    ['examples/gcp/x.ts', edge('@cdktf/provider-google'), /not a public entry point/],
+  ])('%s importing %j is refused', (file, e, message) => {
+    const found = exampleViolations(new Map([[file, [e]]]));
+    expect(found).toHaveLength(1);
+    expect(found[0]).toMatch(message);
+  });
+
+  test('an example importing its entry point, /core, a sibling file and a deep provider path is allowed', () => {
+    expect(exampleViolations(new Map([['examples/gcp/x.ts', [
+      edge('spot-inference-constructs/gcp'), edge('spot-inference-constructs/core'), edge('./stack', 'examples/gcp/stack.ts'),
+      edge('@cdktf/provider-google/lib/compute-url-map'), edge('cdktf'),
+    ]]]))).toEqual([]);
   });
 });
