@@ -294,44 +294,55 @@ function spareSetsFromEnv(raw: string | undefined): AzureSpareScaleSetSettings[]
   return v as AzureSpareScaleSetSettings[];
 }
 
-interface SetView {
+/** One scale set as a run read it: its settings, its capacity and priority mix, its VMs (none being deleted). */
+export interface AzureScaleSetView {
   readonly settings: AzureScaleSetSettings;
   readonly scaleSet: AzureScaleSetState;
   readonly vms: AzureVm[];
 }
 
-/** One control period: observe, decide, apply, persist, report. Running it twice in a row changes nothing. */
-export async function runAzureFallbackController(settings: AzureFallbackSettings, clients: AzureFallbackClients): Promise<AzureFallbackOutcome> {
-  const now = clients.now();
-  const nowSeconds = Math.floor(now.getTime() / 1000);
-  const { state: stored, etag } = await clients.state.read();
-  const prev: AzureStoredState = stored ?? { policy: initialFallbackState(settings.policy), spotVms: {}, capacities: {}, seenFailures: [] };
+/** One spare Spot scale set as a run read it. */
+export interface AzureSpareScaleSetView {
+  readonly settings: AzureSpareScaleSetSettings;
+  readonly scaleSet: AzureScaleSetState;
+  readonly vms: AzureVm[];
+}
+
+/** What {@link buildAzureStepInput} read from one run's views: the step's input and the memory the run keeps. */
+export interface AzureStepReading {
+  /** The input of `planControllerStep`. */
+  readonly stepInput: ControllerStepInput;
+  /** Pool of each Spot VM seen (`<scale set>/<vm>` -> pool), for the next run's eviction count. */
+  readonly spotVms: Record<string, string>;
+  /** Capacity of each scale set seen. */
+  readonly capacities: Record<string, number>;
+  /** Failure keys seen this run (each failure is one strike, not one per run). */
+  readonly seenFailures: string[];
+  /** Ready Spot VMs (main and spare scale sets). */
+  readonly readySpot: number;
+  /** Ready Regular VMs. */
+  readonly onDemandReady: number;
+  /** The fleet's target this run. */
+  readonly targetReplicas: number;
+  /** Capacity of the main scale sets together. */
+  readonly currentTotal: number;
+}
+
+/**
+ * The pure half of a run: the scale sets and VMs one run read (and the stored memory) -> the input of
+ * `planControllerStep`. Evictions are Spot VMs gone while their scale set's capacity did not drop, and
+ * deallocated Spot VMs; launch failures are allocation failures not seen before. The handler calls exactly
+ * `planControllerStep(buildAzureStepInput(...).stepInput)`, so a test (the simulator's equivalence test) can rebuild
+ * the controller's input from the same observations without the ARM clients.
+ */
+export function buildAzureStepInput(
+  settings: AzureFallbackSettings,
+  views: readonly AzureScaleSetView[],
+  spareViews: readonly AzureSpareScaleSetView[],
+  prev: AzureStoredState,
+  nowSeconds: number,
+): AzureStepReading {
   const regionOf = (r: string | undefined): string => r ?? settings.region ?? '';
-  const missing = (err: unknown): boolean => err instanceof AzureApiError && err.status === 404;
-
-  const views: SetView[] = await Promise.all(
-    settings.scaleSets.map(async (s) => {
-      const scaleSet = await clients.compute.getScaleSet(s.name, s.resourceGroup);
-      const vms = (await clients.compute.listVms(scaleSet.id)).filter((vm) => !isDeleting(vm));
-      return { settings: s, scaleSet, vms };
-    }),
-  );
-  const spareViews = (
-    await Promise.all(
-      (settings.spareScaleSets ?? []).map(async (s) => {
-        try {
-          const scaleSet = await clients.compute.getScaleSet(s.name, s.resourceGroup);
-          const vms = (await clients.compute.listVms(scaleSet.id)).filter((vm) => !isDeleting(vm));
-          return { settings: s, scaleSet, vms };
-        } catch (err) {
-          if (!missing(err)) throw err;
-          clients.log({ level: 'warning', message: `spot fallback: spare scale set ${s.name} not found (deleted, or not created yet): no spares there this run`, fleet: settings.fleetName });
-          return undefined;
-        }
-      }),
-    )
-  ).filter((x): x is NonNullable<typeof x> => x !== undefined);
-
   // Observe.
   const pools = new Map<string, { ready: number; launching: number; launchFailures: number; preempted: number }>();
   const pool = (id: string) => {
@@ -346,7 +357,7 @@ export async function runAzureFallbackController(settings: AzureFallbackSettings
   let onDemandReady = 0;
   const observe = (name: string, region: string, scaleSet: AzureScaleSetState, vms: AzureVm[]): void => {
     capacities[name] = scaleSet.capacity;
-    for (const vm of vms) {
+    for (const vm of vms.filter((x) => !isDeleting(x))) {
       if (!isSpot(vm)) {
         if (isReady(vm)) onDemandReady++;
         continue;
@@ -433,6 +444,41 @@ export async function runAzureFallbackController(settings: AzureFallbackSettings
     options: settings.policy,
     groups,
   };
+  return { stepInput, spotVms, capacities, seenFailures, readySpot, onDemandReady, targetReplicas, currentTotal };
+}
+
+/** One control period: observe, decide, apply, persist, report. Running it twice in a row changes nothing. */
+export async function runAzureFallbackController(settings: AzureFallbackSettings, clients: AzureFallbackClients): Promise<AzureFallbackOutcome> {
+  const now = clients.now();
+  const nowSeconds = Math.floor(now.getTime() / 1000);
+  const { state: stored, etag } = await clients.state.read();
+  const prev: AzureStoredState = stored ?? { policy: initialFallbackState(settings.policy), spotVms: {}, capacities: {}, seenFailures: [] };
+  const missing = (err: unknown): boolean => err instanceof AzureApiError && err.status === 404;
+
+  const views: AzureScaleSetView[] = await Promise.all(
+    settings.scaleSets.map(async (s) => {
+      const scaleSet = await clients.compute.getScaleSet(s.name, s.resourceGroup);
+      const vms = (await clients.compute.listVms(scaleSet.id)).filter((vm) => !isDeleting(vm));
+      return { settings: s, scaleSet, vms };
+    }),
+  );
+  const spareViews = (
+    await Promise.all(
+      (settings.spareScaleSets ?? []).map(async (s) => {
+        try {
+          const scaleSet = await clients.compute.getScaleSet(s.name, s.resourceGroup);
+          const vms = (await clients.compute.listVms(scaleSet.id)).filter((vm) => !isDeleting(vm));
+          return { settings: s, scaleSet, vms };
+        } catch (err) {
+          if (!missing(err)) throw err;
+          clients.log({ level: 'warning', message: `spot fallback: spare scale set ${s.name} not found (deleted, or not created yet): no spares there this run`, fleet: settings.fleetName });
+          return undefined;
+        }
+      }),
+    )
+  ).filter((x): x is NonNullable<typeof x> => x !== undefined);
+
+  const { stepInput, spotVms, capacities, seenFailures, readySpot, onDemandReady, targetReplicas, currentTotal } = buildAzureStepInput(settings, views, spareViews, prev, nowSeconds);
   const step = planControllerStep(stepInput);
   const decision = step.decision;
   const fallback = step.fallbackReplicas;

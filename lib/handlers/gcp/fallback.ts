@@ -372,6 +372,120 @@ export function preemptionOf(event: PubsubCloudEvent | undefined): PreemptionRec
   }
 }
 
+/** One region as a run read it: its groups' sizes and managed instances. */
+export interface GcpRegionView {
+  readonly r: GcpRegionSettings;
+  /** References of its spot and standard groups for the {@link ComputeClient}. */
+  readonly spotRef: string;
+  readonly odRef: string;
+  /** Target size of the spot group, and of the standard group. */
+  readonly spotTarget: number;
+  readonly onDemandSize: number;
+  readonly spotInstances: ManagedInstance[];
+  readonly onDemandInstances: ManagedInstance[];
+  /** Its spare groups that answered (a vanished one is left out). */
+  readonly spares: { readonly settings: GcpSpareGroupSettings; readonly ref: string; readonly size: number; readonly instances: ManagedInstance[] }[];
+}
+
+/** What {@link buildGcpStepInput} read from one run's views: the step's input and the memory the run keeps. */
+export interface GcpStepReading {
+  readonly stepInput: ControllerStepInput;
+  /** Pool of each VM seen (to place a later preemption, whose log entry names no machine type). */
+  readonly instancePools: Record<string, string>;
+  readonly seenFailures: string[];
+  /** Preemption ids counted so far (this run's included). */
+  readonly seenPreemptions: string[];
+  /** Ids of the given preemptions that were counted before (repeated deliveries), for the log. */
+  readonly repeatedPreemptions: string[];
+  readonly groups: ControllerGroup[];
+  readonly targetReplicas: number;
+  readonly onDemandBase: number;
+  readonly readySpot: number;
+  readonly onDemandReady: number;
+}
+
+/**
+ * The pure half of a run: the groups and managed instances one run read, the preemptions it was given (this
+ * fleet's only; the handler passes the one its event carries) and the stored memory -> the input of
+ * `planControllerStep`. A preempted VM still listed as ready is not ready any more; each preemption is counted
+ * once (by its log entry's insertId) in the pool the VM ran in. The handler calls exactly
+ * `planControllerStep(buildGcpStepInput(...).stepInput)`, so a test (the simulator's equivalence test) can rebuild
+ * the controller's input, preemptions and failed creations included, without the Compute Engine clients.
+ */
+export function buildGcpStepInput(
+  settings: GcpFallbackSettings,
+  present: readonly GcpRegionView[],
+  prev: StoredState,
+  preemptions: readonly PreemptionRecord[],
+  nowSeconds: number,
+): GcpStepReading {
+  const seen = { seenFailures: prev.seenFailures };
+  const pools = new Map<string, PoolCounts>();
+  const instancePools: Record<string, string> = {};
+  const seenFailures: string[] = [];
+  const groups: ControllerGroup[] = [];
+  const regionObs: { region: string; targetReplicas: number; onDemandBase: number }[] = [];
+  let targetReplicas = 0;
+  let base = 0;
+  let maxCapacity = 0;
+  let onDemandReady = 0;
+  for (const v of present) {
+    const machine = { defaultMachineType: v.r.defaultMachineType ?? settings.defaultMachineType };
+    const all = [...v.spotInstances, ...v.spares.flatMap((g) => g.instances)];
+    const o = observeSpotGroup(all, machine, seen, v.r.region);
+    for (const [k, c] of o.pools) pools.set(k, c);
+    // Every zone a spare group runs in is a pool, even with no VM yet (so the policy ranks it).
+    for (const g of v.spares) {
+      const id = `${v.r.region}/${g.settings.zone}/${machine.defaultMachineType}`;
+      if (!pools.has(id)) pools.set(id, { ready: 0, launching: 0, launchFailures: 0, preempted: 0 });
+    }
+    Object.assign(instancePools, o.instancePools);
+    seenFailures.push(...o.seenFailures);
+    const b = Math.min(v.r.onDemandBase, v.r.maxCapacity);
+    const target = Math.min(v.r.maxCapacity, b + v.spotTarget);
+    targetReplicas += target;
+    base += b;
+    maxCapacity += v.r.maxCapacity;
+    onDemandReady += v.onDemandInstances.filter(isReady).length;
+    regionObs.push({ region: v.r.region, targetReplicas: target, onDemandBase: b });
+    groups.push({ id: v.odRef, region: v.r.region, role: ControllerGroupRole.ON_DEMAND, desired: v.onDemandSize, maxSize: v.r.maxCapacity, baseReplicas: b, zones: [], types: [] });
+    for (const g of v.spares) {
+      groups.push({ id: g.ref, region: v.r.region, role: ControllerGroupRole.SPARE_SPOT, desired: g.size, maxSize: g.settings.maxSize, zones: [g.settings.zone], types: [machine.defaultMachineType] });
+    }
+  }
+
+  const seenPreemptions = [...prev.seenPreemptions];
+  const repeatedPreemptions: string[] = [];
+  const doomed = new Set<string>();
+  for (const preemption of preemptions) {
+    // A preempted VM still listed as RUNNING is doomed (30 s notice): it is not ready any more (once per VM).
+    const listed = present.flatMap((v) => [...v.spotInstances, ...v.spares.flatMap((g) => g.instances)]).find((mi) => instanceLocation(mi).name === preemption.instanceName);
+    const livePool = listed ? instancePools[preemption.instanceName] : undefined;
+    if (listed && livePool && isReady(listed) && !doomed.has(preemption.instanceName)) pools.get(livePool)!.ready--;
+    doomed.add(preemption.instanceName);
+    const id = preemption.insertId ?? `${preemption.instanceName}@${preemption.preemptedAt}`;
+    if (seenPreemptions.includes(id)) {
+      repeatedPreemptions.push(id);
+      continue;
+    }
+    seenPreemptions.push(id);
+    const pool = prev.instancePools[preemption.instanceName] ?? `${regionOfZone(preemption.zone)}/${preemption.zone}/${settings.defaultMachineType}`;
+    const p = pools.get(pool) ?? { ready: 0, launching: 0, launchFailures: 0, preempted: 0 };
+    pools.set(pool, p);
+    p.preempted++;
+  }
+
+  const observations: SpotPoolObservation[] = [...pools.entries()].map(([pool, p]) => ({ pool, ...p }));
+  const readySpot = observations.reduce((s, p) => s + p.ready, 0);
+  const stepInput: ControllerStepInput = {
+    observed: { nowSeconds, targetReplicas, onDemandBase: base, maxCapacity, onDemandReady, pools: observations, regions: regionObs, mainSpotInService: readySpot },
+    state: prev.policy,
+    options: settings.policy,
+    groups,
+  };
+  return { stepInput, instancePools, seenFailures, seenPreemptions, repeatedPreemptions, groups, targetReplicas, onDemandBase: base, readySpot, onDemandReady };
+}
+
 /**
  * One control period: observe, decide, apply, persist, report. Call it for every scheduler tick and every
  * preemption message (`event`); the same event twice does no harm.
@@ -424,76 +538,20 @@ export async function runFallbackController(
       }
     }),
   );
-  const present = views.filter((v): v is NonNullable<typeof v> => v !== undefined);
+  const present: GcpRegionView[] = views.filter((v): v is NonNullable<typeof v> => v !== undefined);
   if (present.length === 0) throw new GoogleApiError(404, `spot fallback: no region of fleet ${settings.fleetName} has its spot and standard groups (deleted, or not created yet): nothing to do`);
-
-  const seen = { seenFailures: prev.seenFailures };
-  const pools = new Map<string, PoolCounts>();
-  const instancePools: Record<string, string> = {};
-  const seenFailures: string[] = [];
-  const groups: ControllerGroup[] = [];
-  const regionObs: { region: string; targetReplicas: number; onDemandBase: number }[] = [];
-  let targetReplicas = 0;
-  let base = 0;
-  let maxCapacity = 0;
-  let onDemandReady = 0;
-  for (const v of present) {
-    const machine = { defaultMachineType: v.r.defaultMachineType ?? settings.defaultMachineType };
-    const all = [...v.spotInstances, ...v.spares.flatMap((g) => g.instances)];
-    const o = observeSpotGroup(all, machine, seen, v.r.region);
-    for (const [k, c] of o.pools) pools.set(k, c);
-    // Every zone a spare group runs in is a pool, even with no VM yet (so the policy ranks it).
-    for (const g of v.spares) {
-      const id = `${v.r.region}/${g.settings.zone}/${machine.defaultMachineType}`;
-      if (!pools.has(id)) pools.set(id, { ready: 0, launching: 0, launchFailures: 0, preempted: 0 });
-    }
-    Object.assign(instancePools, o.instancePools);
-    seenFailures.push(...o.seenFailures);
-    const b = Math.min(v.r.onDemandBase, v.r.maxCapacity);
-    const target = Math.min(v.r.maxCapacity, b + v.spotTarget);
-    targetReplicas += target;
-    base += b;
-    maxCapacity += v.r.maxCapacity;
-    onDemandReady += v.onDemandInstances.filter(isReady).length;
-    regionObs.push({ region: v.r.region, targetReplicas: target, onDemandBase: b });
-    groups.push({ id: v.odRef, region: v.r.region, role: ControllerGroupRole.ON_DEMAND, desired: v.onDemandSize, maxSize: v.r.maxCapacity, baseReplicas: b, zones: [], types: [] });
-    for (const g of v.spares) {
-      groups.push({ id: g.ref, region: v.r.region, role: ControllerGroupRole.SPARE_SPOT, desired: g.size, maxSize: g.settings.maxSize, zones: [g.settings.zone], types: [machine.defaultMachineType] });
-    }
-  }
 
   // A preemption message: one preempted VM in the pool it ran in (from the previous listing).
   // A repeated delivery of the same message is recognised by the log entry's insertId and counted once.
   const prefixes = [settings.instanceNamePrefix ?? `${settings.fleetName}-spot-`, settings.spareInstanceNamePrefix ?? `${settings.fleetName}-spare-`];
   const found = preemptionOf(event);
   const preemption = found && found.project === settings.project && prefixes.some((p) => found.instanceName.startsWith(p)) ? found : undefined;
-  const seenPreemptions = [...prev.seenPreemptions];
-  if (preemption) {
-    // A preempted VM still listed as RUNNING is doomed (30 s notice): it is not ready any more.
-    const listed = present.flatMap((v) => [...v.spotInstances, ...v.spares.flatMap((g) => g.instances)]).find((mi) => instanceLocation(mi).name === preemption.instanceName);
-    const livePool = listed ? instancePools[preemption.instanceName] : undefined;
-    if (listed && livePool && isReady(listed)) pools.get(livePool)!.ready--;
-    const id = preemption.insertId ?? `${preemption.instanceName}@${preemption.preemptedAt}`;
-    if (!seenPreemptions.includes(id)) {
-      seenPreemptions.push(id);
-      const pool = prev.instancePools[preemption.instanceName] ?? `${regionOfZone(preemption.zone)}/${preemption.zone}/${settings.defaultMachineType}`;
-      const p = pools.get(pool) ?? { ready: 0, launching: 0, launchFailures: 0, preempted: 0 };
-      pools.set(pool, p);
-      p.preempted++;
-    } else {
-      clients.log({ severity: 'INFO', message: `spot fallback: preemption ${id} already counted (repeated delivery)`, fleet: settings.fleetName });
-    }
-  }
 
-  // 2. Plan: the cloud-neutral step.
-  const observations: SpotPoolObservation[] = [...pools.entries()].map(([pool, p]) => ({ pool, ...p }));
-  const readySpot = observations.reduce((s, p) => s + p.ready, 0);
-  const stepInput: ControllerStepInput = {
-    observed: { nowSeconds, targetReplicas, onDemandBase: base, maxCapacity, onDemandReady, pools: observations, regions: regionObs, mainSpotInService: readySpot },
-    state: prev.policy,
-    options: settings.policy,
-    groups,
-  };
+  // 2. Plan: the cloud-neutral step, on what the pure half read.
+  const reading = buildGcpStepInput(settings, present, prev, preemption ? [preemption] : [], nowSeconds);
+  for (const id of reading.repeatedPreemptions) clients.log({ severity: 'INFO', message: `spot fallback: preemption ${id} already counted (repeated delivery)`, fleet: settings.fleetName });
+  const { stepInput, instancePools, seenFailures, seenPreemptions, groups, targetReplicas, readySpot, onDemandReady } = reading;
+  const base = reading.onDemandBase;
   const step = planControllerStep(stepInput);
   const decision = step.decision;
 
