@@ -60,6 +60,14 @@ export interface DeploymentProfile {
   /** The controller steers the spare group's instance types too (not only its zones). */
   readonly steersSpareTypes: boolean;
   /**
+   * Seconds a group waits before it retries a launch that found no capacity; doubles after each failed retry up to
+   * {@link maxLaunchRetrySeconds}, and starts over once the group is whole, or when its desired capacity or zones
+   * change (a new scaling activity). 0 = the group retries at every tick.
+   */
+  readonly launchRetrySeconds: number;
+  /** Longest wait between two failed launch retries of a group. */
+  readonly maxLaunchRetrySeconds: number;
+  /**
    * How the controller's groups and observations are laid out, as the cloud's handler builds them: `regional` (one
    * steerable spare group per region, pools listed type x zone of the main group; AWS) or `zonal` (Google
    * Cloud and Azure: one spare group per zone, sized only; the on-demand group holds the base; pools listed as
@@ -91,8 +99,15 @@ export const DEPLOYMENT_PROFILES: { readonly [cloud: string]: DeploymentProfile 
     rebalancesZones: true,
     // constructs/aws/on-demand-fallback.ts: steerInstanceTypes @default false (zones only).
     steersSpareTypes: false,
+    // EC2 Auto Scaling does not retry a failed launch at once: it backs off between attempts ("it is expected that
+    // the frequency of launch attempts will be reduced", Eucalyptus, the AWS-compatible implementation, issue 23,
+    // whose own activity log shows 10 s, 20 s, 30 s gaps; AWS's activity history of a group out of spot capacity
+    // shows failed launches minutes apart). AWS does not publish the schedule: modelled as 30 s doubling to 300 s,
+    // each attempt one `EC2 Instance Launch Unsuccessful` event (what the controller counts as a launch failure).
+    launchRetrySeconds: 30,
+    maxLaunchRetrySeconds: 300,
     layout: 'regional',
-    description: 'AWS: Auto Scaling group price-capacity-optimized over its zones, capacity rebalance, 2-min notice; controller every 60 s + on spot warnings and failed launches; Global Accelerator 30 s x 3 between regions',
+    description: 'AWS: Auto Scaling group price-capacity-optimized over its zones, capacity rebalance, 2-min notice, failed launches retried with backoff (30 s doubling to 300 s); controller every 60 s + on spot warnings and failed launches; Global Accelerator 30 s x 3 between regions',
   },
   [Deployment.GCP]: {
     deployment: Deployment.GCP,
@@ -112,6 +127,10 @@ export const DEPLOYMENT_PROFILES: { readonly [cloud: string]: DeploymentProfile 
     // constructs/gcp/spot-fleet.ts: updatePolicy instanceRedistributionType 'NONE': the MIG never moves VMs.
     rebalancesZones: false,
     steersSpareTypes: false,
+    // The MIG keeps trying to create the VMs it is short of; the controller sees failed creations only at its runs
+    // (runsOnLaunchFailure false), so retries every tick change nothing it observes beyond one count per run.
+    launchRetrySeconds: 0,
+    maxLaunchRetrySeconds: 0,
     // lib/handlers/gcp/fallback.ts: spare groups are zonal MIGs (one per zone), resized only.
     layout: 'zonal',
     description: 'Google Cloud: regional MIG, BALANCED target shape, recreate after the 30 s notice; controller every 60 s + on preemptions; global Application Load Balancer between regions',
@@ -133,6 +152,9 @@ export const DEPLOYMENT_PROFILES: { readonly [cloud: string]: DeploymentProfile 
     // Flexible orchestration without zone balance: replicas stay where they landed.
     rebalancesZones: false,
     steersSpareTypes: false,
+    // The scale set launches only when its capacity is set (at controller runs): no retries of its own.
+    launchRetrySeconds: 0,
+    maxLaunchRetrySeconds: 0,
     // lib/handlers/azure/fallback.ts: spare Spot scale sets, one per zone, whose capacity only the controller sets;
     // the main scale set's Regular count holds the base and the fallback.
     layout: 'zonal',
@@ -226,6 +248,10 @@ export class DeployedFleet {
   private pending: [number, number, number][] = [];
   private state: FallbackState | undefined;
   private lastRun = -Infinity;
+  /** Launch backoff per group (`<region>/main`, `<region>/spare`, `<region>/<zone>/spare`): next try, delay, settings. */
+  private readonly retry = new Map<string, { next: number; delay: number; sig: string }>();
+  private readonly retryTicks: number;
+  private readonly maxRetryTicks: number;
 
   constructor(private readonly s: DeployedFleetSetup) {
     const Z = s.pools.length;
@@ -270,6 +296,8 @@ export class DeployedFleet {
     this.periodTicks = Math.max(1, Math.round((s.controllerPeriodSeconds ?? s.profile.controllerPeriodSeconds) / s.tickSeconds));
     this.noticeTicks = Math.ceil(s.profile.noticeSeconds / s.tickSeconds);
     this.replaceTicks = s.profile.replaceAfterSeconds < 0 ? -1 : Math.ceil(s.profile.replaceAfterSeconds / s.tickSeconds);
+    this.retryTicks = s.profile.launchRetrySeconds > 0 ? Math.max(1, Math.round(s.profile.launchRetrySeconds / s.tickSeconds)) : 0;
+    this.maxRetryTicks = Math.max(this.retryTicks, Math.round(s.profile.maxLaunchRetrySeconds / s.tickSeconds));
   }
 
   /** Region index of each pool (for the global layer's routing). */
@@ -314,17 +342,36 @@ export class DeployedFleet {
       const r = this.regions[ri];
       // A group retries what it is short of every tick, once it has started replacing (and always on AWS and
       // Google Cloud; Azure only when its capacity is set again, at a controller run).
+      // A group that found no capacity waits out its launch backoff (AWS), unless a new scaling activity starts it
+      // (a replacement at the notice, a new desired capacity or new zones).
       const mainMay = this.replaceTicks >= 0 ? !this.isWaiting(ri, 0, v.t) : controllerRuns || v.t === 0 || !this.s.controller;
-      if (mainMay || due.has(ri * 2)) if (this.fill(v, r, this.main, r.mainTarget, r.zoneOrder, r.types)) event ||= this.s.profile.runsOnLaunchFailure;
+      const mainKey = `${ri}/main`;
+      const mainSig = `${r.mainTarget}`;
+      if (due.has(ri * 2)) this.retry.delete(mainKey);
+      if ((mainMay && this.mayRetry(mainKey, v.t, mainSig)) || due.has(ri * 2)) {
+        if (this.fill(v, r, this.main, r.mainTarget, r.zoneOrder, r.types)) event ||= this.s.profile.runsOnLaunchFailure;
+        this.backoff(mainKey, v.t, mainSig, this.count(r, this.main) < r.mainTarget);
+      }
       const spareMay = this.replaceTicks >= 0 ? !this.isWaiting(ri, 1, v.t) : controllerRuns;
       if (this.s.profile.layout === 'zonal') {
         for (const zone of r.zoneOrder) {
           const want = r.zoneSpare.get(zone) ?? 0;
-          if (spareMay || due.has(ri * 2 + 1)) if (this.fill(v, r, this.spare, want, [zone], [r.types[0]], [zone])) event ||= this.s.profile.runsOnLaunchFailure;
+          const key = `${ri}/${zone}/spare`;
+          if (due.has(ri * 2 + 1)) this.retry.delete(key);
+          if ((spareMay && this.mayRetry(key, v.t, `${want}`)) || due.has(ri * 2 + 1)) {
+            if (this.fill(v, r, this.spare, want, [zone], [r.types[0]], [zone])) event ||= this.s.profile.runsOnLaunchFailure;
+            this.backoff(key, v.t, `${want}`, this.count(r, this.spare, [zone]) < want);
+          }
           this.trim(r, this.spare, want, [zone], v.readySpot, [zone]);
         }
       } else {
-        if (spareMay || due.has(ri * 2 + 1)) if (this.fill(v, r, this.spare, r.spareDesired, r.spareZones, r.spareTypes)) event ||= this.s.profile.runsOnLaunchFailure;
+        const key = `${ri}/spare`;
+        const sig = `${r.spareDesired}|${r.spareZones.join(',')}|${r.spareTypes.join(',')}`;
+        if (due.has(ri * 2 + 1)) this.retry.delete(key);
+        if ((spareMay && this.mayRetry(key, v.t, sig)) || due.has(ri * 2 + 1)) {
+          if (this.fill(v, r, this.spare, r.spareDesired, r.spareZones, r.spareTypes)) event ||= this.s.profile.runsOnLaunchFailure;
+          this.backoff(key, v.t, sig, this.count(r, this.spare) < r.spareDesired);
+        }
         this.trim(r, this.spare, r.spareDesired, r.spareZones, v.readySpot);
       }
       if (this.s.profile.rebalancesZones) this.rebalance(v, r);
@@ -386,6 +433,36 @@ export class DeployedFleet {
       r.rebalancing = room[0];
       return;
     }
+  }
+
+  /** Replicas of a group in a region (within some zones). */
+  private count(r: Region, group: Int32Array, within?: readonly string[]): number {
+    let n = 0;
+    for (const z of r.pools) if (!within || within.includes(this.poolZone[z])) n += group[z];
+    return n;
+  }
+
+  /** Whether a group may launch now: no backoff, its backoff is over, or its settings changed since (`sig`). */
+  private mayRetry(key: string, t: number, sig: string): boolean {
+    const b = this.retry.get(key);
+    if (!b) return true;
+    if (b.sig !== sig) {
+      this.retry.delete(key);
+      return true;
+    }
+    return t >= b.next;
+  }
+
+  /** After a launch attempt: a group still short waits (doubling while it keeps failing); a whole one starts over. */
+  private backoff(key: string, t: number, sig: string, short: boolean): void {
+    if (this.retryTicks === 0) return;
+    if (!short) {
+      this.retry.delete(key);
+      return;
+    }
+    const b = this.retry.get(key);
+    const delay = b && b.sig === sig ? Math.min(this.maxRetryTicks, b.delay * 2) : this.retryTicks;
+    this.retry.set(key, { next: t + delay, delay, sig });
   }
 
   private isWaiting(region: number, group: number, t: number): boolean {

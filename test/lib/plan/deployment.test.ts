@@ -140,8 +140,42 @@ describe('as deployed: the cloud places, notices and replaces; the controller ru
     const pools = [trace('us-east-1a_x', new Array(400).fill(1)), upBetween('us-west-2a_x', 400, 200, 400)];
     const opts = { windowSeconds: 0, targetReplicas: 2, policies: [SimulatedPolicy.SPOT_ONLY] };
     const avail = (deployment: Deployment): number => row(simulate(pools, { ...opts, deployment }), SimulatedPolicy.SPOT_ONLY).availability;
-    // AWS: Global Accelerator 30 s x 3 = 3 more ticks down than Google Cloud's global load balancer
-    expect((avail(Deployment.GCP) - avail(Deployment.AWS)) * (400 - 4)).toBeCloseTo(3, 6);
+    // AWS: Global Accelerator 30 s x 3 = 3 more ticks down than Google Cloud's global load balancer, plus 5 ticks of
+    // the group's launch backoff (its retries from tick 0: 1, 3, 7, 15, 25, 35, ..., 195, 205: capacity at 200 is
+    // found at 205)
+    expect((avail(Deployment.GCP) - avail(Deployment.AWS)) * (400 - 4)).toBeCloseTo(3 + 5, 6);
+  });
+
+  test('AWS retries a launch that found no capacity with backoff (30 s doubling to 300 s), not every tick', () => {
+    expect(DEPLOYMENT_PROFILES.aws).toMatchObject({ launchRetrySeconds: 30, maxLaunchRetrySeconds: 300 });
+    expect(DEPLOYMENT_PROFILES.gcp).toMatchObject({ launchRetrySeconds: 0 });
+    // one zone without spot for ticks 0-199: the main group's failed attempts are what the controller counts
+    const pools = [upBetween('us-east-1a_x', 400, 200, 400)];
+    let failures = 0;
+    let lastFailure = -1;
+    const r = row(
+      simulate(pools, {
+        windowSeconds: 0,
+        targetReplicas: 1,
+        policies: [SimulatedPolicy.OURS],
+        deployment: Deployment.AWS,
+        onControllerRun: (run) => {
+          for (const p of run.input.observed.pools) failures += p.launchFailures ?? 0;
+          if (run.input.observed.pools.some((p) => (p.launchFailures ?? 0) > 0)) lastFailure = run.t;
+        },
+      }),
+      SimulatedPolicy.OURS,
+    );
+    // attempts at ticks 0, 1, 3, 7, 15, 25, 35, ..., 195 (23), the last seen at the controller's run after 195
+    expect(failures).toBe(5 + 18);
+    expect(lastFailure).toBeGreaterThanOrEqual(195);
+    expect(lastFailure).toBeLessThan(200);
+    // the spot replica launches at the retry at 205 (not 200): the on-demand fallback holds the target meanwhile
+    expect(r.availability).toBeGreaterThan(0.98);
+    // Google Cloud's MIG retries every tick (its controller sees one count per run)
+    let gcpFailures = 0;
+    simulate(pools, { windowSeconds: 0, targetReplicas: 1, policies: [SimulatedPolicy.OURS], deployment: Deployment.GCP, onControllerRun: (run) => run.input.observed.pools.forEach((p) => (gcpFailures += p.launchFailures ?? 0)) });
+    expect(gcpFailures).toBeGreaterThan(150);
   });
 
   test('AWS moves replicas back to an emptied zone by itself (launch first, then terminate); Google Cloud does not', () => {
