@@ -16,7 +16,7 @@ import { dirname } from 'node:path';
 import { FallbackPolicyOptions, resolveFallbackPolicyOptions } from '../../lib/policy';
 import { FleetSpecError, FleetSpecErrorCode, ProblemCollector } from '../../lib/spec';
 import { locateBundle } from './bundles';
-import { GcpPreemptionHook } from './preemption-hook';
+import { GcpPreemptionHook, spareInstanceNamePrefix } from './preemption-hook';
 import { GcpSpotFleet, SERVING_PORT_NAME } from './spot-fleet';
 import { zipDirectoryToFile } from './zip';
 
@@ -335,7 +335,7 @@ export class GcpOnDemandFallback extends Construct {
           ...(spareSettings.length > 0
             ? {
               SPARE_GROUPS: JSON.stringify(spareSettings.map((g) => ({ name: g.name, zone: g.zone, maxSize: g.maxSize }))),
-              SPARE_INSTANCE_NAME_PREFIX: `${name}-spare-`,
+              SPARE_INSTANCE_NAME_PREFIX: spareInstanceNamePrefix(name),
             }
             : {}),
           ...(others.length > 0

@@ -17,6 +17,11 @@ import { IGcpSpotFleet } from './fleet-interface';
 /** Metric the preemption function writes one point to per preempted VM. */
 export const PREEMPTION_METRIC_TYPE = 'custom.googleapis.com/spot_inference/preemptions';
 
+/** Names of the spare spot VMs of a fleet's fallback controller start with this (its zonal groups `<fleet>-spare-<zone>`). */
+export function spareInstanceNamePrefix(fleetName: string): string {
+  return `${fleetName}-spare-`;
+}
+
 /** Options of {@link GcpPreemptionHook} that the pattern construct passes through. */
 export interface GcpPreemptionHookOptions {
   /** Cloud KMS key that encrypts the Pub/Sub topic (CMEK). @default - Google-managed encryption */
@@ -40,7 +45,8 @@ export interface GcpPreemptionHookProps extends GcpPreemptionHookOptions {
  * What the cloud side does when Google preempts one of the fleet's spot VMs: a logging sink picks the audit
  * log entry `compute.instances.preempted` of this fleet's VMs into a Pub/Sub topic, and a Cloud Function
  * (2nd gen, Node.js 22, code bundled at build time and shipped as a Terraform asset) records the event as a
- * structured log line and a Cloud Monitoring metric point, labelled with the fleet and zone.
+ * structured log line and a Cloud Monitoring metric point, labelled with the fleet and zone. The spare spot VMs of the
+ * fleet's `GcpOnDemandFallback` (`<fleet>-spare-...`) are watched too.
  */
 export class GcpPreemptionHook extends Construct {
   /** Topic the sink publishes preemption log entries to. */
@@ -53,7 +59,7 @@ export class GcpPreemptionHook extends Construct {
   public readonly functionServiceAccount: ServiceAccount;
   /** Identity Eventarc invokes the function with. */
   public readonly triggerServiceAccount: ServiceAccount;
-  /** The filter of the sink. */
+  /** The filter of the sink: the preemptions of the fleet's spot VMs and of its fallback controller's spare VMs. */
   public readonly logFilter: string;
 
   constructor(scope: Construct, id: string, props: GcpPreemptionHookProps) {
@@ -81,7 +87,10 @@ export class GcpPreemptionHook extends Construct {
       `logName="projects/${fleet.project}/logs/cloudaudit.googleapis.com%2Fsystem_event"`,
       'resource.type="gce_instance"',
       'protoPayload.methodName="compute.instances.preempted"',
-      `protoPayload.resourceName:"/instances/${fleet.spotInstanceNamePrefix}-"`,
+      // The fleet's spot VMs and the fallback controller's spare spot VMs (`<fleet>-spare-<zone>-...`, GcpOnDemandFallback's
+      // zonal spare groups): a preempted spare is a preemption of its pool like any other. Parenthesized, as the
+      // Logging query language's `field:("a" OR "b")` form (cloud.google.com/logging/docs/view/logging-query-language).
+      `protoPayload.resourceName:("/instances/${fleet.spotInstanceNamePrefix}-" OR "/instances/${spareInstanceNamePrefix(fleet.fleetName)}")`,
     ].join(' AND ');
     this.sink = new LoggingProjectSink(this, 'Sink', {
       project: fleet.project,
@@ -151,6 +160,7 @@ export class GcpPreemptionHook extends Construct {
           GCP_PROJECT: fleet.project,
           FLEET_REGION: fleet.region,
           INSTANCE_NAME_PREFIX: `${fleet.spotInstanceNamePrefix}-`,
+          SPARE_INSTANCE_NAME_PREFIX: spareInstanceNamePrefix(fleet.fleetName),
           SPOT_GROUP: fleet.spotGroupName,
           TERMINATION_ACTION: fleet.terminationAction,
           METRIC_TYPE: PREEMPTION_METRIC_TYPE,

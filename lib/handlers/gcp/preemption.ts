@@ -53,6 +53,11 @@ export interface PreemptionSettings {
   readonly project: string;
   /** Spot VM names start with this (e.g. `llm-spot-`); other instances are ignored. */
   readonly instanceNamePrefix: string;
+  /**
+   * Names of the fallback controller's spare spot VMs start with this (e.g. `llm-spare-`); they are the fleet's too.
+   * @default - none: only `instanceNamePrefix`
+   */
+  readonly spareInstanceNamePrefix?: string;
   readonly metricType: string;
   /** STOP or DELETE, for the log line. */
   readonly terminationAction?: string;
@@ -170,6 +175,7 @@ export function settingsFromEnv(env: Record<string, string | undefined>): Preemp
     fleetName: env.FLEET_NAME!,
     project: env.GCP_PROJECT!,
     instanceNamePrefix: env.INSTANCE_NAME_PREFIX!,
+    spareInstanceNamePrefix: env.SPARE_INSTANCE_NAME_PREFIX || undefined,
     metricType: env.METRIC_TYPE!,
     terminationAction: env.TERMINATION_ACTION,
   };
@@ -198,8 +204,9 @@ export async function recordPreemption(
     await countIgnored(IgnoredReason.NOT_PREEMPTION, settings, clients, base);
     return { status: 'ignored', reason, ignoredReason: IgnoredReason.NOT_PREEMPTION };
   }
-  if (!record.instanceName.startsWith(settings.instanceNamePrefix) || record.project !== settings.project) {
-    const reason = `instance ${record.project}/${record.instanceName} is not a spot VM of fleet ${settings.fleetName} (${settings.project}/${settings.instanceNamePrefix}*)`;
+  const prefixes = [settings.instanceNamePrefix, ...(settings.spareInstanceNamePrefix ? [settings.spareInstanceNamePrefix] : [])];
+  if (!prefixes.some((p) => record.instanceName.startsWith(p)) || record.project !== settings.project) {
+    const reason = `instance ${record.project}/${record.instanceName} is not a spot VM of fleet ${settings.fleetName} (${prefixes.map((p) => `${settings.project}/${p}*`).join(' or ')})`;
     clients.log({ severity: 'DEBUG', message: `spot preemption: message ignored: ${reason}`, ignoredReason: IgnoredReason.OTHER_FLEET, ...base });
     await countIgnored(IgnoredReason.OTHER_FLEET, settings, clients, base);
     return { status: 'ignored', record, reason, ignoredReason: IgnoredReason.OTHER_FLEET };

@@ -28,12 +28,12 @@ describe('GcpPreemptionHook', () => {
     });
   });
 
-  test('logging sink: preemptions of this fleet\'s spot VMs only, into the topic, own writer identity', () => {
+  test('logging sink: preemptions of this fleet\'s spot VMs (and its fallback\'s spare VMs) only, into the topic, own writer identity', () => {
     expect(json).toHaveResourceWithProperties(LoggingProjectSink, {
       name: 'llm-preempted',
       unique_writer_identity: true,
       filter:
-        'logName="projects/test-project/logs/cloudaudit.googleapis.com%2Fsystem_event" AND resource.type="gce_instance" AND protoPayload.methodName="compute.instances.preempted" AND protoPayload.resourceName:"/instances/llm-spot-"',
+        'logName="projects/test-project/logs/cloudaudit.googleapis.com%2Fsystem_event" AND resource.type="gce_instance" AND protoPayload.methodName="compute.instances.preempted" AND protoPayload.resourceName:("/instances/llm-spot-" OR "/instances/llm-spare-")',
     });
     expect(one(resources, 'google_logging_project_sink', 'Sink').destination).toMatch(/^pubsub\.googleapis\.com\/\$\{google_pubsub_topic\.Hook_Topic_\w+\.id\}$/);
   });
