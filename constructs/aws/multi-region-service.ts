@@ -89,6 +89,8 @@ export interface MultiRegionSpotInferenceServiceProps extends FleetSpec {
   /** The on-instance drain agent. @default - installed, DrainMode.HEALTH */
   readonly agent?: SpotAgentOptions;
   /** Commands run at boot after the agent is installed: fetch the model, start the server. @default - none */
+  readonly bootCommands?: string[];
+  /** @deprecated use `bootCommands` (one name on every cloud). Setting both is refused. @default - none */
   readonly userDataCommands?: string[];
   /** How spot capacity pools are picked in each region. @default AllocationStrategy.PRICE_CAPACITY_OPTIMIZED */
   readonly allocationStrategy?: AllocationStrategy;

@@ -14,6 +14,7 @@ import { backlogPerInstanceTarget } from '../../lib/spec/queue-workload';
 import { CLOUD_LIMITS, Cloud } from '../../lib/spec/clouds';
 import { FleetSpecErrorCode, ProblemCollector } from '../../lib/spec/errors';
 import { FleetSpec, WorkloadKind } from '../../lib/spec/fleet-spec';
+import { resolveBootCommands, resolveOptionAlias } from '../../lib/spec/option-aliases';
 import { AllocationStrategy, SpotFleet } from './spot-fleet';
 
 /** SQS limits used by the validation. */
@@ -103,6 +104,11 @@ export interface QueueWorkerFleetProps extends FleetSpec {
    * `workerPidFile`: the agent signals it (SIGTERM) on an interruption or a scale-in.
    * @default - none: the image starts the worker
    */
+  readonly bootCommands?: string[];
+  /**
+   * @deprecated use `bootCommands` (the same commands; one name on every cloud). Setting both is refused.
+   * @default - none
+   */
   readonly userDataCommands?: string[];
   /** File holding the worker's PID, signalled on an interruption notice. @default '/run/queue-worker.pid' */
   readonly workerPidFile?: string;
@@ -112,8 +118,19 @@ export interface QueueWorkerFleetProps extends FleetSpec {
   readonly allocationStrategy?: AllocationStrategy;
   /** Size of the encrypted gp3 root volume, in GiB. @default 100 */
   readonly rootVolumeSizeGiB?: number;
-  /** Path of the spot-agent bundle. @default - dist/runtime/spot-agent/index.js (npm run build:handlers) */
+  /** The spot agent's bundle (its drain mode is SIGNAL, fixed by the queue worker). @default - the package's bundle */
+  readonly agent?: QueueWorkerAgentOptions;
+  /**
+   * @deprecated use `agent.bundlePath` (one name on every cloud). Setting both is refused.
+   * @default - dist/runtime/spot-agent/index.js (npm run build:handlers)
+   */
   readonly agentBundlePath?: string;
+}
+
+/** The spot agent of a queue worker fleet: where its bundle is (it always drains by signalling the worker). */
+export interface QueueWorkerAgentOptions {
+  /** Path of the spot-agent bundle. @default - dist/runtime/spot-agent/index.js (npm run build:handlers) */
+  readonly bundlePath?: string;
 }
 
 /**
@@ -161,6 +178,9 @@ export class QueueWorkerFleet extends Construct implements iam.IGrantable, ec2.I
     const seconds = (d: Duration | undefined): number | undefined => (d && !d.isUnresolved() ? d.toSeconds() : undefined);
     const C = FleetSpecErrorCode;
     const v = new ProblemCollector();
+    const boot = resolveBootCommands(props.bootCommands, 'userDataCommands', props.userDataCommands);
+    const bundlePath = resolveOptionAlias({ name: 'agent.bundlePath', value: props.agent?.bundlePath, deprecatedName: 'agentBundlePath', deprecatedValue: props.agentBundlePath });
+    v.addAll([...boot.problems, ...bundlePath.problems]);
 
     const processing = seconds(props.messageProcessingTime);
     const latency = seconds(props.acceptableLatency);
@@ -271,19 +291,20 @@ export class QueueWorkerFleet extends Construct implements iam.IGrantable, ec2.I
       // No load balancer: nothing to deregister from; the worker gets the rest of the notice to hand back work.
       deregistrationDelaySeconds: props.deregistrationDelaySeconds ?? 0,
       drainBudgetSeconds: props.drainBudgetSeconds ?? limits.noticeSeconds - 30,
-      userDataCommands: [
+      userDataCommands: undefined,
+      bootCommands: [
         '# --- queue worker environment ---',
         `cat > ${QUEUE_WORKER_ENV_FILE} <<'QUEUE_WORKER_ENV'`,
         ...envLines,
         'QUEUE_WORKER_ENV',
         `chmod 0644 ${QUEUE_WORKER_ENV_FILE}`,
-        ...(props.userDataCommands ?? []),
+        ...(boot.value ?? []),
       ],
       agent: {
         drainMode: DrainMode.SIGNAL,
         pidFile,
         drainSignal: 'SIGTERM',
-        ...(props.agentBundlePath !== undefined ? { bundlePath: props.agentBundlePath } : {}),
+        ...(bundlePath.value !== undefined ? { bundlePath: bundlePath.value } : {}),
       },
     });
     this.autoScalingGroup = this.fleet.autoScalingGroup;

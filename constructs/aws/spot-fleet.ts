@@ -22,6 +22,7 @@ import { FleetSpec } from '../../lib/spec/fleet-spec';
 import { AWS_INSTANCE_TYPE_CATALOG } from '../../lib/catalog/aws';
 import { checkEnumValue, checkZoneCount } from '../../lib/spec/rules';
 import { resolveFleetSpec, validateFleetSpec } from '../../lib/spec/validate';
+import { resolveBootCommands } from '../../lib/spec/option-aliases';
 import { toCfnInstanceRequirements } from './instance-requirements';
 import { ISpotFleet, SpotFleetAttributes, importSpotFleet } from './fleet-interface';
 import { DeepLearningImage } from './machine-image';
@@ -97,7 +98,13 @@ export interface SpotFleetProps extends FleetSpec {
    */
   readonly userData?: ec2.UserData;
   /**
-   * Commands run at boot after the agent is installed: fetch the model, start the server.
+   * Commands run at boot after the agent is installed: fetch the model, start the server. The same prop on every
+   * cloud (GcpSpotFleet, AzureSpotFleet).
+   * @default - none
+   */
+  readonly bootCommands?: string[];
+  /**
+   * @deprecated use `bootCommands` (the same commands; one name on every cloud). Setting both is refused.
    * @default - none
    */
   readonly userDataCommands?: string[];
@@ -242,6 +249,8 @@ export class SpotFleet extends Construct implements ISpotFleet, ec2.IConnectable
     super(scope, id);
     const isUnresolved = (v: unknown) => Token.isUnresolved(v);
     const problems = new ProblemCollector();
+    const boot = resolveBootCommands(props.bootCommands, 'userDataCommands', props.userDataCommands);
+    problems.addAll(boot.problems);
     // Names against the SDK's list, one accelerator kind, at least 2 zones (lib/spec/rules: the same rules on every cloud).
     problems.addAll(validateFleetSpec(props, Cloud.AWS, { isUnresolved, catalog: AWS_INSTANCE_TYPE_CATALOG }));
     problems.addAll(checkEnumValue('allocationStrategy', props.allocationStrategy, 'AllocationStrategy', AllocationStrategy, { isUnresolved }));
@@ -437,8 +446,8 @@ export class SpotFleet extends Construct implements ISpotFleet, ec2.IConnectable
         fetchAgentCommands: [`aws s3 cp ${asset.s3ObjectUrl} ${AGENT_INSTALL_DIR}/spot-agent.js --region ${Aws.REGION} --only-show-errors`],
       }));
     }
-    if (props.userDataCommands && props.userDataCommands.length > 0) {
-      this.userData.addCommands(...props.userDataCommands);
+    if (boot.value && boot.value.length > 0) {
+      this.userData.addCommands(...boot.value);
     }
 
     // --- the group ---

@@ -8,8 +8,8 @@ import { Construct } from 'constructs';
 import { readAgentBundle } from './agent-custom-data';
 import { AzureResourceOptions } from './network';
 
-/** Props of {@link SpotAgentBlob}. */
-export interface SpotAgentBlobProps extends AzureResourceOptions {
+/** Props of {@link AzureAgentBlob}. */
+export interface AzureAgentBlobProps extends AzureResourceOptions {
   /** Path of the agent bundle to upload, on the synth machine. */
   readonly agentBundlePath: string;
   /** Principal id of the VMs' managed identity (gets Storage Blob Data Reader on the container only). */
@@ -27,7 +27,7 @@ export interface SpotAgentBlobProps extends AzureResourceOptions {
  * (a Terraform asset), and a Storage Blob Data Reader role assignment for the VMs' identity scoped to
  * that container only. The VMs download it with their managed identity.
  */
-export class SpotAgentBlob extends Construct {
+export class AzureAgentBlob extends Construct {
   /** The storage account. */
   public readonly storageAccount: StorageAccount;
   /** The private container holding the bundle. */
@@ -41,7 +41,7 @@ export class SpotAgentBlob extends Construct {
   /** SHA-256 of the bundle, hex (the VMs check it after the download). */
   public readonly bundleSha256: string;
 
-  constructor(scope: Construct, id: string, props: SpotAgentBlobProps) {
+  constructor(scope: Construct, id: string, props: AzureAgentBlobProps) {
     super(scope, id);
     const bundle = readAgentBundle(props.agentBundlePath);
     this.bundleSha256 = bundle.sha256;
@@ -86,3 +86,11 @@ export class SpotAgentBlob extends Construct {
     this.blobUrl = Fn.join('', [this.storageAccount.primaryBlobEndpoint, this.container.name, `/${blobName}`]);
   }
 }
+
+/** @deprecated use {@link AzureAgentBlob} (the same class: one naming scheme across the clouds, see docs/names.md). */
+export const SpotAgentBlob = AzureAgentBlob;
+/** @deprecated use {@link AzureAgentBlob}. */
+export type SpotAgentBlob = AzureAgentBlob;
+
+/** @deprecated use {@link AzureAgentBlobProps} (one naming scheme across the clouds, see docs/names.md). */
+export type SpotAgentBlobProps = AzureAgentBlobProps;

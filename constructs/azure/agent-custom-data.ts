@@ -126,7 +126,7 @@ export interface AgentCustomDataOptions {
 export function renderAgentCustomData(options: AgentCustomDataOptions): string {
   return [
     '#!/bin/bash',
-    '# cloud-init custom data rendered by spot-inference-constructs (Azure SpotScaleSetFleet)',
+    '# cloud-init custom data rendered by spot-inference-constructs (Azure AzureSpotFleet)',
     'set -euo pipefail',
     renderAgentInstallScript({ config: options.config, fetchAgentCommands: options.fetch.commands }),
     ...(options.startupCommands && options.startupCommands.length > 0 ? ['# --- startup commands ---', ...options.startupCommands] : []),

@@ -10,7 +10,7 @@ import { UserAssignedIdentity } from '@cdktf/provider-azurerm/lib/user-assigned-
 import { TerraformOutput, Token } from 'cdktf';
 import { Construct } from 'constructs';
 import { FleetSpecErrorCode, ProblemCollector } from '../../lib/spec/errors';
-import { AzureResourceOptions, SpotFleetNetwork, azureName } from './network';
+import { AzureResourceOptions, AzureFleetNetwork, azureName } from './network';
 import { numberText, terraformLiteral } from './tokens';
 import { explainUnknownVmSize, vmSizeAccelerator } from './vm-sizes';
 
@@ -171,7 +171,7 @@ export class AzureBatchInference extends Construct {
   /** The nodes' only role assignment: Storage Blob Data Contributor on the container. */
   public readonly containerRoleAssignment: RoleAssignment;
   /** The network, when the construct created one. */
-  public readonly network?: SpotFleetNetwork;
+  public readonly network?: AzureFleetNetwork;
   /** The pool's autoscale formula. */
   public readonly autoscaleFormula: string;
   /** Retries of a failed task. */
@@ -217,7 +217,7 @@ export class AzureBatchInference extends Construct {
     });
 
     if (!props.subnetId) {
-      this.network = new SpotFleetNetwork(this, 'Network', { ...common, namePrefix: prefix });
+      this.network = new AzureFleetNetwork(this, 'Network', { ...common, namePrefix: prefix });
     }
     this.account = new BatchAccount(this, 'Account', {
       ...common,

@@ -3,7 +3,7 @@ import { Construct } from 'constructs';
 import { MonitorActivityLogAlert } from '@cdktf/provider-azurerm/lib/monitor-activity-log-alert';
 import { MonitorMetricAlert } from '@cdktf/provider-azurerm/lib/monitor-metric-alert';
 import { FleetSpecErrorCode, ProblemCollector } from '../../lib/spec/errors';
-import { ISpotScaleSetFleet } from './fleet-interface';
+import { IAzureSpotFleet } from './fleet-interface';
 
 
 /** Hours a metric alert window can span (Azure Monitor window sizes of 1 hour and more). */
@@ -75,10 +75,10 @@ export class AzureFleetAlerts extends Construct {
   public static readonly FALLBACK_REPLICAS_METRIC = 'FallbackReplicas';
 
   /**
-   * Alerts for a fleet (a `SpotScaleSetFleet`, or one imported with `fromScaleSetAttributes`): its scale sets and
+   * Alerts for a fleet (a `AzureSpotFleet`, or one imported with `fromScaleSetAttributes`): its scale sets and
    * its load balancer, named after the fleet.
    */
-  public static forFleet(scope: Construct, id: string, fleet: ISpotScaleSetFleet, options: AzureFleetAlertsOptions = {}): AzureFleetAlerts {
+  public static forFleet(scope: Construct, id: string, fleet: IAzureSpotFleet, options: AzureFleetAlertsOptions = {}): AzureFleetAlerts {
     return new AzureFleetAlerts(scope, id, {
       ...options,
       resourceGroupName: fleet.resourceGroupName,
@@ -180,7 +180,7 @@ function validate(props: AzureFleetAlertsProps, scope: string): ValidatedAlerts 
     v.add(C, 'severity', `severity (${severity}) must be a whole number from 0 (critical) to 4 (verbose); use e.g. 1`);
   }
   if (!Token.isUnresolved(props.scaleSetIds) && props.scaleSetIds.length === 0) {
-    v.add(C, 'scaleSetIds', 'scaleSetIds is empty; give the ids of the fleet\'s scale sets (SpotScaleSetFleet.scaleSets[].scaleSetId)');
+    v.add(C, 'scaleSetIds', 'scaleSetIds is empty; give the ids of the fleet\'s scale sets (AzureSpotFleet.scaleSets[].scaleSetId)');
   }
   if (!Token.isUnresolved(props.namePrefix) && !/^[A-Za-z0-9][-A-Za-z0-9_.]{0,200}$/.test(props.namePrefix)) {
     v.add(C, 'namePrefix', `namePrefix ("${props.namePrefix}") must start with a letter or digit and hold only letters, digits, "-", "_" and "."`);

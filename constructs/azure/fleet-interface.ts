@@ -5,7 +5,7 @@ import { azureName } from './network';
 
 /** Orchestration mode of a scale set: it decides which command simulates an eviction. */
 export enum AzureScaleSetOrchestration {
-  /** Flexible: the VMs are VM resources; `az vm simulate-eviction --name <vm>`. What {@link SpotScaleSetFleet} creates. */
+  /** Flexible: the VMs are VM resources; `az vm simulate-eviction --name <vm>`. What {@link AzureSpotFleet} creates. */
   FLEXIBLE = 'Flexible',
   /** Uniform: the VMs are scale-set instances; `az vmss simulate-eviction --instance-id <id>`. */
   UNIFORM = 'Uniform',
@@ -13,10 +13,10 @@ export enum AzureScaleSetOrchestration {
 
 /**
  * What the Azure pieces (alerts, interruption drill, service pattern) need of a spot fleet: implemented by
- * {@link SpotScaleSetFleet}, and by {@link SpotScaleSetFleet.fromScaleSetAttributes} for scale sets created elsewhere
+ * {@link AzureSpotFleet}, and by {@link AzureSpotFleet.fromScaleSetAttributes} for scale sets created elsewhere
  * (another stack, the portal, a Terraform module).
  */
-export interface ISpotScaleSetFleet extends IConstruct {
+export interface IAzureSpotFleet extends IConstruct {
   /** Resource group of the scale sets. */
   readonly resourceGroupName: string;
   /** Ids of the fleet's scale sets (at least one). */
@@ -31,8 +31,8 @@ export interface ISpotScaleSetFleet extends IConstruct {
   readonly fleetName: string;
 }
 
-/** How to find an existing fleet's scale sets, for {@link SpotScaleSetFleet.fromScaleSetAttributes}. */
-export interface SpotScaleSetFleetAttributes {
+/** How to find an existing fleet's scale sets, for {@link AzureSpotFleet.fromScaleSetAttributes}. */
+export interface AzureSpotFleetAttributes {
   /** Resource group of the scale sets. */
   readonly resourceGroupName: string;
   /** Ids of the scale sets (`/subscriptions/.../providers/Microsoft.Compute/virtualMachineScaleSets/<name>`). */
@@ -50,7 +50,7 @@ export interface SpotScaleSetFleetAttributes {
 const SCALE_SET_ID = /^\/subscriptions\/[^/]+\/resourceGroups\/[^/]+\/providers\/Microsoft\.Compute\/virtualMachineScaleSets\/([^/]+)$/i;
 
 /** An existing fleet, imported by its attributes. */
-export class ImportedSpotScaleSetFleet extends Construct implements ISpotScaleSetFleet {
+export class ImportedAzureSpotFleet extends Construct implements IAzureSpotFleet {
   public readonly resourceGroupName: string;
   public readonly scaleSetIds: string[];
   public readonly scaleSetNames: string[];
@@ -58,7 +58,7 @@ export class ImportedSpotScaleSetFleet extends Construct implements ISpotScaleSe
   public readonly loadBalancerId?: string;
   public readonly fleetName: string;
 
-  constructor(scope: Construct, id: string, attrs: SpotScaleSetFleetAttributes) {
+  constructor(scope: Construct, id: string, attrs: AzureSpotFleetAttributes) {
     super(scope, id);
     const v = new ProblemCollector();
     const C = FleetSpecErrorCode.CLOUD_CONSTRAINT;
@@ -98,3 +98,14 @@ export class ImportedSpotScaleSetFleet extends Construct implements ISpotScaleSe
     this.fleetName = attrs.fleetName ?? azureName(id);
   }
 }
+
+/** @deprecated use {@link IAzureSpotFleet} (one naming scheme across the clouds, see docs/names.md). */
+export type ISpotScaleSetFleet = IAzureSpotFleet;
+
+/** @deprecated use {@link AzureSpotFleetAttributes} (one naming scheme across the clouds, see docs/names.md). */
+export type SpotScaleSetFleetAttributes = AzureSpotFleetAttributes;
+
+/** @deprecated use {@link ImportedAzureSpotFleet} (the same class: one naming scheme across the clouds, see docs/names.md). */
+export const ImportedSpotScaleSetFleet = ImportedAzureSpotFleet;
+/** @deprecated use {@link ImportedAzureSpotFleet}. */
+export type ImportedSpotScaleSetFleet = ImportedAzureSpotFleet;

@@ -2,7 +2,7 @@ import { TerraformOutput, Token } from 'cdktf';
 import { Construct } from 'constructs';
 import { FleetSpecErrorCode, ProblemCollector } from '../../lib/spec/errors';
 import { checkEnumValue } from '../../lib/spec/rules';
-import { AzureScaleSetOrchestration, ISpotScaleSetFleet } from './fleet-interface';
+import { AzureScaleSetOrchestration, IAzureSpotFleet } from './fleet-interface';
 
 /** What an Azure drill needs to find a scale set's Spot VMs. */
 export interface AzureDrillTarget {
@@ -48,8 +48,8 @@ export class AzureInterruptionDrill extends Construct {
     return `ID=$(az vmss list-instances --resource-group ${rg} --name ${vmss} --query "[?priority=='Spot'] | [0].instanceId" --output tsv) && az vmss simulate-eviction --resource-group ${rg} --name ${vmss} --instance-id "$ID"`;
   }
 
-  /** The drill of the first scale set of a fleet: a `SpotScaleSetFleet`, or one imported with `fromScaleSetAttributes`. */
-  public static forFleet(scope: Construct, id: string, fleet: ISpotScaleSetFleet, createOutputs?: boolean): AzureInterruptionDrill {
+  /** The drill of the first scale set of a fleet: a `AzureSpotFleet`, or one imported with `fromScaleSetAttributes`. */
+  public static forFleet(scope: Construct, id: string, fleet: IAzureSpotFleet, createOutputs?: boolean): AzureInterruptionDrill {
     return new AzureInterruptionDrill(scope, id, {
       resourceGroupName: fleet.resourceGroupName,
       scaleSetName: fleet.scaleSetNames[0],

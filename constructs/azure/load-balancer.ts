@@ -21,8 +21,8 @@ export interface AzureProbeOptions {
   readonly threshold: number;
 }
 
-/** Props of {@link SpotLoadBalancer}. */
-export interface SpotLoadBalancerProps extends AzureResourceOptions {
+/** Props of {@link AzureInferenceLoadBalancer}. */
+export interface AzureInferenceLoadBalancerProps extends AzureResourceOptions {
   /** Port the VMs serve on (the rule's backend port). */
   readonly backendPort: number;
   /** Health probe. */
@@ -45,7 +45,7 @@ export interface SpotLoadBalancerProps extends AzureResourceOptions {
  * private address), one backend pool every scale set of the fleet joins, an HTTP probe and a TCP rule
  * with TCP reset. Outbound SNAT through the load balancer is off: the workers' subnet uses a NAT gateway.
  */
-export class SpotLoadBalancer extends Construct {
+export class AzureInferenceLoadBalancer extends Construct {
   /** The load balancer. */
   public readonly loadBalancer: Lb;
   /** The backend pool the scale sets join. */
@@ -61,7 +61,7 @@ export class SpotLoadBalancer extends Construct {
   /** Address clients connect to: the public IP, or the private frontend address. */
   public readonly frontendIpAddress: string;
 
-  constructor(scope: Construct, id: string, props: SpotLoadBalancerProps) {
+  constructor(scope: Construct, id: string, props: AzureInferenceLoadBalancerProps) {
     super(scope, id);
     const prefix = props.namePrefix ?? azureName(id);
     const common = { resourceGroupName: props.resourceGroupName, location: props.location };
@@ -137,8 +137,8 @@ export interface AzureExistingBackendPool {
   readonly frontendPort?: number;
 }
 
-/** Props of {@link SpotBackendPoolAttachment}. */
-export interface SpotBackendPoolAttachmentProps extends AzureExistingBackendPool {
+/** Props of {@link AzureBackendPoolAttachment}. */
+export interface AzureBackendPoolAttachmentProps extends AzureExistingBackendPool {
   /** Prefix of the probe and rule names. */
   readonly namePrefix: string;
   /** Port the VMs serve on (the rule's backend port). */
@@ -155,7 +155,7 @@ export interface SpotBackendPoolAttachmentProps extends AzureExistingBackendPool
  * load-balancing rule with that probe. The VMs join the given backend pool; the fleet's network security group
  * admits the load balancer's probes (`AzureLoadBalancer`) and the clients itself.
  */
-export class SpotBackendPoolAttachment extends Construct {
+export class AzureBackendPoolAttachment extends Construct {
   /** The fleet's probe on the existing load balancer. */
   public readonly probe: LbProbe;
   /** Id of the probe: give it to the load balancer's own rule when no rule was added here. */
@@ -167,7 +167,7 @@ export class SpotBackendPoolAttachment extends Construct {
   /** Id of the backend pool the VMs join. */
   public readonly backendAddressPoolId: string;
 
-  constructor(scope: Construct, id: string, props: SpotBackendPoolAttachmentProps) {
+  constructor(scope: Construct, id: string, props: AzureBackendPoolAttachmentProps) {
     super(scope, id);
     const v = new ProblemCollector();
     const C = FleetSpecErrorCode.CLOUD_CONSTRAINT;
@@ -217,3 +217,19 @@ export class SpotBackendPoolAttachment extends Construct {
     }
   }
 }
+
+/** @deprecated use {@link AzureInferenceLoadBalancer} (the same class: one naming scheme across the clouds, see docs/names.md). */
+export const SpotLoadBalancer = AzureInferenceLoadBalancer;
+/** @deprecated use {@link AzureInferenceLoadBalancer}. */
+export type SpotLoadBalancer = AzureInferenceLoadBalancer;
+
+/** @deprecated use {@link AzureInferenceLoadBalancerProps} (one naming scheme across the clouds, see docs/names.md). */
+export type SpotLoadBalancerProps = AzureInferenceLoadBalancerProps;
+
+/** @deprecated use {@link AzureBackendPoolAttachment} (the same class: one naming scheme across the clouds, see docs/names.md). */
+export const SpotBackendPoolAttachment = AzureBackendPoolAttachment;
+/** @deprecated use {@link AzureBackendPoolAttachment}. */
+export type SpotBackendPoolAttachment = AzureBackendPoolAttachment;
+
+/** @deprecated use {@link AzureBackendPoolAttachmentProps} (one naming scheme across the clouds, see docs/names.md). */
+export type SpotBackendPoolAttachmentProps = AzureBackendPoolAttachmentProps;

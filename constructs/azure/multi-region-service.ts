@@ -10,14 +10,14 @@ import { FleetSpecErrorCode, ProblemCollector } from '../../lib/spec/errors';
 import { GLOBAL_LAYER_DEFAULTS, globalFailoverTimes, validateGlobalRouting, validateRegionList } from '../../lib/spec/global-routing';
 import { azureName } from './network';
 import { AzureOnDemandFallback } from './on-demand-fallback';
-import { SpotScaleSetFleet, SpotScaleSetFleetProps } from './spot-scale-set-fleet';
+import { AzureSpotFleet, AzureSpotFleetProps } from './spot-scale-set-fleet';
 
 /** Azure region names as the provider takes them: `eastus2`, `westeurope`, `swedencentral`. */
 export const AZURE_REGION_PATTERN = /^[a-z]+\d*$/;
 /** Service tag of Front Door's back end: the only source the regional load balancers admit by default. */
 export const FRONT_DOOR_SERVICE_TAG = 'AzureFrontDoor.Backend';
 
-/** One region of an {@link AzureMultiRegionSpotService}, with what differs there. */
+/** One region of an {@link AzureMultiRegionSpotInferenceService}, with what differs there. */
 export interface AzureFleetRegion {
   /** The region (Azure location), e.g. `eastus2`. */
   readonly region: string;
@@ -42,11 +42,11 @@ export interface AzureFleetRegion {
 }
 
 /**
- * Props of {@link AzureMultiRegionSpotService}: the fleet props every region shares (per-region values in
+ * Props of {@link AzureMultiRegionSpotInferenceService}: the fleet props every region shares (per-region values in
  * `regions` override them). `location` is not used (each fleet takes its region; Front Door is global): pass the
  * home region. Every resource goes into `resourceGroupName`, whatever its region.
  */
-export interface AzureMultiRegionSpotServiceProps extends SpotScaleSetFleetProps {
+export interface AzureMultiRegionSpotInferenceServiceProps extends AzureSpotFleetProps {
   /** The regions. */
   readonly regions: AzureFleetRegion[];
   /** Region that takes the traffic while healthy (origin priority 1; the others priority 2, failover only). @default - none: every region priority 1 */
@@ -75,7 +75,7 @@ export interface AzureMultiRegionSpotServiceProps extends SpotScaleSetFleetProps
 
 /**
  * One spot inference service over several Azure regions behind Azure Front Door (Standard): per region a
- * {@link SpotScaleSetFleet} (Flexible scale sets with Spot Priority Mix, agent, regional Standard load balancer
+ * {@link AzureSpotFleet} (Flexible scale sets with Spot Priority Mix, agent, regional Standard load balancer
  * with its probe on the agent's health endpoint) whose network security group admits only Front Door's back end
  * (`AzureFrontDoor.Backend`), and one Front Door profile, endpoint, origin group (health probe on the health
  * path) and route, with one origin per region.
@@ -86,11 +86,11 @@ export interface AzureMultiRegionSpotServiceProps extends SpotScaleSetFleetProps
  * failover (regional probe + Front Door's failed samples x interval) fits with the default 10 s drain. It is also
  * a layer-7 HTTPS endpoint with a managed certificate, which an inference API wants anyway.
  */
-export class AzureMultiRegionSpotService extends Construct {
+export class AzureMultiRegionSpotInferenceService extends Construct {
   /** The regions, in the order given. */
   public readonly regionNames: string[];
   /** The fleet of each region. */
-  public readonly fleets: Record<string, SpotScaleSetFleet>;
+  public readonly fleets: Record<string, AzureSpotFleet>;
   /** The one fallback controller, under every region's name, unless `onDemandFallback` is false. */
   public readonly onDemandFallbacks: Record<string, AzureOnDemandFallback>;
   /** The Front Door profile. */
@@ -106,7 +106,7 @@ export class AzureMultiRegionSpotService extends Construct {
   /** Seconds from a region's notice until Front Door sends it no new request. */
   public readonly failoverSeconds: number;
 
-  constructor(scope: Construct, id: string, props: AzureMultiRegionSpotServiceProps) {
+  constructor(scope: Construct, id: string, props: AzureMultiRegionSpotInferenceServiceProps) {
     super(scope, id);
     const isUnresolved = (x: unknown) => Token.isUnresolved(x);
     const C = FleetSpecErrorCode;
@@ -205,7 +205,7 @@ export class AzureMultiRegionSpotService extends Construct {
 
     props.regions.forEach((r, index) => {
       const regionPrefix = `${prefix}-${r.region}`.slice(0, 40);
-      const fleet = new SpotScaleSetFleet(this, `Fleet-${r.region}`, {
+      const fleet = new AzureSpotFleet(this, `Fleet-${r.region}`, {
         ...props,
         namePrefix: regionPrefix,
         location: r.region,
@@ -278,3 +278,11 @@ export class AzureMultiRegionSpotService extends Construct {
 function stripUndefined<T extends object>(o: T): Partial<T> {
   return Object.fromEntries(Object.entries(o).filter(([, x]) => x !== undefined)) as Partial<T>;
 }
+
+/** @deprecated use {@link AzureMultiRegionSpotInferenceService} (the same class: one naming scheme across the clouds, see docs/names.md). */
+export const AzureMultiRegionSpotService = AzureMultiRegionSpotInferenceService;
+/** @deprecated use {@link AzureMultiRegionSpotInferenceService}. */
+export type AzureMultiRegionSpotService = AzureMultiRegionSpotInferenceService;
+
+/** @deprecated use {@link AzureMultiRegionSpotInferenceServiceProps} (one naming scheme across the clouds, see docs/names.md). */
+export type AzureMultiRegionSpotServiceProps = AzureMultiRegionSpotInferenceServiceProps;

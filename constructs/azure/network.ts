@@ -21,8 +21,8 @@ export interface AzureResourceOptions {
   readonly tags?: { [key: string]: string };
 }
 
-/** Props of {@link SpotFleetNetwork}. */
-export interface SpotFleetNetworkProps extends AzureResourceOptions {
+/** Props of {@link AzureFleetNetwork}. */
+export interface AzureFleetNetworkProps extends AzureResourceOptions {
   /** Address space of the virtual network. @default '10.42.0.0/16' */
   readonly addressSpace?: string;
   /** Address prefix of the workers' subnet. @default '10.42.0.0/20' (4,091 usable addresses) */
@@ -34,7 +34,7 @@ export interface SpotFleetNetworkProps extends AzureResourceOptions {
  * (workers get no public IP); a NAT gateway with one static public IP gives them outbound access
  * (package installs, model downloads) without accepting any inbound connection.
  */
-export class SpotFleetNetwork extends Construct {
+export class AzureFleetNetwork extends Construct {
   /** The virtual network. */
   public readonly virtualNetwork: VirtualNetwork;
   /** The workers' subnet. */
@@ -44,7 +44,7 @@ export class SpotFleetNetwork extends Construct {
   /** Id of the workers' subnet. */
   public readonly subnetId: string;
 
-  constructor(scope: Construct, id: string, props: SpotFleetNetworkProps) {
+  constructor(scope: Construct, id: string, props: AzureFleetNetworkProps) {
     super(scope, id);
     const prefix = props.namePrefix ?? azureName(id);
     const common = { resourceGroupName: props.resourceGroupName, location: props.location };
@@ -82,8 +82,8 @@ export class SpotFleetNetwork extends Construct {
   }
 }
 
-/** Props of {@link SpotFleetSecurityGroup}. */
-export interface SpotFleetSecurityGroupProps extends AzureResourceOptions {
+/** Props of {@link AzureFleetSecurityGroup}. */
+export interface AzureFleetSecurityGroupProps extends AzureResourceOptions {
   /** Port the inference server listens on. */
   readonly servingPort: number;
   /** Port the load balancer probes (the agent's health endpoint). */
@@ -103,13 +103,13 @@ export interface SpotFleetSecurityGroupProps extends AzureResourceOptions {
  * reach the serving and health ports, the clients' CIDRs reach the serving port, and an explicit rule
  * denies every other inbound flow (including the default allow-all inside the virtual network).
  */
-export class SpotFleetSecurityGroup extends Construct {
+export class AzureFleetSecurityGroup extends Construct {
   /** The network security group. */
   public readonly networkSecurityGroup: NetworkSecurityGroup;
   /** Id of the network security group. */
   public readonly networkSecurityGroupId: string;
 
-  constructor(scope: Construct, id: string, props: SpotFleetSecurityGroupProps) {
+  constructor(scope: Construct, id: string, props: AzureFleetSecurityGroupProps) {
     super(scope, id);
     const prefix = props.namePrefix ?? azureName(id);
     this.networkSecurityGroup = new NetworkSecurityGroup(this, 'Nsg', {
@@ -167,3 +167,19 @@ export function azureName(id: string): string {
     .replace(/^-+|-+$/g, '');
   return (s || 'spot').slice(0, 40);
 }
+
+/** @deprecated use {@link AzureFleetNetwork} (the same class: one naming scheme across the clouds, see docs/names.md). */
+export const SpotFleetNetwork = AzureFleetNetwork;
+/** @deprecated use {@link AzureFleetNetwork}. */
+export type SpotFleetNetwork = AzureFleetNetwork;
+
+/** @deprecated use {@link AzureFleetNetworkProps} (one naming scheme across the clouds, see docs/names.md). */
+export type SpotFleetNetworkProps = AzureFleetNetworkProps;
+
+/** @deprecated use {@link AzureFleetSecurityGroup} (the same class: one naming scheme across the clouds, see docs/names.md). */
+export const SpotFleetSecurityGroup = AzureFleetSecurityGroup;
+/** @deprecated use {@link AzureFleetSecurityGroup}. */
+export type SpotFleetSecurityGroup = AzureFleetSecurityGroup;
+
+/** @deprecated use {@link AzureFleetSecurityGroupProps} (one naming scheme across the clouds, see docs/names.md). */
+export type SpotFleetSecurityGroupProps = AzureFleetSecurityGroupProps;

@@ -17,7 +17,7 @@ import { azureName } from './network';
 import { numberText } from './tokens';
 import { ScaleSetPlan } from './rules';
 import { IScaleSetAutoscaleProfiles } from './scale-set';
-import { SpotScaleSetFleet, SpotScaleSetFleetProps } from './spot-scale-set-fleet';
+import { AzureSpotFleet, AzureSpotFleetProps } from './spot-scale-set-fleet';
 
 /** Service Bus limits used by the validation (Standard tier). */
 const LOCK_MIN_SECONDS = 5;
@@ -33,12 +33,12 @@ export const AZURE_QUEUE_WORKER_PID_FILE = '/run/queue-worker.pid';
 export const SERVICE_BUS_ACTIVE_MESSAGES_METRIC = 'ActiveMessages';
 
 /**
- * Props of {@link AzureQueueWorkerFleet}: the {@link SpotScaleSetFleet} props (capacity, VM sizes, zones,
+ * Props of {@link AzureQueueWorkerFleet}: the {@link AzureSpotFleet} props (capacity, VM sizes, zones,
  * image) plus the Service Bus queue, the checkpoint container and the scaling target. The workers have no
  * load balancer (`loadBalanced: false`) and autoscale on the queue (`autoscaleProfileFactory`), so the
  * load-balancer and CPU-autoscale props are refused here; the agent signals the worker (DrainMode.SIGNAL).
  */
-export interface AzureQueueWorkerFleetProps extends SpotScaleSetFleetProps, QueueWorkloadSpec {
+export interface AzureQueueWorkerFleetProps extends AzureSpotFleetProps, QueueWorkloadSpec {
   /**
    * Peek-lock duration of the queue, 5-300 s (Service Bus limit). Must cover `messageProcessingSeconds`
    * unless `renewsLock` is set.
@@ -80,7 +80,7 @@ export interface AzureQueueWorkerFleetProps extends SpotScaleSetFleetProps, Queu
 /**
  * Queue-driven inference on Azure Spot: a Service Bus namespace (Standard, local auth off, TLS 1.2) and
  * queue (peek-lock duration sized to the job, dead-lettering after `maxDeliveryCount` and on expiry), a
- * {@link SpotScaleSetFleet} of workers whose autoscale setting follows the queue's `ActiveMessages`
+ * {@link AzureSpotFleet} of workers whose autoscale setting follows the queue's `ActiveMessages`
  * (dimension `EntityName` = the queue) per VM instead of CPU, and a private Blob container for checkpoints.
  * The workers' identity may receive from this queue and read/write this container, nothing else.
  *
@@ -98,7 +98,7 @@ export class AzureQueueWorkerFleet extends Construct {
   /** Private container of the checkpoints. */
   public readonly checkpointContainer: StorageContainer;
   /** The spot fleet of workers. */
-  public readonly fleet: SpotScaleSetFleet;
+  public readonly fleet: AzureSpotFleet;
   /** Active messages per VM the fleet keeps. */
   public readonly targetBacklogPerInstance: number;
   /** Peek-lock duration, in seconds. */
@@ -150,7 +150,7 @@ export class AzureQueueWorkerFleet extends Construct {
         : LOCK_MAX_SECONDS;
 
     if (props.workload !== undefined && props.workload !== WorkloadKind.QUEUE_WORKER) {
-      v.add(W, 'workload', `workload (${props.workload}) must be WorkloadKind.QUEUE_WORKER (or left out) for an AzureQueueWorkerFleet; use SpotScaleSetFleet for an online fleet behind a load balancer`);
+      v.add(W, 'workload', `workload (${props.workload}) must be WorkloadKind.QUEUE_WORKER (or left out) for an AzureQueueWorkerFleet; use AzureSpotFleet for an online fleet behind a load balancer`);
     }
     if (known(lock) && !(Number.isInteger(lock) && lock >= LOCK_MIN_SECONDS && lock <= LOCK_MAX_SECONDS)) {
       v.add(W, 'lockDurationSeconds', `lockDurationSeconds (${lock} s) must be a whole number from ${LOCK_MIN_SECONDS} to ${LOCK_MAX_SECONDS} s (the Service Bus limit, PT5M); for longer jobs set renewsLock: true and renew the lock while working`);
@@ -195,7 +195,7 @@ export class AzureQueueWorkerFleet extends Construct {
     ];
     for (const [prop, value] of fleetOwned) {
       if (value !== undefined) {
-        v.add(W, prop, `${prop} cannot be set on an AzureQueueWorkerFleet: the workers have no load balancer (nothing reaches them) and autoscale on the queue's active messages (targetBacklogPerInstance); leave ${prop} out, or use SpotScaleSetFleet directly`);
+        v.add(W, prop, `${prop} cannot be set on an AzureQueueWorkerFleet: the workers have no load balancer (nothing reaches them) and autoscale on the queue's active messages (targetBacklogPerInstance); leave ${prop} out, or use AzureSpotFleet directly`);
       }
     }
     // The backlog rules compute with the capacity: a scale-out step of a quarter of maxCapacity, and max(1, minCapacity)
@@ -274,7 +274,7 @@ export class AzureQueueWorkerFleet extends Construct {
   }
 
   /** The workers: the agent signals the worker (SIGTERM via its PID file) on a Preempt or Terminate notice. */
-  private createWorkers(props: AzureQueueWorkerFleetProps, prefix: string, namespaceName: string): SpotScaleSetFleet {
+  private createWorkers(props: AzureQueueWorkerFleetProps, prefix: string, namespaceName: string): AzureSpotFleet {
     const env = [
       `SPOT_SERVICE_BUS_NAMESPACE=${namespaceName}.servicebus.windows.net`,
       `SPOT_SERVICE_BUS_QUEUE=${QUEUE_NAME}`,
@@ -289,7 +289,7 @@ export class AzureQueueWorkerFleet extends Construct {
       'QUEUE_WORKER_ENV',
       ...(props.startupCommands ?? []),
     ];
-    return new SpotScaleSetFleet(this, 'Fleet', {
+    return new AzureSpotFleet(this, 'Fleet', {
       ...props,
       namePrefix: prefix,
       workload: WorkloadKind.QUEUE_WORKER,

@@ -5,10 +5,10 @@ import { AzureFleetAlerts, AzureFleetAlertsOptions } from './fleet-alerts';
 import { AzureInterruptionDrill } from './interruption-drill';
 import { azureName } from './network';
 import { AzureOnDemandFallback } from './on-demand-fallback';
-import { SpotScaleSetFleet, SpotScaleSetFleetProps } from './spot-scale-set-fleet';
+import { AzureSpotFleet, AzureSpotFleetProps } from './spot-scale-set-fleet';
 
 /** Props of {@link AzureSpotInferenceService}: the fleet's props plus which pieces to add. */
-export interface AzureSpotInferenceServiceProps extends SpotScaleSetFleetProps {
+export interface AzureSpotInferenceServiceProps extends AzureSpotFleetProps {
   /**
    * Add an {@link AzureOnDemandFallback}: a controller that raises the fleet's Regular (on-demand) share when Spot
    * capacity runs out and lowers it again once Spot is back.
@@ -27,12 +27,12 @@ export interface AzureSpotInferenceServiceProps extends SpotScaleSetFleetProps {
  * The Azure pattern: an inference service on Spot scale sets with a Regular (on-demand) base, behind a Standard
  * load balancer (created, or an existing one's backend pool with `existingBackendPool`), with the on-instance drain
  * agent, alerts, the Simulate Eviction drill and the on-demand fallback controller. Take it whole, or use
- * {@link SpotScaleSetFleet}, {@link AzureFleetAlerts}, {@link AzureInterruptionDrill} and {@link AzureOnDemandFallback}
+ * {@link AzureSpotFleet}, {@link AzureFleetAlerts}, {@link AzureInterruptionDrill} and {@link AzureOnDemandFallback}
  * on their own.
  */
 export class AzureSpotInferenceService extends Construct {
   /** The fleet. */
-  public readonly fleet: SpotScaleSetFleet;
+  public readonly fleet: AzureSpotFleet;
   /** The on-demand fallback controller, unless `onDemandFallback` is false. */
   public readonly onDemandFallback?: AzureOnDemandFallback;
   /** The alerts, unless `alerts` is false. */
@@ -44,7 +44,7 @@ export class AzureSpotInferenceService extends Construct {
     super(scope, id);
     const v = new ProblemCollector();
     if (props.loadBalanced === false) {
-      v.add(FleetSpecErrorCode.CLOUD_CONSTRAINT, 'loadBalanced', 'loadBalanced is false, but AzureSpotInferenceService is an online service behind a load balancer; use AzureQueueWorkerFleet for queue workers, AzureBatchInference for batch, or SpotScaleSetFleet for a fleet without a load balancer');
+      v.add(FleetSpecErrorCode.CLOUD_CONSTRAINT, 'loadBalanced', 'loadBalanced is false, but AzureSpotInferenceService is an online service behind a load balancer; use AzureQueueWorkerFleet for queue workers, AzureBatchInference for batch, or AzureSpotFleet for a fleet without a load balancer');
     }
     if (props.alerts === false && props.alertOptions !== undefined) {
       v.add(FleetSpecErrorCode.CLOUD_CONSTRAINT, 'alertOptions', 'alertOptions is set but alerts is false; remove alertOptions or turn the alerts on');
@@ -52,7 +52,7 @@ export class AzureSpotInferenceService extends Construct {
     v.throwIfAny(this.node.path);
     const outputs = props.outputs ?? true;
     const namePrefix = props.namePrefix ?? azureName(id);
-    this.fleet = new SpotScaleSetFleet(this, 'Fleet', { ...props, namePrefix });
+    this.fleet = new AzureSpotFleet(this, 'Fleet', { ...props, namePrefix });
     if (props.onDemandFallback ?? true) {
       this.onDemandFallback = new AzureOnDemandFallback(this, 'OnDemandFallback', {
         fleet: this.fleet,

@@ -7,11 +7,11 @@ import { AgentDrainOptions, DrainMode } from '../../lib/runtime/agent-config';
 import { planFleetAgent } from '../../lib/runtime/fleet-agent';
 import { Cloud, CpuArchitecture, FleetSpec, FleetSpecError, FleetSpecErrorCode, ProblemCollector, ResolvedFleetSpec, applyFleetSpecDefaults, validateFleetSpec } from '../../lib/spec';
 import { checkEnumValue } from '../../lib/spec/rules';
-import { SpotAgentBlob } from './agent-blob';
+import { AzureAgentBlob } from './agent-blob';
 import { AZURE_CUSTOM_DATA_MAX_CHARS, blobAgentFetch, defaultAgentBundlePath, fitsCustomData, inlineAgentFetch, readAgentBundle, renderAgentCustomData, toCustomData } from './agent-custom-data';
-import { AzureScaleSetOrchestration, ISpotScaleSetFleet, ImportedSpotScaleSetFleet, SpotScaleSetFleetAttributes } from './fleet-interface';
-import { AzureExistingBackendPool, AzureProbeOptions, SpotBackendPoolAttachment, SpotLoadBalancer } from './load-balancer';
-import { AzureResourceOptions, SpotFleetNetwork, SpotFleetSecurityGroup, azureName } from './network';
+import { AzureScaleSetOrchestration, IAzureSpotFleet, ImportedAzureSpotFleet, AzureSpotFleetAttributes } from './fleet-interface';
+import { AzureExistingBackendPool, AzureProbeOptions, AzureBackendPoolAttachment, AzureInferenceLoadBalancer } from './load-balancer';
+import { AzureResourceOptions, AzureFleetNetwork, AzureFleetSecurityGroup, azureName } from './network';
 import { checkedSecurityRule } from './provider-rules';
 import { AzureSizeStrategy, ScaleSetPlan, planScaleSets, validateAzureFleet, withoutRegularBase } from './rules';
 import { IScaleSetAutoscaleProfiles, SpotScaleSet, SpotScaleSetOptions, UBUNTU_2404_ARM64, UBUNTU_2404_X86_64 } from './scale-set';
@@ -41,8 +41,8 @@ export interface IFleetSecurityGroup {
   readonly networkSecurityGroupId: string;
 }
 
-/** Props of {@link SpotScaleSetFleet}: the cloud-neutral {@link FleetSpec} plus what Azure needs. */
-export interface SpotScaleSetFleetProps extends FleetSpec, AzureResourceOptions, SpotScaleSetOptions {
+/** Props of {@link AzureSpotFleet}: the cloud-neutral {@link FleetSpec} plus what Azure needs. */
+export interface AzureSpotFleetProps extends FleetSpec, AzureResourceOptions, SpotScaleSetOptions {
   /**
    * How the VM sizes become scale sets: an instance mix (families A, B, D, E, F; at most 5 sizes) or one
    * scale set per size behind the same backend pool (GPU sizes).
@@ -137,13 +137,13 @@ export interface SpotScaleSetFleetProps extends FleetSpec, AzureResourceOptions,
  *
  * Bad input throws `FleetSpecError` at construction; values that are tokens are not validated.
  */
-export class SpotScaleSetFleet extends Construct implements ISpotScaleSetFleet {
+export class AzureSpotFleet extends Construct implements IAzureSpotFleet {
   /**
    * An existing fleet's scale sets (another stack, the portal, a Terraform module), for the pieces that take an
-   * {@link ISpotScaleSetFleet}: alerts, the interruption drill.
+   * {@link IAzureSpotFleet}: alerts, the interruption drill.
    */
-  public static fromScaleSetAttributes(scope: Construct, id: string, attrs: SpotScaleSetFleetAttributes): ISpotScaleSetFleet {
-    return new ImportedSpotScaleSetFleet(scope, id, attrs);
+  public static fromScaleSetAttributes(scope: Construct, id: string, attrs: AzureSpotFleetAttributes): IAzureSpotFleet {
+    return new ImportedAzureSpotFleet(scope, id, attrs);
   }
 
   /** The spec with every default filled in. */
@@ -162,13 +162,13 @@ export class SpotScaleSetFleet extends Construct implements ISpotScaleSetFleet {
   public readonly drainMode: DrainMode;
   /** Port the agent serves its health endpoint on. */
   public readonly agentHealthPort: number;
-  /** The workers' network security group (a `SpotFleetSecurityGroup` when load-balanced). */
+  /** The workers' network security group (a `AzureFleetSecurityGroup` when load-balanced). */
   public readonly securityGroup: IFleetSecurityGroup;
-  private readonly _loadBalancer?: SpotLoadBalancer;
+  private readonly _loadBalancer?: AzureInferenceLoadBalancer;
   /** The probe (and rule) on an existing load balancer, with `existingBackendPool`. */
-  public readonly backendPoolAttachment?: SpotBackendPoolAttachment;
+  public readonly backendPoolAttachment?: AzureBackendPoolAttachment;
   /** The network, when the fleet created one. */
-  public readonly network?: SpotFleetNetwork;
+  public readonly network?: AzureFleetNetwork;
   /** The VMs' user-assigned managed identity: grant it what the inference server must read. */
   public readonly identity: UserAssignedIdentity;
   /** Principal id of the VMs' identity, for role assignments. */
@@ -180,11 +180,11 @@ export class SpotScaleSetFleet extends Construct implements ISpotScaleSetFleet {
   /** How the agent reaches the VMs (AUTO resolved). */
   public readonly agentDelivery: AgentDelivery;
   /** The storage blob holding the agent, with AgentDelivery.STORAGE_BLOB. */
-  public readonly agentBlob?: SpotAgentBlob;
+  public readonly agentBlob?: AzureAgentBlob;
   /** Bytes of the gzip-compressed agent bundle (what the inline delivery carries, before base64). */
   public readonly agentBundleGzipBytes: number;
 
-  constructor(scope: Construct, id: string, props: SpotScaleSetFleetProps) {
+  constructor(scope: Construct, id: string, props: AzureSpotFleetProps) {
     super(scope, id);
     const d = this.validate(props);
     this.spec = d.spec;
@@ -204,7 +204,7 @@ export class SpotScaleSetFleet extends Construct implements ISpotScaleSetFleet {
       threshold: d.spec.healthCheck.unhealthyThreshold,
     };
     if (!props.subnetId) {
-      this.network = new SpotFleetNetwork(this, 'Network', { ...common, namePrefix: prefix, addressSpace: props.addressSpace, subnetPrefix: props.subnetPrefix });
+      this.network = new AzureFleetNetwork(this, 'Network', { ...common, namePrefix: prefix, addressSpace: props.addressSpace, subnetPrefix: props.subnetPrefix });
     }
     const subnetId = props.subnetId ?? this.network!.subnetId;
     const front = this.createFrontDoor(props, d, { common, prefix, probe, subnetId });
@@ -223,7 +223,7 @@ export class SpotScaleSetFleet extends Construct implements ISpotScaleSetFleet {
   }
 
   /** Every rule of the props (cross-cloud, agent, Azure), thrown together; the decisions the fleet renders from. */
-  private validate(props: SpotScaleSetFleetProps): FleetDecisions {
+  private validate(props: AzureSpotFleetProps): FleetDecisions {
     const isUnresolved = (v: unknown): boolean => Token.isUnresolved(v);
     const agent = props.agent ?? {};
     const drainMode = agent.drainMode ?? DrainMode.HEALTH;
@@ -279,7 +279,7 @@ export class SpotScaleSetFleet extends Construct implements ISpotScaleSetFleet {
   }
 
   /** The network security group and the load balancer: created, an existing one's backend pool, or none. */
-  private createFrontDoor(props: SpotScaleSetFleetProps, d: FleetDecisions, at: FleetPlacement): { securityGroup: IFleetSecurityGroup; loadBalancer?: SpotLoadBalancer; attachment?: SpotBackendPoolAttachment } {
+  private createFrontDoor(props: AzureSpotFleetProps, d: FleetDecisions, at: FleetPlacement): { securityGroup: IFleetSecurityGroup; loadBalancer?: AzureInferenceLoadBalancer; attachment?: AzureBackendPoolAttachment } {
     const { common, prefix, probe, subnetId } = at;
     const spec = d.spec;
     const zones = spec.zones ?? ['1', '2', '3'];
@@ -289,7 +289,7 @@ export class SpotScaleSetFleet extends Construct implements ISpotScaleSetFleet {
       // No load balancer: nothing is admitted inbound (the Application Health extension probes from inside the VM).
       return { securityGroup: new ClosedSecurityGroup(this, 'SecurityGroup', { ...common, namePrefix: prefix, subnetId: subnetAssociation }) };
     }
-    const securityGroup = new SpotFleetSecurityGroup(this, 'SecurityGroup', {
+    const securityGroup = new AzureFleetSecurityGroup(this, 'SecurityGroup', {
       ...common,
       namePrefix: prefix,
       servingPort: spec.servingPort,
@@ -298,10 +298,10 @@ export class SpotScaleSetFleet extends Construct implements ISpotScaleSetFleet {
       subnetId: subnetAssociation,
     });
     if (props.existingBackendPool) {
-      const attachment = new SpotBackendPoolAttachment(this, 'BackendPool', { ...props.existingBackendPool, namePrefix: prefix, backendPort: spec.servingPort, probe });
+      const attachment = new AzureBackendPoolAttachment(this, 'BackendPool', { ...props.existingBackendPool, namePrefix: prefix, backendPort: spec.servingPort, probe });
       return { securityGroup, attachment };
     }
-    const loadBalancer = new SpotLoadBalancer(this, 'LoadBalancer', {
+    const loadBalancer = new AzureInferenceLoadBalancer(this, 'LoadBalancer', {
       ...common,
       namePrefix: prefix,
       backendPort: spec.servingPort,
@@ -314,7 +314,7 @@ export class SpotScaleSetFleet extends Construct implements ISpotScaleSetFleet {
   }
 
   /** The agent's cloud-init: inline in the custom data when it fits, otherwise from a private blob. */
-  private deliverAgent(props: SpotScaleSetFleetProps, d: FleetDecisions, common: FleetPlacement['common']): { script: string; delivery: AgentDelivery; blob?: SpotAgentBlob; gzipBytes: number } {
+  private deliverAgent(props: AzureSpotFleetProps, d: FleetDecisions, common: FleetPlacement['common']): { script: string; delivery: AgentDelivery; blob?: AzureAgentBlob; gzipBytes: number } {
     const agentConfig = d.agentPlan.config;
     const bundle = readAgentBundle(props.agentBundlePath ?? defaultAgentBundlePath());
     const inline = inlineAgentFetch(bundle);
@@ -337,7 +337,7 @@ export class SpotScaleSetFleet extends Construct implements ISpotScaleSetFleet {
     if (delivery === AgentDelivery.INLINE) {
       return { script: inlineScript, delivery, gzipBytes: inline.inlineGzipBytes };
     }
-    const blob = new SpotAgentBlob(this, 'AgentBlob', {
+    const blob = new AzureAgentBlob(this, 'AgentBlob', {
       ...common,
       agentBundlePath: bundle.path,
       readerPrincipalId: this.identity.principalId,
@@ -352,7 +352,7 @@ export class SpotScaleSetFleet extends Construct implements ISpotScaleSetFleet {
    * The on-demand base as a Regular-priority scale set of the first size, fixed at `onDemandBaseCapacity` VMs, with
    * a terminate notification so its VMs are drained on `Terminate`.
    */
-  private createRegularScaleSet(props: SpotScaleSetFleetProps, d: FleetDecisions, at: FleetPlacement): SpotScaleSet {
+  private createRegularScaleSet(props: AzureSpotFleetProps, d: FleetDecisions, at: FleetPlacement): SpotScaleSet {
     const base = d.spec.onDemandBaseCapacity;
     const plan: ScaleSetPlan = { skuName: d.spec.instanceTypes[0], mixVmSizes: [], minCapacity: base, maxCapacity: base, desiredCapacity: base, baseRegularCount: base, regularPercentageAboveBase: 100 };
     return new SpotScaleSet(this, 'RegularBase', {
@@ -379,7 +379,7 @@ export class SpotScaleSetFleet extends Construct implements ISpotScaleSetFleet {
   }
 
   /** One scale set per plan (an instance mix, or one per size), all behind the same backend pool. */
-  private createScaleSets(props: SpotScaleSetFleetProps, d: FleetDecisions, at: FleetPlacement): SpotScaleSet[] {
+  private createScaleSets(props: AzureSpotFleetProps, d: FleetDecisions, at: FleetPlacement): SpotScaleSet[] {
     const { common, prefix, probe, subnetId } = at;
     const spec = d.spec;
     const zones = spec.zones ?? ['1', '2', '3'];
@@ -415,14 +415,14 @@ export class SpotScaleSetFleet extends Construct implements ISpotScaleSetFleet {
    * The load balancer the fleet created. Throws when it has none (`loadBalanced: false`, or `existingBackendPool`);
    * check `loadBalanced` first, or use `loadBalancerId`.
    */
-  public get loadBalancer(): SpotLoadBalancer {
+  public get loadBalancer(): AzureInferenceLoadBalancer {
     if (!this._loadBalancer) {
       throw new FleetSpecError([{
         code: FleetSpecErrorCode.CLOUD_CONSTRAINT,
         prop: 'loadBalanced',
         message: this.backendPoolAttachment
-          ? `SpotScaleSetFleet ${this.node.path} joined an existing load balancer (existingBackendPool) and created none; use fleet.loadBalancerId or fleet.backendPoolAttachment`
-          : `SpotScaleSetFleet ${this.node.path} has no load balancer (loadBalanced: false); check fleet.loadBalanced before using fleet.loadBalancer, or set loadBalanced: true`,
+          ? `AzureSpotFleet ${this.node.path} joined an existing load balancer (existingBackendPool) and created none; use fleet.loadBalancerId or fleet.backendPoolAttachment`
+          : `AzureSpotFleet ${this.node.path} has no load balancer (loadBalanced: false); check fleet.loadBalanced before using fleet.loadBalancer, or set loadBalanced: true`,
       }], this.node.path);
     }
     return this._loadBalancer;
@@ -542,7 +542,7 @@ interface AzureFleetDecisions {
 }
 
 /** The fleet's own rules (load balancing, autohealing, agent, autoscale profiles); tokens are skipped. */
-function checkAzureFleetChoices(props: SpotScaleSetFleetProps, d: AzureFleetDecisions, v: ProblemCollector): void {
+function checkAzureFleetChoices(props: AzureSpotFleetProps, d: AzureFleetDecisions, v: ProblemCollector): void {
   const C = FleetSpecErrorCode.CLOUD_CONSTRAINT;
   const hcPort = props.healthCheck?.port;
   if (!d.loadBalanced) {
@@ -597,3 +597,11 @@ function terraformBase64(script: string): string {
   const parts = script.split(STRING_TOKEN).filter((p) => p !== '');
   return Fn.base64encode(Fn.join('', parts.map((p) => (STRING_TOKEN.test(p) ? p : Fn.rawString(p.replace(/\\/g, '\\\\').replace(/%\{/g, '%%{'))))));
 }
+
+/** @deprecated use {@link AzureSpotFleet} (the same class: one naming scheme across the clouds, see docs/names.md). */
+export const SpotScaleSetFleet = AzureSpotFleet;
+/** @deprecated use {@link AzureSpotFleet}. */
+export type SpotScaleSetFleet = AzureSpotFleet;
+
+/** @deprecated use {@link AzureSpotFleetProps} (one naming scheme across the clouds, see docs/names.md). */
+export type SpotScaleSetFleetProps = AzureSpotFleetProps;

@@ -9,6 +9,7 @@ import { createHash } from 'node:crypto';
 import { CHECKPOINT_PREFIX } from '../../lib/runtime/worker/checkpoint';
 import { FleetSpecErrorCode, ProblemCollector } from '../../lib/spec/errors';
 import { checkInstanceTypeNames } from '../../lib/spec/rules';
+import { resolveOptionAlias } from '../../lib/spec/option-aliases';
 import { GCP_MACHINE_TYPE_CATALOG } from './machine-catalog';
 import { GpuAttachment, gpuAttachmentOf, N1_ATTACHABLE_GPUS } from './machine-families';
 import { checkGceName, checkTemplateNamePrefix } from './provider-rules';
@@ -36,7 +37,12 @@ export interface GcpBatchInferenceProps {
    */
   readonly zones?: string[];
   /**
-   * Prefix of every resource name (3-20 lower-case letters, digits, hyphens).
+   * Prefix of every resource name (3-20 lower-case letters, digits, hyphens). The same prop on every cloud.
+   * @default - the construct id, lower-cased
+   */
+  readonly namePrefix?: string;
+  /**
+   * @deprecated use `namePrefix` (one name on every cloud). Setting both is refused.
    * @default - the construct id, lower-cased
    */
   readonly name?: string;
@@ -146,7 +152,11 @@ export class GcpBatchInference extends Construct {
 
   constructor(scope: Construct, id: string, props: GcpBatchInferenceProps) {
     super(scope, id);
-    const name = props.name ?? id.toLowerCase().replace(/[^a-z0-9-]/g, '-').slice(0, 20).replace(/-+$/, '');
+    const prefix = resolveOptionAlias({ name: 'namePrefix', value: props.namePrefix, deprecatedName: 'name', deprecatedValue: props.name });
+    const aliasProblems = new ProblemCollector();
+    aliasProblems.addAll(prefix.problems);
+    aliasProblems.throwIfAny(this.node.path);
+    const name = prefix.value ?? id.toLowerCase().replace(/[^a-z0-9-]/g, '-').slice(0, 20).replace(/-+$/, '');
     this.batchName = name;
     this.project = props.project;
     this.region = props.region;

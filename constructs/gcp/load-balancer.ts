@@ -14,8 +14,8 @@ import { IGcpSpotFleet } from './fleet-interface';
 import { checkBackendService } from './provider-rules';
 import { GcpSpotFleet } from './spot-fleet';
 
-/** Options of {@link GcpFleetLoadBalancer} that the pattern construct passes through. */
-export interface GcpFleetLoadBalancerOptions {
+/** Options of {@link GcpInferenceLoadBalancer} that the pattern construct passes through. */
+export interface GcpInferenceLoadBalancerOptions {
   /**
    * SSL certificate self links (or ids) for HTTPS on port 443. Without them the load balancer serves HTTP on port 80.
    * @default - HTTP only
@@ -30,8 +30,8 @@ export interface GcpFleetLoadBalancerOptions {
   readonly securityPolicy?: string;
 }
 
-/** Props of {@link GcpFleetLoadBalancer}. */
-export interface GcpFleetLoadBalancerProps extends GcpFleetLoadBalancerOptions {
+/** Props of {@link GcpInferenceLoadBalancer}. */
+export interface GcpInferenceLoadBalancerProps extends GcpInferenceLoadBalancerOptions {
   /**
    * The fleet whose groups serve behind the load balancer: a {@link GcpSpotFleet}, or groups created elsewhere
    * (`GcpSpotFleet.fromInstanceGroupManagers`), for which the load balancer creates the health check (when they
@@ -45,7 +45,7 @@ export interface GcpFleetLoadBalancerProps extends GcpFleetLoadBalancerOptions {
  * both groups (spot and on-demand), the fleet's health check, connection draining inside the 30 s notice, a URL
  * map, an HTTP or HTTPS target proxy, a reserved global IP and a global forwarding rule.
  */
-export class GcpFleetLoadBalancer extends Construct {
+export class GcpInferenceLoadBalancer extends Construct {
   /** Backend service holding both groups. */
   public readonly backendService: ComputeBackendService;
   /** URL map sending every request to the backend service. */
@@ -65,7 +65,7 @@ export class GcpFleetLoadBalancer extends Construct {
   /** Firewall rule created for an imported fleet (a `GcpSpotFleet` opens its own). */
   public readonly firewall?: ComputeFirewall;
 
-  constructor(scope: Construct, id: string, props: GcpFleetLoadBalancerProps) {
+  constructor(scope: Construct, id: string, props: GcpInferenceLoadBalancerProps) {
     super(scope, id);
     const { fleet } = props;
     const name = fleet.fleetName;
@@ -142,3 +142,14 @@ export class GcpFleetLoadBalancer extends Construct {
     return this.address.address;
   }
 }
+
+/** @deprecated use {@link GcpInferenceLoadBalancer} (the same class: one naming scheme across the clouds, see docs/names.md). */
+export const GcpFleetLoadBalancer = GcpInferenceLoadBalancer;
+/** @deprecated use {@link GcpInferenceLoadBalancer}. */
+export type GcpFleetLoadBalancer = GcpInferenceLoadBalancer;
+
+/** @deprecated use {@link GcpInferenceLoadBalancerProps} (one naming scheme across the clouds, see docs/names.md). */
+export type GcpFleetLoadBalancerProps = GcpInferenceLoadBalancerProps;
+
+/** @deprecated use {@link GcpInferenceLoadBalancerOptions} (one naming scheme across the clouds, see docs/names.md). */
+export type GcpFleetLoadBalancerOptions = GcpInferenceLoadBalancerOptions;

@@ -12,6 +12,7 @@ import { Cloud } from '../../lib/spec/clouds';
 import { FleetSpecErrorCode, ProblemCollector } from '../../lib/spec/errors';
 import { FleetSpec } from '../../lib/spec/fleet-spec';
 import { GLOBAL_LAYER_DEFAULTS, globalFailoverTimes, validateGlobalRouting, validateRegionList } from '../../lib/spec/global-routing';
+import { withCurrentOptionNames } from '../../lib/spec/option-aliases';
 import { GcpInterruptionDrill } from './interruption-drill';
 import { GcpOnDemandFallback, GcpOnDemandFallbackOptions } from './on-demand-fallback';
 import { GcpPreemptionHook } from './preemption-hook';
@@ -21,7 +22,7 @@ import { MachineTypeRanking, TargetShape } from './types';
 /** Google Cloud region names: `us-central1`, `europe-west4`, `northamerica-northeast2`. */
 export const GCP_REGION_PATTERN = /^[a-z]+-[a-z]+\d+$/;
 
-/** One region of a {@link GcpMultiRegionSpotService}, with what differs there. */
+/** One region of a {@link GcpMultiRegionSpotInferenceService}, with what differs there. */
 export interface GcpFleetRegion {
   /** The region, e.g. `us-central1`. */
   readonly region: string;
@@ -49,8 +50,8 @@ export interface GcpFleetRegion {
   readonly subnetwork?: string;
 }
 
-/** Props of {@link GcpMultiRegionSpotService}: the shared fleet spec, the regions, the Google Cloud options. */
-export interface GcpMultiRegionSpotServiceProps extends FleetSpec {
+/** Props of {@link GcpMultiRegionSpotInferenceService}: the shared fleet spec, the regions, the Google Cloud options. */
+export interface GcpMultiRegionSpotInferenceServiceProps extends FleetSpec {
   /** Project of every resource. */
   readonly project: string;
   /** The regions, each with what differs there. */
@@ -58,6 +59,8 @@ export interface GcpMultiRegionSpotServiceProps extends FleetSpec {
   /** Regions the team allows; synth refuses any other. @default - any region */
   readonly allowedRegions?: string[];
   /** Prefix of every resource name (1-13 lower-case letters, digits, hyphens; each region adds a short suffix). @default - the construct id, lower-cased */
+  readonly namePrefix?: string;
+  /** @deprecated use `namePrefix` (one name on every cloud). Setting both is refused. @default - the construct id, lower-cased */
   readonly name?: string;
   /** VPC network of every region (a Google Cloud network is global). @default 'default' */
   readonly network?: string;
@@ -71,7 +74,9 @@ export interface GcpMultiRegionSpotServiceProps extends FleetSpec {
   readonly machineTypeRanking?: MachineTypeRanking;
   /** The on-instance drain agent. @default - DrainMode.HEALTH on port 9901 */
   readonly agent?: GcpSpotAgentOptions;
-  /** Commands that start the inference server. @default - none */
+  /** Commands that start the inference server (the same prop on every cloud). @default - none */
+  readonly bootCommands?: string[];
+  /** @deprecated use `bootCommands` (one name on every cloud). Setting both is refused. @default - none */
   readonly startupScript?: string;
   /** Share of each VM's serving capacity the autoscaler and the backends aim for. @default 0.8 */
   readonly targetUtilization?: number;
@@ -89,7 +94,7 @@ export interface GcpMultiRegionSpotServiceProps extends FleetSpec {
   readonly onDemandFallbackOptions?: GcpOnDemandFallbackOptions;
   /** Labels on every VM and bucket. @default - only `spot-fleet: <name>` */
   readonly labels?: { [key: string]: string };
-  /** Path of the spot-agent bundle. @default - the package's portable agent bundle */
+  /** @deprecated use `agent.bundlePath` (one name on every cloud). Setting both is refused. @default - the package's portable agent bundle */
   readonly agentBundlePath?: string;
   /** Directory of the preemption function bundle. @default - the package's bundle */
   readonly functionBundleDir?: string;
@@ -106,7 +111,7 @@ export interface GcpMultiRegionSpotServiceProps extends FleetSpec {
  * moves traffic out of a region as soon as its VMs fail the health check (the global layer adds no detection
  * of its own: failover = interval x unhealthy threshold).
  */
-export class GcpMultiRegionSpotService extends Construct {
+export class GcpMultiRegionSpotInferenceService extends Construct {
   /** The regions, in the order given. */
   public readonly regionNames: string[];
   /** The fleet of each region. */
@@ -135,12 +140,16 @@ export class GcpMultiRegionSpotService extends Construct {
   /** Seconds from a region's notice until the load balancer sends it no new request. */
   public readonly failoverSeconds: number;
 
-  constructor(scope: Construct, id: string, props: GcpMultiRegionSpotServiceProps) {
+  constructor(scope: Construct, id: string, given: GcpMultiRegionSpotInferenceServiceProps) {
     super(scope, id);
     const isUnresolved = (x: unknown) => Token.isUnresolved(x);
     const C = FleetSpecErrorCode;
     const v = new ProblemCollector();
-    const name = props.name ?? id.toLowerCase().replace(/[^a-z0-9-]/g, '-').slice(0, 13).replace(/-+$/, '');
+    // One spelling per option (namePrefix, bootCommands, agent.bundlePath); both spellings of one are refused.
+    const current = withCurrentOptionNames(given);
+    v.addAll(current.problems);
+    const props = current.props;
+    const name = props.namePrefix ?? id.toLowerCase().replace(/[^a-z0-9-]/g, '-').slice(0, 13).replace(/-+$/, '');
     if (!isUnresolved(name) && !/^[a-z]([a-z0-9-]{0,11}[a-z0-9])?$/.test(name)) {
       v.add(C.CLOUD_CONSTRAINT, 'name', `name ("${name}") must be 1-13 lower-case letters, digits or hyphens, starting with a letter (each region adds '-' and a suffix of up to 6 characters to the fleets' 20-character prefix); e.g. "llm"`);
     }
@@ -182,7 +191,7 @@ export class GcpMultiRegionSpotService extends Construct {
       const regionName = `${name}-${suffixes[r.region]}`;
       const fleet = new GcpSpotFleet(this, `Fleet-${r.region}`, {
         ...props,
-        name: regionName,
+        namePrefix: regionName,
         region: r.region,
         zones: r.zones,
         instanceTypes: r.instanceTypes ?? props.instanceTypes,
@@ -298,3 +307,11 @@ export function regionSuffixes(regions: readonly string[]): Record<string, strin
 function stripUndefined<T extends object>(o: T): Partial<T> {
   return Object.fromEntries(Object.entries(o).filter(([, x]) => x !== undefined)) as Partial<T>;
 }
+
+/** @deprecated use {@link GcpMultiRegionSpotInferenceService} (the same class: one naming scheme across the clouds, see docs/names.md). */
+export const GcpMultiRegionSpotService = GcpMultiRegionSpotInferenceService;
+/** @deprecated use {@link GcpMultiRegionSpotInferenceService}. */
+export type GcpMultiRegionSpotService = GcpMultiRegionSpotInferenceService;
+
+/** @deprecated use {@link GcpMultiRegionSpotInferenceServiceProps} (one naming scheme across the clouds, see docs/names.md). */
+export type GcpMultiRegionSpotServiceProps = GcpMultiRegionSpotInferenceServiceProps;

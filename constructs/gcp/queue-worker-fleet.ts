@@ -13,6 +13,7 @@ import { queueTimingProblems } from '../../lib/runtime/worker/timing';
 import { backlogPerInstanceTarget, QueueWorkloadSpec } from '../../lib/spec/queue-workload';
 import { FleetSpecErrorCode, ProblemCollector } from '../../lib/spec/errors';
 import { WorkloadKind } from '../../lib/spec/fleet-spec';
+import { withCurrentOptionNames } from '../../lib/spec/option-aliases';
 import { GcpSpotFleet, GcpSpotFleetProps } from './spot-fleet';
 
 /** Pub/Sub limits used by the validation. */
@@ -111,14 +112,20 @@ export class GcpQueueWorkerFleet extends Construct {
   /** Full name of the subscription (`projects/<p>/subscriptions/<name>`), as the worker runtime takes it. */
   public readonly subscriptionPath: string;
 
-  constructor(scope: Construct, id: string, props: GcpQueueWorkerFleetProps) {
+  constructor(scope: Construct, id: string, given: GcpQueueWorkerFleetProps) {
     super(scope, id);
+    // One spelling per option (namePrefix, bootCommands, agent.bundlePath); both spellings of one are refused.
+    const current = withCurrentOptionNames(given);
+    const aliasProblems = new ProblemCollector();
+    aliasProblems.addAll(current.problems);
+    aliasProblems.throwIfAny(this.node.path);
+    const props = current.props;
     const { ack, attempts, retention, target, days } = resolveQueueSettings(props, this.node.path);
 
     this.ackDeadlineSeconds = ack;
     this.maxDeliveryAttempts = attempts;
     this.targetBacklogPerInstance = target;
-    const name = props.name ?? id.toLowerCase().replace(/[^a-z0-9-]/g, '-').slice(0, 20).replace(/-+$/, '');
+    const name = props.namePrefix ?? id.toLowerCase().replace(/[^a-z0-9-]/g, '-').slice(0, 20).replace(/-+$/, '');
     const project = props.project;
     const labels = { ...(props.labels ?? {}), 'spot-fleet': name };
 
@@ -177,18 +184,18 @@ export class GcpQueueWorkerFleet extends Construct {
       `SPOT_CHECKPOINT_BUCKET=${this.checkpointBucket.name}`,
       'SPOT_CHECKPOINT_PREFIX=checkpoints/',
     ];
-    const startupScript = [
+    const bootCommands = [
       `cat > ${GCP_QUEUE_WORKER_ENV_FILE} <<'QUEUE_WORKER_ENV'`,
       ...env,
       'QUEUE_WORKER_ENV',
-      ...(props.startupScript ? [props.startupScript] : []),
-    ].join('\n');
+      ...(props.bootCommands ?? []),
+    ];
     this.fleet = new GcpSpotFleet(this, 'Fleet', {
       ...props,
-      name,
+      namePrefix: name,
       workload: WorkloadKind.QUEUE_WORKER,
       deregistrationDelaySeconds: props.deregistrationDelaySeconds ?? 0,
-      startupScript,
+      bootCommands,
       // No load balancer: no firewall opening; autohealing only when asked (the VMs must then answer the check).
       loadBalanced: false,
       autohealing: props.autohealing ?? false,

@@ -24,6 +24,7 @@ import {
   renderAgentInstallScript,
 } from '../../lib/runtime/agent-config';
 import { Cloud, FleetSpec, FleetSpecError, FleetSpecErrorCode, ProblemCollector, ResolvedFleetSpec, ResolvedHealthCheck } from '../../lib/spec';
+import { withCurrentOptionNames } from '../../lib/spec/option-aliases';
 import { applyFleetSpecDefaults } from '../../lib/spec/defaults';
 import { FleetAgentPlan, planFleetAgent } from '../../lib/runtime/fleet-agent';
 import { locateBundle } from './bundles';
@@ -52,7 +53,10 @@ export const SERVING_PORT_NAME = 'http';
  * The on-instance spot agent of a Google Cloud fleet: how it drains the server on a preemption notice.
  * Same shape as the AWS fleet's `agent` prop.
  */
-export interface GcpSpotAgentOptions extends AgentDrainOptions {}
+export interface GcpSpotAgentOptions extends AgentDrainOptions {
+  /** Path of the spot-agent bundle. @default - dist/runtime/spot-agent-portable/index.js (the agent without the AWS SDK) from `npm run build:handlers` */
+  readonly bundlePath?: string;
+}
 
 /** A Cloud Monitoring metric the spot group's autoscaler follows (instead of load-balancing utilization). */
 export interface GcpAutoscalingMetric {
@@ -79,7 +83,12 @@ export interface GcpSpotFleetProps extends FleetSpec {
   /** Region of the regional managed instance groups, e.g. `us-central1`. */
   readonly region: string;
   /**
-   * Prefix of every resource name (1-20 lower-case letters, digits, hyphens).
+   * Prefix of every resource name (1-20 lower-case letters, digits, hyphens). The same prop on every cloud.
+   * @default - the construct id, lower-cased
+   */
+  readonly namePrefix?: string;
+  /**
+   * @deprecated use `namePrefix` (one name on every cloud). Setting both is refused.
    * @default - the construct id, lower-cased
    */
   readonly name?: string;
@@ -134,7 +143,7 @@ export interface GcpSpotFleetProps extends FleetSpec {
    */
   readonly autoscalingMetrics?: GcpAutoscalingMetric[];
   /**
-   * Whether a Google load balancer sends traffic to the fleet (a `GcpFleetLoadBalancer` or
+   * Whether a Google load balancer sends traffic to the fleet (a `GcpInferenceLoadBalancer` or
    * `GcpSpotInferenceService`). `false` (queue workers, batch): no firewall opening at all, and autohealing
    * off unless `autohealing` says otherwise; nothing from outside reaches the VMs.
    * @default true
@@ -160,8 +169,13 @@ export interface GcpSpotFleetProps extends FleetSpec {
   /**
    * Shell commands that start the inference server (they must return: run the server as a service or in the
    * background). They run before the spot agent is installed, under `set -euo pipefail`, on every boot (a VM
-   * stopped by `InstanceTerminationAction.STOP` boots again): keep them idempotent.
+   * stopped by `InstanceTerminationAction.STOP` boots again): keep them idempotent. The same prop on every cloud.
    * @default - none: the image starts the server
+   */
+  readonly bootCommands?: string[];
+  /**
+   * @deprecated use `bootCommands` (one name on every cloud; a script is a one-element list). Setting both is refused.
+   * @default - none
    */
   readonly startupScript?: string;
   /** Labels on every VM and bucket. @default - only `spot-fleet: <name>` */
@@ -172,7 +186,10 @@ export interface GcpSpotFleetProps extends FleetSpec {
    * @default true
    */
   readonly secureBoot?: boolean;
-  /** Path of the spot-agent bundle. @default - dist/runtime/spot-agent-portable/index.js (the agent without the AWS SDK) from `npm run build:handlers` */
+  /**
+   * @deprecated use `agent.bundlePath` (one name on every cloud). Setting both is refused.
+   * @default - dist/runtime/spot-agent-portable/index.js from `npm run build:handlers`
+   */
   readonly agentBundlePath?: string;
   /**
    * Name of the private bucket created for the agent and function code (globally unique).
@@ -255,9 +272,12 @@ export class GcpSpotFleet extends Construct implements IGcpSpotFleet {
   /** VPC network of the VMs. */
   public readonly network: string;
 
-  constructor(scope: Construct, id: string, props: GcpSpotFleetProps) {
+  constructor(scope: Construct, id: string, given: GcpSpotFleetProps) {
     super(scope, id);
-    const name = props.name ?? id.toLowerCase().replace(/[^a-z0-9-]/g, '-').slice(0, 20).replace(/-+$/, '');
+    // One spelling per option (bootCommands, namePrefix, agent.bundlePath); the deprecated ones moved over, both refused.
+    const current = withCurrentOptionNames(given);
+    const props = current.props;
+    const name = props.namePrefix ?? id.toLowerCase().replace(/[^a-z0-9-]/g, '-').slice(0, 20).replace(/-+$/, '');
     const shape = props.targetShape ?? TargetShape.BALANCED;
     const autoscaling = props.autoscaling ?? true;
     const agent = props.agent ?? {};
@@ -281,6 +301,7 @@ export class GcpSpotFleet extends Construct implements IGcpSpotFleet {
     this.drainMode = this.agentPlan.drainMode;
     this.agentHealthPort = this.agentPlan.agentHealthPort;
     const problems = new ProblemCollector();
+    problems.addAll(current.problems);
     checkGcpFleetChoices(props, {
       loadBalanced: this.loadBalanced,
       autohealing: this.autohealing,
@@ -518,7 +539,7 @@ export class GcpSpotFleet extends Construct implements IGcpSpotFleet {
       labels: c.labels,
     });
     const agentAsset = new TerraformAsset(this, 'AgentBundle', {
-      path: locateBundle('runtime/spot-agent-portable/index.js', 'agentBundlePath', props.agentBundlePath),
+      path: locateBundle('runtime/spot-agent-portable/index.js', 'agent.bundlePath', props.agent?.bundlePath),
       type: AssetType.FILE,
     });
     const agentObject = new StorageBucketObject(this, 'AgentObject', {
@@ -587,7 +608,7 @@ export class GcpSpotFleet extends Construct implements IGcpSpotFleet {
       gpuAttached,
       hasGpu: gpuAttached || types.some((t) => gpuAttachmentOf(t) === GpuAttachment.BUILT_IN),
       metadata: {
-        'startup-script': this.renderStartupScript(c.props.startupScript),
+        'startup-script': this.renderStartupScript(c.props.bootCommands?.join('\n')),
         'shutdown-script': this.renderShutdownScript(),
         'enable-oslogin': 'TRUE',
         'block-project-ssh-keys': 'TRUE',

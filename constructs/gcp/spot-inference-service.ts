@@ -1,14 +1,16 @@
 import { TerraformOutput } from 'cdktf';
 import { Construct } from 'constructs';
+import { ProblemCollector } from '../../lib/spec/errors';
+import { withCurrentOptionNames } from '../../lib/spec/option-aliases';
 import { GcpFleetAlerts, GcpFleetAlertsOptions } from './fleet-alerts';
 import { GcpInterruptionDrill } from './interruption-drill';
-import { GcpFleetLoadBalancer, GcpFleetLoadBalancerOptions } from './load-balancer';
+import { GcpInferenceLoadBalancer, GcpInferenceLoadBalancerOptions } from './load-balancer';
 import { GcpOnDemandFallback, GcpOnDemandFallbackOptions } from './on-demand-fallback';
 import { GcpPreemptionHook, GcpPreemptionHookOptions } from './preemption-hook';
 import { GcpSpotFleet, GcpSpotFleetProps } from './spot-fleet';
 
 /** Props of {@link GcpSpotInferenceService}: the fleet, its load balancer and its preemption hook in one. */
-export interface GcpSpotInferenceServiceProps extends GcpSpotFleetProps, GcpFleetLoadBalancerOptions, GcpPreemptionHookOptions {
+export interface GcpSpotInferenceServiceProps extends GcpSpotFleetProps, GcpInferenceLoadBalancerOptions, GcpPreemptionHookOptions {
   /** Add Terraform outputs (load balancer IP, group names, the drill command). @default true */
   readonly outputs?: boolean;
   /**
@@ -31,11 +33,11 @@ export interface GcpSpotInferenceServiceProps extends GcpSpotFleetProps, GcpFlee
 /**
  * The Google Cloud pattern: an inference service on a diversified spot fleet with an on-demand base, behind a
  * global external Application Load Balancer, with the preemption hook. Take it whole, or use
- * {@link GcpSpotFleet}, {@link GcpFleetLoadBalancer} and {@link GcpPreemptionHook} on their own.
+ * {@link GcpSpotFleet}, {@link GcpInferenceLoadBalancer} and {@link GcpPreemptionHook} on their own.
  */
 export class GcpSpotInferenceService extends Construct {
   public readonly fleet: GcpSpotFleet;
-  public readonly loadBalancer: GcpFleetLoadBalancer;
+  public readonly loadBalancer: GcpInferenceLoadBalancer;
   public readonly preemptionHook: GcpPreemptionHook;
   /** The on-demand fallback controller, unless `onDemandFallback` is false. */
   public readonly onDemandFallback?: GcpOnDemandFallback;
@@ -44,10 +46,16 @@ export class GcpSpotInferenceService extends Construct {
   /** The preemption drill: the `gcloud compute instances simulate-maintenance-event` command for a fleet VM. */
   public readonly interruptionDrill: GcpInterruptionDrill;
 
-  constructor(scope: Construct, id: string, props: GcpSpotInferenceServiceProps) {
+  constructor(scope: Construct, id: string, given: GcpSpotInferenceServiceProps) {
     super(scope, id);
-    this.fleet = new GcpSpotFleet(this, 'Fleet', { ...props, name: props.name ?? id.toLowerCase().replace(/[^a-z0-9-]/g, '-').slice(0, 20).replace(/-+$/, '') });
-    this.loadBalancer = new GcpFleetLoadBalancer(this, 'LoadBalancer', {
+    // One spelling per option (namePrefix, bootCommands, agent.bundlePath); both spellings of one are refused.
+    const current = withCurrentOptionNames(given);
+    const problems = new ProblemCollector();
+    problems.addAll(current.problems);
+    problems.throwIfAny(this.node.path);
+    const props = current.props;
+    this.fleet = new GcpSpotFleet(this, 'Fleet', { ...props, namePrefix: props.namePrefix ?? id.toLowerCase().replace(/[^a-z0-9-]/g, '-').slice(0, 20).replace(/-+$/, '') });
+    this.loadBalancer = new GcpInferenceLoadBalancer(this, 'LoadBalancer', {
       fleet: this.fleet,
       sslCertificates: props.sslCertificates,
       requestTimeoutSeconds: props.requestTimeoutSeconds,

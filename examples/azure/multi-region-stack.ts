@@ -5,7 +5,7 @@ import { AzurermProvider } from '@cdktf/provider-azurerm/lib/provider';
 import { ResourceGroup } from '@cdktf/provider-azurerm/lib/resource-group';
 import { TerraformStack } from 'cdktf';
 import { Construct } from 'constructs';
-import { AzureMultiRegionSpotService } from 'spot-inference-constructs/azure';
+import { AzureMultiRegionSpotInferenceService } from 'spot-inference-constructs/azure';
 import { EXAMPLE_SSH_PUBLIC_KEY } from './stack';
 
 /** Settings of the multi-region example. */
@@ -21,13 +21,13 @@ export interface AzureMultiRegionExampleSettings {
 }
 
 export class AzureMultiRegionExampleStack extends TerraformStack {
-  public readonly service: AzureMultiRegionSpotService;
+  public readonly service: AzureMultiRegionSpotInferenceService;
 
   constructor(scope: Construct, id: string, settings: AzureMultiRegionExampleSettings = {}) {
     super(scope, id);
     new AzurermProvider(this, 'azurerm', { features: [{}] });
     const rg = new ResourceGroup(this, 'ResourceGroup', { name: settings.resourceGroupName ?? 'spot-multi-region-example', location: 'eastus2' });
-    this.service = new AzureMultiRegionSpotService(this, 'Api', {
+    this.service = new AzureMultiRegionSpotInferenceService(this, 'Api', {
       resourceGroupName: rg.name,
       location: rg.location,
       namePrefix: 'llm-mr',

@@ -7,7 +7,7 @@ import {
   AzureInterruptionDrill,
   AzureOnDemandFallback,
   AzureSizeStrategy,
-  SpotScaleSetFleet,
+  AzureSpotFleet,
 } from 'spot-inference-constructs/azure';
 
 /**
@@ -37,8 +37,8 @@ export interface AzureExampleSettings {
  * Azure subscription or credentials.
  */
 export class AzureSpotInferenceStack extends TerraformStack {
-  public readonly gpuFleet: SpotScaleSetFleet;
-  public readonly cpuFleet: SpotScaleSetFleet;
+  public readonly gpuFleet: AzureSpotFleet;
+  public readonly cpuFleet: AzureSpotFleet;
   public readonly gpuFallback: AzureOnDemandFallback;
 
   constructor(scope: Construct, id: string, settings: AzureExampleSettings = {}) {
@@ -58,7 +58,7 @@ export class AzureSpotInferenceStack extends TerraformStack {
     };
 
     // GPU sizes cannot share an instance mix: one scale set per size, same backend pool.
-    this.gpuFleet = new SpotScaleSetFleet(this, 'GpuFleet', {
+    this.gpuFleet = new AzureSpotFleet(this, 'GpuFleet', {
       ...common,
       namePrefix: 'gpu-infer',
       instanceTypes: ['Standard_NC4as_T4_v3', 'Standard_NC8as_T4_v3'],
@@ -74,7 +74,7 @@ export class AzureSpotInferenceStack extends TerraformStack {
     });
 
     // CPU sizes of the D and E families: one scale set with an instance mix.
-    this.cpuFleet = new SpotScaleSetFleet(this, 'CpuFleet', {
+    this.cpuFleet = new AzureSpotFleet(this, 'CpuFleet', {
       ...common,
       namePrefix: 'cpu-infer',
       addressSpace: '10.43.0.0/16',

@@ -4,7 +4,7 @@
 import { TerraformStack } from 'cdktf';
 import { Construct } from 'constructs';
 import { GoogleProvider } from '@cdktf/provider-google/lib/provider';
-import { GcpMultiRegionSpotService } from 'spot-inference-constructs/gcp';
+import { GcpMultiRegionSpotInferenceService } from 'spot-inference-constructs/gcp';
 
 /** Settings of the example. */
 export interface GcpMultiRegionExampleStackProps {
@@ -13,13 +13,13 @@ export interface GcpMultiRegionExampleStackProps {
 }
 
 export class GcpMultiRegionExampleStack extends TerraformStack {
-  public readonly service: GcpMultiRegionSpotService;
+  public readonly service: GcpMultiRegionSpotInferenceService;
 
   constructor(scope: Construct, id: string, props: GcpMultiRegionExampleStackProps = {}) {
     super(scope, id);
     const project = props.project ?? 'my-gcp-project';
     new GoogleProvider(this, 'google', { project });
-    this.service = new GcpMultiRegionSpotService(this, 'llm', {
+    this.service = new GcpMultiRegionSpotInferenceService(this, 'llm', {
       project,
       name: 'llm-mr',
       allowedRegions: ['us-central1', 'europe-west4'],

@@ -10,9 +10,9 @@ import {
   AzureScaleSetOrchestration,
   AzureSpotInferenceService,
   AzureSpotInferenceServiceProps,
-  ISpotScaleSetFleet,
-  SpotScaleSetFleet,
-  SpotScaleSetFleetProps,
+  IAzureSpotFleet,
+  AzureSpotFleet,
+  AzureSpotFleetProps,
 } from '../../../constructs/azure';
 import { FleetSpecError } from '../../../lib/spec';
 
@@ -20,7 +20,7 @@ Testing.setupJest();
 const dir = mkdtempSync(join(tmpdir(), 'azure-iface-'));
 const BUNDLE = join(dir, 'agent.js');
 writeFileSync(BUNDLE, '"use strict";console.log("agent");');
-const PROPS: SpotScaleSetFleetProps = {
+const PROPS: AzureSpotFleetProps = {
   resourceGroupName: 'rg',
   location: 'eastus2',
   adminSshPublicKey: 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAITEST test',
@@ -34,11 +34,11 @@ const LB = '/subscriptions/0000/resourceGroups/net/providers/Microsoft.Network/l
 const POOL = `${LB}/backendAddressPools/inference`;
 const VMSS = '/subscriptions/0000/resourceGroups/rg/providers/Microsoft.Compute/virtualMachineScaleSets';
 
-describe('ISpotScaleSetFleet', () => {
-  test('SpotScaleSetFleet implements it: the pieces take the interface', () => {
-    let fleet!: ISpotScaleSetFleet;
+describe('IAzureSpotFleet', () => {
+  test('AzureSpotFleet implements it: the pieces take the interface', () => {
+    let fleet!: IAzureSpotFleet;
     const json = JSON.parse(Testing.synthScope((scope) => {
-      fleet = new SpotScaleSetFleet(scope, 'GpuFleet', PROPS);
+      fleet = new AzureSpotFleet(scope, 'GpuFleet', PROPS);
       AzureFleetAlerts.forFleet(scope, 'Alerts', fleet);
       AzureInterruptionDrill.forFleet(scope, 'Drill', fleet);
     }));
@@ -50,10 +50,10 @@ describe('ISpotScaleSetFleet', () => {
   });
 
   test('fromScaleSetAttributes imports existing scale sets: names from the ids, alerts and drill work on them', () => {
-    let imported!: ISpotScaleSetFleet;
+    let imported!: IAzureSpotFleet;
     let drill!: AzureInterruptionDrill;
     const json = JSON.parse(Testing.synthScope((scope) => {
-      imported = SpotScaleSetFleet.fromScaleSetAttributes(scope, 'LegacyFleet', { resourceGroupName: 'rg', scaleSetIds: [`${VMSS}/legacy-a`, `${VMSS}/legacy-b`], loadBalancerId: LB });
+      imported = AzureSpotFleet.fromScaleSetAttributes(scope, 'LegacyFleet', { resourceGroupName: 'rg', scaleSetIds: [`${VMSS}/legacy-a`, `${VMSS}/legacy-b`], loadBalancerId: LB });
       AzureFleetAlerts.forFleet(scope, 'Alerts', imported);
       drill = AzureInterruptionDrill.forFleet(scope, 'Drill', imported);
     }));
@@ -61,28 +61,28 @@ describe('ISpotScaleSetFleet', () => {
     expect(drill.simulateEvictionCommand).toMatch(/az vmss list-instances --resource-group rg --name legacy-a .*az vm simulate-eviction/);
     const probe = Object.values(json.resource.azurerm_monitor_metric_alert).find((a: any) => a.name === 'legacy-fleet-backend-health') as any;
     expect(probe.scopes).toEqual([LB]);
-    const uniform = SpotScaleSetFleet.fromScaleSetAttributes(Testing.app(), 'U', { resourceGroupName: 'rg', scaleSetIds: [`${VMSS}/u`], orchestration: AzureScaleSetOrchestration.UNIFORM });
+    const uniform = AzureSpotFleet.fromScaleSetAttributes(Testing.app(), 'U', { resourceGroupName: 'rg', scaleSetIds: [`${VMSS}/u`], orchestration: AzureScaleSetOrchestration.UNIFORM });
     expect(AzureInterruptionDrill.simulateEvictionCommandFor({ resourceGroupName: 'rg', scaleSetName: uniform.scaleSetNames[0], orchestration: uniform.orchestration })).toMatch(/az vmss simulate-eviction .*--instance-id/);
   });
 
   test('import errors name the attribute and the fix', () => {
     const app = Testing.app();
-    expect(() => SpotScaleSetFleet.fromScaleSetAttributes(app, 'A', { resourceGroupName: 'rg', scaleSetIds: [] })).toThrow(/scaleSetIds is empty; give the id of at least one scale set/);
-    expect(() => SpotScaleSetFleet.fromScaleSetAttributes(app, 'B', { resourceGroupName: 'rg', scaleSetIds: ['legacy-a'] })).toThrow(/scaleSetIds\[0\] \("legacy-a"\) is not a scale set id .*; fix the id or give scaleSetNames/);
+    expect(() => AzureSpotFleet.fromScaleSetAttributes(app, 'A', { resourceGroupName: 'rg', scaleSetIds: [] })).toThrow(/scaleSetIds is empty; give the id of at least one scale set/);
+    expect(() => AzureSpotFleet.fromScaleSetAttributes(app, 'B', { resourceGroupName: 'rg', scaleSetIds: ['legacy-a'] })).toThrow(/scaleSetIds\[0\] \("legacy-a"\) is not a scale set id .*; fix the id or give scaleSetNames/);
     const stack = new TerraformStack(app, 'tokens');
     const id = new TerraformVariable(stack, 'vmss_id', { type: 'string' }).stringValue;
-    expect(() => SpotScaleSetFleet.fromScaleSetAttributes(stack, 'T', { resourceGroupName: 'rg', scaleSetIds: [id] })).toThrow(/scaleSetIds\[0\] is a deploy-time value, so its name cannot be read from it; give scaleSetNames as well/);
-    expect(SpotScaleSetFleet.fromScaleSetAttributes(stack, 'T2', { resourceGroupName: 'rg', scaleSetIds: [id], scaleSetNames: ['legacy'] }).scaleSetNames).toEqual(['legacy']);
-    expect(() => SpotScaleSetFleet.fromScaleSetAttributes(app, 'C', { resourceGroupName: 'rg', scaleSetIds: [`${VMSS}/a`], scaleSetNames: ['a', 'b'] })).toThrow(/scaleSetNames has 2 names for 1 scale set ids/);
-    expect(() => SpotScaleSetFleet.fromScaleSetAttributes(app, 'D', { resourceGroupName: 'rg', scaleSetIds: [`${VMSS}/a`], orchestration: 'flex' as AzureScaleSetOrchestration })).toThrow(/orchestration \("flex"\) is not one of the AzureScaleSetOrchestration values/);
+    expect(() => AzureSpotFleet.fromScaleSetAttributes(stack, 'T', { resourceGroupName: 'rg', scaleSetIds: [id] })).toThrow(/scaleSetIds\[0\] is a deploy-time value, so its name cannot be read from it; give scaleSetNames as well/);
+    expect(AzureSpotFleet.fromScaleSetAttributes(stack, 'T2', { resourceGroupName: 'rg', scaleSetIds: [id], scaleSetNames: ['legacy'] }).scaleSetNames).toEqual(['legacy']);
+    expect(() => AzureSpotFleet.fromScaleSetAttributes(app, 'C', { resourceGroupName: 'rg', scaleSetIds: [`${VMSS}/a`], scaleSetNames: ['a', 'b'] })).toThrow(/scaleSetNames has 2 names for 1 scale set ids/);
+    expect(() => AzureSpotFleet.fromScaleSetAttributes(app, 'D', { resourceGroupName: 'rg', scaleSetIds: [`${VMSS}/a`], orchestration: 'flex' as AzureScaleSetOrchestration })).toThrow(/orchestration \("flex"\) is not one of the AzureScaleSetOrchestration values/);
   });
 });
 
 describe('a fleet on an existing load balancer backend pool', () => {
-  const synth = (props: Partial<SpotScaleSetFleetProps>): { out: string; json: any; fleet: SpotScaleSetFleet } => {
-    let fleet!: SpotScaleSetFleet;
+  const synth = (props: Partial<AzureSpotFleetProps>): { out: string; json: any; fleet: AzureSpotFleet } => {
+    let fleet!: AzureSpotFleet;
     const out = Testing.synthScope((scope) => {
-      fleet = new SpotScaleSetFleet(scope, 'GpuFleet', { ...PROPS, ...props });
+      fleet = new AzureSpotFleet(scope, 'GpuFleet', { ...PROPS, ...props });
     });
     return { out, json: JSON.parse(out), fleet };
   };

@@ -3,7 +3,7 @@ import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Testing } from 'cdktf';
-import { AzureMultiRegionSpotService, AzureMultiRegionSpotServiceProps } from '../../../constructs/azure';
+import { AzureMultiRegionSpotInferenceService, AzureMultiRegionSpotInferenceServiceProps } from '../../../constructs/azure';
 
 Testing.setupJest();
 
@@ -16,7 +16,7 @@ beforeAll(() => {
   }
 });
 
-function props(overrides: Partial<AzureMultiRegionSpotServiceProps> = {}): AzureMultiRegionSpotServiceProps {
+function props(overrides: Partial<AzureMultiRegionSpotInferenceServiceProps> = {}): AzureMultiRegionSpotInferenceServiceProps {
   return {
     resourceGroupName: 'rg-spot',
     location: 'eastus2',
@@ -32,16 +32,16 @@ function props(overrides: Partial<AzureMultiRegionSpotServiceProps> = {}): Azure
   };
 }
 
-function synth(p: AzureMultiRegionSpotServiceProps) {
-  let svc!: AzureMultiRegionSpotService;
+function synth(p: AzureMultiRegionSpotInferenceServiceProps) {
+  let svc!: AzureMultiRegionSpotInferenceService;
   const out = Testing.synthScope((scope) => {
-    svc = new AzureMultiRegionSpotService(scope, 'Svc', p);
+    svc = new AzureMultiRegionSpotInferenceService(scope, 'Svc', p);
   });
   const json = JSON.parse(out);
   return { svc, json, all: (type: string): any[] => Object.values(json.resource[type] ?? {}) };
 }
 
-describe('AzureMultiRegionSpotService', () => {
+describe('AzureMultiRegionSpotInferenceService', () => {
   test('the global layer: one Front Door profile, endpoint, origin group with a fast health probe, one origin per region, one route', () => {
     const { svc, all } = synth(props());
     expect(all('azurerm_cdn_frontdoor_profile')).toEqual([expect.objectContaining({ sku_name: 'Standard_AzureFrontDoor', response_timeout_seconds: 120 })]);

@@ -8,7 +8,7 @@ import { ComputeUrlMap } from '@cdktf/provider-google/lib/compute-url-map';
 import {
   GcpFleetAlerts,
   GcpFleetBackends,
-  GcpFleetLoadBalancer,
+  GcpInferenceLoadBalancer,
   GcpInterruptionDrill,
   GcpPreemptionHook,
   GcpSpotFleet,
@@ -36,7 +36,7 @@ describe('IGcpSpotFleet: an imported fleet works with every piece', () => {
   test('fromInstanceGroupManagers: load balancer creates the health check and the firewall for Google\'s ranges itself', () => {
     const { resources } = synth((scope) => {
       const fleet = GcpSpotFleet.fromInstanceGroupManagers(scope, 'Imported', attrs);
-      new GcpFleetLoadBalancer(scope, 'Lb', { fleet });
+      new GcpInferenceLoadBalancer(scope, 'Lb', { fleet });
     });
     const backend = one(resources, 'google_compute_backend_service', 'Lb_Backend');
     expect(backend.backend.map((b: any) => b.group)).toEqual([GROUP('legacy-spot'), GROUP('legacy-std')]);

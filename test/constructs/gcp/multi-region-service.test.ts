@@ -2,7 +2,7 @@ import 'cdktf/lib/testing/adapters/jest';
 import { Testing } from 'cdktf';
 import { ComputeGlobalForwardingRule } from '@cdktf/provider-google/lib/compute-global-forwarding-rule';
 import { ComputeHealthCheck } from '@cdktf/provider-google/lib/compute-health-check';
-import { GcpMultiRegionSpotService, GcpMultiRegionSpotServiceProps, regionSuffix, regionSuffixes } from '../../../constructs/gcp';
+import { GcpMultiRegionSpotInferenceService, GcpMultiRegionSpotInferenceServiceProps, regionSuffix, regionSuffixes } from '../../../constructs/gcp';
 import { ensureBundles, synth } from './helpers';
 
 Testing.setupJest();
@@ -13,7 +13,7 @@ const REGIONS = [
   { region: 'europe-west4', zones: ['europe-west4-a', 'europe-west4-b'], instanceTypes: ['g2-standard-8', 'g2-standard-16'], trafficDialPercentage: 50 },
 ];
 
-function props(overrides: Partial<GcpMultiRegionSpotServiceProps> = {}): GcpMultiRegionSpotServiceProps {
+function props(overrides: Partial<GcpMultiRegionSpotInferenceServiceProps> = {}): GcpMultiRegionSpotInferenceServiceProps {
   return {
     project: 'test-project',
     name: 'llm',
@@ -26,11 +26,11 @@ function props(overrides: Partial<GcpMultiRegionSpotServiceProps> = {}): GcpMult
   };
 }
 
-describe('GcpMultiRegionSpotService', () => {
+describe('GcpMultiRegionSpotInferenceService', () => {
   test('one global backend service over both MIGs of every region, on the fleets\' health check', () => {
-    let svc: GcpMultiRegionSpotService | undefined;
+    let svc: GcpMultiRegionSpotInferenceService | undefined;
     const { json, resources } = synth((scope) => {
-      svc = new GcpMultiRegionSpotService(scope, 'llm', props());
+      svc = new GcpMultiRegionSpotInferenceService(scope, 'llm', props());
     });
     expect(svc!.regionNames).toEqual(['us-central1', 'europe-west4']);
     const backends = Object.values(resources.google_compute_backend_service);
@@ -52,7 +52,7 @@ describe('GcpMultiRegionSpotService', () => {
   });
 
   test('a regional spot MIG and standard MIG per region, over that region\'s zones and types', () => {
-    const { resources } = synth((scope) => new GcpMultiRegionSpotService(scope, 'llm', props()));
+    const { resources } = synth((scope) => new GcpMultiRegionSpotInferenceService(scope, 'llm', props()));
     const migs = Object.values(resources.google_compute_region_instance_group_manager) as any[];
     expect(migs.map((m) => `${m.name}@${m.region}`).sort()).toEqual(['llm-euwe4-od@europe-west4', 'llm-euwe4-spot@europe-west4', 'llm-usce1-od@us-central1', 'llm-usce1-spot@us-central1']);
     const euSpot = migs.find((m) => m.name === 'llm-euwe4-spot');
@@ -63,9 +63,9 @@ describe('GcpMultiRegionSpotService', () => {
   });
 
   test('one controller over every region: it resizes only the regions\' standard groups (IAM conditions on their names), and every region\'s preemptions run it', () => {
-    let svc: GcpMultiRegionSpotService | undefined;
+    let svc: GcpMultiRegionSpotInferenceService | undefined;
     const { resources } = synth((scope) => {
-      svc = new GcpMultiRegionSpotService(scope, 'llm', props());
+      svc = new GcpMultiRegionSpotInferenceService(scope, 'llm', props());
     });
     expect(svc!.controllerRegion).toBe('us-central1');
     expect(svc!.onDemandFallback).toBeDefined();
@@ -91,29 +91,29 @@ describe('GcpMultiRegionSpotService', () => {
   });
 
   test('the controller can be left out', () => {
-    let svc: GcpMultiRegionSpotService | undefined;
+    let svc: GcpMultiRegionSpotInferenceService | undefined;
     const { resources } = synth((scope) => {
-      svc = new GcpMultiRegionSpotService(scope, 'llm', props({ onDemandFallback: false }));
+      svc = new GcpMultiRegionSpotInferenceService(scope, 'llm', props({ onDemandFallback: false }));
     });
     expect(svc!.onDemandFallback).toBeUndefined();
     expect(Object.keys(resources.google_cloudfunctions2_function).filter((k) => /OnDemandFallback/.test(k))).toHaveLength(0);
   });
 
   test('refuses a health check whose failover does not fit the 30 s notice, with the numbers', () => {
-    expect(() => synth((scope) => new GcpMultiRegionSpotService(scope, 'llm', props({ healthCheck: { intervalSeconds: 10, unhealthyThreshold: 3 } })))).toThrow(
+    expect(() => synth((scope) => new GcpMultiRegionSpotInferenceService(scope, 'llm', props({ healthCheck: { intervalSeconds: 10, unhealthyThreshold: 3 } })))).toThrow(
       /healthCheck\.intervalSeconds \(10 s\) x healthCheck\.unhealthyThreshold \(3\) = 30 s at the regional load balancer \+ 0 s at the global backend service \(it routes on the regional health check\) = 30 s .* \+ drainBudgetSeconds \(10 s\) for the last of them = 40 s, longer than the 30 s Google Cloud spot notice \(10 s over\)/,
     );
   });
 
   test('refuses bad regions, dials and names', () => {
-    expect(() => synth((scope) => new GcpMultiRegionSpotService(scope, 'llm', props({ regions: [{ region: 'us-central1', trafficDialPercentage: 5 }] })))).toThrow(
+    expect(() => synth((scope) => new GcpMultiRegionSpotInferenceService(scope, 'llm', props({ regions: [{ region: 'us-central1', trafficDialPercentage: 5 }] })))).toThrow(
       /trafficDialPercentage of us-central1 \(5\) must be 0 or from 10 to 100: it becomes the backends' capacityScaler/,
     );
-    expect(() => synth((scope) => new GcpMultiRegionSpotService(scope, 'llm', props({ regions: [{ region: 'us-central1', zones: ['us-east1-b'] }] })))).toThrow(/regions\[us-central1\]\.zones lists us-east1-b, not in us-central1/);
-    expect(() => synth((scope) => new GcpMultiRegionSpotService(scope, 'llm', props({ allowedRegions: ['us-central1'] })))).toThrow(/regions has europe-west4, outside allowedRegions \(us-central1\)/);
-    expect(() => synth((scope) => new GcpMultiRegionSpotService(scope, 'llm', props({ zones: ['us-central1-a'] })))).toThrow(/zones \(us-central1-a\) is set for the whole service, but zones belong to one region/);
-    expect(() => synth((scope) => new GcpMultiRegionSpotService(scope, 'llm', props({ name: 'a-very-long-name' })))).toThrow(/name \("a-very-long-name"\) must be 1-13 lower-case letters/);
-    expect(() => synth((scope) => new GcpMultiRegionSpotService(scope, 'llm', props({ regions: [{ region: 'US-Central1' }] })))).toThrow(/regions has "US-Central1", which is not a region name; write it like "us-central1"/);
+    expect(() => synth((scope) => new GcpMultiRegionSpotInferenceService(scope, 'llm', props({ regions: [{ region: 'us-central1', zones: ['us-east1-b'] }] })))).toThrow(/regions\[us-central1\]\.zones lists us-east1-b, not in us-central1/);
+    expect(() => synth((scope) => new GcpMultiRegionSpotInferenceService(scope, 'llm', props({ allowedRegions: ['us-central1'] })))).toThrow(/regions has europe-west4, outside allowedRegions \(us-central1\)/);
+    expect(() => synth((scope) => new GcpMultiRegionSpotInferenceService(scope, 'llm', props({ zones: ['us-central1-a'] })))).toThrow(/zones \(us-central1-a\) is set for the whole service, but zones belong to one region/);
+    expect(() => synth((scope) => new GcpMultiRegionSpotInferenceService(scope, 'llm', props({ name: 'a-very-long-name' })))).toThrow(/name \("a-very-long-name"\) must be 1-13 lower-case letters/);
+    expect(() => synth((scope) => new GcpMultiRegionSpotInferenceService(scope, 'llm', props({ regions: [{ region: 'US-Central1' }] })))).toThrow(/regions has "US-Central1", which is not a region name; write it like "us-central1"/);
   });
 
   test('region suffixes are short, and hashed where two would collide', () => {

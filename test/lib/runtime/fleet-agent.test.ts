@@ -2,7 +2,7 @@
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import { Testing } from 'cdktf';
 import { SpotFleet } from '../../../constructs/aws/spot-fleet';
-import { SpotScaleSetFleet } from '../../../constructs/azure/spot-scale-set-fleet';
+import { AzureSpotFleet } from '../../../constructs/azure/spot-scale-set-fleet';
 import { GcpSpotFleet } from '../../../constructs/gcp/spot-fleet';
 import { AgentDrainOptions, DrainMode, ServerPreset } from '../../../lib/runtime/agent-config';
 import { FleetAgentContext, planFleetAgent, resolveFleetAgent } from '../../../lib/runtime/fleet-agent';
@@ -108,7 +108,7 @@ describe('the three fleets resolve the agent the same way', () => {
   const azureFleet = (agent: AgentDrainOptions) =>
     Testing.synthScope(
       (scope) =>
-        new SpotScaleSetFleet(scope, 'Fleet', {
+        new AzureSpotFleet(scope, 'Fleet', {
           resourceGroupName: 'rg-spot',
           location: 'eastus2',
           adminSshPublicKey: 'ssh-rsa AAAAB3NzaC1yc2E test',
