@@ -1,5 +1,5 @@
 import { FleetSpecErrorCode as C, ProblemCollector } from '../spec/errors';
-import { FallbackDecision, FallbackPolicyOptions, FallbackState, SpotPoolObservation, decideFallback } from './fallback-policy';
+import { FallbackDecision, FallbackPolicyOptions, FallbackState, SpotPoolObservation, decideFallback, resolveFallbackPolicyOptions } from './fallback-policy';
 
 /**
  * One step of an on-demand fallback controller, cloud-neutral and pure: what every cloud's controller
@@ -265,7 +265,37 @@ export function planControllerStep(input: ControllerStepInput): ControllerStep {
       for (const z of zones) for (const t of types) if (usable(z, t)) best = Math.min(best, rankOf(poolId(g.region, z, t)));
       return { g, steerable, zones, types, best };
     });
-  const spareWanted = decision.spareSpotReplicas;
+  // Spot the main groups cannot launch (their zones have no capacity, their region's spot is gone) is launched by
+  // the spare groups, which go where the policy finds capacity, in any region: on-demand then covers it only while
+  // that replacement boots. The main groups' spot running = all spot running (ready or launching) minus what the
+  // spare groups hold now; bounded by the spot share.
+  const spotShare = Math.max(0, o.targetReplicas - o.onDemandBase);
+  let stand = 0;
+  const po = resolveFallbackPolicyOptions(input.options ?? {});
+  if (spareViews.length > 0 && po.replaceUnlaunchedSpot) {
+    let running = 0;
+    for (const p of o.pools) running += p.ready + (p.launching ?? 0);
+    let held = 0;
+    for (const v of spareViews) held += Math.max(0, v.g.desired - (v.g.baseReplicas ?? 0));
+    const mainRunning = Math.max(running - held, Math.min(o.mainSpotInService ?? 0, running));
+    stand = Math.min(spotShare, Math.max(0, spotShare - mainRunning));
+    // Like the fallback, stand-ins go only once what replaces them is ready: nothing launching any more.
+    const launching = running - o.pools.reduce((n, p) => n + p.ready, 0);
+    const before = Math.min(spotShare, Math.max(0, held - (input.state?.spareSpotReplicas ?? 0)));
+    if (stand < before && launching > 0) {
+      reasons.push(`${before} spare spot standing in for the main groups stay while ${launching} spot replica${launching === 1 ? '' : 's'} still boot`);
+      stand = before;
+    }
+    // Only spot that has been calm stands in (a pool with no preemption or failed launch for the strike forgiveness
+    // time): flaky spot in place of on-demand loses more availability than it saves.
+    const calm = decision.state.pools.filter((m) => m.unavailableUntil <= o.nowSeconds && (m.lastBadAt === 0 || o.nowSeconds - m.lastBadAt >= po.strikeForgivenessSeconds)).length;
+    if (stand > calm) {
+      reasons.push(`${stand - calm} of ${stand} stand-ins not launched: only ${calm} pool${calm === 1 ? ' has' : 's have'} been calm for ${po.strikeForgivenessSeconds} s; on-demand covers`);
+      stand = Math.max(calm, Math.min(before, stand));
+    }
+    if (stand > 0) reasons.push(`the main groups run ${mainRunning} spot of their share ${spotShare}: ${stand} more spare spot stand in for what they cannot launch`);
+  }
+  const spareWanted = decision.spareSpotReplicas + stand;
   const spareShare = new Map<string, number>(spareViews.map((v) => [v.g.id, 0]));
   let spares = 0;
   for (; spares < spareWanted; spares++) {

@@ -193,6 +193,18 @@ export interface FallbackPolicyOptions {
    */
   readonly coverMissingSpares?: boolean;
   /**
+   * Spot the main groups cannot launch (their spot running, ready or booting, is short of the spot share: no
+   * capacity in their zones, or their region's spot is gone) is launched by the spare groups the controller owns,
+   * which it steers to pools the policy does not avoid, in any region; on-demand covers it only until those are
+   * ready. Off: on-demand covers it until the main group finds capacity again. Applied by `planControllerStep`
+   * (the idealised simulator places all spot itself and has no main groups). Only pools calm for
+   * `strikeForgivenessSeconds` take stand-ins; they stay until nothing is booting any more. Measured (docs/measurements.md):
+   * much cheaper over several regions whose spot fails apart, a little less available where spot is scarce, so off
+   * by default.
+   * @default false
+   */
+  readonly replaceUnlaunchedSpot?: boolean;
+  /**
    * Region that new spot prefers when pools are otherwise equal (pool ids `<region>/<zone>/<type>`): the one
    * closest to the users. Pools of other regions still come before pools with more strikes.
    * @default - no home region
@@ -213,6 +225,7 @@ export interface ResolvedFallbackPolicyOptions {
   readonly riskWindowSeconds: number;
   readonly coverSparesWhenScarce: boolean;
   readonly coverMissingSpares: boolean;
+  readonly replaceUnlaunchedSpot: boolean;
   readonly homeRegion?: string;
 }
 
@@ -229,6 +242,7 @@ export const DEFAULT_FALLBACK_POLICY_OPTIONS: ResolvedFallbackPolicyOptions = {
   riskWindowSeconds: 21600,
   coverSparesWhenScarce: true,
   coverMissingSpares: false,
+  replaceUnlaunchedSpot: false,
 };
 
 const STATE_VERSION = 1;
@@ -263,7 +277,7 @@ export function resolveFallbackPolicyOptions(options: FallbackPolicyOptions = {}
       if (typeof value !== 'string' || (value as string).length === 0) v.add(C.FALLBACK_POLICY_OPTIONS, prop, `${prop} (${JSON.stringify(value)}) must be a region name as in the pool ids <region>/<zone>/<type>, e.g. us-east-1`);
       continue;
     }
-    if (prop === 'coverSparesWhenScarce' || prop === 'coverMissingSpares') {
+    if (prop === 'coverSparesWhenScarce' || prop === 'coverMissingSpares' || prop === 'replaceUnlaunchedSpot') {
       if (typeof value !== 'boolean') v.add(C.FALLBACK_POLICY_OPTIONS, prop, `${prop} (${String(value)}) must be true or false`);
       continue;
     }

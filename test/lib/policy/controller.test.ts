@@ -158,3 +158,72 @@ describe('planControllerStep, several regions', () => {
     expect(step.actions.filter((a) => a.role === R.ON_DEMAND).map((a) => a.desired)).toEqual([1, 1, 1]);
   });
 });
+
+describe('replaceUnlaunchedSpot: spare groups stand in for spot the main groups cannot launch', () => {
+  const east = ['us-east-1a'];
+  const west = ['us-west-2a', 'us-west-2b', 'us-west-2c'];
+  const types = ['g5.xlarge'];
+  const groups = (westSpare = 0): ControllerGroup[] => [...regionGroups('us-east-1', east, types), ...regionGroups('us-west-2', west, types, 0, westSpare)];
+  const regions = [
+    { region: 'us-east-1', targetReplicas: 1 },
+    { region: 'us-west-2', targetReplicas: 2 },
+  ];
+  // us-east-1's main group finds no capacity; us-west-2 runs its two
+  const observed = (eastReady: number, eastLaunching: number, westC: number, failures = 1): ControllerObservation => ({
+    nowSeconds: T0,
+    targetReplicas: 3,
+    onDemandBase: 0,
+    maxCapacity: 8,
+    regions,
+    pools: [
+      { pool: poolId('us-east-1', 'us-east-1a', 'g5.xlarge'), ready: eastReady, launching: eastLaunching, launchFailures: failures },
+      { pool: poolId('us-west-2', 'us-west-2a', 'g5.xlarge'), ready: 1 },
+      { pool: poolId('us-west-2', 'us-west-2b', 'g5.xlarge'), ready: 1 },
+      { pool: poolId('us-west-2', 'us-west-2c', 'g5.xlarge'), ready: westC },
+    ],
+  });
+
+  test('off by default: on-demand covers the missing replica, no spare', () => {
+    const step = planControllerStep({ observed: observed(0, 0, 0), groups: groups() });
+    expect(step.fallbackReplicas).toBe(1);
+    expect(step.actions.filter((a) => a.role === R.SPARE_SPOT).map((a) => a.desired)).toEqual([0, 0]);
+  });
+
+  test('on: a spare spot replica launches in a calm pool of the other region; on-demand covers it while it boots', () => {
+    const step = planControllerStep({ observed: observed(0, 0, 0), groups: groups(), options: { replaceUnlaunchedSpot: true } });
+    expect(step.fallbackReplicas).toBe(1);
+    const spares = step.actions.filter((a) => a.role === R.SPARE_SPOT);
+    expect(spares.map((a) => [a.group, a.desired])).toEqual([
+      ['us-east-1/spare', 0],
+      ['us-west-2/spare', 1],
+    ]);
+    expect(step.spareSpotReplicas).toBe(1);
+    expect(step.reasons.join('\n')).toMatch(/the main groups run 2 spot of their share 3: 1 more spare spot stand in for what they cannot launch/);
+  });
+
+  test('the stand-in stays while the main group\'s own replica boots, and goes once nothing boots', () => {
+    const options = { replaceUnlaunchedSpot: true };
+    const first = planControllerStep({ observed: observed(0, 0, 0), groups: groups(), options });
+    const booting = planControllerStep({ observed: { ...observed(0, 1, 1, 0), nowSeconds: T0 + 60 }, state: first.nextState, groups: groups(1), options });
+    expect(booting.actions.find((a) => a.group === 'us-west-2/spare')!.desired).toBe(1);
+    expect(booting.reasons.join('\n')).toMatch(/1 spare spot standing in for the main groups stay while 1 spot replica still boot/);
+    const ready = planControllerStep({ observed: { ...observed(1, 0, 1, 0), nowSeconds: T0 + 120 }, state: booting.nextState, groups: groups(1), options });
+    expect(ready.actions.find((a) => a.group === 'us-west-2/spare')!.desired).toBe(0);
+  });
+
+  test('only calm pools take stand-ins: after recent trouble everywhere, on-demand covers', () => {
+    const options = { replaceUnlaunchedSpot: true };
+    // ten minutes ago every us-west-2 pool lost a replica
+    const earlier = planControllerStep({ observed: { ...observed(0, 0, 0, 0), nowSeconds: T0 - 600, pools: observed(0, 0, 0, 0).pools.map((p) => ({ ...p, preempted: p.pool.startsWith('us-west-2') ? 1 : 0 })) }, groups: groups(), options });
+    const step = planControllerStep({ observed: observed(0, 0, 0), state: earlier.nextState, groups: groups(), options });
+    expect(step.reasons.join('\n')).toMatch(/1 of 1 stand-ins not launched: only 0 pools have been calm for 3600 s; on-demand covers/);
+    // the policy's own spare (a preemption within the risk window) still goes out
+    expect(step.spareSpotReplicas).toBe(step.decision.spareSpotReplicas);
+    // on-demand: the missing replica, and the spare too (3 usable pools for 3 spot and 1 spare: spot is scarce)
+    expect(step.fallbackReplicas).toBe(2);
+  });
+
+  test('a bad value is refused with the option named', () => {
+    expect(() => planControllerStep({ observed: observed(0, 0, 0), groups: groups(), options: { replaceUnlaunchedSpot: 'yes' as unknown as boolean } })).toThrow(/replaceUnlaunchedSpot \(yes\) must be true or false/);
+  });
+});
