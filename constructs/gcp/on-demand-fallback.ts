@@ -17,6 +17,7 @@ import { FallbackPolicyOptions, resolveFallbackPolicyOptions } from '../../lib/p
 import { FleetSpecError, FleetSpecErrorCode, ProblemCollector } from '../../lib/spec';
 import { locateBundle } from './bundles';
 import { GcpPreemptionHook, spareInstanceNamePrefix } from './preemption-hook';
+import { IGcpSpotFleet } from './fleet-interface';
 import { GcpSpotFleet, SERVING_PORT_NAME } from './spot-fleet';
 import { zipDirectoryToFile } from './zip';
 
@@ -49,10 +50,50 @@ export interface GcpOnDemandFallbackOptions {
   readonly spareGroups?: boolean;
 }
 
+/** What the controller needs of a fleet imported with `GcpSpotFleet.fromInstanceGroupManagers`. */
+export interface GcpFallbackFleetCapacity {
+  /** Name of the standard (on-demand) regional managed instance group the controller resizes (one of the fleet's groups). */
+  readonly onDemandGroupName: string;
+  /** Standard VMs that always run: the group's size without fallback. */
+  readonly onDemandBase: number;
+  /** Most VMs of the fleet, spot and standard together. */
+  readonly maxCapacity: number;
+  /** Machine type of VMs whose managed-instance entry names none (groups without instance flexibility). */
+  readonly machineType: string;
+  /** Self link of the spot instance template the spare groups run. @default - none: no spare groups for this fleet */
+  readonly spotInstanceTemplate?: string;
+  /** Zones of the fleet (one spare group per zone). @default - none: no spare groups for this fleet */
+  readonly zones?: string[];
+}
+
+/** A fleet the controller drives, resolved from a GcpSpotFleet or from an imported fleet and its capacity. */
+interface ControlledFleet {
+  readonly fleet: IGcpSpotFleet;
+  readonly built?: GcpSpotFleet;
+  readonly onDemandGroupName: string;
+  readonly onDemandBase: number;
+  readonly maxCapacity: number;
+  readonly machineType: string;
+  readonly spotTemplate?: string;
+  readonly zones?: string[];
+  /** Whether it serves behind a load balancer (unknown for an imported fleet: taken as yes). */
+  readonly loadBalanced: boolean;
+}
+
 /** Props of {@link GcpOnDemandFallback}. */
 export interface GcpOnDemandFallbackProps extends GcpOnDemandFallbackOptions {
-  /** The fleet whose standard (on-demand) group the controller resizes. */
-  readonly fleet: GcpSpotFleet;
+  /**
+   * The fleet whose standard (on-demand) group the controller resizes: a {@link GcpSpotFleet}, or groups created
+   * elsewhere (`GcpSpotFleet.fromInstanceGroupManagers`, with `artifactBucketName` and `fleetCapacity`). An imported
+   * standard group's Terraform must ignore changes to its `target_size` itself: the controller owns it.
+   */
+  readonly fleet: IGcpSpotFleet;
+  /**
+   * What the controller needs of an imported `fleet` that its interface does not say (its standard group, base,
+   * maximum, machine type; the spot template and zones for spare groups).
+   * @default - a GcpSpotFleet's own; required for an imported fleet
+   */
+  readonly fleetCapacity?: GcpFallbackFleetCapacity;
   /**
    * The fleet's preemption hook: its topic becomes a second trigger, so the controller reacts to a
    * preemption at once instead of at the next scheduled run.
@@ -68,10 +109,16 @@ export interface GcpOnDemandFallbackProps extends GcpOnDemandFallbackOptions {
   /**
    * The same service's fleets in other regions, which this one controller also observes and resizes (their
    * standard groups; pools `<region>/<zone>/<type>`): one controller over every region instead of one per
-   * region. Their standard groups' sizes become the controller's. Same project as `fleet`.
+   * region. Their standard groups' sizes become the controller's. Same project as `fleet`. Imported fleets
+   * (`GcpSpotFleet.fromInstanceGroupManagers`) need their entry in `additionalFleetCapacities`.
    * @default - this fleet's region only
    */
-  readonly additionalFleets?: GcpSpotFleet[];
+  readonly additionalFleets?: IGcpSpotFleet[];
+  /**
+   * `fleetCapacity` of each imported fleet of `additionalFleets`, by its region.
+   * @default - none: every additional fleet is a GcpSpotFleet
+   */
+  readonly additionalFleetCapacities?: { [region: string]: GcpFallbackFleetCapacity };
 }
 
 /**
@@ -92,7 +139,12 @@ export interface GcpOnDemandFallbackProps extends GcpOnDemandFallbackOptions {
  * standard and spare groups only), object admin on its state prefix of the fleet's artifact bucket only, and
  * metric writer.
  *
- * The standard group's `target_size` becomes the controller's: Terraform ignores changes to it from then on.
+ * Imported fleets (`GcpSpotFleet.fromInstanceGroupManagers`) work too, with `fleetCapacity` (and
+ * `additionalFleetCapacities` for other regions): what their interface does not say (standard group, base, maximum,
+ * machine type; spot template and zones for spare groups).
+ *
+ * The standard group's `target_size` becomes the controller's: Terraform ignores changes to it from then on (for a
+ * fleet built here; an imported group's own Terraform must ignore it).
  */
 export class GcpOnDemandFallback extends Construct {
   /** The controller function. */
@@ -126,15 +178,19 @@ export class GcpOnDemandFallback extends Construct {
     const name = fleet.fleetName;
     const schedule = props.schedule ?? '* * * * *';
     const v = new ProblemCollector();
+    const home = controlledFleet(v, 'fleet', fleet, props.fleetCapacity, 'fleetCapacity');
     if (!Token.isUnresolved(schedule) && schedule.trim().split(/\s+/).length !== 5) {
       v.add(FleetSpecErrorCode.CLOUD_CONSTRAINT, 'schedule', `schedule ("${schedule}") must be a cron expression of five fields (minute hour day month weekday), as Cloud Scheduler takes it; use e.g. '* * * * *' (every minute)`);
     }
-    if (!Token.isUnresolved(fleet.spec.maxCapacity) && fleet.spotMaxSize === 0) {
+    if (home && !Token.isUnresolved(home.maxCapacity) && (home.built ? home.built.spotMaxSize === 0 : home.maxCapacity <= home.onDemandBase)) {
       v.add(
         FleetSpecErrorCode.CLOUD_CONSTRAINT,
         'fleet',
-        `fleet ${name} has no spot share (maxCapacity ${fleet.spec.maxCapacity} = ${fleet.onDemandCount} standard VMs), so there is nothing to fall back from; raise maxCapacity above the on-demand count or leave the fallback out`,
+        `fleet ${name} has no spot share (maxCapacity ${home.maxCapacity} = ${home.onDemandBase} standard VMs), so there is nothing to fall back from; raise maxCapacity above the on-demand count or leave the fallback out`,
       );
+    }
+    if (fleet.artifactBucketName === undefined) {
+      v.add(FleetSpecErrorCode.CLOUD_CONSTRAINT, 'fleet', `fleet ${name} has no artifact bucket for the controller's code and state; import it with artifactBucketName (a private bucket in ${fleet.project})`);
     }
     let spares = 0;
     try {
@@ -145,16 +201,20 @@ export class GcpOnDemandFallback extends Construct {
       v.addAll(err.problems.map((p) => ({ ...p, prop: `policy.${p.prop}`, message: `policy.${p.message}` })));
       this.policy = {};
     }
-    const zones = fleet.spec.zones && !Token.isUnresolved(fleet.spec.zones) && fleet.spec.zones.every((z) => !Token.isUnresolved(z)) ? fleet.spec.zones : undefined;
-    if (props.spareGroups === true && !zones) {
+    const zones = home?.zones && !Token.isUnresolved(home.zones) && home.zones.every((z) => !Token.isUnresolved(z)) ? home.zones : undefined;
+    if (props.spareGroups === true && home && !home.built && home.spotTemplate === undefined) {
+      v.add(FleetSpecErrorCode.FALLBACK_SPARES, 'spareGroups', `spareGroups is true but imported fleet ${name} has no fleetCapacity.spotInstanceTemplate: the spare groups run the fleet's spot template; give its self link (and fleetCapacity.zones) or leave spareGroups out`);
+    } else if (props.spareGroups === true && !zones) {
       v.add(FleetSpecErrorCode.CLOUD_CONSTRAINT, 'spareGroups', `spareGroups is true but fleet ${name} does not list its zones (or they are tokens): one spare group is made per zone, so list the fleet's zones (e.g. zones: ['${fleet.region}-a', '${fleet.region}-b']) or leave spareGroups out`);
     }
     if (props.spareGroups === true && spares === 0) {
       v.add(FleetSpecErrorCode.CLOUD_CONSTRAINT, 'spareGroups', 'spareGroups is true but policy.spareSpotReplicas is 0, so the spare groups would never run anything; set policy.spareSpotReplicas to 1 or more, or leave spareGroups out');
     }
-    const others = props.additionalFleets ?? [];
+    const others: ControlledFleet[] = [];
     const seenRegions = new Set([fleet.region]);
-    others.forEach((f, i) => {
+    (props.additionalFleets ?? []).forEach((f, i) => {
+      const c = controlledFleet(v, `additionalFleets[${i}]`, f, props.additionalFleetCapacities?.[f.region], `additionalFleetCapacities.${f.region}`);
+      if (c) others.push(c);
       if (!Token.isUnresolved(f.region) && seenRegions.has(f.region)) {
         v.add(FleetSpecErrorCode.CLOUD_CONSTRAINT, `additionalFleets[${i}]`, `additionalFleets[${i}] (fleet ${f.fleetName}) is in region ${f.region}, which this controller already drives; list one fleet per other region`);
       }
@@ -163,16 +223,23 @@ export class GcpOnDemandFallback extends Construct {
         v.add(FleetSpecErrorCode.CLOUD_CONSTRAINT, `additionalFleets[${i}]`, `additionalFleets[${i}] (fleet ${f.fleetName}) is in project ${f.project}, not ${fleet.project}; one controller drives the fleets of its own project`);
       }
     });
+    for (const region of Object.keys(props.additionalFleetCapacities ?? {})) {
+      if (!(props.additionalFleets ?? []).some((f) => f.region === region && !(f instanceof GcpSpotFleet))) {
+        v.add(FleetSpecErrorCode.FALLBACK_CAPACITY, `additionalFleetCapacities.${region}`, `additionalFleetCapacities.${region} names no imported fleet of additionalFleets (a GcpSpotFleet knows its own); remove it or fix the region`);
+      }
+    }
     v.throwIfAny(this.node.path);
-    const withSpares = (props.spareGroups ?? (props.backendService !== undefined || !fleet.loadBalanced)) && zones !== undefined && spares > 0;
+    const h = home!;
+    const bucket = fleet.artifactBucketName!;
+    const withSpares = (props.spareGroups ?? (props.backendService !== undefined || !h.loadBalanced)) && zones !== undefined && h.spotTemplate !== undefined && spares > 0;
 
     const project = fleet.project;
     const region = fleet.region;
     this.stateObjectName = `fallback-state/${name}.json`;
 
     // The controller owns the standard group's size from now on.
-    fleet.letControllerSizeOnDemandGroup();
-    for (const f of others) f.letControllerSizeOnDemandGroup();
+    h.built?.letControllerSizeOnDemandGroup();
+    for (const f of others) f.built?.letControllerSizeOnDemandGroup();
 
     // The spare spot groups: one zonal MIG per zone, on the fleet's spot template, size 0 until the controller sets it.
     const spareZones = withSpares ? zones! : [];
@@ -184,7 +251,7 @@ export class GcpOnDemandFallback extends Construct {
         name: `${name}-spare-${suffix}`,
         description: `spot fleet ${name}: spare spot VMs in ${zone}, sized by the fallback controller`,
         baseInstanceName: `${name}-spare-${suffix}`,
-        version: [{ name: 'spot', instanceTemplate: fleet.spotTemplate.selfLink }],
+        version: [{ name: 'spot', instanceTemplate: h.spotTemplate! }],
         namedPort: [{ name: SERVING_PORT_NAME, port: fleet.servingPort }],
         targetSize: 0,
         // The controller owns the size: a deploy must never reset it.
@@ -228,9 +295,9 @@ export class GcpOnDemandFallback extends Construct {
     const groupResource = (group: string) => `resource.name == "projects/${project}/regions/${region}/instanceGroupManagers/${group}"`;
     const spareResource = (zone: string, group: string) => `resource.name == "projects/${project}/zones/${zone}/instanceGroupManagers/${group}"`;
     const spareExpr = spareSettings.map((g) => ` || ${spareResource(g.zone, g.ref.name)}`).join('');
-    const otherGroup = (f: GcpSpotFleet, group: string) => `resource.name == "projects/${project}/regions/${f.region}/instanceGroupManagers/${group}"`;
-    const otherRead = others.map((f) => ` || ${otherGroup(f, f.spotGroup.name)} || ${otherGroup(f, f.onDemandGroup.name)}`).join('');
-    const otherResize = others.map((f) => ` || ${otherGroup(f, f.onDemandGroup.name)}`).join('');
+    const otherGroup = (f: IGcpSpotFleet, group: string) => `resource.name == "projects/${project}/regions/${f.region}/instanceGroupManagers/${group}"`;
+    const otherRead = others.map((f) => ` || ${otherGroup(f.fleet, f.fleet.spotGroupName)} || ${otherGroup(f.fleet, f.onDemandGroupName)}`).join('');
+    const otherResize = others.map((f) => ` || ${otherGroup(f.fleet, f.onDemandGroupName)}`).join('');
     new ProjectIamMember(this, 'ReadGroups', {
       project,
       role: this.readRole.id,
@@ -238,7 +305,7 @@ export class GcpOnDemandFallback extends Construct {
       condition: {
         title: `${name}-groups-only`,
         description: 'The spot, standard and spare groups of this fleet only.',
-        expression: `${groupResource(fleet.spotGroup.name)} || ${groupResource(fleet.onDemandGroup.name)}${spareExpr}${otherRead}`,
+        expression: `${groupResource(fleet.spotGroupName)} || ${groupResource(h.onDemandGroupName)}${spareExpr}${otherRead}`,
       },
     });
     new ProjectIamMember(this, 'ResizeOnDemandGroup', {
@@ -248,17 +315,17 @@ export class GcpOnDemandFallback extends Construct {
       condition: {
         title: `${name}-standard-group-only`,
         description: 'The standard (on-demand) and spare groups of this fleet only.',
-        expression: `${groupResource(fleet.onDemandGroup.name)}${spareExpr}${otherResize}`,
+        expression: `${groupResource(h.onDemandGroupName)}${spareExpr}${otherResize}`,
       },
     });
     new StorageBucketIamMember(this, 'StateObjectAdmin', {
-      bucket: fleet.artifactBucket.name,
+      bucket: bucket,
       role: 'roles/storage.objectAdmin',
       member: this.serviceAccount.member,
       condition: {
         title: 'fallback-state-only',
         description: 'The controller reads and writes its state object and nothing else in the bucket.',
-        expression: `resource.name.startsWith("projects/_/buckets/${fleet.artifactBucket.name}/objects/fallback-state/")`,
+        expression: `resource.name.startsWith("projects/_/buckets/${bucket}/objects/fallback-state/")`,
       },
     });
     new ProjectIamMember(this, 'MetricWriter', { project, role: 'roles/monitoring.metricWriter', member: this.serviceAccount.member });
@@ -293,7 +360,7 @@ export class GcpOnDemandFallback extends Construct {
     );
     const archive = new TerraformAsset(this, 'FunctionCode', { path: zipDirectoryToFile(bundleDir), type: AssetType.FILE });
     const source = new StorageBucketObject(this, 'FunctionSource', {
-      bucket: fleet.artifactBucket.name,
+      bucket: bucket,
       name: `fallback-function-${archive.assetHash.slice(0, 16)}.zip`,
       source: archive.path,
       contentType: 'application/zip',
@@ -307,7 +374,7 @@ export class GcpOnDemandFallback extends Construct {
       buildConfig: {
         runtime: 'nodejs22',
         entryPoint: 'handleFallback',
-        source: { storageSource: { bucket: fleet.artifactBucket.name, object: source.name } },
+        source: { storageSource: { bucket: bucket, object: source.name } },
       },
       serviceConfig: {
         serviceAccountEmail: this.serviceAccount.email,
@@ -322,13 +389,13 @@ export class GcpOnDemandFallback extends Construct {
           FLEET_NAME: name,
           GCP_PROJECT: project,
           FLEET_REGION: region,
-          SPOT_GROUP: fleet.spotGroup.name,
-          ON_DEMAND_GROUP: fleet.onDemandGroup.name,
-          ON_DEMAND_BASE: String(fleet.onDemandCount),
-          MAX_CAPACITY: String(fleet.spec.maxCapacity),
-          DEFAULT_MACHINE_TYPE: fleet.spec.instanceTypes[0],
+          SPOT_GROUP: fleet.spotGroupName,
+          ON_DEMAND_GROUP: h.onDemandGroupName,
+          ON_DEMAND_BASE: String(h.onDemandBase),
+          MAX_CAPACITY: String(h.maxCapacity),
+          DEFAULT_MACHINE_TYPE: h.machineType,
           INSTANCE_NAME_PREFIX: `${fleet.spotInstanceNamePrefix}-`,
-          STATE_BUCKET: fleet.artifactBucket.name,
+          STATE_BUCKET: bucket,
           STATE_OBJECT: this.stateObjectName,
           METRIC_TYPE: FALLBACK_REPLICAS_METRIC_TYPE,
           POLICY_OPTIONS: JSON.stringify(props.policy ?? {}),
@@ -343,20 +410,20 @@ export class GcpOnDemandFallback extends Construct {
               REGIONS: JSON.stringify([
                 {
                   region,
-                  spotGroup: fleet.spotGroup.name,
-                  onDemandGroup: fleet.onDemandGroup.name,
-                  onDemandBase: fleet.onDemandCount,
-                  maxCapacity: fleet.spec.maxCapacity,
-                  defaultMachineType: fleet.spec.instanceTypes[0],
+                  spotGroup: fleet.spotGroupName,
+                  onDemandGroup: h.onDemandGroupName,
+                  onDemandBase: h.onDemandBase,
+                  maxCapacity: h.maxCapacity,
+                  defaultMachineType: h.machineType,
                   spareGroups: spareSettings.map((g) => ({ name: g.name, zone: g.zone, maxSize: g.maxSize })),
                 },
                 ...others.map((f) => ({
-                  region: f.region,
-                  spotGroup: f.spotGroup.name,
-                  onDemandGroup: f.onDemandGroup.name,
-                  onDemandBase: f.onDemandCount,
-                  maxCapacity: f.spec.maxCapacity,
-                  defaultMachineType: f.spec.instanceTypes[0],
+                  region: f.fleet.region,
+                  spotGroup: f.fleet.spotGroupName,
+                  onDemandGroup: f.onDemandGroupName,
+                  onDemandBase: f.onDemandBase,
+                  maxCapacity: f.maxCapacity,
+                  defaultMachineType: f.machineType,
                 })),
               ]),
             }
@@ -393,4 +460,60 @@ export class GcpOnDemandFallback extends Construct {
       });
     }
   }
+}
+
+/** A fleet's groups and capacities for the controller; problems go to `v`. */
+function controlledFleet(v: ProblemCollector, prop: string, fleet: IGcpSpotFleet, given: GcpFallbackFleetCapacity | undefined, capacityProp: string): ControlledFleet | undefined {
+  if (fleet instanceof GcpSpotFleet) {
+    if (given !== undefined) v.add(FleetSpecErrorCode.FALLBACK_CAPACITY, capacityProp, `${capacityProp} is set for fleet ${fleet.fleetName}, which this package built and which knows its own groups and capacities; leave ${capacityProp} out`);
+    return {
+      fleet,
+      built: fleet,
+      onDemandGroupName: fleet.onDemandGroup.name,
+      onDemandBase: fleet.onDemandCount,
+      maxCapacity: fleet.spec.maxCapacity,
+      machineType: fleet.spec.instanceTypes[0],
+      spotTemplate: fleet.spotTemplate.selfLink,
+      zones: fleet.spec.zones,
+      loadBalanced: fleet.loadBalanced,
+    };
+  }
+  if (given === undefined) {
+    v.add(FleetSpecErrorCode.FALLBACK_CAPACITY, capacityProp, `${capacityProp} is not set, but fleet ${fleet.fleetName} (${prop}) is imported (fromInstanceGroupManagers), so the controller does not know its standard group and capacities; give {onDemandGroupName, onDemandBase, maxCapacity, machineType}`);
+    return undefined;
+  }
+  let ok = true;
+  for (const k of ['onDemandBase', 'maxCapacity'] as const) {
+    const x = given[k];
+    if (Token.isUnresolved(x)) {
+      v.add(FleetSpecErrorCode.FALLBACK_CAPACITY, `${capacityProp}.${k}`, `${capacityProp}.${k} is a deploy-time value; the controller computes with it, so give the number itself`);
+      ok = false;
+    } else if (!(Number.isInteger(x) && x >= 0)) {
+      v.add(FleetSpecErrorCode.FALLBACK_CAPACITY, `${capacityProp}.${k}`, `${capacityProp}.${k} (${x}) must be a whole number, 0 or more`);
+      ok = false;
+    }
+  }
+  if (ok && given.onDemandBase > given.maxCapacity) {
+    v.add(FleetSpecErrorCode.FALLBACK_CAPACITY, `${capacityProp}.onDemandBase`, `${capacityProp}.onDemandBase (${given.onDemandBase}) is above ${capacityProp}.maxCapacity (${given.maxCapacity}); the base is part of the maximum`);
+    ok = false;
+  }
+  if (!Token.isUnresolved(given.onDemandGroupName) && !Token.isUnresolved(fleet.instanceGroupManagerNames) && !fleet.instanceGroupManagerNames.includes(given.onDemandGroupName)) {
+    v.add(FleetSpecErrorCode.FALLBACK_CAPACITY, `${capacityProp}.onDemandGroupName`, `${capacityProp}.onDemandGroupName ("${given.onDemandGroupName}") is not a group of fleet ${fleet.fleetName} (${fleet.instanceGroupManagerNames.join(', ')}); import the standard group with otherGroupNames`);
+    ok = false;
+  }
+  if (given.onDemandGroupName === fleet.spotGroupName) {
+    v.add(FleetSpecErrorCode.FALLBACK_CAPACITY, `${capacityProp}.onDemandGroupName`, `${capacityProp}.onDemandGroupName ("${given.onDemandGroupName}") is the spot group of fleet ${fleet.fleetName}; name its standard (on-demand) group`);
+    ok = false;
+  }
+  if (!ok) return undefined;
+  return {
+    fleet,
+    onDemandGroupName: given.onDemandGroupName,
+    onDemandBase: given.onDemandBase,
+    maxCapacity: given.maxCapacity,
+    machineType: given.machineType,
+    spotTemplate: given.spotInstanceTemplate,
+    zones: given.zones,
+    loadBalanced: true,
+  };
 }

@@ -237,3 +237,79 @@ describe('GcpOnDemandFallback validation', () => {
     })).toThrow(/additionalFleets\[0\] \(fleet llm-twin\) is in region us-central1, which this controller already drives; list one fleet per other region/);
   });
 });
+
+describe('GcpOnDemandFallback: an imported fleet (fromInstanceGroupManagers)', () => {
+  const ATTRS = { project: 'test-project', region: 'us-central1', fleetName: 'chat', spotGroupName: 'chat-spot', otherGroupNames: ['chat-std'], serviceAccountEmails: ['vm@test-project.iam.gserviceaccount.com'], artifactBucketName: 'chat-artifacts' };
+  const CAPACITY = { onDemandGroupName: 'chat-std', onDemandBase: 1, maxCapacity: 6, machineType: 'g2-standard-8' };
+  const build = (props: Record<string, unknown> = {}, attrs: Record<string, unknown> = {}) => JSON.parse(Testing.synthScope((scope) => {
+    const fleet = GcpSpotFleet.fromInstanceGroupManagers(scope, 'Imported', { ...ATTRS, ...attrs });
+    new GcpOnDemandFallback(scope, 'Fallback', { fleet, fleetCapacity: CAPACITY, ...props });
+  }));
+  const errorOf = (props: Record<string, unknown>, attrs: Record<string, unknown> = {}): FleetSpecError => {
+    try {
+      build(props, attrs);
+    } catch (e) {
+      return e as FleetSpecError;
+    }
+    throw new Error('expected a FleetSpecError');
+  };
+
+  test('the controller drives the imported groups: env from the attributes and fleetCapacity, IAM on their names, state in their bucket', () => {
+    const out = build();
+    const fn = Object.values(out.resource.google_cloudfunctions2_function)[0] as any;
+    expect(fn.service_config.environment_variables).toMatchObject({
+      FLEET_NAME: 'chat', SPOT_GROUP: 'chat-spot', ON_DEMAND_GROUP: 'chat-std', ON_DEMAND_BASE: '1', MAX_CAPACITY: '6', DEFAULT_MACHINE_TYPE: 'g2-standard-8',
+      INSTANCE_NAME_PREFIX: 'chat-spot-', STATE_BUCKET: 'chat-artifacts',
+    });
+    expect(fn.build_config.source.storage_source.bucket).toBe('chat-artifacts');
+    const members = Object.entries(out.resource.google_project_iam_member as Record<string, any>);
+    expect(members.find(([k]) => k.startsWith('Fallback_ResizeOnDemandGroup'))![1].condition.expression).toBe('resource.name == "projects/test-project/regions/us-central1/instanceGroupManagers/chat-std"');
+    expect(members.find(([k]) => k.startsWith('Fallback_ReadGroups'))![1].condition.expression).toBe('resource.name == "projects/test-project/regions/us-central1/instanceGroupManagers/chat-spot" || resource.name == "projects/test-project/regions/us-central1/instanceGroupManagers/chat-std"');
+    // an imported fleet is taken as load-balanced: no spare groups without a backend service or a template
+    expect(out.resource.google_compute_instance_group_manager).toBeUndefined();
+  });
+
+  test('spare groups for an imported fleet: its spot template and zones in fleetCapacity', () => {
+    const out = build({ spareGroups: true, fleetCapacity: { ...CAPACITY, spotInstanceTemplate: 'projects/test-project/global/instanceTemplates/chat-spot-7', zones: ['us-central1-a', 'us-central1-b'] } });
+    const spares = Object.values(out.resource.google_compute_instance_group_manager) as any[];
+    expect(spares.map((g) => [g.name, g.zone, g.version[0].instance_template])).toEqual([
+      ['chat-spare-a', 'us-central1-a', 'projects/test-project/global/instanceTemplates/chat-spot-7'],
+      ['chat-spare-b', 'us-central1-b', 'projects/test-project/global/instanceTemplates/chat-spot-7'],
+    ]);
+  });
+
+  test('an imported fleet in another region joins one controller with additionalFleetCapacities', () => {
+    const out = JSON.parse(Testing.synthScope((scope) => {
+      const home = new GcpSpotFleet(scope, 'Fleet', fleetProps());
+      const eu = GcpSpotFleet.fromInstanceGroupManagers(scope, 'Eu', { ...ATTRS, region: 'europe-west4', fleetName: 'chat-eu', spotGroupName: 'chat-eu-spot', otherGroupNames: ['chat-eu-std'] });
+      new GcpOnDemandFallback(scope, 'Fallback', { fleet: home, additionalFleets: [eu], additionalFleetCapacities: { 'europe-west4': { ...CAPACITY, onDemandGroupName: 'chat-eu-std', maxCapacity: 4 } }, spareGroups: false });
+    }));
+    const fn = Object.values(out.resource.google_cloudfunctions2_function)[0] as any;
+    const regions = JSON.parse(fn.service_config.environment_variables.REGIONS);
+    expect(regions[1]).toEqual({ region: 'europe-west4', spotGroup: 'chat-eu-spot', onDemandGroup: 'chat-eu-std', onDemandBase: 1, maxCapacity: 4, defaultMachineType: 'g2-standard-8' });
+    const resize = Object.entries(out.resource.google_project_iam_member as Record<string, any>).find(([k]) => k.startsWith('Fallback_ResizeOnDemandGroup'))![1];
+    expect(resize.condition.expression).toMatch(/ \|\| resource\.name == "projects\/test-project\/regions\/europe-west4\/instanceGroupManagers\/chat-eu-std"$/);
+  });
+
+  test('missing or bad fleetCapacity, no bucket, a spare template missing: refused with the prop and the fix', () => {
+    expect(errorOf({ fleetCapacity: undefined }).message).toMatch(/fleetCapacity is not set, but fleet chat \(fleet\) is imported \(fromInstanceGroupManagers\), so the controller does not know its standard group and capacities; give \{onDemandGroupName, onDemandBase, maxCapacity, machineType\}/);
+    const bad = errorOf({ fleetCapacity: { ...CAPACITY, onDemandBase: -1, maxCapacity: 1.5 } });
+    expect(bad.message).toMatch(/fleetCapacity\.onDemandBase \(-1\) must be a whole number, 0 or more/);
+    expect(bad.message).toMatch(/fleetCapacity\.maxCapacity \(1\.5\) must be a whole number, 0 or more/);
+    expect(bad.problems.every((p) => p.code === FleetSpecErrorCode.FALLBACK_CAPACITY)).toBe(true);
+    expect(errorOf({ fleetCapacity: { ...CAPACITY, onDemandBase: 7 } }).message).toMatch(/fleetCapacity\.onDemandBase \(7\) is above fleetCapacity\.maxCapacity \(6\)/);
+    expect(errorOf({ fleetCapacity: { ...CAPACITY, onDemandGroupName: 'other' } }).message).toMatch(/fleetCapacity\.onDemandGroupName \("other"\) is not a group of fleet chat \(chat-spot, chat-std\); import the standard group with otherGroupNames/);
+    expect(errorOf({ fleetCapacity: { ...CAPACITY, onDemandGroupName: 'chat-spot' } }).message).toMatch(/fleetCapacity\.onDemandGroupName \("chat-spot"\) is the spot group of fleet chat; name its standard \(on-demand\) group/);
+    expect(errorOf({ fleetCapacity: { ...CAPACITY, maxCapacity: 1 } }).message).toMatch(/fleet chat has no spot share \(maxCapacity 1 = 1 standard VMs\)/);
+    expect(errorOf({}, { artifactBucketName: undefined }).message).toMatch(/fleet chat has no artifact bucket for the controller's code and state; import it with artifactBucketName/);
+    expect(errorOf({ spareGroups: true }).message).toMatch(/spareGroups is true but imported fleet chat has no fleetCapacity\.spotInstanceTemplate/);
+    expect(() => Testing.synthScope((scope) => {
+      const fleet = new GcpSpotFleet(scope, 'Fleet', fleetProps());
+      new GcpOnDemandFallback(scope, 'Fallback', { fleet, fleetCapacity: CAPACITY });
+    })).toThrow(/fleetCapacity is set for fleet llm, which this package built and which knows its own groups and capacities; leave fleetCapacity out/);
+    expect(() => Testing.synthScope((scope) => {
+      const fleet = new GcpSpotFleet(scope, 'Fleet', fleetProps());
+      new GcpOnDemandFallback(scope, 'Fallback', { fleet, additionalFleetCapacities: { 'europe-west4': CAPACITY } });
+    })).toThrow(/additionalFleetCapacities\.europe-west4 names no imported fleet of additionalFleets/);
+  });
+});
