@@ -15,7 +15,7 @@ const service = new SpotInferenceService(stack, 'Llm', {
   onDemandBaseCapacity: 1, // one on-demand instance keeps serving whatever spot does
   servingPort: 8000,
   // The default image (AWS Deep Learning AMI) has the NVIDIA driver and Docker.
-  userDataCommands: [
+  bootCommands: [
     'docker run -d --restart=always --gpus all -p 8000:8000 vllm/vllm-openai:latest --model Qwen/Qwen2.5-1.5B-Instruct',
   ],
 });

@@ -20,6 +20,6 @@ new AzureSpotInferenceService(stack, 'llm', {
   maxCapacity: 8,
   onDemandBaseCapacity: 1, // one Regular VM keeps serving whatever Spot does
   servingPort: 8000,
-  startupCommands: ['docker run -d --restart=always --gpus all -p 8000:8000 vllm/vllm-openai:latest --model Qwen/Qwen2.5-1.5B-Instruct'],
+  bootCommands: ['docker run -d --restart=always --gpus all -p 8000:8000 vllm/vllm-openai:latest --model Qwen/Qwen2.5-1.5B-Instruct'],
 });
 app.synth();

@@ -19,6 +19,6 @@ new GcpSpotInferenceService(stack, 'llm', {
   onDemandBaseCapacity: 1, // one standard VM keeps serving whatever spot does
   servingPort: 8000,
   sourceImage: 'projects/deeplearning-platform-release/global/images/family/common-cu124-ubuntu-2204',
-  startupScript: 'docker run -d --restart=always --gpus all -p 8000:8000 vllm/vllm-openai:latest --model Qwen/Qwen2.5-1.5B-Instruct',
+  bootCommands: ['docker run -d --restart=always --gpus all -p 8000:8000 vllm/vllm-openai:latest --model Qwen/Qwen2.5-1.5B-Instruct'],
 });
 app.synth();
