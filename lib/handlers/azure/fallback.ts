@@ -447,12 +447,35 @@ export function buildAzureStepInput(
   return { stepInput, spotVms, capacities, seenFailures, readySpot, onDemandReady, targetReplicas, currentTotal };
 }
 
+/**
+ * The stored state when it has the shape this controller writes; otherwise (a blob of JSON that is not that, e.g.
+ * `{}` or a list) a fresh state, logged, so a damaged blob never stops the controller. Missing bookkeeping fields of
+ * an otherwise good state are filled in (kept policy memory).
+ */
+export function usableAzureState(stored: unknown, settings: Pick<AzureFallbackSettings, 'policy' | 'fleetName'>, log?: (entry: Record<string, unknown>) => void): AzureStoredState {
+  const fresh: AzureStoredState = { policy: initialFallbackState(settings.policy), spotVms: {}, capacities: {}, seenFailures: [] };
+  if (stored === undefined || stored === null) return fresh;
+  const o = stored as Partial<AzureStoredState>;
+  const isMap = (x: unknown): boolean => typeof x === 'object' && x !== null && !Array.isArray(x);
+  if (!isMap(stored) || !isMap(o.policy)) {
+    log?.({ level: 'warning', message: `spot fallback: the state blob is not a controller state (${JSON.stringify(stored).slice(0, 60)}); starting from a fresh state`, fleet: settings.fleetName });
+    return fresh;
+  }
+  return {
+    policy: o.policy!,
+    spotVms: isMap(o.spotVms) ? o.spotVms! : {},
+    capacities: isMap(o.capacities) ? o.capacities! : {},
+    seenFailures: Array.isArray(o.seenFailures) ? o.seenFailures.filter((x): x is string => typeof x === 'string') : [],
+    ...(typeof o.appliedFallback === 'number' && Number.isFinite(o.appliedFallback) ? { appliedFallback: o.appliedFallback } : {}),
+  };
+}
+
 /** One control period: observe, decide, apply, persist, report. Running it twice in a row changes nothing. */
 export async function runAzureFallbackController(settings: AzureFallbackSettings, clients: AzureFallbackClients): Promise<AzureFallbackOutcome> {
   const now = clients.now();
   const nowSeconds = Math.floor(now.getTime() / 1000);
   const { state: stored, etag } = await clients.state.read();
-  const prev: AzureStoredState = stored ?? { policy: initialFallbackState(settings.policy), spotVms: {}, capacities: {}, seenFailures: [] };
+  const prev = usableAzureState(stored, settings, clients.log);
   const missing = (err: unknown): boolean => err instanceof AzureApiError && err.status === 404;
 
   const views: AzureScaleSetView[] = await Promise.all(

@@ -487,6 +487,24 @@ export function buildGcpStepInput(
 }
 
 /**
+ * The stored state when it has the shape this controller writes; otherwise (an object of JSON that is not that, e.g.
+ * `{}` or a list) a fresh state, logged, so a damaged object never stops the controller. Missing bookkeeping fields
+ * of an otherwise good state are filled in (kept policy memory).
+ */
+export function usableGcpState(stored: unknown, settings: Pick<GcpFallbackSettings, 'policy' | 'fleetName'>, log?: (entry: Record<string, unknown>) => void): StoredState {
+  const fresh: StoredState = { policy: initialFallbackState(settings.policy), instancePools: {}, seenFailures: [], seenPreemptions: [] };
+  if (stored === undefined || stored === null) return fresh;
+  const o = stored as Partial<StoredState>;
+  const isMap = (x: unknown): boolean => typeof x === 'object' && x !== null && !Array.isArray(x);
+  const strings = (x: unknown): string[] => (Array.isArray(x) ? x.filter((y): y is string => typeof y === 'string') : []);
+  if (!isMap(stored) || !isMap(o.policy)) {
+    log?.({ severity: 'WARNING', message: `spot fallback: the state object is not a controller state (${JSON.stringify(stored).slice(0, 60)}); starting from a fresh state`, fleet: settings.fleetName });
+    return fresh;
+  }
+  return { policy: o.policy!, instancePools: isMap(o.instancePools) ? o.instancePools! : {}, seenFailures: strings(o.seenFailures), seenPreemptions: strings(o.seenPreemptions) };
+}
+
+/**
  * One control period: observe, decide, apply, persist, report. Call it for every scheduler tick and every
  * preemption message (`event`); the same event twice does no harm.
  */
@@ -498,7 +516,7 @@ export async function runFallbackController(
   const now = clients.now();
   const nowSeconds = Math.floor(now.getTime() / 1000);
   const { state: stored, generation } = await clients.state.read();
-  const prev: StoredState = stored ?? { policy: initialFallbackState(settings.policy), instancePools: {}, seenFailures: [], seenPreemptions: [] };
+  const prev = usableGcpState(stored, settings, clients.log);
   const home = settings.region;
   const gone = (err: unknown): boolean => err instanceof GoogleApiError && err.status === 404;
 

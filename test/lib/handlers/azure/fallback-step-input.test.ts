@@ -10,6 +10,7 @@ import {
   AzureVm,
   buildAzureStepInput,
   runAzureFallbackController,
+  usableAzureState,
 } from '../../../../lib/handlers/azure/fallback';
 import { initialFallbackState, planControllerStep } from '../../../../lib/policy';
 
@@ -95,5 +96,32 @@ describe('buildAzureStepInput', () => {
     const r = buildAzureStepInput(SETTINGS, views, [], PREV, 1000);
     expect(out.stepInput).toEqual(r.stepInput);
     expect(out.actions).toEqual(planControllerStep(r.stepInput).actions);
+  });
+});
+
+describe('a state blob of the wrong shape', () => {
+  test.each([[{}], [[1, 2]], [{ policy: 'x' }], ['text']])('%j: the run starts from a fresh state, logs why, and saves a good one', async (bad) => {
+    const logs: Record<string, unknown>[] = [];
+    let saved: AzureStoredState | undefined;
+    const views = [set('east', 2, [vm('e1', '1'), vm('e2', '2')])];
+    const out = await runAzureFallbackController({ ...SETTINGS, scaleSets: [SETTINGS.scaleSets[0]] }, {
+      compute: {
+        getScaleSet: async () => views[0].scaleSet,
+        listVms: async () => views[0].vms,
+        updateScaleSet: async () => undefined,
+        deleteVms: async () => undefined,
+      },
+      state: { read: async () => ({ state: bad as unknown as AzureStoredState, etag: '1' }), write: async (s) => ((saved = s), true) },
+      log: (e) => logs.push(e),
+      now: () => new Date(1000 * 1000),
+    });
+    expect(out.stateSaved).toBe(true);
+    expect(logs.some((l) => /the state blob is not a controller state .*; starting from a fresh state/.test(String(l.message)))).toBe(true);
+    expect(saved).toMatchObject({ spotVms: { 'east/e1': `eastus2/1/${SIZE}`, 'east/e2': `eastus2/2/${SIZE}` }, capacities: { east: expect.any(Number) } });
+  });
+
+  test('missing bookkeeping fields of a good state are filled in, the policy memory kept', () => {
+    const policy = { ...initialFallbackState(), fallbackReplicas: 2 };
+    expect(usableAzureState({ policy }, SETTINGS)).toEqual({ policy, spotVms: {}, capacities: {}, seenFailures: [] });
   });
 });

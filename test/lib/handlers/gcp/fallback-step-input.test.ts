@@ -3,7 +3,7 @@
  * read, the preemptions it was given and the stored memory -> the step input. The handler plans exactly what it
  * returns, so the simulator's equivalence test can rebuild inputs with preemptions and failed creations in them.
  */
-import { buildGcpStepInput, GcpFallbackSettings, GcpRegionView, ManagedInstance, runFallbackController, StoredState } from '../../../../lib/handlers/gcp/fallback';
+import { buildGcpStepInput, GcpFallbackSettings, GcpRegionView, ManagedInstance, runFallbackController, StoredState, usableGcpState } from '../../../../lib/handlers/gcp/fallback';
 import { PreemptionRecord } from '../../../../lib/handlers/gcp/preemption';
 import { initialFallbackState, planControllerStep } from '../../../../lib/policy';
 
@@ -95,5 +95,27 @@ describe('buildGcpStepInput', () => {
     const r = buildGcpStepInput(SETTINGS, [view(spot)], prev, [p], 1000);
     expect(out.stepInput).toEqual(r.stepInput);
     expect(out.actions).toEqual(planControllerStep(r.stepInput).actions);
+  });
+});
+
+describe('a state object of the wrong shape', () => {
+  test.each([[{}], [[1]], [{ policy: null }]])('%j: the run starts from a fresh state, logs why, and saves a good one', async (bad) => {
+    const logs: Record<string, unknown>[] = [];
+    let saved: StoredState | undefined;
+    const lists = new Map<string, ManagedInstance[]>([['llm-spot', [vm('us-central1-a', 'llm-spot-a')]], ['llm-od', []], ['zones/us-central1-b/llm-spare-b', []]]);
+    const out = await runFallbackController(SETTINGS, {
+      compute: { getTargetSize: async () => 1, listManagedInstances: async (g) => lists.get(g)!, resize: async () => undefined },
+      state: { read: async () => ({ state: bad as unknown as StoredState, generation: '3' }), write: async (s) => ((saved = s), true) },
+      log: (e) => logs.push(e),
+      now: () => new Date(1000 * 1000),
+    });
+    expect(out.stateSaved).toBe(true);
+    expect(logs.some((l) => /the state object is not a controller state .*; starting from a fresh state/.test(String(l.message)))).toBe(true);
+    expect(saved!.instancePools).toEqual({ 'llm-spot-a': `us-central1/us-central1-a/${TYPE}` });
+  });
+
+  test('missing bookkeeping fields of a good state are filled in, the policy memory kept', () => {
+    const policy = { ...initialFallbackState(), fallbackReplicas: 1 };
+    expect(usableGcpState({ policy, seenFailures: ['a', 3] }, SETTINGS)).toEqual({ policy, instancePools: {}, seenFailures: ['a'], seenPreemptions: [] });
   });
 });
