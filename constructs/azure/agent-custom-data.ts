@@ -38,7 +38,7 @@ export interface AgentBundle {
 }
 
 /**
- * Read the agent bundle. Throws `FleetSpecError` (prop `agentBundlePath`) telling the user to run
+ * Read the agent bundle. Throws `FleetSpecError` (prop `agent.bundlePath`) telling the user to run
  * `npm run build:handlers` when it does not exist.
  */
 export function readAgentBundle(path: string): AgentBundle {
@@ -46,8 +46,8 @@ export function readAgentBundle(path: string): AgentBundle {
     throw new FleetSpecError([
       {
         code: FleetSpecErrorCode.CLOUD_CONSTRAINT,
-        prop: 'agentBundlePath',
-        message: `the spot-agent bundle ${path} does not exist; the VMs need it to watch Scheduled Events and drain: run \`npm run build:handlers\` (it bundles lib/runtime/spot-agent-portable.entry.ts into dist/runtime/spot-agent-portable/index.js) before synth, or set agentBundlePath`,
+        prop: 'agent.bundlePath',
+        message: `the spot-agent bundle ${path} does not exist; the VMs need it to watch Scheduled Events and drain: run \`npm run build:handlers\` (it bundles lib/runtime/spot-agent-portable.entry.ts into dist/runtime/spot-agent-portable/index.js) before synth, or set agent.bundlePath`,
       },
     ]);
   }

@@ -13,6 +13,7 @@ import { queueTimingProblems } from '../../lib/runtime/worker/timing';
 import { backlogPerInstanceTarget, QueueWorkloadSpec } from '../../lib/spec/queue-workload';
 import { FleetSpecErrorCode, ProblemCollector } from '../../lib/spec/errors';
 import { WorkloadKind } from '../../lib/spec/fleet-spec';
+import { withCurrentOptionNames } from '../../lib/spec/option-aliases';
 import { azureName } from './network';
 import { numberText } from './tokens';
 import { ScaleSetPlan } from './rules';
@@ -106,8 +107,14 @@ export class AzureQueueWorkerFleet extends Construct {
   /** Deliveries before a message is dead-lettered. */
   public readonly maxDeliveryCount: number;
 
-  constructor(scope: Construct, id: string, props: AzureQueueWorkerFleetProps) {
+  constructor(scope: Construct, id: string, given: AzureQueueWorkerFleetProps) {
     super(scope, id);
+    // One spelling per option (bootCommands, agent.bundlePath); both spellings of one are refused.
+    const current = withCurrentOptionNames(given);
+    const aliasProblems = new ProblemCollector();
+    aliasProblems.addAll(current.problems);
+    aliasProblems.throwIfAny(this.node.path);
+    const props = current.props;
     const r = this.validate(props);
     this.lockDurationSeconds = r.lock;
     this.maxDeliveryCount = r.deliveries;
@@ -283,11 +290,11 @@ export class AzureQueueWorkerFleet extends Construct {
       `SPOT_CHECKPOINT_CONTAINER=${this.checkpointContainer.name}`,
       `SPOT_WORKER_PID_FILE=${AZURE_QUEUE_WORKER_PID_FILE}`,
     ];
-    const startupCommands = [
+    const bootCommands = [
       `cat > ${AZURE_QUEUE_WORKER_ENV_FILE} <<'QUEUE_WORKER_ENV'`,
       ...env,
       'QUEUE_WORKER_ENV',
-      ...(props.startupCommands ?? []),
+      ...(props.bootCommands ?? []),
     ];
     return new AzureSpotFleet(this, 'Fleet', {
       ...props,
@@ -307,7 +314,7 @@ export class AzureQueueWorkerFleet extends Construct {
         outCooldown: `PT${numberText(props.scaleOutCooldownMinutes ?? 5)}M`,
         inCooldown: `PT${numberText(props.scaleInCooldownMinutes ?? 10)}M`,
       }),
-      startupCommands,
+      bootCommands,
     });
   }
 

@@ -1,6 +1,7 @@
 import { TerraformOutput } from 'cdktf';
 import { Construct } from 'constructs';
 import { FleetSpecErrorCode, ProblemCollector } from '../../lib/spec/errors';
+import { withCurrentOptionNames } from '../../lib/spec/option-aliases';
 import { AzureFleetAlerts, AzureFleetAlertsOptions } from './fleet-alerts';
 import { AzureInterruptionDrill } from './interruption-drill';
 import { azureName } from './network';
@@ -40,9 +41,13 @@ export class AzureSpotInferenceService extends Construct {
   /** The interruption drill (Simulate Eviction of one Spot VM). */
   public readonly interruptionDrill: AzureInterruptionDrill;
 
-  constructor(scope: Construct, id: string, props: AzureSpotInferenceServiceProps) {
+  constructor(scope: Construct, id: string, given: AzureSpotInferenceServiceProps) {
     super(scope, id);
     const v = new ProblemCollector();
+    // One spelling per option (bootCommands, agent.bundlePath); both spellings of one are refused.
+    const current = withCurrentOptionNames(given);
+    v.addAll(current.problems);
+    const props = current.props;
     if (props.loadBalanced === false) {
       v.add(FleetSpecErrorCode.CLOUD_CONSTRAINT, 'loadBalanced', 'loadBalanced is false, but AzureSpotInferenceService is an online service behind a load balancer; use AzureQueueWorkerFleet for queue workers, AzureBatchInference for batch, or AzureSpotFleet for a fleet without a load balancer');
     }

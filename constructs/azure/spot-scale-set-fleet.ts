@@ -7,6 +7,8 @@ import { AgentDrainOptions, DrainMode } from '../../lib/runtime/agent-config';
 import { planFleetAgent } from '../../lib/runtime/fleet-agent';
 import { Cloud, CpuArchitecture, FleetSpec, FleetSpecError, FleetSpecErrorCode, ProblemCollector, ResolvedFleetSpec, applyFleetSpecDefaults, validateFleetSpec } from '../../lib/spec';
 import { checkEnumValue } from '../../lib/spec/rules';
+import { FleetSpecProblem } from '../../lib/spec/errors';
+import { withCurrentOptionNames } from '../../lib/spec/option-aliases';
 import { AzureAgentBlob } from './agent-blob';
 import { AZURE_CUSTOM_DATA_MAX_CHARS, blobAgentFetch, defaultAgentBundlePath, fitsCustomData, inlineAgentFetch, readAgentBundle, renderAgentCustomData, toCustomData } from './agent-custom-data';
 import { AzureScaleSetOrchestration, IAzureSpotFleet, ImportedAzureSpotFleet, AzureSpotFleetAttributes } from './fleet-interface';
@@ -31,7 +33,10 @@ export enum AgentDelivery {
  * The on-instance spot agent of an Azure fleet: how it drains the server on a `Preempt` or `Terminate`
  * scheduled event. Same shape as the AWS and Google Cloud fleets' `agent` prop.
  */
-export interface AzureSpotAgentOptions extends AgentDrainOptions {}
+export interface AzureSpotAgentOptions extends AgentDrainOptions {
+  /** The agent bundle on the synth machine. @default - this package's `dist/runtime/spot-agent-portable/index.js` (without the AWS SDK) */
+  readonly bundlePath?: string;
+}
 
 /** The workers' network security group: what the scale sets' NICs (and a created subnet) carry. */
 export interface IFleetSecurityGroup {
@@ -110,11 +115,19 @@ export interface AzureSpotFleetProps extends FleetSpec, AzureResourceOptions, Sp
   readonly autoscaleProfileFactory?: IScaleSetAutoscaleProfiles;
   /**
    * Shell commands run at first boot after the agent started, e.g. pull the model and start the
-   * inference server (as root, from cloud-init).
+   * inference server (as root, from cloud-init). The same prop on every cloud.
+   * @default - none
+   */
+  readonly bootCommands?: string[];
+  /**
+   * @deprecated use `bootCommands` (one name on every cloud). Setting both is refused.
    * @default - none
    */
   readonly startupCommands?: string[];
-  /** The agent bundle on the synth machine. @default - this package's `dist/runtime/spot-agent-portable/index.js` (without the AWS SDK) */
+  /**
+   * @deprecated use `agent.bundlePath` (one name on every cloud). Setting both is refused.
+   * @default - this package's `dist/runtime/spot-agent-portable/index.js`
+   */
   readonly agentBundlePath?: string;
   /** How the agent bundle reaches the VMs. @default AgentDelivery.AUTO */
   readonly agentDelivery?: AgentDelivery;
@@ -184,9 +197,12 @@ export class AzureSpotFleet extends Construct implements IAzureSpotFleet {
   /** Bytes of the gzip-compressed agent bundle (what the inline delivery carries, before base64). */
   public readonly agentBundleGzipBytes: number;
 
-  constructor(scope: Construct, id: string, props: AzureSpotFleetProps) {
+  constructor(scope: Construct, id: string, given: AzureSpotFleetProps) {
     super(scope, id);
-    const d = this.validate(props);
+    // One spelling per option (bootCommands, agent.bundlePath); the deprecated ones moved over, both refused.
+    const current = withCurrentOptionNames(given);
+    const props = current.props;
+    const d = this.validate(props, current.problems);
     this.spec = d.spec;
     this.plans = planScaleSets(props.regularBaseScaleSet ? withoutRegularBase(d.spec) : d.spec, props.sizeStrategy);
     this.loadBalanced = d.loadBalanced;
@@ -223,13 +239,14 @@ export class AzureSpotFleet extends Construct implements IAzureSpotFleet {
   }
 
   /** Every rule of the props (cross-cloud, agent, Azure), thrown together; the decisions the fleet renders from. */
-  private validate(props: AzureSpotFleetProps): FleetDecisions {
+  private validate(props: AzureSpotFleetProps, aliasProblems: FleetSpecProblem[]): FleetDecisions {
     const isUnresolved = (v: unknown): boolean => Token.isUnresolved(v);
     const agent = props.agent ?? {};
     const drainMode = agent.drainMode ?? DrainMode.HEALTH;
     const loadBalanced = props.loadBalanced ?? true;
     const autohealing = props.autohealing ?? loadBalanced;
     const v = new ProblemCollector();
+    v.addAll(aliasProblems);
     checkAzureFleetChoices(props, { loadBalanced, autohealing, drainMode }, v);
     // The cross-cloud rules, with Azure's size catalogue (names with "did you mean", one accelerator kind).
     const specOptions = { isUnresolved, catalog: AZURE_VM_SIZE_CATALOG };
@@ -316,9 +333,9 @@ export class AzureSpotFleet extends Construct implements IAzureSpotFleet {
   /** The agent's cloud-init: inline in the custom data when it fits, otherwise from a private blob. */
   private deliverAgent(props: AzureSpotFleetProps, d: FleetDecisions, common: FleetPlacement['common']): { script: string; delivery: AgentDelivery; blob?: AzureAgentBlob; gzipBytes: number } {
     const agentConfig = d.agentPlan.config;
-    const bundle = readAgentBundle(props.agentBundlePath ?? defaultAgentBundlePath());
+    const bundle = readAgentBundle(props.agent?.bundlePath ?? defaultAgentBundlePath());
     const inline = inlineAgentFetch(bundle);
-    const inlineScript = renderAgentCustomData({ config: agentConfig, fetch: inline, startupCommands: props.startupCommands });
+    const inlineScript = renderAgentCustomData({ config: agentConfig, fetch: inline, startupCommands: props.bootCommands });
     const inlineData = toCustomData(inlineScript);
     const requested = props.agentDelivery ?? AgentDelivery.AUTO;
     if (requested === AgentDelivery.INLINE && !fitsCustomData(inlineData)) {
@@ -327,7 +344,7 @@ export class AzureSpotFleet extends Construct implements IAzureSpotFleet {
           {
             code: FleetSpecErrorCode.CLOUD_CONSTRAINT,
             prop: 'agentDelivery',
-            message: `agentDelivery is INLINE but the custom data would be ${inlineData.length} characters (base64; the gzip-compressed agent is ${inline.inlineGzipBytes} bytes) and Azure accepts at most ${AZURE_CUSTOM_DATA_MAX_CHARS}; use AgentDelivery.STORAGE_BLOB (or AUTO), or shorten startupCommands`,
+            message: `agentDelivery is INLINE but the custom data would be ${inlineData.length} characters (base64; the gzip-compressed agent is ${inline.inlineGzipBytes} bytes) and Azure accepts at most ${AZURE_CUSTOM_DATA_MAX_CHARS}; use AgentDelivery.STORAGE_BLOB (or AUTO), or shorten bootCommands`,
           },
         ],
         this.node.path,
@@ -344,7 +361,7 @@ export class AzureSpotFleet extends Construct implements IAzureSpotFleet {
       storageAccountName: props.agentStorageAccountName,
     });
     const fetch = blobAgentFetch({ blobUrl: blob.blobUrl, identityClientId: this.identity.clientId, sha256: bundle.sha256 });
-    const script = renderAgentCustomData({ config: agentConfig, fetch, startupCommands: props.startupCommands });
+    const script = renderAgentCustomData({ config: agentConfig, fetch, startupCommands: props.bootCommands });
     return { script, delivery, blob, gzipBytes: inline.inlineGzipBytes };
   }
 

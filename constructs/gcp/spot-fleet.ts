@@ -354,7 +354,9 @@ export class GcpSpotFleet extends Construct implements IGcpSpotFleet {
     this.healthPort = this.agentPlan.probePort;
     this.spotInstanceNamePrefix = `${name}-spot`;
 
-    const ctx: GcpRenderContext = { props, name, labels, network, initSeconds, maxSurgeFixed, autoscaled, shape };
+    // A missing bundle names the prop the user set (the deprecated agentBundlePath, or agent.bundlePath).
+    const bundleProp = given.agentBundlePath !== undefined ? 'agentBundlePath' : 'agent.bundlePath';
+    const ctx: GcpRenderContext = { props, name, labels, network, initSeconds, maxSurgeFixed, autoscaled, shape, bundleProp };
     this.serviceAccount = this.createServiceAccount(ctx);
     const artifacts = this.createArtifacts(ctx);
     this.artifactBucket = artifacts.bucket;
@@ -539,7 +541,7 @@ export class GcpSpotFleet extends Construct implements IGcpSpotFleet {
       labels: c.labels,
     });
     const agentAsset = new TerraformAsset(this, 'AgentBundle', {
-      path: locateBundle('runtime/spot-agent-portable/index.js', 'agent.bundlePath', props.agent?.bundlePath),
+      path: locateBundle('runtime/spot-agent-portable/index.js', c.bundleProp, props.agent?.bundlePath),
       type: AssetType.FILE,
     });
     const agentObject = new StorageBucketObject(this, 'AgentObject', {
@@ -782,6 +784,8 @@ interface GcpRenderContext {
   readonly maxSurgeFixed: number;
   readonly autoscaled: boolean;
   readonly shape: TargetShape;
+  /** The prop that gave the agent bundle's path, for the message of a missing bundle. */
+  readonly bundleProp: string;
 }
 
 /** What both instance templates share. */
