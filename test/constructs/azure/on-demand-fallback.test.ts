@@ -8,6 +8,7 @@ import { ServicePlan } from '@cdktf/provider-azurerm/lib/service-plan';
 import { StorageAccount } from '@cdktf/provider-azurerm/lib/storage-account';
 import { TerraformAsset, Testing, Token } from 'cdktf';
 import { AzureOnDemandFallback, AzureOnDemandFallbackProps, ISpotScaleSetFleet, SpotScaleSetFleet, SpotScaleSetFleetProps } from '../../../constructs/azure';
+import { AzureFallbackClients, azureFallbackSettingsFromEnv, AzureStoredState, AzureVm, runAzureFallbackController } from '../../../lib/handlers/azure/fallback';
 import { FleetSpecError, FleetSpecErrorCode } from '../../../lib/spec';
 
 Testing.setupJest();
@@ -369,5 +370,63 @@ describe('AzureOnDemandFallback: one controller over several regions (additional
     expect(() => build((west) => ({ additionalFleets: [{ fleet: west, location: 'eastus2' }] }))).toThrow(/additionalFleets\[0\] \(fleet west\) is in region eastus2, which this controller already drives; list one fleet per other region/);
     expect(() => build((_west, asia) => ({ additionalFleets: [{ fleet: asia, scaleSetCapacities: ASIA_CAPS }] }))).toThrow(/additionalFleets\[0\]\.location is not set \(or is a deploy-time value\) and fleet asia is imported, so its region is unknown; give the Azure region of its scale sets/);
     expect(() => build((_west, asia) => ({ additionalFleets: [{ fleet: asia, location: 'japaneast' }] }))).toThrow(/additionalFleets\[0\]\.fleet\.scaleSetCapacities|additionalFleets\[0\]\.scaleSetCapacities is not set, but fleet asia is imported/);
+  });
+});
+
+describe('AzureOnDemandFallback settings drive the handler: two regions, one losing all its Spot VMs', () => {
+  test('the app settings the construct writes are read by the function, which takes the fallback where spot was lost and puts the spare elsewhere', async () => {
+    const WEST_FLEET: SpotScaleSetFleetProps = { ...GPU, location: 'westeurope', namePrefix: 'west', maxCapacity: 6 };
+    const json = JSON.parse(Testing.synthScope((scope) => {
+      const fleet = new SpotScaleSetFleet(scope, 'Fleet', GPU);
+      const west = new SpotScaleSetFleet(scope, 'West', WEST_FLEET);
+      new AzureOnDemandFallback(scope, 'Fallback', { fleet, additionalFleets: [{ fleet: west }], resourceGroupName: 'rg-spot', location: 'eastus2', policy: { coverSparesWhenScarce: false } });
+    }));
+    // Resolve the scale sets' name references as Terraform would.
+    const sets = json.resource.azurerm_orchestrated_virtual_machine_scale_set as Record<string, any>;
+    const resolve = (text: string) => text.replace(/\$\{azurerm_orchestrated_virtual_machine_scale_set\.([\w-]+)\.name\}/g, (_m, key) => sets[key].name);
+    const app = resources(json, 'azurerm_linux_function_app')[0].app_settings;
+    const env = Object.fromEntries(Object.entries(app as Record<string, string>).map(([k, val]) => [k, resolve(val)]));
+    const settings = azureFallbackSettingsFromEnv(env);
+    expect(settings.scaleSets.map((s) => `${s.region ?? settings.region}:${s.name}`)).toEqual(['eastus2:fleet-1-vmss', 'eastus2:fleet-2-vmss', 'westeurope:west-1-vmss', 'westeurope:west-2-vmss']);
+
+    // A fake ARM: every scale set the settings name, by name and resource group.
+    const vm = (name: string, zone: string, spot = true): AzureVm => ({
+      name, zones: [zone],
+      properties: { ...(spot ? { priority: 'Spot' } : {}), provisioningState: 'Succeeded', hardwareProfile: { vmSize: 'Standard_NC4as_T4_v3' }, instanceView: { statuses: [{ code: 'ProvisioningState/succeeded' }, { code: 'PowerState/running' }] } },
+    });
+    const arm = new Map<string, { capacity: number; base: number; vms: AzureVm[] }>();
+    settings.scaleSets.forEach((s, i) => arm.set(s.name, { capacity: s.desiredCapacity, base: s.baseRegularCount, vms: [
+      ...Array.from({ length: s.baseRegularCount }, (_, k) => vm(`${s.name}-r${k}`, '1', false)),
+      ...Array.from({ length: s.desiredCapacity - s.baseRegularCount }, (_, k) => vm(`${s.name}-s${k}`, String((k + i) % 3 + 1))),
+    ] }));
+    for (const s of settings.spareScaleSets ?? []) arm.set(s.name, { capacity: 0, base: 0, vms: [] });
+    let blob: { state?: AzureStoredState; etag?: string } = {};
+    const clients: AzureFallbackClients = {
+      compute: {
+        getScaleSet: async (name) => ({ id: name, capacity: arm.get(name)!.capacity, baseRegularPriorityCount: arm.get(name)!.base, regularPriorityPercentageAboveBase: 0 }),
+        listVms: async (id) => arm.get(id)!.vms,
+        updateScaleSet: async (name, u) => {
+          const s = arm.get(name)!;
+          if (u.capacity !== undefined) s.capacity = u.capacity;
+          if (u.baseRegularPriorityCount !== undefined) s.base = u.baseRegularPriorityCount;
+        },
+        deleteVms: async () => undefined,
+      },
+      state: { read: async () => ({ ...blob }), write: async (state, etag) => ((blob = { state: JSON.parse(JSON.stringify(state)), etag: `${etag ?? 'e'}1` }), true) },
+      log: () => undefined,
+      now: () => new Date(1_800_000_000_000),
+    };
+    await runAzureFallbackController(settings, clients);
+    // westeurope loses every Spot VM at once (Delete eviction: gone, capacities kept).
+    for (const s of settings.scaleSets.filter((x) => x.region === 'westeurope')) arm.get(s.name)!.vms = arm.get(s.name)!.vms.filter((v) => v.properties?.priority !== 'Spot');
+    const out = await runAzureFallbackController(settings, { ...clients, now: () => new Date(1_800_000_060_000) });
+    const lost = out.stepInput.observed.pools.filter((p) => p.pool.startsWith('westeurope/') && p.preempted > 0);
+    expect(lost.length).toBeGreaterThan(0);
+    const regular = (region: string) => settings.scaleSets.filter((s) => (s.region ?? settings.region) === region).reduce((n, s) => n + arm.get(s.name)!.base - s.baseRegularCount, 0);
+    expect(regular('westeurope')).toBeGreaterThan(0); // the fallback went to the region that lost its spot
+    const spareIn = (region: string) => (settings.spareScaleSets ?? []).filter((s) => (s.region ?? settings.region) === region).reduce((n, s) => n + arm.get(s.name)!.capacity, 0);
+    expect(spareIn('westeurope')).toBe(0); // no spare where spot was just lost
+    expect(spareIn('eastus2')).toBe(out.spareCapacity);
+    expect(out.spareCapacity).toBeGreaterThan(0);
   });
 });
