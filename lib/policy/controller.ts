@@ -272,16 +272,23 @@ export function planControllerStep(input: ControllerStepInput): ControllerStep {
   const spotShare = Math.max(0, o.targetReplicas - o.onDemandBase);
   let stand = 0;
   const po = resolveFallbackPolicyOptions(input.options ?? {});
-  if (spareViews.length > 0 && po.replaceUnlaunchedSpot) {
+  // Only with spare groups steerable by zone (AWS's layout): their controller also observes the main groups' own spot
+  // in service (`mainSpotInService`); the per-zone layouts (Google Cloud, Azure) report all ready spot as in service,
+  // which would start a stand-in for every replacement on its way (measured: more cost, no availability).
+  if (spareViews.some((v) => v.g.allowedZones !== undefined) && po.replaceUnlaunchedSpot) {
     let running = 0;
     for (const p of o.pools) running += p.ready + (p.launching ?? 0);
     let held = 0;
     for (const v of spareViews) held += Math.max(0, v.g.desired - (v.g.baseReplicas ?? 0));
     const mainRunning = Math.max(running - held, Math.min(o.mainSpotInService ?? 0, running));
-    stand = Math.min(spotShare, Math.max(0, spotShare - mainRunning));
+    // Started only by launches that failed (this period), not for a preempted replica whose replacement is on its
+    // way; kept while the main groups stay short.
+    const failed = o.pools.some((p) => (p.launchFailures ?? 0) > 0);
+    const before = Math.min(spotShare, Math.max(0, held - (input.state?.spareSpotReplicas ?? 0)));
+    const short = Math.min(spotShare, Math.max(0, spotShare - mainRunning));
+    stand = failed ? short : Math.min(before, short);
     // Like the fallback, stand-ins go only once what replaces them is ready: nothing launching any more.
     const launching = running - o.pools.reduce((n, p) => n + p.ready, 0);
-    const before = Math.min(spotShare, Math.max(0, held - (input.state?.spareSpotReplicas ?? 0)));
     if (stand < before && launching > 0) {
       reasons.push(`${before} spare spot standing in for the main groups stay while ${launching} spot replica${launching === 1 ? '' : 's'} still boot`);
       stand = before;
@@ -315,6 +322,14 @@ export function planControllerStep(input: ControllerStepInput): ControllerStep {
     );
   }
 
+  // Spot running (ready or booting) per `<region>/<zone>`, for spreading the spares.
+  const occupancy = new Map<string, number>();
+  for (const p of o.pools) {
+    const id = parsePoolId(p.pool);
+    const key = `${id.region}/${id.zone}`;
+    occupancy.set(key, (occupancy.get(key) ?? 0) + p.ready + (p.launching ?? 0));
+  }
+
   // Actions, in the order of the groups.
   const actions: ControllerAction[] = input.groups.map((g) => {
     if (g.role === ControllerGroupRole.ON_DEMAND) {
@@ -330,8 +345,22 @@ export function planControllerStep(input: ControllerStepInput): ControllerStep {
     if (idle) {
       if (v.steerable && (v.zones.length === 0 || v.types.length === 0)) reasons.push(`${g.id}: every pool it may use is avoided by the policy; its zones stay, it gets no spares`);
     } else if (v.steerable && v.zones.length > 0 && v.types.length > 0) {
+      let want = v.zones;
+      if (po.spreadSpares && g.allowedZones !== undefined) {
+        if (desired > g.desired) {
+          // Growing: a group balances only its own instances, so it is pointed at the usable zones that hold none
+          // of the fleet's spot (where a loss is independent of the replicas already running), if there are any.
+          const empty = v.zones.filter((z) => (occupancy.get(`${g.region}/${z}`) ?? 0) === 0);
+          if (empty.length > 0) want = empty;
+        } else {
+          // Not growing: its zones change only to drop avoided ones, so its instances are not moved for nothing.
+          const kept = g.zones.filter((z) => v.zones.includes(z));
+          if (kept.length > 0) want = kept;
+        }
+        if (!sameSet(want, v.zones)) reasons.push(`${g.id}: spares spread to zones ${want.join(',')} (spot running per zone: ${v.zones.map((z) => `${z} ${occupancy.get(`${g.region}/${z}`) ?? 0}`).join(', ')})`);
+      }
       // Compared as sets: an order-only change would rewrite the group every period for nothing.
-      if (!sameSet(v.zones, g.zones)) zones = v.zones;
+      if (!sameSet(want, g.zones)) zones = want;
       if (!sameSet(v.types, g.types)) types = v.types;
       const stuck: string[] = [];
       for (const z of v.zones) for (const t of v.types) if (unavailable.has(poolId(g.region, z, t))) stuck.push(poolId(g.region, z, t));

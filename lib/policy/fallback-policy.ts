@@ -198,12 +198,19 @@ export interface FallbackPolicyOptions {
    * which it steers to pools the policy does not avoid, in any region; on-demand covers it only until those are
    * ready. Off: on-demand covers it until the main group finds capacity again. Applied by `planControllerStep`
    * (the idealised simulator places all spot itself and has no main groups). Only pools calm for
-   * `strikeForgivenessSeconds` take stand-ins; they stay until nothing is booting any more. Measured (docs/measurements.md):
-   * much cheaper over several regions whose spot fails apart, a little less available where spot is scarce, so off
-   * by default.
-   * @default false
+   * `strikeForgivenessSeconds` take stand-ins; they stay until nothing is booting any more. Measured with
+   * `spreadSpares` (docs/measurements.md, "Policy changes"): cheaper over several regions, as available or more.
+   * @default true
    */
   readonly replaceUnlaunchedSpot?: boolean;
+  /**
+   * Spread the spares over zones that hold none of the fleet's spot: when a steerable spare group grows, the
+   * controller points it at the usable zones with no spot running (a group balances only its own instances, so
+   * without this a spare often lands next to a main replica and is lost with it); otherwise its zones change only to
+   * drop avoided ones. Applied by `planControllerStep` to groups it may steer by zone (AWS's spare group).
+   * @default true
+   */
+  readonly spreadSpares?: boolean;
   /**
    * Region that new spot prefers when pools are otherwise equal (pool ids `<region>/<zone>/<type>`): the one
    * closest to the users. Pools of other regions still come before pools with more strikes.
@@ -226,6 +233,7 @@ export interface ResolvedFallbackPolicyOptions {
   readonly coverSparesWhenScarce: boolean;
   readonly coverMissingSpares: boolean;
   readonly replaceUnlaunchedSpot: boolean;
+  readonly spreadSpares: boolean;
   readonly homeRegion?: string;
 }
 
@@ -242,7 +250,8 @@ export const DEFAULT_FALLBACK_POLICY_OPTIONS: ResolvedFallbackPolicyOptions = {
   riskWindowSeconds: 21600,
   coverSparesWhenScarce: true,
   coverMissingSpares: false,
-  replaceUnlaunchedSpot: false,
+  replaceUnlaunchedSpot: true,
+  spreadSpares: true,
 };
 
 const STATE_VERSION = 1;
@@ -277,7 +286,7 @@ export function resolveFallbackPolicyOptions(options: FallbackPolicyOptions = {}
       if (typeof value !== 'string' || (value as string).length === 0) v.add(C.FALLBACK_POLICY_OPTIONS, prop, `${prop} (${JSON.stringify(value)}) must be a region name as in the pool ids <region>/<zone>/<type>, e.g. us-east-1`);
       continue;
     }
-    if (prop === 'coverSparesWhenScarce' || prop === 'coverMissingSpares' || prop === 'replaceUnlaunchedSpot') {
+    if (prop === 'coverSparesWhenScarce' || prop === 'coverMissingSpares' || prop === 'replaceUnlaunchedSpot' || prop === 'spreadSpares') {
       if (typeof value !== 'boolean') v.add(C.FALLBACK_POLICY_OPTIONS, prop, `${prop} (${String(value)}) must be true or false`);
       continue;
     }

@@ -183,8 +183,8 @@ describe('replaceUnlaunchedSpot: spare groups stand in for spot the main groups 
     ],
   });
 
-  test('off by default: on-demand covers the missing replica, no spare', () => {
-    const step = planControllerStep({ observed: observed(0, 0, 0), groups: groups() });
+  test('off: on-demand covers the missing replica, no spare', () => {
+    const step = planControllerStep({ observed: observed(0, 0, 0), groups: groups(), options: { replaceUnlaunchedSpot: false } });
     expect(step.fallbackReplicas).toBe(1);
     expect(step.actions.filter((a) => a.role === R.SPARE_SPOT).map((a) => a.desired)).toEqual([0, 0]);
   });
@@ -223,7 +223,44 @@ describe('replaceUnlaunchedSpot: spare groups stand in for spot the main groups 
     expect(step.fallbackReplicas).toBe(2);
   });
 
+  test('a preemption alone (its replacement on its way, no failed launch) starts no stand-in', () => {
+    const step = planControllerStep({ observed: { ...observed(0, 0, 0, 0), pools: observed(0, 0, 0, 0).pools.map((p) => ({ ...p, preempted: p.pool.startsWith('us-east-1') ? 1 : 0 })) }, groups: groups() });
+    expect(step.reasons.join('\n')).not.toMatch(/stand in/);
+    expect(step.spareSpotReplicas).toBe(step.decision.spareSpotReplicas);
+  });
+
   test('a bad value is refused with the option named', () => {
     expect(() => planControllerStep({ observed: observed(0, 0, 0), groups: groups(), options: { replaceUnlaunchedSpot: 'yes' as unknown as boolean } })).toThrow(/replaceUnlaunchedSpot \(yes\) must be true or false/);
+    expect(() => planControllerStep({ observed: observed(0, 0, 0), groups: groups(), options: { spreadSpares: 1 as unknown as boolean } })).toThrow(/spreadSpares \(1\) must be true or false/);
+  });
+});
+
+describe('spreadSpares: a growing spare group goes to zones that hold none of the fleet\'s spot', () => {
+  const zones = ['us-east-1a', 'us-east-1b', 'us-east-1c', 'us-east-1d'];
+  const types = ['g5.xlarge'];
+  // three main replicas in a, b, c; a was just preempted (the policy wants a spare)
+  const observed = (ready: (z: string) => number, preempted: (z: string) => number): ControllerObservation => ({ nowSeconds: T0, targetReplicas: 3, onDemandBase: 0, maxCapacity: 8, pools: pools('us-east-1', zones, types, ready, preempted) });
+  const first = observed((z) => (z === 'us-east-1d' ? 0 : 1), (z) => (z === 'us-east-1a' ? 1 : 0));
+
+  test('on (default): growing, the group is pointed at the empty usable zone only', () => {
+    const step = planControllerStep({ observed: { ...first, pools: first.pools.map((p) => (p.pool.includes('1a/') ? { ...p, ready: 0, launching: 1 } : p)) }, groups: regionGroups('us-east-1', zones, types) });
+    const spare = step.actions.find((a) => a.role === R.SPARE_SPOT)!;
+    expect(spare.desired).toBe(1);
+    expect(spare.zones).toEqual(['us-east-1d']);
+    expect(step.reasons.join('\n')).toMatch(/us-east-1\/spare: spares spread to zones us-east-1d \(spot running per zone: us-east-1b 1, us-east-1c 1, us-east-1d 0\)/);
+  });
+
+  test('not growing, its zones change only to drop avoided ones (its instances are not moved for nothing)', () => {
+    const groups = regionGroups('us-east-1', zones, types, 0, 1).map((g) => (g.role === R.SPARE_SPOT ? { ...g, zones: ['us-east-1d'] } : g));
+    const step = planControllerStep({ observed: observed(() => 1, () => 0), state: planControllerStep({ observed: first, groups }).nextState, groups });
+    const spare = step.actions.find((a) => a.role === R.SPARE_SPOT)!;
+    expect(spare.desired).toBe(1);
+    expect(spare.zones).toBeUndefined();
+  });
+
+  test('off: the group launches in every usable zone, as before', () => {
+    const step = planControllerStep({ observed: { ...first, pools: first.pools.map((p) => (p.pool.includes('1a/') ? { ...p, ready: 0, launching: 1 } : p)) }, groups: regionGroups('us-east-1', zones, types), options: { spreadSpares: false } });
+    const spare = step.actions.find((a) => a.role === R.SPARE_SPOT)!;
+    expect(spare.zones).toEqual(['us-east-1b', 'us-east-1c', 'us-east-1d']);
   });
 });
