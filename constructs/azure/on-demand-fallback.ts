@@ -382,6 +382,10 @@ export class AzureOnDemandFallback extends Construct {
       const sku = main.skuNameInput === 'Mix' ? ((main.skuProfileInput as { vmSizes?: string[] } | undefined)?.vmSizes?.[0] ?? f.built.spec.instanceTypes[0]) : main.skuNameInput ?? f.built.spec.instanceTypes[0];
       for (const zone of f.built.spec.zones ?? ['1', '2', '3']) {
         const name = `${prefix}${f.suffix}-spare-${zone}-vmss`;
+        if (!Token.isUnresolved(name) && name.length > 64) {
+          // azurerm: a Linux scale set's name is 1-64 characters.
+          throw new FleetSpecError([{ code: FleetSpecErrorCode.FALLBACK_SPARES, prop: 'namePrefix', message: `the spare scale set name "${name}" (${name.length} characters) is longer than the 64 Azure allows; use a namePrefix of at most ${64 - (name.length - prefix.length)} characters (now "${prefix}", ${prefix.length})` }], this.node.path);
+        }
         const set = new OrchestratedVirtualMachineScaleSet(this, f.suffix === '' ? `SpareScaleSet${zone}` : `SpareScaleSet${f.suffix}-${zone}`, {
           name,
           resourceGroupName: f.resourceGroupName,

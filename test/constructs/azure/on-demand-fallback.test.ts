@@ -430,3 +430,9 @@ describe('AzureOnDemandFallback settings drive the handler: two regions, one los
     expect(out.spareCapacity).toBeGreaterThan(0);
   });
 });
+
+describe('AzureOnDemandFallback: spare scale set names', () => {
+  test('a name prefix that makes a spare set\'s name longer than 64 characters is refused with the limit', () => {
+    expect(() => synth(GPU, { namePrefix: 'a'.repeat(52) })).toThrow(/the spare scale set name "a{52}-spare-1-vmss" \(65 characters\) is longer than the 64 Azure allows; use a namePrefix of at most 51 characters \(now "a{52}", 52\)/);
+  });
+});
