@@ -339,7 +339,8 @@ export class AzureOnDemandFallback extends Construct {
     if (props.spareGroups === true && spares === 0) {
       v.add(C, 'spareGroups', 'spareGroups is true but policy.spareSpotReplicas is 0, so the spare scale sets would never run anything; set policy.spareSpotReplicas to 1 or more, or leave spareGroups out');
     }
-    if (props.spareGroups === true && props.spareScaleSets === undefined && !(props.fleet instanceof SpotScaleSetFleet)) {
+    const built = [props.fleet, ...(props.additionalFleets ?? []).map((r) => r.fleet)].some((f) => f instanceof SpotScaleSetFleet);
+    if (props.spareGroups === true && props.spareScaleSets === undefined && !built) {
       v.add(FleetSpecErrorCode.FALLBACK_SPARES, 'spareGroups', `spareGroups is true but fleet ${props.fleet.fleetName} is imported: the spare scale sets are copies of a SpotScaleSetFleet's first scale set, and an imported fleet has none to copy; give spareScaleSets (Spot-only scale sets you created, one per zone) or leave spareGroups out`);
     }
     const fleets: DrivenFleet[] = [];
