@@ -56,7 +56,7 @@ export class ByoListenerExampleStack extends Stack {
       instanceTypes: ['g6.xlarge', 'g5.xlarge', 'g6e.xlarge', 'g4dn.xlarge'],
       healthCheck: { path: '/health' },
       agent: props.agentBundlePath ? { bundlePath: props.agentBundlePath } : undefined,
-      userDataCommands: ['systemctl enable --now docker', 'docker run -d --restart unless-stopped --gpus all -p 8080:8000 vllm/vllm-openai:v0.8.5 --model Qwen/Qwen2.5-1.5B-Instruct'],
+      bootCommands: ['systemctl enable --now docker', 'docker run -d --restart unless-stopped --gpus all -p 8080:8000 vllm/vllm-openai:v0.8.5 --model Qwen/Qwen2.5-1.5B-Instruct'],
     });
     const target = InferenceLoadBalancer.attachToListener(this, 'Route', {
       fleet,

@@ -69,7 +69,7 @@ export class SpotInferenceExampleStack extends Stack {
       onDemandFallback: !props.fleetOnly,
       dashboard: !props.fleetOnly,
       interruptionDrill: !props.fleetOnly,
-      userDataCommands: [
+      bootCommands: [
         '# --- model from S3, then the inference server ---',
         `mkdir -p ${modelDir}`,
         `aws s3 sync s3://${bucketName}/${prefix} ${modelDir} --region ${Aws.REGION} --only-show-errors`,

@@ -44,7 +44,7 @@ export function multiRegionExample(scope: Construct, id: string, options: MultiR
     servingPort: 8080,
     healthCheck: { path: '/health' },
     agent: options.agentBundlePath ? { bundlePath: options.agentBundlePath } : undefined,
-    userDataCommands: [
+    bootCommands: [
       '# --- model from the region\'s copy of the bucket, then the inference server ---',
       `mkdir -p ${modelDir}`,
       `aws s3 sync s3://${bucket}-${Aws.REGION}/${prefix} ${modelDir} --region ${Aws.REGION} --only-show-errors`,

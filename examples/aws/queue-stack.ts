@@ -34,7 +34,7 @@ export class QueueWorkersExampleStack extends Stack {
       acceptableLatency: Duration.minutes(10),
       maxReceiveCount: 5,
       removalPolicy: RemovalPolicy.DESTROY,
-      userDataCommands: [
+      bootCommands: [
         // The worker runs as a container; the agent sends SIGTERM to the PID below on an interruption notice
         // or a scale-in, and the worker hands its messages back.
         `docker run -d --gpus all --restart unless-stopped --env-file /etc/queue-worker.env --name queue-worker ${image}`,

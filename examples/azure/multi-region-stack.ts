@@ -35,7 +35,7 @@ export class AzureMultiRegionExampleStack extends TerraformStack {
       allowedRegions: ['eastus2', 'westeurope'],
       regions: [{ region: 'eastus2' }, { region: 'westeurope' }],
       adminSshPublicKey: settings.sshPublicKey ?? EXAMPLE_SSH_PUBLIC_KEY,
-      agentBundlePath: settings.agentBundlePath,
+      agent: { bundlePath: settings.agentBundlePath },
       instanceTypes: ['Standard_NC4as_T4_v3', 'Standard_NC8as_T4_v3'],
       minCapacity: 2,
       maxCapacity: 6,
@@ -47,7 +47,7 @@ export class AzureMultiRegionExampleStack extends TerraformStack {
       healthCheck: { path: '/health', intervalSeconds: 5, timeoutSeconds: 3, unhealthyThreshold: 2 },
       drainBudgetSeconds: 10,
       osDiskSizeGb: 128,
-      startupCommands: ['# start the inference server here, e.g. docker run --gpus all -p 8080:8080 <image>'],
+      bootCommands: ['# start the inference server here, e.g. docker run --gpus all -p 8080:8080 <image>'],
       tags: { app: 'spot-multi-region-example' },
     });
   }

@@ -38,7 +38,7 @@ export class AzureQueueExampleStack extends TerraformStack {
       location: rg.location,
       namePrefix: 'queue-workers',
       adminSshPublicKey: settings.sshPublicKey ?? QUEUE_EXAMPLE_SSH_PUBLIC_KEY,
-      agentBundlePath: settings.agentBundlePath,
+      agent: { bundlePath: settings.agentBundlePath },
       instanceTypes: ['Standard_D4as_v5', 'Standard_D4s_v5', 'Standard_E4as_v5'],
       sizeStrategy: AzureSizeStrategy.INSTANCE_MIX,
       minCapacity: 0,
@@ -50,7 +50,7 @@ export class AzureQueueExampleStack extends TerraformStack {
       lockDurationSeconds: 60,
       renewsLock: true,
       maxDeliveryCount: 5,
-      startupCommands: [
+      bootCommands: [
         '# start the worker here; it reads /etc/queue-worker.env and writes its PID to /run/queue-worker.pid,',
         '# e.g. docker run -d --env-file /etc/queue-worker.env --name queue-worker <image> &&',
         "#      docker inspect -f '{{.State.Pid}}' queue-worker > /run/queue-worker.pid",

@@ -45,7 +45,7 @@ export class AzureSharedLbExampleStack extends TerraformStack {
       resourceGroupName: rg.name,
       location: rg.location,
       adminSshPublicKey: settings.sshPublicKey ?? EXAMPLE_SSH_PUBLIC_KEY,
-      agentBundlePath: settings.agentBundlePath,
+      agent: { bundlePath: settings.agentBundlePath },
       instanceTypes: ['Standard_NC4as_T4_v3', 'Standard_NC8as_T4_v3'],
       minCapacity: 2,
       maxCapacity: 6,
@@ -55,7 +55,7 @@ export class AzureSharedLbExampleStack extends TerraformStack {
       drainBudgetSeconds: 15,
       allowedClientCidrs: ['VirtualNetwork'],
       existingBackendPool: { loadBalancerId: lb.id, backendAddressPoolId: pool.id, frontendIpConfigurationName: 'public', frontendPort: 80 },
-      startupCommands: ['# start the inference server here, e.g. docker run --gpus all -p 8080:8080 <image>'],
+      bootCommands: ['# start the inference server here, e.g. docker run --gpus all -p 8080:8080 <image>'],
       tags: { app: 'spot-shared-lb-example' },
     });
     new TerraformOutput(this, 'Endpoint', { value: ip.ipAddress });

@@ -53,7 +53,7 @@ export class AzureSpotInferenceStack extends TerraformStack {
       location: rg.location,
       adminSshPublicKey: settings.sshPublicKey ?? EXAMPLE_SSH_PUBLIC_KEY,
       allowedClientCidrs: [settings.clientCidr ?? 'VirtualNetwork'],
-      agentBundlePath: settings.agentBundlePath,
+      agent: { bundlePath: settings.agentBundlePath },
       tags: { app: 'spot-inference-example' },
     };
 
@@ -70,7 +70,7 @@ export class AzureSpotInferenceStack extends TerraformStack {
       healthCheck: { path: '/health', intervalSeconds: 5, timeoutSeconds: 3, unhealthyThreshold: 2 },
       drainBudgetSeconds: 15,
       osDiskSizeGb: 128,
-      startupCommands: ['# start the inference server here, e.g. docker run --gpus all -p 8080:8080 <image>'],
+      bootCommands: ['# start the inference server here, e.g. docker run --gpus all -p 8080:8080 <image>'],
     });
 
     // CPU sizes of the D and E families: one scale set with an instance mix.

@@ -27,7 +27,7 @@ export class GcpBatchExampleStack extends TerraformStack {
     this.batch = new GcpBatchInference(this, 'embed', {
       project,
       region,
-      name: 'embed',
+      namePrefix: 'embed',
       // One L4 per VM (built in: Cloud Batch installs the driver), Spot over three zones.
       machineType: 'g2-standard-8',
       zones: [`${region}-a`, `${region}-b`, `${region}-c`],

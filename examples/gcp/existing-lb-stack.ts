@@ -41,7 +41,7 @@ export class GcpExistingLoadBalancerStack extends TerraformStack {
     this.fleet = new GcpSpotFleet(this, 'api', {
       project,
       region,
-      name: 'api',
+      namePrefix: 'api',
       instanceTypes: ['g2-standard-8', 'g2-standard-12'],
       zones: [`${region}-a`, `${region}-b`, `${region}-c`],
       minCapacity: 1,
@@ -51,7 +51,7 @@ export class GcpExistingLoadBalancerStack extends TerraformStack {
       servingPort: 8000,
       healthCheck: { path: '/health' },
       sourceImage: 'projects/deeplearning-platform-release/global/images/family/common-cu124-ubuntu-2204',
-      startupScript: 'docker run -d --restart=always --gpus all -p 8000:8000 vllm/vllm-openai:latest --model Qwen/Qwen2.5-1.5B-Instruct --port 8000',
+      bootCommands: ['docker run -d --restart=always --gpus all -p 8000:8000 vllm/vllm-openai:latest --model Qwen/Qwen2.5-1.5B-Instruct --port 8000'],
     });
     this.backends = new GcpFleetBackends(this, 'api-on-team-lb', {
       fleet: this.fleet,

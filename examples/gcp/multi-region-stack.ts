@@ -21,7 +21,7 @@ export class GcpMultiRegionExampleStack extends TerraformStack {
     new GoogleProvider(this, 'google', { project });
     this.service = new GcpMultiRegionSpotInferenceService(this, 'llm', {
       project,
-      name: 'llm-mr',
+      namePrefix: 'llm-mr',
       allowedRegions: ['us-central1', 'europe-west4'],
       regions: [
         { region: 'us-central1', zones: ['us-central1-a', 'us-central1-b', 'us-central1-c'] },
@@ -38,10 +38,10 @@ export class GcpMultiRegionExampleStack extends TerraformStack {
       drainBudgetSeconds: 10,
       deregistrationDelaySeconds: 10,
       sourceImage: 'projects/deeplearning-platform-release/global/images/family/common-cu124-ubuntu-2204',
-      startupScript: [
+      bootCommands: [
         'docker run -d --restart=always --gpus all -p 8000:8000 --name vllm \\',
         '  vllm/vllm-openai:latest --model Qwen/Qwen2.5-1.5B-Instruct --port 8000',
-      ].join('\n'),
+      ],
       labels: { app: 'llm-inference' },
     });
   }

@@ -25,7 +25,7 @@ export class GcpQueueExampleStack extends TerraformStack {
     this.workers = new GcpQueueWorkerFleet(this, 'embed', {
       project,
       region,
-      name: 'embed',
+      namePrefix: 'embed',
       instanceTypes: ['g2-standard-8', 'g2-standard-12'],
       zones: [`${region}-a`, `${region}-b`, `${region}-c`],
       minCapacity: 0,
@@ -37,7 +37,7 @@ export class GcpQueueExampleStack extends TerraformStack {
       acceptableLatencySeconds: 600,
       maxDeliveryAttempts: 5,
       sourceImage: 'projects/deeplearning-platform-release/global/images/family/common-cu124-ubuntu-2204-py310',
-      startupScript: [
+      bootCommands: [
         '# The worker runs as a systemd service, so a preemption (ACPI soft-off) sends it SIGTERM and it hands',
         '# its messages back; it reads the subscription and bucket from /etc/queue-worker.env.',
         'cat > /etc/systemd/system/queue-worker.service <<UNIT',
@@ -51,7 +51,7 @@ export class GcpQueueExampleStack extends TerraformStack {
         'UNIT',
         'systemctl daemon-reload',
         'systemctl enable --now queue-worker.service',
-      ].join('\n'),
+      ],
     });
 
     new TerraformOutput(this, 'topic', { value: this.workers.topic.id });

@@ -42,10 +42,10 @@ export class GcpSpotInferenceStack extends TerraformStack {
       // `gcloud compute images list --project deeplearning-platform-release --no-standard-images`.
       sourceImage: 'projects/deeplearning-platform-release/global/images/family/common-cu124-ubuntu-2204',
       // Secure Boot stays on: the Deep Learning VM image ships signed NVIDIA drivers.
-      startupScript: [
+      bootCommands: [
         'docker run -d --restart=always --gpus all -p 8000:8000 --name vllm \\',
         '  vllm/vllm-openai:latest --model Qwen/Qwen2.5-1.5B-Instruct --port 8000',
-      ].join('\n'),
+      ],
       labels: { app: 'llm-inference' },
     });
   }
