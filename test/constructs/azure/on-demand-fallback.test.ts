@@ -420,7 +420,7 @@ describe('AzureOnDemandFallback settings drive the handler: two regions, one los
     // westeurope loses every Spot VM at once (Delete eviction: gone, capacities kept).
     for (const s of settings.scaleSets.filter((x) => x.region === 'westeurope')) arm.get(s.name)!.vms = arm.get(s.name)!.vms.filter((v) => v.properties?.priority !== 'Spot');
     const out = await runAzureFallbackController(settings, { ...clients, now: () => new Date(1_800_000_060_000) });
-    const lost = out.stepInput.observed.pools.filter((p) => p.pool.startsWith('westeurope/') && p.preempted > 0);
+    const lost = out.stepInput.observed.pools.filter((p) => p.pool.startsWith('westeurope/') && (p.preempted ?? 0) > 0);
     expect(lost.length).toBeGreaterThan(0);
     const regular = (region: string) => settings.scaleSets.filter((s) => (s.region ?? settings.region) === region).reduce((n, s) => n + arm.get(s.name)!.base - s.baseRegularCount, 0);
     expect(regular('westeurope')).toBeGreaterThan(0); // the fallback went to the region that lost its spot
