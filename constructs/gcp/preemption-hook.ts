@@ -13,14 +13,10 @@ import { FleetSpecErrorCode, ProblemCollector } from '../../lib/spec';
 import { locateBundle } from './bundles';
 import { zipDirectoryToFile } from './zip';
 import { IGcpSpotFleet } from './fleet-interface';
+import { spareInstanceNamePrefix } from './spare-names';
 
 /** Metric the preemption function writes one point to per preempted VM. */
 export const PREEMPTION_METRIC_TYPE = 'custom.googleapis.com/spot_inference/preemptions';
-
-/** Names of the spare spot VMs of a fleet's fallback controller start with this (its zonal groups `<fleet>-spare-<zone>`). */
-export function spareInstanceNamePrefix(fleetName: string): string {
-  return `${fleetName}-spare-`;
-}
 
 /** Options of {@link GcpPreemptionHook} that the pattern construct passes through. */
 export interface GcpPreemptionHookOptions {

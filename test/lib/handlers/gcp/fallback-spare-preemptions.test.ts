@@ -6,7 +6,7 @@
 import 'cdktf/lib/testing/adapters/jest';
 import { Testing } from 'cdktf';
 import { GcpOnDemandFallback, GcpPreemptionHook, GcpSpotFleet } from '../../../../constructs/gcp';
-import { spareInstanceNamePrefix } from '../../../../constructs/gcp/preemption-hook';
+import { spareInstanceNamePrefix } from '../../../../constructs/gcp/spare-names';
 import { PreemptionClients, PreemptionPoint, PubsubCloudEvent, recordPreemption, settingsFromEnv } from '../../../../lib/handlers/gcp/preemption';
 import { ensureBundles, fleetProps, one, synth } from '../../../constructs/gcp/helpers';
 
