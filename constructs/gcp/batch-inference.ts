@@ -361,11 +361,13 @@ function validate(props: GcpBatchInferenceProps, r: ResolvedBatch, scope: string
   const C = FleetSpecErrorCode.CLOUD_CONSTRAINT;
   const known = (x: unknown): x is number => typeof x === 'number' && !Token.isUnresolved(x);
   const unresolved = (x: unknown) => Token.isUnresolved(x);
+  // Messages name the prop the user set: namePrefix, or the deprecated name.
+  const nameProp = props.name !== undefined ? 'name' : 'namePrefix';
   if (!unresolved(r.name) && !/^[a-z][-a-z0-9]{1,18}[a-z0-9]$/.test(r.name)) {
-    v.add(C, 'name', `name ("${r.name}") must be 3-20 characters of lower-case letters, digits and hyphens, start with a letter and not end with a hyphen (service account ids are 6-30 characters and "-batch" is added); use e.g. "llm-batch"`);
+    v.add(C, nameProp, `${nameProp} ("${r.name}") must be 3-20 characters of lower-case letters, digits and hyphens, start with a letter and not end with a hyphen (service account ids are 6-30 characters and "-batch" is added); use e.g. "llm-batch"`);
   }
-  checkGceName(v, 'name', 'google_compute_instance_template', `${r.name}-batch`);
-  if (props.useInstanceTemplate) checkTemplateNamePrefix(v, 'name', `${r.name}-batch-`);
+  checkGceName(v, nameProp, 'google_compute_instance_template', `${r.name}-batch`);
+  if (props.useInstanceTemplate) checkTemplateNamePrefix(v, nameProp, `${r.name}-batch-`);
   v.addAll(checkInstanceTypeNames('machineType', [props.machineType], GCP_MACHINE_TYPE_CATALOG, { isUnresolved: unresolved }));
   if (known(props.taskCount) && !(Number.isInteger(props.taskCount) && props.taskCount >= 1)) {
     v.add(W, 'taskCount', `taskCount (${props.taskCount}) must be a whole number of tasks, 1 or more`);

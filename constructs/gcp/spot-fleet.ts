@@ -277,6 +277,8 @@ export class GcpSpotFleet extends Construct implements IGcpSpotFleet {
     // One spelling per option (bootCommands, namePrefix, agent.bundlePath); the deprecated ones moved over, both refused.
     const current = withCurrentOptionNames(given);
     const props = current.props;
+    // Messages name the prop the user set: namePrefix, or the deprecated name.
+    const nameProp = given.name !== undefined ? 'name' : 'namePrefix';
     const name = props.namePrefix ?? id.toLowerCase().replace(/[^a-z0-9-]/g, '-').slice(0, 20).replace(/-+$/, '');
     const shape = props.targetShape ?? TargetShape.BALANCED;
     const autoscaling = props.autoscaling ?? true;
@@ -310,7 +312,7 @@ export class GcpSpotFleet extends Construct implements IGcpSpotFleet {
       agentHealthPort: this.agentHealthPort,
     }, problems);
     problems.addAll(this.agentPlan.problems);
-    this.spec = this.resolveSpec(props, { name, shape, autoscaling }, problems);
+    this.spec = this.resolveSpec(props, { name, nameProp, shape, autoscaling }, problems);
     const s = this.spec;
     this.fleetName = name;
     this.project = props.project;
@@ -335,6 +337,7 @@ export class GcpSpotFleet extends Construct implements IGcpSpotFleet {
     const autoscaled = autoscaling && (Token.isUnresolved(this.spotMaxSize) || this.spotMaxSize >= 1);
     checkGcpProviderRules(problems, {
       name,
+      nameProp,
       initSeconds,
       autohealing: this.autohealing,
       healthChecked: this.loadBalanced || this.autohealing,
@@ -487,13 +490,14 @@ export class GcpSpotFleet extends Construct implements IGcpSpotFleet {
   }
 
   /** The neutral spec plus Google Cloud's rules; the fleet's own problems are reported with the spec's. */
-  private resolveSpec(props: GcpSpotFleetProps, r: { name: string; shape: TargetShape; autoscaling: boolean }, problems: ProblemCollector): ResolvedFleetSpec {
+  private resolveSpec(props: GcpSpotFleetProps, r: { name: string; nameProp: string; shape: TargetShape; autoscaling: boolean }, problems: ProblemCollector): ResolvedFleetSpec {
     try {
       return resolveGcpFleet(
         props,
         {
           region: props.region,
           name: r.name,
+          nameProp: r.nameProp,
           gpu: props.gpu,
           targetShape: r.shape,
           autoscaling: r.autoscaling,
@@ -874,6 +878,8 @@ function splitGcpCapacity(s: ResolvedFleetSpec): GcpCapacitySplit {
 /** What the fleet renders that terraform-provider-google checks (see provider-rules.ts). */
 interface GcpRenderedValues {
   readonly name: string;
+  /** The prop that gave the name (namePrefix, or the deprecated name). */
+  readonly nameProp: string;
   readonly initSeconds: number;
   readonly autohealing: boolean;
   readonly healthChecked: boolean;
@@ -891,8 +897,8 @@ interface GcpRenderedValues {
 /** The provider's create-time and plan-time rules, on the values the fleet is about to render. */
 function checkGcpProviderRules(v: ProblemCollector, r: GcpRenderedValues): void {
   for (const suffix of ['spot', 'od']) {
-    checkGceName(v, 'name', 'google_compute_region_instance_group_manager', `${r.name}-${suffix}`);
-    checkTemplateNamePrefix(v, 'name', `${r.name}-${suffix}-`);
+    checkGceName(v, r.nameProp, 'google_compute_region_instance_group_manager', `${r.name}-${suffix}`);
+    checkTemplateNamePrefix(v, r.nameProp, `${r.name}-${suffix}-`);
   }
   if (r.autohealing) checkAutohealingDelay(v, 'initializationPeriodSeconds', r.initSeconds);
   if (r.healthChecked) checkHealthCheckTiming(v, r.healthCheck.timeoutSeconds, r.healthCheck.intervalSeconds);

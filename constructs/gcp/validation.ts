@@ -18,6 +18,8 @@ import { GuestAcceleratorSpec, InstanceTerminationAction, MachineTypeRanking, Ta
 export interface GcpFleetRules {
   readonly region: string;
   readonly name?: string;
+  /** The prop that gave `name`, for the messages (`namePrefix`, or the deprecated `name`). @default 'namePrefix' */
+  readonly nameProp?: string;
   readonly gpu?: GuestAcceleratorSpec;
   readonly targetShape?: TargetShape;
   readonly autoscaling?: boolean;
@@ -54,7 +56,8 @@ export function resolveGcpFleet(spec: FleetSpec, rules: GcpFleetRules, scope: st
     v.add(C.CLOUD_CONSTRAINT, 'instanceRequirements', 'instanceRequirements is not supported on Google Cloud (managed instance groups pick from named machine types); list them in instanceTypes instead, e.g. ["g2-standard-8", "g2-standard-12"]');
   }
   if (known(rules.name) && !NAME.test(rules.name!)) {
-    v.add(C.CLOUD_CONSTRAINT, 'name', `name ("${rules.name}") must be 3-20 characters of lower-case letters, digits and hyphens, start with a letter and not end with a hyphen (Google resource names; suffixes like "-spot-tmpl" are added); use e.g. "llm-serve"`);
+    const prop = rules.nameProp ?? 'namePrefix';
+    v.add(C.CLOUD_CONSTRAINT, prop, `${prop} ("${rules.name}") must be 3-20 characters of lower-case letters, digits and hyphens, start with a letter and not end with a hyphen (Google resource names; suffixes like "-spot-tmpl" are added); use e.g. "llm-serve"`);
   }
 
   // Instance flexibility (several machine types) exists only on regional MIGs, and not with the EVEN shape.

@@ -109,3 +109,21 @@ describe('the pieces that compose a fleet', () => {
     expect(() => m({ namePrefix: 'llm', name: 'old' })).toThrow(/namePrefix and name are both set; .*set namePrefix only/);
   });
 });
+
+describe('a bad prefix is reported under the prop the user set', () => {
+  test('GcpSpotFleet: namePrefix, or the deprecated name', () => {
+    expect(() => fleetJson(props({ namePrefix: 'LLM_fleet' }))).toThrow(/namePrefix \("LLM_fleet"\) must be 3-20 characters of lower-case letters, digits and hyphens/);
+    expect(() => fleetJson(props({ name: 'LLM_fleet' }))).toThrow(/(?<!Prefix )name \("LLM_fleet"\) must be 3-20 characters/);
+  });
+
+  test('GcpBatchInference and GcpMultiRegionSpotInferenceService', () => {
+    const batch = { project: 'test-project', region: 'us-central1', machineType: 'g2-standard-8', image: 'us-docker.pkg.dev/p/r/embed:1', taskCount: 4, zones: ['us-central1-a', 'us-central1-b'] };
+    expect(() => synth((scope) => new GcpBatchInference(scope, 'Batch', { ...batch, namePrefix: 'Embed_Jobs' }))).toThrow(/namePrefix \("Embed_Jobs"\) must be 3-20 characters/);
+    const multi = {
+      project: 'test-project',
+      regions: [{ region: 'us-central1', zones: ['us-central1-a', 'us-central1-b'] }, { region: 'europe-west4', zones: ['europe-west4-a', 'europe-west4-b'] }],
+      instanceTypes: ['g2-standard-8'], minCapacity: 2, maxCapacity: 6, onDemandBaseCapacity: 1,
+    };
+    expect(() => synth((scope) => new GcpMultiRegionSpotInferenceService(scope, 'Svc', { ...multi, namePrefix: 'a-very-long-name' }))).toThrow(/namePrefix \("a-very-long-name"\) must be 1-13 lower-case letters/);
+  });
+});
