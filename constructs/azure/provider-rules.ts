@@ -15,7 +15,7 @@ import { FleetSpecError, FleetSpecErrorCode, FleetSpecProblem } from '../../lib/
  * passes it through unchecked): terminate notifications on Spot.
  *
  * The renderers never produce these on their own (the tests prove that for every example); the rules guard the
- * renderers and the `SpotScaleSet` escape hatches (`extension`, `autohealing`) against regressions, and turn a
+ * renderers and the `AzureSpotScaleSet` escape hatches (`extension`, `autohealing`) against regressions, and turn a
  * deploy-time failure 20 minutes into an apply into a synth-time one.
  */
 
@@ -67,7 +67,7 @@ export function scaleSetProviderProblems(s: ScaleSetRuleInput): FleetSpecProblem
   // for a one-item block even with `enabled = false`, so the block itself must be left out.
   if (s.automaticInstanceRepair !== undefined && !Token.isUnresolved(s.extension) && !hasHealthExtension) {
     add('automatic_instance_repair', '`automatic_instance_repair` can only be enabled when an application health extension is configured',
-      `the block is present (enabled = ${String((s.automaticInstanceRepair as { enabled?: unknown }).enabled)}) and no extension is of type ${APPLICATION_HEALTH_EXTENSION_TYPES.join(' or ')}: leave the automatic_instance_repair block out entirely, or add the Application Health extension (SpotScaleSet does both when autohealing is true)`);
+      `the block is present (enabled = ${String((s.automaticInstanceRepair as { enabled?: unknown }).enabled)}) and no extension is of type ${APPLICATION_HEALTH_EXTENSION_TYPES.join(' or ')}: leave the automatic_instance_repair block out entirely, or add the Application Health extension (AzureSpotScaleSet does both when autohealing is true)`);
   }
   // Create: a Rolling upgrade needs the health extension; CustomizeDiff: rolling_upgrade_policy iff Rolling.
   if (s.upgradeMode === 'Rolling' && !Token.isUnresolved(s.extension) && !hasHealthExtension) {

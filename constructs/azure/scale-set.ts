@@ -27,7 +27,7 @@ export const UBUNTU_2404_X86_64: AzureVmImage = { publisher: 'Canonical', offer:
 export const UBUNTU_2404_ARM64: AzureVmImage = { publisher: 'Canonical', offer: 'ubuntu-24_04-lts', sku: 'server-arm64', version: 'latest' };
 
 /** Options every scale set of a fleet shares. */
-export interface SpotScaleSetOptions {
+export interface AzureSpotScaleSetOptions {
   /** What Azure does with an evicted Spot VM. @default AzureEvictionPolicy.DELETE */
   readonly evictionPolicy?: AzureEvictionPolicy;
   /**
@@ -96,8 +96,8 @@ export interface IScaleSetAutoscaleProfiles {
   profilesFor(plan: ScaleSetPlan, scaleSetCount: number): MonitorAutoscaleSettingProfile[];
 }
 
-/** Props of {@link SpotScaleSet}. */
-export interface SpotScaleSetProps extends AzureResourceOptions, SpotScaleSetOptions {
+/** Props of {@link AzureSpotScaleSet}. */
+export interface AzureSpotScaleSetProps extends AzureResourceOptions, AzureSpotScaleSetOptions {
   /** Size(s), capacity and priority mix of this scale set (see `planScaleSets`). */
   readonly plan: ScaleSetPlan;
   /** Availability zones to spread over. */
@@ -144,7 +144,7 @@ export interface SpotScaleSetProps extends AzureResourceOptions, SpotScaleSetOpt
  * not accept one on Spot scale sets; Spot VMs get the Scheduled Events `Preempt` notice.
  * VMs have a managed identity and no public IP.
  */
-export class SpotScaleSet extends Construct {
+export class AzureSpotScaleSet extends Construct {
   /** The scale set. */
   public readonly scaleSet: OrchestratedVirtualMachineScaleSet;
   /** Its autoscale setting. */
@@ -152,7 +152,7 @@ export class SpotScaleSet extends Construct {
   /** Id of the scale set. */
   public readonly scaleSetId: string;
 
-  constructor(scope: Construct, id: string, props: SpotScaleSetProps) {
+  constructor(scope: Construct, id: string, props: AzureSpotScaleSetProps) {
     super(scope, id);
     const prefix = props.namePrefix ?? azureName(id);
     const config = this.scaleSetConfig(props, prefix);
@@ -164,7 +164,7 @@ export class SpotScaleSet extends Construct {
   }
 
   /** The scale set's configuration, checked against the provider's rules before the resource is created. */
-  private scaleSetConfig(props: SpotScaleSetProps, prefix: string): OrchestratedVirtualMachineScaleSetConfig {
+  private scaleSetConfig(props: AzureSpotScaleSetProps, prefix: string): OrchestratedVirtualMachineScaleSetConfig {
     const plan = props.plan;
     const image = props.image ?? UBUNTU_2404_X86_64;
     const isMix = plan.mixVmSizes.length > 0;
@@ -251,7 +251,7 @@ export class SpotScaleSet extends Construct {
   }
 
   /** The autoscale setting: the given profiles, or +1 / -1 VM on average CPU between the plan's bounds. */
-  private createAutoscale(props: SpotScaleSetProps, prefix: string): MonitorAutoscaleSetting {
+  private createAutoscale(props: AzureSpotScaleSetProps, prefix: string): MonitorAutoscaleSetting {
     const plan = props.plan;
     const metric = {
       metricName: 'Percentage CPU',
@@ -287,3 +287,14 @@ export class SpotScaleSet extends Construct {
     });
   }
 }
+
+/** @deprecated use {@link AzureSpotScaleSet} (the same class: one naming scheme across the clouds, see docs/names.md). */
+export const SpotScaleSet = AzureSpotScaleSet;
+/** @deprecated use {@link AzureSpotScaleSet}. */
+export type SpotScaleSet = AzureSpotScaleSet;
+
+/** @deprecated use {@link AzureSpotScaleSetProps} (one naming scheme across the clouds, see docs/names.md). */
+export type SpotScaleSetProps = AzureSpotScaleSetProps;
+
+/** @deprecated use {@link AzureSpotScaleSetOptions} (one naming scheme across the clouds, see docs/names.md). */
+export type SpotScaleSetOptions = AzureSpotScaleSetOptions;

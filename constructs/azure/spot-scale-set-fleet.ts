@@ -16,7 +16,7 @@ import { AzureExistingBackendPool, AzureProbeOptions, AzureBackendPoolAttachment
 import { AzureResourceOptions, AzureFleetNetwork, AzureFleetSecurityGroup, azureName } from './network';
 import { checkedSecurityRule } from './provider-rules';
 import { AzureSizeStrategy, ScaleSetPlan, planScaleSets, validateAzureFleet, withoutRegularBase } from './rules';
-import { IScaleSetAutoscaleProfiles, SpotScaleSet, SpotScaleSetOptions, UBUNTU_2404_ARM64, UBUNTU_2404_X86_64 } from './scale-set';
+import { IScaleSetAutoscaleProfiles, AzureSpotScaleSet, AzureSpotScaleSetOptions, UBUNTU_2404_ARM64, UBUNTU_2404_X86_64 } from './scale-set';
 import { AZURE_VM_SIZE_CATALOG } from './vm-sizes';
 
 /** How the agent bundle reaches the VMs. */
@@ -47,7 +47,7 @@ export interface IFleetSecurityGroup {
 }
 
 /** Props of {@link AzureSpotFleet}: the cloud-neutral {@link FleetSpec} plus what Azure needs. */
-export interface AzureSpotFleetProps extends FleetSpec, AzureResourceOptions, SpotScaleSetOptions {
+export interface AzureSpotFleetProps extends FleetSpec, AzureResourceOptions, AzureSpotScaleSetOptions {
   /**
    * How the VM sizes become scale sets: an instance mix (families A, B, D, E, F; at most 5 sizes) or one
    * scale set per size behind the same backend pool (GPU sizes).
@@ -164,9 +164,9 @@ export class AzureSpotFleet extends Construct implements IAzureSpotFleet {
   /** Size, capacity and priority mix of each scale set. */
   public readonly plans: ScaleSetPlan[];
   /** The Spot scale sets. */
-  public readonly scaleSets: SpotScaleSet[];
+  public readonly scaleSets: AzureSpotScaleSet[];
   /** The Regular-priority scale set of the on-demand base, with `regularBaseScaleSet`. */
-  public readonly regularScaleSet?: SpotScaleSet;
+  public readonly regularScaleSet?: AzureSpotScaleSet;
   /** Whether a load balancer sends traffic to the fleet (`loadBalanced`). */
   public readonly loadBalanced: boolean;
   /** Whether the Application Health extension and automatic repairs are on. */
@@ -369,10 +369,10 @@ export class AzureSpotFleet extends Construct implements IAzureSpotFleet {
    * The on-demand base as a Regular-priority scale set of the first size, fixed at `onDemandBaseCapacity` VMs, with
    * a terminate notification so its VMs are drained on `Terminate`.
    */
-  private createRegularScaleSet(props: AzureSpotFleetProps, d: FleetDecisions, at: FleetPlacement): SpotScaleSet {
+  private createRegularScaleSet(props: AzureSpotFleetProps, d: FleetDecisions, at: FleetPlacement): AzureSpotScaleSet {
     const base = d.spec.onDemandBaseCapacity;
     const plan: ScaleSetPlan = { skuName: d.spec.instanceTypes[0], mixVmSizes: [], minCapacity: base, maxCapacity: base, desiredCapacity: base, baseRegularCount: base, regularPercentageAboveBase: 100 };
-    return new SpotScaleSet(this, 'RegularBase', {
+    return new AzureSpotScaleSet(this, 'RegularBase', {
       ...at.common,
       ...props,
       namePrefix: `${at.prefix}-regular`,
@@ -396,7 +396,7 @@ export class AzureSpotFleet extends Construct implements IAzureSpotFleet {
   }
 
   /** One scale set per plan (an instance mix, or one per size), all behind the same backend pool. */
-  private createScaleSets(props: AzureSpotFleetProps, d: FleetDecisions, at: FleetPlacement): SpotScaleSet[] {
+  private createScaleSets(props: AzureSpotFleetProps, d: FleetDecisions, at: FleetPlacement): AzureSpotScaleSet[] {
     const { common, prefix, probe, subnetId } = at;
     const spec = d.spec;
     const zones = spec.zones ?? ['1', '2', '3'];
@@ -405,7 +405,7 @@ export class AzureSpotFleet extends Construct implements IAzureSpotFleet {
     const image = props.image ?? (spec.architecture === CpuArchitecture.ARM64 ? UBUNTU_2404_ARM64 : UBUNTU_2404_X86_64);
     return this.plans.map(
       (plan, i) =>
-        new SpotScaleSet(this, this.plans.length === 1 ? 'ScaleSet' : `ScaleSet${i + 1}`, {
+        new AzureSpotScaleSet(this, this.plans.length === 1 ? 'ScaleSet' : `ScaleSet${i + 1}`, {
           ...common,
           ...props,
           namePrefix: this.plans.length === 1 ? prefix : `${prefix}-${i + 1}`,
@@ -465,7 +465,7 @@ export class AzureSpotFleet extends Construct implements IAzureSpotFleet {
     return this.allScaleSets().map((s) => s.scaleSet.name);
   }
 
-  private allScaleSets(): SpotScaleSet[] {
+  private allScaleSets(): AzureSpotScaleSet[] {
     return this.regularScaleSet ? [...this.scaleSets, this.regularScaleSet] : this.scaleSets;
   }
 

@@ -56,6 +56,7 @@ describe('class names: Azure<Name>, the old names are the same classes', () => {
     ['SpotFleetSecurityGroup', 'AzureFleetSecurityGroup'],
     ['SpotAgentBlob', 'AzureAgentBlob'],
     ['AzureMultiRegionSpotService', 'AzureMultiRegionSpotInferenceService'],
+    ['SpotScaleSet', 'AzureSpotScaleSet'],
   ])('%s is %s', (old, current) => {
     const exported = azure as unknown as Record<string, unknown>;
     expect(typeof exported[current]).toBe('function');

@@ -1,5 +1,5 @@
 import { Testing } from 'cdktf';
-import { SpotScaleSet, SpotScaleSetProps } from '../../../constructs/azure';
+import { AzureSpotScaleSet, AzureSpotScaleSetProps } from '../../../constructs/azure';
 import { ScaleSetRuleInput, checkedPublicIp, probeProviderProblems, publicIpProviderProblems, scaleSetProviderProblems, securityRuleProviderProblems } from '../../../constructs/azure/provider-rules';
 import { FleetSpecErrorCode } from '../../../lib/spec';
 
@@ -113,8 +113,8 @@ describe('network rules of the azurerm provider', () => {
   });
 });
 
-describe('SpotScaleSet applies the rules to what it renders', () => {
-  const props: SpotScaleSetProps = {
+describe('AzureSpotScaleSet applies the rules to what it renders', () => {
+  const props: AzureSpotScaleSetProps = {
     resourceGroupName: 'rg',
     location: 'eastus2',
     adminSshPublicKey: 'ssh-ed25519 AAAA test',
@@ -129,7 +129,7 @@ describe('SpotScaleSet applies the rules to what it renders', () => {
   };
 
   test('autohealing off renders neither the extension nor a repair block: the queue example no longer trips the provider', () => {
-    const json = JSON.parse(Testing.synthScope((scope) => new SpotScaleSet(scope, 'Set', { ...props, autohealing: false })));
+    const json = JSON.parse(Testing.synthScope((scope) => new AzureSpotScaleSet(scope, 'Set', { ...props, autohealing: false })));
     const set: any = Object.values(json.resource.azurerm_orchestrated_virtual_machine_scale_set)[0];
     expect(set.automatic_instance_repair).toBeUndefined();
     expect(set.extension).toBeUndefined();
@@ -138,7 +138,7 @@ describe('SpotScaleSet applies the rules to what it renders', () => {
   });
 
   test('a plan the provider refuses throws at synth with the provider\'s reason', () => {
-    expect(() => Testing.synthScope((scope) => new SpotScaleSet(scope, 'Set', { ...props, plan: { ...props.plan, skuName: 'Mix' } }))).toThrow(/sku_profile: the azurerm provider refuses this scale set: "`sku_profile` must be set when `sku_name` is set to `Mix`"/);
-    expect(() => Testing.synthScope((scope) => new SpotScaleSet(scope, 'Set', { ...props, plan: { ...props.plan, desiredCapacity: 1200 } }))).toThrow(/expected instances to be in the range \(0 - 1000\), got 1200/);
+    expect(() => Testing.synthScope((scope) => new AzureSpotScaleSet(scope, 'Set', { ...props, plan: { ...props.plan, skuName: 'Mix' } }))).toThrow(/sku_profile: the azurerm provider refuses this scale set: "`sku_profile` must be set when `sku_name` is set to `Mix`"/);
+    expect(() => Testing.synthScope((scope) => new AzureSpotScaleSet(scope, 'Set', { ...props, plan: { ...props.plan, desiredCapacity: 1200 } }))).toThrow(/expected instances to be in the range \(0 - 1000\), got 1200/);
   });
 });

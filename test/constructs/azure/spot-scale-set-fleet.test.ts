@@ -347,7 +347,7 @@ describe('agent delivery as a storage blob', () => {
 
   test('INLINE refuses an agent that does not fit', () => {
     expect(() => synth({ ...GPU, agentBundlePath: LARGE_BUNDLE, agentDelivery: AgentDelivery.INLINE })).toThrow(
-      /agentDelivery is INLINE but the custom data would be \d+ characters \(base64; the gzip-compressed agent is \d+ bytes\) and Azure accepts at most 65535; use AgentDelivery.STORAGE_BLOB \(or AUTO\), or shorten startupCommands \[CLOUD_CONSTRAINT\]/,
+      /agentDelivery is INLINE but the custom data would be \d+ characters \(base64; the gzip-compressed agent is \d+ bytes\) and Azure accepts at most 65535; use AgentDelivery.STORAGE_BLOB \(or AUTO\), or shorten bootCommands \[CLOUD_CONSTRAINT\]/,
     );
   });
 
