@@ -176,6 +176,33 @@ export class GcpOnDemandFallback extends Construct {
   constructor(scope: Construct, id: string, props: GcpOnDemandFallbackProps) {
     super(scope, id);
     const { fleet } = props;
+    const { home: h, others, policy, spares, zones } = this.validate(props);
+    this.policy = policy;
+    const bucket = fleet.artifactBucketName!;
+    this.stateObjectName = `fallback-state/${fleet.fleetName}.json`;
+
+    // The controller owns the standard group's size from now on.
+    h.built?.letControllerSizeOnDemandGroup();
+    for (const f of others) f.built?.letControllerSizeOnDemandGroup();
+
+    const spare = this.renderSpares(props, h, zones, spares);
+    this.spareGroups = spare.spareGroups;
+    this.spareGroupUrls = spare.spareGroupUrls;
+    const access = this.grantAccess(props, h, others, spare.spareSettings, bucket);
+    this.serviceAccount = access.serviceAccount;
+    this.readRole = access.readRole;
+    this.resizeRole = access.resizeRole;
+    const fn = this.renderFunction(props, h, others, spare.spareSettings, bucket, this.serviceAccount, this.stateObjectName);
+    this.tickTopic = fn.tickTopic;
+    this.scheduler = fn.scheduler;
+    this.triggerServiceAccount = fn.triggerServiceAccount;
+    this.function = fn.fn;
+    this.preemptionTrigger = fn.preemptionTrigger;
+  }
+
+  /** Check every prop, report all problems together, and resolve the fleets the controller drives. */
+  private validate(props: GcpOnDemandFallbackProps): { home: ControlledFleet; others: ControlledFleet[]; policy: FallbackPolicyOptions; spares: number; zones?: string[] } {
+    const { fleet } = props;
     const name = fleet.fleetName;
     const schedule = props.schedule ?? '* * * * *';
     const v = new ProblemCollector();
@@ -194,13 +221,14 @@ export class GcpOnDemandFallback extends Construct {
       v.add(FleetSpecErrorCode.CLOUD_CONSTRAINT, 'fleet', `fleet ${name} has no artifact bucket for the controller's code and state; import it with artifactBucketName (a private bucket in ${fleet.project})`);
     }
     let spares = 0;
+    let policy: FallbackPolicyOptions = {};
     try {
-      this.policy = resolveFallbackPolicyOptions(props.policy ?? {}, 'policy');
-      spares = (this.policy as { spareSpotReplicas: number }).spareSpotReplicas;
+      policy = resolveFallbackPolicyOptions(props.policy ?? {}, 'policy');
+      spares = (policy as { spareSpotReplicas: number }).spareSpotReplicas;
     } catch (err) {
       if (!(err instanceof FleetSpecError)) throw err;
       v.addAll(err.problems.map((p) => ({ ...p, prop: `policy.${p.prop}`, message: `policy.${p.message}` })));
-      this.policy = {};
+      policy = {};
     }
     const zones = home?.zones && !Token.isUnresolved(home.zones) && home.zones.every((z) => !Token.isUnresolved(z)) ? home.zones : undefined;
     if (props.spareGroups === true && home && !home.built && home.spotTemplate === undefined) {
@@ -230,21 +258,16 @@ export class GcpOnDemandFallback extends Construct {
       }
     }
     v.throwIfAny(this.node.path);
-    const h = home!;
-    const bucket = fleet.artifactBucketName!;
+    return { home: home!, others, policy, spares, zones };
+  }
+
+  /** The spare spot groups: one zonal MIG per zone, on the fleet's spot template, size 0 until the controller sets it. */
+  private renderSpares(props: GcpOnDemandFallbackProps, h: ControlledFleet, zones: string[] | undefined, spares: number) {
+    const { fleet } = props;
+    const name = fleet.fleetName;
     const withSpares = (props.spareGroups ?? (props.backendService !== undefined || !h.loadBalanced)) && zones !== undefined && h.spotTemplate !== undefined && spares > 0;
-
-    const project = fleet.project;
-    const region = fleet.region;
-    this.stateObjectName = `fallback-state/${name}.json`;
-
-    // The controller owns the standard group's size from now on.
-    h.built?.letControllerSizeOnDemandGroup();
-    for (const f of others) f.built?.letControllerSizeOnDemandGroup();
-
-    // The spare spot groups: one zonal MIG per zone, on the fleet's spot template, size 0 until the controller sets it.
     const spareZones = withSpares ? zones! : [];
-    this.spareGroups = spareZones.map((zone) => {
+    const spareGroups = spareZones.map((zone) => {
       const suffix = zone.slice(zone.lastIndexOf('-') + 1);
       return new ComputeInstanceGroupManager(this, `SpareGroup${suffix.toUpperCase()}`, {
         project: fleet.project,
@@ -259,34 +282,42 @@ export class GcpOnDemandFallback extends Construct {
         lifecycle: { ignoreChanges: ['target_size'] },
       });
     });
-    this.spareGroupUrls = this.spareGroups.map((g) => g.instanceGroup);
-    if (props.backendService && this.spareGroups.length > 0) {
+    const spareGroupUrls = spareGroups.map((g) => g.instanceGroup);
+    if (props.backendService && spareGroups.length > 0) {
       // Append to what the backend service already has (the fleet's groups, or a team's own backends).
       const current = props.backendService.backendInput;
       const existing: ComputeBackendServiceBackend[] = Array.isArray(current) ? (current as ComputeBackendServiceBackend[]) : [];
       props.backendService.putBackend([
         ...existing,
-        ...this.spareGroupUrls.map((group) => ({ group, balancingMode: 'UTILIZATION', maxUtilization: fleet.targetUtilization, capacityScaler: 1 })),
+        ...spareGroupUrls.map((group) => ({ group, balancingMode: 'UTILIZATION', maxUtilization: fleet.targetUtilization, capacityScaler: 1 })),
       ]);
     }
-    const spareSettings = spareZones.map((zone, i) => ({ name: `${name}-spare-${zone.slice(zone.lastIndexOf('-') + 1)}`, zone, maxSize: spares, ref: this.spareGroups[i] }));
+    const spareSettings = spareZones.map((zone, i) => ({ name: `${name}-spare-${zone.slice(zone.lastIndexOf('-') + 1)}`, zone, maxSize: spares, ref: spareGroups[i] }));
 
-    // Identity and least-privilege grants.
-    this.serviceAccount = new ServiceAccount(this, 'ServiceAccount', {
+    return { spareGroups, spareGroupUrls, spareSettings };
+  }
+
+  /** Its own service account, custom roles bound with conditions on the groups' names, its state prefix, metrics. */
+  private grantAccess(props: GcpOnDemandFallbackProps, h: ControlledFleet, others: ControlledFleet[], spareSettings: { name: string; zone: string; ref: ComputeInstanceGroupManager }[], bucket: string) {
+    const { fleet } = props;
+    const name = fleet.fleetName;
+    const project = fleet.project;
+    const region = fleet.region;
+    const serviceAccount = new ServiceAccount(this, 'ServiceAccount', {
       project,
       accountId: `${name}-fallback`,
       displayName: `spot fleet ${name}: fallback controller`,
       description: 'Runs the on-demand fallback controller: reads the fleet groups, resizes the standard group, keeps its state.',
     });
     const roleBase = `${name.replace(/[^a-zA-Z0-9]/g, '_')}_spot_fallback`;
-    this.readRole = new ProjectIamCustomRole(this, 'ReadRole', {
+    const readRole = new ProjectIamCustomRole(this, 'ReadRole', {
       project,
       roleId: `${roleBase}_read`,
       title: `spot fleet ${name}: fallback controller reads its groups`,
       description: 'Get and list the managed instances of the fleet groups (bound with a condition on their names).',
       permissions: ['compute.instanceGroupManagers.get'],
     });
-    this.resizeRole = new ProjectIamCustomRole(this, 'ResizeRole', {
+    const resizeRole = new ProjectIamCustomRole(this, 'ResizeRole', {
       project,
       roleId: `${roleBase}_resize`,
       title: `spot fleet ${name}: fallback controller resizes its standard group`,
@@ -301,8 +332,8 @@ export class GcpOnDemandFallback extends Construct {
     const otherResize = others.map((f) => ` || ${otherGroup(f.fleet, f.onDemandGroupName)}`).join('');
     new ProjectIamMember(this, 'ReadGroups', {
       project,
-      role: this.readRole.id,
-      member: this.serviceAccount.member,
+      role: readRole.id,
+      member: serviceAccount.member,
       condition: {
         title: `${name}-groups-only`,
         description: 'The spot, standard and spare groups of this fleet only.',
@@ -311,8 +342,8 @@ export class GcpOnDemandFallback extends Construct {
     });
     new ProjectIamMember(this, 'ResizeOnDemandGroup', {
       project,
-      role: this.resizeRole.id,
-      member: this.serviceAccount.member,
+      role: resizeRole.id,
+      member: serviceAccount.member,
       condition: {
         title: `${name}-standard-group-only`,
         description: 'The standard (on-demand) and spare groups of this fleet only.',
@@ -322,35 +353,53 @@ export class GcpOnDemandFallback extends Construct {
     new StorageBucketIamMember(this, 'StateObjectAdmin', {
       bucket: bucket,
       role: 'roles/storage.objectAdmin',
-      member: this.serviceAccount.member,
+      member: serviceAccount.member,
       condition: {
         title: 'fallback-state-only',
         description: 'The controller reads and writes its state object and nothing else in the bucket.',
         expression: `resource.name.startsWith("projects/_/buckets/${bucket}/objects/fallback-state/")`,
       },
     });
-    new ProjectIamMember(this, 'MetricWriter', { project, role: 'roles/monitoring.metricWriter', member: this.serviceAccount.member });
+    new ProjectIamMember(this, 'MetricWriter', { project, role: 'roles/monitoring.metricWriter', member: serviceAccount.member });
 
+    return { serviceAccount, readRole, resizeRole };
+  }
+
+  /** The tick (Cloud Scheduler -> Pub/Sub), the function and its triggers (the tick; the preemption hook's topic). */
+  private renderFunction(
+    props: GcpOnDemandFallbackProps,
+    h: ControlledFleet,
+    others: ControlledFleet[],
+    spareSettings: { name: string; zone: string; maxSize: number }[],
+    bucket: string,
+    serviceAccount: ServiceAccount,
+    stateObjectName: string,
+  ) {
+    const { fleet } = props;
+    const name = fleet.fleetName;
+    const project = fleet.project;
+    const region = fleet.region;
+    const schedule = props.schedule ?? '* * * * *';
     // The tick: Cloud Scheduler -> Pub/Sub.
-    this.tickTopic = new PubsubTopic(this, 'TickTopic', {
+    const tickTopic = new PubsubTopic(this, 'TickTopic', {
       project,
       name: `${name}-fallback-tick`,
       messageRetentionDuration: '600s',
       kmsKeyName: props.topicKmsKeyName,
       labels: { 'spot-fleet': name },
     });
-    this.scheduler = new CloudSchedulerJob(this, 'Schedule', {
+    const scheduler = new CloudSchedulerJob(this, 'Schedule', {
       project,
       region,
       name: `${name}-fallback-tick`,
       description: `spot fleet ${name}: runs the on-demand fallback controller`,
       schedule,
       timeZone: 'Etc/UTC',
-      pubsubTarget: { topicName: this.tickTopic.id, data: Buffer.from('{"kind":"fallback-tick"}').toString('base64') },
+      pubsubTarget: { topicName: tickTopic.id, data: Buffer.from('{"kind":"fallback-tick"}').toString('base64') },
     });
 
     // The function.
-    this.triggerServiceAccount = new ServiceAccount(this, 'TriggerServiceAccount', {
+    const triggerServiceAccount = new ServiceAccount(this, 'TriggerServiceAccount', {
       project,
       accountId: `${name}-fb-invoker`,
       displayName: `spot fleet ${name}: fallback triggers`,
@@ -366,7 +415,7 @@ export class GcpOnDemandFallback extends Construct {
       source: archive.path,
       contentType: 'application/zip',
     });
-    this.function = new Cloudfunctions2Function(this, 'Function', {
+    const fn = new Cloudfunctions2Function(this, 'Function', {
       project,
       location: region,
       name: `${name}-fallback`,
@@ -378,7 +427,7 @@ export class GcpOnDemandFallback extends Construct {
         source: { storageSource: { bucket: bucket, object: source.name } },
       },
       serviceConfig: {
-        serviceAccountEmail: this.serviceAccount.email,
+        serviceAccountEmail: serviceAccount.email,
         availableMemory: '256M',
         timeoutSeconds: 60,
         // One run at a time; the state's generation precondition covers the rest.
@@ -397,7 +446,7 @@ export class GcpOnDemandFallback extends Construct {
           DEFAULT_MACHINE_TYPE: h.machineType,
           INSTANCE_NAME_PREFIX: `${fleet.spotInstanceNamePrefix}-`,
           STATE_BUCKET: bucket,
-          STATE_OBJECT: this.stateObjectName,
+          STATE_OBJECT: stateObjectName,
           METRIC_TYPE: FALLBACK_REPLICAS_METRIC_TYPE,
           POLICY_OPTIONS: JSON.stringify(props.policy ?? {}),
           ...(spareSettings.length > 0
@@ -434,32 +483,34 @@ export class GcpOnDemandFallback extends Construct {
       eventTrigger: {
         triggerRegion: region,
         eventType: 'google.cloud.pubsub.topic.v1.messagePublished',
-        pubsubTopic: this.tickTopic.id,
+        pubsubTopic: tickTopic.id,
         // A missed tick is replaced by the next one a minute later: no retries piling up.
         retryPolicy: 'RETRY_POLICY_DO_NOT_RETRY',
-        serviceAccountEmail: this.triggerServiceAccount.email,
+        serviceAccountEmail: triggerServiceAccount.email,
       },
     });
     new CloudRunV2ServiceIamMember(this, 'TriggerInvoke', {
       project,
       location: region,
-      name: this.function.serviceConfig.service,
+      name: fn.serviceConfig.service,
       role: 'roles/run.invoker',
-      member: this.triggerServiceAccount.member,
+      member: triggerServiceAccount.member,
     });
 
+    let preemptionTrigger: EventarcTrigger | undefined;
     if (props.preemptionHook) {
-      this.preemptionTrigger = new EventarcTrigger(this, 'PreemptionTrigger', {
+      preemptionTrigger = new EventarcTrigger(this, 'PreemptionTrigger', {
         project,
         location: region,
         name: `${name}-fallback-preempted`,
         labels: { 'spot-fleet': name },
         matchingCriteria: [{ attribute: 'type', value: 'google.cloud.pubsub.topic.v1.messagePublished' }],
-        destination: { cloudRunService: { service: this.function.serviceConfig.service, region } },
+        destination: { cloudRunService: { service: fn.serviceConfig.service, region } },
         transport: { pubsub: { topic: props.preemptionHook.topic.id } },
-        serviceAccount: this.triggerServiceAccount.email,
+        serviceAccount: triggerServiceAccount.email,
       });
     }
+    return { tickTopic, scheduler, triggerServiceAccount, fn, preemptionTrigger };
   }
 }
 
