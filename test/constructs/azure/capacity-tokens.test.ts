@@ -2,7 +2,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { App, TerraformStack, TerraformVariable, Testing, Token } from 'cdktf';
-import { AzureQueueWorkerFleet, AzureSizeStrategy, SpotScaleSetFleet, SpotScaleSetFleetProps } from '../../../constructs/azure';
+import { AzureQueueWorkerFleet, AzureSizeStrategy, AzureSpotFleet, AzureSpotFleetProps } from '../../../constructs/azure';
 import { FleetSpecError, FleetSpecErrorCode } from '../../../lib/spec';
 
 // Issue 14: a deploy-time capacity is passed through untouched where it only flows into the output, and refused at
@@ -19,12 +19,12 @@ const BASE = {
 };
 
 interface Vars { min: number; max: number; desired: number; base: number }
-function build(props: (v: Vars) => Partial<SpotScaleSetFleetProps>): any {
+function build(props: (v: Vars) => Partial<AzureSpotFleetProps>): any {
   const app = Testing.app();
   const stack = new TerraformStack(app, 'stack');
   const num = (name: string): number => new TerraformVariable(stack, name, { type: 'number' }).numberValue;
   const v = { min: num('min'), max: num('max'), desired: num('desired'), base: num('base') };
-  new SpotScaleSetFleet(stack, 'Fleet', { ...BASE, minCapacity: 1, maxCapacity: 4, onDemandBaseCapacity: 0, instanceTypes: ['Standard_D4s_v5', 'Standard_E4s_v5'], ...props(v) } as SpotScaleSetFleetProps);
+  new AzureSpotFleet(stack, 'Fleet', { ...BASE, minCapacity: 1, maxCapacity: 4, onDemandBaseCapacity: 0, instanceTypes: ['Standard_D4s_v5', 'Standard_E4s_v5'], ...props(v) } as AzureSpotFleetProps);
   return JSON.parse(Testing.synth(stack));
 }
 
@@ -94,7 +94,7 @@ describe('deploy-time capacities (TerraformVariable)', () => {
     const app = Testing.app();
     const stack = new TerraformStack(app, 'stack');
     const num = (name: string): number => new TerraformVariable(stack, name, { type: 'number' }).numberValue;
-    new SpotScaleSetFleet(stack, 'Fleet', { ...BASE, minCapacity: 1, maxCapacity: 4, onDemandBaseCapacity: 0, instanceTypes: ['Standard_D4s_v5', 'Standard_E4s_v5'], repairGracePeriodMinutes: num('grace') });
+    new AzureSpotFleet(stack, 'Fleet', { ...BASE, minCapacity: 1, maxCapacity: 4, onDemandBaseCapacity: 0, instanceTypes: ['Standard_D4s_v5', 'Standard_E4s_v5'], repairGracePeriodMinutes: num('grace') });
     new AzureQueueWorkerFleet(stack, 'Workers', {
       ...BASE,
       instanceTypes: ['Standard_D4s_v5', 'Standard_E4s_v5'],

@@ -5,7 +5,7 @@ import { MonitorActivityLogAlert } from '@cdktf/provider-azurerm/lib/monitor-act
 import { MonitorMetricAlert } from '@cdktf/provider-azurerm/lib/monitor-metric-alert';
 import { AzurermProvider } from '@cdktf/provider-azurerm/lib/provider';
 import { Testing, TerraformStack } from 'cdktf';
-import { AzureFleetAlerts, AzureFleetAlertsProps, SpotScaleSetFleet } from '../../../constructs/azure';
+import { AzureFleetAlerts, AzureFleetAlertsProps, AzureSpotFleet } from '../../../constructs/azure';
 import { FleetSpecError, FleetSpecErrorCode } from '../../../lib/spec';
 
 Testing.setupJest();
@@ -73,12 +73,12 @@ describe('AzureFleetAlerts options', () => {
     expect(metricAlerts[0].action).toBeUndefined();
   });
 
-  test('forFleet: scale sets and load balancer of a SpotScaleSetFleet', () => {
+  test('forFleet: scale sets and load balancer of a AzureSpotFleet', () => {
     const dir = mkdtempSync(join(tmpdir(), 'azure-alerts-'));
     const bundle = join(dir, 'agent.js');
     writeFileSync(bundle, 'console.log("agent")');
     const out = Testing.synthScope((scope) => {
-      const fleet = new SpotScaleSetFleet(scope, 'InferenceFleet', {
+      const fleet = new AzureSpotFleet(scope, 'InferenceFleet', {
         resourceGroupName: 'rg-spot', location: 'eastus2', adminSshPublicKey: 'ssh-rsa AAAAB3NzaC1yc2E test',
         instanceTypes: ['Standard_NC4as_T4_v3', 'Standard_NC8as_T4_v3'], minCapacity: 2, maxCapacity: 6, onDemandBaseCapacity: 1,
         agentBundlePath: bundle,
@@ -137,7 +137,7 @@ describe('AzureFleetAlerts on a fleet without a load balancer', () => {
     writeFileSync(bundle, 'console.log("agent")');
     const stack = new TerraformStack(Testing.app(), 'workers');
     new AzurermProvider(stack, 'azurerm', { features: [{}] });
-    const fleet = new SpotScaleSetFleet(stack, 'Workers', {
+    const fleet = new AzureSpotFleet(stack, 'Workers', {
       resourceGroupName: 'rg', location: 'eastus2', adminSshPublicKey: 'ssh-rsa AAAA test', agentBundlePath: bundle,
       namePrefix: 'workers', instanceTypes: ['Standard_D4as_v5', 'Standard_D4s_v5'], minCapacity: 0, maxCapacity: 4, onDemandBaseCapacity: 0,
       loadBalanced: false,

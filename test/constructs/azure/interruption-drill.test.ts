@@ -1,6 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { Testing } from 'cdktf';
-import { AzureInterruptionDrill, AzureScaleSetOrchestration, SpotScaleSetFleet } from '../../../constructs/azure';
+import { AzureInterruptionDrill, AzureScaleSetOrchestration, AzureSpotFleet } from '../../../constructs/azure';
 import { FleetSpecError, FleetSpecErrorCode } from '../../../lib/spec';
 
 const FLEX = { resourceGroupName: 'rg-spot', scaleSetName: 'llm-vmss' };
@@ -36,13 +36,13 @@ describe('AzureInterruptionDrill', () => {
     expect(JSON.stringify(out)).not.toContain('${');
   });
 
-  test('forFleet: the first scale set of a SpotScaleSetFleet, Flexible orchestration', () => {
+  test('forFleet: the first scale set of a AzureSpotFleet, Flexible orchestration', () => {
     const { mkdtempSync, writeFileSync } = require('node:fs');
     const { join } = require('node:path');
     const bundle = join(mkdtempSync(join(require('node:os').tmpdir(), 'azure-drill-')), 'agent.js');
     writeFileSync(bundle, 'console.log("agent")');
     const out = JSON.parse(Testing.synthScope((scope) => {
-      const fleet = new SpotScaleSetFleet(scope, 'GpuFleet', {
+      const fleet = new AzureSpotFleet(scope, 'GpuFleet', {
         resourceGroupName: 'rg-spot', location: 'eastus2', adminSshPublicKey: 'ssh-rsa AAAAB3NzaC1yc2E test',
         instanceTypes: ['Standard_NC4as_T4_v3', 'Standard_NC8as_T4_v3'], minCapacity: 2, maxCapacity: 6, onDemandBaseCapacity: 1, agentBundlePath: bundle,
       });

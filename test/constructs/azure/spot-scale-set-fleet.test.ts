@@ -20,7 +20,7 @@ import { Subnet } from '@cdktf/provider-azurerm/lib/subnet';
 import { SubnetNetworkSecurityGroupAssociation } from '@cdktf/provider-azurerm/lib/subnet-network-security-group-association';
 import { UserAssignedIdentity } from '@cdktf/provider-azurerm/lib/user-assigned-identity';
 import { Fn, Testing, Token } from 'cdktf';
-import { AgentDelivery, AzureAllocationStrategy, AzureEvictionPolicy, AzureSizeStrategy, SpotScaleSetFleet, SpotScaleSetFleetProps } from '../../../constructs/azure';
+import { AgentDelivery, AzureAllocationStrategy, AzureEvictionPolicy, AzureSizeStrategy, AzureSpotFleet, AzureSpotFleetProps } from '../../../constructs/azure';
 import { DrainMode } from '../../../lib/runtime/agent-config';
 import { FleetSpecError, FleetSpecErrorCode } from '../../../lib/spec';
 
@@ -32,7 +32,7 @@ const LARGE_BUNDLE = join(dir, 'large.js');
 writeFileSync(SMALL_BUNDLE, `"use strict";${'console.log("spot-agent watching Scheduled Events");'.repeat(400)}`);
 writeFileSync(LARGE_BUNDLE, randomBytes(80_000).toString('base64')); // does not compress: too large inline
 
-const GPU: SpotScaleSetFleetProps = {
+const GPU: AzureSpotFleetProps = {
   resourceGroupName: 'rg-spot',
   location: 'eastus2',
   adminSshPublicKey: 'ssh-rsa AAAAB3NzaC1yc2E test',
@@ -44,17 +44,17 @@ const GPU: SpotScaleSetFleetProps = {
   onDemandPercentageAboveBaseCapacity: 20,
   agentBundlePath: SMALL_BUNDLE,
 };
-const CPU: SpotScaleSetFleetProps = { ...GPU, instanceTypes: ['Standard_D4s_v5', 'Standard_D4as_v5', 'Standard_E4s_v5'] };
+const CPU: AzureSpotFleetProps = { ...GPU, instanceTypes: ['Standard_D4s_v5', 'Standard_D4as_v5', 'Standard_E4s_v5'] };
 
-function synth(props: SpotScaleSetFleetProps): { out: string; json: any; fleet: SpotScaleSetFleet } {
-  let fleet!: SpotScaleSetFleet;
+function synth(props: AzureSpotFleetProps): { out: string; json: any; fleet: AzureSpotFleet } {
+  let fleet!: AzureSpotFleet;
   const out = Testing.synthScope((scope) => {
-    fleet = new SpotScaleSetFleet(scope, 'InferenceFleet', props);
+    fleet = new AzureSpotFleet(scope, 'InferenceFleet', props);
   });
   return { out, json: JSON.parse(out), fleet };
 }
 const resources = (json: any, type: string): any[] => Object.values(json.resource[type] ?? {});
-function errorOf(props: SpotScaleSetFleetProps): FleetSpecError {
+function errorOf(props: AzureSpotFleetProps): FleetSpecError {
   try {
     synth(props);
   } catch (e) {
@@ -474,18 +474,18 @@ describe('validation', () => {
   });
 
   test('tokens are not validated', () => {
-    let fleet!: SpotScaleSetFleet;
+    let fleet!: AzureSpotFleet;
     Testing.synthScope((scope) => {
-      fleet = new SpotScaleSetFleet(scope, 'F', { ...GPU, maxBidPrice: Token.asNumber({ Ref: 'bid' }), repairGracePeriodMinutes: Token.asNumber({ Ref: 'g' }) });
+      fleet = new AzureSpotFleet(scope, 'F', { ...GPU, maxBidPrice: Token.asNumber({ Ref: 'bid' }), repairGracePeriodMinutes: Token.asNumber({ Ref: 'g' }) });
     });
     expect(fleet.scaleSets).toHaveLength(2);
   });
 });
 
 describe('without load balancer, agent options, autoscale profiles', () => {
-  const agentConfig = (fleet: SpotScaleSetFleet) =>
+  const agentConfig = (fleet: AzureSpotFleet) =>
     JSON.parse(fleet.customDataScript.split("<<'SPOT_AGENT_CONFIG'\n")[1].split('\nSPOT_AGENT_CONFIG')[0]);
-  const WORKERS: SpotScaleSetFleetProps = { ...CPU, loadBalanced: false, agent: { drainMode: DrainMode.SIGNAL, pidFile: '/run/worker.pid', hookCommand: 'sync' } };
+  const WORKERS: AzureSpotFleetProps = { ...CPU, loadBalanced: false, agent: { drainMode: DrainMode.SIGNAL, pidFile: '/run/worker.pid', hookCommand: 'sync' } };
 
   test('loadBalanced: false: no load balancer, no public frontend, an NSG that admits nothing inbound', () => {
     const { json, fleet } = synth(WORKERS);
@@ -566,8 +566,8 @@ describe('without load balancer, agent options, autoscale profiles', () => {
     expect(() => synth({ ...CPU, loadBalanced: false, agent: { drainMode: DrainMode.HEALTH } })).toThrow(/agent.drainMode is DrainMode.HEALTH but loadBalanced is false.*use DrainMode.SIGNAL/);
     expect(() => synth({ ...CPU, agent: { drainMode: DrainMode.SIGNAL } })).toThrow(/agent.drainMode is DrainMode.SIGNAL but agent.pidFile is not set/);
     // The removed second spellings, as a JavaScript caller would still pass them.
-    expect(() => synth({ ...CPU, drainMode: DrainMode.HTTP } as SpotScaleSetFleetProps)).toThrow(/drainMode \("http"\) is no longer a prop of the Azure fleets; set agent.drainMode instead/);
-    expect(() => synth({ ...CPU, drainHookCommand: 'b' } as SpotScaleSetFleetProps)).toThrow(/drainHookCommand \("b"\) is no longer a prop of the Azure fleets; set agent.hookCommand instead/);
+    expect(() => synth({ ...CPU, drainMode: DrainMode.HTTP } as AzureSpotFleetProps)).toThrow(/drainMode \("http"\) is no longer a prop of the Azure fleets; set agent.drainMode instead/);
+    expect(() => synth({ ...CPU, drainHookCommand: 'b' } as AzureSpotFleetProps)).toThrow(/drainHookCommand \("b"\) is no longer a prop of the Azure fleets; set agent.hookCommand instead/);
     expect(() => synth({ ...CPU, agent: { pidFile: '/p' } })).toThrow(/agent.pidFile and agent.drainSignal are used only with DrainMode.SIGNAL/);
     expect(() => synth({ ...CPU, agent: { drainUrl: 'http://127.0.0.1:1/d' } })).toThrow(/agent.drainUrl \("http:\/\/127.0.0.1:1\/d"\) is used only with DrainMode.HTTP/);
     expect(() => synth({ ...CPU, agent: { healthPort: 8080 } })).toThrow(/agent.healthPort \(8080\) is the serving port/);

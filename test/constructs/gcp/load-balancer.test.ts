@@ -6,16 +6,16 @@ import { ComputeGlobalForwardingRule } from '@cdktf/provider-google/lib/compute-
 import { ComputeTargetHttpProxy } from '@cdktf/provider-google/lib/compute-target-http-proxy';
 import { ComputeTargetHttpsProxy } from '@cdktf/provider-google/lib/compute-target-https-proxy';
 import { ComputeUrlMap } from '@cdktf/provider-google/lib/compute-url-map';
-import { GcpFleetLoadBalancer, GcpSpotFleet } from '../../../constructs/gcp';
+import { GcpInferenceLoadBalancer, GcpSpotFleet } from '../../../constructs/gcp';
 import { ensureBundles, fleetProps, one, synth } from './helpers';
 
 Testing.setupJest();
 beforeAll(ensureBundles);
 
-describe('GcpFleetLoadBalancer', () => {
+describe('GcpInferenceLoadBalancer', () => {
   const { json, resources } = synth((scope) => {
     const fleet = new GcpSpotFleet(scope, 'Fleet', fleetProps({ deregistrationDelaySeconds: 15, drainBudgetSeconds: 12 }));
-    new GcpFleetLoadBalancer(scope, 'Lb', { fleet });
+    new GcpInferenceLoadBalancer(scope, 'Lb', { fleet });
   });
 
   test('backend service: both groups, the fleet health check, draining inside the notice', () => {
@@ -57,7 +57,7 @@ describe('GcpFleetLoadBalancer', () => {
   test('HTTPS with certificates, request timeout and Cloud Armor policy', () => {
     const { json: j, resources: r } = synth((scope) => {
       const fleet = new GcpSpotFleet(scope, 'Fleet', fleetProps({ targetUtilization: 0.7 }));
-      new GcpFleetLoadBalancer(scope, 'Lb', { fleet, sslCertificates: ['projects/p/global/sslCertificates/c'], requestTimeoutSeconds: 300, securityPolicy: 'projects/p/global/securityPolicies/s' });
+      new GcpInferenceLoadBalancer(scope, 'Lb', { fleet, sslCertificates: ['projects/p/global/sslCertificates/c'], requestTimeoutSeconds: 300, securityPolicy: 'projects/p/global/securityPolicies/s' });
     });
     expect(j).toHaveResourceWithProperties(ComputeTargetHttpsProxy, { name: 'llm-https', ssl_certificates: ['projects/p/global/sslCertificates/c'] });
     expect(j).toHaveResourceWithProperties(ComputeGlobalForwardingRule, { name: 'llm-https', port_range: '443' });
@@ -69,7 +69,7 @@ describe('GcpFleetLoadBalancer', () => {
   test('bad options fail at construction with every problem', () => {
     const stack = new TerraformStack(new App(), 'stack');
     const fleet = new GcpSpotFleet(stack, 'Fleet', fleetProps());
-    expect(() => new GcpFleetLoadBalancer(stack, 'Lb', { fleet, requestTimeoutSeconds: 0, sslCertificates: [] })).toThrow(
+    expect(() => new GcpInferenceLoadBalancer(stack, 'Lb', { fleet, requestTimeoutSeconds: 0, sslCertificates: [] })).toThrow(
       /^stack\/Lb: 2 problems in the fleet spec:\n  - requestTimeoutSeconds \(0\) must be a whole number of seconds from 1 to 86400 \(the backend service's timeout_sec for a global external Application Load Balancer\); use e.g. 120 \[CLOUD_CONSTRAINT\]\n  - sslCertificates is an empty list; give at least one certificate for HTTPS, or leave it out to serve HTTP \[CLOUD_CONSTRAINT\]$/,
     );
   });
