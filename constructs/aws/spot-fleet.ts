@@ -92,7 +92,7 @@ export interface SpotFleetProps extends FleetSpec {
    */
   readonly machineImage?: ec2.IMachineImage;
   /**
-   * User data the fleet adds its agent install to. Add your commands with `userDataCommands` or
+   * User data the fleet adds its agent install to. Add your commands with `bootCommands` or
    * `fleet.userData.addCommands()`.
    * @default - a new Linux user data
    */

@@ -607,7 +607,7 @@ const STRING_TOKEN = /(\$\{TfToken\[[^\]]+\]\})/;
 
 /**
  * Base64 of a script that holds deploy-time values (string tokens: the blob URL, the identity's client
- * id, references in startupCommands), computed by Terraform: `base64encode(join("", [...]))`, with the
+ * id, references in bootCommands), computed by Terraform: `base64encode(join("", [...]))`, with the
  * literal parts escaped for HCL (backslashes, `%{`, and through Fn.rawString quotes and `${`).
  */
 function terraformBase64(script: string): string {

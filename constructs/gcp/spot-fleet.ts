@@ -101,7 +101,7 @@ export interface GcpSpotFleetProps extends FleetSpec {
    */
   readonly subnetwork?: string;
   /**
-   * Boot image: GPU drivers and the inference server belong in it (or in `startupScript`).
+   * Boot image: GPU drivers and the inference server belong in it (or in `bootCommands`).
    * @default 'projects/ubuntu-os-cloud/global/images/family/ubuntu-2204-lts'
    */
   readonly sourceImage?: string;
