@@ -126,7 +126,8 @@ export interface AgentCustomDataOptions {
 export function renderAgentCustomData(options: AgentCustomDataOptions): string {
   return [
     '#!/bin/bash',
-    '# cloud-init custom data rendered by spot-inference-constructs (Azure AzureSpotFleet)',
+    // The header keeps its first wording: the custom data of deployed scale sets stays byte for byte the same.
+    '# cloud-init custom data rendered by spot-inference-constructs (Azure SpotScaleSetFleet)',
     'set -euo pipefail',
     renderAgentInstallScript({ config: options.config, fetchAgentCommands: options.fetch.commands }),
     ...(options.startupCommands && options.startupCommands.length > 0 ? ['# --- startup commands ---', ...options.startupCommands] : []),

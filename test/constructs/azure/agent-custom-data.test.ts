@@ -55,7 +55,7 @@ test('blob delivery downloads with a managed identity token, retrying, then chec
 
 test('the custom data is a bash script: agent install, then the startup commands', () => {
   const script = renderAgentCustomData({ config, fetch: inlineAgentFetch(readAgentBundle(path)), startupCommands: ['echo serve'] });
-  expect(script.split('\n').slice(0, 3)).toEqual(['#!/bin/bash', '# cloud-init custom data rendered by spot-inference-constructs (Azure AzureSpotFleet)', 'set -euo pipefail']);
+  expect(script.split('\n').slice(0, 3)).toEqual(['#!/bin/bash', '# cloud-init custom data rendered by spot-inference-constructs (Azure SpotScaleSetFleet)', 'set -euo pipefail']);
   expect(script.indexOf('systemctl enable --now spot-agent.service')).toBeLessThan(script.indexOf('echo serve'));
   expect(Buffer.from(toCustomData(script), 'base64').toString()).toBe(script);
   expect(renderAgentCustomData({ config, fetch: { commands: [], inlineGzipBytes: 0 } })).not.toContain('startup commands');
