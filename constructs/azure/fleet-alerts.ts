@@ -75,7 +75,7 @@ export class AzureFleetAlerts extends Construct {
   public static readonly FALLBACK_REPLICAS_METRIC = 'FallbackReplicas';
 
   /**
-   * Alerts for a fleet (a `AzureSpotFleet`, or one imported with `fromScaleSetAttributes`): its scale sets and
+   * Alerts for a fleet (an `AzureSpotFleet`, or one imported with `fromScaleSetAttributes`): its scale sets and
    * its load balancer, named after the fleet.
    */
   public static forFleet(scope: Construct, id: string, fleet: IAzureSpotFleet, options: AzureFleetAlertsOptions = {}): AzureFleetAlerts {

@@ -48,7 +48,7 @@ export class AzureInterruptionDrill extends Construct {
     return `ID=$(az vmss list-instances --resource-group ${rg} --name ${vmss} --query "[?priority=='Spot'] | [0].instanceId" --output tsv) && az vmss simulate-eviction --resource-group ${rg} --name ${vmss} --instance-id "$ID"`;
   }
 
-  /** The drill of the first scale set of a fleet: a `AzureSpotFleet`, or one imported with `fromScaleSetAttributes`. */
+  /** The drill of the first scale set of a fleet: an `AzureSpotFleet`, or one imported with `fromScaleSetAttributes`. */
   public static forFleet(scope: Construct, id: string, fleet: IAzureSpotFleet, createOutputs?: boolean): AzureInterruptionDrill {
     return new AzureInterruptionDrill(scope, id, {
       resourceGroupName: fleet.resourceGroupName,

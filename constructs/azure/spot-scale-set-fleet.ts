@@ -175,7 +175,7 @@ export class AzureSpotFleet extends Construct implements IAzureSpotFleet {
   public readonly drainMode: DrainMode;
   /** Port the agent serves its health endpoint on. */
   public readonly agentHealthPort: number;
-  /** The workers' network security group (a `AzureFleetSecurityGroup` when load-balanced). */
+  /** The workers' network security group (an `AzureFleetSecurityGroup` when load-balanced). */
   public readonly securityGroup: IFleetSecurityGroup;
   private readonly _loadBalancer?: AzureInferenceLoadBalancer;
   /** The probe (and rule) on an existing load balancer, with `existingBackendPool`. */
