@@ -45,7 +45,7 @@ export function readAgentBundle(path: string): AgentBundle {
   if (!existsSync(path)) {
     throw new FleetSpecError([
       {
-        code: FleetSpecErrorCode.CLOUD_CONSTRAINT,
+        code: FleetSpecErrorCode.AGENT_BUNDLE_MISSING,
         prop: 'agent.bundlePath',
         message: `the spot-agent bundle ${path} does not exist; the VMs need it to watch Scheduled Events and drain: run \`npm run build:handlers\` (it bundles lib/runtime/spot-agent-portable.entry.ts into dist/runtime/spot-agent-portable/index.js) before synth, or set agent.bundlePath`,
       },

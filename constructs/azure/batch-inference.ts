@@ -344,7 +344,7 @@ export class AzureBatchInference extends Construct {
 
   private validate(props: AzureBatchInferenceProps): ValidatedBatch {
     const v = new ProblemCollector();
-    const W = FleetSpecErrorCode.WORKLOAD;
+    const C = FleetSpecErrorCode;
     const known = (x: unknown): x is number => typeof x === 'number' && !Token.isUnresolved(x);
     const maxSpot = props.maxSpotNodes ?? 10;
     const maxDedicated = props.maxDedicatedNodes ?? 2;
@@ -358,40 +358,40 @@ export class AzureBatchInference extends Construct {
       if (why !== undefined) v.add(FleetSpecErrorCode.UNKNOWN_INSTANCE_TYPE, 'vmSize', `vmSize: "${props.vmSize}" is not an Azure VM size (${why})`);
     }
     if (known(maxSpot) && !(Number.isInteger(maxSpot) && maxSpot >= 1)) {
-      v.add(W, 'maxSpotNodes', `maxSpotNodes (${maxSpot}) must be a whole number, 1 or more: Spot nodes run the tasks first; to run on dedicated nodes only, Azure Batch needs no spot construct`);
+      v.add(C.BATCH_JOB_RESOURCES, 'maxSpotNodes', `maxSpotNodes (${maxSpot}) must be a whole number, 1 or more: Spot nodes run the tasks first; to run on dedicated nodes only, Azure Batch needs no spot construct`);
     }
     if (known(maxDedicated) && !(Number.isInteger(maxDedicated) && maxDedicated >= 0)) {
-      v.add(W, 'maxDedicatedNodes', `maxDedicatedNodes (${maxDedicated}) must be a whole number, 0 (no fallback) or more`);
+      v.add(C.BATCH_JOB_RESOURCES, 'maxDedicatedNodes', `maxDedicatedNodes (${maxDedicated}) must be a whole number, 0 (no fallback) or more`);
     }
     if (known(slots) && !(Number.isInteger(slots) && slots >= 1 && slots <= 256)) {
-      v.add(W, 'tasksPerNode', `tasksPerNode (${slots}) must be a whole number from 1 to 256 (Batch task slots per node); use 1 for one GPU task per node`);
+      v.add(C.BATCH_JOB_RESOURCES, 'tasksPerNode', `tasksPerNode (${slots}) must be a whole number from 1 to 256 (Batch task slots per node); use 1 for one GPU task per node`);
     }
     if (known(retries) && retries === -1) {
-      v.add(W, 'maxTaskRetryCount', 'maxTaskRetryCount (-1) retries a failed task without limit, so a task that can never succeed runs forever; give a number of retries (3 is a good start): preempted tasks are requeued by Batch without using a retry');
+      v.add(C.BATCH_RETRY_POLICY, 'maxTaskRetryCount', 'maxTaskRetryCount (-1) retries a failed task without limit, so a task that can never succeed runs forever; give a number of retries (3 is a good start): preempted tasks are requeued by Batch without using a retry');
     } else if (known(retries) && !(Number.isInteger(retries) && retries >= 0 && retries <= 100)) {
-      v.add(W, 'maxTaskRetryCount', `maxTaskRetryCount (${retries}) must be a whole number from 0 to 100`);
+      v.add(C.BATCH_RETRY_POLICY, 'maxTaskRetryCount', `maxTaskRetryCount (${retries}) must be a whole number from 0 to 100`);
     }
     if (known(evaluationMinutes) && !(Number.isInteger(evaluationMinutes) && evaluationMinutes >= 5 && evaluationMinutes <= 10080)) {
-      v.add(W, 'autoscaleEvaluationMinutes', `autoscaleEvaluationMinutes (${evaluationMinutes}) must be a whole number of minutes from 5 to 10080: Azure Batch evaluates an autoscale formula every 5 minutes to 168 hours`);
+      v.add(C.BATCH_JOB_LIMITS, 'autoscaleEvaluationMinutes', `autoscaleEvaluationMinutes (${evaluationMinutes}) must be a whole number of minutes from 5 to 10080: Azure Batch evaluates an autoscale formula every 5 minutes to 168 hours`);
     }
     if (known(retentionDays) && !(Number.isInteger(retentionDays) && retentionDays >= 1)) {
-      v.add(W, 'checkpointRetentionDays', `checkpointRetentionDays (${retentionDays}) must be a whole number of days, 1 or more (storage management policies count whole days); a shorter one would delete checkpoints of running tasks`);
+      v.add(C.BATCH_STORAGE, 'checkpointRetentionDays', `checkpointRetentionDays (${retentionDays}) must be a whole number of days, 1 or more (storage management policies count whole days); a shorter one would delete checkpoints of running tasks`);
     }
     if (known(props.shardCount) && !(Number.isInteger(props.shardCount) && props.shardCount >= 1)) {
-      v.add(W, 'shardCount', `shardCount (${props.shardCount}) must be a whole number, 1 or more`);
+      v.add(C.BATCH_JOB_LIMITS, 'shardCount', `shardCount (${props.shardCount}) must be a whole number, 1 or more`);
     }
     if (!Token.isUnresolved(props.taskCommandLine) && props.taskCommandLine.trim() === '') {
-      v.add(W, 'taskCommandLine', 'taskCommandLine is empty; give the command that runs one shard, e.g. "node /opt/app/shard.js"');
+      v.add(C.BATCH_TASK, 'taskCommandLine', 'taskCommandLine is empty; give the command that runs one shard, e.g. "node /opt/app/shard.js"');
     }
     if (!Token.isUnresolved(props.keyVault.id) && !/^\/subscriptions\/[^/]+\/resourceGroups\/[^/]+\/providers\/Microsoft\.KeyVault\/vaults\/[A-Za-z0-9-]{3,24}$/i.test(props.keyVault.id)) {
-      v.add(W, 'keyVault.id', `keyVault.id ("${props.keyVault.id}") must be a Key Vault resource id: /subscriptions/<subscription>/resourceGroups/<group>/providers/Microsoft.KeyVault/vaults/<name> (e.g. azurerm_key_vault.id)`);
+      v.add(C.BATCH_ACCOUNT, 'keyVault.id', `keyVault.id ("${props.keyVault.id}") must be a Key Vault resource id: /subscriptions/<subscription>/resourceGroups/<group>/providers/Microsoft.KeyVault/vaults/<name> (e.g. azurerm_key_vault.id)`);
     }
     if (!Token.isUnresolved(props.keyVault.url) && !/^https:\/\/[A-Za-z0-9-]{3,24}\.vault\.azure\.(net|cn|us)\/?$/.test(props.keyVault.url)) {
-      v.add(W, 'keyVault.url', `keyVault.url ("${props.keyVault.url}") must be the vault URI, https://<name>.vault.azure.net/ (azurerm_key_vault.vault_uri)`);
+      v.add(C.BATCH_ACCOUNT, 'keyVault.url', `keyVault.url ("${props.keyVault.url}") must be the vault URI, https://<name>.vault.azure.net/ (azurerm_key_vault.vault_uri)`);
     }
     for (const [prop, name] of [['batchAccountName', props.batchAccountName], ['checkpointStorageAccountName', props.checkpointStorageAccountName]] as const) {
       if (name !== undefined && !Token.isUnresolved(name) && !/^[a-z0-9]{3,24}$/.test(name)) {
-        v.add(W, prop, `${prop} ("${name}") must be 3 to 24 lower-case letters and digits (an Azure ${prop === 'batchAccountName' ? 'Batch' : 'storage'} account name)`);
+        v.add(C.BATCH_ACCOUNT, prop, `${prop} ("${name}") must be 3 to 24 lower-case letters and digits (an Azure ${prop === 'batchAccountName' ? 'Batch' : 'storage'} account name)`);
       }
     }
     v.throwIfAny(this.node.path);

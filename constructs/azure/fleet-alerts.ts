@@ -165,25 +165,25 @@ interface ValidatedAlerts {
 
 function validate(props: AzureFleetAlertsProps, scope: string): ValidatedAlerts {
   const v = new ProblemCollector();
-  const C = FleetSpecErrorCode.CLOUD_CONSTRAINT;
+  const C = FleetSpecErrorCode;
   const known = (x: unknown): boolean => x !== undefined && !Token.isUnresolved(x);
   const pct = props.minHealthProbePercent ?? 50;
   if (known(props.minHealthProbePercent) && !(pct > 0 && pct <= 100)) {
-    v.add(C, 'minHealthProbePercent', `minHealthProbePercent (${pct}) must be above 0 and at most 100 (a percentage of successful probes); use e.g. 50`);
+    v.add(C.ALARM_THRESHOLD, 'minHealthProbePercent', `minHealthProbePercent (${pct}) must be above 0 and at most 100 (a percentage of successful probes); use e.g. 50`);
   }
   const hours = props.fallbackActiveAlertAfterHours ?? 6;
   if (known(props.fallbackActiveAlertAfterHours) && WINDOW_HOURS[hours] === undefined) {
-    v.add(C, 'fallbackActiveAlertAfterHours', `fallbackActiveAlertAfterHours (${hours}) must be 1, 6, 12 or 24: the Azure Monitor metric alert windows of an hour or more (PT1H, PT6H, PT12H, P1D)`);
+    v.add(C.ALARM_THRESHOLD, 'fallbackActiveAlertAfterHours', `fallbackActiveAlertAfterHours (${hours}) must be 1, 6, 12 or 24: the Azure Monitor metric alert windows of an hour or more (PT1H, PT6H, PT12H, P1D)`);
   }
   const severity = props.severity ?? 1;
   if (known(props.severity) && !(Number.isInteger(severity) && severity >= 0 && severity <= 4)) {
-    v.add(C, 'severity', `severity (${severity}) must be a whole number from 0 (critical) to 4 (verbose); use e.g. 1`);
+    v.add(C.ALARM_THRESHOLD, 'severity', `severity (${severity}) must be a whole number from 0 (critical) to 4 (verbose); use e.g. 1`);
   }
   if (!Token.isUnresolved(props.scaleSetIds) && props.scaleSetIds.length === 0) {
-    v.add(C, 'scaleSetIds', 'scaleSetIds is empty; give the ids of the fleet\'s scale sets (AzureSpotFleet.scaleSets[].scaleSetId)');
+    v.add(C.ALERT_TARGETS, 'scaleSetIds', 'scaleSetIds is empty; give the ids of the fleet\'s scale sets (AzureSpotFleet.scaleSets[].scaleSetId)');
   }
   if (!Token.isUnresolved(props.namePrefix) && !/^[A-Za-z0-9][-A-Za-z0-9_.]{0,200}$/.test(props.namePrefix)) {
-    v.add(C, 'namePrefix', `namePrefix ("${props.namePrefix}") must start with a letter or digit and hold only letters, digits, "-", "_" and "."`);
+    v.add(C.AZURE_RESOURCE_NAME, 'namePrefix', `namePrefix ("${props.namePrefix}") must start with a letter or digit and hold only letters, digits, "-", "_" and "."`);
   }
   v.throwIfAny(scope);
   return { minHealthProbePercent: pct, fallbackHours: hours, severity };

@@ -61,10 +61,10 @@ export class ImportedAzureSpotFleet extends Construct implements IAzureSpotFleet
   constructor(scope: Construct, id: string, attrs: AzureSpotFleetAttributes) {
     super(scope, id);
     const v = new ProblemCollector();
-    const C = FleetSpecErrorCode.CLOUD_CONSTRAINT;
+    const C = FleetSpecErrorCode;
     const ids = attrs.scaleSetIds;
     if (!Token.isUnresolved(ids) && ids.length === 0) {
-      v.add(C, 'scaleSetIds', 'scaleSetIds is empty; give the id of at least one scale set (azurerm_orchestrated_virtual_machine_scale_set.id)');
+      v.add(C.AZURE_IMPORTED_SCALE_SETS, 'scaleSetIds', 'scaleSetIds is empty; give the id of at least one scale set (azurerm_orchestrated_virtual_machine_scale_set.id)');
     }
     const names: string[] = [];
     for (const [i, sid] of (Token.isUnresolved(ids) ? [] : ids).entries()) {
@@ -75,7 +75,7 @@ export class ImportedAzureSpotFleet extends Construct implements IAzureSpotFleet
       }
       const m = Token.isUnresolved(sid) ? undefined : SCALE_SET_ID.exec(sid);
       if (!m) {
-        v.add(C, 'scaleSetNames', Token.isUnresolved(sid)
+        v.add(C.AZURE_IMPORTED_SCALE_SETS, 'scaleSetNames', Token.isUnresolved(sid)
           ? `scaleSetIds[${i}] is a deploy-time value, so its name cannot be read from it; give scaleSetNames as well`
           : `scaleSetIds[${i}] ("${sid}") is not a scale set id (/subscriptions/<sub>/resourceGroups/<group>/providers/Microsoft.Compute/virtualMachineScaleSets/<name>); fix the id or give scaleSetNames`);
         continue;
@@ -83,7 +83,7 @@ export class ImportedAzureSpotFleet extends Construct implements IAzureSpotFleet
       names.push(m[1]);
     }
     if (attrs.scaleSetNames !== undefined && !Token.isUnresolved(attrs.scaleSetNames) && !Token.isUnresolved(ids) && attrs.scaleSetNames.length !== ids.length) {
-      v.add(C, 'scaleSetNames', `scaleSetNames has ${attrs.scaleSetNames.length} names for ${ids.length} scale set ids; give one name per id, in the same order`);
+      v.add(C.AZURE_IMPORTED_SCALE_SETS, 'scaleSetNames', `scaleSetNames has ${attrs.scaleSetNames.length} names for ${ids.length} scale set ids; give one name per id, in the same order`);
     }
     const orchestration = attrs.orchestration ?? AzureScaleSetOrchestration.FLEXIBLE;
     if (!Object.values(AzureScaleSetOrchestration).includes(orchestration)) {

@@ -67,10 +67,10 @@ export class AzureInterruptionDrill extends Construct {
     super(scope, id);
     const v = new ProblemCollector();
     if (!Token.isUnresolved(props.resourceGroupName) && !/^[-\w.()]{1,89}[-\w()]$/.test(props.resourceGroupName)) {
-      v.add(FleetSpecErrorCode.CLOUD_CONSTRAINT, 'resourceGroupName', `resourceGroupName ("${props.resourceGroupName}") must be an Azure resource group name: 1-90 letters, digits, "-", "_", ".", "(" or ")", not ending in "."`);
+      v.add(FleetSpecErrorCode.AZURE_RESOURCE_NAME, 'resourceGroupName', `resourceGroupName ("${props.resourceGroupName}") must be an Azure resource group name: 1-90 letters, digits, "-", "_", ".", "(" or ")", not ending in "."`);
     }
     if (!Token.isUnresolved(props.scaleSetName) && !/^[A-Za-z0-9][-A-Za-z0-9_.]{0,63}$/.test(props.scaleSetName)) {
-      v.add(FleetSpecErrorCode.CLOUD_CONSTRAINT, 'scaleSetName', `scaleSetName ("${props.scaleSetName}") must be a scale set name: letters, digits, "-", "_" and ".", starting with a letter or digit`);
+      v.add(FleetSpecErrorCode.AZURE_RESOURCE_NAME, 'scaleSetName', `scaleSetName ("${props.scaleSetName}") must be a scale set name: letters, digits, "-", "_" and ".", starting with a letter or digit`);
     }
     v.addAll(checkEnumValue('orchestration', props.orchestration, 'AzureScaleSetOrchestration', AzureScaleSetOrchestration, { isUnresolved: Token.isUnresolved }));
     v.throwIfAny(this.node.path);

@@ -170,18 +170,18 @@ export class AzureBackendPoolAttachment extends Construct {
   constructor(scope: Construct, id: string, props: AzureBackendPoolAttachmentProps) {
     super(scope, id);
     const v = new ProblemCollector();
-    const C = FleetSpecErrorCode.CLOUD_CONSTRAINT;
+    const C = FleetSpecErrorCode;
     if (!Token.isUnresolved(props.loadBalancerId) && !/^\/subscriptions\/[^/]+\/resourceGroups\/[^/]+\/providers\/Microsoft\.Network\/loadBalancers\/[^/]+$/i.test(props.loadBalancerId)) {
-      v.add(C, 'existingBackendPool.loadBalancerId', `existingBackendPool.loadBalancerId ("${props.loadBalancerId}") is not a load balancer id (/subscriptions/<sub>/resourceGroups/<group>/providers/Microsoft.Network/loadBalancers/<name>); give azurerm_lb.id`);
+      v.add(C.AZURE_BACKEND_POOL, 'existingBackendPool.loadBalancerId', `existingBackendPool.loadBalancerId ("${props.loadBalancerId}") is not a load balancer id (/subscriptions/<sub>/resourceGroups/<group>/providers/Microsoft.Network/loadBalancers/<name>); give azurerm_lb.id`);
     }
     if (!Token.isUnresolved(props.backendAddressPoolId) && !/\/providers\/Microsoft\.Network\/loadBalancers\/[^/]+\/backendAddressPools\/[^/]+$/i.test(props.backendAddressPoolId)) {
-      v.add(C, 'existingBackendPool.backendAddressPoolId', `existingBackendPool.backendAddressPoolId ("${props.backendAddressPoolId}") is not a backend pool id (.../loadBalancers/<name>/backendAddressPools/<pool>); give azurerm_lb_backend_address_pool.id`);
+      v.add(C.AZURE_BACKEND_POOL, 'existingBackendPool.backendAddressPoolId', `existingBackendPool.backendAddressPoolId ("${props.backendAddressPoolId}") is not a backend pool id (.../loadBalancers/<name>/backendAddressPools/<pool>); give azurerm_lb_backend_address_pool.id`);
     }
     if (!Token.isUnresolved(props.loadBalancerId) && !Token.isUnresolved(props.backendAddressPoolId) && !props.backendAddressPoolId.toLowerCase().startsWith(`${props.loadBalancerId.toLowerCase()}/`)) {
-      v.add(C, 'existingBackendPool.backendAddressPoolId', `existingBackendPool.backendAddressPoolId ("${props.backendAddressPoolId}") is not a pool of existingBackendPool.loadBalancerId ("${props.loadBalancerId}"); the probe and the pool must be on the same load balancer`);
+      v.add(C.AZURE_BACKEND_POOL, 'existingBackendPool.backendAddressPoolId', `existingBackendPool.backendAddressPoolId ("${props.backendAddressPoolId}") is not a pool of existingBackendPool.loadBalancerId ("${props.loadBalancerId}"); the probe and the pool must be on the same load balancer`);
     }
     if (props.frontendIpConfigurationName === undefined && props.frontendPort !== undefined) {
-      v.add(C, 'existingBackendPool.frontendPort', `existingBackendPool.frontendPort (${props.frontendPort}) needs existingBackendPool.frontendIpConfigurationName: a rule is added only on a named frontend`);
+      v.add(C.AZURE_BACKEND_POOL, 'existingBackendPool.frontendPort', `existingBackendPool.frontendPort (${props.frontendPort}) needs existingBackendPool.frontendIpConfigurationName: a rule is added only on a named frontend`);
     }
     v.throwIfAny(this.node.path);
     const probeConfig = {

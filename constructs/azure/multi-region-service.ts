@@ -126,25 +126,25 @@ export class AzureMultiRegionSpotInferenceService extends Construct {
       v.add(C.ZONES, 'zones', `zones (${props.zones.join(', ')}) is set for the whole service, but zones belong to one region; give each entry of regions its own zones and leave the top-level zones out`);
     }
     if (props.subnetId !== undefined) {
-      v.add(C.CLOUD_CONSTRAINT, 'subnetId', 'subnetId names one subnet, but each region needs its own; leave it out (each region gets a new virtual network, addressSpace per region)');
+      v.add(C.AZURE_FRONT_DOOR, 'subnetId', 'subnetId names one subnet, but each region needs its own; leave it out (each region gets a new virtual network, addressSpace per region)');
     }
     if (props.internalLoadBalancer) {
-      v.add(C.CLOUD_CONSTRAINT, 'internalLoadBalancer', 'internalLoadBalancer: true hides the regional load balancers from Front Door Standard (private origins need Front Door Premium and Private Link); leave it out: the regional load balancers admit only the AzureFrontDoor.Backend service tag');
+      v.add(C.AZURE_FRONT_DOOR, 'internalLoadBalancer', 'internalLoadBalancer: true hides the regional load balancers from Front Door Standard (private origins need Front Door Premium and Private Link); leave it out: the regional load balancers admit only the AzureFrontDoor.Backend service tag');
     }
     if (props.loadBalanced === false) {
-      v.add(C.CLOUD_CONSTRAINT, 'loadBalanced', 'loadBalanced: false leaves Front Door no regional load balancer to send requests to; leave it out');
+      v.add(C.AZURE_FRONT_DOOR, 'loadBalanced', 'loadBalanced: false leaves Front Door no regional load balancer to send requests to; leave it out');
     }
     if (!isUnresolved(interval) && !(Number.isInteger(interval) && interval >= 5)) {
-      v.add(C.CLOUD_CONSTRAINT, 'frontDoorProbeIntervalSeconds', `frontDoorProbeIntervalSeconds (${interval}) must be a whole number of seconds, 5 or more (Front Door's floor); use 5`);
+      v.add(C.AZURE_FRONT_DOOR, 'frontDoorProbeIntervalSeconds', `frontDoorProbeIntervalSeconds (${interval}) must be a whole number of seconds, 5 or more (Front Door's floor); use 5`);
     }
     if (!isUnresolved(sampleSize) && !isUnresolved(required) && !(Number.isInteger(sampleSize) && Number.isInteger(required) && required >= 1 && required <= sampleSize && sampleSize <= 255)) {
-      v.add(C.CLOUD_CONSTRAINT, 'frontDoorSuccessfulSamplesRequired', `frontDoorSuccessfulSamplesRequired (${required}) must be from 1 to frontDoorSampleSize (${sampleSize}), and frontDoorSampleSize at most 255; use 3 of 4`);
+      v.add(C.AZURE_FRONT_DOOR, 'frontDoorSuccessfulSamplesRequired', `frontDoorSuccessfulSamplesRequired (${required}) must be from 1 to frontDoorSampleSize (${sampleSize}), and frontDoorSampleSize at most 255; use 3 of 4`);
     }
     if (!isUnresolved(latency) && !(Number.isInteger(latency) && latency >= 0 && latency <= 1000)) {
-      v.add(C.CLOUD_CONSTRAINT, 'frontDoorAdditionalLatencyMs', `frontDoorAdditionalLatencyMs (${latency}) must be a whole number of milliseconds from 0 to 1000; use e.g. 50`);
+      v.add(C.AZURE_FRONT_DOOR, 'frontDoorAdditionalLatencyMs', `frontDoorAdditionalLatencyMs (${latency}) must be a whole number of milliseconds from 0 to 1000; use e.g. 50`);
     }
     if (!isUnresolved(responseTimeout) && !(Number.isInteger(responseTimeout) && responseTimeout >= 16 && responseTimeout <= 240)) {
-      v.add(C.CLOUD_CONSTRAINT, 'frontDoorResponseTimeoutSeconds', `frontDoorResponseTimeoutSeconds (${responseTimeout}) must be from 16 to 240 seconds (Front Door's limits); inference calls longer than 240 s need streaming or a queue`);
+      v.add(C.AZURE_FRONT_DOOR, 'frontDoorResponseTimeoutSeconds', `frontDoorResponseTimeoutSeconds (${responseTimeout}) must be from 16 to 240 seconds (Front Door's limits); inference calls longer than 240 s need streaming or a queue`);
     }
     for (const r of props.regions) {
       const dial = r.trafficDialPercentage ?? 100;

@@ -314,14 +314,14 @@ export class AzureOnDemandFallback extends Construct {
   /** Check every prop, report all problems together, and resolve the fleets the controller drives. */
   private validate(props: AzureOnDemandFallbackProps): { fleets: DrivenFleet[]; spares: number } {
     const v = new ProblemCollector();
-    const C = FleetSpecErrorCode.CLOUD_CONSTRAINT;
+    const C = FleetSpecErrorCode;
     const schedule = this.schedule;
     if (!Token.isUnresolved(schedule) && schedule.trim().split(/\s+/).length !== 6) {
-      v.add(C, 'schedule', `schedule ("${schedule}") must be an NCRONTAB expression of six fields (second minute hour day month weekday), as Azure Functions timers take it; use e.g. '0 * * * * *' (every minute)`);
+      v.add(C.FALLBACK_SCHEDULE, 'schedule', `schedule ("${schedule}") must be an NCRONTAB expression of six fields (second minute hour day month weekday), as Azure Functions timers take it; use e.g. '0 * * * * *' (every minute)`);
     }
     const account = props.storageAccountName;
     if (account !== undefined && !Token.isUnresolved(account) && !/^[a-z0-9]{3,24}$/.test(account)) {
-      v.add(C, 'storageAccountName', `storageAccountName ("${account}") must be 3-24 lower-case letters and digits; use e.g. "${account.toLowerCase().replace(/[^a-z0-9]/g, '').slice(0, 24) || 'spotfbstate'}"`);
+      v.add(C.AZURE_RESOURCE_NAME, 'storageAccountName', `storageAccountName ("${account}") must be 3-24 lower-case letters and digits; use e.g. "${account.toLowerCase().replace(/[^a-z0-9]/g, '').slice(0, 24) || 'spotfbstate'}"`);
     }
     let spares = 0;
     try {
@@ -337,7 +337,7 @@ export class AzureOnDemandFallback extends Construct {
       }
     });
     if (props.spareGroups === true && spares === 0) {
-      v.add(C, 'spareGroups', 'spareGroups is true but policy.spareSpotReplicas is 0, so the spare scale sets would never run anything; set policy.spareSpotReplicas to 1 or more, or leave spareGroups out');
+      v.add(C.FALLBACK_SPARES, 'spareGroups', 'spareGroups is true but policy.spareSpotReplicas is 0, so the spare scale sets would never run anything; set policy.spareSpotReplicas to 1 or more, or leave spareGroups out');
     }
     const built = [props.fleet, ...(props.additionalFleets ?? []).map((r) => r.fleet)].some((f) => f instanceof SpotScaleSetFleet);
     if (props.spareGroups === true && props.spareScaleSets === undefined && !built) {
@@ -351,7 +351,7 @@ export class AzureOnDemandFallback extends Construct {
       const at = `additionalFleets[${i}]`;
       const location = r.location ?? (r.fleet instanceof SpotScaleSetFleet ? r.fleet.scaleSets[0].scaleSet.locationInput : undefined);
       if (location === undefined || Token.isUnresolved(location)) {
-        v.add(C, `${at}.location`, `${at}.location is not set (or is a deploy-time value) and fleet ${r.fleet.fleetName} is imported, so its region is unknown; give the Azure region of its scale sets, e.g. "westeurope" (its pools are <region>/<zone>/<size>)`);
+        v.add(C.REGION_LIST, `${at}.location`, `${at}.location is not set (or is a deploy-time value) and fleet ${r.fleet.fleetName} is imported, so its region is unknown; give the Azure region of its scale sets, e.g. "westeurope" (its pools are <region>/<zone>/<size>)`);
         return;
       }
       if (seen.has(location)) {
@@ -366,7 +366,7 @@ export class AzureOnDemandFallback extends Construct {
     if (fleets.length > 0 && capacities.length > 0 && capacities.every((c) => c.baseRegularCount >= c.maxCapacity)) {
       const total = fleets.reduce((n, f) => n + f.maxCapacity, 0);
       const base = capacities.reduce((n, c) => n + c.baseRegularCount, 0);
-      v.add(C, 'fleet', `the fleet has no Spot share (maxCapacity ${total}, on-demand base ${base}), so there is nothing to fall back from; raise maxCapacity above the base or leave the fallback out`);
+      v.add(C.FALLBACK_CAPACITY, 'fleet', `the fleet has no Spot share (maxCapacity ${total}, on-demand base ${base}), so there is nothing to fall back from; raise maxCapacity above the base or leave the fallback out`);
     }
     v.throwIfAny(this.node.path);
     return { fleets, spares };
@@ -475,9 +475,9 @@ function resolveFleet(
   capacitiesProp: string,
   suffix: string,
 ): DrivenFleet | undefined {
-  const C = FleetSpecErrorCode.CLOUD_CONSTRAINT;
+  const C = FleetSpecErrorCode;
   if (Token.isUnresolved(fleet.scaleSetIds) || Token.isUnresolved(fleet.scaleSetNames)) {
-    v.add(C, prop, `${prop} (fleet ${fleet.fleetName}) lists its scale sets as one deploy-time value; the controller needs one entry per scale set at synth: import it with a list of ids (scaleSetIds: [a, b]) and their scaleSetNames`);
+    v.add(C.DEPLOY_TIME_VALUE, prop, `${prop} (fleet ${fleet.fleetName}) lists its scale sets as one deploy-time value; the controller needs one entry per scale set at synth: import it with a list of ids (scaleSetIds: [a, b]) and their scaleSetNames`);
     return undefined;
   }
   const built = fleet instanceof SpotScaleSetFleet ? fleet : undefined;
@@ -532,7 +532,7 @@ function stageFunctionApp(bundleDir: string | undefined, schedule: string): stri
   if (!dir) {
     throw new FleetSpecError([
       {
-        code: FleetSpecErrorCode.CLOUD_CONSTRAINT,
+        code: FleetSpecErrorCode.HANDLER_BUNDLE_MISSING,
         prop: 'functionBundleDir',
         message: `bundle ${bundleDir ? `"${bundleDir}"` : 'dist/handlers/azure/fallback'} not found (looked for index.js in ${candidates.join(', ')}); run \`npm run build:handlers\` first so that synth can ship it${bundleDir ? ', or fix functionBundleDir' : ''}`,
       },

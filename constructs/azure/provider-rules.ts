@@ -46,7 +46,7 @@ export type ScaleSetRuleInput = Pick<
   | 'singlePlacementGroup'
 >;
 
-const C = FleetSpecErrorCode.CLOUD_CONSTRAINT;
+const C = FleetSpecErrorCode;
 const SOURCE = 'terraform-provider-azurerm v4.55.0, orchestrated_virtual_machine_scale_set';
 const known = (x: unknown): boolean => x !== undefined && !Token.isUnresolved(x);
 
@@ -57,7 +57,7 @@ const known = (x: unknown): boolean => x !== undefined && !Token.isUnresolved(x)
 export function scaleSetProviderProblems(s: ScaleSetRuleInput): FleetSpecProblem[] {
   const out: FleetSpecProblem[] = [];
   const add = (prop: string, reason: string, fix: string, source = SOURCE): void => {
-    out.push({ code: C, prop, message: `${prop}: the azurerm provider refuses this scale set: "${reason}" (${source}); ${fix}` });
+    out.push({ code: C.AZURE_PROVIDER_RULE, prop, message: `${prop}: the azurerm provider refuses this scale set: "${reason}" (${source}); ${fix}` });
   };
   const extensions = Array.isArray(s.extension) ? s.extension : [];
   const hasHealthExtension = extensions.some((e) => APPLICATION_HEALTH_EXTENSION_TYPES.includes(e.type));
@@ -121,7 +121,7 @@ export function scaleSetProviderProblems(s: ScaleSetRuleInput): FleetSpecProblem
   const tn = s.terminationNotification as { enabled?: unknown } | undefined;
   if (spot && tn !== undefined && tn.enabled !== false) {
     out.push({
-      code: C,
+      code: C.AZURE_TERMINATE_NOTIFICATION,
       prop: 'termination_notification',
       message: 'termination_notification: Azure does not accept terminate notifications on a Spot scale set ("Terminate notifications cannot be enabled on Spot instances", Azure docs: virtual-machine-scale-sets-terminate-notification; MicrosoftDocs/azure-docs#66962); leave the block out: Spot VMs get the Scheduled Events Preempt notice (at least 30 s) instead',
     });
@@ -159,7 +159,7 @@ export interface ProbeRuleInput {
 export function probeProviderProblems(p: ProbeRuleInput): FleetSpecProblem[] {
   const out: FleetSpecProblem[] = [];
   const add = (prop: string, reason: string, fix: string): void => {
-    out.push({ code: C, prop, message: `${prop}: the azurerm provider refuses this load balancer probe: "${reason}" (terraform-provider-azurerm v4.55.0, lb_probe); ${fix}` });
+    out.push({ code: C.AZURE_PROVIDER_RULE, prop, message: `${prop}: the azurerm provider refuses this load balancer probe: "${reason}" (terraform-provider-azurerm v4.55.0, lb_probe); ${fix}` });
   };
   if (known(p.port) && !(Number.isInteger(p.port) && p.port >= 1 && p.port <= 65535)) {
     add('port', `expected port to be a valid port number, got ${p.port}`, 'use a port from 1 to 65535');
@@ -171,7 +171,7 @@ export function probeProviderProblems(p: ProbeRuleInput): FleetSpecProblem[] {
     add('probe_threshold', `expected probe_threshold to be in the range (1 - 100), got ${p.probeThreshold}`, 'use 1 to 100 consecutive probes (healthCheck.unhealthyThreshold)');
   }
   if ((p.protocol === 'Http' || p.protocol === 'Https') && known(p.requestPath) === false && p.requestPath === undefined) {
-    out.push({ code: C, prop: 'request_path', message: 'request_path: Azure refuses an Http or Https load balancer probe without a request path; set the probe path (healthCheck.path)' });
+    out.push({ code: C.AZURE_PROVIDER_RULE, prop: 'request_path', message: 'request_path: Azure refuses an Http or Https load balancer probe without a request path; set the probe path (healthCheck.path)' });
   }
   return out;
 }
@@ -189,7 +189,7 @@ export interface PublicIpRuleInput {
 export function publicIpProviderProblems(p: PublicIpRuleInput): FleetSpecProblem[] {
   if (!known(p.sku) || !known(p.allocationMethod)) return [];
   if ((p.sku ?? 'Standard').toLowerCase() === 'standard' && p.allocationMethod.toLowerCase() !== 'static') {
-    return [{ code: C, prop: 'allocation_method', message: `allocation_method: the azurerm provider refuses this public IP: "Static IP allocation must be used when creating Standard SKU public IP addresses." (terraform-provider-azurerm v4.55.0, public_ip); the allocation method is "${p.allocationMethod}": use Static` }];
+    return [{ code: C.AZURE_PROVIDER_RULE, prop: 'allocation_method', message: `allocation_method: the azurerm provider refuses this public IP: "Static IP allocation must be used when creating Standard SKU public IP addresses." (terraform-provider-azurerm v4.55.0, public_ip); the allocation method is "${p.allocationMethod}": use Static` }];
   }
   return [];
 }
@@ -212,7 +212,7 @@ export interface SecurityRuleInput {
 export function securityRuleProviderProblems(r: SecurityRuleInput): FleetSpecProblem[] {
   const out: FleetSpecProblem[] = [];
   const add = (prop: string, reason: string, fix: string): void => {
-    out.push({ code: C, prop, message: `${prop}: the azurerm provider refuses network security rule "${r.name}": "${reason}" (terraform-provider-azurerm v4.55.0, network_security_rule); ${fix}` });
+    out.push({ code: C.AZURE_PROVIDER_RULE, prop, message: `${prop}: the azurerm provider refuses network security rule "${r.name}": "${reason}" (terraform-provider-azurerm v4.55.0, network_security_rule); ${fix}` });
   };
   if (known(r.priority) && !(Number.isInteger(r.priority) && r.priority >= 100 && r.priority <= 4096)) {
     add('priority', `expected priority to be in the range (100 - 4096), got ${r.priority}`, 'use a priority from 100 to 4096');

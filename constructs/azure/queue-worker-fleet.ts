@@ -142,7 +142,7 @@ export class AzureQueueWorkerFleet extends Construct {
   /** The queue fleet's own rules (lock, deliveries, backlog target, props the fleet owns); tokens are skipped. */
   private validate(props: AzureQueueWorkerFleetProps): { lock: number; deliveries: number; target: number; days: number } {
     const known = (x: unknown): x is number => typeof x === 'number' && !Token.isUnresolved(x);
-    const W = FleetSpecErrorCode.WORKLOAD;
+    const C = FleetSpecErrorCode;
     const v = new ProblemCollector();
     const processing = props.messageProcessingSeconds;
     const latency = props.acceptableLatencySeconds;
@@ -157,12 +157,12 @@ export class AzureQueueWorkerFleet extends Construct {
         : LOCK_MAX_SECONDS;
 
     if (props.workload !== undefined && props.workload !== WorkloadKind.QUEUE_WORKER) {
-      v.add(W, 'workload', `workload (${props.workload}) must be WorkloadKind.QUEUE_WORKER (or left out) for an AzureQueueWorkerFleet; use AzureSpotFleet for an online fleet behind a load balancer`);
+      v.add(C.WORKLOAD_KIND, 'workload', `workload (${props.workload}) must be WorkloadKind.QUEUE_WORKER (or left out) for an AzureQueueWorkerFleet; use AzureSpotFleet for an online fleet behind a load balancer`);
     }
     if (known(lock) && !(Number.isInteger(lock) && lock >= LOCK_MIN_SECONDS && lock <= LOCK_MAX_SECONDS)) {
-      v.add(W, 'lockDurationSeconds', `lockDurationSeconds (${lock} s) must be a whole number from ${LOCK_MIN_SECONDS} to ${LOCK_MAX_SECONDS} s (the Service Bus limit, PT5M); for longer jobs set renewsLock: true and renew the lock while working`);
+      v.add(C.QUEUE_LIMITS, 'lockDurationSeconds', `lockDurationSeconds (${lock} s) must be a whole number from ${LOCK_MIN_SECONDS} to ${LOCK_MAX_SECONDS} s (the Service Bus limit, PT5M); for longer jobs set renewsLock: true and renew the lock while working`);
     } else if (!explicitLock && known(processing) && processing * 1.5 > LOCK_MAX_SECONDS && !props.renewsLock) {
-      v.add(W, 'messageProcessingSeconds', `messageProcessingSeconds (${processing} s) is too long for a Service Bus lock (at most ${LOCK_MAX_SECONDS} s with a 1.5x margin): set renewsLock: true and renew the lock while working (QueueWorker with ServiceBusWorkQueue does), or split the work into shorter messages`);
+      v.add(C.QUEUE_TIMING, 'messageProcessingSeconds', `messageProcessingSeconds (${processing} s) is too long for a Service Bus lock (at most ${LOCK_MAX_SECONDS} s with a 1.5x margin): set renewsLock: true and renew the lock while working (QueueWorker with ServiceBusWorkQueue does), or split the work into shorter messages`);
     } else if (known(lock) && known(processing)) {
       v.addAll(queueTimingProblems({
         visibilityTimeoutSeconds: lock,
@@ -183,13 +183,13 @@ export class AzureQueueWorkerFleet extends Construct {
     v.addAll(backlog.problems);
     const target = backlog.target;
     if (known(deliveries) && !(Number.isInteger(deliveries) && deliveries >= 2 && deliveries <= DELIVERY_COUNT_MAX)) {
-      v.add(W, 'maxDeliveryCount', `maxDeliveryCount (${deliveries}) must be a whole number from 2 to ${DELIVERY_COUNT_MAX}: a message must not be redelivered forever, and an eviction that abandons a message counts as a delivery; 5 is a good start`);
+      v.add(C.QUEUE_LIMITS, 'maxDeliveryCount', `maxDeliveryCount (${deliveries}) must be a whole number from 2 to ${DELIVERY_COUNT_MAX}: a message must not be redelivered forever, and an eviction that abandons a message counts as a delivery; 5 is a good start`);
     }
     if (props.messageTimeToLive !== undefined && !Token.isUnresolved(props.messageTimeToLive) && !/^P(?!$)(\d+D)?(T(?=\d)(\d+H)?(\d+M)?(\d+S)?)?$/.test(props.messageTimeToLive)) {
-      v.add(W, 'messageTimeToLive', `messageTimeToLive ("${props.messageTimeToLive}") must be an ISO 8601 duration such as "P14D" or "PT12H"`);
+      v.add(C.QUEUE_LIMITS, 'messageTimeToLive', `messageTimeToLive ("${props.messageTimeToLive}") must be an ISO 8601 duration such as "P14D" or "PT12H"`);
     }
     if (known(days) && !(Number.isInteger(days) && days >= 1)) {
-      v.add(W, 'checkpointRetentionDays', `checkpointRetentionDays (${days}) must be a whole number of days, 1 or more`);
+      v.add(C.QUEUE_LIMITS, 'checkpointRetentionDays', `checkpointRetentionDays (${days}) must be a whole number of days, 1 or more`);
     }
     const fleetOwned: [string, unknown][] = [
       ['loadBalanced', props.loadBalanced],
@@ -202,19 +202,19 @@ export class AzureQueueWorkerFleet extends Construct {
     ];
     for (const [prop, value] of fleetOwned) {
       if (value !== undefined) {
-        v.add(W, prop, `${prop} cannot be set on an AzureQueueWorkerFleet: the workers have no load balancer (nothing reaches them) and autoscale on the queue's active messages (targetBacklogPerInstance); leave ${prop} out, or use AzureSpotFleet directly`);
+        v.add(C.WORKLOAD_KIND, prop, `${prop} cannot be set on an AzureQueueWorkerFleet: the workers have no load balancer (nothing reaches them) and autoscale on the queue's active messages (targetBacklogPerInstance); leave ${prop} out, or use AzureSpotFleet directly`);
       }
     }
     // The backlog rules compute with the capacity: a scale-out step of a quarter of maxCapacity, and max(1, minCapacity)
     // VMs for the first-VM rule. A deploy-time value cannot enter that arithmetic.
     for (const [prop, use] of [['maxCapacity', 'its scale-out step is ceil(maxCapacity / 4) VMs'], ['minCapacity', 'its first-VM rule starts max(1, minCapacity) VMs']] as const) {
       if (Token.isUnresolved(props[prop])) {
-        v.add(W, prop, `${prop} is a deploy-time value (a Terraform variable or another token), but an AzureQueueWorkerFleet computes with it (${use}); give ${prop} as a number`);
+        v.add(C.QUEUE_SCALING_TARGET, prop, `${prop} is a deploy-time value (a Terraform variable or another token), but an AzureQueueWorkerFleet computes with it (${use}); give ${prop} as a number`);
       }
     }
     for (const [prop, value] of [['agent.drainMode', props.agent?.drainMode], ['agent.pidFile', props.agent?.pidFile]] as const) {
       if (value !== undefined) {
-        v.add(W, prop, `${prop} cannot be set on an AzureQueueWorkerFleet: the agent sends SIGTERM to the worker whose PID is in ${AZURE_QUEUE_WORKER_PID_FILE} (SPOT_WORKER_PID_FILE); leave ${prop} out`);
+        v.add(C.WORKLOAD_KIND, prop, `${prop} cannot be set on an AzureQueueWorkerFleet: the agent sends SIGTERM to the worker whose PID is in ${AZURE_QUEUE_WORKER_PID_FILE} (SPOT_WORKER_PID_FILE); leave ${prop} out`);
       }
     }
     v.throwIfAny(this.node.path);

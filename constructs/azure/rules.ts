@@ -165,7 +165,7 @@ export function validateAzureFleet(spec: ResolvedFleetSpec, choices: AzureFleetC
   const notice = CLOUD_LIMITS[Cloud.AZURE].noticeSeconds;
 
   if (choices.instanceRequirementsSet) {
-    v.add(C.CLOUD_CONSTRAINT, 'instanceRequirements', 'instanceRequirements is not supported on Azure: a scale set takes VM sizes by name; list them in instanceTypes (e.g. ["Standard_NC4as_T4_v3", "Standard_NC8as_T4_v3"])');
+    v.add(C.INSTANCE_REQUIREMENTS_UNSUPPORTED, 'instanceRequirements', 'instanceRequirements is not supported on Azure: a scale set takes VM sizes by name; list them in instanceTypes (e.g. ["Standard_NC4as_T4_v3", "Standard_NC8as_T4_v3"])');
   }
 
   // Zones: Azure numbers them. (At least 2 zones is the cross-cloud TOO_FEW_ZONES rule of validateFleetSpec; the
@@ -174,7 +174,7 @@ export function validateAzureFleet(spec: ResolvedFleetSpec, choices: AzureFleetC
   if (spec.zones && known(spec.zones)) {
     const bad = spec.zones.filter((z) => known(z) && !/^[1-9]$/.test(z));
     if (bad.length > 0) {
-      v.add(C.CLOUD_CONSTRAINT, 'zones', `zones lists ${bad.map((z) => `"${z}"`).join(', ')}: Azure availability zones are numbered "1", "2" and "3" within the region; use those`);
+      v.add(C.AZURE_ZONES, 'zones', `zones lists ${bad.map((z) => `"${z}"`).join(', ')}: Azure availability zones are numbered "1", "2" and "3" within the region; use those`);
     }
   }
 
@@ -188,7 +188,7 @@ export function validateAzureFleet(spec: ResolvedFleetSpec, choices: AzureFleetC
 
   if (choices.terminationNotificationMinutes !== undefined && !choices.regularBaseScaleSet) {
     v.add(
-      C.CLOUD_CONSTRAINT,
+      C.AZURE_TERMINATE_NOTIFICATION,
       'terminationNotificationMinutes',
       `terminationNotificationMinutes (${choices.terminationNotificationMinutes}) cannot be honoured: every scale set of the fleet has Spot priority and Azure does not accept terminate notifications on Spot ("Terminate notifications cannot be enabled on Spot instances", Azure docs: virtual-machine-scale-sets-terminate-notification; MicrosoftDocs/azure-docs#66962); leave terminationNotificationMinutes out (Spot VMs get the Scheduled Events Preempt notice, at least 30 s, which the agent drains on), or set regularBaseScaleSet: true to run the on-demand base in a Regular scale set that takes one`,
     );
@@ -197,10 +197,10 @@ export function validateAzureFleet(spec: ResolvedFleetSpec, choices: AzureFleetC
   }
   if (choices.regularBaseScaleSet) {
     if (known(spec.onDemandBaseCapacity) && spec.onDemandBaseCapacity === 0) {
-      v.add(C.CLOUD_CONSTRAINT, 'regularBaseScaleSet', 'regularBaseScaleSet is true but onDemandBaseCapacity is 0, so the Regular scale set would have no VM; set onDemandBaseCapacity (the VMs it runs) or leave regularBaseScaleSet out');
+      v.add(C.AZURE_REGULAR_BASE, 'regularBaseScaleSet', 'regularBaseScaleSet is true but onDemandBaseCapacity is 0, so the Regular scale set would have no VM; set onDemandBaseCapacity (the VMs it runs) or leave regularBaseScaleSet out');
     }
     for (const prop of CAPACITY_PROPS.filter((p) => isUnresolved(spec[p]))) {
-      v.add(C.CLOUD_CONSTRAINT, prop, `${prop} is a deploy-time value (a Terraform variable or another token), but regularBaseScaleSet takes the on-demand base out of the Spot scale sets (${prop} minus onDemandBaseCapacity), which needs numbers; give ${prop} as a number or leave regularBaseScaleSet out`);
+      v.add(C.DEPLOY_TIME_VALUE, prop, `${prop} is a deploy-time value (a Terraform variable or another token), but regularBaseScaleSet takes the on-demand base out of the Spot scale sets (${prop} minus onDemandBaseCapacity), which needs numbers; give ${prop} as a number or leave regularBaseScaleSet out`);
     }
   }
 
@@ -213,7 +213,7 @@ export function validateAzureFleet(spec: ResolvedFleetSpec, choices: AzureFleetC
     if (refused.length > 0) {
       const gpu = refused.filter(isGpuVmSize);
       v.add(
-        C.CLOUD_CONSTRAINT,
+        C.AZURE_SIZE_STRATEGY,
         'sizeStrategy',
         `sizeStrategy is INSTANCE_MIX but instanceTypes lists ${refused.map((s) => `${s} (family ${vmSizeFamily(s)})`).join(', ')}: ` +
           `Azure accepts only the A, B, D, E and F families in an instance mix (skuName "Mix"), ${gpu.length > 0 ? 'not GPU sizes (NC, ND, NV); ' : ''}` +
@@ -222,32 +222,32 @@ export function validateAzureFleet(spec: ResolvedFleetSpec, choices: AzureFleetC
     }
     if (sizes.length > MAX_INSTANCE_MIX_SIZES) {
       v.add(
-        C.CLOUD_CONSTRAINT,
+        C.AZURE_SIZE_STRATEGY,
         'instanceTypes',
         `instanceTypes lists ${sizes.length} VM sizes but an Azure instance mix holds at most ${MAX_INSTANCE_MIX_SIZES}; keep the ${MAX_INSTANCE_MIX_SIZES} you prefer, or set sizeStrategy SCALE_SET_PER_SIZE to run one scale set per size`,
       );
     }
     if (spec.maxCapacity > MAX_SCALE_SET_INSTANCES && known(spec.maxCapacity)) {
-      v.add(C.CLOUD_CONSTRAINT, 'maxCapacity', `maxCapacity (${spec.maxCapacity}) is above the ${MAX_SCALE_SET_INSTANCES} VMs one Azure scale set holds; lower it or set sizeStrategy SCALE_SET_PER_SIZE to spread the fleet over several scale sets`);
+      v.add(C.AZURE_SCALE_SET_CAPACITY, 'maxCapacity', `maxCapacity (${spec.maxCapacity}) is above the ${MAX_SCALE_SET_INSTANCES} VMs one Azure scale set holds; lower it or set sizeStrategy SCALE_SET_PER_SIZE to spread the fleet over several scale sets`);
     }
   } else if (sizes.length > 1 && known(spec.maxCapacity)) {
     if (spec.maxCapacity < sizes.length) {
       v.add(
-        C.CLOUD_CONSTRAINT,
+        C.AZURE_SCALE_SET_CAPACITY,
         'maxCapacity',
         `maxCapacity (${spec.maxCapacity}) is below the number of scale sets (${sizes.length}, one per VM size: ${sizes.join(', ')}); every scale set needs room for at least 1 VM: raise maxCapacity to at least ${sizes.length} or list fewer sizes`,
       );
     }
     const perSet = Math.ceil(spec.maxCapacity / sizes.length);
     if (perSet > MAX_SCALE_SET_INSTANCES) {
-      v.add(C.CLOUD_CONSTRAINT, 'maxCapacity', `maxCapacity (${spec.maxCapacity}) puts ${perSet} VMs in one scale set, above the ${MAX_SCALE_SET_INSTANCES} an Azure scale set holds; lower maxCapacity or list more sizes`);
+      v.add(C.AZURE_SCALE_SET_CAPACITY, 'maxCapacity', `maxCapacity (${spec.maxCapacity}) puts ${perSet} VMs in one scale set, above the ${MAX_SCALE_SET_INSTANCES} an Azure scale set holds; lower maxCapacity or list more sizes`);
     }
   }
 
   // Price: -1 (pay up to the on-demand price, never evicted for price) or a positive USD/hour cap.
   const bid = choices.maxBidPrice;
   if (known(bid) && !(bid === -1 || bid! > 0)) {
-    v.add(C.CLOUD_CONSTRAINT, 'maxBidPrice', `maxBidPrice (${bid}) must be -1 (pay up to the on-demand price; never evicted for price) or a price above 0 in US dollars per hour; use -1 unless you need a hard cap`);
+    v.add(C.AZURE_MAX_BID_PRICE, 'maxBidPrice', `maxBidPrice (${bid}) must be -1 (pay up to the on-demand price; never evicted for price) or a price above 0 in US dollars per hour; use -1 unless you need a hard cap`);
   }
 
   checkMinutes(v, 'repairGracePeriodMinutes', choices.repairGracePeriodMinutes, REPAIR_GRACE_PERIOD_MINUTES, known, 'Azure automatic instance repairs accept a grace period');
@@ -266,7 +266,7 @@ export function validateAzureFleet(spec: ResolvedFleetSpec, choices: AzureFleetC
   }
   if (choices.drainsByHealth && choices.healthCheckPortSet && known(hc.port) && known(spec.servingPort) && hc.port === spec.servingPort) {
     v.add(
-      C.CLOUD_CONSTRAINT,
+      C.AZURE_HEALTH_PROBE,
       'healthCheck.port',
       `healthCheck.port (${hc.port}) is the serving port, so the load balancer would probe the inference server directly and the agent could not take a VM out of rotation on a Preempt notice; leave healthCheck.port out (the probe then targets the agent's health endpoint) or set agent.drainMode to DrainMode.HTTP or DrainMode.SIGNAL`,
     );
@@ -276,36 +276,36 @@ export function validateAzureFleet(spec: ResolvedFleetSpec, choices: AzureFleetC
   for (const prop of ['scaleOutCpuPercent', 'scaleInCpuPercent'] as const) {
     const value = choices[prop];
     if (known(value) && !(value! > 0 && value! < 100)) {
-      v.add(C.CLOUD_CONSTRAINT, prop, `${prop} (${value}) must be a CPU percentage above 0 and below 100`);
+      v.add(C.AZURE_AUTOSCALE, prop, `${prop} (${value}) must be a CPU percentage above 0 and below 100`);
     }
   }
   const out = choices.scaleOutCpuPercent ?? 70;
   const inn = choices.scaleInCpuPercent ?? 30;
   if (known(out) && known(inn) && inn >= out) {
-    v.add(C.CLOUD_CONSTRAINT, 'scaleInCpuPercent', `scaleInCpuPercent (${inn}) must be below scaleOutCpuPercent (${out}), or autoscale adds and removes VMs in a loop; leave a gap of 20 points or more (e.g. 30 and 70)`);
+    v.add(C.AZURE_AUTOSCALE, 'scaleInCpuPercent', `scaleInCpuPercent (${inn}) must be below scaleOutCpuPercent (${out}), or autoscale adds and removes VMs in a loop; leave a gap of 20 points or more (e.g. 30 and 70)`);
   }
   if (known(choices.listenerPort) && !(Number.isInteger(choices.listenerPort) && choices.listenerPort! >= 1 && choices.listenerPort! <= 65535)) {
     v.add(C.PORT_RANGE, 'listenerPort', `listenerPort (${choices.listenerPort}) must be between 1 and 65535`);
   }
   const key = choices.adminSshPublicKey;
   if (known(key) && !/^(ssh-rsa|ssh-ed25519|ecdsa-sha2-nistp(256|384|521)) [A-Za-z0-9+/=]+/.test(key!.trim())) {
-    v.add(C.CLOUD_CONSTRAINT, 'adminSshPublicKey', `adminSshPublicKey ("${key!.slice(0, 20)}...") is not an OpenSSH public key; give the contents of a .pub file, e.g. "ssh-ed25519 AAAA... you@host" (Azure accepts RSA of 2048 bits or more and Ed25519)`);
+    v.add(C.AZURE_SSH_KEY, 'adminSshPublicKey', `adminSshPublicKey ("${key!.slice(0, 20)}...") is not an OpenSSH public key; give the contents of a .pub file, e.g. "ssh-ed25519 AAAA... you@host" (Azure accepts RSA of 2048 bits or more and Ed25519)`);
   }
 
   // Network security group sources.
   for (const cidr of choices.allowedClientCidrs ?? []) {
     if (!known(cidr)) continue;
     if (cidr === '*' || cidr === '0.0.0.0/0' || cidr.toLowerCase() === 'internet' || cidr.toLowerCase() === 'any') {
-      v.add(C.CLOUD_CONSTRAINT, 'allowedClientCidrs', `allowedClientCidrs contains "${cidr}", which admits the whole internet to the serving port; list the CIDRs of your clients (e.g. "203.0.113.0/24") or a service tag like "VirtualNetwork"`);
+      v.add(C.CLIENT_CIDRS, 'allowedClientCidrs', `allowedClientCidrs contains "${cidr}", which admits the whole internet to the serving port; list the CIDRs of your clients (e.g. "203.0.113.0/24") or a service tag like "VirtualNetwork"`);
     } else if (!/^(\d{1,3}\.){3}\d{1,3}(\/([0-9]|[12][0-9]|3[0-2]))?$/.test(cidr) && !/^[A-Za-z][A-Za-z0-9.]*$/.test(cidr)) {
-      v.add(C.CLOUD_CONSTRAINT, 'allowedClientCidrs', `allowedClientCidrs contains "${cidr}", which is neither an IPv4 CIDR ("10.1.0.0/16") nor an Azure service tag ("VirtualNetwork"); fix the entry`);
+      v.add(C.CLIENT_CIDRS, 'allowedClientCidrs', `allowedClientCidrs contains "${cidr}", which is neither an IPv4 CIDR ("10.1.0.0/16") nor an Azure service tag ("VirtualNetwork"); fix the entry`);
     }
   }
 }
 
 function checkMinutes(v: ProblemCollector, prop: string, value: number | undefined, range: { min: number; max: number }, known: (x: unknown) => boolean, what: string): void {
   if (known(value) && !(Number.isInteger(value) && value! >= range.min && value! <= range.max)) {
-    v.add(C.CLOUD_CONSTRAINT, prop, `${prop} (${value}) must be a whole number of minutes between ${range.min} and ${range.max}: ${what} of ${range.min} to ${range.max} minutes`);
+    v.add(C.AZURE_TIMEOUT_MINUTES, prop, `${prop} (${value}) must be a whole number of minutes between ${range.min} and ${range.max}: ${what} of ${range.min} to ${range.max} minutes`);
   }
 }
 
@@ -325,7 +325,7 @@ export function capacityTokenProblems(spec: ResolvedFleetSpec, strategy: AzureSi
   const sets = effectiveSizeStrategy(sizes, strategy) === AzureSizeStrategy.INSTANCE_MIX && sizes.length > 1 ? 1 : Math.max(1, sizes.length);
   if (sets <= 1) return [];
   return tokens.map((prop) => ({
-    code: C.CLOUD_CONSTRAINT,
+    code: C.DEPLOY_TIME_VALUE,
     prop,
     message: `${prop} is a deploy-time value (a Terraform variable or another token), but the fleet splits it over ${sets} scale sets (one per VM size: ${sizes.join(', ')}) and cannot divide a value it does not know; give ${prop} as a number, or list sizes that share one scale set (an instance mix of A/B/D/E/F sizes, or one size) to pass it through to Azure untouched`,
   }));

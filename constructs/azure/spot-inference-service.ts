@@ -49,10 +49,10 @@ export class AzureSpotInferenceService extends Construct {
     v.addAll(current.problems);
     const props = current.props;
     if (props.loadBalanced === false) {
-      v.add(FleetSpecErrorCode.CLOUD_CONSTRAINT, 'loadBalanced', 'loadBalanced is false, but AzureSpotInferenceService is an online service behind a load balancer; use AzureQueueWorkerFleet for queue workers, AzureBatchInference for batch, or AzureSpotFleet for a fleet without a load balancer');
+      v.add(FleetSpecErrorCode.OPTION_CONFLICT, 'loadBalanced', 'loadBalanced is false, but AzureSpotInferenceService is an online service behind a load balancer; use AzureQueueWorkerFleet for queue workers, AzureBatchInference for batch, or AzureSpotFleet for a fleet without a load balancer');
     }
     if (props.alerts === false && props.alertOptions !== undefined) {
-      v.add(FleetSpecErrorCode.CLOUD_CONSTRAINT, 'alertOptions', 'alertOptions is set but alerts is false; remove alertOptions or turn the alerts on');
+      v.add(FleetSpecErrorCode.OPTION_CONFLICT, 'alertOptions', 'alertOptions is set but alerts is false; remove alertOptions or turn the alerts on');
     }
     v.throwIfAny(this.node.path);
     const outputs = props.outputs ?? true;

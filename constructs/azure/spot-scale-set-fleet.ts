@@ -342,7 +342,7 @@ export class AzureSpotFleet extends Construct implements IAzureSpotFleet {
       throw new FleetSpecError(
         [
           {
-            code: FleetSpecErrorCode.CLOUD_CONSTRAINT,
+            code: FleetSpecErrorCode.AZURE_CUSTOM_DATA,
             prop: 'agentDelivery',
             message: `agentDelivery is INLINE but the custom data would be ${inlineData.length} characters (base64; the gzip-compressed agent is ${inline.inlineGzipBytes} bytes) and Azure accepts at most ${AZURE_CUSTOM_DATA_MAX_CHARS}; use AgentDelivery.STORAGE_BLOB (or AUTO), or shorten bootCommands`,
           },
@@ -435,7 +435,7 @@ export class AzureSpotFleet extends Construct implements IAzureSpotFleet {
   public get loadBalancer(): AzureInferenceLoadBalancer {
     if (!this._loadBalancer) {
       throw new FleetSpecError([{
-        code: FleetSpecErrorCode.CLOUD_CONSTRAINT,
+        code: FleetSpecErrorCode.FLEET_PIECE_MISSING,
         prop: 'loadBalanced',
         message: this.backendPoolAttachment
           ? `AzureSpotFleet ${this.node.path} joined an existing load balancer (existingBackendPool) and created none; use fleet.loadBalancerId or fleet.backendPoolAttachment`
@@ -560,26 +560,26 @@ interface AzureFleetDecisions {
 
 /** The fleet's own rules (load balancing, autohealing, agent, autoscale profiles); tokens are skipped. */
 function checkAzureFleetChoices(props: AzureSpotFleetProps, d: AzureFleetDecisions, v: ProblemCollector): void {
-  const C = FleetSpecErrorCode.CLOUD_CONSTRAINT;
+  const C = FleetSpecErrorCode;
   const hcPort = props.healthCheck?.port;
   if (!d.loadBalanced) {
     if (!d.autohealing && hcPort !== undefined) {
-      v.add(C, 'healthCheck.port', `healthCheck.port (${hcPort}) has no effect: loadBalanced is false and autohealing is off, so nothing probes the VMs; leave healthCheck.port out, set autohealing: true (the VMs must then answer the health check), or set loadBalanced: true`);
+      v.add(C.OPTION_CONFLICT, 'healthCheck.port', `healthCheck.port (${hcPort}) has no effect: loadBalanced is false and autohealing is off, so nothing probes the VMs; leave healthCheck.port out, set autohealing: true (the VMs must then answer the health check), or set loadBalanced: true`);
     }
     const lbOnly: [string, unknown][] = [['allowedClientCidrs', props.allowedClientCidrs], ['listenerPort', props.listenerPort], ['internalLoadBalancer', props.internalLoadBalancer]];
     for (const [prop, value] of lbOnly) {
       if (value !== undefined) {
-        v.add(C, prop, `${prop} (${JSON.stringify(value)}) configures the load balancer, but loadBalanced is false (no load balancer, no inbound traffic); leave ${prop} out or set loadBalanced: true`);
+        v.add(C.OPTION_CONFLICT, prop, `${prop} (${JSON.stringify(value)}) configures the load balancer, but loadBalanced is false (no load balancer, no inbound traffic); leave ${prop} out or set loadBalanced: true`);
       }
     }
     if (props.existingBackendPool !== undefined) {
-      v.add(C, 'existingBackendPool', 'existingBackendPool puts the fleet behind a load balancer, but loadBalanced is false; leave existingBackendPool out or set loadBalanced: true');
+      v.add(C.OPTION_CONFLICT, 'existingBackendPool', 'existingBackendPool puts the fleet behind a load balancer, but loadBalanced is false; leave existingBackendPool out or set loadBalanced: true');
     }
   } else if (props.existingBackendPool !== undefined) {
     const own: [string, unknown][] = [['listenerPort', props.listenerPort], ['internalLoadBalancer', props.internalLoadBalancer]];
     for (const [prop, value] of own) {
       if (value !== undefined) {
-        v.add(C, prop, `${prop} (${JSON.stringify(value)}) configures a load balancer the fleet creates, but existingBackendPool joins an existing one; leave ${prop} out (set existingBackendPool.frontendPort for the added rule)`);
+        v.add(C.OPTION_CONFLICT, prop, `${prop} (${JSON.stringify(value)}) configures a load balancer the fleet creates, but existingBackendPool joins an existing one; leave ${prop} out (set existingBackendPool.frontendPort for the added rule)`);
       }
     }
   }
@@ -589,14 +589,14 @@ function checkAzureFleetChoices(props: AzureSpotFleetProps, d: AzureFleetDecisio
   for (const [old, now] of removed) {
     const value = (props as unknown as Record<string, unknown>)[old];
     if (value !== undefined) {
-      v.add(C, old, `${old} (${JSON.stringify(value)}) is no longer a prop of the Azure fleets; set ${now} instead (the same option, spelled as on AWS and Google Cloud)`);
+      v.add(C.REMOVED_OPTION, old, `${old} (${JSON.stringify(value)}) is no longer a prop of the Azure fleets; set ${now} instead (the same option, spelled as on AWS and Google Cloud)`);
     }
   }
   // The agent's own options (ports, pid file, drain URL) are checked by planFleetAgent, as on every cloud.
   if (props.autoscaleProfileFactory !== undefined) {
     for (const prop of ['scaleOutCpuPercent', 'scaleInCpuPercent'] as const) {
       if (props[prop] !== undefined) {
-        v.add(C, prop, `${prop} (${props[prop]}) has no effect: autoscaleProfileFactory supplies the autoscale rules; leave ${prop} out`);
+        v.add(C.OPTION_CONFLICT, prop, `${prop} (${props[prop]}) has no effect: autoscaleProfileFactory supplies the autoscale rules; leave ${prop} out`);
       }
     }
   }

@@ -357,57 +357,56 @@ interface ResolvedBatch {
 
 function validate(props: GcpBatchInferenceProps, r: ResolvedBatch, scope: string): void {
   const v = new ProblemCollector();
-  const W = FleetSpecErrorCode.WORKLOAD;
-  const C = FleetSpecErrorCode.CLOUD_CONSTRAINT;
+  const C = FleetSpecErrorCode;
   const known = (x: unknown): x is number => typeof x === 'number' && !Token.isUnresolved(x);
   const unresolved = (x: unknown) => Token.isUnresolved(x);
   // Messages name the prop the user set: namePrefix, or the deprecated name.
   const nameProp = props.name !== undefined ? 'name' : 'namePrefix';
   if (!unresolved(r.name) && !/^[a-z][-a-z0-9]{1,18}[a-z0-9]$/.test(r.name)) {
-    v.add(C, nameProp, `${nameProp} ("${r.name}") must be 3-20 characters of lower-case letters, digits and hyphens, start with a letter and not end with a hyphen (service account ids are 6-30 characters and "-batch" is added); use e.g. "llm-batch"`);
+    v.add(C.GCP_RESOURCE_NAME, nameProp, `${nameProp} ("${r.name}") must be 3-20 characters of lower-case letters, digits and hyphens, start with a letter and not end with a hyphen (service account ids are 6-30 characters and "-batch" is added); use e.g. "llm-batch"`);
   }
   checkGceName(v, nameProp, 'google_compute_instance_template', `${r.name}-batch`);
   if (props.useInstanceTemplate) checkTemplateNamePrefix(v, nameProp, `${r.name}-batch-`);
   v.addAll(checkInstanceTypeNames('machineType', [props.machineType], GCP_MACHINE_TYPE_CATALOG, { isUnresolved: unresolved }));
   if (known(props.taskCount) && !(Number.isInteger(props.taskCount) && props.taskCount >= 1)) {
-    v.add(W, 'taskCount', `taskCount (${props.taskCount}) must be a whole number of tasks, 1 or more`);
+    v.add(C.BATCH_JOB_LIMITS, 'taskCount', `taskCount (${props.taskCount}) must be a whole number of tasks, 1 or more`);
   }
   if (known(props.parallelism) && !(Number.isInteger(props.parallelism) && props.parallelism >= 1)) {
-    v.add(W, 'parallelism', `parallelism (${props.parallelism}) must be a whole number, 1 or more`);
+    v.add(C.BATCH_JOB_LIMITS, 'parallelism', `parallelism (${props.parallelism}) must be a whole number, 1 or more`);
   }
   if (known(r.maxRetryCount) && !(Number.isInteger(r.maxRetryCount) && r.maxRetryCount >= 1 && r.maxRetryCount <= 10)) {
-    v.add(W, 'maxRetryCount', `maxRetryCount (${r.maxRetryCount}) must be 1 to 10: Cloud Batch allows 0 to 10 retries per task, and with 0 a preempted task (exit code ${BATCH_PREEMPTION_EXIT_CODE}) fails instead of resuming from its checkpoint; use e.g. 5`);
+    v.add(C.BATCH_RETRY_POLICY, 'maxRetryCount', `maxRetryCount (${r.maxRetryCount}) must be 1 to 10: Cloud Batch allows 0 to 10 retries per task, and with 0 a preempted task (exit code ${BATCH_PREEMPTION_EXIT_CODE}) fails instead of resuming from its checkpoint; use e.g. 5`);
   }
   const both = r.failExitCodes.filter((c) => r.retryExitCodes.includes(c));
   if (both.length > 0) {
-    v.add(W, both.includes(BATCH_PREEMPTION_EXIT_CODE) ? 'failExitCodes' : 'retryExitCodes', `exit code(s) ${both.join(', ')} are both retried and failed; ${both.includes(BATCH_PREEMPTION_EXIT_CODE) ? `${BATCH_PREEMPTION_EXIT_CODE} is Cloud Batch's VM preemption code and is always retried: remove it from failExitCodes` : 'list each code in one of retryExitCodes and failExitCodes'}`);
+    v.add(C.BATCH_RETRY_POLICY, both.includes(BATCH_PREEMPTION_EXIT_CODE) ? 'failExitCodes' : 'retryExitCodes', `exit code(s) ${both.join(', ')} are both retried and failed; ${both.includes(BATCH_PREEMPTION_EXIT_CODE) ? `${BATCH_PREEMPTION_EXIT_CODE} is Cloud Batch's VM preemption code and is always retried: remove it from failExitCodes` : 'list each code in one of retryExitCodes and failExitCodes'}`);
   }
   if (r.failExitCodes.length === 0) {
-    v.add(W, 'failExitCodes', 'failExitCodes is empty: give the exit code(s) your worker uses for a real failure (the runtime exits 1), so a bug fails the task instead of being retried');
+    v.add(C.BATCH_RETRY_POLICY, 'failExitCodes', 'failExitCodes is empty: give the exit code(s) your worker uses for a real failure (the runtime exits 1), so a bug fails the task instead of being retried');
   }
   for (const c of [...r.failExitCodes, ...r.retryExitCodes]) {
     if (known(c) && !(Number.isInteger(c) && c >= 1)) {
-      v.add(W, 'failExitCodes', `exit code ${c} is not a failure exit code; use whole numbers of 1 or more`);
+      v.add(C.BATCH_RETRY_POLICY, 'failExitCodes', `exit code ${c} is not a failure exit code; use whole numbers of 1 or more`);
     }
   }
   if (known(r.expirationDays) && !(Number.isInteger(r.expirationDays) && r.expirationDays >= 1)) {
-    v.add(W, 'checkpointExpirationDays', `checkpointExpirationDays (${r.expirationDays}) must be a whole number of days, 1 or more (Cloud Storage lifecycle ages count whole days); a shorter one would delete checkpoints of running jobs`);
+    v.add(C.BATCH_STORAGE, 'checkpointExpirationDays', `checkpointExpirationDays (${r.expirationDays}) must be a whole number of days, 1 or more (Cloud Storage lifecycle ages count whole days); a shorter one would delete checkpoints of running jobs`);
   }
   if (known(r.maxRunDuration) && !(Number.isInteger(r.maxRunDuration) && r.maxRunDuration >= 1)) {
-    v.add(W, 'maxRunDurationSeconds', `maxRunDurationSeconds (${r.maxRunDuration}) must be a whole number of seconds, 1 or more`);
+    v.add(C.BATCH_JOB_LIMITS, 'maxRunDurationSeconds', `maxRunDurationSeconds (${r.maxRunDuration}) must be a whole number of seconds, 1 or more`);
   }
   if (props.gpu && !unresolved(props.machineType)) {
     const a = gpuAttachmentOf(props.machineType);
     if (a !== GpuAttachment.ATTACHABLE) {
-      v.add(C, 'gpu', `gpu is set but ${props.machineType} ${a === GpuAttachment.BUILT_IN ? 'has its GPUs built in' : 'takes no GPUs'}: guestAccelerator GPUs attach only to N1 machine types; leave gpu out${a === GpuAttachment.BUILT_IN ? '' : ', or use an N1 type (e.g. n1-standard-8) or an accelerator-optimized type (g2-standard-8)'}`);
+      v.add(C.GCP_ACCELERATOR, 'gpu', `gpu is set but ${props.machineType} ${a === GpuAttachment.BUILT_IN ? 'has its GPUs built in' : 'takes no GPUs'}: guestAccelerator GPUs attach only to N1 machine types; leave gpu out${a === GpuAttachment.BUILT_IN ? '' : ', or use an N1 type (e.g. n1-standard-8) or an accelerator-optimized type (g2-standard-8)'}`);
     } else if (!unresolved(props.gpu.type) && !N1_ATTACHABLE_GPUS[props.gpu.type]) {
-      v.add(C, 'gpu.type', `gpu.type "${props.gpu.type}" cannot be attached to N1 machine types: use one of ${Object.keys(N1_ATTACHABLE_GPUS).join(', ')}`);
+      v.add(C.GCP_ACCELERATOR, 'gpu.type', `gpu.type "${props.gpu.type}" cannot be attached to N1 machine types: use one of ${Object.keys(N1_ATTACHABLE_GPUS).join(', ')}`);
     }
   }
   if (props.zones && !unresolved(props.zones) && !unresolved(props.region)) {
     const foreign = props.zones.filter((z) => !unresolved(z) && !z.startsWith(`${props.region}-`));
     if (foreign.length > 0) {
-      v.add(C, 'zones', `zones ${foreign.map((z) => `"${z}"`).join(', ')} are not in region ${props.region}; a Cloud Batch job runs in one region: use zones such as "${props.region}-a"`);
+      v.add(C.GCP_ZONE_REGION, 'zones', `zones ${foreign.map((z) => `"${z}"`).join(', ')} are not in region ${props.region}; a Cloud Batch job runs in one region: use zones such as "${props.region}-a"`);
     }
   }
   v.throwIfAny(scope);

@@ -16,7 +16,7 @@ export function locateBundle(rel: string, prop: string, override?: string): stri
   if (!found) {
     throw new FleetSpecError([
       {
-        code: FleetSpecErrorCode.CLOUD_CONSTRAINT,
+        code: FleetSpecErrorCode.HANDLER_BUNDLE_MISSING,
         prop,
         message: `bundle ${override ? `"${override}"` : `dist/${rel}`} not found (looked in ${candidates.join(', ')}); run \`npm run build:handlers\` first so that synth can ship it${override ? `, or fix ${prop}` : ''}`,
       },

@@ -268,25 +268,25 @@ interface ValidatedAlerts {
 
 function validate(props: GcpFleetAlertsProps, scope: string): ValidatedAlerts {
   const v = new ProblemCollector();
-  const C = FleetSpecErrorCode.CLOUD_CONSTRAINT;
+  const C = FleetSpecErrorCode;
   const known = (x: unknown): boolean => x !== undefined && !Token.isUnresolved(x);
   const minServing = props.minServingInstances ?? 1;
   if (known(props.minServingInstances) && !(Number.isInteger(minServing) && minServing >= 1)) {
-    v.add(C, 'minServingInstances', `minServingInstances (${minServing}) must be a whole number, 1 or more: the alert opens below it; use 1`);
+    v.add(C.ALARM_THRESHOLD, 'minServingInstances', `minServingInstances (${minServing}) must be a whole number, 1 or more: the alert opens below it; use 1`);
   }
   const maxPreemptions = props.maxPreemptionsPerHour ?? 3;
   if (known(props.maxPreemptionsPerHour) && !(Number.isInteger(maxPreemptions) && maxPreemptions >= 0)) {
-    v.add(C, 'maxPreemptionsPerHour', `maxPreemptionsPerHour (${maxPreemptions}) must be a whole number, 0 or more (0 alerts on every preemption); use e.g. 3`);
+    v.add(C.ALARM_THRESHOLD, 'maxPreemptionsPerHour', `maxPreemptionsPerHour (${maxPreemptions}) must be a whole number, 0 or more (0 alerts on every preemption); use e.g. 3`);
   }
   const hours = props.fallbackActiveAlertAfterHours ?? 6;
   if (known(props.fallbackActiveAlertAfterHours) && !(Number.isInteger(hours) && hours >= 1 && hours <= 24)) {
-    v.add(C, 'fallbackActiveAlertAfterHours', `fallbackActiveAlertAfterHours (${hours}) must be a whole number of hours from 1 to 24; use e.g. 6`);
+    v.add(C.ALARM_THRESHOLD, 'fallbackActiveAlertAfterHours', `fallbackActiveAlertAfterHours (${hours}) must be a whole number of hours from 1 to 24; use e.g. 6`);
   }
   if (!Token.isUnresolved(props.instanceGroupNames) && props.instanceGroupNames.length === 0) {
-    v.add(C, 'instanceGroupNames', 'instanceGroupNames is empty; give the names of the fleet\'s spot and on-demand managed instance groups');
+    v.add(C.ALERT_TARGETS, 'instanceGroupNames', 'instanceGroupNames is empty; give the names of the fleet\'s spot and on-demand managed instance groups');
   }
   if (!Token.isUnresolved(props.fleetName) && !/^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$/.test(props.fleetName)) {
-    v.add(C, 'fleetName', `fleetName ("${props.fleetName}") must be a Google Cloud resource name: lower-case letters, digits and "-", starting with a letter`);
+    v.add(C.GCP_RESOURCE_NAME, 'fleetName', `fleetName ("${props.fleetName}") must be a Google Cloud resource name: lower-case letters, digits and "-", starting with a letter`);
   }
   v.throwIfAny(scope);
   return { minServingInstances: minServing, maxPreemptionsPerHour: maxPreemptions, fallbackHours: hours };

@@ -128,19 +128,19 @@ export class GcpFleetBackends extends Construct {
     super(scope, id);
     const { fleet } = props;
     const v = new ProblemCollector();
-    const C = FleetSpecErrorCode.CLOUD_CONSTRAINT;
+    const C = FleetSpecErrorCode;
     if ((props.backendService === undefined) === (props.urlMap === undefined)) {
-      v.add(C, 'backendService', 'give exactly one of backendService (add the fleet to an existing backend service) and urlMap (route an existing URL map to a new backend service for the fleet)');
+      v.add(C.GCP_URL_MAP, 'backendService', 'give exactly one of backendService (add the fleet to an existing backend service) and urlMap (route an existing URL map to a new backend service for the fleet)');
       v.throwIfAny(this.node.path);
     }
     if (props.urlMap && !props.asDefaultService && !(props.hosts && props.hosts.length > 0)) {
-      v.add(C, 'hosts', 'urlMap is given without hosts or asDefaultService: nothing would route to the fleet; list the host names (e.g. ["llm.example.com"]) or set asDefaultService: true');
+      v.add(C.GCP_URL_MAP, 'hosts', 'urlMap is given without hosts or asDefaultService: nothing would route to the fleet; list the host names (e.g. ["llm.example.com"]) or set asDefaultService: true');
     }
     if (!props.urlMap && (props.hosts !== undefined || props.paths !== undefined || props.asDefaultService !== undefined)) {
-      v.add(C, 'hosts', 'hosts, paths and asDefaultService route a URL map; they have no effect with backendService: leave them out, or give urlMap instead');
+      v.add(C.GCP_URL_MAP, 'hosts', 'hosts, paths and asDefaultService route a URL map; they have no effect with backendService: leave them out, or give urlMap instead');
     }
     if (props.paths !== undefined && !(props.hosts && props.hosts.length > 0)) {
-      v.add(C, 'paths', 'paths needs hosts: a path matcher hangs off a host rule; list the hosts the paths belong to');
+      v.add(C.GCP_URL_MAP, 'paths', 'paths needs hosts: a path matcher hangs off a host rule; list the hosts the paths belong to');
     }
     const notice = CLOUD_LIMITS[Cloud.GCP].noticeSeconds;
     if (!Token.isUnresolved(fleet.deregistrationDelaySeconds) && fleet.deregistrationDelaySeconds >= notice) {
@@ -153,7 +153,7 @@ export class GcpFleetBackends extends Construct {
     const keepTheirs = props.keepExistingHealthCheck === true && existingChecks !== undefined && existingChecks.length > 0;
     if (existing && existingChecks !== undefined && !Token.isUnresolved(existingChecks) && existingChecks.length > 0 && !keepTheirs
       && !(healthCheckId !== undefined && existingChecks.length === 1 && existingChecks[0] === healthCheckId)) {
-      v.add(C, 'backendService', `the backend service already has a health check (${existingChecks.join(', ')}) and a backend service takes one (terraform-provider-google: "Currently at most one health check can be specified"); set keepExistingHealthCheck: true if the fleet's VMs pass it (the agent's port ${Token.isUnresolved(fleet.healthPort) ? '' : fleet.healthPort} fails on a preemption notice, another check may not), or remove it from the backend service`);
+      v.add(C.GCP_BACKEND_SERVICE, 'backendService', `the backend service already has a health check (${existingChecks.join(', ')}) and a backend service takes one (terraform-provider-google: "Currently at most one health check can be specified"); set keepExistingHealthCheck: true if the fleet's VMs pass it (the agent's port ${Token.isUnresolved(fleet.healthPort) ? '' : fleet.healthPort} fails on a preemption notice, another check may not), or remove it from the backend service`);
     }
     if (healthCheckId === undefined && !keepTheirs) {
       this.healthCheck = createFleetHealthCheck(this, 'HealthCheck', fleet);
@@ -168,17 +168,17 @@ export class GcpFleetBackends extends Construct {
     if (existing) {
       const current = existing.backendInput;
       if (current !== undefined && !Array.isArray(current)) {
-        v.add(C, 'backendService', 'the backend service\'s backends are a deploy-time value (a token): the fleet\'s groups cannot be added to them at synth; declare the backends as a list');
+        v.add(C.DEPLOY_TIME_VALUE, 'backendService', 'the backend service\'s backends are a deploy-time value (a token): the fleet\'s groups cannot be added to them at synth; declare the backends as a list');
       }
       const before = Array.isArray(current) ? current : [];
       const ours = fleetBackends(fleet);
       const dupes = ours.filter((b) => before.some((x) => x.group === b.group));
       if (dupes.length > 0) {
-        v.add(C, 'backendService', `the backend service already has the fleet's group(s) ${dupes.map((d) => d.group).join(', ')}; a backend service lists each group once: remove them from the backend service or do not attach the fleet again`);
+        v.add(C.GCP_BACKEND_SERVICE, 'backendService', `the backend service already has the fleet's group(s) ${dupes.map((d) => d.group).join(', ')}; a backend service lists each group once: remove them from the backend service or do not attach the fleet again`);
       }
       const scheme = existing.loadBalancingSchemeInput;
       if (scheme !== undefined && !Token.isUnresolved(scheme) && !['EXTERNAL_MANAGED', 'EXTERNAL', 'INTERNAL_MANAGED'].includes(scheme)) {
-        v.add(C, 'backendService', `the backend service's load_balancing_scheme is ${scheme}: instance-group backends with UTILIZATION balancing need an Application Load Balancer scheme (EXTERNAL_MANAGED, EXTERNAL or INTERNAL_MANAGED)`);
+        v.add(C.GCP_BACKEND_SERVICE, 'backendService', `the backend service's load_balancing_scheme is ${scheme}: instance-group backends with UTILIZATION balancing need an Application Load Balancer scheme (EXTERNAL_MANAGED, EXTERNAL or INTERNAL_MANAGED)`);
       }
       checkBackendService(v, {
         timeoutSeconds: existing.timeoutSecInput ?? 30,
@@ -202,12 +202,12 @@ export class GcpFleetBackends extends Construct {
     const hostRules = urlMap.hostRuleInput;
     const matchers = urlMap.pathMatcherInput;
     if ((hostRules !== undefined && !Array.isArray(hostRules)) || (matchers !== undefined && !Array.isArray(matchers))) {
-      v.add(C, 'urlMap', 'the URL map\'s host rules or path matchers are a deploy-time value (a token): rules for the fleet cannot be added at synth; declare them as lists');
+      v.add(C.DEPLOY_TIME_VALUE, 'urlMap', 'the URL map\'s host rules or path matchers are a deploy-time value (a token): rules for the fleet cannot be added at synth; declare them as lists');
     }
     const matcherName = `${fleet.fleetName}-paths`;
     const taken = (Array.isArray(hostRules) ? hostRules : []).flatMap((r) => r.hosts).filter((h) => (props.hosts ?? []).includes(h));
     if (taken.length > 0) {
-      v.add(C, 'hosts', `host(s) ${taken.join(', ')} already have a host rule in the URL map; a host may appear in one host rule: route them to the fleet there, or pick other hosts`);
+      v.add(C.GCP_URL_MAP, 'hosts', `host(s) ${taken.join(', ')} already have a host rule in the URL map; a host may appear in one host rule: route them to the fleet there, or pick other hosts`);
     }
     v.throwIfAny(this.node.path);
 

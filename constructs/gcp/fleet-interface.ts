@@ -143,17 +143,17 @@ export class ImportedGcpSpotFleet extends Construct implements IGcpSpotFleet {
 
 function validateAttributes(a: GcpSpotFleetAttributes, scope: string): void {
   const v = new ProblemCollector();
-  const C = FleetSpecErrorCode.CLOUD_CONSTRAINT;
+  const C = FleetSpecErrorCode;
   const known = (x: unknown): x is number => typeof x === 'number' && !Token.isUnresolved(x);
   const listed = (xs?: string[]) => xs !== undefined && (Token.isUnresolved(xs) || xs.length > 0);
   if (!listed(a.serviceAccountEmails) && !listed(a.networkTags)) {
-    v.add(C, 'serviceAccountEmails', 'serviceAccountEmails and networkTags are both empty: the firewall rule that admits Google\'s load balancer and health checkers (35.191.0.0/16, 130.211.0.0/22) needs a target; give the VMs\' service account email(s) or their network tags');
+    v.add(C.GCP_FIREWALL, 'serviceAccountEmails', 'serviceAccountEmails and networkTags are both empty: the firewall rule that admits Google\'s load balancer and health checkers (35.191.0.0/16, 130.211.0.0/22) needs a target; give the VMs\' service account email(s) or their network tags');
   }
   if (listed(a.serviceAccountEmails) && listed(a.networkTags)) {
-    v.add(C, 'networkTags', 'serviceAccountEmails and networkTags are both set: a firewall rule targets service accounts or tags, not both (terraform-provider-google ConflictsWith on target_service_accounts / target_tags); give one');
+    v.add(C.GCP_FIREWALL, 'networkTags', 'serviceAccountEmails and networkTags are both set: a firewall rule targets service accounts or tags, not both (terraform-provider-google ConflictsWith on target_service_accounts / target_tags); give one');
   }
   if (!Token.isUnresolved(a.fleetName) && !/^[a-z]([-a-z0-9]{0,18}[a-z0-9])?$/.test(a.fleetName)) {
-    v.add(C, 'fleetName', `fleetName ("${a.fleetName}") must be 1-20 lower-case letters, digits and hyphens, starting with a letter: it prefixes the names of the resources created for the fleet`);
+    v.add(C.GCP_RESOURCE_NAME, 'fleetName', `fleetName ("${a.fleetName}") must be 1-20 lower-case letters, digits and hyphens, starting with a letter: it prefixes the names of the resources created for the fleet`);
   }
   for (const [prop, port] of [['servingPort', a.servingPort], ['healthPort', a.healthPort]] as const) {
     if (known(port) && !(Number.isInteger(port) && port >= 1 && port <= 65535)) {
@@ -165,7 +165,7 @@ function validateAttributes(a: GcpSpotFleetAttributes, scope: string): void {
     v.add(FleetSpecErrorCode.DRAIN_BUDGET_EXCEEDED, 'deregistrationDelaySeconds', `deregistrationDelaySeconds (${a.deregistrationDelaySeconds}) must be 0 or more and shorter than the ${notice} s Google Cloud preemption notice: the VM is gone before the load balancer stops draining it; use e.g. 10`);
   }
   if (known(a.targetUtilization) && !(a.targetUtilization > 0 && a.targetUtilization <= 1)) {
-    v.add(C, 'targetUtilization', `targetUtilization (${a.targetUtilization}) must be above 0 and at most 1; use e.g. 0.8`);
+    v.add(C.GCP_AUTOSCALER, 'targetUtilization', `targetUtilization (${a.targetUtilization}) must be above 0 and at most 1; use e.g. 0.8`);
   }
   v.throwIfAny(scope);
 }

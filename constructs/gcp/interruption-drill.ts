@@ -57,10 +57,10 @@ export class GcpInterruptionDrill extends Construct {
     super(scope, id);
     const v = new ProblemCollector();
     if (!Token.isUnresolved(props.project) && !/^[a-z][-a-z0-9.:]*$/.test(props.project)) {
-      v.add(FleetSpecErrorCode.CLOUD_CONSTRAINT, 'project', `project ("${props.project}") must be a Google Cloud project id (lower-case letters, digits and "-"; "domain:" prefixed ids allowed)`);
+      v.add(FleetSpecErrorCode.GCP_RESOURCE_NAME, 'project', `project ("${props.project}") must be a Google Cloud project id (lower-case letters, digits and "-"; "domain:" prefixed ids allowed)`);
     }
     if (!Token.isUnresolved(props.fleetName) && !/^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$/.test(props.fleetName)) {
-      v.add(FleetSpecErrorCode.CLOUD_CONSTRAINT, 'fleetName', `fleetName ("${props.fleetName}") must be a label value of lower-case letters, digits and "-", starting with a letter: the fleet's name`);
+      v.add(FleetSpecErrorCode.GCP_RESOURCE_NAME, 'fleetName', `fleetName ("${props.fleetName}") must be a label value of lower-case letters, digits and "-", starting with a letter: the fleet's name`);
     }
     v.throwIfAny(this.node.path);
     this.listSpotVmsCommand = GcpInterruptionDrill.listSpotVmsCommandFor(props);

@@ -73,7 +73,7 @@ export class GcpInferenceLoadBalancer extends Construct {
     const v = new ProblemCollector();
     checkBackendService(v, { timeoutSeconds: timeout, connectionDrainingTimeoutSeconds: fleet.deregistrationDelaySeconds, maxUtilization: fleet.targetUtilization, healthCheckCount: 1 });
     if (props.sslCertificates && !Token.isUnresolved(props.sslCertificates) && props.sslCertificates.length === 0) {
-      v.add(FleetSpecErrorCode.CLOUD_CONSTRAINT, 'sslCertificates', 'sslCertificates is an empty list; give at least one certificate for HTTPS, or leave it out to serve HTTP');
+      v.add(FleetSpecErrorCode.GCP_SSL_CERTIFICATES, 'sslCertificates', 'sslCertificates is an empty list; give at least one certificate for HTTPS, or leave it out to serve HTTP');
     }
     // A GcpSpotFleet brings its health check and firewall (and says why when it has none); imported groups get ours.
     let healthCheckId: string;

@@ -152,7 +152,7 @@ export class GcpMultiRegionSpotInferenceService extends Construct {
     const name = props.namePrefix ?? id.toLowerCase().replace(/[^a-z0-9-]/g, '-').slice(0, 13).replace(/-+$/, '');
     if (!isUnresolved(name) && !/^[a-z]([a-z0-9-]{0,11}[a-z0-9])?$/.test(name)) {
       const nameProp = given.name !== undefined ? 'name' : 'namePrefix';
-      v.add(C.CLOUD_CONSTRAINT, nameProp, `${nameProp} ("${name}") must be 1-13 lower-case letters, digits or hyphens, starting with a letter (each region adds '-' and a suffix of up to 6 characters to the fleets' 20-character prefix); e.g. "llm"`);
+      v.add(C.GCP_RESOURCE_NAME, nameProp, `${nameProp} ("${name}") must be 1-13 lower-case letters, digits or hyphens, starting with a letter (each region adds '-' and a suffix of up to 6 characters to the fleets' 20-character prefix); e.g. "llm"`);
     }
     if (props.zones !== undefined) {
       v.add(C.ZONES, 'zones', `zones (${props.zones.join(', ')}) is set for the whole service, but zones belong to one region; give each entry of regions its own zones and leave the top-level zones out`);

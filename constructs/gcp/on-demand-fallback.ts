@@ -208,17 +208,17 @@ export class GcpOnDemandFallback extends Construct {
     const v = new ProblemCollector();
     const home = controlledFleet(v, 'fleet', fleet, props.fleetCapacity, 'fleetCapacity');
     if (!Token.isUnresolved(schedule) && schedule.trim().split(/\s+/).length !== 5) {
-      v.add(FleetSpecErrorCode.CLOUD_CONSTRAINT, 'schedule', `schedule ("${schedule}") must be a cron expression of five fields (minute hour day month weekday), as Cloud Scheduler takes it; use e.g. '* * * * *' (every minute)`);
+      v.add(FleetSpecErrorCode.FALLBACK_SCHEDULE, 'schedule', `schedule ("${schedule}") must be a cron expression of five fields (minute hour day month weekday), as Cloud Scheduler takes it; use e.g. '* * * * *' (every minute)`);
     }
     if (home && !Token.isUnresolved(home.maxCapacity) && (home.built ? home.built.spotMaxSize === 0 : home.maxCapacity <= home.onDemandBase)) {
       v.add(
-        FleetSpecErrorCode.CLOUD_CONSTRAINT,
+        FleetSpecErrorCode.FALLBACK_CAPACITY,
         'fleet',
         `fleet ${name} has no spot share (maxCapacity ${home.maxCapacity} = ${home.onDemandBase} standard VMs), so there is nothing to fall back from; raise maxCapacity above the on-demand count or leave the fallback out`,
       );
     }
     if (fleet.artifactBucketName === undefined) {
-      v.add(FleetSpecErrorCode.CLOUD_CONSTRAINT, 'fleet', `fleet ${name} has no artifact bucket for the controller's code and state; import it with artifactBucketName (a private bucket in ${fleet.project})`);
+      v.add(FleetSpecErrorCode.GCP_FUNCTION, 'fleet', `fleet ${name} has no artifact bucket for the controller's code and state; import it with artifactBucketName (a private bucket in ${fleet.project})`);
     }
     let spares = 0;
     let policy: FallbackPolicyOptions = {};
@@ -234,10 +234,10 @@ export class GcpOnDemandFallback extends Construct {
     if (props.spareGroups === true && home && !home.built && home.spotTemplate === undefined) {
       v.add(FleetSpecErrorCode.FALLBACK_SPARES, 'spareGroups', `spareGroups is true but imported fleet ${name} has no fleetCapacity.spotInstanceTemplate: the spare groups run the fleet's spot template; give its self link (and fleetCapacity.zones) or leave spareGroups out`);
     } else if (props.spareGroups === true && !zones) {
-      v.add(FleetSpecErrorCode.CLOUD_CONSTRAINT, 'spareGroups', `spareGroups is true but fleet ${name} does not list its zones (or they are tokens): one spare group is made per zone, so list the fleet's zones (e.g. zones: ['${fleet.region}-a', '${fleet.region}-b']) or leave spareGroups out`);
+      v.add(FleetSpecErrorCode.FALLBACK_SPARES, 'spareGroups', `spareGroups is true but fleet ${name} does not list its zones (or they are tokens): one spare group is made per zone, so list the fleet's zones (e.g. zones: ['${fleet.region}-a', '${fleet.region}-b']) or leave spareGroups out`);
     }
     if (props.spareGroups === true && spares === 0) {
-      v.add(FleetSpecErrorCode.CLOUD_CONSTRAINT, 'spareGroups', 'spareGroups is true but policy.spareSpotReplicas is 0, so the spare groups would never run anything; set policy.spareSpotReplicas to 1 or more, or leave spareGroups out');
+      v.add(FleetSpecErrorCode.FALLBACK_SPARES, 'spareGroups', 'spareGroups is true but policy.spareSpotReplicas is 0, so the spare groups would never run anything; set policy.spareSpotReplicas to 1 or more, or leave spareGroups out');
     }
     const others: ControlledFleet[] = [];
     const seenRegions = new Set([fleet.region]);
@@ -245,11 +245,11 @@ export class GcpOnDemandFallback extends Construct {
       const c = controlledFleet(v, `additionalFleets[${i}]`, f, props.additionalFleetCapacities?.[f.region], `additionalFleetCapacities.${f.region}`);
       if (c) others.push(c);
       if (!Token.isUnresolved(f.region) && seenRegions.has(f.region)) {
-        v.add(FleetSpecErrorCode.CLOUD_CONSTRAINT, `additionalFleets[${i}]`, `additionalFleets[${i}] (fleet ${f.fleetName}) is in region ${f.region}, which this controller already drives; list one fleet per other region`);
+        v.add(FleetSpecErrorCode.REGION_LIST, `additionalFleets[${i}]`, `additionalFleets[${i}] (fleet ${f.fleetName}) is in region ${f.region}, which this controller already drives; list one fleet per other region`);
       }
       seenRegions.add(f.region);
       if (!Token.isUnresolved(f.project) && !Token.isUnresolved(fleet.project) && f.project !== fleet.project) {
-        v.add(FleetSpecErrorCode.CLOUD_CONSTRAINT, `additionalFleets[${i}]`, `additionalFleets[${i}] (fleet ${f.fleetName}) is in project ${f.project}, not ${fleet.project}; one controller drives the fleets of its own project`);
+        v.add(FleetSpecErrorCode.OPTION_CONFLICT, `additionalFleets[${i}]`, `additionalFleets[${i}] (fleet ${f.fleetName}) is in project ${f.project}, not ${fleet.project}; one controller drives the fleets of its own project`);
       }
     });
     for (const region of Object.keys(props.additionalFleetCapacities ?? {})) {

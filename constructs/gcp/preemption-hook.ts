@@ -65,10 +65,10 @@ export class GcpPreemptionHook extends Construct {
     const maxInstances = props.functionMaxInstances ?? 5;
     const v = new ProblemCollector();
     if (!Token.isUnresolved(maxInstances) && !(Number.isInteger(maxInstances) && maxInstances >= 1 && maxInstances <= 1000)) {
-      v.add(FleetSpecErrorCode.CLOUD_CONSTRAINT, 'functionMaxInstances', `functionMaxInstances (${maxInstances}) must be a whole number from 1 to 1000; use e.g. 5`);
+      v.add(FleetSpecErrorCode.GCP_FUNCTION, 'functionMaxInstances', `functionMaxInstances (${maxInstances}) must be a whole number from 1 to 1000; use e.g. 5`);
     }
     if (fleet.artifactBucketName === undefined) {
-      v.add(FleetSpecErrorCode.CLOUD_CONSTRAINT, 'fleet', `fleet ${fleet.fleetName} has no artifact bucket for the preemption function's code; import it with artifactBucketName (a private bucket in ${fleet.project})`);
+      v.add(FleetSpecErrorCode.GCP_FUNCTION, 'fleet', `fleet ${fleet.fleetName} has no artifact bucket for the preemption function's code; import it with artifactBucketName (a private bucket in ${fleet.project})`);
     }
     v.throwIfAny(this.node.path);
 

@@ -48,7 +48,7 @@ export const GCE_NAME = /^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$/;
 export function checkGceName(v: ProblemCollector, prop: string, resource: string, name: string | undefined): void {
   if (!knownStr(name)) return;
   if (!GCE_NAME.test(name)) {
-    v.add(C.CLOUD_CONSTRAINT, prop, `${resource} name "${name}" is refused by ${P} (ValidateGCEName: "must be 1-63 characters long and match the regular expression [a-z]([-a-z0-9]*[a-z0-9])?"); shorten ${prop} or use lower-case letters, digits and hyphens, starting with a letter`);
+    v.add(C.GCP_RESOURCE_NAME, prop, `${resource} name "${name}" is refused by ${P} (ValidateGCEName: "must be 1-63 characters long and match the regular expression [a-z]([-a-z0-9]*[a-z0-9])?"); shorten ${prop} or use lower-case letters, digits and hyphens, starting with a letter`);
   }
 }
 
@@ -56,7 +56,7 @@ export function checkGceName(v: ProblemCollector, prop: string, resource: string
 export function checkTemplateNamePrefix(v: ProblemCollector, prop: string, prefix: string): void {
   if (!knownStr(prefix)) return;
   if (prefix.length > 54) {
-    v.add(C.CLOUD_CONSTRAINT, prop, `instance template name_prefix "${prefix}" (${prefix.length} characters) is refused by ${P} ("cannot be longer than 54 characters, name is limited to 63"); shorten ${prop}`);
+    v.add(C.GCP_RESOURCE_NAME, prop, `instance template name_prefix "${prefix}" (${prefix.length} characters) is refused by ${P} ("cannot be longer than 54 characters, name is limited to 63"); shorten ${prop}`);
   }
 }
 
@@ -64,7 +64,7 @@ export function checkTemplateNamePrefix(v: ProblemCollector, prop: string, prefi
 export function checkAutohealingDelay(v: ProblemCollector, prop: string, seconds: number): void {
   if (!known(seconds)) return;
   if (!(Number.isInteger(seconds) && seconds >= 0 && seconds <= 3600)) {
-    v.add(C.CLOUD_CONSTRAINT, prop, `${prop} (${seconds}) is the autohealing initial_delay_sec, which ${P} refuses outside 0 to 3600 (validation.IntBetween(0, 3600) on google_compute_region_instance_group_manager.auto_healing_policies); use at most 3600 s, or turn autohealing off`);
+    v.add(C.GCP_AUTOHEALING, prop, `${prop} (${seconds}) is the autohealing initial_delay_sec, which ${P} refuses outside 0 to 3600 (validation.IntBetween(0, 3600) on google_compute_region_instance_group_manager.auto_healing_policies); use at most 3600 s, or turn autohealing off`);
   }
 }
 
@@ -84,20 +84,20 @@ export function checkRegionUpdatePolicy(v: ProblemCollector, prop: string, p: Re
   const fixedRule = 'It has to be either 0 or at least equal to the number of zones';
   for (const [field, value] of [['max_surge_fixed', p.maxSurgeFixed], ['max_unavailable_fixed', p.maxUnavailableFixed]] as const) {
     if (known(value) && known(p.zoneCount) && value !== 0 && value < p.zoneCount) {
-      v.add(C.CLOUD_CONSTRAINT, prop, `update_policy.${field} (${value}) is below the ${p.zoneCount} zones of the regional group: ${P} says "${fixedRule}"; use 0 or at least ${p.zoneCount}`);
+      v.add(C.GCP_UPDATE_POLICY, prop, `update_policy.${field} (${value}) is below the ${p.zoneCount} zones of the regional group: ${P} says "${fixedRule}"; use 0 or at least ${p.zoneCount}`);
     }
   }
   if (known(p.maxSurgeFixed) && known(p.maxUnavailableFixed) && p.maxSurgeFixed === 0 && p.maxUnavailableFixed === 0) {
-    v.add(C.CLOUD_CONSTRAINT, prop, `update_policy.max_surge_fixed and max_unavailable_fixed are both 0: ${P} says "If fixed values are used, at least one of max_unavailable_fixed or max_surge_fixed must be greater than 0"; surge by at least one VM per zone`);
+    v.add(C.GCP_UPDATE_POLICY, prop, `update_policy.max_surge_fixed and max_unavailable_fixed are both 0: ${P} says "If fixed values are used, at least one of max_unavailable_fixed or max_surge_fixed must be greater than 0"; surge by at least one VM per zone`);
   }
   if (p.replacementMethod === 'RECREATE' && known(p.maxUnavailableFixed) && p.maxUnavailableFixed === 0) {
-    v.add(C.CLOUD_CONSTRAINT, prop, `update_policy.replacement_method RECREATE with max_unavailable_fixed 0: ${P} says "You must also set max_unavailable_fixed or max_unavailable_percent to be greater than 0"; use SUBSTITUTE`);
+    v.add(C.GCP_UPDATE_POLICY, prop, `update_policy.replacement_method RECREATE with max_unavailable_fixed 0: ${P} says "You must also set max_unavailable_fixed or max_unavailable_percent to be greater than 0"; use SUBSTITUTE`);
   }
   if (!['REFRESH', 'RESTART', 'REPLACE'].includes(p.minimalAction)) {
-    v.add(C.CLOUD_CONSTRAINT, prop, `update_policy.minimal_action "${p.minimalAction}" is not one of REFRESH, RESTART, REPLACE (${P} validation.StringInSlice)`);
+    v.add(C.GCP_UPDATE_POLICY, prop, `update_policy.minimal_action "${p.minimalAction}" is not one of REFRESH, RESTART, REPLACE (${P} validation.StringInSlice)`);
   }
   if (!['OPPORTUNISTIC', 'PROACTIVE'].includes(p.type)) {
-    v.add(C.CLOUD_CONSTRAINT, prop, `update_policy.type "${p.type}" is not one of OPPORTUNISTIC, PROACTIVE (${P} validation.StringInSlice)`);
+    v.add(C.GCP_UPDATE_POLICY, prop, `update_policy.type "${p.type}" is not one of OPPORTUNISTIC, PROACTIVE (${P} validation.StringInSlice)`);
   }
 }
 
@@ -126,17 +126,17 @@ export function checkAutoscalerPolicy(v: ProblemCollector, p: AutoscalerPolicyVa
     v.add(C.CAPACITY_ORDER, 'maxCapacity', `the spot autoscaler's max_replicas (${p.maxReplicas}) is below its min_replicas (${p.minReplicas}): ${P} says max_replicas "should not be lower than minimal number of replicas"; raise maxCapacity or lower minCapacity`);
   }
   if (known(p.cpuTarget) && !(p.cpuTarget > 0 && p.cpuTarget <= 1)) {
-    v.add(C.CLOUD_CONSTRAINT, 'targetUtilization', `targetUtilization (${p.cpuTarget}) is the autoscaler's cpu_utilization.target, which ${P} requires to "be a float value in the range (0, 1]"; use e.g. 0.8`);
+    v.add(C.GCP_AUTOSCALER, 'targetUtilization', `targetUtilization (${p.cpuTarget}) is the autoscaler's cpu_utilization.target, which ${P} requires to "be a float value in the range (0, 1]"; use e.g. 0.8`);
   }
   if (known(p.loadBalancingTarget) && !(p.loadBalancingTarget > 0)) {
-    v.add(C.CLOUD_CONSTRAINT, 'targetUtilization', `targetUtilization (${p.loadBalancingTarget}) is the autoscaler's load_balancing_utilization.target, which ${P} requires to "be a positive float value"; use e.g. 0.8`);
+    v.add(C.GCP_AUTOSCALER, 'targetUtilization', `targetUtilization (${p.loadBalancingTarget}) is the autoscaler's load_balancing_utilization.target, which ${P} requires to "be a positive float value"; use e.g. 0.8`);
   }
   (p.metrics ?? []).forEach((m, i) => {
     if (m.type !== undefined && knownStr(m.type) && !['GAUGE', 'DELTA_PER_SECOND', 'DELTA_PER_MINUTE'].includes(m.type)) {
-      v.add(C.CLOUD_CONSTRAINT, `autoscalingMetrics[${i}].targetType`, `autoscalingMetrics[${i}].targetType ("${m.type}") is refused by ${P} (verify.ValidateEnum: GAUGE, DELTA_PER_SECOND, DELTA_PER_MINUTE); use one of those`);
+      v.add(C.GCP_AUTOSCALER, `autoscalingMetrics[${i}].targetType`, `autoscalingMetrics[${i}].targetType ("${m.type}") is refused by ${P} (verify.ValidateEnum: GAUGE, DELTA_PER_SECOND, DELTA_PER_MINUTE); use one of those`);
     }
     if (knownStr(m.name) && !/^[a-z0-9.]+(\/[A-Za-z0-9_./-]+)+$/.test(m.name)) {
-      v.add(C.CLOUD_CONSTRAINT, `autoscalingMetrics[${i}].name`, `autoscalingMetrics[${i}].name ("${m.name}") is not a Cloud Monitoring metric type (the autoscaler's metric.name is "The identifier (type) of the Stackdriver Monitoring metric"); use e.g. "pubsub.googleapis.com/subscription/num_undelivered_messages"`);
+      v.add(C.GCP_AUTOSCALER, `autoscalingMetrics[${i}].name`, `autoscalingMetrics[${i}].name ("${m.name}") is not a Cloud Monitoring metric type (the autoscaler's metric.name is "The identifier (type) of the Stackdriver Monitoring metric"); use e.g. "pubsub.googleapis.com/subscription/num_undelivered_messages"`);
     }
   });
 }
@@ -156,19 +156,19 @@ export interface FirewallValues {
 export function checkFirewall(v: ProblemCollector, prop: string, f: FirewallValues): void {
   const listed = (xs?: readonly string[]) => xs !== undefined && (Token.isUnresolved(xs) || xs.length > 0);
   if (f.direction === 'INGRESS' && !listed(f.sourceRanges) && !listed(f.sourceTags)) {
-    v.add(C.CLOUD_CONSTRAINT, prop, `an INGRESS firewall rule without sources is refused by ${P} (resourceComputeFirewallSourceFieldsCustomizeDiff: "one of source_tags, source_ranges, or source_service_accounts must be defined")`);
+    v.add(C.GCP_FIREWALL, prop, `an INGRESS firewall rule without sources is refused by ${P} (resourceComputeFirewallSourceFieldsCustomizeDiff: "one of source_tags, source_ranges, or source_service_accounts must be defined")`);
   }
   if (listed(f.targetServiceAccounts) && listed(f.targetTags)) {
-    v.add(C.CLOUD_CONSTRAINT, prop, `${prop}: target_service_accounts and target_tags cannot be used together (${P} ConflictsWith; "targetServiceAccounts cannot be used at the same time as targetTags or sourceTags"); give the fleet's service account or network tags, not both`);
+    v.add(C.GCP_FIREWALL, prop, `${prop}: target_service_accounts and target_tags cannot be used together (${P} ConflictsWith; "targetServiceAccounts cannot be used at the same time as targetTags or sourceTags"); give the fleet's service account or network tags, not both`);
   }
   if (f.targetServiceAccounts && !Token.isUnresolved(f.targetServiceAccounts) && f.targetServiceAccounts.length > 10) {
-    v.add(C.CLOUD_CONSTRAINT, prop, `${prop}: ${f.targetServiceAccounts.length} target service accounts; ${P} allows at most 10 (MaxItems: 10)`);
+    v.add(C.GCP_FIREWALL, prop, `${prop}: ${f.targetServiceAccounts.length} target service accounts; ${P} allows at most 10 (MaxItems: 10)`);
   }
   if (known(f.priority) && !(Number.isInteger(f.priority) && f.priority >= 0 && f.priority <= 65535)) {
-    v.add(C.CLOUD_CONSTRAINT, prop, `${prop} (${f.priority}) must be a whole number from 0 to 65535 (${P} validation.IntBetween(0, 65535) on google_compute_firewall.priority)`);
+    v.add(C.GCP_FIREWALL, prop, `${prop} (${f.priority}) must be a whole number from 0 to 65535 (${P} validation.IntBetween(0, 65535) on google_compute_firewall.priority)`);
   }
   if (f.allowCount === 0) {
-    v.add(C.CLOUD_CONSTRAINT, prop, `${prop}: a firewall rule needs exactly one of allow and deny (${P} ExactlyOneOf); it has no allow entry`);
+    v.add(C.GCP_FIREWALL, prop, `${prop}: a firewall rule needs exactly one of allow and deny (${P} ExactlyOneOf); it has no allow entry`);
   }
 }
 
@@ -183,18 +183,18 @@ export interface BackendServiceValues {
 /** google_compute_backend_service constraints for a global external Application Load Balancer. */
 export function checkBackendService(v: ProblemCollector, b: BackendServiceValues): void {
   if (known(b.timeoutSeconds) && !(Number.isInteger(b.timeoutSeconds) && b.timeoutSeconds >= 1 && b.timeoutSeconds <= 86400)) {
-    v.add(C.CLOUD_CONSTRAINT, 'requestTimeoutSeconds', `requestTimeoutSeconds (${b.timeoutSeconds}) must be a whole number of seconds from 1 to 86400 (the backend service's timeout_sec for a global external Application Load Balancer); use e.g. 120`);
+    v.add(C.GCP_BACKEND_SERVICE, 'requestTimeoutSeconds', `requestTimeoutSeconds (${b.timeoutSeconds}) must be a whole number of seconds from 1 to 86400 (the backend service's timeout_sec for a global external Application Load Balancer); use e.g. 120`);
   }
   if (known(b.connectionDrainingTimeoutSeconds) && !(Number.isInteger(b.connectionDrainingTimeoutSeconds) && b.connectionDrainingTimeoutSeconds >= 0 && b.connectionDrainingTimeoutSeconds <= 3600)) {
-    v.add(C.CLOUD_CONSTRAINT, 'deregistrationDelay', `the backend service's connection_draining_timeout_sec (${b.connectionDrainingTimeoutSeconds}) must be 0 to 3600 s`);
+    v.add(C.GCP_BACKEND_SERVICE, 'deregistrationDelay', `the backend service's connection_draining_timeout_sec (${b.connectionDrainingTimeoutSeconds}) must be 0 to 3600 s`);
   }
   if (known(b.maxUtilization) && !(b.maxUtilization >= 0 && b.maxUtilization <= 1)) {
-    v.add(C.CLOUD_CONSTRAINT, 'targetUtilization', `targetUtilization (${b.maxUtilization}) is the backends' max_utilization, which must be in [0.0, 1.0]; use e.g. 0.8`);
+    v.add(C.GCP_BACKEND_SERVICE, 'targetUtilization', `targetUtilization (${b.maxUtilization}) is the backends' max_utilization, which must be in [0.0, 1.0]; use e.g. 0.8`);
   }
   if (b.healthCheckCount > 1) {
-    v.add(C.CLOUD_CONSTRAINT, 'healthChecks', `a backend service takes one health check (${P}: health_checks "Currently at most one health check can be specified"); it has ${b.healthCheckCount}`);
+    v.add(C.GCP_BACKEND_SERVICE, 'healthChecks', `a backend service takes one health check (${P}: health_checks "Currently at most one health check can be specified"); it has ${b.healthCheckCount}`);
   }
   if (b.healthCheckCount === 0) {
-    v.add(C.CLOUD_CONSTRAINT, 'healthChecks', `a backend service of instance groups needs a health check (${P}: "A health check must be specified unless the backend service uses an internet or serverless NEG as a backend"); give the fleet a health check (loadBalanced: true or autohealing: true)`);
+    v.add(C.GCP_BACKEND_SERVICE, 'healthChecks', `a backend service of instance groups needs a health check (${P}: "A health check must be specified unless the backend service uses an internet or serverless NEG as a backend"); give the fleet a health check (loadBalanced: true or autohealing: true)`);
   }
 }

@@ -235,7 +235,7 @@ interface QueueSettings {
 /** Validate the queue props (every problem at once) and fill the defaults. */
 function resolveQueueSettings(props: GcpQueueWorkerFleetProps, scope: string): QueueSettings {
     const known = (x: unknown): x is number => typeof x === 'number' && !Token.isUnresolved(x);
-    const W = FleetSpecErrorCode.WORKLOAD;
+    const C = FleetSpecErrorCode;
     const v = new ProblemCollector();
     const processing = props.messageProcessingSeconds;
     const latency = props.acceptableLatencySeconds;
@@ -250,12 +250,12 @@ function resolveQueueSettings(props: GcpQueueWorkerFleetProps, scope: string): Q
         : ACK_DEADLINE_MAX;
 
     if (props.workload !== undefined && props.workload !== WorkloadKind.QUEUE_WORKER) {
-      v.add(W, 'workload', `workload (${props.workload}) must be WorkloadKind.QUEUE_WORKER (or left out) for a GcpQueueWorkerFleet; use GcpSpotInferenceService for an online fleet behind a load balancer`);
+      v.add(C.WORKLOAD_KIND, 'workload', `workload (${props.workload}) must be WorkloadKind.QUEUE_WORKER (or left out) for a GcpQueueWorkerFleet; use GcpSpotInferenceService for an online fleet behind a load balancer`);
     }
     if (known(ack) && !(ack >= ACK_DEADLINE_MIN && ack <= ACK_DEADLINE_MAX)) {
-      v.add(W, 'ackDeadlineSeconds', `ackDeadlineSeconds (${ack} s) must be between ${ACK_DEADLINE_MIN} and ${ACK_DEADLINE_MAX} s (the Pub/Sub limits); for longer jobs set extendsAckDeadline: true and extend the deadline while working`);
+      v.add(C.QUEUE_LIMITS, 'ackDeadlineSeconds', `ackDeadlineSeconds (${ack} s) must be between ${ACK_DEADLINE_MIN} and ${ACK_DEADLINE_MAX} s (the Pub/Sub limits); for longer jobs set extendsAckDeadline: true and extend the deadline while working`);
     } else if (!explicitAck && known(processing) && processing * 1.5 > ACK_DEADLINE_MAX && !props.extendsAckDeadline) {
-      v.add(W, 'messageProcessingSeconds', `messageProcessingSeconds (${processing} s) is too long for a Pub/Sub ack deadline (at most ${ACK_DEADLINE_MAX} s with a 1.5x margin): set extendsAckDeadline: true and extend the deadline while working (QueueWorker with PubSubWorkQueue does), or split the work into shorter messages`);
+      v.add(C.QUEUE_TIMING, 'messageProcessingSeconds', `messageProcessingSeconds (${processing} s) is too long for a Pub/Sub ack deadline (at most ${ACK_DEADLINE_MAX} s with a 1.5x margin): set extendsAckDeadline: true and extend the deadline while working (QueueWorker with PubSubWorkQueue does), or split the work into shorter messages`);
     } else if (known(ack) && known(processing)) {
       v.addAll(queueTimingProblems({
         visibilityTimeoutSeconds: ack,
@@ -276,19 +276,19 @@ function resolveQueueSettings(props: GcpQueueWorkerFleetProps, scope: string): Q
     v.addAll(backlog.problems);
     const target = backlog.target;
     if (known(attempts) && !(Number.isInteger(attempts) && attempts >= DELIVERY_ATTEMPTS_MIN && attempts <= DELIVERY_ATTEMPTS_MAX)) {
-      v.add(W, 'maxDeliveryAttempts', `maxDeliveryAttempts (${attempts}) must be a whole number from ${DELIVERY_ATTEMPTS_MIN} to ${DELIVERY_ATTEMPTS_MAX} (the Pub/Sub dead-letter limits): a message must not be redelivered forever; 5 is a good start`);
+      v.add(C.QUEUE_LIMITS, 'maxDeliveryAttempts', `maxDeliveryAttempts (${attempts}) must be a whole number from ${DELIVERY_ATTEMPTS_MIN} to ${DELIVERY_ATTEMPTS_MAX} (the Pub/Sub dead-letter limits): a message must not be redelivered forever; 5 is a good start`);
     }
     if (known(retention) && !(retention >= RETENTION_MIN && retention <= RETENTION_MAX)) {
-      v.add(W, 'messageRetentionSeconds', `messageRetentionSeconds (${retention} s) must be from ${RETENTION_MIN} s to ${RETENTION_MAX} s (7 days)`);
+      v.add(C.QUEUE_LIMITS, 'messageRetentionSeconds', `messageRetentionSeconds (${retention} s) must be from ${RETENTION_MIN} s to ${RETENTION_MAX} s (7 days)`);
     }
     for (const [prop, value] of [['loadBalanced', props.loadBalanced], ['autoscaling', props.autoscaling], ['autoscalingMetrics', props.autoscalingMetrics], ['targetUtilization', props.targetUtilization]] as const) {
       if (value !== undefined) {
-        v.add(W, prop, `${prop} (${JSON.stringify(value)}) cannot be set on a GcpQueueWorkerFleet: the workers have no load balancer and the fleet autoscales on the subscription's undelivered messages (targetBacklogPerInstance); leave ${prop} out, or use GcpSpotFleet directly`);
+        v.add(C.WORKLOAD_KIND, prop, `${prop} (${JSON.stringify(value)}) cannot be set on a GcpQueueWorkerFleet: the workers have no load balancer and the fleet autoscales on the subscription's undelivered messages (targetBacklogPerInstance); leave ${prop} out, or use GcpSpotFleet directly`);
       }
     }
     const days = props.checkpointRetentionDays ?? 30;
     if (known(days) && !(Number.isInteger(days) && days >= 1)) {
-      v.add(W, 'checkpointRetentionDays', `checkpointRetentionDays (${days}) must be a whole number of days, 1 or more (GCS lifecycle ages count whole days)`);
+      v.add(C.QUEUE_LIMITS, 'checkpointRetentionDays', `checkpointRetentionDays (${days}) must be a whole number of days, 1 or more (GCS lifecycle ages count whole days)`);
     }
     v.throwIfAny(scope);
     return { ack, attempts, retention, target: target!, days };

@@ -393,7 +393,7 @@ export class GcpSpotFleet extends Construct implements IGcpSpotFleet {
   public get healthCheck(): ComputeHealthCheck {
     if (!this._healthCheck) {
       throw new FleetSpecError([{
-        code: FleetSpecErrorCode.CLOUD_CONSTRAINT,
+        code: FleetSpecErrorCode.FLEET_PIECE_MISSING,
         prop: 'loadBalanced',
         message: `GcpSpotFleet ${this.node.path} has no health check: loadBalanced and autohealing are false, so nothing probes the VMs; set loadBalanced: true to put the fleet behind a load balancer, or autohealing: true`,
       }], this.node.path);
@@ -413,7 +413,7 @@ export class GcpSpotFleet extends Construct implements IGcpSpotFleet {
   public get firewall(): ComputeFirewall {
     if (!this._firewall) {
       throw new FleetSpecError([{
-        code: FleetSpecErrorCode.CLOUD_CONSTRAINT,
+        code: FleetSpecErrorCode.FLEET_PIECE_MISSING,
         prop: 'loadBalanced',
         message: `GcpSpotFleet ${this.node.path} has no firewall rule: loadBalanced and autohealing are false, so nothing from outside reaches the VMs; set loadBalanced: true or autohealing: true to admit Google's load balancer or health checkers`,
       }], this.node.path);
@@ -811,39 +811,39 @@ interface GcpFleetChoices {
 /** The fleet's own rules (load balancing, autohealing, agent, autoscaling metrics); tokens are skipped. */
 function checkGcpFleetChoices(props: GcpSpotFleetProps, c: GcpFleetChoices, v: ProblemCollector): void {
   const known = (x: unknown): x is number => typeof x === 'number' && !Token.isUnresolved(x);
-  const C = FleetSpecErrorCode.CLOUD_CONSTRAINT;
+  const C = FleetSpecErrorCode;
   const hcPort = props.healthCheck?.port;
   if (!c.loadBalanced && !c.autohealing && hcPort !== undefined) {
-    v.add(C, 'healthCheck.port', `healthCheck.port (${hcPort}) has no effect: loadBalanced is false and autohealing is off, so nothing probes the VMs; leave healthCheck.port out, set autohealing: true (the VMs must then answer the health check), or set loadBalanced: true`);
+    v.add(C.OPTION_CONFLICT, 'healthCheck.port', `healthCheck.port (${hcPort}) has no effect: loadBalanced is false and autohealing is off, so nothing probes the VMs; leave healthCheck.port out, set autohealing: true (the VMs must then answer the health check), or set loadBalanced: true`);
   }
   if (!c.loadBalanced && props.targetUtilization !== undefined && props.autoscalingMetrics !== undefined) {
-    v.add(C, 'targetUtilization', `targetUtilization (${props.targetUtilization}) has no effect: the autoscaler follows autoscalingMetrics; leave targetUtilization out`);
+    v.add(C.OPTION_CONFLICT, 'targetUtilization', `targetUtilization (${props.targetUtilization}) has no effect: the autoscaler follows autoscalingMetrics; leave targetUtilization out`);
   }
   // The agent's own options (ports, pid file, drain URL) are checked by planFleetAgent, as on every cloud.
   // The standard (on-demand) group's size is computed at synth: it needs these as numbers.
   const why = 'Google Cloud has no mixed-provisioning group, so the fleet sizes a separate standard (on-demand) group from it at synth';
   for (const prop of ['onDemandBaseCapacity', 'onDemandPercentageAboveBaseCapacity'] as const) {
     if (Token.isUnresolved(props[prop])) {
-      v.add(FleetSpecErrorCode.CLOUD_CONSTRAINT, prop, `${prop} is a deploy-time value (a Terraform variable or token), but ${why}; give a number (minCapacity, maxCapacity and desiredCapacity may stay deploy-time values)`);
+      v.add(FleetSpecErrorCode.DEPLOY_TIME_VALUE, prop, `${prop} is a deploy-time value (a Terraform variable or token), but ${why}; give a number (minCapacity, maxCapacity and desiredCapacity may stay deploy-time values)`);
     }
   }
   const pct = props.onDemandPercentageAboveBaseCapacity;
   if (known(pct) && pct > 0 && Token.isUnresolved(props.desiredCapacity)) {
-    v.add(FleetSpecErrorCode.CLOUD_CONSTRAINT, 'desiredCapacity', `desiredCapacity is a deploy-time value (a Terraform variable or token), but onDemandPercentageAboveBaseCapacity (${pct}) needs it at synth: ${why} as onDemandBaseCapacity + ${pct} % of (desiredCapacity - onDemandBaseCapacity); give desiredCapacity as a number, or set onDemandPercentageAboveBaseCapacity: 0`);
+    v.add(FleetSpecErrorCode.DEPLOY_TIME_VALUE, 'desiredCapacity', `desiredCapacity is a deploy-time value (a Terraform variable or token), but onDemandPercentageAboveBaseCapacity (${pct}) needs it at synth: ${why} as onDemandBaseCapacity + ${pct} % of (desiredCapacity - onDemandBaseCapacity); give desiredCapacity as a number, or set onDemandPercentageAboveBaseCapacity: 0`);
   }
   const metrics = props.autoscalingMetrics;
   if (metrics !== undefined && !c.autoscaling) {
-    v.add(C, 'autoscalingMetrics', 'autoscalingMetrics is set but autoscaling is false: no autoscaler follows them; set autoscaling: true (the default) or leave autoscalingMetrics out');
+    v.add(C.GCP_AUTOSCALER, 'autoscalingMetrics', 'autoscalingMetrics is set but autoscaling is false: no autoscaler follows them; set autoscaling: true (the default) or leave autoscalingMetrics out');
   }
   (metrics ?? []).forEach((m, i) => {
     const both = m.singleInstanceAssignment !== undefined && m.target !== undefined;
     const neither = m.singleInstanceAssignment === undefined && m.target === undefined;
     if (both || neither) {
-      v.add(C, `autoscalingMetrics[${i}]`, `autoscalingMetrics[${i}] (${m.name}) needs exactly one of singleInstanceAssignment (a fleet-wide metric such as a queue backlog) and target (a per-VM metric); it has ${both ? 'both' : 'neither'}`);
+      v.add(C.GCP_AUTOSCALER, `autoscalingMetrics[${i}]`, `autoscalingMetrics[${i}] (${m.name}) needs exactly one of singleInstanceAssignment (a fleet-wide metric such as a queue backlog) and target (a per-VM metric); it has ${both ? 'both' : 'neither'}`);
     }
     for (const [k, x] of [['singleInstanceAssignment', m.singleInstanceAssignment], ['target', m.target]] as const) {
       if (known(x) && !(x > 0)) {
-        v.add(C, `autoscalingMetrics[${i}].${k}`, `autoscalingMetrics[${i}].${k} (${x}) must be above 0`);
+        v.add(C.GCP_AUTOSCALER, `autoscalingMetrics[${i}].${k}`, `autoscalingMetrics[${i}].${k} (${x}) must be above 0`);
       }
     }
   });

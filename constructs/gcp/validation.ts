@@ -53,28 +53,28 @@ export function resolveGcpFleet(spec: FleetSpec, rules: GcpFleetRules, scope: st
   const autoscaling = rules.autoscaling ?? true;
 
   if (spec.instanceRequirements) {
-    v.add(C.CLOUD_CONSTRAINT, 'instanceRequirements', 'instanceRequirements is not supported on Google Cloud (managed instance groups pick from named machine types); list them in instanceTypes instead, e.g. ["g2-standard-8", "g2-standard-12"]');
+    v.add(C.INSTANCE_REQUIREMENTS_UNSUPPORTED, 'instanceRequirements', 'instanceRequirements is not supported on Google Cloud (managed instance groups pick from named machine types); list them in instanceTypes instead, e.g. ["g2-standard-8", "g2-standard-12"]');
   }
   if (known(rules.name) && !NAME.test(rules.name!)) {
     const prop = rules.nameProp ?? 'namePrefix';
-    v.add(C.CLOUD_CONSTRAINT, prop, `${prop} ("${rules.name}") must be 3-20 characters of lower-case letters, digits and hyphens, start with a letter and not end with a hyphen (Google resource names; suffixes like "-spot-tmpl" are added); use e.g. "llm-serve"`);
+    v.add(C.GCP_RESOURCE_NAME, prop, `${prop} ("${rules.name}") must be 3-20 characters of lower-case letters, digits and hyphens, start with a letter and not end with a hyphen (Google resource names; suffixes like "-spot-tmpl" are added); use e.g. "llm-serve"`);
   }
 
   // Instance flexibility (several machine types) exists only on regional MIGs, and not with the EVEN shape.
   if (types.length >= 2 && shape === TargetShape.EVEN) {
-    v.add(C.CLOUD_CONSTRAINT, 'targetShape', `targetShape EVEN cannot be used with instance flexibility: instanceTypes lists ${types.length} machine types (${types.join(', ')}) and a regional MIG's instanceFlexibilityPolicy needs targetShape BALANCED, ANY or ANY_SINGLE_ZONE; use TargetShape.BALANCED (spreads over zones as far as capacity allows)`);
+    v.add(C.GCP_TARGET_SHAPE, 'targetShape', `targetShape EVEN cannot be used with instance flexibility: instanceTypes lists ${types.length} machine types (${types.join(', ')}) and a regional MIG's instanceFlexibilityPolicy needs targetShape BALANCED, ANY or ANY_SINGLE_ZONE; use TargetShape.BALANCED (spreads over zones as far as capacity allows)`);
   }
   if (autoscaling && (shape === TargetShape.ANY || shape === TargetShape.ANY_SINGLE_ZONE)) {
-    v.add(C.CLOUD_CONSTRAINT, 'targetShape', `targetShape ${shape} cannot be used with the autoscaler: Google Cloud autoscales a regional MIG only with targetShape BALANCED or EVEN; use TargetShape.BALANCED, or set autoscaling: false for a fixed-size fleet`);
+    v.add(C.GCP_TARGET_SHAPE, 'targetShape', `targetShape ${shape} cannot be used with the autoscaler: Google Cloud autoscales a regional MIG only with targetShape BALANCED or EVEN; use TargetShape.BALANCED, or set autoscaling: false for a fixed-size fleet`);
   }
   if (known(rules.region) && spec.zones && !isUnresolved(spec.zones)) {
     const foreign = spec.zones.filter((z) => known(z) && !z.startsWith(`${rules.region}-`));
     if (foreign.length > 0) {
-      v.add(C.CLOUD_CONSTRAINT, 'zones', `zones ${foreign.map((z) => `"${z}"`).join(', ')} ${foreign.length === 1 ? 'is' : 'are'} not in region ${rules.region}: the fleet is a regional MIG (the only kind that takes an instanceFlexibilityPolicy over several zones) and spreads over zones of its own region; use zones such as "${rules.region}-a", "${rules.region}-b" or change region`);
+      v.add(C.GCP_ZONE_REGION, 'zones', `zones ${foreign.map((z) => `"${z}"`).join(', ')} ${foreign.length === 1 ? 'is' : 'are'} not in region ${rules.region}: the fleet is a regional MIG (the only kind that takes an instanceFlexibilityPolicy over several zones) and spreads over zones of its own region; use zones such as "${rules.region}-a", "${rules.region}-b" or change region`);
     }
   }
   if (known(rules.targetUtilization) && !(rules.targetUtilization! > 0 && rules.targetUtilization! <= 1)) {
-    v.add(C.CLOUD_CONSTRAINT, 'targetUtilization', `targetUtilization (${rules.targetUtilization}) must be above 0 and at most 1 (a fraction of each VM's serving capacity); use e.g. 0.8`);
+    v.add(C.GCP_AUTOSCALER, 'targetUtilization', `targetUtilization (${rules.targetUtilization}) must be above 0 and at most 1 (a fraction of each VM's serving capacity); use e.g. 0.8`);
   }
 
   // The agent serves the load-balancer health endpoint itself (DrainMode.HEALTH): it cannot share the serving port.
@@ -108,21 +108,21 @@ function checkGpus(v: ProblemCollector, types: string[], gpu: GuestAcceleratorSp
     const mismatched = builtIn.filter((t) => !builtInGpusOf(t)!.gpus.includes(type.toLowerCase()));
     if (mismatched.length > 0) {
       const has = mismatched.map((t) => `${t} has ${builtInGpusOf(t)!.gpus.join('/')}`).join(', ');
-      v.add(C.CLOUD_CONSTRAINT, 'gpu.type', `gpu.type "${type}" does not fit the machine family: accelerator-optimized machine types come with their GPUs built in (${has}) and take no other guestAccelerator; leave gpu out for these types, or use N1 machine types (e.g. n1-standard-8) with an N1 GPU (${Object.keys(N1_ATTACHABLE_GPUS).filter((g) => !g.endsWith('-vws')).join(', ')})`);
+      v.add(C.GCP_ACCELERATOR, 'gpu.type', `gpu.type "${type}" does not fit the machine family: accelerator-optimized machine types come with their GPUs built in (${has}) and take no other guestAccelerator; leave gpu out for these types, or use N1 machine types (e.g. n1-standard-8) with an N1 GPU (${Object.keys(N1_ATTACHABLE_GPUS).filter((g) => !g.endsWith('-vws')).join(', ')})`);
     }
     return;
   }
   if (none.length > 0) {
-    v.add(C.CLOUD_CONSTRAINT, 'gpu.type', `gpu.type "${type}" cannot be attached to ${none.join(', ')}: guestAccelerator GPUs attach only to N1 machine types (T4, V100, P4, P100); use N1 types (e.g. n1-standard-8 with nvidia-tesla-t4) or an accelerator-optimized family with GPUs built in (G2 for L4, A2 for A100, A3 for H100) and leave gpu out`);
+    v.add(C.GCP_ACCELERATOR, 'gpu.type', `gpu.type "${type}" cannot be attached to ${none.join(', ')}: guestAccelerator GPUs attach only to N1 machine types (T4, V100, P4, P100); use N1 types (e.g. n1-standard-8 with nvidia-tesla-t4) or an accelerator-optimized family with GPUs built in (G2 for L4, A2 for A100, A3 for H100) and leave gpu out`);
     return;
   }
   const counts = N1_ATTACHABLE_GPUS[type.toLowerCase()];
   if (!counts) {
     const builtInFamily = /l4/.test(type) ? 'G2 (g2-standard-*)' : /a100/.test(type) ? 'A2 (a2-highgpu-*)' : /h100|h200/.test(type) ? 'A3 (a3-highgpu-*)' : /b200/.test(type) ? 'A4 (a4-highgpu-*)' : undefined;
-    v.add(C.CLOUD_CONSTRAINT, 'gpu.type', `gpu.type "${type}" cannot be attached to N1 machine types (${attachable.join(', ')}): N1 takes ${Object.keys(N1_ATTACHABLE_GPUS).join(', ')}; ${builtInFamily ? `"${type}" comes built into ${builtInFamily} machine types: list those in instanceTypes and leave gpu out` : 'pick one of those'}`);
+    v.add(C.GCP_ACCELERATOR, 'gpu.type', `gpu.type "${type}" cannot be attached to N1 machine types (${attachable.join(', ')}): N1 takes ${Object.keys(N1_ATTACHABLE_GPUS).join(', ')}; ${builtInFamily ? `"${type}" comes built into ${builtInFamily} machine types: list those in instanceTypes and leave gpu out` : 'pick one of those'}`);
     return;
   }
   if (known(gpu.count) && !counts.includes(gpu.count)) {
-    v.add(C.CLOUD_CONSTRAINT, 'gpu.count', `gpu.count (${gpu.count}) is not a count Compute Engine attaches for ${type}: use one of ${counts.join(', ')}`);
+    v.add(C.GCP_ACCELERATOR, 'gpu.count', `gpu.count (${gpu.count}) is not a count Compute Engine attaches for ${type}: use one of ${counts.join(', ')}`);
   }
 }

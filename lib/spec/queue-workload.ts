@@ -49,7 +49,7 @@ export interface BacklogTargetInput {
  */
 export function backlogPerInstanceTarget(input: BacklogTargetInput): { target?: number; problems: FleetSpecProblem[] } {
   const v = new ProblemCollector();
-  const W = FleetSpecErrorCode.WORKLOAD;
+  const W = FleetSpecErrorCode.QUEUE_SCALING_TARGET;
   const unresolved = input.isUnresolved ?? (() => false);
   const known = (x: unknown): x is number => typeof x === 'number' && !unresolved(x);
   const { acceptableLatencySeconds: latency, messageProcessingSeconds: processing, messagesInParallel: parallel } = input;

@@ -61,7 +61,7 @@ describe('deploy-time capacities (TerraformVariable)', () => {
       error = e as FleetSpecError;
     }
     expect(error).toBeInstanceOf(FleetSpecError);
-    expect(error!.problems.filter((p) => p.code === FleetSpecErrorCode.CLOUD_CONSTRAINT).map((p) => p.prop)).toEqual(['minCapacity', 'maxCapacity', 'desiredCapacity']);
+    expect(error!.problems.filter((p) => p.code === FleetSpecErrorCode.DEPLOY_TIME_VALUE).map((p) => p.prop)).toEqual(['minCapacity', 'maxCapacity', 'desiredCapacity']);
     expect(error!.message).toMatch(/maxCapacity is a deploy-time value \(a Terraform variable or another token\), but the fleet splits it over 2 scale sets \(one per VM size: Standard_NC4as_T4_v3, Standard_NC8as_T4_v3\) and cannot divide a value it does not know; give maxCapacity as a number/);
   });
 

@@ -68,7 +68,7 @@ describe('AzureInterruptionDrill', () => {
       err = e;
     }
     expect(err).toBeInstanceOf(FleetSpecError);
-    expect((err as FleetSpecError).code).toBe(FleetSpecErrorCode.CLOUD_CONSTRAINT);
+    expect((err as FleetSpecError).code).toBe(FleetSpecErrorCode.AZURE_RESOURCE_NAME);
     expect((err as Error).message).toMatch(message);
   });
 

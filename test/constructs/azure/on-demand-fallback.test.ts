@@ -194,7 +194,7 @@ describe('AzureOnDemandFallback validation', () => {
 
   test('a fleet without a Spot share has nothing to fall back from', () => {
     const err = errorOf({ ...GPU, instanceTypes: ['Standard_NC4as_T4_v3'], allowUndiversified: true, minCapacity: 2, desiredCapacity: 2, maxCapacity: 2, onDemandBaseCapacity: 2 }, {});
-    expect(err.code).toBe(FleetSpecErrorCode.CLOUD_CONSTRAINT);
+    expect(err.code).toBe(FleetSpecErrorCode.FALLBACK_CAPACITY);
     expect(err.message).toMatch(/the fleet has no Spot share \(maxCapacity 2, on-demand base 2\), so there is nothing to fall back from; raise maxCapacity above the base or leave the fallback out/);
   });
 

@@ -28,7 +28,7 @@ describe('scale set rules of the azurerm provider', () => {
 
   test('automatic_instance_repair without an Application Health extension, even disabled (create path)', () => {
     const problems = scaleSetProviderProblems({ ...OK, automaticInstanceRepair: { enabled: false }, extension: undefined });
-    expect(problems).toEqual([expect.objectContaining({ code: FleetSpecErrorCode.CLOUD_CONSTRAINT, prop: 'automatic_instance_repair' })]);
+    expect(problems).toEqual([expect.objectContaining({ code: FleetSpecErrorCode.AZURE_PROVIDER_RULE, prop: 'automatic_instance_repair' })]);
     expect(problems[0].message).toMatch(/automatic_instance_repair: the azurerm provider refuses this scale set: "`automatic_instance_repair` can only be enabled when an application health extension is configured" \(terraform-provider-azurerm v4.55.0, orchestrated_virtual_machine_scale_set\); the block is present \(enabled = false\) and no extension is of type ApplicationHealthLinux or ApplicationHealthWindows: leave the automatic_instance_repair block out entirely/);
     expect(messages({ extension: [{ ...HEALTH, type: 'CustomScript' }] })[0]).toMatch(/can only be enabled when an application health extension is configured/);
   });

@@ -219,7 +219,7 @@ describe('AzureQueueWorkerFleet validation', () => {
 
   test('load-balancer, CPU-autoscale and drain-mode props are the queue fleet\'s own: refused with the reason', () => {
     const e = errorOf({ internalLoadBalancer: true, allowedClientCidrs: ['10.0.0.0/8'], scaleOutCpuPercent: 80, agent: { drainMode: DrainMode.HEALTH } });
-    expect(e.code).toBe(FleetSpecErrorCode.WORKLOAD);
+    expect(e.family).toBe(FleetSpecErrorCode.WORKLOAD);
     expect(e.problems.map((p) => p.prop)).toEqual(['internalLoadBalancer', 'allowedClientCidrs', 'scaleOutCpuPercent', 'agent.drainMode']);
     expect(e.message).toMatch(/internalLoadBalancer cannot be set on an AzureQueueWorkerFleet: the workers have no load balancer/);
     expect(e.message).toMatch(/drainMode cannot be set on an AzureQueueWorkerFleet: the agent sends SIGTERM to the worker whose PID is in \/run\/queue-worker.pid/);
@@ -228,7 +228,7 @@ describe('AzureQueueWorkerFleet validation', () => {
 
   test('every problem together, code WORKLOAD', () => {
     const e = errorOf({ acceptableLatencySeconds: 30, messageTimeToLive: '14 days', checkpointRetentionDays: 0 });
-    expect(e.code).toBe(FleetSpecErrorCode.WORKLOAD);
+    expect(e.family).toBe(FleetSpecErrorCode.WORKLOAD);
     expect(e.problems.map((p) => p.prop)).toEqual(['acceptableLatencySeconds', 'messageTimeToLive', 'checkpointRetentionDays']);
     expect(e.message).toMatch(/Workers: 3 problems/);
     expect(e.message).toMatch(/messageTimeToLive \("14 days"\) must be an ISO 8601 duration/);

@@ -109,8 +109,8 @@ describe('validateAzureFleet', () => {
     expect(problems({})).toEqual([]);
   });
 
-  test('problems carry the CLOUD_CONSTRAINT code and the prop', () => {
-    expect(problems({ zones: ['1', 'x'] })).toEqual([expect.objectContaining({ code: FleetSpecErrorCode.CLOUD_CONSTRAINT, prop: 'zones' })]);
+  test('problems carry the code of their rule (family CLOUD_CONSTRAINT) and the prop', () => {
+    expect(problems({ zones: ['1', 'x'] })).toEqual([expect.objectContaining({ code: FleetSpecErrorCode.AZURE_ZONES, prop: 'zones' })]);
   });
 
   test('tokens are not validated', () => {

@@ -347,7 +347,7 @@ describe('agent delivery as a storage blob', () => {
 
   test('INLINE refuses an agent that does not fit', () => {
     expect(() => synth({ ...GPU, agentBundlePath: LARGE_BUNDLE, agentDelivery: AgentDelivery.INLINE })).toThrow(
-      /agentDelivery is INLINE but the custom data would be \d+ characters \(base64; the gzip-compressed agent is \d+ bytes\) and Azure accepts at most 65535; use AgentDelivery.STORAGE_BLOB \(or AUTO\), or shorten bootCommands \[CLOUD_CONSTRAINT\]/,
+      /agentDelivery is INLINE but the custom data would be \d+ characters \(base64; the gzip-compressed agent is \d+ bytes\) and Azure accepts at most 65535; use AgentDelivery.STORAGE_BLOB \(or AUTO\), or shorten bootCommands \[AZURE_CUSTOM_DATA\]/,
     );
   });
 
@@ -359,7 +359,7 @@ describe('agent delivery as a storage blob', () => {
 describe('validation', () => {
   test('GPU sizes in an instance mix are refused with the Azure limit and the alternative', () => {
     expect(() => synth({ ...GPU, sizeStrategy: AzureSizeStrategy.INSTANCE_MIX })).toThrow(
-      /sizeStrategy is INSTANCE_MIX but instanceTypes lists Standard_NC4as_T4_v3 \(family NC\), Standard_NC8as_T4_v3 \(family NC\): Azure accepts only the A, B, D, E and F families in an instance mix \(skuName "Mix"\), not GPU sizes \(NC, ND, NV\); use sizeStrategy SCALE_SET_PER_SIZE \(or AUTO\) to run one scale set per size behind the same load balancer backend pool \[CLOUD_CONSTRAINT\]/,
+      /sizeStrategy is INSTANCE_MIX but instanceTypes lists Standard_NC4as_T4_v3 \(family NC\), Standard_NC8as_T4_v3 \(family NC\): Azure accepts only the A, B, D, E and F families in an instance mix \(skuName "Mix"\), not GPU sizes \(NC, ND, NV\); use sizeStrategy SCALE_SET_PER_SIZE \(or AUTO\) to run one scale set per size behind the same load balancer backend pool \[AZURE_SIZE_STRATEGY\]/,
     );
   });
 
@@ -427,7 +427,7 @@ describe('validation', () => {
 
   test('instanceRequirements is not supported on Azure', () => {
     const e = errorOf({ ...GPU, instanceTypes: undefined, instanceRequirements: { vCpuCount: { min: 4 }, memoryMiB: { min: 16384 } } });
-    expect(e.problems).toContainEqual(expect.objectContaining({ code: FleetSpecErrorCode.CLOUD_CONSTRAINT, prop: 'instanceRequirements', message: expect.stringMatching(/instanceRequirements is not supported on Azure: a scale set takes VM sizes by name; list them in instanceTypes/) }));
+    expect(e.problems).toContainEqual(expect.objectContaining({ code: FleetSpecErrorCode.INSTANCE_REQUIREMENTS_UNSUPPORTED, prop: 'instanceRequirements', message: expect.stringMatching(/instanceRequirements is not supported on Azure: a scale set takes VM sizes by name; list them in instanceTypes/) }));
   });
 
   test('maxBidPrice is -1 or a positive price', () => {

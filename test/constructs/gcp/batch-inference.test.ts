@@ -163,7 +163,7 @@ describe('GcpBatchInference: instance template mode and GPUs', () => {
 
 describe('GcpBatchInference: refusals name the prop, the value and the fix', () => {
   test.each<[Partial<GcpBatchInferenceProps>, RegExp]>([
-    [{ maxRetryCount: 0 }, /maxRetryCount \(0\) must be 1 to 10: Cloud Batch allows 0 to 10 retries per task, and with 0 a preempted task \(exit code 50001\) fails instead of resuming from its checkpoint; use e.g. 5 \[WORKLOAD\]/],
+    [{ maxRetryCount: 0 }, /maxRetryCount \(0\) must be 1 to 10: Cloud Batch allows 0 to 10 retries per task, and with 0 a preempted task \(exit code 50001\) fails instead of resuming from its checkpoint; use e.g. 5 \[BATCH_RETRY_POLICY\]/],
     [{ maxRetryCount: 11 }, /maxRetryCount \(11\) must be 1 to 10/],
     [{ failExitCodes: [1, 50001] }, /exit code\(s\) 50001 are both retried and failed; 50001 is Cloud Batch's VM preemption code and is always retried: remove it from failExitCodes/],
     [{ retryExitCodes: [75], failExitCodes: [75] }, /exit code\(s\) 75 are both retried and failed; list each code in one of retryExitCodes and failExitCodes/],

@@ -152,7 +152,7 @@ describe('GcpFleetAlerts validation', () => {
       err = e;
     }
     expect(err).toBeInstanceOf(FleetSpecError);
-    expect((err as FleetSpecError).code).toBe(FleetSpecErrorCode.CLOUD_CONSTRAINT);
+    expect((err as FleetSpecError).family).toBe(FleetSpecErrorCode.CLOUD_CONSTRAINT);
     expect((err as Error).message).toMatch(message);
   });
 });

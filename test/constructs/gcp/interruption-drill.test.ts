@@ -61,7 +61,7 @@ describe('GcpInterruptionDrill', () => {
       err = e;
     }
     expect(err).toBeInstanceOf(FleetSpecError);
-    expect((err as FleetSpecError).code).toBe(FleetSpecErrorCode.CLOUD_CONSTRAINT);
+    expect((err as FleetSpecError).family).toBe(FleetSpecErrorCode.CLOUD_CONSTRAINT);
     expect((err as Error).message).toMatch(message);
   });
 });

@@ -70,7 +70,7 @@ describe('GcpInferenceLoadBalancer', () => {
     const stack = new TerraformStack(new App(), 'stack');
     const fleet = new GcpSpotFleet(stack, 'Fleet', fleetProps());
     expect(() => new GcpInferenceLoadBalancer(stack, 'Lb', { fleet, requestTimeoutSeconds: 0, sslCertificates: [] })).toThrow(
-      /^stack\/Lb: 2 problems in the fleet spec:\n  - requestTimeoutSeconds \(0\) must be a whole number of seconds from 1 to 86400 \(the backend service's timeout_sec for a global external Application Load Balancer\); use e.g. 120 \[CLOUD_CONSTRAINT\]\n  - sslCertificates is an empty list; give at least one certificate for HTTPS, or leave it out to serve HTTP \[CLOUD_CONSTRAINT\]$/,
+      /^stack\/Lb: 2 problems in the fleet spec:\n  - requestTimeoutSeconds \(0\) must be a whole number of seconds from 1 to 86400 \(the backend service's timeout_sec for a global external Application Load Balancer\); use e.g. 120 \[GCP_BACKEND_SERVICE\]\n  - sslCertificates is an empty list; give at least one certificate for HTTPS, or leave it out to serve HTTP \[GCP_SSL_CERTIFICATES\]$/,
     );
   });
 });

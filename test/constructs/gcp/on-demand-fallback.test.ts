@@ -170,7 +170,7 @@ describe('GcpOnDemandFallback validation', () => {
 
   test('a schedule that is not five cron fields', () => {
     expect(attempt({ schedule: 'every 1 minutes' })).toThrow(
-      /schedule \("every 1 minutes"\) must be a cron expression of five fields \(minute hour day month weekday\), as Cloud Scheduler takes it; use e\.g\. '\* \* \* \* \*' \(every minute\) \[CLOUD_CONSTRAINT\]/,
+      /schedule \("every 1 minutes"\) must be a cron expression of five fields \(minute hour day month weekday\), as Cloud Scheduler takes it; use e\.g\. '\* \* \* \* \*' \(every minute\) \[FALLBACK_SCHEDULE\]/,
     );
   });
 
@@ -194,7 +194,7 @@ describe('GcpOnDemandFallback validation', () => {
     } catch (e) {
       err = e as FleetSpecError;
     }
-    expect(err?.code).toBe(FleetSpecErrorCode.CLOUD_CONSTRAINT);
+    expect(err?.code).toBe(FleetSpecErrorCode.FALLBACK_CAPACITY);
     expect(err?.message).toMatch(/fleet llm has no spot share \(maxCapacity 2 = 2 standard VMs\), so there is nothing to fall back from; raise maxCapacity above the on-demand count or leave the fallback out/);
   });
 

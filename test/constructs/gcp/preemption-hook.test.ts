@@ -101,7 +101,7 @@ describe('GcpPreemptionHook', () => {
     const stack = new TerraformStack(new App(), 'stack');
     const fleet = new GcpSpotFleet(stack, 'Fleet', fleetProps());
     expect(() => new GcpPreemptionHook(stack, 'Hook', { fleet, functionMaxInstances: 0 })).toThrow(
-      /^stack\/Hook: functionMaxInstances \(0\) must be a whole number from 1 to 1000; use e.g. 5 \[CLOUD_CONSTRAINT\]$/,
+      /^stack\/Hook: functionMaxInstances \(0\) must be a whole number from 1 to 1000; use e.g. 5 \[GCP_FUNCTION\]$/,
     );
     expect(() => new GcpPreemptionHook(stack, 'Hook2', { fleet, functionBundleDir: '/nonexistent/preemption' })).toThrow(
       /bundle "\/nonexistent\/preemption\/index.js" not found .*run `npm run build:handlers` first so that synth can ship it, or fix functionBundleDir/,

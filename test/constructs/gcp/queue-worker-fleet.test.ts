@@ -244,7 +244,7 @@ describe('GcpQueueWorkerFleet validation', () => {
       error = e as FleetSpecError;
     }
     expect(error).toBeInstanceOf(FleetSpecError);
-    expect(error!.code).toBe(FleetSpecErrorCode.WORKLOAD);
+    expect(error!.family).toBe(FleetSpecErrorCode.WORKLOAD);
     expect(error!.problems.map((p) => p.prop)).toEqual(['targetBacklogPerInstance', 'maxDeliveryAttempts', 'messageRetentionSeconds', 'checkpointRetentionDays']);
     expect(error!.message).toMatch(/messageRetentionSeconds \(60 s\) must be from 600 s to 604800 s/);
   });

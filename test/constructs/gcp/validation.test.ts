@@ -27,10 +27,10 @@ describe('Google Cloud validation (FleetSpecError at construction)', () => {
 
   test('EVEN is refused with instance flexibility (several machine types)', () => {
     expect(build({ targetShape: TargetShape.EVEN })).toThrow(
-      /^stack\/Fleet: targetShape EVEN cannot be used with instance flexibility: instanceTypes lists 2 machine types \(g2-standard-8, g2-standard-12\) and a regional MIG's instanceFlexibilityPolicy needs targetShape BALANCED, ANY or ANY_SINGLE_ZONE; use TargetShape.BALANCED .* \[CLOUD_CONSTRAINT\]$/,
+      /^stack\/Fleet: targetShape EVEN cannot be used with instance flexibility: instanceTypes lists 2 machine types \(g2-standard-8, g2-standard-12\) and a regional MIG's instanceFlexibilityPolicy needs targetShape BALANCED, ANY or ANY_SINGLE_ZONE; use TargetShape.BALANCED .* \[GCP_TARGET_SHAPE\]$/,
     );
     const e = problems({ targetShape: TargetShape.EVEN });
-    expect(e.code).toBe(FleetSpecErrorCode.CLOUD_CONSTRAINT);
+    expect(e.code).toBe(FleetSpecErrorCode.GCP_TARGET_SHAPE);
     expect(e.problems[0].prop).toBe('targetShape');
   });
 
