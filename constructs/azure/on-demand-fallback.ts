@@ -16,8 +16,8 @@ import { dirname, join, resolve } from 'node:path';
 import { FallbackPolicyOptions, resolveFallbackPolicyOptions } from '../../lib/policy';
 import { FleetSpecError, FleetSpecErrorCode, ProblemCollector } from '../../lib/spec';
 import { azureName } from './network';
-import { ISpotScaleSetFleet } from './fleet-interface';
-import { SpotScaleSetFleet } from './spot-scale-set-fleet';
+import { IAzureSpotFleet } from './fleet-interface';
+import { AzureSpotFleet } from './spot-scale-set-fleet';
 
 /** Namespace and name of the custom metric the controller writes on the fleet's first scale set. */
 export const FALLBACK_METRIC_NAMESPACE = 'SpotInference';
@@ -45,8 +45,8 @@ export interface AzureSpareScaleSetRef {
 }
 
 /**
- * Capacity of one scale set of a fleet imported with `SpotScaleSetFleet.fromScaleSetAttributes`, as the controller
- * needs it (a {@link SpotScaleSetFleet} knows its own plan).
+ * Capacity of one scale set of a fleet imported with `AzureSpotFleet.fromScaleSetAttributes`, as the controller
+ * needs it (an {@link AzureSpotFleet} knows its own plan).
  */
 export interface AzureFallbackScaleSetCapacity {
   /** Regular VMs that always run in it (its `priority_mix.base_regular_count` as deployed). */
@@ -59,28 +59,28 @@ export interface AzureFallbackScaleSetCapacity {
 
 /** A fleet of another region (or resource group) that the same controller observes and adjusts. */
 export interface AzureFallbackRegionFleet {
-  /** The fleet: a {@link SpotScaleSetFleet}, or scale sets imported with `SpotScaleSetFleet.fromScaleSetAttributes`. */
-  readonly fleet: ISpotScaleSetFleet;
+  /** The fleet: an {@link AzureSpotFleet}, or scale sets imported with `AzureSpotFleet.fromScaleSetAttributes`. */
+  readonly fleet: IAzureSpotFleet;
   /**
    * Azure region of its scale sets (its pools are `<region>/<zone>/<size>`).
-   * @default - the location of a SpotScaleSetFleet's scale sets; required for an imported fleet
+   * @default - the location of a AzureSpotFleet's scale sets; required for an imported fleet
    */
   readonly location?: string;
-  /** One entry per scale set, in the order of `fleet.scaleSetIds`. @default - a SpotScaleSetFleet's own plan; required for an imported fleet */
+  /** One entry per scale set, in the order of `fleet.scaleSetIds`. @default - a AzureSpotFleet's own plan; required for an imported fleet */
   readonly scaleSetCapacities?: AzureFallbackScaleSetCapacity[];
 }
 
 /** Props of {@link AzureOnDemandFallback}. */
 export interface AzureOnDemandFallbackProps {
   /**
-   * The fleet whose scale sets the controller adjusts: a {@link SpotScaleSetFleet}, or scale sets created elsewhere
-   * (`SpotScaleSetFleet.fromScaleSetAttributes`, with `scaleSetCapacities`). An imported fleet's Terraform must
+   * The fleet whose scale sets the controller adjusts: an {@link AzureSpotFleet}, or scale sets created elsewhere
+   * (`AzureSpotFleet.fromScaleSetAttributes`, with `scaleSetCapacities`). An imported fleet's Terraform must
    * ignore changes to `priority_mix` (and `instances`) itself: the controller owns them.
    */
-  readonly fleet: ISpotScaleSetFleet;
+  readonly fleet: IAzureSpotFleet;
   /**
    * Capacity of each scale set of an imported `fleet`, in the order of its `scaleSetIds`.
-   * @default - a SpotScaleSetFleet's own plan; required for an imported fleet
+   * @default - a AzureSpotFleet's own plan; required for an imported fleet
    */
   readonly scaleSetCapacities?: AzureFallbackScaleSetCapacity[];
   /**
@@ -124,11 +124,11 @@ export interface AzureOnDemandFallbackProps {
    * Spare Spot scale sets the controller sizes (one per zone: a scale set's zones cannot be narrowed while it
    * runs VMs, so the controller steers by size per zone). They must be Spot only, without an autoscale setting.
    * The control role is assigned at each of them.
-   * @default - with spareGroups (the default), one per zone of each SpotScaleSetFleet, rendered here; otherwise none
+   * @default - with spareGroups (the default), one per zone of each AzureSpotFleet, rendered here; otherwise none
    */
   readonly spareScaleSets?: AzureSpareScaleSetRef[];
   /**
-   * Render the spare Spot scale sets: one per zone of each {@link SpotScaleSetFleet} (`fleet` and
+   * Render the spare Spot scale sets: one per zone of each {@link AzureSpotFleet} (`fleet` and
    * `additionalFleets`), a copy of its first scale set (image, custom data and agent, identity, NIC in the same
    * subnet, security group and backend pool, health extension) with Spot priority only, no priority mix, no
    * autoscale setting and capacity 0: the controller alone sizes them, so the policy's spare Spot VMs
@@ -143,9 +143,9 @@ export interface AzureOnDemandFallbackProps {
 
 /** One fleet the controller drives, resolved. */
 interface DrivenFleet {
-  readonly fleet: ISpotScaleSetFleet;
+  readonly fleet: IAzureSpotFleet;
   /** The fleet when this package built it (its plan, its scale sets to copy). */
-  readonly built?: SpotScaleSetFleet;
+  readonly built?: AzureSpotFleet;
   readonly location: string;
   readonly resourceGroupName: string;
   readonly capacities: AzureFallbackScaleSetCapacity[];
@@ -339,9 +339,9 @@ export class AzureOnDemandFallback extends Construct {
     if (props.spareGroups === true && spares === 0) {
       v.add(C.FALLBACK_SPARES, 'spareGroups', 'spareGroups is true but policy.spareSpotReplicas is 0, so the spare scale sets would never run anything; set policy.spareSpotReplicas to 1 or more, or leave spareGroups out');
     }
-    const built = [props.fleet, ...(props.additionalFleets ?? []).map((r) => r.fleet)].some((f) => f instanceof SpotScaleSetFleet);
+    const built = [props.fleet, ...(props.additionalFleets ?? []).map((r) => r.fleet)].some((f) => f instanceof AzureSpotFleet);
     if (props.spareGroups === true && props.spareScaleSets === undefined && !built) {
-      v.add(FleetSpecErrorCode.FALLBACK_SPARES, 'spareGroups', `spareGroups is true but fleet ${props.fleet.fleetName} is imported: the spare scale sets are copies of a SpotScaleSetFleet's first scale set, and an imported fleet has none to copy; give spareScaleSets (Spot-only scale sets you created, one per zone) or leave spareGroups out`);
+      v.add(FleetSpecErrorCode.FALLBACK_SPARES, 'spareGroups', `spareGroups is true but fleet ${props.fleet.fleetName} is imported: the spare scale sets are copies of a AzureSpotFleet's first scale set, and an imported fleet has none to copy; give spareScaleSets (Spot-only scale sets you created, one per zone) or leave spareGroups out`);
     }
     const fleets: DrivenFleet[] = [];
     const main = resolveFleet(v, 'fleet', props.fleet, props.location, props.scaleSetCapacities, 'scaleSetCapacities', '');
@@ -349,7 +349,7 @@ export class AzureOnDemandFallback extends Construct {
     const seen = new Set<string>([props.location]);
     (props.additionalFleets ?? []).forEach((r, i) => {
       const at = `additionalFleets[${i}]`;
-      const location = r.location ?? (r.fleet instanceof SpotScaleSetFleet ? r.fleet.scaleSets[0].scaleSet.locationInput : undefined);
+      const location = r.location ?? (r.fleet instanceof AzureSpotFleet ? r.fleet.scaleSets[0].scaleSet.locationInput : undefined);
       if (location === undefined || Token.isUnresolved(location)) {
         v.add(C.REGION_LIST, `${at}.location`, `${at}.location is not set (or is a deploy-time value) and fleet ${r.fleet.fleetName} is imported, so its region is unknown; give the Azure region of its scale sets, e.g. "westeurope" (its pools are <region>/<zone>/<size>)`);
         return;
@@ -469,7 +469,7 @@ export class AzureOnDemandFallback extends Construct {
 function resolveFleet(
   v: ProblemCollector,
   prop: string,
-  fleet: ISpotScaleSetFleet,
+  fleet: IAzureSpotFleet,
   location: string,
   given: AzureFallbackScaleSetCapacity[] | undefined,
   capacitiesProp: string,
@@ -480,7 +480,7 @@ function resolveFleet(
     v.add(C.DEPLOY_TIME_VALUE, prop, `${prop} (fleet ${fleet.fleetName}) lists its scale sets as one deploy-time value; the controller needs one entry per scale set at synth: import it with a list of ids (scaleSetIds: [a, b]) and their scaleSetNames`);
     return undefined;
   }
-  const built = fleet instanceof SpotScaleSetFleet ? fleet : undefined;
+  const built = fleet instanceof AzureSpotFleet ? fleet : undefined;
   if (built) {
     if (given !== undefined) v.add(FleetSpecErrorCode.FALLBACK_CAPACITY, capacitiesProp, `${capacitiesProp} is set for fleet ${fleet.fleetName}, which this package built and which knows its own capacities; leave ${capacitiesProp} out`);
     const capacities = built.plans.map((p) => ({ baseRegularCount: p.baseRegularCount, maxCapacity: p.maxCapacity, desiredCapacity: p.desiredCapacity }));

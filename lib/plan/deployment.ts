@@ -33,7 +33,7 @@ export enum Deployment {
   AWS = 'aws',
   /** The fleet `GcpSpotInferenceService` renders, as Google Cloud runs it. */
   GCP = 'gcp',
-  /** The fleet `AzureSpotScaleSetFleet` renders, as Azure runs it. */
+  /** The fleet `AzureSpotFleet` renders, as Azure runs it. */
   AZURE = 'azure',
 }
 

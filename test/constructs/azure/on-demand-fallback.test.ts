@@ -7,7 +7,7 @@ import { RoleDefinition } from '@cdktf/provider-azurerm/lib/role-definition';
 import { ServicePlan } from '@cdktf/provider-azurerm/lib/service-plan';
 import { StorageAccount } from '@cdktf/provider-azurerm/lib/storage-account';
 import { TerraformAsset, Testing, Token } from 'cdktf';
-import { AzureOnDemandFallback, AzureOnDemandFallbackProps, ISpotScaleSetFleet, SpotScaleSetFleet, SpotScaleSetFleetProps } from '../../../constructs/azure';
+import { AzureOnDemandFallback, AzureOnDemandFallbackProps, IAzureSpotFleet, AzureSpotFleet, AzureSpotFleetProps } from '../../../constructs/azure';
 import { AzureFallbackClients, azureFallbackSettingsFromEnv, AzureStoredState, AzureVm, runAzureFallbackController } from '../../../lib/handlers/azure/fallback';
 import { FleetSpecError, FleetSpecErrorCode } from '../../../lib/spec';
 
@@ -23,7 +23,7 @@ beforeAll(() => {
   }
 });
 
-const GPU: SpotScaleSetFleetProps = {
+const GPU: AzureSpotFleetProps = {
   resourceGroupName: 'rg-spot',
   location: 'eastus2',
   adminSshPublicKey: 'ssh-rsa AAAAB3NzaC1yc2E test',
@@ -35,11 +35,11 @@ const GPU: SpotScaleSetFleetProps = {
   agentBundlePath: AGENT,
 };
 
-function synth(fleetProps: SpotScaleSetFleetProps = GPU, props: Partial<AzureOnDemandFallbackProps> = {}): { out: string; json: any; fallback: AzureOnDemandFallback; fleet: SpotScaleSetFleet } {
+function synth(fleetProps: AzureSpotFleetProps = GPU, props: Partial<AzureOnDemandFallbackProps> = {}): { out: string; json: any; fallback: AzureOnDemandFallback; fleet: AzureSpotFleet } {
   let fallback!: AzureOnDemandFallback;
-  let fleet!: SpotScaleSetFleet;
+  let fleet!: AzureSpotFleet;
   const out = Testing.synthScope((scope) => {
-    fleet = new SpotScaleSetFleet(scope, 'Fleet', fleetProps);
+    fleet = new AzureSpotFleet(scope, 'Fleet', fleetProps);
     fallback = new AzureOnDemandFallback(scope, 'Fallback', { fleet, resourceGroupName: 'rg-spot', location: 'eastus2', ...props });
   });
   return { out, json: JSON.parse(out), fallback, fleet };
@@ -174,7 +174,7 @@ describe('AzureOnDemandFallback', () => {
 });
 
 describe('AzureOnDemandFallback validation', () => {
-  function errorOf(fleetProps: SpotScaleSetFleetProps, props: Partial<AzureOnDemandFallbackProps>): FleetSpecError {
+  function errorOf(fleetProps: AzureSpotFleetProps, props: Partial<AzureOnDemandFallbackProps>): FleetSpecError {
     try {
       synth(fleetProps, props);
     } catch (e) {
@@ -261,7 +261,7 @@ describe('AzureOnDemandFallback: an imported fleet (fromScaleSetAttributes)', ()
     { baseRegularCount: 0, maxCapacity: 4, desiredCapacity: 1 },
   ];
   const build = (props: Partial<AzureOnDemandFallbackProps> = {}, ids = [`${SETS}/chat-1`, `${SETS}/chat-2`]): any => JSON.parse(Testing.synthScope((scope) => {
-    const fleet = SpotScaleSetFleet.fromScaleSetAttributes(scope, 'Imported', { resourceGroupName: 'rg-shared', scaleSetIds: ids, fleetName: 'chat' });
+    const fleet = AzureSpotFleet.fromScaleSetAttributes(scope, 'Imported', { resourceGroupName: 'rg-shared', scaleSetIds: ids, fleetName: 'chat' });
     new AzureOnDemandFallback(scope, 'Fallback', { fleet, resourceGroupName: 'rg-spot', location: 'eastus2', scaleSetCapacities: CAPS, ...props });
   }));
   const errorOf = (props: Partial<AzureOnDemandFallbackProps>, ids?: string[]): FleetSpecError => {
@@ -307,7 +307,7 @@ describe('AzureOnDemandFallback: an imported fleet (fromScaleSetAttributes)', ()
     expect(bad.problems.every((p) => p.code === FleetSpecErrorCode.FALLBACK_CAPACITY)).toBe(true);
     const tokens = errorOf({ scaleSetCapacities: [{ ...CAPS[0], maxCapacity: Token.asNumber('${var.max}') }, CAPS[1]] });
     expect(tokens.message).toMatch(/scaleSetCapacities\[0\]\.maxCapacity is a deploy-time value; the controller computes with it, so give the number itself/);
-    expect(errorOf({ spareGroups: true }).message).toMatch(/spareGroups is true but fleet chat is imported: the spare scale sets are copies of a SpotScaleSetFleet's first scale set.*give spareScaleSets/);
+    expect(errorOf({ spareGroups: true }).message).toMatch(/spareGroups is true but fleet chat is imported: the spare scale sets are copies of a AzureSpotFleet's first scale set.*give spareScaleSets/);
     expect(errorOf({ scaleSetCapacities: [{ baseRegularCount: 6, maxCapacity: 6, desiredCapacity: 6 }, { baseRegularCount: 4, maxCapacity: 4, desiredCapacity: 4 }] }).message).toMatch(/the fleet has no Spot share \(maxCapacity 10, on-demand base 10\)/);
   });
 
@@ -317,14 +317,14 @@ describe('AzureOnDemandFallback: an imported fleet (fromScaleSetAttributes)', ()
 });
 
 describe('AzureOnDemandFallback: one controller over several regions (additionalFleets)', () => {
-  const WEST: SpotScaleSetFleetProps = { ...GPU, location: 'westeurope', namePrefix: 'west', instanceTypes: ['Standard_NC8as_T4_v3', 'Standard_NC16as_T4_v3'], maxCapacity: 6 };
+  const WEST: AzureSpotFleetProps = { ...GPU, location: 'westeurope', namePrefix: 'west', instanceTypes: ['Standard_NC8as_T4_v3', 'Standard_NC16as_T4_v3'], maxCapacity: 6 };
   const SETS = '/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg-asia/providers/Microsoft.Compute/virtualMachineScaleSets';
-  const build = (props: (west: SpotScaleSetFleet, asia: ISpotScaleSetFleet) => Partial<AzureOnDemandFallbackProps>): { json: any; fallback: AzureOnDemandFallback } => {
+  const build = (props: (west: AzureSpotFleet, asia: IAzureSpotFleet) => Partial<AzureOnDemandFallbackProps>): { json: any; fallback: AzureOnDemandFallback } => {
     let fallback!: AzureOnDemandFallback;
     const json = JSON.parse(Testing.synthScope((scope) => {
-      const fleet = new SpotScaleSetFleet(scope, 'Fleet', GPU);
-      const west = new SpotScaleSetFleet(scope, 'West', WEST);
-      const asia = SpotScaleSetFleet.fromScaleSetAttributes(scope, 'Asia', { resourceGroupName: 'rg-asia', scaleSetIds: [`${SETS}/asia-1`], fleetName: 'asia' });
+      const fleet = new AzureSpotFleet(scope, 'Fleet', GPU);
+      const west = new AzureSpotFleet(scope, 'West', WEST);
+      const asia = AzureSpotFleet.fromScaleSetAttributes(scope, 'Asia', { resourceGroupName: 'rg-asia', scaleSetIds: [`${SETS}/asia-1`], fleetName: 'asia' });
       fallback = new AzureOnDemandFallback(scope, 'Fallback', { fleet, resourceGroupName: 'rg-spot', location: 'eastus2', ...props(west, asia) });
     }));
     return { json, fallback };
@@ -375,10 +375,10 @@ describe('AzureOnDemandFallback: one controller over several regions (additional
 
 describe('AzureOnDemandFallback settings drive the handler: two regions, one losing all its Spot VMs', () => {
   test('the app settings the construct writes are read by the function, which takes the fallback where spot was lost and puts the spare elsewhere', async () => {
-    const WEST_FLEET: SpotScaleSetFleetProps = { ...GPU, location: 'westeurope', namePrefix: 'west', maxCapacity: 6 };
+    const WEST_FLEET: AzureSpotFleetProps = { ...GPU, location: 'westeurope', namePrefix: 'west', maxCapacity: 6 };
     const json = JSON.parse(Testing.synthScope((scope) => {
-      const fleet = new SpotScaleSetFleet(scope, 'Fleet', GPU);
-      const west = new SpotScaleSetFleet(scope, 'West', WEST_FLEET);
+      const fleet = new AzureSpotFleet(scope, 'Fleet', GPU);
+      const west = new AzureSpotFleet(scope, 'West', WEST_FLEET);
       new AzureOnDemandFallback(scope, 'Fallback', { fleet, additionalFleets: [{ fleet: west }], resourceGroupName: 'rg-spot', location: 'eastus2', policy: { coverSparesWhenScarce: false } });
     }));
     // Resolve the scale sets' name references as Terraform would.

@@ -7,7 +7,7 @@ import { ProjectIamCustomRole } from '@cdktf/provider-google/lib/project-iam-cus
 import { ProjectIamMember } from '@cdktf/provider-google/lib/project-iam-member';
 import { PubsubTopic } from '@cdktf/provider-google/lib/pubsub-topic';
 import { ServiceAccount } from '@cdktf/provider-google/lib/service-account';
-import { FALLBACK_REPLICAS_METRIC_TYPE, GcpFleetLoadBalancer, GcpOnDemandFallback, GcpPreemptionHook, GcpSpotFleet } from '../../../constructs/gcp';
+import { FALLBACK_REPLICAS_METRIC_TYPE, GcpInferenceLoadBalancer, GcpOnDemandFallback, GcpPreemptionHook, GcpSpotFleet } from '../../../constructs/gcp';
 import { FleetSpecError, FleetSpecErrorCode } from '../../../lib/spec';
 import { ensureBundles, fleetProps, ofType, one, synth } from './helpers';
 
@@ -18,7 +18,7 @@ describe('GcpOnDemandFallback', () => {
   const { json, resources } = synth((scope) => {
     const fleet = new GcpSpotFleet(scope, 'Fleet', fleetProps());
     const hook = new GcpPreemptionHook(scope, 'Hook', { fleet });
-    const lb = new GcpFleetLoadBalancer(scope, 'Lb', { fleet });
+    const lb = new GcpInferenceLoadBalancer(scope, 'Lb', { fleet });
     new GcpOnDemandFallback(scope, 'Fallback', { fleet, preemptionHook: hook, backendService: lb.backendService, policy: { scaleInStabilizationSeconds: 120 } });
   });
   const fn = one(resources, 'google_cloudfunctions2_function', 'Fallback');
