@@ -27,8 +27,12 @@ describe('examples/azure', () => {
     const json = JSON.parse(out);
     expect(json.provider.azurerm).toEqual([{ features: [{}] }]);
     expect(out).toHaveResourceWithProperties(ResourceGroup, { name: 'spot-inference-example', location: 'eastus2' });
-    const sets: any[] = Object.values(json.resource.azurerm_orchestrated_virtual_machine_scale_set);
+    // The fleet's own scale sets; beside them, the fallback controller's three spare Spot scale sets (one per zone, empty until it sizes them).
+    const all = Object.entries<any>(json.resource.azurerm_orchestrated_virtual_machine_scale_set);
+    const sets: any[] = all.filter(([id]) => !id.includes('SpareScaleSet')).map(([, s]) => s);
+    const spares: any[] = all.filter(([id]) => id.includes('SpareScaleSet')).map(([, s]) => s);
     expect(sets.map((s) => s.sku_name).sort()).toEqual(['Mix', 'Standard_NC4as_T4_v3', 'Standard_NC8as_T4_v3']);
+    expect(spares.map((s) => s.instances)).toEqual([0, 0, 0]);
     expect(out).toHaveResourceWithProperties(OrchestratedVirtualMachineScaleSet, {
       sku_name: 'Mix',
       sku_profile: { allocation_strategy: 'CapacityOptimized', vm_sizes: ['Standard_D4as_v5', 'Standard_D4s_v5', 'Standard_E4as_v5'] },
@@ -73,7 +77,8 @@ describe('examples/azure', () => {
     const file = join(outdir, 'stacks', 'spot-inference-azure', 'cdk.tf.json');
     expect(existsSync(file)).toBe(true);
     const json = JSON.parse(readFileSync(file, 'utf8'));
-    expect(Object.keys(json.resource.azurerm_orchestrated_virtual_machine_scale_set)).toHaveLength(3);
+    // 3 fleet scale sets + 3 spare Spot scale sets of the fallback controller.
+    expect(Object.keys(json.resource.azurerm_orchestrated_virtual_machine_scale_set)).toHaveLength(6);
     expect(json.terraform.required_providers.azurerm).toEqual({ source: 'azurerm', version: '4.55.0' });
     // depends_on holds plain references, as Terraform requires.
     for (const set of Object.values<any>(json.resource.azurerm_orchestrated_virtual_machine_scale_set)) {
