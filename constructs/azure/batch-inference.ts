@@ -4,6 +4,7 @@ import { BatchJob } from '@cdktf/provider-azurerm/lib/batch-job';
 import { BatchPool } from '@cdktf/provider-azurerm/lib/batch-pool';
 import { RoleAssignment } from '@cdktf/provider-azurerm/lib/role-assignment';
 import { StorageAccount } from '@cdktf/provider-azurerm/lib/storage-account';
+import { createCheckpointStorageAccount } from './checkpoint-storage';
 import { StorageContainer } from '@cdktf/provider-azurerm/lib/storage-container';
 import { StorageManagementPolicy } from '@cdktf/provider-azurerm/lib/storage-management-policy';
 import { UserAssignedIdentity } from '@cdktf/provider-azurerm/lib/user-assigned-identity';
@@ -291,19 +292,7 @@ export class AzureBatchInference extends Construct {
   }
 
   private createStorage(props: AzureBatchInferenceProps, common: { resourceGroupName: string; location: string; tags?: { [key: string]: string } }, hash: string): StorageAccount {
-    return new StorageAccount(this, 'Storage', {
-      ...common,
-      name: props.checkpointStorageAccountName ?? `ckpt${hash}`,
-      accountTier: 'Standard',
-      accountReplicationType: 'ZRS',
-      accountKind: 'StorageV2',
-      httpsTrafficOnlyEnabled: true,
-      minTlsVersion: 'TLS1_2',
-      allowNestedItemsToBePublic: false,
-      sharedAccessKeyEnabled: false,
-      defaultToOauthAuthentication: true,
-      infrastructureEncryptionEnabled: true,
-    });
+    return createCheckpointStorageAccount(this, 'Storage', { ...common, name: props.checkpointStorageAccountName ?? `ckpt${hash}` });
   }
 
   private createPool(props: AzureBatchInferenceProps, prefix: string, r: ValidatedBatch): BatchPool {

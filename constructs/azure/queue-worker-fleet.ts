@@ -4,6 +4,7 @@ import { RoleAssignment } from '@cdktf/provider-azurerm/lib/role-assignment';
 import { ServicebusNamespace } from '@cdktf/provider-azurerm/lib/servicebus-namespace';
 import { ServicebusQueue } from '@cdktf/provider-azurerm/lib/servicebus-queue';
 import { StorageAccount } from '@cdktf/provider-azurerm/lib/storage-account';
+import { createCheckpointStorageAccount } from './checkpoint-storage';
 import { StorageContainer } from '@cdktf/provider-azurerm/lib/storage-container';
 import { StorageManagementPolicy } from '@cdktf/provider-azurerm/lib/storage-management-policy';
 import { Token } from 'cdktf';
@@ -246,19 +247,7 @@ export class AzureQueueWorkerFleet extends Construct {
 
   /** Checkpoints: HTTPS only, TLS 1.2, no shared keys, no public blobs. */
   private createCheckpointAccount(props: AzureQueueWorkerFleetProps, common: CommonProps, hash: string): StorageAccount {
-    return new StorageAccount(this, 'CheckpointAccount', {
-      ...common,
-      name: props.checkpointStorageAccountName ?? `ckpt${hash}`,
-      accountTier: 'Standard',
-      accountReplicationType: 'ZRS',
-      accountKind: 'StorageV2',
-      httpsTrafficOnlyEnabled: true,
-      minTlsVersion: 'TLS1_2',
-      allowNestedItemsToBePublic: false,
-      sharedAccessKeyEnabled: false,
-      defaultToOauthAuthentication: true,
-      infrastructureEncryptionEnabled: true,
-    });
+    return createCheckpointStorageAccount(this, 'CheckpointAccount', { ...common, name: props.checkpointStorageAccountName ?? `ckpt${hash}` });
   }
 
   /** The private checkpoint container; checkpoints older than `days` are deleted. */
