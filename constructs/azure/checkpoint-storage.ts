@@ -3,8 +3,11 @@ import { Construct } from 'constructs';
 
 /** Where a checkpoint storage account goes, and its name. */
 export interface CheckpointStorageAccountOptions {
+  /** Resource group of the account. */
   readonly resourceGroupName: string;
+  /** Azure region of the account. */
   readonly location: string;
+  /** Tags of the account. @default - none */
   readonly tags?: { [key: string]: string };
   /** Globally unique account name (3-24 lower-case letters and digits). */
   readonly name: string;

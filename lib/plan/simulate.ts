@@ -111,7 +111,9 @@ export interface ResolvedSimulationOptions {
   readonly deployment: Deployment;
   readonly spothedgeSpares: number;
   readonly spothedgeSafetyHold: boolean;
+  /** Seconds between the controller's scheduled runs in the as-deployed model. @default - the period the deployment's construct schedules (60 s on every cloud) */
   readonly controllerPeriodSeconds?: number;
+  /** Region the policy prefers when others are as good. @default - none: no region is preferred */
   readonly homeRegion?: string;
 }
 

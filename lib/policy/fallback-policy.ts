@@ -234,6 +234,7 @@ export interface ResolvedFallbackPolicyOptions {
   readonly coverMissingSpares: boolean;
   readonly replaceUnlaunchedSpot: boolean;
   readonly spreadSpares: boolean;
+  /** Region whose pools win ties in placement. @default - none: no region is preferred */
   readonly homeRegion?: string;
 }
 

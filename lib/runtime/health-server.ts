@@ -15,6 +15,7 @@ export interface HealthEndpointOptions {
   readonly upstreamUrl?: string;
   /** Milliseconds the upstream health check may take. @default 2000 */
   readonly upstreamTimeoutMs?: number;
+  /** Where the server logs state changes. @default - nothing is logged */
   readonly log?: Logger;
 }
 

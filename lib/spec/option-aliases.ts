@@ -60,21 +60,21 @@ export function resolveBootCommands(
 
 /** The options with one name on every cloud, and their deprecated per-cloud spellings, as a props object holds them. */
 export interface AliasedOptions {
-  /** Boot commands (every cloud). */
+  /** Boot commands (every cloud). @default - not set */
   readonly bootCommands?: string[];
-  /** AWS's deprecated spelling of `bootCommands`. */
+  /** AWS's deprecated spelling of `bootCommands`. @default - not set */
   readonly userDataCommands?: string[];
-  /** Google Cloud's deprecated spelling of `bootCommands` (one script). */
+  /** Google Cloud's deprecated spelling of `bootCommands` (one script). @default - not set */
   readonly startupScript?: string;
-  /** Azure's deprecated spelling of `bootCommands`. */
+  /** Azure's deprecated spelling of `bootCommands`. @default - not set */
   readonly startupCommands?: string[];
-  /** Prefix of the created resources' names (Google Cloud, Azure). */
+  /** Prefix of the created resources' names (Google Cloud, Azure). @default - not set */
   readonly namePrefix?: string;
-  /** Google Cloud's deprecated spelling of `namePrefix`. */
+  /** Google Cloud's deprecated spelling of `namePrefix`. @default - not set */
   readonly name?: string;
-  /** Google Cloud's and Azure's deprecated spelling of `agent.bundlePath`. */
+  /** Google Cloud's and Azure's deprecated spelling of `agent.bundlePath`. @default - not set */
   readonly agentBundlePath?: string;
-  /** The agent's options; only `bundlePath` is read here. */
+  /** The agent's options; only `bundlePath` is read here. @default - not set */
   readonly agent?: { readonly bundlePath?: string };
 }
 
