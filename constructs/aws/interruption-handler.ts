@@ -203,36 +203,62 @@ export class InterruptionHandler extends Construct {
     const hookName = props.terminateLifecycleHookName ?? props.fleet?.terminationHookName;
     this.terminateLifecycleHookName = hookName;
     this.drainBudgetSeconds = s.drainBudgetSeconds;
+    this.warnIfDrainWaitCapped(s);
+    this.node.addValidation({ validate: () => checkHookExists(hookName, asg, props.fleet) });
+
+    const timeout = Duration.seconds(s.noticeSeconds + 30);
+    const queues = this.createQueues(props, timeout);
+    this.deadLetterQueue = queues.deadLetterQueue;
+    this.queue = queues.queue;
+    this.dlqAlarm = this.createDeadLetterAlarm(props.alarmActions);
+
+    const drain = this.createDrainFunction(props, s, { asg, targetGroups, hookName }, timeout);
+    this.function = drain.function;
+    this.grantDrainPermissions(drain.role, asg, targetGroups);
+
+    const rules = this.createRules(asg, hookName);
+    this.spotWarningRule = rules.spotWarning;
+    this.terminateActionRule = rules.terminateAction;
+    this.launchUnsuccessfulRule = rules.launchUnsuccessful;
+    this.rules = rules.all;
+  }
+
+  /** Warns when the drain wait derived from the fleet had to be capped at the notice less the safety margin. */
+  private warnIfDrainWaitCapped(s: ValidatedTimes): void {
     if (s.cappedFrom !== undefined) {
       Annotations.of(this).addWarningV2(
         'spot-inference:drain-wait-capped',
         `The fleet needs ${s.cappedFrom} s to drain (deregistrationDelaySeconds + drainBudgetSeconds), but the terminate hook can wait only ${s.drainBudgetSeconds} s (the ${s.noticeSeconds} s notice less the ${s.safetyMarginSeconds} s safetyMargin); lower the fleet's deregistrationDelaySeconds or drainBudgetSeconds so both fit`,
       );
     }
-    this.node.addValidation({ validate: () => checkHookExists(hookName, asg, props.fleet) });
+  }
 
-    // Queues: encrypted, TLS only, retention above the notice, visibility >= 6x the function timeout.
-    const timeout = Duration.seconds(s.noticeSeconds + 30);
+  /** Queues: encrypted, TLS only, retention above the notice, visibility >= 6x the function timeout. */
+  private createQueues(props: InterruptionHandlerProps, timeout: Duration): { queue: sqs.Queue; deadLetterQueue: sqs.Queue } {
     const encryption = props.encryptionKey
       ? { encryption: sqs.QueueEncryption.KMS, encryptionMasterKey: props.encryptionKey }
       : { encryption: sqs.QueueEncryption.SQS_MANAGED };
-    this.deadLetterQueue = new sqs.Queue(this, 'DeadLetterQueue', {
+    const deadLetterQueue = new sqs.Queue(this, 'DeadLetterQueue', {
       ...encryption,
       enforceSSL: true,
       retentionPeriod: Duration.days(14),
     });
-    this.queue = new sqs.Queue(this, 'Queue', {
+    const queue = new sqs.Queue(this, 'Queue', {
       ...encryption,
       enforceSSL: true,
       retentionPeriod: props.queueRetentionPeriod ?? Duration.hours(1),
       visibilityTimeout: Duration.seconds(timeout.toSeconds() * 6),
-      deadLetterQueue: { queue: this.deadLetterQueue, maxReceiveCount: props.maxReceiveCount ?? 3 },
+      deadLetterQueue: { queue: deadLetterQueue, maxReceiveCount: props.maxReceiveCount ?? 3 },
     });
     if (props.encryptionKey) {
       props.encryptionKey.grant(new iam.ServicePrincipal('events.amazonaws.com'), 'kms:Decrypt', 'kms:GenerateDataKey');
     }
+    return { queue, deadLetterQueue };
+  }
 
-    this.dlqAlarm = this.deadLetterQueue
+  /** The alarm on the dead-letter queue, with the given actions. */
+  private createDeadLetterAlarm(alarmActions: cloudwatch.IAlarmAction[] | undefined): cloudwatch.Alarm {
+    const alarm = this.deadLetterQueue
       .metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(1), statistic: cloudwatch.Stats.MAXIMUM })
       .createAlarm(this, 'DeadLetterAlarm', {
         alarmDescription: `Interruption events of ${this.node.path} reached the dead-letter queue: an instance may not have been drained. Inspect the messages, then redrive them.`,
@@ -241,9 +267,17 @@ export class InterruptionHandler extends Construct {
         comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
         treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
       });
-    for (const action of props.alarmActions ?? []) this.dlqAlarm.addAlarmAction(action);
+    for (const action of alarmActions ?? []) alarm.addAlarmAction(action);
+    return alarm;
+  }
 
-    // The function, from the prebuilt bundle.
+  /** The drain function, from the prebuilt bundle, with its log group, its own role and the queue as its event source. */
+  private createDrainFunction(
+    props: InterruptionHandlerProps,
+    s: ValidatedTimes,
+    drained: { asg: autoscaling.IAutoScalingGroup; targetGroups: elbv2.ITargetGroup[]; hookName: string | undefined },
+    timeout: Duration,
+  ): { function: lambda.Function; role: iam.Role } {
     const logGroup = new logs.LogGroup(this, 'LogGroup', { retention: props.logRetention ?? logs.RetentionDays.ONE_MONTH });
     // Own role, no AWS managed policy: logging is granted on this function's log group only.
     const role = new iam.Role(this, 'Role', {
@@ -251,7 +285,7 @@ export class InterruptionHandler extends Construct {
       description: `Drain function of ${this.node.path}: this group and its target groups only`,
     });
     logGroup.grantWrite(role);
-    this.function = new lambda.Function(this, 'Function', {
+    const fn = new lambda.Function(this, 'Function', {
       role,
       description: `Drains instances of an Auto Scaling group on spot interruptions (${this.node.path})`,
       runtime: lambda.Runtime.NODEJS_24_X,
@@ -264,9 +298,9 @@ export class InterruptionHandler extends Construct {
       loggingFormat: lambda.LoggingFormat.JSON,
       environment: {
         ...renderDrainEnvironment({
-          autoScalingGroupName: asg.autoScalingGroupName,
-          targetGroupArns: targetGroups.map((tg) => tg.targetGroupArn),
-          lifecycleHookName: hookName,
+          autoScalingGroupName: drained.asg.autoScalingGroupName,
+          targetGroupArns: drained.targetGroups.map((tg) => tg.targetGroupArn),
+          lifecycleHookName: drained.hookName,
           noticeSeconds: s.noticeSeconds,
           drainBudgetSeconds: s.drainBudgetSeconds,
           safetyMarginSeconds: s.safetyMarginSeconds,
@@ -282,11 +316,14 @@ export class InterruptionHandler extends Construct {
         POWERTOOLS_METRICS_NAMESPACE: DRAIN_METRICS_NAMESPACE,
       },
     });
-    this.function.addEventSource(
+    fn.addEventSource(
       new SqsEventSource(this.queue, { batchSize: 10, reportBatchItemFailures: true, maxConcurrency: 10 }),
     );
+    return { function: fn, role };
+  }
 
-    // Least privilege: writes scoped to this group and its target groups; the Describe calls cannot be scoped by AWS.
+  /** Least privilege: writes scoped to this group and its target groups; the Describe calls cannot be scoped by AWS. */
+  private grantDrainPermissions(role: iam.Role, asg: autoscaling.IAutoScalingGroup, targetGroups: elbv2.ITargetGroup[]): void {
     this.function.addToRolePolicy(
       new iam.PolicyStatement({
         sid: 'DrainThisGroup',
@@ -321,14 +358,21 @@ export class InterruptionHandler extends Construct {
         reason: "An Auto Scaling group ARN holds the group's generated UUID, unknown at synth, so the ARN has a * there; it is pinned by autoScalingGroupName",
       },
     ]);
+  }
 
-    // Rules. aws.ec2 events carry only an instance id, so they cannot be scoped to the group: the function
-    // filters them (one DescribeAutoScalingInstances call). Group events are scoped by name.
+  /**
+   * The rules, into the queue. aws.ec2 events carry only an instance id, so they cannot be scoped to the group: the
+   * function filters them (one DescribeAutoScalingInstances call). Group events are scoped by name.
+   */
+  private createRules(
+    asg: autoscaling.IAutoScalingGroup,
+    hookName: string | undefined,
+  ): { spotWarning: events.Rule; terminateAction?: events.Rule; launchUnsuccessful: events.Rule; all: events.Rule[] } {
     const target = new targets.SqsQueue(this.queue, { deadLetterQueue: this.deadLetterQueue, retryAttempts: 5, maxEventAge: Duration.hours(1) });
     const rule = (ruleId: string, description: string, pattern: events.EventPattern): events.Rule =>
       new events.Rule(this, ruleId, { description: `${description} (${this.node.path})`, eventPattern: pattern, targets: [target] });
 
-    this.spotWarningRule = rule('SpotWarningRule', 'EC2 spot interruption warnings', {
+    const spotWarning = rule('SpotWarningRule', 'EC2 spot interruption warnings', {
       source: [INTERRUPTION_EVENTS.SPOT_WARNING.source],
       detailType: [INTERRUPTION_EVENTS.SPOT_WARNING.detailType],
     });
@@ -341,8 +385,9 @@ export class InterruptionHandler extends Construct {
       detailType: [INTERRUPTION_EVENTS.STATE_CHANGE.detailType],
       detail: { state: [...LEAVING_STATES] },
     });
+    let terminateAction: events.Rule | undefined;
     if (hookName !== undefined) {
-      this.terminateActionRule = rule('TerminateActionRule', 'Terminate lifecycle actions of the group', {
+      terminateAction = rule('TerminateActionRule', 'Terminate lifecycle actions of the group', {
         source: [INTERRUPTION_EVENTS.TERMINATE_ACTION.source],
         detailType: [INTERRUPTION_EVENTS.TERMINATE_ACTION.detailType],
         detail: { AutoScalingGroupName: [asg.autoScalingGroupName], LifecycleHookName: [hookName] },
@@ -353,12 +398,13 @@ export class InterruptionHandler extends Construct {
       detailType: [INTERRUPTION_EVENTS.HEALTH.detailType],
       detail: { service: ['EC2'], eventTypeCategory: ['scheduledChange'] },
     });
-    this.launchUnsuccessfulRule = rule('LaunchUnsuccessfulRule', 'Launch failures of the group', {
+    const launchUnsuccessful = rule('LaunchUnsuccessfulRule', 'Launch failures of the group', {
       source: [INTERRUPTION_EVENTS.LAUNCH_UNSUCCESSFUL.source],
       detailType: [INTERRUPTION_EVENTS.LAUNCH_UNSUCCESSFUL.detailType],
       detail: { AutoScalingGroupName: [asg.autoScalingGroupName] },
     });
-    this.rules = [this.spotWarningRule, rebalance, stateChange, ...(this.terminateActionRule ? [this.terminateActionRule] : []), health, this.launchUnsuccessfulRule];
+    const all = [spotWarning, rebalance, stateChange, ...(terminateAction ? [terminateAction] : []), health, launchUnsuccessful];
+    return { spotWarning, terminateAction, launchUnsuccessful, all };
   }
 
   /** Send this group's `EC2 Instance Launch Unsuccessful` events to another target too (e.g. a fallback controller). */
