@@ -197,176 +197,38 @@ export class FleetDashboard extends Construct {
     super(scope, id);
     const s = validate(props, this.node.path, Stack.of(this).region);
     const asg = props.autoScalingGroup;
-    const asgName = asg.autoScalingGroupName;
     const handler = props.interruptionHandler;
     const dashboardName = props.dashboardName ?? `SpotFleet-${Names.uniqueResourceName(this, { maxLength: 200, separator: '-' })}`;
-
-    const { MonitoringFacade: Facade, DefaultDashboardFactory, GraphWidgetType } = loadMonitoring();
-    const monitoring: MonitoringFacade = new Facade(this, 'Monitoring', {
-      dashboardFactory: new DefaultDashboardFactory(this, 'Dashboards', {
-        dashboardNamePrefix: dashboardName,
-        createDashboard: true,
-        createSummaryDashboard: false,
-        createAlarmDashboard: false,
-      }),
-    });
-
+    const monitoring = this.createMonitoring(dashboardName);
     this.monitoring = monitoring;
 
     // Metrics.
-    const groupMetric = (metricName: string, label: string): cloudwatch.Metric =>
-      new cloudwatch.Metric({ namespace: 'AWS/AutoScaling', metricName, dimensionsMap: { AutoScalingGroupName: asgName }, statistic: cloudwatch.Stats.AVERAGE, period: Duration.minutes(1), label });
-    this.fallbackReplicasMetric =
-      props.fallbackReplicasMetric ??
-      new cloudwatch.Metric({
-        namespace: FALLBACK_METRICS_NAMESPACE,
-        metricName: FALLBACK_METRIC.FALLBACK_REPLICAS,
-        dimensionsMap: { AutoScalingGroupName: asgName },
-        statistic: cloudwatch.Stats.MAXIMUM,
-        period: Duration.minutes(1),
-        label: 'Fallback (on-demand) replicas',
-      });
-    const split = props.spotInstancesMetric && props.onDemandInstancesMetric;
-    const instanceMetrics: MetricWithAlarmSupport[] = split
-      ? [supported(props.spotInstancesMetric!, 'spot'), supported(props.onDemandInstancesMetric!, 'onDemand')]
-      : [groupMetric('GroupInServiceInstances', 'In service (spot + on-demand)')];
-    instanceMetrics.push(groupMetric('GroupDesiredCapacity', 'Desired'));
-
-    if (split && s.prices) {
-      // Fallback replicas run in the controller's own on-demand group, outside the spot group's counts.
-      const using = { spot: props.spotInstancesMetric!, onDemand: props.onDemandInstancesMetric!, fallback: this.fallbackReplicasMetric };
-      this.costPerHour = new cloudwatch.MathExpression({
-        expression: `spot * ${s.prices.spot} + (onDemand + FILL(fallback, 0)) * ${s.prices.onDemand}`,
-        usingMetrics: using,
-        label: `Estimated cost, USD/h (spot ${s.prices.spot}, on-demand ${s.prices.onDemand})`,
-        // The period of the instance counts it multiplies: a rate in USD/h at each minute. A longer period here
-        // would make CloudWatch override the counts' periods (a synth warning that fails `cdk synth --strict`).
-        period: Duration.minutes(1),
-      });
-      this.allOnDemandCostPerHour = new cloudwatch.MathExpression({
-        expression: `(spot + onDemand + FILL(fallback, 0)) * ${s.prices.onDemand}`,
-        usingMetrics: using,
-        label: 'Same fleet all on-demand, USD/h',
-        period: Duration.minutes(1),
-      });
-    }
+    this.fallbackReplicasMetric = props.fallbackReplicasMetric ?? defaultFallbackReplicasMetric(asg.autoScalingGroupName);
+    const instanceMetrics = instanceCountMetrics(props);
+    const cost = this.costMetrics(props, s);
+    this.costPerHour = cost?.costPerHour;
+    this.allOnDemandCostPerHour = cost?.allOnDemandCostPerHour;
+    const targets = targetHealthMetrics(props);
 
     // Alarms, with explicit thresholds.
-    const healthyMetric = props.applicationTargetGroup
-      ? props.applicationTargetGroup.metrics.healthyHostCount({ statistic: cloudwatch.Stats.MINIMUM, period: Duration.minutes(1) })
-      : props.networkTargetGroup?.metrics.healthyHostCount({ statistic: cloudwatch.Stats.MINIMUM, period: Duration.minutes(1) });
-    const unhealthyMetric = props.applicationTargetGroup
-      ? props.applicationTargetGroup.metrics.unhealthyHostCount({ statistic: cloudwatch.Stats.MAXIMUM, period: Duration.minutes(1) })
-      : props.networkTargetGroup?.metrics.unHealthyHostCount({ statistic: cloudwatch.Stats.MAXIMUM, period: Duration.minutes(1) });
     const alarms: cloudwatch.IAlarm[] = [];
-    if (healthyMetric) {
-      this.noHealthyTargetsAlarm = healthyMetric.createAlarm(this, 'NoHealthyTargetsAlarm', {
-        alarmDescription: `Healthy targets of ${asg.node.path} below ${s.minHealthyTargets} for ${s.healthyTargetsEvaluationPeriods} min: the service is down or degraded. Also stops interruption drills.`,
-        threshold: s.minHealthyTargets,
-        comparisonOperator: cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
-        evaluationPeriods: s.healthyTargetsEvaluationPeriods,
-        treatMissingData: cloudwatch.TreatMissingData.BREACHING,
-      });
+    if (targets) {
+      this.noHealthyTargetsAlarm = this.createNoHealthyTargetsAlarm(targets.healthy, asg, s);
       alarms.push(this.noHealthyTargetsAlarm);
     }
-    const outcome = (o: string): cloudwatch.Metric | undefined =>
-      handler?.metric(`${DRAIN_METRIC.DRAIN_OUTCOME_PREFIX}${o}`, { statistic: cloudwatch.Stats.SUM, period: Duration.minutes(5), label: `Drain ${o}` });
     if (handler) {
-      this.drainFailuresAlarm = new cloudwatch.MathExpression({
-        expression: 'FILL(budgetSpent, 0) + FILL(errors, 0)',
-        usingMetrics: { budgetSpent: outcome('BudgetSpent')!, errors: outcome('Error')! },
-        label: 'Drains that ran out of budget or failed',
-        period: Duration.minutes(5),
-      }).createAlarm(this, 'DrainFailuresAlarm', {
-        alarmDescription: `Drains of ${asg.node.path} ran out of budget or failed: requests may have been cut off. Check the drain function's logs and the deregistration delay.`,
-        threshold: 1,
-        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-        evaluationPeriods: 1,
-        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-      });
+      this.drainFailuresAlarm = this.createDrainFailuresAlarm(handler, asg);
       this.deadLetterAlarm = handler.dlqAlarm;
       alarms.push(this.drainFailuresAlarm, this.deadLetterAlarm);
     }
-    // Minimum over each hour > 0 for N hours in a row = never back to zero for N hours.
-    const fb = this.fallbackReplicasMetric;
-    const hourly = fb instanceof cloudwatch.Metric
-      ? fb.with({ statistic: cloudwatch.Stats.MINIMUM, period: Duration.hours(1) })
-      : fb instanceof cloudwatch.MathExpression ? fb.with({ period: Duration.hours(1) }) : fb;
-    this.fallbackActiveAlarm = new cloudwatch.Alarm(this, 'FallbackActiveAlarm', {
-      metric: hourly,
-      alarmDescription: `Fallback on-demand replicas of ${asg.node.path} have run for ${s.fallbackHours} h without a break: spot capacity has not come back. Add instance types or zones, or accept the on-demand cost.`,
-      threshold: 0,
-      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-      evaluationPeriods: s.fallbackHours,
-      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-    });
+    this.fallbackActiveAlarm = this.createFallbackActiveAlarm(asg, s);
     alarms.push(this.fallbackActiveAlarm);
-    for (const action of props.alarmActions ?? []) {
-      for (const a of alarms) if (a instanceof cloudwatch.Alarm && a !== handler?.dlqAlarm) a.addAlarmAction(action);
-    }
+    addAlarmActions(alarms, props.alarmActions ?? [], handler);
     this.alarms = alarms;
 
     // Dashboard.
-    monitoring.addLargeHeader(`Spot fleet ${asg.node.path}`);
-    monitoring.addWidget(new cloudwatch.AlarmStatusWidget({ title: 'Fleet alarms', alarms, width: 24, height: 3 }));
-    const perHour = (m: cloudwatch.Metric | undefined): cloudwatch.Metric[] => (m ? [m.with({ period: Duration.hours(1), statistic: cloudwatch.Stats.SUM })] : []);
-    const groups = [
-      { title: 'Instances in service: spot vs on-demand', metrics: instanceMetrics, graphWidgetType: GraphWidgetType.STACKED_AREA },
-      ...(handler
-        ? [
-          {
-            title: 'Interruptions and rebalance recommendations per hour',
-            graphWidgetType: GraphWidgetType.BAR,
-            metrics: [
-              ...perHour(handler.metricInterruptions({ label: 'Spot interruption warnings' })),
-              ...perHour(handler.metric(DRAIN_METRIC.REBALANCE_RECOMMENDATIONS, { label: 'Rebalance recommendations' })),
-            ],
-          },
-          {
-            title: 'Drain duration (s)',
-            metrics: [
-              handler.metricDrainDuration({ label: 'Drain duration, max', period: Duration.minutes(5) }),
-              handler.metric(DRAIN_METRIC.DRAIN_DURATION, { statistic: 'p50', label: 'Drain duration, p50', period: Duration.minutes(5) }),
-            ],
-          },
-          {
-            title: 'Drain outcomes',
-            graphWidgetType: GraphWidgetType.BAR,
-            metrics: ['Drained', 'BudgetSpent', 'ActionGone', 'Error'].map((o) => outcome(o)!),
-          },
-        ]
-        : []),
-      { title: 'Fallback replicas (on-demand in place of spot)', metrics: [supported(this.fallbackReplicasMetric, 'fallback')] },
-      ...(healthyMetric ? [{ title: 'Targets', metrics: [healthyMetric.with({ label: 'Healthy targets' }), unhealthyMetric!.with({ label: 'Unhealthy targets' })] }] : []),
-      ...(props.applicationTargetGroup
-        ? [
-          {
-            title: 'Target 5xx and latency',
-            metrics: [
-              props.applicationTargetGroup.metrics.httpCodeTarget(elbv2.HttpCodeTarget.TARGET_5XX_COUNT, { statistic: cloudwatch.Stats.SUM, period: Duration.minutes(1), label: 'Target 5xx' }),
-            ],
-          },
-          {
-            title: 'Target response time (s)',
-            metrics: [
-              props.applicationTargetGroup.metrics.targetResponseTime({ statistic: cloudwatch.Stats.p(50), period: Duration.minutes(1), label: 'p50' }),
-              props.applicationTargetGroup.metrics.targetResponseTime({ statistic: cloudwatch.Stats.p(99), period: Duration.minutes(1), label: 'p99' }),
-            ],
-          },
-        ]
-        : []),
-      ...(this.costPerHour ? [{ title: 'Estimated cost per hour vs all on-demand (USD)', metrics: [this.costPerHour, this.allOnDemandCostPerHour!] }] : []),
-    ];
-    monitoring.monitorCustom({
-      alarmFriendlyName: `${dashboardName}-fleet`,
-      humanReadableName: 'Spot fleet',
-      metricGroups: groups,
-    });
-    monitoring.monitorAutoScalingGroup({ autoScalingGroup: asg, alarmFriendlyName: `${dashboardName}-asg` });
-    if (handler) {
-      monitoring.monitorSqsQueueWithDlq({ queue: handler.queue, deadLetterQueue: handler.deadLetterQueue, alarmFriendlyName: `${dashboardName}-events` });
-      monitoring.monitorLambdaFunction({ lambdaFunction: handler.function, alarmFriendlyName: `${dashboardName}-drain` });
-    }
+    this.addFleetWidgets(monitoring, props, dashboardName, alarms, instanceMetrics, targets);
+    this.addResourceMonitoring(monitoring, asg, handler, dashboardName);
     this.dashboard = monitoring.createdDashboard()!;
   }
 
@@ -379,6 +241,213 @@ export class FleetDashboard extends Construct {
   public metricAllOnDemandCostPerHour(): cloudwatch.IMetric | undefined {
     return this.allOnDemandCostPerHour;
   }
+
+  /** The cdk-monitoring-constructs facade that builds the one dashboard (no summary or alarm dashboards). */
+  private createMonitoring(dashboardName: string): MonitoringFacade {
+    const { MonitoringFacade: Facade, DefaultDashboardFactory } = loadMonitoring();
+    return new Facade(this, 'Monitoring', {
+      dashboardFactory: new DefaultDashboardFactory(this, 'Dashboards', {
+        dashboardNamePrefix: dashboardName,
+        createDashboard: true,
+        createSummaryDashboard: false,
+        createAlarmDashboard: false,
+      }),
+    });
+  }
+
+  /** The estimated cost per hour and that of the same fleet all on-demand (with prices and the spot/on-demand split). */
+  private costMetrics(props: FleetDashboardProps, s: ValidatedDashboard): { costPerHour: cloudwatch.MathExpression; allOnDemandCostPerHour: cloudwatch.MathExpression } | undefined {
+    if (!(props.spotInstancesMetric && props.onDemandInstancesMetric && s.prices)) return undefined;
+    // Fallback replicas run in the controller's own on-demand group, outside the spot group's counts.
+    const using = { spot: props.spotInstancesMetric, onDemand: props.onDemandInstancesMetric, fallback: this.fallbackReplicasMetric };
+    return {
+      costPerHour: new cloudwatch.MathExpression({
+        expression: `spot * ${s.prices.spot} + (onDemand + FILL(fallback, 0)) * ${s.prices.onDemand}`,
+        usingMetrics: using,
+        label: `Estimated cost, USD/h (spot ${s.prices.spot}, on-demand ${s.prices.onDemand})`,
+        // The period of the instance counts it multiplies: a rate in USD/h at each minute. A longer period here
+        // would make CloudWatch override the counts' periods (a synth warning that fails `cdk synth --strict`).
+        period: Duration.minutes(1),
+      }),
+      allOnDemandCostPerHour: new cloudwatch.MathExpression({
+        expression: `(spot + onDemand + FILL(fallback, 0)) * ${s.prices.onDemand}`,
+        usingMetrics: using,
+        label: 'Same fleet all on-demand, USD/h',
+        period: Duration.minutes(1),
+      }),
+    };
+  }
+
+  private createNoHealthyTargetsAlarm(healthyMetric: cloudwatch.Metric, asg: autoscaling.IAutoScalingGroup, s: ValidatedDashboard): cloudwatch.Alarm {
+    return healthyMetric.createAlarm(this, 'NoHealthyTargetsAlarm', {
+      alarmDescription: `Healthy targets of ${asg.node.path} below ${s.minHealthyTargets} for ${s.healthyTargetsEvaluationPeriods} min: the service is down or degraded. Also stops interruption drills.`,
+      threshold: s.minHealthyTargets,
+      comparisonOperator: cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
+      evaluationPeriods: s.healthyTargetsEvaluationPeriods,
+      treatMissingData: cloudwatch.TreatMissingData.BREACHING,
+    });
+  }
+
+  private createDrainFailuresAlarm(handler: InterruptionHandler, asg: autoscaling.IAutoScalingGroup): cloudwatch.Alarm {
+    return new cloudwatch.MathExpression({
+      expression: 'FILL(budgetSpent, 0) + FILL(errors, 0)',
+      usingMetrics: { budgetSpent: drainOutcomeMetric(handler, 'BudgetSpent'), errors: drainOutcomeMetric(handler, 'Error') },
+      label: 'Drains that ran out of budget or failed',
+      period: Duration.minutes(5),
+    }).createAlarm(this, 'DrainFailuresAlarm', {
+      alarmDescription: `Drains of ${asg.node.path} ran out of budget or failed: requests may have been cut off. Check the drain function's logs and the deregistration delay.`,
+      threshold: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      evaluationPeriods: 1,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    });
+  }
+
+  private createFallbackActiveAlarm(asg: autoscaling.IAutoScalingGroup, s: ValidatedDashboard): cloudwatch.Alarm {
+    // Minimum over each hour > 0 for N hours in a row = never back to zero for N hours.
+    const fb = this.fallbackReplicasMetric;
+    const hourly = fb instanceof cloudwatch.Metric
+      ? fb.with({ statistic: cloudwatch.Stats.MINIMUM, period: Duration.hours(1) })
+      : fb instanceof cloudwatch.MathExpression ? fb.with({ period: Duration.hours(1) }) : fb;
+    return new cloudwatch.Alarm(this, 'FallbackActiveAlarm', {
+      metric: hourly,
+      alarmDescription: `Fallback on-demand replicas of ${asg.node.path} have run for ${s.fallbackHours} h without a break: spot capacity has not come back. Add instance types or zones, or accept the on-demand cost.`,
+      threshold: 0,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+      evaluationPeriods: s.fallbackHours,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    });
+  }
+
+  /** The header, the alarm status, and the fleet's own metric groups. */
+  private addFleetWidgets(monitoring: MonitoringFacade, props: FleetDashboardProps, dashboardName: string, alarms: cloudwatch.IAlarm[],
+    instanceMetrics: MetricWithAlarmSupport[], targets: TargetHealthMetrics | undefined): void {
+    const { GraphWidgetType } = loadMonitoring();
+    const handler = props.interruptionHandler;
+    monitoring.addLargeHeader(`Spot fleet ${props.autoScalingGroup.node.path}`);
+    monitoring.addWidget(new cloudwatch.AlarmStatusWidget({ title: 'Fleet alarms', alarms, width: 24, height: 3 }));
+    const groups = [
+      { title: 'Instances in service: spot vs on-demand', metrics: instanceMetrics, graphWidgetType: GraphWidgetType.STACKED_AREA },
+      ...(handler ? interruptionGroups(handler, GraphWidgetType) : []),
+      { title: 'Fallback replicas (on-demand in place of spot)', metrics: [supported(this.fallbackReplicasMetric, 'fallback')] },
+      ...(targets ? [{ title: 'Targets', metrics: [targets.healthy.with({ label: 'Healthy targets' }), targets.unhealthy.with({ label: 'Unhealthy targets' })] }] : []),
+      ...(props.applicationTargetGroup ? applicationTargetGroups(props.applicationTargetGroup) : []),
+      ...(this.costPerHour ? [{ title: 'Estimated cost per hour vs all on-demand (USD)', metrics: [this.costPerHour, this.allOnDemandCostPerHour!] }] : []),
+    ];
+    monitoring.monitorCustom({
+      alarmFriendlyName: `${dashboardName}-fleet`,
+      humanReadableName: 'Spot fleet',
+      metricGroups: groups,
+    });
+  }
+
+  /** The library's own sections: the Auto Scaling group, and the handler's queue and function. */
+  private addResourceMonitoring(monitoring: MonitoringFacade, asg: autoscaling.IAutoScalingGroup, handler: InterruptionHandler | undefined, dashboardName: string): void {
+    monitoring.monitorAutoScalingGroup({ autoScalingGroup: asg, alarmFriendlyName: `${dashboardName}-asg` });
+    if (handler) {
+      monitoring.monitorSqsQueueWithDlq({ queue: handler.queue, deadLetterQueue: handler.deadLetterQueue, alarmFriendlyName: `${dashboardName}-events` });
+      monitoring.monitorLambdaFunction({ lambdaFunction: handler.function, alarmFriendlyName: `${dashboardName}-drain` });
+    }
+  }
+}
+
+/** Fallback replicas, as the fallback controller publishes them: the most per minute. */
+function defaultFallbackReplicasMetric(asgName: string): cloudwatch.Metric {
+  return new cloudwatch.Metric({
+    namespace: FALLBACK_METRICS_NAMESPACE,
+    metricName: FALLBACK_METRIC.FALLBACK_REPLICAS,
+    dimensionsMap: { AutoScalingGroupName: asgName },
+    statistic: cloudwatch.Stats.MAXIMUM,
+    period: Duration.minutes(1),
+    label: 'Fallback (on-demand) replicas',
+  });
+}
+
+/** Spot and on-demand in service (or the total, without the split), and the desired capacity. */
+function instanceCountMetrics(props: FleetDashboardProps): MetricWithAlarmSupport[] {
+  const asgName = props.autoScalingGroup.autoScalingGroupName;
+  const groupMetric = (metricName: string, label: string): cloudwatch.Metric =>
+    new cloudwatch.Metric({ namespace: 'AWS/AutoScaling', metricName, dimensionsMap: { AutoScalingGroupName: asgName }, statistic: cloudwatch.Stats.AVERAGE, period: Duration.minutes(1), label });
+  const instanceMetrics: MetricWithAlarmSupport[] = props.spotInstancesMetric && props.onDemandInstancesMetric
+    ? [supported(props.spotInstancesMetric, 'spot'), supported(props.onDemandInstancesMetric, 'onDemand')]
+    : [groupMetric('GroupInServiceInstances', 'In service (spot + on-demand)')];
+  instanceMetrics.push(groupMetric('GroupDesiredCapacity', 'Desired'));
+  return instanceMetrics;
+}
+
+interface TargetHealthMetrics {
+  readonly healthy: cloudwatch.Metric;
+  readonly unhealthy: cloudwatch.Metric;
+}
+
+/** Healthy (minimum) and unhealthy (maximum) targets per minute of the fleet's target group, if it has one. */
+function targetHealthMetrics(props: FleetDashboardProps): TargetHealthMetrics | undefined {
+  const atg = props.applicationTargetGroup;
+  const healthy = atg
+    ? atg.metrics.healthyHostCount({ statistic: cloudwatch.Stats.MINIMUM, period: Duration.minutes(1) })
+    : props.networkTargetGroup?.metrics.healthyHostCount({ statistic: cloudwatch.Stats.MINIMUM, period: Duration.minutes(1) });
+  const unhealthy = atg
+    ? atg.metrics.unhealthyHostCount({ statistic: cloudwatch.Stats.MAXIMUM, period: Duration.minutes(1) })
+    : props.networkTargetGroup?.metrics.unHealthyHostCount({ statistic: cloudwatch.Stats.MAXIMUM, period: Duration.minutes(1) });
+  return healthy ? { healthy, unhealthy: unhealthy! } : undefined;
+}
+
+/** Drains that ended with outcome `o`, per 5 minutes. */
+function drainOutcomeMetric(handler: InterruptionHandler, o: string): cloudwatch.Metric {
+  return handler.metric(`${DRAIN_METRIC.DRAIN_OUTCOME_PREFIX}${o}`, { statistic: cloudwatch.Stats.SUM, period: Duration.minutes(5), label: `Drain ${o}` });
+}
+
+/** Every alarm but the handler's own dead-letter alarm (which has its own actions) runs each action. */
+function addAlarmActions(alarms: cloudwatch.IAlarm[], actions: cloudwatch.IAlarmAction[], handler: InterruptionHandler | undefined): void {
+  for (const action of actions) {
+    for (const a of alarms) if (a instanceof cloudwatch.Alarm && a !== handler?.dlqAlarm) a.addAlarmAction(action);
+  }
+}
+
+/** Interruptions and rebalance recommendations per hour, drain durations, and drain outcomes. */
+function interruptionGroups(handler: InterruptionHandler, GraphWidgetType: typeof monitoringLib.GraphWidgetType) {
+  const perHour = (m: cloudwatch.Metric | undefined): cloudwatch.Metric[] => (m ? [m.with({ period: Duration.hours(1), statistic: cloudwatch.Stats.SUM })] : []);
+  return [
+    {
+      title: 'Interruptions and rebalance recommendations per hour',
+      graphWidgetType: GraphWidgetType.BAR,
+      metrics: [
+        ...perHour(handler.metricInterruptions({ label: 'Spot interruption warnings' })),
+        ...perHour(handler.metric(DRAIN_METRIC.REBALANCE_RECOMMENDATIONS, { label: 'Rebalance recommendations' })),
+      ],
+    },
+    {
+      title: 'Drain duration (s)',
+      metrics: [
+        handler.metricDrainDuration({ label: 'Drain duration, max', period: Duration.minutes(5) }),
+        handler.metric(DRAIN_METRIC.DRAIN_DURATION, { statistic: 'p50', label: 'Drain duration, p50', period: Duration.minutes(5) }),
+      ],
+    },
+    {
+      title: 'Drain outcomes',
+      graphWidgetType: GraphWidgetType.BAR,
+      metrics: ['Drained', 'BudgetSpent', 'ActionGone', 'Error'].map((o) => drainOutcomeMetric(handler, o)),
+    },
+  ];
+}
+
+/** Target 5xx, and target response time p50/p99, of an ALB target group. */
+function applicationTargetGroups(atg: elbv2.IApplicationTargetGroup) {
+  return [
+    {
+      title: 'Target 5xx and latency',
+      metrics: [
+        atg.metrics.httpCodeTarget(elbv2.HttpCodeTarget.TARGET_5XX_COUNT, { statistic: cloudwatch.Stats.SUM, period: Duration.minutes(1), label: 'Target 5xx' }),
+      ],
+    },
+    {
+      title: 'Target response time (s)',
+      metrics: [
+        atg.metrics.targetResponseTime({ statistic: cloudwatch.Stats.p(50), period: Duration.minutes(1), label: 'p50' }),
+        atg.metrics.targetResponseTime({ statistic: cloudwatch.Stats.p(99), period: Duration.minutes(1), label: 'p99' }),
+      ],
+    },
+  ];
 }
 
 /**
