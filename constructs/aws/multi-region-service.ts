@@ -161,6 +161,25 @@ export class MultiRegionSpotInferenceService extends Construct {
 
   constructor(scope: Construct, id: string, props: MultiRegionSpotInferenceServiceProps) {
     super(scope, id);
+    this.validateProps(id, props);
+
+    const prefix = props.stackNamePrefix ?? id;
+    this.regionNames = props.regions.map((r) => r.region);
+    this.regionalStacks = {};
+    this.services = {};
+    this.trafficDials = {};
+    this.controllerRegion = props.homeRegion ?? props.regions[0].region;
+    const { dials, controller, controllerEvents } = this.addRegions(prefix, props);
+    this.controller = controller;
+    this.controllerEvents = controllerEvents;
+
+    this.globalStack = this.addGlobalStack(prefix, props.account);
+    this.globalEndpoint = this.addGlobalEndpoint(prefix, props, dials);
+    this.dnsName = this.globalEndpoint.dnsName;
+  }
+
+  /** Refuses (all problems at once) a scope inside a stack, an account unknown at synth, and bad regions, certificates or zones. */
+  private validateProps(id: string, props: MultiRegionSpotInferenceServiceProps): void {
     const C = FleetSpecErrorCode;
     const v = new ProblemCollector();
     const isUnresolved = (x: unknown) => Token.isUnresolved(x);
@@ -202,21 +221,25 @@ export class MultiRegionSpotInferenceService extends Construct {
       }
     });
     v.throwIfAny(this.node.path);
+  }
 
-    const prefix = props.stackNamePrefix ?? id;
+  /**
+   * Every region's stack and service (filling `regionalStacks`, `services` and `trafficDials`), and the dials in
+   * the order of `regions`.
+   *
+   * One controller over every region: it runs in the home region (else the first), whose OnDemandFallback is
+   * given the other regions' groups; the other regions render their fallback and spare groups only. They are
+   * built first, so the controller's stack can name their groups (and, through crossRegionReferences, their
+   * spare groups' subnets).
+   */
+  private addRegions(prefix: string, props: MultiRegionSpotInferenceServiceProps): {
+    dials: { fleet: SpotInferenceService; dial: number }[];
+    controller?: OnDemandFallback;
+    controllerEvents?: events.EventBus;
+  } {
     const home = props.homeRegion;
-    this.regionNames = props.regions.map((r) => r.region);
-    this.regionalStacks = {};
-    this.services = {};
-    this.trafficDials = {};
     const dials: { fleet: SpotInferenceService; dial: number }[] = [];
-
-    // One controller over every region: it runs in the home region (else the first), whose OnDemandFallback is
-    // given the other regions' groups; the other regions render their fallback and spare groups only. They are
-    // built first, so the controller's stack can name their groups (and, through crossRegionReferences, their
-    // spare groups' subnets).
     const fallbackOn = props.onDemandFallback ?? true;
-    this.controllerRegion = home ?? props.regions[0].region;
     const controllerBusName = `${prefix}-fallback-events`.slice(0, 256);
     // A fixed name, so the other regions can forward to it without a reference back (that would be a cycle).
     const controllerBusArn = `arn:aws:events:${this.controllerRegion}:${props.account}:event-bus/${controllerBusName}`;
@@ -226,68 +249,9 @@ export class MultiRegionSpotInferenceService extends Construct {
     let controllerEvents: events.EventBus | undefined;
 
     ordered.forEach((r) => {
-      const index = props.regions.indexOf(r);
       const isController = r.region === this.controllerRegion;
-      const stack = new Stack(this, r.region, {
-        env: { account: props.account, region: r.region },
-        stackName: `${prefix}-${r.region}`,
-        description: `Spot inference fleet in ${r.region} behind the Global Accelerator of ${prefix} (spot-inference-constructs)`,
-        crossRegionReferences: true,
-      });
-      const vpc = new ec2.Vpc(stack, 'Vpc', {
-        ipAddresses: ec2.IpAddresses.cidr(r.vpcCidr ?? `10.${index}.0.0/16`),
-        availabilityZones: r.zones,
-        subnetConfiguration: [
-          { name: 'public', subnetType: ec2.SubnetType.PUBLIC, cidrMask: 24 },
-          { name: 'workers', subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS, cidrMask: 20 },
-        ],
-        flowLogs: {
-          rejected: {
-            destination: ec2.FlowLogDestination.toCloudWatchLogs(new logs.LogGroup(stack, 'FlowLogs', { retention: props.flowLogRetention ?? logs.RetentionDays.ONE_MONTH })),
-            trafficType: ec2.FlowLogTrafficType.REJECT,
-          },
-        },
-      });
-      let accessLogsBucket: s3.Bucket | undefined;
-      if (props.accessLogs ?? true) {
-        accessLogsBucket = new s3.Bucket(stack, 'AccessLogs', {
-          // ALB access logs support SSE-S3 only.
-          encryption: s3.BucketEncryption.S3_MANAGED,
-          enforceSSL: true,
-          blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
-          objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
-          lifecycleRules: [{ expiration: Duration.days(90) }],
-          removalPolicy: RemovalPolicy.RETAIN,
-        });
-        acknowledgeNagFindings(accessLogsBucket, [{
-          rule: 'AwsSolutions-S1',
-          reason: 'This bucket only receives the ALB access logs; logging access to the log bucket itself would need a second bucket that logs nowhere',
-        }]);
-      }
-      const service = new SpotInferenceService(stack, 'Inference', {
-        ...props,
-        zones: r.zones,
-        instanceTypes: r.instanceTypes ?? props.instanceTypes,
-        minCapacity: r.minCapacity ?? props.minCapacity,
-        maxCapacity: r.maxCapacity ?? props.maxCapacity,
-        desiredCapacity: r.desiredCapacity ?? props.desiredCapacity,
-        onDemandBaseCapacity: r.onDemandBaseCapacity ?? props.onDemandBaseCapacity,
-        vpc,
-        loadBalancerType: InferenceLoadBalancerType.APPLICATION,
-        // Reached through the accelerator only (client IP preservation brings clients in through its
-        // network interfaces in the VPC), never straight from the internet.
-        // In the private subnets: Global Accelerator reaches an internal ALB through its network interfaces there
-        // (the VPC keeps an internet gateway, which it requires).
-        internetFacing: false,
-        allowedClientCidrs: props.allowedClientCidrs ?? ['0.0.0.0/0'],
-        accessLogsBucket,
-        accessLogsPrefix: accessLogsBucket ? 'alb' : undefined,
-        certificate: r.certificateArn ? acm.Certificate.fromCertificateArn(stack, 'Certificate', r.certificateArn) : undefined,
-        onDemandFallback: fallbackOn,
-        onDemandFallbackOptions: isController
-          ? { ...props.onDemandFallbackOptions, controller: true, regions: otherRegionGroups }
-          : { ...props.onDemandFallbackOptions, controller: false },
-      });
+      const stack = this.addRegionalStack(r, prefix, props.account);
+      const service = this.addRegionalService(stack, r, props, isController, otherRegionGroups);
       if (fallbackOn && service.onDemandFallback) {
         const groups = service.onDemandFallback.regionGroups;
         const groupNames = [groups.spotGroupName, groups.fallbackGroupName, ...(groups.spareGroupName ? [groups.spareGroupName] : [])];
@@ -299,48 +263,149 @@ export class MultiRegionSpotInferenceService extends Construct {
           this.forwardEventsToController(stack, controllerBusArn, groupNames);
         }
       }
-      acknowledgeNagFindings(service.loadBalancer.connections.securityGroups[0], [{
-        rule: 'AwsSolutions-EC23',
-        reason: 'The ALB is internal and reachable only through Global Accelerator, which preserves client addresses; it admits the allowed client CIDRs on the listener ports only, and the workers admit only the ALB',
-      }]);
-      const lifecycleArn = stack.formatArn({
-        service: 'autoscaling',
-        resource: 'autoScalingGroup',
-        resourceName: `*:autoScalingGroupName/${service.autoScalingGroupName}`,
-        arnFormat: ArnFormat.COLON_RESOURCE_NAME,
-      });
-      acknowledgeNagFindings(service.fleet.role, [{
-        rule: `AwsSolutions-IAM5[Resource::${nagResourceName(stack.resolve(lifecycleArn))}]`,
-        reason: 'The agent completes lifecycle actions of its own named group only; a group ARN embeds a UUID that exists only after creation, hence the * in its place',
-      }]);
-      acknowledgeNagFindings(service.autoScalingGroup, [{
-        rule: 'AwsSolutions-AS3',
-        reason: 'Scaling and lifecycle events go to EventBridge (source aws.autoscaling), where the interruption pipeline and the fallback controller consume them; an SNS topic would duplicate that channel',
-      }]);
+      this.acknowledgeRegionalFindings(stack, service);
       const dial = r.trafficDialPercentage ?? (home === undefined || home === r.region ? 100 : 0);
       this.regionalStacks[r.region] = stack;
       this.services[r.region] = service;
       this.trafficDials[r.region] = dial;
       dials.push({ fleet: service, dial });
     });
-    this.controller = controller;
-    this.controllerEvents = controllerEvents;
     dials.sort((a, b) => this.regionNames.indexOf(Stack.of(a.fleet).region) - this.regionNames.indexOf(Stack.of(b.fleet).region));
+    return { dials, controller, controllerEvents };
+  }
 
-    this.globalStack = new Stack(this, 'global', {
-      env: { account: props.account, region: GLOBAL_ACCELERATOR_HOME_REGION },
+  /** The stack of one region (`<prefix>-<region>`), in the account and that region. */
+  private addRegionalStack(r: AwsFleetRegion, prefix: string, account: string): Stack {
+    return new Stack(this, r.region, {
+      env: { account, region: r.region },
+      stackName: `${prefix}-${r.region}`,
+      description: `Spot inference fleet in ${r.region} behind the Global Accelerator of ${prefix} (spot-inference-constructs)`,
+      crossRegionReferences: true,
+    });
+  }
+
+  /**
+   * One region's VPC, access-log bucket and SpotInferenceService: the region's values over the shared spec, an
+   * internal ALB, and either the controller (over `otherRegionGroups`) or a fallback without one.
+   */
+  private addRegionalService(
+    stack: Stack,
+    r: AwsFleetRegion,
+    props: MultiRegionSpotInferenceServiceProps,
+    isController: boolean,
+    otherRegionGroups: OnDemandFallbackRegionGroups[],
+  ): SpotInferenceService {
+    const vpc = this.addRegionalVpc(stack, r, props);
+    const accessLogsBucket = (props.accessLogs ?? true) ? this.addAccessLogsBucket(stack) : undefined;
+    return new SpotInferenceService(stack, 'Inference', {
+      ...props,
+      zones: r.zones,
+      instanceTypes: r.instanceTypes ?? props.instanceTypes,
+      minCapacity: r.minCapacity ?? props.minCapacity,
+      maxCapacity: r.maxCapacity ?? props.maxCapacity,
+      desiredCapacity: r.desiredCapacity ?? props.desiredCapacity,
+      onDemandBaseCapacity: r.onDemandBaseCapacity ?? props.onDemandBaseCapacity,
+      vpc,
+      loadBalancerType: InferenceLoadBalancerType.APPLICATION,
+      // Reached through the accelerator only (client IP preservation brings clients in through its
+      // network interfaces in the VPC), never straight from the internet.
+      // In the private subnets: Global Accelerator reaches an internal ALB through its network interfaces there
+      // (the VPC keeps an internet gateway, which it requires).
+      internetFacing: false,
+      allowedClientCidrs: props.allowedClientCidrs ?? ['0.0.0.0/0'],
+      accessLogsBucket,
+      accessLogsPrefix: accessLogsBucket ? 'alb' : undefined,
+      certificate: r.certificateArn ? acm.Certificate.fromCertificateArn(stack, 'Certificate', r.certificateArn) : undefined,
+      onDemandFallback: props.onDemandFallback ?? true,
+      onDemandFallbackOptions: isController
+        ? { ...props.onDemandFallbackOptions, controller: true, regions: otherRegionGroups }
+        : { ...props.onDemandFallbackOptions, controller: false },
+    });
+  }
+
+  /** A new VPC over the region's zones (`10.<index in regions>.0.0/16` unless set), logging rejected traffic. */
+  private addRegionalVpc(stack: Stack, r: AwsFleetRegion, props: MultiRegionSpotInferenceServiceProps): ec2.Vpc {
+    const index = props.regions.indexOf(r);
+    return new ec2.Vpc(stack, 'Vpc', {
+      ipAddresses: ec2.IpAddresses.cidr(r.vpcCidr ?? `10.${index}.0.0/16`),
+      availabilityZones: r.zones,
+      subnetConfiguration: [
+        { name: 'public', subnetType: ec2.SubnetType.PUBLIC, cidrMask: 24 },
+        { name: 'workers', subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS, cidrMask: 20 },
+      ],
+      flowLogs: {
+        rejected: {
+          destination: ec2.FlowLogDestination.toCloudWatchLogs(new logs.LogGroup(stack, 'FlowLogs', { retention: props.flowLogRetention ?? logs.RetentionDays.ONE_MONTH })),
+          trafficType: ec2.FlowLogTrafficType.REJECT,
+        },
+      },
+    });
+  }
+
+  /** The region's encrypted bucket for ALB access logs, kept 90 days. */
+  private addAccessLogsBucket(stack: Stack): s3.Bucket {
+    const accessLogsBucket = new s3.Bucket(stack, 'AccessLogs', {
+      // ALB access logs support SSE-S3 only.
+      encryption: s3.BucketEncryption.S3_MANAGED,
+      enforceSSL: true,
+      blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
+      objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+      lifecycleRules: [{ expiration: Duration.days(90) }],
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+    acknowledgeNagFindings(accessLogsBucket, [{
+      rule: 'AwsSolutions-S1',
+      reason: 'This bucket only receives the ALB access logs; logging access to the log bucket itself would need a second bucket that logs nowhere',
+    }]);
+    return accessLogsBucket;
+  }
+
+  /** The cdk-nag findings of a region's service that its design accepts, with the reasons. */
+  private acknowledgeRegionalFindings(stack: Stack, service: SpotInferenceService): void {
+    acknowledgeNagFindings(service.loadBalancer.connections.securityGroups[0], [{
+      rule: 'AwsSolutions-EC23',
+      reason: 'The ALB is internal and reachable only through Global Accelerator, which preserves client addresses; it admits the allowed client CIDRs on the listener ports only, and the workers admit only the ALB',
+    }]);
+    const lifecycleArn = stack.formatArn({
+      service: 'autoscaling',
+      resource: 'autoScalingGroup',
+      resourceName: `*:autoScalingGroupName/${service.autoScalingGroupName}`,
+      arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+    });
+    acknowledgeNagFindings(service.fleet.role, [{
+      rule: `AwsSolutions-IAM5[Resource::${nagResourceName(stack.resolve(lifecycleArn))}]`,
+      reason: 'The agent completes lifecycle actions of its own named group only; a group ARN embeds a UUID that exists only after creation, hence the * in its place',
+    }]);
+    acknowledgeNagFindings(service.autoScalingGroup, [{
+      rule: 'AwsSolutions-AS3',
+      reason: 'Scaling and lifecycle events go to EventBridge (source aws.autoscaling), where the interruption pipeline and the fallback controller consume them; an SNS topic would duplicate that channel',
+    }]);
+  }
+
+  /** The stack in us-west-2 (where Global Accelerator is managed), `<prefix>-global`. */
+  private addGlobalStack(prefix: string, account: string): Stack {
+    return new Stack(this, 'global', {
+      env: { account, region: GLOBAL_ACCELERATOR_HOME_REGION },
       stackName: `${prefix}-global`,
       description: `Global Accelerator in front of the regional spot fleets of ${prefix} (${this.regionNames.join(', ')}) (spot-inference-constructs)`,
       crossRegionReferences: true,
     });
-    this.globalEndpoint = new GlobalAcceleratorEndpoint(this.globalStack, 'Endpoint', {
+  }
+
+  /** The accelerator with one endpoint group per region; it listens on 80, and on 443 too when the regions have certificates. */
+  private addGlobalEndpoint(
+    prefix: string,
+    props: MultiRegionSpotInferenceServiceProps,
+    dials: { fleet: SpotInferenceService; dial: number }[],
+  ): GlobalAcceleratorEndpoint {
+    const withCertificate = props.regions.some((r) => r.certificateArn !== undefined);
+    return new GlobalAcceleratorEndpoint(this.globalStack, 'Endpoint', {
       acceleratorName: prefix.slice(0, 64),
       regions: dials.map(({ fleet, dial }) => ({ fleet: fleet.fleet, loadBalancer: fleet.loadBalancer, trafficDialPercentage: dial })),
       globalHealthCheckInterval: props.globalHealthCheckInterval,
       globalHealthCheckThreshold: props.globalHealthCheckThreshold,
-      listenerPorts: withCertificate.length > 0 ? [80, 443] : [80],
+      listenerPorts: withCertificate ? [80, 443] : [80],
     });
-    this.dnsName = this.globalEndpoint.dnsName;
   }
 
   /**
