@@ -146,6 +146,47 @@ export interface BatchInferenceProps {
   readonly allowContainerMetadataAccess?: boolean;
 }
 
+/** The props with their defaults filled in (what the validation and the resources use). */
+interface ResolvedProps {
+  readonly retryAttempts: number;
+  readonly retryStrategies: batch.RetryStrategy[];
+  readonly maxvCpus: number;
+  readonly onDemandFallback: boolean;
+  readonly onDemandMaxvCpus: number;
+  readonly jobVcpus: number;
+  readonly jobMemory: Size;
+  readonly gpuCount: number;
+  readonly rootVolumeSize: Size;
+  readonly checkpointExpiration: Duration;
+}
+
+/** What both compute environments share: everything but the capacity (spot or not, strategy, size). */
+type ComputeEnvironmentBase = Omit<batch.ManagedEc2EcsComputeEnvironmentProps, 'spot' | 'allocationStrategy' | 'maxvCpus'>;
+
+function resolveDefaults(props: BatchInferenceProps): ResolvedProps {
+  const maxvCpus = props.maxvCpus ?? 256;
+  return {
+    retryAttempts: props.retryAttempts ?? 5,
+    retryStrategies: props.retryStrategies ?? [
+      batch.RetryStrategy.of(batch.Action.RETRY, batch.Reason.SPOT_INSTANCE_RECLAIMED),
+      batch.RetryStrategy.of(batch.Action.EXIT, batch.Reason.custom({ onReason: '*' })),
+    ],
+    maxvCpus,
+    onDemandFallback: props.onDemandFallback ?? true,
+    onDemandMaxvCpus: props.onDemandMaxvCpus ?? maxvCpus,
+    jobVcpus: props.jobVcpus ?? 4,
+    jobMemory: props.jobMemory ?? Size.gibibytes(15),
+    gpuCount: props.jobGpuCount ?? 0,
+    rootVolumeSize: props.rootVolumeSize ?? Size.gibibytes(100),
+    checkpointExpiration: props.checkpointExpiration ?? Duration.days(30),
+  };
+}
+
+/** Whether a value is given and resolved at synth time (so it can be checked). */
+function isKnown(x: unknown): boolean {
+  return x !== undefined && !Token.isUnresolved(x);
+}
+
 function isGpuType(t: string): boolean {
   // NVIDIA GPU families: p2-p6, g3-g6 (g4dn, g5g, g6e...), gr6.
   return /^(p\d|g\d|gr\d)/.test(t);
@@ -198,137 +239,35 @@ export class BatchInference extends Construct {
 
   constructor(scope: Construct, id: string, props: BatchInferenceProps) {
     super(scope, id);
-    const retryAttempts = props.retryAttempts ?? 5;
-    const retryStrategies = props.retryStrategies ?? [
-      batch.RetryStrategy.of(batch.Action.RETRY, batch.Reason.SPOT_INSTANCE_RECLAIMED),
-      batch.RetryStrategy.of(batch.Action.EXIT, batch.Reason.custom({ onReason: '*' })),
-    ];
-    const maxvCpus = props.maxvCpus ?? 256;
-    const onDemandFallback = props.onDemandFallback ?? true;
-    const onDemandMaxvCpus = props.onDemandMaxvCpus ?? maxvCpus;
-    const jobVcpus = props.jobVcpus ?? 4;
-    const jobMemory = props.jobMemory ?? Size.gibibytes(15);
-    const gpuCount = props.jobGpuCount ?? 0;
-    const rootVolumeSize = props.rootVolumeSize ?? Size.gibibytes(100);
-    const checkpointExpiration = props.checkpointExpiration ?? Duration.days(30);
-    this.validate(props, { retryAttempts, retryStrategies, maxvCpus, onDemandFallback, onDemandMaxvCpus, jobVcpus, gpuCount, rootVolumeSize, checkpointExpiration });
+    const r = resolveDefaults(props);
+    this.validate(props, r);
     this.shardCount = props.shardCount;
 
-    this.bucket =
-      props.bucket ??
-      new s3.Bucket(this, 'Bucket', {
-        encryption: props.encryptionKey ? s3.BucketEncryption.KMS : s3.BucketEncryption.S3_MANAGED,
-        encryptionKey: props.encryptionKey,
-        bucketKeyEnabled: props.encryptionKey ? true : undefined,
-        blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
-        enforceSSL: true,
-        objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
-        removalPolicy: props.removalPolicy ?? RemovalPolicy.RETAIN,
-        lifecycleRules: [
-          { id: 'ExpireCheckpoints', prefix: BATCH_CHECKPOINT_PREFIX, expiration: checkpointExpiration },
-          ...(props.outputExpiration ? [{ id: 'ExpireOutputs', prefix: BATCH_OUTPUT_PREFIX, expiration: props.outputExpiration }] : []),
-          { id: 'AbortIncompleteUploads', abortIncompleteMultipartUploadAfter: Duration.days(7) },
-        ],
-      });
-
-    this.securityGroup = new ec2.SecurityGroup(this, 'SecurityGroup', {
-      vpc: props.vpc,
-      description: 'Batch inference workers: no inbound, HTTPS outbound (ECR, S3, ECS, CloudWatch Logs)',
-      allowAllOutbound: false,
-    });
-    this.securityGroup.addEgressRule(ec2.Peer.anyIpv4(), ec2.Port.tcp(443), 'HTTPS to AWS APIs, ECR and S3');
+    this.bucket = props.bucket ?? this.createBucket(props, r.checkpointExpiration);
+    this.securityGroup = this.createSecurityGroup(props.vpc);
     this.connections = this.securityGroup.connections;
+    this.launchTemplate = this.createLaunchTemplate(props, r.rootVolumeSize);
+    this.instanceRole = this.createInstanceRole();
 
-    this.launchTemplate = new ec2.LaunchTemplate(this, 'LaunchTemplate', {
-      requireImdsv2: true,
-      httpTokens: ec2.LaunchTemplateHttpTokens.REQUIRED,
-      httpEndpoint: true,
-      httpPutResponseHopLimit: props.allowContainerMetadataAccess ? 2 : 1,
-      blockDevices: [
-        {
-          deviceName: '/dev/xvda',
-          volume: ec2.BlockDeviceVolume.ebs(rootVolumeSize.toGibibytes(), { encrypted: true, volumeType: ec2.EbsDeviceVolumeType.GP3, deleteOnTermination: true }),
-        },
-      ],
-    });
-
-    const typeNames = props.instanceTypes.map((t) => t.toString());
-    const anyGpu = gpuCount > 0 || typeNames.some((t) => !Token.isUnresolved(t) && isGpuType(t));
-    const images: batch.EcsMachineImage[] = anyGpu
-      ? [{ imageType: batch.EcsMachineImageType.ECS_AL2023_NVIDIA }, { imageType: batch.EcsMachineImageType.ECS_AL2023 }]
-      : [{ imageType: batch.EcsMachineImageType.ECS_AL2023 }];
-    const vpcSubnets = props.vpcSubnets ?? { subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS };
-    // One instance role for both environments: the ECS agent's permissions, nothing of the job's.
-    this.instanceRole = new iam.Role(this, 'InstanceRole', {
-      assumedBy: new iam.ServicePrincipal('ec2.amazonaws.com'),
-      managedPolicies: [iam.ManagedPolicy.fromAwsManagedPolicyName('service-role/AmazonEC2ContainerServiceforEC2Role')],
-      description: 'Batch inference instances: ECS agent only; jobs use the job role',
-    });
-    const common = {
-      instanceRole: this.instanceRole,
-      vpc: props.vpc,
-      vpcSubnets,
-      instanceTypes: props.instanceTypes,
-      useOptimalInstanceClasses: false,
-      launchTemplate: this.launchTemplate,
-      securityGroups: [this.securityGroup],
-      images,
-      updateToLatestImageVersion: true,
-    };
-    this.spotComputeEnvironment = new batch.ManagedEc2EcsComputeEnvironment(this, 'SpotEnvironment', {
-      ...common,
+    const base = this.computeEnvironmentBase(props, r.gpuCount);
+    this.spotComputeEnvironment = this.createComputeEnvironment('SpotEnvironment', base, {
       spot: true,
       allocationStrategy: batch.AllocationStrategy.SPOT_PRICE_CAPACITY_OPTIMIZED,
-      maxvCpus,
+      maxvCpus: r.maxvCpus,
     });
-    const pinLaunchTemplateVersion = (env: batch.ManagedEc2EcsComputeEnvironment): void => {
-      // The L2 leaves the version out, which Batch resolves to `$Default` once, at creation: pin the
-      // latest version number so that a changed launch template reaches the compute environment.
-      (env.node.defaultChild as batch.CfnComputeEnvironment).addPropertyOverride('ComputeResources.LaunchTemplate.Version', this.launchTemplate.latestVersionNumber);
-    };
-    pinLaunchTemplateVersion(this.spotComputeEnvironment);
     const order: batch.OrderedComputeEnvironment[] = [{ computeEnvironment: this.spotComputeEnvironment, order: 1 }];
-    if (onDemandFallback) {
-      this.onDemandComputeEnvironment = new batch.ManagedEc2EcsComputeEnvironment(this, 'OnDemandEnvironment', {
-        ...common,
+    if (r.onDemandFallback) {
+      this.onDemandComputeEnvironment = this.createComputeEnvironment('OnDemandEnvironment', base, {
         spot: false,
         allocationStrategy: batch.AllocationStrategy.BEST_FIT_PROGRESSIVE,
-        maxvCpus: onDemandMaxvCpus,
+        maxvCpus: r.onDemandMaxvCpus,
       });
-      pinLaunchTemplateVersion(this.onDemandComputeEnvironment);
       order.push({ computeEnvironment: this.onDemandComputeEnvironment, order: 2 });
     }
     this.jobQueue = new batch.JobQueue(this, 'JobQueue', { computeEnvironments: order, priority: 1 });
 
-    const jobRole = new iam.Role(this, 'JobRole', {
-      assumedBy: new iam.ServicePrincipal('ecs-tasks.amazonaws.com'),
-      description: 'Batch inference job: read/write its checkpoint and output bucket, nothing else',
-    });
-    this.bucket.grantReadWrite(jobRole);
-    this.jobRole = jobRole;
-
-    const container = new batch.EcsEc2ContainerDefinition(this, 'Container', {
-      image: props.image,
-      cpu: jobVcpus,
-      memory: jobMemory,
-      gpu: gpuCount > 0 ? gpuCount : undefined,
-      command: props.command,
-      jobRole,
-      environment: {
-        ...props.environment,
-        SPOT_CHECKPOINT_BUCKET: this.bucket.bucketName,
-        SPOT_CHECKPOINT_PREFIX: BATCH_CHECKPOINT_PREFIX,
-        SPOT_OUTPUT_PREFIX: BATCH_OUTPUT_PREFIX,
-        ...(props.shardCount !== undefined ? { SPOT_SHARD_COUNT: Tokenization.stringifyNumber(props.shardCount) } : {}),
-      },
-    });
-    this.jobDefinition = new batch.EcsJobDefinition(this, 'JobDefinition', {
-      container,
-      retryAttempts,
-      retryStrategies,
-      timeout: props.jobTimeout,
-      propagateTags: true,
-    });
+    this.jobRole = this.createJobRole();
+    this.jobDefinition = this.createJobDefinition(props, r);
   }
 
   /** Allow `grantee` to submit jobs to this queue with this job definition (any revision). */
@@ -353,40 +292,161 @@ export class BatchInference extends Construct {
     return `aws batch submit-job --job-name batch-inference --job-queue ${this.jobQueue.jobQueueName} --job-definition ${this.jobDefinition.jobDefinitionName}${array}`;
   }
 
-  private validate(
-    props: BatchInferenceProps,
-    r: {
-      retryAttempts: number;
-      retryStrategies: batch.RetryStrategy[];
-      maxvCpus: number;
-      onDemandFallback: boolean;
-      onDemandMaxvCpus: number;
-      jobVcpus: number;
-      gpuCount: number;
-      rootVolumeSize: Size;
-      checkpointExpiration: Duration;
-    },
-  ): void {
-    const v = new ProblemCollector();
-    const C = FleetSpecErrorCode;
-    const known = (x: unknown): boolean => x !== undefined && !Token.isUnresolved(x);
+  /** The bucket of checkpoints and outputs, when none is given: private, encrypted, TLS only, checkpoints expired. */
+  private createBucket(props: BatchInferenceProps, checkpointExpiration: Duration): s3.Bucket {
+    return new s3.Bucket(this, 'Bucket', {
+      encryption: props.encryptionKey ? s3.BucketEncryption.KMS : s3.BucketEncryption.S3_MANAGED,
+      encryptionKey: props.encryptionKey,
+      bucketKeyEnabled: props.encryptionKey ? true : undefined,
+      blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
+      enforceSSL: true,
+      objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+      removalPolicy: props.removalPolicy ?? RemovalPolicy.RETAIN,
+      lifecycleRules: [
+        { id: 'ExpireCheckpoints', prefix: BATCH_CHECKPOINT_PREFIX, expiration: checkpointExpiration },
+        ...(props.outputExpiration ? [{ id: 'ExpireOutputs', prefix: BATCH_OUTPUT_PREFIX, expiration: props.outputExpiration }] : []),
+        { id: 'AbortIncompleteUploads', abortIncompleteMultipartUploadAfter: Duration.days(7) },
+      ],
+    });
+  }
 
+  /** The instances' security group: no inbound rule, HTTPS outbound only. */
+  private createSecurityGroup(vpc: ec2.IVpc): ec2.SecurityGroup {
+    const securityGroup = new ec2.SecurityGroup(this, 'SecurityGroup', {
+      vpc,
+      description: 'Batch inference workers: no inbound, HTTPS outbound (ECR, S3, ECS, CloudWatch Logs)',
+      allowAllOutbound: false,
+    });
+    securityGroup.addEgressRule(ec2.Peer.anyIpv4(), ec2.Port.tcp(443), 'HTTPS to AWS APIs, ECR and S3');
+    return securityGroup;
+  }
+
+  /** The instances' launch template: IMDSv2 required, encrypted gp3 root volume. */
+  private createLaunchTemplate(props: BatchInferenceProps, rootVolumeSize: Size): ec2.LaunchTemplate {
+    return new ec2.LaunchTemplate(this, 'LaunchTemplate', {
+      requireImdsv2: true,
+      httpTokens: ec2.LaunchTemplateHttpTokens.REQUIRED,
+      httpEndpoint: true,
+      httpPutResponseHopLimit: props.allowContainerMetadataAccess ? 2 : 1,
+      blockDevices: [
+        {
+          deviceName: '/dev/xvda',
+          volume: ec2.BlockDeviceVolume.ebs(rootVolumeSize.toGibibytes(), { encrypted: true, volumeType: ec2.EbsDeviceVolumeType.GP3, deleteOnTermination: true }),
+        },
+      ],
+    });
+  }
+
+  /** One instance role for both environments: the ECS agent's permissions, nothing of the job's. */
+  private createInstanceRole(): iam.Role {
+    return new iam.Role(this, 'InstanceRole', {
+      assumedBy: new iam.ServicePrincipal('ec2.amazonaws.com'),
+      managedPolicies: [iam.ManagedPolicy.fromAwsManagedPolicyName('service-role/AmazonEC2ContainerServiceforEC2Role')],
+      description: 'Batch inference instances: ECS agent only; jobs use the job role',
+    });
+  }
+
+  /** What both compute environments share; the NVIDIA image comes first when any job or instance type has GPUs. */
+  private computeEnvironmentBase(props: BatchInferenceProps, gpuCount: number): ComputeEnvironmentBase {
+    const typeNames = props.instanceTypes.map((t) => t.toString());
+    const anyGpu = gpuCount > 0 || typeNames.some((t) => !Token.isUnresolved(t) && isGpuType(t));
+    const images: batch.EcsMachineImage[] = anyGpu
+      ? [{ imageType: batch.EcsMachineImageType.ECS_AL2023_NVIDIA }, { imageType: batch.EcsMachineImageType.ECS_AL2023 }]
+      : [{ imageType: batch.EcsMachineImageType.ECS_AL2023 }];
+    return {
+      instanceRole: this.instanceRole,
+      vpc: props.vpc,
+      vpcSubnets: props.vpcSubnets ?? { subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS },
+      instanceTypes: props.instanceTypes,
+      useOptimalInstanceClasses: false,
+      launchTemplate: this.launchTemplate,
+      securityGroups: [this.securityGroup],
+      images,
+      updateToLatestImageVersion: true,
+    };
+  }
+
+  /** A compute environment on the shared base, with its launch template version pinned. */
+  private createComputeEnvironment(
+    id: string,
+    base: ComputeEnvironmentBase,
+    capacity: { spot: boolean; allocationStrategy: batch.AllocationStrategy; maxvCpus: number },
+  ): batch.ManagedEc2EcsComputeEnvironment {
+    const env = new batch.ManagedEc2EcsComputeEnvironment(this, id, { ...base, ...capacity });
+    // The L2 leaves the version out, which Batch resolves to `$Default` once, at creation: pin the
+    // latest version number so that a changed launch template reaches the compute environment.
+    (env.node.defaultChild as batch.CfnComputeEnvironment).addPropertyOverride('ComputeResources.LaunchTemplate.Version', this.launchTemplate.latestVersionNumber);
+    return env;
+  }
+
+  /** The role the job's container runs as: read/write on the bucket, nothing else. */
+  private createJobRole(): iam.Role {
+    const jobRole = new iam.Role(this, 'JobRole', {
+      assumedBy: new iam.ServicePrincipal('ecs-tasks.amazonaws.com'),
+      description: 'Batch inference job: read/write its checkpoint and output bucket, nothing else',
+    });
+    this.bucket.grantReadWrite(jobRole);
+    return jobRole;
+  }
+
+  /** The container (with the checkpoint/output environment) and the job definition with the retry policy. */
+  private createJobDefinition(props: BatchInferenceProps, r: ResolvedProps): batch.EcsJobDefinition {
+    const container = new batch.EcsEc2ContainerDefinition(this, 'Container', {
+      image: props.image,
+      cpu: r.jobVcpus,
+      memory: r.jobMemory,
+      gpu: r.gpuCount > 0 ? r.gpuCount : undefined,
+      command: props.command,
+      jobRole: this.jobRole,
+      environment: {
+        ...props.environment,
+        SPOT_CHECKPOINT_BUCKET: this.bucket.bucketName,
+        SPOT_CHECKPOINT_PREFIX: BATCH_CHECKPOINT_PREFIX,
+        SPOT_OUTPUT_PREFIX: BATCH_OUTPUT_PREFIX,
+        ...(props.shardCount !== undefined ? { SPOT_SHARD_COUNT: Tokenization.stringifyNumber(props.shardCount) } : {}),
+      },
+    });
+    return new batch.EcsJobDefinition(this, 'JobDefinition', {
+      container,
+      retryAttempts: r.retryAttempts,
+      retryStrategies: r.retryStrategies,
+      timeout: props.jobTimeout,
+      propagateTags: true,
+    });
+  }
+
+  /** Checks the props (defaults filled in) and throws every problem found at once. */
+  private validate(props: BatchInferenceProps, r: ResolvedProps): void {
+    const v = new ProblemCollector();
+    this.validateInstanceTypes(v, props, r);
+    this.validateRetryPolicy(v, r);
+    this.validateResourcesAndLimits(v, props, r);
+    v.throwIfAny(this.node.path);
+  }
+
+  /** Diversification, and GPU jobs on GPU instance types. */
+  private validateInstanceTypes(v: ProblemCollector, props: BatchInferenceProps, r: ResolvedProps): void {
+    const C = FleetSpecErrorCode;
     const types = props.instanceTypes.map((t) => t.toString());
     const knownTypes = types.filter((t) => !Token.isUnresolved(t));
     const distinct = new Set(knownTypes).size + (types.length - knownTypes.length);
     if (!props.allowUndiversified && distinct < 2) {
-      v.add(FleetSpecErrorCode.NOT_DIVERSIFIED, 'instanceTypes', `instanceTypes has ${distinct} type${distinct === 1 ? '' : 's'} (${knownTypes.join(', ') || 'none'}): spot batch needs at least 2 instance types so that one type running out of spot capacity does not stall the queue; add similar types (e.g. g5.xlarge and g6.xlarge) or set allowUndiversified: true`);
+      v.add(C.NOT_DIVERSIFIED, 'instanceTypes', `instanceTypes has ${distinct} type${distinct === 1 ? '' : 's'} (${knownTypes.join(', ') || 'none'}): spot batch needs at least 2 instance types so that one type running out of spot capacity does not stall the queue; add similar types (e.g. g5.xlarge and g6.xlarge) or set allowUndiversified: true`);
     }
-    if (known(r.gpuCount) && !(Number.isInteger(r.gpuCount) && r.gpuCount >= 0)) {
+    if (isKnown(r.gpuCount) && !(Number.isInteger(r.gpuCount) && r.gpuCount >= 0)) {
       v.add(C.BATCH_JOB_RESOURCES, 'jobGpuCount', `jobGpuCount (${r.gpuCount}) must be a whole number, 0 or more`);
-    } else if (known(r.gpuCount) && r.gpuCount > 0) {
+    } else if (isKnown(r.gpuCount) && r.gpuCount > 0) {
       const noGpu = knownTypes.filter((t) => !isGpuType(t));
       if (noGpu.length > 0) {
         v.add(C.BATCH_JOB_RESOURCES, 'instanceTypes', `jobGpuCount (${r.gpuCount}) needs NVIDIA GPU instance types, but ${noGpu.join(', ')} ha${noGpu.length === 1 ? 's' : 've'} none; use GPU families (g4dn, g5, g6, p4d, p5...) or set jobGpuCount: 0`);
       }
     }
+  }
 
-    if (known(r.retryAttempts) && !(Number.isInteger(r.retryAttempts) && r.retryAttempts >= 1 && r.retryAttempts <= MAX_RETRY_ATTEMPTS)) {
+  /** Attempts within the AWS limit; strategies that retry only spot reclaims and end with an EXIT catch-all. */
+  private validateRetryPolicy(v: ProblemCollector, r: ResolvedProps): void {
+    const C = FleetSpecErrorCode;
+    if (isKnown(r.retryAttempts) && !(Number.isInteger(r.retryAttempts) && r.retryAttempts >= 1 && r.retryAttempts <= MAX_RETRY_ATTEMPTS)) {
       v.add(C.BATCH_RETRY_POLICY, 'retryAttempts', `retryAttempts (${r.retryAttempts}) must be a whole number from 1 to ${MAX_RETRY_ATTEMPTS} (the AWS Batch limit); 5 gives a shard four spot reclaims before it fails`);
     }
     const strategies = r.retryStrategies;
@@ -411,20 +471,24 @@ export class BatchInference extends Construct {
         v.add(C.BATCH_RETRY_POLICY, 'retryStrategies', "retryStrategies has no RETRY on spot reclaim: a shard whose host is reclaimed fails instead of resuming from its checkpoint; add RetryStrategy.of(Action.RETRY, Reason.SPOT_INSTANCE_RECLAIMED) (onStatusReason 'Host EC2*') first");
       }
     }
+  }
 
-    if (known(r.jobVcpus) && !(Number.isInteger(r.jobVcpus) && r.jobVcpus >= 1)) {
+  /** vCPUs, array size, timeout, storage and encryption. */
+  private validateResourcesAndLimits(v: ProblemCollector, props: BatchInferenceProps, r: ResolvedProps): void {
+    const C = FleetSpecErrorCode;
+    if (isKnown(r.jobVcpus) && !(Number.isInteger(r.jobVcpus) && r.jobVcpus >= 1)) {
       v.add(C.BATCH_JOB_RESOURCES, 'jobVcpus', `jobVcpus (${r.jobVcpus}) must be a whole number, 1 or more`);
     }
-    if (known(r.maxvCpus) && known(r.jobVcpus) && r.maxvCpus < r.jobVcpus) {
+    if (isKnown(r.maxvCpus) && isKnown(r.jobVcpus) && r.maxvCpus < r.jobVcpus) {
       v.add(C.BATCH_JOB_RESOURCES, 'maxvCpus', `maxvCpus (${r.maxvCpus}) is below jobVcpus (${r.jobVcpus}): no job would ever be placed; raise maxvCpus to at least ${r.jobVcpus}`);
     }
-    if (r.onDemandFallback && known(r.onDemandMaxvCpus) && known(r.jobVcpus) && r.onDemandMaxvCpus < r.jobVcpus) {
+    if (r.onDemandFallback && isKnown(r.onDemandMaxvCpus) && isKnown(r.jobVcpus) && r.onDemandMaxvCpus < r.jobVcpus) {
       v.add(C.BATCH_JOB_RESOURCES, 'onDemandMaxvCpus', `onDemandMaxvCpus (${r.onDemandMaxvCpus}) is below jobVcpus (${r.jobVcpus}): the on-demand fallback could never place a job; raise it to at least ${r.jobVcpus} or set onDemandFallback: false`);
     }
     if (!r.onDemandFallback && props.onDemandMaxvCpus !== undefined) {
       v.add(C.BATCH_JOB_RESOURCES, 'onDemandMaxvCpus', `onDemandMaxvCpus (${props.onDemandMaxvCpus}) is set but onDemandFallback is false, so there is no on-demand environment; remove onDemandMaxvCpus or enable the fallback`);
     }
-    if (known(props.shardCount) && !(Number.isInteger(props.shardCount) && props.shardCount! >= 2 && props.shardCount! <= MAX_ARRAY_SIZE)) {
+    if (isKnown(props.shardCount) && !(Number.isInteger(props.shardCount) && props.shardCount! >= 2 && props.shardCount! <= MAX_ARRAY_SIZE)) {
       v.add(C.BATCH_JOB_LIMITS, 'shardCount', `shardCount (${props.shardCount}) must be a whole number from 2 to ${MAX_ARRAY_SIZE} (the AWS Batch array size limit); for a single shard leave it out`);
     }
     if (props.jobTimeout && !props.jobTimeout.isUnresolved() && props.jobTimeout.toSeconds() < 60) {
@@ -439,6 +503,5 @@ export class BatchInference extends Construct {
     if (props.bucket && props.encryptionKey) {
       v.add(C.BATCH_STORAGE, 'encryptionKey', 'encryptionKey is set together with bucket: the key applies only to the bucket the construct creates; encrypt your own bucket yourself and leave encryptionKey out');
     }
-    v.throwIfAny(this.node.path);
   }
 }
