@@ -13,6 +13,8 @@ const FIS_ASG_CAPACITY_ERROR_ACTION = 'aws:ec2:asg-insufficient-instance-capacit
 /** Tag EC2 Auto Scaling puts on every instance of a group (spot included): the drill finds the fleet's instances by it. */
 const ASG_NAME_INSTANCE_TAG = 'aws:autoscaling:groupName';
 
+type StopCondition = fis.CfnExperimentTemplate.ExperimentTemplateStopConditionProperty;
+
 /**
  * How many of the fleet's running spot instances one interruption drill interrupts.
  * Maps to the FIS target's `selectionMode`.
@@ -171,23 +173,38 @@ export class InterruptionDrill extends Construct {
   constructor(scope: Construct, id: string, props: InterruptionDrillProps) {
     super(scope, id);
     const s = validate(props, this.node.path);
-    const asg = s.autoScalingGroup;
+    this.stopConditionAlarm = props.stopConditionAlarm ?? this.createStopConditionAlarm(props, s);
+    this.role = this.createRole(s.autoScalingGroup);
+    const stopConditions = [{ source: 'aws:cloudwatch:alarm', value: this.stopConditionAlarm.alarmArn }];
+    this.spotInterruptionTemplate = this.createSpotInterruptionTemplate(s, stopConditions);
+    this.capacityErrorTemplate = this.createCapacityErrorTemplate(props, s, stopConditions);
+
+    this.spotInterruptionTemplateId = this.spotInterruptionTemplate.attrId;
+    this.capacityErrorTemplateId = this.capacityErrorTemplate.attrId;
+    this.startSpotInterruptionCommand = startCommand(this.spotInterruptionTemplateId);
+    this.startCapacityErrorCommand = startCommand(this.capacityErrorTemplateId);
+
+    if (props.createOutputs ?? true) {
+      this.createOutputs();
+    }
+  }
+
+  /** Stop condition: the fleet has lost its healthy targets. */
+  private createStopConditionAlarm(props: InterruptionDrillProps, s: ValidatedDrill): cloudwatch.Alarm {
+    return new cloudwatch.Alarm(this, 'NoHealthyTargetsAlarm', {
+      metric: props.healthyTargetsMetric!,
+      alarmDescription: `Healthy targets of ${s.autoScalingGroup.node.path} fell below ${s.minHealthyTargets}: stops the interruption drills of ${this.node.path}`,
+      threshold: s.minHealthyTargets,
+      comparisonOperator: cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
+      evaluationPeriods: 1,
+      treatMissingData: cloudwatch.TreatMissingData.BREACHING,
+    });
+  }
+
+  /** Least privilege: interrupt only this group's instances, inject errors only into this group. */
+  private createRole(asg: autoscaling.IAutoScalingGroup): iam.Role {
     const stack = Stack.of(this);
-
-    // Stop condition: the fleet has lost its healthy targets.
-    this.stopConditionAlarm =
-      props.stopConditionAlarm ??
-      new cloudwatch.Alarm(this, 'NoHealthyTargetsAlarm', {
-        metric: props.healthyTargetsMetric!,
-        alarmDescription: `Healthy targets of ${asg.node.path} fell below ${s.minHealthyTargets}: stops the interruption drills of ${this.node.path}`,
-        threshold: s.minHealthyTargets,
-        comparisonOperator: cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
-        evaluationPeriods: 1,
-        treatMissingData: cloudwatch.TreatMissingData.BREACHING,
-      });
-
-    // Least privilege: interrupt only this group's instances, inject errors only into this group.
-    this.role = new iam.Role(this, 'Role', {
+    const role = new iam.Role(this, 'Role', {
       assumedBy: new iam.ServicePrincipal('fis.amazonaws.com', {
         conditions: {
           StringEquals: { 'aws:SourceAccount': stack.account },
@@ -197,7 +214,7 @@ export class InterruptionDrill extends Construct {
       description: `FIS drills of ${this.node.path}: interrupts spot instances of this group only`,
     });
     const instanceArns = stack.formatArn({ service: 'ec2', resource: 'instance', resourceName: '*' });
-    this.role.addToPolicy(
+    role.addToPolicy(
       new iam.PolicyStatement({
         sid: 'InterruptThisGroupsSpotInstances',
         actions: ['ec2:SendSpotInstanceInterruptions'],
@@ -205,7 +222,7 @@ export class InterruptionDrill extends Construct {
         conditions: { StringEquals: { [`aws:ResourceTag/${ASG_NAME_INSTANCE_TAG}`]: asg.autoScalingGroupName } },
       }),
     );
-    this.role.addToPolicy(
+    role.addToPolicy(
       new iam.PolicyStatement({
         sid: 'InjectCapacityErrorsIntoThisGroup',
         actions: ['ec2:InjectApiError'],
@@ -216,14 +233,14 @@ export class InterruptionDrill extends Construct {
         },
       }),
     );
-    this.role.addToPolicy(
+    role.addToPolicy(
       new iam.PolicyStatement({
         sid: 'DescribeActionsCannotBeScoped',
         actions: ['ec2:DescribeInstances', 'autoscaling:DescribeAutoScalingGroups'],
         resources: ['*'],
       }),
     );
-    acknowledgeNagFindings(this.role, [
+    acknowledgeNagFindings(role, [
       {
         rule: 'AwsSolutions-IAM5[Resource::*]',
         reason: 'ec2:DescribeInstances and autoscaling:DescribeAutoScalingGroups have no resource-level permissions; ec2:InjectApiError is scoped by the ec2:FisActionId and ec2:FisTargetArns conditions to this group',
@@ -233,11 +250,13 @@ export class InterruptionDrill extends Construct {
         reason: 'Spot instances of the group are created and replaced at run time; the statement is pinned to them by the aws:autoscaling:groupName tag condition',
       },
     ]);
+    return role;
+  }
 
-    const stopConditions = [{ source: 'aws:cloudwatch:alarm', value: this.stopConditionAlarm.alarmArn }];
-    const name = (what: string): Record<string, string> => ({ Name: `${this.node.path} ${what}`.slice(0, 128) });
-
-    this.spotInterruptionTemplate = new fis.CfnExperimentTemplate(this, 'SpotInterruption', {
+  /** Experiment that interrupts the selected running spot instances of the group. */
+  private createSpotInterruptionTemplate(s: ValidatedDrill, stopConditions: StopCondition[]): fis.CfnExperimentTemplate {
+    const asg = s.autoScalingGroup;
+    return new fis.CfnExperimentTemplate(this, 'SpotInterruption', {
       description: `Interrupt ${s.selection.selectionMode} running spot instance(s) of ${asg.node.path} after ${s.durationBeforeInterruptionIso}`,
       roleArn: this.role.roleArn,
       stopConditions,
@@ -257,14 +276,22 @@ export class InterruptionDrill extends Construct {
           targets: { SpotInstances: 'SpotInstances' },
         },
       },
-      tags: name('spot interruption drill'),
+      tags: this.templateTags('spot interruption drill'),
     });
+  }
 
+  /** Tags the group as the drill target, then the experiment that makes its launches fail with insufficient capacity. */
+  private createCapacityErrorTemplate(
+    props: InterruptionDrillProps,
+    s: ValidatedDrill,
+    stopConditions: StopCondition[],
+  ): fis.CfnExperimentTemplate {
+    const asg = s.autoScalingGroup;
     const tagValue = props.capacityErrorTargetTagValue ?? this.node.addr;
     Tags.of(asg).add(InterruptionDrill.DRILL_TARGET_TAG, tagValue, { applyToLaunchedInstances: false });
     // CloudFormation refuses Fn::GetAZs inside Fn::Join; the stack's zones are a list of literals or Fn::Selects.
-    const zones = (props.capacityErrorAvailabilityZones ?? stack.availabilityZones).join(',');
-    this.capacityErrorTemplate = new fis.CfnExperimentTemplate(this, 'CapacityError', {
+    const zones = (props.capacityErrorAvailabilityZones ?? Stack.of(this).availabilityZones).join(',');
+    return new fis.CfnExperimentTemplate(this, 'CapacityError', {
       description: `Fail ${s.capacityErrorPercentage}% of the launches of ${asg.node.path} with InsufficientInstanceCapacity for ${s.capacityErrorDurationIso}`,
       roleArn: this.role.roleArn,
       stopConditions,
@@ -287,32 +314,32 @@ export class InterruptionDrill extends Construct {
           targets: { AutoScalingGroups: 'AutoScalingGroups' },
         },
       },
-      tags: name('capacity error drill'),
+      tags: this.templateTags('capacity error drill'),
     });
+  }
 
-    this.spotInterruptionTemplateId = this.spotInterruptionTemplate.attrId;
-    this.capacityErrorTemplateId = this.capacityErrorTemplate.attrId;
-    this.startSpotInterruptionCommand = startCommand(this.spotInterruptionTemplateId);
-    this.startCapacityErrorCommand = startCommand(this.capacityErrorTemplateId);
+  /** Stack outputs with the template ids and the `aws fis start-experiment` commands. */
+  private createOutputs(): void {
+    new CfnOutput(this, 'SpotInterruptionTemplateId', {
+      description: 'FIS experiment template that interrupts spot instances of the fleet',
+      value: this.spotInterruptionTemplateId,
+    });
+    new CfnOutput(this, 'StartSpotInterruptionDrill', {
+      description: 'Run the spot interruption drill',
+      value: this.startSpotInterruptionCommand,
+    });
+    new CfnOutput(this, 'CapacityErrorTemplateId', {
+      description: 'FIS experiment template that makes the group launches fail with insufficient capacity',
+      value: this.capacityErrorTemplateId,
+    });
+    new CfnOutput(this, 'StartCapacityErrorDrill', {
+      description: 'Run the capacity-error (fallback) drill',
+      value: this.startCapacityErrorCommand,
+    });
+  }
 
-    if (props.createOutputs ?? true) {
-      new CfnOutput(this, 'SpotInterruptionTemplateId', {
-        description: 'FIS experiment template that interrupts spot instances of the fleet',
-        value: this.spotInterruptionTemplateId,
-      });
-      new CfnOutput(this, 'StartSpotInterruptionDrill', {
-        description: 'Run the spot interruption drill',
-        value: this.startSpotInterruptionCommand,
-      });
-      new CfnOutput(this, 'CapacityErrorTemplateId', {
-        description: 'FIS experiment template that makes the group launches fail with insufficient capacity',
-        value: this.capacityErrorTemplateId,
-      });
-      new CfnOutput(this, 'StartCapacityErrorDrill', {
-        description: 'Run the capacity-error (fallback) drill',
-        value: this.startCapacityErrorCommand,
-      });
-    }
+  private templateTags(what: string): Record<string, string> {
+    return { Name: `${this.node.path} ${what}`.slice(0, 128) };
   }
 }
 
