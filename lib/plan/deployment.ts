@@ -22,6 +22,8 @@
  */
 import { ControllerGroup, ControllerGroupRole, ControllerStep, ControllerStepInput, planControllerStep, poolId } from '../policy/controller';
 import { FallbackPolicyOptions, FallbackState, SpotPoolObservation } from '../policy/fallback-policy';
+import { Cloud } from '../spec/clouds';
+import { GLOBAL_LAYER_DEFAULTS } from '../spec/global-routing';
 import { randomInt, shuffle } from './rng';
 import { locatePool } from './pools';
 
@@ -92,8 +94,9 @@ export const DEPLOYMENT_PROFILES: { readonly [cloud: string]: DeploymentProfile 
     // constructs/aws/spot-fleet.ts: capacityRebalance @default true: the group launches the replacement at the
     // notice (or the earlier rebalance recommendation) instead of after the termination.
     replaceAfterSeconds: 0,
-    // Global Accelerator endpoint health checks: 30 s interval x threshold 3.
-    globalHealthySeconds: 90,
+    // Global Accelerator, as MultiRegionSpotInferenceService renders it (lib/spec/global-routing.ts, the same data the
+    // construct reads): traffic returns about 30 s after the region's target groups are healthy again.
+    globalHealthySeconds: GLOBAL_LAYER_DEFAULTS[Cloud.AWS].recoverySeconds,
     // EC2 Auto Scaling's AZRebalance process (on by default): when zones are uneven by more than one instance and
     // the emptier zone has capacity, it launches there first and then terminates in the fullest zone.
     rebalancesZones: true,
@@ -107,7 +110,7 @@ export const DEPLOYMENT_PROFILES: { readonly [cloud: string]: DeploymentProfile 
     launchRetrySeconds: 30,
     maxLaunchRetrySeconds: 300,
     layout: 'regional',
-    description: 'AWS: Auto Scaling group price-capacity-optimized over its zones, capacity rebalance, 2-min notice, failed launches retried with backoff (30 s doubling to 300 s); controller every 60 s + on spot warnings and failed launches; Global Accelerator 30 s x 3 between regions',
+    description: `AWS: Auto Scaling group price-capacity-optimized over its zones, capacity rebalance, 2-min notice, failed launches retried with backoff (30 s doubling to 300 s); controller every 60 s + on spot warnings and failed launches; Global Accelerator between regions (traffic back ${GLOBAL_LAYER_DEFAULTS[Cloud.AWS].recoverySeconds} s after a region recovers)`,
   },
   [Deployment.GCP]: {
     deployment: Deployment.GCP,
@@ -122,8 +125,8 @@ export const DEPLOYMENT_PROFILES: { readonly [cloud: string]: DeploymentProfile 
     // where its BALANCED target shape finds capacity (instanceRedistributionType NONE: no proactive moves).
     replaceAfterSeconds: 30,
     // The global external Application Load Balancer routes on the backends' own health checks (part of
-    // readiness here): no region-level delay on top.
-    globalHealthySeconds: 0,
+    // readiness here): no region-level delay on top (lib/spec/global-routing.ts).
+    globalHealthySeconds: GLOBAL_LAYER_DEFAULTS[Cloud.GCP].recoverySeconds,
     // constructs/gcp/spot-fleet.ts: updatePolicy instanceRedistributionType 'NONE': the MIG never moves VMs.
     rebalancesZones: false,
     steersSpareTypes: false,
@@ -146,9 +149,9 @@ export const DEPLOYMENT_PROFILES: { readonly [cloud: string]: DeploymentProfile 
     // constructs/azure/scale-set.ts: evictionPolicy @default DELETE and no Spot-Try-Restore: an evicted VM is
     // deleted and the scale set launches again when its capacity is set, i.e. at the controller's next run.
     replaceAfterSeconds: -1,
-    // Cross-region (Global tier) load balancer / Front Door probes of the regional frontends: modelled like
-    // Global Accelerator, 30 s x 3.
-    globalHealthySeconds: 90,
+    // Front Door, as AzureMultiRegionSpotInferenceService renders it (lib/spec/global-routing.ts): probes every 5 s,
+    // 3 of the last 4 must pass before a recovered region gets traffic again (about 15 s).
+    globalHealthySeconds: GLOBAL_LAYER_DEFAULTS[Cloud.AZURE].recoverySeconds,
     // Flexible orchestration without zone balance: replicas stay where they landed.
     rebalancesZones: false,
     steersSpareTypes: false,
@@ -158,7 +161,7 @@ export const DEPLOYMENT_PROFILES: { readonly [cloud: string]: DeploymentProfile 
     // lib/handlers/azure/fallback.ts: spare Spot scale sets, one per zone, whose capacity only the controller sets;
     // the main scale set's Regular count holds the base and the fallback.
     layout: 'zonal',
-    description: 'Azure: Flexible scale set over its zones, eviction = delete, recreated when the controller sets the capacity; controller every 60 s (timer); cross-region load balancer 30 s x 3 between regions',
+    description: `Azure: Flexible scale set over its zones, eviction = delete, recreated when the controller sets the capacity; controller every 60 s (timer); Front Door between regions (traffic back ${GLOBAL_LAYER_DEFAULTS[Cloud.AZURE].recoverySeconds} s after a region recovers)`,
   },
 };
 

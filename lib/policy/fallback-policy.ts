@@ -180,6 +180,12 @@ export interface FallbackPolicyOptions {
    */
   readonly riskWindowSeconds?: number;
   /**
+   * Keep the spares while calm too (SpotHedge's N+1 at all times), not only within `riskWindowSeconds` of a
+   * preemption: the first preemption after a calm spell is then covered at once instead of after a cold start.
+   * @default false
+   */
+  readonly keepSparesWhenCalm?: boolean;
+  /**
    * When spot is scarce (fewer pools left to launch in than spot replicas plus spares, because the
    * others were just preempted or ran out of capacity), cover the missing spares with on-demand, as
    * SpotHedge always does: the next preemption is then likely and its replacement unlikely to land.
@@ -230,6 +236,7 @@ export interface ResolvedFallbackPolicyOptions {
   readonly strikeForgivenessSeconds: number;
   readonly spareSpotReplicas: number;
   readonly riskWindowSeconds: number;
+  readonly keepSparesWhenCalm: boolean;
   readonly coverSparesWhenScarce: boolean;
   readonly coverMissingSpares: boolean;
   readonly replaceUnlaunchedSpot: boolean;
@@ -249,6 +256,7 @@ export const DEFAULT_FALLBACK_POLICY_OPTIONS: ResolvedFallbackPolicyOptions = {
   strikeForgivenessSeconds: 3600,
   spareSpotReplicas: 1,
   riskWindowSeconds: 21600,
+  keepSparesWhenCalm: false,
   coverSparesWhenScarce: true,
   coverMissingSpares: false,
   replaceUnlaunchedSpot: true,
@@ -287,7 +295,7 @@ export function resolveFallbackPolicyOptions(options: FallbackPolicyOptions = {}
       if (typeof value !== 'string' || (value as string).length === 0) v.add(C.FALLBACK_POLICY_OPTIONS, prop, `${prop} (${JSON.stringify(value)}) must be a region name as in the pool ids <region>/<zone>/<type>, e.g. us-east-1`);
       continue;
     }
-    if (prop === 'coverSparesWhenScarce' || prop === 'coverMissingSpares' || prop === 'replaceUnlaunchedSpot' || prop === 'spreadSpares') {
+    if (prop === 'coverSparesWhenScarce' || prop === 'keepSparesWhenCalm' || prop === 'coverMissingSpares' || prop === 'replaceUnlaunchedSpot' || prop === 'spreadSpares') {
       if (typeof value !== 'boolean') v.add(C.FALLBACK_POLICY_OPTIONS, prop, `${prop} (${String(value)}) must be true or false`);
       continue;
     }
@@ -492,7 +500,7 @@ function decideResolved(input: FallbackInput, o: ResolvedFallbackPolicyOptions):
       ? kept
       : [...kept, ...newPreemptions].filter((t) => now - t < o.riskWindowSeconds).slice(-64);
   const spotShare = Math.max(0, input.targetReplicas - input.onDemandBase);
-  const atRisk = recentPreemptions.length > 0;
+  const atRisk = recentPreemptions.length > 0 || o.keepSparesWhenCalm;
   let spare = atRisk && spotShare > 0 ? o.spareSpotReplicas : 0;
 
   // 3./4. Fallback with hysteresis
@@ -561,7 +569,7 @@ function decideResolved(input: FallbackInput, o: ResolvedFallbackPolicyOptions):
     spare = Math.max(0, input.maxCapacity - onDemand - spotShare);
     spot = Math.max(0, Math.min(spotShare + spare, input.maxCapacity - onDemand));
   }
-  const spareNote = spare > 0 ? `; ${spare} spare spot (preempted ${recentPreemptions.length}x in the last ${o.riskWindowSeconds} s)` : '';
+  const spareNote = spare > 0 ? `; ${spare} spare spot (${recentPreemptions.length > 0 ? `preempted ${recentPreemptions.length}x in the last ${o.riskWindowSeconds} s` : 'kept while calm: keepSparesWhenCalm'})` : '';
   const reason = `${why}${spareNote}${events.length > 0 ? `; ${events.join('; ')}` : ''}`;
 
   return {

@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import { Deployment, DEPLOYMENT_PROFILES } from '../../../lib/plan/deployment';
+import { GLOBAL_LAYER_DEFAULTS } from '../../../lib/spec/global-routing';
 import { locatePool, regionOfZone, regionsOf } from '../../../lib/plan/pools';
 import { selectRegions, simulate, SimulatedPolicy, SimulationReport } from '../../../lib/plan/simulate';
 import { loadTraceDir, SpotTrace, traceWarnings, TraceReading } from '../../../lib/plan/traces';
@@ -99,9 +100,17 @@ describe('--offsets replays given windows', () => {
 
 describe('as deployed: the cloud places, notices and replaces; the controller runs at its period', () => {
   test('the profiles follow the constructs (notice, controller period, events, replacement)', () => {
-    expect(DEPLOYMENT_PROFILES.aws).toMatchObject({ noticeSeconds: 120, controllerPeriodSeconds: 60, runsOnPreemption: true, runsOnLaunchFailure: true, replaceAfterSeconds: 0, globalHealthySeconds: 90, rebalancesZones: true, layout: 'regional', steersSpareTypes: false });
+    expect(DEPLOYMENT_PROFILES.aws).toMatchObject({ noticeSeconds: 120, controllerPeriodSeconds: 60, runsOnPreemption: true, runsOnLaunchFailure: true, replaceAfterSeconds: 0, globalHealthySeconds: GLOBAL_LAYER_DEFAULTS.aws.recoverySeconds, rebalancesZones: true, layout: 'regional', steersSpareTypes: false });
     expect(DEPLOYMENT_PROFILES.gcp).toMatchObject({ noticeSeconds: 30, controllerPeriodSeconds: 60, runsOnPreemption: true, runsOnLaunchFailure: false, replaceAfterSeconds: 30, rebalancesZones: false, layout: 'zonal' });
     expect(DEPLOYMENT_PROFILES.azure).toMatchObject({ noticeSeconds: 30, controllerPeriodSeconds: 60, runsOnPreemption: false, runsOnLaunchFailure: false, replaceAfterSeconds: -1, layout: 'zonal' });
+  });
+
+  test('the global layer between regions is timed from the data the multi-region constructs render', () => {
+    // Global Accelerator 30 s, Google Cloud's backend service 0 s, Front Door 15 s: lib/spec/global-routing.ts
+    expect(DEPLOYMENT_PROFILES.aws.globalHealthySeconds).toBe(30);
+    expect(DEPLOYMENT_PROFILES.gcp.globalHealthySeconds).toBe(0);
+    expect(DEPLOYMENT_PROFILES.azure.globalHealthySeconds).toBe(15);
+    expect(DEPLOYMENT_PROFILES.azure.description).toMatch(/Front Door between regions \(traffic back 15 s after a region recovers\)/);
   });
 
   test('a lost replica is billed through the notice and replaced when the cloud replaces it', () => {
@@ -140,10 +149,10 @@ describe('as deployed: the cloud places, notices and replaces; the controller ru
     const pools = [trace('us-east-1a_x', new Array(400).fill(1)), upBetween('us-west-2a_x', 400, 200, 400)];
     const opts = { windowSeconds: 0, targetReplicas: 2, policies: [SimulatedPolicy.SPOT_ONLY] };
     const avail = (deployment: Deployment): number => row(simulate(pools, { ...opts, deployment }), SimulatedPolicy.SPOT_ONLY).availability;
-    // AWS: Global Accelerator 30 s x 3 = 3 more ticks down than Google Cloud's global load balancer, plus 5 ticks of
+    // AWS: Global Accelerator's 30 s before traffic returns = 1 more tick down than Google Cloud's global load balancer, plus 5 ticks of
     // the group's launch backoff (its retries from tick 0: 1, 3, 7, 15, 25, 35, ..., 195, 205: capacity at 200 is
     // found at 205)
-    expect((avail(Deployment.GCP) - avail(Deployment.AWS)) * (400 - 4)).toBeCloseTo(3 + 5, 6);
+    expect((avail(Deployment.GCP) - avail(Deployment.AWS)) * (400 - 4)).toBeCloseTo(1 + 5, 6);
   });
 
   test('AWS retries a launch that found no capacity with backoff (30 s doubling to 300 s), not every tick', () => {

@@ -186,6 +186,20 @@ describe('decideFallback: spare spot replicas while at risk', () => {
     expect(drv.step(ready(0, 1, 1, 2))).toMatchObject({ spareSpotReplicas: 0, spotReplicas: 3 });
   });
 
+  test('keepSparesWhenCalm keeps the spare from the first call, before any preemption (SpotHedge N+1)', () => {
+    const drv = new Driver({}, new FallbackPolicy({ keepSparesWhenCalm: true }));
+    const d = drv.step(ready(1, 1, 1, 0));
+    expect(d).toMatchObject({ spareSpotReplicas: 1, spotReplicas: 4, fallbackReplicas: 0 });
+    expect(d.reason).toMatch(/1 spare spot \(kept while calm: keepSparesWhenCalm\)/);
+    // hours later, still calm: still kept; the default policy has none
+    for (let i = 0; i < 500; i++) drv.step(ready(1, 1, 1, 1));
+    expect(drv.step(ready(1, 1, 1, 1)).spareSpotReplicas).toBe(1);
+    expect(new Driver().step(ready(1, 1, 1, 0)).spareSpotReplicas).toBe(0);
+    // no spot share (all on-demand base): no spare
+    expect(new Driver({ onDemandBase: 3 }, new FallbackPolicy({ keepSparesWhenCalm: true })).step(ready(0, 0, 0)).spareSpotReplicas).toBe(0);
+    expect(() => new FallbackPolicy({ keepSparesWhenCalm: 'always' as unknown as boolean })).toThrow(/keepSparesWhenCalm \(always\) must be true or false/);
+  });
+
   test('when spot is scarce (fewer pools left than spot replicas plus spares) on-demand covers the spare', () => {
     const drv = new Driver({ maxCapacity: 8 });
     drv.step(ready(1, 1, 1));
