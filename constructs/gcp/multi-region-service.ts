@@ -11,7 +11,7 @@ import { EventarcTrigger } from '@cdktf/provider-google/lib/eventarc-trigger';
 import { Cloud } from '../../lib/spec/clouds';
 import { FleetSpecErrorCode, ProblemCollector } from '../../lib/spec/errors';
 import { FleetSpec } from '../../lib/spec/fleet-spec';
-import { GLOBAL_LAYER_DEFAULTS, globalFailoverTimes, validateGlobalRouting, validateRegionList } from '../../lib/spec/global-routing';
+import { GLOBAL_LAYER_DEFAULTS, GlobalRoutingTiming, globalFailoverTimes, validateGlobalRouting, validateRegionList } from '../../lib/spec/global-routing';
 import { withCurrentOptionNames } from '../../lib/spec/option-aliases';
 import { GcpInterruptionDrill } from './interruption-drill';
 import { GcpOnDemandFallback, GcpOnDemandFallbackOptions } from './on-demand-fallback';
@@ -142,6 +142,35 @@ export class GcpMultiRegionSpotInferenceService extends Construct {
 
   constructor(scope: Construct, id: string, given: GcpMultiRegionSpotInferenceServiceProps) {
     super(scope, id);
+    const { props, name, timing } = this.validateProps(id, given);
+    this.regionNames = props.regions.map((r) => r.region);
+    this.failoverSeconds = globalFailoverTimes(timing).failoverSeconds;
+
+    const { fleets, hooks } = this.addRegions(name, props);
+    this.fleets = fleets;
+    this.preemptionHooks = hooks;
+    this.controllerRegion = this.regionNames[0];
+    const { controller, triggers } = this.addController(props);
+    this.onDemandFallback = controller;
+    this.preemptionTriggers = triggers;
+
+    this.backendService = this.addBackendService(name, props);
+    const frontend = this.addFrontend(name, props);
+    this.urlMap = frontend.urlMap;
+    this.targetProxyId = frontend.targetProxyId;
+    this.address = frontend.address;
+    this.forwardingRule = frontend.forwardingRule;
+    if (props.outputs ?? true) {
+      new TerraformOutput(this, 'LoadBalancerIp', { value: this.address.address, description: 'Public IP of the global load balancer (every region)' });
+    }
+  }
+
+  /**
+   * Refuses (all problems at once) both spellings of one option, a bad name prefix, top-level zones, bad regions,
+   * dials and zones, and health-check timings whose failover does not fit the notice; returns the props in their
+   * current spelling, the name prefix and the failover timing.
+   */
+  private validateProps(id: string, given: GcpMultiRegionSpotInferenceServiceProps): { props: GcpMultiRegionSpotInferenceServiceProps; name: string; timing: GlobalRoutingTiming } {
     const isUnresolved = (x: unknown) => Token.isUnresolved(x);
     const C = FleetSpecErrorCode;
     const v = new ProblemCollector();
@@ -168,31 +197,21 @@ export class GcpMultiRegionSpotInferenceService extends Construct {
         v.add(C.ZONES, `regions[${r.region}].zones`, `regions[${r.region}].zones lists ${foreign.join(', ')}, not in ${r.region}; list zones named like ${r.region}-a`);
       }
     }
-    // Google Cloud's global backend service routes on the fleets' own health check: no second detection layer.
-    const layer = GLOBAL_LAYER_DEFAULTS[Cloud.GCP];
-    const hc = { intervalSeconds: layer.regionalIntervalSeconds, unhealthyThreshold: layer.regionalUnhealthyThreshold, ...stripUndefined(props.healthCheck ?? {}) };
-    const timing = {
-      cloud: Cloud.GCP,
-      globalLayerName: layer.name,
-      regionalIntervalSeconds: hc.intervalSeconds,
-      regionalUnhealthyThreshold: hc.unhealthyThreshold,
-      globalIntervalSeconds: layer.globalIntervalSeconds,
-      globalUnhealthyThreshold: layer.globalUnhealthyThreshold,
-      drainBudgetSeconds: props.drainBudgetSeconds ?? 10,
-    };
+    const timing = failoverTiming(props);
     v.addAll(validateGlobalRouting(timing, { isUnresolved }));
     v.throwIfAny(this.node.path);
-    this.regionNames = props.regions.map((r) => r.region);
-    this.failoverSeconds = globalFailoverTimes(timing).failoverSeconds;
+    return { props, name, timing };
+  }
 
-    this.fleets = {};
-    this.preemptionHooks = {};
+  /** Per region, in the order given: its GcpSpotFleet (the region's values over the shared spec), preemption hook and drill. */
+  private addRegions(name: string, props: GcpMultiRegionSpotInferenceServiceProps): { fleets: Record<string, GcpSpotFleet>; hooks: Record<string, GcpPreemptionHook> } {
+    const fleets: Record<string, GcpSpotFleet> = {};
+    const hooks: Record<string, GcpPreemptionHook> = {};
     const suffixes = regionSuffixes(this.regionNames);
     for (const r of props.regions) {
-      const regionName = `${name}-${suffixes[r.region]}`;
       const fleet = new GcpSpotFleet(this, `Fleet-${r.region}`, {
         ...props,
-        namePrefix: regionName,
+        namePrefix: `${name}-${suffixes[r.region]}`,
         region: r.region,
         zones: r.zones,
         instanceTypes: r.instanceTypes ?? props.instanceTypes,
@@ -203,43 +222,48 @@ export class GcpMultiRegionSpotInferenceService extends Construct {
         subnetwork: r.subnetwork,
         loadBalanced: true,
       });
-      const hook = new GcpPreemptionHook(this, `PreemptionHook-${r.region}`, { fleet, functionBundleDir: props.functionBundleDir });
-      this.fleets[r.region] = fleet;
-      this.preemptionHooks[r.region] = hook;
+      fleets[r.region] = fleet;
+      hooks[r.region] = new GcpPreemptionHook(this, `PreemptionHook-${r.region}`, { fleet, functionBundleDir: props.functionBundleDir });
       GcpInterruptionDrill.forFleet(this, `Drill-${r.region}`, fleet, props.outputs ?? true);
     }
+    return { fleets, hooks };
+  }
 
-    // One controller over every region: the first region's function observes every region's groups and resizes
-    // every region's standard MIG (GcpOnDemandFallback's additionalFleets); its own region's preemptions run it
-    // at once, and so do the other regions' (a trigger on each of their hooks' topics), besides the 1-minute tick.
-    this.controllerRegion = this.regionNames[0];
-    this.preemptionTriggers = [];
-    if (props.onDemandFallback ?? true) {
-      const controller = new GcpOnDemandFallback(this, 'OnDemandFallback', {
-        ...props.onDemandFallbackOptions,
-        fleet: this.fleets[this.controllerRegion],
-        preemptionHook: this.preemptionHooks[this.controllerRegion],
-        additionalFleets: this.regionNames.slice(1).map((r) => this.fleets[r]),
-      });
-      this.onDemandFallback = controller;
-      for (const r of this.regionNames.slice(1)) {
-        const fleet = this.fleets[r];
-        this.preemptionTriggers.push(new EventarcTrigger(this, `PreemptionTrigger-${r}`, {
-          project: props.project,
-          location: this.controllerRegion,
-          name: `${fleet.fleetName}-fallback-preempted`,
-          labels: { 'spot-fleet': fleet.fleetName },
-          matchingCriteria: [{ attribute: 'type', value: 'google.cloud.pubsub.topic.v1.messagePublished' }],
-          destination: { cloudRunService: { service: controller.function.serviceConfig.service, region: this.controllerRegion } },
-          transport: { pubsub: { topic: this.preemptionHooks[r].topic.id } },
-          serviceAccount: controller.triggerServiceAccount.email,
-        }));
-      }
+  /**
+   * One controller over every region, unless `onDemandFallback` is false: the first region's function observes
+   * every region's groups and resizes every region's standard MIG (GcpOnDemandFallback's additionalFleets); its
+   * own region's preemptions run it at once, and so do the other regions' (a trigger on each of their hooks'
+   * topics), besides the 1-minute tick.
+   */
+  private addController(props: GcpMultiRegionSpotInferenceServiceProps): { controller?: GcpOnDemandFallback; triggers: EventarcTrigger[] } {
+    const triggers: EventarcTrigger[] = [];
+    if (!(props.onDemandFallback ?? true)) return { triggers };
+    const controller = new GcpOnDemandFallback(this, 'OnDemandFallback', {
+      ...props.onDemandFallbackOptions,
+      fleet: this.fleets[this.controllerRegion],
+      preemptionHook: this.preemptionHooks[this.controllerRegion],
+      additionalFleets: this.regionNames.slice(1).map((r) => this.fleets[r]),
+    });
+    for (const r of this.regionNames.slice(1)) {
+      const fleet = this.fleets[r];
+      triggers.push(new EventarcTrigger(this, `PreemptionTrigger-${r}`, {
+        project: props.project,
+        location: this.controllerRegion,
+        name: `${fleet.fleetName}-fallback-preempted`,
+        labels: { 'spot-fleet': fleet.fleetName },
+        matchingCriteria: [{ attribute: 'type', value: 'google.cloud.pubsub.topic.v1.messagePublished' }],
+        destination: { cloudRunService: { service: controller.function.serviceConfig.service, region: this.controllerRegion } },
+        transport: { pubsub: { topic: this.preemptionHooks[r].topic.id } },
+        serviceAccount: controller.triggerServiceAccount.email,
+      }));
     }
+    return { controller, triggers };
+  }
 
+  /** The one backend service: every region's spot and standard MIG, the region's dial as their capacity scaler. */
+  private addBackendService(name: string, props: GcpMultiRegionSpotInferenceServiceProps): ComputeBackendService {
     const first = this.fleets[this.regionNames[0]];
-    const timeout = props.requestTimeoutSeconds ?? 120;
-    this.backendService = new ComputeBackendService(this, 'Backend', {
+    return new ComputeBackendService(this, 'Backend', {
       project: props.project,
       name: `${name}-backend`,
       protocol: 'HTTP',
@@ -249,7 +273,7 @@ export class GcpMultiRegionSpotInferenceService extends Construct {
       // and port (every fleet's health check is built from the same spec).
       healthChecks: [first.healthCheck.id],
       connectionDrainingTimeoutSec: first.spec.deregistrationDelaySeconds,
-      timeoutSec: timeout,
+      timeoutSec: props.requestTimeoutSeconds ?? 120,
       backend: props.regions.flatMap((r) => {
         const fleet = this.fleets[r.region];
         const capacityScaler = (r.trafficDialPercentage ?? 100) / 100;
@@ -263,24 +287,26 @@ export class GcpMultiRegionSpotInferenceService extends Construct {
       logConfig: { enable: true, sampleRate: 1 },
       securityPolicy: props.securityPolicy,
     });
-    this.urlMap = new ComputeUrlMap(this, 'UrlMap', { project: props.project, name: `${name}-urlmap`, defaultService: this.backendService.id });
+  }
+
+  /** URL map, HTTP (or, with certificates, HTTPS) proxy, global address and forwarding rule in front of the backend service. */
+  private addFrontend(name: string, props: GcpMultiRegionSpotInferenceServiceProps): { urlMap: ComputeUrlMap; targetProxyId: string; address: ComputeGlobalAddress; forwardingRule: ComputeGlobalForwardingRule } {
+    const urlMap = new ComputeUrlMap(this, 'UrlMap', { project: props.project, name: `${name}-urlmap`, defaultService: this.backendService.id });
     const https = props.sslCertificates !== undefined;
-    this.targetProxyId = https
-      ? new ComputeTargetHttpsProxy(this, 'HttpsProxy', { project: props.project, name: `${name}-https`, urlMap: this.urlMap.id, sslCertificates: props.sslCertificates }).id
-      : new ComputeTargetHttpProxy(this, 'HttpProxy', { project: props.project, name: `${name}-http`, urlMap: this.urlMap.id }).id;
-    this.address = new ComputeGlobalAddress(this, 'Address', { project: props.project, name: `${name}-ip` });
-    this.forwardingRule = new ComputeGlobalForwardingRule(this, 'ForwardingRule', {
+    const targetProxyId = https
+      ? new ComputeTargetHttpsProxy(this, 'HttpsProxy', { project: props.project, name: `${name}-https`, urlMap: urlMap.id, sslCertificates: props.sslCertificates }).id
+      : new ComputeTargetHttpProxy(this, 'HttpProxy', { project: props.project, name: `${name}-http`, urlMap: urlMap.id }).id;
+    const address = new ComputeGlobalAddress(this, 'Address', { project: props.project, name: `${name}-ip` });
+    const forwardingRule = new ComputeGlobalForwardingRule(this, 'ForwardingRule', {
       project: props.project,
       name: `${name}-${https ? 'https' : 'http'}`,
-      target: this.targetProxyId,
-      ipAddress: this.address.address,
+      target: targetProxyId,
+      ipAddress: address.address,
       ipProtocol: 'TCP',
       portRange: https ? '443' : '80',
       loadBalancingScheme: 'EXTERNAL_MANAGED',
     });
-    if (props.outputs ?? true) {
-      new TerraformOutput(this, 'LoadBalancerIp', { value: this.address.address, description: 'Public IP of the global load balancer (every region)' });
-    }
+    return { urlMap, targetProxyId, address, forwardingRule };
   }
 
   /** Public IP of the load balancer. */
@@ -303,6 +329,24 @@ export function regionSuffix(region: string): string {
 export function regionSuffixes(regions: readonly string[]): Record<string, string> {
   const short = regions.map(regionSuffix);
   return Object.fromEntries(regions.map((r, i) => [r, short.filter((x) => x === short[i]).length > 1 ? createHash('sha1').update(r).digest('hex').slice(0, 6) : short[i]]));
+}
+
+/**
+ * The failover timing of the service: Google Cloud's global backend service routes on the fleets' own health
+ * check (no second detection layer), so the global layer adds nothing to the regional probe.
+ */
+function failoverTiming(props: GcpMultiRegionSpotInferenceServiceProps): GlobalRoutingTiming {
+  const layer = GLOBAL_LAYER_DEFAULTS[Cloud.GCP];
+  const hc = { intervalSeconds: layer.regionalIntervalSeconds, unhealthyThreshold: layer.regionalUnhealthyThreshold, ...stripUndefined(props.healthCheck ?? {}) };
+  return {
+    cloud: Cloud.GCP,
+    globalLayerName: layer.name,
+    regionalIntervalSeconds: hc.intervalSeconds,
+    regionalUnhealthyThreshold: hc.unhealthyThreshold,
+    globalIntervalSeconds: layer.globalIntervalSeconds,
+    globalUnhealthyThreshold: layer.globalUnhealthyThreshold,
+    drainBudgetSeconds: props.drainBudgetSeconds ?? 10,
+  };
 }
 
 function stripUndefined<T extends object>(o: T): Partial<T> {
