@@ -1,4 +1,4 @@
-import { ArnFormat, Duration, Lazy, Stack, Token, Tokenization } from 'aws-cdk-lib';
+import { Duration, Lazy, Stack, Token, Tokenization } from 'aws-cdk-lib';
 import * as autoscaling from 'aws-cdk-lib/aws-autoscaling';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as elbv2 from 'aws-cdk-lib/aws-elasticloadbalancingv2';
@@ -18,16 +18,18 @@ import {
   FallbackRegionSettings,
   renderFallbackEnvironment,
 } from '../../lib/handlers/aws/fallback-settings';
-import { FallbackPolicyOptions, resolveFallbackPolicyOptions } from '../../lib/policy/fallback-policy';
-import { FleetSpecError, FleetSpecErrorCode, ProblemCollector } from '../../lib/spec/errors';
-import { acknowledgeNagFindings, nagResourceName, prebuiltHandlerBundle } from './bundle';
+import { FallbackPolicyOptions } from '../../lib/policy/fallback-policy';
+import { acknowledgeNagFindings, prebuiltHandlerBundle } from './bundle';
 import { InterruptionHandler } from './interruption-handler';
+import { FallbackPlan, planFallback } from './on-demand-fallback-plan';
+import { autoScalingGroupArn, grantFallbackController } from './on-demand-fallback-permissions';
 import { SpotFleet } from './spot-fleet';
 
-/** Longest Auto Scaling group name AWS accepts. */
-const MAX_GROUP_NAME_LENGTH = 255;
-const FALLBACK_SUFFIX = '-od-fallback';
-const SPARE_SUFFIX = '-spare';
+/** What cdk-nag reports on a group launching from the fleet's MixedInstancesPolicy launch template, with the reason. */
+const LAUNCH_TEMPLATE_NAG_FINDING = {
+  rule: 'AwsSolutions-EC26',
+  reason: "The group launches from the fleet's MixedInstancesPolicy launch template whose only EBS volume is the encrypted gp3 root volume; the rule cannot follow a MixedInstancesPolicy reference and reports an error instead",
+};
 
 /**
  * Options of {@link OnDemandFallback} that do not name the fleet's resources (what
@@ -235,326 +237,30 @@ export class OnDemandFallback extends Construct {
 
   constructor(scope: Construct, id: string, props: OnDemandFallbackProps) {
     super(scope, id);
-    const fleet = props.fleet;
-    const spec = fleet.spec;
-    this.spotGroupName = fleet.autoScalingGroupName;
-    const known = (x: unknown): x is number => typeof x === 'number' && !Token.isUnresolved(x);
-    const room = known(spec.maxCapacity) && known(spec.onDemandBaseCapacity) ? spec.maxCapacity - spec.onDemandBaseCapacity : spec.maxCapacity;
-    const interval = props.controlInterval ?? Duration.minutes(1);
-    const lookback = props.launchFailureLookback ?? Duration.minutes(10);
-    const fallbackName = props.fallbackGroupName ?? truncateName(fleet.autoScalingGroupName, FALLBACK_SUFFIX);
+    this.spotGroupName = props.fleet.autoScalingGroupName;
+    const plan = planFallback(props, Stack.of(this).region, this.node.path);
+    this.maxFallbackCapacity = plan.maxFallbackCapacity;
+    this.fallbackGroupName = plan.fallbackGroupName;
+    this.fallbackGroupArn = autoScalingGroupArn(Stack.of(this), plan.fallbackGroupName);
+    this.fallbackGroup = this.createFallbackGroup(props, plan);
+    this.maxSpareCapacity = plan.maxSpareCapacity;
+    this.spareGroupName = plan.spareGroupName;
+    const subnets = props.fleet.vpc.selectSubnets(props.fleet.vpcSubnets).subnets.map((sn) => ({ zone: sn.availabilityZone, subnetId: sn.subnetId }));
+    if (plan.spareGroupName !== undefined) this.spareGroup = this.createSpareGroup(props, plan.spareGroupName, plan.maxSpareCapacity);
+    this.regionGroups = this.describeRegionGroups(props.fleet, plan, subnets);
+    if (!plan.controller) return;
 
-    // --- validation: every problem at once ---
-    const v = new ProblemCollector();
-    const C = FleetSpecErrorCode;
-    if (known(room) && room <= 0) {
-      v.add(C.CAPACITY_ORDER, 'fleet', `the fleet's maxCapacity (${spec.maxCapacity}) leaves no room above its onDemandBaseCapacity (${spec.onDemandBaseCapacity}): everything already runs on-demand, so there is nothing to fall back from; raise maxCapacity or do not add an OnDemandFallback`);
-    }
-    const mfc = props.maxFallbackCapacity;
-    if (mfc !== undefined && known(mfc) && !(Number.isInteger(mfc) && mfc >= 1 && (!known(room) || mfc <= room))) {
-      v.add(C.FALLBACK_CAPACITY, 'maxFallbackCapacity', `maxFallbackCapacity (${mfc}) must be a whole number from 1 to ${known(room) ? room : 'maxCapacity'} (maxCapacity ${spec.maxCapacity} minus onDemandBaseCapacity ${spec.onDemandBaseCapacity}): the fallback only replaces spot above the base; leave it out to use ${room}`);
-    }
-    if (!interval.isUnresolved()) {
-      const s = interval.toSeconds();
-      if (!(s >= 60 && s <= 3600 && s % 60 === 0)) {
-        v.add(C.FALLBACK_SCHEDULE, 'controlInterval', `controlInterval (${s} s) must be whole minutes from 1 to 60 (an EventBridge rate; 1 minute is the shortest); use e.g. Duration.minutes(1)`);
-      }
-    }
-    if (!lookback.isUnresolved()) {
-      const s = lookback.toSeconds();
-      const min = interval.isUnresolved() ? 60 : interval.toSeconds();
-      if (!(s >= min && s <= 86400)) {
-        v.add(C.FALLBACK_SCHEDULE, 'launchFailureLookback', `launchFailureLookback (${s} s) must be at least controlInterval (${min} s), so no failed launch falls between two runs, and at most 1 day; use e.g. Duration.minutes(10)`);
-      }
-    }
-    if (!Token.isUnresolved(fallbackName)) {
-      if (fallbackName.length < 1 || fallbackName.length > MAX_GROUP_NAME_LENGTH || fallbackName.includes(':')) {
-        v.add(C.AWS_GROUP_NAME, 'fallbackGroupName', `fallbackGroupName ("${fallbackName}") must be 1 to ${MAX_GROUP_NAME_LENGTH} characters without ":" (an Auto Scaling group name)`);
-      } else if (fallbackName === fleet.autoScalingGroupName) {
-        v.add(C.AWS_GROUP_NAME, 'fallbackGroupName', `fallbackGroupName ("${fallbackName}") is the fleet group's own name; pick another name or leave it out to use "${truncateName(fleet.autoScalingGroupName, FALLBACK_SUFFIX)}"`);
-      }
-    }
-    let spares = 0;
-    try {
-      spares = resolveFallbackPolicyOptions(props.policy ?? {}).spareSpotReplicas;
-    } catch (e) {
-      if (!(e instanceof FleetSpecError)) throw e;
-      v.addAll(e.problems.map((p) => ({ ...p, prop: `policy.${p.prop}`, message: `policy.${p.message}` })));
-    }
-    const withSpares = props.spareGroup ?? spares > 0;
-    if (props.spareGroup === true && spares === 0) {
-      v.add(C.FALLBACK_SPARES, 'spareGroup', `spareGroup is true but policy.spareSpotReplicas is 0, so the spare group would never run anything; set policy.spareSpotReplicas to 1 or more, or leave spareGroup out`);
-    }
-    const spareName = withSpares ? props.spareGroupName ?? truncateName(fleet.autoScalingGroupName, SPARE_SUFFIX) : undefined;
-    if (spareName !== undefined && !Token.isUnresolved(spareName)) {
-      if (spareName.length < 1 || spareName.length > MAX_GROUP_NAME_LENGTH || spareName.includes(':')) {
-        v.add(C.AWS_GROUP_NAME, 'spareGroupName', `spareGroupName ("${spareName}") must be 1 to ${MAX_GROUP_NAME_LENGTH} characters without ":" (an Auto Scaling group name)`);
-      } else if (spareName === fleet.autoScalingGroupName || spareName === fallbackName) {
-        v.add(C.AWS_GROUP_NAME, 'spareGroupName', `spareGroupName ("${spareName}") is the name of the fleet group or of the fallback group; pick another name or leave it out to use "${truncateName(fleet.autoScalingGroupName, SPARE_SUFFIX)}"`);
-      }
-    }
-    const controller = props.controller ?? true;
-    const otherRegions = props.regions ?? [];
-    if (!controller && otherRegions.length > 0) {
-      v.add(C.REGION_LIST, 'regions', `regions lists ${otherRegions.length} region(s) but controller is false: only the construct that runs the controller observes other regions; pass regions to that one, or set controller: true`);
-    }
-    const stackRegion = Stack.of(this).region;
-    const seenRegions = new Set<string>(Token.isUnresolved(stackRegion) ? [] : [stackRegion]);
-    otherRegions.forEach((r, i) => {
-      if (Token.isUnresolved(r.region) || !/^[a-z]{2}(-[a-z]+)+-\d+$/.test(r.region)) {
-        v.add(C.REGION_LIST, `regions[${i}].region`, `regions[${i}].region ("${r.region}") must be an AWS region name known at synth, e.g. "us-west-2"`);
-      } else if (seenRegions.has(r.region)) {
-        v.add(C.REGION_LIST, `regions[${i}].region`, `regions[${i}].region ("${r.region}") is listed twice or is this stack's own region; list each other region once (this fleet's region is always observed)`);
-      }
-      seenRegions.add(r.region);
-      for (const k of ['onDemandBase', 'maxCapacity'] as const) {
-        const x = r[k];
-        if (known(x) && !(Number.isInteger(x) && x >= 0)) v.add(C.CAPACITY_NEGATIVE, `regions[${i}].${k}`, `regions[${i}].${k} (${x}) must be a whole number, 0 or more`);
-      }
-    });
-    if (otherRegions.length > 0 && Token.isUnresolved(stackRegion)) {
-      v.add(C.AWS_STACK_ENVIRONMENT, 'regions', 'regions needs a stack with an explicit env.region: the controller names its own region next to the others; set env on the stack');
-    }
-    v.throwIfAny(this.node.path);
-
-    this.maxFallbackCapacity = mfc ?? room;
-    this.fallbackGroupName = fallbackName;
-    const stack = Stack.of(this);
-    this.fallbackGroupArn = stack.formatArn({
-      service: 'autoscaling',
-      resource: 'autoScalingGroup',
-      resourceName: `*:autoScalingGroupName/${fallbackName}`,
-      arnFormat: ArnFormat.COLON_RESOURCE_NAME,
-    });
-
-    // --- the fallback group: the fleet group's launch template and overrides, on-demand only ---
-    const spotCfn = fleet.autoScalingGroup.node.defaultChild as autoscaling.CfnAutoScalingGroup;
-    const spotPolicy = spotCfn.mixedInstancesPolicy as autoscaling.CfnAutoScalingGroup.MixedInstancesPolicyProperty;
-    const spotDistribution = spotPolicy.instancesDistribution as autoscaling.CfnAutoScalingGroup.InstancesDistributionProperty | undefined;
-    this.fallbackGroup = new autoscaling.CfnAutoScalingGroup(this, 'Group', {
-      autoScalingGroupName: fallbackName,
-      minSize: '0',
-      maxSize: Tokenization.stringifyNumber(this.maxFallbackCapacity),
-      // No desiredCapacity: the controller owns it; a deploy must never reset it.
-      vpcZoneIdentifier: spotCfn.vpcZoneIdentifier,
-      mixedInstancesPolicy: {
-        launchTemplate: spotPolicy.launchTemplate,
-        instancesDistribution: {
-          onDemandBaseCapacity: 0,
-          onDemandPercentageAboveBaseCapacity: 100,
-          onDemandAllocationStrategy: spotDistribution?.onDemandAllocationStrategy ?? autoscaling.OnDemandAllocationStrategy.LOWEST_PRICE,
-        },
-      },
-      targetGroupArns: props.targetGroups ? props.targetGroups.map((t) => t.targetGroupArn) : spotCfn.targetGroupArns,
-      healthCheckType: Lazy.string({ produce: () => spotCfn.healthCheckType ?? 'EC2' }),
-      healthCheckGracePeriod: spotCfn.healthCheckGracePeriod,
-      capacityRebalance: false,
-      metricsCollection: [{ granularity: '1Minute' }],
-    });
-    // Created after the fleet group (and so after its load balancer listeners).
-    this.fallbackGroup.addResourceDependency(spotCfn);
-    acknowledgeNagFindings(this.fallbackGroup, [
-      {
-        rule: 'AwsSolutions-AS3',
-        reason: 'The fallback group is resized only by its controller, which logs every decision with its reason and emits FallbackReplicas; its launch failures reach the controller through the EC2 Instance Launch Unsuccessful rule, so SNS scaling notifications would only repeat them',
-      },
-      {
-        rule: 'AwsSolutions-EC26',
-        reason: "The group launches from the fleet's MixedInstancesPolicy launch template whose only EBS volume is the encrypted gp3 root volume; the rule cannot follow a MixedInstancesPolicy reference and reports an error instead",
-      },
-    ]);
-
-    // --- the spare spot group: spot only, min 0, sized and steered by the controller alone ---
-    this.maxSpareCapacity = withSpares ? spares : 0;
-    this.spareGroupName = spareName;
-    const subnets = fleet.vpc.selectSubnets(fleet.vpcSubnets).subnets.map((sn) => ({ zone: sn.availabilityZone, subnetId: sn.subnetId }));
-    if (spareName !== undefined) {
-      this.spareGroup = new autoscaling.CfnAutoScalingGroup(this, 'SpareGroup', {
-        autoScalingGroupName: spareName,
-        minSize: '0',
-        maxSize: String(this.maxSpareCapacity),
-        // No desiredCapacity and the subnets are the controller's from the first run: a deploy must not reset them.
-        vpcZoneIdentifier: spotCfn.vpcZoneIdentifier,
-        mixedInstancesPolicy: {
-          launchTemplate: spotPolicy.launchTemplate,
-          instancesDistribution: {
-            onDemandBaseCapacity: 0,
-            onDemandPercentageAboveBaseCapacity: 0,
-            spotAllocationStrategy: spotDistribution?.spotAllocationStrategy ?? autoscaling.SpotAllocationStrategy.PRICE_CAPACITY_OPTIMIZED,
-          },
-        },
-        targetGroupArns: props.targetGroups ? props.targetGroups.map((t) => t.targetGroupArn) : spotCfn.targetGroupArns,
-        healthCheckType: Lazy.string({ produce: () => spotCfn.healthCheckType ?? 'EC2' }),
-        healthCheckGracePeriod: spotCfn.healthCheckGracePeriod,
-        capacityRebalance: true,
-        metricsCollection: [{ granularity: '1Minute' }],
-      });
-      this.spareGroup.addResourceDependency(spotCfn);
-      // The controller steers the subnets; CloudFormation only writes them again when the template's change.
-      acknowledgeNagFindings(this.spareGroup, [
-        {
-          rule: 'AwsSolutions-AS3',
-          reason: 'The spare group is resized and steered only by its controller, which logs every decision with its reason and emits SpareSpotReplicas; its launch failures reach the controller through the activity scan',
-        },
-        {
-          rule: 'AwsSolutions-EC26',
-          reason: "The group launches from the fleet's MixedInstancesPolicy launch template whose only EBS volume is the encrypted gp3 root volume; the rule cannot follow a MixedInstancesPolicy reference and reports an error instead",
-        },
-      ]);
-    }
-    this.regionGroups = {
-      region: stack.region,
-      spotGroupName: fleet.autoScalingGroupName,
-      fallbackGroupName: fallbackName,
-      spareGroupName: spareName,
-      subnets,
-      onDemandBase: spec.onDemandBaseCapacity,
-      maxCapacity: spec.maxCapacity,
-      instanceTypes: spec.instanceTypes,
-    };
-    if (!controller) return;
-
-    // --- state: one Standard SSM parameter ---
-    const stateParameter = new ssm.StringParameter(this, 'State', {
-      description: `State of the on-demand fallback controller of ${fleet.node.path} (written by the controller; the seed {} means "no state yet")`,
-      stringValue: '{}',
-      tier: ssm.ParameterTier.STANDARD,
-    });
-
-    // --- the controller ---
-    const logGroup = new logs.LogGroup(this, 'LogGroup', { retention: props.logRetention ?? logs.RetentionDays.ONE_MONTH });
-    const role = new iam.Role(this, 'Role', {
-      assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
-      description: `On-demand fallback controller of ${fleet.node.path}: resizes its fallback and spare groups, steers the spare groups' subnets`,
-    });
-    logGroup.grantWrite(role);
-    this.stateParameter = stateParameter;
-    const fn = new lambda.Function(this, 'Function', {
-      role,
-      description: `Applies the fallback policy: on-demand fallback, spare spot replicas, spare group steering (${fleet.node.path})`,
-      runtime: lambda.Runtime.NODEJS_24_X,
-      architecture: lambda.Architecture.ARM_64,
-      handler: 'index.handler',
-      code: lambda.Code.fromAsset(prebuiltHandlerBundle('fallback', 'OnDemandFallback')),
-      memorySize: 256,
-      timeout: Duration.seconds(60),
-      reservedConcurrentExecutions: 1,
-      logGroup,
-      loggingFormat: lambda.LoggingFormat.JSON,
-      environment: {
-        ...renderFallbackEnvironment({
-          spotGroupName: fleet.autoScalingGroupName,
-          fallbackGroupName: fallbackName,
-          stateParameterName: stateParameter.parameterName,
-          onDemandBase: spec.onDemandBaseCapacity,
-          maxCapacity: spec.maxCapacity,
-          instanceTypes: spec.instanceTypes,
-          lookbackSeconds: lookback.toSeconds(),
-          policy: props.policy ?? {},
-          steerInstanceTypes: props.steerInstanceTypes === true && spareName !== undefined,
-        }),
-        // Tokens (values known at deploy) are passed as such, not as their placeholder numbers.
-        [FALLBACK_ENV.ON_DEMAND_BASE]: Tokenization.stringifyNumber(spec.onDemandBaseCapacity),
-        [FALLBACK_ENV.MAX_CAPACITY]: Tokenization.stringifyNumber(spec.maxCapacity),
-        ...(spareName !== undefined
-          ? {
-            [FALLBACK_ENV.SPARE_GROUP_NAME]: spareName,
-            // A list, not an object: the zone names may be tokens (environment-agnostic stacks).
-            [FALLBACK_ENV.SUBNETS]: stack.toJsonString(subnets),
-          }
-          : {}),
-        ...(otherRegions.length > 0 ? { [FALLBACK_ENV.REGIONS]: stack.toJsonString([this.regionGroups, ...otherRegions].map(renderRegion)) } : {}),
-        POWERTOOLS_SERVICE_NAME: FALLBACK_SERVICE_NAME,
-        POWERTOOLS_METRICS_NAMESPACE: FALLBACK_METRICS_NAMESPACE,
-      },
-    });
-    // Stale events are harmless (deduplicated) but useless: drop them after a while.
-    this.function = fn;
-    fn.configureAsyncInvoke({ retryAttempts: 2, maxEventAge: Duration.minutes(15) });
-
-    // Least privilege: the only writes are the sizes of the groups it owns (fallback and spare, in every region
-    // it drives), the spare groups' subnets, and the state parameter.
-    const groupArn = (region: string, name: string): string =>
-      stack.formatArn({ service: 'autoscaling', region, resource: 'autoScalingGroup', resourceName: `*:autoScalingGroupName/${name}`, arnFormat: ArnFormat.COLON_RESOURCE_NAME });
-    const all = [this.regionGroups, ...otherRegions];
-    role.addToPrincipalPolicy(new iam.PolicyStatement({
-      sid: 'ResizeItsOwnGroupsOnly',
-      actions: ['autoscaling:SetDesiredCapacity'],
-      resources: all.flatMap((r) => [r === this.regionGroups ? this.fallbackGroupArn : groupArn(r.region, r.fallbackGroupName), ...(r.spareGroupName ? [groupArn(r.region, r.spareGroupName)] : [])]),
-    }));
-    const spareArns = all.filter((r) => r.spareGroupName).map((r) => groupArn(r.region, r.spareGroupName!));
-    if (spareArns.length > 0) {
-      role.addToPrincipalPolicy(new iam.PolicyStatement({
-        sid: 'SteerItsSpareGroupsOnly',
-        actions: ['autoscaling:UpdateAutoScalingGroup'],
-        resources: spareArns,
-      }));
-    }
-    if (props.steerInstanceTypes === true && spareName !== undefined) {
-      // Auto Scaling validates that the caller of UpdateAutoScalingGroup with a launch template may launch from it.
-      role.addToPrincipalPolicy(new iam.PolicyStatement({
-        sid: 'LaunchFromTheFleetTemplateOnly',
-        actions: ['ec2:RunInstances'],
-        resources: ['*'],
-        conditions: { ArnLike: { 'ec2:LaunchTemplate': stack.formatArn({ service: 'ec2', resource: 'launch-template', resourceName: fleet.launchTemplate.launchTemplateId ?? '*' }) } },
-      }));
-      role.addToPrincipalPolicy(new iam.PolicyStatement({
-        sid: 'PassTheFleetInstanceRoleOnly',
-        actions: ['iam:PassRole'],
-        resources: [fleet.role.roleArn],
-        conditions: { StringEquals: { 'iam:PassedToService': 'ec2.amazonaws.com' } },
-      }));
-    }
-    role.addToPrincipalPolicy(new iam.PolicyStatement({
-      sid: 'ReadAndWriteItsStateOnly',
-      actions: ['ssm:GetParameter', 'ssm:PutParameter'],
-      resources: [stateParameter.parameterArn],
-    }));
-    role.addToPrincipalPolicy(new iam.PolicyStatement({
-      sid: 'DescribeActionsCannotBeScoped',
-      actions: ['autoscaling:DescribeAutoScalingGroups', 'autoscaling:DescribeScalingActivities', 'ec2:DescribeInstances'],
-      resources: ['*'],
-    }));
-    acknowledgeNagFindings(role, [
-      {
-        rule: 'AwsSolutions-IAM5[Resource::*]',
-        reason: 'autoscaling:DescribeAutoScalingGroups, autoscaling:DescribeScalingActivities and ec2:DescribeInstances support no resource-level permissions; the only writes are scoped to the groups the controller owns and the state parameter (with steerInstanceTypes, ec2:RunInstances is conditioned on the fleet launch template)',
-      },
-      ...[this.fallbackGroupArn, ...all.filter((r) => r !== this.regionGroups).map((r) => groupArn(r.region, r.fallbackGroupName)), ...spareArns].map((arn) => ({
-        rule: `AwsSolutions-IAM5[Resource::${nagResourceName(stack.resolve(arn))}]`,
-        reason: "An Auto Scaling group ARN holds the group's generated UUID, unknown at synth, so the ARN has a * there; it is pinned to one group the controller owns by autoScalingGroupName",
-      })),
-    ]);
-
-    // --- triggers ---
-    const target = new targets.LambdaFunction(fn, { retryAttempts: 2, maxEventAge: Duration.minutes(15) });
-    this.scheduleRule = new events.Rule(this, 'ScheduleRule', {
-      description: `Runs the on-demand fallback controller (${this.node.path})`,
-      schedule: events.Schedule.rate(interval),
-      targets: [target],
-    });
+    this.stateParameter = this.createStateParameter(props.fleet);
+    this.function = this.createController(props, plan, this.stateParameter, subnets);
+    const target = new targets.LambdaFunction(this.function, { retryAttempts: 2, maxEventAge: Duration.minutes(15) });
+    this.scheduleRule = this.createScheduleRule(plan, target);
     if (props.interruptionHandler) {
+      // Its launch-unsuccessful and spot warning rules run the controller too: no second pair of rules.
       props.interruptionHandler.onLaunchUnsuccessful(target);
       props.interruptionHandler.spotWarningRule.addTarget(target);
     } else {
-      this.launchUnsuccessfulRule = new events.Rule(this, 'LaunchUnsuccessfulRule', {
-        description: `Launch failures of the fleet, fallback and spare groups (${this.node.path})`,
-        eventPattern: {
-          source: [INTERRUPTION_EVENTS.LAUNCH_UNSUCCESSFUL.source],
-          detailType: [INTERRUPTION_EVENTS.LAUNCH_UNSUCCESSFUL.detailType],
-          detail: { AutoScalingGroupName: [fleet.autoScalingGroupName, fallbackName, ...(spareName !== undefined ? [spareName] : [])] },
-        },
-        targets: [target],
-      });
-      // aws.ec2 events carry only an instance id, so the rule cannot be scoped to the group: the controller filters.
-      this.spotWarningRule = new events.Rule(this, 'SpotWarningRule', {
-        description: `EC2 spot interruption warnings (${this.node.path})`,
-        eventPattern: {
-          source: [INTERRUPTION_EVENTS.SPOT_WARNING.source],
-          detailType: [INTERRUPTION_EVENTS.SPOT_WARNING.detailType],
-        },
-        targets: [target],
-      });
+      this.launchUnsuccessfulRule = this.createLaunchUnsuccessfulRule(props, plan, target);
+      this.spotWarningRule = this.createSpotWarningRule(target);
     }
   }
 
@@ -593,6 +299,200 @@ export class OnDemandFallback extends Construct {
       ...props,
     });
   }
+
+  /** The fallback group: the fleet group's launch template and overrides, on-demand only. */
+  private createFallbackGroup(props: OnDemandFallbackProps, plan: FallbackPlan): autoscaling.CfnAutoScalingGroup {
+    const fleetGroup = fleetGroupParts(props.fleet);
+    const group = new autoscaling.CfnAutoScalingGroup(this, 'Group', {
+      autoScalingGroupName: plan.fallbackGroupName,
+      minSize: '0',
+      maxSize: Tokenization.stringifyNumber(plan.maxFallbackCapacity),
+      // No desiredCapacity: the controller owns it; a deploy must never reset it.
+      vpcZoneIdentifier: fleetGroup.cfn.vpcZoneIdentifier,
+      mixedInstancesPolicy: {
+        launchTemplate: fleetGroup.policy.launchTemplate,
+        instancesDistribution: {
+          onDemandBaseCapacity: 0,
+          onDemandPercentageAboveBaseCapacity: 100,
+          onDemandAllocationStrategy: fleetGroup.distribution?.onDemandAllocationStrategy ?? autoscaling.OnDemandAllocationStrategy.LOWEST_PRICE,
+        },
+      },
+      targetGroupArns: props.targetGroups ? props.targetGroups.map((t) => t.targetGroupArn) : fleetGroup.cfn.targetGroupArns,
+      healthCheckType: Lazy.string({ produce: () => fleetGroup.cfn.healthCheckType ?? 'EC2' }),
+      healthCheckGracePeriod: fleetGroup.cfn.healthCheckGracePeriod,
+      capacityRebalance: false,
+      metricsCollection: [{ granularity: '1Minute' }],
+    });
+    // Created after the fleet group (and so after its load balancer listeners).
+    group.addResourceDependency(fleetGroup.cfn);
+    acknowledgeNagFindings(group, [
+      {
+        rule: 'AwsSolutions-AS3',
+        reason: 'The fallback group is resized only by its controller, which logs every decision with its reason and emits FallbackReplicas; its launch failures reach the controller through the EC2 Instance Launch Unsuccessful rule, so SNS scaling notifications would only repeat them',
+      },
+      LAUNCH_TEMPLATE_NAG_FINDING,
+    ]);
+    return group;
+  }
+
+  /** The spare spot group: spot only, min 0, on the fleet's launch template, sized and steered by the controller alone. */
+  private createSpareGroup(props: OnDemandFallbackProps, spareGroupName: string, maxSpareCapacity: number): autoscaling.CfnAutoScalingGroup {
+    const fleetGroup = fleetGroupParts(props.fleet);
+    const group = new autoscaling.CfnAutoScalingGroup(this, 'SpareGroup', {
+      autoScalingGroupName: spareGroupName,
+      minSize: '0',
+      maxSize: String(maxSpareCapacity),
+      // No desiredCapacity and the subnets are the controller's from the first run: a deploy must not reset them.
+      vpcZoneIdentifier: fleetGroup.cfn.vpcZoneIdentifier,
+      mixedInstancesPolicy: {
+        launchTemplate: fleetGroup.policy.launchTemplate,
+        instancesDistribution: {
+          onDemandBaseCapacity: 0,
+          onDemandPercentageAboveBaseCapacity: 0,
+          spotAllocationStrategy: fleetGroup.distribution?.spotAllocationStrategy ?? autoscaling.SpotAllocationStrategy.PRICE_CAPACITY_OPTIMIZED,
+        },
+      },
+      targetGroupArns: props.targetGroups ? props.targetGroups.map((t) => t.targetGroupArn) : fleetGroup.cfn.targetGroupArns,
+      healthCheckType: Lazy.string({ produce: () => fleetGroup.cfn.healthCheckType ?? 'EC2' }),
+      healthCheckGracePeriod: fleetGroup.cfn.healthCheckGracePeriod,
+      capacityRebalance: true,
+      metricsCollection: [{ granularity: '1Minute' }],
+    });
+    group.addResourceDependency(fleetGroup.cfn);
+    // The controller steers the subnets; CloudFormation only writes them again when the template's change.
+    acknowledgeNagFindings(group, [
+      {
+        rule: 'AwsSolutions-AS3',
+        reason: 'The spare group is resized and steered only by its controller, which logs every decision with its reason and emits SpareSpotReplicas; its launch failures reach the controller through the activity scan',
+      },
+      LAUNCH_TEMPLATE_NAG_FINDING,
+    ]);
+    return group;
+  }
+
+  /** This region's groups as a controller in another region reads them. */
+  private describeRegionGroups(fleet: SpotFleet, plan: FallbackPlan, subnets: OnDemandFallbackSubnet[]): OnDemandFallbackRegionGroups {
+    return {
+      region: Stack.of(this).region,
+      spotGroupName: fleet.autoScalingGroupName,
+      fallbackGroupName: plan.fallbackGroupName,
+      spareGroupName: plan.spareGroupName,
+      subnets,
+      onDemandBase: fleet.spec.onDemandBaseCapacity,
+      maxCapacity: fleet.spec.maxCapacity,
+      instanceTypes: fleet.spec.instanceTypes,
+    };
+  }
+
+  /** The controller's state: one Standard SSM parameter. */
+  private createStateParameter(fleet: SpotFleet): ssm.StringParameter {
+    return new ssm.StringParameter(this, 'State', {
+      description: `State of the on-demand fallback controller of ${fleet.node.path} (written by the controller; the seed {} means "no state yet")`,
+      stringValue: '{}',
+      tier: ssm.ParameterTier.STANDARD,
+    });
+  }
+
+  /** The controller function, its log group and its least-privilege role. */
+  private createController(props: OnDemandFallbackProps, plan: FallbackPlan, stateParameter: ssm.StringParameter, subnets: OnDemandFallbackSubnet[]): lambda.Function {
+    const fleet = props.fleet;
+    const logGroup = new logs.LogGroup(this, 'LogGroup', { retention: props.logRetention ?? logs.RetentionDays.ONE_MONTH });
+    const role = new iam.Role(this, 'Role', {
+      assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
+      description: `On-demand fallback controller of ${fleet.node.path}: resizes its fallback and spare groups, steers the spare groups' subnets`,
+    });
+    logGroup.grantWrite(role);
+    const fn = new lambda.Function(this, 'Function', {
+      role,
+      description: `Applies the fallback policy: on-demand fallback, spare spot replicas, spare group steering (${fleet.node.path})`,
+      runtime: lambda.Runtime.NODEJS_24_X,
+      architecture: lambda.Architecture.ARM_64,
+      handler: 'index.handler',
+      code: lambda.Code.fromAsset(prebuiltHandlerBundle('fallback', 'OnDemandFallback')),
+      memorySize: 256,
+      timeout: Duration.seconds(60),
+      reservedConcurrentExecutions: 1,
+      logGroup,
+      loggingFormat: lambda.LoggingFormat.JSON,
+      environment: this.controllerEnvironment(props, plan, stateParameter, subnets),
+    });
+    // Stale events are harmless (deduplicated) but useless: drop them after a while.
+    fn.configureAsyncInvoke({ retryAttempts: 2, maxEventAge: Duration.minutes(15) });
+    grantFallbackController(role, {
+      ownRegion: this.regionGroups,
+      ownFallbackGroupArn: this.fallbackGroupArn,
+      regions: [this.regionGroups, ...plan.otherRegions],
+      stateParameterArn: stateParameter.parameterArn,
+      steer: plan.steerInstanceTypes ? { launchTemplateId: fleet.launchTemplate.launchTemplateId, instanceRoleArn: fleet.role.roleArn } : undefined,
+    });
+    return fn;
+  }
+
+  /** What the controller reads (FALLBACK_ENV): its groups, state parameter, capacities, policy and regions. */
+  private controllerEnvironment(props: OnDemandFallbackProps, plan: FallbackPlan, stateParameter: ssm.StringParameter, subnets: OnDemandFallbackSubnet[]): Record<string, string> {
+    const spec = props.fleet.spec;
+    const stack = Stack.of(this);
+    return {
+      ...renderFallbackEnvironment({
+        spotGroupName: props.fleet.autoScalingGroupName,
+        fallbackGroupName: plan.fallbackGroupName,
+        stateParameterName: stateParameter.parameterName,
+        onDemandBase: spec.onDemandBaseCapacity,
+        maxCapacity: spec.maxCapacity,
+        instanceTypes: spec.instanceTypes,
+        lookbackSeconds: plan.launchFailureLookback.toSeconds(),
+        policy: props.policy ?? {},
+        steerInstanceTypes: plan.steerInstanceTypes,
+      }),
+      // Tokens (values known at deploy) are passed as such, not as their placeholder numbers.
+      [FALLBACK_ENV.ON_DEMAND_BASE]: Tokenization.stringifyNumber(spec.onDemandBaseCapacity),
+      [FALLBACK_ENV.MAX_CAPACITY]: Tokenization.stringifyNumber(spec.maxCapacity),
+      ...(plan.spareGroupName !== undefined
+        ? {
+          [FALLBACK_ENV.SPARE_GROUP_NAME]: plan.spareGroupName,
+          // A list, not an object: the zone names may be tokens (environment-agnostic stacks).
+          [FALLBACK_ENV.SUBNETS]: stack.toJsonString(subnets),
+        }
+        : {}),
+      ...(plan.otherRegions.length > 0 ? { [FALLBACK_ENV.REGIONS]: stack.toJsonString([this.regionGroups, ...plan.otherRegions].map(renderRegion)) } : {}),
+      POWERTOOLS_SERVICE_NAME: FALLBACK_SERVICE_NAME,
+      POWERTOOLS_METRICS_NAMESPACE: FALLBACK_METRICS_NAMESPACE,
+    };
+  }
+
+  /** The rule that runs the controller every `controlInterval`. */
+  private createScheduleRule(plan: FallbackPlan, target: events.IRuleTarget): events.Rule {
+    return new events.Rule(this, 'ScheduleRule', {
+      description: `Runs the on-demand fallback controller (${this.node.path})`,
+      schedule: events.Schedule.rate(plan.controlInterval),
+      targets: [target],
+    });
+  }
+
+  /** The controller's own rule on `EC2 Instance Launch Unsuccessful` of the fleet, fallback and spare groups. */
+  private createLaunchUnsuccessfulRule(props: OnDemandFallbackProps, plan: FallbackPlan, target: events.IRuleTarget): events.Rule {
+    return new events.Rule(this, 'LaunchUnsuccessfulRule', {
+      description: `Launch failures of the fleet, fallback and spare groups (${this.node.path})`,
+      eventPattern: {
+        source: [INTERRUPTION_EVENTS.LAUNCH_UNSUCCESSFUL.source],
+        detailType: [INTERRUPTION_EVENTS.LAUNCH_UNSUCCESSFUL.detailType],
+        detail: { AutoScalingGroupName: [props.fleet.autoScalingGroupName, plan.fallbackGroupName, ...(plan.spareGroupName !== undefined ? [plan.spareGroupName] : [])] },
+      },
+      targets: [target],
+    });
+  }
+
+  /** The controller's own spot warning rule: aws.ec2 events carry only an instance id, so it cannot be scoped to the group (the controller filters). */
+  private createSpotWarningRule(target: events.IRuleTarget): events.Rule {
+    return new events.Rule(this, 'SpotWarningRule', {
+      description: `EC2 spot interruption warnings (${this.node.path})`,
+      eventPattern: {
+        source: [INTERRUPTION_EVENTS.SPOT_WARNING.source],
+        detailType: [INTERRUPTION_EVENTS.SPOT_WARNING.detailType],
+      },
+      targets: [target],
+    });
+  }
 }
 
 /** A region's groups as the controller reads them (`FALLBACK_REGIONS`; subnets as a list). */
@@ -609,8 +509,13 @@ function renderRegion(r: OnDemandFallbackRegionGroups): Omit<FallbackRegionSetti
   };
 }
 
-/** `name` + `suffix`, the name shortened so the whole fits an Auto Scaling group name. */
-function truncateName(name: string, suffix: string): string {
-  if (Token.isUnresolved(name)) return `${name}${suffix}`;
-  return `${name.slice(0, MAX_GROUP_NAME_LENGTH - suffix.length)}${suffix}`;
+/** The fleet group's L1 resource, its mixed instances policy and instances distribution, which both groups copy. */
+function fleetGroupParts(fleet: SpotFleet): {
+  cfn: autoscaling.CfnAutoScalingGroup;
+  policy: autoscaling.CfnAutoScalingGroup.MixedInstancesPolicyProperty;
+  distribution?: autoscaling.CfnAutoScalingGroup.InstancesDistributionProperty;
+} {
+  const cfn = fleet.autoScalingGroup.node.defaultChild as autoscaling.CfnAutoScalingGroup;
+  const policy = cfn.mixedInstancesPolicy as autoscaling.CfnAutoScalingGroup.MixedInstancesPolicyProperty;
+  return { cfn, policy, distribution: policy.instancesDistribution as autoscaling.CfnAutoScalingGroup.InstancesDistributionProperty | undefined };
 }
