@@ -1,5 +1,5 @@
 import { CpuArchitecture, architectureOf } from './architecture';
-import { CLOUD_LIMITS, Cloud } from './clouds';
+import { CLOUD_LIMITS, Cloud, CloudLimits } from './clouds';
 import { FleetSpec, HealthCheckSpec, InstanceRequirements, WorkloadKind } from './fleet-spec';
 
 /** Defaults every cloud shares. */
@@ -53,10 +53,10 @@ export interface ResolvedFleetSpec {
 
 /**
  * Fill in the defaults of a spec for one cloud. Does not validate; call `validateFleetSpec` first
- * (or use `resolveFleetSpec`, which does both).
+ * (or use `planFleet` or `resolveFleetSpec`, which do both). `limits` (the drain defaults and the notice) default
+ * to the cloud's entry of `CLOUD_PROFILES`.
  */
-export function applyFleetSpecDefaults(spec: FleetSpec, cloud: Cloud): ResolvedFleetSpec {
-  const limits = CLOUD_LIMITS[cloud];
+export function applyFleetSpecDefaults(spec: FleetSpec, cloud: Cloud, limits: CloudLimits = CLOUD_LIMITS[cloud]): ResolvedFleetSpec {
   const servingPort = spec.servingPort ?? DEFAULT_SERVING_PORT;
   const instanceTypes = spec.instanceTypes ?? [];
   const architecture =

@@ -6,3 +6,4 @@ export * from './fleet-spec';
 export * from './queue-workload';
 export * from './rules';
 export * from './validate';
+export * from './plan-fleet';

@@ -1,5 +1,5 @@
 import { architectureOf } from './architecture';
-import { CLOUD_LIMITS, Cloud } from './clouds';
+import { CLOUD_LIMITS, Cloud, CloudLimits } from './clouds';
 import { applyFleetSpecDefaults, ResolvedFleetSpec } from './defaults';
 import { FleetSpecErrorCode as C, FleetSpecProblem, ProblemCollector } from './errors';
 import { FleetSpec, Range } from './fleet-spec';
@@ -21,6 +21,11 @@ export interface ValidationOptions {
    * @default - names are not checked
    */
   readonly catalog?: IInstanceTypeCatalog;
+  /**
+   * The notice and drain defaults the spec is checked against (what `planFleet` passes from its cloud profile).
+   * @default - the cloud's entry of `CLOUD_PROFILES`
+   */
+  readonly limits?: CloudLimits;
 }
 
 /**
@@ -31,8 +36,8 @@ export function validateFleetSpec(spec: FleetSpec, cloud: Cloud, options: Valida
   const unresolved = options.isUnresolved ?? (() => false);
   const known = (v: unknown): boolean => v !== undefined && !unresolved(v);
   const v = new ProblemCollector();
-  const r = applyFleetSpecDefaults(spec, cloud);
-  const limits = CLOUD_LIMITS[cloud];
+  const limits = options.limits ?? CLOUD_LIMITS[cloud];
+  const r = applyFleetSpecDefaults(spec, cloud, limits);
 
   // Capacity
   for (const prop of ['minCapacity', 'maxCapacity', 'desiredCapacity', 'onDemandBaseCapacity'] as const) {
@@ -160,7 +165,7 @@ export function resolveFleetSpec(spec: FleetSpec, cloud: Cloud, options: Validat
   const v = new ProblemCollector();
   v.addAll(validateFleetSpec(spec, cloud, options));
   v.throwIfAny(options.scope);
-  return applyFleetSpecDefaults(spec, cloud);
+  return applyFleetSpecDefaults(spec, cloud, options.limits);
 }
 
 function checkBetween(v: ProblemCollector, code: C, prop: string, value: number | undefined, min: number, max: number, known: (x: unknown) => boolean): void {

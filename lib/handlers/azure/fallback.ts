@@ -221,23 +221,8 @@ export function poolOf(vm: AzureVm, region?: string): string {
   return region !== undefined ? `${region}/${p}` : p;
 }
 
-/** Split `total` over sets as evenly as their room allows; earlier sets get the remainder. */
-export function splitFallback(total: number, rooms: number[]): number[] {
-  const out = rooms.map(() => 0);
-  let left = total;
-  while (left > 0) {
-    let moved = false;
-    for (let i = 0; i < rooms.length && left > 0; i++) {
-      if (out[i] < rooms[i]) {
-        out[i]++;
-        left--;
-        moved = true;
-      }
-    }
-    if (!moved) break;
-  }
-  return out;
-}
+/** Split `total` over sets as evenly as their room allows; earlier sets get the remainder (decided in lib/policy). */
+export { splitFallback } from '../../policy/capacity-split';
 
 /** Read the settings from the function's app settings. Throws naming every missing or bad variable. */
 export function azureFallbackSettingsFromEnv(env: Record<string, string | undefined>): AzureFallbackSettings {
