@@ -7,7 +7,7 @@ import { TerraformOutput, Token } from 'cdktf';
 import { Construct } from 'constructs';
 import { Cloud } from '../../lib/spec/clouds';
 import { FleetSpecErrorCode, ProblemCollector } from '../../lib/spec/errors';
-import { GLOBAL_LAYER_DEFAULTS, globalFailoverTimes, validateGlobalRouting, validateRegionList } from '../../lib/spec/global-routing';
+import { GLOBAL_LAYER_DEFAULTS, GlobalRoutingTiming, globalFailoverTimes, validateGlobalRouting, validateRegionList } from '../../lib/spec/global-routing';
 import { azureName } from './network';
 import { AzureOnDemandFallback } from './on-demand-fallback';
 import { AzureSpotFleet, AzureSpotFleetProps } from './spot-scale-set-fleet';
@@ -108,16 +108,41 @@ export class AzureMultiRegionSpotInferenceService extends Construct {
 
   constructor(scope: Construct, id: string, props: AzureMultiRegionSpotInferenceServiceProps) {
     super(scope, id);
+    const prefix = props.namePrefix ?? azureName(id);
+    const { frontDoor, healthCheck, timing } = this.validateProps(props);
+    this.failoverSeconds = globalFailoverTimes(timing).failoverSeconds;
+    this.regionNames = props.regions.map((r) => r.region);
+
+    const fd = this.addFrontDoor(prefix, props, frontDoor, healthCheck.path);
+    this.profile = fd.profile;
+    this.endpoint = fd.endpoint;
+    this.originGroup = fd.originGroup;
+    const { fleets, origins } = this.addRegions(prefix, props, healthCheck);
+    this.fleets = fleets;
+    this.origins = origins;
+    this.onDemandFallbacks = this.addController(prefix, props);
+    this.route = this.addRoute(prefix);
+    if (props.outputs ?? true) this.addOutputs();
+  }
+
+  /**
+   * Refuses (all problems at once) bad regions, top-level zones or subnet, a private or missing regional load
+   * balancer, Front Door settings outside its limits, bad dials, and timings whose failover does not fit the
+   * notice; returns the Front Door settings, the regional health check and the failover timing.
+   */
+  private validateProps(props: AzureMultiRegionSpotInferenceServiceProps): { frontDoor: FrontDoorSettings; healthCheck: RegionalHealthCheck; timing: GlobalRoutingTiming } {
     const isUnresolved = (x: unknown) => Token.isUnresolved(x);
     const C = FleetSpecErrorCode;
     const v = new ProblemCollector();
-    const prefix = props.namePrefix ?? azureName(id);
     const layer = GLOBAL_LAYER_DEFAULTS[Cloud.AZURE];
-    const interval = props.frontDoorProbeIntervalSeconds ?? layer.globalIntervalSeconds;
-    const sampleSize = props.frontDoorSampleSize ?? 4;
-    const required = props.frontDoorSuccessfulSamplesRequired ?? 3;
-    const latency = props.frontDoorAdditionalLatencyMs ?? 50;
-    const responseTimeout = props.frontDoorResponseTimeoutSeconds ?? 120;
+    const frontDoor: FrontDoorSettings = {
+      interval: props.frontDoorProbeIntervalSeconds ?? layer.globalIntervalSeconds,
+      sampleSize: props.frontDoorSampleSize ?? 4,
+      required: props.frontDoorSuccessfulSamplesRequired ?? 3,
+      latency: props.frontDoorAdditionalLatencyMs ?? 50,
+      responseTimeout: props.frontDoorResponseTimeoutSeconds ?? 120,
+    };
+    const { interval, sampleSize, required, latency, responseTimeout } = frontDoor;
     // The regional probe: every 5 s, out after 2 failures (the spec's floor), so the failover fits the notice.
     const healthCheck = { intervalSeconds: layer.regionalIntervalSeconds, timeoutSeconds: 2, unhealthyThreshold: layer.regionalUnhealthyThreshold, ...stripUndefined(props.healthCheck ?? {}) };
 
@@ -152,62 +177,52 @@ export class AzureMultiRegionSpotInferenceService extends Construct {
         v.add(C.PERCENTAGE_RANGE, 'regions.trafficDialPercentage', `trafficDialPercentage of ${r.region} (${dial}) gives an origin weight below 1; use 0 (failover only) or 0.1 to 100`);
       }
     }
-    // terraform-provider-azurerm's cdn_frontdoor_origin_group: health_probe.interval_in_seconds IntBetween(5, 31536000);
-    // load_balancing defaults sample_size 4, successful_samples_required 3, additional_latency_in_milliseconds 50.
-    // Front Door marks an origin unhealthy once fewer than `required` of the last `sampleSize` probes passed:
-    // after (sampleSize - required + 1) failed probes.
-    const failedSamples = sampleSize - required + 1;
-    const timing = {
-      cloud: Cloud.AZURE,
-      globalLayerName: layer.name,
-      regionalIntervalSeconds: healthCheck.intervalSeconds,
-      regionalUnhealthyThreshold: healthCheck.unhealthyThreshold,
-      globalIntervalSeconds: interval,
-      globalUnhealthyThreshold: failedSamples,
-      drainBudgetSeconds: props.drainBudgetSeconds ?? 10,
-      props: {
-        globalInterval: 'frontDoorProbeIntervalSeconds',
-        globalThreshold: 'failed samples (frontDoorSampleSize - frontDoorSuccessfulSamplesRequired + 1)',
-      },
-    };
+    const timing = failoverTiming(layer, frontDoor, healthCheck, props.drainBudgetSeconds ?? 10);
     if (v.problems.every((p) => !p.prop.startsWith('frontDoor'))) v.addAll(validateGlobalRouting(timing, { isUnresolved }));
     v.throwIfAny(this.node.path);
-    this.failoverSeconds = globalFailoverTimes(timing).failoverSeconds;
-    this.regionNames = props.regions.map((r) => r.region);
+    return { frontDoor, healthCheck, timing };
+  }
 
-    this.fleets = {};
-    this.onDemandFallbacks = {};
-    this.origins = {};
-    this.profile = new CdnFrontdoorProfile(this, 'Profile', {
+  /** The Front Door profile, endpoint and origin group (its health probe on the health path, through each regional load balancer). */
+  private addFrontDoor(prefix: string, props: AzureMultiRegionSpotInferenceServiceProps, fd: FrontDoorSettings, healthPath: string | undefined): { profile: CdnFrontdoorProfile; endpoint: CdnFrontdoorEndpoint; originGroup: CdnFrontdoorOriginGroup } {
+    const profile = new CdnFrontdoorProfile(this, 'Profile', {
       name: `${prefix}-fd`,
       resourceGroupName: props.resourceGroupName,
       skuName: 'Standard_AzureFrontDoor',
-      responseTimeoutSeconds: responseTimeout,
+      responseTimeoutSeconds: fd.responseTimeout,
       tags: props.tags,
     });
-    this.endpoint = new CdnFrontdoorEndpoint(this, 'Endpoint', { name: `${prefix}-api`, cdnFrontdoorProfileId: this.profile.id, tags: props.tags });
-    this.originGroup = new CdnFrontdoorOriginGroup(this, 'Origins', {
+    const endpoint = new CdnFrontdoorEndpoint(this, 'Endpoint', { name: `${prefix}-api`, cdnFrontdoorProfileId: profile.id, tags: props.tags });
+    const originGroup = new CdnFrontdoorOriginGroup(this, 'Origins', {
       name: `${prefix}-regions`,
-      cdnFrontdoorProfileId: this.profile.id,
+      cdnFrontdoorProfileId: profile.id,
       // No stickiness: every request goes to the best healthy region, so a failover moves every client at once.
       sessionAffinityEnabled: false,
       restoreTrafficTimeToHealedOrNewEndpointInMinutes: 0,
       healthProbe: {
         // Through the regional load balancer: it stops answering once its probe (the agent's health endpoint)
         // has taken every VM of the region out.
-        intervalInSeconds: interval,
-        path: healthCheck.path ?? '/health',
+        intervalInSeconds: fd.interval,
+        path: healthPath ?? '/health',
         protocol: 'Http',
         requestType: 'GET',
       },
-      loadBalancing: { sampleSize, successfulSamplesRequired: required, additionalLatencyInMilliseconds: latency },
+      loadBalancing: { sampleSize: fd.sampleSize, successfulSamplesRequired: fd.required, additionalLatencyInMilliseconds: fd.latency },
     });
+    return { profile, endpoint, originGroup };
+  }
 
+  /**
+   * Per region, in the order given: its AzureSpotFleet (the region's values over the shared props, its own virtual
+   * network, a public regional load balancer admitting Front Door's back end only) and its Front Door origin.
+   */
+  private addRegions(prefix: string, props: AzureMultiRegionSpotInferenceServiceProps, healthCheck: RegionalHealthCheck): { fleets: Record<string, AzureSpotFleet>; origins: Record<string, CdnFrontdoorOrigin> } {
+    const fleets: Record<string, AzureSpotFleet> = {};
+    const origins: Record<string, CdnFrontdoorOrigin> = {};
     props.regions.forEach((r, index) => {
-      const regionPrefix = `${prefix}-${r.region}`.slice(0, 40);
       const fleet = new AzureSpotFleet(this, `Fleet-${r.region}`, {
         ...props,
-        namePrefix: regionPrefix,
+        namePrefix: `${prefix}-${r.region}`.slice(0, 40),
         location: r.region,
         zones: r.zones,
         instanceTypes: r.instanceTypes ?? props.instanceTypes,
@@ -222,40 +237,54 @@ export class AzureMultiRegionSpotInferenceService extends Construct {
         // The regional load balancers keep the client's address; only Front Door's back end reaches them.
         allowedClientCidrs: props.allowedClientCidrs ?? [FRONT_DOOR_SERVICE_TAG],
       });
-      this.fleets[r.region] = fleet;
-      const dial = r.trafficDialPercentage ?? 100;
-      const home = props.homeRegion;
-      this.origins[r.region] = new CdnFrontdoorOrigin(this, `Origin-${r.region}`, {
-        name: r.region,
-        cdnFrontdoorOriginGroupId: this.originGroup.id,
-        enabled: true,
-        hostName: fleet.loadBalancer.frontendIpAddress,
-        originHostHeader: fleet.loadBalancer.frontendIpAddress,
-        httpPort: props.listenerPort ?? 80,
-        // An IP origin has no certificate name to check; Front Door reaches it over HTTP on Azure's backbone.
-        certificateNameCheckEnabled: false,
-        // Priority 1 takes traffic; 2 only when every priority-1 origin is unhealthy.
-        priority: (home !== undefined && home !== r.region) || dial === 0 ? 2 : 1,
-        weight: Math.max(1, Math.round(dial * 10)),
-      });
+      fleets[r.region] = fleet;
+      origins[r.region] = this.addOrigin(r, fleet, props);
     });
+    return { fleets, origins };
+  }
 
-    if (props.onDemandFallback ?? true) {
-      // One controller over every region (in the home region, else the first): it sees all regions' pools and
-      // moves capacity between them; its control role sits on the regions' scale sets only.
-      const host = props.homeRegion ?? this.regionNames[0];
-      const controller = new AzureOnDemandFallback(this, 'OnDemandFallback', {
-        fleet: this.fleets[host],
-        additionalFleets: this.regionNames.filter((r) => r !== host).map((r) => ({ fleet: this.fleets[r], location: r })),
-        resourceGroupName: props.resourceGroupName,
-        location: host,
-        namePrefix: prefix,
-        tags: props.tags,
-      });
-      for (const r of this.regionNames) this.onDemandFallbacks[r] = controller;
-    }
+  /** A region's origin: its regional load balancer's address; priority 1 (2 outside the home region or at dial 0), weight from the dial. */
+  private addOrigin(r: AzureFleetRegion, fleet: AzureSpotFleet, props: AzureMultiRegionSpotInferenceServiceProps): CdnFrontdoorOrigin {
+    const dial = r.trafficDialPercentage ?? 100;
+    const home = props.homeRegion;
+    return new CdnFrontdoorOrigin(this, `Origin-${r.region}`, {
+      name: r.region,
+      cdnFrontdoorOriginGroupId: this.originGroup.id,
+      enabled: true,
+      hostName: fleet.loadBalancer.frontendIpAddress,
+      originHostHeader: fleet.loadBalancer.frontendIpAddress,
+      httpPort: props.listenerPort ?? 80,
+      // An IP origin has no certificate name to check; Front Door reaches it over HTTP on Azure's backbone.
+      certificateNameCheckEnabled: false,
+      // Priority 1 takes traffic; 2 only when every priority-1 origin is unhealthy.
+      priority: (home !== undefined && home !== r.region) || dial === 0 ? 2 : 1,
+      weight: Math.max(1, Math.round(dial * 10)),
+    });
+  }
 
-    this.route = new CdnFrontdoorRoute(this, 'Route', {
+  /**
+   * One controller over every region (in the home region, else the first), unless `onDemandFallback` is false: it
+   * sees all regions' pools and moves capacity between them; its control role sits on the regions' scale sets only.
+   */
+  private addController(prefix: string, props: AzureMultiRegionSpotInferenceServiceProps): Record<string, AzureOnDemandFallback> {
+    const byRegion: Record<string, AzureOnDemandFallback> = {};
+    if (!(props.onDemandFallback ?? true)) return byRegion;
+    const host = props.homeRegion ?? this.regionNames[0];
+    const controller = new AzureOnDemandFallback(this, 'OnDemandFallback', {
+      fleet: this.fleets[host],
+      additionalFleets: this.regionNames.filter((r) => r !== host).map((r) => ({ fleet: this.fleets[r], location: r })),
+      resourceGroupName: props.resourceGroupName,
+      location: host,
+      namePrefix: prefix,
+      tags: props.tags,
+    });
+    for (const r of this.regionNames) byRegion[r] = controller;
+    return byRegion;
+  }
+
+  /** The route: every path, HTTP and HTTPS (redirected), to the regions' origins. */
+  private addRoute(prefix: string): CdnFrontdoorRoute {
+    return new CdnFrontdoorRoute(this, 'Route', {
       name: `${prefix}-all`,
       cdnFrontdoorEndpointId: this.endpoint.id,
       cdnFrontdoorOriginGroupId: this.originGroup.id,
@@ -266,13 +295,50 @@ export class AzureMultiRegionSpotInferenceService extends Construct {
       forwardingProtocol: 'HttpOnly',
       linkToDefaultDomain: true,
     });
-    if (props.outputs ?? true) {
-      new TerraformOutput(this, 'EndpointHostName', { value: this.endpoint.hostName, description: 'Front Door host name clients call (HTTPS), every region' });
-      // The AzureFrontDoor.Backend service tag admits every Front Door profile: the server should accept only
-      // requests whose X-Azure-FDID header is this profile's id.
-      new TerraformOutput(this, 'FrontDoorId', { value: this.profile.resourceGuid, description: 'Expected X-Azure-FDID header value: reject requests without it' });
-    }
   }
+
+  /** The endpoint's host name, and the profile id the server should expect in X-Azure-FDID. */
+  private addOutputs(): void {
+    new TerraformOutput(this, 'EndpointHostName', { value: this.endpoint.hostName, description: 'Front Door host name clients call (HTTPS), every region' });
+    // The AzureFrontDoor.Backend service tag admits every Front Door profile: the server should accept only
+    // requests whose X-Azure-FDID header is this profile's id.
+    new TerraformOutput(this, 'FrontDoorId', { value: this.profile.resourceGuid, description: 'Expected X-Azure-FDID header value: reject requests without it' });
+  }
+}
+
+/** Front Door's probe and routing settings, defaults filled in. */
+interface FrontDoorSettings {
+  readonly interval: number;
+  readonly sampleSize: number;
+  readonly required: number;
+  readonly latency: number;
+  readonly responseTimeout: number;
+}
+
+/** The regional load balancers' probe: the spec's health check over the fast defaults. */
+type RegionalHealthCheck = NonNullable<AzureSpotFleetProps['healthCheck']> & { readonly intervalSeconds: number; readonly unhealthyThreshold: number };
+
+/**
+ * The failover timing: the regional probe, then Front Door's failed samples. terraform-provider-azurerm's
+ * cdn_frontdoor_origin_group: health_probe.interval_in_seconds IntBetween(5, 31536000); load_balancing defaults
+ * sample_size 4, successful_samples_required 3, additional_latency_in_milliseconds 50. Front Door marks an origin
+ * unhealthy once fewer than `required` of the last `sampleSize` probes passed: after (sampleSize - required + 1)
+ * failed probes.
+ */
+function failoverTiming(layer: { name: string }, fd: FrontDoorSettings, healthCheck: RegionalHealthCheck, drainBudgetSeconds: number): GlobalRoutingTiming {
+  return {
+    cloud: Cloud.AZURE,
+    globalLayerName: layer.name,
+    regionalIntervalSeconds: healthCheck.intervalSeconds,
+    regionalUnhealthyThreshold: healthCheck.unhealthyThreshold,
+    globalIntervalSeconds: fd.interval,
+    globalUnhealthyThreshold: fd.sampleSize - fd.required + 1,
+    drainBudgetSeconds,
+    props: {
+      globalInterval: 'frontDoorProbeIntervalSeconds',
+      globalThreshold: 'failed samples (frontDoorSampleSize - frontDoorSuccessfulSamplesRequired + 1)',
+    },
+  };
 }
 
 function stripUndefined<T extends object>(o: T): Partial<T> {
