@@ -1,5 +1,6 @@
 import { CLOUD_LIMITS, Cloud, FleetSpecErrorCode as C, FleetSpecProblem, ProblemCollector, ResolvedFleetSpec } from '../../lib/spec';
 import { checkEnumValue } from '../../lib/spec/rules';
+import { FleetCapacity, splitOverGroups, withoutOnDemandBase } from '../../lib/policy/capacity-split';
 
 /** What Azure does with a Spot VM it takes back. */
 export enum AzureEvictionPolicy {
@@ -79,15 +80,8 @@ export interface ScaleSetPlan {
   readonly regularPercentageAboveBase: number;
 }
 
-/**
- * Split `total` over `parts` as evenly as possible; the first ones get the remainder. Adding one to
- * `total` adds one to exactly one part, so splits of `min <= desired <= max` keep that order per part.
- */
-export function splitEvenly(total: number, parts: number): number[] {
-  const base = Math.floor(total / parts);
-  const rest = total % parts;
-  return Array.from({ length: parts }, (_, i) => base + (i < rest ? 1 : 0));
-}
+/** Split `total` over `parts` as evenly as possible (decided in lib/policy; kept here for its importers). */
+export { splitEvenly } from '../../lib/policy/capacity-split';
 
 /** The size strategy that `AUTO` resolves to for a list of sizes. */
 export function effectiveSizeStrategy(vmSizes: string[], requested: AzureSizeStrategy = AzureSizeStrategy.AUTO): AzureSizeStrategy {
@@ -96,41 +90,38 @@ export function effectiveSizeStrategy(vmSizes: string[], requested: AzureSizeStr
   return vmSizes.every(isInstanceMixVmSize) ? AzureSizeStrategy.INSTANCE_MIX : AzureSizeStrategy.SCALE_SET_PER_SIZE;
 }
 
+/** How many scale sets a list of sizes takes: one with an instance mix, otherwise one per size. */
+export function scaleSetCount(vmSizes: string[], strategy: AzureSizeStrategy = AzureSizeStrategy.AUTO): number {
+  return effectiveSizeStrategy(vmSizes, strategy) === AzureSizeStrategy.INSTANCE_MIX && vmSizes.length > 1 ? 1 : Math.max(1, vmSizes.length);
+}
+
 /**
  * Render a resolved spec into scale sets: one instance mix, or one scale set per size with the
- * capacity and the on-demand base split evenly over them. The percentage above the base is the same
- * in every scale set, so the fleet as a whole keeps it.
+ * capacity and the on-demand base split evenly over them (lib/policy `splitOverGroups`). The percentage above
+ * the base is the same in every scale set, so the fleet as a whole keeps it.
  */
 export function planScaleSets(spec: ResolvedFleetSpec, strategy: AzureSizeStrategy = AzureSizeStrategy.AUTO): ScaleSetPlan[] {
-  const sizes = spec.instanceTypes;
-  const effective = effectiveSizeStrategy(sizes, strategy);
-  if (effective === AzureSizeStrategy.INSTANCE_MIX && sizes.length > 1) {
-    return [
-      {
-        skuName: 'Mix',
-        mixVmSizes: [...sizes],
-        minCapacity: spec.minCapacity,
-        maxCapacity: spec.maxCapacity,
-        desiredCapacity: spec.desiredCapacity,
-        baseRegularCount: spec.onDemandBaseCapacity,
-        regularPercentageAboveBase: spec.onDemandPercentageAboveBaseCapacity,
-      },
-    ];
+  return scaleSetPlansOf(spec.instanceTypes, splitOverGroups(spec, scaleSetCount(spec.instanceTypes, strategy)), strategy);
+}
+
+/**
+ * The scale sets of a list of sizes, each with its share of the capacity (`shares`: one per scale set, as
+ * {@link scaleSetCount} counts them; what `planFleet` puts in `capacity.groups`).
+ */
+export function scaleSetPlansOf(sizes: string[], shares: FleetCapacity[], strategy: AzureSizeStrategy = AzureSizeStrategy.AUTO): ScaleSetPlan[] {
+  const plan = (skuName: string, mixVmSizes: string[], c: FleetCapacity): ScaleSetPlan => ({
+    skuName,
+    mixVmSizes,
+    minCapacity: c.minCapacity,
+    maxCapacity: c.maxCapacity,
+    desiredCapacity: c.desiredCapacity,
+    baseRegularCount: c.onDemandBaseCapacity,
+    regularPercentageAboveBase: c.onDemandPercentageAboveBaseCapacity,
+  });
+  if (effectiveSizeStrategy(sizes, strategy) === AzureSizeStrategy.INSTANCE_MIX && sizes.length > 1) {
+    return [plan('Mix', [...sizes], shares[0])];
   }
-  const n = Math.max(1, sizes.length);
-  const min = splitEvenly(spec.minCapacity, n);
-  const max = splitEvenly(spec.maxCapacity, n);
-  const desired = splitEvenly(spec.desiredCapacity, n);
-  const base = splitEvenly(spec.onDemandBaseCapacity, n);
-  return sizes.map((size, i) => ({
-    skuName: size,
-    mixVmSizes: [],
-    minCapacity: min[i],
-    maxCapacity: max[i],
-    desiredCapacity: desired[i],
-    baseRegularCount: base[i],
-    regularPercentageAboveBase: spec.onDemandPercentageAboveBaseCapacity,
-  }));
+  return sizes.map((size, i) => plan(size, [], shares[i]));
 }
 
 /** The Azure-only choices {@link validateAzureFleet} checks, as the user spelled them. */
@@ -149,7 +140,8 @@ export interface AzureFleetChoices {
   readonly drainsByHealth: boolean;
   readonly allowedClientCidrs?: string[];
   readonly allowUndiversified?: boolean;
-  readonly instanceRequirementsSet: boolean;
+  /** Not read: the Azure cloud profile refuses `instanceRequirements` (`planFleet`, `CLOUD_PROFILES`). @default - not set */
+  readonly instanceRequirementsSet?: boolean;
   readonly scaleOutCpuPercent?: number;
   readonly scaleInCpuPercent?: number;
   readonly listenerPort?: number;
@@ -163,10 +155,6 @@ export interface AzureFleetChoices {
 export function validateAzureFleet(spec: ResolvedFleetSpec, choices: AzureFleetChoices, isUnresolved: (v: unknown) => boolean, v: ProblemCollector): void {
   const known = (x: unknown): boolean => x !== undefined && !isUnresolved(x);
   const notice = CLOUD_LIMITS[Cloud.AZURE].noticeSeconds;
-
-  if (choices.instanceRequirementsSet) {
-    v.add(C.INSTANCE_REQUIREMENTS_UNSUPPORTED, 'instanceRequirements', 'instanceRequirements is not supported on Azure: a scale set takes VM sizes by name; list them in instanceTypes (e.g. ["Standard_NC4as_T4_v3", "Standard_NC8as_T4_v3"])');
-  }
 
   // Zones: Azure numbers them. (At least 2 zones is the cross-cloud TOO_FEW_ZONES rule of validateFleetSpec; the
   // size names and one accelerator kind are its UNKNOWN_INSTANCE_TYPE / MIXED_ACCELERATORS rules, with the Azure
@@ -322,7 +310,7 @@ export function capacityTokenProblems(spec: ResolvedFleetSpec, strategy: AzureSi
   const tokens = CAPACITY_PROPS.filter((p) => isUnresolved(spec[p]));
   if (tokens.length === 0 || isUnresolved(spec.instanceTypes)) return [];
   const sizes = spec.instanceTypes;
-  const sets = effectiveSizeStrategy(sizes, strategy) === AzureSizeStrategy.INSTANCE_MIX && sizes.length > 1 ? 1 : Math.max(1, sizes.length);
+  const sets = scaleSetCount(sizes, strategy);
   if (sets <= 1) return [];
   return tokens.map((prop) => ({
     code: C.DEPLOY_TIME_VALUE,
@@ -337,12 +325,5 @@ export function capacityTokenProblems(spec: ResolvedFleetSpec, strategy: AzureSi
  * (`validateAzureFleet` refuses tokens in that mode).
  */
 export function withoutRegularBase(spec: ResolvedFleetSpec): ResolvedFleetSpec {
-  const base = spec.onDemandBaseCapacity;
-  return {
-    ...spec,
-    minCapacity: Math.max(0, spec.minCapacity - base),
-    maxCapacity: Math.max(0, spec.maxCapacity - base),
-    desiredCapacity: Math.max(0, spec.desiredCapacity - base),
-    onDemandBaseCapacity: 0,
-  };
+  return withoutOnDemandBase(spec);
 }

@@ -4,8 +4,9 @@ import { UserAssignedIdentity } from '@cdktf/provider-azurerm/lib/user-assigned-
 import { Fn, Token } from 'cdktf';
 import { Construct } from 'constructs';
 import { AgentDrainOptions, DrainMode } from '../../lib/runtime/agent-config';
-import { planFleetAgent } from '../../lib/runtime/fleet-agent';
-import { Cloud, CpuArchitecture, FleetSpec, FleetSpecError, FleetSpecErrorCode, ProblemCollector, ResolvedFleetSpec, applyFleetSpecDefaults, validateFleetSpec } from '../../lib/spec';
+import { FleetAgentPlan } from '../../lib/runtime/fleet-agent';
+import { CLOUD_PROFILES, Cloud, CpuArchitecture, FleetSpec, FleetSpecError, FleetSpecErrorCode, ProblemCollector, ResolvedFleetSpec } from '../../lib/spec';
+import { FleetPlan, planFleet } from '../../lib/spec/plan-fleet';
 import { checkEnumValue } from '../../lib/spec/rules';
 import { FleetSpecProblem } from '../../lib/spec/errors';
 import { withCurrentOptionNames } from '../../lib/spec/option-aliases';
@@ -15,7 +16,7 @@ import { AzureScaleSetOrchestration, IAzureSpotFleet, ImportedAzureSpotFleet, Az
 import { AzureExistingBackendPool, AzureProbeOptions, AzureBackendPoolAttachment, AzureInferenceLoadBalancer } from './load-balancer';
 import { AzureResourceOptions, AzureFleetNetwork, AzureFleetSecurityGroup, azureName } from './network';
 import { checkedSecurityRule } from './provider-rules';
-import { AzureSizeStrategy, ScaleSetPlan, planScaleSets, validateAzureFleet, withoutRegularBase } from './rules';
+import { AzureFleetChoices, AzureSizeStrategy, ScaleSetPlan, scaleSetCount, scaleSetPlansOf, validateAzureFleet } from './rules';
 import { IScaleSetAutoscaleProfiles, AzureSpotScaleSet, AzureSpotScaleSetOptions, UBUNTU_2404_ARM64, UBUNTU_2404_X86_64 } from './scale-set';
 import { AZURE_VM_SIZE_CATALOG } from './vm-sizes';
 
@@ -204,7 +205,7 @@ export class AzureSpotFleet extends Construct implements IAzureSpotFleet {
     const props = current.props;
     const d = this.validate(props, current.problems);
     this.spec = d.spec;
-    this.plans = planScaleSets(props.regularBaseScaleSet ? withoutRegularBase(d.spec) : d.spec, props.sizeStrategy);
+    this.plans = scaleSetPlansOf(d.spec.instanceTypes, d.plan.capacity.groups, props.sizeStrategy);
     this.loadBalanced = d.loadBalanced;
     this.autohealing = d.autohealing;
     this.drainMode = d.drainMode;
@@ -238,61 +239,53 @@ export class AzureSpotFleet extends Construct implements IAzureSpotFleet {
     if (props.regularBaseScaleSet) this.regularScaleSet = this.createRegularScaleSet(props, d, { common, prefix, probe, subnetId });
   }
 
-  /** Every rule of the props (cross-cloud, agent, Azure), thrown together; the decisions the fleet renders from. */
+  /**
+   * The fleet resolved once (`planFleet`: the cross-cloud rules, the Azure profile, the agent, the capacity split over
+   * the scale sets) and Azure's own rules, thrown together; the decisions the fleet renders from.
+   */
   private validate(props: AzureSpotFleetProps, aliasProblems: FleetSpecProblem[]): FleetDecisions {
     const isUnresolved = (v: unknown): boolean => Token.isUnresolved(v);
-    const agent = props.agent ?? {};
-    const drainMode = agent.drainMode ?? DrainMode.HEALTH;
+    const drainMode = props.agent?.drainMode ?? DrainMode.HEALTH;
     const loadBalanced = props.loadBalanced ?? true;
     const autohealing = props.autohealing ?? loadBalanced;
     const v = new ProblemCollector();
     v.addAll(aliasProblems);
     checkAzureFleetChoices(props, { loadBalanced, autohealing, drainMode }, v);
     // The cross-cloud rules, with Azure's size catalogue (names with "did you mean", one accelerator kind).
-    const specOptions = { isUnresolved, catalog: AZURE_VM_SIZE_CATALOG };
-    v.addAll(validateFleetSpec(props, Cloud.AZURE, specOptions));
-    const spec = applyFleetSpecDefaults(props, Cloud.AZURE);
-    // The agent's options, resolved as on every cloud (health port, probe port, load balancer detection).
-    const agentPlan = planFleetAgent(agent, {
-      cloud: Cloud.AZURE,
-      servingPort: spec.servingPort,
-      healthCheckPath: spec.healthCheck.path,
-      healthCheckPort: props.healthCheck?.port,
-      healthCheckIntervalSeconds: spec.healthCheck.intervalSeconds,
-      healthCheckUnhealthyThreshold: spec.healthCheck.unhealthyThreshold,
-      drainBudgetSeconds: spec.drainBudgetSeconds,
+    const plan = planFleet(props, CLOUD_PROFILES[Cloud.AZURE], {
+      isUnresolved,
+      catalog: AZURE_VM_SIZE_CATALOG,
       loadBalanced,
       // The Application Health extension probes from inside the VM.
       probedFromOutside: loadBalanced,
-      isUnresolved,
+      groups: scaleSetCount(props.instanceTypes ?? [], props.sizeStrategy),
+      separateOnDemandBase: props.regularBaseScaleSet,
     });
-    v.addAll(agentPlan.problems);
-    validateAzureFleet(
-      spec,
-      {
-        sizeStrategy: props.sizeStrategy,
-        evictionPolicy: props.evictionPolicy,
-        allocationStrategy: props.allocationStrategy,
-        maxBidPrice: props.maxBidPrice,
-        repairGracePeriodMinutes: props.repairGracePeriodMinutes,
-        terminationNotificationMinutes: props.terminationNotificationMinutes,
-        regularBaseScaleSet: props.regularBaseScaleSet,
-        healthCheckPortSet: props.healthCheck?.port !== undefined,
-        // Without a load balancer nothing has to notice the failing health endpoint.
-        drainsByHealth: loadBalanced && drainMode === DrainMode.HEALTH,
-        allowedClientCidrs: props.allowedClientCidrs,
-        allowUndiversified: props.allowUndiversified,
-        instanceRequirementsSet: props.instanceRequirements !== undefined,
-        scaleOutCpuPercent: props.scaleOutCpuPercent,
-        scaleInCpuPercent: props.scaleInCpuPercent,
-        listenerPort: props.listenerPort,
-        adminSshPublicKey: props.adminSshPublicKey,
-      },
-      isUnresolved,
-      v,
-    );
+    v.addAll(plan.problems);
+    validateAzureFleet(plan.spec, this.azureChoices(props, loadBalanced && drainMode === DrainMode.HEALTH), isUnresolved, v);
     v.throwIfAny(this.node.path);
-    return { spec, loadBalanced, autohealing, drainMode, agentPlan };
+    return { plan, spec: plan.spec, loadBalanced, autohealing, drainMode, agentPlan: plan.agent };
+  }
+
+  /** The Azure-only props `validateAzureFleet` checks. `drainsByHealth`: a load balancer notices the failing health endpoint. */
+  private azureChoices(props: AzureSpotFleetProps, drainsByHealth: boolean): AzureFleetChoices {
+    return {
+      sizeStrategy: props.sizeStrategy,
+      evictionPolicy: props.evictionPolicy,
+      allocationStrategy: props.allocationStrategy,
+      maxBidPrice: props.maxBidPrice,
+      repairGracePeriodMinutes: props.repairGracePeriodMinutes,
+      terminationNotificationMinutes: props.terminationNotificationMinutes,
+      regularBaseScaleSet: props.regularBaseScaleSet,
+      healthCheckPortSet: props.healthCheck?.port !== undefined,
+      drainsByHealth,
+      allowedClientCidrs: props.allowedClientCidrs,
+      allowUndiversified: props.allowUndiversified,
+      scaleOutCpuPercent: props.scaleOutCpuPercent,
+      scaleInCpuPercent: props.scaleInCpuPercent,
+      listenerPort: props.listenerPort,
+      adminSshPublicKey: props.adminSshPublicKey,
+    };
   }
 
   /** The network security group and the load balancer: created, an existing one's backend pool, or none. */
@@ -490,11 +483,12 @@ export class AzureSpotFleet extends Construct implements IAzureSpotFleet {
 
 /** What the fleet decided from its props (validated, defaults filled). */
 interface FleetDecisions {
+  readonly plan: FleetPlan;
   readonly spec: ResolvedFleetSpec;
   readonly loadBalanced: boolean;
   readonly autohealing: boolean;
   readonly drainMode: DrainMode;
-  readonly agentPlan: ReturnType<typeof planFleetAgent>;
+  readonly agentPlan: FleetAgentPlan;
 }
 
 /** Where the fleet's pieces go. */

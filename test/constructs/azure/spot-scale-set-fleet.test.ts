@@ -427,7 +427,7 @@ describe('validation', () => {
 
   test('instanceRequirements is not supported on Azure', () => {
     const e = errorOf({ ...GPU, instanceTypes: undefined, instanceRequirements: { vCpuCount: { min: 4 }, memoryMiB: { min: 16384 } } });
-    expect(e.problems).toContainEqual(expect.objectContaining({ code: FleetSpecErrorCode.INSTANCE_REQUIREMENTS_UNSUPPORTED, prop: 'instanceRequirements', message: expect.stringMatching(/instanceRequirements is not supported on Azure: a scale set takes VM sizes by name; list them in instanceTypes/) }));
+    expect(e.problems).toContainEqual(expect.objectContaining({ code: FleetSpecErrorCode.INSTANCE_REQUIREMENTS_UNSUPPORTED, prop: 'instanceRequirements', message: expect.stringMatching(/instanceRequirements is not supported on Azure \(a scale set takes VM sizes by name\); list them in instanceTypes/) }));
   });
 
   test('maxBidPrice is -1 or a positive price', () => {
