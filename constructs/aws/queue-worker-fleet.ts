@@ -9,19 +9,11 @@ import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { DrainMode } from '../../lib/runtime/agent-config';
-import { queueTimingProblems } from '../../lib/runtime/worker/timing';
-import { backlogPerInstanceTarget } from '../../lib/spec/queue-workload';
 import { CLOUD_LIMITS, Cloud } from '../../lib/spec/clouds';
-import { FleetSpecErrorCode, ProblemCollector } from '../../lib/spec/errors';
 import { FleetSpec, WorkloadKind } from '../../lib/spec/fleet-spec';
-import { resolveBootCommands, resolveOptionAlias } from '../../lib/spec/option-aliases';
+import { QueueWorkerPlan, SQS_MAX_RETENTION_SECONDS, planQueueWorkers } from './queue-worker-plan';
 import { AllocationStrategy, SpotFleet } from './spot-fleet';
 
-/** SQS limits used by the validation. */
-const SQS_MAX_VISIBILITY_SECONDS = 43_200;
-const SQS_MAX_RECEIVE_COUNT = 1_000;
-const SQS_MIN_RETENTION_SECONDS = 60;
-const SQS_MAX_RETENTION_SECONDS = 1_209_600;
 /** Where the fleet writes the worker's environment (queue URL, bucket, timings). */
 export const QUEUE_WORKER_ENV_FILE = '/etc/queue-worker.env';
 /** Where the agent reads the worker's PID (DrainMode.SIGNAL) unless told otherwise. */
@@ -174,93 +166,87 @@ export class QueueWorkerFleet extends Construct implements iam.IGrantable, ec2.I
 
   constructor(scope: Construct, id: string, props: QueueWorkerFleetProps) {
     super(scope, id);
-    const known = (x: unknown): x is number => typeof x === 'number' && !Token.isUnresolved(x);
-    const seconds = (d: Duration | undefined): number | undefined => (d && !d.isUnresolved() ? d.toSeconds() : undefined);
-    const C = FleetSpecErrorCode;
-    const v = new ProblemCollector();
-    const boot = resolveBootCommands(props.bootCommands, 'userDataCommands', props.userDataCommands);
-    const bundlePath = resolveOptionAlias({ name: 'agent.bundlePath', value: props.agent?.bundlePath, deprecatedName: 'agentBundlePath', deprecatedValue: props.agentBundlePath });
-    v.addAll([...boot.problems, ...bundlePath.problems]);
-
-    const processing = seconds(props.messageProcessingTime);
-    const latency = seconds(props.acceptableLatency);
-    const parallel = props.messagesInParallel ?? 1;
-    const maxReceiveCount = props.maxReceiveCount ?? 5;
-    const retention = seconds(props.retentionPeriod ?? Duration.days(4));
-    const explicitVisibility = props.visibilityTimeout !== undefined;
-    const visibility = explicitVisibility
-      ? seconds(props.visibilityTimeout)
-      : processing !== undefined
-        ? Math.min(SQS_MAX_VISIBILITY_SECONDS, Math.max(30, Math.ceil(processing * 1.5)))
-        : undefined;
-
-    if (props.workload !== undefined && props.workload !== WorkloadKind.QUEUE_WORKER) {
-      v.add(C.WORKLOAD_KIND, 'workload', `workload (${props.workload}) must be WorkloadKind.QUEUE_WORKER (or left out) for a QueueWorkerFleet; use SpotInferenceService for an online fleet behind a load balancer`);
-    }
-    if (visibility !== undefined && processing !== undefined) {
-      if (!explicitVisibility && processing * 1.5 > SQS_MAX_VISIBILITY_SECONDS && !props.extendsVisibility) {
-        v.add(C.QUEUE_TIMING, 'messageProcessingTime', `messageProcessingTime (${processing} s) is too long for an SQS visibility timeout (at most ${SQS_MAX_VISIBILITY_SECONDS} s, 12 hours, with a 1.5x margin): set extendsVisibility: true and extend visibility while working (QueueWorker does), or split the work into shorter messages`);
-      } else {
-        v.addAll(queueTimingProblems({
-          visibilityTimeoutSeconds: visibility,
-          expectedProcessingSeconds: processing,
-          heartbeat: props.extendsVisibility ?? false,
-          propNames: { visibilityTimeout: 'visibilityTimeout', expectedProcessing: 'messageProcessingTime' },
-        }));
-      }
-    }
-    const backlog = backlogPerInstanceTarget({
-      acceptableLatencySeconds: latency,
-      messageProcessingSeconds: processing,
-      messagesInParallel: parallel,
-      targetBacklogPerInstance: props.targetBacklogPerInstance,
-      propNames: { acceptableLatency: 'acceptableLatency', messageProcessing: 'messageProcessingTime' },
-      instanceNoun: 'instance',
-      isUnresolved: Token.isUnresolved,
-    });
-    v.addAll(backlog.problems);
-    const target = backlog.target;
-    if (!explicitVisibility && processing === undefined) {
-      v.add(C.QUEUE_TIMING, 'visibilityTimeout', 'messageProcessingTime is a deploy-time token, so the visibility timeout cannot be derived at synth; set visibilityTimeout');
-    }
-    if (known(maxReceiveCount) && !(Number.isInteger(maxReceiveCount) && maxReceiveCount >= 2 && maxReceiveCount <= SQS_MAX_RECEIVE_COUNT)) {
-      v.add(C.QUEUE_LIMITS, 'maxReceiveCount', `maxReceiveCount (${maxReceiveCount}) must be a whole number from 2 to ${SQS_MAX_RECEIVE_COUNT} (the SQS limit): a message must not be retried forever, and a spot interruption that hands a message back counts as a receive; 5 is a good start`);
-    }
-    if (retention !== undefined && !(retention >= SQS_MIN_RETENTION_SECONDS && retention <= SQS_MAX_RETENTION_SECONDS)) {
-      v.add(C.QUEUE_LIMITS, 'retentionPeriod', `retentionPeriod (${retention} s) must be from ${SQS_MIN_RETENTION_SECONDS} s to ${SQS_MAX_RETENTION_SECONDS} s (14 days, the SQS limit)`);
-    }
-    v.throwIfAny(this.node.path);
-
-    this.visibilityTimeoutSeconds = visibility ?? props.visibilityTimeout!.toSeconds();
-    this.maxReceiveCount = maxReceiveCount;
-    this.targetBacklogPerInstance = target!;
+    const plan = planQueueWorkers(props, this.node.path);
+    this.visibilityTimeoutSeconds = plan.visibilityTimeoutSeconds;
+    this.maxReceiveCount = plan.maxReceiveCount;
+    this.targetBacklogPerInstance = plan.targetBacklogPerInstance;
     const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
-    const encryption = props.encryptionKey ? sqs.QueueEncryption.KMS : sqs.QueueEncryption.SQS_MANAGED;
 
-    // --- queues: encrypted, TLS only, poison messages to the dead-letter queue ---
-    this.deadLetterQueue = new sqs.Queue(this, 'DeadLetterQueue', {
-      encryption,
+    this.deadLetterQueue = this.createDeadLetterQueue(props, removalPolicy);
+    this.queue = this.createQueue(props, removalPolicy);
+    this.checkpointBucket = props.checkpointBucket ?? this.createCheckpointBucket(props, removalPolicy);
+    this.fleet = this.createWorkers(props, plan);
+    this.autoScalingGroup = this.fleet.autoScalingGroup;
+    this.grantPrincipal = this.fleet.grantPrincipal;
+    this.connections = this.fleet.connections;
+    // Least privilege: consume this queue only (receive, change visibility, delete; kms:Decrypt on its key),
+    // read/write this bucket only.
+    this.queue.grantConsumeMessages(this.fleet.role);
+    this.checkpointBucket.grantReadWrite(this.fleet.role);
+
+    this.scalingPolicy = this.createBacklogScalingPolicy(props);
+    const minCapacity = this.fleet.spec.minCapacity;
+    if (known(minCapacity) && minCapacity === 0) this.scaleOutFromZero = this.createScaleOutFromZero();
+  }
+
+  /** Messages waiting in the queue (ApproximateNumberOfMessagesVisible, Sum per minute). */
+  public metricMessagesVisible(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.queue.metricApproximateNumberOfMessagesVisible({ statistic: cloudwatch.Stats.SUM, period: Duration.minutes(1), ...props });
+  }
+
+  /** The tracked metric: visible messages per in-service instance (the queue length at 0 instances). */
+  public metricBacklogPerInstance(props?: cloudwatch.MathExpressionOptions): cloudwatch.IMetric {
+    return new cloudwatch.MathExpression({
+      expression: `IF(inService > 0, FILL(visibleRaw, 0) / inService, FILL(visibleRaw, 0))`,
+      usingMetrics: { visibleRaw: this.metricMessagesVisible(), inService: this.fleet.metricInServiceInstances() },
+      label: 'Backlog per instance',
+      period: Duration.minutes(1),
+      ...props,
+    });
+  }
+
+  /** Messages in the dead-letter queue (alarm on it: each one failed `maxReceiveCount` times). */
+  public metricDeadLetters(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.deadLetterQueue.metricApproximateNumberOfMessagesVisible({ statistic: cloudwatch.Stats.MAXIMUM, period: Duration.minutes(1), ...props });
+  }
+
+  /** Allow `grantee` to send messages to the queue. */
+  public grantSendMessages(grantee: iam.IGrantable): iam.Grant {
+    return this.queue.grantSendMessages(grantee);
+  }
+
+
+  /** Where poison messages go: encrypted like the queue, TLS only, kept longer than the queue keeps messages. */
+  private createDeadLetterQueue(props: QueueWorkerFleetProps, removalPolicy: RemovalPolicy): sqs.Queue {
+    return new sqs.Queue(this, 'DeadLetterQueue', {
+      encryption: queueEncryption(props),
       encryptionMasterKey: props.encryptionKey,
       enforceSSL: true,
       // Longer than the work queue's retention, so a message never expires on its way to inspection.
       retentionPeriod: Duration.seconds(SQS_MAX_RETENTION_SECONDS),
       removalPolicy,
     });
-    this.queue = new sqs.Queue(this, 'Queue', {
+  }
+
+  /** The work queue: encrypted, TLS only, long polling, poison messages to the dead-letter queue. */
+  private createQueue(props: QueueWorkerFleetProps, removalPolicy: RemovalPolicy): sqs.Queue {
+    return new sqs.Queue(this, 'Queue', {
       queueName: props.queueName,
-      encryption,
+      encryption: queueEncryption(props),
       encryptionMasterKey: props.encryptionKey,
       enforceSSL: true,
       visibilityTimeout: props.visibilityTimeout ?? Duration.seconds(this.visibilityTimeoutSeconds),
       retentionPeriod: props.retentionPeriod ?? Duration.days(4),
       // Long polling: fewer empty receives, lower cost.
       receiveMessageWaitTime: Duration.seconds(20),
-      deadLetterQueue: { queue: this.deadLetterQueue, maxReceiveCount },
+      deadLetterQueue: { queue: this.deadLetterQueue, maxReceiveCount: this.maxReceiveCount },
       removalPolicy,
     });
+  }
 
-    // --- checkpoints ---
-    this.checkpointBucket = props.checkpointBucket ?? new s3.Bucket(this, 'CheckpointBucket', {
+  /** The checkpoint bucket, when none is given: encrypted, private, TLS only, checkpoints expired after 30 days. */
+  private createCheckpointBucket(props: QueueWorkerFleetProps, removalPolicy: RemovalPolicy): s3.Bucket {
+    return new s3.Bucket(this, 'CheckpointBucket', {
       encryption: props.encryptionKey ? s3.BucketEncryption.KMS : s3.BucketEncryption.S3_MANAGED,
       encryptionKey: props.encryptionKey,
       bucketKeyEnabled: props.encryptionKey ? true : undefined,
@@ -273,19 +259,13 @@ export class QueueWorkerFleet extends Construct implements iam.IGrantable, ec2.I
         { id: 'AbortIncompleteUploads', abortIncompleteMultipartUploadAfter: Duration.days(7) },
       ],
     });
+  }
 
-    // --- workers: a spot fleet without load balancer; the agent signals the worker on a notice ---
+  /** The workers: a spot fleet without load balancer whose agent signals the worker on a notice. */
+  private createWorkers(props: QueueWorkerFleetProps, plan: QueueWorkerPlan): SpotFleet {
     const pidFile = props.workerPidFile ?? DEFAULT_QUEUE_WORKER_PID_FILE;
     const limits = CLOUD_LIMITS[Cloud.AWS];
-    const envLines = [
-      `SPOT_QUEUE_URL=${this.queue.queueUrl}`,
-      `SPOT_QUEUE_VISIBILITY_TIMEOUT_SECONDS=${this.visibilityTimeoutSeconds}`,
-      `SPOT_CHECKPOINT_BUCKET=${this.checkpointBucket.bucketName}`,
-      `SPOT_CHECKPOINT_PREFIX=${QUEUE_CHECKPOINT_PREFIX}`,
-      `SPOT_WORKER_PID_FILE=${pidFile}`,
-      `AWS_REGION=${Aws.REGION}`,
-    ];
-    this.fleet = new SpotFleet(this, 'Fleet', {
+    return new SpotFleet(this, 'Fleet', {
       ...props,
       workload: WorkloadKind.QUEUE_WORKER,
       // No load balancer: nothing to deregister from; the worker gets the rest of the notice to hand back work.
@@ -295,32 +275,41 @@ export class QueueWorkerFleet extends Construct implements iam.IGrantable, ec2.I
       bootCommands: [
         '# --- queue worker environment ---',
         `cat > ${QUEUE_WORKER_ENV_FILE} <<'QUEUE_WORKER_ENV'`,
-        ...envLines,
+        ...this.workerEnvironment(pidFile),
         'QUEUE_WORKER_ENV',
         `chmod 0644 ${QUEUE_WORKER_ENV_FILE}`,
-        ...(boot.value ?? []),
+        ...(plan.bootCommands ?? []),
       ],
       agent: {
         drainMode: DrainMode.SIGNAL,
         pidFile,
         drainSignal: 'SIGTERM',
-        ...(bundlePath.value !== undefined ? { bundlePath: bundlePath.value } : {}),
+        ...(plan.agentBundlePath !== undefined ? { bundlePath: plan.agentBundlePath } : {}),
       },
     });
-    this.autoScalingGroup = this.fleet.autoScalingGroup;
-    this.grantPrincipal = this.fleet.grantPrincipal;
-    this.connections = this.fleet.connections;
+  }
 
-    // Least privilege: consume this queue only (receive, change visibility, delete; kms:Decrypt on its key),
-    // read/write this bucket only.
-    this.queue.grantConsumeMessages(this.fleet.role);
-    this.checkpointBucket.grantReadWrite(this.fleet.role);
+  /** The lines of the worker's environment file (QUEUE_WORKER_ENV_FILE). */
+  private workerEnvironment(pidFile: string): string[] {
+    return [
+      `SPOT_QUEUE_URL=${this.queue.queueUrl}`,
+      `SPOT_QUEUE_VISIBILITY_TIMEOUT_SECONDS=${this.visibilityTimeoutSeconds}`,
+      `SPOT_CHECKPOINT_BUCKET=${this.checkpointBucket.bucketName}`,
+      `SPOT_CHECKPOINT_PREFIX=${QUEUE_CHECKPOINT_PREFIX}`,
+      `SPOT_WORKER_PID_FILE=${pidFile}`,
+      `AWS_REGION=${Aws.REGION}`,
+    ];
+  }
 
-    // --- scaling on backlog per instance, with metric math in the L1 policy ---
+  /**
+   * Target tracking on the backlog per instance, with metric math in the L1 policy (aws-cdk-lib's
+   * `scaleToTrackMetric` refuses math expressions, aws/aws-cdk#20659).
+   */
+  private createBacklogScalingPolicy(props: QueueWorkerFleetProps): autoscaling.CfnScalingPolicy {
     const queueName = this.queue.queueName;
     const groupName = this.autoScalingGroup.autoScalingGroupName;
     const expression = 'IF(inService > 0, visible / inService, visible)';
-    this.scalingPolicy = new autoscaling.CfnScalingPolicy(this, 'BacklogPerInstance', {
+    const policy = new autoscaling.CfnScalingPolicy(this, 'BacklogPerInstance', {
       autoScalingGroupName: groupName,
       policyType: 'TargetTrackingScaling',
       estimatedInstanceWarmup: (props.instanceWarmup ?? Duration.minutes(5)).toSeconds(),
@@ -354,54 +343,43 @@ export class QueueWorkerFleet extends Construct implements iam.IGrantable, ec2.I
         },
       },
     });
-    this.scalingPolicy.node.addDependency(this.autoScalingGroup);
-
-    const minCapacity = this.fleet.spec.minCapacity;
-    if (known(minCapacity) && minCapacity === 0) {
-      this.scaleOutFromZero = new autoscaling.StepScalingAction(this, 'ScaleOutFromZero', {
-        autoScalingGroup: this.autoScalingGroup,
-        adjustmentType: autoscaling.AdjustmentType.EXACT_CAPACITY,
-      });
-      this.scaleOutFromZero.addAdjustment({ lowerBound: 0, adjustment: 1 });
-      const alarm = new cloudwatch.Alarm(this, 'MessagesWaitingNoWorker', {
-        alarmDescription: `Messages wait in ${this.node.path}'s queue and no worker is in service: start one (target tracking cannot scale from 0)`,
-        metric: new cloudwatch.MathExpression({
-          expression: 'IF(inService == 0 AND visible > 0, 1, 0)',
-          usingMetrics: { visible: this.metricMessagesVisible(), inService: this.fleet.metricInServiceInstances() },
-          period: Duration.minutes(1),
-        }),
-        threshold: 1,
-        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-        evaluationPeriods: 1,
-        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-      });
-      alarm.addAlarmAction(new cwActions.AutoScalingAction(this.scaleOutFromZero));
-    }
+    policy.node.addDependency(this.autoScalingGroup);
+    return policy;
   }
 
-  /** Messages waiting in the queue (ApproximateNumberOfMessagesVisible, Sum per minute). */
-  public metricMessagesVisible(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
-    return this.queue.metricApproximateNumberOfMessagesVisible({ statistic: cloudwatch.Stats.SUM, period: Duration.minutes(1), ...props });
-  }
-
-  /** The tracked metric: visible messages per in-service instance (the queue length at 0 instances). */
-  public metricBacklogPerInstance(props?: cloudwatch.MathExpressionOptions): cloudwatch.IMetric {
-    return new cloudwatch.MathExpression({
-      expression: `IF(inService > 0, FILL(visibleRaw, 0) / inService, FILL(visibleRaw, 0))`,
-      usingMetrics: { visibleRaw: this.metricMessagesVisible(), inService: this.fleet.metricInServiceInstances() },
-      label: 'Backlog per instance',
-      period: Duration.minutes(1),
-      ...props,
+  /**
+   * A step policy that starts the first worker when messages wait and none runs, with its alarm (target
+   * tracking scales proportionally to the current capacity, which cannot grow from 0).
+   */
+  private createScaleOutFromZero(): autoscaling.StepScalingAction {
+    const action = new autoscaling.StepScalingAction(this, 'ScaleOutFromZero', {
+      autoScalingGroup: this.autoScalingGroup,
+      adjustmentType: autoscaling.AdjustmentType.EXACT_CAPACITY,
     });
+    action.addAdjustment({ lowerBound: 0, adjustment: 1 });
+    const alarm = new cloudwatch.Alarm(this, 'MessagesWaitingNoWorker', {
+      alarmDescription: `Messages wait in ${this.node.path}'s queue and no worker is in service: start one (target tracking cannot scale from 0)`,
+      metric: new cloudwatch.MathExpression({
+        expression: 'IF(inService == 0 AND visible > 0, 1, 0)',
+        usingMetrics: { visible: this.metricMessagesVisible(), inService: this.fleet.metricInServiceInstances() },
+        period: Duration.minutes(1),
+      }),
+      threshold: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      evaluationPeriods: 1,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    });
+    alarm.addAlarmAction(new cwActions.AutoScalingAction(action));
+    return action;
   }
+}
 
-  /** Messages in the dead-letter queue (alarm on it: each one failed `maxReceiveCount` times). */
-  public metricDeadLetters(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
-    return this.deadLetterQueue.metricApproximateNumberOfMessagesVisible({ statistic: cloudwatch.Stats.MAXIMUM, period: Duration.minutes(1), ...props });
-  }
+/** SSE-KMS with the given key, else SQS-managed encryption (SSE-SQS). */
+function queueEncryption(props: QueueWorkerFleetProps): sqs.QueueEncryption {
+  return props.encryptionKey ? sqs.QueueEncryption.KMS : sqs.QueueEncryption.SQS_MANAGED;
+}
 
-  /** Allow `grantee` to send messages to the queue. */
-  public grantSendMessages(grantee: iam.IGrantable): iam.Grant {
-    return this.queue.grantSendMessages(grantee);
-  }
+/** A number known at synth (not a token). */
+function known(x: unknown): x is number {
+  return typeof x === 'number' && !Token.isUnresolved(x);
 }
