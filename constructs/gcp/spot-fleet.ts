@@ -23,10 +23,11 @@ import {
   DrainMode,
   renderAgentInstallScript,
 } from '../../lib/runtime/agent-config';
-import { Cloud, FleetSpec, FleetSpecError, FleetSpecErrorCode, ProblemCollector, ResolvedFleetSpec, ResolvedHealthCheck } from '../../lib/spec';
+import { CLOUD_PROFILES, Cloud, FleetSpec, FleetSpecError, FleetSpecErrorCode, ProblemCollector, ResolvedFleetSpec, ResolvedHealthCheck } from '../../lib/spec';
 import { withCurrentOptionNames } from '../../lib/spec/option-aliases';
-import { applyFleetSpecDefaults } from '../../lib/spec/defaults';
-import { FleetAgentPlan, planFleetAgent } from '../../lib/runtime/fleet-agent';
+import { FleetPlan, planFleet } from '../../lib/spec/plan-fleet';
+import { FleetAgentPlan } from '../../lib/runtime/fleet-agent';
+import { GCP_MACHINE_TYPE_CATALOG } from './machine-catalog';
 import { locateBundle } from './bundles';
 import { GpuAttachment, gpuAttachmentOf } from './machine-families';
 import {
@@ -40,7 +41,7 @@ import {
 import { GcpSpotFleetAttributes, IGcpSpotFleet, ImportedGcpSpotFleet } from './fleet-interface';
 import { escapeTerraformTemplate } from './script';
 import { GuestAcceleratorSpec, InstanceTerminationAction, MachineTypeRanking, TargetShape } from './types';
-import { resolveGcpFleet } from './validation';
+import { checkGcpFleetRules } from './validation';
 
 /** Source ranges of Google's health checkers and global external Application Load Balancer proxies. */
 export const GOOGLE_LOAD_BALANCER_RANGES = ['35.191.0.0/16', '130.211.0.0/22'];
@@ -282,24 +283,20 @@ export class GcpSpotFleet extends Construct implements IGcpSpotFleet {
     const name = props.namePrefix ?? id.toLowerCase().replace(/[^a-z0-9-]/g, '-').slice(0, 20).replace(/-+$/, '');
     const shape = props.targetShape ?? TargetShape.BALANCED;
     const autoscaling = props.autoscaling ?? true;
-    const agent = props.agent ?? {};
     this.loadBalanced = props.loadBalanced ?? true;
     this.autohealing = props.autohealing ?? this.loadBalanced;
-    // The agent's options, resolved as on every cloud (health port, probe port, load balancer detection).
-    const defaults = applyFleetSpecDefaults(props, Cloud.GCP);
-    this.agentPlan = planFleetAgent(agent, {
-      cloud: Cloud.GCP,
-      servingPort: defaults.servingPort,
-      healthCheckPath: defaults.healthCheck.path,
-      healthCheckPort: props.healthCheck?.port,
-      healthCheckIntervalSeconds: defaults.healthCheck.intervalSeconds,
-      healthCheckUnhealthyThreshold: defaults.healthCheck.unhealthyThreshold,
-      drainBudgetSeconds: defaults.drainBudgetSeconds,
+    // Resolved once, as on every cloud (lib/spec planFleet): the spec, the Google Cloud profile, the agent, the split.
+    const plan = planFleet(props, CLOUD_PROFILES[Cloud.GCP], {
+      isUnresolved: (v) => Token.isUnresolved(v),
+      // Machine type names against Google's families and shapes (with a suggestion), one accelerator kind, 2+ zones.
+      catalog: GCP_MACHINE_TYPE_CATALOG,
       loadBalanced: this.loadBalanced,
       // Autohealing probes from Google's health checkers, outside the VM.
       probedFromOutside: this.loadBalanced || this.autohealing,
-      isUnresolved: (v) => Token.isUnresolved(v),
+      // A deploy-time capacity never enters JavaScript arithmetic: its spot part is a Terraform expression.
+      spotOf: (x, od) => Token.asNumber(Fn.max([Token.asNumber(Op.sub(x, od)), 0])),
     });
+    this.agentPlan = plan.agent;
     this.drainMode = this.agentPlan.drainMode;
     this.agentHealthPort = this.agentPlan.agentHealthPort;
     const problems = new ProblemCollector();
@@ -312,7 +309,7 @@ export class GcpSpotFleet extends Construct implements IGcpSpotFleet {
       agentHealthPort: this.agentHealthPort,
     }, problems);
     problems.addAll(this.agentPlan.problems);
-    this.spec = this.resolveSpec(props, { name, nameProp, shape, autoscaling }, problems);
+    this.spec = this.resolveSpec(props, plan, { name, nameProp, shape, autoscaling }, problems);
     const s = this.spec;
     this.fleetName = name;
     this.project = props.project;
@@ -324,8 +321,8 @@ export class GcpSpotFleet extends Construct implements IGcpSpotFleet {
     this.network = network;
     const labels = { ...(props.labels ?? {}), 'spot-fleet': name };
 
-    // Capacity split: a fixed standard group, an autoscaled spot group (deploy-time values never enter arithmetic).
-    const split = splitGcpCapacity(s);
+    // Capacity split (lib/policy): a fixed standard group, an autoscaled spot group.
+    const split = plan.capacity.onDemandSpot;
     this.onDemandCount = split.onDemandCount;
     this.spotMinSize = split.spotMin;
     this.spotMaxSize = split.spotMax;
@@ -489,29 +486,24 @@ export class GcpSpotFleet extends Construct implements IGcpSpotFleet {
     this.onDemandGroup.addOverride('lifecycle.ignore_changes', ['target_size']);
   }
 
-  /** The neutral spec plus Google Cloud's rules; the fleet's own problems are reported with the spec's. */
-  private resolveSpec(props: GcpSpotFleetProps, r: { name: string; nameProp: string; shape: TargetShape; autoscaling: boolean }, problems: ProblemCollector): ResolvedFleetSpec {
-    try {
-      return resolveGcpFleet(
-        props,
-        {
-          region: props.region,
-          name: r.name,
-          nameProp: r.nameProp,
-          gpu: props.gpu,
-          targetShape: r.shape,
-          autoscaling: r.autoscaling,
-          targetUtilization: props.targetUtilization,
-          terminationAction: props.terminationAction,
-          machineTypeRanking: props.machineTypeRanking,
-        },
-        this.node.path,
-      );
-    } catch (e) {
-      if (!(e instanceof FleetSpecError)) throw e;
-      // Report the fleet's own rules and the spec's together.
-      throw new FleetSpecError([...e.problems, ...problems.problems], this.node.path);
-    }
+  /** The plan's spec problems plus Google Cloud's rules; the fleet's own problems are reported with them. */
+  private resolveSpec(props: GcpSpotFleetProps, plan: FleetPlan, r: { name: string; nameProp: string; shape: TargetShape; autoscaling: boolean }, problems: ProblemCollector): ResolvedFleetSpec {
+    const v = new ProblemCollector();
+    v.addAll(plan.specProblems);
+    checkGcpFleetRules(props, plan.spec, {
+      region: props.region,
+      name: r.name,
+      nameProp: r.nameProp,
+      gpu: props.gpu,
+      targetShape: r.shape,
+      autoscaling: r.autoscaling,
+      targetUtilization: props.targetUtilization,
+      terminationAction: props.terminationAction,
+      machineTypeRanking: props.machineTypeRanking,
+    }, v);
+    // Report the fleet's own rules and the spec's together.
+    if (v.problems.length > 0) throw new FleetSpecError([...v.problems, ...problems.problems], this.node.path);
+    return plan.spec;
   }
 
   /** Identity: a dedicated service account, logs and metrics only (read on the agent object comes with it). */
@@ -847,32 +839,6 @@ function checkGcpFleetChoices(props: GcpSpotFleetProps, c: GcpFleetChoices, v: P
       }
     }
   });
-}
-
-/** Sizes of the standard group and the spot group's bounds; numbers, or Terraform expressions over deploy-time values. */
-interface GcpCapacitySplit {
-  readonly onDemandCount: number;
-  readonly spotMin: number;
-  readonly spotMax: number;
-  readonly spotDesired: number;
-}
-
-/**
- * The on-demand / spot split. The standard group's size needs the on-demand base and percentage as numbers (refused
- * as tokens by {@link checkGcpFleetChoices}); a deploy-time `minCapacity`, `maxCapacity` or `desiredCapacity` never
- * enters JavaScript arithmetic: the spot bounds become Terraform expressions (`max(0, var.x - <on-demand count>)`).
- */
-function splitGcpCapacity(s: ResolvedFleetSpec): GcpCapacitySplit {
-  const tok = (x: unknown): boolean => Token.isUnresolved(x);
-  const base = tok(s.onDemandBaseCapacity) ? 0 : s.onDemandBaseCapacity;
-  const pct = tok(s.onDemandPercentageAboveBaseCapacity) ? 0 : s.onDemandPercentageAboveBaseCapacity;
-  let od = base;
-  if (pct > 0 && !tok(s.desiredCapacity)) {
-    od = base + Math.ceil((pct / 100) * Math.max(0, s.desiredCapacity - base));
-  }
-  if (!tok(s.maxCapacity)) od = Math.min(s.maxCapacity, od);
-  const spot = (x: number): number => (tok(x) ? Token.asNumber(Fn.max([Token.asNumber(Op.sub(x, od)), 0])) : Math.max(0, x - od));
-  return { onDemandCount: od, spotMin: spot(s.minCapacity), spotMax: spot(s.maxCapacity), spotDesired: spot(s.desiredCapacity) };
 }
 
 /** What the fleet renders that terraform-provider-google checks (see provider-rules.ts). */

@@ -1,13 +1,13 @@
 import { Token } from 'cdktf';
 import {
-  applyFleetSpecDefaults,
+  CLOUD_PROFILES,
   Cloud,
   FleetSpec,
   FleetSpecErrorCode as C,
   ProblemCollector,
   ResolvedFleetSpec,
-  validateFleetSpec,
 } from '../../lib/spec';
+import { planFleet } from '../../lib/spec/plan-fleet';
 import { DEFAULT_AGENT_HEALTH_PORT } from '../../lib/runtime/agent-config';
 import { checkEnumValue } from '../../lib/spec/rules';
 import { GCP_MACHINE_TYPE_CATALOG } from './machine-catalog';
@@ -34,27 +34,35 @@ export interface GcpFleetRules {
 const NAME = /^[a-z][-a-z0-9]{1,18}[a-z0-9]$/;
 
 /**
- * Validate a Google Cloud fleet: the neutral FleetSpec rules plus the rules of regional managed instance
- * groups, instance flexibility and GPU machine families. Returns the defaults-filled spec; throws one
- * FleetSpecError with every problem. Tokens are not validated.
+ * Validate a Google Cloud fleet: the neutral FleetSpec rules and the Google Cloud profile (`planFleet`) plus the
+ * rules of regional managed instance groups, instance flexibility and GPU machine families. Returns the
+ * defaults-filled spec; throws one FleetSpecError with every problem. Tokens are not validated.
  */
 export function resolveGcpFleet(spec: FleetSpec, rules: GcpFleetRules, scope: string): ResolvedFleetSpec {
   const isUnresolved = (v: unknown): boolean => Token.isUnresolved(v);
-  const known = (v: unknown): boolean => v !== undefined && !isUnresolved(v);
   const v = new ProblemCollector();
-  // Machine type names against Google's families and shapes (with a suggestion), one accelerator kind, 2+ zones.
-  v.addAll(validateFleetSpec(spec, Cloud.GCP, { isUnresolved, catalog: GCP_MACHINE_TYPE_CATALOG }));
+  const plan = planFleet(spec, CLOUD_PROFILES[Cloud.GCP], { isUnresolved, catalog: GCP_MACHINE_TYPE_CATALOG });
+  v.addAll(plan.specProblems);
+  checkGcpFleetRules(spec, plan.spec, rules, v);
+  v.throwIfAny(scope);
+  return plan.spec;
+}
+
+/**
+ * The rules Google Cloud adds to the plan (`planFleet` checked the neutral spec and the profile's unsupported
+ * features): enum props, resource names, target shape, zones of the region, target utilization, the agent's port,
+ * detection within the notice, GPUs. `r` is the plan's resolved spec. Tokens are not validated.
+ */
+export function checkGcpFleetRules(spec: FleetSpec, r: ResolvedFleetSpec, rules: GcpFleetRules, v: ProblemCollector): void {
+  const isUnresolved = (x: unknown): boolean => Token.isUnresolved(x);
+  const known = (x: unknown): boolean => x !== undefined && !isUnresolved(x);
   v.addAll(checkEnumValue('targetShape', rules.targetShape, 'TargetShape', TargetShape, { isUnresolved }));
   v.addAll(checkEnumValue('terminationAction', rules.terminationAction, 'InstanceTerminationAction', InstanceTerminationAction, { isUnresolved }));
   v.addAll(checkEnumValue('machineTypeRanking', rules.machineTypeRanking, 'MachineTypeRanking', MachineTypeRanking, { isUnresolved }));
-  const r = applyFleetSpecDefaults(spec, Cloud.GCP);
   const types = (spec.instanceTypes ?? []).filter((t) => !isUnresolved(t));
   const shape = rules.targetShape ?? TargetShape.BALANCED;
   const autoscaling = rules.autoscaling ?? true;
 
-  if (spec.instanceRequirements) {
-    v.add(C.INSTANCE_REQUIREMENTS_UNSUPPORTED, 'instanceRequirements', 'instanceRequirements is not supported on Google Cloud (managed instance groups pick from named machine types); list them in instanceTypes instead, e.g. ["g2-standard-8", "g2-standard-12"]');
-  }
   if (known(rules.name) && !NAME.test(rules.name!)) {
     const prop = rules.nameProp ?? 'namePrefix';
     v.add(C.GCP_RESOURCE_NAME, prop, `${prop} ("${rules.name}") must be 3-20 characters of lower-case letters, digits and hyphens, start with a letter and not end with a hyphen (Google resource names; suffixes like "-spot-tmpl" are added); use e.g. "llm-serve"`);
@@ -90,8 +98,6 @@ export function resolveGcpFleet(spec: FleetSpec, rules: GcpFleetRules, scope: st
   }
 
   checkGpus(v, types, rules.gpu, known);
-  v.throwIfAny(scope);
-  return r;
 }
 
 function checkGpus(v: ProblemCollector, types: string[], gpu: GuestAcceleratorSpec | undefined, known: (x: unknown) => boolean): void {
