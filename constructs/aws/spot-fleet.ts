@@ -14,14 +14,13 @@ import {
   renderAgentInstallScript,
 } from '../../lib/runtime/agent-config';
 import { prebuiltBundlePath } from '../../lib/runtime/bundles';
-import { planFleetAgent } from '../../lib/runtime/fleet-agent';
-import { Cloud } from '../../lib/spec/clouds';
-import { ResolvedFleetSpec, ResolvedHealthCheck, applyFleetSpecDefaults } from '../../lib/spec/defaults';
+import { CLOUD_PROFILES, Cloud } from '../../lib/spec/clouds';
+import { ResolvedFleetSpec, ResolvedHealthCheck } from '../../lib/spec/defaults';
 import { FleetSpecError, FleetSpecErrorCode, ProblemCollector } from '../../lib/spec/errors';
 import { FleetSpec } from '../../lib/spec/fleet-spec';
 import { AWS_INSTANCE_TYPE_CATALOG } from '../../lib/catalog/aws';
 import { checkEnumValue, checkZoneCount } from '../../lib/spec/rules';
-import { resolveFleetSpec, validateFleetSpec } from '../../lib/spec/validate';
+import { FleetPlan, planFleet } from '../../lib/spec/plan-fleet';
 import { resolveBootCommands } from '../../lib/spec/option-aliases';
 import { toCfnInstanceRequirements } from './instance-requirements';
 import { ISpotFleet, SpotFleetAttributes, importSpotFleet } from './fleet-interface';
@@ -247,173 +246,110 @@ export class SpotFleet extends Construct implements ISpotFleet, ec2.IConnectable
 
   constructor(scope: Construct, id: string, props: SpotFleetProps) {
     super(scope, id);
+    // Every rule of the props, thrown together; the spec resolved once (planFleet) and what the fleet decided.
+    const d = this.validate(props);
+    this.spec = d.plan.spec;
+    this.servingPort = this.spec.servingPort;
+    this.healthCheckPath = this.spec.healthCheck.path;
+    this.healthCheckPort = d.plan.healthCheckPort;
+    this.terminationHookName = d.hookName;
+    this.lifecycleHookNames = [d.hookName];
+    this.autoScalingGroupName = props.autoScalingGroupName ?? Names.uniqueResourceName(this, { maxLength: 255, separator: '-' });
+    this.vpc = props.vpc;
+    this.vpcSubnets = d.selection;
+
+    const instances = props.launchTemplate ? fromLaunchTemplate(props.launchTemplate) : this.createLaunchTemplate(props, d);
+    this.launchTemplate = instances.launchTemplate;
+    this.role = instances.role;
+    this.userData = instances.userData;
+    this.connections = instances.connections;
+    this.grantPrincipal = this.role;
+    this.allowLifecycleActions();
+    this.agentAsset = d.plan.agentEnabled ? this.installAgent(props, d) : undefined;
+    if (d.bootCommands.length > 0) this.userData.addCommands(...d.bootCommands);
+
+    this.autoScalingGroup = this.createGroup(props, d);
+    this.refuseWarmPools();
+  }
+
+  /**
+   * Every rule of the props, collected and thrown together: the fleet resolved once (`planFleet`: the cross-cloud
+   * rules with the AWS catalogue, the AWS profile, the agent), then what AWS refuses at deploy time and where the
+   * workers run.
+   */
+  private validate(props: SpotFleetProps): AwsFleetDecisions {
     const isUnresolved = (v: unknown) => Token.isUnresolved(v);
     const problems = new ProblemCollector();
     const boot = resolveBootCommands(props.bootCommands, 'userDataCommands', props.userDataCommands);
     problems.addAll(boot.problems);
-    // Names against the SDK's list, one accelerator kind, at least 2 zones (lib/spec/rules: the same rules on every cloud).
-    problems.addAll(validateFleetSpec(props, Cloud.AWS, { isUnresolved, catalog: AWS_INSTANCE_TYPE_CATALOG }));
+    const hookName = props.terminationHook?.lifecycleHookName ?? DEFAULT_TERMINATION_HOOK_NAME;
+    // The fleet cannot tell whether a load balancer will be attached: the agent's plan assumes one probes the agent.
+    const plan = planFleet(props, CLOUD_PROFILES[Cloud.AWS], { isUnresolved, catalog: AWS_INSTANCE_TYPE_CATALOG, lifecycleHookName: hookName });
+    problems.addAll(plan.specProblems);
     problems.addAll(checkEnumValue('allocationStrategy', props.allocationStrategy, 'AllocationStrategy', AllocationStrategy, { isUnresolved }));
     problems.addAll(checkEnumValue('terminationHook.defaultResult', props.terminationHook?.defaultResult, 'autoscaling.DefaultResult', autoscaling.DefaultResult, { isUnresolved }));
-    const r = applyFleetSpecDefaults(props, Cloud.AWS);
-    const known = (v: unknown): v is number => typeof v === 'number' && !Token.isUnresolved(v);
-
-    const allocation = props.allocationStrategy ?? AllocationStrategy.PRICE_CAPACITY_OPTIMIZED;
-    const agent = props.agent ?? {};
-    const agentEnabled = agent.enabled ?? true;
-    const hookName = props.terminationHook?.lifecycleHookName ?? DEFAULT_TERMINATION_HOOK_NAME;
-    // The agent's options, resolved as on every cloud (health port, probe port, load balancer detection).
-    // The fleet cannot tell whether a load balancer will be attached: it assumes one probes the agent.
-    const agentPlan = planFleetAgent(agent, {
-      cloud: Cloud.AWS,
-      servingPort: r.servingPort,
-      healthCheckPath: r.healthCheck.path,
-      healthCheckPort: props.healthCheck?.port,
-      healthCheckIntervalSeconds: r.healthCheck.intervalSeconds,
-      healthCheckUnhealthyThreshold: r.healthCheck.unhealthyThreshold,
-      drainBudgetSeconds: r.drainBudgetSeconds,
-      isUnresolved,
-      lifecycleHookName: hookName,
-    });
-    if (agentEnabled) problems.addAll(agentPlan.problems);
-    const heartbeat = props.terminationHook?.heartbeatTimeout ?? Duration.seconds(r.noticeSeconds);
-    const rootSize = props.rootVolumeSizeGiB ?? 100;
-    const hopLimit = props.metadataHopLimit ?? 1;
-
-    // --- what AWS refuses at deploy time, refused here at synth ---
-    if (allocation === AllocationStrategy.CAPACITY_OPTIMIZED_PRIORITIZED && props.instanceRequirements) {
-      problems.add(FleetSpecErrorCode.AWS_ALLOCATION_STRATEGY, 'allocationStrategy',
-        'allocationStrategy (capacity-optimized-prioritized) needs an ordered list of instanceTypes, but instanceRequirements is set and AWS rejects the pair; use AllocationStrategy.PRICE_CAPACITY_OPTIMIZED or CAPACITY_OPTIMIZED, or list instanceTypes in priority order');
-    }
-    if (props.instanceTypes && !Token.isUnresolved(props.instanceTypes) && props.instanceTypes.length > MAX_LAUNCH_TEMPLATE_OVERRIDES) {
-      problems.add(FleetSpecErrorCode.AWS_TOO_MANY_OVERRIDES, 'instanceTypes',
-        `instanceTypes lists ${props.instanceTypes.length} types but a mixed instances policy takes at most ${MAX_LAUNCH_TEMPLATE_OVERRIDES} overrides; keep the ${MAX_LAUNCH_TEMPLATE_OVERRIDES} you prefer, or use instanceRequirements to let AWS pick every matching type`);
-    }
-    if (props.launchTemplate) {
-      const data = (props.launchTemplate.node.defaultChild as ec2.CfnLaunchTemplate | undefined)?.launchTemplateData as ec2.CfnLaunchTemplate.LaunchTemplateDataProperty | undefined;
-      if (data && data.instanceMarketOptions !== undefined) {
-        problems.add(FleetSpecErrorCode.AWS_LAUNCH_TEMPLATE, 'launchTemplate',
-          `launchTemplate (${props.launchTemplate.node.path}) requests spot itself (spotOptions / InstanceMarketOptions), which AWS refuses inside a mixed instances policy; remove spotOptions: the policy's onDemandBaseCapacity and onDemandPercentageAboveBaseCapacity decide spot vs on-demand`);
-      }
-      if (!props.launchTemplate.role) {
-        problems.add(FleetSpecErrorCode.AWS_LAUNCH_TEMPLATE, 'launchTemplate', `launchTemplate (${props.launchTemplate.node.path}) has no role; give it one (the agent and your boot commands need it) or leave launchTemplate out`);
-      }
-      if (!props.launchTemplate.userData) {
-        problems.add(FleetSpecErrorCode.AWS_LAUNCH_TEMPLATE, 'launchTemplate', `launchTemplate (${props.launchTemplate.node.path}) has no user data; give it ec2.UserData.forLinux() so the fleet can install its agent, or leave launchTemplate out`);
-      }
-      if (!hasSecurityGroup(props.launchTemplate)) {
-        problems.add(FleetSpecErrorCode.AWS_LAUNCH_TEMPLATE, 'launchTemplate', `launchTemplate (${props.launchTemplate.node.path}) has no security group; give it one so the load balancer can be admitted, or leave launchTemplate out`);
-      }
-    }
-    const minRoot = props.machineImage || props.launchTemplate ? 1 : DeepLearningImage.MIN_ROOT_VOLUME_GIB;
-    if (known(rootSize) && !(Number.isInteger(rootSize) && rootSize >= minRoot && rootSize <= 16384)) {
-      problems.add(FleetSpecErrorCode.AWS_ROOT_VOLUME, 'rootVolumeSizeGiB',
-        `rootVolumeSizeGiB (${rootSize}) must be a whole number from ${minRoot} to 16384 (gp3 limit${minRoot > 1 ? `; the Deep Learning AMI's root snapshot is ${minRoot} GiB` : ''}); use e.g. 100`);
-    }
-    if (known(hopLimit) && !(Number.isInteger(hopLimit) && hopLimit >= 1 && hopLimit <= 64)) {
-      problems.add(FleetSpecErrorCode.AWS_METADATA_HOP_LIMIT, 'metadataHopLimit', `metadataHopLimit (${hopLimit}) must be a whole number from 1 to 64; use 1, or 2 for containers that need the role`);
-    }
-    if (!heartbeat.isUnresolved()) {
-      const hb = heartbeat.toSeconds();
-      if (hb < 30 || hb > 7200) {
-        problems.add(FleetSpecErrorCode.AWS_LIFECYCLE_HOOK, 'terminationHook.heartbeatTimeout',
-          `terminationHook.heartbeatTimeout (${hb} s) must be from 30 s to 7200 s (AWS lifecycle hook limits); use e.g. ${r.noticeSeconds} s, the spot notice`);
-      } else if (props.terminationHook?.heartbeatTimeout && known(r.drainBudgetSeconds) && known(r.deregistrationDelaySeconds) && hb < r.drainBudgetSeconds + r.deregistrationDelaySeconds) {
-        problems.add(FleetSpecErrorCode.DRAIN_BUDGET_EXCEEDED, 'terminationHook.heartbeatTimeout',
-          `terminationHook.heartbeatTimeout (${hb} s) is shorter than drainBudgetSeconds (${r.drainBudgetSeconds} s) + deregistrationDelaySeconds (${r.deregistrationDelaySeconds} s); the hook would expire mid-drain: raise it to at least ${r.drainBudgetSeconds + r.deregistrationDelaySeconds} s`);
-      }
-    }
-    // --- where the workers run: private subnets only, narrowed to the zones of the spec ---
-    this.vpc = props.vpc;
-    let selection: ec2.SubnetSelection = props.vpcSubnets ?? { subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS };
-    if (props.zones && !Token.isUnresolved(props.zones) && props.zones.length > 0) {
-      const vpcZones = props.vpc.availabilityZones;
-      if (vpcZones.some((z) => Token.isUnresolved(z))) {
-        problems.add(FleetSpecErrorCode.ZONES, 'zones',
-          `zones (${props.zones.join(', ')}) cannot be matched against the VPC: its zones are only known at deploy time (environment-agnostic stack); set env (account and region) on the stack, or leave zones out to use every zone of the VPC`);
-      } else {
-        const missing = props.zones.filter((z) => !vpcZones.includes(z));
-        if (missing.length > 0) {
-          problems.add(FleetSpecErrorCode.ZONES, 'zones', `zones lists ${missing.join(', ')}, which the VPC does not have (it has ${vpcZones.join(', ')}); list zones of the VPC or leave zones out`);
-        }
-      }
-      selection = { ...selection, availabilityZones: props.zones };
-    }
-    this.vpcSubnets = selection;
-    let hasSubnets = true;
-    try {
-      const selected = props.vpc.selectSubnets(selection);
-      if (selected.hasPublic) {
-        problems.add(FleetSpecErrorCode.AWS_SUBNETS, 'vpcSubnets', 'vpcSubnets selects public subnets; workers must not be reachable from the internet: select private subnets (ec2.SubnetType.PRIVATE_WITH_EGRESS) and put the load balancer in the public ones');
-      }
-      if (selected.subnets.length === 0) hasSubnets = false;
-      // Without `zones`, the zones are those of the selected subnets: the same at-least-2 rule.
-      if (!props.zones && selected.subnets.length > 0) {
-        if (checkZoneCount('vpcSubnets', selected.availabilityZones, props.allowUndiversified, 'AWS', { isUnresolved }).length > 0) {
-          problems.add(FleetSpecErrorCode.TOO_FEW_ZONES, 'vpcSubnets',
-            `vpcSubnets selects subnets of 1 zone (${selected.availabilityZones.join(', ')}): an AWS spot fleet needs at least 2 zones so that one zone running out of spot capacity does not take the whole fleet; select private subnets in 2 or more zones (a VPC with maxAzs >= 2), or set allowUndiversified: true`);
-        }
-      }
-    } catch (e) {
-      hasSubnets = false;
-      problems.add(FleetSpecErrorCode.AWS_SUBNETS, 'vpcSubnets', `vpcSubnets selects no subnet of the VPC (${(e as Error).message.split('\n')[0]}); give the VPC private subnets with egress (NAT) or pass vpcSubnets`);
-    }
-    if (!hasSubnets && problems.problems.every((p) => p.prop !== 'vpcSubnets' && p.prop !== 'zones')) {
-      problems.add(FleetSpecErrorCode.AWS_SUBNETS, 'vpcSubnets', 'vpcSubnets selects no subnet; give the VPC private subnets with egress (NAT) or pass vpcSubnets');
-    }
-
+    if (plan.agentEnabled) problems.addAll(plan.agent.problems);
+    const d: AwsFleetDecisions = {
+      plan,
+      hookName,
+      bootCommands: boot.value ?? [],
+      allocation: props.allocationStrategy ?? AllocationStrategy.PRICE_CAPACITY_OPTIMIZED,
+      heartbeat: props.terminationHook?.heartbeatTimeout ?? Duration.seconds(plan.spec.noticeSeconds),
+      rootVolumeSizeGiB: props.rootVolumeSizeGiB ?? 100,
+      metadataHopLimit: props.metadataHopLimit ?? 1,
+      selection: workerSubnetSelection(props),
+    };
+    // What AWS refuses at deploy time, refused here at synth.
+    checkMixedInstancesPolicy(props, d.allocation, problems);
+    if (props.launchTemplate) checkLaunchTemplate(props.launchTemplate, problems);
+    checkRootVolume(props, d.rootVolumeSizeGiB, problems);
+    checkMetadataHopLimit(d.metadataHopLimit, problems);
+    checkHeartbeatTimeout(props, d.heartbeat, plan.spec, problems);
+    // Where the workers run: private subnets only, narrowed to the zones of the spec.
+    checkZonesOfVpc(props, problems);
+    checkWorkerSubnets(props, d.selection, problems);
     problems.throwIfAny(this.node.path);
-    this.spec = resolveFleetSpec(props, Cloud.AWS, { isUnresolved, scope: this.node.path });
+    return d;
+  }
 
-    this.servingPort = this.spec.servingPort;
-    this.healthCheckPath = this.spec.healthCheck.path;
-    this.healthCheckPort = agentEnabled ? agentPlan.probePort : this.spec.healthCheck.port;
-    this.terminationHookName = hookName;
-    this.lifecycleHookNames = [hookName];
-    this.autoScalingGroupName = props.autoScalingGroupName ?? Names.uniqueResourceName(this, { maxLength: 255, separator: '-' });
+  /** Identity, network identity and boot script: a role, a security group without ingress, a hardened launch template. */
+  private createLaunchTemplate(props: SpotFleetProps, d: AwsFleetDecisions): FleetInstances {
+    const role = props.role ?? new iam.Role(this, 'InstanceRole', {
+      assumedBy: new iam.ServicePrincipal('ec2.amazonaws.com'),
+      description: `Instances of the spot inference fleet ${this.node.path}`,
+    });
+    const securityGroup = props.securityGroup ?? new ec2.SecurityGroup(this, 'SecurityGroup', {
+      vpc: props.vpc,
+      description: `Spot inference workers of ${this.node.path}: ingress from the load balancer only`,
+      allowAllOutbound: true,
+    });
+    const userData = props.userData ?? ec2.UserData.forLinux();
+    const launchTemplate = new ec2.LaunchTemplate(this, 'LaunchTemplate', {
+      machineImage: props.machineImage ?? DeepLearningImage.of(d.plan.spec.architecture),
+      userData,
+      role,
+      securityGroup,
+      httpEndpoint: true,
+      httpTokens: ec2.LaunchTemplateHttpTokens.REQUIRED,
+      httpPutResponseHopLimit: d.metadataHopLimit,
+      associatePublicIpAddress: false,
+      blockDevices: [{
+        deviceName: props.rootDeviceName ?? DeepLearningImage.ROOT_DEVICE_NAME,
+        volume: ec2.BlockDeviceVolume.ebs(d.rootVolumeSizeGiB, {
+          encrypted: true,
+          volumeType: ec2.EbsDeviceVolumeType.GP3,
+          deleteOnTermination: true,
+        }),
+      }],
+    });
+    return { launchTemplate, role, userData, connections: new ec2.Connections({ securityGroups: [securityGroup] }) };
+  }
 
-    // --- identity, network identity, boot script ---
-    if (props.launchTemplate) {
-      this.launchTemplate = props.launchTemplate;
-      this.role = props.launchTemplate.role!;
-      this.userData = props.launchTemplate.userData!;
-      this.connections = props.launchTemplate.connections;
-    } else {
-      this.role = props.role ?? new iam.Role(this, 'InstanceRole', {
-        assumedBy: new iam.ServicePrincipal('ec2.amazonaws.com'),
-        description: `Instances of the spot inference fleet ${this.node.path}`,
-      });
-      const securityGroup = props.securityGroup ?? new ec2.SecurityGroup(this, 'SecurityGroup', {
-        vpc: props.vpc,
-        description: `Spot inference workers of ${this.node.path}: ingress from the load balancer only`,
-        allowAllOutbound: true,
-      });
-      this.connections = new ec2.Connections({ securityGroups: [securityGroup] });
-      this.userData = props.userData ?? ec2.UserData.forLinux();
-      const machineImage = props.machineImage ?? DeepLearningImage.of(this.spec.architecture);
-      this.launchTemplate = new ec2.LaunchTemplate(this, 'LaunchTemplate', {
-        machineImage,
-        userData: this.userData,
-        role: this.role,
-        securityGroup,
-        httpEndpoint: true,
-        httpTokens: ec2.LaunchTemplateHttpTokens.REQUIRED,
-        httpPutResponseHopLimit: hopLimit,
-        associatePublicIpAddress: false,
-        blockDevices: [{
-          deviceName: props.rootDeviceName ?? DeepLearningImage.ROOT_DEVICE_NAME,
-          volume: ec2.BlockDeviceVolume.ebs(rootSize, {
-            encrypted: true,
-            volumeType: ec2.EbsDeviceVolumeType.GP3,
-            deleteOnTermination: true,
-          }),
-        }],
-      });
-    }
-    this.grantPrincipal = this.role;
-
-    // The agent (and any handler running as the instance) completes the terminate lifecycle action
-    // of this group only. The ARN carries the group's UUID, unknown until deploy: hence the `*`.
+  /**
+   * The agent (and any handler running as the instance) completes the terminate lifecycle action of this group
+   * only. The ARN carries the group's UUID, unknown until deploy: hence the `*`.
+   */
+  private allowLifecycleActions(): void {
     this.role.addToPrincipalPolicy(new iam.PolicyStatement({
       actions: ['autoscaling:CompleteLifecycleAction', 'autoscaling:RecordLifecycleActionHeartbeat'],
       resources: [Stack.of(this).formatArn({
@@ -423,54 +359,55 @@ export class SpotFleet extends Construct implements ISpotFleet, ec2.IConnectable
         arnFormat: ArnFormat.COLON_RESOURCE_NAME,
       })],
     }));
+  }
 
-    if (agentEnabled) {
-      const bundlePath = agent.bundlePath ?? findAgentBundle();
-      if (!bundlePath || !existsSync(bundlePath)) {
-        throw new FleetSpecError([{
-          code: FleetSpecErrorCode.AGENT_BUNDLE_MISSING,
-          prop: 'agent.bundlePath',
-          message: `the spot-agent bundle was not found (${bundlePath ?? `looked for dist/${AGENT_BUNDLE_IN_DIST}`}); run \`npm run build:handlers\` to build it, pass agent.bundlePath, or set agent.enabled: false`,
-        }], this.node.path);
-      }
-      const asset = new s3assets.Asset(this, 'AgentBundle', { path: bundlePath });
-      this.agentAsset = asset;
-      // Read on this one object only, not the whole staging bucket.
-      this.role.addToPrincipalPolicy(new iam.PolicyStatement({
-        actions: ['s3:GetObject'],
-        resources: [asset.bucket.arnForObjects(asset.s3ObjectKey)],
-      }));
-      const config: AgentConfig = { ...agentPlan.config, autoScalingGroupName: this.autoScalingGroupName };
-      this.userData.addCommands(renderAgentInstallScript({
-        config,
-        fetchAgentCommands: [`aws s3 cp ${asset.s3ObjectUrl} ${AGENT_INSTALL_DIR}/spot-agent.js --region ${Aws.REGION} --only-show-errors`],
-      }));
+  /** The agent bundle as an S3 asset the instances may read, and its install (with the plan's config) in the user data. */
+  private installAgent(props: SpotFleetProps, d: AwsFleetDecisions): s3assets.Asset {
+    const bundlePath = props.agent?.bundlePath ?? findAgentBundle();
+    if (!bundlePath || !existsSync(bundlePath)) {
+      throw new FleetSpecError([{
+        code: FleetSpecErrorCode.AGENT_BUNDLE_MISSING,
+        prop: 'agent.bundlePath',
+        message: `the spot-agent bundle was not found (${bundlePath ?? `looked for dist/${AGENT_BUNDLE_IN_DIST}`}); run \`npm run build:handlers\` to build it, pass agent.bundlePath, or set agent.enabled: false`,
+      }], this.node.path);
     }
-    if (boot.value && boot.value.length > 0) {
-      this.userData.addCommands(...boot.value);
-    }
+    const asset = new s3assets.Asset(this, 'AgentBundle', { path: bundlePath });
+    // Read on this one object only, not the whole staging bucket.
+    this.role.addToPrincipalPolicy(new iam.PolicyStatement({
+      actions: ['s3:GetObject'],
+      resources: [asset.bucket.arnForObjects(asset.s3ObjectKey)],
+    }));
+    const config: AgentConfig = { ...d.plan.agent.config, autoScalingGroupName: this.autoScalingGroupName };
+    this.userData.addCommands(renderAgentInstallScript({
+      config,
+      fetchAgentCommands: [`aws s3 cp ${asset.s3ObjectUrl} ${AGENT_INSTALL_DIR}/spot-agent.js --region ${Aws.REGION} --only-show-errors`],
+    }));
+    return asset;
+  }
 
-    // --- the group ---
-    const overrides: autoscaling.LaunchTemplateOverrides[] = this.spec.instanceRequirements
-      ? [{ instanceRequirements: toCfnInstanceRequirements(this.spec.instanceRequirements, this.spec.architecture) }]
-      : this.spec.instanceTypes.map((t) => ({ instanceType: new ec2.InstanceType(t) }));
-    this.autoScalingGroup = new autoscaling.AutoScalingGroup(this, 'Group', {
+  /** The group: a mixed instances policy (on-demand base, spot above it), the terminate lifecycle hook declared on it. */
+  private createGroup(props: SpotFleetProps, d: AwsFleetDecisions): autoscaling.AutoScalingGroup {
+    const spec = d.plan.spec;
+    const overrides: autoscaling.LaunchTemplateOverrides[] = spec.instanceRequirements
+      ? [{ instanceRequirements: toCfnInstanceRequirements(spec.instanceRequirements, spec.architecture) }]
+      : spec.instanceTypes.map((t) => ({ instanceType: new ec2.InstanceType(t) }));
+    const group = new autoscaling.AutoScalingGroup(this, 'Group', {
       vpc: props.vpc,
-      vpcSubnets: selection,
+      vpcSubnets: d.selection,
       autoScalingGroupName: this.autoScalingGroupName,
-      minCapacity: this.spec.minCapacity,
-      maxCapacity: this.spec.maxCapacity,
+      minCapacity: spec.minCapacity,
+      maxCapacity: spec.maxCapacity,
       ...(props.desiredCapacity !== undefined ? { desiredCapacity: props.desiredCapacity } : {}),
       mixedInstancesPolicy: {
         launchTemplate: this.launchTemplate,
         launchTemplateOverrides: overrides,
         instancesDistribution: {
-          onDemandBaseCapacity: this.spec.onDemandBaseCapacity,
-          onDemandPercentageAboveBaseCapacity: this.spec.onDemandPercentageAboveBaseCapacity,
-          onDemandAllocationStrategy: this.spec.instanceRequirements
+          onDemandBaseCapacity: spec.onDemandBaseCapacity,
+          onDemandPercentageAboveBaseCapacity: spec.onDemandPercentageAboveBaseCapacity,
+          onDemandAllocationStrategy: spec.instanceRequirements
             ? autoscaling.OnDemandAllocationStrategy.LOWEST_PRICE
             : autoscaling.OnDemandAllocationStrategy.PRIORITIZED,
-          spotAllocationStrategy: allocation as string as autoscaling.SpotAllocationStrategy,
+          spotAllocationStrategy: d.allocation as string as autoscaling.SpotAllocationStrategy,
         },
       },
       capacityRebalance: props.capacityRebalance ?? true,
@@ -479,22 +416,24 @@ export class SpotFleet extends Construct implements ISpotFleet, ec2.IConnectable
     });
     // Declared on the group itself (not as separate LifecycleHook resources) so that the instances
     // launched while the group is created are covered too.
-    const cfnGroup = this.autoScalingGroup.node.defaultChild as autoscaling.CfnAutoScalingGroup;
+    const cfnGroup = group.node.defaultChild as autoscaling.CfnAutoScalingGroup;
     cfnGroup.lifecycleHookSpecificationList = [{
-      lifecycleHookName: hookName,
+      lifecycleHookName: d.hookName,
       lifecycleTransition: autoscaling.LifecycleTransition.INSTANCE_TERMINATING,
-      heartbeatTimeout: heartbeat.toSeconds(),
+      heartbeatTimeout: d.heartbeat.toSeconds(),
       defaultResult: props.terminationHook?.defaultResult ?? autoscaling.DefaultResult.CONTINUE,
     }];
-
     // cdk-nag's EC26 reads `LaunchTemplate` of the group and throws on a MixedInstancesPolicy one; the
     // template's only volume is the encrypted root volume above.
-    Validations.of(this.autoScalingGroup).acknowledge({
+    Validations.of(group).acknowledge({
       id: 'AwsSolutions-EC26',
       reason: 'The group launches from a MixedInstancesPolicy launch template whose only EBS volume is the encrypted gp3 root volume; the rule cannot follow a MixedInstancesPolicy reference and reports an error instead.',
     });
+    return group;
+  }
 
-    // AWS refuses a warm pool on a group with a mixed instances policy: catch one added later.
+  /** AWS refuses a warm pool on a group with a mixed instances policy: catch one added later. */
+  private refuseWarmPools(): void {
     this.node.addValidation({
       validate: () => {
         const warmPool = this.autoScalingGroup.node.findAll().find((c) => c instanceof autoscaling.CfnWarmPool);
@@ -578,6 +517,141 @@ export class SpotFleet extends Construct implements ISpotFleet, ec2.IConnectable
 function findAgentBundle(): string | undefined {
   const bundle = prebuiltBundlePath(AGENT_BUNDLE_IN_DIST);
   return existsSync(bundle) ? bundle : undefined;
+}
+
+/** What {@link SpotFleet} decided from its props (validated, defaults filled). */
+interface AwsFleetDecisions {
+  /** The fleet resolved once (spec, agent, health port). */
+  readonly plan: FleetPlan;
+  readonly hookName: string;
+  /** `bootCommands` (or the deprecated `userDataCommands`). */
+  readonly bootCommands: string[];
+  readonly allocation: AllocationStrategy;
+  readonly heartbeat: Duration;
+  readonly rootVolumeSizeGiB: number;
+  readonly metadataHopLimit: number;
+  /** The subnets of the workers, narrowed to the spec's zones. */
+  readonly selection: ec2.SubnetSelection;
+}
+
+/** What every instance of the fleet launches with. */
+interface FleetInstances {
+  readonly launchTemplate: ec2.LaunchTemplate;
+  readonly role: iam.IRole;
+  readonly userData: ec2.UserData;
+  readonly connections: ec2.Connections;
+}
+
+/** The role, user data and security groups of a launch template the user brought (checked by {@link checkLaunchTemplate}). */
+function fromLaunchTemplate(lt: ec2.LaunchTemplate): FleetInstances {
+  return { launchTemplate: lt, role: lt.role!, userData: lt.userData!, connections: lt.connections };
+}
+
+const known = (v: unknown): v is number => typeof v === 'number' && !Token.isUnresolved(v);
+
+/** What a mixed instances policy refuses: a prioritized strategy without a list, more overrides than it takes. */
+function checkMixedInstancesPolicy(props: SpotFleetProps, allocation: AllocationStrategy, problems: ProblemCollector): void {
+  if (allocation === AllocationStrategy.CAPACITY_OPTIMIZED_PRIORITIZED && props.instanceRequirements) {
+    problems.add(FleetSpecErrorCode.AWS_ALLOCATION_STRATEGY, 'allocationStrategy',
+      'allocationStrategy (capacity-optimized-prioritized) needs an ordered list of instanceTypes, but instanceRequirements is set and AWS rejects the pair; use AllocationStrategy.PRICE_CAPACITY_OPTIMIZED or CAPACITY_OPTIMIZED, or list instanceTypes in priority order');
+  }
+  if (props.instanceTypes && !Token.isUnresolved(props.instanceTypes) && props.instanceTypes.length > MAX_LAUNCH_TEMPLATE_OVERRIDES) {
+    problems.add(FleetSpecErrorCode.AWS_TOO_MANY_OVERRIDES, 'instanceTypes',
+      `instanceTypes lists ${props.instanceTypes.length} types but a mixed instances policy takes at most ${MAX_LAUNCH_TEMPLATE_OVERRIDES} overrides; keep the ${MAX_LAUNCH_TEMPLATE_OVERRIDES} you prefer, or use instanceRequirements to let AWS pick every matching type`);
+  }
+}
+
+/** A launch template the user brought: no spot request of its own, and a role, user data and a security group. */
+function checkLaunchTemplate(lt: ec2.LaunchTemplate, problems: ProblemCollector): void {
+  const data = (lt.node.defaultChild as ec2.CfnLaunchTemplate | undefined)?.launchTemplateData as ec2.CfnLaunchTemplate.LaunchTemplateDataProperty | undefined;
+  if (data && data.instanceMarketOptions !== undefined) {
+    problems.add(FleetSpecErrorCode.AWS_LAUNCH_TEMPLATE, 'launchTemplate',
+      `launchTemplate (${lt.node.path}) requests spot itself (spotOptions / InstanceMarketOptions), which AWS refuses inside a mixed instances policy; remove spotOptions: the policy's onDemandBaseCapacity and onDemandPercentageAboveBaseCapacity decide spot vs on-demand`);
+  }
+  if (!lt.role) {
+    problems.add(FleetSpecErrorCode.AWS_LAUNCH_TEMPLATE, 'launchTemplate', `launchTemplate (${lt.node.path}) has no role; give it one (the agent and your boot commands need it) or leave launchTemplate out`);
+  }
+  if (!lt.userData) {
+    problems.add(FleetSpecErrorCode.AWS_LAUNCH_TEMPLATE, 'launchTemplate', `launchTemplate (${lt.node.path}) has no user data; give it ec2.UserData.forLinux() so the fleet can install its agent, or leave launchTemplate out`);
+  }
+  if (!hasSecurityGroup(lt)) {
+    problems.add(FleetSpecErrorCode.AWS_LAUNCH_TEMPLATE, 'launchTemplate', `launchTemplate (${lt.node.path}) has no security group; give it one so the load balancer can be admitted, or leave launchTemplate out`);
+  }
+}
+
+/** A whole number of GiB within gp3's limit, and no smaller than the Deep Learning AMI's snapshot when that image boots. */
+function checkRootVolume(props: SpotFleetProps, rootSize: number, problems: ProblemCollector): void {
+  const minRoot = props.machineImage || props.launchTemplate ? 1 : DeepLearningImage.MIN_ROOT_VOLUME_GIB;
+  if (known(rootSize) && !(Number.isInteger(rootSize) && rootSize >= minRoot && rootSize <= 16384)) {
+    problems.add(FleetSpecErrorCode.AWS_ROOT_VOLUME, 'rootVolumeSizeGiB',
+      `rootVolumeSizeGiB (${rootSize}) must be a whole number from ${minRoot} to 16384 (gp3 limit${minRoot > 1 ? `; the Deep Learning AMI's root snapshot is ${minRoot} GiB` : ''}); use e.g. 100`);
+  }
+}
+
+/** IMDSv2's hop limit: 1 to 64. */
+function checkMetadataHopLimit(hopLimit: number, problems: ProblemCollector): void {
+  if (known(hopLimit) && !(Number.isInteger(hopLimit) && hopLimit >= 1 && hopLimit <= 64)) {
+    problems.add(FleetSpecErrorCode.AWS_METADATA_HOP_LIMIT, 'metadataHopLimit', `metadataHopLimit (${hopLimit}) must be a whole number from 1 to 64; use 1, or 2 for containers that need the role`);
+  }
+}
+
+/** The lifecycle hook's limits, and a timeout the user set that covers the drain. */
+function checkHeartbeatTimeout(props: SpotFleetProps, heartbeat: Duration, r: ResolvedFleetSpec, problems: ProblemCollector): void {
+  if (heartbeat.isUnresolved()) return;
+  const hb = heartbeat.toSeconds();
+  if (hb < 30 || hb > 7200) {
+    problems.add(FleetSpecErrorCode.AWS_LIFECYCLE_HOOK, 'terminationHook.heartbeatTimeout',
+      `terminationHook.heartbeatTimeout (${hb} s) must be from 30 s to 7200 s (AWS lifecycle hook limits); use e.g. ${r.noticeSeconds} s, the spot notice`);
+  } else if (props.terminationHook?.heartbeatTimeout && known(r.drainBudgetSeconds) && known(r.deregistrationDelaySeconds) && hb < r.drainBudgetSeconds + r.deregistrationDelaySeconds) {
+    problems.add(FleetSpecErrorCode.DRAIN_BUDGET_EXCEEDED, 'terminationHook.heartbeatTimeout',
+      `terminationHook.heartbeatTimeout (${hb} s) is shorter than drainBudgetSeconds (${r.drainBudgetSeconds} s) + deregistrationDelaySeconds (${r.deregistrationDelaySeconds} s); the hook would expire mid-drain: raise it to at least ${r.drainBudgetSeconds + r.deregistrationDelaySeconds} s`);
+  }
+}
+
+/** The subnets of the workers: `vpcSubnets` (default the private ones with egress), narrowed to `zones`. */
+function workerSubnetSelection(props: SpotFleetProps): ec2.SubnetSelection {
+  const selection: ec2.SubnetSelection = props.vpcSubnets ?? { subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS };
+  return props.zones && !Token.isUnresolved(props.zones) && props.zones.length > 0 ? { ...selection, availabilityZones: props.zones } : selection;
+}
+
+/** `zones` must be zones of the VPC, known at synth. */
+function checkZonesOfVpc(props: SpotFleetProps, problems: ProblemCollector): void {
+  if (!(props.zones && !Token.isUnresolved(props.zones) && props.zones.length > 0)) return;
+  const vpcZones = props.vpc.availabilityZones;
+  if (vpcZones.some((z) => Token.isUnresolved(z))) {
+    problems.add(FleetSpecErrorCode.ZONES, 'zones',
+      `zones (${props.zones.join(', ')}) cannot be matched against the VPC: its zones are only known at deploy time (environment-agnostic stack); set env (account and region) on the stack, or leave zones out to use every zone of the VPC`);
+  } else {
+    const missing = props.zones.filter((z) => !vpcZones.includes(z));
+    if (missing.length > 0) {
+      problems.add(FleetSpecErrorCode.ZONES, 'zones', `zones lists ${missing.join(', ')}, which the VPC does not have (it has ${vpcZones.join(', ')}); list zones of the VPC or leave zones out`);
+    }
+  }
+}
+
+/** The selected subnets: some, private, in at least 2 zones (unless `allowUndiversified`). */
+function checkWorkerSubnets(props: SpotFleetProps, selection: ec2.SubnetSelection, problems: ProblemCollector): void {
+  let hasSubnets = true;
+  try {
+    const selected = props.vpc.selectSubnets(selection);
+    if (selected.hasPublic) {
+      problems.add(FleetSpecErrorCode.AWS_SUBNETS, 'vpcSubnets', 'vpcSubnets selects public subnets; workers must not be reachable from the internet: select private subnets (ec2.SubnetType.PRIVATE_WITH_EGRESS) and put the load balancer in the public ones');
+    }
+    if (selected.subnets.length === 0) hasSubnets = false;
+    // Without `zones`, the zones are those of the selected subnets: the same at-least-2 rule.
+    if (!props.zones && selected.subnets.length > 0) {
+      if (checkZoneCount('vpcSubnets', selected.availabilityZones, props.allowUndiversified, 'AWS', { isUnresolved: (v) => Token.isUnresolved(v) }).length > 0) {
+        problems.add(FleetSpecErrorCode.TOO_FEW_ZONES, 'vpcSubnets',
+          `vpcSubnets selects subnets of 1 zone (${selected.availabilityZones.join(', ')}): an AWS spot fleet needs at least 2 zones so that one zone running out of spot capacity does not take the whole fleet; select private subnets in 2 or more zones (a VPC with maxAzs >= 2), or set allowUndiversified: true`);
+      }
+    }
+  } catch (e) {
+    hasSubnets = false;
+    problems.add(FleetSpecErrorCode.AWS_SUBNETS, 'vpcSubnets', `vpcSubnets selects no subnet of the VPC (${(e as Error).message.split('\n')[0]}); give the VPC private subnets with egress (NAT) or pass vpcSubnets`);
+  }
+  if (!hasSubnets && problems.problems.every((p) => p.prop !== 'vpcSubnets' && p.prop !== 'zones')) {
+    problems.add(FleetSpecErrorCode.AWS_SUBNETS, 'vpcSubnets', 'vpcSubnets selects no subnet; give the VPC private subnets with egress (NAT) or pass vpcSubnets');
+  }
 }
 
 function hasSecurityGroup(lt: ec2.LaunchTemplate): boolean {
