@@ -92,6 +92,13 @@ export interface GcpFleetAlertsProps extends GcpFleetAlertsOptions {
    * @default - no load balancer alert
    */
   readonly backendServiceName?: string;
+
+  /**
+   * Values of the `fleet` label of the preemption and fallback metrics the policies watch: the fleets whose
+   * preemption hooks and fallback controller write them (a multi-region service: every region's fleet).
+   * @default - `[fleetName]`
+   */
+  readonly metricFleetNames?: string[];
 }
 
 /**
@@ -168,6 +175,8 @@ export class GcpFleetAlerts extends Construct {
     }
 
     const groupFilter = props.instanceGroupNames.map((g) => `"${g}"`).join(', ');
+    const fleets = props.metricFleetNames ?? [name];
+    const fleetLabel = fleets.length === 1 ? `"${fleets[0]}"` : `one_of(${fleets.map((f) => `"${f}"`).join(', ')})`;
     this.servingInstancesPolicy = policy(
       'ServingInstancesPolicy',
       `fewer than ${s.minServingInstances} serving VM(s)`,
@@ -215,7 +224,7 @@ export class GcpFleetAlerts extends Construct {
       {
         displayName: `More than ${s.maxPreemptionsPerHour} preemptions in an hour`,
         conditionThreshold: {
-          filter: `metric.type="${PREEMPTION_METRIC_TYPE}" AND resource.type="global" AND metric.label.fleet="${name}"`,
+          filter: `metric.type="${PREEMPTION_METRIC_TYPE}" AND resource.type="global" AND metric.label.fleet=${fleetLabel}`,
           comparison: 'COMPARISON_GT',
           thresholdValue: s.maxPreemptionsPerHour,
           duration: '0s',
@@ -231,7 +240,7 @@ export class GcpFleetAlerts extends Construct {
       {
         displayName: `Fallback replicas above 0 for ${s.fallbackHours} h`,
         conditionThreshold: {
-          filter: `metric.type="${FALLBACK_REPLICAS_METRIC_TYPE}" AND resource.type="global" AND metric.label.fleet="${name}"`,
+          filter: `metric.type="${FALLBACK_REPLICAS_METRIC_TYPE}" AND resource.type="global" AND metric.label.fleet=${fleetLabel}`,
           comparison: 'COMPARISON_GT',
           thresholdValue: 0,
           duration: `${s.fallbackHours * 3600}s`,
@@ -284,6 +293,9 @@ function validate(props: GcpFleetAlertsProps, scope: string): ValidatedAlerts {
   }
   if (!Token.isUnresolved(props.instanceGroupNames) && props.instanceGroupNames.length === 0) {
     v.add(C.ALERT_TARGETS, 'instanceGroupNames', 'instanceGroupNames is empty; give the names of the fleet\'s spot and on-demand managed instance groups');
+  }
+  if (props.metricFleetNames !== undefined && !Token.isUnresolved(props.metricFleetNames) && props.metricFleetNames.length === 0) {
+    v.add(C.ALERT_TARGETS, 'metricFleetNames', 'metricFleetNames is empty; give the fleet label values the preemption and fallback metrics carry (the fleets\' names), or leave it out for [fleetName]');
   }
   if (!Token.isUnresolved(props.fleetName) && !/^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$/.test(props.fleetName)) {
     v.add(C.GCP_RESOURCE_NAME, 'fleetName', `fleetName ("${props.fleetName}") must be a Google Cloud resource name: lower-case letters, digits and "-", starting with a letter`);

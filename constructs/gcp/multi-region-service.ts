@@ -13,6 +13,7 @@ import { FleetSpecErrorCode, ProblemCollector } from '../../lib/spec/errors';
 import { FleetSpec } from '../../lib/spec/fleet-spec';
 import { GLOBAL_LAYER_DEFAULTS, GlobalRoutingTiming, globalFailoverTimes, validateGlobalRouting, validateRegionList } from '../../lib/spec/global-routing';
 import { withCurrentOptionNames } from '../../lib/spec/option-aliases';
+import { GcpFleetAlerts, GcpFleetAlertsOptions } from './fleet-alerts';
 import { GcpInterruptionDrill } from './interruption-drill';
 import { GcpOnDemandFallback, GcpOnDemandFallbackOptions } from './on-demand-fallback';
 import { GcpPreemptionHook } from './preemption-hook';
@@ -92,6 +93,14 @@ export interface GcpMultiRegionSpotInferenceServiceProps extends FleetSpec {
   readonly onDemandFallback?: boolean;
   /** Tuning of the fallback controller. @default - see GcpOnDemandFallbackOptions */
   readonly onDemandFallbackOptions?: GcpOnDemandFallbackOptions;
+  /**
+   * Create one set of alert policies over every region: no healthy backend (the one backend service), too few
+   * serving VMs in all regions' groups together, preemptions per hour in all regions together, fallback active.
+   * @default true
+   */
+  readonly alerts?: boolean;
+  /** Options of the alert policies (notification channels, thresholds). @default - see GcpFleetAlertsOptions */
+  readonly alertOptions?: GcpFleetAlertsOptions;
   /** Labels on every VM and bucket. @default - only `spot-fleet: <name>` */
   readonly labels?: { [key: string]: string };
   /** @deprecated use `agent.bundlePath` (one name on every cloud). Setting both is refused. @default - the package's portable agent bundle */
@@ -106,10 +115,13 @@ export interface GcpMultiRegionSpotInferenceServiceProps extends FleetSpec {
  * One spot inference service over several Google Cloud regions behind one global external Application Load
  * Balancer: per region a {@link GcpSpotFleet} (regional spot MIG over the region's zones and machine types,
  * plus its standard MIG for the on-demand base, health check, autohealing, agent) and its
- * {@link GcpPreemptionHook}; one {@link GcpOnDemandFallback} controller over every region; and one backend service whose backends are every region's two MIGs, with the
- * fleets' health check, so the load balancer sends each client to the nearest region with healthy capacity and
- * moves traffic out of a region as soon as its VMs fail the health check (the global layer adds no detection
- * of its own: failover = interval x unhealthy threshold).
+ * {@link GcpPreemptionHook}; one {@link GcpOnDemandFallback} controller over every region, which resizes every
+ * region's standard MIG and owns every region's spare spot groups (one zonal MIG per listed zone); one backend
+ * service whose backends are every region's two MIGs and its spare groups (at the region's traffic dial), with
+ * the fleets' health check, so the load balancer sends each client to the nearest region with healthy capacity
+ * and moves traffic out of a region as soon as its VMs fail the health check (the global layer adds no
+ * detection of its own: failover = interval x unhealthy threshold); and one set of {@link GcpFleetAlerts} over
+ * every region.
  */
 export class GcpMultiRegionSpotInferenceService extends Construct {
   /** The regions, in the order given. */
@@ -127,6 +139,8 @@ export class GcpMultiRegionSpotInferenceService extends Construct {
   public readonly controllerRegion: string;
   /** Eventarc triggers that run the controller on the other regions' preemptions (their hooks' topics). */
   public readonly preemptionTriggers: EventarcTrigger[];
+  /** The one alert set over every region, unless `alerts` is false. */
+  public readonly alerts?: GcpFleetAlerts;
   /** The one backend service over every region's groups. */
   public readonly backendService: ComputeBackendService;
   /** URL map. */
@@ -149,17 +163,18 @@ export class GcpMultiRegionSpotInferenceService extends Construct {
     const { fleets, hooks } = this.addRegions(name, props);
     this.fleets = fleets;
     this.preemptionHooks = hooks;
+    this.backendService = this.addBackendService(name, props);
     this.controllerRegion = this.regionNames[0];
     const { controller, triggers } = this.addController(props);
     this.onDemandFallback = controller;
     this.preemptionTriggers = triggers;
 
-    this.backendService = this.addBackendService(name, props);
     const frontend = this.addFrontend(name, props);
     this.urlMap = frontend.urlMap;
     this.targetProxyId = frontend.targetProxyId;
     this.address = frontend.address;
     this.forwardingRule = frontend.forwardingRule;
+    if (props.alerts ?? true) this.alerts = this.addAlerts(name, props);
     if (props.outputs ?? true) {
       new TerraformOutput(this, 'LoadBalancerIp', { value: this.address.address, description: 'Public IP of the global load balancer (every region)' });
     }
@@ -167,7 +182,7 @@ export class GcpMultiRegionSpotInferenceService extends Construct {
 
   /**
    * Refuses (all problems at once) both spellings of one option, a bad name prefix, top-level zones, bad regions,
-   * dials and zones, and health-check timings whose failover does not fit the notice; returns the props in their
+   * dials and zones, alert options without alerts, and health-check timings whose failover does not fit the notice; returns the props in their
    * current spelling, the name prefix and the failover timing.
    */
   private validateProps(id: string, given: GcpMultiRegionSpotInferenceServiceProps): { props: GcpMultiRegionSpotInferenceServiceProps; name: string; timing: GlobalRoutingTiming } {
@@ -196,6 +211,9 @@ export class GcpMultiRegionSpotInferenceService extends Construct {
       if (foreign.length > 0) {
         v.add(C.ZONES, `regions[${r.region}].zones`, `regions[${r.region}].zones lists ${foreign.join(', ')}, not in ${r.region}; list zones named like ${r.region}-a`);
       }
+    }
+    if (props.alerts === false && props.alertOptions !== undefined) {
+      v.add(C.OPTION_CONFLICT, 'alertOptions', 'alertOptions is set but alerts is false; remove alertOptions or turn the alerts on');
     }
     const timing = failoverTiming(props);
     v.addAll(validateGlobalRouting(timing, { isUnresolved }));
@@ -231,9 +249,10 @@ export class GcpMultiRegionSpotInferenceService extends Construct {
 
   /**
    * One controller over every region, unless `onDemandFallback` is false: the first region's function observes
-   * every region's groups and resizes every region's standard MIG (GcpOnDemandFallback's additionalFleets); its
-   * own region's preemptions run it at once, and so do the other regions' (a trigger on each of their hooks'
-   * topics), besides the 1-minute tick.
+   * every region's groups, resizes every region's standard MIG (GcpOnDemandFallback's additionalFleets) and sizes
+   * every region's spare groups (one zonal MIG per zone of a region that lists its zones), which serve behind the
+   * one backend service at their region's dial; its own region's preemptions run it at once, and so do the other
+   * regions' (a trigger on each of their hooks' topics), besides the 1-minute tick.
    */
   private addController(props: GcpMultiRegionSpotInferenceServiceProps): { controller?: GcpOnDemandFallback; triggers: EventarcTrigger[] } {
     const triggers: EventarcTrigger[] = [];
@@ -243,6 +262,8 @@ export class GcpMultiRegionSpotInferenceService extends Construct {
       fleet: this.fleets[this.controllerRegion],
       preemptionHook: this.preemptionHooks[this.controllerRegion],
       additionalFleets: this.regionNames.slice(1).map((r) => this.fleets[r]),
+      backendService: this.backendService,
+      spareCapacityScalers: Object.fromEntries(props.regions.map((r) => [r.region, (r.trafficDialPercentage ?? 100) / 100])),
     });
     for (const r of this.regionNames.slice(1)) {
       const fleet = this.fleets[r];
@@ -286,6 +307,22 @@ export class GcpMultiRegionSpotInferenceService extends Construct {
       }),
       logConfig: { enable: true, sampleRate: 1 },
       securityPolicy: props.securityPolicy,
+    });
+  }
+
+  /**
+   * One alert set over every region: the one backend service, every region's spot and standard groups, and the
+   * preemption and fallback metrics of every region's fleet (each region's preemption hook labels its points with
+   * its fleet's name; the controller labels its own with the first region's).
+   */
+  private addAlerts(name: string, props: GcpMultiRegionSpotInferenceServiceProps): GcpFleetAlerts {
+    return new GcpFleetAlerts(this, 'Alerts', {
+      ...props.alertOptions,
+      project: props.project,
+      fleetName: name,
+      instanceGroupNames: this.regionNames.flatMap((r) => this.fleets[r].instanceGroupManagerNames),
+      backendServiceName: this.backendService.name,
+      metricFleetNames: this.regionNames.map((r) => this.fleets[r].fleetName),
     });
   }
 

@@ -39,12 +39,12 @@ export interface GcpOnDemandFallbackOptions {
   /** Path of the bundled function directory. @default - dist/handlers/gcp/fallback from `npm run build:handlers` */
   readonly functionBundleDir?: string;
   /**
-   * Render the spare spot groups: one zonal MIG per zone of the fleet, on the fleet's spot template, target size
-   * 0, sized by the controller only (Terraform ignores their size), so the policy's spare spot VMs run in the
-   * zones it does not avoid. One group per zone because a regional MIG's zones are fixed when it is created;
-   * the controller steers by size. Needs the fleet's `zones`. Spare VMs count as ready spot for the policy, so
-   * on a load-balanced fleet they must serve: pass `backendService` (they are added to its backends), or add
-   * `spareGroupUrls` to your own.
+   * Render the spare spot groups: one zonal MIG per zone of the fleet (and of each of `additionalFleets`), on that
+   * fleet's spot template, target size 0, sized by the controller only (Terraform ignores their size), so the
+   * policy's spare spot VMs run in the zones it does not avoid. One group per zone because a regional MIG's zones
+   * are fixed when it is created; the controller steers by size. Needs the fleet's `zones`. Spare VMs count as
+   * ready spot for the policy, so on a load-balanced fleet they must serve: pass `backendService` (they are added
+   * to its backends), or add `spareGroupUrls` to your own.
    * @default - true when the policy keeps spares (`policy.spareSpotReplicas`, default 1), the fleet lists its zones,
    *   and either `backendService` is given or the fleet has no load balancer
    */
@@ -102,11 +102,17 @@ export interface GcpOnDemandFallbackProps extends GcpOnDemandFallbackOptions {
    */
   readonly preemptionHook?: GcpPreemptionHook;
   /**
-   * The backend service the fleet serves behind: the spare groups are added to its backends (same balancing
-   * as the fleet's groups), so spare VMs serve like the others.
+   * The backend service the fleet (and `additionalFleets`) serve behind: the spare groups are added to its backends
+   * (same balancing as the fleets' groups, at `spareCapacityScalers`), so spare VMs serve like the others.
    * @default - none: spare groups only for a fleet without a load balancer, or with `spareGroups: true`
    */
   readonly backendService?: ComputeBackendService;
+  /**
+   * Capacity scaler of each region's spare groups in `backendService`, by region (0 or 0.1-1.0): the scaler of that
+   * region's own groups there, so a region's traffic dial holds for its spare VMs too.
+   * @default - 1 in every region
+   */
+  readonly spareCapacityScalers?: { [region: string]: number };
   /**
    * The same service's fleets in other regions, which this one controller also observes and resizes (their
    * standard groups; pools `<region>/<zone>/<type>`): one controller over every region instead of one per
@@ -131,9 +137,9 @@ export interface GcpOnDemandFallbackProps extends GcpOnDemandFallbackOptions {
  * generation precondition, logs the decision with its reason and writes the metric
  * {@link FALLBACK_REPLICAS_METRIC_TYPE}.
  *
- * Spares: one zonal MIG per zone of the fleet on its spot template (size 0, the controller's), where the
- * controller runs the policy's spare spot VMs in the zones it does not avoid (a regional MIG's zones are fixed at
- * creation, so steering is by size per zone).
+ * Spares: one zonal MIG per zone of each fleet it drives, on that fleet's spot template (size 0, the controller's),
+ * where the controller runs the policy's spare spot VMs in the zones it does not avoid (a regional MIG's zones are
+ * fixed at creation, so steering is by size per zone).
  *
  * Least privilege: the function's own service account gets two custom roles bound with IAM conditions on
  * the group names (`compute.instanceGroupManagers.get` on the fleet's groups, `.update` (resize) on the
@@ -168,7 +174,7 @@ export class GcpOnDemandFallback extends Construct {
   public readonly stateObjectName: string;
   /** The resolved policy options the function runs with. */
   public readonly policy: FallbackPolicyOptions;
-  /** The spare spot groups, one zonal MIG per zone (empty without spares). */
+  /** The spare spot groups, one zonal MIG per zone of each fleet, `fleet`'s first (empty without spares). */
   public readonly spareGroups: ComputeInstanceGroupManager[];
   /** Instance group URLs of the spare groups, for a backend service. */
   public readonly spareGroupUrls: string[];
@@ -185,7 +191,7 @@ export class GcpOnDemandFallback extends Construct {
     h.built?.letControllerSizeOnDemandGroup();
     for (const f of others) f.built?.letControllerSizeOnDemandGroup();
 
-    const spare = this.renderSpares(props, h, zones, spares);
+    const spare = this.renderSpares(props, [h, ...others], zones, spares);
     this.spareGroups = spare.spareGroups;
     this.spareGroupUrls = spare.spareGroupUrls;
     const access = this.grantAccess(props, h, others, spare.spareSettings, bucket);
@@ -230,7 +236,7 @@ export class GcpOnDemandFallback extends Construct {
       v.addAll(err.problems.map((p) => ({ ...p, prop: `policy.${p.prop}`, message: `policy.${p.message}` })));
       policy = {};
     }
-    const zones = home?.zones && !Token.isUnresolved(home.zones) && home.zones.every((z) => !Token.isUnresolved(z)) ? home.zones : undefined;
+    const zones = knownZones(home?.zones);
     if (props.spareGroups === true && home && !home.built && home.spotTemplate === undefined) {
       v.add(FleetSpecErrorCode.FALLBACK_SPARES, 'spareGroups', `spareGroups is true but imported fleet ${name} has no fleetCapacity.spotInstanceTemplate: the spare groups run the fleet's spot template; give its self link (and fleetCapacity.zones) or leave spareGroups out`);
     } else if (props.spareGroups === true && !zones) {
@@ -244,6 +250,11 @@ export class GcpOnDemandFallback extends Construct {
     (props.additionalFleets ?? []).forEach((f, i) => {
       const c = controlledFleet(v, `additionalFleets[${i}]`, f, props.additionalFleetCapacities?.[f.region], `additionalFleetCapacities.${f.region}`);
       if (c) others.push(c);
+      if (c && props.spareGroups === true && !c.built && c.spotTemplate === undefined) {
+        v.add(FleetSpecErrorCode.FALLBACK_SPARES, 'spareGroups', `spareGroups is true but imported fleet ${f.fleetName} (additionalFleets[${i}]) has no additionalFleetCapacities.${f.region}.spotInstanceTemplate: the spare groups run the fleet's spot template; give its self link (and its zones) or leave spareGroups out`);
+      } else if (c && props.spareGroups === true && !knownZones(c.zones)) {
+        v.add(FleetSpecErrorCode.FALLBACK_SPARES, 'spareGroups', `spareGroups is true but fleet ${f.fleetName} (additionalFleets[${i}]) does not list its zones (or they are tokens): one spare group is made per zone, so list the fleet's zones (e.g. zones: ['${f.region}-a', '${f.region}-b']) or leave spareGroups out`);
+      }
       if (!Token.isUnresolved(f.region) && seenRegions.has(f.region)) {
         v.add(FleetSpecErrorCode.REGION_LIST, `additionalFleets[${i}]`, `additionalFleets[${i}] (fleet ${f.fleetName}) is in region ${f.region}, which this controller already drives; list one fleet per other region`);
       }
@@ -261,39 +272,47 @@ export class GcpOnDemandFallback extends Construct {
     return { home: home!, others, policy, spares, zones };
   }
 
-  /** The spare spot groups: one zonal MIG per zone, on the fleet's spot template, size 0 until the controller sets it. */
-  private renderSpares(props: GcpOnDemandFallbackProps, h: ControlledFleet, zones: string[] | undefined, spares: number) {
-    const { fleet } = props;
-    const name = fleet.fleetName;
-    const withSpares = (props.spareGroups ?? (props.backendService !== undefined || !h.loadBalanced)) && zones !== undefined && h.spotTemplate !== undefined && spares > 0;
-    const spareZones = withSpares ? zones! : [];
-    const spareGroups = spareZones.map((zone) => {
-      const suffix = zone.slice(zone.lastIndexOf('-') + 1);
-      return new ComputeInstanceGroupManager(this, `SpareGroup${suffix.toUpperCase()}`, {
-        project: fleet.project,
-        zone,
-        name: `${name}-spare-${suffix}`,
-        description: `spot fleet ${name}: spare spot VMs in ${zone}, sized by the fallback controller`,
-        baseInstanceName: `${name}-spare-${suffix}`,
-        version: [{ name: 'spot', instanceTemplate: h.spotTemplate! }],
-        namedPort: [{ name: SERVING_PORT_NAME, port: fleet.servingPort }],
-        targetSize: 0,
-        // The controller owns the size: a deploy must never reset it.
-        lifecycle: { ignoreChanges: ['target_size'] },
+  /**
+   * The spare spot groups of every fleet (`fleet`, then `additionalFleets`): one zonal MIG per zone, on the fleet's
+   * spot template, size 0 until the controller sets it; added to `backendService` (at the region's capacity scaler).
+   */
+  private renderSpares(props: GcpOnDemandFallbackProps, fleets: ControlledFleet[], homeZones: string[] | undefined, spares: number) {
+    const spareGroups: ComputeInstanceGroupManager[] = [];
+    const spareSettings: { name: string; zone: string; maxSize: number; ref: ComputeInstanceGroupManager; fleet: IGcpSpotFleet }[] = [];
+    const added: ComputeBackendServiceBackend[] = [];
+    fleets.forEach((f, i) => {
+      const home = i === 0;
+      const zones = home ? homeZones : knownZones(f.zones);
+      const withSpares = (props.spareGroups ?? (props.backendService !== undefined || !f.loadBalanced)) && zones !== undefined && f.spotTemplate !== undefined && spares > 0;
+      const name = f.fleet.fleetName;
+      const groups = (withSpares ? zones! : []).map((zone) => {
+        const suffix = zone.slice(zone.lastIndexOf('-') + 1);
+        const group = new ComputeInstanceGroupManager(this, home ? `SpareGroup${suffix.toUpperCase()}` : `SpareGroup-${f.fleet.region}-${suffix.toUpperCase()}`, {
+          project: f.fleet.project,
+          zone,
+          name: `${name}-spare-${suffix}`,
+          description: `spot fleet ${name}: spare spot VMs in ${zone}, sized by the fallback controller`,
+          baseInstanceName: `${name}-spare-${suffix}`,
+          version: [{ name: 'spot', instanceTemplate: f.spotTemplate! }],
+          namedPort: [{ name: SERVING_PORT_NAME, port: f.fleet.servingPort }],
+          targetSize: 0,
+          // The controller owns the size: a deploy must never reset it.
+          lifecycle: { ignoreChanges: ['target_size'] },
+        });
+        spareSettings.push({ name: `${name}-spare-${suffix}`, zone, maxSize: spares, ref: group, fleet: f.fleet });
+        return group;
       });
+      spareGroups.push(...groups);
+      const capacityScaler = props.spareCapacityScalers?.[f.fleet.region] ?? 1;
+      added.push(...groups.map((g) => ({ group: g.instanceGroup, balancingMode: 'UTILIZATION', maxUtilization: f.fleet.targetUtilization, capacityScaler })));
     });
     const spareGroupUrls = spareGroups.map((g) => g.instanceGroup);
-    if (props.backendService && spareGroups.length > 0) {
-      // Append to what the backend service already has (the fleet's groups, or a team's own backends).
+    if (props.backendService && added.length > 0) {
+      // Append to what the backend service already has (the fleets' groups, or a team's own backends).
       const current = props.backendService.backendInput;
       const existing: ComputeBackendServiceBackend[] = Array.isArray(current) ? (current as ComputeBackendServiceBackend[]) : [];
-      props.backendService.putBackend([
-        ...existing,
-        ...spareGroupUrls.map((group) => ({ group, balancingMode: 'UTILIZATION', maxUtilization: fleet.targetUtilization, capacityScaler: 1 })),
-      ]);
+      props.backendService.putBackend([...existing, ...added]);
     }
-    const spareSettings = spareZones.map((zone, i) => ({ name: `${name}-spare-${zone.slice(zone.lastIndexOf('-') + 1)}`, zone, maxSize: spares, ref: spareGroups[i] }));
-
     return { spareGroups, spareGroupUrls, spareSettings };
   }
 
@@ -370,7 +389,7 @@ export class GcpOnDemandFallback extends Construct {
     props: GcpOnDemandFallbackProps,
     h: ControlledFleet,
     others: ControlledFleet[],
-    spareSettings: { name: string; zone: string; maxSize: number }[],
+    allSpareSettings: { name: string; zone: string; maxSize: number; fleet: IGcpSpotFleet }[],
     bucket: string,
     serviceAccount: ServiceAccount,
     stateObjectName: string,
@@ -380,6 +399,8 @@ export class GcpOnDemandFallback extends Construct {
     const project = fleet.project;
     const region = fleet.region;
     const schedule = props.schedule ?? '* * * * *';
+    const sparesOf = (f: IGcpSpotFleet) => allSpareSettings.filter((g) => g.fleet === f).map((g) => ({ name: g.name, zone: g.zone, maxSize: g.maxSize }));
+    const spareSettings = sparesOf(fleet);
     // The tick: Cloud Scheduler -> Pub/Sub.
     const tickTopic = new PubsubTopic(this, 'TickTopic', {
       project,
@@ -451,7 +472,7 @@ export class GcpOnDemandFallback extends Construct {
           POLICY_OPTIONS: JSON.stringify(props.policy ?? {}),
           ...(spareSettings.length > 0
             ? {
-              SPARE_GROUPS: JSON.stringify(spareSettings.map((g) => ({ name: g.name, zone: g.zone, maxSize: g.maxSize }))),
+              SPARE_GROUPS: JSON.stringify(spareSettings),
               SPARE_INSTANCE_NAME_PREFIX: spareInstanceNamePrefix(name),
             }
             : {}),
@@ -465,7 +486,7 @@ export class GcpOnDemandFallback extends Construct {
                   onDemandBase: h.onDemandBase,
                   maxCapacity: h.maxCapacity,
                   defaultMachineType: h.machineType,
-                  spareGroups: spareSettings.map((g) => ({ name: g.name, zone: g.zone, maxSize: g.maxSize })),
+                  spareGroups: spareSettings,
                 },
                 ...others.map((f) => ({
                   region: f.fleet.region,
@@ -474,6 +495,7 @@ export class GcpOnDemandFallback extends Construct {
                   onDemandBase: f.onDemandBase,
                   maxCapacity: f.maxCapacity,
                   defaultMachineType: f.machineType,
+                  ...(sparesOf(f.fleet).length > 0 ? { spareGroups: sparesOf(f.fleet) } : {}),
                 })),
               ]),
             }
@@ -512,6 +534,11 @@ export class GcpOnDemandFallback extends Construct {
     }
     return { tickTopic, scheduler, triggerServiceAccount, fn, preemptionTrigger };
   }
+}
+
+/** The zones, when they and every entry are known at synth. */
+function knownZones(zones: string[] | undefined): string[] | undefined {
+  return zones && !Token.isUnresolved(zones) && zones.every((z) => !Token.isUnresolved(z)) ? zones : undefined;
 }
 
 /** A fleet's groups and capacities for the controller; problems go to `v`. */

@@ -124,6 +124,14 @@ describe('GcpFleetAlerts options', () => {
     expect(policyNamed(resources, 'fallback active').notification_channels).toBeUndefined();
   });
 
+  test('metricFleetNames: the preemption and fallback policies watch every named fleet\'s label (one fleet: an equality)', () => {
+    const { resources } = synth((scope) => new GcpFleetAlerts(scope, 'Alerts', { ...BASE, metricFleetNames: ['llm-usce1', 'llm-euwe4'] }));
+    expect(policyNamed(resources, 'preemptions').conditions[0].condition_threshold.filter).toMatch(/ AND metric\.label\.fleet=one_of\("llm-usce1", "llm-euwe4"\)$/);
+    expect(policyNamed(resources, 'fallback active').conditions[0].condition_threshold.filter).toMatch(/ AND metric\.label\.fleet=one_of\("llm-usce1", "llm-euwe4"\)$/);
+    const one = synth((scope) => new GcpFleetAlerts(scope, 'Alerts', BASE)).resources;
+    expect(policyNamed(one, 'preemptions').conditions[0].condition_threshold.filter).toMatch(/ AND metric\.label\.fleet="llm"$/);
+  });
+
   test('forService takes the groups and the backend service of a GcpSpotInferenceService', () => {
     ensureBundles();
     const { resources } = synth((scope) => {
@@ -144,6 +152,7 @@ describe('GcpFleetAlerts validation', () => {
     ['fallback 25 h', { fallbackActiveAlertAfterHours: 25 }, /fallbackActiveAlertAfterHours \(25\) must be a whole number of hours from 1 to 24; use e.g. 6/],
     ['no groups', { instanceGroupNames: [] }, /instanceGroupNames is empty; give the names of the fleet's spot and on-demand managed instance groups/],
     ['bad fleet name', { fleetName: 'LLM_fleet' }, /fleetName \("LLM_fleet"\) must be a Google Cloud resource name/],
+    ['no metric fleet names', { metricFleetNames: [] }, /metricFleetNames is empty; give the fleet label values the preemption and fallback metrics carry \(the fleets' names\), or leave it out for \[fleetName\]/],
   ])('%s', (_name, extra, message) => {
     let err: unknown;
     try {

@@ -229,6 +229,32 @@ describe('GcpOnDemandFallback validation', () => {
     expect(eu.lifecycle).toEqual({ ignore_changes: ['target_size'] });
   });
 
+  test('additionalFleets get spare groups too: per zone of each fleet on its own spot template, in REGIONS and the IAM conditions, in the backend service at spareCapacityScalers', () => {
+    const out = JSON.parse(Testing.synthScope((scope) => {
+      const home = new GcpSpotFleet(scope, 'Fleet', fleetProps());
+      const eu = new GcpSpotFleet(scope, 'FleetEu', fleetProps({ name: 'llm-eu', region: 'europe-west4', zones: ['europe-west4-a', 'europe-west4-b'] }));
+      const lb = new GcpInferenceLoadBalancer(scope, 'Lb', { fleet: home });
+      new GcpOnDemandFallback(scope, 'Fallback', { fleet: home, additionalFleets: [eu], backendService: lb.backendService, spareCapacityScalers: { 'europe-west4': 0.3 } });
+    }));
+    const spares = Object.entries(out.resource.google_compute_instance_group_manager as Record<string, any>).sort(([, a], [, b]) => (a.name.length - b.name.length) || a.name.localeCompare(b.name));
+    expect(spares.map(([k, g]) => [k.replace(/_[0-9A-F]{8}$/, ''), g.name, g.zone])).toEqual([
+      ['Fallback_SpareGroupA', 'llm-spare-a', 'us-central1-a'],
+      ['Fallback_SpareGroupB', 'llm-spare-b', 'us-central1-b'],
+      ['Fallback_SpareGroupC', 'llm-spare-c', 'us-central1-c'],
+      ['Fallback_SpareGroup-europe-west4-A', 'llm-eu-spare-a', 'europe-west4-a'],
+      ['Fallback_SpareGroup-europe-west4-B', 'llm-eu-spare-b', 'europe-west4-b'],
+    ]);
+    expect(spares[3][1].version[0].instance_template).toMatch(/google_compute_region_instance_template\.FleetEu_SpotTemplate_\w+\.self_link/);
+    const env = (Object.values(out.resource.google_cloudfunctions2_function)[0] as any).service_config.environment_variables;
+    const regions = JSON.parse(env.REGIONS.replace(/\$\{[^}]+\}/g, 'REF'));
+    expect(regions[1].spareGroups).toEqual([{ name: 'llm-eu-spare-a', zone: 'europe-west4-a', maxSize: 1 }, { name: 'llm-eu-spare-b', zone: 'europe-west4-b', maxSize: 1 }]);
+    expect(JSON.parse(env.SPARE_GROUPS).map((g: { name: string }) => g.name)).toEqual(['llm-spare-a', 'llm-spare-b', 'llm-spare-c']);
+    const resize = Object.entries(out.resource.google_project_iam_member as Record<string, any>).find(([k]) => k.startsWith('Fallback_ResizeOnDemandGroup'))![1];
+    expect(resize.condition.expression).toMatch(/resource\.name == "projects\/test-project\/zones\/europe-west4-b\/instanceGroupManagers\/\$\{google_compute_instance_group_manager\.Fallback_SpareGroup-europe-west4-B_\w+\.name\}"/);
+    const backend = (Object.values(out.resource.google_compute_backend_service)[0] as any).backend;
+    expect(backend.map((b: { capacity_scaler: number }) => b.capacity_scaler)).toEqual([1, 1, 1, 1, 1, 0.3, 0.3]);
+  });
+
   test('additionalFleets in the same region are refused', () => {
     expect(() => Testing.synthScope((scope) => {
       const home = new GcpSpotFleet(scope, 'Fleet', fleetProps());
@@ -303,6 +329,11 @@ describe('GcpOnDemandFallback: an imported fleet (fromInstanceGroupManagers)', (
     expect(errorOf({ fleetCapacity: { ...CAPACITY, maxCapacity: 1 } }).message).toMatch(/fleet chat has no spot share \(maxCapacity 1 = 1 standard VMs\)/);
     expect(errorOf({}, { artifactBucketName: undefined }).message).toMatch(/fleet chat has no artifact bucket for the controller's code and state; import it with artifactBucketName/);
     expect(errorOf({ spareGroups: true }).message).toMatch(/spareGroups is true but imported fleet chat has no fleetCapacity\.spotInstanceTemplate/);
+    expect(() => Testing.synthScope((scope) => {
+      const fleet = new GcpSpotFleet(scope, 'Fleet', fleetProps());
+      const eu = GcpSpotFleet.fromInstanceGroupManagers(scope, 'Eu', { ...ATTRS, region: 'europe-west4', fleetName: 'chat-eu', spotGroupName: 'chat-eu-spot', otherGroupNames: ['chat-eu-std'] });
+      new GcpOnDemandFallback(scope, 'Fallback', { fleet, additionalFleets: [eu], additionalFleetCapacities: { 'europe-west4': { ...CAPACITY, onDemandGroupName: 'chat-eu-std' } }, spareGroups: true });
+    })).toThrow(/spareGroups is true but imported fleet chat-eu \(additionalFleets\[0\]\) has no additionalFleetCapacities\.europe-west4\.spotInstanceTemplate: the spare groups run the fleet's spot template; give its self link \(and its zones\) or leave spareGroups out/);
     expect(() => Testing.synthScope((scope) => {
       const fleet = new GcpSpotFleet(scope, 'Fleet', fleetProps());
       new GcpOnDemandFallback(scope, 'Fallback', { fleet, fleetCapacity: CAPACITY });
