@@ -23,7 +23,7 @@ import {
   DrainMode,
   renderAgentInstallScript,
 } from '../../lib/runtime/agent-config';
-import { CLOUD_PROFILES, Cloud, FleetSpec, FleetSpecError, FleetSpecErrorCode, ProblemCollector, ResolvedFleetSpec, ResolvedHealthCheck } from '../../lib/spec';
+import { CLOUD_PROFILES, Cloud, FleetSpec, FleetSpecError, FleetSpecErrorCode, FleetSpecProblem, ProblemCollector, ResolvedFleetSpec, ResolvedHealthCheck } from '../../lib/spec';
 import { withCurrentOptionNames } from '../../lib/spec/option-aliases';
 import { FleetPlan, planFleet } from '../../lib/spec/plan-fleet';
 import { FleetAgentPlan } from '../../lib/runtime/fleet-agent';
@@ -278,85 +278,36 @@ export class GcpSpotFleet extends Construct implements IGcpSpotFleet {
     // One spelling per option (bootCommands, namePrefix, agent.bundlePath); the deprecated ones moved over, both refused.
     const current = withCurrentOptionNames(given);
     const props = current.props;
-    // Messages name the prop the user set: namePrefix, or the deprecated name.
-    const nameProp = given.name !== undefined ? 'name' : 'namePrefix';
-    const name = props.namePrefix ?? id.toLowerCase().replace(/[^a-z0-9-]/g, '-').slice(0, 20).replace(/-+$/, '');
-    const shape = props.targetShape ?? TargetShape.BALANCED;
-    const autoscaling = props.autoscaling ?? true;
-    this.loadBalanced = props.loadBalanced ?? true;
-    this.autohealing = props.autohealing ?? this.loadBalanced;
-    // Resolved once, as on every cloud (lib/spec planFleet): the spec, the Google Cloud profile, the agent, the split.
-    const plan = planFleet(props, CLOUD_PROFILES[Cloud.GCP], {
-      isUnresolved: (v) => Token.isUnresolved(v),
-      // Machine type names against Google's families and shapes (with a suggestion), one accelerator kind, 2+ zones.
-      catalog: GCP_MACHINE_TYPE_CATALOG,
-      loadBalanced: this.loadBalanced,
-      // Autohealing probes from Google's health checkers, outside the VM.
-      probedFromOutside: this.loadBalanced || this.autohealing,
-      // A deploy-time capacity never enters JavaScript arithmetic: its spot part is a Terraform expression.
-      spotOf: (x, od) => Token.asNumber(Fn.max([Token.asNumber(Op.sub(x, od)), 0])),
-    });
-    this.agentPlan = plan.agent;
+    // Every rule of the props, thrown together; the spec resolved once (planFleet) and what the fleet decided.
+    const d = this.validate(given, props, current.problems);
+    const name = d.name;
+    this.loadBalanced = d.loadBalanced;
+    this.autohealing = d.autohealing;
+    this.agentPlan = d.plan.agent;
     this.drainMode = this.agentPlan.drainMode;
     this.agentHealthPort = this.agentPlan.agentHealthPort;
-    const problems = new ProblemCollector();
-    problems.addAll(current.problems);
-    checkGcpFleetChoices(props, {
-      loadBalanced: this.loadBalanced,
-      autohealing: this.autohealing,
-      autoscaling,
-      drainMode: this.drainMode,
-      agentHealthPort: this.agentHealthPort,
-    }, problems);
-    problems.addAll(this.agentPlan.problems);
-    this.spec = this.resolveSpec(props, plan, { name, nameProp, shape, autoscaling }, problems);
-    const s = this.spec;
+    this.spec = d.plan.spec;
     this.fleetName = name;
     this.project = props.project;
     this.region = props.region;
     this.terminationAction = props.terminationAction ?? InstanceTerminationAction.DELETE;
-    this.targetUtilization = props.targetUtilization ?? 0.8;
-    const initSeconds = props.initializationPeriodSeconds ?? 300;
-    const network = props.network ?? 'default';
-    this.network = network;
-    const labels = { ...(props.labels ?? {}), 'spot-fleet': name };
-
+    this.targetUtilization = d.targetUtilization;
+    this.network = props.network ?? 'default';
     // Capacity split (lib/policy): a fixed standard group, an autoscaled spot group.
-    const split = plan.capacity.onDemandSpot;
+    const split = d.plan.capacity.onDemandSpot;
     this.onDemandCount = split.onDemandCount;
     this.spotMinSize = split.spotMin;
     this.spotMaxSize = split.spotMax;
     this.spotDesiredSize = split.spotDesired;
-    // Zones the regional groups spread over; unknown at synth when zones is left out (every zone of the region)
-    // or a token. Google Cloud regions have 3 or 4 zones (us-central1 has 4), so 4 is "at least the number of zones".
-    const zoneCount = s.zones && !Token.isUnresolved(s.zones) ? s.zones.length : undefined;
-    const maxSurgeFixed = zoneCount ?? MAX_ZONES_PER_REGION;
-    const autoscaled = autoscaling && (Token.isUnresolved(this.spotMaxSize) || this.spotMaxSize >= 1);
-    checkGcpProviderRules(problems, {
-      name,
-      nameProp,
-      initSeconds,
-      autohealing: this.autohealing,
-      healthChecked: this.loadBalanced || this.autohealing,
-      healthCheck: s.healthCheck,
-      zoneCount,
-      maxSurgeFixed,
-      autoscaled,
-      spotMin: this.spotMinSize,
-      spotMax: this.spotMaxSize,
-      loadBalanced: this.loadBalanced,
-      targetUtilization: this.targetUtilization,
-      metrics: props.autoscalingMetrics,
-    });
-    problems.throwIfAny(this.node.path);
-
+    const { initSeconds, maxSurgeFixed, autoscaled, shape } = d;
+    const labels = { ...(props.labels ?? {}), 'spot-fleet': name };
     // In DrainMode.HEALTH the probes target the agent; otherwise the server's own health (healthCheck.port).
     this.healthPort = this.agentPlan.probePort;
     this.spotInstanceNamePrefix = `${name}-spot`;
 
     // A missing bundle names the prop the user set (the deprecated agentBundlePath, or agent.bundlePath).
     const bundleProp = given.agentBundlePath !== undefined ? 'agentBundlePath' : 'agent.bundlePath';
-    const ctx: GcpRenderContext = { props, name, labels, network, initSeconds, maxSurgeFixed, autoscaled, shape, bundleProp };
+    const ctx: GcpRenderContext = { props, name, labels, network: this.network, initSeconds, maxSurgeFixed, autoscaled, shape, bundleProp };
     this.serviceAccount = this.createServiceAccount(ctx);
     const artifacts = this.createArtifacts(ctx);
     this.artifactBucket = artifacts.bucket;
@@ -484,6 +435,62 @@ export class GcpSpotFleet extends Construct implements IGcpSpotFleet {
    */
   public letControllerSizeOnDemandGroup(): void {
     this.onDemandGroup.addOverride('lifecycle.ignore_changes', ['target_size']);
+  }
+
+  /**
+   * Every rule of the props, thrown together: the fleet resolved once (`planFleet`: the cross-cloud rules with
+   * Google's machine types, the Google Cloud profile, the agent, the standard / spot split), the fleet's own choices
+   * and Google Cloud's rules; then what terraform-provider-google checks on the values about to be rendered.
+   */
+  private validate(given: GcpSpotFleetProps, props: GcpSpotFleetProps, aliasProblems: FleetSpecProblem[]): GcpFleetDecisions {
+    // Messages name the prop the user set: namePrefix, or the deprecated name.
+    const nameProp = given.name !== undefined ? 'name' : 'namePrefix';
+    const name = props.namePrefix ?? this.node.id.toLowerCase().replace(/[^a-z0-9-]/g, '-').slice(0, 20).replace(/-+$/, '');
+    const shape = props.targetShape ?? TargetShape.BALANCED;
+    const autoscaling = props.autoscaling ?? true;
+    const loadBalanced = props.loadBalanced ?? true;
+    const autohealing = props.autohealing ?? loadBalanced;
+    const plan = planFleet(props, CLOUD_PROFILES[Cloud.GCP], {
+      isUnresolved: (v) => Token.isUnresolved(v),
+      // Machine type names against Google's families and shapes (with a suggestion), one accelerator kind, 2+ zones.
+      catalog: GCP_MACHINE_TYPE_CATALOG,
+      loadBalanced,
+      // Autohealing probes from Google's health checkers, outside the VM.
+      probedFromOutside: loadBalanced || autohealing,
+      // A deploy-time capacity never enters JavaScript arithmetic: its spot part is a Terraform expression.
+      spotOf: (x, od) => Token.asNumber(Fn.max([Token.asNumber(Op.sub(x, od)), 0])),
+    });
+    const problems = new ProblemCollector();
+    problems.addAll(aliasProblems);
+    checkGcpFleetChoices(props, { loadBalanced, autohealing, autoscaling, drainMode: plan.agent.drainMode, agentHealthPort: plan.agent.agentHealthPort }, problems);
+    problems.addAll(plan.agent.problems);
+    const s = this.resolveSpec(props, plan, { name, nameProp, shape, autoscaling }, problems);
+    const targetUtilization = props.targetUtilization ?? 0.8;
+    const initSeconds = props.initializationPeriodSeconds ?? 300;
+    const split = plan.capacity.onDemandSpot;
+    // Zones the regional groups spread over; unknown at synth when zones is left out (every zone of the region)
+    // or a token. Google Cloud regions have 3 or 4 zones (us-central1 has 4), so 4 is "at least the number of zones".
+    const zoneCount = s.zones && !Token.isUnresolved(s.zones) ? s.zones.length : undefined;
+    const maxSurgeFixed = zoneCount ?? MAX_ZONES_PER_REGION;
+    const autoscaled = autoscaling && (Token.isUnresolved(split.spotMax) || split.spotMax >= 1);
+    checkGcpProviderRules(problems, {
+      name,
+      nameProp,
+      initSeconds,
+      autohealing,
+      healthChecked: loadBalanced || autohealing,
+      healthCheck: s.healthCheck,
+      zoneCount,
+      maxSurgeFixed,
+      autoscaled,
+      spotMin: split.spotMin,
+      spotMax: split.spotMax,
+      loadBalanced,
+      targetUtilization,
+      metrics: props.autoscalingMetrics,
+    });
+    problems.throwIfAny(this.node.path);
+    return { plan, name, shape, loadBalanced, autohealing, targetUtilization, initSeconds, maxSurgeFixed, autoscaled };
   }
 
   /** The plan's spec problems plus Google Cloud's rules; the fleet's own problems are reported with them. */
@@ -782,6 +789,22 @@ interface GcpRenderContext {
   readonly shape: TargetShape;
   /** The prop that gave the agent bundle's path, for the message of a missing bundle. */
   readonly bundleProp: string;
+}
+
+/** What {@link GcpSpotFleet} decided from its props (validated, defaults filled). */
+interface GcpFleetDecisions {
+  /** The fleet resolved once (spec, agent, standard / spot split). */
+  readonly plan: FleetPlan;
+  /** Prefix of the resource names. */
+  readonly name: string;
+  readonly shape: TargetShape;
+  readonly loadBalanced: boolean;
+  readonly autohealing: boolean;
+  readonly targetUtilization: number;
+  readonly initSeconds: number;
+  readonly maxSurgeFixed: number;
+  /** Whether the spot group gets an autoscaler (autoscaling on and room to grow). */
+  readonly autoscaled: boolean;
 }
 
 /** What both instance templates share. */
