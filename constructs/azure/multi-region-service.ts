@@ -3,11 +3,13 @@ import { CdnFrontdoorOrigin } from '@cdktf/provider-azurerm/lib/cdn-frontdoor-or
 import { CdnFrontdoorOriginGroup } from '@cdktf/provider-azurerm/lib/cdn-frontdoor-origin-group';
 import { CdnFrontdoorProfile } from '@cdktf/provider-azurerm/lib/cdn-frontdoor-profile';
 import { CdnFrontdoorRoute } from '@cdktf/provider-azurerm/lib/cdn-frontdoor-route';
+import { MonitorMetricAlert } from '@cdktf/provider-azurerm/lib/monitor-metric-alert';
 import { TerraformOutput, Token } from 'cdktf';
 import { Construct } from 'constructs';
 import { Cloud } from '../../lib/spec/clouds';
 import { FleetSpecErrorCode, ProblemCollector } from '../../lib/spec/errors';
 import { GLOBAL_LAYER_DEFAULTS, GlobalRoutingTiming, globalFailoverTimes, validateGlobalRouting, validateRegionList } from '../../lib/spec/global-routing';
+import { AzureFleetAlerts, AzureFleetAlertsOptions } from './fleet-alerts';
 import { azureName } from './network';
 import { AzureOnDemandFallback } from './on-demand-fallback';
 import { AzureSpotFleet, AzureSpotFleetProps } from './spot-scale-set-fleet';
@@ -69,6 +71,14 @@ export interface AzureMultiRegionSpotInferenceServiceProps extends AzureSpotFlee
   readonly frontDoorResponseTimeoutSeconds?: number;
   /** An on-demand fallback controller. @default true */
   readonly onDemandFallback?: boolean;
+  /**
+   * Create the Azure Monitor alerts: one set over every region (Spot evictions of every region's scale sets and in
+   * the resource group, a long fallback) and a health-probe alert on each region's load balancer.
+   * @default true
+   */
+  readonly alerts?: boolean;
+  /** Options of the alerts (action groups, thresholds). @default - see AzureFleetAlertsOptions */
+  readonly alertOptions?: AzureFleetAlertsOptions;
   /** Terraform outputs (the endpoint's host name). @default true */
   readonly outputs?: boolean;
 }
@@ -78,7 +88,10 @@ export interface AzureMultiRegionSpotInferenceServiceProps extends AzureSpotFlee
  * {@link AzureSpotFleet} (Flexible scale sets with Spot Priority Mix, agent, regional Standard load balancer
  * with its probe on the agent's health endpoint) whose network security group admits only Front Door's back end
  * (`AzureFrontDoor.Backend`), and one Front Door profile, endpoint, origin group (health probe on the health
- * path) and route, with one origin per region.
+ * path) and route, with one origin per region; one {@link AzureOnDemandFallback} controller over every region,
+ * which adjusts every region's priority mix and sizes every region's spare Spot scale sets (one per zone, behind
+ * the region's load balancer); and the alerts ({@link AzureFleetAlerts} over every region, a health-probe alert
+ * per region).
  *
  * Why Front Door and not the cross-region (Global tier) load balancer: the cross-region load balancer polls each
  * regional load balancer every 20 s, a fixed interval, which with the regional probe (at least 5 s x 2) leaves
@@ -103,6 +116,10 @@ export class AzureMultiRegionSpotInferenceService extends Construct {
   public readonly origins: Record<string, CdnFrontdoorOrigin>;
   /** The route. */
   public readonly route: CdnFrontdoorRoute;
+  /** The one alert set over every region's scale sets (evictions, a long fallback), unless `alerts` is false. */
+  public readonly alerts?: AzureFleetAlerts;
+  /** The health-probe alert of each region's load balancer (empty when `alerts` is false). */
+  public readonly healthProbeAlerts: Record<string, MonitorMetricAlert>;
   /** Seconds from a region's notice until Front Door sends it no new request. */
   public readonly failoverSeconds: number;
 
@@ -122,13 +139,16 @@ export class AzureMultiRegionSpotInferenceService extends Construct {
     this.origins = origins;
     this.onDemandFallbacks = this.addController(prefix, props);
     this.route = this.addRoute(prefix);
+    const alerts = (props.alerts ?? true) ? this.addAlerts(prefix, props) : { fleetAlerts: undefined, healthProbeAlerts: {} };
+    this.alerts = alerts.fleetAlerts;
+    this.healthProbeAlerts = alerts.healthProbeAlerts;
     if (props.outputs ?? true) this.addOutputs();
   }
 
   /**
    * Refuses (all problems at once) bad regions, top-level zones or subnet, a private or missing regional load
-   * balancer, Front Door settings outside its limits, bad dials, and timings whose failover does not fit the
-   * notice; returns the Front Door settings, the regional health check and the failover timing.
+   * balancer, Front Door settings outside its limits, bad dials, alert options without alerts, and timings whose
+   * failover does not fit the notice; returns the Front Door settings, the regional health check and the failover timing.
    */
   private validateProps(props: AzureMultiRegionSpotInferenceServiceProps): { frontDoor: FrontDoorSettings; healthCheck: RegionalHealthCheck; timing: GlobalRoutingTiming } {
     const isUnresolved = (x: unknown) => Token.isUnresolved(x);
@@ -176,6 +196,9 @@ export class AzureMultiRegionSpotInferenceService extends Construct {
       if (!isUnresolved(dial) && dial > 0 && dial < 0.1) {
         v.add(C.PERCENTAGE_RANGE, 'regions.trafficDialPercentage', `trafficDialPercentage of ${r.region} (${dial}) gives an origin weight below 1; use 0 (failover only) or 0.1 to 100`);
       }
+    }
+    if (props.alerts === false && props.alertOptions !== undefined) {
+      v.add(C.OPTION_CONFLICT, 'alertOptions', 'alertOptions is set but alerts is false; remove alertOptions or turn the alerts on');
     }
     const timing = failoverTiming(layer, frontDoor, healthCheck, props.drainBudgetSeconds ?? 10);
     if (v.problems.every((p) => !p.prop.startsWith('frontDoor'))) v.addAll(validateGlobalRouting(timing, { isUnresolved }));
@@ -280,6 +303,43 @@ export class AzureMultiRegionSpotInferenceService extends Construct {
     });
     for (const r of this.regionNames) byRegion[r] = controller;
     return byRegion;
+  }
+
+  /**
+   * The alerts: one {@link AzureFleetAlerts} over every region's scale sets (the controller's region first: the
+   * controller writes its metric on that region's first scale set), so each eviction alerts once, and one
+   * health-probe alert per region's load balancer (an Azure metric alert watches resources of one region).
+   */
+  private addAlerts(prefix: string, props: AzureMultiRegionSpotInferenceServiceProps): { fleetAlerts: AzureFleetAlerts; healthProbeAlerts: Record<string, MonitorMetricAlert> } {
+    const options = props.alertOptions ?? {};
+    const host = props.homeRegion ?? this.regionNames[0];
+    const ordered = [host, ...this.regionNames.filter((r) => r !== host)];
+    // Validates the options (thresholds, severity) before the per-region alerts use them.
+    const fleetAlerts = new AzureFleetAlerts(this, 'Alerts', {
+      ...options,
+      resourceGroupName: props.resourceGroupName,
+      namePrefix: prefix,
+      scaleSetIds: ordered.flatMap((r) => this.fleets[r].scaleSetIds),
+      tags: props.tags,
+    });
+    const pct = options.minHealthProbePercent ?? 50;
+    const action = (options.actionGroupIds ?? []).map((actionGroupId) => ({ actionGroupId }));
+    const healthProbeAlerts: Record<string, MonitorMetricAlert> = {};
+    for (const r of this.regionNames) {
+      healthProbeAlerts[r] = new MonitorMetricAlert(this, `HealthProbeAlert-${r}`, {
+        resourceGroupName: props.resourceGroupName,
+        tags: props.tags,
+        action: action.length > 0 ? action : undefined,
+        name: `${prefix}-${r}-backend-health`,
+        description: `Fewer than ${pct}% of the health probes of the ${r} load balancer of ${prefix} succeed: that region's backends are down or draining, and Front Door sends its traffic to the other regions. Check its scale sets' VMs and recent evictions.`,
+        scopes: [this.fleets[r].loadBalancerId!],
+        severity: options.severity ?? 1,
+        frequency: 'PT1M',
+        windowSize: 'PT5M',
+        criteria: [{ metricNamespace: 'Microsoft.Network/loadBalancers', metricName: 'DipAvailability', aggregation: 'Average', operator: 'LessThan', threshold: pct }],
+      });
+    }
+    return { fleetAlerts, healthProbeAlerts };
   }
 
   /** The route: every path, HTTP and HTTPS (redirected), to the regions' origins. */

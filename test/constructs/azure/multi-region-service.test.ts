@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Testing } from 'cdktf';
 import { AzureMultiRegionSpotInferenceService, AzureMultiRegionSpotInferenceServiceProps } from '../../../constructs/azure';
+import { FleetSpecError, FleetSpecErrorCode } from '../../../lib/spec';
 
 Testing.setupJest();
 
@@ -114,6 +115,84 @@ describe('AzureMultiRegionSpotInferenceService', () => {
     const home = synth(props({ homeRegion: 'westeurope' }));
     expect(home.svc.onDemandFallbacks.eastus2.regions).toEqual(['westeurope', 'eastus2']);
     expect((Object.values(home.json.resource.azurerm_linux_function_app)[0] as any).location).toBe('westeurope');
+  });
+
+  test('spare Spot scale sets per region: one per zone, in that region, behind its load balancer, capacity 0, sized by the one controller (control role at each)', () => {
+    const { svc, json } = synth(props());
+    const sets = Object.entries(json.resource.azurerm_orchestrated_virtual_machine_scale_set as Record<string, any>).filter(([k]) => /_OnDemandFallback_SpareScaleSet/.test(k)).map(([, v]) => v);
+    expect(sets.map((x) => [x.name, x.location, x.zones]).sort()).toEqual([
+      ['llm-spare-1-vmss', 'eastus2', ['1']],
+      ['llm-spare-2-vmss', 'eastus2', ['2']],
+      ['llm-spare-3-vmss', 'eastus2', ['3']],
+      ['llm-westeurope-spare-1-vmss', 'westeurope', ['1']],
+      ['llm-westeurope-spare-2-vmss', 'westeurope', ['2']],
+      ['llm-westeurope-spare-3-vmss', 'westeurope', ['3']],
+    ]);
+    for (const x of sets) {
+      expect(x).toMatchObject({ priority: 'Spot', instances: 0, lifecycle: { ignore_changes: ['instances'] } });
+      expect(x.priority_mix).toBeUndefined();
+      // behind its own region's load balancer, in its own region's subnet
+      const ip = x.network_interface[0].ip_configuration[0];
+      expect(ip.load_balancer_backend_address_pool_ids).toEqual([expect.stringMatching(new RegExp(`^\\$\\{azurerm_lb_backend_address_pool\\.Svc_Fleet-${x.location}_LoadBalancer_Backend_\\w+\\.id\\}$`))]);
+      expect(ip.subnet_id).toMatch(new RegExp(`^\\$\\{azurerm_subnet\\.Svc_Fleet-${x.location}_Network_Subnet_\\w+\\.id\\}$`));
+    }
+    expect(svc.onDemandFallbacks.eastus2.spareScaleSets).toHaveLength(6);
+    // the controller knows them, with their region
+    const settings = (Object.values(json.resource.azurerm_linux_function_app)[0] as any).app_settings;
+    expect(JSON.parse(settings.SPARE_SCALE_SETS).map((x: any) => `${x.name}@${x.region ?? settings.FLEET_REGION}/${x.zone}`)).toEqual([
+      'llm-spare-1-vmss@eastus2/1', 'llm-spare-2-vmss@eastus2/2', 'llm-spare-3-vmss@eastus2/3',
+      'llm-westeurope-spare-1-vmss@westeurope/1', 'llm-westeurope-spare-2-vmss@westeurope/2', 'llm-westeurope-spare-3-vmss@westeurope/3',
+    ]);
+    // the control role sits at each spare set (and at the regions' scale sets), nowhere else
+    const control = Object.values(json.resource.azurerm_role_assignment as Record<string, any>).filter((a) => /ControlRole/.test(a.role_definition_id)).map((a) => a.scope as string);
+    expect(control.filter((scope) => /SpareScaleSet/.test(scope))).toHaveLength(6);
+    expect(control).toHaveLength(10);
+    // without the controller, no spare set
+    const off = synth(props({ onDemandFallback: false }));
+    expect(Object.keys(off.json.resource.azurerm_orchestrated_virtual_machine_scale_set).filter((k) => /SpareScaleSet/.test(k))).toHaveLength(0);
+  });
+
+  test('alerts: one set over every region (each eviction once, fallback on the controller\'s first scale set first), a health-probe alert per region\'s load balancer', () => {
+    const { svc, all } = synth(props({ homeRegion: 'westeurope', alertOptions: { actionGroupIds: ['/subscriptions/s/resourceGroups/rg/providers/microsoft.insights/actionGroups/oncall'], minHealthProbePercent: 75, severity: 2 } }));
+    expect(svc.alerts).toBeDefined();
+    const activity = all('azurerm_monitor_activity_log_alert');
+    expect(activity.map((a) => a.name).sort()).toEqual(['llm-spot-eviction', 'llm-spot-vm-eviction']);
+    const scaleSetEviction = activity.find((a) => a.name === 'llm-spot-eviction');
+    expect(scaleSetEviction.scopes.map((x: string) => x.replace(/^\$\{azurerm_orchestrated_virtual_machine_scale_set\.Svc_Fleet-([a-z0-9]+)_(ScaleSet\d)_Vmss_\w+\.id\}$/, '$1/$2'))).toEqual([
+      'westeurope/ScaleSet1', 'westeurope/ScaleSet2', 'eastus2/ScaleSet1', 'eastus2/ScaleSet2',
+    ]);
+    const metric = all('azurerm_monitor_metric_alert');
+    const health = metric.filter((a) => /backend-health/.test(a.name));
+    expect(health.map((a) => a.name)).toEqual(['llm-eastus2-backend-health', 'llm-westeurope-backend-health']);
+    for (const a of health) {
+      const region = a.name.split('-')[1];
+      expect(a.scopes).toEqual([expect.stringMatching(new RegExp(`^\\$\\{azurerm_lb\\.Svc_Fleet-${region}_LoadBalancer_Lb_\\w+\\.id\\}$`))]);
+      expect(a).toMatchObject({ severity: 2, window_size: 'PT5M', criteria: [expect.objectContaining({ metric_name: 'DipAvailability', operator: 'LessThan', threshold: 75 })] });
+      expect(a.action).toEqual([{ action_group_id: '/subscriptions/s/resourceGroups/rg/providers/microsoft.insights/actionGroups/oncall' }]);
+    }
+    expect(Object.keys(svc.healthProbeAlerts)).toEqual(['eastus2', 'westeurope']);
+    // the controller writes its metric on the first scale set of its own region: the first fallback alert watches it
+    const fallback = metric.filter((a) => /fallback-active/.test(a.name));
+    expect(fallback).toHaveLength(4);
+    expect(fallback.find((a) => a.name === 'llm-fallback-active-0').scopes).toEqual([expect.stringMatching(/^\$\{azurerm_orchestrated_virtual_machine_scale_set\.Svc_Fleet-westeurope_ScaleSet1_Vmss_\w+\.id\}$/)]);
+  });
+
+  test('the alerts can be left out; alertOptions without alerts, and bad alert options, are refused', () => {
+    const { svc, json } = synth(props({ alerts: false }));
+    expect(svc.alerts).toBeUndefined();
+    expect(svc.healthProbeAlerts).toEqual({});
+    expect(json.resource.azurerm_monitor_metric_alert).toBeUndefined();
+    expect(json.resource.azurerm_monitor_activity_log_alert).toBeUndefined();
+    let err: FleetSpecError | undefined;
+    try {
+      synth(props({ alerts: false, alertOptions: { severity: 0 } }));
+    } catch (e) {
+      err = e as FleetSpecError;
+    }
+    expect(err).toBeInstanceOf(FleetSpecError);
+    expect(err!.problems.map((p) => [p.code, p.prop])).toEqual([[FleetSpecErrorCode.OPTION_CONFLICT, 'alertOptions']]);
+    expect(err!.message).toMatch(/alertOptions is set but alerts is false; remove alertOptions or turn the alerts on/);
+    expect(() => synth(props({ alertOptions: { minHealthProbePercent: 0 } }))).toThrow(/minHealthProbePercent \(0\) must be above 0 and at most 100/);
   });
 
   test('a home region gets priority 1, the others are failover origins; dials become weights', () => {
