@@ -14,13 +14,13 @@ import {
   renderAgentInstallScript,
 } from '../../lib/runtime/agent-config';
 import { prebuiltBundlePath } from '../../lib/runtime/bundles';
-import { CLOUD_PROFILES, Cloud } from '../../lib/spec/clouds';
+import { Cloud } from '../../lib/spec/clouds';
 import { ResolvedFleetSpec, ResolvedHealthCheck } from '../../lib/spec/defaults';
 import { FleetSpecError, FleetSpecErrorCode, ProblemCollector } from '../../lib/spec/errors';
 import { FleetSpec } from '../../lib/spec/fleet-spec';
 import { AWS_INSTANCE_TYPE_CATALOG } from '../../lib/catalog/aws';
 import { checkEnumValue, checkZoneCount } from '../../lib/spec/rules';
-import { FleetPlan, planFleet } from '../../lib/spec/plan-fleet';
+import { CLOUD_PROFILES, FleetPlan, planFleet } from '../../lib/spec/plan-fleet';
 import { resolveBootCommands } from '../../lib/spec/option-aliases';
 import { toCfnInstanceRequirements } from './instance-requirements';
 import { ISpotFleet, SpotFleetAttributes, importSpotFleet } from './fleet-interface';

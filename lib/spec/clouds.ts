@@ -48,46 +48,26 @@ export interface CloudProfile extends CloudLimits {
  * AWS spot interruption warning 2 minutes; Google Cloud preemption 30 s (ACPI soft-off);
  * Azure Scheduled Events `Preempt` at least 30 s.
  * Defaults leave a margin of a third of the notice for detection and the replacement's bookkeeping.
+ * (The limits part of each cloud's `CLOUD_PROFILES` entry; kept apart so that the on-instance agent, which needs
+ * only these, does not carry the rest.)
  */
-export const CLOUD_PROFILES: Record<Cloud, CloudProfile> = {
+export const CLOUD_LIMITS: Record<Cloud, CloudLimits> = {
   [Cloud.AWS]: {
-    cloud: Cloud.AWS,
     displayName: 'AWS',
     noticeSeconds: 120,
     defaultDrainBudgetSeconds: 45,
     defaultDeregistrationDelaySeconds: 30,
-    // Attribute-based selection (instanceRequirements) is a launch template override of the mixed instances policy.
-    unsupported: [],
   },
   [Cloud.GCP]: {
-    cloud: Cloud.GCP,
     displayName: 'Google Cloud',
     noticeSeconds: 30,
     defaultDrainBudgetSeconds: 10,
     defaultDeregistrationDelaySeconds: 10,
-    unsupported: [
-      {
-        feature: 'instanceRequirements',
-        reason: 'managed instance groups pick from named machine types',
-        fix: 'list them in instanceTypes instead, e.g. ["g2-standard-8", "g2-standard-12"]',
-      },
-    ],
   },
   [Cloud.AZURE]: {
-    cloud: Cloud.AZURE,
     displayName: 'Azure',
     noticeSeconds: 30,
     defaultDrainBudgetSeconds: 10,
     defaultDeregistrationDelaySeconds: 10,
-    unsupported: [
-      {
-        feature: 'instanceRequirements',
-        reason: 'a scale set takes VM sizes by name',
-        fix: 'list them in instanceTypes instead, e.g. ["Standard_NC4as_T4_v3", "Standard_NC8as_T4_v3"]',
-      },
-    ],
   },
 };
-
-/** The notice and drain defaults of each cloud (the limits part of {@link CLOUD_PROFILES}). */
-export const CLOUD_LIMITS: Record<Cloud, CloudLimits> = CLOUD_PROFILES;

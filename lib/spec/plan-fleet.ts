@@ -1,11 +1,42 @@
 import { FleetCapacity, OnDemandSpotSplit, splitOnDemandSpot, splitOverGroups, withoutOnDemandBase } from '../policy/capacity-split';
 import { AgentDrainOptions } from '../runtime/agent-config';
 import { FleetAgentPlan, planFleetAgent } from '../runtime/fleet-agent';
-import { CloudProfile } from './clouds';
+import { CLOUD_LIMITS, Cloud, CloudProfile } from './clouds';
 import { ResolvedFleetSpec, applyFleetSpecDefaults } from './defaults';
 import { FleetSpecErrorCode as C, FleetSpecProblem } from './errors';
 import { FleetSpec } from './fleet-spec';
 import { ValidationOptions, validateFleetSpec } from './validate';
+
+/**
+ * Each cloud's profile: its notice and drain defaults (`CLOUD_LIMITS`) and the spec features it cannot honour, with
+ * the reason. AWS honours every feature of the spec (attribute-based selection is a launch template override of the
+ * mixed instances policy); Google Cloud's managed instance groups and Azure's scale sets take named types only.
+ */
+export const CLOUD_PROFILES: Record<Cloud, CloudProfile> = {
+  [Cloud.AWS]: { ...CLOUD_LIMITS[Cloud.AWS], cloud: Cloud.AWS, unsupported: [] },
+  [Cloud.GCP]: {
+    ...CLOUD_LIMITS[Cloud.GCP],
+    cloud: Cloud.GCP,
+    unsupported: [
+      {
+        feature: 'instanceRequirements',
+        reason: 'managed instance groups pick from named machine types',
+        fix: 'list them in instanceTypes instead, e.g. ["g2-standard-8", "g2-standard-12"]',
+      },
+    ],
+  },
+  [Cloud.AZURE]: {
+    ...CLOUD_LIMITS[Cloud.AZURE],
+    cloud: Cloud.AZURE,
+    unsupported: [
+      {
+        feature: 'instanceRequirements',
+        reason: 'a scale set takes VM sizes by name',
+        fix: 'list them in instanceTypes instead, e.g. ["Standard_NC4as_T4_v3", "Standard_NC8as_T4_v3"]',
+      },
+    ],
+  },
+};
 
 /** The agent options every cloud's fleet takes (`agent`), as `planFleet` reads them. */
 export interface FleetPlanAgentOptions extends AgentDrainOptions {
