@@ -55,7 +55,8 @@ const propOf = (field: string): string => PROP_OF_FIELD[field] ?? `agent.${field
 const SPEC_FIELDS = new Set(['cloud', 'servingPort', 'healthPath', 'drainBudgetSeconds']);
 
 /**
- * The one resolution of a fleet's `agent` options, used by the AWS, Google Cloud and Azure fleets alike: fills
+ * The one resolution of a fleet's `agent` options, used by the AWS, Google Cloud and Azure fleets alike (through
+ * `planFleet` in lib/spec, which passes the resolved spec and the profile's cloud): fills
  * the defaults, picks the agent's health port and the probed port, derives the load balancer detection from
  * the health check (interval x unhealthy threshold), and checks everything, including `validateAgentConfig`
  * on the config it renders. Problems name the props as the user spelled them (`agent.pidFile`); values that
