@@ -1,5 +1,6 @@
 // One model API over two Azure regions (eastus2 and westeurope) behind Azure Front Door: per region Spot scale sets
-// (two T4 sizes) behind a regional Standard load balancer that admits only Front Door, one origin per region.
+// (two T4 sizes) and three spare Spot scale sets (capacity 0) behind a regional Standard load balancer that admits
+// only Front Door, one origin per region; one fallback controller over both regions, and the alerts.
 // No Azure credentials are needed to synth.
 import { AzurermProvider } from '@cdktf/provider-azurerm/lib/provider';
 import { ResourceGroup } from '@cdktf/provider-azurerm/lib/resource-group';

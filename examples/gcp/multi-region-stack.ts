@@ -1,6 +1,7 @@
 // One model API over two Google Cloud regions (us-central1 and europe-west4) behind one global external
-// Application Load Balancer: per region a spot MIG over three zones plus a one-VM standard MIG, one backend
-// service over all four groups. No Google credentials are needed to synth.
+// Application Load Balancer: per region a spot MIG over three zones plus a one-VM standard MIG and three zonal
+// spare MIGs (size 0) that the one fallback controller sizes, one backend service over all ten groups, one alert
+// set over both regions. No Google credentials are needed to synth.
 import { TerraformStack } from 'cdktf';
 import { Construct } from 'constructs';
 import { GoogleProvider } from '@cdktf/provider-google/lib/provider';
