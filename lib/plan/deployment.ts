@@ -239,6 +239,9 @@ export class DeployedFleet {
   private readonly spare: Int32Array;
   private readonly preemptedSince: Int32Array;
   private readonly failedSince: Int32Array;
+  /** The spare groups' part of `preemptedSince` / `failedSince` (a handler lists each VM in its own group). */
+  private readonly sparePreemptedSince: Int32Array;
+  private readonly spareFailedSince: Int32Array;
   private readonly regions: Region[];
   private readonly regionOfPool: Int32Array;
   private readonly ids: string[];
@@ -262,6 +265,8 @@ export class DeployedFleet {
     this.spare = new Int32Array(Z);
     this.preemptedSince = new Int32Array(Z);
     this.failedSince = new Int32Array(Z);
+    this.sparePreemptedSince = new Int32Array(Z);
+    this.spareFailedSince = new Int32Array(Z);
     this.regionOfPool = new Int32Array(Z);
     const locs = s.pools.map((p) => locatePool(p));
     this.ids = locs.map((l) => poolId(l.region, l.zone, l.instanceType));
@@ -330,6 +335,7 @@ export class DeployedFleet {
       this.main[z] -= fromMain;
       over -= fromMain;
       this.spare[z] -= over;
+      this.sparePreemptedSince[z] += over;
       for (let i = 0; i < fromMain; i++) if (this.replaceTicks >= 0) this.pending.push([v.t + this.replaceTicks, r, 0]);
       for (let i = 0; i < over; i++) if (this.replaceTicks >= 0) this.pending.push([v.t + this.replaceTicks, r, 1]);
     }
@@ -503,6 +509,7 @@ export class DeployedFleet {
         full.add(best);
         failedAny = true;
         for (const z of candidates) this.failedSince[z]++;
+        if (group === this.spare) for (const z of candidates) this.spareFailedSince[z]++;
         continue;
       }
       // capacity-optimized within the zone: the type with the most room, ties at random
@@ -594,9 +601,15 @@ export class DeployedFleet {
   }
 
   /**
-   * The Google Cloud handler's view (lib/handlers/gcp/fallback.ts): pools as the VMs are listed (the main MIG's,
-   * then the spare MIGs'), then each spare MIG's zone; the standard MIG holds the base (`baseReplicas`); one zonal
-   * spare MIG per zone, sized only; spot in service = ready spot.
+   * The Google Cloud and Azure handlers' view (lib/handlers/gcp/fallback.ts, lib/handlers/azure/fallback.ts): pools in
+   * the order the handler first meets them in what it lists; the standard MIG / the Regular count holds the base
+   * (`baseReplicas`); one spare group per zone, sized only; spot in service = ready spot. A failed launch is a VM
+   * listed in the group that launched it (a managed instance with `lastAttempt` errors; a Spot VM in provisioning
+   * state Failed), so its pool is met where that group's VMs are.
+   * - Google Cloud, per region: the spot MIG's VMs, then the spare MIGs' (zone by zone), then each spare MIG's zone;
+   *   after every region, the pools of preempted VMs no longer listed (placed from the previous listing).
+   * - Azure: every region's main scale set (its VMs, then the Spot VMs gone since the previous run: evicted), then
+   *   every region's spare scale sets, each with its VMs, its evicted VMs and then its zone's pool.
    */
   private zonalControllerInput(t: number, readySpot: Int32Array, readyDemand: number): ControllerStepInput {
     const pools: SpotPoolObservation[] = [];
@@ -612,27 +625,38 @@ export class DeployedFleet {
     let readyTotal = 0;
     const azure = this.s.profile.deployment === Deployment.AZURE;
     const spareZonePool = (r: Region, zone: string): number | undefined => r.zones.get(zone)!.find((x) => this.poolType[x] === r.types[0]);
-    for (const r of this.regions) {
-      for (const z of r.pools) if (this.main[z] > 0) observe(z);
-      if (azure) {
-        // Azure lists each spare scale set's VMs, then its zone's pool
+    const mainListed = (z: number): boolean => this.main[z] > 0 || this.failedSince[z] > this.spareFailedSince[z];
+    const spareListed = (z: number): boolean => this.spare[z] > 0 || this.spareFailedSince[z] > 0;
+    if (azure) {
+      for (const r of this.regions) {
+        for (const z of r.pools) if (mainListed(z)) observe(z);
+        for (const z of r.pools) if (this.preemptedSince[z] > this.sparePreemptedSince[z]) observe(z);
+      }
+      for (const r of this.regions) {
         for (const zone of r.zoneOrder) {
-          for (const z of r.zones.get(zone)!) if (this.spare[z] > 0) observe(z);
+          for (const z of r.zones.get(zone)!) if (spareListed(z)) observe(z);
+          for (const z of r.zones.get(zone)!) if (this.sparePreemptedSince[z] > 0) observe(z);
           const z = spareZonePool(r, zone);
           if (z !== undefined) observe(z);
         }
-      } else {
-        for (const zone of r.zoneOrder) for (const z of r.zones.get(zone)!) if (this.spare[z] > 0) observe(z);
+      }
+    } else {
+      for (const r of this.regions) {
+        for (const z of r.pools) if (mainListed(z)) observe(z);
+        for (const zone of r.zoneOrder) for (const z of r.zones.get(zone)!) if (spareListed(z)) observe(z);
         for (const zone of r.zoneOrder) {
           const z = spareZonePool(r, zone);
           if (z !== undefined) observe(z);
         }
       }
-      groups.push({ id: `${r.name}/on-demand`, region: r.name, role: ControllerGroupRole.ON_DEMAND, desired: r.base + r.fallback, maxSize: this.s.maxCapacity, baseReplicas: r.base, zones: [], types: [] });
-      for (const zone of r.zoneOrder) {
-        groups.push({ id: `${r.name}/${zone}/spare`, region: r.name, role: ControllerGroupRole.SPARE_SPOT, desired: r.zoneSpare.get(zone) ?? 0, maxSize: this.s.maxCapacity, zones: [zone], types: [r.types[0]] });
-      }
+      for (const r of this.regions) for (const z of r.pools) if (this.preemptedSince[z] > 0) observe(z);
     }
+    // Google Cloud: each region's standard MIG, then its spare MIGs; Azure: every main scale set, then every spare one.
+    const onDemand = (r: Region): ControllerGroup => ({ id: `${r.name}/on-demand`, region: r.name, role: ControllerGroupRole.ON_DEMAND, desired: r.base + r.fallback, maxSize: this.s.maxCapacity, baseReplicas: r.base, zones: [], types: [] });
+    const spares = (r: Region): ControllerGroup[] =>
+      r.zoneOrder.map((zone) => ({ id: `${r.name}/${zone}/spare`, region: r.name, role: ControllerGroupRole.SPARE_SPOT, desired: r.zoneSpare.get(zone) ?? 0, maxSize: this.s.maxCapacity, zones: [zone], types: [r.types[0]] }));
+    if (azure) groups.push(...this.regions.map(onDemand), ...this.regions.flatMap(spares));
+    else for (const r of this.regions) groups.push(onDemand(r), ...spares(r));
     for (const p of pools) readyTotal += p.ready;
     return {
       observed: {
@@ -680,8 +704,13 @@ export class DeployedFleet {
     const input = this.controllerInput(v.t, v.readySpot, v.readyDemand);
     const before = this.s.onControllerRun ? this.snapshot() : undefined;
     const step = planControllerStep(input);
+    const events = this.s.onControllerRun
+      ? { preempted: Array.from(this.preemptedSince), launchFailures: Array.from(this.failedSince), sparePreempted: Array.from(this.sparePreemptedSince), spareLaunchFailures: Array.from(this.spareFailedSince) }
+      : undefined;
     this.preemptedSince.fill(0);
     this.failedSince.fill(0);
+    this.sparePreemptedSince.fill(0);
+    this.spareFailedSince.fill(0);
     this.state = step.nextState;
     for (const a of step.actions) {
       const r = this.regions.find((x) => x.name === a.region)!;
@@ -697,7 +726,7 @@ export class DeployedFleet {
         if (a.types) r.spareTypes = a.types;
       }
     }
-    this.s.onControllerRun?.({ t: v.t, input, step, before: before!, readySpot: Array.from(v.readySpot), readyDemand: v.readyDemand });
+    this.s.onControllerRun?.({ t: v.t, input, step, before: before!, readySpot: Array.from(v.readySpot), readyDemand: v.readyDemand, events: events! });
   }
 }
 
@@ -738,6 +767,12 @@ export interface ControllerRunRecord {
   /** Ready spot per pool (simulator order) and ready on-demand the controller saw. */
   readonly readySpot: number[];
   readonly readyDemand: number;
+  /**
+   * What the cloud did since the previous run, per pool (simulator order): replicas preempted and launches that found no
+   * capacity, all groups together and the spare groups' part (the rest are the main groups'). What a handler is told
+   * or lists, independently of what the model's controller observed.
+   */
+  readonly events: { readonly preempted: number[]; readonly launchFailures: number[]; readonly sparePreempted: number[]; readonly spareLaunchFailures: number[] };
 }
 
 /** The pool ids `<region>/<zone>/<type>` of trace names. */

@@ -1,20 +1,27 @@
 /**
  * The simulator's controller model and the handlers take the same decisions on the same observed inputs.
  *
- * The as-deployed simulation (`--deployment aws`) is replayed over synthetic traces (several regions, zones and
- * types, capacity coming and going); at every controller run the fleet, as the simulator holds it, is turned into
- * what the cloud's API would answer (Auto Scaling groups with their instances, EC2 lifecycles, the run's events),
- * fed to the handler's own pure half (`buildAwsStepInput`) and to `planControllerStep`: the observed input and the
- * actions must be the ones the simulator took.
+ * The as-deployed simulation (`--deployment aws|gcp|azure`) is replayed over synthetic traces (one or several
+ * regions, zones and types, capacity coming and going, a region losing all its spot at once); at every controller
+ * run the fleet, as the simulator holds it, and what the cloud did since the previous run (preemptions and launches
+ * that found no capacity, per pool and group: `ControllerRunRecord.events`) are turned into what the cloud's API
+ * would answer and the handler would be told (AWS: Auto Scaling groups with their instances, EC2 lifecycles, the
+ * run's events; Google Cloud: managed instances, failed creations, preemption messages; Azure: scale sets, VMs,
+ * failed allocations, evicted VMs gone since the stored listing), fed to the handler's own pure half
+ * (`buildAwsStepInput`, `buildGcpStepInput`, `buildAzureStepInput`) and to `planControllerStep`: the observed input,
+ * the actions and the next state must be the ones the simulator took. For Google Cloud and Azure the whole handler
+ * also runs on fake clients, on the runs a listing alone covers.
  */
 import type { AutoScalingGroup, Instance } from '@aws-sdk/client-auto-scaling';
 import { AwsRegionView, buildAwsStepInput } from '../../../lib/handlers/aws/fallback';
 import type { InstanceLifecycle } from '../../../lib/handlers/aws/fallback-ec2';
-import { AzureFallbackSettings, AzureVm, runAzureFallbackController } from '../../../lib/handlers/azure/fallback';
-import { GcpFallbackSettings, ManagedInstance, runFallbackController as runGcpController } from '../../../lib/handlers/gcp/fallback';
+import { AzureFallbackSettings, AzureScaleSetView, AzureSpareScaleSetView, AzureStoredState, AzureVm, buildAzureStepInput, runAzureFallbackController } from '../../../lib/handlers/azure/fallback';
+import { buildGcpStepInput, GcpFallbackSettings, GcpRegionSettings, GcpRegionView, ManagedInstance, regionalGroupRef, runFallbackController as runGcpController, StoredState, zonalGroupRef } from '../../../lib/handlers/gcp/fallback';
+import type { PreemptionRecord } from '../../../lib/handlers/gcp/preemption';
 import { ControllerRunRecord, Deployment } from '../../../lib/plan/deployment';
 import { simulate, SimulatedPolicy } from '../../../lib/plan/simulate';
-import { SpotTrace } from '../../../lib/plan/traces';
+import { locatePool } from '../../../lib/plan/pools';
+import { SpotTrace, TraceReading } from '../../../lib/plan/traces';
 import { mulberry32 } from '../../../lib/plan/rng';
 import { initialFallbackState, planControllerStep } from '../../../lib/policy';
 
@@ -23,7 +30,7 @@ function syntheticTraces(names: string[], ticks: number, seed: number): SpotTrac
   const rng = mulberry32(seed);
   const regionDown = new Map<string, number>();
   return names.map((name) => {
-    const region = name.split('-').slice(0, 3).join('-');
+    const region = locatePool(name).region;
     const data = new Int32Array(ticks);
     let up = rng() < 0.7;
     for (let i = 0; i < ticks; i++) {
@@ -34,6 +41,26 @@ function syntheticTraces(names: string[], ticks: number, seed: number): SpotTrac
       data[i] = up && !((regionDown.get(region) ?? -1) >= i) ? 1 : 0;
     }
     return { name, gapSeconds: 30, data };
+  });
+}
+
+/** The traces with every pool of `region` out of spot capacity from tick `from` to tick `to` (a region lost at once). */
+function withRegionOutage(traces: SpotTrace[], region: string, from: number, to: number): SpotTrace[] {
+  return traces.map((t) => (locatePool(t.name).region !== region ? t : { ...t, data: t.data.map((c, i) => (i >= from && i < to ? 0 : c)) }));
+}
+
+/** The traces as counts (read capped): where spot is available, 1 to 3 replicas fit, the level changing now and then, so a preemption can take some of a pool's replicas and leave others. */
+function withCounts(traces: SpotTrace[], seed: number): SpotTrace[] {
+  const rng = mulberry32(seed);
+  return traces.map((t) => {
+    let level = 2;
+    return {
+      ...t,
+      data: t.data.map((c) => {
+        if (rng() < 0.01) level = 1 + Math.floor(rng() * 3);
+        return c > 0 ? level : 0;
+      }),
+    };
   });
 }
 
@@ -110,12 +137,12 @@ function collectRuns(traces: SpotTrace[], maxCapacity: number, onDemandBase = 0)
 }
 
 describe('as-deployed AWS model == the AWS handler (same observed inputs, same actions)', () => {
-  const cases: [string, string[], number, number][] = [
-    ['one region, three zones, two types', ['us-east-1a_g5', 'us-east-1b_g5', 'us-east-1c_g5', 'us-east-1a_g6', 'us-east-1b_g6', 'us-east-1c_g6'], 7, 0],
-    ['three regions, one of them losing all spot at once', ['us-east-1a_v100', 'us-east-1b_v100', 'us-east-2a_v100', 'us-east-2b_v100', 'us-west-2a_v100', 'us-west-2b_v100', 'us-west-2c_v100'], 9, 1],
+  const cases: [string, SpotTrace[], number, number][] = [
+    ['one region, three zones, two types', syntheticTraces(['us-east-1a_g5', 'us-east-1b_g5', 'us-east-1c_g5', 'us-east-1a_g6', 'us-east-1b_g6', 'us-east-1c_g6'], 1500, 6), 7, 0],
+    ['three regions, one of them losing all spot at once', withRegionOutage(syntheticTraces(['us-east-1a_v100', 'us-east-1b_v100', 'us-east-2a_v100', 'us-east-2b_v100', 'us-west-2a_v100', 'us-west-2b_v100', 'us-west-2c_v100'], 1500, 7), 'us-east-2', 600, 700), 9, 1],
   ];
-  test.each(cases)('%s', (_, names, maxCapacity, base) => {
-    const runs = collectRuns(syntheticTraces(names, 1500, names.length), maxCapacity, base);
+  test.each(cases)('%s', (_, traces, maxCapacity, base) => {
+    const runs = collectRuns(traces, maxCapacity, base);
     expect(runs.length).toBeGreaterThan(700);
     let changes = 0;
     let spares = 0;
@@ -153,13 +180,221 @@ describe('as-deployed AWS model == the AWS handler (same observed inputs, same a
   });
 });
 
+/** The as-deployed replay of one cloud, with every controller run it made. */
+function replay(deployment: Deployment, traces: SpotTrace[], maxCapacity: number, onDemandBase: number, targetReplicas: number, reading: TraceReading): ControllerRunRecord[] {
+  const runs: ControllerRunRecord[] = [];
+  simulate(traces, { deployment, policies: [SimulatedPolicy.OURS], windowSeconds: 0, maxCapacity, onDemandBase, targetReplicas, reading, onControllerRun: (run) => runs.push(run) });
+  return runs;
+}
+
+/** Each region's share of the fleet's maximum (the home region takes the remainder), as the regions' settings give it. */
+function regionMax(maxCapacity: number, regions: number, index: number): number {
+  const each = Math.floor(maxCapacity / regions);
+  return index === 0 ? maxCapacity - (regions - 1) * each : each;
+}
+
+/** What the replay exercised, summed over its runs; the handler must have seen all of it. */
+interface Exercised {
+  changed: number;
+  spares: number;
+  preempted: number;
+  failed: number;
+  regionsAvoided: number;
+}
+
+function tally(e: Exercised, run: ControllerRunRecord): void {
+  e.changed += run.step.actions.filter((a) => a.changed).length;
+  e.spares += run.step.spareSpotReplicas;
+  e.preempted += run.input.observed.pools.reduce((n, p) => n + (p.preempted ?? 0), 0);
+  e.failed += run.input.observed.pools.reduce((n, p) => n + (p.launchFailures ?? 0), 0);
+  e.regionsAvoided += (run.step.nextState.regions ?? []).filter((r) => r.avoidedUntil > run.input.observed.nowSeconds).length;
+}
+
+function expectExercised(e: Exercised, regions: number): void {
+  expect(e.changed).toBeGreaterThan(20);
+  expect(e.spares).toBeGreaterThan(0);
+  expect(e.preempted).toBeGreaterThan(20);
+  expect(e.failed).toBeGreaterThan(20);
+  // over several regions, the one that lost all its spot at once was ranked last for a while
+  if (regions > 1) expect(e.regionsAvoided).toBeGreaterThan(0);
+}
+
+/** Ready and launching VMs of one pool, main group first: how many of each the simulator's counts make. */
+function poolVms(run: ControllerRunRecord, z: number): { main: number; mainReady: number; spare: number; spareReady: number } {
+  const { before } = run;
+  const ready = Math.min(before.main[z] + before.spare[z], run.readySpot[z]);
+  const mainReady = Math.min(before.main[z], ready);
+  return { main: before.main[z], mainReady, spare: before.spare[z], spareReady: ready - mainReady };
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Google Cloud
+
+/** A VM of a MIG, as `listManagedInstances` lists it. */
+function managed(zone: string, name: string, type: string, status: 'ready' | 'creating' | 'failed'): ManagedInstance {
+  return {
+    instance: `https://compute.googleapis.com/compute/v1/projects/p/zones/${zone}/instances/${name}`,
+    name,
+    instanceStatus: status === 'ready' ? 'RUNNING' : 'PROVISIONING',
+    currentAction: status === 'ready' ? 'NONE' : 'CREATING',
+    ...(status === 'failed' ? { lastAttempt: { errors: { errors: [{ code: 'ZONE_RESOURCE_POOL_EXHAUSTED', message: `The zone 'projects/p/zones/${zone}' does not have enough resources available to fulfill the request.` }] } } } : {}),
+    propertiesFromFlexibilityPolicy: { machineType: `zones/${zone}/machineTypes/${type}` },
+  };
+}
+
 /**
- * Google Cloud: the handler builds its step input inside `runFallbackController`, so the test runs it against fake
- * Compute Engine and state clients that answer what the simulated fleet holds. Runs with preemptions or failed
- * creations are left out: the handler learns of those from a preemption message per VM and from a VM's
- * `lastAttempt` errors (counted once per VM and error), which a count per pool cannot be turned back into.
+ * What one Google Cloud controller run reads, for the fleet the simulator holds at that run: per region the spot
+ * MIG's managed instances (ready / creating), the standard MIG's, each zonal spare MIG's; per failed launch the
+ * simulator counted, a managed instance of the group that launched it whose `lastAttempt` carries a capacity error
+ * not counted before; per preempted VM a preemption log entry (its pool known from the previous listing), every other VM
+ * still listed as RUNNING within its 30 s notice, and one entry delivered twice; now and then
+ * a creation stuck on an error an earlier run counted (one strike, not one per run).
  */
-describe('as-deployed Google Cloud model == the Google Cloud handler (same observed inputs, same actions)', () => {
+function gcpReading(run: ControllerRunRecord, maxCapacity: number): { settings: GcpFallbackSettings; present: GcpRegionView[]; prev: StoredState; preemptions: PreemptionRecord[]; doomedListed: number } {
+  const { before } = run;
+  const poolIndex = new Map(before.pools.map((p, z) => [p, z]));
+  const home = before.regions[0].name;
+  const instancePools: Record<string, string> = {};
+  const seenFailures: string[] = [];
+  const preemptions: PreemptionRecord[] = [];
+  const at = new Date(run.input.observed.nowSeconds * 1000).toISOString();
+  let doomedListed = 0;
+  let n = 0;
+  let demandReady = run.readyDemand;
+  const present: GcpRegionView[] = before.regions.map((r, ri) => {
+    const main: ManagedInstance[] = [];
+    const spares = r.zones.map((zone) => ({ settings: { name: `spare-${zone}`, zone, maxSize: maxCapacity }, ref: zonalGroupRef(zone, `spare-${zone}`), size: r.zoneSpare[zone], instances: [] as ManagedInstance[] }));
+    for (const pool of r.pools) {
+      const z = poolIndex.get(pool)!;
+      const [, zone, type] = pool.split('/');
+      const spare = spares.find((g) => g.settings.zone === zone)!.instances;
+      const vms = poolVms(run, z);
+      const failed = run.events.launchFailures[z];
+      const preempted = run.events.preempted[z];
+      for (let i = 0; i < vms.main; i++) main.push(managed(zone, `fleet-spot-${n++}`, type, i < vms.mainReady ? 'ready' : 'creating'));
+      for (let i = 0; i < failed - run.events.spareLaunchFailures[z]; i++) main.push(managed(zone, `fleet-spot-${n++}`, type, 'failed'));
+      for (let i = 0; i < vms.spare; i++) spare.push(managed(zone, `fleet-spare-${n++}`, type, i < vms.spareReady ? 'ready' : 'creating'));
+      for (let i = 0; i < run.events.spareLaunchFailures[z]; i++) spare.push(managed(zone, `fleet-spare-${n++}`, type, 'failed'));
+      for (let i = 0; i < preempted; i++) {
+        const inSpare = i >= preempted - run.events.sparePreempted[z];
+        const name = `fleet-${inSpare ? 'spare' : 'spot'}-${n++}`;
+        instancePools[name] = pool;
+        preemptions.push({ project: 'p', zone, instanceName: name, preemptedAt: at, insertId: `log-${name}` });
+        // within its notice the VM is still listed, RUNNING; the handler no longer counts it ready
+        // every other one (those whose pool still has VMs: a pool is met where the VMs are listed)
+        if (preemptions.length % 2 === 1 && (inSpare ? vms.spare : vms.main) > 0) {
+          (inSpare ? spare : main).push(managed(zone, name, type, 'ready'));
+          doomedListed++;
+        }
+      }
+    }
+    const first = poolIndex.get(`${r.name}/${r.zones[0]}/${r.types[0]}`)!;
+    if (run.t % 3 === 0 && before.main[first] > 0) {
+      main.push(managed(r.zones[0], `fleet-spot-stuck-${ri}`, r.types[0], 'failed'));
+      seenFailures.push(`fleet-spot-stuck-${ri}|ZONE_RESOURCE_POOL_EXHAUSTED`);
+    }
+    const size = r.onDemandBase + r.fallback;
+    const ready = Math.min(size, demandReady);
+    demandReady -= ready;
+    const settings: GcpRegionSettings = {
+      region: r.name,
+      spotGroup: `spot-${r.name}`,
+      onDemandGroup: `std-${r.name}`,
+      onDemandBase: r.onDemandBase,
+      maxCapacity: regionMax(maxCapacity, before.regions.length, ri),
+      defaultMachineType: r.types[0],
+      spareGroups: spares.map((g) => g.settings),
+    };
+    return {
+      r: settings,
+      spotRef: regionalGroupRef(home, r.name, settings.spotGroup),
+      odRef: regionalGroupRef(home, r.name, settings.onDemandGroup),
+      spotTarget: r.mainDesired - r.onDemandBase,
+      onDemandSize: size,
+      spotInstances: main,
+      onDemandInstances: Array.from({ length: size }, (_, i) => managed(r.zones[0], `fleet-std-${ri}-${i}`, r.types[0], i < ready ? 'ready' : 'creating')),
+      spares,
+    };
+  });
+  if (preemptions.length > 0) preemptions.push(preemptions[0]);
+  const settings: GcpFallbackSettings = {
+    fleetName: 'fleet',
+    project: 'p',
+    region: home,
+    spotGroup: present[0].r.spotGroup,
+    onDemandGroup: present[0].r.onDemandGroup,
+    onDemandBase: present[0].r.onDemandBase,
+    maxCapacity: present[0].r.maxCapacity,
+    defaultMachineType: present[0].r.defaultMachineType!,
+    stateBucket: 'b',
+    stateObject: 'o',
+    ...(run.input.options ? { policy: run.input.options } : {}),
+    ...(present.length > 1 ? { regions: present.map((v) => v.r) } : { spareGroups: present[0].r.spareGroups }),
+  };
+  const prev: StoredState = { policy: run.input.state ?? initialFallbackState(run.input.options ?? {}), instancePools, seenFailures, seenPreemptions: ['log-of-an-earlier-run'] };
+  return { settings, present, prev, preemptions, doomedListed };
+}
+
+/** The simulator's id of a Google Cloud group reference (`std-<region>`, `regions/<region>/std-<region>`, `zones/<zone>/spare-<zone>`). */
+function gcpSimId(ref: string): string {
+  const zonal = /^zones\/([^/]+)\//.exec(ref);
+  if (zonal) return `${zonal[1].replace(/-[a-z]$/, '')}/${zonal[1]}/spare`;
+  return `${ref.slice(ref.lastIndexOf('std-') + 'std-'.length)}/on-demand`;
+}
+
+/**
+ * Google Cloud, every controller run of a replay, preemptions and failed creations included: the handler's pure half
+ * (`buildGcpStepInput`, which `runFallbackController` calls on what it listed and the preemption message it was
+ * given) on the managed instances, failed creations and preemption messages of the simulated fleet
+ * ({@link gcpReading}): one region with one or two machine types, and two regions (`regions`, spare MIGs in each,
+ * the second region out of spot for 50 minutes). The pools are met in the order the handler lists them, a failed
+ * creation in the group that made it and a preempted VM no longer listed after every region.
+ */
+describe('as-deployed Google Cloud model == the Google Cloud handler on every run (preemptions and failed creations included)', () => {
+  const gcpZones = ['us-central1-a_c3', 'us-central1-b_c3', 'us-central1-c_c3'];
+  const cases: [string, SpotTrace[], TraceReading, number, number, number][] = [
+    ['one region, three zones', syntheticTraces(gcpZones, 1500, 5), TraceReading.UNCAPPED, 7, 1, 3],
+    ['one region, three zones, 1-3 VMs per pool (preemptions that leave VMs running)', withCounts(syntheticTraces(gcpZones, 1500, 8), 8), TraceReading.CAPPED, 7, 1, 3],
+    ['one region, two zones, two machine types', syntheticTraces(['us-central1-a_g2', 'us-central1-b_g2', 'us-central1-a_a2', 'us-central1-b_a2'], 1500, 7), TraceReading.UNCAPPED, 7, 1, 3],
+    [
+      'two regions, one of them losing all spot at once',
+      withRegionOutage(syntheticTraces([...gcpZones, 'europe-west4-a_c3', 'europe-west4-b_c3'], 1500, 11), 'europe-west4', 600, 700),
+      TraceReading.UNCAPPED,
+      9,
+      1,
+      4,
+    ],
+  ];
+  test.each(cases)('%s', (_, traces, reading, maxCapacity, base, target) => {
+    const runs = replay(Deployment.GCP, traces, maxCapacity, base, target, reading);
+    expect(runs.length).toBeGreaterThan(700);
+    const regions = runs[0].before.regions.length;
+    const e: Exercised = { changed: 0, spares: 0, preempted: 0, failed: 0, regionsAvoided: 0 };
+    let doomed = 0;
+    for (const run of runs) {
+      const { settings, present, prev, preemptions, doomedListed } = gcpReading(run, maxCapacity);
+      const reading = buildGcpStepInput(settings, present, prev, preemptions, run.input.observed.nowSeconds);
+      expect(reading.stepInput.observed).toEqual(run.input.observed);
+      expect(reading.repeatedPreemptions).toHaveLength(preemptions.length > 0 ? 1 : 0);
+      doomed += doomedListed;
+      const step = planControllerStep(reading.stepInput);
+      expect(step.actions.map((a) => ({ ...a, group: gcpSimId(a.group) }))).toEqual(run.step.actions);
+      expect(step.nextState).toEqual(run.step.nextState);
+      tally(e, run);
+    }
+    expectExercised(e, regions);
+    // preempted VMs still listed within their notice were read as not ready
+    if (reading === TraceReading.CAPPED) expect(doomed).toBeGreaterThan(0);
+  });
+});
+
+/**
+ * Google Cloud, the whole handler (`runFallbackController` on fake Compute Engine and state clients that answer what
+ * the simulated fleet holds): the fake-client path, on the runs a scheduler tick alone covers (no preemption, no
+ * failed creation: those reach the handler as a preemption message per VM and as a VM's `lastAttempt` errors,
+ * which the test above builds for its pure half).
+ */
+describe('as-deployed Google Cloud model == the whole Google Cloud handler on fake clients (quiet runs)', () => {
   test('one region, three zones: every quiet controller run of a replay', async () => {
     const names = ['us-central1-a_c3', 'us-central1-b_c3', 'us-central1-c_c3'];
     const maxCapacity = 7;
@@ -239,8 +474,156 @@ describe('as-deployed Google Cloud model == the Google Cloud handler (same obser
   });
 });
 
-/** Azure: the same, with the handler's `runAzureFallbackController` on fake ARM and blob clients. */
-describe('as-deployed Azure model == the Azure handler (same observed inputs, same actions)', () => {
+// ---------------------------------------------------------------------------------------------------------
+// Azure
+
+/** A VM of a Flexible scale set, as `virtualMachines` list returns it with its instance view. */
+function azureVm(name: string, zone: string, size: string, spot: boolean, status: 'ready' | 'creating' | 'failed'): AzureVm {
+  const statuses = { ready: [{ code: 'ProvisioningState/succeeded' }, { code: 'PowerState/running' }], creating: [{ code: 'ProvisioningState/creating' }], failed: [{ code: 'ProvisioningState/failed/ZonalAllocationFailed', message: 'Allocation failed. We do not have sufficient capacity for the requested VM size in this zone.' }] };
+  return {
+    name,
+    zones: [zone],
+    properties: {
+      ...(spot ? { priority: 'Spot' } : {}),
+      provisioningState: { ready: 'Succeeded', creating: 'Creating', failed: 'Failed' }[status],
+      hardwareProfile: { vmSize: size },
+      instanceView: { statuses: statuses[status] },
+    },
+  };
+}
+
+/**
+ * What one Azure controller run reads, for the fleet the simulator holds at that run: per region the main scale
+ * set (its Spot VMs ready / creating, its Regular VMs: the base and the fallback) and one spare Spot scale set per
+ * zone; per failed launch the simulator counted, a Spot VM in provisioning state Failed (an allocation failure not
+ * counted before) in the scale set that launched it; per preempted VM, a Spot VM the previous run listed that is
+ * gone while its scale set's capacity did not drop (eviction policy Delete); now and then a VM whose failure an
+ * earlier run counted.
+ */
+function azureReading(run: ControllerRunRecord, maxCapacity: number): { settings: AzureFallbackSettings; views: AzureScaleSetView[]; spareViews: AzureSpareScaleSetView[]; prev: AzureStoredState } {
+  const { before } = run;
+  const poolIndex = new Map(before.pools.map((p, z) => [p, z]));
+  const home = before.regions[0].name;
+  const spotVms: Record<string, string> = {};
+  const capacities: Record<string, number> = {};
+  const seenFailures: string[] = [];
+  let n = 0;
+  let demandReady = run.readyDemand;
+  const views: AzureScaleSetView[] = [];
+  const spareViews: AzureSpareScaleSetView[] = [];
+  before.regions.forEach((r, ri) => {
+    const where = r.name === home ? {} : { region: r.name };
+    const mainName = `main-${r.name}`;
+    const main: AzureVm[] = [];
+    const gone: [string, string][] = [];
+    const spares = r.zones.map((zone) => ({ name: `spare-${r.name}-${zone}`, zone, vms: [] as AzureVm[], gone: [] as [string, string][] }));
+    for (const pool of r.pools) {
+      const z = poolIndex.get(pool)!;
+      const [, zone, size] = pool.split('/');
+      const spare = spares.find((g) => g.zone === zone)!;
+      const vms = poolVms(run, z);
+      const failed = run.events.launchFailures[z];
+      const preempted = run.events.preempted[z];
+      for (let i = 0; i < vms.main; i++) main.push(azureVm(`vm-${n++}`, zone, size, true, i < vms.mainReady ? 'ready' : 'creating'));
+      for (let i = 0; i < failed - run.events.spareLaunchFailures[z]; i++) main.push(azureVm(`vm-${n++}`, zone, size, true, 'failed'));
+      for (let i = 0; i < preempted - run.events.sparePreempted[z]; i++) gone.push([`vm-${n++}`, pool]);
+      for (let i = 0; i < vms.spare; i++) spare.vms.push(azureVm(`vm-${n++}`, zone, size, true, i < vms.spareReady ? 'ready' : 'creating'));
+      for (let i = 0; i < run.events.spareLaunchFailures[z]; i++) spare.vms.push(azureVm(`vm-${n++}`, zone, size, true, 'failed'));
+      for (let i = 0; i < run.events.sparePreempted[z]; i++) spare.gone.push([`vm-${n++}`, pool]);
+    }
+    const first = poolIndex.get(`${r.name}/${r.zones[0]}/${r.types[0]}`)!;
+    if (run.t % 3 === 0 && before.main[first] > 0) {
+      main.push(azureVm(`vm-stuck-${ri}`, r.zones[0], r.types[0], true, 'failed'));
+      seenFailures.push(`vm-stuck-${ri}|ProvisioningState/failed/ZonalAllocationFailed`);
+    }
+    const regular = r.onDemandBase + r.fallback;
+    const ready = Math.min(regular, demandReady);
+    demandReady -= ready;
+    for (let i = 0; i < regular; i++) main.push(azureVm(`vm-regular-${ri}-${i}`, r.zones[0], r.types[0], false, i < ready ? 'ready' : 'creating'));
+    const capacity = r.mainDesired + r.fallback;
+    views.push({
+      settings: { name: mainName, baseRegularCount: r.onDemandBase, maxCapacity: regionMax(maxCapacity, before.regions.length, ri), desiredCapacity: r.mainDesired, ...where },
+      scaleSet: { id: mainName, capacity, baseRegularPriorityCount: regular, regularPriorityPercentageAboveBase: 0 },
+      vms: main,
+    });
+    capacities[mainName] = capacity;
+    for (const [vm, pool] of gone) spotVms[`${mainName}/${vm}`] = pool;
+    for (const g of spares) {
+      spareViews.push({ settings: { name: g.name, zone: g.zone, vmSize: r.types[0], maxCapacity, ...where }, scaleSet: { id: g.name, capacity: r.zoneSpare[g.zone], baseRegularPriorityCount: 0, regularPriorityPercentageAboveBase: 0 }, vms: g.vms });
+      capacities[g.name] = r.zoneSpare[g.zone];
+      for (const [vm, pool] of g.gone) spotVms[`${g.name}/${vm}`] = pool;
+    }
+  });
+  const settings: AzureFallbackSettings = {
+    fleetName: 'fleet',
+    subscriptionId: 's',
+    resourceGroup: 'rg',
+    region: home,
+    scaleSets: views.map((v) => v.settings),
+    maxCapacity,
+    stateAccount: 'a',
+    stateContainer: 'c',
+    stateBlob: 'b',
+    spareScaleSets: spareViews.map((v) => v.settings),
+    ...(run.input.options ? { policy: run.input.options } : {}),
+  };
+  const appliedFallback = before.regions.reduce((k, r) => k + r.fallback, 0);
+  const prev: AzureStoredState = { policy: run.input.state ?? initialFallbackState(run.input.options ?? {}), spotVms, capacities, seenFailures, appliedFallback };
+  return { settings, views, spareViews, prev };
+}
+
+/** The simulator's id of an Azure scale set (`main-<region>`, `spare-<region>-<zone>`). */
+function azureSimId(name: string): string {
+  const spare = /^spare-(.+)-([^-]+)$/.exec(name);
+  return spare ? `${spare[1]}/${spare[2]}/spare` : `${name.slice('main-'.length)}/on-demand`;
+}
+
+/**
+ * Azure, every controller run of a replay, evictions and failed allocations included: the handler's pure half
+ * (`buildAzureStepInput`, which `runAzureFallbackController` calls on the scale sets and VMs it listed and its
+ * stored memory) on the VMs, failed allocations and evictions of the simulated fleet ({@link azureReading}): one
+ * region with one or two VM sizes, and two regions (a main scale set and spare scale sets in each, the second region
+ * out of spot for 50 minutes). The stored memory is the one the run's listing implies (the evicted VMs listed last
+ * time, the capacities unchanged), not the one the handler wrote at its previous run.
+ */
+describe('as-deployed Azure model == the Azure handler on every run (evictions and failed allocations included)', () => {
+  const azureZones = ['eastus-1_nc', 'eastus-2_nc', 'eastus-3_nc'];
+  const cases: [string, SpotTrace[], TraceReading, number, number, number][] = [
+    ['one region, three zones', syntheticTraces(azureZones, 1500, 9), TraceReading.UNCAPPED, 7, 1, 3],
+    ['one region, three zones, 1-3 VMs per pool (evictions that leave VMs running)', withCounts(syntheticTraces(azureZones, 1500, 8), 8), TraceReading.CAPPED, 7, 1, 3],
+    ['one region, two zones, two VM sizes', syntheticTraces(['eastus-1_nc', 'eastus-2_nc', 'eastus-1_nd', 'eastus-2_nd'], 1500, 3), TraceReading.UNCAPPED, 7, 1, 3],
+    [
+      'two regions, one of them losing all spot at once',
+      withRegionOutage(syntheticTraces([...azureZones, 'westeurope-1_nc', 'westeurope-2_nc'], 1500, 13), 'westeurope', 600, 700),
+      TraceReading.UNCAPPED,
+      9,
+      1,
+      4,
+    ],
+  ];
+  test.each(cases)('%s', (_, traces, reading, maxCapacity, base, target) => {
+    const runs = replay(Deployment.AZURE, traces, maxCapacity, base, target, reading);
+    expect(runs.length).toBeGreaterThan(700);
+    const regions = runs[0].before.regions.length;
+    const e: Exercised = { changed: 0, spares: 0, preempted: 0, failed: 0, regionsAvoided: 0 };
+    for (const run of runs) {
+      const { settings, views, spareViews, prev } = azureReading(run, maxCapacity);
+      const reading = buildAzureStepInput(settings, views, spareViews, prev, run.input.observed.nowSeconds);
+      expect(reading.stepInput.observed).toEqual(run.input.observed);
+      const step = planControllerStep(reading.stepInput);
+      expect(step.actions.map((a) => ({ ...a, group: azureSimId(a.group) }))).toEqual(run.step.actions);
+      expect(step.nextState).toEqual(run.step.nextState);
+      tally(e, run);
+    }
+    expectExercised(e, regions);
+  });
+});
+
+/**
+ * Azure, the whole handler (`runAzureFallbackController` on fake ARM and blob clients): the fake-client path, on the
+ * runs without evictions or failed allocations (the test above covers those through the pure half).
+ */
+describe('as-deployed Azure model == the whole Azure handler on fake clients (quiet runs)', () => {
   test('one region, three zones: every quiet controller run of a replay', async () => {
     const names = ['eastus-1_nc', 'eastus-2_nc', 'eastus-3_nc'];
     const maxCapacity = 7;
