@@ -12,9 +12,11 @@ import { simulate, SimulatedPolicy, SimulationOptions } from '../lib/plan/simula
 import { SyntheticFamily, syntheticTraces } from '../lib/plan/synthetic';
 import { loadTraceDir, SpotTrace, TraceReading } from '../lib/plan/traces';
 
-const setup: SimulationOptions = { tickSeconds: 30, targetReplicas: 3, coldStartSeconds: 120, onDemandPriceRatio: 3, windowSeconds: 86400, seed: 0, reading: TraceReading.UNCAPPED };
+// TARGET=5 judges a larger fleet (SkyServe's setup is 3 replicas).
+const setup: SimulationOptions = { tickSeconds: 30, targetReplicas: process.env.TARGET ? Number(process.env.TARGET) : 3, coldStartSeconds: 120, onDemandPriceRatio: 3, windowSeconds: 86400, seed: 0, reading: TraceReading.UNCAPPED };
 const variants: FallbackPolicyOptions[] = process.argv[2] ? JSON.parse(process.argv[2]) : [{}];
-const seeds = [1, 2, 3, 4];
+// SEEDS=5,6,7,8 replays other seeds of the same families: a held-out check for a change chosen on seeds 1-4.
+const seeds = process.env.SEEDS ? process.env.SEEDS.split(',').map(Number) : [1, 2, 3, 4];
 const deployment = (process.env.DEPLOYMENT as Deployment | undefined) ?? Deployment.AWS;
 
 interface Case { label: string; traces: SpotTrace[]; repeats: number }

@@ -149,8 +149,9 @@ export interface FallbackPolicyOptions {
   readonly scaleInStabilizationSeconds?: number;
   /**
    * Most the stabilization grows to when the fallback flaps (goes back up within `flapWindowSeconds`
-   * of going down; each flap doubles it).
-   * @default 1800
+   * of going down; each flap doubles it). Measured: 300 s holds the fallback long enough through a flapping spell
+   * and returns to spot sooner than 1800 s (docs/measurements.md, "Defaults of December 2026").
+   * @default 300
    */
   readonly maxScaleInStabilizationSeconds?: number;
   /** A fallback increase this soon after a decrease counts as a flap. @default 900 */
@@ -158,9 +159,10 @@ export interface FallbackPolicyOptions {
   /** Seconds after a fallback increase before any decrease (cool-down). @default 120 */
   readonly scaleInCooldownSeconds?: number;
   /**
-   * Seconds a pool is avoided after a preemption or failed launch, like Karpenter's 3-minute
-   * unavailable-offering cache. Doubles with each strike the pool has not been forgiven.
-   * @default 180
+   * Seconds a pool is avoided after a preemption or failed launch (Karpenter's unavailable-offering cache holds an
+   * offering 3 minutes; a GPU spot pool that just took replicas back rarely has them again so soon). Doubles with each
+   * strike the pool has not been forgiven.
+   * @default 600
    */
   readonly unavailablePoolSeconds?: number;
   /** Longest a pool is avoided, however many strikes. @default 3600 */
@@ -175,8 +177,9 @@ export interface FallbackPolicyOptions {
   readonly spareSpotReplicas?: number;
   /**
    * The fleet counts as at risk (and keeps its spares) while one of its spot replicas was preempted
-   * within this many seconds. Set it very large to always keep spares (SpotHedge's N+1).
-   * @default 21600 (6 hours)
+   * within this many seconds (spot preemptions come in spells that last days). See `keepSparesWhenCalm` to keep
+   * them before any preemption too (SpotHedge's N+1).
+   * @default 86400 (a day)
    */
   readonly riskWindowSeconds?: number;
   /**
@@ -188,8 +191,10 @@ export interface FallbackPolicyOptions {
   /**
    * When spot is scarce (fewer pools left to launch in than spot replicas plus spares, because the
    * others were just preempted or ran out of capacity), cover the missing spares with on-demand, as
-   * SpotHedge always does: the next preemption is then likely and its replacement unlikely to land.
-   * @default true
+   * SpotHedge always does: the next preemption is then likely and its replacement unlikely to land. Off by
+   * default: in a region of three zones one lost zone already counts as scarce, and the on-demand it then holds
+   * costs more than the availability it buys (measured on the synthetic families, docs/measurements.md).
+   * @default false
    */
   readonly coverSparesWhenScarce?: boolean;
   /**
@@ -248,16 +253,16 @@ export interface ResolvedFallbackPolicyOptions {
 /** Defaults of {@link FallbackPolicyOptions}. */
 export const DEFAULT_FALLBACK_POLICY_OPTIONS: ResolvedFallbackPolicyOptions = {
   scaleInStabilizationSeconds: 60,
-  maxScaleInStabilizationSeconds: 1800,
+  maxScaleInStabilizationSeconds: 300,
   flapWindowSeconds: 900,
   scaleInCooldownSeconds: 120,
-  unavailablePoolSeconds: 180,
+  unavailablePoolSeconds: 600,
   maxUnavailablePoolSeconds: 3600,
   strikeForgivenessSeconds: 3600,
   spareSpotReplicas: 1,
-  riskWindowSeconds: 21600,
+  riskWindowSeconds: 86400,
   keepSparesWhenCalm: false,
-  coverSparesWhenScarce: true,
+  coverSparesWhenScarce: false,
   coverMissingSpares: false,
   replaceUnlaunchedSpot: true,
   spreadSpares: true,

@@ -212,7 +212,7 @@ describe('replaceUnlaunchedSpot: spare groups stand in for spot the main groups 
   });
 
   test('only calm pools take stand-ins: after recent trouble everywhere, on-demand covers', () => {
-    const options = { replaceUnlaunchedSpot: true };
+    const options = { replaceUnlaunchedSpot: true, coverSparesWhenScarce: true };
     // ten minutes ago every us-west-2 pool lost a replica
     const earlier = planControllerStep({ observed: { ...observed(0, 0, 0, 0), nowSeconds: T0 - 600, pools: observed(0, 0, 0, 0).pools.map((p) => ({ ...p, preempted: p.pool.startsWith('us-west-2') ? 1 : 0 })) }, groups: groups(), options });
     const step = planControllerStep({ observed: observed(0, 0, 0), state: earlier.nextState, groups: groups(), options });

@@ -49,7 +49,7 @@ describe('decideFallback: restore the target when spot disappears', () => {
     const one = drv.step([{ pool: POOLS[0], ready: 0, preempted: 1 }, ...ready(0, 1, 1, 0).slice(1)]);
     expect(one).toMatchObject({ fallbackReplicas: 1, onDemandReplicas: 1, action: FallbackAction.FALL_BACK });
     expect(one.reason).toMatch(/spot is 1 ready replica short of its share 3 of target 3 \(ready spot 2\): fallback 0 -> 1 on-demand/);
-    expect(one.reason).toMatch(/us-east-1a\/g5.xlarge: 1 preempted, avoided 180 s/);
+    expect(one.reason).toMatch(/us-east-1a\/g5.xlarge: 1 preempted, avoided 600 s/);
     const all = drv.step(POOLS.map((pool, z) => ({ pool, ready: 0, preempted: z === 1 || z === 2 ? 1 : 0 })));
     expect(all).toMatchObject({ fallbackReplicas: 3, onDemandReplicas: 3, action: FallbackAction.FALL_BACK });
   });
@@ -140,8 +140,8 @@ describe('decideFallback: no flapping', () => {
 });
 
 describe('decideFallback: steer away from pools that were just preempted', () => {
-  test('a preempted pool is avoided for 180 s, then preferred last until its strike is forgiven', () => {
-    const drv = new Driver();
+  test('a preempted pool is avoided for unavailablePoolSeconds (here 180 s), then preferred last until its strike is forgiven', () => {
+    const drv = new Driver({}, new FallbackPolicy({ unavailablePoolSeconds: 180 }));
     drv.step(ready(1, 1, 1, 0));
     const d = drv.step([{ pool: POOLS[0], ready: 0, preempted: 1 }, ...ready(0, 1, 1, 0).slice(1)]);
     expect(d.unavailablePools).toEqual([POOLS[0]]);
@@ -165,7 +165,7 @@ describe('decideFallback: steer away from pools that were just preempted', () =>
   });
 
   test('pools that drop out of the observation are forgotten once nothing is held against them', () => {
-    const policy = new FallbackPolicy({ strikeForgivenessSeconds: 60 });
+    const policy = new FallbackPolicy({ strikeForgivenessSeconds: 60, unavailablePoolSeconds: 180 });
     const drv = new Driver({}, policy);
     drv.step([{ pool: 'old', ready: 0, preempted: 1 }, ...ready(1, 1, 1)]);
     expect(drv.state.pools.map((p) => p.pool)).toContain('old');
@@ -200,8 +200,8 @@ describe('decideFallback: spare spot replicas while at risk', () => {
     expect(() => new FallbackPolicy({ keepSparesWhenCalm: 'always' as unknown as boolean })).toThrow(/keepSparesWhenCalm \(always\) must be true or false/);
   });
 
-  test('when spot is scarce (fewer pools left than spot replicas plus spares) on-demand covers the spare', () => {
-    const drv = new Driver({ maxCapacity: 8 });
+  test('coverSparesWhenScarce: when spot is scarce (fewer pools left than spot replicas plus spares) on-demand covers the spare', () => {
+    const drv = new Driver({ maxCapacity: 8 }, new FallbackPolicy({ coverSparesWhenScarce: true }));
     drv.step(ready(1, 1, 1));
     // three of six pools preempted at once: 3 pools left for 3 + 1 spot replicas
     const d = drv.step(POOLS.map((pool, z) => ({ pool, ready: z >= 3 && z < 5 ? 1 : 0, preempted: z < 3 ? 1 : 0 })));
@@ -210,6 +210,10 @@ describe('decideFallback: spare spot replicas while at risk', () => {
     const off = new Driver({}, new FallbackPolicy({ coverSparesWhenScarce: false }));
     off.step(ready(1, 1, 1));
     expect(off.step(POOLS.map((pool, z) => ({ pool, ready: z >= 3 && z < 5 ? 1 : 0, preempted: z < 3 ? 1 : 0 }))).fallbackReplicas).toBe(1);
+    // off by default
+    const byDefault = new Driver();
+    byDefault.step(ready(1, 1, 1));
+    expect(byDefault.step(POOLS.map((pool, z) => ({ pool, ready: z >= 3 && z < 5 ? 1 : 0, preempted: z < 3 ? 1 : 0 }))).fallbackReplicas).toBe(1);
   });
 
   test('spareSpotReplicas 0 disables spares', () => {
@@ -282,7 +286,7 @@ describe('errors name the prop, the value, the limit and the fix', () => {
     }
     expect(err).toBeInstanceOf(FleetSpecError);
     expect(err!.message).toMatch(/fallback policy: 3 problems/);
-    expect(err!.message).toMatch(/unavailablePoolSeconds \(-1\) must be a finite number, 0 or more; use the default 180/);
+    expect(err!.message).toMatch(/unavailablePoolSeconds \(-1\) must be a finite number, 0 or more; use the default 600/);
     expect(err!.message).toMatch(/spareSpotReplicas \(1.5\) must be a whole number of replicas; use 2/);
     expect(err!.message).toMatch(/maxScaleInStabilizationSeconds \(50\) is below scaleInStabilizationSeconds \(100\); raise it to at least 100/);
     expect(err!.code).toBe(FleetSpecErrorCode.CAPACITY_NEGATIVE);
@@ -306,7 +310,7 @@ describe('decideFallback: several regions (pools <region>/<zone>/<type>)', () =>
   const obs = (ready: number[], bad: string[] = []): SpotPoolObservation[] => REGION_POOLS.map((pool, i) => ({ pool, ready: ready[i] ?? 0, preempted: bad.includes(pool) ? 1 : 0 }));
 
   test('a region whose pools fail together is ranked after every other region, for a doubling time, then forgiven', () => {
-    const d = new Driver({ maxCapacity: 9 });
+    const d = new Driver({ maxCapacity: 9 }, new FallbackPolicy({ unavailablePoolSeconds: 180 }));
     d.step(obs([1, 1, 1, 0, 0]));
     // both us-east-1 pools lose their replica in the same period
     const hit = d.step(obs([0, 0, 1, 0, 0], ['us-east-1/us-east-1a/g5', 'us-east-1/us-east-1b/g5']));
@@ -333,7 +337,7 @@ describe('decideFallback: several regions (pools <region>/<zone>/<type>)', () =>
   });
 
   test('homeRegion ranks its pools first among equals, never before a pool with fewer strikes', () => {
-    const policy = new FallbackPolicy({ homeRegion: 'us-west-2' });
+    const policy = new FallbackPolicy({ homeRegion: 'us-west-2', unavailablePoolSeconds: 180 });
     const d = new Driver({ maxCapacity: 9 }, policy);
     expect(d.step(obs([0, 0, 0, 0, 0])).preferredPools.slice(0, 2)).toEqual(['us-west-2/us-west-2a/g5', 'us-west-2/us-west-2b/g5']);
     d.step(obs([0, 0, 0, 0, 0], ['us-west-2/us-west-2a/g5']));

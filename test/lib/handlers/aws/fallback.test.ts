@@ -23,7 +23,7 @@ import {
 import { FALLBACK_METRICS_NAMESPACE, FallbackSettings } from '../../../../lib/handlers/aws/fallback-settings';
 import { decodeControllerState } from '../../../../lib/handlers/aws/fallback-state';
 import { EventBridgeEnvelope } from '../../../../lib/handlers/aws/events';
-import { FallbackAction } from '../../../../lib/policy/fallback-policy';
+import { DEFAULT_FALLBACK_POLICY_OPTIONS, FallbackAction } from '../../../../lib/policy/fallback-policy';
 import { launchUnsuccessful, spotWarning } from './sample-events';
 
 const asgMock = mockClient(AutoScalingClient);
@@ -229,14 +229,14 @@ describe('fallback controller: spot loss and return', () => {
     const r = await runFallbackController(warning('i-0000000000000001a'), deps());
     expect(r).toMatchObject({ trigger: FallbackTrigger.SPOT_WARNING, outcome: FallbackOutcome.APPLIED, action: FallbackAction.FALL_BACK, fallbackBefore: 0, fallbackAfter: 1, readySpot: 2, preemptions: 1 });
     expect(r.reason).toMatch(/spot is 1 ready replica short of its share 3 of target 4 \(ready spot 2\): fallback 0 -> 1 on-demand/);
-    expect(r.reason).toMatch(/us-east-1a\/g5\.xlarge: 1 preempted, avoided 180 s/);
+    expect(r.reason).toMatch(/us-east-1a\/g5\.xlarge: 1 preempted, avoided 600 s/);
     expect(setDesiredCalls()).toEqual([{ AutoScalingGroupName: FALLBACK, DesiredCapacity: 1, HonorCooldown: false }]);
     expect(world.fallback!.desired).toBe(1);
     expect(metric('FallbackReplicas')).toEqual([1]);
     expect(metric('SpotPreemptions')).toEqual([1]);
     const state = decodeControllerState(world.param);
     expect(state.policy.fallbackReplicas).toBe(1);
-    expect(state.policy.pools.find((p) => p.pool === 'us-east-1/us-east-1a/g5.xlarge')).toMatchObject({ strikes: 1, unavailableUntil: T0 / 1000 + 180 });
+    expect(state.policy.pools.find((p) => p.pool === 'us-east-1/us-east-1a/g5.xlarge')).toMatchObject({ strikes: 1, unavailableUntil: T0 / 1000 + DEFAULT_FALLBACK_POLICY_OPTIONS.unavailablePoolSeconds });
   });
 
   test('launch failures (no instance ever appears) raise the fallback to the missing spot, and strike the pool', async () => {
@@ -462,11 +462,17 @@ describe('fallback controller: bounds', () => {
     expect(setDesiredCalls()).toEqual([{ AutoScalingGroupName: FALLBACK, DesiredCapacity: 0, HonorCooldown: false }]);
   });
 
-  test('scarce spot (default spares): on-demand also covers the spare', async () => {
-    const r = await runFallbackController(warning('i-0000000000000001a'), deps({ settings: settings({ policy: {} }) }));
+  test('scarce spot with coverSparesWhenScarce: on-demand also covers the spare (off by default)', async () => {
+    const r = await runFallbackController(warning('i-0000000000000001a'), deps({ settings: settings({ policy: { coverSparesWhenScarce: true } }) }));
     // 4 pools, 1 avoided -> 3 left for 3 spot + 1 spare: scarce, so 1 short + 1 spare
     expect(r.fallbackAfter).toBe(2);
     expect(r.reason).toMatch(/spot is scarce/);
+  });
+
+  test('scarce spot with the default policy: on-demand covers only the missing replica', async () => {
+    const r = await runFallbackController(warning('i-0000000000000001a'), deps({ settings: settings({ policy: {} }) }));
+    expect(r.fallbackAfter).toBe(1);
+    expect(r.reason).not.toMatch(/spot is scarce/);
   });
 });
 
