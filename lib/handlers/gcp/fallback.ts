@@ -21,7 +21,8 @@
  *    metric `custom.googleapis.com/spot_inference/fallback_replicas`.
  *
  * Several regions: `regions` lists each region's spot and standard groups (and spare groups); one controller
- * observes and resizes them all; pools are `<region>/<zone>/<machineType>`.
+ * observes and resizes them all; pools are `<region>/<zone>/<machineType>`. A preemption of any region's spot or
+ * spare VM is counted ({@link isFleetInstance}).
  *
  * Transient API errors (429, 5xx, network) are retried with backoff, honouring `Retry-After`. A group that
  * answers 404 (deleted, not created yet) is left out of the run and logged.
@@ -361,6 +362,32 @@ export function gcpRegionsOf(s: GcpFallbackSettings): GcpRegionSettings[] {
   return [{ region: s.region, spotGroup: s.spotGroup, onDemandGroup: s.onDemandGroup, onDemandBase: s.onDemandBase, maxCapacity: s.maxCapacity, defaultMachineType: s.defaultMachineType, spareGroups: s.spareGroups }];
 }
 
+/**
+ * Names of the fleet's spot and spare VMs start with one of these, in every region: the home region's
+ * `instanceNamePrefix` and `spareInstanceNamePrefix` (defaults `<fleetName>-spot-`, `<fleetName>-spare-`), and for each
+ * other region its spot group's name and each of its spare groups' names, then `-` (a managed instance group names its
+ * VMs `<base instance name>-<suffix>`, and the fleets this package builds use the group's name as base instance name).
+ */
+export function fleetInstanceNamePrefixes(s: GcpFallbackSettings): string[] {
+  const out = [s.instanceNamePrefix ?? `${s.fleetName}-spot-`, s.spareInstanceNamePrefix ?? `${s.fleetName}-spare-`];
+  for (const r of gcpRegionsOf(s)) {
+    if (r.region === s.region) continue; // the home region's prefixes are the two above
+    out.push(`${r.spotGroup}-`, ...(r.spareGroups ?? []).map((g) => `${g.name}-`));
+  }
+  return [...new Set(out)];
+}
+
+/**
+ * Whether a preempted VM is one of this fleet's: listed in a spot or spare group of any region by this run or the
+ * previous one (a group's VMs are its own, whatever their base instance name), or named with one of
+ * {@link fleetInstanceNamePrefixes} (a VM created and preempted between two runs).
+ */
+export function isFleetInstance(s: GcpFallbackSettings, present: readonly GcpRegionView[], prev: Pick<StoredState, 'instancePools'>, name: string): boolean {
+  if (Object.prototype.hasOwnProperty.call(prev.instancePools, name)) return true;
+  if (present.some((v) => [...v.spotInstances, ...v.spares.flatMap((g) => g.instances)].some((mi) => instanceLocation(mi).name === name))) return true;
+  return fleetInstanceNamePrefixes(s).some((p) => name.startsWith(p));
+}
+
 /** The preemption carried by an event, when it is one of this fleet's; `undefined` for a scheduler tick. */
 export function preemptionOf(event: PubsubCloudEvent | undefined): PreemptionRecord | undefined {
   const data = event?.data?.message?.data;
@@ -469,7 +496,11 @@ export function buildGcpStepInput(
       continue;
     }
     seenPreemptions.push(id);
-    const pool = prev.instancePools[preemption.instanceName] ?? `${regionOfZone(preemption.zone)}/${preemption.zone}/${settings.defaultMachineType}`;
+    // Its pool as the previous run listed it, else as this run lists it; a VM never listed: its zone's region and
+    // that region's default machine type.
+    const region = regionOfZone(preemption.zone);
+    const type = present.find((v) => v.r.region === region)?.r.defaultMachineType ?? settings.defaultMachineType;
+    const pool = prev.instancePools[preemption.instanceName] ?? livePool ?? `${region}/${preemption.zone}/${type}`;
     const p = pools.get(pool) ?? { ready: 0, launching: 0, launchFailures: 0, preempted: 0 };
     pools.set(pool, p);
     p.preempted++;
@@ -559,11 +590,11 @@ export async function runFallbackController(
   const present: GcpRegionView[] = views.filter((v): v is NonNullable<typeof v> => v !== undefined);
   if (present.length === 0) throw new GoogleApiError(404, `spot fallback: no region of fleet ${settings.fleetName} has its spot and standard groups (deleted, or not created yet): nothing to do`);
 
-  // A preemption message: one preempted VM in the pool it ran in (from the previous listing).
-  // A repeated delivery of the same message is recognised by the log entry's insertId and counted once.
-  const prefixes = [settings.instanceNamePrefix ?? `${settings.fleetName}-spot-`, settings.spareInstanceNamePrefix ?? `${settings.fleetName}-spare-`];
+  // A preemption message: one preempted VM in the pool it ran in (from the previous listing), when it is a VM of
+  // any region's spot or spare groups. A repeated delivery of the same message is recognised by the log entry's
+  // insertId and counted once.
   const found = preemptionOf(event);
-  const preemption = found && found.project === settings.project && prefixes.some((p) => found.instanceName.startsWith(p)) ? found : undefined;
+  const preemption = found && found.project === settings.project && isFleetInstance(settings, present, prev, found.instanceName) ? found : undefined;
 
   // 2. Plan: the cloud-neutral step, on what the pure half read.
   const reading = buildGcpStepInput(settings, present, prev, preemption ? [preemption] : [], nowSeconds);

@@ -4,10 +4,12 @@ import { createServer, IncomingMessage, Server, ServerResponse } from 'node:http
 import { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import {
+  ComputeClient,
   createComputeClient,
   createFallbackMetrics,
   createGcsStateStore,
   fallbackSettingsFromEnv,
+  fleetInstanceNamePrefixes,
   GcpFallbackClients,
   GcpFallbackSettings,
   GoogleApiError,
@@ -15,6 +17,7 @@ import {
   ManagedInstance,
   observeSpotGroup,
   runFallbackController,
+  StateStore,
   StoredState,
 } from '../../../../lib/handlers/gcp/fallback';
 import { PubsubCloudEvent } from '../../../../lib/handlers/gcp/preemption';
@@ -406,5 +409,118 @@ describe('bundle', () => {
     expect(typeof mod.handleFallback).toBe('function');
     const pkg = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8'));
     expect(pkg).toMatchObject({ main: 'index.js', engines: { node: '>=22' } });
+  });
+});
+
+describe('several regions: every region\'s preemptions are counted (spot and spare VMs)', () => {
+  // As GcpMultiRegionSpotInferenceService deploys it: one fleet name per region (`llm-mr-usce1`, `llm-mr-euwe4`),
+  // so the second region's VMs do not start with the first region's prefixes.
+  const MR: GcpFallbackSettings = {
+    ...SETTINGS,
+    fleetName: 'llm-mr-usce1',
+    spotGroup: 'llm-mr-usce1-spot',
+    onDemandGroup: 'llm-mr-usce1-od',
+    instanceNamePrefix: 'llm-mr-usce1-spot-',
+    spareInstanceNamePrefix: 'llm-mr-usce1-spare-',
+    spareGroups: [{ name: 'llm-mr-usce1-spare-a', zone: 'us-central1-a', maxSize: 1 }],
+    regions: [
+      { region: 'us-central1', spotGroup: 'llm-mr-usce1-spot', onDemandGroup: 'llm-mr-usce1-od', onDemandBase: 1, maxCapacity: 6, defaultMachineType: 'g2-standard-8', spareGroups: [{ name: 'llm-mr-usce1-spare-a', zone: 'us-central1-a', maxSize: 1 }] },
+      { region: 'europe-west4', spotGroup: 'llm-mr-euwe4-spot', onDemandGroup: 'llm-mr-euwe4-od', onDemandBase: 1, maxCapacity: 6, defaultMachineType: 'g2-standard-12', spareGroups: [{ name: 'llm-mr-euwe4-spare-b', zone: 'europe-west4-b', maxSize: 1 }] },
+    ],
+  };
+  const groups = new Map<string, { size: number; instances: ManagedInstance[] }>();
+  const compute: ComputeClient = {
+    getTargetSize: async (ref) => groups.get(ref)!.size,
+    listManagedInstances: async (ref) => groups.get(ref)!.instances,
+    resize: async (ref, size) => void (groups.get(ref)!.size = size),
+  };
+  let object: { state: StoredState; generation: string } | undefined;
+  const state: StateStore = {
+    read: async () => ({ state: object?.state, generation: object?.generation ?? '0' }),
+    write: async (s, generation) => {
+      if ((object?.generation ?? '0') !== generation) return false;
+      object = { state: s, generation: String(Number(generation) + 1) };
+      return true;
+    },
+  };
+  let clock = 1_900_000_000;
+  const clients: GcpFallbackClients = { compute, state, log: () => undefined, now: () => new Date(clock * 1000) };
+  const preempted = (zone: string, name: string, insertId: string): PubsubCloudEvent => {
+    const entry = {
+      protoPayload: { methodName: 'compute.instances.preempted', resourceName: `projects/test-project/zones/${zone}/instances/${name}` },
+      insertId,
+      resource: { labels: { zone } },
+      timestamp: new Date(clock * 1000).toISOString(),
+    };
+    return { id: insertId, data: { message: { data: Buffer.from(JSON.stringify(entry)).toString('base64') } } };
+  };
+  const pool = (out: { stepInput: { observed: { pools: { pool: string; preempted: number }[] } } }, id: string) => out.stepInput.observed.pools.find((p) => p.pool === id);
+
+  beforeAll(async () => {
+    groups.set('llm-mr-usce1-spot', { size: 1, instances: [vm('us-central1-a', 'llm-mr-usce1-spot-a1', { healthy: true })] });
+    groups.set('llm-mr-usce1-od', { size: 1, instances: [vm('us-central1-b', 'llm-mr-usce1-od-x', { healthy: true })] });
+    groups.set('zones/us-central1-a/llm-mr-usce1-spare-a', { size: 0, instances: [] });
+    groups.set('regions/europe-west4/llm-mr-euwe4-spot', { size: 2, instances: [vm('europe-west4-a', 'llm-mr-euwe4-spot-e1', { healthy: true }), vm('europe-west4-c', 'llm-mr-euwe4-spot-e2', { healthy: true })] });
+    groups.set('regions/europe-west4/llm-mr-euwe4-od', { size: 1, instances: [vm('europe-west4-a', 'llm-mr-euwe4-od-y', { healthy: true })] });
+    groups.set('zones/europe-west4-b/llm-mr-euwe4-spare-b', { size: 1, instances: [vm('europe-west4-b', 'llm-mr-euwe4-spare-b-s1', { healthy: true })] });
+    // A first run lists every region's VMs (the pools a later preemption is placed in).
+    await runFallbackController(MR, clients);
+  });
+
+  test('a VM of the second region\'s spot MIG: counted once in its pool, even when delivered twice', async () => {
+    clock += 60;
+    const event = preempted('europe-west4-a', 'llm-mr-euwe4-spot-e1', 'eu-spot-1');
+    const first = await runFallbackController(MR, clients, event);
+    expect(first.preemption?.instanceName).toBe('llm-mr-euwe4-spot-e1');
+    expect(pool(first, 'europe-west4/europe-west4-a/g2-standard-12')).toMatchObject({ preempted: 1 });
+    expect(first.stepInput.observed.pools.reduce((n, p) => n + p.preempted, 0)).toBe(1);
+    // the VM is doomed (30 s notice): not ready any more
+    expect(pool(first, 'europe-west4/europe-west4-a/g2-standard-12')).toMatchObject({ ready: 0 });
+    const second = await runFallbackController(MR, clients, event);
+    expect(second.stepInput.observed.pools.reduce((n, p) => n + p.preempted, 0)).toBe(0);
+    expect(second.decision.state.recentPreemptions).toHaveLength(1);
+  });
+
+  test('a VM of the second region\'s spare MIG: counted once in its pool', async () => {
+    clock += 60;
+    const event = preempted('europe-west4-b', 'llm-mr-euwe4-spare-b-s1', 'eu-spare-1');
+    const first = await runFallbackController(MR, clients, event);
+    expect(first.preemption?.instanceName).toBe('llm-mr-euwe4-spare-b-s1');
+    expect(pool(first, 'europe-west4/europe-west4-b/g2-standard-12')).toMatchObject({ preempted: 1, ready: 0 });
+    expect(first.stepInput.observed.pools.reduce((n, p) => n + p.preempted, 0)).toBe(1);
+    const second = await runFallbackController(MR, clients, event);
+    expect(second.stepInput.observed.pools.reduce((n, p) => n + p.preempted, 0)).toBe(0);
+    expect(second.decision.state.recentPreemptions).toHaveLength(2);
+  });
+
+  test('a second-region VM never listed (created and preempted between two runs): recognised by its group\'s name, placed in its region\'s pool', async () => {
+    clock += 60;
+    const out = await runFallbackController(MR, clients, preempted('europe-west4-c', 'llm-mr-euwe4-spot-new1', 'eu-spot-new'));
+    expect(out.preemption?.instanceName).toBe('llm-mr-euwe4-spot-new1');
+    // the region's own default machine type, not the first region's
+    expect(pool(out, 'europe-west4/europe-west4-c/g2-standard-12')).toMatchObject({ preempted: 1 });
+  });
+
+  test('a VM listed in a region\'s group under another base instance name (an imported fleet): recognised because the group lists it', async () => {
+    clock += 60;
+    groups.get('regions/europe-west4/llm-mr-euwe4-spot')!.instances.push(vm('europe-west4-c', 'team-eu-vm-7', { healthy: true, machineType: 'g2-standard-8' }));
+    const out = await runFallbackController(MR, clients, preempted('europe-west4-c', 'team-eu-vm-7', 'eu-imported-1'));
+    expect(out.preemption?.instanceName).toBe('team-eu-vm-7');
+    expect(pool(out, 'europe-west4/europe-west4-c/g2-standard-8')).toMatchObject({ preempted: 1, ready: 0 });
+  });
+
+  test('the prefixes: the home region\'s two, then each other region\'s spot and spare groups', () => {
+    expect(fleetInstanceNamePrefixes(MR)).toEqual(['llm-mr-usce1-spot-', 'llm-mr-usce1-spare-', 'llm-mr-euwe4-spot-', 'llm-mr-euwe4-spare-b-']);
+    // one region: as before
+    expect(fleetInstanceNamePrefixes(SETTINGS)).toEqual(['llm-spot-', 'llm-spare-']);
+  });
+
+  test('another fleet\'s VM (or another project\'s) is still not counted', async () => {
+    clock += 60;
+    const other = await runFallbackController(MR, clients, preempted('europe-west4-a', 'batch-euwe4-spot-z1', 'other-1'));
+    expect(other.preemption).toBeUndefined();
+    expect(other.stepInput.observed.pools.reduce((n, p) => n + p.preempted, 0)).toBe(0);
+    const otherProject = await runFallbackController({ ...MR, project: 'another-project' }, clients, preempted('europe-west4-a', 'llm-mr-euwe4-spot-e2', 'other-2'));
+    expect(otherProject.preemption).toBeUndefined();
   });
 });
