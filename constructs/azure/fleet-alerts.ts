@@ -3,6 +3,7 @@ import { Construct } from 'constructs';
 import { MonitorActivityLogAlert } from '@cdktf/provider-azurerm/lib/monitor-activity-log-alert';
 import { MonitorMetricAlert } from '@cdktf/provider-azurerm/lib/monitor-metric-alert';
 import { FleetSpecErrorCode, ProblemCollector } from '../../lib/spec/errors';
+import { FALLBACK_METRIC_NAME, FALLBACK_METRIC_NAMESPACE } from '../../lib/handlers/azure/fallback';
 import { IAzureSpotFleet } from './fleet-interface';
 
 
@@ -69,10 +70,10 @@ export class AzureFleetAlerts extends Construct {
   public static readonly SCALE_SET_EVICTION_OPERATION = 'Microsoft.Compute/virtualMachineScaleSets/evictSpotVM/action';
   /** Activity-log operation Azure records when it evicts a Spot VM (a Flexible scale set's VMs are VM resources). */
   public static readonly VM_EVICTION_OPERATION = 'Microsoft.Compute/virtualMachines/evictSpotVM/action';
-  /** Custom-metric namespace the fallback controller publishes to, on each scale set. */
-  public static readonly FALLBACK_METRIC_NAMESPACE = 'SpotInferenceConstructs';
+  /** Custom-metric namespace the fallback controller publishes to (the controller's own constant). */
+  public static readonly FALLBACK_METRIC_NAMESPACE: string = FALLBACK_METRIC_NAMESPACE;
   /** Custom metric of the fallback controller: Regular VMs running in place of missing Spot capacity. */
-  public static readonly FALLBACK_REPLICAS_METRIC = 'FallbackReplicas';
+  public static readonly FALLBACK_REPLICAS_METRIC: string = FALLBACK_METRIC_NAME;
 
   /**
    * Alerts for a fleet (an `AzureSpotFleet`, or one imported with `fromScaleSetAttributes`): its scale sets and

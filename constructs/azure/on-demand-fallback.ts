@@ -13,15 +13,19 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
+import { FALLBACK_METRIC_NAME as HANDLER_METRIC_NAME, FALLBACK_METRIC_NAMESPACE as HANDLER_METRIC_NAMESPACE } from '../../lib/handlers/azure/fallback';
 import { FallbackPolicyOptions, resolveFallbackPolicyOptions } from '../../lib/policy';
 import { FleetSpecError, FleetSpecErrorCode, ProblemCollector } from '../../lib/spec';
 import { azureName } from './network';
 import { IAzureSpotFleet } from './fleet-interface';
 import { AzureSpotFleet } from './spot-scale-set-fleet';
 
-/** Namespace and name of the custom metric the controller writes on the fleet's first scale set. */
-export const FALLBACK_METRIC_NAMESPACE = 'SpotInference';
-export const FALLBACK_METRIC_NAME = 'FallbackReplicas';
+/**
+ * Namespace and name of the custom metric the controller writes on the fleet's first scale set: the handler's own
+ * constants (`SpotInferenceConstructs`, as on AWS; `FallbackReplicas`), which `AzureFleetAlerts` watches too.
+ */
+export const FALLBACK_METRIC_NAMESPACE = HANDLER_METRIC_NAMESPACE;
+export const FALLBACK_METRIC_NAME = HANDLER_METRIC_NAME;
 
 /**
  * A spare Spot scale set the controller sizes: Spot only, in one zone, with no autoscale setting (its capacity
@@ -107,7 +111,7 @@ export interface AzureOnDemandFallbackProps {
   /** Tuning of the fallback policy. @default - the policy's defaults */
   readonly policy?: FallbackPolicyOptions;
   /**
-   * Also write the custom metric `SpotInference/FallbackReplicas` to Azure Monitor (on the first scale set;
+   * Also write the custom metric `SpotInferenceConstructs/FallbackReplicas` to Azure Monitor (on the first scale set;
    * needs Monitoring Metrics Publisher there). Every run logs the value as a structured line either way.
    * @default true
    */
@@ -162,7 +166,7 @@ interface DrivenFleet {
  * on a fallback it raises `baseRegularPriorityCount` and the capacity by the Regular VMs missing (Azure adds
  * just those, as Regular; no Spot VM is replaced), and once spot is back it lowers the count and deletes only
  * the surplus Regular VMs. State lives in a blob (ETag preconditions); each decision is logged with its
- * reason and written as the custom metric `SpotInference/FallbackReplicas`.
+ * reason and written as the custom metric `SpotInferenceConstructs/FallbackReplicas` (what `AzureFleetAlerts` watches).
  *
  * Several regions: `additionalFleets` puts the same service's fleets of other regions (and resource groups)
  * under this one controller; it observes every region's scale sets and applies per-region counts.

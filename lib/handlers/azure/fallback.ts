@@ -22,8 +22,9 @@
  *    all through the cloud-neutral step (`planControllerStep`), with pools `<region>/<zone>/<vmSize>`; scale sets
  *    may sit in several regions (and resource groups): one controller drives them all;
  * 5. writes the state back with `If-Match` (a concurrent run that got there first wins), logs one structured
- *    line with the reason and, when configured, a custom metric `SpotInference/FallbackReplicas` on the
- *    first scale set (Azure Monitor custom metrics ingestion).
+ *    line with the reason and, when configured, a custom metric `SpotInferenceConstructs/FallbackReplicas`
+ *    ({@link FALLBACK_METRIC_NAMESPACE}, the AWS controller's namespace too) on the first scale set (Azure Monitor
+ *    custom metrics ingestion).
  *
  * Transient errors (429, 5xx, network) are retried with backoff, honouring `Retry-After`.
  */
@@ -41,6 +42,14 @@ import {
   planControllerStep,
   SpotPoolObservation,
 } from '../../policy';
+
+/**
+ * Namespace of the custom metric the controller writes (Azure Monitor), the one the AWS fallback controller writes
+ * to as well. `AzureFleetAlerts` and `AzureOnDemandFallback` take it from here, so the alert watches what is written.
+ */
+export const FALLBACK_METRIC_NAMESPACE = 'SpotInferenceConstructs';
+/** Name of that metric: Regular (on-demand) VMs running above the base in place of missing Spot capacity. */
+export const FALLBACK_METRIC_NAME = 'FallbackReplicas';
 
 /** One scale set the controller manages. */
 export interface AzureScaleSetSettings {
@@ -569,7 +578,7 @@ export async function runAzureFallbackController(settings: AzureFallbackSettings
           .join('; ')
     }${failed.length > 0 ? `; not applied: ${failed.join('; ')}` : ''}`,
     fleet: settings.fleetName,
-    metric: 'FallbackReplicas',
+    metric: FALLBACK_METRIC_NAME,
     action: decision.action,
     fallbackReplicas: fallback,
     spareSpotReplicas: spareCapacity,
@@ -773,14 +782,14 @@ export function createAzureMonitorMetrics(options: AzureRestOptions & { region: 
     async writeFallback(value, fleet, at) {
       const body = {
         time: at.toISOString(),
-        data: { baseData: { metric: 'FallbackReplicas', namespace: 'SpotInference', dimNames: ['fleet'], series: [{ dimValues: [fleet], min: value, max: value, sum: value, count: 1 }] } },
+        data: { baseData: { metric: FALLBACK_METRIC_NAME, namespace: FALLBACK_METRIC_NAMESPACE, dimNames: ['fleet'], series: [{ dimValues: [fleet], min: value, max: value, sum: value, count: 1 }] } },
       };
       const res = await azureRequest(options, 'https://monitoring.azure.com/.default', `${root}${options.resourceId}/metrics`, {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
         body: JSON.stringify(body),
       });
-      await ok(res, 'write FallbackReplicas metric');
+      await ok(res, `write ${FALLBACK_METRIC_NAME} metric`);
       await res.text();
     },
   };

@@ -5,8 +5,9 @@ import { MonitorActivityLogAlert } from '@cdktf/provider-azurerm/lib/monitor-act
 import { MonitorMetricAlert } from '@cdktf/provider-azurerm/lib/monitor-metric-alert';
 import { AzurermProvider } from '@cdktf/provider-azurerm/lib/provider';
 import { Testing, TerraformStack } from 'cdktf';
-import { AzureFleetAlerts, AzureFleetAlertsProps, AzureSpotFleet } from '../../../constructs/azure';
+import { AzureFleetAlerts, AzureFleetAlertsProps, AzureSpotFleet, FALLBACK_METRIC_NAMESPACE as PUBLIC_FALLBACK_METRIC_NAMESPACE } from '../../../constructs/azure';
 import { FleetSpecError, FleetSpecErrorCode } from '../../../lib/spec';
+import { FALLBACK_METRIC_NAME, FALLBACK_METRIC_NAMESPACE, createAzureMonitorMetrics } from '../../../lib/handlers/azure/fallback';
 
 Testing.setupJest();
 
@@ -61,6 +62,25 @@ describe('AzureFleetAlerts', () => {
         criteria: [{ metric_namespace: 'SpotInferenceConstructs', metric_name: 'FallbackReplicas', aggregation: 'Minimum', operator: 'GreaterThan', threshold: 0, skip_metric_validation: true }],
       });
     }
+  });
+});
+
+describe('the fallback alert watches what the controller writes', () => {
+  test('the alert\'s namespace and metric are the handler\'s constants, and the handler posts exactly those', async () => {
+    const alert = resources(synth().json, 'azurerm_monitor_metric_alert').find((a) => a.name === 'llm-fallback-active-0');
+    expect(alert.criteria[0].metric_namespace).toBe(FALLBACK_METRIC_NAMESPACE);
+    expect(alert.criteria[0].metric_name).toBe(FALLBACK_METRIC_NAME);
+    expect(AzureFleetAlerts.FALLBACK_METRIC_NAMESPACE).toBe(FALLBACK_METRIC_NAMESPACE);
+    // the entry point's constant (AzureOnDemandFallback's) is the same one
+    expect(PUBLIC_FALLBACK_METRIC_NAMESPACE).toBe(FALLBACK_METRIC_NAMESPACE);
+    // What the controller's metrics client sends to Azure Monitor's ingestion endpoint.
+    const posted: any[] = [];
+    const fetch = (async (_url: string, init: { body: string }) => {
+      posted.push(JSON.parse(init.body));
+      return new Response('{}', { status: 200 });
+    }) as unknown as typeof globalThis.fetch;
+    await createAzureMonitorMetrics({ getToken: async () => 't', fetch, region: 'eastus2', resourceId: VMSS_1, endpoint: 'http://127.0.0.1:1' }).writeFallback(2, 'llm', new Date(0));
+    expect(posted[0].data.baseData).toMatchObject({ namespace: alert.criteria[0].metric_namespace, metric: alert.criteria[0].metric_name });
   });
 });
 

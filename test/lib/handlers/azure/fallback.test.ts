@@ -14,6 +14,7 @@ import {
   createArmComputeApi,
   createAzureMonitorMetrics,
   createBlobStateStore,
+  FALLBACK_METRIC_NAMESPACE,
   isReady,
   runAzureFallbackController,
   splitFallback,
@@ -170,7 +171,9 @@ describe('Azure fallback controller against a loopback ARM emulator', () => {
     expect(out.stateSaved).toBe(true);
     const put = api.requests.find((r) => r.method === 'PUT')!;
     expect(put.headers).toMatchObject({ 'if-none-match': '*', 'x-ms-blob-type': 'BlockBlob', authorization: 'Bearer token-for-https://storage.azure.com/.default' });
-    expect(api.metrics.at(-1)).toMatchObject({ data: { baseData: { metric: 'FallbackReplicas', namespace: 'SpotInference', dimNames: ['fleet'], series: [{ dimValues: ['llm'], sum: 0, count: 1 }] } } });
+    // The namespace AzureFleetAlerts watches (and the AWS controller writes): one constant for both sides.
+    expect(FALLBACK_METRIC_NAMESPACE).toBe('SpotInferenceConstructs');
+    expect(api.metrics.at(-1)).toMatchObject({ data: { baseData: { metric: 'FallbackReplicas', namespace: FALLBACK_METRIC_NAMESPACE, dimNames: ['fleet'], series: [{ dimValues: ['llm'], sum: 0, count: 1 }] } } });
     expect(logs.at(-1)).toMatchObject({ metric: 'FallbackReplicas', fallbackReplicas: 0, action: 'steady' });
     expect(logs.at(-1)!.message).toMatch(/scale sets unchanged$/);
   });
