@@ -119,7 +119,8 @@ export interface AzureOnDemandFallbackProps {
   /**
    * Name of the storage account of the Function App (host storage and the controller's state); 3-24
    * lower-case letters and digits, unique in Azure.
-   * @default - `spotfb` and a hash of the construct path, resource group and region
+   * @default - `spotfb` and a hash of the construct path, and of the resource group and region where they are plain
+   * strings (a deploy-time value's placeholder changes with the rest of the app, so it is left out)
    */
   readonly storageAccountName?: string;
   /** Path of the bundled function directory. @default - dist/handlers/azure/fallback from `npm run build:handlers` */
@@ -220,7 +221,12 @@ export class AzureOnDemandFallback extends Construct {
     for (const f of fleets) f.built?.letControllerSetPriorityMix();
 
     // Storage: host storage of the Function App, and the controller's state container.
-    const hash = createHash('sha256').update(`${this.node.path}/${props.resourceGroupName}/${props.location}`).digest('hex');
+    // The names hash only what is the same on every synth: the construct path, and the resource group and region when
+    // they are plain strings. A token's text (`${TfToken[TOKEN.n]}`) counts the tokens the app made before it, so
+    // hashing it renamed (replaced) the storage account, the function and the roles whenever a construct was added
+    // earlier in the app. With plain strings the input, and so every name, is what it always was.
+    const plain = (x: string): string => (Token.isUnresolved(x) ? '' : x);
+    const hash = createHash('sha256').update(`${this.node.path}/${plain(props.resourceGroupName)}/${plain(props.location)}`).digest('hex');
     this.storageAccount = new StorageAccount(this, 'Storage', {
       ...common,
       name: props.storageAccountName ?? `spotfb${hash.slice(0, 18)}`,
@@ -458,7 +464,8 @@ export class AzureOnDemandFallback extends Construct {
       ids.forEach((sid, i) => assign(ids.length === 1 && f.suffix === '' ? 'ControlScaleSet' : `ControlScaleSet${f.suffix}${i + 1}`, sid, control));
     }
     spareSets.forEach((s, i) => assign(`ControlSpareScaleSet${i + 1}`, s.id, control));
-    groups.forEach((g, i) => assign(i === 0 ? 'ObserveVms' : `ObserveVms-${g}`, groupId(g), observe));
+    // A group given as a token (a deploy-time name) cannot be part of a construct id: its position is.
+    groups.forEach((g, i) => assign(i === 0 ? 'ObserveVms' : Token.isUnresolved(g) ? `ObserveVmsGroup${i}` : `ObserveVms-${g}`, groupId(g), observe));
     new RoleAssignment(this, 'StateBlobs', {
       scope: this.stateContainer.id,
       roleDefinitionName: 'Storage Blob Data Contributor',

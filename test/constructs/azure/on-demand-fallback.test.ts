@@ -6,7 +6,8 @@ import { LinuxFunctionApp } from '@cdktf/provider-azurerm/lib/linux-function-app
 import { RoleDefinition } from '@cdktf/provider-azurerm/lib/role-definition';
 import { ServicePlan } from '@cdktf/provider-azurerm/lib/service-plan';
 import { StorageAccount } from '@cdktf/provider-azurerm/lib/storage-account';
-import { TerraformAsset, Testing, Token } from 'cdktf';
+import { ResourceGroup } from '@cdktf/provider-azurerm/lib/resource-group';
+import { Fn, TerraformAsset, TerraformVariable, Testing, Token } from 'cdktf';
 import { AzureOnDemandFallback, AzureOnDemandFallbackProps, IAzureSpotFleet, AzureSpotFleet, AzureSpotFleetProps } from '../../../constructs/azure';
 import { AzureFallbackClients, azureFallbackSettingsFromEnv, AzureStoredState, AzureVm, runAzureFallbackController } from '../../../lib/handlers/azure/fallback';
 import { FleetSpecError, FleetSpecErrorCode } from '../../../lib/spec';
@@ -434,5 +435,68 @@ describe('AzureOnDemandFallback settings drive the handler: two regions, one los
 describe('AzureOnDemandFallback: spare scale set names', () => {
   test('a name prefix that makes a spare set\'s name longer than 64 characters is refused with the limit', () => {
     expect(() => synth(GPU, { namePrefix: 'a'.repeat(52) })).toThrow(/the spare scale set name "a{52}-spare-1-vmss" \(65 characters\) is longer than the 64 Azure allows; use a namePrefix of at most 51 characters \(now "a{52}", 52\)/);
+  });
+});
+
+describe('AzureOnDemandFallback: names that do not move when the app grows', () => {
+  // The examples pass a resource group's attributes (tokens) as resourceGroupName and location. A token's text
+  // (`${TfToken[TOKEN.n]}`) counts the tokens created before it in the process, so it must never reach a name.
+  const ASIA_SETS = '/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg-asia/providers/Microsoft.Compute/virtualMachineScaleSets';
+  const names = (extras: boolean): { names: string[]; assignments: string[] } => {
+    const json = JSON.parse(Testing.synthScope((scope) => {
+      if (extras) {
+        // Constructs created earlier in the app: each makes tokens.
+        new TerraformVariable(scope, 'Extra', { type: 'string', default: 'x' });
+        const other = new ResourceGroup(scope, 'OtherRg', { name: 'rg-other', location: 'westus3' });
+        Fn.lower(other.name);
+        Fn.upper(other.location);
+      }
+      const rg = new ResourceGroup(scope, 'Rg', { name: 'rg-spot', location: 'eastus2' });
+      const asiaRg = new TerraformVariable(scope, 'AsiaRg', { type: 'string', default: 'rg-asia' });
+      const fleet = new AzureSpotFleet(scope, 'Fleet', { ...GPU, resourceGroupName: rg.name, location: rg.location });
+      const asia = AzureSpotFleet.fromScaleSetAttributes(scope, 'Asia', { resourceGroupName: asiaRg.stringValue, scaleSetIds: [`${ASIA_SETS}/asia-1`], fleetName: 'asia' });
+      new AzureOnDemandFallback(scope, 'Fallback', {
+        fleet,
+        resourceGroupName: rg.name,
+        location: rg.location,
+        additionalFleets: [{ fleet: asia, location: 'japaneast', scaleSetCapacities: [{ baseRegularCount: 0, maxCapacity: 3, desiredCapacity: 1 }] }],
+      });
+    }));
+    return {
+      names: [
+        ...resources(json, 'azurerm_storage_account').map((r) => r.name),
+        ...resources(json, 'azurerm_linux_function_app').map((r) => r.name),
+        ...resources(json, 'azurerm_role_definition').map((r) => r.name),
+      ],
+      assignments: Object.keys(json.resource.azurerm_role_assignment),
+    };
+  };
+
+  test('storage account, function app and roles: the same names with and without constructs created before', () => {
+    const plain = names(false);
+    const grown = names(true);
+    expect(grown.names).toEqual(plain.names);
+    expect(plain.names).toHaveLength(4);
+    for (const n of plain.names) expect(n).not.toMatch(/TfToken|TOKEN/);
+    // the role assignments' addresses too (the second resource group's name is a token here)
+    expect(grown.assignments).toEqual(plain.assignments);
+    for (const a of plain.assignments) expect(a).not.toMatch(/TfToken|TOKEN/);
+    expect(plain.assignments.filter((a) => a.includes('ObserveVms')).map((a) => a.replace(/_[0-9A-F]+$/, '')).sort()).toEqual(['Fallback_ObserveVms', 'Fallback_ObserveVmsGroup1']);
+  });
+
+  test('the names follow the construct path (and a resource group or region given as a plain string)', () => {
+    const at = (path: string, rg: string, location: string) => {
+      const json = JSON.parse(Testing.synthScope((scope) => {
+        const fleet = new AzureSpotFleet(scope, 'Fleet', GPU);
+        new AzureOnDemandFallback(scope, path, { fleet, resourceGroupName: rg, location, namePrefix: 'llm' });
+      }));
+      return resources(json, 'azurerm_storage_account')[0].name as string;
+    };
+    const base = at('Fallback', 'rg-spot', 'eastus2');
+    expect(base).toMatch(/^spotfb[0-9a-f]{18}$/);
+    expect(at('Fallback', 'rg-spot', 'eastus2')).toBe(base);
+    expect(at('Other', 'rg-spot', 'eastus2')).not.toBe(base);
+    expect(at('Fallback', 'rg-two', 'eastus2')).not.toBe(base);
+    expect(at('Fallback', 'rg-spot', 'westeurope')).not.toBe(base);
   });
 });
