@@ -11,6 +11,7 @@ import {
   fallbackSettingsFromEnv,
   fleetInstanceNamePrefixes,
   GcpFallbackClients,
+  GcpFallbackOutcome,
   GcpFallbackSettings,
   GoogleApiError,
   googleRequest,
@@ -454,7 +455,8 @@ describe('several regions: every region\'s preemptions are counted (spot and spa
     };
     return { id: insertId, data: { message: { data: Buffer.from(JSON.stringify(entry)).toString('base64') } } };
   };
-  const pool = (out: { stepInput: { observed: { pools: { pool: string; preempted: number }[] } } }, id: string) => out.stepInput.observed.pools.find((p) => p.pool === id);
+  const pool = (out: GcpFallbackOutcome, id: string) => out.stepInput.observed.pools.find((p) => p.pool === id);
+  const preemptedIn = (out: GcpFallbackOutcome) => out.stepInput.observed.pools.reduce((n, p) => n + (p.preempted ?? 0), 0);
 
   beforeAll(async () => {
     groups.set('llm-mr-usce1-spot', { size: 1, instances: [vm('us-central1-a', 'llm-mr-usce1-spot-a1', { healthy: true })] });
@@ -473,11 +475,11 @@ describe('several regions: every region\'s preemptions are counted (spot and spa
     const first = await runFallbackController(MR, clients, event);
     expect(first.preemption?.instanceName).toBe('llm-mr-euwe4-spot-e1');
     expect(pool(first, 'europe-west4/europe-west4-a/g2-standard-12')).toMatchObject({ preempted: 1 });
-    expect(first.stepInput.observed.pools.reduce((n, p) => n + p.preempted, 0)).toBe(1);
+    expect(preemptedIn(first)).toBe(1);
     // the VM is doomed (30 s notice): not ready any more
     expect(pool(first, 'europe-west4/europe-west4-a/g2-standard-12')).toMatchObject({ ready: 0 });
     const second = await runFallbackController(MR, clients, event);
-    expect(second.stepInput.observed.pools.reduce((n, p) => n + p.preempted, 0)).toBe(0);
+    expect(preemptedIn(second)).toBe(0);
     expect(second.decision.state.recentPreemptions).toHaveLength(1);
   });
 
@@ -487,9 +489,9 @@ describe('several regions: every region\'s preemptions are counted (spot and spa
     const first = await runFallbackController(MR, clients, event);
     expect(first.preemption?.instanceName).toBe('llm-mr-euwe4-spare-b-s1');
     expect(pool(first, 'europe-west4/europe-west4-b/g2-standard-12')).toMatchObject({ preempted: 1, ready: 0 });
-    expect(first.stepInput.observed.pools.reduce((n, p) => n + p.preempted, 0)).toBe(1);
+    expect(preemptedIn(first)).toBe(1);
     const second = await runFallbackController(MR, clients, event);
-    expect(second.stepInput.observed.pools.reduce((n, p) => n + p.preempted, 0)).toBe(0);
+    expect(preemptedIn(second)).toBe(0);
     expect(second.decision.state.recentPreemptions).toHaveLength(2);
   });
 
@@ -519,7 +521,7 @@ describe('several regions: every region\'s preemptions are counted (spot and spa
     clock += 60;
     const other = await runFallbackController(MR, clients, preempted('europe-west4-a', 'batch-euwe4-spot-z1', 'other-1'));
     expect(other.preemption).toBeUndefined();
-    expect(other.stepInput.observed.pools.reduce((n, p) => n + p.preempted, 0)).toBe(0);
+    expect(preemptedIn(other)).toBe(0);
     const otherProject = await runFallbackController({ ...MR, project: 'another-project' }, clients, preempted('europe-west4-a', 'llm-mr-euwe4-spot-e2', 'other-2'));
     expect(otherProject.preemption).toBeUndefined();
   });
