@@ -144,6 +144,12 @@ export interface AzureStoredState {
   readonly spotVms: Record<string, string>;
   /** Capacity of each scale set last time. */
   readonly capacities: Record<string, number>;
+  /**
+   * VMs each scale set still had to lose last time because its capacity was below the VMs it listed (the controller
+   * lowered a spare set, or the set was scaled in): Azure removes them, so that many vanished VMs are no eviction.
+   * @default - none
+   */
+  readonly scaleIn?: Record<string, number>;
   /** Failures already counted (`<vm>|<code>`). */
   readonly seenFailures: string[];
   /** Fallback the previous run applied (Regular VMs above the base it asked for). */
@@ -324,8 +330,8 @@ export interface AzureStepReading {
 
 /**
  * The pure half of a run: the scale sets and VMs one run read (and the stored memory) -> the input of
- * `planControllerStep`. Evictions are Spot VMs gone while their scale set's capacity did not drop, and
- * deallocated Spot VMs; launch failures are allocation failures not seen before. The handler calls exactly
+ * `planControllerStep`. Evictions are Spot VMs gone while their scale set's capacity did not drop (less the VMs
+ * the set had to lose to a scale-in, {@link AzureStoredState.scaleIn}), and deallocated Spot VMs; launch failures are allocation failures not seen before. The handler calls exactly
  * `planControllerStep(buildAzureStepInput(...).stepInput)`, so a test (the simulator's equivalence test) can rebuild
  * the controller's input from the same observations without the ARM clients.
  */
@@ -372,13 +378,16 @@ export function buildAzureStepInput(
         }
       } else p.launching++;
     }
-    // A Spot VM gone while the capacity did not drop was evicted (Delete eviction policy).
+    // A Spot VM gone while the capacity did not drop was evicted (Delete eviction policy), less the VMs the set
+    // still had to lose to a scale-in last time (the controller lowering a spare set, or Azure not done yet with
+    // an earlier scale-in): those vanish without an eviction. Which VMs a scale-in takes is Azure's choice, so the
+    // pools keep the first vanished VMs (in the order last seen) as evictions.
     // (A drop of the capacity means a scale-in, or evictions Azure already counted down; the desired
     // capacity floor of the target covers the latter.)
     if (prev.capacities[name] !== undefined && scaleSet.capacity >= prev.capacities[name]) {
-      for (const [key, id] of Object.entries(prev.spotVms)) {
-        if (key.startsWith(`${name}/`) && !(key in spotVms)) pool(id).preempted++;
-      }
+      const vanished = Object.entries(prev.spotVms).filter(([key]) => key.startsWith(`${name}/`) && !(key in spotVms));
+      const scaledIn = Math.max(0, Math.floor(Number(prev.scaleIn?.[name]) || 0));
+      for (const [, id] of vanished.slice(0, Math.max(0, vanished.length - scaledIn))) pool(id).preempted++;
     }
   };
   for (const v of views) observe(v.settings.name, regionOf(v.settings.region), v.scaleSet, v.vms);
@@ -461,6 +470,7 @@ export function usableAzureState(stored: unknown, settings: Pick<AzureFallbackSe
     capacities: isMap(o.capacities) ? o.capacities! : {},
     seenFailures: Array.isArray(o.seenFailures) ? o.seenFailures.filter((x): x is string => typeof x === 'string') : [],
     ...(typeof o.appliedFallback === 'number' && Number.isFinite(o.appliedFallback) ? { appliedFallback: o.appliedFallback } : {}),
+    ...(isMap(o.scaleIn) ? { scaleIn: o.scaleIn! } : {}),
   };
 }
 
@@ -503,6 +513,8 @@ export async function runAzureFallbackController(settings: AzureFallbackSettings
   // Apply.
   const changes: AzureScaleSetChange[] = [];
   const failed: string[] = [];
+  /** VMs each scale set runs above the capacity it is left at (Azure scales them in): see {@link AzureStoredState.scaleIn}. */
+  const scaleIn: Record<string, number> = {};
   let total = currentTotal + spareViews.reduce((n, v) => n + v.scaleSet.capacity, 0);
   for (let i = 0; i < views.length; i++) {
     const { settings: s, scaleSet, vms } = views[i];
@@ -544,6 +556,7 @@ export async function runAzureFallbackController(settings: AzureFallbackSettings
       capacity = scaleSet.capacity;
     }
     changes.push({ name: s.name, regularTarget, regularNow: regularVms.length, capacityBefore: scaleSet.capacity, capacityAfter: capacity, patched, deleted });
+    if (vms.length - deleted.length > capacity) scaleIn[s.name] = vms.length - deleted.length - capacity;
   }
   for (const v of spareViews) {
     const a = step.actions.find((x) => x.group === v.settings.name && x.role === ControllerGroupRole.SPARE_SPOT)!;
@@ -561,10 +574,12 @@ export async function runAzureFallbackController(settings: AzureFallbackSettings
       }
     }
     changes.push({ name: v.settings.name, regularTarget: 0, regularNow: 0, capacityBefore: v.scaleSet.capacity, capacityAfter: capacity, patched, deleted: [] });
+    // Lowered below the VMs it runs: Azure removes the difference, which the next run must not count as evictions.
+    if (v.vms.length > capacity) scaleIn[v.settings.name] = v.vms.length - capacity;
   }
   for (const c of changes) capacities[c.name] = c.capacityAfter;
 
-  const next: AzureStoredState = { policy: step.nextState, spotVms, capacities, seenFailures: seenFailures.slice(-256), appliedFallback: fallback };
+  const next: AzureStoredState = { policy: step.nextState, spotVms, capacities, ...(Object.keys(scaleIn).length > 0 ? { scaleIn } : {}), seenFailures: seenFailures.slice(-256), appliedFallback: fallback };
   const stateSaved = await clients.state.write(next, etag);
   const applied = changes.filter((c) => c.patched || c.deleted.length > 0);
   const spareCapacity = step.actions.filter((a) => a.role === ControllerGroupRole.SPARE_SPOT).reduce((n, a) => n + a.desired, 0);

@@ -10,6 +10,7 @@ import {
   azureFallbackSettingsFromEnv,
   azureRequest,
   AzureStoredState,
+  buildAzureStepInput,
   AzureVm,
   createArmComputeApi,
   createAzureMonitorMetrics,
@@ -19,7 +20,7 @@ import {
   runAzureFallbackController,
   splitFallback,
 } from '../../../../lib/handlers/azure/fallback';
-import { FallbackAction } from '../../../../lib/policy';
+import { FallbackAction, initialFallbackState } from '../../../../lib/policy';
 
 const SUB = '00000000-0000-0000-0000-000000000001';
 const RG = 'rg-llm';
@@ -73,8 +74,10 @@ class AzureEmulator {
       if (req.method === 'PATCH') {
         const patch = JSON.parse(body);
         if (patch.sku?.capacity !== undefined) set.capacity = patch.sku.capacity;
-        set.base = patch.properties.priorityMixPolicy.baseRegularPriorityCount;
-        set.pct = patch.properties.priorityMixPolicy.regularPriorityPercentageAboveBase;
+        if (patch.properties) {
+          set.base = patch.properties.priorityMixPolicy.baseRegularPriorityCount;
+          set.pct = patch.properties.priorityMixPolicy.regularPriorityPercentageAboveBase;
+        }
         return json(200, {});
       }
       const ids: string[] = JSON.parse(body).instanceIds;
@@ -281,6 +284,131 @@ describe('Azure fallback controller against a loopback ARM emulator', () => {
   test('a permanent error (403) fails the run with the ARM error code and message', async () => {
     api.failNext.push(403);
     await expect(runAzureFallbackController(SETTINGS, clients)).rejects.toThrow(/Injected: injected 403/);
+  });
+});
+
+describe("the controller's own scale-in is not an eviction", () => {
+  const api = new AzureEmulator();
+  let clock = 1_900_000_000;
+  let clients: AzureFallbackClients;
+  const SPARES: AzureFallbackSettings = {
+    ...SETTINGS,
+    spareScaleSets: ['1', '2'].map((z) => ({ name: `llm-spare-${z}`, zone: z, vmSize: 'Standard_NC4as_T4_v3', maxCapacity: 1 })),
+  };
+  const pool = (out: { stepInput: { observed: { pools: { pool: string; preempted: number }[] } } }, zone: string) => out.stepInput.observed.pools.find((p) => p.pool === `eastus2/${zone}/Standard_NC4as_T4_v3`)!;
+  /** Azure carries out a scale-in: the VM is first listed as Deleting, then gone. */
+  const removing = (vmName: string): AzureVm => {
+    const v = vm(vmName, vmName.slice(-1));
+    return { ...v, properties: { ...v.properties, provisioningState: 'Deleting', instanceView: { statuses: [{ code: 'ProvisioningState/deleting' }] } } };
+  };
+
+  beforeEach(async () => {
+    await api.start();
+    const rest = { getToken: async (scope: string) => `token-for-${scope}`, baseDelayMs: 1 };
+    clients = {
+      compute: createArmComputeApi({ ...rest, subscriptionId: SUB, resourceGroup: RG, endpoint: api.url }),
+      state: createBlobStateStore({ ...rest, account: 'llmstate', container: 'fallback-state', blob: 'llm.json', endpoint: api.url }),
+      log: () => undefined,
+      now: () => new Date(clock * 1000),
+    };
+    api.blob = undefined;
+    api.sets.clear();
+    // Calm fleet, and a spare in zones 1 and 2 left over from an earlier fallback: the controller takes them back.
+    api.sets.set('llm-vmss', { capacity: 4, base: 1, pct: 0, vms: healthy() });
+    api.sets.set('llm-spare-1', { capacity: 1, base: 0, pct: 0, vms: [vm('spare_1', '1')] });
+    api.sets.set('llm-spare-2', { capacity: 1, base: 0, pct: 0, vms: [vm('spare_2', '2')] });
+  });
+  afterEach(() => api.stop());
+
+  test('spares lowered 1 -> 0: the VMs Azure removes for it (Deleting, then gone) strike no pool', async () => {
+    const run0 = await runAzureFallbackController(SPARES, clients);
+    expect(run0.changes.filter((c) => c.name.startsWith('llm-spare')).map((c) => [c.name, c.capacityBefore, c.capacityAfter])).toEqual([
+      ['llm-spare-1', 1, 0],
+      ['llm-spare-2', 1, 0],
+    ]);
+    // Azure scales in: zone 1's VM is already gone, zone 2's is being deleted.
+    api.sets.get('llm-spare-1')!.vms = [];
+    api.sets.get('llm-spare-2')!.vms = [removing('spare_2')];
+    clock += 60;
+    const run1 = await runAzureFallbackController(SPARES, clients);
+    expect([pool(run1, '1').preempted, pool(run1, '2').preempted]).toEqual([0, 0]);
+    expect(run1.decision.state.recentPreemptions).toEqual([]);
+    expect(run1.decision.unavailablePools).toEqual([]);
+    expect(run1.decision.action).toBe(FallbackAction.STEADY);
+    api.sets.get('llm-spare-2')!.vms = [];
+    clock += 60;
+    const run2 = await runAzureFallbackController(SPARES, clients);
+    expect(run2.decision.state.recentPreemptions).toEqual([]);
+  });
+
+  test('Azure slower than one run: the VM still listed after the scale-in, gone the run after, is no eviction either', async () => {
+    await runAzureFallbackController(SPARES, clients);
+    clock += 60;
+    const run1 = await runAzureFallbackController(SPARES, clients);
+    expect(run1.decision.state.recentPreemptions).toEqual([]);
+    api.sets.get('llm-spare-1')!.vms = [];
+    api.sets.get('llm-spare-2')!.vms = [];
+    clock += 60;
+    const run2 = await runAzureFallbackController(SPARES, clients);
+    expect([pool(run2, '1').preempted, pool(run2, '2').preempted]).toEqual([0, 0]);
+    expect(run2.decision.state.recentPreemptions).toEqual([]);
+  });
+
+  test('a real eviction between the same two runs is still counted, once', async () => {
+    await runAzureFallbackController(SPARES, clients);
+    api.sets.get('llm-spare-1')!.vms = [];
+    api.sets.get('llm-spare-2')!.vms = [];
+    // ... and in the same minute zone 3 loses its Spot VM of the main scale set (Delete eviction: capacity kept).
+    api.sets.get('llm-vmss')!.vms = api.sets.get('llm-vmss')!.vms.filter((v) => v.name !== 'llm_s3');
+    clock += 60;
+    const run1 = await runAzureFallbackController(SPARES, clients);
+    expect([pool(run1, '1').preempted, pool(run1, '2').preempted, pool(run1, '3').preempted]).toEqual([0, 0, 1]);
+    expect(run1.decision.state.recentPreemptions).toHaveLength(1);
+    expect(run1.decision.unavailablePools).toEqual(['eastus2/3/Standard_NC4as_T4_v3']);
+    clock += 60;
+    const run2 = await runAzureFallbackController(SPARES, clients);
+    expect(run2.stepInput.observed.pools.reduce((n, p) => n + p.preempted, 0)).toBe(0);
+    expect(run2.decision.state.recentPreemptions).toHaveLength(1);
+  });
+
+  test('a spare set lowered 2 -> 1 that loses both VMs: one is the scale-in, the other an eviction', () => {
+    const spare = { name: 'llm-spare-1', zone: '1', vmSize: 'Standard_NC4as_T4_v3', maxCapacity: 2 };
+    const settings: AzureFallbackSettings = { ...SETTINGS, spareScaleSets: [spare] };
+    const main = { settings: SETTINGS.scaleSets[0], scaleSet: { id: vmssId('llm-vmss'), capacity: 4, baseRegularPriorityCount: 1, regularPriorityPercentageAboveBase: 0 }, vms: healthy() };
+    const prev: AzureStoredState = {
+      policy: initialFallbackState(),
+      spotVms: { 'llm-vmss/llm_s1': 'eastus2/1/Standard_NC4as_T4_v3', 'llm-vmss/llm_s2': 'eastus2/2/Standard_NC4as_T4_v3', 'llm-vmss/llm_s3': 'eastus2/3/Standard_NC4as_T4_v3', 'llm-spare-1/a': 'eastus2/1/Standard_NC4as_T4_v3', 'llm-spare-1/b': 'eastus2/1/Standard_NC4as_T4_v3' },
+      capacities: { 'llm-vmss': 4, 'llm-spare-1': 1 },
+      seenFailures: [],
+      scaleIn: { 'llm-spare-1': 1 },
+    };
+    const r = buildAzureStepInput(settings, [main], [{ settings: spare, scaleSet: { id: vmssId('llm-spare-1'), capacity: 1, baseRegularPriorityCount: 0, regularPriorityPercentageAboveBase: 0 }, vms: [] }], prev, 1000);
+    expect(r.stepInput.observed.pools.find((p) => p.pool === 'eastus2/1/Standard_NC4as_T4_v3')!.preempted).toBe(1);
+    // Without the scale-in on record both would have been evictions.
+    const { scaleIn: _, ...noScaleIn } = prev;
+    expect(buildAzureStepInput(settings, [main], [{ settings: spare, scaleSet: { id: vmssId('llm-spare-1'), capacity: 1, baseRegularPriorityCount: 0, regularPriorityPercentageAboveBase: 0 }, vms: [] }], noScaleIn, 1000).stepInput.observed.pools.find((p) => p.pool === 'eastus2/1/Standard_NC4as_T4_v3')!.preempted).toBe(2);
+  });
+
+  test('return to spot: the surplus Regular VMs the controller deletes are no eviction', async () => {
+    api.sets.get('llm-spare-1')!.vms = [];
+    api.sets.get('llm-spare-2')!.vms = [];
+    // Every Spot VM fails to allocate: the controller falls back by 3 Regular VMs.
+    api.sets.get('llm-vmss')!.vms = [vm('llm_reg1', '1', { spot: false }), vm('llm_s1', '1', { state: 'failed' }), vm('llm_s2', '2', { state: 'failed' }), vm('llm_s3', '3', { state: 'failed' })];
+    const down = await runAzureFallbackController(SPARES, clients);
+    expect(down.fallbackReplicas).toBe(3);
+    // Azure adds the Regular VMs; Spot capacity comes back.
+    api.sets.get('llm-vmss')!.vms = [...healthy(), vm('llm_reg2', '2', { spot: false }), vm('llm_reg3', '3', { spot: false }), vm('llm_reg4', '1', { spot: false })];
+    clock += 60;
+    expect((await runAzureFallbackController(SPARES, clients)).decision.action).toBe(FallbackAction.HOLD);
+    clock += 200;
+    const back = await runAzureFallbackController(SPARES, clients);
+    expect(back.decision.action).toBe(FallbackAction.RETURN_TO_SPOT);
+    expect(back.changes[0].deleted).toHaveLength(3);
+    clock += 60;
+    const after = await runAzureFallbackController(SPARES, clients);
+    expect(after.stepInput.observed.pools.map((p) => p.preempted)).toEqual([0, 0, 0]);
+    expect(after.decision.state.recentPreemptions).toEqual([]);
+    expect(after.changes.every((c) => !c.patched && c.deleted.length === 0)).toBe(true);
   });
 });
 
