@@ -3,7 +3,7 @@ import { RoleAssignment } from '@cdktf/provider-azurerm/lib/role-assignment';
 import { StorageAccount } from '@cdktf/provider-azurerm/lib/storage-account';
 import { StorageBlob } from '@cdktf/provider-azurerm/lib/storage-blob';
 import { StorageContainer } from '@cdktf/provider-azurerm/lib/storage-container';
-import { AssetType, Fn, TerraformAsset } from 'cdktf';
+import { AssetType, Fn, TerraformAsset, Token } from 'cdktf';
 import { Construct } from 'constructs';
 import { readAgentBundle } from './agent-custom-data';
 import { AzureResourceOptions } from './network';
@@ -16,7 +16,8 @@ export interface AzureAgentBlobProps extends AzureResourceOptions {
   readonly readerPrincipalId: string;
   /**
    * Name of the storage account (3-24 lower-case letters and digits, unique in Azure).
-   * @default - `spotagent` and a hash of the construct path, resource group and region
+   * @default - `spotagent` and a hash of the construct path, and of the resource group and region where they are
+   * plain strings (a deploy-time value's placeholder changes with the rest of the app, so it is left out)
    */
   readonly storageAccountName?: string;
 }
@@ -45,9 +46,13 @@ export class AzureAgentBlob extends Construct {
     super(scope, id);
     const bundle = readAgentBundle(props.agentBundlePath);
     this.bundleSha256 = bundle.sha256;
+    // The name hashes only what is the same on every synth: the construct path, and the resource group and region when
+    // they are plain strings. A token's text (`${TfToken[TOKEN.n]}`) counts the tokens the app made before it, so
+    // hashing it renamed (replaced) the account whenever a construct was added earlier in the app.
+    const plain = (x: string): string => (Token.isUnresolved(x) ? '' : x);
     const name =
       props.storageAccountName ??
-      `spotagent${createHash('sha256').update(`${this.node.path}|${props.resourceGroupName}|${props.location}`).digest('hex').slice(0, 15)}`;
+      `spotagent${createHash('sha256').update(`${this.node.path}|${plain(props.resourceGroupName)}|${plain(props.location)}`).digest('hex').slice(0, 15)}`;
     this.storageAccount = new StorageAccount(this, 'Account', {
       name,
       resourceGroupName: props.resourceGroupName,
