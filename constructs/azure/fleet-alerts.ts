@@ -45,7 +45,10 @@ export interface AzureFleetAlertsProps extends AzureFleetAlertsOptions {
   readonly resourceGroupName: string;
   /** Prefix of the alert names. */
   readonly namePrefix: string;
-  /** Ids of the fleet's scale sets. */
+  /**
+   * Ids of the fleet's scale sets. The first is the one the fallback controller writes its metric on (its
+   * `METRICS_RESOURCE_ID`, the first scale set of the fleet it runs for), so the fallback alert watches that one.
+   */
   readonly scaleSetIds: string[];
   /**
    * Id of the fleet's (Standard) load balancer: health-probe alert.
@@ -62,8 +65,9 @@ export interface AzureFleetAlertsProps extends AzureFleetAlertsOptions {
  * - **backend health**: the load balancer's health probe status (`DipAvailability`) below `minHealthProbePercent`;
  * - **evictions**: activity-log alerts on the Spot eviction operations of the fleet's scale sets and of the
  *   VMs in its resource group (Flexible scale sets' VMs are VM resources);
- * - **fallback active**: the fallback controller's `SpotInferenceConstructs`/`FallbackReplicas` custom metric on a
- *   scale set has stayed above 0 for `fallbackActiveAlertAfterHours`.
+ * - **fallback active**: the fallback controller's `SpotInferenceConstructs`/`FallbackReplicas` custom metric has
+ *   stayed above 0 for `fallbackActiveAlertAfterHours`: one alert, on the first scale set, the resource the
+ *   controller writes the metric on.
  */
 export class AzureFleetAlerts extends Construct {
   /** Activity-log operation Azure records when it evicts a Spot VM of a scale set. */
@@ -94,7 +98,16 @@ export class AzureFleetAlerts extends Construct {
   public readonly healthProbeAlert?: MonitorMetricAlert;
   /** Fire on every Spot eviction: scale-set form and VM form. */
   public readonly evictionAlerts: MonitorActivityLogAlert[];
-  /** One per scale set: fallback active too long. */
+  /**
+   * Fires when fallback VMs have run too long: one alert, on the first scale set (where the controller writes its
+   * `FallbackReplicas` metric).
+   */
+  public readonly fallbackActiveAlert: MonitorMetricAlert;
+  /**
+   * The fallback alert, as a list of one.
+   * @deprecated use {@link fallbackActiveAlert}: there is one fallback alert, on the scale set the controller writes to
+   * (alerts on the other scale sets watched a metric nobody writes, so they could never fire)
+   */
   public readonly fallbackActiveAlerts: MonitorMetricAlert[];
 
   constructor(scope: Construct, id: string, props: AzureFleetAlertsProps) {
@@ -135,26 +148,28 @@ export class AzureFleetAlerts extends Construct {
       eviction('VmEvictionAlert', `${prefix}-spot-vm-eviction`, [resourceGroupId], AzureFleetAlerts.VM_EVICTION_OPERATION, `in resource group ${props.resourceGroupName}`),
     ];
 
-    this.fallbackActiveAlerts = props.scaleSetIds.map((scaleSetId, i) =>
-      new MonitorMetricAlert(this, `FallbackActiveAlert${i}`, {
-        ...common,
-        name: `${prefix}-fallback-active${props.scaleSetIds.length > 1 ? `-${i}` : ''}`,
-        description: `Fleet ${prefix} has run Regular fallback VMs for ${s.fallbackHours} h without a break: Spot capacity has not come back. Add sizes or zones, or accept the on-demand cost.`,
-        scopes: [scaleSetId],
-        severity: s.severity,
-        frequency: 'PT1H',
-        windowSize: WINDOW_HOURS[s.fallbackHours],
-        criteria: [{
-          metricNamespace: AzureFleetAlerts.FALLBACK_METRIC_NAMESPACE,
-          metricName: AzureFleetAlerts.FALLBACK_REPLICAS_METRIC,
-          aggregation: 'Minimum',
-          operator: 'GreaterThan',
-          threshold: 0,
-          // The controller creates the metric with its first point; the alert may exist before that.
-          skipMetricValidation: true,
-        }],
-      }),
-    );
+    // The controller writes FallbackReplicas on one resource only, the first scale set (AzureOnDemandFallback's
+    // METRICS_RESOURCE_ID), so one alert there; alerts on the other scale sets could never fire. The construct id and
+    // name are the ones that alert always had (`-0` when the fleet has several scale sets), so a deployed alert stays.
+    this.fallbackActiveAlert = new MonitorMetricAlert(this, 'FallbackActiveAlert0', {
+      ...common,
+      name: `${prefix}-fallback-active${props.scaleSetIds.length > 1 ? '-0' : ''}`,
+      description: `Fleet ${prefix} has run Regular fallback VMs for ${s.fallbackHours} h without a break: Spot capacity has not come back. Add sizes or zones, or accept the on-demand cost.`,
+      scopes: [props.scaleSetIds[0]],
+      severity: s.severity,
+      frequency: 'PT1H',
+      windowSize: WINDOW_HOURS[s.fallbackHours],
+      criteria: [{
+        metricNamespace: AzureFleetAlerts.FALLBACK_METRIC_NAMESPACE,
+        metricName: AzureFleetAlerts.FALLBACK_REPLICAS_METRIC,
+        aggregation: 'Minimum',
+        operator: 'GreaterThan',
+        threshold: 0,
+        // The controller creates the metric with its first point; the alert may exist before that.
+        skipMetricValidation: true,
+      }],
+    });
+    this.fallbackActiveAlerts = [this.fallbackActiveAlert];
   }
 }
 

@@ -5,7 +5,7 @@ import { MonitorActivityLogAlert } from '@cdktf/provider-azurerm/lib/monitor-act
 import { MonitorMetricAlert } from '@cdktf/provider-azurerm/lib/monitor-metric-alert';
 import { AzurermProvider } from '@cdktf/provider-azurerm/lib/provider';
 import { Testing, TerraformStack } from 'cdktf';
-import { AzureFleetAlerts, AzureFleetAlertsProps, AzureSpotFleet, FALLBACK_METRIC_NAMESPACE as PUBLIC_FALLBACK_METRIC_NAMESPACE } from '../../../constructs/azure';
+import { AzureFleetAlerts, AzureFleetAlertsProps, AzureOnDemandFallback, AzureSpotFleet, FALLBACK_METRIC_NAMESPACE as PUBLIC_FALLBACK_METRIC_NAMESPACE } from '../../../constructs/azure';
 import { FleetSpecError, FleetSpecErrorCode } from '../../../lib/spec';
 import { FALLBACK_METRIC_NAME, FALLBACK_METRIC_NAMESPACE, createAzureMonitorMetrics } from '../../../lib/handlers/azure/fallback';
 
@@ -52,16 +52,17 @@ describe('AzureFleetAlerts', () => {
     expect(vm.action).toEqual([{ action_group_id: expect.stringMatching(/actionGroups\/pager$/) }]);
   });
 
-  test('fallback active: FallbackReplicas custom metric above 0 (Minimum) for 6 hours, one alert per scale set', () => {
+  test('fallback active: FallbackReplicas custom metric above 0 (Minimum) for 6 hours, one alert, on the first scale set', () => {
     const alerts = resources(json, 'azurerm_monitor_metric_alert').filter((a) => a.name.startsWith('llm-fallback-active'));
-    expect(alerts.map((a) => [a.name, a.scopes])).toEqual([['llm-fallback-active-0', [VMSS_1]], ['llm-fallback-active-1', [VMSS_2]]]);
-    for (const a of alerts) {
-      expect(a).toMatchObject({
-        frequency: 'PT1H',
-        window_size: 'PT6H',
-        criteria: [{ metric_namespace: 'SpotInferenceConstructs', metric_name: 'FallbackReplicas', aggregation: 'Minimum', operator: 'GreaterThan', threshold: 0, skip_metric_validation: true }],
-      });
-    }
+    // The controller writes the metric on the first scale set only: no alert on the second (it could never fire).
+    // The alert keeps the construct id and name it always had, so a deployed one is not replaced.
+    expect(alerts.map((a) => [a.name, a.scopes])).toEqual([['llm-fallback-active-0', [VMSS_1]]]);
+    expect(Object.keys(json.resource.azurerm_monitor_metric_alert).filter((k) => k.includes('FallbackActive'))).toEqual([expect.stringMatching(/^Alerts_FallbackActiveAlert0_[0-9A-F]+$/)]);
+    expect(alerts[0]).toMatchObject({
+      frequency: 'PT1H',
+      window_size: 'PT6H',
+      criteria: [{ metric_namespace: 'SpotInferenceConstructs', metric_name: 'FallbackReplicas', aggregation: 'Minimum', operator: 'GreaterThan', threshold: 0, skip_metric_validation: true }],
+    });
   });
 });
 
@@ -81,6 +82,38 @@ describe('the fallback alert watches what the controller writes', () => {
     }) as unknown as typeof globalThis.fetch;
     await createAzureMonitorMetrics({ getToken: async () => 't', fetch, region: 'eastus2', resourceId: VMSS_1, endpoint: 'http://127.0.0.1:1' }).writeFallback(2, 'llm', new Date(0));
     expect(posted[0].data.baseData).toMatchObject({ namespace: alert.criteria[0].metric_namespace, metric: alert.criteria[0].metric_name });
+  });
+});
+
+describe('the fallback alert watches the resource the controller posts its metric to', () => {
+  test('AzureOnDemandFallback and AzureFleetAlerts.forFleet on one fleet: the alert scope is METRICS_RESOURCE_ID, where the handler posts', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'azure-alerts-'));
+    const bundle = join(dir, 'agent.js');
+    writeFileSync(bundle, 'console.log("agent")');
+    let alerts!: AzureFleetAlerts;
+    const json = JSON.parse(Testing.synthScope((scope) => {
+      const fleet = new AzureSpotFleet(scope, 'Fleet', {
+        resourceGroupName: 'rg-spot', location: 'eastus2', adminSshPublicKey: 'ssh-rsa AAAAB3NzaC1yc2E test',
+        instanceTypes: ['Standard_NC4as_T4_v3', 'Standard_NC8as_T4_v3', 'Standard_NC16as_T4_v3'], minCapacity: 2, maxCapacity: 9, onDemandBaseCapacity: 1,
+        agentBundlePath: bundle,
+      });
+      new AzureOnDemandFallback(scope, 'Fallback', { fleet, resourceGroupName: 'rg-spot', location: 'eastus2' });
+      alerts = AzureFleetAlerts.forFleet(scope, 'Alerts', fleet);
+    }));
+    const settings = resources(json, 'azurerm_linux_function_app')[0].app_settings;
+    const fallback = resources(json, 'azurerm_monitor_metric_alert').filter((a) => /fallback-active/.test(a.name));
+    expect(resources(json, 'azurerm_orchestrated_virtual_machine_scale_set').length).toBeGreaterThan(1);
+    expect(fallback).toHaveLength(1);
+    expect(fallback[0].scopes).toEqual([settings.METRICS_RESOURCE_ID]);
+    expect(alerts.fallbackActiveAlerts).toEqual([alerts.fallbackActiveAlert]);
+    // The handler posts to `<ingestion endpoint><METRICS_RESOURCE_ID>/metrics`: the alert's resource.
+    const urls: string[] = [];
+    const fetch = (async (url: string) => {
+      urls.push(url);
+      return new Response('{}', { status: 200 });
+    }) as unknown as typeof globalThis.fetch;
+    await createAzureMonitorMetrics({ getToken: async () => 't', fetch, region: 'eastus2', resourceId: settings.METRICS_RESOURCE_ID, endpoint: 'http://127.0.0.1:1' }).writeFallback(1, 'fleet', new Date(0));
+    expect(urls).toEqual([`http://127.0.0.1:1${fallback[0].scopes[0]}/metrics`]);
   });
 });
 
@@ -109,7 +142,8 @@ describe('AzureFleetAlerts options', () => {
     const health = resources(json, 'azurerm_monitor_metric_alert').find((a) => a.name === 'inference-fleet-backend-health');
     expect(health.scopes).toEqual([expect.stringMatching(/^\$\{azurerm_lb\.\w+\.id\}$/)]);
     const fallback = resources(json, 'azurerm_monitor_metric_alert').filter((a) => a.name.startsWith('inference-fleet-fallback-active'));
-    expect(fallback.length).toBe(2); // one scale set per T4 size
+    // one scale set per T4 size, one fallback alert: on the first, where the controller writes its metric
+    expect(fallback.map((a) => a.name)).toEqual(['inference-fleet-fallback-active-0']);
     expect(fallback[0].scopes).toEqual([expect.stringMatching(/^\$\{azurerm_orchestrated_virtual_machine_scale_set\.\w+\.id\}$/)]);
     expect(resources(json, 'azurerm_monitor_activity_log_alert')[0].resource_group_name).toMatch(/rg-spot|azurerm_orchestrated_virtual_machine_scale_set/);
   });
