@@ -131,7 +131,8 @@ export const DEPLOYMENT_PROFILES: { readonly [cloud: string]: DeploymentProfile 
     rebalancesZones: false,
     steersSpareTypes: false,
     // The MIG keeps trying to create the VMs it is short of; the controller sees failed creations only at its runs
-    // (runsOnLaunchFailure false), so retries every tick change nothing it observes beyond one count per run.
+    // (runsOnLaunchFailure false), and counts a VM whose creation keeps failing once (its `lastAttempt` errors,
+    // remembered in `seenFailures`), so retries every tick change nothing it observes.
     launchRetrySeconds: 0,
     maxLaunchRetrySeconds: 0,
     // lib/handlers/gcp/fallback.ts: spare groups are zonal MIGs (one per zone), resized only.
@@ -242,6 +243,20 @@ export class DeployedFleet {
   /** The spare groups' part of `preemptedSince` / `failedSince` (a handler lists each VM in its own group). */
   private readonly sparePreemptedSince: Int32Array;
   private readonly spareFailedSince: Int32Array;
+  /**
+   * Zonal layout (Google Cloud, Azure): per pool, the VMs of the main group (of the zone's spare group) whose creation
+   * is failing there now, each as the tick it first failed. The handlers list such a VM with its error at every run
+   * until it is created or no longer wanted, and count it once (GCP: a managed instance's `lastAttempt` errors, keyed
+   * `<instance>|<code>` in `seenFailures`; Azure: a Spot VM in provisioning state Failed, keyed `<vm>|<code>`), so the
+   * group's retries of the same VM are one failed launch, not one per retry or per run.
+   */
+  private readonly mainFailing: number[][];
+  private readonly spareFailing: number[][];
+  /** Zonal layout: failed launches counted since the previous run whose VM no longer fails (its part in the spare groups). */
+  private readonly clearedSince: Int32Array;
+  private readonly spareClearedSince: Int32Array;
+  /** Zonal layout: pools a launch found full in the fill under way. */
+  private readonly tried: Int32Array;
   private readonly regions: Region[];
   private readonly regionOfPool: Int32Array;
   private readonly ids: string[];
@@ -267,6 +282,11 @@ export class DeployedFleet {
     this.failedSince = new Int32Array(Z);
     this.sparePreemptedSince = new Int32Array(Z);
     this.spareFailedSince = new Int32Array(Z);
+    this.mainFailing = Array.from({ length: Z }, () => []);
+    this.spareFailing = Array.from({ length: Z }, () => []);
+    this.clearedSince = new Int32Array(Z);
+    this.spareClearedSince = new Int32Array(Z);
+    this.tried = new Int32Array(Z);
     this.regionOfPool = new Int32Array(Z);
     const locs = s.pools.map((p) => locatePool(p));
     this.ids = locs.map((l) => poolId(l.region, l.zone, l.instanceType));
@@ -357,21 +377,31 @@ export class DeployedFleet {
       const mainKey = `${ri}/main`;
       const mainSig = `${r.mainTarget}`;
       if (due.has(ri * 2)) this.retry.delete(mainKey);
+      const zonal = this.s.profile.layout === 'zonal';
+      let mainFilled = false;
       if ((mainMay && this.mayRetry(mainKey, v.t, mainSig)) || due.has(ri * 2)) {
-        if (this.fill(v, r, this.main, r.mainTarget, r.zoneOrder, r.types)) event ||= this.s.profile.runsOnLaunchFailure;
+        if (zonal) for (const z of r.pools) this.tried[z] = 0;
+        if (this.fill(v, r, this.main, r.mainTarget, r.zoneOrder, r.types, undefined, zonal)) event ||= this.s.profile.runsOnLaunchFailure;
         this.backoff(mainKey, v.t, mainSig, this.count(r, this.main) < r.mainTarget);
+        mainFilled = true;
       }
+      if (zonal) this.settleFailing(v.t, r.pools, this.mainFailing, r.mainTarget - this.count(r, this.main), mainFilled, false);
       const spareMay = this.replaceTicks >= 0 ? !this.isWaiting(ri, 1, v.t) : controllerRuns;
-      if (this.s.profile.layout === 'zonal') {
+      if (zonal) {
         for (const zone of r.zoneOrder) {
           const want = r.zoneSpare.get(zone) ?? 0;
           const key = `${ri}/${zone}/spare`;
+          const own = r.zones.get(zone)!.filter((z) => this.poolType[z] === r.types[0]);
+          let filled = false;
           if (due.has(ri * 2 + 1)) this.retry.delete(key);
           if ((spareMay && this.mayRetry(key, v.t, `${want}`)) || due.has(ri * 2 + 1)) {
-            if (this.fill(v, r, this.spare, want, [zone], [r.types[0]], [zone])) event ||= this.s.profile.runsOnLaunchFailure;
+            for (const z of own) this.tried[z] = 0;
+            if (this.fill(v, r, this.spare, want, [zone], [r.types[0]], [zone], true)) event ||= this.s.profile.runsOnLaunchFailure;
             this.backoff(key, v.t, `${want}`, this.count(r, this.spare, [zone]) < want);
+            filled = true;
           }
           this.trim(r, this.spare, want, [zone], v.readySpot, [zone]);
+          this.settleFailing(v.t, own, this.spareFailing, want - this.count(r, this.spare, [zone]), filled, true);
         }
       } else {
         const key = `${ri}/spare`;
@@ -482,10 +512,11 @@ export class DeployedFleet {
   /**
    * Launch until `group` holds `desired` in the region: each launch goes to the zone of the group's zones with
    * the fewest of its replicas (ties in the group's own order), there to a type with capacity; a zone without
-   * capacity for any type is a failed launch (counted against its pools) and the launch moves on.
+   * capacity for any type is a failed launch (counted against its pools; in the zonal layout only marked in
+   * `tried`, {@link settleFailing} counts the group's failing VMs) and the launch moves on.
    * Returns whether a launch failed.
    */
-  private fill(v: DeployedTickView, r: Region, group: Int32Array, desired: number, zones: readonly string[], types: readonly string[], within?: readonly string[]): boolean {
+  private fill(v: DeployedTickView, r: Region, group: Int32Array, desired: number, zones: readonly string[], types: readonly string[], within?: readonly string[], zonal = false): boolean {
     let have = 0;
     for (const z of r.pools) if (!within || within.includes(this.poolZone[z])) have += group[z];
     let failedAny = false;
@@ -508,6 +539,10 @@ export class DeployedFleet {
       if (room.length === 0) {
         full.add(best);
         failedAny = true;
+        if (zonal) {
+          for (const z of candidates) this.tried[z] = 1;
+          continue;
+        }
         for (const z of candidates) this.failedSince[z]++;
         if (group === this.spare) for (const z of candidates) this.spareFailedSince[z]++;
         continue;
@@ -520,6 +555,47 @@ export class DeployedFleet {
       have++;
     }
     return failedAny;
+  }
+
+  /**
+   * Zonal layout: the failing VMs of one group in its pools after this tick's launches, and the failed launches the
+   * handler counts. A group still `short` after a fill has tried every one of its pools and found them full: each of
+   * its unlaunched VMs fails there (the VMs it retries are the ones already failing: counted once, when they first
+   * fail; one more unlaunched VM, e.g. a replacement that cannot be created after a preemption, is one more failed
+   * launch). A fill that found a pool full and then placed the VM elsewhere is one failed launch that no longer fails.
+   * Without a fill this tick the group's failing VMs only go (resized down, or created). Failures counted since the
+   * previous run whose VM is gone before the next run are kept in `clearedSince` (a handler meets them in no listing
+   * at a run; the equivalence test lists each once).
+   */
+  private settleFailing(t: number, pools: readonly number[], failing: number[][], short: number, filled: boolean, spare: boolean): void {
+    const unlaunched = Math.max(0, short);
+    for (const z of pools) {
+      const list = failing[z];
+      let count = 0;
+      let cleared = 0;
+      let target = Math.min(list.length, unlaunched);
+      if (filled && this.tried[z] === 1) {
+        if (unlaunched > 0) target = unlaunched;
+        else if (list.length === 0) {
+          // found full, created elsewhere: failed once
+          count++;
+          cleared++;
+        }
+      }
+      while (list.length > target) if (list.pop()! > this.lastRun) cleared++;
+      while (list.length < target) {
+        list.push(t);
+        count++;
+      }
+      if (count > 0) {
+        this.failedSince[z] += count;
+        if (spare) this.spareFailedSince[z] += count;
+      }
+      if (cleared > 0) {
+        this.clearedSince[z] += cleared;
+        if (spare) this.spareClearedSince[z] += cleared;
+      }
+    }
   }
 
   /** Scale a group in to `desired`: replicas outside its zones first, then launching ones, then the most crowded zone. */
@@ -625,8 +701,10 @@ export class DeployedFleet {
     let readyTotal = 0;
     const azure = this.s.profile.deployment === Deployment.AZURE;
     const spareZonePool = (r: Region, zone: string): number | undefined => r.zones.get(zone)!.find((x) => this.poolType[x] === r.types[0]);
-    const mainListed = (z: number): boolean => this.main[z] > 0 || this.failedSince[z] > this.spareFailedSince[z];
-    const spareListed = (z: number): boolean => this.spare[z] > 0 || this.spareFailedSince[z] > 0;
+    // A VM whose creation fails is listed in its group until it is created (and, as the test lists them, one that failed
+    // since the previous run and no longer fails).
+    const mainListed = (z: number): boolean => this.main[z] > 0 || this.mainFailing[z].length > 0 || this.failedSince[z] > this.spareFailedSince[z];
+    const spareListed = (z: number): boolean => this.spare[z] > 0 || this.spareFailing[z].length > 0 || this.spareFailedSince[z] > 0;
     if (azure) {
       for (const r of this.regions) {
         for (const z of r.pools) if (mainListed(z)) observe(z);
@@ -682,6 +760,8 @@ export class DeployedFleet {
       pools: [...this.ids],
       main: Array.from(this.main),
       spare: Array.from(this.spare),
+      mainFailing: this.mainFailing.map((l) => [...l]),
+      spareFailing: this.spareFailing.map((l) => [...l]),
       regions: this.regions.map((r) => ({
         name: r.name,
         zones: [...r.zoneOrder],
@@ -705,12 +785,21 @@ export class DeployedFleet {
     const before = this.s.onControllerRun ? this.snapshot() : undefined;
     const step = planControllerStep(input);
     const events = this.s.onControllerRun
-      ? { preempted: Array.from(this.preemptedSince), launchFailures: Array.from(this.failedSince), sparePreempted: Array.from(this.sparePreemptedSince), spareLaunchFailures: Array.from(this.spareFailedSince) }
+      ? {
+          preempted: Array.from(this.preemptedSince),
+          launchFailures: Array.from(this.failedSince),
+          sparePreempted: Array.from(this.sparePreemptedSince),
+          spareLaunchFailures: Array.from(this.spareFailedSince),
+          clearedLaunchFailures: Array.from(this.clearedSince),
+          spareClearedLaunchFailures: Array.from(this.spareClearedSince),
+        }
       : undefined;
     this.preemptedSince.fill(0);
     this.failedSince.fill(0);
     this.sparePreemptedSince.fill(0);
     this.spareFailedSince.fill(0);
+    this.clearedSince.fill(0);
+    this.spareClearedSince.fill(0);
     this.state = step.nextState;
     for (const a of step.actions) {
       const r = this.regions.find((x) => x.name === a.region)!;
@@ -738,6 +827,14 @@ export interface DeployedFleetSnapshot {
   readonly main: number[];
   /** Spot replicas of the spare groups per pool. */
   readonly spare: number[];
+  /**
+   * Zonal layout (Google Cloud, Azure): per pool, the main groups' VMs whose creation is failing there now, each as the
+   * tick it first failed (a VM keeps its tick until it is created or no longer wanted; a handler lists it at every run
+   * meanwhile and counts it once). Empty lists in the regional layout.
+   */
+  readonly mainFailing: number[][];
+  /** The same for the spare groups (one per zone). */
+  readonly spareFailing: number[][];
   readonly regions: {
     readonly name: string;
     /** The main group's zones, in its order. */
@@ -770,9 +867,19 @@ export interface ControllerRunRecord {
   /**
    * What the cloud did since the previous run, per pool (simulator order): replicas preempted and launches that found no
    * capacity, all groups together and the spare groups' part (the rest are the main groups'). What a handler is told
-   * or lists, independently of what the model's controller observed.
+   * or lists, independently of what the model's controller observed. In the zonal layout a launch failure is a VM that
+   * started failing since the previous run (the retries of a VM already failing are not counted again; see
+   * {@link DeployedFleetSnapshot.mainFailing}); `clearedLaunchFailures` are those of them no longer failing at this run
+   * (created since, in another zone or later, or no longer wanted), which no listing at a run shows.
    */
-  readonly events: { readonly preempted: number[]; readonly launchFailures: number[]; readonly sparePreempted: number[]; readonly spareLaunchFailures: number[] };
+  readonly events: {
+    readonly preempted: number[];
+    readonly launchFailures: number[];
+    readonly sparePreempted: number[];
+    readonly spareLaunchFailures: number[];
+    readonly clearedLaunchFailures: number[];
+    readonly spareClearedLaunchFailures: number[];
+  };
 }
 
 /** The pool ids `<region>/<zone>/<type>` of trace names. */
