@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import {
   AzureApiError,
   AzureFallbackClients,
+  AzureFallbackOutcome,
   AzureFallbackSettings,
   azureFallbackSettingsFromEnv,
   azureRequest,
@@ -295,7 +296,10 @@ describe("the controller's own scale-in is not an eviction", () => {
     ...SETTINGS,
     spareScaleSets: ['1', '2'].map((z) => ({ name: `llm-spare-${z}`, zone: z, vmSize: 'Standard_NC4as_T4_v3', maxCapacity: 1 })),
   };
-  const pool = (out: { stepInput: { observed: { pools: { pool: string; preempted: number }[] } } }, zone: string) => out.stepInput.observed.pools.find((p) => p.pool === `eastus2/${zone}/Standard_NC4as_T4_v3`)!;
+  const pool = (out: AzureFallbackOutcome, zone: string) => {
+    const p = out.stepInput.observed.pools.find((x) => x.pool === `eastus2/${zone}/Standard_NC4as_T4_v3`)!;
+    return { ...p, preempted: p.preempted ?? 0 };
+  };
   /** Azure carries out a scale-in: the VM is first listed as Deleting, then gone. */
   const removing = (vmName: string): AzureVm => {
     const v = vm(vmName, vmName.slice(-1));
@@ -367,7 +371,7 @@ describe("the controller's own scale-in is not an eviction", () => {
     expect(run1.decision.unavailablePools).toEqual(['eastus2/3/Standard_NC4as_T4_v3']);
     clock += 60;
     const run2 = await runAzureFallbackController(SPARES, clients);
-    expect(run2.stepInput.observed.pools.reduce((n, p) => n + p.preempted, 0)).toBe(0);
+    expect(run2.stepInput.observed.pools.reduce((n, p) => n + (p.preempted ?? 0), 0)).toBe(0);
     expect(run2.decision.state.recentPreemptions).toHaveLength(1);
   });
 
@@ -406,7 +410,7 @@ describe("the controller's own scale-in is not an eviction", () => {
     expect(back.changes[0].deleted).toHaveLength(3);
     clock += 60;
     const after = await runAzureFallbackController(SPARES, clients);
-    expect(after.stepInput.observed.pools.map((p) => p.preempted)).toEqual([0, 0, 0]);
+    expect(after.stepInput.observed.pools.map((p) => p.preempted ?? 0)).toEqual([0, 0, 0]);
     expect(after.decision.state.recentPreemptions).toEqual([]);
     expect(after.changes.every((c) => !c.patched && c.deleted.length === 0)).toBe(true);
   });
