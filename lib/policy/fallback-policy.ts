@@ -160,7 +160,7 @@ export interface FallbackPolicyOptions {
   readonly scaleInCooldownSeconds?: number;
   /**
    * Seconds a pool is avoided after a preemption or failed launch (Karpenter's unavailable-offering cache holds an
-   * offering 3 minutes; a GPU spot pool that just took replicas back rarely has them again so soon). Doubles with each
+   * offering 3 minutes; 10 minutes measured better on the synthetic families, docs/measurements.md). Doubles with each
    * strike the pool has not been forgiven.
    * @default 600
    */
@@ -177,7 +177,7 @@ export interface FallbackPolicyOptions {
   readonly spareSpotReplicas?: number;
   /**
    * The fleet counts as at risk (and keeps its spares) while one of its spot replicas was preempted
-   * within this many seconds (spot preemptions come in spells that last days). See `keepSparesWhenCalm` to keep
+   * within this many seconds (a day measured best on the synthetic families: docs/measurements.md). See `keepSparesWhenCalm` to keep
    * them before any preemption too (SpotHedge's N+1).
    * @default 86400 (a day)
    */
