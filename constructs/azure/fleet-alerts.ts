@@ -1,10 +1,11 @@
-import { Fn, Token } from 'cdktf';
+import { Annotations, Fn, Token } from 'cdktf';
 import { Construct } from 'constructs';
 import { MonitorActivityLogAlert } from '@cdktf/provider-azurerm/lib/monitor-activity-log-alert';
 import { MonitorMetricAlert } from '@cdktf/provider-azurerm/lib/monitor-metric-alert';
-import { FleetSpecErrorCode, ProblemCollector } from '../../lib/spec/errors';
+import { FleetSpecError, FleetSpecErrorCode, ProblemCollector } from '../../lib/spec/errors';
 import { FALLBACK_METRIC_NAME, FALLBACK_METRIC_NAMESPACE } from '../../lib/handlers/azure/fallback';
 import { IAzureSpotFleet } from './fleet-interface';
+import type { AzureOnDemandFallback } from './on-demand-fallback';
 
 
 /** Hours a metric alert window can span (Azure Monitor window sizes of 1 hour and more). */
@@ -39,17 +40,33 @@ export interface AzureFleetAlertsOptions {
   readonly severity?: number;
 }
 
+/** Options of {@link AzureFleetAlerts.forFleet}. */
+export interface AzureFleetAlertsForFleetOptions extends AzureFleetAlertsOptions {
+  /**
+   * The fallback controller that drives the fleet: the fallback alert watches the resource it writes its
+   * `FallbackReplicas` metric on ({@link AzureOnDemandFallback.fallbackMetricResourceIdOf}). Only the controller's own
+   * `fleet` carries that metric (the whole fallback, `additionalFleets` included), so a fleet of `additionalFleets`
+   * gets no fallback alert of its own (a warning says so): alert on the controller's `fleet`.
+   * @default - no fallback alert: without a controller nothing writes the metric, and the alert could never fire
+   */
+  readonly onDemandFallback?: AzureOnDemandFallback;
+}
+
 /** Properties of {@link AzureFleetAlerts}. */
 export interface AzureFleetAlertsProps extends AzureFleetAlertsOptions {
   /** Resource group the alerts are created in. */
   readonly resourceGroupName: string;
   /** Prefix of the alert names. */
   readonly namePrefix: string;
-  /**
-   * Ids of the fleet's scale sets. The first is the one the fallback controller writes its metric on (its
-   * `METRICS_RESOURCE_ID`, the first scale set of the fleet it runs for), so the fallback alert watches that one.
-   */
+  /** Ids of the fleet's scale sets (the eviction alerts). */
   readonly scaleSetIds: string[];
+  /**
+   * The resource the fallback controller writes its `FallbackReplicas` metric on
+   * ({@link AzureOnDemandFallback.metricResourceId}: the first scale set of the controller's `fleet`, its app setting
+   * `METRICS_RESOURCE_ID`): the fallback alert watches it.
+   * @default - no fallback alert: no controller writes the metric for this fleet, so the alert could never fire
+   */
+  readonly fallbackMetricResourceId?: string;
   /**
    * Id of the fleet's (Standard) load balancer: health-probe alert.
    * @default - no health-probe alert
@@ -66,8 +83,9 @@ export interface AzureFleetAlertsProps extends AzureFleetAlertsOptions {
  * - **evictions**: activity-log alerts on the Spot eviction operations of the fleet's scale sets and of the
  *   VMs in its resource group (Flexible scale sets' VMs are VM resources);
  * - **fallback active**: the fallback controller's `SpotInferenceConstructs`/`FallbackReplicas` custom metric has
- *   stayed above 0 for `fallbackActiveAlertAfterHours`: one alert, on the first scale set, the resource the
- *   controller writes the metric on.
+ *   stayed above 0 for `fallbackActiveAlertAfterHours`: one alert, on the resource the controller writes the metric
+ *   on (`fallbackMetricResourceId`, or `forFleet`'s `onDemandFallback`). Only for a fleet a controller drives: without
+ *   one, nothing writes the metric, and there is no fallback alert.
  */
 export class AzureFleetAlerts extends Construct {
   /** Activity-log operation Azure records when it evicts a Spot VM of a scale set. */
@@ -81,17 +99,34 @@ export class AzureFleetAlerts extends Construct {
 
   /**
    * Alerts for a fleet (an `AzureSpotFleet`, or one imported with `fromScaleSetAttributes`): its scale sets and
-   * its load balancer, named after the fleet.
+   * its load balancer, named after the fleet; the fallback alert only with `onDemandFallback`, the controller that
+   * drives the fleet.
    */
-  public static forFleet(scope: Construct, id: string, fleet: IAzureSpotFleet, options: AzureFleetAlertsOptions = {}): AzureFleetAlerts {
-    return new AzureFleetAlerts(scope, id, {
-      ...options,
+  public static forFleet(scope: Construct, id: string, fleet: IAzureSpotFleet, options: AzureFleetAlertsForFleetOptions = {}): AzureFleetAlerts {
+    const { onDemandFallback, ...rest } = options;
+    if (onDemandFallback !== undefined && !onDemandFallback.drives(fleet)) {
+      throw new FleetSpecError([{
+        code: FleetSpecErrorCode.ALERT_TARGETS,
+        prop: 'onDemandFallback',
+        message: `onDemandFallback (${onDemandFallback.node.path}) does not drive fleet ${fleet.fleetName}, so it writes no fallback metric for it; give the controller whose fleet or additionalFleets holds this fleet, or leave onDemandFallback out (no fallback alert)`,
+      }], `${scope.node.path}/${id}`);
+    }
+    const fallbackMetricResourceId = onDemandFallback?.fallbackMetricResourceIdOf(fleet);
+    const alerts = new AzureFleetAlerts(scope, id, {
+      ...rest,
       resourceGroupName: fleet.resourceGroupName,
       namePrefix: fleet.fleetName,
       scaleSetIds: fleet.scaleSetIds,
       // A fleet without a load balancer (queue workers) has no probe to watch.
       loadBalancerId: fleet.loadBalancerId,
+      fallbackMetricResourceId,
     });
+    if (onDemandFallback !== undefined && fallbackMetricResourceId === undefined) {
+      Annotations.of(alerts).addWarning(onDemandFallback.metricResourceId === undefined
+        ? `no fallback alert for fleet ${fleet.fleetName}: its controller ${onDemandFallback.node.path} has customMetric false, so it writes no FallbackReplicas metric`
+        : `no fallback alert for fleet ${fleet.fleetName}: it is one of the additionalFleets of ${onDemandFallback.node.path}, which writes its FallbackReplicas metric (every fleet's fallback together) on the first scale set of its own fleet only; the fallback alert of that fleet covers this one`);
+    }
+    return alerts;
   }
 
   /** Fires when too few health probes succeed (when a load balancer is given). */
@@ -99,12 +134,12 @@ export class AzureFleetAlerts extends Construct {
   /** Fire on every Spot eviction: scale-set form and VM form. */
   public readonly evictionAlerts: MonitorActivityLogAlert[];
   /**
-   * Fires when fallback VMs have run too long: one alert, on the first scale set (where the controller writes its
-   * `FallbackReplicas` metric).
+   * Fires when fallback VMs have run too long: one alert, on the resource the controller writes its
+   * `FallbackReplicas` metric on. Undefined for a fleet no controller writes the metric for.
    */
-  public readonly fallbackActiveAlert: MonitorMetricAlert;
+  public readonly fallbackActiveAlert?: MonitorMetricAlert;
   /**
-   * The fallback alert, as a list of one.
+   * The fallback alert, as a list of one (empty without one).
    * @deprecated use {@link fallbackActiveAlert}: there is one fallback alert, on the scale set the controller writes to
    * (alerts on the other scale sets watched a metric nobody writes, so they could never fire)
    */
@@ -148,14 +183,19 @@ export class AzureFleetAlerts extends Construct {
       eviction('VmEvictionAlert', `${prefix}-spot-vm-eviction`, [resourceGroupId], AzureFleetAlerts.VM_EVICTION_OPERATION, `in resource group ${props.resourceGroupName}`),
     ];
 
-    // The controller writes FallbackReplicas on one resource only, the first scale set (AzureOnDemandFallback's
-    // METRICS_RESOURCE_ID), so one alert there; alerts on the other scale sets could never fire. The construct id and
-    // name are the ones that alert always had (`-0` when the fleet has several scale sets), so a deployed alert stays.
+    // The controller writes FallbackReplicas on one resource only, the first scale set of its fleet
+    // (AzureOnDemandFallback's METRICS_RESOURCE_ID), so one alert there, and none where no controller writes it: such
+    // an alert could never fire. The construct id and name are the ones that alert always had (`-0` when the fleet has
+    // several scale sets), so a deployed alert stays.
+    if (props.fallbackMetricResourceId === undefined) {
+      this.fallbackActiveAlerts = [];
+      return;
+    }
     this.fallbackActiveAlert = new MonitorMetricAlert(this, 'FallbackActiveAlert0', {
       ...common,
       name: `${prefix}-fallback-active${props.scaleSetIds.length > 1 ? '-0' : ''}`,
       description: `Fleet ${prefix} has run Regular fallback VMs for ${s.fallbackHours} h without a break: Spot capacity has not come back. Add sizes or zones, or accept the on-demand cost.`,
-      scopes: [props.scaleSetIds[0]],
+      scopes: [props.fallbackMetricResourceId],
       severity: s.severity,
       frequency: 'PT1H',
       windowSize: WINDOW_HOURS[s.fallbackHours],

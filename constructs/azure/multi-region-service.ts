@@ -73,7 +73,8 @@ export interface AzureMultiRegionSpotInferenceServiceProps extends AzureSpotFlee
   readonly onDemandFallback?: boolean;
   /**
    * Create the Azure Monitor alerts: one set over every region (Spot evictions of every region's scale sets and in
-   * the resource group, a long fallback) and a health-probe alert on each region's load balancer.
+   * the resource group, a long fallback when the controller is on: on the home region's first scale set, where it
+   * writes every region's fallback) and a health-probe alert on each region's load balancer.
    * @default true
    */
   readonly alerts?: boolean;
@@ -320,6 +321,9 @@ export class AzureMultiRegionSpotInferenceService extends Construct {
       resourceGroupName: props.resourceGroupName,
       namePrefix: prefix,
       scaleSetIds: ordered.flatMap((r) => this.fleets[r].scaleSetIds),
+      // The one controller writes its metric (every region's fallback) on the home fleet's first scale set; without
+      // a controller nothing writes it, and there is no fallback alert.
+      fallbackMetricResourceId: this.onDemandFallbacks[host]?.metricResourceId,
       tags: props.tags,
     });
     const pct = options.minHealthProbePercent ?? 50;

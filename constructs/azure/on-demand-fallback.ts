@@ -111,8 +111,10 @@ export interface AzureOnDemandFallbackProps {
   /** Tuning of the fallback policy. @default - the policy's defaults */
   readonly policy?: FallbackPolicyOptions;
   /**
-   * Also write the custom metric `SpotInferenceConstructs/FallbackReplicas` to Azure Monitor (on the first scale set;
-   * needs Monitoring Metrics Publisher there). Every run logs the value as a structured line either way.
+   * Also write the custom metric `SpotInferenceConstructs/FallbackReplicas` to Azure Monitor (on the first scale set
+   * of `fleet`, the whole fallback of every fleet driven, `additionalFleets` included; needs Monitoring Metrics
+   * Publisher there): what the long-fallback alert of `AzureFleetAlerts` watches. Every run logs the value as a
+   * structured line either way.
    * @default true
    */
   readonly customMetric?: boolean;
@@ -203,6 +205,16 @@ export class AzureOnDemandFallback extends Construct {
   public readonly spareScaleSets: OrchestratedVirtualMachineScaleSet[];
   /** Regions the controller drives, `location` first. */
   public readonly regions: string[];
+  /**
+   * The resource the controller writes its `FallbackReplicas` metric on (the app setting `METRICS_RESOURCE_ID`): the
+   * first scale set of `fleet`. The value is the controller's whole fallback, every region's together. Undefined when
+   * `customMetric` is false.
+   */
+  public readonly metricResourceId?: string;
+  /** The fleet whose first scale set carries the metric. */
+  private readonly metricFleet: IAzureSpotFleet;
+  /** Every fleet the controller drives. */
+  private readonly drivenFleets: IAzureSpotFleet[];
 
   constructor(scope: Construct, id: string, props: AzureOnDemandFallbackProps) {
     super(scope, id);
@@ -210,6 +222,7 @@ export class AzureOnDemandFallback extends Construct {
     this.schedule = props.schedule ?? '0 * * * * *';
     const { fleets, spares } = this.validate(props);
     this.regions = fleets.map((f) => f.location);
+    this.drivenFleets = fleets.map((f) => f.fleet);
 
     const common = { resourceGroupName: props.resourceGroupName, location: props.location, tags: props.tags };
     const client = new DataAzurermClientConfig(this, 'Client', {});
@@ -250,6 +263,8 @@ export class AzureOnDemandFallback extends Construct {
     this.observeRole = roles.observe;
     const firstScaleSetId = fleets[0].fleet.scaleSetIds[0];
     const customMetric = props.customMetric ?? true;
+    this.metricFleet = props.fleet;
+    this.metricResourceId = customMetric ? firstScaleSetId : undefined;
     if (customMetric) {
       new RoleAssignment(this, 'PublishMetric', {
         scope: firstScaleSetId,
@@ -319,6 +334,22 @@ export class AzureOnDemandFallback extends Construct {
       },
       tags: props.tags,
     });
+  }
+
+  /**
+   * The resource where the controller writes the fallback metric of `fleet`, for an alert on it: its first scale set
+   * when `fleet` is this controller's `fleet` and `customMetric` is on; undefined otherwise. A fleet of
+   * `additionalFleets` has none of its own: the controller writes one metric, its whole fallback (every region's), on
+   * the first scale set of `fleet` only, so alert on `fleet` (`AzureFleetAlerts.forFleet(scope, id, controllerFleet,
+   * { onDemandFallback })`).
+   */
+  public fallbackMetricResourceIdOf(fleet: IAzureSpotFleet): string | undefined {
+    return fleet === this.metricFleet ? this.metricResourceId : undefined;
+  }
+
+  /** Whether this controller drives `fleet` (its `fleet` or one of its `additionalFleets`). */
+  public drives(fleet: IAzureSpotFleet): boolean {
+    return this.drivenFleets.includes(fleet);
   }
 
   /** Check every prop, report all problems together, and resolve the fleets the controller drives. */

@@ -16,7 +16,11 @@ export interface AzureSpotInferenceServiceProps extends AzureSpotFleetProps {
    * @default true
    */
   readonly onDemandFallback?: boolean;
-  /** Create the Azure Monitor alerts (backend health, evictions, a long fallback). @default true */
+  /**
+   * Create the Azure Monitor alerts (backend health, evictions, a long fallback: the last only with the on-demand
+   * fallback controller, which writes the metric it watches).
+   * @default true
+   */
   readonly alerts?: boolean;
   /** Options of the alerts (action groups, thresholds). @default - see AzureFleetAlertsOptions */
   readonly alertOptions?: AzureFleetAlertsOptions;
@@ -68,7 +72,8 @@ export class AzureSpotInferenceService extends Construct {
       });
     }
     if (props.alerts ?? true) {
-      this.alerts = AzureFleetAlerts.forFleet(this, 'Alerts', this.fleet, props.alertOptions);
+      // The fallback alert watches the controller's metric: none with `onDemandFallback: false` (nothing writes it).
+      this.alerts = AzureFleetAlerts.forFleet(this, 'Alerts', this.fleet, { ...props.alertOptions, onDemandFallback: this.onDemandFallback });
     }
     this.interruptionDrill = AzureInterruptionDrill.forFleet(this, 'Drill', this.fleet, outputs);
     if (outputs && props.existingBackendPool === undefined) {

@@ -88,7 +88,8 @@ export class AzureSpotInferenceStack extends TerraformStack {
     });
 
     // The GPU fleet gets a fallback controller that raises the regular (on-demand) count when Spot runs out;
-    // both fleets get alerts (backend health, evictions, a long fallback) and the Simulate Eviction drill command.
+    // both fleets get alerts (backend health, evictions; a long fallback for the GPU fleet, whose controller writes
+    // the metric it watches) and the Simulate Eviction drill command.
     this.gpuFallback = new AzureOnDemandFallback(this, 'GpuFallback', {
       fleet: this.gpuFleet,
       resourceGroupName: rg.name,
@@ -97,7 +98,8 @@ export class AzureSpotInferenceStack extends TerraformStack {
       tags: common.tags,
     });
     for (const [name, fleet] of [['Gpu', this.gpuFleet], ['Cpu', this.cpuFleet]] as const) {
-      AzureFleetAlerts.forFleet(this, `${name}Alerts`, fleet);
+      // The long-fallback alert only where a controller writes its metric: the GPU fleet.
+      AzureFleetAlerts.forFleet(this, `${name}Alerts`, fleet, { onDemandFallback: name === 'Gpu' ? this.gpuFallback : undefined });
       AzureInterruptionDrill.forFleet(this, `${name}Drill`, fleet);
     }
 

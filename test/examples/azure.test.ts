@@ -85,4 +85,12 @@ describe('examples/azure', () => {
       for (const dep of set.depends_on ?? []) expect(dep).toMatch(/^azurerm_[a-z_]+\.\w+$/);
     }
   }, 60_000);
+
+  test('every fallback alert watches the resource a controller posts its metric to: the GPU fleet\'s, none for the CPU fleet (no controller)', () => {
+    const json = JSON.parse(Testing.synth(new AzureSpotInferenceStack(Testing.app(), 'example')));
+    const posted = Object.values<any>(json.resource.azurerm_linux_function_app).map((f) => f.app_settings.METRICS_RESOURCE_ID);
+    const fallback = Object.values<any>(json.resource.azurerm_monitor_metric_alert).filter((a) => /fallback-active/.test(a.name));
+    expect(fallback.map((a) => a.name)).toEqual(['gpu-fleet-fallback-active-0']);
+    for (const a of fallback) expect(posted).toContain(a.scopes[0]);
+  });
 });

@@ -14,7 +14,7 @@ Testing.setupJest();
 const VMSS_1 = '/subscriptions/0000/resourceGroups/rg-spot/providers/Microsoft.Compute/virtualMachineScaleSets/llm-a-vmss';
 const VMSS_2 = '/subscriptions/0000/resourceGroups/rg-spot/providers/Microsoft.Compute/virtualMachineScaleSets/llm-b-vmss';
 const LB = '/subscriptions/0000/resourceGroups/rg-spot/providers/Microsoft.Network/loadBalancers/llm-lb';
-const BASE: AzureFleetAlertsProps = { resourceGroupName: 'rg-spot', namePrefix: 'llm', scaleSetIds: [VMSS_1, VMSS_2], loadBalancerId: LB };
+const BASE: AzureFleetAlertsProps = { resourceGroupName: 'rg-spot', namePrefix: 'llm', scaleSetIds: [VMSS_1, VMSS_2], loadBalancerId: LB, fallbackMetricResourceId: VMSS_1 };
 
 function synth(props: Partial<AzureFleetAlertsProps> = {}): { out: string; json: any } {
   const out = Testing.synthScope((scope) => new AzureFleetAlerts(scope, 'Alerts', { ...BASE, ...props }));
@@ -52,7 +52,7 @@ describe('AzureFleetAlerts', () => {
     expect(vm.action).toEqual([{ action_group_id: expect.stringMatching(/actionGroups\/pager$/) }]);
   });
 
-  test('fallback active: FallbackReplicas custom metric above 0 (Minimum) for 6 hours, one alert, on the first scale set', () => {
+  test('fallback active: FallbackReplicas custom metric above 0 (Minimum) for 6 hours, one alert, on fallbackMetricResourceId', () => {
     const alerts = resources(json, 'azurerm_monitor_metric_alert').filter((a) => a.name.startsWith('llm-fallback-active'));
     // The controller writes the metric on the first scale set only: no alert on the second (it could never fire).
     // The alert keeps the construct id and name it always had, so a deployed one is not replaced.
@@ -63,6 +63,25 @@ describe('AzureFleetAlerts', () => {
       window_size: 'PT6H',
       criteria: [{ metric_namespace: 'SpotInferenceConstructs', metric_name: 'FallbackReplicas', aggregation: 'Minimum', operator: 'GreaterThan', threshold: 0, skip_metric_validation: true }],
     });
+  });
+});
+
+describe('no fallback alert where no controller writes the metric', () => {
+  test('without fallbackMetricResourceId: no fallback alert; health and eviction alerts stay', () => {
+    let alerts!: AzureFleetAlerts;
+    const json = JSON.parse(Testing.synthScope((scope) => {
+      alerts = new AzureFleetAlerts(scope, 'Alerts', { ...BASE, fallbackMetricResourceId: undefined });
+    }));
+    expect(alerts.fallbackActiveAlert).toBeUndefined();
+    expect(alerts.fallbackActiveAlerts).toEqual([]);
+    expect(resources(json, 'azurerm_monitor_metric_alert').map((a) => a.name)).toEqual(['llm-backend-health']);
+    expect(alerts.evictionAlerts).toHaveLength(2);
+  });
+
+  test('the scope is fallbackMetricResourceId, not a scale set of the fleet: one fleet, several scale sets', () => {
+    const other = '/subscriptions/0000/resourceGroups/rg-home/providers/Microsoft.Compute/virtualMachineScaleSets/home-vmss';
+    const alert = resources(synth({ fallbackMetricResourceId: other }).json, 'azurerm_monitor_metric_alert').find((a) => a.name === 'llm-fallback-active-0');
+    expect(alert.scopes).toEqual([other]);
   });
 });
 
@@ -97,8 +116,9 @@ describe('the fallback alert watches the resource the controller posts its metri
         instanceTypes: ['Standard_NC4as_T4_v3', 'Standard_NC8as_T4_v3', 'Standard_NC16as_T4_v3'], minCapacity: 2, maxCapacity: 9, onDemandBaseCapacity: 1,
         agentBundlePath: bundle,
       });
-      new AzureOnDemandFallback(scope, 'Fallback', { fleet, resourceGroupName: 'rg-spot', location: 'eastus2' });
-      alerts = AzureFleetAlerts.forFleet(scope, 'Alerts', fleet);
+      const onDemandFallback = new AzureOnDemandFallback(scope, 'Fallback', { fleet, resourceGroupName: 'rg-spot', location: 'eastus2' });
+      alerts = AzureFleetAlerts.forFleet(scope, 'Alerts', fleet, { onDemandFallback });
+      expect(onDemandFallback.fallbackMetricResourceIdOf(fleet)).toBe(onDemandFallback.metricResourceId);
     }));
     const settings = resources(json, 'azurerm_linux_function_app')[0].app_settings;
     const fallback = resources(json, 'azurerm_monitor_metric_alert').filter((a) => /fallback-active/.test(a.name));
@@ -115,11 +135,69 @@ describe('the fallback alert watches the resource the controller posts its metri
     await createAzureMonitorMetrics({ getToken: async () => 't', fetch, region: 'eastus2', resourceId: settings.METRICS_RESOURCE_ID, endpoint: 'http://127.0.0.1:1' }).writeFallback(1, 'fleet', new Date(0));
     expect(urls).toEqual([`http://127.0.0.1:1${fallback[0].scopes[0]}/metrics`]);
   });
+
+  test('additionalFleets: the controller\'s fleet gets the alert, on METRICS_RESOURCE_ID; an additional fleet none (it writes nothing there), with a warning', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'azure-alerts-'));
+    const bundle = join(dir, 'agent.js');
+    writeFileSync(bundle, 'console.log("agent")');
+    const fleetProps = (location: string) => ({
+      resourceGroupName: 'rg-spot', location, adminSshPublicKey: 'ssh-rsa AAAAB3NzaC1yc2E test',
+      instanceTypes: ['Standard_NC4as_T4_v3', 'Standard_NC8as_T4_v3'], minCapacity: 2, maxCapacity: 6, onDemandBaseCapacity: 1, agentBundlePath: bundle,
+    });
+    let home!: AzureFleetAlerts;
+    let other!: AzureFleetAlerts;
+    const json = JSON.parse(Testing.synthScope((scope) => {
+      const east = new AzureSpotFleet(scope, 'East', { ...fleetProps('eastus2'), namePrefix: 'east' });
+      const west = new AzureSpotFleet(scope, 'West', { ...fleetProps('westeurope'), namePrefix: 'west' });
+      const onDemandFallback = new AzureOnDemandFallback(scope, 'Fallback', { fleet: east, additionalFleets: [{ fleet: west }], resourceGroupName: 'rg-spot', location: 'eastus2' });
+      expect(onDemandFallback.fallbackMetricResourceIdOf(west)).toBeUndefined();
+      home = AzureFleetAlerts.forFleet(scope, 'EastAlerts', east, { onDemandFallback });
+      other = AzureFleetAlerts.forFleet(scope, 'WestAlerts', west, { onDemandFallback });
+    }));
+    const settings = resources(json, 'azurerm_linux_function_app')[0].app_settings;
+    const fallback = resources(json, 'azurerm_monitor_metric_alert').filter((a) => /fallback-active/.test(a.name));
+    // every fallback alert rendered watches the one resource the handler posts to
+    expect(fallback.map((a) => [a.name, a.scopes])).toEqual([['east-fallback-active-0', [settings.METRICS_RESOURCE_ID]]]);
+    expect(home.fallbackActiveAlert).toBeDefined();
+    expect(other.fallbackActiveAlert).toBeUndefined();
+    expect(other.node.metadata.map((m) => [m.type, m.data])).toEqual([
+      ['@cdktf/warn', 'no fallback alert for fleet west: it is one of the additionalFleets of stack/Fallback, which writes its FallbackReplicas metric (every fleet\'s fallback together) on the first scale set of its own fleet only; the fallback alert of that fleet covers this one'],
+    ]);
+    expect(home.node.metadata).toEqual([]);
+  });
+
+  test('customMetric false: no fallback alert, with a warning; a controller that does not drive the fleet is refused', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'azure-alerts-'));
+    const bundle = join(dir, 'agent.js');
+    writeFileSync(bundle, 'console.log("agent")');
+    const fleetProps = {
+      resourceGroupName: 'rg-spot', location: 'eastus2', adminSshPublicKey: 'ssh-rsa AAAAB3NzaC1yc2E test',
+      instanceTypes: ['Standard_D4as_v5', 'Standard_D4s_v5'], minCapacity: 2, maxCapacity: 6, onDemandBaseCapacity: 1, agentBundlePath: bundle,
+    };
+    Testing.synthScope((scope) => {
+      const fleet = new AzureSpotFleet(scope, 'Gpu', { ...fleetProps, namePrefix: 'gpu' });
+      const cpu = new AzureSpotFleet(scope, 'Cpu', { ...fleetProps, namePrefix: 'cpu', addressSpace: '10.43.0.0/16', subnetPrefix: '10.43.0.0/20' });
+      const onDemandFallback = new AzureOnDemandFallback(scope, 'Fallback', { fleet, resourceGroupName: 'rg-spot', location: 'eastus2', customMetric: false });
+      expect(onDemandFallback.metricResourceId).toBeUndefined();
+      const alerts = AzureFleetAlerts.forFleet(scope, 'Alerts', fleet, { onDemandFallback });
+      expect(alerts.fallbackActiveAlert).toBeUndefined();
+      expect(alerts.node.metadata.map((m) => m.data)).toEqual(['no fallback alert for fleet gpu: its controller stack/Fallback has customMetric false, so it writes no FallbackReplicas metric']);
+      let error: unknown;
+      try {
+        AzureFleetAlerts.forFleet(scope, 'CpuAlerts', cpu, { onDemandFallback });
+      } catch (e) {
+        error = e;
+      }
+      expect(error).toBeInstanceOf(FleetSpecError);
+      expect((error as FleetSpecError).problems[0]).toMatchObject({ code: FleetSpecErrorCode.ALERT_TARGETS, prop: 'onDemandFallback' });
+      expect((error as Error).message).toMatch(/onDemandFallback \(stack\/Fallback\) does not drive fleet cpu, so it writes no fallback metric for it; give the controller whose fleet or additionalFleets holds this fleet, or leave onDemandFallback out \(no fallback alert\)/);
+    });
+  });
 });
 
 describe('AzureFleetAlerts options', () => {
   test('thresholds and severity; no load balancer, no action groups', () => {
-    const { json } = synth({ loadBalancerId: undefined, minHealthProbePercent: 90, fallbackActiveAlertAfterHours: 24, severity: 0, scaleSetIds: [VMSS_1] });
+    const { json } = synth({ loadBalancerId: undefined, minHealthProbePercent: 90, fallbackActiveAlertAfterHours: 24, severity: 0, scaleSetIds: [VMSS_1], fallbackMetricResourceId: VMSS_1 });
     const metricAlerts = resources(json, 'azurerm_monitor_metric_alert');
     expect(metricAlerts.map((a) => a.name)).toEqual(['llm-fallback-active']);
     expect(metricAlerts[0]).toMatchObject({ window_size: 'P1D', severity: 0 });
@@ -142,9 +220,8 @@ describe('AzureFleetAlerts options', () => {
     const health = resources(json, 'azurerm_monitor_metric_alert').find((a) => a.name === 'inference-fleet-backend-health');
     expect(health.scopes).toEqual([expect.stringMatching(/^\$\{azurerm_lb\.\w+\.id\}$/)]);
     const fallback = resources(json, 'azurerm_monitor_metric_alert').filter((a) => a.name.startsWith('inference-fleet-fallback-active'));
-    // one scale set per T4 size, one fallback alert: on the first, where the controller writes its metric
-    expect(fallback.map((a) => a.name)).toEqual(['inference-fleet-fallback-active-0']);
-    expect(fallback[0].scopes).toEqual([expect.stringMatching(/^\$\{azurerm_orchestrated_virtual_machine_scale_set\.\w+\.id\}$/)]);
+    // no controller drives the fleet, so nothing writes the fallback metric: no fallback alert (it could never fire)
+    expect(fallback).toEqual([]);
     expect(resources(json, 'azurerm_monitor_activity_log_alert')[0].resource_group_name).toMatch(/rg-spot|azurerm_orchestrated_virtual_machine_scale_set/);
   });
 });

@@ -175,6 +175,21 @@ describe('AzureMultiRegionSpotInferenceService', () => {
     const fallback = metric.filter((a) => /fallback-active/.test(a.name));
     expect(fallback).toHaveLength(1);
     expect(fallback.find((a) => a.name === 'llm-fallback-active-0').scopes).toEqual([expect.stringMatching(/^\$\{azurerm_orchestrated_virtual_machine_scale_set\.Svc_Fleet-westeurope_ScaleSet1_Vmss_\w+\.id\}$/)]);
+    // ... exactly the resource the controller posts to (its METRICS_RESOURCE_ID)
+    const { json: withController } = synth(props({ homeRegion: 'westeurope' }));
+    const settings = (Object.values(withController.resource.azurerm_linux_function_app)[0] as any).app_settings;
+    const alerts = Object.values(withController.resource.azurerm_monitor_metric_alert as Record<string, any>).filter((a) => /fallback-active/.test(a.name));
+    expect(alerts.map((a) => a.scopes)).toEqual([[settings.METRICS_RESOURCE_ID]]);
+    expect(settings.METRICS_REGION).toBe('westeurope');
+  });
+
+  test('without the controller, no fallback alert (nothing writes its metric); the other alerts stay', () => {
+    const { svc, json } = synth(props({ onDemandFallback: false }));
+    expect(svc.alerts!.fallbackActiveAlert).toBeUndefined();
+    expect(svc.alerts!.fallbackActiveAlerts).toEqual([]);
+    const names = Object.values(json.resource.azurerm_monitor_metric_alert as Record<string, any>).map((a) => a.name);
+    expect(names).toEqual(['llm-eastus2-backend-health', 'llm-westeurope-backend-health']);
+    expect(Object.values(json.resource.azurerm_monitor_activity_log_alert as Record<string, any>).map((a) => a.name)).toEqual(['llm-spot-eviction', 'llm-spot-vm-eviction']);
   });
 
   test('the alerts can be left out; alertOptions without alerts, and bad alert options, are refused', () => {

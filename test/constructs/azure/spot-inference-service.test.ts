@@ -1,0 +1,49 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Testing } from 'cdktf';
+import { AzureSpotInferenceService, AzureSpotInferenceServiceProps } from '../../../constructs/azure';
+
+Testing.setupJest();
+const dir = mkdtempSync(join(tmpdir(), 'azure-service-'));
+const BUNDLE = join(dir, 'agent.js');
+writeFileSync(BUNDLE, '"use strict";console.log("agent");');
+const PROPS: AzureSpotInferenceServiceProps = {
+  resourceGroupName: 'rg',
+  location: 'eastus2',
+  adminSshPublicKey: 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAITEST test',
+  agentBundlePath: BUNDLE,
+  instanceTypes: ['Standard_NC4as_T4_v3', 'Standard_NC8as_T4_v3'],
+  minCapacity: 2,
+  maxCapacity: 6,
+  onDemandBaseCapacity: 1,
+  namePrefix: 'llm',
+};
+
+function build(overrides: Partial<AzureSpotInferenceServiceProps> = {}): { service: AzureSpotInferenceService; json: any } {
+  let service!: AzureSpotInferenceService;
+  const json = JSON.parse(Testing.synthScope((scope) => {
+    service = new AzureSpotInferenceService(scope, 'Svc', { ...PROPS, ...overrides });
+  }));
+  return { service, json };
+}
+const resources = (json: any, type: string): any[] => Object.values(json.resource[type] ?? {});
+
+describe('AzureSpotInferenceService alerts', () => {
+  test('with the fallback controller (the default): the fallback alert watches the resource the controller posts to', () => {
+    const { service, json } = build({ alertOptions: { severity: 2 } });
+    const settings = resources(json, 'azurerm_linux_function_app')[0].app_settings;
+    const fallback = resources(json, 'azurerm_monitor_metric_alert').filter((a) => /fallback-active/.test(a.name));
+    expect(fallback.map((a) => [a.name, a.scopes, a.severity])).toEqual([['fleet-fallback-active-0', [settings.METRICS_RESOURCE_ID], 2]]);
+    expect(service.alerts!.fallbackActiveAlert).toBeDefined();
+  });
+
+  test('onDemandFallback: false: no fallback alert (nothing writes its metric), the health and eviction alerts stay', () => {
+    const { service, json } = build({ onDemandFallback: false });
+    expect(service.onDemandFallback).toBeUndefined();
+    expect(service.alerts!.fallbackActiveAlert).toBeUndefined();
+    expect(resources(json, 'azurerm_linux_function_app')).toEqual([]);
+    expect(resources(json, 'azurerm_monitor_metric_alert').map((a) => a.name)).toEqual(['fleet-backend-health']);
+    expect(resources(json, 'azurerm_monitor_activity_log_alert').map((a) => a.name)).toEqual(['fleet-spot-eviction', 'fleet-spot-vm-eviction']);
+  });
+});
