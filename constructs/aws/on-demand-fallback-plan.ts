@@ -3,7 +3,7 @@
 import { Duration, Token } from 'aws-cdk-lib';
 import { resolveFallbackPolicyOptions } from '../../lib/policy/fallback-policy';
 import { FleetSpecError, FleetSpecErrorCode, ProblemCollector } from '../../lib/spec/errors';
-import type { OnDemandFallbackProps, OnDemandFallbackRegionGroups } from './on-demand-fallback';
+import type { OnDemandFallbackProps, OnDemandFallbackRegionGroups } from './on-demand-fallback-props';
 
 /** Longest Auto Scaling group name AWS accepts. */
 const MAX_GROUP_NAME_LENGTH = 255;

@@ -7,7 +7,7 @@ import { backlogPerInstanceTarget } from '../../lib/spec/queue-workload';
 import { FleetSpecErrorCode, ProblemCollector } from '../../lib/spec/errors';
 import { WorkloadKind } from '../../lib/spec/fleet-spec';
 import { resolveBootCommands, resolveOptionAlias } from '../../lib/spec/option-aliases';
-import type { QueueWorkerFleetProps } from './queue-worker-fleet';
+import type { QueueWorkerFleetProps } from './queue-worker-props';
 
 /** SQS limits used by the validation. */
 const SQS_MAX_VISIBILITY_SECONDS = 43_200;
