@@ -153,9 +153,19 @@ export interface AzureFleetChoices {
  * skipped. Messages name the prop, the value, the limit and the fix.
  */
 export function validateAzureFleet(spec: ResolvedFleetSpec, choices: AzureFleetChoices, isUnresolved: (v: unknown) => boolean, v: ProblemCollector): void {
-  const known = (x: unknown): boolean => x !== undefined && !isUnresolved(x);
-  const notice = CLOUD_LIMITS[Cloud.AZURE].noticeSeconds;
+  checkAzureZones(spec, isUnresolved, v);
+  checkAzureEnums(choices, isUnresolved, v);
+  checkAzureCapacityAndNotices(spec, choices, isUnresolved, v);
+  checkAzureSizes(spec, choices, isUnresolved, v);
+  checkAzurePriceAndRepair(choices, isUnresolved, v);
+  checkAzureDrain(spec, choices, isUnresolved, v);
+  checkAzureAutoscaleAndAccess(choices, isUnresolved, v);
+  checkAzureClientCidrs(choices, isUnresolved, v);
+}
 
+/** Zones: Azure numbers them within the region. */
+function checkAzureZones(spec: ResolvedFleetSpec, isUnresolved: (v: unknown) => boolean, v: ProblemCollector): void {
+  const known = (x: unknown): boolean => x !== undefined && !isUnresolved(x);
   // Zones: Azure numbers them. (At least 2 zones is the cross-cloud TOO_FEW_ZONES rule of validateFleetSpec; the
   // size names and one accelerator kind are its UNKNOWN_INSTANCE_TYPE / MIXED_ACCELERATORS rules, with the Azure
   // catalogue of vm-sizes.ts.)
@@ -165,12 +175,19 @@ export function validateAzureFleet(spec: ResolvedFleetSpec, choices: AzureFleetC
       v.add(C.AZURE_ZONES, 'zones', `zones lists ${bad.map((z) => `"${z}"`).join(', ')}: Azure availability zones are numbered "1", "2" and "3" within the region; use those`);
     }
   }
+}
 
+/** Enum props cast from strings (JavaScript callers, config files). */
+function checkAzureEnums(choices: AzureFleetChoices, isUnresolved: (v: unknown) => boolean, v: ProblemCollector): void {
   // Enum props cast from strings (JavaScript callers, config files).
   v.addAll(checkEnumValue('sizeStrategy', choices.sizeStrategy, 'AzureSizeStrategy', AzureSizeStrategy, { isUnresolved }));
   v.addAll(checkEnumValue('evictionPolicy', choices.evictionPolicy, 'AzureEvictionPolicy', AzureEvictionPolicy, { isUnresolved }));
   v.addAll(checkEnumValue('allocationStrategy', choices.allocationStrategy, 'AzureAllocationStrategy', AzureAllocationStrategy, { isUnresolved }));
+}
 
+/** Deploy-time capacities, the terminate notification and the Regular base scale set. */
+function checkAzureCapacityAndNotices(spec: ResolvedFleetSpec, choices: AzureFleetChoices, isUnresolved: (v: unknown) => boolean, v: ProblemCollector): void {
+  const known = (x: unknown): boolean => x !== undefined && !isUnresolved(x);
   // Deploy-time capacities: passed through untouched into one scale set; refused where the fleet must split them.
   if (!choices.regularBaseScaleSet) v.addAll(capacityTokenProblems(spec, choices.sizeStrategy, isUnresolved));
 
@@ -191,7 +208,11 @@ export function validateAzureFleet(spec: ResolvedFleetSpec, choices: AzureFleetC
       v.add(C.DEPLOY_TIME_VALUE, prop, `${prop} is a deploy-time value (a Terraform variable or another token), but regularBaseScaleSet takes the on-demand base out of the Spot scale sets (${prop} minus onDemandBaseCapacity), which needs numbers; give ${prop} as a number or leave regularBaseScaleSet out`);
     }
   }
+}
 
+/** Sizes: instance mix families, mix size limit, one scale set per size. */
+function checkAzureSizes(spec: ResolvedFleetSpec, choices: AzureFleetChoices, isUnresolved: (v: unknown) => boolean, v: ProblemCollector): void {
+  const known = (x: unknown): boolean => x !== undefined && !isUnresolved(x);
   // Sizes: instance mix families, mix size limit, one scale set per size.
   const sizes = spec.instanceTypes.filter((s) => known(s));
   const strategy = choices.sizeStrategy ?? AzureSizeStrategy.AUTO;
@@ -231,7 +252,11 @@ export function validateAzureFleet(spec: ResolvedFleetSpec, choices: AzureFleetC
       v.add(C.AZURE_SCALE_SET_CAPACITY, 'maxCapacity', `maxCapacity (${spec.maxCapacity}) puts ${perSet} VMs in one scale set, above the ${MAX_SCALE_SET_INSTANCES} an Azure scale set holds; lower maxCapacity or list more sizes`);
     }
   }
+}
 
+/** Price (-1 or a positive USD/hour cap) and the automatic repair grace period. */
+function checkAzurePriceAndRepair(choices: AzureFleetChoices, isUnresolved: (v: unknown) => boolean, v: ProblemCollector): void {
+  const known = (x: unknown): boolean => x !== undefined && !isUnresolved(x);
   // Price: -1 (pay up to the on-demand price, never evicted for price) or a positive USD/hour cap.
   const bid = choices.maxBidPrice;
   if (known(bid) && !(bid === -1 || bid! > 0)) {
@@ -239,7 +264,12 @@ export function validateAzureFleet(spec: ResolvedFleetSpec, choices: AzureFleetC
   }
 
   checkMinutes(v, 'repairGracePeriodMinutes', choices.repairGracePeriodMinutes, REPAIR_GRACE_PERIOD_MINUTES, known, 'Azure automatic instance repairs accept a grace period');
+}
 
+/** Drain: the load balancer must notice the failing probe, and the server must drain, within the notice. */
+function checkAzureDrain(spec: ResolvedFleetSpec, choices: AzureFleetChoices, isUnresolved: (v: unknown) => boolean, v: ProblemCollector): void {
+  const known = (x: unknown): boolean => x !== undefined && !isUnresolved(x);
+  const notice = CLOUD_LIMITS[Cloud.AZURE].noticeSeconds;
   // Drain: the load balancer must notice the failing probe, and the server must drain, within the notice.
   const hc = spec.healthCheck;
   if (choices.drainsByHealth && known(hc.intervalSeconds) && known(hc.unhealthyThreshold) && known(spec.drainBudgetSeconds)) {
@@ -259,7 +289,11 @@ export function validateAzureFleet(spec: ResolvedFleetSpec, choices: AzureFleetC
       `healthCheck.port (${hc.port}) is the serving port, so the load balancer would probe the inference server directly and the agent could not take a VM out of rotation on a Preempt notice; leave healthCheck.port out (the probe then targets the agent's health endpoint) or set agent.drainMode to DrainMode.HTTP or DrainMode.SIGNAL`,
     );
   }
+}
 
+/** Autoscale thresholds, listener port, admin key. */
+function checkAzureAutoscaleAndAccess(choices: AzureFleetChoices, isUnresolved: (v: unknown) => boolean, v: ProblemCollector): void {
+  const known = (x: unknown): boolean => x !== undefined && !isUnresolved(x);
   // Autoscale thresholds, listener port, admin key.
   for (const prop of ['scaleOutCpuPercent', 'scaleInCpuPercent'] as const) {
     const value = choices[prop];
@@ -279,7 +313,11 @@ export function validateAzureFleet(spec: ResolvedFleetSpec, choices: AzureFleetC
   if (known(key) && !/^(ssh-rsa|ssh-ed25519|ecdsa-sha2-nistp(256|384|521)) [A-Za-z0-9+/=]+/.test(key!.trim())) {
     v.add(C.AZURE_SSH_KEY, 'adminSshPublicKey', `adminSshPublicKey ("${key!.slice(0, 20)}...") is not an OpenSSH public key; give the contents of a .pub file, e.g. "ssh-ed25519 AAAA... you@host" (Azure accepts RSA of 2048 bits or more and Ed25519)`);
   }
+}
 
+/** Network security group sources. */
+function checkAzureClientCidrs(choices: AzureFleetChoices, isUnresolved: (v: unknown) => boolean, v: ProblemCollector): void {
+  const known = (x: unknown): boolean => x !== undefined && !isUnresolved(x);
   // Network security group sources.
   for (const cidr of choices.allowedClientCidrs ?? []) {
     if (!known(cidr)) continue;
