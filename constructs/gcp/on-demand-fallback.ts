@@ -394,14 +394,20 @@ export class GcpOnDemandFallback extends Construct {
     serviceAccount: ServiceAccount,
     stateObjectName: string,
   ) {
-    const { fleet } = props;
-    const name = fleet.fleetName;
-    const project = fleet.project;
-    const region = fleet.region;
+    const sparesOf = (f: IGcpSpotFleet): SpareGroupSetting[] => allSpareSettings.filter((g) => g.fleet === f).map((g) => ({ name: g.name, zone: g.zone, maxSize: g.maxSize }));
+    const { tickTopic, scheduler } = this.renderTick(props);
+    const triggerServiceAccount = this.renderTriggerServiceAccount(props);
+    const source = this.renderFunctionSource(props, bucket);
+    const environment = controllerEnvironment(props, h, others, sparesOf, bucket, stateObjectName);
+    const fn = this.renderControllerFunction(props, { source, bucket, serviceAccount, environment, tickTopic, triggerServiceAccount });
+    const preemptionTrigger = this.renderPreemptionTrigger(props, fn, triggerServiceAccount);
+    return { tickTopic, scheduler, triggerServiceAccount, fn, preemptionTrigger };
+  }
+
+  /** The tick: Cloud Scheduler -> Pub/Sub. */
+  private renderTick(props: GcpOnDemandFallbackProps): { tickTopic: PubsubTopic; scheduler: CloudSchedulerJob } {
+    const { fleetName: name, project, region } = props.fleet;
     const schedule = props.schedule ?? '* * * * *';
-    const sparesOf = (f: IGcpSpotFleet) => allSpareSettings.filter((g) => g.fleet === f).map((g) => ({ name: g.name, zone: g.zone, maxSize: g.maxSize }));
-    const spareSettings = sparesOf(fleet);
-    // The tick: Cloud Scheduler -> Pub/Sub.
     const tickTopic = new PubsubTopic(this, 'TickTopic', {
       project,
       name: `${name}-fallback-tick`,
@@ -418,14 +424,23 @@ export class GcpOnDemandFallback extends Construct {
       timeZone: 'Etc/UTC',
       pubsubTarget: { topicName: tickTopic.id, data: Buffer.from('{"kind":"fallback-tick"}').toString('base64') },
     });
+    return { tickTopic, scheduler };
+  }
 
-    // The function.
+  /** The account Eventarc delivers ticks and preemptions as. */
+  private renderTriggerServiceAccount(props: GcpOnDemandFallbackProps): ServiceAccount {
+    const { fleetName: name, project } = props.fleet;
     const triggerServiceAccount = new ServiceAccount(this, 'TriggerServiceAccount', {
       project,
       accountId: `${name}-fb-invoker`,
       displayName: `spot fleet ${name}: fallback triggers`,
       description: 'Eventarc delivers ticks and preemptions to the fallback controller as this account (run.invoker on it only).',
     });
+    return triggerServiceAccount;
+  }
+
+  /** The controller's bundle, zipped into the state bucket. */
+  private renderFunctionSource(props: GcpOnDemandFallbackProps, bucket: string): StorageBucketObject {
     const bundleDir = dirname(
       locateBundle('handlers/gcp/fallback/index.js', 'functionBundleDir', props.functionBundleDir ? `${props.functionBundleDir}/index.js` : undefined),
     );
@@ -436,6 +451,16 @@ export class GcpOnDemandFallback extends Construct {
       source: archive.path,
       contentType: 'application/zip',
     });
+    return source;
+  }
+
+  /** The function, triggered by the tick, and the trigger account's right to invoke it. */
+  private renderControllerFunction(
+    props: GcpOnDemandFallbackProps,
+    parts: { source: StorageBucketObject; bucket: string; serviceAccount: ServiceAccount; environment: Record<string, string>; tickTopic: PubsubTopic; triggerServiceAccount: ServiceAccount },
+  ): Cloudfunctions2Function {
+    const { fleetName: name, project, region } = props.fleet;
+    const { source, bucket, serviceAccount, environment, tickTopic, triggerServiceAccount } = parts;
     const fn = new Cloudfunctions2Function(this, 'Function', {
       project,
       location: region,
@@ -456,51 +481,7 @@ export class GcpOnDemandFallback extends Construct {
         maxInstanceRequestConcurrency: 1,
         ingressSettings: 'ALLOW_INTERNAL_ONLY',
         allTrafficOnLatestRevision: true,
-        environmentVariables: {
-          FLEET_NAME: name,
-          GCP_PROJECT: project,
-          FLEET_REGION: region,
-          SPOT_GROUP: fleet.spotGroupName,
-          ON_DEMAND_GROUP: h.onDemandGroupName,
-          ON_DEMAND_BASE: String(h.onDemandBase),
-          MAX_CAPACITY: String(h.maxCapacity),
-          DEFAULT_MACHINE_TYPE: h.machineType,
-          INSTANCE_NAME_PREFIX: `${fleet.spotInstanceNamePrefix}-`,
-          STATE_BUCKET: bucket,
-          STATE_OBJECT: stateObjectName,
-          METRIC_TYPE: FALLBACK_REPLICAS_METRIC_TYPE,
-          POLICY_OPTIONS: JSON.stringify(props.policy ?? {}),
-          ...(spareSettings.length > 0
-            ? {
-              SPARE_GROUPS: JSON.stringify(spareSettings),
-              SPARE_INSTANCE_NAME_PREFIX: spareInstanceNamePrefix(name),
-            }
-            : {}),
-          ...(others.length > 0
-            ? {
-              REGIONS: JSON.stringify([
-                {
-                  region,
-                  spotGroup: fleet.spotGroupName,
-                  onDemandGroup: h.onDemandGroupName,
-                  onDemandBase: h.onDemandBase,
-                  maxCapacity: h.maxCapacity,
-                  defaultMachineType: h.machineType,
-                  spareGroups: spareSettings,
-                },
-                ...others.map((f) => ({
-                  region: f.fleet.region,
-                  spotGroup: f.fleet.spotGroupName,
-                  onDemandGroup: f.onDemandGroupName,
-                  onDemandBase: f.onDemandBase,
-                  maxCapacity: f.maxCapacity,
-                  defaultMachineType: f.machineType,
-                  ...(sparesOf(f.fleet).length > 0 ? { spareGroups: sparesOf(f.fleet) } : {}),
-                })),
-              ]),
-            }
-            : {}),
-        },
+        environmentVariables: environment,
       },
       eventTrigger: {
         triggerRegion: region,
@@ -518,22 +499,90 @@ export class GcpOnDemandFallback extends Construct {
       role: 'roles/run.invoker',
       member: triggerServiceAccount.member,
     });
-
-    let preemptionTrigger: EventarcTrigger | undefined;
-    if (props.preemptionHook) {
-      preemptionTrigger = new EventarcTrigger(this, 'PreemptionTrigger', {
-        project,
-        location: region,
-        name: `${name}-fallback-preempted`,
-        labels: { 'spot-fleet': name },
-        matchingCriteria: [{ attribute: 'type', value: 'google.cloud.pubsub.topic.v1.messagePublished' }],
-        destination: { cloudRunService: { service: fn.serviceConfig.service, region } },
-        transport: { pubsub: { topic: props.preemptionHook.topic.id } },
-        serviceAccount: triggerServiceAccount.email,
-      });
-    }
-    return { tickTopic, scheduler, triggerServiceAccount, fn, preemptionTrigger };
+    return fn;
   }
+
+  /** The preemption hook's topic runs the controller at once (besides the tick). */
+  private renderPreemptionTrigger(props: GcpOnDemandFallbackProps, fn: Cloudfunctions2Function, triggerServiceAccount: ServiceAccount): EventarcTrigger | undefined {
+    if (!props.preemptionHook) return undefined;
+    const { fleetName: name, project, region } = props.fleet;
+    return new EventarcTrigger(this, 'PreemptionTrigger', {
+      project,
+      location: region,
+      name: `${name}-fallback-preempted`,
+      labels: { 'spot-fleet': name },
+      matchingCriteria: [{ attribute: 'type', value: 'google.cloud.pubsub.topic.v1.messagePublished' }],
+      destination: { cloudRunService: { service: fn.serviceConfig.service, region } },
+      transport: { pubsub: { topic: props.preemptionHook.topic.id } },
+      serviceAccount: triggerServiceAccount.email,
+    });
+  }
+}
+
+/** A spare group as the controller's settings list it. */
+interface SpareGroupSetting {
+  readonly name: string;
+  readonly zone: string;
+  readonly maxSize: number;
+}
+
+/** The controller function's environment: the fleet, its groups (every region's, for a fleet over several), the state and the policy. */
+function controllerEnvironment(
+  props: GcpOnDemandFallbackProps,
+  h: ControlledFleet,
+  others: ControlledFleet[],
+  sparesOf: (f: IGcpSpotFleet) => SpareGroupSetting[],
+  bucket: string,
+  stateObjectName: string,
+): Record<string, string> {
+  const { fleet } = props;
+  const { fleetName: name, project, region } = fleet;
+  const spareSettings = sparesOf(fleet);
+  return {
+    FLEET_NAME: name,
+    GCP_PROJECT: project,
+    FLEET_REGION: region,
+    SPOT_GROUP: fleet.spotGroupName,
+    ON_DEMAND_GROUP: h.onDemandGroupName,
+    ON_DEMAND_BASE: String(h.onDemandBase),
+    MAX_CAPACITY: String(h.maxCapacity),
+    DEFAULT_MACHINE_TYPE: h.machineType,
+    INSTANCE_NAME_PREFIX: `${fleet.spotInstanceNamePrefix}-`,
+    STATE_BUCKET: bucket,
+    STATE_OBJECT: stateObjectName,
+    METRIC_TYPE: FALLBACK_REPLICAS_METRIC_TYPE,
+    POLICY_OPTIONS: JSON.stringify(props.policy ?? {}),
+    ...(spareSettings.length > 0
+      ? {
+        SPARE_GROUPS: JSON.stringify(spareSettings),
+        SPARE_INSTANCE_NAME_PREFIX: spareInstanceNamePrefix(name),
+      }
+      : {}),
+    ...(others.length > 0
+      ? {
+        REGIONS: JSON.stringify([
+          {
+            region,
+            spotGroup: fleet.spotGroupName,
+            onDemandGroup: h.onDemandGroupName,
+            onDemandBase: h.onDemandBase,
+            maxCapacity: h.maxCapacity,
+            defaultMachineType: h.machineType,
+            spareGroups: spareSettings,
+          },
+          ...others.map((f) => ({
+            region: f.fleet.region,
+            spotGroup: f.fleet.spotGroupName,
+            onDemandGroup: f.onDemandGroupName,
+            onDemandBase: f.onDemandBase,
+            maxCapacity: f.maxCapacity,
+            defaultMachineType: f.machineType,
+            ...(sparesOf(f.fleet).length > 0 ? { spareGroups: sparesOf(f.fleet) } : {}),
+          })),
+        ]),
+      }
+      : {}),
+  };
 }
 
 /** The zones, when they and every entry are known at synth. */
