@@ -1,12 +1,12 @@
-import { createHash } from 'node:crypto';
 import { RoleAssignment } from '@cdktf/provider-azurerm/lib/role-assignment';
 import { StorageAccount } from '@cdktf/provider-azurerm/lib/storage-account';
 import { StorageBlob } from '@cdktf/provider-azurerm/lib/storage-blob';
 import { StorageContainer } from '@cdktf/provider-azurerm/lib/storage-container';
-import { AssetType, Fn, TerraformAsset, Token } from 'cdktf';
+import { AssetType, Fn, TerraformAsset } from 'cdktf';
 import { Construct } from 'constructs';
 import { readAgentBundle } from './agent-custom-data';
 import { AzureResourceOptions } from './network';
+import { stableNameHash } from './tokens';
 
 /** Props of {@link AzureAgentBlob}. */
 export interface AzureAgentBlobProps extends AzureResourceOptions {
@@ -46,13 +46,8 @@ export class AzureAgentBlob extends Construct {
     super(scope, id);
     const bundle = readAgentBundle(props.agentBundlePath);
     this.bundleSha256 = bundle.sha256;
-    // The name hashes only what is the same on every synth: the construct path, and the resource group and region when
-    // they are plain strings. A token's text (`${TfToken[TOKEN.n]}`) counts the tokens the app made before it, so
-    // hashing it renamed (replaced) the account whenever a construct was added earlier in the app.
-    const plain = (x: string): string => (Token.isUnresolved(x) ? '' : x);
-    const name =
-      props.storageAccountName ??
-      `spotagent${createHash('sha256').update(`${this.node.path}|${plain(props.resourceGroupName)}|${plain(props.location)}`).digest('hex').slice(0, 15)}`;
+    // The name hashes only what is the same on every synth (stableNameHash: tokens count as empty).
+    const name = props.storageAccountName ?? `spotagent${stableNameHash(this, [props.resourceGroupName, props.location], '|').slice(0, 15)}`;
     this.storageAccount = new StorageAccount(this, 'Account', {
       name,
       resourceGroupName: props.resourceGroupName,

@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import { BatchAccount } from '@cdktf/provider-azurerm/lib/batch-account';
 import { BatchJob } from '@cdktf/provider-azurerm/lib/batch-job';
 import { BatchPool } from '@cdktf/provider-azurerm/lib/batch-pool';
@@ -12,7 +11,7 @@ import { TerraformOutput, Token } from 'cdktf';
 import { Construct } from 'constructs';
 import { FleetSpecErrorCode, ProblemCollector } from '../../lib/spec/errors';
 import { AzureResourceOptions, AzureFleetNetwork, azureName } from './network';
-import { numberText, terraformLiteral } from './tokens';
+import { numberText, stableNameHash, terraformLiteral } from './tokens';
 import { explainUnknownVmSize, vmSizeAccelerator } from './vm-sizes';
 
 /** Prefix of checkpoint blobs in the container (expired by the management policy). Same as the runtime's `CHECKPOINT_PREFIX` and AWS `BATCH_CHECKPOINT_PREFIX`. */
@@ -191,10 +190,7 @@ export class AzureBatchInference extends Construct {
     this.maxTaskRetryCount = r.retries;
     const prefix = props.namePrefix ?? azureName(id);
     const common = { resourceGroupName: props.resourceGroupName, location: props.location, tags: props.tags };
-    const hash = createHash('sha256')
-      .update([this.node.path, props.resourceGroupName, props.location].map((x) => (Token.isUnresolved(x) ? '' : x)).join('/'))
-      .digest('hex')
-      .slice(0, 10);
+    const hash = stableNameHash(this, [props.resourceGroupName, props.location]).slice(0, 10);
 
     this.storageAccount = this.createStorage(props, common, hash);
     this.container = new StorageContainer(this, 'Container', { name: 'batch', storageAccountId: this.storageAccount.id, containerAccessType: 'private' });

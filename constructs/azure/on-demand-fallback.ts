@@ -19,6 +19,7 @@ import { FleetSpecError, FleetSpecErrorCode, ProblemCollector } from '../../lib/
 import { azureName } from './network';
 import { IAzureSpotFleet } from './fleet-interface';
 import { AzureSpotFleet } from './spot-scale-set-fleet';
+import { stableNameHash } from './tokens';
 
 /**
  * Namespace and name of the custom metric the controller writes on the fleet's first scale set: the handler's own
@@ -234,12 +235,8 @@ export class AzureOnDemandFallback extends Construct {
     for (const f of fleets) f.built?.letControllerSetPriorityMix();
 
     // Storage: host storage of the Function App, and the controller's state container.
-    // The names hash only what is the same on every synth: the construct path, and the resource group and region when
-    // they are plain strings. A token's text (`${TfToken[TOKEN.n]}`) counts the tokens the app made before it, so
-    // hashing it renamed (replaced) the storage account, the function and the roles whenever a construct was added
-    // earlier in the app. With plain strings the input, and so every name, is what it always was.
-    const plain = (x: string): string => (Token.isUnresolved(x) ? '' : x);
-    const hash = createHash('sha256').update(`${this.node.path}/${plain(props.resourceGroupName)}/${plain(props.location)}`).digest('hex');
+    // The names hash only what is the same on every synth (stableNameHash: tokens count as empty).
+    const hash = stableNameHash(this, [props.resourceGroupName, props.location]);
     this.storageAccount = new StorageAccount(this, 'Storage', {
       ...common,
       name: props.storageAccountName ?? `spotfb${hash.slice(0, 18)}`,

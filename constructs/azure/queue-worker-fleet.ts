@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import { MonitorAutoscaleSettingProfile } from '@cdktf/provider-azurerm/lib/monitor-autoscale-setting';
 import { RoleAssignment } from '@cdktf/provider-azurerm/lib/role-assignment';
 import { ServicebusNamespace } from '@cdktf/provider-azurerm/lib/servicebus-namespace';
@@ -16,7 +15,7 @@ import { FleetSpecErrorCode, ProblemCollector } from '../../lib/spec/errors';
 import { WorkloadKind } from '../../lib/spec/fleet-spec';
 import { withCurrentOptionNames } from '../../lib/spec/option-aliases';
 import { azureName } from './network';
-import { numberText } from './tokens';
+import { numberText, stableNameHash } from './tokens';
 import { ScaleSetPlan } from './rules';
 import { IScaleSetAutoscaleProfiles } from './scale-set';
 import { AzureSpotFleet, AzureSpotFleetProps } from './spot-scale-set-fleet';
@@ -122,10 +121,7 @@ export class AzureQueueWorkerFleet extends Construct {
     this.targetBacklogPerInstance = r.target;
     const prefix = props.namePrefix ?? azureName(id);
     const common = { resourceGroupName: props.resourceGroupName, location: props.location, tags: props.tags };
-    const hash = createHash('sha256')
-      .update([this.node.path, props.resourceGroupName, props.location].map((x) => (Token.isUnresolved(x) ? '' : x)).join('/'))
-      .digest('hex')
-      .slice(0, 10);
+    const hash = stableNameHash(this, [props.resourceGroupName, props.location]).slice(0, 10);
     const namespaceName = props.serviceBusNamespaceName ?? `${prefix}-sb-${hash}`.slice(0, 50);
     this.namespace = this.createNamespace(common, namespaceName);
     this.queue = this.createQueue(props, r);
