@@ -7,6 +7,7 @@ import * as kms from 'aws-cdk-lib/aws-kms';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
 import { FleetSpecErrorCode, ProblemCollector } from '../../lib/spec/errors';
+import { createCheckpointBucket } from './checkpoint-bucket';
 
 /** Prefix of checkpoint objects in the bucket (expired by the lifecycle rule). Same as the runtime's `CHECKPOINT_PREFIX`. */
 export const BATCH_CHECKPOINT_PREFIX = 'checkpoints/';
@@ -294,18 +295,12 @@ export class BatchInference extends Construct {
 
   /** The bucket of checkpoints and outputs, when none is given: private, encrypted, TLS only, checkpoints expired. */
   private createBucket(props: BatchInferenceProps, checkpointExpiration: Duration): s3.Bucket {
-    return new s3.Bucket(this, 'Bucket', {
-      encryption: props.encryptionKey ? s3.BucketEncryption.KMS : s3.BucketEncryption.S3_MANAGED,
+    return createCheckpointBucket(this, 'Bucket', {
       encryptionKey: props.encryptionKey,
-      bucketKeyEnabled: props.encryptionKey ? true : undefined,
-      blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
-      enforceSSL: true,
-      objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
       removalPolicy: props.removalPolicy ?? RemovalPolicy.RETAIN,
-      lifecycleRules: [
+      expirations: [
         { id: 'ExpireCheckpoints', prefix: BATCH_CHECKPOINT_PREFIX, expiration: checkpointExpiration },
         ...(props.outputExpiration ? [{ id: 'ExpireOutputs', prefix: BATCH_OUTPUT_PREFIX, expiration: props.outputExpiration }] : []),
-        { id: 'AbortIncompleteUploads', abortIncompleteMultipartUploadAfter: Duration.days(7) },
       ],
     });
   }

@@ -10,6 +10,7 @@ import { Construct } from 'constructs';
 import { DrainMode } from '../../lib/runtime/agent-config';
 import { CLOUD_LIMITS, Cloud } from '../../lib/spec/clouds';
 import { WorkloadKind } from '../../lib/spec/fleet-spec';
+import { createCheckpointBucket } from './checkpoint-bucket';
 import { QueueWorkerPlan, SQS_MAX_RETENTION_SECONDS, planQueueWorkers } from './queue-worker-plan';
 import { SpotFleet } from './spot-fleet';
 import { QueueWorkerFleetProps } from './queue-worker-props';
@@ -143,18 +144,10 @@ export class QueueWorkerFleet extends Construct implements iam.IGrantable, ec2.I
 
   /** The checkpoint bucket, when none is given: encrypted, private, TLS only, checkpoints expired after 30 days. */
   private createCheckpointBucket(props: QueueWorkerFleetProps, removalPolicy: RemovalPolicy): s3.Bucket {
-    return new s3.Bucket(this, 'CheckpointBucket', {
-      encryption: props.encryptionKey ? s3.BucketEncryption.KMS : s3.BucketEncryption.S3_MANAGED,
+    return createCheckpointBucket(this, 'CheckpointBucket', {
       encryptionKey: props.encryptionKey,
-      bucketKeyEnabled: props.encryptionKey ? true : undefined,
-      blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
-      enforceSSL: true,
-      objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
       removalPolicy,
-      lifecycleRules: [
-        { id: 'ExpireCheckpoints', prefix: QUEUE_CHECKPOINT_PREFIX, expiration: Duration.days(30) },
-        { id: 'AbortIncompleteUploads', abortIncompleteMultipartUploadAfter: Duration.days(7) },
-      ],
+      expirations: [{ id: 'ExpireCheckpoints', prefix: QUEUE_CHECKPOINT_PREFIX, expiration: Duration.days(30) }],
     });
   }
 
