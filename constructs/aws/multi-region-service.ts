@@ -8,7 +8,7 @@ import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
 import { FleetSpecErrorCode, ProblemCollector } from '../../lib/spec/errors';
 import { FleetSpec } from '../../lib/spec/fleet-spec';
-import { validateRegionList } from '../../lib/spec/global-routing';
+import { validateRegionList, regionFleetSpec } from '../../lib/spec/global-routing';
 import { acknowledgeNagFindings, nagResourceName } from './bundle';
 import { InferenceLoadBalancerType } from './inference-load-balancer';
 import { AWS_REGION_PATTERN, GLOBAL_ACCELERATOR_HOME_REGION, GlobalAcceleratorEndpoint } from './multi-region-global-endpoint';
@@ -300,11 +300,7 @@ export class MultiRegionSpotInferenceService extends Construct {
     return new SpotInferenceService(stack, 'Inference', {
       ...props,
       zones: r.zones,
-      instanceTypes: r.instanceTypes ?? props.instanceTypes,
-      minCapacity: r.minCapacity ?? props.minCapacity,
-      maxCapacity: r.maxCapacity ?? props.maxCapacity,
-      desiredCapacity: r.desiredCapacity ?? props.desiredCapacity,
-      onDemandBaseCapacity: r.onDemandBaseCapacity ?? props.onDemandBaseCapacity,
+      ...regionFleetSpec(props, r),
       vpc,
       loadBalancerType: InferenceLoadBalancerType.APPLICATION,
       // Reached through the accelerator only (client IP preservation brings clients in through its

@@ -8,7 +8,7 @@ import { TerraformOutput, Token } from 'cdktf';
 import { Construct } from 'constructs';
 import { Cloud } from '../../lib/spec/clouds';
 import { FleetSpecErrorCode, ProblemCollector } from '../../lib/spec/errors';
-import { GLOBAL_LAYER_DEFAULTS, GlobalRoutingTiming, globalFailoverTimes, validateGlobalRouting, validateRegionList } from '../../lib/spec/global-routing';
+import { GLOBAL_LAYER_DEFAULTS, GlobalRoutingTiming, globalFailoverTimes, validateGlobalRouting, validateRegionList, regionFleetSpec } from '../../lib/spec/global-routing';
 import { AzureFleetAlerts, AzureFleetAlertsOptions } from './fleet-alerts';
 import { azureName } from './network';
 import { AzureOnDemandFallback } from './on-demand-fallback';
@@ -249,10 +249,7 @@ export class AzureMultiRegionSpotInferenceService extends Construct {
         namePrefix: `${prefix}-${r.region}`.slice(0, 40),
         location: r.region,
         zones: r.zones,
-        instanceTypes: r.instanceTypes ?? props.instanceTypes,
-        minCapacity: r.minCapacity ?? props.minCapacity,
-        maxCapacity: r.maxCapacity ?? props.maxCapacity,
-        onDemandBaseCapacity: r.onDemandBaseCapacity ?? props.onDemandBaseCapacity,
+        ...regionFleetSpec(props, r),
         addressSpace: r.addressSpace ?? `10.${40 + index}.0.0/16`,
         subnetPrefix: r.addressSpace ? undefined : `10.${40 + index}.0.0/20`,
         healthCheck,

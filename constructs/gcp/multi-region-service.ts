@@ -11,7 +11,7 @@ import { EventarcTrigger } from '@cdktf/provider-google/lib/eventarc-trigger';
 import { Cloud } from '../../lib/spec/clouds';
 import { FleetSpecErrorCode, ProblemCollector } from '../../lib/spec/errors';
 import { FleetSpec } from '../../lib/spec/fleet-spec';
-import { GLOBAL_LAYER_DEFAULTS, GlobalRoutingTiming, globalFailoverTimes, validateGlobalRouting, validateRegionList } from '../../lib/spec/global-routing';
+import { GLOBAL_LAYER_DEFAULTS, GlobalRoutingTiming, globalFailoverTimes, validateGlobalRouting, validateRegionList, regionFleetSpec } from '../../lib/spec/global-routing';
 import { withCurrentOptionNames } from '../../lib/spec/option-aliases';
 import { GcpFleetAlerts, GcpFleetAlertsOptions } from './fleet-alerts';
 import { GcpInterruptionDrill } from './interruption-drill';
@@ -232,11 +232,7 @@ export class GcpMultiRegionSpotInferenceService extends Construct {
         namePrefix: `${name}-${suffixes[r.region]}`,
         region: r.region,
         zones: r.zones,
-        instanceTypes: r.instanceTypes ?? props.instanceTypes,
-        minCapacity: r.minCapacity ?? props.minCapacity,
-        maxCapacity: r.maxCapacity ?? props.maxCapacity,
-        desiredCapacity: r.desiredCapacity ?? props.desiredCapacity,
-        onDemandBaseCapacity: r.onDemandBaseCapacity ?? props.onDemandBaseCapacity,
+        ...regionFleetSpec(props, r),
         subnetwork: r.subnetwork,
         loadBalanced: true,
       });

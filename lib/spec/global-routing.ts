@@ -15,6 +15,7 @@
  */
 import { CLOUD_LIMITS, Cloud } from './clouds';
 import { FleetSpecErrorCode as C, FleetSpecProblem, ProblemCollector } from './errors';
+import { FleetSpec } from './fleet-spec';
 
 /** The timings that decide how fast the global layer stops sending requests to a region whose replicas are gone. */
 export interface GlobalRoutingTiming {
@@ -243,4 +244,27 @@ export function validateRegionList(regions: readonly RegionDialSpec[], options: 
     v.add(C.PERCENTAGE_RANGE, `${prop}.trafficDialPercentage`, `every region has trafficDialPercentage 0, so no region takes traffic except in a failover; give the home region (or any one) a dial above 0, e.g. 100`);
   }
   return v.problems;
+}
+
+/** What one region of a multi-region fleet may set differently from the fleet (each cloud's `<Cloud>FleetRegion`). */
+export interface RegionFleetOverrides {
+  readonly instanceTypes?: string[];
+  readonly minCapacity?: number;
+  readonly maxCapacity?: number;
+  readonly desiredCapacity?: number;
+  readonly onDemandBaseCapacity?: number;
+}
+
+/** The capacity and types of one region's fleet: the region's own values, else the fleet's (the same on every cloud). */
+export function regionFleetSpec(
+  fleet: Pick<FleetSpec, 'instanceTypes' | 'minCapacity' | 'maxCapacity' | 'desiredCapacity' | 'onDemandBaseCapacity'>,
+  region: RegionFleetOverrides,
+): Pick<FleetSpec, 'instanceTypes' | 'minCapacity' | 'maxCapacity' | 'desiredCapacity' | 'onDemandBaseCapacity'> {
+  return {
+    instanceTypes: region.instanceTypes ?? fleet.instanceTypes,
+    minCapacity: region.minCapacity ?? fleet.minCapacity,
+    maxCapacity: region.maxCapacity ?? fleet.maxCapacity,
+    desiredCapacity: region.desiredCapacity ?? fleet.desiredCapacity,
+    onDemandBaseCapacity: region.onDemandBaseCapacity ?? fleet.onDemandBaseCapacity,
+  };
 }

@@ -1,6 +1,6 @@
 import { CLOUD_LIMITS, Cloud } from '../../../lib/spec/clouds';
 import { FleetSpecErrorCode } from '../../../lib/spec/errors';
-import { GLOBAL_LAYER_DEFAULTS, defaultGlobalFailoverSeconds, globalFailoverTimes, validateGlobalRouting, validateRegionList } from '../../../lib/spec/global-routing';
+import { GLOBAL_LAYER_DEFAULTS, defaultGlobalFailoverSeconds, globalFailoverTimes, regionFleetSpec, validateGlobalRouting, validateRegionList } from '../../../lib/spec/global-routing';
 
 const aws = {
   cloud: Cloud.AWS,
@@ -117,5 +117,19 @@ describe('GLOBAL_LAYER_DEFAULTS', () => {
       const d = GLOBAL_LAYER_DEFAULTS[cloud];
       expect(validateGlobalRouting({ cloud, globalLayerName: d.name, ...d, drainBudgetSeconds: CLOUD_LIMITS[cloud].defaultDrainBudgetSeconds })).toEqual([]);
     }
+  });
+});
+
+describe('regionFleetSpec: a region of a multi-region fleet', () => {
+  const fleet = { instanceTypes: ['g6.xlarge', 'g5.xlarge'], minCapacity: 1, maxCapacity: 6, desiredCapacity: 2, onDemandBaseCapacity: 1 };
+  test("takes the region's own values where it sets them, the fleet's elsewhere", () => {
+    expect(regionFleetSpec(fleet, {})).toEqual(fleet);
+    expect(regionFleetSpec(fleet, { instanceTypes: ['g4dn.xlarge'], maxCapacity: 3, onDemandBaseCapacity: 0 })).toEqual({
+      instanceTypes: ['g4dn.xlarge'],
+      minCapacity: 1,
+      maxCapacity: 3,
+      desiredCapacity: 2,
+      onDemandBaseCapacity: 0,
+    });
   });
 });
