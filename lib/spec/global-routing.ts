@@ -248,10 +248,15 @@ export function validateRegionList(regions: readonly RegionDialSpec[], options: 
 
 /** What one region of a multi-region fleet may set differently from the fleet (each cloud's `<Cloud>FleetRegion`). */
 export interface RegionFleetOverrides {
+  /** Instance types in this region. @default - the fleet's `instanceTypes` */
   readonly instanceTypes?: string[];
+  /** Fewest instances in this region. @default - the fleet's `minCapacity` */
   readonly minCapacity?: number;
+  /** Most instances in this region. @default - the fleet's `maxCapacity` */
   readonly maxCapacity?: number;
+  /** Instances to start with in this region. @default - the fleet's `desiredCapacity` */
   readonly desiredCapacity?: number;
+  /** On-demand floor in this region. @default - the fleet's `onDemandBaseCapacity` */
   readonly onDemandBaseCapacity?: number;
 }
 
