@@ -203,7 +203,7 @@ export enum FleetSpecErrorCode {
   // --- family WORKLOAD ---
   /** A workload kind or fleet option that does not fit the pattern (an online fleet in a queue worker pattern). */
   WORKLOAD_KIND = 'WORKLOAD_KIND',
-  /** The agent's drain options: unknown drain mode or signal, SIGNAL without pidFile, a URL that is not plain http, a hook timeout. */
+  /** The agent's drain options: unknown drain mode or signal, SIGNAL without pidFile, a URL that is not plain http, a hook timeout, a flag that is not a boolean. */
   AGENT_DRAIN_OPTIONS = 'AGENT_DRAIN_OPTIONS',
   /** The agent's inference server preset options: unknown preset, metrics URL, shutdown timeout. */
   AGENT_SERVER_PRESET = 'AGENT_SERVER_PRESET',

@@ -7,3 +7,4 @@ export * from './queue-workload';
 export * from './rules';
 export * from './validate';
 export * from './plan-fleet';
+export * from './notice';
