@@ -4,6 +4,7 @@ import { Cloud } from '../spec/clouds';
 import { FleetSpecError, FleetSpecErrorCode as C } from '../spec/errors';
 import { renderCostAvailabilityChart } from './chart';
 import { estimateCost } from './cost';
+import { noticeServingSeconds } from '../spec/notice';
 import { Deployment } from './deployment';
 import { locatePool, regionsOf } from './pools';
 import { ALL_SIMULATED_POLICIES, selectRegions, simulate, SimulatedPolicy, SimulationOptions, SimulationReport } from './simulate';
@@ -16,7 +17,7 @@ Usage:
   spot-plan simulate --traces DIR [--deployment aws|gcp|azure] [--region R[,R]] [--per-region] [--home-region R]
                      [--tick 30] [--cold-start 120] [--target 3] [--ratio 3] [--window 86400] [--repeats 10] [--seed 0]
                      [--offsets 0,2880] [--cap] [--base 1] [--policies ours,spothedge] [--spothedge-spares 1]
-                     [--spothedge-safety-hold] [--svg chart.svg] [--format table|json]
+                     [--spothedge-safety-hold] [--drain-budget 45] [--svg chart.svg] [--format table|json]
 
 cost       expected $/hour of the fleet against all on-demand, from the built-in price catalogue
 simulate   replay spot-availability traces (one <zone>_<type>.json per pool) under each policy:
@@ -29,6 +30,8 @@ simulate   replay spot-availability traces (one <zone>_<type>.json per pool) und
                 default: any value above 0 means available without a cap (SpotHedge's reading)
   --window      seconds per replayed window (0 = the whole trace once)
   --offsets     window start ticks (after expansion to --tick), instead of random offsets drawn from --seed
+  --drain-budget  (with --deployment) the fleet's drainBudgetSeconds: a notified replica serves until its
+                agent starts the drain, notice - budget - 5 s (AWS 120 - 45 - 5 = 70 s; Azure 15 s; Google Cloud none)
   --spothedge-spares       spare spot replicas of the spothedge baseline (published: 1)
   --spothedge-safety-hold  give spothedge the artifact's SpotFailover hold (on-demand kept one cold start);
                            the published SpotHedge (SpotFailoverNoSafety) has none
@@ -175,6 +178,7 @@ function simulateCommand(args: string[], io: CliIo): number {
       'policies': { type: 'string' },
       'spothedge-spares': { type: 'string' },
       'spothedge-safety-hold': { type: 'boolean', default: false },
+      'drain-budget': { type: 'string' },
       'svg': { type: 'string' },
       'format': { type: 'string' },
     },
@@ -211,6 +215,7 @@ function simulateCommand(args: string[], io: CliIo): number {
     spothedgeSpares: whole('spothedge-spares', values['spothedge-spares'], 1),
     spothedgeSafetyHold: values['spothedge-safety-hold'],
     ...(values['home-region'] ? { homeRegion: values['home-region'] } : {}),
+    ...(values['drain-budget'] !== undefined ? { drainBudgetSeconds: num('drain-budget', values['drain-budget'], 0) } : {}),
     ...(values.offsets !== undefined ? { offsets: wholeList('offsets', values.offsets) } : {}),
   };
   const blocks: { label: string; report: SimulationReport }[] = [];
@@ -259,16 +264,25 @@ export function reportJson(report: SimulationReport): { setup: Record<string, un
       maxCapacity: o.maxCapacity,
       spothedgeSpares: o.spothedgeSpares,
       spothedgeSafetyHold: o.spothedgeSafetyHold,
+      ...(report.profile ? { servingThroughNoticeSeconds: servingThroughNotice(report) } : {}),
       warnings: report.warnings,
     },
     results: report.results.map((r) => ({ policy: r.policy, model: r.model, relativeCost: r.relativeCost, availability: r.availability, preemptions: r.preemptions, meanRecoverySeconds: r.meanRecoverySeconds })),
   };
 }
 
+/** Seconds a notified replica keeps serving in the as-deployed model (lib/spec/notice.ts). */
+function servingThroughNotice(report: SimulationReport): number {
+  const p = report.profile!;
+  return noticeServingSeconds({ cloud: p.cloud, noticeSeconds: p.noticeSeconds, drainBudgetSeconds: report.options.drainBudgetSeconds });
+}
+
 /** The results as a fixed-width text table, with the setup above it. */
 export function formatResultsTable(report: SimulationReport): string {
   const o = report.options;
-  const model = o.deployment === Deployment.IDEALISED ? 'model: idealised (the policy places every spot replica itself, every tick)' : `model: as deployed on ${report.profile?.description ?? o.deployment}`;
+  const model = o.deployment === Deployment.IDEALISED
+    ? 'model: idealised (the policy places every spot replica itself, every tick)'
+    : `model: as deployed on ${report.profile?.description ?? o.deployment}; a notified replica serves ${servingThroughNotice(report)} s of its notice (agent serveThroughNotice, drain budget ${o.drainBudgetSeconds ?? 'default'})`;
   const head = `${report.pools.length} pools in ${report.regions.length} region${report.regions.length === 1 ? '' : 's'} (${report.regions.join(', ')}), ${o.windowSeconds === 0 ? 'whole trace' : `${report.offsets.length} x ${o.windowSeconds} s windows (seed ${o.seed})`}, ${o.tickSeconds} s ticks, target ${o.targetReplicas}, cold start ${o.coldStartSeconds} s, on-demand = ${o.onDemandPriceRatio}x spot, reading: ${o.reading === TraceReading.UNCAPPED ? 'available = no cap' : 'value = cap per pool'}\n${model}; spothedge = published (${o.spothedgeSpares} spare${o.spothedgeSpares === 1 ? '' : 's'}, ${o.spothedgeSafetyHold ? 'with the safety hold' : 'no safety hold'})`;
   const rows = [['policy', 'model', 'relative cost', 'availability', 'preemptions/window', 'mean recovery s']];
   for (const r of report.results) {

@@ -7,10 +7,13 @@
  *   with capacity (price-capacity-optimized / BALANCED target shape / capacity-optimized), and a launch that
  *   finds no capacity in one zone moves on to the next zone. Nobody steers it: its desired capacity belongs to
  *   the user's scaling.
- * - A lost replica is billed through the cloud's notice, serves nothing during it (it is deregistered at the
- *   notice) and is replaced when the cloud replaces it (AWS capacity rebalance: at the notice; Google Cloud's MIG:
- *   when the VM is gone, one notice later; Azure: the scale set recreates it when its capacity is set again,
- *   i.e. at the controller's next run).
+ * - A lost replica is billed through the cloud's notice and keeps serving for the part of it the agent serves through
+ *   (`serveThroughNotice`, lib/spec/notice.ts: AWS notice - drain budget - safety margin = 70 s with the defaults,
+ *   whole ticks only; Azure 15 s, less than a tick; Google Cloud none, its notice is the OS shutting down). It is
+ *   replaced when the cloud replaces it (AWS capacity rebalance: at the notice; Google Cloud's MIG: when the VM is
+ *   gone, one notice later; Azure: the scale set recreates it when its capacity is set again, i.e. at the
+ *   controller's next run). The controller counts it as lost at the notice, as the handlers do (AWS: a warned
+ *   instance is not ready).
  * - The CONTROLLER runs at its real period (the schedule the construct sets up) and on the events it really
  *   receives, sees what a controller sees (ready / launching replicas per pool, preemptions and failed launches
  *   since its previous run) and applies `planControllerStep` (lib/policy/controller.ts, the same function the
@@ -23,6 +26,7 @@
 import { ControllerGroup, ControllerGroupRole, ControllerStep, ControllerStepInput, planControllerStep, poolId } from '../policy/controller';
 import { FallbackPolicyOptions, FallbackState, SpotPoolObservation } from '../policy/fallback-policy';
 import { Cloud } from '../spec/clouds';
+import { noticeServingSeconds } from '../spec/notice';
 import { GLOBAL_LAYER_DEFAULTS } from '../spec/global-routing';
 import { randomInt, shuffle } from './rng';
 import { locatePool } from './pools';
@@ -44,6 +48,8 @@ export interface DeploymentProfile {
   readonly deployment: Deployment;
   /** Seconds between the interruption notice and the loss of the instance. */
   readonly noticeSeconds: number;
+  /** The cloud whose agent serves through the notice (lib/spec/notice.ts: how long, with the fleet's drain budget). */
+  readonly cloud: Cloud;
   /** Seconds between two scheduled controller runs (the construct's default schedule). */
   readonly controllerPeriodSeconds: number;
   /** The controller also runs at once on a spot interruption notice. */
@@ -84,6 +90,7 @@ export interface DeploymentProfile {
 export const DEPLOYMENT_PROFILES: { readonly [cloud: string]: DeploymentProfile } = {
   [Deployment.AWS]: {
     deployment: Deployment.AWS,
+    cloud: Cloud.AWS,
     // EC2 spot interruption notice: two minutes.
     noticeSeconds: 120,
     // constructs/aws/on-demand-fallback.ts: controlInterval @default Duration.minutes(1) (an EventBridge rate),
@@ -114,6 +121,7 @@ export const DEPLOYMENT_PROFILES: { readonly [cloud: string]: DeploymentProfile 
   },
   [Deployment.GCP]: {
     deployment: Deployment.GCP,
+    cloud: Cloud.GCP,
     // Compute Engine spot preemption: 30 s (ACPI soft-off).
     noticeSeconds: 30,
     // constructs/gcp/on-demand-fallback.ts: schedule @default '* * * * *' (Cloud Scheduler), plus the preemption
@@ -141,6 +149,7 @@ export const DEPLOYMENT_PROFILES: { readonly [cloud: string]: DeploymentProfile 
   },
   [Deployment.AZURE]: {
     deployment: Deployment.AZURE,
+    cloud: Cloud.AZURE,
     // Azure Scheduled Events `Preempt`: at least 30 s.
     noticeSeconds: 30,
     // constructs/azure/on-demand-fallback.ts: schedule @default '0 * * * * *' (timer trigger only).
@@ -183,6 +192,8 @@ export interface DeployedTickView {
 export interface DeployedCounters {
   /** Spot replica-ticks billed during notices. */
   noticeSpotTicks: number;
+  /** Per pool, the replicas serving through their notice at this tick (ready, though the controller counts them lost). */
+  readonly servingInNotice: Int32Array;
   preemptions: number;
   controllerRuns: number;
 }
@@ -203,6 +214,8 @@ export interface DeployedFleetSetup {
   readonly homeRegion?: string;
   /** Seconds between scheduled controller runs. @default - the profile's */
   readonly controllerPeriodSeconds?: number;
+  /** The fleet's drain budget, seconds (how long a notified replica serves: lib/spec/notice.ts). @default - the cloud's default */
+  readonly drainBudgetSeconds?: number;
   /** Epoch seconds of tick 0. */
   readonly epochSeconds: number;
   readonly rng: () => number;
@@ -268,6 +281,10 @@ export class DeployedFleet {
   /** Replacements waiting for the group: [due tick, region, group 0 main / 1 spare]. */
   private pending: [number, number, number][] = [];
   private state: FallbackState | undefined;
+  /** Replicas serving through their notice: [last tick they serve, pool, count]. */
+  private serving: [number, number, number][] = [];
+  /** Whole ticks a notified ready replica keeps serving. */
+  private readonly servingTicks: number;
   private lastRun = -Infinity;
   /** Launch backoff per group (`<region>/main`, `<region>/spare`, `<region>/<zone>/spare`): next try, delay, settings. */
   private readonly retry = new Map<string, { next: number; delay: number; sig: string }>();
@@ -323,6 +340,8 @@ export class DeployedFleet {
     ordered[0].base = s.onDemandBase;
     this.periodTicks = Math.max(1, Math.round((s.controllerPeriodSeconds ?? s.profile.controllerPeriodSeconds) / s.tickSeconds));
     this.noticeTicks = Math.ceil(s.profile.noticeSeconds / s.tickSeconds);
+    const serving = noticeServingSeconds({ cloud: s.profile.cloud, noticeSeconds: s.profile.noticeSeconds, drainBudgetSeconds: s.drainBudgetSeconds });
+    this.servingTicks = Math.min(this.noticeTicks, Math.floor(serving / s.tickSeconds));
     this.replaceTicks = s.profile.replaceAfterSeconds < 0 ? -1 : Math.ceil(s.profile.replaceAfterSeconds / s.tickSeconds);
     this.retryTicks = s.profile.launchRetrySeconds > 0 ? Math.max(1, Math.round(s.profile.launchRetrySeconds / s.tickSeconds)) : 0;
     this.maxRetryTicks = Math.max(this.retryTicks, Math.round(s.profile.maxLaunchRetrySeconds / s.tickSeconds));
@@ -348,6 +367,9 @@ export class DeployedFleet {
       if (over <= 0) continue;
       c.preemptions += over;
       c.noticeSpotTicks += over * this.noticeTicks;
+      // The ready ones among them serve on until the agent starts their drain (the tick of the notice included).
+      const serving = Math.min(over, v.readySpot[z]);
+      if (this.servingTicks > 0 && serving > 0) this.serving.push([v.t + this.servingTicks - 1, z, serving]);
       this.preemptedSince[z] += over;
       if (this.s.profile.runsOnPreemption) event = true;
       const r = this.regionOfPool[z];
@@ -418,9 +440,18 @@ export class DeployedFleet {
     // 3. The controller, at its period and on the events it receives.
     if (this.s.controller && (controllerRuns || (event && v.t > this.lastRun))) this.runController(v, c);
     for (let z = 0; z < Z; z++) v.spot[z] = this.main[z] + this.spare[z];
+    this.countServing(v.t, c.servingInNotice);
     let fallback = 0;
     for (const r of this.regions) fallback += r.fallback;
     return this.s.onDemandBase + fallback;
+  }
+
+  /** Replicas serving through their notice at tick t, per pool, into `out`. */
+  private countServing(t: number, out: Int32Array): void {
+    out.fill(0);
+    if (this.serving.length === 0) return;
+    this.serving = this.serving.filter((x) => x[0] >= t);
+    for (const [, z, n] of this.serving) out[z] += n;
   }
 
   /**

@@ -69,6 +69,12 @@ export interface SimulationOptions {
   readonly homeRegion?: string;
   /** Seconds between scheduled controller runs (as-deployed). @default - the construct's schedule (60 s) */
   readonly controllerPeriodSeconds?: number;
+  /**
+   * The fleet's `drainBudgetSeconds` (as-deployed): a notified replica serves until the agent starts its drain,
+   * `notice - drainBudget - safetyMargin` (lib/spec/notice.ts; AWS and Azure, not Google Cloud), in whole ticks.
+   * @default - the cloud's default drain budget (AWS 45 s: 70 s of serving; Azure 10 s: 15 s, under a tick)
+   */
+  readonly drainBudgetSeconds?: number;
   /** Spare spot replicas of the spothedge baseline (the published run uses 1). @default 1 */
   readonly spothedgeSpares?: number;
   /**
@@ -115,6 +121,8 @@ export interface ResolvedSimulationOptions {
   readonly controllerPeriodSeconds?: number;
   /** Region the policy prefers when others are as good. @default - none: no region is preferred */
   readonly homeRegion?: string;
+  /** The fleet's drain budget in the as-deployed model. @default - the cloud's default */
+  readonly drainBudgetSeconds?: number;
 }
 
 /** What one policy achieved, averaged over the windows. */
@@ -332,6 +340,7 @@ function resolveSimulationOptions(options: SimulationOptions): ResolvedSimulatio
     spothedgeSafetyHold: options.spothedgeSafetyHold ?? false,
     ...(options.controllerPeriodSeconds !== undefined ? { controllerPeriodSeconds: options.controllerPeriodSeconds } : {}),
     ...(options.homeRegion !== undefined ? { homeRegion: options.homeRegion } : {}),
+    ...(options.drainBudgetSeconds !== undefined ? { drainBudgetSeconds: options.drainBudgetSeconds } : {}),
   };
   const v = new ProblemCollector();
   const positive = ['tickSeconds', 'targetReplicas', 'onDemandPriceRatio', 'repeats'] as const;
@@ -348,6 +357,9 @@ function resolveSimulationOptions(options: SimulationOptions): ResolvedSimulatio
   if (!Object.values(Deployment).includes(o.deployment)) v.add(C.PLAN_OPTIONS, 'deployment', `deployment (${String(o.deployment)}) must be one of ${Object.values(Deployment).join(', ')}`);
   if (o.controllerPeriodSeconds !== undefined && !(o.controllerPeriodSeconds >= o.tickSeconds && Number.isFinite(o.controllerPeriodSeconds))) {
     v.add(C.PLAN_OPTIONS, 'controllerPeriodSeconds', `controllerPeriodSeconds (${o.controllerPeriodSeconds}) must be at least one tick (${o.tickSeconds} s); the constructs' schedules run every 60 s`);
+  }
+  if (o.drainBudgetSeconds !== undefined && !(o.drainBudgetSeconds > 0 && Number.isFinite(o.drainBudgetSeconds))) {
+    v.add(C.PLAN_OPTIONS, 'drainBudgetSeconds', `drainBudgetSeconds (${o.drainBudgetSeconds}) must be a number above 0: the fleet's drain budget (AWS default 45, Google Cloud and Azure 10)`);
   }
   if (o.staticOnDemandBase > target) v.add(C.ON_DEMAND_BASE_ABOVE_MAX, 'staticOnDemandBase', `staticOnDemandBase (${o.staticOnDemandBase}) is above targetReplicas (${target}); lower it to at most ${target}`);
   if (o.onDemandBase > target) v.add(C.ON_DEMAND_BASE_ABOVE_MAX, 'onDemandBase', `onDemandBase (${o.onDemandBase}) is above targetReplicas (${target}); lower it to at most ${target}`);
@@ -386,7 +398,7 @@ function runWindow(strategy: Strategy, caps: Int32Array[], offset: number, T: nu
   const r: WindowResult = { cost: 0, availTicks: 0, countedTicks: 0, preemptions: 0, episodes: 0, episodeTicks: 0 };
   let down = false;
   const capNow = new Int32Array(Z);
-  const counters: DeployedCounters = { noticeSpotTicks: 0, preemptions: 0, controllerRuns: 0 };
+  const counters: DeployedCounters = { noticeSpotTicks: 0, preemptions: 0, controllerRuns: 0, servingInNotice: new Int32Array(Z) };
   const view = { t: 0, zones: Z, prevSpot, readySpot, preempted, failed, readyDemand, prevDemand, spot, capNow, counters };
   const routing = strategy.routing && strategy.routing.regions > 1 && strategy.routing.healthyTicks > 0 ? strategy.routing : undefined;
   const healthyFor = new Int32Array(routing ? routing.regions : 0);
@@ -422,8 +434,10 @@ function runWindow(strategy: Strategy, caps: Int32Array[], offset: number, T: nu
         let m = UNCAPPED_VALUE;
         for (let h = 0; h < H; h++) m = Math.min(m, spotHist[h * Z + z]);
         readySpot[z] = m;
-        if (routing) readyInRegion[routing.regionOfPool[z]] += m;
-        else ready += m;
+        // A replica serving through its notice still passes health checks (its region's too).
+        const serving = m + counters.servingInNotice[z];
+        if (routing) readyInRegion[routing.regionOfPool[z]] += serving;
+        else ready += serving;
       }
       if (routing) {
         // The global layer sends traffic to a region only once it has passed its health checks for healthyTicks.
@@ -476,6 +490,7 @@ function makeStrategy(
         policyOptions: o.homeRegion !== undefined && policyOptions.homeRegion === undefined ? { ...policyOptions, homeRegion: o.homeRegion } : policyOptions,
         homeRegion: o.homeRegion,
         controllerPeriodSeconds: o.controllerPeriodSeconds,
+        drainBudgetSeconds: o.drainBudgetSeconds,
         epochSeconds: EPOCH,
         rng,
         ...(controller && onControllerRun ? { onControllerRun } : {}),

@@ -112,6 +112,20 @@ describe('spot-plan simulate', () => {
     expect(run('simulate', '--traces', dir, '--deployment', 'oracle')).toMatchObject({ code: 2, err: expect.stringMatching(/--deployment \(oracle\) must be aws, gcp or azure \(or idealised, the default\)/) });
   });
 
+  test('--drain-budget sets how long a notified replica serves in the as-deployed model, and the output says it', () => {
+    const table = run('simulate', '--traces', dir, '--window', '7200', '--repeats', '2', '--deployment', 'aws', '--policies', 'ours');
+    expect(table.out).toMatch(/a notified replica serves 70 s of its notice \(agent serveThroughNotice, drain budget default\)/);
+    const json = (budget: string) => JSON.parse(run('simulate', '--traces', dir, '--window', '7200', '--repeats', '2', '--deployment', 'aws', '--drain-budget', budget, '--policies', 'spot-only', '--format', 'json').out);
+    expect(json('100').setup.servingThroughNoticeSeconds).toBe(15);
+    expect(json('25').setup.servingThroughNoticeSeconds).toBe(90);
+    // zone-c flaps: a longer serve through the notice can only add available ticks
+    expect(json('25').results[0].availability).toBeGreaterThanOrEqual(json('100').results[0].availability);
+    const gcp = JSON.parse(run('simulate', '--traces', dir, '--window', '7200', '--repeats', '2', '--deployment', 'gcp', '--policies', 'spot-only', '--format', 'json').out);
+    expect(gcp.setup.servingThroughNoticeSeconds).toBe(0);
+    expect(run('simulate', '--traces', dir, '--deployment', 'aws', '--drain-budget', 'long')).toMatchObject({ code: 2, err: expect.stringMatching(/--drain-budget \("long"\) must be a number/) });
+    expect(run('simulate', '--traces', dir, '--deployment', 'aws', '--drain-budget', '0')).toMatchObject({ code: 2, err: expect.stringMatching(/drainBudgetSeconds \(0\) must be a number above 0/) });
+  });
+
   test('errors name the option and exit 2', () => {
     expect(run('simulate')).toMatchObject({ code: 2, err: expect.stringMatching(/--traces DIR is required/) });
     expect(run('simulate', '--traces', dir, '--policies', 'ours,magic')).toMatchObject({ code: 2, err: expect.stringMatching(/--policies names magic; choose from on-demand, spot-only, even-spread, static-base, spothedge, ours/) });
