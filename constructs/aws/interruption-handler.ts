@@ -84,6 +84,19 @@ export interface InterruptionHandlerProps {
   readonly safetyMargin?: Duration;
 
   /**
+   * Time after the spot warning during which the instance keeps serving, because its agent keeps passing health
+   * until its drain must start (the spot-agent's `serveThroughNotice`: `notice - drainBudgetSeconds - 5 s`, 70 s
+   * with the AWS defaults). The warning then only marks the instance unhealthy (so its replacement launches now)
+   * and leaves it registered; the terminate lifecycle action deregisters it when this time is up after the warning,
+   * or, in a container that did not see the warning, as soon as no target group reports it healthy (the agent has
+   * begun its drain) or this time after the lifecycle event. Whole seconds, below `notice - safetyMargin`; needs a
+   * terminate lifecycle hook. A deploy-time value is passed to the function as it is and checked there.
+   * `SpotInferenceService` sets it from its fleet when the agent serves through.
+   * @default Duration.seconds(0) - deregister at the warning, for groups whose instances run no agent that serves through
+   */
+  readonly serveThroughNotice?: Duration;
+
+  /**
    * Mark an instance unhealthy on a spot interruption warning, so the group launches its replacement at once
    * instead of when the instance is gone.
    * @default true
@@ -206,6 +219,8 @@ export class InterruptionHandler extends Construct {
     this.warnIfDrainWaitCapped(s);
     this.node.addValidation({ validate: () => checkHookExists(hookName, asg, props.fleet) });
 
+    // Every wait, serving through the notice included, ends by the notice (counted from an event the function
+    // receives after it was emitted) less the safety margin, so the notice plus 30 s covers the longest one.
     const timeout = Duration.seconds(s.noticeSeconds + 30);
     const queues = this.createQueues(props, timeout);
     this.deadLetterQueue = queues.deadLetterQueue;
@@ -309,6 +324,7 @@ export class InterruptionHandler extends Construct {
           markUnhealthyOnWarning: props.markUnhealthyOnWarning ?? true,
           markUnhealthyOnRebalance: props.markUnhealthyOnRebalance ?? true,
           markUnhealthyOnScheduledChange: props.markUnhealthyOnScheduledChange ?? true,
+          serveThroughSeconds: s.serveThroughSeconds,
         }),
         // A deploy-time value is passed to the function untouched (it was not validated).
         ...s.tokenEnvironment,
@@ -470,6 +486,8 @@ interface ValidatedTimes {
   readonly safetyMarginSeconds: number;
   readonly heartbeatIntervalSeconds: number;
   readonly pollIntervalSeconds: number;
+  /** Seconds the instance keeps serving after the warning (0 when a deploy-time value, which goes in `tokenEnvironment`). */
+  readonly serveThroughSeconds: number;
   /** What the fleet needs when the derived drain wait had to be capped at notice - margin. */
   readonly cappedFrom?: number;
   /** Environment variables of times given as deploy-time values, passed through untouched. */
@@ -532,6 +550,31 @@ function validate(props: InterruptionHandlerProps, scope: string): ValidatedTime
   if (known(props.pollInterval) && (poll < 1 || poll > budget)) {
     v.add(C.AWS_DRAIN_TIMING, 'pollInterval', `pollInterval (${poll} s) must be between 1 s and drainBudget (${budget} s); use e.g. 5 s`);
   }
+  const serve = props.serveThroughNotice;
+  if (known(serve)) {
+    const serveSeconds = serve!.toSeconds({ integral: false });
+    const limit = notice - margin;
+    // With a deploy-time notice or safety margin the limit is unknown here; the function checks it at cold start.
+    const noticeKnown = props.notice === undefined ? !(fleet && Token.isUnresolved(fleet.noticeSeconds)) : known(props.notice);
+    const limitKnown = noticeKnown && (props.safetyMargin === undefined || known(props.safetyMargin));
+    if (!Number.isInteger(serveSeconds)) {
+      v.add(C.AWS_DRAIN_TIMING, 'serveThroughNotice', `serveThroughNotice (${serveSeconds} s) must be whole seconds; round it, e.g. Duration.seconds(${Math.floor(serveSeconds)})`);
+    } else if (limitKnown && serveSeconds > 0 && serveSeconds >= limit) {
+      v.add(
+        C.AWS_DRAIN_TIMING,
+        'serveThroughNotice',
+        `serveThroughNotice (${serveSeconds} s) must be below notice (${notice} s) - safetyMargin (${margin} s) = ${limit} s, or the instance would still be serving when it must have drained; use the seconds its agent serves (notice - drainBudgetSeconds - 5 s: ${Math.max(0, notice - AWS_LIMITS.defaultDrainBudgetSeconds - 5)} s with the default drain budget), or leave it out to deregister at the warning`,
+      );
+    }
+    const hookName = props.terminateLifecycleHookName ?? fleet?.terminationHookName;
+    if (serveSeconds > 0 && hookName === undefined) {
+      v.add(
+        C.AWS_DRAIN_TIMING,
+        'serveThroughNotice',
+        `serveThroughNotice (${serveSeconds} s) needs a terminate lifecycle hook: without one nothing deregisters the instance when its drain starts, and marking it unhealthy at the warning would terminate it while it still serves; set terminateLifecycleHookName (or pass a fleet with a terminationHookName), or leave serveThroughNotice out`,
+      );
+    }
+  }
   const retention = props.queueRetentionPeriod;
   if (known(retention) && (retention!.toSeconds() <= notice || retention!.toSeconds() > 14 * 86400)) {
     v.add(C.AWS_DRAIN_QUEUE, 'queueRetentionPeriod', `queueRetentionPeriod (${retention!.toSeconds()} s) must be longer than the ${notice} s notice and at most 14 days (the SQS limit); use e.g. Duration.hours(1)`);
@@ -555,8 +598,11 @@ function validate(props: InterruptionHandlerProps, scope: string): ValidatedTime
   passThrough(props.safetyMargin, DRAIN_ENV.SAFETY_MARGIN_SECONDS);
   passThrough(props.heartbeatInterval, DRAIN_ENV.HEARTBEAT_INTERVAL_SECONDS);
   passThrough(props.pollInterval, DRAIN_ENV.POLL_INTERVAL_SECONDS);
+  // No arithmetic is done on serveThroughNotice, so a deploy-time value can go to the function as it is.
+  passThrough(props.serveThroughNotice, DRAIN_ENV.SERVE_THROUGH_SECONDS);
+  const serveThroughSeconds = known(serve) ? serve!.toSeconds({ integral: false }) : 0;
   const cappedFrom = props.drainBudget === undefined && need !== undefined && need.seconds > notice - margin ? need.seconds : undefined;
-  return { noticeSeconds: notice, drainBudgetSeconds: budget, safetyMarginSeconds: margin, heartbeatIntervalSeconds: heartbeat, pollIntervalSeconds: poll, cappedFrom, tokenEnvironment };
+  return { noticeSeconds: notice, drainBudgetSeconds: budget, safetyMarginSeconds: margin, heartbeatIntervalSeconds: heartbeat, pollIntervalSeconds: poll, serveThroughSeconds, cappedFrom, tokenEnvironment };
 }
 
 interface HookInfo {

@@ -8,6 +8,7 @@ import { Construct } from 'constructs';
 import { InferenceLoadBalancer, InferenceLoadBalancerOptions, InferenceLoadBalancerType } from './inference-load-balancer';
 import { PRICE_CATALOG } from '../../lib/catalog/prices';
 import { Cloud } from '../../lib/spec/clouds';
+import { noticeServingSeconds } from '../../lib/spec/notice';
 import { FleetSpecError } from '../../lib/spec/errors';
 import { checkEnumValue } from '../../lib/spec/rules';
 import { FleetDashboard, FleetDashboardOptions, IFleetDashboardSource, MONITORING_PACKAGE_INSTALL } from './fleet-dashboard';
@@ -139,6 +140,8 @@ export class SpotInferenceService extends Construct implements ec2.IConnectable,
         terminateLifecycleHookName: this.terminationHookName,
         drainBudget: Duration.seconds(waitSeconds),
         safetyMargin: Duration.seconds(HANDLER_SAFETY_MARGIN_SECONDS),
+        // The agent keeps the instance healthy until its drain must start; the handler must not deregister it sooner.
+        serveThroughNotice: Duration.seconds(agentServesThrough(props) ? handlerServingSeconds(spec) : 0),
         // With capacity rebalancing on, the group already launches a replacement on a rebalance
         // recommendation; marking the instance unhealthy as well would launch two.
         markUnhealthyOnRebalance: !(props.capacityRebalance ?? true),
@@ -202,6 +205,21 @@ export class SpotInferenceService extends Construct implements ec2.IConnectable,
   public metricHealthyTargets(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
     return this.loadBalancer.metricHealthyTargets(props);
   }
+}
+
+/**
+ * Seconds the agent serves after the warning (`notice - drainBudget - the agent's 5 s margin`, 70 s with the
+ * defaults), kept below the handler's `notice - safetyMargin` (which only a drain budget under 5 s reaches): there
+ * the handler deregisters a moment before the agent's drain starts.
+ */
+function handlerServingSeconds(spec: { readonly drainBudgetSeconds: number; readonly noticeSeconds: number }): number {
+  const serving = noticeServingSeconds({ cloud: Cloud.AWS, drainBudgetSeconds: spec.drainBudgetSeconds, noticeSeconds: spec.noticeSeconds });
+  return Math.max(0, Math.min(serving, spec.noticeSeconds - HANDLER_SAFETY_MARGIN_SECONDS - 1));
+}
+
+/** Whether the instances run the spot-agent and it serves through the notice (both on by default). */
+function agentServesThrough(props: SpotInferenceServiceProps): boolean {
+  return props.agent?.enabled !== false && props.agent?.serveThroughNotice !== false;
 }
 
 /** The first of the fleet's instance types the price catalogue knows, for the dashboard's cost widget. */

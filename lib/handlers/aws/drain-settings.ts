@@ -17,6 +17,7 @@ export const DRAIN_ENV = {
   MARK_UNHEALTHY_ON_WARNING: 'SPOT_MARK_UNHEALTHY_ON_WARNING',
   MARK_UNHEALTHY_ON_REBALANCE: 'SPOT_MARK_UNHEALTHY_ON_REBALANCE',
   MARK_UNHEALTHY_ON_SCHEDULED_CHANGE: 'SPOT_MARK_UNHEALTHY_ON_SCHEDULED_CHANGE',
+  SERVE_THROUGH_SECONDS: 'SPOT_SERVE_THROUGH_SECONDS',
 } as const;
 
 /** Namespace of the CloudWatch metrics the drain Lambda emits (EMF). */
@@ -104,6 +105,15 @@ export interface DrainSettings {
   readonly markUnhealthyOnRebalance: boolean;
   /** Mark an instance unhealthy on an AWS Health scheduled change (retirement, maintenance). */
   readonly markUnhealthyOnScheduledChange: boolean;
+  /**
+   * Seconds after the spot warning during which the instance keeps serving: its agent keeps passing health
+   * until its drain must start (`notice - drainBudget - safetyMargin`, 70 s with the AWS defaults). The
+   * warning then leaves the instance registered, and its terminate lifecycle action deregisters it only when
+   * that time is up (or, when the warning was not seen by this container, as soon as the target stops being
+   * healthy). 0 deregisters at the warning.
+   * @default 0
+   */
+  readonly serveThroughSeconds?: number;
 }
 
 /** Render settings as the Lambda's environment variables. */
@@ -121,6 +131,8 @@ export function renderDrainEnvironment(s: DrainSettings): Record<string, string>
     [DRAIN_ENV.MARK_UNHEALTHY_ON_SCHEDULED_CHANGE]: String(s.markUnhealthyOnScheduledChange),
   };
   if (s.lifecycleHookName !== undefined) env[DRAIN_ENV.LIFECYCLE_HOOK_NAME] = s.lifecycleHookName;
+  // Only when set, so that the functions of groups that do not serve through keep the environment they had.
+  if (s.serveThroughSeconds !== undefined && s.serveThroughSeconds > 0) env[DRAIN_ENV.SERVE_THROUGH_SECONDS] = String(s.serveThroughSeconds);
   return env;
 }
 
@@ -145,17 +157,26 @@ export function drainSettingsFromEnv(env: Record<string, string | undefined>): D
     if (raw === undefined || raw === '') return fallback;
     return raw === 'true' || raw === '1';
   };
+  const noticeSeconds = num(DRAIN_ENV.NOTICE_SECONDS, 120);
+  const safetyMarginSeconds = num(DRAIN_ENV.SAFETY_MARGIN_SECONDS, 10);
+  const serveThroughSeconds = num(DRAIN_ENV.SERVE_THROUGH_SECONDS, 0);
+  if (!Number.isInteger(serveThroughSeconds) || (serveThroughSeconds > 0 && serveThroughSeconds >= noticeSeconds - safetyMarginSeconds)) {
+    throw new Error(
+      `${DRAIN_ENV.SERVE_THROUGH_SECONDS} (${env[DRAIN_ENV.SERVE_THROUGH_SECONDS]}) must be a whole number of seconds, 0 or more and below ${DRAIN_ENV.NOTICE_SECONDS} (${noticeSeconds}) - ${DRAIN_ENV.SAFETY_MARGIN_SECONDS} (${safetyMarginSeconds}) = ${noticeSeconds - safetyMarginSeconds}; set the InterruptionHandler's serveThroughNotice accordingly, or 0 to deregister at the warning`,
+    );
+  }
   return {
     autoScalingGroupName: asg,
     targetGroupArns: (env[DRAIN_ENV.TARGET_GROUP_ARNS] ?? '').split(',').map((a) => a.trim()).filter((a) => a.length > 0),
     lifecycleHookName: env[DRAIN_ENV.LIFECYCLE_HOOK_NAME] || undefined,
-    noticeSeconds: num(DRAIN_ENV.NOTICE_SECONDS, 120),
+    noticeSeconds,
     drainBudgetSeconds: num(DRAIN_ENV.DRAIN_BUDGET_SECONDS, 75),
-    safetyMarginSeconds: num(DRAIN_ENV.SAFETY_MARGIN_SECONDS, 10),
+    safetyMarginSeconds,
     heartbeatIntervalSeconds: num(DRAIN_ENV.HEARTBEAT_INTERVAL_SECONDS, 20),
     pollIntervalSeconds: num(DRAIN_ENV.POLL_INTERVAL_SECONDS, 5),
     markUnhealthyOnWarning: bool(DRAIN_ENV.MARK_UNHEALTHY_ON_WARNING, true),
     markUnhealthyOnRebalance: bool(DRAIN_ENV.MARK_UNHEALTHY_ON_REBALANCE, true),
     markUnhealthyOnScheduledChange: bool(DRAIN_ENV.MARK_UNHEALTHY_ON_SCHEDULED_CHANGE, true),
+    serveThroughSeconds,
   };
 }

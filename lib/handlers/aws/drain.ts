@@ -75,6 +75,12 @@ export enum DrainAction {
   RECORDED = 'recorded',
   /** Terminate lifecycle action completed with CONTINUE. */
   COMPLETED = 'completed',
+  /**
+   * Spot warning with `serveThroughSeconds` > 0: counted, the warning time remembered, the instance marked
+   * unhealthy where configured (so the replacement launches now), but left registered: its agent keeps passing
+   * health until its drain must start, and the terminate lifecycle action deregisters it then.
+   */
+  SERVING = 'serving',
 }
 
 /** How the wait of a terminate lifecycle action ended. */
@@ -87,6 +93,20 @@ export enum DrainOutcome {
   ACTION_GONE = 'ActionGone',
   /** Deregistering or watching the targets failed; the action was completed anyway and the record fails. */
   ERROR = 'Error',
+}
+
+/** Why the wait before the drain of a terminate lifecycle action (`serveThroughSeconds` > 0) ended. */
+export enum ServeThroughEnd {
+  /** The spot warning (seen by this container) plus `serveThroughSeconds` was reached. */
+  WARNING_PLUS_SERVE_THROUGH = 'WarningPlusServeThrough',
+  /** The warning was not seen here, and the lifecycle event time plus `serveThroughSeconds` was reached. */
+  EVENT_PLUS_SERVE_THROUGH = 'EventPlusServeThrough',
+  /** The warning was not seen here, and no target group reports the target `healthy`: the agent has begun its drain (or it is a scale-in, or the instance is gone). */
+  NOT_HEALTHY = 'NotHealthy',
+  /** The notice (less the safety margin) or the Lambda timeout came first. */
+  DEADLINE = 'Deadline',
+  /** The lifecycle action was completed or timed out meanwhile. */
+  ACTION_GONE = 'ActionGone',
 }
 
 /** Result of {@link handleInterruptionEvent}. */
@@ -103,6 +123,10 @@ export interface DrainResult {
   readonly outcome?: DrainOutcome;
   /** Terminate lifecycle action: seconds from the start of handling to CONTINUE. */
   readonly drainSeconds?: number;
+  /** Spot warning served through, or terminate lifecycle action that waited: when the drain starts (ISO time). */
+  readonly drainStartsAt?: string;
+  /** Terminate lifecycle action that waited for the drain start: why the wait ended. */
+  readonly serveThroughEnd?: ServeThroughEnd;
 }
 
 /** Options of one call of {@link handleInterruptionEvent}. */
@@ -414,8 +438,29 @@ async function onEc2Event(event: EventBridgeEnvelope, kind: InterruptionEventKin
   }
   const log = { eventId: event.id, instanceId: id, kind, lifecycleState: inst.LifecycleState, eventTime: event.time };
   if (kind === InterruptionEventKind.SPOT_WARNING) {
-    ctx.recent.warned(id, Date.parse(event.time));
+    const warnedMs = Date.parse(event.time);
+    ctx.recent.warned(id, warnedMs);
     ctx.count(DRAIN_METRIC.INTERRUPTIONS);
+    const serveThrough = ctx.s.serveThroughSeconds ?? 0;
+    if (serveThrough > 0 && ctx.s.lifecycleHookName !== undefined) {
+      // The agent keeps passing health until its drain must start; deregistering now would cut that short.
+      // The terminate lifecycle action (which marking unhealthy, or EC2, brings) deregisters at the drain start.
+      const drainStartsAt = new Date((Number.isFinite(warnedMs) ? warnedMs : ctx.now()) + serveThrough * 1000).toISOString();
+      logger.info('spot interruption warning: serving through the notice until its drain starts', {
+        ...log,
+        instanceAction: event.detail?.['instance-action'],
+        serveThroughSeconds: serveThrough,
+        drainStartsAt,
+      });
+      const marked = ctx.s.markUnhealthyOnWarning ? await ctx.markUnhealthy(inst) : false;
+      logger.info('instance left registered', { ...log, markedUnhealthy: marked, drainStartsAt });
+      return { kind, action: DrainAction.SERVING, instanceIds: [id], drainStartsAt };
+    }
+    if (serveThrough > 0) {
+      // Without a terminate hook nothing would deregister it at the drain start, and marking it unhealthy would
+      // terminate it at once while the load balancer still routes to it.
+      logger.warn('spot interruption warning: serveThroughSeconds is set but the group has no terminate hook; deregistering now', { ...log, serveThroughSeconds: serveThrough });
+    }
     logger.info('spot interruption warning: deregistering and replacing', { ...log, instanceAction: event.detail?.['instance-action'] });
     await ctx.deregister(id);
     const marked = ctx.s.markUnhealthyOnWarning ? await ctx.markUnhealthy(inst) : false;
@@ -507,30 +552,61 @@ async function onTerminateAction(event: EventBridgeEnvelope, ctx: Ctx): Promise<
   const eventMs = Date.parse(event.time);
   const warnedMs = ctx.recent.warnedAt(instanceId);
   const noticeStart = warnedMs !== undefined && !(warnedMs >= eventMs) ? warnedMs : eventMs;
-  const deadline = drainDeadline(noticeStart, start, s, ctx.options.invocationDeadline);
+  const iso = (ms: number): string | undefined => (Number.isFinite(ms) ? new Date(ms).toISOString() : undefined);
+
+  let outcome: DrainOutcome | undefined;
+  let failure: unknown;
+  // Serve through the notice first: the instance stays registered until its agent's drain starts.
+  let lastBeat = start;
+  let drainStart = start;
+  let served: ServeThrough | undefined;
+  if ((s.serveThroughSeconds ?? 0) > 0) {
+    try {
+      served = await serveThroughNotice(instanceId, hook, { eventMs, warnedMs, noticeStart, start }, ctx);
+      lastBeat = served.lastBeat;
+      if (served.end === ServeThroughEnd.ACTION_GONE) outcome = DrainOutcome.ACTION_GONE;
+    } catch (e) {
+      // Could not heartbeat or watch the targets: drain now rather than hold an instance we cannot see.
+      logger.warn('serving through the notice failed; draining now', { eventId: event.id, instanceId, error: errorMessage(e), errorName: errorName(e) });
+    }
+    drainStart = ctx.now();
+  }
+  const deadline = drainDeadline(noticeStart, drainStart, s, ctx.options.invocationDeadline);
   const log = {
     eventId: event.id,
     instanceId,
     eventTime: event.time,
-    noticeStart: Number.isFinite(noticeStart) ? new Date(noticeStart).toISOString() : undefined,
+    noticeStart: iso(noticeStart),
     deadline: new Date(deadline).toISOString(),
+    ...(served ? { drainStartedAt: new Date(drainStart).toISOString(), serveThroughEnd: served.end } : {}),
   };
-  logger.info('terminate lifecycle action: draining before CONTINUE', log);
 
-  let outcome: DrainOutcome | undefined;
-  let failure: unknown;
-  try {
-    outcome = await waitForDrain(instanceId, hook, deadline, start, ctx);
-  } catch (e) {
-    // Could not deregister or watch the targets. Let the instance go anyway (it is leaving; holding it in
-    // Terminating:Wait only delays its replacement), then fail the record so it is retried and, if it keeps
-    // failing, lands in the dead-letter queue and raises the alarm.
-    failure = e;
-    outcome = DrainOutcome.ERROR;
-    logger.error('draining failed; completing the lifecycle action anyway', { ...log, error: errorMessage(e), errorName: errorName(e) });
+  if (outcome === DrainOutcome.ACTION_GONE) {
+    // Someone completed the action, or it timed out: the instance is leaving now, so the load balancer must stop
+    // routing to it now. Nothing is left to complete.
+    logger.info('lifecycle action gone while serving through the notice: deregistering now, not completing it', log);
+    try {
+      await ctx.deregister(instanceId);
+    } catch (e) {
+      failure = e;
+      outcome = DrainOutcome.ERROR;
+      logger.error('deregistering failed after the lifecycle action went away', { ...log, error: errorMessage(e), errorName: errorName(e) });
+    }
+  } else {
+    logger.info('terminate lifecycle action: draining before CONTINUE', log);
+    try {
+      outcome = await waitForDrain(instanceId, hook, deadline, lastBeat, ctx);
+    } catch (e) {
+      // Could not deregister or watch the targets. Let the instance go anyway (it is leaving; holding it in
+      // Terminating:Wait only delays its replacement), then fail the record so it is retried and, if it keeps
+      // failing, lands in the dead-letter queue and raises the alarm.
+      failure = e;
+      outcome = DrainOutcome.ERROR;
+      logger.error('draining failed; completing the lifecycle action anyway', { ...log, error: errorMessage(e), errorName: errorName(e) });
+    }
   }
 
-  if (outcome !== DrainOutcome.ACTION_GONE) {
+  if (outcome !== DrainOutcome.ACTION_GONE && served?.end !== ServeThroughEnd.ACTION_GONE) {
     try {
       await ctx.retry('CompleteLifecycleAction', () =>
         autoscaling.send(new CompleteLifecycleActionCommand({ ...hook, LifecycleActionResult: 'CONTINUE' })),
@@ -545,7 +621,83 @@ async function onTerminateAction(event: EventBridgeEnvelope, ctx: Ctx): Promise<
   ctx.count(`${DRAIN_METRIC.DRAIN_OUTCOME_PREFIX}${outcome}`);
   logger.info('lifecycle action done', { ...log, outcome, drainSeconds });
   if (failure !== undefined) throw failure;
-  return { kind, action: outcome === DrainOutcome.ACTION_GONE ? DrainAction.IGNORED : DrainAction.COMPLETED, instanceIds: [instanceId], outcome, drainSeconds };
+  return {
+    kind,
+    action: outcome === DrainOutcome.ACTION_GONE ? DrainAction.IGNORED : DrainAction.COMPLETED,
+    instanceIds: [instanceId],
+    outcome,
+    drainSeconds,
+    ...(served ? { drainStartsAt: new Date(drainStart).toISOString(), serveThroughEnd: served.end } : {}),
+  };
+}
+
+interface ServeThrough {
+  readonly end: ServeThroughEnd;
+  /** When the action was last heartbeaten (epoch ms), so the drain's wait heartbeats on the same rhythm. */
+  readonly lastBeat: number;
+}
+
+/**
+ * Wait until the instance's drain starts, heartbeating the lifecycle action, with the instance still registered:
+ * its agent keeps passing health until then. The drain starts at the spot warning plus `serveThroughSeconds`
+ * when this container saw the warning. Otherwise the handler cannot tell a spot interruption from a scale-in,
+ * so it starts the drain as soon as no target group reports the target `healthy` (the agent has begun its drain;
+ * a scale-in's agent drains at once), or at the lifecycle event plus `serveThroughSeconds`, whichever is first.
+ * Never past the notice (less the safety margin) or the Lambda timeout (less the margin).
+ */
+async function serveThroughNotice(
+  instanceId: string,
+  hook: { AutoScalingGroupName: string; LifecycleHookName: string; InstanceId: string; LifecycleActionToken?: string },
+  times: { eventMs: number; warnedMs: number | undefined; noticeStart: number; start: number },
+  ctx: Ctx,
+): Promise<ServeThrough> {
+  const { logger, autoscaling } = ctx.deps;
+  const s = ctx.s;
+  const serveMs = (s.serveThroughSeconds ?? 0) * 1000;
+  const known = times.warnedMs !== undefined && Number.isFinite(times.warnedMs);
+  const from = known ? times.warnedMs! : Number.isFinite(times.eventMs) ? times.eventMs : times.start;
+  const until = from + serveMs;
+  const margin = s.safetyMarginSeconds * 1000;
+  const hard = Math.min(
+    Number.isFinite(times.noticeStart) ? times.noticeStart + s.noticeSeconds * 1000 - margin : Infinity,
+    ctx.options.invocationDeadline !== undefined ? ctx.options.invocationDeadline - margin : Infinity,
+  );
+  const timeUp = known ? ServeThroughEnd.WARNING_PLUS_SERVE_THROUGH : ServeThroughEnd.EVENT_PLUS_SERVE_THROUGH;
+  const watch = !known && s.targetGroupArns.length > 0;
+  const log = { instanceId, warningSeen: known, drainStartsAt: new Date(until).toISOString(), serveThroughSeconds: s.serveThroughSeconds };
+  logger.info(
+    known
+      ? 'terminate lifecycle action: serving through the notice until its drain starts (spot warning plus serveThroughSeconds)'
+      : 'terminate lifecycle action: serving through the notice until the target stops being healthy or the event plus serveThroughSeconds (the warning was not seen here)',
+    log,
+  );
+  const done = (end: ServeThroughEnd, lastBeat: number): ServeThrough => {
+    logger.info('serving through the notice ended: draining now', { ...log, end, waitedSeconds: Math.round((ctx.now() - times.start) / 100) / 10 });
+    return { end, lastBeat };
+  };
+  let lastBeat = times.start;
+  for (;;) {
+    if (ctx.now() >= hard) return done(ServeThroughEnd.DEADLINE, lastBeat);
+    if (ctx.now() >= until) return done(timeUp, lastBeat);
+    if (watch && !(await healthySomewhere(instanceId, ctx, hard))) return done(ServeThroughEnd.NOT_HEALTHY, lastBeat);
+    if (ctx.now() - lastBeat >= s.heartbeatIntervalSeconds * 1000) {
+      try {
+        await ctx.retry('RecordLifecycleActionHeartbeat', () => autoscaling.send(new RecordLifecycleActionHeartbeatCommand(hook)), hard);
+      } catch (e) {
+        if (isGoneAction(e)) return done(ServeThroughEnd.ACTION_GONE, lastBeat);
+        throw e;
+      }
+      lastBeat = ctx.now();
+    }
+    const wake = Math.min(watch ? ctx.now() + s.pollIntervalSeconds * 1000 : Infinity, lastBeat + s.heartbeatIntervalSeconds * 1000, until, hard);
+    await ctx.sleep(Math.max(0, wake - ctx.now()));
+  }
+}
+
+/** True while some target group reports the instance `healthy` (one DescribeTargetHealth per group, in parallel). A target gone from a group is not healthy there. */
+async function healthySomewhere(instanceId: string, ctx: Ctx, deadline: number): Promise<boolean> {
+  const states = await targetStates(instanceId, ctx, deadline);
+  return states.some((st) => st === 'healthy');
 }
 
 /** Deregister, then wait until the targets stopped draining or the deadline, heartbeating the action. */
@@ -553,16 +705,16 @@ async function waitForDrain(
   instanceId: string,
   hook: { AutoScalingGroupName: string; LifecycleHookName: string; InstanceId: string; LifecycleActionToken?: string },
   deadline: number,
-  start: number,
+  lastBeatAt: number,
   ctx: Ctx,
 ): Promise<DrainOutcome> {
-  const { autoscaling, elbv2 } = ctx.deps;
+  const { autoscaling } = ctx.deps;
   const s = ctx.s;
   await ctx.deregister(instanceId);
   if (ctx.now() >= deadline) return DrainOutcome.BUDGET_SPENT;
-  let lastBeat = start;
+  let lastBeat = lastBeatAt;
   for (;;) {
-    if (!(await stillDraining(instanceId, ctx, elbv2, deadline))) return DrainOutcome.DRAINED;
+    if (!(await stillDraining(instanceId, ctx, deadline))) return DrainOutcome.DRAINED;
     if (ctx.now() >= deadline) return DrainOutcome.BUDGET_SPENT;
     if (ctx.now() - lastBeat >= s.heartbeatIntervalSeconds * 1000) {
       try {
@@ -579,10 +731,11 @@ async function waitForDrain(
 }
 
 /**
- * When the wait of a terminate lifecycle action must end (epoch ms): the earliest of the drain budget
- * from now, the notice from its start (the spot warning if this container saw it, else the lifecycle
- * event) less the safety margin, and the Lambda timeout less the safety margin. A redelivered old event
- * gets a deadline in the past and completes at once.
+ * When the wait of a terminate lifecycle action must end (epoch ms): the earliest of the drain budget from
+ * the drain start (`now`: the start of handling, or the end of serving through the notice), the notice from
+ * its start (the spot warning if this container saw it, else the lifecycle event) less the safety margin, and
+ * the Lambda timeout less the safety margin. A redelivered old event gets a deadline in the past and completes
+ * at once.
  */
 export function drainDeadline(noticeStartMs: number, now: number, s: DrainSettings, invocationDeadline?: number): number {
   const margin = s.safetyMarginSeconds * 1000;
@@ -593,7 +746,14 @@ export function drainDeadline(noticeStartMs: number, now: number, s: DrainSettin
 }
 
 /** True while any target group still has the instance in a draining state (one DescribeTargetHealth per group, in parallel). */
-async function stillDraining(instanceId: string, ctx: Ctx, elbv2: ElasticLoadBalancingV2Client, deadline: number): Promise<boolean> {
+async function stillDraining(instanceId: string, ctx: Ctx, deadline: number): Promise<boolean> {
+  const states = await targetStates(instanceId, ctx, deadline);
+  return states.some((st) => st === 'draining' || st === 'unhealthy.draining');
+}
+
+/** The instance's target state in every target group (a group it is gone from contributes none). */
+async function targetStates(instanceId: string, ctx: Ctx, deadline: number): Promise<string[]> {
+  const elbv2 = ctx.deps.elbv2;
   const states = await Promise.all(
     ctx.s.targetGroupArns.map(async (arn) => {
       try {
@@ -609,7 +769,7 @@ async function stillDraining(instanceId: string, ctx: Ctx, elbv2: ElasticLoadBal
       }
     }),
   );
-  return states.flat().some((st) => st === 'draining' || st === 'unhealthy.draining');
+  return states.flat();
 }
 
 function isGoneTarget(e: unknown): boolean {

@@ -464,6 +464,84 @@ describe('InterruptionHandler validation', () => {
   });
 });
 
+describe('InterruptionHandler serveThroughNotice', () => {
+  const variables = (t: Template): Record<string, unknown> => {
+    const fns = Object.values(t.findResources('AWS::Lambda::Function')) as Array<{ Properties: { Environment: { Variables: Record<string, unknown> } } }>;
+    return fns[0].Properties.Environment.Variables;
+  };
+
+  test('is rendered for the function only when above 0; the timeout still covers the longest wait (notice + 30 s)', () => {
+    const { template } = synth({ serveThroughNotice: Duration.seconds(70) });
+    expect(variables(template)[DRAIN_ENV.SERVE_THROUGH_SECONDS]).toBe('70');
+    template.hasResourceProperties('AWS::Lambda::Function', { Timeout: 150 });
+    expect(variables(synth({ serveThroughNotice: Duration.seconds(0) }).template)).not.toHaveProperty(DRAIN_ENV.SERVE_THROUGH_SECONDS);
+    expect(variables(synth().template)).not.toHaveProperty(DRAIN_ENV.SERVE_THROUGH_SECONDS);
+    expect(variables(synth({ serveThroughNotice: Duration.minutes(1) }).template)[DRAIN_ENV.SERVE_THROUGH_SECONDS]).toBe('60');
+  });
+
+  test('must be whole seconds', () => {
+    expect(() => synth({ serveThroughNotice: Duration.millis(70_500) })).toThrow(
+      /serveThroughNotice \(70\.5 s\) must be whole seconds; round it, e\.g\. Duration\.seconds\(70\)/,
+    );
+  });
+
+  test('must end before the notice less the safety margin, with the numbers and the fix', () => {
+    let err: FleetSpecError | undefined;
+    try {
+      synth({ serveThroughNotice: Duration.seconds(110) });
+    } catch (e) {
+      err = e as FleetSpecError;
+    }
+    expect(err).toBeInstanceOf(FleetSpecError);
+    expect(err!.code).toBe(FleetSpecErrorCode.AWS_DRAIN_TIMING);
+    expect(err!.problems.map((p) => p.prop)).toEqual(['serveThroughNotice']);
+    expect(err!.message).toMatch(
+      /serveThroughNotice \(110 s\) must be below notice \(120 s\) - safetyMargin \(10 s\) = 110 s, or the instance would still be serving when it must have drained; use the seconds its agent serves \(notice - drainBudgetSeconds - 5 s: 70 s with the default drain budget\), or leave it out/,
+    );
+    expect(() => synth({ serveThroughNotice: Duration.seconds(50), notice: Duration.seconds(60), drainBudget: Duration.seconds(30) })).toThrow(
+      /serveThroughNotice \(50 s\) must be below notice \(60 s\) - safetyMargin \(10 s\) = 50 s/,
+    );
+    expect(() => synth({ serveThroughNotice: Duration.seconds(109) })).not.toThrow();
+  });
+
+  test('needs a terminate lifecycle hook', () => {
+    const { stack, asg, tgs } = importedFleet();
+    expect(() => new InterruptionHandler(stack, 'I', { autoScalingGroup: asg, targetGroups: tgs, serveThroughNotice: Duration.seconds(70) })).toThrow(
+      /serveThroughNotice \(70 s\) needs a terminate lifecycle hook: without one nothing deregisters the instance when its drain starts.*set terminateLifecycleHookName \(or pass a fleet with a terminationHookName\), or leave serveThroughNotice out/,
+    );
+    expect(() => new InterruptionHandler(stack, 'J', { autoScalingGroup: asg, targetGroups: tgs, serveThroughNotice: Duration.seconds(0) })).not.toThrow();
+  });
+
+  test('a deploy-time value is passed to the function as it is (no arithmetic is done on it); a deploy-time notice defers the range check to the function', () => {
+    const { stack, asg, tgs } = importedFleet();
+    const { CfnParameter } = require('aws-cdk-lib');
+    const serve = new CfnParameter(stack, 'Serve', { type: 'Number' });
+    new InterruptionHandler(stack, 'I', { autoScalingGroup: asg, targetGroups: tgs, terminateLifecycleHookName: 'drain-hook', serveThroughNotice: Duration.seconds(serve.valueAsNumber) });
+    expect(variables(Template.fromStack(stack))[DRAIN_ENV.SERVE_THROUGH_SECONDS]).toEqual({ Ref: 'Serve' });
+
+    const other = importedFleet();
+    const notice = new CfnParameter(other.stack, 'Notice', { type: 'Number' });
+    expect(
+      () =>
+        new InterruptionHandler(other.stack, 'I', {
+          autoScalingGroup: other.asg,
+          terminateLifecycleHookName: 'drain-hook',
+          notice: Duration.seconds(notice.valueAsNumber),
+          serveThroughNotice: Duration.seconds(115),
+        }),
+    ).not.toThrow();
+  });
+
+  test('with a fleet, the fleet\'s terminate hook is enough', () => {
+    const { SpotFleet } = require('../../../constructs/aws/spot-fleet') as typeof import('../../../constructs/aws/spot-fleet');
+    const { AGENT_BUNDLE, GPU_TYPES, stackWithVpc } = require('./fixtures') as typeof import('./fixtures');
+    const { stack, vpc } = stackWithVpc(ENV);
+    const fleet = new SpotFleet(stack, 'Fleet', { vpc, minCapacity: 1, maxCapacity: 4, onDemandBaseCapacity: 1, instanceTypes: GPU_TYPES, agent: { bundlePath: AGENT_BUNDLE } });
+    new InterruptionHandler(stack, 'Interruptions', { fleet, serveThroughNotice: Duration.seconds(70) });
+    expect(variables(Template.fromStack(stack))[DRAIN_ENV.SERVE_THROUGH_SECONDS]).toBe('70');
+  });
+});
+
 describe('InterruptionHandler on a fleet (ISpotFleet): values derived, not repeated', () => {
   const { SpotFleet } = require('../../../constructs/aws/spot-fleet') as typeof import('../../../constructs/aws/spot-fleet');
   const { AGENT_BUNDLE, GPU_TYPES, stackWithVpc } = require('./fixtures') as typeof import('./fixtures');

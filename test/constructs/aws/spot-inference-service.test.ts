@@ -4,6 +4,15 @@ import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { InferenceLoadBalancerType, SpotInferenceService } from '../../../constructs/aws';
 import { AGENT_BUNDLE, GPU_TYPES, stackWithVpc } from './fixtures';
+import { DRAIN_ENV } from '../../../lib/handlers/aws/drain-settings';
+
+/** The drain function's environment variables. */
+function drainEnv(from: Stack | Template): Record<string, unknown> {
+  const template = from instanceof Template ? from : Template.fromStack(from);
+  const fns = Object.values(template.findResources('AWS::Lambda::Function')) as Array<{ Properties: { Environment?: { Variables?: Record<string, unknown> } } }>;
+  const fn = fns.find((f) => f.Properties.Environment?.Variables?.[DRAIN_ENV.AUTO_SCALING_GROUP_NAME] !== undefined);
+  return fn!.Properties.Environment!.Variables!;
+}
 
 function service(extra: object = {}) {
   const { stack, vpc } = stackWithVpc();
@@ -60,6 +69,27 @@ describe('SpotInferenceService', () => {
     // recommendation does not also mark the instance unhealthy (that would launch two replacements).
     expect(JSON.stringify(env)).toMatch(/75/);
     expect(Object.entries(env).find(([k]) => /REBALANCE/.test(k))?.[1]).toBe('false');
+  });
+
+  test('the drain Lambda lets an interrupted instance serve through the notice as long as its agent does: 120 - 45 - 5 = 70 s', () => {
+    expect(drainEnv(t)[DRAIN_ENV.SERVE_THROUGH_SECONDS]).toBe('70');
+  });
+
+  test('a custom drain budget changes how long it serves: 120 - 30 - 5 = 85 s', () => {
+    expect(drainEnv(service({ drainBudgetSeconds: 30 }).stack)[DRAIN_ENV.SERVE_THROUGH_SECONDS]).toBe('85');
+  });
+
+  test('without the agent, or with agent.serveThroughNotice false, the warning deregisters at once (no serve-through setting)', () => {
+    const off = drainEnv(service({ agent: { enabled: false } }).stack);
+    expect(off[DRAIN_ENV.SERVE_THROUGH_SECONDS]).toBeUndefined();
+    expect(off[DRAIN_ENV.AUTO_SCALING_GROUP_NAME]).toBeDefined();
+    const noServe = drainEnv(service({ agent: { bundlePath: AGENT_BUNDLE, serveThroughNotice: false } }).stack);
+    expect(noServe[DRAIN_ENV.SERVE_THROUGH_SECONDS]).toBeUndefined();
+    expect(drainEnv(service({ agent: { bundlePath: AGENT_BUNDLE, serveThroughNotice: true } }).stack)[DRAIN_ENV.SERVE_THROUGH_SECONDS]).toBe('70');
+  });
+
+  test('a drain budget under 5 s serves just short of the handler\'s notice less its 10 s margin, not into it', () => {
+    expect(drainEnv(service({ drainBudgetSeconds: 0 }).stack)[DRAIN_ENV.SERVE_THROUGH_SECONDS]).toBe('109');
   });
 
   test('interruptionHandling: false leaves the pipeline out', () => {

@@ -14,6 +14,7 @@ const settings: DrainSettings = {
   markUnhealthyOnWarning: true,
   markUnhealthyOnRebalance: false,
   markUnhealthyOnScheduledChange: true,
+  serveThroughSeconds: 70,
 };
 
 describe('drain settings', () => {
@@ -34,7 +35,28 @@ describe('drain settings', () => {
       markUnhealthyOnWarning: true,
       markUnhealthyOnRebalance: true,
       markUnhealthyOnScheduledChange: true,
+      serveThroughSeconds: 0,
     });
+  });
+
+  test('serveThroughSeconds is rendered only when above 0, so groups that do not serve through keep their environment', () => {
+    expect(renderDrainEnvironment(settings)[DRAIN_ENV.SERVE_THROUGH_SECONDS]).toBe('70');
+    expect(DRAIN_ENV.SERVE_THROUGH_SECONDS in renderDrainEnvironment({ ...settings, serveThroughSeconds: 0 })).toBe(false);
+    expect(DRAIN_ENV.SERVE_THROUGH_SECONDS in renderDrainEnvironment({ ...settings, serveThroughSeconds: undefined })).toBe(false);
+    expect(drainSettingsFromEnv(renderDrainEnvironment({ ...settings, serveThroughSeconds: 0 })).serveThroughSeconds).toBe(0);
+  });
+
+  test('a serveThroughSeconds that is not whole, negative, or leaves no time before the notice ends fails at cold start', () => {
+    const env = (v: string, extra: Record<string, string> = {}) => ({ [DRAIN_ENV.AUTO_SCALING_GROUP_NAME]: 'a', [DRAIN_ENV.SERVE_THROUGH_SECONDS]: v, ...extra });
+    expect(() => drainSettingsFromEnv(env('soon'))).toThrow(/SPOT_SERVE_THROUGH_SECONDS \(soon\) must be a number of seconds, 0 or more/);
+    expect(() => drainSettingsFromEnv(env('-1'))).toThrow(/SPOT_SERVE_THROUGH_SECONDS \(-1\) must be a number of seconds, 0 or more/);
+    expect(() => drainSettingsFromEnv(env('70.5'))).toThrow(
+      /SPOT_SERVE_THROUGH_SECONDS \(70\.5\) must be a whole number of seconds, 0 or more and below SPOT_NOTICE_SECONDS \(120\) - SPOT_SAFETY_MARGIN_SECONDS \(10\) = 110; set the InterruptionHandler's serveThroughNotice accordingly, or 0/,
+    );
+    expect(() => drainSettingsFromEnv(env('110'))).toThrow(/SPOT_SERVE_THROUGH_SECONDS \(110\) must be .* below SPOT_NOTICE_SECONDS \(120\) - SPOT_SAFETY_MARGIN_SECONDS \(10\) = 110/);
+    expect(() => drainSettingsFromEnv(env('60', { [DRAIN_ENV.NOTICE_SECONDS]: '70' }))).toThrow(/= 60;/);
+    expect(drainSettingsFromEnv(env('109')).serveThroughSeconds).toBe(109);
+    expect(drainSettingsFromEnv(env('')).serveThroughSeconds).toBe(0);
   });
 
   test('a missing group or a bad number fails at cold start', () => {

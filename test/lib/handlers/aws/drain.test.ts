@@ -21,6 +21,7 @@ import {
   DrainDeps,
   DrainOutcome,
   RecentEvents,
+  ServeThroughEnd,
   drainDeadline,
   handleInterruptionEvent,
   makeDrainHandler,
@@ -533,6 +534,243 @@ describe('terminate lifecycle action', () => {
   test('two target groups are checked together each poll', async () => {
     await handleInterruptionEvent(terminateAction(), deps({ targetGroupArns: [TG1, TG2] }));
     expect(ops()).toEqual(['DeregisterTargets', 'DeregisterTargets', 'DescribeTargetHealth', 'DescribeTargetHealth', 'CompleteLifecycleAction']);
+  });
+});
+
+describe('serving through the notice (serveThroughSeconds > 0)', () => {
+  const S = 70;
+  const hookInput = {
+    AutoScalingGroupName: ASG_NAME,
+    LifecycleHookName: HOOK_NAME,
+    InstanceId: INSTANCE_ID,
+    LifecycleActionToken: '87654321-4321-4321-4321-210987654321',
+  };
+  const at = (op: string): number[] => calls.filter((c) => c.op === op).map((c) => (c.t - EVENT_TIME_MS) / 1000);
+  const health = (state: (t: number) => string) => {
+    elbMock.reset();
+    on(elbMock, DeregisterTargetsCommand, () => ({}));
+    on(elbMock, DescribeTargetHealthCommand, () => ({
+      TargetHealthDescriptions: [{ Target: { Id: INSTANCE_ID }, TargetHealth: { State: state((clock.t - EVENT_TIME_MS) / 1000) } }],
+    }));
+  };
+  /** The lifecycle action AWS emits 5 s after the warning, reaching the function 2 s later. */
+  const lifecycleAfterWarning = () => {
+    clock.t = EVENT_TIME_MS + 7_000;
+    calls = [];
+    return terminateAction({ time: new Date(EVENT_TIME_MS + 5_000).toISOString() });
+  };
+
+  test('the spot warning marks the instance unhealthy (the replacement launches now) but does not deregister it', async () => {
+    const r = await handleInterruptionEvent(spotWarning(), deps({ serveThroughSeconds: S }));
+    expect(r).toEqual({
+      kind: InterruptionEventKind.SPOT_WARNING,
+      action: DrainAction.SERVING,
+      instanceIds: [INSTANCE_ID],
+      drainStartsAt: new Date(EVENT_TIME_MS + 70_000).toISOString(),
+    });
+    expect(ops()).toEqual(['DescribeAutoScalingInstances', 'SetInstanceHealth']);
+    expect(ops()).not.toContain('DeregisterTargets');
+    expect(emitted).toContainEqual({ name: 'InterruptionsSeen', unit: 'Count', value: 1 });
+    expect(logs).toContainEqual(
+      expect.objectContaining({
+        level: 'info',
+        message: 'spot interruption warning: serving through the notice until its drain starts',
+        extra: expect.objectContaining({ drainStartsAt: '2026-11-27T12:01:10.000Z', serveThroughSeconds: 70 }),
+      }),
+    );
+  });
+
+  test('markUnhealthyOnWarning: false makes no call after the lookup; a duplicate warning makes none at all', async () => {
+    const d = deps({ serveThroughSeconds: S, markUnhealthyOnWarning: false });
+    expect((await handleInterruptionEvent(spotWarning(), d)).action).toBe(DrainAction.SERVING);
+    expect(ops()).toEqual(['DescribeAutoScalingInstances']);
+    calls = [];
+    expect(await handleInterruptionEvent(spotWarning(), d)).toMatchObject({ action: DrainAction.IGNORED, reason: IgnoreReason.DUPLICATE });
+    expect(calls).toEqual([]);
+  });
+
+  test('without a terminate hook nothing would deregister it later: the warning deregisters at once, with a warning log', async () => {
+    const r = await handleInterruptionEvent(spotWarning(), deps({ serveThroughSeconds: S, lifecycleHookName: undefined }));
+    expect(r.action).toBe(DrainAction.DEREGISTERED);
+    expect(ops()).toEqual(['DescribeAutoScalingInstances', 'DeregisterTargets', 'SetInstanceHealth']);
+    expect(logs.find((l) => l.level === 'warn')?.message).toMatch(/serveThroughSeconds is set but the group has no terminate hook; deregistering now/);
+  });
+
+  test('state changes, rebalance recommendations and scheduled changes still deregister at once', async () => {
+    const d = deps({ serveThroughSeconds: S });
+    expect((await handleInterruptionEvent(stateChange('stopping'), d)).action).toBe(DrainAction.DEREGISTERED);
+    expect((await handleInterruptionEvent(rebalance(), d)).action).toBe(DrainAction.DEREGISTERED);
+    expect((await handleInterruptionEvent(healthScheduledChange([INSTANCE_ID]), d)).action).toBe(DrainAction.DEREGISTERED);
+    expect(ops().filter((o) => o === 'DeregisterTargets')).toHaveLength(3);
+  });
+
+  test('lifecycle action after a warning seen here: heartbeats while serving, deregisters at the warning plus 70 s, then drains', async () => {
+    health(() => 'healthy');
+    const d = deps({ serveThroughSeconds: S });
+    await handleInterruptionEvent(spotWarning(), d);
+    const event = lifecycleAfterWarning();
+    health((t) => (t < 70 ? 'healthy' : t < 90 ? 'draining' : 'unused'));
+    const r = await handleInterruptionEvent(event, d);
+    expect(at('DeregisterTargets')).toEqual([70]);
+    // While serving it does not poll the targets (the warning time decides), and heartbeats every 20 s from the start.
+    expect(at('DescribeTargetHealth')[0]).toBe(70);
+    expect(at('RecordLifecycleActionHeartbeat')).toEqual([27, 47, 67, 87]);
+    expect(calls.find((c) => c.op === 'RecordLifecycleActionHeartbeat')!.input).toEqual(hookInput);
+    // Polls every 5 s from 70 s; the heartbeat at 87 s shifts the next poll to 92 s, the first with the target drained.
+    expect(at('CompleteLifecycleAction')).toEqual([92]);
+    expect(r).toMatchObject({
+      action: DrainAction.COMPLETED,
+      outcome: DrainOutcome.DRAINED,
+      serveThroughEnd: ServeThroughEnd.WARNING_PLUS_SERVE_THROUGH,
+      drainStartsAt: new Date(EVENT_TIME_MS + 70_000).toISOString(),
+      drainSeconds: 85,
+    });
+    const messages = logs.map((l) => l.message);
+    expect(messages).toContain('terminate lifecycle action: serving through the notice until its drain starts (spot warning plus serveThroughSeconds)');
+    expect(logs).toContainEqual(expect.objectContaining({ message: 'serving through the notice ended: draining now', extra: expect.objectContaining({ end: 'WarningPlusServeThrough', waitedSeconds: 63 }) }));
+  });
+
+  test('the drain budget counts from the drain start, still bounded by the notice less the margin', async () => {
+    const d = deps({ serveThroughSeconds: S, drainBudgetSeconds: 30 });
+    await handleInterruptionEvent(spotWarning(), d);
+    const event = lifecycleAfterWarning();
+    health(() => 'draining');
+    const r = await handleInterruptionEvent(event, d);
+    expect(r.outcome).toBe(DrainOutcome.BUDGET_SPENT);
+    expect(at('DeregisterTargets')).toEqual([70]);
+    expect(at('CompleteLifecycleAction')).toEqual([100]); // 70 + 30, not 7 + 30
+    // With the full budget the notice (120 s less 10 s, from the warning) ends it.
+    const d2 = deps({ serveThroughSeconds: S });
+    await handleInterruptionEvent(spotWarning(), d2);
+    const event2 = lifecycleAfterWarning();
+    health(() => 'draining');
+    await handleInterruptionEvent(event2, d2);
+    expect(at('CompleteLifecycleAction')).toEqual([110]);
+  });
+
+  test('a lifecycle action that comes after the drain start deregisters at once', async () => {
+    const d = deps({ serveThroughSeconds: S });
+    await handleInterruptionEvent(spotWarning(), d);
+    clock.t = EVENT_TIME_MS + 80_000;
+    calls = [];
+    const r = await handleInterruptionEvent(terminateAction({ time: new Date(EVENT_TIME_MS + 78_000).toISOString() }), d);
+    expect(ops()).toEqual(['DeregisterTargets', 'DescribeTargetHealth', 'CompleteLifecycleAction']);
+    expect(r.serveThroughEnd).toBe(ServeThroughEnd.WARNING_PLUS_SERVE_THROUGH);
+  });
+
+  test('warning not seen here: deregisters at the first poll where the target is no longer healthy (the agent has begun its drain)', async () => {
+    health((t) => (t < 30 ? 'healthy' : 'unhealthy'));
+    const r = await handleInterruptionEvent(terminateAction(), deps({ serveThroughSeconds: S }));
+    // Polls every 5 s from the start (2 s after the event): 2, 7, ..., 27 healthy; 32 unhealthy.
+    expect(at('DescribeTargetHealth').slice(0, 7)).toEqual([2, 7, 12, 17, 22, 27, 32]);
+    expect(at('DeregisterTargets')).toEqual([32]);
+    expect(at('RecordLifecycleActionHeartbeat')).toEqual([22]);
+    expect(r).toMatchObject({ outcome: DrainOutcome.DRAINED, serveThroughEnd: ServeThroughEnd.NOT_HEALTHY });
+    expect(at('CompleteLifecycleAction')).toEqual([32]);
+  });
+
+  test('warning not seen here and the target stays healthy: deregisters at the lifecycle event plus 70 s', async () => {
+    health((t) => (t < 70 ? 'healthy' : 'draining'));
+    const r = await handleInterruptionEvent(terminateAction(), deps({ serveThroughSeconds: S }));
+    expect(at('DeregisterTargets')).toEqual([70]);
+    expect(at('RecordLifecycleActionHeartbeat')).toEqual([22, 42, 62, 82, 102]);
+    expect(r).toMatchObject({ outcome: DrainOutcome.BUDGET_SPENT, serveThroughEnd: ServeThroughEnd.EVENT_PLUS_SERVE_THROUGH });
+    expect(at('CompleteLifecycleAction')).toEqual([110]); // the notice from the lifecycle event, less the margin
+  });
+
+  test('warning not seen here: healthy in one of two target groups keeps it serving', async () => {
+    elbMock.reset();
+    on(elbMock, DeregisterTargetsCommand, () => ({}));
+    on(elbMock, DescribeTargetHealthCommand, (input) => ({
+      TargetHealthDescriptions: [{ TargetHealth: { State: input.TargetGroupArn === TG2 && clock.t - EVENT_TIME_MS < 40_000 ? 'healthy' : 'unhealthy' } }],
+    }));
+    const r = await handleInterruptionEvent(terminateAction(), deps({ serveThroughSeconds: S, targetGroupArns: [TG1, TG2] }));
+    expect(at('DeregisterTargets')).toEqual([42, 42]);
+    expect(r.serveThroughEnd).toBe(ServeThroughEnd.NOT_HEALTHY);
+  });
+
+  test('a target gone from its target group (InvalidTarget) while serving ends the wait, and the drain treats it as drained', async () => {
+    elbMock.reset();
+    const gone = () => {
+      throw new InvalidTargetException({ message: 'The specified target does not exist', $metadata: {} });
+    };
+    on(elbMock, DeregisterTargetsCommand, gone);
+    on(elbMock, DescribeTargetHealthCommand, gone);
+    const r = await handleInterruptionEvent(terminateAction(), deps({ serveThroughSeconds: S }));
+    expect(r).toMatchObject({ action: DrainAction.COMPLETED, outcome: DrainOutcome.DRAINED, serveThroughEnd: ServeThroughEnd.NOT_HEALTHY });
+    expect(ops()).toEqual(['DescribeTargetHealth', 'DeregisterTargets', 'DescribeTargetHealth', 'CompleteLifecycleAction']);
+  });
+
+  test('an action that goes away while serving: deregisters at once, does not complete it, and says why', async () => {
+    health(() => 'healthy');
+    asgMock.reset();
+    on(asgMock, RecordLifecycleActionHeartbeatCommand, () => {
+      throw asgError('ValidationError', 'No active Lifecycle Action found with token 87654321-4321-4321-4321-210987654321');
+    });
+    on(asgMock, CompleteLifecycleActionCommand, () => ({}));
+    const r = await handleInterruptionEvent(terminateAction(), deps({ serveThroughSeconds: S }));
+    expect(r).toMatchObject({ action: DrainAction.IGNORED, outcome: DrainOutcome.ACTION_GONE, serveThroughEnd: ServeThroughEnd.ACTION_GONE });
+    expect(at('RecordLifecycleActionHeartbeat')).toEqual([22]);
+    expect(at('DeregisterTargets')).toEqual([22]);
+    expect(ops()).not.toContain('CompleteLifecycleAction');
+    expect(logs.map((l) => l.message)).toContain('lifecycle action gone while serving through the notice: deregistering now, not completing it');
+    expect(emitted).toContainEqual({ name: 'DrainOutcomeActionGone', unit: 'Count', value: 1 });
+  });
+
+  test('throttled health polls while serving are retried; a poll that cannot be made ends the wait and drains now', async () => {
+    let n = 0;
+    elbMock.reset();
+    on(elbMock, DeregisterTargetsCommand, () => ({}));
+    on(elbMock, DescribeTargetHealthCommand, () => {
+      if (++n === 2) throw asgError('Throttling', 'Rate exceeded');
+      return { TargetHealthDescriptions: [{ TargetHealth: { State: clock.t - EVENT_TIME_MS < 20_000 ? 'healthy' : 'unused' } }] };
+    });
+    const r = await handleInterruptionEvent(terminateAction(), deps({ serveThroughSeconds: S }));
+    expect(r.serveThroughEnd).toBe(ServeThroughEnd.NOT_HEALTHY);
+    expect(logs.filter((l) => l.message === 'AWS call throttled, retrying')).toHaveLength(1);
+
+    calls = [];
+    clock.t = EVENT_TIME_MS + 2_000;
+    elbMock.reset();
+    on(elbMock, DeregisterTargetsCommand, () => ({}));
+    let m = 0;
+    on(elbMock, DescribeTargetHealthCommand, () => {
+      if (++m === 1) throw asgError('AccessDenied', 'not authorized to perform: elasticloadbalancing:DescribeTargetHealth', 403);
+      return { TargetHealthDescriptions: [{ TargetHealth: { State: 'unused' } }] };
+    });
+    const r2 = await handleInterruptionEvent(terminateAction({ id: 'other' }), deps({ serveThroughSeconds: S }));
+    expect(r2).toMatchObject({ action: DrainAction.COMPLETED, outcome: DrainOutcome.DRAINED });
+    expect(ops()).toEqual(['DescribeTargetHealth', 'DeregisterTargets', 'DescribeTargetHealth', 'CompleteLifecycleAction']);
+    expect(logs.map((l) => l.message)).toContain('serving through the notice failed; draining now');
+  });
+
+  test('never serves past the Lambda timeout less the margin', async () => {
+    health(() => 'healthy');
+    const invocationDeadline = clock.t + 40_000;
+    const r = await handleInterruptionEvent(terminateAction(), deps({ serveThroughSeconds: S }), { invocationDeadline });
+    expect(r.serveThroughEnd).toBe(ServeThroughEnd.DEADLINE);
+    expect(at('DeregisterTargets')).toEqual([32]);
+    expect(at('CompleteLifecycleAction')).toEqual([32]);
+  });
+
+  test('the same lifecycle action twice in one container: the copy makes no call', async () => {
+    health(() => 'unused');
+    const d = deps({ serveThroughSeconds: S });
+    await handleInterruptionEvent(terminateAction(), d);
+    calls = [];
+    expect(await handleInterruptionEvent(terminateAction(), d)).toMatchObject({ action: DrainAction.IGNORED, reason: IgnoreReason.DUPLICATE });
+    expect(calls).toEqual([]);
+  });
+
+  test('serveThroughSeconds 0 behaves as before: the warning deregisters, the lifecycle action drains at once', async () => {
+    const d = deps({ serveThroughSeconds: 0 });
+    expect((await handleInterruptionEvent(spotWarning(), d)).action).toBe(DrainAction.DEREGISTERED);
+    expect(ops()).toEqual(['DescribeAutoScalingInstances', 'DeregisterTargets', 'SetInstanceHealth']);
+    const event = lifecycleAfterWarning();
+    const r = await handleInterruptionEvent(event, d);
+    expect(ops()).toEqual(['DeregisterTargets', 'DescribeTargetHealth', 'CompleteLifecycleAction']);
+    expect(r).not.toHaveProperty('serveThroughEnd');
+    expect(at('CompleteLifecycleAction')).toEqual([7]);
   });
 });
 
