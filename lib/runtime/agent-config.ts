@@ -54,6 +54,16 @@ export interface AgentDrainOptions {
   readonly serverShutdownTimeoutSeconds?: number;
   /** The server's Prometheus metrics. @default - the preset's (`/metrics` on the serving port; Triton `http://127.0.0.1:8002/metrics`) */
   readonly metricsUrl?: string;
+  /**
+   * Keep serving through an AWS spot interruption or Azure `Preempt` notice: the health endpoint keeps passing
+   * and the server keeps taking requests until `noticeDeadline - (drainBudgetSeconds + safety margin)` (AWS
+   * 120 - 45 - 5 = 70 s with the defaults; Azure 30 - 10 - 5 = 15 s), then the drain runs as it would have at the
+   * notice. On AWS the drain Lambda deregisters the instance at that same moment. Google Cloud's notice is the
+   * shutdown itself, so there it always drains at once; a lifecycle termination without a spot notice, an Azure
+   * `Terminate` event and SIGTERM drain at once too. Set false to drain at the notice.
+   * @default true
+   */
+  readonly serveThroughNotice?: boolean;
 }
 
 /** Port the agent serves the load-balancer health endpoint on (DrainMode.HEALTH). */
@@ -130,6 +140,16 @@ export interface AgentConfig {
   readonly drainOnRebalance?: boolean;
   /** Treat SIGTERM (ACPI soft-off on Google Cloud, an OS shutdown elsewhere) as a notice. Default true. */
   readonly drainOnSigterm?: boolean;
+  /**
+   * Keep serving through an AWS spot interruption or Azure `Preempt` notice: the health endpoint keeps passing
+   * and the server keeps taking requests until `noticeDeadline - (drainBudgetSeconds + safety margin)` (AWS
+   * 120 - 45 - 5 = 70 s with the defaults; Azure 30 - 10 - 5 = 15 s), then the drain runs as it would have at the
+   * notice. On AWS the drain Lambda deregisters the instance at that same moment. Google Cloud's notice is the
+   * shutdown itself, so there it always drains at once; a lifecycle termination without a spot notice, an Azure
+   * `Terminate` event and SIGTERM drain at once too. Set false to drain at the notice.
+   * @default true
+   */
+  readonly serveThroughNotice?: boolean;
   /** Azure: the VM name Scheduled Events list in `Resources`. Default: read from the instance metadata. */
   readonly instanceName?: string;
   /** The inference server (see {@link AgentDrainOptions.server}). Default GENERIC. */

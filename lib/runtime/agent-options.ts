@@ -4,8 +4,10 @@ import { FleetSpecError, FleetSpecErrorCode as C, FleetSpecProblem, ProblemColle
 import { AGENT_STATE_DIR, AgentConfig, DEFAULT_AGENT_HEALTH_PORT, DrainMode } from './agent-config';
 import { ServerPreset, ServerPresetInfo, presetMetricsUrl, serverPreset } from './server-presets';
 
-/** Default seconds kept free between the end of draining and the notice deadline. */
-export const DEFAULT_SAFETY_MARGIN_SECONDS = 5;
+import { DEFAULT_SAFETY_MARGIN_SECONDS } from '../spec/notice';
+
+/** Default seconds kept free between the end of draining and the notice deadline (defined in lib/spec/notice.ts). */
+export { DEFAULT_SAFETY_MARGIN_SECONDS };
 /** Default seconds the load balancer needs to notice a failing health endpoint (10 s interval x 2). */
 export const DEFAULT_LOAD_BALANCER_DETECTION_SECONDS = 20;
 /** Longest poll interval accepted: a slower poll eats too much of a 30 s notice. */
@@ -21,6 +23,7 @@ export interface ResolvedAgentConfig extends AgentConfig {
   readonly drainUrl: string;
   readonly drainOnRebalance: boolean;
   readonly drainOnSigterm: boolean;
+  readonly serveThroughNotice: boolean;
   readonly server: ServerPreset;
   readonly upstreamHealthPath: string;
   readonly stateDirectory: string;
@@ -99,6 +102,12 @@ export function validateAgentConfig(config: AgentConfig): FleetSpecProblem[] {
   }
   if (config.lifecycleHookName && cloudOk && config.cloud !== Cloud.AWS) {
     v.add(C.AGENT_LIFECYCLE_HOOK, 'lifecycleHookName', `lifecycleHookName is an AWS Auto Scaling setting but cloud is ${config.cloud}; remove it`);
+  }
+  for (const flag of ['drainOnRebalance', 'drainOnSigterm', 'serveThroughNotice'] as const) {
+    const value = config[flag];
+    if (value !== undefined && typeof value !== 'boolean') {
+      v.add(C.AGENT_DRAIN_OPTIONS, flag, `${flag} (${JSON.stringify(value)}) must be true or false; leave it out for the default`);
+    }
   }
   checkServerPreset(config, notice, v);
   return v.problems;
@@ -194,6 +203,7 @@ export function resolveAgentConfig(config: AgentConfig): ResolvedAgentConfig {
     drainUrl: config.drainUrl ?? `http://127.0.0.1:${config.servingPort}/drain`,
     drainOnRebalance: config.drainOnRebalance ?? false,
     drainOnSigterm: config.drainOnSigterm ?? true,
+    serveThroughNotice: config.serveThroughNotice ?? true,
     server: config.server ?? ServerPreset.GENERIC,
     upstreamHealthPath: config.upstreamHealthPath ?? serverPreset(config.server)?.healthPath ?? config.healthPath,
     stateDirectory: config.stateDirectory ?? AGENT_STATE_DIR,

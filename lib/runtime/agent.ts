@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import type * as http from 'node:http';
 import { CLOUD_LIMITS, Cloud } from '../spec/clouds';
+import { servesThroughNotice } from '../spec/notice';
 import { AgentConfig, DrainMode } from './agent-config';
 import { ResolvedAgentConfig, resolveAgentConfig, serverSigtermOffsetSeconds } from './agent-options';
 import { NoticeState, currentBootId, eventOf, loadNoticeState, noticeState, writeNoticeState } from './agent-state';
@@ -49,6 +50,11 @@ export interface HookResult {
 /** What the agent did about a notice. */
 export interface AgentResult {
   readonly event: InterruptionEvent;
+  /**
+   * When serving through the notice ended and the drain began (`serveThroughNotice`: AWS spot and Azure
+   * `Preempt` notices). Undefined when the drain began at the notice.
+   */
+  readonly servedUntil?: Date;
   /** When the health endpoint started failing. */
   readonly healthFailingAt: Date;
   /** When in-flight work had to be done: `min(notice + drainBudget, deadline - safetyMargin)`. */
@@ -87,6 +93,10 @@ export class SpotAgent {
   private resumed?: NoticeState;
   /** Restarted after the drain had finished: only the failing health endpoint is left to serve. */
   private drainedBeforeRestart = false;
+  /** A notice being served through until its drain must start (no drain yet, health still passing). */
+  private serving?: ServingThrough;
+  /** {@link stop} was called: a wait that ends now starts no drain. */
+  private stopping = false;
 
   constructor(config: AgentConfig, private readonly deps: AgentDependencies = {}) {
     this.config = resolveAgentConfig(config);
@@ -160,8 +170,33 @@ export class SpotAgent {
       this.log.info('interruption notice while already draining', fields);
       return;
     }
+    if (this.serving) {
+      this.noticeWhileServing(event, fields);
+      return;
+    }
+    const startsAt = this.drainStartsAt(event);
+    if (startsAt) {
+      this.log.warn('interruption notice: serving until the drain must start', { ...fields, drainStartsAt: startsAt.toISOString() });
+      this.serveUntilDrain(event, startsAt);
+      return;
+    }
     this.log.warn('interruption notice: draining', fields);
-    this.draining = this.drain(event);
+    this.startDrain(event);
+  }
+
+  /** Stop without draining (tests, SIGINT). */
+  public async stop(): Promise<void> {
+    this.stopping = true;
+    this.serving?.abort.abort();
+    this.stopWatching.abort();
+    await this.watching;
+    this.removeSignalHandlers();
+    await this.health.close();
+    this.resolveFinished(undefined);
+  }
+
+  private startDrain(event: InterruptionEvent, servedUntil?: Date): void {
+    this.draining = this.drain(event, undefined, servedUntil);
     void this.draining.then(
       (result) => this.finish(result),
       (err) => {
@@ -171,13 +206,54 @@ export class SpotAgent {
     );
   }
 
-  /** Stop without draining (tests, SIGINT). */
-  public async stop(): Promise<void> {
-    this.stopWatching.abort();
-    await this.watching;
-    this.removeSignalHandlers();
-    await this.health.close();
-    this.resolveFinished(undefined);
+  /**
+   * When the drain of a notice the fleet serves through must start: the notice deadline less the drain budget and
+   * the safety margin. Undefined when it drains at once: serving through is off, the cloud's notice is the
+   * shutdown itself (Google Cloud), the kind is not a spot notice, or that moment has passed.
+   */
+  private drainStartsAt(event: InterruptionEvent): Date | undefined {
+    const c = this.config;
+    if (!c.serveThroughNotice || !servesThroughNotice(c.cloud)) return undefined;
+    const spotNotice = c.cloud === Cloud.AWS ? InterruptionKind.SPOT_INTERRUPTION : InterruptionKind.PREEMPTION;
+    if (event.kind !== spotNotice) return undefined;
+    const at = event.deadline.getTime() - (c.drainBudgetSeconds + c.safetyMarginSeconds) * 1000;
+    return at > Date.now() ? new Date(at) : undefined;
+  }
+
+  /** Keep serving (health passing, nothing written) until `startsAt` or an earlier reason, then drain. */
+  private serveUntilDrain(event: InterruptionEvent, startsAt: Date): void {
+    const serving: ServingThrough = { event, startsAt, abort: new AbortController(), reason: 'the drain must start: notice deadline less drain budget and safety margin' };
+    this.serving = serving;
+    void sleep(startsAt.getTime() - Date.now(), serving.abort.signal).then(() => {
+      this.serving = undefined;
+      if (this.stopping) return;
+      const drainFor = serving.drainFor ?? event;
+      this.log.warn('serving through the notice ended: draining', { kind: drainFor.kind, reason: serving.reason, drainStartsAt: startsAt.toISOString(), noticeDeadline: drainFor.deadline.toISOString() });
+      this.startDrain(drainFor, new Date());
+    });
+  }
+
+  /** Ends serving through the notice now: the drain starts at once, for the notice with the earlier deadline. */
+  private drainNow(reason: string, event?: InterruptionEvent): void {
+    const s = this.serving;
+    if (!s) return;
+    s.reason = reason;
+    if (event && event.deadline.getTime() < s.event.deadline.getTime()) s.drainFor = event;
+    s.abort.abort();
+  }
+
+  private noticeWhileServing(event: InterruptionEvent, fields: Record<string, unknown>): void {
+    const s = this.serving!;
+    if (event.kind === s.event.kind) {
+      this.log.info('interruption notice while serving through an earlier one', { ...fields, drainStartsAt: s.startsAt.toISOString() });
+    } else if (event.kind === InterruptionKind.LIFECYCLE_TERMINATION) {
+      // The group reacts to the same interruption; it keeps the instance in Terminating:Wait until the drain
+      // completes the lifecycle action.
+      this.log.info('the Auto Scaling group is terminating the interrupted instance: still serving until the drain must start', { ...fields, drainStartsAt: s.startsAt.toISOString() });
+    } else {
+      this.log.warn(`${event.kind} notice while serving through a ${s.event.kind} notice: draining now`, fields);
+      this.drainNow(`${event.kind} notice`, event);
+    }
   }
 
   private loadPendingNotice(): void {
@@ -239,6 +315,11 @@ export class SpotAgent {
       this.log.info('SIGTERM while draining: finishing the drain first');
       return;
     }
+    if (this.serving) {
+      this.log.warn('SIGTERM while serving through a notice: draining now');
+      this.drainNow('SIGTERM');
+      return;
+    }
     if (!this.config.drainOnSigterm) {
       this.log.warn('SIGTERM: stopping without draining (drainOnSigterm is false)');
       void this.stop();
@@ -269,7 +350,7 @@ export class SpotAgent {
     for (const [sig, fn] of this.signalHandlers.splice(0)) process.off(sig, fn);
   }
 
-  private async drain(event: InterruptionEvent, resumed?: NoticeState): Promise<AgentResult> {
+  private async drain(event: InterruptionEvent, resumed?: NoticeState, servedUntil?: Date): Promise<AgentResult> {
     const c = this.config;
     // A resumed drain keeps the first process's clock: the notice did not move.
     const start = resumed ? Date.parse(resumed.healthFailingAt) : Date.now();
@@ -322,7 +403,7 @@ export class SpotAgent {
     // 5. Tell the cloud it may proceed.
     const acknowledged = await this.acknowledge(event);
     const lifecycleAction = await this.completeLifecycle(event);
-    const result: AgentResult = { event, healthFailingAt, drainDeadline, drainedAt, inFlightAtEnd, hook, acknowledged, lifecycleAction };
+    const result: AgentResult = { event, ...(servedUntil ? { servedUntil } : {}), healthFailingAt, drainDeadline, drainedAt, inFlightAtEnd, hook, acknowledged, lifecycleAction };
     this.saveState({ ...noticeState(event, this.bootId, healthFailingAt, drainDeadline, new Date()), ...(this.resumed?.signalledPid !== undefined ? { signalledPid: this.resumed.signalledPid } : {}) });
     this.log.info('drained; exiting', {
       kind: event.kind,
@@ -474,7 +555,6 @@ export class SpotAgent {
       await sleep(Math.min(200, until.getTime() - Date.now()));
     }
     if (beforeSignal) return last;
-    if (beforeSignal) return last;
     this.log.warn(`drain deadline reached with ${last < 0 ? 'an unknown number of' : last} request(s) still in flight: they are cut when the instance goes`, {
       inFlight: last,
       deadline: until.toISOString(),
@@ -592,6 +672,17 @@ export async function runAgent(config: AgentConfig, deps: AgentDependencies = {}
   const agent = new SpotAgent(config, deps);
   await agent.start();
   return agent.finished;
+}
+
+/** A notice the agent serves through until its drain must start. */
+interface ServingThrough {
+  readonly event: InterruptionEvent;
+  readonly startsAt: Date;
+  readonly abort: AbortController;
+  /** Why the wait ended (logged). */
+  reason: string;
+  /** A later notice with an earlier deadline that ended the wait: the drain is for it. */
+  drainFor?: InterruptionEvent;
 }
 
 function instanceIdOf(watcher: InterruptionWatcher): string {

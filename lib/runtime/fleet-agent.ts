@@ -133,6 +133,8 @@ export function planFleetAgent(options: AgentDrainOptions, ctx: FleetAgentContex
     ...(options.server !== undefined ? { server: options.server } : {}),
     ...(options.serverShutdownTimeoutSeconds !== undefined ? { serverShutdownTimeoutSeconds: options.serverShutdownTimeoutSeconds } : {}),
     ...(options.metricsUrl !== undefined ? { metricsUrl: options.metricsUrl } : {}),
+    // Rendered only when off, so that default templates do not change.
+    ...(options.serveThroughNotice === false ? { serveThroughNotice: false } : {}),
     loadBalancerDetectionSeconds,
     // Nothing probes from outside: keep the health endpoint on loopback.
     ...(ctx.probedFromOutside === false ? { healthHost: '127.0.0.1' } : {}),

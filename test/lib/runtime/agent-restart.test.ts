@@ -113,6 +113,7 @@ describe('agent killed during a drain', () => {
         healthPort,
         healthHost: '127.0.0.1',
         drainBudgetSeconds: 3,
+        serveThroughNotice: false, // about the drain itself: it starts at the notice (serving through it: agent-serve-through.test.ts)
         safetyMarginSeconds: 0.5,
         loadBalancerDetectionSeconds: 0,
         pollIntervalSeconds: 0.5,
@@ -190,6 +191,7 @@ describe('notice state', () => {
     healthPort: 0,
     healthHost: '127.0.0.1',
     drainBudgetSeconds: 1,
+    serveThroughNotice: false, // about the drain itself: it starts at the notice (serving through it: agent-serve-through.test.ts)
     drainMode: DrainMode.HEALTH,
     loadBalancerDetectionSeconds: 0,
     stateDirectory,

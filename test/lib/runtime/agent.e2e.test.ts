@@ -61,6 +61,7 @@ test.concurrent('AWS: spot instance-action -> health 503 within one poll, drain,
         cloud: Cloud.AWS,
         drainMode: DrainMode.HEALTH,
         drainBudgetSeconds: 2.5,
+        serveThroughNotice: false, // about the drain itself: it starts at the notice (serving through it: agent-serve-through.test.ts)
         metadataEndpoint: imds.url,
         pollIntervalSeconds: 0.25,
         loadBalancerDetectionSeconds: 0.3,
@@ -125,6 +126,7 @@ test.concurrent('Azure: Preempt scheduled event -> health 503 within a second, d
         cloud: Cloud.AZURE,
         drainMode: DrainMode.HEALTH,
         drainBudgetSeconds: 3,
+        serveThroughNotice: false, // about the drain itself: it starts at the notice (serving through it: agent-serve-through.test.ts)
         metadataEndpoint: se.url,
         loadBalancerDetectionSeconds: 0.3,
         idleUrl: `http://127.0.0.1:${servingPort}/inflight`,

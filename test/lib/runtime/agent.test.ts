@@ -45,6 +45,7 @@ function config(servingPort: number, extra: Partial<AgentConfig> = {}): AgentCon
     healthPort: 0,
     healthHost: '127.0.0.1',
     drainBudgetSeconds: 1,
+    serveThroughNotice: false, // about the drain itself: it starts at the notice (serving through it: agent-serve-through.test.ts)
     drainMode: DrainMode.HEALTH,
     safetyMarginSeconds: 0.5,
     loadBalancerDetectionSeconds: 0,

@@ -95,7 +95,7 @@ test.each([
   const file = join(dir, 'config.json');
   writeFileSync(
     file,
-    JSON.stringify({ cloud: 'azure', servingPort: await freePort(), healthPath: '/health', healthPort, healthHost: '127.0.0.1', drainBudgetSeconds: 0.5, drainMode: 'health', metadataEndpoint: se.url, safetyMarginSeconds: 0.5, stateDirectory: join(dir, 'state') }),
+    JSON.stringify({ cloud: 'azure', servingPort: await freePort(), healthPath: '/health', healthPort, healthHost: '127.0.0.1', drainBudgetSeconds: 0.5, serveThroughNotice: false, drainMode: 'health', metadataEndpoint: se.url, safetyMarginSeconds: 0.5, stateDirectory: join(dir, 'state') }),
   );
   const child = spawn(process.execPath, [program(), '--config', file], { stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';

@@ -87,6 +87,7 @@ async function drainScenario(opts: StandinOptions, agentExtra: Partial<AgentConf
       healthPort: 0,
       healthHost: '127.0.0.1',
       drainBudgetSeconds: 5,
+      serveThroughNotice: false, // about the drain itself: it starts at the notice (serving through it: agent-serve-through.test.ts)
       safetyMarginSeconds: 0.5,
       loadBalancerDetectionSeconds: 0.5,
       drainMode: DrainMode.HEALTH,

@@ -209,6 +209,7 @@ export async function runLoadBalancedDrain(s: LoadBalancedScenario): Promise<Loa
     healthPort,
     healthHost: '127.0.0.1',
     drainBudgetSeconds: s.budgetSeconds,
+    serveThroughNotice: false, // about the drain itself: it starts at the notice (serving through it: agent-serve-through.test.ts)
     safetyMarginSeconds: s.safetyMarginSeconds,
     metadataEndpoint: em.url,
     pollIntervalSeconds: s.pollIntervalSeconds ?? 1,
