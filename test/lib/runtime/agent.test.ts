@@ -129,14 +129,17 @@ describe('drain modes', () => {
   });
 
   test('embedded server: a request longer than the deadline is cut at the deadline and the agent says so', async () => {
+    let arrived = 0;
     const up = await upstream((req, res) => {
+      arrived++;
       const t = setTimeout(() => res.end('done'), req.url === '/long' ? 5000 : 100);
       res.on('close', () => clearTimeout(t));
     });
     trackHttpServer(up.server);
     const long = httpRequest(`http://127.0.0.1:${up.port}/long`, { timeoutMs: 10_000 }).catch((e: Error) => e.message);
     const short = httpRequest(`http://127.0.0.1:${up.port}/short`);
-    await sleep(30);
+    // Both requests in flight before the notice (a loaded machine may take longer than a fixed sleep to deliver them).
+    while (arrived < 2) await sleep(5);
     const { log, lines } = memoryLogger();
     const agent = new SpotAgent(config(up.port, { drainBudgetSeconds: 0.6 }), { watcher: new QuietWatcher(), log, server: up.server });
     await agent.start();
