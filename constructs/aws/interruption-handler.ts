@@ -22,6 +22,7 @@ import {
 import { INTERRUPTION_EVENTS, LEAVING_STATES } from '../../lib/handlers/aws/events';
 import { CLOUD_LIMITS, Cloud } from '../../lib/spec/clouds';
 import { FleetSpecErrorCode, ProblemCollector } from '../../lib/spec/errors';
+import { noticeServingSeconds } from '../../lib/spec/notice';
 import { acknowledgeNagFindings, nagResourceName, prebuiltHandlerBundle } from './bundle';
 import { ISpotFleet } from './fleet-interface';
 
@@ -563,7 +564,7 @@ function validate(props: InterruptionHandlerProps, scope: string): ValidatedTime
       v.add(
         C.AWS_DRAIN_TIMING,
         'serveThroughNotice',
-        `serveThroughNotice (${serveSeconds} s) must be below notice (${notice} s) - safetyMargin (${margin} s) = ${limit} s, or the instance would still be serving when it must have drained; use the seconds its agent serves (notice - drainBudgetSeconds - 5 s: ${Math.max(0, notice - AWS_LIMITS.defaultDrainBudgetSeconds - 5)} s with the default drain budget), or leave it out to deregister at the warning`,
+        `serveThroughNotice (${serveSeconds} s) must be below notice (${notice} s) - safetyMargin (${margin} s) = ${limit} s, or the instance would still be serving when it must have drained; use the seconds its agent serves (notice - drainBudgetSeconds - 5 s: ${noticeServingSeconds({ cloud: Cloud.AWS, noticeSeconds: notice })} s with the default drain budget), or leave it out to deregister at the warning`,
       );
     }
     const hookName = props.terminateLifecycleHookName ?? fleet?.terminationHookName;
