@@ -421,6 +421,7 @@ function interruptionGroups(handler: InterruptionHandler, GraphWidgetType: typeo
       metrics: [
         handler.metricDrainDuration({ label: 'Drain duration, max', period: Duration.minutes(5) }),
         handler.metric(DRAIN_METRIC.DRAIN_DURATION, { statistic: 'p50', label: 'Drain duration, p50', period: Duration.minutes(5) }),
+        handler.metricServeThroughDuration({ label: 'Served through the notice, max', period: Duration.minutes(5) }),
       ],
     },
     {

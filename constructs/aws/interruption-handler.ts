@@ -434,9 +434,21 @@ export class InterruptionHandler extends Construct {
     return this.metric(DRAIN_METRIC.INTERRUPTIONS, { statistic: cloudwatch.Stats.SUM, ...props });
   }
 
-  /** Seconds from a terminate lifecycle action to CONTINUE (Maximum per period). */
+  /**
+   * Seconds from the start of a drain to the lifecycle action's CONTINUE (Maximum per period): from the terminate
+   * lifecycle action, or from the end of serving through the notice (see {@link metricServeThroughDuration}).
+   * Compare it with the fleet's drain budget.
+   */
   public metricDrainDuration(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
     return this.metric(DRAIN_METRIC.DRAIN_DURATION, { statistic: cloudwatch.Stats.MAXIMUM, ...props });
+  }
+
+  /**
+   * Seconds a terminate lifecycle action waited while its instance served through the spot notice, before the
+   * drain (Maximum per period; only with `serveThroughNotice`).
+   */
+  public metricServeThroughDuration(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.metric(DRAIN_METRIC.SERVE_THROUGH_DURATION, { statistic: cloudwatch.Stats.MAXIMUM, ...props });
   }
 
   /** Terminate lifecycle actions whose targets were still draining when the drain budget ran out (Sum per period). */

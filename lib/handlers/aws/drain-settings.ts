@@ -37,8 +37,14 @@ export const DRAIN_METRIC = {
   STATE_CHANGES: 'InstanceStateChanges',
   /** Launch failures of the group. */
   LAUNCH_FAILURES: 'LaunchFailures',
-  /** Seconds from the terminate lifecycle action to CONTINUE. */
+  /**
+   * Seconds from the start of the drain to CONTINUE: from the terminate lifecycle action, or, when the instance
+   * served through its notice first (`serveThroughSeconds`), from the end of that wait (counted apart, in
+   * `ServeThroughSeconds`), so the drain's own length can be held against the drain budget.
+   */
   DRAIN_DURATION: 'DrainDurationSeconds',
+  /** Seconds a terminate lifecycle action waited while the instance served through its spot notice, before the drain. */
+  SERVE_THROUGH_DURATION: 'ServeThroughSeconds',
   /** Prefix of the drain outcome counters (`DrainOutcomeDrained`, `DrainOutcomeBudgetSpent`, ...). */
   DRAIN_OUTCOME_PREFIX: 'DrainOutcome',
   /**

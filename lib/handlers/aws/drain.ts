@@ -121,8 +121,13 @@ export interface DrainResult {
   readonly detail?: string;
   /** Terminate lifecycle action: how the wait ended. */
   readonly outcome?: DrainOutcome;
-  /** Terminate lifecycle action: seconds from the start of handling to CONTINUE. */
+  /**
+   * Terminate lifecycle action: seconds from the start of the drain to CONTINUE (the start of handling, or the end of
+   * serving through the notice; the metric `DrainDurationSeconds`).
+   */
   readonly drainSeconds?: number;
+  /** Terminate lifecycle action that served through the notice first: seconds it waited before the drain (`ServeThroughSeconds`). */
+  readonly servedSeconds?: number;
   /** Spot warning served through, or terminate lifecycle action that waited: when the drain starts (ISO time). */
   readonly drainStartsAt?: string;
   /** Terminate lifecycle action that waited for the drain start: why the wait ended. */
@@ -616,10 +621,14 @@ async function onTerminateAction(event: EventBridgeEnvelope, ctx: Ctx): Promise<
       if (failure === undefined) outcome = DrainOutcome.ACTION_GONE;
     }
   }
-  const drainSeconds = Math.round((ctx.now() - start) / 100) / 10;
+  // The drain and the wait before it are measured apart: the drain's length is what the drain budget bounds.
+  const tenths = (ms: number): number => Math.round(ms / 100) / 10;
+  const drainSeconds = tenths(ctx.now() - drainStart);
+  const servedSeconds = served ? tenths(drainStart - start) : undefined;
   ctx.deps.metrics.addMetric(DRAIN_METRIC.DRAIN_DURATION, MetricUnit.Seconds, drainSeconds);
+  if (servedSeconds !== undefined) ctx.deps.metrics.addMetric(DRAIN_METRIC.SERVE_THROUGH_DURATION, MetricUnit.Seconds, servedSeconds);
   ctx.count(`${DRAIN_METRIC.DRAIN_OUTCOME_PREFIX}${outcome}`);
-  logger.info('lifecycle action done', { ...log, outcome, drainSeconds });
+  logger.info('lifecycle action done', { ...log, outcome, drainSeconds, ...(servedSeconds !== undefined ? { servedSeconds } : {}) });
   if (failure !== undefined) throw failure;
   return {
     kind,
@@ -627,7 +636,7 @@ async function onTerminateAction(event: EventBridgeEnvelope, ctx: Ctx): Promise<
     instanceIds: [instanceId],
     outcome,
     drainSeconds,
-    ...(served ? { drainStartsAt: new Date(drainStart).toISOString(), serveThroughEnd: served.end } : {}),
+    ...(served ? { drainStartsAt: new Date(drainStart).toISOString(), serveThroughEnd: served.end, servedSeconds } : {}),
   };
 }
 

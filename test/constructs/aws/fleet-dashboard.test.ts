@@ -78,7 +78,7 @@ describe('FleetDashboard.forService with an interruption handler and prices', ()
   });
 
   test('drain durations and outcomes', () => {
-    expect(JSON.stringify(widget(widgets, /^Drain duration/).properties.metrics)).toMatch(/DrainDurationSeconds.*"stat":"Maximum".*DrainDurationSeconds.*"stat":"p50"/);
+    expect(JSON.stringify(widget(widgets, /^Drain duration/).properties.metrics)).toMatch(/DrainDurationSeconds.*"stat":"Maximum".*DrainDurationSeconds.*"stat":"p50".*ServeThroughSeconds.*"stat":"Maximum"/);
     const outcomes = JSON.stringify(widget(widgets, /^Drain outcomes/).properties.metrics);
     for (const o of ['Drained', 'BudgetSpent', 'ActionGone', 'Error']) expect(outcomes).toContain(`"DrainOutcome${o}"`);
   });

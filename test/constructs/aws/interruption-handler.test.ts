@@ -273,6 +273,8 @@ describe('InterruptionHandler queue, function and alarm', () => {
       ]),
     );
     expect(handler.metricDrainDuration().metricName).toBe('DrainDurationSeconds');
+    expect(handler.metricServeThroughDuration().metricName).toBe('ServeThroughSeconds');
+    expect(handler.metricServeThroughDuration().statistic).toBe('Maximum');
     expect(handler.metricDrainBudgetSpent().metricName).toBe('DrainOutcomeBudgetSpent');
     expect(handler.metricLaunchFailures().metricName).toBe('LaunchFailures');
   });

@@ -623,8 +623,14 @@ describe('serving through the notice (serveThroughSeconds > 0)', () => {
       outcome: DrainOutcome.DRAINED,
       serveThroughEnd: ServeThroughEnd.WARNING_PLUS_SERVE_THROUGH,
       drainStartsAt: new Date(EVENT_TIME_MS + 70_000).toISOString(),
-      drainSeconds: 85,
+      // Handled from 7 s, served until 70 s, CONTINUE at 92 s: the drain and the wait are counted apart.
+      servedSeconds: 63,
+      drainSeconds: 22,
     });
+    expect(emitted.filter((m) => m.name === 'DrainDurationSeconds' || m.name === 'ServeThroughSeconds')).toEqual([
+      { name: 'DrainDurationSeconds', unit: 'Seconds', value: 22 },
+      { name: 'ServeThroughSeconds', unit: 'Seconds', value: 63 },
+    ]);
     const messages = logs.map((l) => l.message);
     expect(messages).toContain('terminate lifecycle action: serving through the notice until its drain starts (spot warning plus serveThroughSeconds)');
     expect(logs).toContainEqual(expect.objectContaining({ message: 'serving through the notice ended: draining now', extra: expect.objectContaining({ end: 'WarningPlusServeThrough', waitedSeconds: 63 }) }));
