@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import type * as http from 'node:http';
 import { CLOUD_LIMITS, Cloud } from '../spec/clouds';
-import { servesThroughNotice } from '../spec/notice';
+import { servedNoticeKind } from '../spec/notice';
 import { AgentConfig, DrainMode } from './agent-config';
 import { ResolvedAgentConfig, resolveAgentConfig, serverSigtermOffsetSeconds } from './agent-options';
 import { NoticeState, currentBootId, eventOf, loadNoticeState, noticeState, writeNoticeState } from './agent-state';
@@ -213,9 +213,7 @@ export class SpotAgent {
    */
   private drainStartsAt(event: InterruptionEvent): Date | undefined {
     const c = this.config;
-    if (!c.serveThroughNotice || !servesThroughNotice(c.cloud)) return undefined;
-    const spotNotice = c.cloud === Cloud.AWS ? InterruptionKind.SPOT_INTERRUPTION : InterruptionKind.PREEMPTION;
-    if (event.kind !== spotNotice) return undefined;
+    if (!c.serveThroughNotice || event.kind !== servedNoticeKind(c.cloud)) return undefined;
     const at = event.deadline.getTime() - (c.drainBudgetSeconds + c.safetyMarginSeconds) * 1000;
     return at > Date.now() ? new Date(at) : undefined;
   }

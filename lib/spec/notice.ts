@@ -13,7 +13,19 @@ export const DEFAULT_SAFETY_MARGIN_SECONDS = 5;
  * - Google Cloud: no: the preemption notice is the ACPI soft-off, the operating system is already shutting down.
  */
 export function servesThroughNotice(cloud: Cloud): boolean {
-  return cloud === Cloud.AWS || cloud === Cloud.AZURE;
+  return servedNoticeKind(cloud) !== undefined;
+}
+
+/**
+ * The notice a replica serves through on its cloud, as the agent names its kind (`InterruptionKind` in
+ * lib/runtime/events.ts): AWS `spot-interruption` (the 2-minute spot notice), Azure `preemption` (a Scheduled Events
+ * `Preempt`); none on Google Cloud. Every other notice (a lifecycle termination, an Azure `Terminate`, a host
+ * maintenance, SIGTERM) is drained at once.
+ */
+export function servedNoticeKind(cloud: Cloud): 'spot-interruption' | 'preemption' | undefined {
+  if (cloud === Cloud.AWS) return 'spot-interruption';
+  if (cloud === Cloud.AZURE) return 'preemption';
+  return undefined;
 }
 
 /** The drain settings that decide how long a notified replica keeps serving. */
