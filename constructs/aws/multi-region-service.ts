@@ -8,7 +8,7 @@ import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
 import { FleetSpecErrorCode, ProblemCollector } from '../../lib/spec/errors';
 import { FleetSpec } from '../../lib/spec/fleet-spec';
-import { validateRegionList, regionFleetSpec } from '../../lib/spec/global-routing';
+import { policyWithHomeRegion, validateRegionList, regionFleetSpec } from '../../lib/spec/global-routing';
 import { acknowledgeNagFindings, nagResourceName } from './bundle';
 import { InferenceLoadBalancerType } from './inference-load-balancer';
 import { AWS_REGION_PATTERN, GLOBAL_ACCELERATOR_HOME_REGION, GlobalAcceleratorEndpoint } from './multi-region-global-endpoint';
@@ -63,7 +63,9 @@ export interface MultiRegionSpotInferenceServiceProps extends FleetSpec {
   readonly regions: AwsFleetRegion[];
   /**
    * The region that takes the traffic while it is healthy. Regions without their own `trafficDialPercentage`
-   * get 0 (failover only), which keeps every client on the home region's latency until it fails.
+   * get 0 (failover only), which keeps every client on the home region's latency until it fails. It also hosts the
+   * controller and becomes its policy's `homeRegion`: among equally good pools, new spot goes to the home region's
+   * first.
    * @default - no home region: every client goes to its nearest healthy region
    */
   readonly homeRegion?: string;
@@ -195,6 +197,7 @@ export class MultiRegionSpotInferenceService extends Construct {
     v.addAll(validateRegionList(props.regions, {
       isUnresolved,
       homeRegion: props.homeRegion,
+      policyHomeRegion: props.onDemandFallbackOptions?.policy?.homeRegion,
       allowedRegions: props.allowedRegions,
       regionPattern: AWS_REGION_PATTERN,
       example: 'us-east-2',
@@ -313,8 +316,9 @@ export class MultiRegionSpotInferenceService extends Construct {
       accessLogsPrefix: accessLogsBucket ? 'alb' : undefined,
       certificate: r.certificateArn ? acm.Certificate.fromCertificateArn(stack, 'Certificate', r.certificateArn) : undefined,
       onDemandFallback: props.onDemandFallback ?? true,
+      // The home region steers the spot too: among equal pools, the controller's new spot goes there first.
       onDemandFallbackOptions: isController
-        ? { ...props.onDemandFallbackOptions, controller: true, regions: otherRegionGroups }
+        ? { ...props.onDemandFallbackOptions, policy: policyWithHomeRegion(props.onDemandFallbackOptions?.policy, props.homeRegion), controller: true, regions: otherRegionGroups }
         : { ...props.onDemandFallbackOptions, controller: false },
     });
   }

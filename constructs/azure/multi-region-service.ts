@@ -8,10 +8,10 @@ import { TerraformOutput, Token } from 'cdktf';
 import { Construct } from 'constructs';
 import { Cloud } from '../../lib/spec/clouds';
 import { FleetSpecErrorCode, ProblemCollector } from '../../lib/spec/errors';
-import { GLOBAL_LAYER_DEFAULTS, GlobalRoutingTiming, globalFailoverTimes, validateGlobalRouting, validateRegionList, regionFleetSpec } from '../../lib/spec/global-routing';
+import { GLOBAL_LAYER_DEFAULTS, GlobalRoutingTiming, globalFailoverTimes, policyWithHomeRegion, validateGlobalRouting, validateRegionList, regionFleetSpec } from '../../lib/spec/global-routing';
 import { AzureFleetAlerts, AzureFleetAlertsOptions } from './fleet-alerts';
 import { azureName } from './network';
-import { AzureOnDemandFallback } from './on-demand-fallback';
+import { AzureOnDemandFallback, AzureOnDemandFallbackOptions } from './on-demand-fallback';
 import { AzureSpotFleet, AzureSpotFleetProps } from './spot-scale-set-fleet';
 
 /** Azure region names as the provider takes them: `eastus2`, `westeurope`, `swedencentral`. */
@@ -51,7 +51,11 @@ export interface AzureFleetRegion {
 export interface AzureMultiRegionSpotInferenceServiceProps extends AzureSpotFleetProps {
   /** The regions. */
   readonly regions: AzureFleetRegion[];
-  /** Region that takes the traffic while healthy (origin priority 1; the others priority 2, failover only). @default - none: every region priority 1 */
+  /**
+   * Region that takes the traffic while healthy (origin priority 1; the others priority 2, failover only). It also
+   * hosts the controller and becomes its policy's `homeRegion`: among equally good pools, new Spot goes there first.
+   * @default - none: every region priority 1
+   */
   readonly homeRegion?: string;
   /** Regions the team allows; synth refuses any other. @default - any region */
   readonly allowedRegions?: string[];
@@ -71,6 +75,12 @@ export interface AzureMultiRegionSpotInferenceServiceProps extends AzureSpotFlee
   readonly frontDoorResponseTimeoutSeconds?: number;
   /** An on-demand fallback controller. @default true */
   readonly onDemandFallback?: boolean;
+  /**
+   * Tuning of the one controller over every region (schedule, policy, spare scale sets, custom metric, storage
+   * account). Its policy's `homeRegion` defaults to `homeRegion`.
+   * @default - see AzureOnDemandFallbackOptions
+   */
+  readonly onDemandFallbackOptions?: AzureOnDemandFallbackOptions;
   /**
    * Create the Azure Monitor alerts: one set over every region (Spot evictions of every region's scale sets and in
    * the resource group, a long fallback when the controller is on: on the home region's first scale set, where it
@@ -167,7 +177,7 @@ export class AzureMultiRegionSpotInferenceService extends Construct {
     // The regional probe: every 5 s, out after 2 failures (the spec's floor), so the failover fits the notice.
     const healthCheck = { intervalSeconds: layer.regionalIntervalSeconds, timeoutSeconds: 2, unhealthyThreshold: layer.regionalUnhealthyThreshold, ...stripUndefined(props.healthCheck ?? {}) };
 
-    v.addAll(validateRegionList(props.regions, { isUnresolved, homeRegion: props.homeRegion, allowedRegions: props.allowedRegions, regionPattern: AZURE_REGION_PATTERN, example: 'eastus2' }));
+    v.addAll(validateRegionList(props.regions, { isUnresolved, homeRegion: props.homeRegion, policyHomeRegion: props.onDemandFallbackOptions?.policy?.homeRegion, allowedRegions: props.allowedRegions, regionPattern: AZURE_REGION_PATTERN, example: 'eastus2' }));
     if (props.zones !== undefined) {
       v.add(C.ZONES, 'zones', `zones (${props.zones.join(', ')}) is set for the whole service, but zones belong to one region; give each entry of regions its own zones and leave the top-level zones out`);
     }
@@ -291,7 +301,11 @@ export class AzureMultiRegionSpotInferenceService extends Construct {
     const byRegion: Record<string, AzureOnDemandFallback> = {};
     if (!(props.onDemandFallback ?? true)) return byRegion;
     const host = props.homeRegion ?? this.regionNames[0];
+    const options = props.onDemandFallbackOptions ?? {};
     const controller = new AzureOnDemandFallback(this, 'OnDemandFallback', {
+      ...options,
+      // The home region steers the Spot too: among equal pools, new Spot goes there first.
+      policy: policyWithHomeRegion(options.policy, props.homeRegion),
       fleet: this.fleets[host],
       additionalFleets: this.regionNames.filter((r) => r !== host).map((r) => ({ fleet: this.fleets[r], location: r })),
       resourceGroupName: props.resourceGroupName,

@@ -75,35 +75,8 @@ export interface AzureFallbackRegionFleet {
   readonly scaleSetCapacities?: AzureFallbackScaleSetCapacity[];
 }
 
-/** Props of {@link AzureOnDemandFallback}. */
-export interface AzureOnDemandFallbackProps {
-  /**
-   * The fleet whose scale sets the controller adjusts: an {@link AzureSpotFleet}, or scale sets created elsewhere
-   * (`AzureSpotFleet.fromScaleSetAttributes`, with `scaleSetCapacities`). An imported fleet's Terraform must
-   * ignore changes to `priority_mix` (and `instances`) itself: the controller owns them.
-   */
-  readonly fleet: IAzureSpotFleet;
-  /**
-   * Capacity of each scale set of an imported `fleet`, in the order of its `scaleSetIds`.
-   * @default - a AzureSpotFleet's own plan; required for an imported fleet
-   */
-  readonly scaleSetCapacities?: AzureFallbackScaleSetCapacity[];
-  /**
-   * The same service's fleets in other regions (or resource groups), which this one controller also observes and
-   * adjusts (pools `<region>/<zone>/<size>`): one controller over every region instead of one per region, so the
-   * policy moves capacity between them. Same subscription as `fleet`. The control role is assigned at their scale
-   * sets only, the observe role in their resource groups.
-   * @default - `fleet` only
-   */
-  readonly additionalFleets?: AzureFallbackRegionFleet[];
-  /** Resource group of the controller's resources (usually the fleet's). */
-  readonly resourceGroupName: string;
-  /** Azure region of the controller and of `fleet`, e.g. `eastus2`. */
-  readonly location: string;
-  /** Prefix of the Azure resource names. @default - the construct id, lower case */
-  readonly namePrefix?: string;
-  /** Tags on every resource that takes them. @default - none */
-  readonly tags?: { [key: string]: string };
+/** Options of {@link AzureOnDemandFallback} that a pattern construct can pass through (`onDemandFallbackOptions`). */
+export interface AzureOnDemandFallbackOptions {
   /**
    * How often the controller runs: an NCRONTAB expression of six fields (second minute hour day month weekday).
    * @default '0 * * * * *' - every minute
@@ -147,6 +120,37 @@ export interface AzureOnDemandFallbackProps {
    * @default - true when the policy keeps spares (`policy.spareSpotReplicas` above 0)
    */
   readonly spareGroups?: boolean;
+}
+
+/** Props of {@link AzureOnDemandFallback}. */
+export interface AzureOnDemandFallbackProps extends AzureOnDemandFallbackOptions {
+  /**
+   * The fleet whose scale sets the controller adjusts: an {@link AzureSpotFleet}, or scale sets created elsewhere
+   * (`AzureSpotFleet.fromScaleSetAttributes`, with `scaleSetCapacities`). An imported fleet's Terraform must
+   * ignore changes to `priority_mix` (and `instances`) itself: the controller owns them.
+   */
+  readonly fleet: IAzureSpotFleet;
+  /**
+   * Capacity of each scale set of an imported `fleet`, in the order of its `scaleSetIds`.
+   * @default - a AzureSpotFleet's own plan; required for an imported fleet
+   */
+  readonly scaleSetCapacities?: AzureFallbackScaleSetCapacity[];
+  /**
+   * The same service's fleets in other regions (or resource groups), which this one controller also observes and
+   * adjusts (pools `<region>/<zone>/<size>`): one controller over every region instead of one per region, so the
+   * policy moves capacity between them. Same subscription as `fleet`. The control role is assigned at their scale
+   * sets only, the observe role in their resource groups.
+   * @default - `fleet` only
+   */
+  readonly additionalFleets?: AzureFallbackRegionFleet[];
+  /** Resource group of the controller's resources (usually the fleet's). */
+  readonly resourceGroupName: string;
+  /** Azure region of the controller and of `fleet`, e.g. `eastus2`. */
+  readonly location: string;
+  /** Prefix of the Azure resource names. @default - the construct id, lower case */
+  readonly namePrefix?: string;
+  /** Tags on every resource that takes them. @default - none */
+  readonly tags?: { [key: string]: string };
 }
 
 /** One fleet the controller drives, resolved. */

@@ -5,7 +5,7 @@ import { withCurrentOptionNames } from '../../lib/spec/option-aliases';
 import { AzureFleetAlerts, AzureFleetAlertsOptions } from './fleet-alerts';
 import { AzureInterruptionDrill } from './interruption-drill';
 import { azureName } from './network';
-import { AzureOnDemandFallback } from './on-demand-fallback';
+import { AzureOnDemandFallback, AzureOnDemandFallbackOptions } from './on-demand-fallback';
 import { AzureSpotFleet, AzureSpotFleetProps } from './spot-scale-set-fleet';
 
 /** Props of {@link AzureSpotInferenceService}: the fleet's props plus which pieces to add. */
@@ -16,6 +16,8 @@ export interface AzureSpotInferenceServiceProps extends AzureSpotFleetProps {
    * @default true
    */
   readonly onDemandFallback?: boolean;
+  /** Tuning of the controller (schedule, policy, spare scale sets, custom metric, storage account). @default - see AzureOnDemandFallbackOptions */
+  readonly onDemandFallbackOptions?: AzureOnDemandFallbackOptions;
   /**
    * Create the Azure Monitor alerts (backend health, evictions, a long fallback: the last only with the on-demand
    * fallback controller, which writes the metric it watches).
@@ -64,6 +66,7 @@ export class AzureSpotInferenceService extends Construct {
     this.fleet = new AzureSpotFleet(this, 'Fleet', { ...props, namePrefix });
     if (props.onDemandFallback ?? true) {
       this.onDemandFallback = new AzureOnDemandFallback(this, 'OnDemandFallback', {
+        ...props.onDemandFallbackOptions,
         fleet: this.fleet,
         resourceGroupName: props.resourceGroupName,
         location: props.location,

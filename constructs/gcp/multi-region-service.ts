@@ -11,7 +11,7 @@ import { EventarcTrigger } from '@cdktf/provider-google/lib/eventarc-trigger';
 import { Cloud } from '../../lib/spec/clouds';
 import { FleetSpecErrorCode, ProblemCollector } from '../../lib/spec/errors';
 import { FleetSpec } from '../../lib/spec/fleet-spec';
-import { GLOBAL_LAYER_DEFAULTS, GlobalRoutingTiming, globalFailoverTimes, validateGlobalRouting, validateRegionList, regionFleetSpec } from '../../lib/spec/global-routing';
+import { GLOBAL_LAYER_DEFAULTS, GlobalRoutingTiming, globalFailoverTimes, policyWithHomeRegion, validateGlobalRouting, validateRegionList, regionFleetSpec } from '../../lib/spec/global-routing';
 import { withCurrentOptionNames } from '../../lib/spec/option-aliases';
 import { GcpFleetAlerts, GcpFleetAlertsOptions } from './fleet-alerts';
 import { GcpInterruptionDrill } from './interruption-drill';
@@ -59,6 +59,14 @@ export interface GcpMultiRegionSpotInferenceServiceProps extends FleetSpec {
   readonly regions: GcpFleetRegion[];
   /** Regions the team allows; synth refuses any other. @default - any region */
   readonly allowedRegions?: string[];
+  /**
+   * The region closest to the users: it hosts the controller and becomes its policy's `homeRegion` (among equally
+   * good pools, new spot goes there first). The global Application Load Balancer already sends each client to its
+   * nearest region with capacity, so no traffic setting changes; lower the other regions' `trafficDialPercentage` to
+   * keep traffic home.
+   * @default - none: the controller runs in the first region and no region is preferred
+   */
+  readonly homeRegion?: string;
   /** Prefix of every resource name (1-13 lower-case letters, digits, hyphens; each region adds a short suffix). @default - the construct id, lower-cased */
   readonly namePrefix?: string;
   /** @deprecated use `namePrefix` (one name on every cloud). Setting both is refused. @default - the construct id, lower-cased */
@@ -131,11 +139,11 @@ export class GcpMultiRegionSpotInferenceService extends Construct {
   /** The preemption hook of each region. */
   public readonly preemptionHooks: Record<string, GcpPreemptionHook>;
   /**
-   * The one on-demand fallback controller over every region (in the first region; it resizes every region's
+   * The one on-demand fallback controller over every region (in the home region, else the first; it resizes every region's
    * standard MIG), unless `onDemandFallback` is false.
    */
   public readonly onDemandFallback?: GcpOnDemandFallback;
-  /** Region of the controller's function (the first region). */
+  /** Region of the controller's function (the home region, else the first). */
   public readonly controllerRegion: string;
   /** Eventarc triggers that run the controller on the other regions' preemptions (their hooks' topics). */
   public readonly preemptionTriggers: EventarcTrigger[];
@@ -164,7 +172,7 @@ export class GcpMultiRegionSpotInferenceService extends Construct {
     this.fleets = fleets;
     this.preemptionHooks = hooks;
     this.backendService = this.addBackendService(name, props);
-    this.controllerRegion = this.regionNames[0];
+    this.controllerRegion = props.homeRegion ?? this.regionNames[0];
     const { controller, triggers } = this.addController(props);
     this.onDemandFallback = controller;
     this.preemptionTriggers = triggers;
@@ -201,7 +209,7 @@ export class GcpMultiRegionSpotInferenceService extends Construct {
     if (props.zones !== undefined) {
       v.add(C.ZONES, 'zones', `zones (${props.zones.join(', ')}) is set for the whole service, but zones belong to one region; give each entry of regions its own zones and leave the top-level zones out`);
     }
-    v.addAll(validateRegionList(props.regions, { isUnresolved, allowedRegions: props.allowedRegions, regionPattern: GCP_REGION_PATTERN, example: 'us-central1' }));
+    v.addAll(validateRegionList(props.regions, { isUnresolved, homeRegion: props.homeRegion, policyHomeRegion: props.onDemandFallbackOptions?.policy?.homeRegion, allowedRegions: props.allowedRegions, regionPattern: GCP_REGION_PATTERN, example: 'us-central1' }));
     for (const r of props.regions) {
       const dial = r.trafficDialPercentage ?? 100;
       if (!isUnresolved(dial) && dial > 0 && dial < 10) {
@@ -244,7 +252,7 @@ export class GcpMultiRegionSpotInferenceService extends Construct {
   }
 
   /**
-   * One controller over every region, unless `onDemandFallback` is false: the first region's function observes
+   * One controller over every region, unless `onDemandFallback` is false: the home region's (else the first region's) function observes
    * every region's groups, resizes every region's standard MIG (GcpOnDemandFallback's additionalFleets) and sizes
    * every region's spare groups (one zonal MIG per zone of a region that lists its zones), which serve behind the
    * one backend service at their region's dial; its own region's preemptions run it at once, and so do the other
@@ -255,13 +263,15 @@ export class GcpMultiRegionSpotInferenceService extends Construct {
     if (!(props.onDemandFallback ?? true)) return { triggers };
     const controller = new GcpOnDemandFallback(this, 'OnDemandFallback', {
       ...props.onDemandFallbackOptions,
+      // The home region steers the spot: among equal pools, new spot goes there first.
+      policy: policyWithHomeRegion(props.onDemandFallbackOptions?.policy, props.homeRegion),
       fleet: this.fleets[this.controllerRegion],
       preemptionHook: this.preemptionHooks[this.controllerRegion],
-      additionalFleets: this.regionNames.slice(1).map((r) => this.fleets[r]),
+      additionalFleets: this.regionNames.filter((r) => r !== this.controllerRegion).map((r) => this.fleets[r]),
       backendService: this.backendService,
       spareCapacityScalers: Object.fromEntries(props.regions.map((r) => [r.region, (r.trafficDialPercentage ?? 100) / 100])),
     });
-    for (const r of this.regionNames.slice(1)) {
+    for (const r of this.regionNames.filter((x) => x !== this.controllerRegion)) {
       const fleet = this.fleets[r];
       triggers.push(new EventarcTrigger(this, `PreemptionTrigger-${r}`, {
         project: props.project,

@@ -186,6 +186,21 @@ export interface RegionListOptions extends GlobalRoutingValidationOptions {
   readonly example?: string;
   /** Name of the list prop in messages. @default 'regions' */
   readonly prop?: string;
+  /**
+   * The home region the controller's policy names itself (`onDemandFallbackOptions.policy.homeRegion`), which must be
+   * one of the regions and, with `homeRegion` set, the same one. @default - none
+   */
+  readonly policyHomeRegion?: string;
+}
+
+/**
+ * The controller's policy options with the service's `homeRegion` as the policy's own (among equal pools, new spot
+ * goes to the home region's first: lib/policy's `homeRegion`), so one setting steers both the traffic and the spot.
+ * A policy that names its home region keeps it ({@link validateRegionList} refuses one that differs).
+ */
+export function policyWithHomeRegion<P extends { readonly homeRegion?: string }>(policy: P | undefined, homeRegion: string | undefined): P | undefined {
+  if (homeRegion === undefined || policy?.homeRegion !== undefined) return policy;
+  return { ...policy, homeRegion } as P;
 }
 
 /**
@@ -225,6 +240,15 @@ export function validateRegionList(regions: readonly RegionDialSpec[], options: 
   const home = options.homeRegion;
   if (home !== undefined && !unresolved(home) && !known.includes(home) && known.length === names.length) {
     v.add(C.REGION_LIST, 'homeRegion', `homeRegion ("${home}") is not one of ${prop} (${known.join(', ')}); name one of them or add it to ${prop}`);
+  }
+  const policyHome = options.policyHomeRegion;
+  const policyProp = 'onDemandFallbackOptions.policy.homeRegion';
+  if (policyHome !== undefined && !unresolved(policyHome) && known.length === names.length) {
+    if (home !== undefined && !unresolved(home) && policyHome !== home) {
+      v.add(C.REGION_LIST, policyProp, `${policyProp} ("${policyHome}") differs from homeRegion ("${home}"); the policy takes the service's homeRegion: leave ${policyProp} out, or make them the same region`);
+    } else if (!known.includes(policyHome)) {
+      v.add(C.REGION_LIST, policyProp, `${policyProp} ("${policyHome}") is not one of ${prop} (${known.join(', ')}), so no pool would ever be preferred; name one of them`);
+    }
   }
   let someTraffic = false;
   let allKnown = true;

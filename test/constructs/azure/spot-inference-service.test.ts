@@ -47,3 +47,17 @@ describe('AzureSpotInferenceService alerts', () => {
     expect(resources(json, 'azurerm_monitor_activity_log_alert').map((a) => a.name)).toEqual(['fleet-spot-eviction', 'fleet-spot-vm-eviction']);
   });
 });
+
+describe('AzureSpotInferenceService onDemandFallbackOptions', () => {
+  test('reach the controller: its policy, its custom metric, its schedule', () => {
+    const { service, json } = build({ onDemandFallbackOptions: { policy: { scaleInCooldownSeconds: 300 }, customMetric: false, schedule: '0 */2 * * * *' } });
+    const settings = resources(json, 'azurerm_linux_function_app')[0].app_settings;
+    expect(settings.POLICY_OPTIONS).toBe('{"scaleInCooldownSeconds":300}');
+    expect(settings.METRICS_RESOURCE_ID).toBeUndefined();
+    expect(service.onDemandFallback!.schedule).toBe('0 */2 * * * *');
+  });
+
+  test('are checked by the controller: a bad schedule is refused with its value', () => {
+    expect(() => build({ onDemandFallbackOptions: { schedule: '* * * * *' } })).toThrow('schedule ("* * * * *") must be an NCRONTAB expression of six fields');
+  });
+});

@@ -1,6 +1,7 @@
+import { FallbackPolicyOptions } from '../../../lib/policy/fallback-policy';
 import { CLOUD_LIMITS, Cloud } from '../../../lib/spec/clouds';
 import { FleetSpecErrorCode } from '../../../lib/spec/errors';
-import { GLOBAL_LAYER_DEFAULTS, defaultGlobalFailoverSeconds, globalFailoverTimes, regionFleetSpec, validateGlobalRouting, validateRegionList } from '../../../lib/spec/global-routing';
+import { GLOBAL_LAYER_DEFAULTS, defaultGlobalFailoverSeconds, globalFailoverTimes, policyWithHomeRegion, regionFleetSpec, validateGlobalRouting, validateRegionList } from '../../../lib/spec/global-routing';
 
 const aws = {
   cloud: Cloud.AWS,
@@ -131,5 +132,31 @@ describe('regionFleetSpec: a region of a multi-region fleet', () => {
       desiredCapacity: 2,
       onDemandBaseCapacity: 0,
     });
+  });
+});
+
+describe('the home region in the controller\'s policy', () => {
+  test('policyWithHomeRegion adds the service\'s home region, keeps the policy\'s own, and changes nothing without one', () => {
+    expect(policyWithHomeRegion(undefined, 'us-west-2')).toEqual({ homeRegion: 'us-west-2' });
+    const spares: FallbackPolicyOptions = { spareSpotReplicas: 2 };
+    expect(policyWithHomeRegion(spares, 'us-west-2')).toEqual({ spareSpotReplicas: 2, homeRegion: 'us-west-2' });
+    expect(policyWithHomeRegion({ homeRegion: 'us-east-1' }, 'us-west-2')).toEqual({ homeRegion: 'us-east-1' });
+    const policy: FallbackPolicyOptions = { spareSpotReplicas: 0 };
+    expect(policyWithHomeRegion(policy, undefined)).toBe(policy);
+    expect(policyWithHomeRegion(undefined, undefined)).toBeUndefined();
+  });
+
+  test('validateRegionList refuses a policy home region that differs from homeRegion or is none of the regions', () => {
+    const regions = [{ region: 'us-east-1' }, { region: 'us-west-2' }];
+    expect(validateRegionList(regions, { homeRegion: 'us-west-2', policyHomeRegion: 'us-west-2' })).toEqual([]);
+    expect(validateRegionList(regions, { policyHomeRegion: 'us-east-1' })).toEqual([]);
+    expect(validateRegionList(regions, { homeRegion: 'us-west-2', policyHomeRegion: 'us-east-1' })).toEqual([
+      expect.objectContaining({ code: FleetSpecErrorCode.REGION_LIST, prop: 'onDemandFallbackOptions.policy.homeRegion', message: expect.stringContaining('("us-east-1") differs from homeRegion ("us-west-2")') }),
+    ]);
+    expect(validateRegionList(regions, { policyHomeRegion: 'eu-west-1' })).toEqual([
+      expect.objectContaining({ prop: 'onDemandFallbackOptions.policy.homeRegion', message: expect.stringContaining('("eu-west-1") is not one of regions (us-east-1, us-west-2), so no pool would ever be preferred') }),
+    ]);
+    // A region unknown until deploy is not compared.
+    expect(validateRegionList(regions, { policyHomeRegion: '${TfToken[TOKEN.1]}', isUnresolved: (x) => typeof x === 'string' && x.startsWith('${') })).toEqual([]);
   });
 });
