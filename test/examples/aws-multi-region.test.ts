@@ -5,6 +5,7 @@ import { App, Stack, Validations } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { multiRegionExample } from '../../examples/aws/multi-region-stacks';
+import { lazy } from '../support/lazy';
 
 function example(homeRegion?: string) {
   const built = join(__dirname, '..', '..', 'dist', 'runtime', 'spot-agent', 'index.js');
@@ -18,9 +19,15 @@ function example(homeRegion?: string) {
   return { app, service };
 }
 
+/** The example as `cdk synth` builds it (no home region), synthesized once for the tests that only read it. */
+const defaultExample = lazy(() => {
+  const built = example();
+  built.app.synth();
+  return built;
+});
+
 test('cdk-nag AwsSolutions: no unacknowledged error or warning in any stack of the multi-region example', () => {
-  const { app, service } = example();
-  app.synth();
+  const { app, service } = defaultExample();
   const stacks: Stack[] = [...Object.values(service.regionalStacks), service.globalStack];
   expect(stacks).toHaveLength(4);
   const findings = stacks.flatMap((stack) => {
@@ -31,8 +38,7 @@ test('cdk-nag AwsSolutions: no unacknowledged error or warning in any stack of t
 });
 
 test('every acknowledgement carries a specific reason', () => {
-  const { app, service } = example();
-  app.synth();
+  const { service } = defaultExample();
   const acks = service.node.findAll().flatMap((c) => c.node.metadata.filter((m) => m.type === Validations.ACKNOWLEDGED_RULES_METADATA_KEY))
     .flatMap((m) => Object.entries(m.data as Record<string, unknown>))
     .filter(([id]) => id.includes('AwsSolutions-'));
@@ -41,7 +47,7 @@ test('every acknowledgement carries a specific reason', () => {
 });
 
 test('three regional stacks with their own environment and one global stack in us-west-2', () => {
-  const { service } = example();
+  const { service } = defaultExample();
   expect(service.regionNames).toEqual(['us-east-1', 'us-east-2', 'us-west-2']);
   for (const region of service.regionNames) {
     const stack = service.regionalStacks[region];

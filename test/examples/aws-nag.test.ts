@@ -1,10 +1,17 @@
 import { Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { exampleStack } from './aws-fixture';
+import { lazy } from '../support/lazy';
+
+/** The example stack, synthesized once for both tests (they only read it). */
+const synthesized = lazy(() => {
+  const built = exampleStack();
+  built.app.synth();
+  return built;
+});
 
 test('cdk-nag AwsSolutions: no unacknowledged error or warning in the AWS example', () => {
-  const { app, stack } = exampleStack();
-  app.synth();
+  const { app, stack } = synthesized();
   const report = new AwsSolutionsChecks(app).validateScope(stack);
   const findings = report.violations.map((v) => `${v.severity} ${v.ruleName}: ${v.violatingResources.map((r: any) => r.constructPath ?? r.resourceLogicalId).join(', ')}`);
   expect(findings).toEqual([]);
@@ -12,8 +19,7 @@ test('cdk-nag AwsSolutions: no unacknowledged error or warning in the AWS exampl
 });
 
 test('every acknowledgement carries a specific reason', () => {
-  const { app, stack } = exampleStack();
-  app.synth();
+  const { stack } = synthesized();
   const acks = stack.node.findAll().flatMap((c) => c.node.metadata.filter((m) => m.type === Validations.ACKNOWLEDGED_RULES_METADATA_KEY))
     .flatMap((m) => Object.entries(m.data as Record<string, unknown>))
     .filter(([id]) => id.includes('AwsSolutions-'));

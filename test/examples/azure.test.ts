@@ -1,4 +1,3 @@
-import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -8,6 +7,7 @@ import { StorageBlob } from '@cdktf/provider-azurerm/lib/storage-blob';
 import { Testing } from 'cdktf';
 import { AgentDelivery } from '../../constructs/azure';
 import { AzureSpotInferenceStack } from '../../examples/azure/stack';
+import { buildHandlersUnlessFresh } from '../support/bundles';
 
 Testing.setupJest();
 
@@ -15,8 +15,9 @@ const root = join(__dirname, '../..');
 const example = join(root, 'examples/azure');
 
 beforeAll(() => {
-  // The constructs inline or upload dist/runtime/spot-agent-portable/index.js: build it as `npm test` does.
-  execFileSync(process.execPath, [join(root, 'scripts/build-handlers.mjs'), '--quiet'], { cwd: root, stdio: 'inherit' });
+  // The constructs inline or upload dist/runtime/spot-agent-portable/index.js: build it as `npm test` does (where it is
+  // older than its sources).
+  buildHandlersUnlessFresh(['runtime/spot-agent-portable/index.js', 'handlers/azure/fallback/index.js']);
 }, 120_000);
 
 describe('examples/azure', () => {

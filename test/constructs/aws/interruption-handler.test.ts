@@ -11,6 +11,7 @@ import fs = require('node:fs');
 import { InterruptionHandler, InterruptionHandlerProps } from '../../../constructs/aws/interruption-handler';
 import { DRAIN_ENV } from '../../../lib/handlers/aws/drain-settings';
 import { FleetSpecError, FleetSpecErrorCode } from '../../../lib/spec/errors';
+import { lazy } from '../../support/lazy';
 
 const ENV = { account: '123456789012', region: 'us-east-1' };
 
@@ -40,8 +41,11 @@ function synth(extra: Partial<InterruptionHandlerProps> = {}): { template: Templ
   return { template: Template.fromStack(stack), handler, stack };
 }
 
+/** The handler with the defaults, synthesized once for the tests that only read it. */
+const defaultHandler = lazy(() => synth());
+
 describe('InterruptionHandler rules', () => {
-  const { template } = synth();
+  const { template } = defaultHandler();
 
   test.each([
     ['spot interruption warning', { source: ['aws.ec2'], 'detail-type': ['EC2 Spot Instance Interruption Warning'] }],
@@ -146,7 +150,7 @@ describe('InterruptionHandler rules', () => {
 });
 
 describe('InterruptionHandler queue, function and alarm', () => {
-  const { template, handler } = synth();
+  const { template, handler } = defaultHandler();
 
   test('queue: SSE, TLS only, retention above the notice, visibility 6x the function timeout, DLQ after 3 receives', () => {
     template.hasResourceProperties('AWS::SQS::Queue', {
@@ -282,7 +286,7 @@ describe('InterruptionHandler queue, function and alarm', () => {
 
 describe('InterruptionHandler role', () => {
   test('writes scoped to the group and its target groups; only the unscopable Describe calls use *', () => {
-    const { template } = synth();
+    const { template } = defaultHandler();
     const asgArn = {
       'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':autoscaling:us-east-1:123456789012:autoScalingGroup:*:autoScalingGroupName/inference-asg']],
     };
@@ -477,7 +481,7 @@ describe('InterruptionHandler serveThroughNotice', () => {
     expect(variables(template)[DRAIN_ENV.SERVE_THROUGH_SECONDS]).toBe('70');
     template.hasResourceProperties('AWS::Lambda::Function', { Timeout: 150 });
     expect(variables(synth({ serveThroughNotice: Duration.seconds(0) }).template)).not.toHaveProperty(DRAIN_ENV.SERVE_THROUGH_SECONDS);
-    expect(variables(synth().template)).not.toHaveProperty(DRAIN_ENV.SERVE_THROUGH_SECONDS);
+    expect(variables(defaultHandler().template)).not.toHaveProperty(DRAIN_ENV.SERVE_THROUGH_SECONDS);
     expect(variables(synth({ serveThroughNotice: Duration.minutes(1) }).template)[DRAIN_ENV.SERVE_THROUGH_SECONDS]).toBe('60');
   });
 

@@ -4,6 +4,7 @@ import * as acm from 'aws-cdk-lib/aws-certificatemanager';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import { GlobalAcceleratorEndpoint, InferenceLoadBalancerType, MultiRegionSpotInferenceService, MultiRegionSpotInferenceServiceProps, SpotInferenceService } from '../../../constructs/aws';
 import { AGENT_BUNDLE, GPU_TYPES } from './fixtures';
+import { lazy } from '../../support/lazy';
 
 const ACCOUNT = '123456789012';
 const REGIONS = [
@@ -27,9 +28,12 @@ function service(overrides: Partial<MultiRegionSpotInferenceServiceProps> = {}, 
   return { app, s, global: Template.fromStack(s.globalStack), regional: (r: string) => Template.fromStack(s.regionalStacks[r]) };
 }
 
+/** The service with the defaults, built once for the tests that only read it. */
+const defaultService = lazy(() => service());
+
 describe('MultiRegionSpotInferenceService', () => {
   test('the global layer: one accelerator, a TCP listener with client affinity NONE, one endpoint group per region on the agent health check', () => {
-    const { s, global } = service();
+    const { s, global } = defaultService();
     expect(s.globalStack.region).toBe('us-west-2');
     global.resourceCountIs('AWS::GlobalAccelerator::Accelerator', 1);
     global.hasResourceProperties('AWS::GlobalAccelerator::Accelerator', { Enabled: true, IpAddressType: 'IPV4' });
@@ -53,7 +57,7 @@ describe('MultiRegionSpotInferenceService', () => {
   });
 
   test('one regional fleet per region, each in its own stack and environment, with per-region types and capacity', () => {
-    const { s, regional } = service();
+    const { s, regional } = defaultService();
     expect(s.regionNames).toEqual(['us-east-1', 'us-east-2']);
     for (const r of REGIONS) {
       const stack = s.regionalStacks[r.region];
@@ -82,7 +86,7 @@ describe('MultiRegionSpotInferenceService', () => {
   });
 
   test('one fallback controller (in the first region) over every region: it writes only the groups it owns, Describe calls alone on *', () => {
-    const { s, regional } = service();
+    const { s, regional } = defaultService();
     expect(s.controllerRegion).toBe('us-east-1');
     expect(s.controller).toBe(s.services['us-east-1'].onDemandFallback);
     expect(s.controller!.function).toBeDefined();
@@ -118,7 +122,7 @@ describe('MultiRegionSpotInferenceService', () => {
   });
 
   test('the other regions forward launch failures and spot warnings to the controller\'s own event bus', () => {
-    const { s, regional } = service();
+    const { s, regional } = defaultService();
     const busArn = `arn:aws:events:us-east-1:${ACCOUNT}:event-bus/Svc-fallback-events`;
     const east2 = regional('us-east-2');
     const g = s.services['us-east-2'].onDemandFallback!.regionGroups;
@@ -294,7 +298,7 @@ describe('GlobalAcceleratorEndpoint client IP preservation', () => {
   }
 
   test('refuses to turn it off for an internal ALB, and to keep it on for an NLB with a TLS listener', () => {
-    const { s } = service();
+    const { s } = defaultService();
     const svc = s.services['us-east-1'];
     const app = new App();
     const g = new Stack(app, 'G', { env: { account: ACCOUNT, region: 'us-west-2' } });
@@ -313,7 +317,7 @@ describe('GlobalAcceleratorEndpoint client IP preservation', () => {
   });
 
   test('the regional ALBs are internal, in the private subnets', () => {
-    const { s, regional } = service();
+    const { s, regional } = defaultService();
     const subnets = s.services['us-east-1'].fleet.vpc.privateSubnets.map((x) => x.subnetId);
     const lb = Object.values(regional('us-east-1').findResources('AWS::ElasticLoadBalancingV2::LoadBalancer'))[0] as any;
     expect(lb.Properties.Scheme).toBe('internal');

@@ -8,6 +8,7 @@ import { SpotInferenceService } from '../../../constructs/aws/spot-inference-ser
 import { FALLBACK_ENV, FALLBACK_METRICS_NAMESPACE } from '../../../lib/handlers/aws/fallback-settings';
 import { FleetSpecError, FleetSpecErrorCode } from '../../../lib/spec/errors';
 import { AGENT_BUNDLE, GPU_TYPES, stackWithVpc } from './fixtures';
+import { lazy } from '../../support/lazy';
 
 const ENV = { account: '123456789012', region: 'us-east-1' };
 
@@ -34,10 +35,15 @@ function fleetOnly(fleetExtra: Partial<SpotFleetProps> = {}, extra: Partial<OnDe
   return { app, stack, fleet, fallback, t: Template.fromStack(stack) };
 }
 
+// Built once each for the tests that only read them (a test that adds to its stack builds its own).
+const defaultFallback = lazy(() => serviceWithFallback());
+const defaultFallbackInEnv = lazy(() => serviceWithFallback({}, ENV));
+const defaultFleetOnly = lazy(() => fleetOnly());
+
 const fallbackGroupOf = (t: Template) => Object.values(t.findResources('AWS::AutoScaling::AutoScalingGroup', { Properties: { AutoScalingGroupName: 'inference-od-fallback' } }));
 
 describe('OnDemandFallback: the fallback group', () => {
-  const { stack, svc } = serviceWithFallback();
+  const { stack, svc } = defaultFallback();
   const t = Template.fromStack(stack);
   const spotCfn = stack.resolve((svc.autoScalingGroup.node.defaultChild as any).mixedInstancesPolicy.launchTemplate);
 
@@ -93,7 +99,7 @@ describe('OnDemandFallback: the fallback group', () => {
 });
 
 describe('OnDemandFallback: the controller', () => {
-  const { stack, svc, fallback } = serviceWithFallback();
+  const { stack, svc, fallback } = defaultFallback();
   const t = Template.fromStack(stack);
 
   test('Lambda: Node.js 24 on arm64 from the prebuilt bundle, reserved concurrency 1, JSON logs, settings in the environment', () => {
@@ -156,7 +162,7 @@ describe('OnDemandFallback: the controller', () => {
   });
 
   test('without one, it has its own two rules with the same patterns (launch failures of the fleet, fallback and spare groups)', () => {
-    const { t: t2, fallback: f2 } = fleetOnly();
+    const { t: t2, fallback: f2 } = defaultFleetOnly();
     t2.hasResourceProperties('AWS::Events::Rule', {
       EventPattern: { source: ['aws.autoscaling'], 'detail-type': ['EC2 Instance Launch Unsuccessful'], detail: { AutoScalingGroupName: ['fleet', 'fleet-od-fallback', 'fleet-spare'] } },
     });
@@ -179,7 +185,7 @@ describe('OnDemandFallback: the controller', () => {
 });
 
 describe('OnDemandFallback: scoped role', () => {
-  const { stack, fallback } = serviceWithFallback({}, ENV);
+  const { stack, fallback } = defaultFallbackInEnv();
   const t = Template.fromStack(stack);
   const roleId = stack.getLogicalId(fallback.function!.role!.node.defaultChild as iam.CfnRole);
   const policies = Object.values(t.findResources('AWS::IAM::Policy')).filter((p) => JSON.stringify(p.Properties.Roles) === JSON.stringify([{ Ref: roleId }]));
@@ -233,7 +239,7 @@ describe('OnDemandFallback and cdk-nag', () => {
   });
 
   test('validateScope() finds nothing in the fallback either, and does catch a real finding', () => {
-    const { app, fallback } = serviceWithFallback();
+    const { app, fallback } = defaultFallback();
     app.synth();
     const report = new AwsSolutionsChecks(app).validateScope(fallback);
     expect(report.violations.map((v: { ruleName: string }) => v.ruleName)).toEqual([]);
@@ -250,7 +256,7 @@ describe('OnDemandFallback validation', () => {
   const build = (fleetExtra: Partial<SpotFleetProps>, extra: Partial<OnDemandFallbackProps>) => () => fleetOnly(fleetExtra, extra);
 
   test('appliesTo tells a fleet with room above its base from an all-on-demand one', () => {
-    const { fleet } = fleetOnly();
+    const { fleet } = defaultFleetOnly();
     expect(OnDemandFallback.appliesTo(fleet)).toBe(true);
     const { stack, vpc } = stackWithVpc();
     const allOnDemand = new SpotFleet(stack, 'Fleet', {
@@ -314,7 +320,7 @@ describe('OnDemandFallback validation', () => {
 
 
 describe('OnDemandFallback: the spare spot group', () => {
-  const { stack, svc, fallback } = serviceWithFallback({}, ENV);
+  const { stack, svc, fallback } = defaultFallbackInEnv();
   const t = Template.fromStack(stack);
   const spare = () => Object.values(t.findResources('AWS::AutoScaling::AutoScalingGroup', { Properties: { AutoScalingGroupName: 'inference-spare' } }))[0];
   const env = () => Object.values(t.findResources('AWS::Lambda::Function', { Properties: { Handler: 'index.handler', Environment: { Variables: Match.objectLike({ SPOT_ASG_NAME: 'inference' }) } } }))[0].Properties.Environment.Variables;

@@ -5,6 +5,7 @@ import * as s3 from 'aws-cdk-lib/aws-s3';
 import { InferenceLoadBalancerType, SpotInferenceService } from '../../../constructs/aws';
 import { AGENT_BUNDLE, GPU_TYPES, stackWithVpc } from './fixtures';
 import { DRAIN_ENV } from '../../../lib/handlers/aws/drain-settings';
+import { lazy } from '../../support/lazy';
 
 /** The drain function's environment variables. */
 function drainEnv(from: Stack | Template): Record<string, unknown> {
@@ -23,9 +24,14 @@ function service(extra: object = {}) {
   return { stack, svc };
 }
 
-describe('SpotInferenceService', () => {
+/** The service with the defaults, synthesized once for the tests that only read it. */
+const defaultService = lazy(() => {
   const { stack, svc } = service();
-  const t = Template.fromStack(stack);
+  return { stack, svc, t: Template.fromStack(stack) };
+});
+
+describe('SpotInferenceService', () => {
+  const { stack, svc, t } = defaultService();
 
   test('composes a fleet and an ALB, with ELB health checks and the agent health port', () => {
     // the spot fleet's group, the on-demand fallback group and the fallback's spare spot group
@@ -178,7 +184,7 @@ describe('SpotInferenceService synthesizes without warnings (cdk synth --strict)
   }
 
   test('the default service, with its dashboard and cost widget, has no warning annotation', () => {
-    const { stack, svc } = service();
+    const { stack, svc } = defaultService();
     expect(svc.dashboard?.metricEstimatedCostPerHour()).toBeDefined();
     expect(warningsOf(stack)).toEqual([]);
   });
@@ -191,17 +197,33 @@ describe('SpotInferenceService synthesizes without warnings (cdk synth --strict)
 });
 
 describe('SpotInferenceService without cdk-monitoring-constructs installed (an optional peer)', () => {
-  /** Loads the package's constructs in a module registry where cdk-monitoring-constructs cannot be found. */
-  function withoutMonitoring<T>(fn: (mods: { aws: typeof import('../../../constructs/aws'); cdk: typeof import('aws-cdk-lib'); assertions: typeof import('aws-cdk-lib/assertions'); ec2: typeof import('aws-cdk-lib/aws-ec2') }) => T): T {
-    let result: T;
+  type Modules = { aws: typeof import('../../../constructs/aws'); cdk: typeof import('aws-cdk-lib'); assertions: typeof import('aws-cdk-lib/assertions'); ec2: typeof import('aws-cdk-lib/aws-ec2') };
+
+  /**
+   * The package's constructs loaded in a module registry of their own, once for the tests below (loading them is
+   * most of the time a build takes): their dashboard has never loaded cdk-monitoring-constructs, and each build runs
+   * while it cannot be found. A module of aws-cdk-lib that they load only while building comes from this file's
+   * registry (CDK recognizes its constructs across copies of the library).
+   */
+  const isolatedModules = lazy(() => {
+    let mods!: Modules;
     jest.isolateModules(() => {
-      jest.doMock('cdk-monitoring-constructs', () => {
-        throw new Error("Cannot find module 'cdk-monitoring-constructs'");
-      });
-      result = fn({ aws: require('../../../constructs/aws'), cdk: require('aws-cdk-lib'), assertions: require('aws-cdk-lib/assertions'), ec2: require('aws-cdk-lib/aws-ec2') });
+      mods = { aws: require('../../../constructs/aws'), cdk: require('aws-cdk-lib'), assertions: require('aws-cdk-lib/assertions'), ec2: require('aws-cdk-lib/aws-ec2') };
     });
-    jest.dontMock('cdk-monitoring-constructs');
-    return result!;
+    return mods;
+  });
+
+  /** Runs fn on those constructs while cdk-monitoring-constructs cannot be found. */
+  function withoutMonitoring<T>(fn: (mods: Modules) => T): T {
+    const mods = isolatedModules();
+    jest.doMock('cdk-monitoring-constructs', () => {
+      throw new Error("Cannot find module 'cdk-monitoring-constructs'");
+    });
+    try {
+      return fn(mods);
+    } finally {
+      jest.dontMock('cdk-monitoring-constructs');
+    }
   }
 
   function build(extra: object) {

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { Testing } from 'cdktf';
 import { AzureMultiRegionSpotInferenceService, AzureMultiRegionSpotInferenceServiceProps } from '../../../constructs/azure';
 import { FleetSpecError, FleetSpecErrorCode } from '../../../lib/spec';
+import { lazy } from '../../support/lazy';
 
 Testing.setupJest();
 
@@ -42,9 +43,14 @@ function synth(p: AzureMultiRegionSpotInferenceServiceProps) {
   return { svc, json, all: (type: string): any[] => Object.values(json.resource[type] ?? {}) };
 }
 
+// Synthesized once each for the tests that only read them.
+const defaultService = lazy(() => synth(props()));
+const homeInWesteurope = lazy(() => synth(props({ homeRegion: 'westeurope' })));
+const withoutController = lazy(() => synth(props({ onDemandFallback: false })));
+
 describe('AzureMultiRegionSpotInferenceService', () => {
   test('the global layer: one Front Door profile, endpoint, origin group with a fast health probe, one origin per region, one route', () => {
-    const { svc, all } = synth(props());
+    const { svc, all } = defaultService();
     expect(all('azurerm_cdn_frontdoor_profile')).toEqual([expect.objectContaining({ sku_name: 'Standard_AzureFrontDoor', response_timeout_seconds: 120 })]);
     expect(all('azurerm_cdn_frontdoor_endpoint')).toHaveLength(1);
     const [group] = all('azurerm_cdn_frontdoor_origin_group');
@@ -64,7 +70,7 @@ describe('AzureMultiRegionSpotInferenceService', () => {
     expect(route).toEqual(expect.objectContaining({ patterns_to_match: ['/*'], supported_protocols: ['Http', 'Https'], https_redirect_enabled: true, forwarding_protocol: 'HttpOnly' }));
     expect(route.cdn_frontdoor_origin_ids).toHaveLength(2);
     // Outputs: the host name clients call and the Front Door id the server checks (X-Azure-FDID).
-    const out = synth(props()).json.output;
+    const out = defaultService().json.output;
     expect(Object.values(out).map((o: any) => o.value).sort()).toEqual([
       expect.stringMatching(/^\$\{azurerm_cdn_frontdoor_endpoint\.\w+\.host_name\}$/),
       expect.stringMatching(/^\$\{azurerm_cdn_frontdoor_profile\.\w+\.resource_guid\}$/),
@@ -74,9 +80,9 @@ describe('AzureMultiRegionSpotInferenceService', () => {
   });
 
   test('one regional fleet per region: scale sets, a load balancer probing the agent every 5 s, admitting only Front Door', () => {
-    const { svc, all } = synth(props());
+    const { svc, all } = defaultService();
     expect(svc.regionNames).toEqual(['eastus2', 'westeurope']);
-    const { json } = synth(props());
+    const { json } = defaultService();
     // The fleets' own scale sets (the fallback controller may add spare Spot scale sets of its own next to them).
     const sets = Object.entries(json.resource.azurerm_orchestrated_virtual_machine_scale_set as Record<string, any>).filter(([k]) => /^Svc_Fleet-/.test(k)).map(([, v]) => v);
     expect(sets.map((s) => `${s.location}:${s.sku_name}`).sort()).toEqual([
@@ -93,7 +99,7 @@ describe('AzureMultiRegionSpotInferenceService', () => {
   });
 
   test('one controller over every region: control role on the regions\' scale sets (and its spares) only, every region in its settings', () => {
-    const { svc, json } = synth(props());
+    const { svc, json } = defaultService();
     expect(Object.keys(svc.onDemandFallbacks)).toEqual(['eastus2', 'westeurope']);
     const controller = svc.onDemandFallbacks.eastus2;
     expect(svc.onDemandFallbacks.westeurope).toBe(controller);
@@ -112,13 +118,13 @@ describe('AzureMultiRegionSpotInferenceService', () => {
     const sets = JSON.parse(settings.SCALE_SETS.replace(/\$\{[^}]+\}/g, 'REF'));
     expect(sets.map((x: any) => x.region ?? settings.FLEET_REGION)).toEqual(['eastus2', 'eastus2', 'westeurope', 'westeurope']);
     // The controller sits in the home region when there is one.
-    const home = synth(props({ homeRegion: 'westeurope' }));
+    const home = homeInWesteurope();
     expect(home.svc.onDemandFallbacks.eastus2.regions).toEqual(['westeurope', 'eastus2']);
     expect((Object.values(home.json.resource.azurerm_linux_function_app)[0] as any).location).toBe('westeurope');
   });
 
   test('spare Spot scale sets per region: one per zone, in that region, behind its load balancer, capacity 0, sized by the one controller (control role at each)', () => {
-    const { svc, json } = synth(props());
+    const { svc, json } = defaultService();
     const sets = Object.entries(json.resource.azurerm_orchestrated_virtual_machine_scale_set as Record<string, any>).filter(([k]) => /_OnDemandFallback_SpareScaleSet/.test(k)).map(([, v]) => v);
     expect(sets.map((x) => [x.name, x.location, x.zones]).sort()).toEqual([
       ['llm-spare-1-vmss', 'eastus2', ['1']],
@@ -148,7 +154,7 @@ describe('AzureMultiRegionSpotInferenceService', () => {
     expect(control.filter((scope) => /SpareScaleSet/.test(scope))).toHaveLength(6);
     expect(control).toHaveLength(10);
     // without the controller, no spare set
-    const off = synth(props({ onDemandFallback: false }));
+    const off = withoutController();
     expect(Object.keys(off.json.resource.azurerm_orchestrated_virtual_machine_scale_set).filter((k) => /SpareScaleSet/.test(k))).toHaveLength(0);
   });
 
@@ -176,7 +182,7 @@ describe('AzureMultiRegionSpotInferenceService', () => {
     expect(fallback).toHaveLength(1);
     expect(fallback.find((a) => a.name === 'llm-fallback-active-0').scopes).toEqual([expect.stringMatching(/^\$\{azurerm_orchestrated_virtual_machine_scale_set\.Svc_Fleet-westeurope_ScaleSet1_Vmss_\w+\.id\}$/)]);
     // ... exactly the resource the controller posts to (its METRICS_RESOURCE_ID)
-    const { json: withController } = synth(props({ homeRegion: 'westeurope' }));
+    const { json: withController } = homeInWesteurope();
     const settings = (Object.values(withController.resource.azurerm_linux_function_app)[0] as any).app_settings;
     const alerts = Object.values(withController.resource.azurerm_monitor_metric_alert as Record<string, any>).filter((a) => /fallback-active/.test(a.name));
     expect(alerts.map((a) => a.scopes)).toEqual([[settings.METRICS_RESOURCE_ID]]);
@@ -184,7 +190,7 @@ describe('AzureMultiRegionSpotInferenceService', () => {
   });
 
   test('without the controller, no fallback alert (nothing writes its metric); the other alerts stay', () => {
-    const { svc, json } = synth(props({ onDemandFallback: false }));
+    const { svc, json } = withoutController();
     expect(svc.alerts!.fallbackActiveAlert).toBeUndefined();
     expect(svc.alerts!.fallbackActiveAlerts).toEqual([]);
     const names = Object.values(json.resource.azurerm_monitor_metric_alert as Record<string, any>).map((a) => a.name);

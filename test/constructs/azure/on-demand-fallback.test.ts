@@ -11,6 +11,7 @@ import { Fn, TerraformAsset, TerraformVariable, Testing, Token } from 'cdktf';
 import { AzureOnDemandFallback, AzureOnDemandFallbackProps, IAzureSpotFleet, AzureSpotFleet, AzureSpotFleetProps } from '../../../constructs/azure';
 import { AzureFallbackClients, azureFallbackSettingsFromEnv, AzureStoredState, AzureVm, runAzureFallbackController } from '../../../lib/handlers/azure/fallback';
 import { FleetSpecError, FleetSpecErrorCode } from '../../../lib/spec';
+import { lazy } from '../../support/lazy';
 
 Testing.setupJest();
 
@@ -46,6 +47,8 @@ function synth(fleetProps: AzureSpotFleetProps = GPU, props: Partial<AzureOnDema
   return { out, json: JSON.parse(out), fallback, fleet };
 }
 const resources = (json: any, type: string): any[] => Object.values(json.resource[type] ?? {});
+/** The fallback with spareGroups: true, synthesized once for the tests that only read it. */
+const withSpareGroups = lazy(() => synth(GPU, { spareGroups: true }));
 
 describe('AzureOnDemandFallback', () => {
   const { out, json, fallback, fleet } = synth(GPU, { policy: { scaleInCooldownSeconds: 300 } });
@@ -135,7 +138,7 @@ describe('AzureOnDemandFallback', () => {
   });
 
   test('spareGroups: one spare Spot scale set per zone, a Spot-only copy of the first scale set with capacity 0 and no autoscale, known to the controller', () => {
-    const { json, fallback } = synth(GPU, { spareGroups: true });
+    const { json, fallback } = withSpareGroups();
     const all = resources(json, 'azurerm_orchestrated_virtual_machine_scale_set');
     const main = all.find((x) => !String(x.name).includes('-spare-'))!;
     const spares = all.filter((x) => String(x.name).includes('-spare-'));
@@ -222,7 +225,7 @@ describe('AzureOnDemandFallback: spare Spot scale sets', () => {
 
   test('on by default: one spare set per zone of the fleet, like spareGroups: true', () => {
     const byDefault = synth(GPU).json;
-    const explicit = synth(GPU, { spareGroups: true }).json;
+    const explicit = withSpareGroups().json;
     const names = (j: any) => resources(j, 'azurerm_orchestrated_virtual_machine_scale_set').map((x) => x.name).filter((n: string) => n.includes('-spare-'));
     expect(names(byDefault)).toEqual(['fallback-spare-1-vmss', 'fallback-spare-2-vmss', 'fallback-spare-3-vmss']);
     expect(names(byDefault)).toEqual(names(explicit));
@@ -331,9 +334,11 @@ describe('AzureOnDemandFallback: one controller over several regions (additional
     return { json, fallback };
   };
   const ASIA_CAPS = [{ baseRegularCount: 0, maxCapacity: 3, desiredCapacity: 1 }];
+  /** West built here and Asia imported, beside the home fleet: synthesized once for the tests that only read it. */
+  const threeRegions = lazy(() => build((west, asia) => ({ additionalFleets: [{ fleet: west }, { fleet: asia, location: 'japaneast', scaleSetCapacities: ASIA_CAPS }] })));
 
   test('every region\'s scale sets in the settings, with their region and resource group; the fleet-wide maximum', () => {
-    const { json, fallback } = build((west, asia) => ({ additionalFleets: [{ fleet: west }, { fleet: asia, location: 'japaneast', scaleSetCapacities: ASIA_CAPS }] }));
+    const { json, fallback } = threeRegions();
     expect(fallback.regions).toEqual(['eastus2', 'westeurope', 'japaneast']);
     const s = resources(json, 'azurerm_linux_function_app')[0].app_settings;
     const sets = JSON.parse(s.SCALE_SETS.replace(/\$\{[^}]+\}/g, 'REF'));
@@ -352,7 +357,7 @@ describe('AzureOnDemandFallback: one controller over several regions (additional
   });
 
   test('the control role is assigned at every region\'s scale sets (and spares) only; observe in each resource group once', () => {
-    const { json } = build((west, asia) => ({ additionalFleets: [{ fleet: west }, { fleet: asia, location: 'japaneast', scaleSetCapacities: ASIA_CAPS }] }));
+    const { json } = threeRegions();
     const assignments = Object.entries(json.resource.azurerm_role_assignment as Record<string, any>);
     const control = assignments.filter(([, a]) => /ControlRole/.test(a.role_definition_id)).map(([, a]) => a.scope as string);
     expect(control).toHaveLength(2 + 2 + 1 + 6);

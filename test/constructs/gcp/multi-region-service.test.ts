@@ -5,6 +5,7 @@ import { ComputeHealthCheck } from '@cdktf/provider-google/lib/compute-health-ch
 import { GcpMultiRegionSpotInferenceService, GcpMultiRegionSpotInferenceServiceProps, regionSuffix, regionSuffixes } from '../../../constructs/gcp';
 import { FleetSpecError, FleetSpecErrorCode } from '../../../lib/spec';
 import { ensureBundles, synth } from './helpers';
+import { lazy } from '../../support/lazy';
 
 Testing.setupJest();
 beforeAll(ensureBundles);
@@ -27,13 +28,19 @@ function props(overrides: Partial<GcpMultiRegionSpotInferenceServiceProps> = {})
   };
 }
 
+/** The service with the defaults, synthesized once for the tests that only read it. */
+const defaultService = lazy(() => {
+  let svc!: GcpMultiRegionSpotInferenceService;
+  const { json, resources } = synth((scope) => {
+    svc = new GcpMultiRegionSpotInferenceService(scope, 'llm', props());
+  });
+  return { svc, json, resources };
+});
+
 describe('GcpMultiRegionSpotInferenceService', () => {
   test('one global backend service over both MIGs and the spare groups of every region, at the region\'s dial, on the fleets\' health check', () => {
-    let svc: GcpMultiRegionSpotInferenceService | undefined;
-    const { json, resources } = synth((scope) => {
-      svc = new GcpMultiRegionSpotInferenceService(scope, 'llm', props());
-    });
-    expect(svc!.regionNames).toEqual(['us-central1', 'europe-west4']);
+    const { svc, json, resources } = defaultService();
+    expect(svc.regionNames).toEqual(['us-central1', 'europe-west4']);
     const backends = Object.values(resources.google_compute_backend_service);
     expect(backends).toHaveLength(1);
     const backend = backends[0] as any;
@@ -55,11 +62,11 @@ describe('GcpMultiRegionSpotInferenceService', () => {
     expect(json).toHaveResourceWithProperties(ComputeGlobalForwardingRule, { name: 'llm-http', port_range: '80', load_balancing_scheme: 'EXTERNAL_MANAGED' });
     expect(Object.keys(resources.google_compute_url_map)).toHaveLength(1);
     expect(Object.keys(resources.google_compute_global_address)).toHaveLength(1);
-    expect(svc!.failoverSeconds).toBe(20);
+    expect(svc.failoverSeconds).toBe(20);
   });
 
   test('a regional spot MIG and standard MIG per region, over that region\'s zones and types', () => {
-    const { resources } = synth((scope) => new GcpMultiRegionSpotInferenceService(scope, 'llm', props()));
+    const { resources } = defaultService();
     const migs = Object.values(resources.google_compute_region_instance_group_manager) as any[];
     expect(migs.map((m) => `${m.name}@${m.region}`).sort()).toEqual(['llm-euwe4-od@europe-west4', 'llm-euwe4-spot@europe-west4', 'llm-usce1-od@us-central1', 'llm-usce1-spot@us-central1']);
     const euSpot = migs.find((m) => m.name === 'llm-euwe4-spot');
@@ -70,12 +77,9 @@ describe('GcpMultiRegionSpotInferenceService', () => {
   });
 
   test('one controller over every region: it reads and resizes only the regions\' own groups (IAM conditions on their names), and every region\'s preemptions run it', () => {
-    let svc: GcpMultiRegionSpotInferenceService | undefined;
-    const { resources } = synth((scope) => {
-      svc = new GcpMultiRegionSpotInferenceService(scope, 'llm', props());
-    });
-    expect(svc!.controllerRegion).toBe('us-central1');
-    expect(svc!.onDemandFallback).toBeDefined();
+    const { svc, resources } = defaultService();
+    expect(svc.controllerRegion).toBe('us-central1');
+    expect(svc.onDemandFallback).toBeDefined();
     // One controller function (plus one preemption hook function per region).
     expect(Object.keys(resources.google_cloudfunctions2_function).filter((k) => /OnDemandFallback/.test(k))).toHaveLength(1);
     const members = Object.entries(resources.google_project_iam_member) as [string, any][];
@@ -103,14 +107,11 @@ describe('GcpMultiRegionSpotInferenceService', () => {
     expect(east.location).toBe('us-central1');
     expect(east.transport.pubsub.topic).toMatch(/^\$\{google_pubsub_topic\.llm_PreemptionHook-europe-west4_\w+\.id\}$/);
     expect(east.destination.cloud_run_service.region).toBe('us-central1');
-    expect(svc!.preemptionTriggers).toHaveLength(1);
+    expect(svc.preemptionTriggers).toHaveLength(1);
   });
 
   test('spare groups per region: one zonal MIG per listed zone on that region\'s spot template, size 0, sized by the one controller', () => {
-    let svc: GcpMultiRegionSpotInferenceService | undefined;
-    const { resources } = synth((scope) => {
-      svc = new GcpMultiRegionSpotInferenceService(scope, 'llm', props());
-    });
+    const { svc, resources } = defaultService();
     const spares = Object.entries(resources.google_compute_instance_group_manager) as [string, any][];
     expect(spares.map(([, g]) => [g.name, g.zone, g.target_size]).sort()).toEqual([
       ['llm-euwe4-spare-a', 'europe-west4-a', 0],
@@ -125,7 +126,7 @@ describe('GcpMultiRegionSpotInferenceService', () => {
       expect(g.named_port).toEqual([{ name: 'http', port: 8080 }]);
       expect(g.lifecycle).toEqual({ ignore_changes: ['target_size'] });
     }
-    expect(svc!.onDemandFallback!.spareGroups).toHaveLength(5);
+    expect(svc.onDemandFallback!.spareGroups).toHaveLength(5);
     // the one controller knows every region's spare groups (REGIONS) and its own region's (SPARE_GROUPS)
     const fn = Object.entries(resources.google_cloudfunctions2_function).find(([k]) => /OnDemandFallback/.test(k))![1] as any;
     const env = fn.service_config.environment_variables;

@@ -26,6 +26,7 @@ import { locatePool } from '../../../lib/plan/pools';
 import { SpotTrace, TraceReading } from '../../../lib/plan/traces';
 import { mulberry32 } from '../../../lib/plan/rng';
 import { FallbackState, initialFallbackState, planControllerStep } from '../../../lib/policy';
+import { expectEqual } from '../../support/equal';
 
 /** Random on/off spells per pool, some pools correlated (same zone, same region), seeded. */
 function syntheticTraces(names: string[], ticks: number, seed: number): SpotTrace[] {
@@ -164,11 +165,11 @@ describe('as-deployed AWS model == the AWS handler (same observed inputs, same a
         // the construct's default (steerInstanceTypes: false), which the AWS profile models
         steerInstanceTypes: false,
       });
-      expect(handlerInput.groups).toEqual(run.input.groups);
-      expect(handlerInput.observed).toEqual(run.input.observed);
+      expectEqual(handlerInput.groups, run.input.groups);
+      expectEqual(handlerInput.observed, run.input.observed);
       const handlerStep = planControllerStep(handlerInput);
-      expect(handlerStep.actions).toEqual(run.step.actions);
-      expect(handlerStep.nextState).toEqual(run.step.nextState);
+      expectEqual(handlerStep.actions, run.step.actions);
+      expectEqual(handlerStep.nextState, run.step.nextState);
       changes += run.step.actions.filter((a) => a.changed).length;
       spares += run.step.spareSpotReplicas;
       steered += run.step.actions.filter((a) => a.zones !== undefined).length;
@@ -182,12 +183,31 @@ describe('as-deployed AWS model == the AWS handler (same observed inputs, same a
   });
 });
 
-/** The as-deployed replay of one cloud, with every controller run it made. */
+const replays = new WeakMap<SpotTrace[], Map<string, ControllerRunRecord[]>>();
+
+/**
+ * The as-deployed replay of one cloud, with every controller run it made: made once per traces and options in this
+ * file (the tests only read the runs), so the tests of the handler's pure half and of the whole handler on fake
+ * clients that replay the same traces share it.
+ */
 function replay(deployment: Deployment, traces: SpotTrace[], maxCapacity: number, onDemandBase: number, targetReplicas: number, reading: TraceReading): ControllerRunRecord[] {
-  const runs: ControllerRunRecord[] = [];
-  simulate(traces, { deployment, policies: [SimulatedPolicy.OURS], windowSeconds: 0, maxCapacity, onDemandBase, targetReplicas, reading, onControllerRun: (run) => runs.push(run) });
+  const key = [deployment, maxCapacity, onDemandBase, targetReplicas, reading].join('/');
+  const made = replays.get(traces) ?? new Map<string, ControllerRunRecord[]>();
+  replays.set(traces, made);
+  let runs = made.get(key);
+  if (!runs) {
+    const collected: ControllerRunRecord[] = [];
+    simulate(traces, { deployment, policies: [SimulatedPolicy.OURS], windowSeconds: 0, maxCapacity, onDemandBase, targetReplicas, reading, onControllerRun: (run) => collected.push(run) });
+    made.set(key, (runs = collected));
+  }
   return runs;
 }
+
+// One region, three zones per cloud: replayed for the handler's pure half and for the whole handler on fake clients.
+const GCP_ZONES = ['us-central1-a_c3', 'us-central1-b_c3', 'us-central1-c_c3'];
+const AZURE_ZONES = ['eastus-1_nc', 'eastus-2_nc', 'eastus-3_nc'];
+const GCP_ONE_REGION = syntheticTraces(GCP_ZONES, 1500, 5);
+const AZURE_ONE_REGION = syntheticTraces(AZURE_ZONES, 1500, 9);
 
 /** Each region's share of the fleet's maximum (the home region takes the remainder), as the regions' settings give it. */
 function regionMax(maxCapacity: number, regions: number, index: number): number {
@@ -396,14 +416,13 @@ function gcpSimId(ref: string): string {
  * its policy state), so a VM whose creation fails at run after run must be one failed launch in the simulator too.
  */
 describe('as-deployed Google Cloud model == the Google Cloud handler on every run (preemptions and failed creations included)', () => {
-  const gcpZones = ['us-central1-a_c3', 'us-central1-b_c3', 'us-central1-c_c3'];
   const cases: [string, SpotTrace[], TraceReading, number, number, number][] = [
-    ['one region, three zones', syntheticTraces(gcpZones, 1500, 5), TraceReading.UNCAPPED, 7, 1, 3],
-    ['one region, three zones, 1-3 VMs per pool (preemptions that leave VMs running)', withCounts(syntheticTraces(gcpZones, 1500, 8), 8), TraceReading.CAPPED, 7, 1, 3],
+    ['one region, three zones', GCP_ONE_REGION, TraceReading.UNCAPPED, 7, 1, 3],
+    ['one region, three zones, 1-3 VMs per pool (preemptions that leave VMs running)', withCounts(syntheticTraces(GCP_ZONES, 1500, 8), 8), TraceReading.CAPPED, 7, 1, 3],
     ['one region, two zones, two machine types', syntheticTraces(['us-central1-a_g2', 'us-central1-b_g2', 'us-central1-a_a2', 'us-central1-b_a2'], 1500, 7), TraceReading.UNCAPPED, 7, 1, 3],
     [
       'two regions, one of them losing all spot at once',
-      withRegionOutage(syntheticTraces([...gcpZones, 'europe-west4-a_c3', 'europe-west4-b_c3'], 1500, 11), 'europe-west4', 600, 700),
+      withRegionOutage(syntheticTraces([...GCP_ZONES, 'europe-west4-a_c3', 'europe-west4-b_c3'], 1500, 11), 'europe-west4', 600, 700),
       TraceReading.UNCAPPED,
       9,
       1,
@@ -422,12 +441,12 @@ describe('as-deployed Google Cloud model == the Google Cloud handler on every ru
     for (const run of runs) {
       const { settings, present, prev, preemptions, doomedListed } = gcpReading(run, maxCapacity, carried, names, met);
       const reading = buildGcpStepInput(settings, present, prev, preemptions, run.input.observed.nowSeconds);
-      expect(reading.stepInput.observed).toEqual(run.input.observed);
+      expectEqual(reading.stepInput.observed, run.input.observed);
       expect(reading.repeatedPreemptions).toHaveLength(preemptions.length > 0 ? 1 : 0);
       doomed += doomedListed;
       const step = planControllerStep(reading.stepInput);
-      expect(step.actions.map((a) => ({ ...a, group: gcpSimId(a.group) }))).toEqual(run.step.actions);
-      expect(step.nextState).toEqual(run.step.nextState);
+      expectEqual(step.actions.map((a) => ({ ...a, group: gcpSimId(a.group) })), run.step.actions);
+      expectEqual(step.nextState, run.step.nextState);
       // what runFallbackController writes back
       carried = { policy: step.nextState, seenFailures: reading.seenFailures.slice(-256), seenPreemptions: reading.seenPreemptions.slice(-64) };
       tally(e, run);
@@ -450,10 +469,8 @@ describe('as-deployed Google Cloud model == the Google Cloud handler on every ru
  */
 describe('as-deployed Google Cloud model == the whole Google Cloud handler on fake clients (quiet runs)', () => {
   test('one region, three zones: every quiet controller run of a replay', async () => {
-    const names = ['us-central1-a_c3', 'us-central1-b_c3', 'us-central1-c_c3'];
     const maxCapacity = 7;
-    const runs: ControllerRunRecord[] = [];
-    simulate(syntheticTraces(names, 1500, 5), { deployment: Deployment.GCP, policies: [SimulatedPolicy.OURS], windowSeconds: 0, maxCapacity, onDemandBase: 1, onControllerRun: (run) => runs.push(run) });
+    const runs = replay(Deployment.GCP, GCP_ONE_REGION, maxCapacity, 1, 3, TraceReading.UNCAPPED);
     const quiet = runs.filter((r) => r.input.observed.pools.every((p) => !p.preempted && !p.launchFailures));
     expect(quiet.length).toBeGreaterThan(300);
     let changed = 0;
@@ -521,11 +538,11 @@ describe('as-deployed Google Cloud model == the whole Google Cloud handler on fa
         log: () => undefined,
         now: () => new Date(run.input.observed.nowSeconds * 1000),
       });
-      expect(outcome.stepInput.observed).toEqual(run.input.observed);
+      expectEqual(outcome.stepInput.observed, run.input.observed);
       // group ids: the handler names its groups by reference, the simulator by region / zone
       const simId = (g: string): string => (g === 'std' ? 'us-central1/on-demand' : g.startsWith('zones/') ? `us-central1/${g.split('/')[1]}/spare` : g);
-      expect(outcome.actions.map((a) => ({ ...a, group: simId(a.group) }))).toEqual(run.step.actions);
-      expect(outcome.step.nextState).toEqual(run.step.nextState);
+      expectEqual(outcome.actions.map((a) => ({ ...a, group: simId(a.group) })), run.step.actions);
+      expectEqual(outcome.step.nextState, run.step.nextState);
       changed += run.step.actions.filter((a) => a.changed).length;
       spares += run.step.spareSpotReplicas;
     }
@@ -659,14 +676,13 @@ function azureSimId(name: string): string {
  * too); the listing of Spot VMs and capacities is the one the run's listing implies.
  */
 describe('as-deployed Azure model == the Azure handler on every run (evictions and failed allocations included)', () => {
-  const azureZones = ['eastus-1_nc', 'eastus-2_nc', 'eastus-3_nc'];
   const cases: [string, SpotTrace[], TraceReading, number, number, number][] = [
-    ['one region, three zones', syntheticTraces(azureZones, 1500, 9), TraceReading.UNCAPPED, 7, 1, 3],
-    ['one region, three zones, 1-3 VMs per pool (evictions that leave VMs running)', withCounts(syntheticTraces(azureZones, 1500, 8), 8), TraceReading.CAPPED, 7, 1, 3],
+    ['one region, three zones', AZURE_ONE_REGION, TraceReading.UNCAPPED, 7, 1, 3],
+    ['one region, three zones, 1-3 VMs per pool (evictions that leave VMs running)', withCounts(syntheticTraces(AZURE_ZONES, 1500, 8), 8), TraceReading.CAPPED, 7, 1, 3],
     ['one region, two zones, two VM sizes', syntheticTraces(['eastus-1_nc', 'eastus-2_nc', 'eastus-1_nd', 'eastus-2_nd'], 1500, 3), TraceReading.UNCAPPED, 7, 1, 3],
     [
       'two regions, one of them losing all spot at once',
-      withRegionOutage(syntheticTraces([...azureZones, 'westeurope-1_nc', 'westeurope-2_nc'], 1500, 13), 'westeurope', 600, 700),
+      withRegionOutage(syntheticTraces([...AZURE_ZONES, 'westeurope-1_nc', 'westeurope-2_nc'], 1500, 13), 'westeurope', 600, 700),
       TraceReading.UNCAPPED,
       9,
       1,
@@ -684,10 +700,10 @@ describe('as-deployed Azure model == the Azure handler on every run (evictions a
     for (const run of runs) {
       const { settings, views, spareViews, prev } = azureReading(run, maxCapacity, carried, names, met);
       const reading = buildAzureStepInput(settings, views, spareViews, prev, run.input.observed.nowSeconds);
-      expect(reading.stepInput.observed).toEqual(run.input.observed);
+      expectEqual(reading.stepInput.observed, run.input.observed);
       const step = planControllerStep(reading.stepInput);
-      expect(step.actions.map((a) => ({ ...a, group: azureSimId(a.group) }))).toEqual(run.step.actions);
-      expect(step.nextState).toEqual(run.step.nextState);
+      expectEqual(step.actions.map((a) => ({ ...a, group: azureSimId(a.group) })), run.step.actions);
+      expectEqual(step.nextState, run.step.nextState);
       // what runAzureFallbackController writes back
       carried = { policy: step.nextState, seenFailures: reading.seenFailures.slice(-256), seenPreemptions: [] };
       tally(e, run);
@@ -707,10 +723,8 @@ describe('as-deployed Azure model == the Azure handler on every run (evictions a
  */
 describe('as-deployed Azure model == the whole Azure handler on fake clients (quiet runs)', () => {
   test('one region, three zones: every quiet controller run of a replay', async () => {
-    const names = ['eastus-1_nc', 'eastus-2_nc', 'eastus-3_nc'];
     const maxCapacity = 7;
-    const runs: ControllerRunRecord[] = [];
-    simulate(syntheticTraces(names, 1500, 9), { deployment: Deployment.AZURE, policies: [SimulatedPolicy.OURS], windowSeconds: 0, maxCapacity, onDemandBase: 1, onControllerRun: (run) => runs.push(run) });
+    const runs = replay(Deployment.AZURE, AZURE_ONE_REGION, maxCapacity, 1, 3, TraceReading.UNCAPPED);
     const quiet = runs.filter((r) => r.input.observed.pools.every((p) => !p.preempted && !p.launchFailures));
     expect(quiet.length).toBeGreaterThan(300);
     expect(runs[0].input.observed.pools.map((p) => p.pool).every((p) => /^eastus\/[123]\/nc$/.test(p))).toBe(true);
@@ -777,10 +791,10 @@ describe('as-deployed Azure model == the whole Azure handler on fake clients (qu
         log: () => undefined,
         now: () => new Date(run.input.observed.nowSeconds * 1000),
       });
-      expect(outcome.stepInput.observed).toEqual(run.input.observed);
+      expectEqual(outcome.stepInput.observed, run.input.observed);
       const simId = (g: string): string => (g === 'main' ? 'eastus/on-demand' : g.startsWith('spare-') ? `eastus/${g.slice('spare-'.length)}/spare` : g);
-      expect(outcome.actions.map((a) => ({ ...a, group: simId(a.group) }))).toEqual(run.step.actions);
-      expect(outcome.step.nextState).toEqual(run.step.nextState);
+      expectEqual(outcome.actions.map((a) => ({ ...a, group: simId(a.group) })), run.step.actions);
+      expectEqual(outcome.step.nextState, run.step.nextState);
       changed += run.step.actions.filter((a) => a.changed).length;
       spares += run.step.spareSpotReplicas;
     }

@@ -1,5 +1,6 @@
 import { SyntheticFamily, syntheticTraces } from '../../../lib/plan/synthetic';
 import { locatePool } from '../../../lib/plan/pools';
+import { expectEqual } from '../../support/equal';
 
 const upShare = (d: Int32Array): number => d.reduce((a, b) => a + b, 0) / d.length;
 
@@ -8,7 +9,7 @@ describe('synthetic trace families', () => {
     const a = syntheticTraces({ family: SyntheticFamily.INDEPENDENT_ZONES, seed: 1 });
     const b = syntheticTraces({ family: SyntheticFamily.INDEPENDENT_ZONES, seed: 1 });
     const c = syntheticTraces({ family: SyntheticFamily.INDEPENDENT_ZONES, seed: 2 });
-    expect(a.map((t) => Array.from(t.data))).toEqual(b.map((t) => Array.from(t.data)));
+    expectEqual(a.map((t) => Array.from(t.data)), b.map((t) => Array.from(t.data)));
     expect(a.map((t) => Array.from(t.data))).not.toEqual(c.map((t) => Array.from(t.data)));
     expect(a.map((t) => t.name)).toEqual(['us-east-1a_gpu', 'us-east-1b_gpu', 'us-east-1c_gpu', 'us-east-2a_gpu', 'us-east-2b_gpu', 'us-east-2c_gpu', 'us-west-2a_gpu', 'us-west-2b_gpu', 'us-west-2c_gpu']);
     expect(new Set(a.map((t) => locatePool(t.name).region))).toEqual(new Set(['us-east-1', 'us-east-2', 'us-west-2']));
