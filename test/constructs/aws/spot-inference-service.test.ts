@@ -197,33 +197,17 @@ describe('SpotInferenceService synthesizes without warnings (cdk synth --strict)
 });
 
 describe('SpotInferenceService without cdk-monitoring-constructs installed (an optional peer)', () => {
-  type Modules = { aws: typeof import('../../../constructs/aws'); cdk: typeof import('aws-cdk-lib'); assertions: typeof import('aws-cdk-lib/assertions'); ec2: typeof import('aws-cdk-lib/aws-ec2') };
-
-  /**
-   * The package's constructs loaded in a module registry of their own, once for the tests below (loading them is
-   * most of the time a build takes): their dashboard has never loaded cdk-monitoring-constructs, and each build runs
-   * while it cannot be found. A module of aws-cdk-lib that they load only while building comes from this file's
-   * registry (CDK recognizes its constructs across copies of the library).
-   */
-  const isolatedModules = lazy(() => {
-    let mods!: Modules;
+  /** Loads the package's constructs in a module registry where cdk-monitoring-constructs cannot be found. */
+  function withoutMonitoring<T>(fn: (mods: { aws: typeof import('../../../constructs/aws'); cdk: typeof import('aws-cdk-lib'); assertions: typeof import('aws-cdk-lib/assertions'); ec2: typeof import('aws-cdk-lib/aws-ec2') }) => T): T {
+    let result: T;
     jest.isolateModules(() => {
-      mods = { aws: require('../../../constructs/aws'), cdk: require('aws-cdk-lib'), assertions: require('aws-cdk-lib/assertions'), ec2: require('aws-cdk-lib/aws-ec2') };
+      jest.doMock('cdk-monitoring-constructs', () => {
+        throw new Error("Cannot find module 'cdk-monitoring-constructs'");
+      });
+      result = fn({ aws: require('../../../constructs/aws'), cdk: require('aws-cdk-lib'), assertions: require('aws-cdk-lib/assertions'), ec2: require('aws-cdk-lib/aws-ec2') });
     });
-    return mods;
-  });
-
-  /** Runs fn on those constructs while cdk-monitoring-constructs cannot be found. */
-  function withoutMonitoring<T>(fn: (mods: Modules) => T): T {
-    const mods = isolatedModules();
-    jest.doMock('cdk-monitoring-constructs', () => {
-      throw new Error("Cannot find module 'cdk-monitoring-constructs'");
-    });
-    try {
-      return fn(mods);
-    } finally {
-      jest.dontMock('cdk-monitoring-constructs');
-    }
+    jest.dontMock('cdk-monitoring-constructs');
+    return result!;
   }
 
   function build(extra: object) {
