@@ -21,8 +21,9 @@ import { FallbackDecision, FallbackPolicyOptions, FallbackState, SpotPoolObserva
  *      region whose spot is shortest of its own target (`observed.regions`), then to the group with the fewest,
  *      within each group's `maxSize`;
  *   2. `spareSpotReplicas` is split over the SPARE_SPOT groups: each spare goes to the group with the fewest
- *      spares among those that have a pool the policy does not avoid, the best-ranked (by `preferredPools`) first,
- *      so spares spread over regions and never go where spot was just lost;
+ *      spares among those that have a pool the policy does not avoid, then (`spreadSpares`, zonal groups) to one
+ *      whose zone holds none of the fleet's other spot, then the best-ranked (by `preferredPools`), so spares
+ *      spread over regions and zones and never go where spot was just lost;
  *   3. `preferredPools` / `unavailablePools` steer the SPARE_SPOT groups that may be steered (`allowedZones` /
  *      `allowedTypes` given): their zones become the allowed zones that still have a usable pool, their types the
  *      allowed types that have a usable pool in those zones, best first. A group launches in zones x types, so a
@@ -304,12 +305,29 @@ export function planControllerStep(input: ControllerStepInput): ControllerStep {
   }
   const spareWanted = decision.spareSpotReplicas + stand;
   const spareShare = new Map<string, number>(spareViews.map((v) => [v.g.id, 0]));
+  // Spot running (ready or booting) per `<region>/<zone>`, for spreading the spares.
+  const occupancy = new Map<string, number>();
+  for (const p of o.pools) {
+    const id = parsePoolId(p.pool);
+    const key = `${id.region}/${id.zone}`;
+    occupancy.set(key, (occupancy.get(key) ?? 0) + p.ready + (p.launching ?? 0));
+  }
+  // With spreadSpares, a zonal spare group (one zone) whose zone holds none of the fleet's other spot wins over one
+  // whose spare would sit next to a main replica and be lost with it.
+  // The group's own spares do not count (a spare would otherwise move away from its own zone every period).
+  const shared = (v: SpareView): number => {
+    if (!po.spreadSpares || v.g.allowedZones !== undefined || v.zones.length !== 1) return 0;
+    const own = Math.max(0, v.g.desired - (v.g.baseReplicas ?? 0));
+    return (occupancy.get(`${v.g.region}/${v.zones[0]}`) ?? 0) - own > 0 ? 1 : 0;
+  };
   let spares = 0;
   for (; spares < spareWanted; spares++) {
     let best: SpareView | undefined;
     for (const v of spareViews) {
       if (v.best === Number.MAX_SAFE_INTEGER || spareShare.get(v.g.id)! >= v.g.maxSize - (v.g.baseReplicas ?? 0)) continue;
-      if (!best || spareShare.get(v.g.id)! < spareShare.get(best.g.id)! || (spareShare.get(v.g.id) === spareShare.get(best.g.id) && v.best < best.best)) best = v;
+      const dv = spareShare.get(v.g.id)!;
+      const db = best ? spareShare.get(best.g.id)! : 0;
+      if (!best || dv < db || (dv === db && (shared(v) < shared(best) || (shared(v) === shared(best) && v.best < best.best)))) best = v;
     }
     if (!best) break;
     spareShare.set(best.g.id, spareShare.get(best.g.id)! + 1);
@@ -320,14 +338,6 @@ export function planControllerStep(input: ControllerStepInput): ControllerStep {
         ? `no spare spot group owned: ${spareWanted} spare replicas not applied`
         : `${spares} of ${spareWanted} spare replicas applied: the spare groups have no room or no pool the policy does not avoid`,
     );
-  }
-
-  // Spot running (ready or booting) per `<region>/<zone>`, for spreading the spares.
-  const occupancy = new Map<string, number>();
-  for (const p of o.pools) {
-    const id = parsePoolId(p.pool);
-    const key = `${id.region}/${id.zone}`;
-    occupancy.set(key, (occupancy.get(key) ?? 0) + p.ready + (p.launching ?? 0));
   }
 
   // Actions, in the order of the groups.

@@ -264,3 +264,32 @@ describe('spreadSpares: a growing spare group goes to zones that hold none of th
     expect(spare.zones).toEqual(['us-east-1b', 'us-east-1c', 'us-east-1d']);
   });
 });
+
+describe('spreadSpares with zonal spare groups (Google Cloud, Azure: one spare group per zone, sized only)', () => {
+  const zones = ['1', '2', '3'];
+  const types = ['Standard_NC4as_T4_v3'];
+  const zonal = (spareIn: string | undefined): ControllerGroup[] => zones.map((z) => ({ id: `spare-${z}`, region: 'eastus', role: R.SPARE_SPOT, desired: z === spareIn ? 1 : 0, maxSize: 2, zones: [z], types }));
+  // Main replicas in zones 1 (two) and 2 (one); zone 3 holds none, and is ranked last (not proven good yet).
+  const observed = (spareIn?: string): ControllerObservation => ({
+    nowSeconds: T0, targetReplicas: 3, onDemandBase: 0, maxCapacity: 6,
+    pools: pools('eastus', zones, types, (z) => ({ 1: 2, 2: 1, 3: 0 })[z]! + (z === spareIn ? 1 : 0)),
+  });
+  const sizes = (step: ReturnType<typeof planControllerStep>) => step.actions.map((a) => [a.group, a.desired]);
+
+  test('on (default): the spare goes to the zone holding none of the fleet\'s spot, not next to a main replica', () => {
+    const step = planControllerStep({ observed: observed(), groups: zonal(undefined), options: { keepSparesWhenCalm: true } });
+    expect(step.decision.preferredPools[0]).toBe('eastus/1/Standard_NC4as_T4_v3');
+    expect(sizes(step)).toEqual([['spare-1', 0], ['spare-2', 0], ['spare-3', 1]]);
+  });
+
+  test('a spare already running alone in its zone stays there: its own instance does not count as the fleet\'s', () => {
+    const step = planControllerStep({ observed: observed('3'), groups: zonal('3'), options: { keepSparesWhenCalm: true } });
+    expect(sizes(step)).toEqual([['spare-1', 0], ['spare-2', 0], ['spare-3', 1]]);
+    expect(step.actions.every((a) => !a.changed)).toBe(true);
+  });
+
+  test('off: the spare goes to the best-ranked pool, as before', () => {
+    const step = planControllerStep({ observed: observed(), groups: zonal(undefined), options: { keepSparesWhenCalm: true, spreadSpares: false } });
+    expect(sizes(step)).toEqual([['spare-1', 1], ['spare-2', 0], ['spare-3', 0]]);
+  });
+});

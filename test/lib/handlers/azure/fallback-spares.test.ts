@@ -126,6 +126,20 @@ describe('spare Spot scale sets, one region', () => {
     expect(planControllerStep(out.stepInput).actions).toEqual(out.actions);
   });
 
+  test('the spare goes to the zone holding none of the fleet\'s Spot (spreadSpares), not next to a main VM it would be lost with', async () => {
+    arm.sets.get('llm-vmss')!.vms = [vm('s1', '1'), vm('s1b', '1'), vm('s2', '2')];
+    await runAzureFallbackController(SETTINGS, clients);
+    evict('s1');
+    clock += 60;
+    const out = await runAzureFallbackController(SETTINGS, clients);
+    expect(out.decision.preferredPools[0]).toBe('eastus2/2/Standard_NC4as_T4_v3');
+    expect(['1', '2', '3'].map((z) => arm.sets.get(`llm-spare-${z}`)!.state.capacity)).toEqual([0, 0, 1]);
+    expect(planControllerStep(out.stepInput).actions).toEqual(out.actions);
+    // with spreadSpares off it would sit next to s2, in the best-ranked pool
+    const off = planControllerStep({ ...out.stepInput, options: { ...out.stepInput.options, spreadSpares: false } });
+    expect(off.actions.filter((a) => a.desired > 0 && a.role === 'spare-spot').map((a) => a.group)).toEqual(['llm-spare-2']);
+  });
+
   test('run again with nothing new: nothing patched (idempotent)', async () => {
     await runAzureFallbackController(SETTINGS, clients);
     evict('s1');

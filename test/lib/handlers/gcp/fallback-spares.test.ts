@@ -118,6 +118,18 @@ describe('spare spot VMs, one region', () => {
     expect(planControllerStep(out.stepInput).actions).toEqual(out.actions);
   });
 
+  test('the spare goes to the zone holding none of the fleet\'s spot (spreadSpares), not next to a main VM it would be lost with', async () => {
+    compute.groups.set('llm-spot', { size: 3, instances: [vm('us-central1-a', 'llm-spot-a1'), vm('us-central1-a', 'llm-spot-a2'), vm('us-central1-b', 'llm-spot-b')] });
+    await runFallbackController(SETTINGS, clients);
+    const out = await runFallbackController(SETTINGS, clients, preempted('llm-spot-a1', 'us-central1-a'));
+    expect(out.decision.preferredPools[0]).toBe('us-central1/us-central1-b/g2-standard-8');
+    expect(['a', 'b', 'c'].map((z) => compute.groups.get(`zones/us-central1-${z}/llm-spare-${z}`)!.size)).toEqual([0, 0, 1]);
+    expect(planControllerStep(out.stepInput).actions).toEqual(out.actions);
+    // with spreadSpares off it would sit next to llm-spot-b, the best-ranked pool
+    const off = planControllerStep({ ...out.stepInput, options: { ...out.stepInput.options, spreadSpares: false } });
+    expect(off.actions.filter((a) => a.desired > 0 && a.role === 'spare-spot').map((a) => a.group)).toEqual(['zones/us-central1-b/llm-spare-b']);
+  });
+
   test('the same preemption delivered twice: counted once, nothing resized the second time', async () => {
     await runFallbackController(SETTINGS, clients);
     await runFallbackController(SETTINGS, clients, preempted('llm-spot-a', 'us-central1-a'));
