@@ -710,7 +710,8 @@ export class DeployedFleet {
   /**
    * The Google Cloud and Azure handlers' view (lib/handlers/gcp/fallback.ts, lib/handlers/azure/fallback.ts): pools in
    * the order the handler first meets them in what it lists; the standard MIG / the Regular count holds the base
-   * (`baseReplicas`); one spare group per zone, sized only; spot in service = ready spot. A failed launch is a VM
+   * (`baseReplicas`); one spare group per zone, sized only; the main groups' spot in service = their ready VMs (the
+   * spare groups' not counted). A failed launch is a VM
    * listed in the group that launched it (a managed instance with `lastAttempt` errors; a Spot VM in provisioning
    * state Failed), so its pool is met where that group's VMs are.
    * - Google Cloud, per region: the spot MIG's VMs, then the spare MIGs' (zone by zone), then each spare MIG's zone;
@@ -727,9 +728,11 @@ export class DeployedFleet {
       const running = this.main[z] + this.spare[z];
       const ready = Math.min(running, readySpot[z]);
       pools.push({ pool: this.ids[z], ready, launching: running - ready, preempted: this.preemptedSince[z], launchFailures: this.failedSince[z] });
+      // The handlers count the main groups' ready VMs apart (the test lists a pool's main VMs ready first).
+      mainReady += Math.min(this.main[z], ready);
     };
     const groups: ControllerGroup[] = [];
-    let readyTotal = 0;
+    let mainReady = 0;
     const azure = this.s.profile.deployment === Deployment.AZURE;
     const spareZonePool = (r: Region, zone: string): number | undefined => r.zones.get(zone)!.find((x) => this.poolType[x] === r.types[0]);
     // A VM whose creation fails is listed in its group until it is created (and, as the test lists them, one that failed
@@ -766,7 +769,6 @@ export class DeployedFleet {
       r.zoneOrder.map((zone) => ({ id: `${r.name}/${zone}/spare`, region: r.name, role: ControllerGroupRole.SPARE_SPOT, desired: r.zoneSpare.get(zone) ?? 0, maxSize: this.s.maxCapacity, zones: [zone], types: [r.types[0]] }));
     if (azure) groups.push(...this.regions.map(onDemand), ...this.regions.flatMap(spares));
     else for (const r of this.regions) groups.push(onDemand(r), ...spares(r));
-    for (const p of pools) readyTotal += p.ready;
     return {
       observed: {
         nowSeconds: this.s.epochSeconds + t * this.s.tickSeconds,
@@ -777,7 +779,7 @@ export class DeployedFleet {
         pools,
         // The Azure handler gives per-region targets only for fleets over several regions.
         ...(azure && this.regions.length === 1 ? {} : { regions: this.regions.map((r) => ({ region: r.name, targetReplicas: r.mainTarget + r.base, onDemandBase: r.base })) }),
-        mainSpotInService: readyTotal,
+        mainSpotInService: mainReady,
       },
       ...(this.state ? { state: this.state } : {}),
       ...(this.s.policyOptions ? { options: this.s.policyOptions } : {}),

@@ -97,8 +97,10 @@ export interface ControllerObservation {
   /** Per-region targets, so the fallback goes where spot is short. @default - no preference by region */
   readonly regions?: RegionObservation[];
   /**
-   * Spot instances of the main groups holding capacity now (in service, ready or not): the fallback is
-   * bounded so that they, the base and the fallback never exceed `maxCapacity`.
+   * Spot instances of the main groups holding capacity now (in service; the spare groups' not counted): the fallback
+   * is bounded so that they, the base and the fallback never exceed `maxCapacity`, and the spare groups stand in for
+   * what they are short of the spot share (`replaceUnlaunchedSpot`; without this count only spare groups steerable
+   * by zone do).
    * @default - the ready spot replicas of all pools
    */
   readonly mainSpotInService?: number;
@@ -273,10 +275,10 @@ export function planControllerStep(input: ControllerStepInput): ControllerStep {
   const spotShare = Math.max(0, o.targetReplicas - o.onDemandBase);
   let stand = 0;
   const po = resolveFallbackPolicyOptions(input.options ?? {});
-  // Only with spare groups steerable by zone (AWS's layout): their controller also observes the main groups' own spot
-  // in service (`mainSpotInService`); the per-zone layouts (Google Cloud, Azure) report all ready spot as in service,
-  // which would start a stand-in for every replacement on its way (measured: more cost, no availability).
-  if (spareViews.some((v) => v.g.allowedZones !== undefined) && po.replaceUnlaunchedSpot) {
+  // Needs the main groups' own spot in service (`mainSpotInService`, the spare groups' not counted), which every
+  // handler reports; without it only spare groups steerable by zone (AWS's layout) take stand-ins, from what the
+  // spare groups hold.
+  if (po.replaceUnlaunchedSpot && spareViews.length > 0 && (o.mainSpotInService !== undefined || spareViews.some((v) => v.g.allowedZones !== undefined))) {
     let running = 0;
     for (const p of o.pools) running += p.ready + (p.launching ?? 0);
     let held = 0;

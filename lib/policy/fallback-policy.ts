@@ -211,6 +211,8 @@ export interface FallbackPolicyOptions {
    * (the idealised simulator places all spot itself and has no main groups). Only pools calm for
    * `strikeForgivenessSeconds` take stand-ins; they stay until nothing is booting any more. Measured with
    * `spreadSpares` (docs/measurements.md, "Policy changes"): cheaper over several regions, as available or more.
+   * Needs the main groups' own spot in service (`mainSpotInService`, which every handler reports) for the zonal spare
+   * groups of Google Cloud and Azure.
    * @default true
    */
   readonly replaceUnlaunchedSpot?: boolean;

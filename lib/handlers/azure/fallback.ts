@@ -355,7 +355,9 @@ export function buildAzureStepInput(
   const spotVms: Record<string, string> = {};
   const capacities: Record<string, number> = {};
   let onDemandReady = 0;
-  const observe = (name: string, region: string, scaleSet: AzureScaleSetState, vms: AzureVm[]): void => {
+  // The main scale sets' own ready Spot VMs (not the spare sets'): what the stand-ins for unlaunched Spot count.
+  let mainSpotInService = 0;
+  const observe = (name: string, region: string, scaleSet: AzureScaleSetState, vms: AzureVm[], main: boolean): void => {
     capacities[name] = scaleSet.capacity;
     for (const vm of vms.filter((x) => !isDeleting(x))) {
       if (!isSpot(vm)) {
@@ -368,8 +370,10 @@ export function buildAzureStepInput(
       const codes = statusCodes(vm);
       const failed = codes.find((c) => /^ProvisioningState\/failed/i.test(c) && CAPACITY_FAILURE.test(c)) ?? (/^failed$/i.test(vm.properties?.provisioningState ?? '') ? 'ProvisioningState/failed' : undefined);
       const evicted = codes.some((c) => /^PowerState\/deallocated$/i.test(c));
-      if (isReady(vm)) p.ready++;
-      else if (failed || evicted) {
+      if (isReady(vm)) {
+        p.ready++;
+        if (main) mainSpotInService++;
+      } else if (failed || evicted) {
         const key = `${vm.name}|${evicted ? 'evicted' : failed}`;
         seenFailures.push(key);
         if (!seen.has(key)) {
@@ -390,9 +394,9 @@ export function buildAzureStepInput(
       for (const [, id] of vanished.slice(0, Math.max(0, vanished.length - scaledIn))) pool(id).preempted++;
     }
   };
-  for (const v of views) observe(v.settings.name, regionOf(v.settings.region), v.scaleSet, v.vms);
+  for (const v of views) observe(v.settings.name, regionOf(v.settings.region), v.scaleSet, v.vms, true);
   for (const v of spareViews) {
-    observe(v.settings.name, regionOf(v.settings.region), v.scaleSet, v.vms);
+    observe(v.settings.name, regionOf(v.settings.region), v.scaleSet, v.vms, false);
     pool(`${regionOf(v.settings.region)}/${v.settings.zone}/${v.settings.vmSize}`); // ranked even with no VM yet
   }
   const observations: SpotPoolObservation[] = [...pools.entries()].map(([id, p]) => ({ pool: id, ...p }));
@@ -441,7 +445,7 @@ export function buildAzureStepInput(
       onDemandReady,
       pools: observations,
       regions: byRegion.size > 1 ? [...byRegion.entries()].map(([region, x]) => ({ region, ...x })) : undefined,
-      mainSpotInService: readySpot,
+      mainSpotInService,
     },
     state: prev.policy,
     options: settings.policy,

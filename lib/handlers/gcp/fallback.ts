@@ -508,8 +508,10 @@ export function buildGcpStepInput(
 
   const observations: SpotPoolObservation[] = [...pools.entries()].map(([pool, p]) => ({ pool, ...p }));
   const readySpot = observations.reduce((s, p) => s + p.ready, 0);
+  // The spot MIGs' own ready VMs (not the spare MIGs', not the doomed): what the stand-ins for unlaunched spot count.
+  const mainSpotInService = present.reduce((n, v) => n + v.spotInstances.filter((mi) => isReady(mi) && !doomed.has(instanceLocation(mi).name)).length, 0);
   const stepInput: ControllerStepInput = {
-    observed: { nowSeconds, targetReplicas, onDemandBase: base, maxCapacity, onDemandReady, pools: observations, regions: regionObs, mainSpotInService: readySpot },
+    observed: { nowSeconds, targetReplicas, onDemandBase: base, maxCapacity, onDemandReady, pools: observations, regions: regionObs, mainSpotInService },
     state: prev.policy,
     options: settings.policy,
     groups,

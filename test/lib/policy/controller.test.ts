@@ -229,6 +229,20 @@ describe('replaceUnlaunchedSpot: spare groups stand in for spot the main groups 
     expect(step.spareSpotReplicas).toBe(step.decision.spareSpotReplicas);
   });
 
+  test('zonal spare groups (Google Cloud, Azure) stand in too, from the main groups\' own spot in service', () => {
+    const zonal: ControllerGroup[] = [
+      ...east.map((z) => ({ id: `east-${z}`, region: 'us-east-1', role: R.SPARE_SPOT, desired: 0, maxSize: 2, zones: [z], types })),
+      ...west.map((z) => ({ id: `west-${z}`, region: 'us-west-2', role: R.SPARE_SPOT, desired: 0, maxSize: 2, zones: [z], types })),
+    ];
+    const step = planControllerStep({ observed: { ...observed(0, 0, 0), mainSpotInService: 2 }, groups: zonal });
+    // the empty, calm us-west-2c zone takes it (spreadSpares), not us-east-1a, whose launch just failed
+    expect(step.actions.map((a) => [a.group, a.desired])).toEqual([['east-us-east-1a', 0], ['west-us-west-2a', 0], ['west-us-west-2b', 0], ['west-us-west-2c', 1]]);
+    expect(step.reasons.join('\n')).toMatch(/the main groups run 2 spot of their share 3: 1 more spare spot stand in/);
+    // without the main groups' count, zonal groups take no stand-in (the spares could not be told from main spot)
+    const unknown = planControllerStep({ observed: observed(0, 0, 0), groups: zonal });
+    expect(unknown.reasons.join('\n')).not.toMatch(/stand in/);
+  });
+
   test('a bad value is refused with the option named', () => {
     expect(() => planControllerStep({ observed: observed(0, 0, 0), groups: groups(), options: { replaceUnlaunchedSpot: 'yes' as unknown as boolean } })).toThrow(/replaceUnlaunchedSpot \(yes\) must be true or false/);
     expect(() => planControllerStep({ observed: observed(0, 0, 0), groups: groups(), options: { spreadSpares: 1 as unknown as boolean } })).toThrow(/spreadSpares \(1\) must be true or false/);

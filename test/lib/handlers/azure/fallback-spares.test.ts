@@ -140,6 +140,14 @@ describe('spare Spot scale sets, one region', () => {
     expect(off.actions.filter((a) => a.desired > 0 && a.role === 'spare-spot').map((a) => a.group)).toEqual(['llm-spare-2']);
   });
 
+  test('the main sets\' Spot in service counts their ready Spot VMs only, not the spare sets\'', async () => {
+    arm.add('llm-spare-2', 'rg', 1, [vm('p2', '2')]);
+    arm.sets.get('llm-vmss')!.vms.push(vm('r1', '1', false));
+    const out = await runAzureFallbackController(SETTINGS, clients);
+    expect(out.stepInput.observed.mainSpotInService).toBe(3);
+    expect(out.stepInput.observed.pools.reduce((n, p) => n + p.ready, 0)).toBe(4);
+  });
+
   test('run again with nothing new: nothing patched (idempotent)', async () => {
     await runAzureFallbackController(SETTINGS, clients);
     evict('s1');

@@ -130,6 +130,14 @@ describe('spare spot VMs, one region', () => {
     expect(off.actions.filter((a) => a.desired > 0 && a.role === 'spare-spot').map((a) => a.group)).toEqual(['zones/us-central1-b/llm-spare-b']);
   });
 
+  test('the main groups\' spot in service counts the spot MIG\'s ready VMs only: not the spare MIGs\', not one within its notice', async () => {
+    compute.groups.set('zones/us-central1-b/llm-spare-b', { size: 1, instances: [vm('us-central1-b', 'llm-spare-b-1')] });
+    await runFallbackController(SETTINGS, clients);
+    const out = await runFallbackController(SETTINGS, clients, preempted('llm-spot-a', 'us-central1-a'));
+    expect(out.stepInput.observed.mainSpotInService).toBe(2);
+    expect(out.stepInput.observed.pools.reduce((n, p) => n + p.ready, 0)).toBe(3);
+  });
+
   test('the same preemption delivered twice: counted once, nothing resized the second time', async () => {
     await runFallbackController(SETTINGS, clients);
     await runFallbackController(SETTINGS, clients, preempted('llm-spot-a', 'us-central1-a'));
