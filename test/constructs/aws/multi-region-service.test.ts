@@ -5,6 +5,7 @@ import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import { GlobalAcceleratorEndpoint, InferenceLoadBalancerType, MultiRegionSpotInferenceService, MultiRegionSpotInferenceServiceProps, SpotInferenceService } from '../../../constructs/aws';
 import { AGENT_BUNDLE, GPU_TYPES } from './fixtures';
 import { lazy } from '../../support/lazy';
+import { FleetSpecError } from '../../../lib/spec';
 
 const ACCOUNT = '123456789012';
 const REGIONS = [
@@ -322,5 +323,32 @@ describe('GlobalAcceleratorEndpoint client IP preservation', () => {
     const lb = Object.values(regional('us-east-1').findResources('AWS::ElasticLoadBalancingV2::LoadBalancer'))[0] as any;
     expect(lb.Properties.Scheme).toBe('internal');
     expect(lb.Properties.Subnets).toEqual(subnets.map((id) => Stack.of(s.services['us-east-1']).resolve(id)));
+  });
+});
+
+describe('MultiRegionSpotInferenceService homeRegion steers the spot too', () => {
+  /** The fallback policy options the controller's Lambda reads (FALLBACK_POLICY_OPTIONS), in the controller's region. */
+  const controllerPolicy = (s: MultiRegionSpotInferenceService): Record<string, unknown> => {
+    const fns = Template.fromStack(s.regionalStacks[s.controllerRegion]).findResources('AWS::Lambda::Function');
+    const env = Object.values(fns).map((f: any) => f.Properties.Environment?.Variables ?? {}).find((v) => v.FALLBACK_POLICY_OPTIONS !== undefined);
+    return JSON.parse(env.FALLBACK_POLICY_OPTIONS);
+  };
+
+  test('the home region hosts the controller and becomes its policy\'s homeRegion, beside the policy\'s own tuning', () => {
+    const { s } = service({ homeRegion: 'us-east-2', onDemandFallbackOptions: { policy: { spareSpotReplicas: 2 } } });
+    expect(s.controllerRegion).toBe('us-east-2');
+    expect(controllerPolicy(s)).toEqual({ spareSpotReplicas: 2, homeRegion: 'us-east-2' });
+  });
+
+  test('without a home region the policy prefers no region; a policy homeRegion among the regions is kept as given', () => {
+    expect(controllerPolicy(defaultService().s)).toEqual({});
+    expect(controllerPolicy(service({ onDemandFallbackOptions: { policy: { homeRegion: 'us-east-2' } } }).s)).toEqual({ homeRegion: 'us-east-2' });
+  });
+
+  test('a policy homeRegion that differs from homeRegion, or names no region of the service, is refused with both values', () => {
+    const differs = () => service({ homeRegion: 'us-east-2', onDemandFallbackOptions: { policy: { homeRegion: 'us-east-1' } } });
+    expect(differs).toThrow(FleetSpecError);
+    expect(differs).toThrow('onDemandFallbackOptions.policy.homeRegion ("us-east-1") differs from homeRegion ("us-east-2"); the policy takes the service\'s homeRegion: leave onDemandFallbackOptions.policy.homeRegion out, or make them the same region');
+    expect(() => service({ onDemandFallbackOptions: { policy: { homeRegion: 'eu-west-1' } } })).toThrow('onDemandFallbackOptions.policy.homeRegion ("eu-west-1") is not one of regions (us-east-1, us-east-2), so no pool would ever be preferred; name one of them');
   });
 });

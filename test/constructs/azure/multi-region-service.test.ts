@@ -246,3 +246,25 @@ describe('AzureMultiRegionSpotInferenceService', () => {
     expect(() => synth(props({ regions: [{ region: 'eastus2', trafficDialPercentage: 0.01 }] }))).toThrow(/trafficDialPercentage of eastus2 \(0\.01\) gives an origin weight below 1/);
   });
 });
+
+describe('AzureMultiRegionSpotInferenceService controller options and homeRegion', () => {
+  const controllerSettings = (p: AzureMultiRegionSpotInferenceServiceProps) => synth(p).all('azurerm_linux_function_app');
+
+  test('onDemandFallbackOptions reach the one controller; homeRegion hosts it and becomes its policy\'s homeRegion', () => {
+    const apps = controllerSettings(props({ homeRegion: 'westeurope', onDemandFallbackOptions: { policy: { spareSpotReplicas: 2 } } }));
+    expect(apps).toHaveLength(1);
+    expect(apps[0].location).toBe('westeurope');
+    expect(JSON.parse(apps[0].app_settings.POLICY_OPTIONS)).toEqual({ spareSpotReplicas: 2, homeRegion: 'westeurope' });
+  });
+
+  test('without a home region the controller prefers no region', () => {
+    expect(JSON.parse(defaultService().all('azurerm_linux_function_app')[0].app_settings.POLICY_OPTIONS)).toEqual({});
+  });
+
+  test('a policy homeRegion that differs from homeRegion is refused naming both; one outside the regions too', () => {
+    const differs = () => synth(props({ homeRegion: 'eastus2', onDemandFallbackOptions: { policy: { homeRegion: 'westeurope' } } }));
+    expect(differs).toThrow(FleetSpecError);
+    expect(differs).toThrow('onDemandFallbackOptions.policy.homeRegion ("westeurope") differs from homeRegion ("eastus2")');
+    expect(() => synth(props({ onDemandFallbackOptions: { policy: { homeRegion: 'eastus' } } }))).toThrow('onDemandFallbackOptions.policy.homeRegion ("eastus") is not one of regions (eastus2, westeurope)');
+  });
+});
