@@ -1,6 +1,7 @@
 import { FallbackPolicy, FallbackPolicyOptions, FallbackState } from '../policy/fallback-policy';
 import { planSpotPlacement } from '../policy/placement';
 import { FleetSpecErrorCode as C, ProblemCollector } from '../spec/errors';
+import { policyWithHomeRegion } from '../spec/global-routing';
 import { ControllerRunRecord, DeployedCounters, DeployedFleet, Deployment, DEPLOYMENT_PROFILES, DeploymentProfile } from './deployment';
 import { locatePool, regionsOf } from './pools';
 import { mulberry32, randomInt, shuffle } from './rng';
@@ -487,7 +488,7 @@ function makeStrategy(
         onDemandBase: base,
         maxCapacity: o.maxCapacity,
         controller,
-        policyOptions: o.homeRegion !== undefined && policyOptions.homeRegion === undefined ? { ...policyOptions, homeRegion: o.homeRegion } : policyOptions,
+        policyOptions: policyWithHomeRegion(policyOptions, o.homeRegion) ?? policyOptions,
         homeRegion: o.homeRegion,
         controllerPeriodSeconds: o.controllerPeriodSeconds,
         drainBudgetSeconds: o.drainBudgetSeconds,

@@ -2,9 +2,8 @@ import { constants as osConstants } from 'node:os';
 import { CLOUD_LIMITS, Cloud } from '../spec/clouds';
 import { FleetSpecError, FleetSpecErrorCode as C, FleetSpecProblem, ProblemCollector } from '../spec/errors';
 import { AGENT_STATE_DIR, AgentConfig, DEFAULT_AGENT_HEALTH_PORT, DrainMode } from './agent-config';
-import { ServerPreset, ServerPresetInfo, presetMetricsUrl, serverPreset } from './server-presets';
-
 import { DEFAULT_SAFETY_MARGIN_SECONDS } from '../spec/notice';
+import { ServerPreset, ServerPresetInfo, presetMetricsUrl, serverPreset } from './server-presets';
 
 /** Default seconds kept free between the end of draining and the notice deadline (defined in lib/spec/notice.ts). */
 export { DEFAULT_SAFETY_MARGIN_SECONDS };

@@ -361,6 +361,16 @@ describe('launch unsuccessful', () => {
   });
 });
 
+/** The load balancer no longer knows the target: both calls on it answer InvalidTarget. */
+function targetGoneFromTargetGroups(): void {
+  elbMock.reset();
+  const gone = () => {
+    throw new InvalidTargetException({ message: 'The specified target does not exist', $metadata: {} });
+  };
+  on(elbMock, DeregisterTargetsCommand, gone);
+  on(elbMock, DescribeTargetHealthCommand, gone);
+}
+
 describe('terminate lifecycle action', () => {
   const hookInput = {
     AutoScalingGroupName: ASG_NAME,
@@ -487,12 +497,7 @@ describe('terminate lifecycle action', () => {
   });
 
   test('a target already gone from the target group counts as drained', async () => {
-    elbMock.reset();
-    const gone = () => {
-      throw new InvalidTargetException({ message: 'The specified target does not exist', $metadata: {} });
-    };
-    on(elbMock, DeregisterTargetsCommand, gone);
-    on(elbMock, DescribeTargetHealthCommand, gone);
+    targetGoneFromTargetGroups();
     const r = await handleInterruptionEvent(terminateAction(), deps());
     expect(r.outcome).toBe(DrainOutcome.DRAINED);
     expect(ops()).toEqual(['DeregisterTargets', 'DescribeTargetHealth', 'CompleteLifecycleAction']);
@@ -696,12 +701,7 @@ describe('serving through the notice (serveThroughSeconds > 0)', () => {
   });
 
   test('a target gone from its target group (InvalidTarget) while serving ends the wait, and the drain treats it as drained', async () => {
-    elbMock.reset();
-    const gone = () => {
-      throw new InvalidTargetException({ message: 'The specified target does not exist', $metadata: {} });
-    };
-    on(elbMock, DeregisterTargetsCommand, gone);
-    on(elbMock, DescribeTargetHealthCommand, gone);
+    targetGoneFromTargetGroups();
     const r = await handleInterruptionEvent(terminateAction(), deps({ serveThroughSeconds: S }));
     expect(r).toMatchObject({ action: DrainAction.COMPLETED, outcome: DrainOutcome.DRAINED, serveThroughEnd: ServeThroughEnd.NOT_HEALTHY });
     expect(ops()).toEqual(['DescribeTargetHealth', 'DeregisterTargets', 'DescribeTargetHealth', 'CompleteLifecycleAction']);
