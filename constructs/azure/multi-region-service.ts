@@ -31,6 +31,11 @@ export interface AzureFleetRegion {
   readonly minCapacity?: number;
   /** Most VMs in this region. @default - the service's `maxCapacity` */
   readonly maxCapacity?: number;
+  /**
+   * VMs to start with in this region (0 with `minCapacity: 0`: the region hosts only the controller's spares, stand-ins
+   * and fallback). @default - the service's `desiredCapacity`
+   */
+  readonly desiredCapacity?: number;
   /** Regular (on-demand) VMs in this region. @default - the service's `onDemandBaseCapacity` */
   readonly onDemandBaseCapacity?: number;
   /**

@@ -15,6 +15,7 @@ const USAGE = `spot-plan: what will a spot fleet cost, and how available will it
 Usage:
   spot-plan cost --cloud aws --types g5.xlarge,g6.xlarge --replicas 3 --base 1 [--spot-share 100] [--region us-east-1] [--format table|json]
   spot-plan simulate --traces DIR [--deployment aws|gcp|azure] [--region R[,R]] [--per-region] [--home-region R]
+                     [--region-replicas R=N,R=N]
                      [--tick 30] [--cold-start 120] [--target 3] [--ratio 3] [--window 86400] [--repeats 10] [--seed 0]
                      [--offsets 0,2880] [--cap] [--base 1] [--policies ours,spothedge] [--spothedge-spares 1]
                      [--spothedge-safety-hold] [--drain-budget 45] [--svg chart.svg] [--format table|json]
@@ -26,6 +27,9 @@ simulate   replay spot-availability traces (one <zone>_<type>.json per pool) und
                 notice and replacement, the controller at its real period); without it: the idealised model
   --region      replay only these regions' pools (the region comes from the zone in each file name)
   --per-region  one block per region, on the same windows, to choose where to deploy
+  --region-replicas  (with --deployment, several regions) replicas of each region's main group, as the
+                multi-region constructs' per-region desiredCapacity sets them, e.g. us-west-2=2,us-east-2=1,us-east-1=0
+                (they sum to --target; 0 = the region hosts only spares, stand-ins and the fallback); default: even
   --cap         read a trace value as the most replicas the pool holds (1 = one replica per zone);
                 default: any value above 0 means available without a cap (SpotHedge's reading)
   --window      seconds per replayed window (0 = the whole trace once)
@@ -165,6 +169,7 @@ function simulateCommand(args: string[], io: CliIo): number {
       'region': { type: 'string' },
       'per-region': { type: 'boolean', default: false },
       'home-region': { type: 'string' },
+      'region-replicas': { type: 'string' },
       'tick': { type: 'string' },
       'cold-start': { type: 'string' },
       'target': { type: 'string' },
@@ -220,11 +225,13 @@ function simulateCommand(args: string[], io: CliIo): number {
   };
   const blocks: { label: string; report: SimulationReport }[] = [];
   const regions = regionsOf(traces.map((t) => t.name));
+  // The split over regions applies where there are several; a one-region block serves the whole target there.
+  const split = values['region-replicas'] !== undefined ? { regionReplicas: regionReplicaList(values['region-replicas']) } : {};
   if (values['per-region']) {
     for (const region of regions) blocks.push({ label: region, report: simulate(traces.filter((t: SpotTrace) => locatePool(t.name).region === region), options) });
-    if (regions.length > 1) blocks.push({ label: `all regions (${regions.join(', ')})`, report: simulate(traces, options) });
+    if (regions.length > 1) blocks.push({ label: `all regions (${regions.join(', ')})`, report: simulate(traces, { ...options, ...split }) });
   } else {
-    blocks.push({ label: regions.join(', '), report: simulate(traces, options) });
+    blocks.push({ label: regions.join(', '), report: simulate(traces, { ...options, ...split }) });
   }
   const main = blocks[blocks.length - 1].report;
   if (values.svg) {
@@ -239,6 +246,19 @@ function simulateCommand(args: string[], io: CliIo): number {
   io.out(blocks.map((b) => (values['per-region'] ? `== ${b.label} ==\n` : '') + formatResultsTable(b.report)).join('\n\n') + '\n');
   if (values.svg) io.out(`chart written to ${values.svg}\n`);
   return 0;
+}
+
+/** `--region-replicas us-west-2=2,us-east-2=1`: region -> replicas, each a whole number. */
+function regionReplicaList(text: string): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const item of text.split(',').map((x) => x.trim()).filter((x) => x)) {
+    const m = /^([^=\s]+)=(\d+)$/.exec(item);
+    if (!m) throw new FleetSpecError([{ code: C.PLAN_CLI_ARGUMENT, prop: 'region-replicas', message: `--region-replicas item "${item}" must be REGION=N with N a whole number, e.g. us-west-2=2,us-east-2=1` }]);
+    if (out[m[1]] !== undefined) throw new FleetSpecError([{ code: C.PLAN_CLI_ARGUMENT, prop: 'region-replicas', message: `--region-replicas names ${m[1]} twice; give each region once` }]);
+    out[m[1]] = Number(m[2]);
+  }
+  if (Object.keys(out).length === 0) throw new FleetSpecError([{ code: C.PLAN_CLI_ARGUMENT, prop: 'region-replicas', message: '--region-replicas is empty; give REGION=N for every region, e.g. us-west-2=2,us-east-2=1' }]);
+  return out;
 }
 
 /** `{setup, results}`: everything needed to reproduce a replay, and what it gave. */
@@ -264,6 +284,9 @@ export function reportJson(report: SimulationReport): { setup: Record<string, un
       maxCapacity: o.maxCapacity,
       spothedgeSpares: o.spothedgeSpares,
       spothedgeSafetyHold: o.spothedgeSafetyHold,
+      ...(o.homeRegion !== undefined ? { homeRegion: o.homeRegion } : {}),
+      ...(o.regionReplicas !== undefined ? { regionReplicas: o.regionReplicas } : {}),
+      ...(o.drainBudgetSeconds !== undefined ? { drainBudgetSeconds: o.drainBudgetSeconds } : {}),
       ...(report.profile ? { servingThroughNoticeSeconds: servingThroughNotice(report) } : {}),
       warnings: report.warnings,
     },
@@ -283,7 +306,8 @@ export function formatResultsTable(report: SimulationReport): string {
   const model = o.deployment === Deployment.IDEALISED
     ? 'model: idealised (the policy places every spot replica itself, every tick)'
     : `model: as deployed on ${report.profile?.description ?? o.deployment}; a notified replica serves ${servingThroughNotice(report)} s of its notice (agent serveThroughNotice, drain budget ${o.drainBudgetSeconds ?? 'default'})`;
-  const head = `${report.pools.length} pools in ${report.regions.length} region${report.regions.length === 1 ? '' : 's'} (${report.regions.join(', ')}), ${o.windowSeconds === 0 ? 'whole trace' : `${report.offsets.length} x ${o.windowSeconds} s windows (seed ${o.seed})`}, ${o.tickSeconds} s ticks, target ${o.targetReplicas}, cold start ${o.coldStartSeconds} s, on-demand = ${o.onDemandPriceRatio}x spot, reading: ${o.reading === TraceReading.UNCAPPED ? 'available = no cap' : 'value = cap per pool'}\n${model}; spothedge = published (${o.spothedgeSpares} spare${o.spothedgeSpares === 1 ? '' : 's'}, ${o.spothedgeSafetyHold ? 'with the safety hold' : 'no safety hold'})`;
+  const split = o.regionReplicas ? ` (replicas per region ${Object.entries(o.regionReplicas).map(([r, n]) => `${r}=${n}`).join(', ')})` : '';
+  const head = `${report.pools.length} pools in ${report.regions.length} region${report.regions.length === 1 ? '' : 's'} (${report.regions.join(', ')})${split}, ${o.windowSeconds === 0 ? 'whole trace' : `${report.offsets.length} x ${o.windowSeconds} s windows (seed ${o.seed})`}, ${o.tickSeconds} s ticks, target ${o.targetReplicas}, cold start ${o.coldStartSeconds} s, on-demand = ${o.onDemandPriceRatio}x spot, reading: ${o.reading === TraceReading.UNCAPPED ? 'available = no cap' : 'value = cap per pool'}\n${model}; spothedge = published (${o.spothedgeSpares} spare${o.spothedgeSpares === 1 ? '' : 's'}, ${o.spothedgeSafetyHold ? 'with the safety hold' : 'no safety hold'})`;
   const rows = [['policy', 'model', 'relative cost', 'availability', 'preemptions/window', 'mean recovery s']];
   for (const r of report.results) {
     rows.push([r.policy, r.model, r.relativeCost.toFixed(3), r.availability.toFixed(4), r.preemptions.toFixed(1), r.meanRecoverySeconds.toFixed(0)]);

@@ -212,6 +212,12 @@ export interface DeployedFleetSetup {
   readonly policyOptions?: FallbackPolicyOptions;
   /** Region that takes the remainder of the spot share first. @default - the first region of the pools */
   readonly homeRegion?: string;
+  /**
+   * Replicas of each region's main group (its desired capacity, the home region's on-demand base included), as the
+   * multi-region constructs' per-region `desiredCapacity` sets them; they sum to the target (simulate checks).
+   * @default - the target spread evenly, the home region first for the remainder
+   */
+  readonly regionReplicas?: Readonly<Record<string, number>>;
   /** Seconds between scheduled controller runs. @default - the profile's */
   readonly controllerPeriodSeconds?: number;
   /** The fleet's drain budget, seconds (how long a notified replica serves: lib/spec/notice.ts). @default - the cloud's default */
@@ -336,7 +342,12 @@ export class DeployedFleet {
     const home = s.homeRegion && byName.has(s.homeRegion) ? s.homeRegion : this.regions[0].name;
     const ordered = [byName.get(home)!, ...this.regions.filter((r) => r.name !== home)];
     const share = Math.max(0, s.targetReplicas - s.onDemandBase);
-    for (let i = 0; i < share; i++) ordered[i % ordered.length].mainTarget++;
+    if (s.regionReplicas) {
+      for (const r of this.regions) r.mainTarget = s.regionReplicas[r.name] ?? 0;
+      ordered[0].mainTarget = Math.max(0, ordered[0].mainTarget - s.onDemandBase);
+    } else {
+      for (let i = 0; i < share; i++) ordered[i % ordered.length].mainTarget++;
+    }
     ordered[0].base = s.onDemandBase;
     this.periodTicks = Math.max(1, Math.round((s.controllerPeriodSeconds ?? s.profile.controllerPeriodSeconds) / s.tickSeconds));
     this.noticeTicks = Math.ceil(s.profile.noticeSeconds / s.tickSeconds);

@@ -68,6 +68,14 @@ export interface SimulationOptions {
   readonly deployment?: Deployment;
   /** Region whose main group takes the remainder of the spot share first (as-deployed, several regions). @default - the first region */
   readonly homeRegion?: string;
+  /**
+   * As deployed over several regions: the replicas of each region's main group, as the multi-region constructs'
+   * per-region `desiredCapacity` sets them (e.g. `{ 'us-west-2': 2, 'us-east-2': 1, 'us-east-1': 0 }`: a region with
+   * 0 runs no main replica and still hosts the controller's spares, stand-ins and fallback). Every region of the traces
+   * is listed and the values sum to `targetReplicas`; the on-demand base counts in the home region's.
+   * @default - the target spread evenly over the regions, the home region first for the remainder
+   */
+  readonly regionReplicas?: Readonly<Record<string, number>>;
   /** Seconds between scheduled controller runs (as-deployed). @default - the construct's schedule (60 s) */
   readonly controllerPeriodSeconds?: number;
   /**
@@ -122,6 +130,8 @@ export interface ResolvedSimulationOptions {
   readonly controllerPeriodSeconds?: number;
   /** Region the policy prefers when others are as good. @default - none: no region is preferred */
   readonly homeRegion?: string;
+  /** Replicas of each region's main group (as deployed). @default - the target spread evenly */
+  readonly regionReplicas?: Readonly<Record<string, number>>;
   /** The fleet's drain budget in the as-deployed model. @default - the cloud's default */
   readonly drainBudgetSeconds?: number;
 }
@@ -244,6 +254,7 @@ export function simulate(traces: readonly SpotTrace[], options: SimulationOption
       }
     }
   }
+  if (o.regionReplicas !== undefined) checkRegionReplicas(v, o, regionsOf(traces.map((t) => t.name)));
   v.throwIfAny('simulate');
 
   // Offsets and pool orders come from two streams of the seed, so that replays of different pool sets
@@ -310,6 +321,31 @@ export function modelOf(policy: SimulatedPolicy, deployment: Deployment): string
   return deployment;
 }
 
+/** `regionReplicas` against the traces' regions: every region once, whole counts, the target in all, the base at home. */
+function checkRegionReplicas(v: ProblemCollector, o: ResolvedSimulationOptions, regions: readonly string[]): void {
+  const given = o.regionReplicas!;
+  const shown = Object.entries(given).map(([r, n]) => `${r}=${n}`).join(',');
+  if (o.deployment === Deployment.IDEALISED) {
+    v.add(C.PLAN_OPTIONS, 'regionReplicas', `regionReplicas (${shown}) sets the main group of each region, which only the as-deployed model has; add --deployment aws|gcp|azure`);
+    return;
+  }
+  const unknown = Object.keys(given).filter((r) => !regions.includes(r));
+  if (unknown.length > 0) v.add(C.PLAN_OPTIONS, 'regionReplicas', `regionReplicas names ${unknown.join(', ')}, which the traces do not hold; the traces' regions are ${regions.join(', ')}`);
+  const missing = regions.filter((r) => given[r] === undefined);
+  if (missing.length > 0) v.add(C.PLAN_OPTIONS, 'regionReplicas', `regionReplicas (${shown}) leaves out ${missing.join(', ')}; give every region of the traces its replicas (0 for a region that only hosts spares and the fallback)`);
+  const bad = Object.entries(given).filter(([, n]) => !Number.isInteger(n) || n < 0);
+  if (bad.length > 0) v.add(C.PLAN_OPTIONS, 'regionReplicas', `regionReplicas ${bad.map(([r, n]) => `${r}=${n}`).join(', ')} must be whole numbers, 0 or more`);
+  if (bad.length > 0 || unknown.length > 0) return;
+  const sum = Object.values(given).reduce((a, b) => a + b, 0);
+  if (sum !== o.targetReplicas) v.add(C.PLAN_OPTIONS, 'regionReplicas', `regionReplicas (${shown}) sum to ${sum}, not targetReplicas (${o.targetReplicas}); the regions' main groups together serve the target: make them add up to ${o.targetReplicas}`);
+  if (o.onDemandBase > 0 && o.homeRegion === undefined) {
+    v.add(C.PLAN_OPTIONS, 'regionReplicas', `regionReplicas with an on-demand base (${o.onDemandBase}) needs homeRegion: the region whose main group holds the base`);
+    return;
+  }
+  const home = o.homeRegion ?? regions[0];
+  if (o.onDemandBase > 0 && (given[home] ?? 0) < o.onDemandBase) v.add(C.PLAN_OPTIONS, 'regionReplicas', `regionReplicas gives the home region ${home} ${given[home] ?? 0}, below the on-demand base ${o.onDemandBase} it holds; give it at least ${o.onDemandBase}`);
+}
+
 /** Only the traces of the given regions (`--region`), in their order. Throws naming the regions there are. */
 export function selectRegions(traces: readonly SpotTrace[], regions: readonly string[]): SpotTrace[] {
   const have = regionsOf(traces.map((t) => t.name));
@@ -341,6 +377,7 @@ function resolveSimulationOptions(options: SimulationOptions): ResolvedSimulatio
     spothedgeSafetyHold: options.spothedgeSafetyHold ?? false,
     ...(options.controllerPeriodSeconds !== undefined ? { controllerPeriodSeconds: options.controllerPeriodSeconds } : {}),
     ...(options.homeRegion !== undefined ? { homeRegion: options.homeRegion } : {}),
+    ...(options.regionReplicas !== undefined ? { regionReplicas: { ...options.regionReplicas } } : {}),
     ...(options.drainBudgetSeconds !== undefined ? { drainBudgetSeconds: options.drainBudgetSeconds } : {}),
   };
   const v = new ProblemCollector();
@@ -490,6 +527,7 @@ function makeStrategy(
         controller,
         policyOptions: policyWithHomeRegion(policyOptions, o.homeRegion) ?? policyOptions,
         homeRegion: o.homeRegion,
+        ...(o.regionReplicas ? { regionReplicas: o.regionReplicas } : {}),
         controllerPeriodSeconds: o.controllerPeriodSeconds,
         drainBudgetSeconds: o.drainBudgetSeconds,
         epochSeconds: EPOCH,

@@ -86,6 +86,16 @@ describe('MultiRegionSpotInferenceService', () => {
     expect(s.services['us-east-2'].fleet.vpc.availabilityZones).toEqual(['us-east-2a', 'us-east-2b']);
   });
 
+  test('per-region desiredCapacity: a region can start at 0 (spares, stand-ins and fallback only), as spot-plan --region-replicas models', () => {
+    const { regional } = service({
+      minCapacity: 0,
+      onDemandBaseCapacity: 0,
+      regions: [{ ...REGIONS[0], desiredCapacity: 3 }, { ...REGIONS[1], desiredCapacity: 0 }],
+    });
+    regional('us-east-1').hasResourceProperties('AWS::AutoScaling::AutoScalingGroup', { MinSize: '0', DesiredCapacity: '3', MixedInstancesPolicy: Match.anyValue() });
+    regional('us-east-2').hasResourceProperties('AWS::AutoScaling::AutoScalingGroup', { MinSize: '0', DesiredCapacity: '0', MixedInstancesPolicy: Match.anyValue() });
+  });
+
   test('one fallback controller (in the first region) over every region: it writes only the groups it owns, Describe calls alone on *', () => {
     const { s, regional } = defaultService();
     expect(s.controllerRegion).toBe('us-east-1');

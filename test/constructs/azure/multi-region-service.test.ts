@@ -98,6 +98,15 @@ describe('AzureMultiRegionSpotInferenceService', () => {
     expect(all('azurerm_virtual_network').map((n) => n.address_space).sort()).toEqual([['10.40.0.0/16'], ['10.41.0.0/16']]);
   });
 
+  test('per-region desiredCapacity: a region can start at 0 (spares, stand-ins and fallback only), as spot-plan --region-replicas models', () => {
+    const { svc, json } = synth(props({ minCapacity: 0, onDemandBaseCapacity: 0, regions: [{ region: 'eastus2', desiredCapacity: 3 }, { region: 'westeurope', desiredCapacity: 0 }] }));
+    const sets = Object.entries(json.resource.azurerm_orchestrated_virtual_machine_scale_set as Record<string, any>).filter(([k]) => /^Svc_Fleet-/.test(k)).map(([, v]) => v);
+    const instances = (region: string): number => sets.filter((s) => s.location === region).reduce((n, s) => n + s.instances, 0);
+    expect(instances('eastus2')).toBe(3);
+    expect(instances('westeurope')).toBe(0);
+    expect(svc.regionNames).toEqual(['eastus2', 'westeurope']);
+  });
+
   test('one controller over every region: control role on the regions\' scale sets (and its spares) only, every region in its settings', () => {
     const { svc, json } = defaultService();
     expect(Object.keys(svc.onDemandFallbacks)).toEqual(['eastus2', 'westeurope']);

@@ -102,6 +102,25 @@ describe('spot-plan simulate', () => {
     }
   });
 
+  test('--region-replicas splits the target over the regions\' main groups (the all-regions block only), named in the table and the JSON', () => {
+    const d = mkdtempSync(path.join(tmpdir(), 'spot-plan-split-'));
+    try {
+      for (const n of ['us-east-1a_v100_1', 'us-east-1b_v100_1', 'us-west-2a_v100_1', 'us-west-2b_v100_1']) writeFileSync(path.join(d, `${n}.json`), JSON.stringify({ metadata: { gap_seconds: 60 }, data: new Array(400).fill(1) }));
+      const base = ['simulate', '--traces', d, '--window', '7200', '--repeats', '2', '--deployment', 'aws', '--policies', 'ours'];
+      const table = run(...base, '--region-replicas', 'us-west-2=2,us-east-1=1');
+      expect(table.code).toBe(0);
+      expect(table.out).toMatch(/4 pools in 2 regions \(us-east-1, us-west-2\) \(replicas per region us-west-2=2, us-east-1=1\), 2 x 7200 s windows/);
+      const per = JSON.parse(run(...base, '--per-region', '--region-replicas', 'us-west-2=3,us-east-1=0', '--format', 'json').out);
+      expect(per.map((b: { setup: { regionReplicas?: unknown } }) => b.setup.regionReplicas)).toEqual([undefined, undefined, { 'us-west-2': 3, 'us-east-1': 0 }]);
+      expect(run(...base, '--region-replicas', 'us-west-2=two')).toMatchObject({ code: 2, err: expect.stringMatching(/--region-replicas item "us-west-2=two" must be REGION=N with N a whole number/) });
+      expect(run(...base, '--region-replicas', 'us-west-2=1,us-west-2=2')).toMatchObject({ code: 2, err: expect.stringMatching(/--region-replicas names us-west-2 twice/) });
+      expect(run(...base, '--region-replicas', ',')).toMatchObject({ code: 2, err: expect.stringMatching(/--region-replicas is empty/) });
+      expect(run(...base, '--region-replicas', 'us-west-2=1,us-east-1=1')).toMatchObject({ code: 2, err: expect.stringMatching(/sum to 2, not targetReplicas \(3\)/) });
+    } finally {
+      rmSync(d, { recursive: true, force: true });
+    }
+  });
+
   test('--deployment replays the fleet as deployed and says so', () => {
     const r = run('simulate', '--traces', dir, '--window', '7200', '--repeats', '2', '--deployment', 'gcp', '--policies', 'spot-only,spothedge,ours');
     expect(r.code).toBe(0);

@@ -177,6 +177,43 @@ describe('as deployed: the cloud places, notices and replaces; the controller ru
     expect((avail(Deployment.GCP) - avail(Deployment.AWS)) * (400 - 4)).toBeCloseTo(1 + 5, 6);
   });
 
+  test('several regions: regionReplicas sets each region\'s main group, as the constructs\' per-region desiredCapacity does', () => {
+    const pools = [trace('us-east-1a_x', new Array(300).fill(1)), trace('us-east-1b_x', new Array(300).fill(1)), trace('us-west-2a_x', new Array(300).fill(1)), trace('us-west-2b_x', new Array(300).fill(1))];
+    const regionTargets: string[] = [];
+    let east1 = 0;
+    const opts = { windowSeconds: 0, targetReplicas: 3, deployment: Deployment.AWS, policies: [SimulatedPolicy.OURS] };
+    const r = simulate(pools, {
+      ...opts,
+      regionReplicas: { 'us-west-2': 3, 'us-east-1': 0 },
+      onControllerRun: (run) => {
+        regionTargets.push(JSON.stringify(run.input.observed.regions));
+        for (const p of run.input.observed.pools) if (p.pool.startsWith('us-east-1/')) east1 += p.ready + (p.launching ?? 0);
+      },
+    });
+    // the controller sees the split the groups run, and every spot replica is in us-west-2 (no preemption: no spares)
+    expect(new Set(regionTargets)).toEqual(new Set([JSON.stringify([{ region: 'us-east-1', targetReplicas: 0, onDemandBase: 0 }, { region: 'us-west-2', targetReplicas: 3, onDemandBase: 0 }])]));
+    expect(regionTargets.length).toBeGreaterThan(5);
+    expect(east1).toBe(0);
+    expect(r.options.regionReplicas).toEqual({ 'us-west-2': 3, 'us-east-1': 0 });
+    expect(row(r, SimulatedPolicy.OURS).availability).toBe(1);
+    // without it, the target is spread evenly
+    const even: string[] = [];
+    simulate(pools, { ...opts, onControllerRun: (run) => even.push(JSON.stringify(run.input.observed.regions!.map((x) => x.targetReplicas).sort())) });
+    expect(new Set(even)).toEqual(new Set([JSON.stringify([1, 2])]));
+  });
+
+  test('regionReplicas is refused, naming the regions and the sum, unless it splits the target over the traces\' regions', () => {
+    const pools = [trace('us-east-1a_x', new Array(300).fill(1)), trace('us-west-2a_x', new Array(300).fill(1))];
+    const opts = { windowSeconds: 0, targetReplicas: 3, deployment: Deployment.AWS, policies: [SimulatedPolicy.OURS] };
+    expect(() => simulate(pools, { ...opts, regionReplicas: { 'us-west-2': 3 } })).toThrow(/regionReplicas \(us-west-2=3\) leaves out us-east-1; give every region of the traces its replicas/);
+    expect(() => simulate(pools, { ...opts, regionReplicas: { 'us-west-2': 2, 'us-east-1': 2 } })).toThrow(/sum to 4, not targetReplicas \(3\)/);
+    expect(() => simulate(pools, { ...opts, regionReplicas: { 'us-west-2': 3, 'us-east-1': 0, 'eu-west-1': 0 } })).toThrow(/names eu-west-1, which the traces do not hold; the traces' regions are us-east-1, us-west-2/);
+    expect(() => simulate(pools, { ...opts, regionReplicas: { 'us-west-2': 2.5, 'us-east-1': 0.5 } })).toThrow(/us-west-2=2.5, us-east-1=0.5 must be whole numbers, 0 or more/);
+    expect(() => simulate(pools, { ...opts, deployment: Deployment.IDEALISED, regionReplicas: { 'us-west-2': 3, 'us-east-1': 0 } })).toThrow(/only the as-deployed model has; add --deployment aws\|gcp\|azure/);
+    expect(() => simulate(pools, { ...opts, onDemandBase: 1, regionReplicas: { 'us-west-2': 3, 'us-east-1': 0 } })).toThrow(/with an on-demand base \(1\) needs homeRegion/);
+    expect(() => simulate(pools, { ...opts, onDemandBase: 1, homeRegion: 'us-east-1', regionReplicas: { 'us-west-2': 3, 'us-east-1': 0 } })).toThrow(/gives the home region us-east-1 0, below the on-demand base 1 it holds; give it at least 1/);
+  });
+
   test('AWS retries a launch that found no capacity with backoff (30 s doubling to 300 s), not every tick', () => {
     expect(DEPLOYMENT_PROFILES.aws).toMatchObject({ launchRetrySeconds: 30, maxLaunchRetrySeconds: 300 });
     expect(DEPLOYMENT_PROFILES.gcp).toMatchObject({ launchRetrySeconds: 0 });
