@@ -38,6 +38,16 @@ const defaultService = lazy(() => {
 });
 
 describe('GcpMultiRegionSpotInferenceService', () => {
+  test('per-region desiredCapacity: a region can start at 0 (spares, stand-ins and fallback only), as spot-plan --region-replicas models', () => {
+    const { resources } = synth((scope) => {
+      new GcpMultiRegionSpotInferenceService(scope, 'llm', props({ minCapacity: 0, onDemandBaseCapacity: 0, regions: [{ ...REGIONS[0], desiredCapacity: 3 }, { ...REGIONS[1], desiredCapacity: 0 }] }));
+    });
+    const migs = Object.values(resources.google_compute_region_instance_group_manager) as any[];
+    const size = (region: string): number => migs.filter((m) => m.region === region).reduce((n, m) => n + (m.target_size ?? 0), 0);
+    expect(size('us-central1')).toBe(3);
+    expect(size('europe-west4')).toBe(0);
+  });
+
   test('one global backend service over both MIGs and the spare groups of every region, at the region\'s dial, on the fleets\' health check', () => {
     const { svc, json, resources } = defaultService();
     expect(svc.regionNames).toEqual(['us-central1', 'europe-west4']);
