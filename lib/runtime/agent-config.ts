@@ -152,6 +152,12 @@ export interface AgentConfig {
   readonly serveThroughNotice?: boolean;
   /** Azure: the VM name Scheduled Events list in `Resources`. Default: read from the instance metadata. */
   readonly instanceName?: string;
+  /**
+   * Azure: a Storage queue the agent posts each `Preempt` notice to, with the VM's managed identity, so the fallback
+   * controller runs at once instead of at its next timer run (AzureOnDemandFallback's `evictionQueueUrl`; its queue
+   * trigger). A post that fails is logged and changes nothing else. Default: none (the controller's timer only).
+   */
+  readonly controllerQueue?: { readonly url: string; readonly identityClientId?: string };
   /** The inference server (see {@link AgentDrainOptions.server}). Default GENERIC. */
   readonly server?: ServerPreset;
   /** Seconds the server waits for in-flight requests on SIGTERM (see {@link AgentDrainOptions.serverShutdownTimeoutSeconds}). */

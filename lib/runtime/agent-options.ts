@@ -80,6 +80,14 @@ export function validateAgentConfig(config: AgentConfig): FleetSpecProblem[] {
       v.add(C.AGENT_DRAIN_OPTIONS, prop, `${prop} (${JSON.stringify(url)}) must be a plain http:// URL (the inference server on loopback, or a metadata service), e.g. 'http://127.0.0.1:${config.servingPort}/drain'`);
     }
   }
+  const queue = config.controllerQueue;
+  if (queue !== undefined) {
+    if (config.cloud !== Cloud.AZURE) {
+      v.add(C.AGENT_DRAIN_OPTIONS, 'controllerQueue', `controllerQueue is for Azure (its controller has no eviction event of its own); cloud is ${config.cloud}: leave it out`);
+    } else if (typeof queue.url !== 'string' || !/^(https:\/\/[^/\s]+|http:\/\/(127\.0\.0\.1|localhost)(:\d+)?)\/[a-z0-9-]{3,63}$/.test(queue.url)) {
+      v.add(C.AGENT_DRAIN_OPTIONS, 'controllerQueue.url', `controllerQueue.url (${JSON.stringify(queue.url)}) must be the queue's https URL, e.g. 'https://spotfb1234.queue.core.windows.net/evictions' (AzureOnDemandFallback.evictionQueueUrl)`);
+    }
+  }
   const poll = config.pollIntervalSeconds;
   if (poll !== undefined && !(poll > 0 && poll <= MAX_POLL_INTERVAL_SECONDS)) {
     v.add(C.AGENT_POLL_INTERVAL, 'pollIntervalSeconds', `pollIntervalSeconds (${poll}) must be more than 0 and at most ${MAX_POLL_INTERVAL_SECONDS}: a slower poll spends the notice before the agent sees it; use 1 or 2`);

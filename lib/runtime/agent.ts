@@ -9,7 +9,8 @@ import { NoticeState, currentBootId, eventOf, loadNoticeState, noticeState, writ
 import { AwsSdkClient } from './aws-sdk-client';
 import { completeLifecycleAction } from './aws-lifecycle';
 import { AwsInterruptionWatcher } from './aws-watcher';
-import { AzureInterruptionWatcher } from './azure-watcher';
+import { postEvictionNotice } from './azure-controller-queue';
+import { AZURE_METADATA_ENDPOINT, AzureInterruptionWatcher } from './azure-watcher';
 import { drainHttpServer } from './drain-http-server';
 import { InterruptionEvent, InterruptionKind } from './events';
 import { GcpInterruptionWatcher } from './gcp-watcher';
@@ -97,6 +98,9 @@ export class SpotAgent {
   private serving?: ServingThrough;
   /** {@link stop} was called: a wait that ends now starts no drain. */
   private stopping = false;
+  /** Azure: `Preempt` notices already posted to the controller's queue (by event id), and the post under way. */
+  private readonly posted = new Set<string>();
+  private posting?: Promise<boolean>;
 
   constructor(config: AgentConfig, private readonly deps: AgentDependencies = {}) {
     this.config = resolveAgentConfig(config);
@@ -166,6 +170,7 @@ export class SpotAgent {
       this.log.info('advisory interruption notice: not draining (set drainOnRebalance to drain on it)', fields);
       return;
     }
+    this.tellController(event);
     if (this.draining) {
       this.log.info('interruption notice while already draining', fields);
       return;
@@ -190,9 +195,24 @@ export class SpotAgent {
     this.serving?.abort.abort();
     this.stopWatching.abort();
     await this.watching;
+    await this.posting;
     this.removeSignalHandlers();
     await this.health.close();
     this.resolveFinished(undefined);
+  }
+
+  /**
+   * Azure: post a `Preempt` notice to the fallback controller's queue (`controllerQueue`), once per event, without
+   * waiting for it: the drain does not depend on it (see lib/runtime/azure-controller-queue.ts).
+   */
+  private tellController(event: InterruptionEvent): void {
+    const queue = this.config.controllerQueue;
+    if (!queue || event.cloud !== Cloud.AZURE || event.kind !== InterruptionKind.PREEMPTION) return;
+    const key = event.eventId ?? `${event.instanceId}|${event.deadline.toISOString()}`;
+    if (this.posted.has(key)) return;
+    this.posted.add(key);
+    const previous = this.posting ?? Promise.resolve(true);
+    this.posting = previous.then(() => postEvictionNotice({ queue, metadataEndpoint: this.config.metadataEndpoint ?? AZURE_METADATA_ENDPOINT, event, log: this.log, signal: this.stopWatching.signal }));
   }
 
   private startDrain(event: InterruptionEvent, servedUntil?: Date): void {
