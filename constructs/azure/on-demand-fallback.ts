@@ -6,6 +6,7 @@ import { RoleDefinition } from '@cdktf/provider-azurerm/lib/role-definition';
 import { ServicePlan } from '@cdktf/provider-azurerm/lib/service-plan';
 import { StorageAccount } from '@cdktf/provider-azurerm/lib/storage-account';
 import { StorageContainer } from '@cdktf/provider-azurerm/lib/storage-container';
+import { StorageQueue } from '@cdktf/provider-azurerm/lib/storage-queue';
 import { UserAssignedIdentity } from '@cdktf/provider-azurerm/lib/user-assigned-identity';
 import { AssetType, TerraformAsset, Token } from 'cdktf';
 import { Construct } from 'constructs';
@@ -19,7 +20,23 @@ import { FleetSpecError, FleetSpecErrorCode, ProblemCollector } from '../../lib/
 import { azureName } from './network';
 import { IAzureSpotFleet } from './fleet-interface';
 import { AzureSpotFleet } from './spot-scale-set-fleet';
-import { stableNameHash } from './tokens';
+import { stableNameHash, stableNameHashOfPath } from './tokens';
+
+/** Name of the queue the agents post `Preempt` notices to (lib/runtime/azure-controller-queue.ts). */
+export const EVICTION_QUEUE_NAME = 'spot-evictions';
+
+/**
+ * The default name of an AzureOnDemandFallback's storage account, by the construct path it will have: what a pattern
+ * needs to give its fleet's agents the controller's queue (`fallbackEvictionQueueUrl`) before the fallback exists.
+ */
+export function defaultFallbackStorageAccountName(path: string, resourceGroupName: string, location: string): string {
+  return `spotfb${stableNameHashOfPath(path, [resourceGroupName, location]).slice(0, 18)}`;
+}
+
+/** URL of the eviction queue of the fallback whose storage account is `accountName`. */
+export function fallbackEvictionQueueUrl(accountName: string): string {
+  return `https://${accountName}.queue.core.windows.net/${EVICTION_QUEUE_NAME}`;
+}
 
 /**
  * Namespace and name of the custom metric the controller writes on the fleet's first scale set: the handler's own
@@ -101,6 +118,15 @@ export interface AzureOnDemandFallbackOptions {
   readonly storageAccountName?: string;
   /** Path of the bundled function directory. @default - dist/handlers/azure/fallback from `npm run build:handlers` */
   readonly functionBundleDir?: string;
+  /**
+   * Run the controller at once on an eviction: a Storage queue (`evictionQueueUrl`) the fleets' agents post each
+   * `Preempt` notice to (their `agent.controllerQueueUrl`), and a queue trigger on the function (polled every 2 s)
+   * next to its timer. The fleets' identities get Storage Queue Data Message Sender on that queue only. Azure has no
+   * eviction event of its own that arrives in time (the activity log is minutes late). Without it the controller
+   * sees an eviction at its next timer run, and the scale set recreates the VM only then.
+   * @default true
+   */
+  readonly evictionTrigger?: boolean;
   /**
    * Spare Spot scale sets the controller sizes (one per zone: a scale set's zones cannot be narrowed while it
    * runs VMs, so the controller steers by size per zone). They must be Spot only, without an autoscale setting.
@@ -198,6 +224,10 @@ export class AzureOnDemandFallback extends Construct {
   public readonly storageAccount: StorageAccount;
   /** Container holding the state blob. */
   public readonly stateContainer: StorageContainer;
+  /** The queue the agents post `Preempt` notices to (undefined with `evictionTrigger: false`). */
+  public readonly evictionQueue?: StorageQueue;
+  /** Its URL, for a fleet's `agent.controllerQueueUrl` (undefined with `evictionTrigger: false`). */
+  public readonly evictionQueueUrl?: string;
   /** Identity of the function. */
   public readonly identity: UserAssignedIdentity;
   /** Custom role on the fleets' scale sets. */
@@ -241,9 +271,10 @@ export class AzureOnDemandFallback extends Construct {
     // Storage: host storage of the Function App, and the controller's state container.
     // The names hash only what is the same on every synth (stableNameHash: tokens count as empty).
     const hash = stableNameHash(this, [props.resourceGroupName, props.location]);
+    const accountName = props.storageAccountName ?? defaultFallbackStorageAccountName(this.node.path, props.resourceGroupName, props.location);
     this.storageAccount = new StorageAccount(this, 'Storage', {
       ...common,
-      name: props.storageAccountName ?? `spotfb${hash.slice(0, 18)}`,
+      name: accountName,
       accountTier: 'Standard',
       accountReplicationType: 'LRS',
       minTlsVersion: 'TLS1_2',
@@ -256,6 +287,13 @@ export class AzureOnDemandFallback extends Construct {
       storageAccountId: this.storageAccount.id,
       containerAccessType: 'private',
     });
+    const evictionTrigger = props.evictionTrigger ?? true;
+    if (evictionTrigger) {
+      this.evictionQueue = new StorageQueue(this, 'Evictions', { name: EVICTION_QUEUE_NAME, storageAccountId: this.storageAccount.id });
+      // The name as given (plain unless a deploy-time value): what AzureSpotInferenceService gave its agents.
+      this.evictionQueueUrl = fallbackEvictionQueueUrl(accountName);
+      this.grantEvictionSenders(fleets, this.evictionQueue);
+    }
 
     // Identity and scoped roles.
     this.identity = new UserAssignedIdentity(this, 'Identity', { ...common, name: `${prefix}-fallback` });
@@ -277,7 +315,7 @@ export class AzureOnDemandFallback extends Construct {
 
     // The function: consumption plan, Node.js 22, zip deploy of the bundle with host.json and function.json.
     this.servicePlan = new ServicePlan(this, 'Plan', { ...common, name: `${prefix}-fallback-plan`, osType: 'Linux', skuName: 'Y1' });
-    const archive = new TerraformAsset(this, 'FunctionCode', { path: stageFunctionApp(props.functionBundleDir, this.schedule), type: AssetType.ARCHIVE });
+    const archive = new TerraformAsset(this, 'FunctionCode', { path: stageFunctionApp(props.functionBundleDir, this.schedule, evictionTrigger), type: AssetType.ARCHIVE });
     const home = fleets[0];
     const scaleSetSettings = fleets.flatMap((f) =>
       f.capacities.map((c, i) => ({
@@ -460,6 +498,22 @@ export class AzureOnDemandFallback extends Construct {
     return { rendered, refs };
   }
 
+  /**
+   * Storage Queue Data Message Sender on the eviction queue, for the identity of each fleet this package built (its VMs
+   * and the spare scale sets rendered from it post with it). An imported fleet's VMs need that role given by hand.
+   */
+  private grantEvictionSenders(fleets: DrivenFleet[], queue: StorageQueue): void {
+    const built = [...new Set(fleets.map((f) => (f.fleet instanceof AzureSpotFleet ? f.fleet : undefined)).filter((f): f is AzureSpotFleet => f !== undefined))];
+    built.forEach((f, i) =>
+      new RoleAssignment(this, i === 0 ? 'EvictionSender' : `EvictionSender${i + 1}`, {
+        scope: queue.resourceManagerId,
+        roleDefinitionName: 'Storage Queue Data Message Sender',
+        principalId: f.grantPrincipalId,
+        principalType: 'ServicePrincipal',
+      }),
+    );
+  }
+
   /** Control role at each scale set (the fleets' and the spares'), observe role in each fleet's resource group, state blobs. */
   private grantRoles(
     props: AzureOnDemandFallbackProps,
@@ -564,10 +618,17 @@ function resolveFleet(
 
 /**
  * Stage the Function App's files in a directory named by their hash (so the archive's hash only changes
- * with them): the bundle (`index.js`, `package.json`), `host.json`, and `fallback/function.json` with the
- * timer binding.
+ * with them): the bundle (`index.js`, `package.json`), `host.json`, `fallback/function.json` with the timer binding
+ * and, with the eviction trigger, `eviction/function.json` with the queue binding.
  */
-function stageFunctionApp(bundleDir: string | undefined, schedule: string): string {
+/**
+ * host.json `extensions.queues` of the eviction trigger: the host polls the (usually empty) queue every 2 s at most
+ * instead of backing off to a minute, takes one message at a time (each run reads and writes the one state blob),
+ * and drops a message after two failed runs (the timer covers it; a stale eviction is worth nothing).
+ */
+export const EVICTION_QUEUE_HOST_SETTINGS = { maxPollingInterval: '00:00:02', batchSize: 1, newBatchThreshold: 0, maxDequeueCount: 2 };
+
+function stageFunctionApp(bundleDir: string | undefined, schedule: string, evictionTrigger: boolean): string {
   const candidates = bundleDir
     ? [resolve(bundleDir)]
     : [join(__dirname, '..', '..', 'dist', 'handlers', 'azure', 'fallback'), join(__dirname, '..', '..', 'handlers', 'azure', 'fallback')];
@@ -584,10 +645,17 @@ function stageFunctionApp(bundleDir: string | undefined, schedule: string): stri
   const files: Record<string, Buffer> = {
     'index.js': readFileSync(join(dir, 'index.js')),
     'package.json': existsSync(join(dir, 'package.json')) ? readFileSync(join(dir, 'package.json')) : Buffer.from('{"name":"spot-fallback","private":true}\n'),
-    'host.json': Buffer.from(`${JSON.stringify({ version: '2.0', logging: { logLevel: { default: 'Information' } }, functionTimeout: '00:02:00' }, null, 2)}\n`),
+    'host.json': Buffer.from(`${JSON.stringify({ version: '2.0', logging: { logLevel: { default: 'Information' } }, functionTimeout: '00:02:00', ...(evictionTrigger ? { extensions: { queues: EVICTION_QUEUE_HOST_SETTINGS } } : {}) }, null, 2)}\n`),
     'fallback/function.json': Buffer.from(
       `${JSON.stringify({ bindings: [{ name: 'timer', type: 'timerTrigger', direction: 'in', schedule, runOnStartup: false, useMonitor: true }], scriptFile: '../index.js', entryPoint: 'fallbackTimer' }, null, 2)}\n`,
     ),
+    ...(evictionTrigger
+      ? {
+        'eviction/function.json': Buffer.from(
+          `${JSON.stringify({ bindings: [{ name: 'message', type: 'queueTrigger', direction: 'in', queueName: EVICTION_QUEUE_NAME, connection: 'AzureWebJobsStorage' }], scriptFile: '../index.js', entryPoint: 'fallbackOnEviction' }, null, 2)}\n`,
+        ),
+      }
+      : {}),
   };
   const hash = createHash('sha256');
   for (const name of Object.keys(files).sort()) hash.update(name).update(files[name]);

@@ -4,6 +4,7 @@ import { UserAssignedIdentity } from '@cdktf/provider-azurerm/lib/user-assigned-
 import { Fn, Token } from 'cdktf';
 import { Construct } from 'constructs';
 import { AgentDrainOptions, DrainMode } from '../../lib/runtime/agent-config';
+import { validateAgentConfig } from '../../lib/runtime/agent-options';
 import { FleetAgentPlan } from '../../lib/runtime/fleet-agent';
 import { CLOUD_PROFILES, Cloud, CpuArchitecture, FleetSpec, FleetSpecError, FleetSpecErrorCode, ProblemCollector, ResolvedFleetSpec } from '../../lib/spec';
 import { FleetPlan, planFleet } from '../../lib/spec/plan-fleet';
@@ -37,6 +38,13 @@ export enum AgentDelivery {
 export interface AzureSpotAgentOptions extends AgentDrainOptions {
   /** The agent bundle on the synth machine. @default - this package's `dist/runtime/spot-agent-portable/index.js` (without the AWS SDK) */
   readonly bundlePath?: string;
+  /**
+   * Storage queue the agents post each `Preempt` notice to, with the fleet's managed identity, so the fallback
+   * controller runs at once rather than at its next timer run: `AzureOnDemandFallback.evictionQueueUrl` (which also
+   * grants the identity Storage Queue Data Message Sender on that queue). `AzureSpotInferenceService` and
+   * `AzureMultiRegionSpotInferenceService` wire it. @default - none: the controller runs on its timer only
+   */
+  readonly controllerQueueUrl?: string;
 }
 
 /** The workers' network security group: what the scale sets' NICs (and a created subnet) carry. */
@@ -325,7 +333,12 @@ export class AzureSpotFleet extends Construct implements IAzureSpotFleet {
 
   /** The agent's cloud-init: inline in the custom data when it fits, otherwise from a private blob. */
   private deliverAgent(props: AzureSpotFleetProps, d: FleetDecisions, common: FleetPlacement['common']): { script: string; delivery: AgentDelivery; blob?: AzureAgentBlob; gzipBytes: number } {
-    const agentConfig = d.agentPlan.config;
+    const queueUrl = props.agent?.controllerQueueUrl;
+    const agentConfig = queueUrl ? { ...d.agentPlan.config, controllerQueue: { url: queueUrl, identityClientId: this.identity.clientId } } : d.agentPlan.config;
+    if (queueUrl !== undefined && !Token.isUnresolved(queueUrl)) {
+      const bad = validateAgentConfig(agentConfig).filter((p) => p.prop.startsWith('controllerQueue'));
+      if (bad.length > 0) throw new FleetSpecError(bad.map((p) => ({ ...p, prop: 'agent.controllerQueueUrl', message: p.message.replace(/^controllerQueue\.url/, 'agent.controllerQueueUrl') })), this.node.path);
+    }
     const bundle = readAgentBundle(props.agent?.bundlePath ?? defaultAgentBundlePath());
     const inline = inlineAgentFetch(bundle);
     const inlineScript = renderAgentCustomData({ config: agentConfig, fetch: inline, startupCommands: props.bootCommands });

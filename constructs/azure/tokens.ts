@@ -29,6 +29,11 @@ export function terraformLiteral(s: string): string {
  * hashing it would rename, and so replace, the resource whenever a construct is added earlier in the app.
  */
 export function stableNameHash(scope: IConstruct, parts: readonly string[], separator = '/'): string {
+  return stableNameHashOfPath(scope.node.path, parts, separator);
+}
+
+/** {@link stableNameHash} of a construct not created yet, by the path it will have. */
+export function stableNameHashOfPath(path: string, parts: readonly string[], separator = '/'): string {
   const plain = parts.map((x) => (Token.isUnresolved(x) ? '' : x));
-  return createHash('sha256').update([scope.node.path, ...plain].join(separator)).digest('hex');
+  return createHash('sha256').update([path, ...plain].join(separator)).digest('hex');
 }

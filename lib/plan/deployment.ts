@@ -152,9 +152,10 @@ export const DEPLOYMENT_PROFILES: { readonly [cloud: string]: DeploymentProfile 
     cloud: Cloud.AZURE,
     // Azure Scheduled Events `Preempt`: at least 30 s.
     noticeSeconds: 30,
-    // constructs/azure/on-demand-fallback.ts: schedule @default '0 * * * * *' (timer trigger only).
+    // constructs/azure/on-demand-fallback.ts: schedule @default '0 * * * * *' (a timer), plus its queue trigger
+    // (evictionTrigger @default true): each VM's agent posts its Preempt notice there (lib/runtime/azure-controller-queue.ts).
     controllerPeriodSeconds: 60,
-    runsOnPreemption: false,
+    runsOnPreemption: true,
     runsOnLaunchFailure: false,
     // constructs/azure/scale-set.ts: evictionPolicy @default DELETE and no Spot-Try-Restore: an evicted VM is
     // deleted and the scale set launches again when its capacity is set, i.e. at the controller's next run.
@@ -171,7 +172,7 @@ export const DEPLOYMENT_PROFILES: { readonly [cloud: string]: DeploymentProfile 
     // lib/handlers/azure/fallback.ts: spare Spot scale sets, one per zone, whose capacity only the controller sets;
     // the main scale set's Regular count holds the base and the fallback.
     layout: 'zonal',
-    description: `Azure: Flexible scale set over its zones, eviction = delete, recreated when the controller sets the capacity; controller every 60 s (timer); Front Door between regions (traffic back ${GLOBAL_LAYER_DEFAULTS[Cloud.AZURE].recoverySeconds} s after a region recovers)`,
+    description: `Azure: Flexible scale set over its zones, eviction = delete, recreated when the controller sets the capacity; controller every 60 s (timer) + on the agents' Preempt notices (queue); Front Door between regions (traffic back ${GLOBAL_LAYER_DEFAULTS[Cloud.AZURE].recoverySeconds} s after a region recovers)`,
   },
 };
 
@@ -406,6 +407,10 @@ export class DeployedFleet {
       // Google Cloud; Azure only when its capacity is set again, at a controller run).
       // A group that found no capacity waits out its launch backoff (AWS), unless a new scaling activity starts it
       // (a replacement at the notice, a new desired capacity or new zones).
+      // Azure launches what a run asks for when the run sets the capacity. Runs come after the launches of their tick, so
+      // a spare set by a run is launched at the next tick. The main scale set recreates an evicted VM only at a run after
+      // the VM is gone (a run on the eviction's notice finds it still there, at the capacity): at a scheduled run.
+      const setByRun = this.lastRun === v.t - 1;
       const mainMay = this.replaceTicks >= 0 ? !this.isWaiting(ri, 0, v.t) : controllerRuns || v.t === 0 || !this.s.controller;
       const mainKey = `${ri}/main`;
       const mainSig = `${r.mainTarget}`;
@@ -419,7 +424,7 @@ export class DeployedFleet {
         mainFilled = true;
       }
       if (zonal) this.settleFailing(v.t, r.pools, this.mainFailing, r.mainTarget - this.count(r, this.main), mainFilled, false);
-      const spareMay = this.replaceTicks >= 0 ? !this.isWaiting(ri, 1, v.t) : controllerRuns;
+      const spareMay = this.replaceTicks >= 0 ? !this.isWaiting(ri, 1, v.t) : controllerRuns || setByRun;
       if (zonal) {
         for (const zone of r.zoneOrder) {
           const want = r.zoneSpare.get(zone) ?? 0;

@@ -1,4 +1,6 @@
+import { EVICTION_MESSAGE_TYPE, EvictionMessage } from '../spec/eviction-message';
 import { InterruptionEvent } from './events';
+
 import { httpRequest, sleep } from './http';
 import { Logger } from './log';
 
@@ -17,22 +19,6 @@ export interface ControllerQueueConfig {
   readonly url: string;
   /** Client id of the VM's user-assigned identity that may send to the queue. @default - the VM's only identity */
   readonly identityClientId?: string;
-}
-
-/** `type` of the messages the agent posts (the controller's queue trigger checks it). */
-export const EVICTION_MESSAGE_TYPE = 'spot-inference.azure.preempt';
-
-/** One message on the controller's queue. */
-export interface EvictionMessage {
-  readonly type: typeof EVICTION_MESSAGE_TYPE;
-  /** The evicted VM (the Scheduled Events `Resources` entry). */
-  readonly vmName: string;
-  /** The Scheduled Events `EventId`. */
-  readonly eventId?: string;
-  /** When the platform takes the VM. */
-  readonly deadline: string;
-  /** When the agent saw the notice. */
-  readonly detectedAt: string;
 }
 
 /** Queue service REST version (OAuth needs 2017-11-09 or later). */

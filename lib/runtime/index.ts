@@ -7,6 +7,7 @@ export { UnexpectedResponseError } from './watcher';
 export * from './aws-watcher';
 export * from './gcp-watcher';
 export * from './azure-watcher';
+export * from './azure-controller-queue';
 export * from './watch';
 export * from './drain-http-server';
 export * from './health-server';

@@ -8,3 +8,4 @@ export * from './rules';
 export * from './validate';
 export * from './plan-fleet';
 export * from './notice';
+export * from './eviction-message';

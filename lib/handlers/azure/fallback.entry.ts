@@ -12,6 +12,7 @@ import {
   createArmComputeApi,
   createAzureMonitorMetrics,
   createBlobStateStore,
+  readEvictionMessage,
   runAzureFallbackController,
 } from './fallback';
 
@@ -47,5 +48,18 @@ function init(context: FunctionContext): { settings: AzureFallbackSettings; clie
 /** The timer function (`entryPoint` in function.json). */
 export async function fallbackTimer(context: FunctionContext): Promise<AzureFallbackOutcome> {
   const { settings: s, clients: c } = init(context);
+  return runAzureFallbackController(s, c);
+}
+
+/**
+ * The queue function (`entryPoint` of eviction/function.json): an agent posted a `Preempt` notice, so run the
+ * controller now rather than at the next minute. A malformed message is logged and the run goes ahead (a run only
+ * reads the fleet; it never trusts the message); several notices at once are several runs, serialised by the state
+ * blob's ETag.
+ */
+export async function fallbackOnEviction(context: FunctionContext, message: unknown): Promise<AzureFallbackOutcome> {
+  const { settings: s, clients: c } = init(context);
+  const read = readEvictionMessage(message);
+  c.log({ level: read.problem ? 'warning' : 'information', message: read.problem ? `spot fallback: eviction message not understood (${read.problem}); running anyway` : `spot fallback: run on the eviction of ${read.vmName}`, fleet: s.fleetName, trigger: 'eviction', ...(read.vmName ? { vmName: read.vmName } : {}), ...(read.eventId ? { eventId: read.eventId } : {}) });
   return runAzureFallbackController(s, c);
 }

@@ -42,6 +42,7 @@ import {
   planControllerStep,
   SpotPoolObservation,
 } from '../../policy';
+import { EVICTION_MESSAGE_TYPE } from '../../spec/eviction-message';
 
 /**
  * Namespace of the custom metric the controller writes (Azure Monitor), the one the AWS fallback controller writes
@@ -479,6 +480,23 @@ export function usableAzureState(stored: unknown, settings: Pick<AzureFallbackSe
 }
 
 /** One control period: observe, decide, apply, persist, report. Running it twice in a row changes nothing. */
+/** What an eviction message says (lib/runtime/azure-controller-queue.ts), or why it could not be read. */
+export function readEvictionMessage(message: unknown): { vmName?: string; eventId?: string; problem?: string } {
+  let m = message;
+  if (typeof message === 'string') {
+    try {
+      m = JSON.parse(message);
+    } catch {
+      return { problem: `not JSON: ${message.slice(0, 80)}` };
+    }
+  }
+  if (typeof m !== 'object' || m === null) return { problem: `not an object: ${String(m).slice(0, 80)}` };
+  const o = m as Record<string, unknown>;
+  if (o.type !== EVICTION_MESSAGE_TYPE) return { problem: `type ${JSON.stringify(o.type)} is not ${EVICTION_MESSAGE_TYPE}` };
+  if (typeof o.vmName !== 'string' || o.vmName.length === 0) return { problem: 'no vmName' };
+  return { vmName: o.vmName, ...(typeof o.eventId === 'string' ? { eventId: o.eventId } : {}) };
+}
+
 export async function runAzureFallbackController(settings: AzureFallbackSettings, clients: AzureFallbackClients): Promise<AzureFallbackOutcome> {
   const now = clients.now();
   const nowSeconds = Math.floor(now.getTime() / 1000);

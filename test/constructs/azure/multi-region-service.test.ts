@@ -107,6 +107,19 @@ describe('AzureMultiRegionSpotInferenceService', () => {
     expect(svc.regionNames).toEqual(['eastus2', 'westeurope']);
   });
 
+  test('every region\'s agents post Preempt notices to the one controller\'s queue, each fleet identity a sender there', () => {
+    const { svc, json } = defaultService();
+    const queueUrl = svc.onDemandFallbacks.eastus2.evictionQueueUrl!;
+    expect(queueUrl).toMatch(/^https:\/\/spotfb[0-9a-f]{18}\.queue\.core\.windows\.net\/spot-evictions$/);
+    for (const region of ['eastus2', 'westeurope']) {
+      const config = JSON.parse(/<<'SPOT_AGENT_CONFIG'\n([\s\S]*?)\nSPOT_AGENT_CONFIG/.exec(svc.fleets[region].customDataScript)![1].replace(/\$\{TfToken\[[^\]]+\]\}/g, 'TOKEN'));
+      expect(config.controllerQueue).toEqual({ url: queueUrl, identityClientId: 'TOKEN' });
+    }
+    const senders = Object.values(json.resource.azurerm_role_assignment as Record<string, any>).filter((a) => a.role_definition_name === 'Storage Queue Data Message Sender');
+    expect(senders.map((a) => /azurerm_user_assigned_identity\.Svc_Fleet-(\w+)_Identity_\w+\.principal_id/.exec(a.principal_id)?.[1]).sort()).toEqual(['eastus2', 'westeurope']);
+    for (const a of senders) expect(a.scope).toMatch(/^\$\{azurerm_storage_queue\.Svc_OnDemandFallback_Evictions_\w+\.resource_manager_id\}$/);
+  });
+
   test('one controller over every region: control role on the regions\' scale sets (and its spares) only, every region in its settings', () => {
     const { svc, json } = defaultService();
     expect(Object.keys(svc.onDemandFallbacks)).toEqual(['eastus2', 'westeurope']);

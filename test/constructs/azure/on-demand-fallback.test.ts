@@ -97,6 +97,28 @@ describe('AzureOnDemandFallback', () => {
     expect(readFileSync(join(staged, 'index.js'), 'utf8')).toContain('fallbackTimer');
   });
 
+  test('eviction trigger: a queue in its storage account, Message Sender for the fleet\'s identity on that queue only, a queue function beside the timer', () => {
+    const [queue] = resources(json, 'azurerm_storage_queue');
+    expect(queue).toEqual(expect.objectContaining({ name: 'spot-evictions', storage_account_id: expect.stringMatching(/azurerm_storage_account\.Fallback_Storage_\w+\.id/) }));
+    const account = resources(json, 'azurerm_storage_account').find((a) => a.name.startsWith('spotfb')).name;
+    expect(fallback.evictionQueueUrl).toBe(`https://${account}.queue.core.windows.net/spot-evictions`);
+    const senders = Object.entries(json.resource.azurerm_role_assignment as Record<string, any>).filter(([, a]) => a.role_definition_name === 'Storage Queue Data Message Sender').map(([, a]) => a);
+    expect(senders).toEqual([expect.objectContaining({ scope: expect.stringMatching(/azurerm_storage_queue\.Fallback_Evictions_\w+\.resource_manager_id/), principal_id: expect.stringMatching(/azurerm_user_assigned_identity\.Fleet_Identity_\w+\.principal_id/) })]);
+    const staged = (fallback.node.findChild('FunctionCode') as unknown as { sourcePath: string }).sourcePath;
+    expect(JSON.parse(readFileSync(join(staged, 'eviction', 'function.json'), 'utf8'))).toEqual({
+      bindings: [{ name: 'message', type: 'queueTrigger', direction: 'in', queueName: 'spot-evictions', connection: 'AzureWebJobsStorage' }],
+      scriptFile: '../index.js',
+      entryPoint: 'fallbackOnEviction',
+    });
+    expect(JSON.parse(readFileSync(join(staged, 'host.json'), 'utf8')).extensions.queues).toEqual({ maxPollingInterval: '00:00:02', batchSize: 1, newBatchThreshold: 0, maxDequeueCount: 2 });
+    expect(readFileSync(join(staged, 'index.js'), 'utf8')).toContain('fallbackOnEviction');
+    const off = synth(GPU, { evictionTrigger: false });
+    expect(resources(off.json, 'azurerm_storage_queue')).toEqual([]);
+    expect(off.fallback.evictionQueueUrl).toBeUndefined();
+    const offStaged = (off.fallback.node.findChild('FunctionCode') as unknown as { sourcePath: string }).sourcePath;
+    expect(existsSync(join(offStaged, 'eviction', 'function.json'))).toBe(false);
+  });
+
   test('control role: scale-set actions only, assignable to and assigned at each scale set', () => {
     expect(out).toHaveResourceWithProperties(RoleDefinition, {
       permissions: [{ actions: ['Microsoft.Compute/virtualMachineScaleSets/read', 'Microsoft.Compute/virtualMachineScaleSets/write', 'Microsoft.Compute/virtualMachineScaleSets/delete/action'] }],

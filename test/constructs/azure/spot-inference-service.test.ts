@@ -61,3 +61,24 @@ describe('AzureSpotInferenceService onDemandFallbackOptions', () => {
     expect(() => build({ onDemandFallbackOptions: { schedule: '* * * * *' } })).toThrow('schedule ("* * * * *") must be an NCRONTAB expression of six fields');
   });
 });
+
+describe('AzureSpotInferenceService eviction trigger', () => {
+  /** The agent config the custom data writes, with deploy-time values as placeholders. */
+  const agentConfigOf = (script: string): any => JSON.parse(/<<'SPOT_AGENT_CONFIG'\n([\s\S]*?)\nSPOT_AGENT_CONFIG/.exec(script)![1].replace(/\$\{TfToken\[[^\]]+\]\}/g, 'TOKEN'));
+
+  test('the agents post Preempt notices to the controller\'s queue, with the fleet identity, which may send there', () => {
+    const { service } = build();
+    const config = agentConfigOf(service.fleet.customDataScript);
+    expect(config.controllerQueue).toEqual({ url: service.onDemandFallback!.evictionQueueUrl, identityClientId: 'TOKEN' });
+    expect(service.onDemandFallback!.evictionQueueUrl).toMatch(/^https:\/\/spotfb[0-9a-f]{18}\.queue\.core\.windows\.net\/spot-evictions$/);
+    // a storage account named by the user is the one the agents post to
+    const named = build({ onDemandFallbackOptions: { storageAccountName: 'llmfallback01' } });
+    expect(agentConfigOf(named.service.fleet.customDataScript).controllerQueue.url).toBe('https://llmfallback01.queue.core.windows.net/spot-evictions');
+  });
+
+  test('without the trigger or the controller the agents post nothing; a bad queue URL of their own is refused at synth', () => {
+    expect(agentConfigOf(build({ onDemandFallbackOptions: { evictionTrigger: false } }).service.fleet.customDataScript).controllerQueue).toBeUndefined();
+    expect(agentConfigOf(build({ onDemandFallback: false }).service.fleet.customDataScript).controllerQueue).toBeUndefined();
+    expect(() => build({ agent: { controllerQueueUrl: 'http://example.com/q' } })).toThrow(/agent.controllerQueueUrl \("http:\/\/example.com\/q"\) must be the queue's https URL/);
+  });
+});

@@ -104,7 +104,7 @@ describe('as deployed: the cloud places, notices and replaces; the controller ru
   test('the profiles follow the constructs (notice, controller period, events, replacement)', () => {
     expect(DEPLOYMENT_PROFILES.aws).toMatchObject({ noticeSeconds: 120, controllerPeriodSeconds: 60, runsOnPreemption: true, runsOnLaunchFailure: true, replaceAfterSeconds: 0, globalHealthySeconds: GLOBAL_LAYER_DEFAULTS.aws.recoverySeconds, rebalancesZones: true, layout: 'regional', steersSpareTypes: false });
     expect(DEPLOYMENT_PROFILES.gcp).toMatchObject({ noticeSeconds: 30, controllerPeriodSeconds: 60, runsOnPreemption: true, runsOnLaunchFailure: false, replaceAfterSeconds: 30, rebalancesZones: false, layout: 'zonal' });
-    expect(DEPLOYMENT_PROFILES.azure).toMatchObject({ noticeSeconds: 30, controllerPeriodSeconds: 60, runsOnPreemption: false, runsOnLaunchFailure: false, replaceAfterSeconds: -1, layout: 'zonal' });
+    expect(DEPLOYMENT_PROFILES.azure).toMatchObject({ noticeSeconds: 30, controllerPeriodSeconds: 60, runsOnPreemption: true, runsOnLaunchFailure: false, replaceAfterSeconds: -1, layout: 'zonal' });
   });
 
   test('the global layer between regions is timed from the data the multi-region constructs render', () => {
@@ -158,11 +158,20 @@ describe('as deployed: the cloud places, notices and replaces; the controller ru
       return Math.round((1 - r.availability) * (400 - 4));
     };
     // AWS runs on the spot warning (tick 101): down for the on-demand cold start (ticks 101-104) less the 2 ticks the
-    // agents serve through the notice; Azure's timer runs at the next minute (tick 102): one tick more than the cold
-    // start (its 15 s of serving are less than a tick); every 300 s (ticks 100, 110, ...): nine more
+    // agents serve through the notice; Azure runs on the agents' Preempt notices (its queue trigger) at tick 101: down
+    // for the cold start (its 15 s of serving are less than a tick), whatever its timer's period
     expect(down(Deployment.AWS)).toBe(2);
-    expect(down(Deployment.AZURE)).toBe(5);
-    expect(down(Deployment.AZURE, 300)).toBe(4 + 9);
+    expect(down(Deployment.AZURE)).toBe(4);
+    expect(down(Deployment.AZURE, 300)).toBe(4);
+    // the scheduled runs: every 2 ticks, or every 10, plus the one on the eviction
+    const runs = (controllerPeriodSeconds: number): number[] => {
+      const at: number[] = [];
+      simulate(pools, { ...opts, deployment: Deployment.AZURE, controllerPeriodSeconds, onControllerRun: (run) => at.push(run.t) });
+      return at;
+    };
+    expect(runs(60)).toHaveLength(200 + 1);
+    expect(runs(300)).toHaveLength(40 + 1);
+    expect(runs(300)).toContain(101);
     expect(() => simulate(pools, { ...opts, deployment: Deployment.AZURE, controllerPeriodSeconds: 10 })).toThrow(/controllerPeriodSeconds \(10\) must be at least one tick \(30 s\)/);
   });
 
