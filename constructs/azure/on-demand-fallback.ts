@@ -288,12 +288,9 @@ export class AzureOnDemandFallback extends Construct {
       containerAccessType: 'private',
     });
     const evictionTrigger = props.evictionTrigger ?? true;
-    if (evictionTrigger) {
-      this.evictionQueue = new StorageQueue(this, 'Evictions', { name: EVICTION_QUEUE_NAME, storageAccountId: this.storageAccount.id });
-      // The name as given (plain unless a deploy-time value): what AzureSpotInferenceService gave its agents.
-      this.evictionQueueUrl = fallbackEvictionQueueUrl(accountName);
-      this.grantEvictionSenders(fleets, this.evictionQueue);
-    }
+    this.evictionQueue = evictionTrigger ? this.addEvictionQueue(fleets) : undefined;
+    // The name as given (plain unless a deploy-time value): what AzureSpotInferenceService gave its agents.
+    this.evictionQueueUrl = evictionTrigger ? fallbackEvictionQueueUrl(accountName) : undefined;
 
     // Identity and scoped roles.
     this.identity = new UserAssignedIdentity(this, 'Identity', { ...common, name: `${prefix}-fallback` });
@@ -499,10 +496,12 @@ export class AzureOnDemandFallback extends Construct {
   }
 
   /**
-   * Storage Queue Data Message Sender on the eviction queue, for the identity of each fleet this package built (its VMs
-   * and the spare scale sets rendered from it post with it). An imported fleet's VMs need that role given by hand.
+   * The eviction queue in the function's storage account, and Storage Queue Data Message Sender on it for the identity
+   * of each fleet this package built (its VMs and the spare scale sets rendered from it post with it). An imported
+   * fleet's VMs need that role given by hand.
    */
-  private grantEvictionSenders(fleets: DrivenFleet[], queue: StorageQueue): void {
+  private addEvictionQueue(fleets: DrivenFleet[]): StorageQueue {
+    const queue = new StorageQueue(this, 'Evictions', { name: EVICTION_QUEUE_NAME, storageAccountId: this.storageAccount.id });
     const built = [...new Set(fleets.map((f) => (f.fleet instanceof AzureSpotFleet ? f.fleet : undefined)).filter((f): f is AzureSpotFleet => f !== undefined))];
     built.forEach((f, i) =>
       new RoleAssignment(this, i === 0 ? 'EvictionSender' : `EvictionSender${i + 1}`, {
@@ -512,6 +511,7 @@ export class AzureOnDemandFallback extends Construct {
         principalType: 'ServicePrincipal',
       }),
     );
+    return queue;
   }
 
   /** Control role at each scale set (the fleets' and the spares'), observe role in each fleet's resource group, state blobs. */
