@@ -175,6 +175,28 @@ describe('as deployed: the cloud places, notices and replaces; the controller ru
     expect(() => simulate(pools, { ...opts, deployment: Deployment.AZURE, controllerPeriodSeconds: 10 })).toThrow(/controllerPeriodSeconds \(10\) must be at least one tick \(30 s\)/);
   });
 
+  test('Azure launches the spares a run sets at once (the next tick), not at the next run', () => {
+    // zone a is lost at tick 100 for good: the run on the eviction (tick 100) asks for a spare in b or c
+    const pools = [upBetween('eastus-1_x', 400, 0, 100), trace('eastus-2_x', new Array(400).fill(1)), trace('eastus-3_x', new Array(400).fill(1))];
+    const seen = new Map<number, { ready: number; launching: number; spares: number }>();
+    simulate(pools, {
+      windowSeconds: 0,
+      targetReplicas: 3,
+      policies: [SimulatedPolicy.OURS],
+      deployment: Deployment.AZURE,
+      controllerPeriodSeconds: 300,
+      onControllerRun: (run) => {
+        const spot = run.input.observed.pools;
+        seen.set(run.t, { ready: spot.reduce((n, p) => n + p.ready, 0), launching: spot.reduce((n, p) => n + (p.launching ?? 0), 0), spares: run.step.spareSpotReplicas });
+      },
+    });
+    // tick 100 is a scheduled run too: the main scale set recreates its VM there (launching 1)
+    expect(seen.get(100)).toMatchObject({ ready: 2, launching: 1, spares: 1 });
+    // by the next scheduled run (tick 110) the spare launched at tick 101 has been ready since tick 105, beside the three
+    // main VMs (a spare launched only at that run would still be launching)
+    expect(seen.get(110)).toMatchObject({ ready: 4, launching: 0 });
+  });
+
   test('several regions: a region serves only after the global layer has seen it healthy', () => {
     // one zone per region; region b has no spot until tick 200
     const pools = [trace('us-east-1a_x', new Array(400).fill(1)), upBetween('us-west-2a_x', 400, 200, 400)];
