@@ -123,7 +123,8 @@ export interface AzureOnDemandFallbackOptions {
    * `Preempt` notice to (their `agent.controllerQueueUrl`), and a queue trigger on the function (polled every 2 s)
    * next to its timer. The fleets' identities get Storage Queue Data Message Sender on that queue only. Azure has no
    * eviction event of its own that arrives in time (the activity log is minutes late). Without it the controller
-   * sees an eviction at its next timer run, and the scale set recreates the VM only then.
+   * sees an eviction, and sets the spares and fallback for it, only at its next timer run. (The main scale set
+   * recreates the evicted VM at a timer run either way: a run on the notice finds the VM still there.)
    * @default true
    */
   readonly evictionTrigger?: boolean;
