@@ -618,10 +618,11 @@ function resolveFleet(
 }
 
 /**
- * Stage the Function App's files in a directory named by their hash (so the archive's hash only changes
- * with them): the bundle (`index.js`, `package.json`), `host.json`, `fallback/function.json` with the timer binding
- * and, with the eviction trigger, `eviction/function.json` with the queue binding.
+ * The extension bundle a Node.js app needs for any trigger beyond HTTP and timer (the queue trigger's Storage extension
+ * comes in it; "Extension bundles", Azure Functions documentation).
  */
+export const EXTENSION_BUNDLE = { id: 'Microsoft.Azure.Functions.ExtensionBundle', version: '[4.*, 5.0.0)' };
+
 /**
  * host.json `extensions.queues` of the eviction trigger: the host polls the (usually empty) queue every 2 s at most
  * instead of backing off to a minute, takes one message at a time (each run reads and writes the one state blob),
@@ -629,6 +630,11 @@ function resolveFleet(
  */
 export const EVICTION_QUEUE_HOST_SETTINGS = { maxPollingInterval: '00:00:02', batchSize: 1, newBatchThreshold: 0, maxDequeueCount: 2 };
 
+/**
+ * Stage the Function App's files in a directory named by their hash (so the archive's hash only changes
+ * with them): the bundle (`index.js`, `package.json`), `host.json`, `fallback/function.json` with the timer binding
+ * and, with the eviction trigger, `eviction/function.json` with the queue binding.
+ */
 function stageFunctionApp(bundleDir: string | undefined, schedule: string, evictionTrigger: boolean): string {
   const candidates = bundleDir
     ? [resolve(bundleDir)]
@@ -646,7 +652,7 @@ function stageFunctionApp(bundleDir: string | undefined, schedule: string, evict
   const files: Record<string, Buffer> = {
     'index.js': readFileSync(join(dir, 'index.js')),
     'package.json': existsSync(join(dir, 'package.json')) ? readFileSync(join(dir, 'package.json')) : Buffer.from('{"name":"spot-fallback","private":true}\n'),
-    'host.json': Buffer.from(`${JSON.stringify({ version: '2.0', logging: { logLevel: { default: 'Information' } }, functionTimeout: '00:02:00', ...(evictionTrigger ? { extensions: { queues: EVICTION_QUEUE_HOST_SETTINGS } } : {}) }, null, 2)}\n`),
+    'host.json': Buffer.from(`${JSON.stringify({ version: '2.0', logging: { logLevel: { default: 'Information' } }, functionTimeout: '00:02:00', ...(evictionTrigger ? { extensionBundle: EXTENSION_BUNDLE, extensions: { queues: EVICTION_QUEUE_HOST_SETTINGS } } : {}) }, null, 2)}\n`),
     'fallback/function.json': Buffer.from(
       `${JSON.stringify({ bindings: [{ name: 'timer', type: 'timerTrigger', direction: 'in', schedule, runOnStartup: false, useMonitor: true }], scriptFile: '../index.js', entryPoint: 'fallbackTimer' }, null, 2)}\n`,
     ),

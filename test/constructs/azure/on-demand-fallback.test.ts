@@ -110,13 +110,17 @@ describe('AzureOnDemandFallback', () => {
       scriptFile: '../index.js',
       entryPoint: 'fallbackOnEviction',
     });
-    expect(JSON.parse(readFileSync(join(staged, 'host.json'), 'utf8')).extensions.queues).toEqual({ maxPollingInterval: '00:00:02', batchSize: 1, newBatchThreshold: 0, maxDequeueCount: 2 });
+    const host = JSON.parse(readFileSync(join(staged, 'host.json'), 'utf8'));
+    expect(host.extensions.queues).toEqual({ maxPollingInterval: '00:00:02', batchSize: 1, newBatchThreshold: 0, maxDequeueCount: 2 });
+    // a Node.js app loads the queue trigger's Storage extension from the extension bundle
+    expect(host.extensionBundle).toEqual({ id: 'Microsoft.Azure.Functions.ExtensionBundle', version: '[4.*, 5.0.0)' });
     expect(readFileSync(join(staged, 'index.js'), 'utf8')).toContain('fallbackOnEviction');
     const off = synth(GPU, { evictionTrigger: false });
     expect(resources(off.json, 'azurerm_storage_queue')).toEqual([]);
     expect(off.fallback.evictionQueueUrl).toBeUndefined();
     const offStaged = (off.fallback.node.findChild('FunctionCode') as unknown as { sourcePath: string }).sourcePath;
     expect(existsSync(join(offStaged, 'eviction', 'function.json'))).toBe(false);
+    expect(JSON.parse(readFileSync(join(offStaged, 'host.json'), 'utf8')).extensionBundle).toBeUndefined();
   });
 
   test('control role: scale-set actions only, assignable to and assigned at each scale set', () => {
