@@ -20,8 +20,9 @@
  *   three handlers call) to the groups it owns: one on-demand fallback group and one spare spot group per
  *   region, the spare group steered to the zones x types the policy does not avoid.
  * - Several regions: one main group per region with its share of the spot target (home region first for the
- *   remainder, or `regionReplicas`: the constructs' per-region desiredCapacity), one controller over all, and the global layer's health checks: a region's replicas serve only
- *   once the region has been healthy for the global layer's detection time (see {@link DeploymentProfile}).
+ *   remainder, or `regionReplicas`: the constructs' per-region desiredCapacity), one controller over all, and the
+ *   global layer's health checks: a region's replicas serve only once the region has been healthy for the global
+ *   layer's detection time (see {@link DeploymentProfile}).
  */
 import { ControllerGroup, ControllerGroupRole, ControllerStep, ControllerStepInput, planControllerStep, poolId } from '../policy/controller';
 import { FallbackPolicyOptions, FallbackState, SpotPoolObservation } from '../policy/fallback-policy';
