@@ -11,7 +11,7 @@ import { FleetSpecErrorCode, ProblemCollector } from '../../lib/spec/errors';
 import { GLOBAL_LAYER_DEFAULTS, GlobalRoutingTiming, globalFailoverTimes, policyWithHomeRegion, validateGlobalRouting, validateRegionList, regionFleetSpec } from '../../lib/spec/global-routing';
 import { AzureFleetAlerts, AzureFleetAlertsOptions } from './fleet-alerts';
 import { azureName } from './network';
-import { AzureOnDemandFallback, AzureOnDemandFallbackOptions, defaultFallbackStorageAccountName, fallbackEvictionQueueUrl } from './on-demand-fallback';
+import { AzureOnDemandFallback, AzureOnDemandFallbackOptions, agentWithPlannedEvictionQueue } from './on-demand-fallback';
 import { AzureSpotFleet, AzureSpotFleetProps } from './spot-scale-set-fleet';
 
 /** Azure region names as the provider takes them: `eastus2`, `westeurope`, `swedencentral`. */
@@ -258,16 +258,18 @@ export class AzureMultiRegionSpotInferenceService extends Construct {
   private addRegions(prefix: string, props: AzureMultiRegionSpotInferenceServiceProps, healthCheck: RegionalHealthCheck): { fleets: Record<string, AzureSpotFleet>; origins: Record<string, CdnFrontdoorOrigin> } {
     const fleets: Record<string, AzureSpotFleet> = {};
     const origins: Record<string, CdnFrontdoorOrigin> = {};
-    // Every region's agents post their Preempt notices to the one controller's queue (in the home region's storage
-    // account, whose name is known before the controller exists).
-    const host = props.homeRegion ?? props.regions[0].region;
-    const queueUrl = (props.onDemandFallback ?? true) && (props.onDemandFallbackOptions?.evictionTrigger ?? true)
-      ? fallbackEvictionQueueUrl(props.onDemandFallbackOptions?.storageAccountName ?? defaultFallbackStorageAccountName(`${this.node.path}/OnDemandFallback`, props.resourceGroupName, host))
-      : undefined;
+    // Every region's agents post their Preempt notices to the one controller's queue (in the home region).
+    const agent = agentWithPlannedEvictionQueue(props.agent, {
+      path: `${this.node.path}/OnDemandFallback`,
+      resourceGroupName: props.resourceGroupName,
+      location: props.homeRegion ?? props.regions[0].region,
+      onDemandFallback: props.onDemandFallback,
+      options: props.onDemandFallbackOptions,
+    });
     props.regions.forEach((r, index) => {
       const fleet = new AzureSpotFleet(this, `Fleet-${r.region}`, {
         ...props,
-        ...(queueUrl ? { agent: { ...props.agent, controllerQueueUrl: props.agent?.controllerQueueUrl ?? queueUrl } } : {}),
+        agent,
         namePrefix: `${prefix}-${r.region}`.slice(0, 40),
         location: r.region,
         zones: r.zones,

@@ -39,6 +39,20 @@ export function fallbackEvictionQueueUrl(accountName: string): string {
 }
 
 /**
+ * The eviction queue URL of an AzureOnDemandFallback a pattern is about to create at `path` (undefined when it creates
+ * none, or the fallback has no eviction trigger), and the fleet's agent options with it: what the patterns give their
+ * fleets, which exist before the fallback. The agent's own `controllerQueueUrl` wins.
+ */
+export function agentWithPlannedEvictionQueue<T extends { controllerQueueUrl?: string }>(
+  agent: T | undefined,
+  planned: { path: string; resourceGroupName: string; location: string; onDemandFallback?: boolean; options?: AzureOnDemandFallbackOptions },
+): T | undefined {
+  if (!(planned.onDemandFallback ?? true) || !(planned.options?.evictionTrigger ?? true)) return agent;
+  const account = planned.options?.storageAccountName ?? defaultFallbackStorageAccountName(planned.path, planned.resourceGroupName, planned.location);
+  return { ...agent, controllerQueueUrl: agent?.controllerQueueUrl ?? fallbackEvictionQueueUrl(account) } as T;
+}
+
+/**
  * Namespace and name of the custom metric the controller writes on the fleet's first scale set: the handler's own
  * constants (`SpotInferenceConstructs`, as on AWS; `FallbackReplicas`), which `AzureFleetAlerts` watches too.
  */

@@ -5,7 +5,7 @@ import { withCurrentOptionNames } from '../../lib/spec/option-aliases';
 import { AzureFleetAlerts, AzureFleetAlertsOptions } from './fleet-alerts';
 import { AzureInterruptionDrill } from './interruption-drill';
 import { azureName } from './network';
-import { AzureOnDemandFallback, AzureOnDemandFallbackOptions, defaultFallbackStorageAccountName, fallbackEvictionQueueUrl } from './on-demand-fallback';
+import { AzureOnDemandFallback, AzureOnDemandFallbackOptions, agentWithPlannedEvictionQueue } from './on-demand-fallback';
 import { AzureSpotFleet, AzureSpotFleetProps } from './spot-scale-set-fleet';
 
 /** Props of {@link AzureSpotInferenceService}: the fleet's props plus which pieces to add. */
@@ -64,12 +64,9 @@ export class AzureSpotInferenceService extends Construct {
     const outputs = props.outputs ?? true;
     const namePrefix = props.namePrefix ?? azureName(id);
     const fallback = props.onDemandFallback ?? true;
-    // The agents post each Preempt notice to the controller's queue, whose URL follows from the storage account name
-    // the fallback will take (known before it exists).
-    const queueUrl = fallback && (props.onDemandFallbackOptions?.evictionTrigger ?? true)
-      ? fallbackEvictionQueueUrl(props.onDemandFallbackOptions?.storageAccountName ?? defaultFallbackStorageAccountName(`${this.node.path}/OnDemandFallback`, props.resourceGroupName, props.location))
-      : undefined;
-    this.fleet = new AzureSpotFleet(this, 'Fleet', { ...props, namePrefix, ...(queueUrl ? { agent: { ...props.agent, controllerQueueUrl: props.agent?.controllerQueueUrl ?? queueUrl } } : {}) });
+    // The agents post each Preempt notice to the controller's queue (its URL is known before the controller exists).
+    const agent = agentWithPlannedEvictionQueue(props.agent, { path: `${this.node.path}/OnDemandFallback`, resourceGroupName: props.resourceGroupName, location: props.location, onDemandFallback: fallback, options: props.onDemandFallbackOptions });
+    this.fleet = new AzureSpotFleet(this, 'Fleet', { ...props, namePrefix, agent });
     if (fallback) {
       this.onDemandFallback = new AzureOnDemandFallback(this, 'OnDemandFallback', {
         ...props.onDemandFallbackOptions,
