@@ -635,14 +635,14 @@ function resolveFleet(
  * The extension bundle a Node.js app needs for any trigger beyond HTTP and timer (the queue trigger's Storage extension
  * comes in it; "Extension bundles", Azure Functions documentation).
  */
-export const EXTENSION_BUNDLE = { id: 'Microsoft.Azure.Functions.ExtensionBundle', version: '[4.*, 5.0.0)' };
+const EXTENSION_BUNDLE = { id: 'Microsoft.Azure.Functions.ExtensionBundle', version: '[4.*, 5.0.0)' };
 
 /**
  * host.json `extensions.queues` of the eviction trigger: the host polls the (usually empty) queue every 2 s at most
  * instead of backing off to a minute, takes one message at a time (each run reads and writes the one state blob),
  * and drops a message after two failed runs (the timer covers it; a stale eviction is worth nothing).
  */
-export const EVICTION_QUEUE_HOST_SETTINGS = { maxPollingInterval: '00:00:02', batchSize: 1, newBatchThreshold: 0, maxDequeueCount: 2 };
+const EVICTION_QUEUE_HOST_SETTINGS = { maxPollingInterval: '00:00:02', batchSize: 1, newBatchThreshold: 0, maxDequeueCount: 2 };
 
 /**
  * Stage the Function App's files in a directory named by their hash (so the archive's hash only changes
