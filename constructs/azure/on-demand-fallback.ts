@@ -520,7 +520,9 @@ export class AzureOnDemandFallback extends Construct {
     const built = [...new Set(fleets.map((f) => (f.fleet instanceof AzureSpotFleet ? f.fleet : undefined)).filter((f): f is AzureSpotFleet => f !== undefined))];
     built.forEach((f, i) =>
       new RoleAssignment(this, i === 0 ? 'EvictionSender' : `EvictionSender${i + 1}`, {
-        scope: queue.resourceManagerId,
+        // With storage_account_id the queue's id is its Resource Manager id (resource_manager_id is deprecated), as the state
+        // container's.
+        scope: queue.id,
         roleDefinitionName: 'Storage Queue Data Message Sender',
         principalId: f.grantPrincipalId,
         principalType: 'ServicePrincipal',

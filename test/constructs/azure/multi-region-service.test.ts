@@ -117,7 +117,7 @@ describe('AzureMultiRegionSpotInferenceService', () => {
     }
     const senders = Object.values(json.resource.azurerm_role_assignment as Record<string, any>).filter((a) => a.role_definition_name === 'Storage Queue Data Message Sender');
     expect(senders.map((a) => /azurerm_user_assigned_identity\.Svc_Fleet-(\w+)_Identity_\w+\.principal_id/.exec(a.principal_id)?.[1]).sort()).toEqual(['eastus2', 'westeurope']);
-    for (const a of senders) expect(a.scope).toMatch(/^\$\{azurerm_storage_queue\.Svc_OnDemandFallback_Evictions_\w+\.resource_manager_id\}$/);
+    for (const a of senders) expect(a.scope).toMatch(/^\$\{azurerm_storage_queue\.Svc_OnDemandFallback_Evictions_\w+\.id\}$/);
   });
 
   test('one controller over every region: control role on the regions\' scale sets (and its spares) only, every region in its settings', () => {

@@ -103,7 +103,7 @@ describe('AzureOnDemandFallback', () => {
     const account = resources(json, 'azurerm_storage_account').find((a) => a.name.startsWith('spotfb')).name;
     expect(fallback.evictionQueueUrl).toBe(`https://${account}.queue.core.windows.net/spot-evictions`);
     const senders = Object.entries(json.resource.azurerm_role_assignment as Record<string, any>).filter(([, a]) => a.role_definition_name === 'Storage Queue Data Message Sender').map(([, a]) => a);
-    expect(senders).toEqual([expect.objectContaining({ scope: expect.stringMatching(/azurerm_storage_queue\.Fallback_Evictions_\w+\.resource_manager_id/), principal_id: expect.stringMatching(/azurerm_user_assigned_identity\.Fleet_Identity_\w+\.principal_id/) })]);
+    expect(senders).toEqual([expect.objectContaining({ scope: expect.stringMatching(/azurerm_storage_queue\.Fallback_Evictions_\w+\.id/), principal_id: expect.stringMatching(/azurerm_user_assigned_identity\.Fleet_Identity_\w+\.principal_id/) })]);
     const staged = (fallback.node.findChild('FunctionCode') as unknown as { sourcePath: string }).sourcePath;
     expect(JSON.parse(readFileSync(join(staged, 'eviction', 'function.json'), 'utf8'))).toEqual({
       bindings: [{ name: 'message', type: 'queueTrigger', direction: 'in', queueName: 'spot-evictions', connection: 'AzureWebJobsStorage' }],
