@@ -8,7 +8,7 @@ import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
 import { FleetSpecErrorCode, ProblemCollector } from '../../lib/spec/errors';
 import { FleetSpec } from '../../lib/spec/fleet-spec';
-import { policyWithHomeRegion, validateRegionList, regionFleetSpec } from '../../lib/spec/global-routing';
+import { controllerRegionOf, policyWithHomeRegion, validateRegionList, regionFleetSpec } from '../../lib/spec/global-routing';
 import { acknowledgeNagFindings, nagResourceName } from './bundle';
 import { InferenceLoadBalancerType } from './inference-load-balancer';
 import { AWS_REGION_PATTERN, GLOBAL_ACCELERATOR_HOME_REGION, GlobalAcceleratorEndpoint } from './multi-region-global-endpoint';
@@ -170,7 +170,7 @@ export class MultiRegionSpotInferenceService extends Construct {
     this.regionalStacks = {};
     this.services = {};
     this.trafficDials = {};
-    this.controllerRegion = props.homeRegion ?? props.regions[0].region;
+    this.controllerRegion = controllerRegionOf(props.regions, props.homeRegion);
     const { dials, controller, controllerEvents } = this.addRegions(prefix, props);
     this.controller = controller;
     this.controllerEvents = controllerEvents;

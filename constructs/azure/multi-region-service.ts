@@ -8,7 +8,7 @@ import { TerraformOutput, Token } from 'cdktf';
 import { Construct } from 'constructs';
 import { Cloud } from '../../lib/spec/clouds';
 import { FleetSpecErrorCode, ProblemCollector } from '../../lib/spec/errors';
-import { GLOBAL_LAYER_DEFAULTS, GlobalRoutingTiming, globalFailoverTimes, policyWithHomeRegion, validateGlobalRouting, validateRegionList, regionFleetSpec } from '../../lib/spec/global-routing';
+import { GLOBAL_LAYER_DEFAULTS, GlobalRoutingTiming, controllerRegionOf, globalFailoverTimes, policyWithHomeRegion, validateGlobalRouting, validateRegionList, regionFleetSpec } from '../../lib/spec/global-routing';
 import { AzureFleetAlerts, AzureFleetAlertsOptions } from './fleet-alerts';
 import { azureName } from './network';
 import { AzureOnDemandFallback, AzureOnDemandFallbackOptions, agentWithPlannedEvictionQueue } from './on-demand-fallback';
@@ -118,6 +118,8 @@ export interface AzureMultiRegionSpotInferenceServiceProps extends AzureSpotFlee
 export class AzureMultiRegionSpotInferenceService extends Construct {
   /** The regions, in the order given. */
   public readonly regionNames: string[];
+  /** Region of the one controller and its storage (the home region, else the first). */
+  public readonly controllerRegion: string;
   /** The fleet of each region. */
   public readonly fleets: Record<string, AzureSpotFleet>;
   /** The one fallback controller, under every region's name, unless `onDemandFallback` is false. */
@@ -145,6 +147,7 @@ export class AzureMultiRegionSpotInferenceService extends Construct {
     const { frontDoor, healthCheck, timing } = this.validateProps(props);
     this.failoverSeconds = globalFailoverTimes(timing).failoverSeconds;
     this.regionNames = props.regions.map((r) => r.region);
+    this.controllerRegion = controllerRegionOf(props.regions, props.homeRegion);
 
     const fd = this.addFrontDoor(prefix, props, frontDoor, healthCheck.path);
     this.profile = fd.profile;
@@ -262,7 +265,7 @@ export class AzureMultiRegionSpotInferenceService extends Construct {
     const agent = agentWithPlannedEvictionQueue(props.agent, {
       path: `${this.node.path}/OnDemandFallback`,
       resourceGroupName: props.resourceGroupName,
-      location: props.homeRegion ?? props.regions[0].region,
+      location: this.controllerRegion,
       onDemandFallback: props.onDemandFallback,
       options: props.onDemandFallbackOptions,
     });
@@ -314,7 +317,7 @@ export class AzureMultiRegionSpotInferenceService extends Construct {
   private addController(prefix: string, props: AzureMultiRegionSpotInferenceServiceProps): Record<string, AzureOnDemandFallback> {
     const byRegion: Record<string, AzureOnDemandFallback> = {};
     if (!(props.onDemandFallback ?? true)) return byRegion;
-    const host = props.homeRegion ?? this.regionNames[0];
+    const host = this.controllerRegion;
     const options = props.onDemandFallbackOptions ?? {};
     const controller = new AzureOnDemandFallback(this, 'OnDemandFallback', {
       ...options,
@@ -338,7 +341,7 @@ export class AzureMultiRegionSpotInferenceService extends Construct {
    */
   private addAlerts(prefix: string, props: AzureMultiRegionSpotInferenceServiceProps): { fleetAlerts: AzureFleetAlerts; healthProbeAlerts: Record<string, MonitorMetricAlert> } {
     const options = props.alertOptions ?? {};
-    const host = props.homeRegion ?? this.regionNames[0];
+    const host = this.controllerRegion;
     const ordered = [host, ...this.regionNames.filter((r) => r !== host)];
     // Validates the options (thresholds, severity) before the per-region alerts use them.
     const fleetAlerts = new AzureFleetAlerts(this, 'Alerts', {

@@ -11,7 +11,7 @@ import { EventarcTrigger } from '@cdktf/provider-google/lib/eventarc-trigger';
 import { Cloud } from '../../lib/spec/clouds';
 import { FleetSpecErrorCode, ProblemCollector } from '../../lib/spec/errors';
 import { FleetSpec } from '../../lib/spec/fleet-spec';
-import { GLOBAL_LAYER_DEFAULTS, GlobalRoutingTiming, globalFailoverTimes, policyWithHomeRegion, validateGlobalRouting, validateRegionList, regionFleetSpec } from '../../lib/spec/global-routing';
+import { GLOBAL_LAYER_DEFAULTS, GlobalRoutingTiming, controllerRegionOf, globalFailoverTimes, policyWithHomeRegion, validateGlobalRouting, validateRegionList, regionFleetSpec } from '../../lib/spec/global-routing';
 import { withCurrentOptionNames } from '../../lib/spec/option-aliases';
 import { GcpFleetAlerts, GcpFleetAlertsOptions } from './fleet-alerts';
 import { GcpInterruptionDrill } from './interruption-drill';
@@ -172,7 +172,7 @@ export class GcpMultiRegionSpotInferenceService extends Construct {
     this.fleets = fleets;
     this.preemptionHooks = hooks;
     this.backendService = this.addBackendService(name, props);
-    this.controllerRegion = props.homeRegion ?? this.regionNames[0];
+    this.controllerRegion = controllerRegionOf(props.regions, props.homeRegion);
     const { controller, triggers } = this.addController(props);
     this.onDemandFallback = controller;
     this.preemptionTriggers = triggers;

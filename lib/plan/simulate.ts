@@ -338,12 +338,13 @@ function checkRegionReplicas(v: ProblemCollector, o: ResolvedSimulationOptions, 
   if (bad.length > 0 || unknown.length > 0) return;
   const sum = Object.values(given).reduce((a, b) => a + b, 0);
   if (sum !== o.targetReplicas) v.add(C.PLAN_OPTIONS, 'regionReplicas', `regionReplicas (${shown}) sum to ${sum}, not targetReplicas (${o.targetReplicas}); the regions' main groups together serve the target: make them add up to ${o.targetReplicas}`);
-  if (o.onDemandBase > 0 && o.homeRegion === undefined) {
+  if (o.onDemandBase === 0) return;
+  const home = o.homeRegion;
+  if (home === undefined) {
     v.add(C.PLAN_OPTIONS, 'regionReplicas', `regionReplicas with an on-demand base (${o.onDemandBase}) needs homeRegion: the region whose main group holds the base`);
-    return;
+  } else if ((given[home] ?? 0) < o.onDemandBase) {
+    v.add(C.PLAN_OPTIONS, 'regionReplicas', `regionReplicas gives the home region ${home} ${given[home] ?? 0}, below the on-demand base ${o.onDemandBase} it holds; give it at least ${o.onDemandBase}`);
   }
-  const home = o.homeRegion ?? regions[0];
-  if (o.onDemandBase > 0 && (given[home] ?? 0) < o.onDemandBase) v.add(C.PLAN_OPTIONS, 'regionReplicas', `regionReplicas gives the home region ${home} ${given[home] ?? 0}, below the on-demand base ${o.onDemandBase} it holds; give it at least ${o.onDemandBase}`);
 }
 
 /** Only the traces of the given regions (`--region`), in their order. Throws naming the regions there are. */

@@ -193,6 +193,11 @@ export interface RegionListOptions extends GlobalRoutingValidationOptions {
   readonly policyHomeRegion?: string;
 }
 
+/** The region of a multi-region fleet's one controller: the home region, else the first region listed. */
+export function controllerRegionOf(regions: readonly { readonly region: string }[], homeRegion: string | undefined): string {
+  return homeRegion ?? regions[0].region;
+}
+
 /**
  * The controller's policy options with the service's `homeRegion` as the policy's own (among equal pools, new spot
  * goes to the home region's first: lib/policy's `homeRegion`), so one setting steers both the traffic and the spot.

@@ -479,7 +479,6 @@ export function usableAzureState(stored: unknown, settings: Pick<AzureFallbackSe
   };
 }
 
-/** One control period: observe, decide, apply, persist, report. Running it twice in a row changes nothing. */
 /** What an eviction message says (lib/runtime/azure-controller-queue.ts), or why it could not be read. */
 export function readEvictionMessage(message: unknown): { vmName?: string; eventId?: string; problem?: string } {
   let m = message;
@@ -497,6 +496,7 @@ export function readEvictionMessage(message: unknown): { vmName?: string; eventI
   return { vmName: o.vmName, ...(typeof o.eventId === 'string' ? { eventId: o.eventId } : {}) };
 }
 
+/** One control period: observe, decide, apply, persist, report. Running it twice in a row changes nothing. */
 export async function runAzureFallbackController(settings: AzureFallbackSettings, clients: AzureFallbackClients): Promise<AzureFallbackOutcome> {
   const now = clients.now();
   const nowSeconds = Math.floor(now.getTime() / 1000);
