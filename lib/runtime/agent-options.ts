@@ -85,7 +85,7 @@ export function validateAgentConfig(config: AgentConfig): FleetSpecProblem[] {
     if (config.cloud !== Cloud.AZURE) {
       v.add(C.AGENT_DRAIN_OPTIONS, 'controllerQueue', `controllerQueue is for Azure (its controller has no eviction event of its own); cloud is ${config.cloud}: leave it out`);
     } else if (typeof queue.url !== 'string' || !/^(https:\/\/[^/\s]+|http:\/\/(127\.0\.0\.1|localhost)(:\d+)?)\/[a-z0-9-]{3,63}$/.test(queue.url)) {
-      v.add(C.AGENT_DRAIN_OPTIONS, 'controllerQueue.url', `controllerQueue.url (${JSON.stringify(queue.url)}) must be the queue's https URL, e.g. 'https://spotfb1234.queue.core.windows.net/evictions' (AzureOnDemandFallback.evictionQueueUrl)`);
+      v.add(C.AGENT_DRAIN_OPTIONS, 'controllerQueue.url', `controllerQueue.url (${JSON.stringify(queue.url)}) must be the queue's https URL, e.g. 'https://spotfb1234.queue.core.windows.net/spot-evictions' (AzureOnDemandFallback.evictionQueueUrl)`);
     }
   }
   const poll = config.pollIntervalSeconds;

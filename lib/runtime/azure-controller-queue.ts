@@ -15,7 +15,7 @@ import { Logger } from './log';
 
 /** Where the agent posts its `Preempt` notices. */
 export interface ControllerQueueConfig {
-  /** The queue's URL, e.g. `https://spotfb1234.queue.core.windows.net/evictions`. */
+  /** The queue's URL, e.g. `https://spotfb1234.queue.core.windows.net/spot-evictions`. */
   readonly url: string;
   /** Client id of the VM's user-assigned identity that may send to the queue. @default - the VM's only identity */
   readonly identityClientId?: string;
